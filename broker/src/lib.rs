@@ -1,0 +1,1 @@
+//! durian-broker: durian's own Kafka-protocol broker.
