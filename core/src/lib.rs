@@ -1,3 +1,26 @@
 //! durian-core: the client core shared by durian's producer, consumer and admin
 //! client: connections, protocol glue, metadata, configuration, errors and
 //! record batches.
+
+pub mod backoff;
+pub mod broker_pool;
+mod client;
+pub mod compression;
+pub mod config;
+pub mod connection;
+pub mod coordinator;
+pub mod error;
+pub mod metadata;
+pub mod protocol;
+pub mod record;
+pub mod retry;
+pub mod traffic;
+
+pub use client::{Client, SendOptions, Target};
+pub use config::ClientConfig;
+pub use coordinator::CoordinatorKind;
+pub use error::{Error, KafkaCode, KafkaError, Result};
+pub use metadata::{
+    BrokerInfo, ClusterMetadata, MetadataTrigger, PartitionMetadata, TopicMetadata,
+};
+pub use traffic::TrafficClass;

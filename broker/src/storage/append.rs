@@ -1,0 +1,193 @@
+//! The append path of a partition log.
+//!
+//! ```text
+//! records ─▶ validate every batch ─▶ producer checks ─▶ roll? ─▶ rewrite headers ─▶ write
+//!            (nothing written         (duplicate? stop,          (base offset,       + index
+//!             if any batch fails)      answer original offsets)   leader epoch,
+//!                                                                 LogAppendTime)
+//! ```
+//!
+//! Batches are stored exactly as the producer sent them except for the base
+//! offset and partition leader epoch (outside the CRC) and, for
+//! LogAppendTime topics, the timestamp type and max timestamp (the CRC is
+//! then recomputed).
+
+use durian_core::record::{
+    set_base_offset, set_log_append_time, set_partition_leader_epoch, validate_batch, BatchHeader,
+    BatchScanner, TimestampType,
+};
+
+use super::partition_log::{AppendResult, PartitionLog};
+use super::producer_state::{SequenceCheck, StagedProducers};
+use super::segment::{PlacedBatch, Segment, NO_TIMESTAMP};
+use super::{FlushPolicy, StorageError};
+
+impl PartitionLog {
+    /// Appends the record batches of one Produce partition.
+    ///
+    /// Every batch is validated first (magic 2, CRC-32C, lengths, record
+    /// count, timestamps, size <= `max_message_bytes`, no client control
+    /// batches), then checked against the idempotent producer state; if
+    /// anything fails nothing is written. Offsets are assigned by rewriting
+    /// each batch's base offset (and leader epoch) in `records`, which is
+    /// then written as is.
+    ///
+    /// A batch an idempotent producer already wrote (same producer, epoch
+    /// and sequence range among its last 5) is answered with its original
+    /// offsets and `duplicate: true`, and nothing is written. An empty
+    /// `records` appends nothing and answers offsets -1, as Kafka does.
+    pub fn append(
+        &mut self,
+        records: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendResult, StorageError> {
+        self.ensure_live()?;
+        let headers = self.validate_records(records)?;
+        if headers.is_empty() {
+            return Ok(self.result(-1, -1, -1, false));
+        }
+        let first_offset = self.log_end_offset();
+        let mut staged = StagedProducers::default();
+        let mut placed = Vec::with_capacity(headers.len());
+        let mut next_offset = first_offset;
+        for (position, header) in headers {
+            match self.producers.check(&staged, &header)? {
+                SequenceCheck::Duplicate(original) => {
+                    return Ok(self.result(original.first_offset, original.last_offset, -1, true))
+                }
+                SequenceCheck::Append => {}
+            }
+            let last_offset = next_offset
+                .checked_add(i64::from(header.last_offset_delta))
+                .filter(|last| *last < i64::MAX)
+                .ok_or_else(|| StorageError::InvalidRecord {
+                    reason: "the partition has run out of offsets".to_string(),
+                })?;
+            self.producers
+                .stage(&mut staged, &header, next_offset, last_offset);
+            placed.push(PlacedBatch {
+                position,
+                header: BatchHeader {
+                    base_offset: next_offset,
+                    partition_leader_epoch: leader_epoch,
+                    ..header
+                },
+            });
+            next_offset = last_offset + 1;
+        }
+        let last_offset = next_offset - 1;
+        let log_append_time = self.stamp_batches(records, &mut placed, now_ms)?;
+        self.remove_clean_marker()?;
+        if self
+            .active
+            .should_roll(records.len() as u64, last_offset, now_ms, &self.config)
+        {
+            self.roll(now_ms)?;
+        }
+        self.active.append(records, &placed, now_ms)?;
+        if self.config.flush == FlushPolicy::Always {
+            self.active.sync_log()?;
+            self.recovery_point = self.log_end_offset();
+        }
+        self.producers.commit(staged);
+        Ok(self.result(first_offset, last_offset, log_append_time, false))
+    }
+
+    /// Splits `records` into batches and validates each; returns their
+    /// positions and headers.
+    fn validate_records(&self, records: &[u8]) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
+        if records.len() as u64 > self.config.segment_bytes {
+            return Err(StorageError::RecordListTooLarge {
+                size: records.len(),
+                max: self.config.segment_bytes,
+            });
+        }
+        let mut scanner = BatchScanner::new(records);
+        let mut headers = Vec::new();
+        for batch in scanner.by_ref() {
+            let batch = batch?;
+            let header = validate_batch(batch.bytes, self.config.max_message_bytes)?;
+            check_client_batch(&header)?;
+            headers.push((batch.position, header));
+        }
+        if scanner.truncated() {
+            return Err(StorageError::CorruptBatch {
+                reason: format!(
+                    "the records end in a partial batch after {} whole bytes",
+                    scanner.consumed()
+                ),
+            });
+        }
+        Ok(headers)
+    }
+
+    /// Writes the assigned base offsets, the leader epoch and (for
+    /// LogAppendTime) the broker time into the batches. Returns the log
+    /// append time, or -1.
+    fn stamp_batches(
+        &self,
+        records: &mut [u8],
+        placed: &mut [PlacedBatch],
+        now_ms: i64,
+    ) -> Result<i64, StorageError> {
+        let log_append_time = self.config.message_timestamp_type == TimestampType::LogAppendTime;
+        for batch in placed.iter_mut() {
+            let end = batch.position + batch.header.total_len();
+            let bytes =
+                records
+                    .get_mut(batch.position..end)
+                    .ok_or_else(|| StorageError::CorruptBatch {
+                        reason: "batch extends past the records".to_string(),
+                    })?;
+            set_base_offset(bytes, batch.header.base_offset)?;
+            set_partition_leader_epoch(bytes, batch.header.partition_leader_epoch)?;
+            if log_append_time {
+                set_log_append_time(bytes, now_ms)?;
+                batch.header = BatchHeader::parse(bytes)?;
+            }
+        }
+        Ok(if log_append_time { now_ms } else { -1 })
+    }
+
+    /// Seals and flushes the active segment and starts a new one at the log end.
+    pub(super) fn roll(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        let base = self.log_end_offset();
+        let fresh = Segment::create(&self.dir, base, &self.config, now_ms)?;
+        let mut old = std::mem::replace(&mut self.active, fresh);
+        old.seal()?;
+        // The rolled segment is complete: make it durable before moving on.
+        old.sync()?;
+        self.recovery_point = old.next_offset();
+        self.older.insert(old.base_offset(), old);
+        super::checkpoint::sync_dir(&self.dir)
+    }
+
+    fn result(&self, base: i64, last: i64, log_append_time: i64, duplicate: bool) -> AppendResult {
+        AppendResult {
+            base_offset: base,
+            last_offset: last,
+            log_append_time,
+            log_start_offset: self.log_start_offset,
+            duplicate,
+        }
+    }
+}
+
+/// Rules for batches coming from clients, beyond integrity.
+fn check_client_batch(header: &BatchHeader) -> Result<(), StorageError> {
+    if header.is_control() {
+        return Err(StorageError::InvalidRecord {
+            reason: "clients may not write control batches".to_string(),
+        });
+    }
+    for timestamp in [header.base_timestamp, header.max_timestamp] {
+        if timestamp < NO_TIMESTAMP {
+            return Err(StorageError::InvalidTimestamp {
+                timestamp,
+                reason: "timestamps are milliseconds since the epoch or -1",
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! Per-partition log settings, with Kafka's defaults and property names.
+
+use durian_core::record::TimestampType;
+
+use super::StorageError;
+
+/// When appended bytes are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlushPolicy {
+    /// Leave writes in the OS page cache; fsync only when a segment rolls,
+    /// on [`flush`](super::PartitionLog::flush) and on close. This is Kafka's
+    /// default: durability comes from replication, and a crash loses at most
+    /// the unflushed tail, which recovery truncates cleanly.
+    #[default]
+    PageCache,
+    /// fsync the segment after every append before acknowledging it
+    /// (Kafka's `flush.messages=1`). Much slower, survives power loss.
+    Always,
+}
+
+/// Settings of one partition log. `Default` gives Kafka's broker defaults.
+///
+/// ```
+/// use durian_broker::storage::LogConfig;
+/// let mut config = LogConfig::default();
+/// config.set("retention.ms", "-1").unwrap();
+/// assert_eq!(config.retention_ms, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Roll to a new segment once the active one would exceed this size
+    /// (`segment.bytes`, default 1 GiB).
+    pub segment_bytes: u64,
+    /// Roll once the active segment's first batch is this old
+    /// (`segment.ms`, default 7 days).
+    pub segment_ms: i64,
+    /// Delete whole segments whose newest timestamp is older than this
+    /// (`retention.ms`, default 7 days; `None` keeps them forever, Kafka's -1).
+    pub retention_ms: Option<i64>,
+    /// Delete the oldest segments while the log is larger than this
+    /// (`retention.bytes`, default `None` = unbounded).
+    pub retention_bytes: Option<u64>,
+    /// Add an offset/time index entry after at least this many log bytes
+    /// (`index.interval.bytes`, default 4096).
+    pub index_interval_bytes: u32,
+    /// Largest size of one index file; a full index rolls the segment
+    /// (`segment.index.bytes`, default 10 MiB).
+    pub segment_index_bytes: u32,
+    /// Largest accepted record batch (`max.message.bytes`, default 1048588).
+    pub max_message_bytes: usize,
+    /// When appends reach the disk (`flush.messages`: 1 = Always).
+    pub flush: FlushPolicy,
+    /// Whose clock stamps the batches (`message.timestamp.type`).
+    pub message_timestamp_type: TimestampType,
+}
+
+/// Smallest accepted `segment.bytes`: room for at least one batch header.
+const MIN_SEGMENT_BYTES: u64 = 128;
+/// Smallest accepted `segment.index.bytes`: one time index entry.
+const MIN_INDEX_BYTES: u32 = 12;
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_ms: Some(7 * 24 * 60 * 60 * 1000),
+            retention_bytes: None,
+            index_interval_bytes: 4096,
+            segment_index_bytes: 10 * 1024 * 1024,
+            max_message_bytes: 1_048_588,
+            flush: FlushPolicy::PageCache,
+            message_timestamp_type: TimestampType::CreateTime,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Checks that the values can be used; called by `PartitionLog::open`.
+    pub fn validate(&self) -> Result<(), StorageError> {
+        if self.segment_bytes < MIN_SEGMENT_BYTES || self.segment_bytes > i32::MAX as u64 {
+            return Err(StorageError::InvalidConfig(format!(
+                "segment.bytes = {} must be between {MIN_SEGMENT_BYTES} and {} (positions are 32-bit)",
+                self.segment_bytes,
+                i32::MAX
+            )));
+        }
+        if self.segment_ms <= 0 {
+            return Err(StorageError::InvalidConfig(format!(
+                "segment.ms = {} must be positive",
+                self.segment_ms
+            )));
+        }
+        if self.segment_index_bytes < MIN_INDEX_BYTES {
+            return Err(StorageError::InvalidConfig(format!(
+                "segment.index.bytes = {} must be at least {MIN_INDEX_BYTES}",
+                self.segment_index_bytes
+            )));
+        }
+        if self.max_message_bytes == 0 {
+            return Err(StorageError::InvalidConfig(
+                "max.message.bytes must be positive".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies one topic setting by its Kafka property name, e.g. from a
+    /// CreateTopics or AlterConfigs request.
+    ///
+    /// Known names: `segment.bytes`, `segment.ms`, `retention.ms`,
+    /// `retention.bytes`, `index.interval.bytes`, `segment.index.bytes`,
+    /// `max.message.bytes`, `flush.messages` (1 = fsync every append, any
+    /// other value = page cache), `message.timestamp.type`. Unknown names and
+    /// unparsable values are errors, never ignored.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), StorageError> {
+        match name {
+            "segment.bytes" => self.segment_bytes = parse(name, value)?,
+            "segment.ms" => self.segment_ms = parse(name, value)?,
+            "retention.ms" => self.retention_ms = parse_optional(name, value)?,
+            "retention.bytes" => {
+                self.retention_bytes = parse_optional::<i64>(name, value)?.map(|v| v as u64)
+            }
+            "index.interval.bytes" => self.index_interval_bytes = parse(name, value)?,
+            "segment.index.bytes" => self.segment_index_bytes = parse(name, value)?,
+            "max.message.bytes" => self.max_message_bytes = parse(name, value)?,
+            "flush.messages" => {
+                let every: i64 = parse(name, value)?;
+                self.flush = if every == 1 {
+                    FlushPolicy::Always
+                } else {
+                    FlushPolicy::PageCache
+                };
+            }
+            "message.timestamp.type" => {
+                self.message_timestamp_type = match value {
+                    "CreateTime" => TimestampType::CreateTime,
+                    "LogAppendTime" => TimestampType::LogAppendTime,
+                    _ => return Err(bad_value(name, value, "CreateTime or LogAppendTime")),
+                }
+            }
+            _ => {
+                return Err(StorageError::InvalidConfig(format!(
+                    "unknown log setting {name:?}"
+                )))
+            }
+        }
+        self.validate()
+    }
+
+    /// Most index entries one segment's offset index may hold.
+    pub(crate) fn max_offset_index_entries(&self) -> usize {
+        (self.segment_index_bytes / 8) as usize
+    }
+
+    /// Most index entries one segment's time index may hold.
+    pub(crate) fn max_time_index_entries(&self) -> usize {
+        (self.segment_index_bytes / 12) as usize
+    }
+}
+
+fn bad_value(name: &str, value: &str, expected: &str) -> StorageError {
+    StorageError::InvalidConfig(format!("{name} = {value:?}: expected {expected}"))
+}
+
+fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, StorageError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad_value(name, value, "a non-negative number in range"))
+}
+
+/// Parses a Kafka "-1 means unlimited" setting.
+fn parse_optional<T: std::str::FromStr + Default + PartialOrd>(
+    name: &str,
+    value: &str,
+) -> Result<Option<T>, StorageError> {
+    if value.trim() == "-1" {
+        return Ok(None);
+    }
+    let parsed: T = parse(name, value)?;
+    if parsed < T::default() {
+        return Err(bad_value(name, value, "-1 or a non-negative number"));
+    }
+    Ok(Some(parsed))
+}

@@ -1,0 +1,43 @@
+//! The broker's storage engine: Kafka-style partition logs on local disk.
+//!
+//! ```text
+//! LogManager (data dir) ── checkpoints: recovery points, log start offsets
+//!   └─ PartitionLog (<topic>-<partition>/)
+//!        ├─ Segment 00000000000000000000  .log .index .timeindex
+//!        ├─ Segment 00000000000000001234  ...
+//!        └─ ProducerStateManager (idempotent producers)
+//! ```
+//!
+//! Produce data is validated, given offsets in place and appended as sent;
+//! fetches return raw byte ranges of whole batches. See `docs/STORAGE.md`
+//! for the on-disk formats, recovery and flush policy.
+
+mod append;
+mod batch_io;
+mod checkpoint;
+mod config;
+mod error;
+mod index_file;
+mod layout;
+mod log_manager;
+mod offset_index;
+mod partition_log;
+mod partition_metadata;
+mod producer_state;
+mod read;
+mod recovery;
+mod retention;
+mod segment;
+mod time_index;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{FlushPolicy, LogConfig};
+pub use durian_core::record::TimestampType;
+pub use error::StorageError;
+pub use layout::validate_topic_name;
+pub use log_manager::{LogManager, SharedLog};
+pub use partition_log::{AppendResult, PartitionLog, ReadResult, RecoveryHints};
+pub use partition_metadata::{decode_uuid, encode_uuid};
+pub use recovery::OpenReport;

@@ -1,0 +1,326 @@
+//! One partition's log: an ordered run of segments in `<data>/<topic>-<partition>/`.
+//!
+//! ```text
+//!  log start offset           recovery point            log end offset
+//!        │                          │                          │
+//!  [ 000.log | 120.log | 250.log | 371.log (active) ............]
+//!    older segments (sealed, flushed)       appends go here ──▶
+//! ```
+//!
+//! All I/O is synchronous `std::fs`; the broker wraps each log in a mutex
+//! and calls it from a blocking-friendly context. Reads take `&self` and
+//! use positional reads, so they never move a shared file cursor.
+//!
+//! The append path lives in `append.rs`, reads in `read.rs`, deletion in
+//! `retention.rs`; this file holds the state and the open/close lifecycle.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::checkpoint::{sync_dir, write_atomically};
+use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
+use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManager};
+use super::recovery::{load_segments, remove_if_exists, OpenReport};
+use super::segment::Segment;
+use super::{LogConfig, StorageError};
+
+/// What the data directory remembers about a log between runs, passed to
+/// [`PartitionLog::open_with`] by the [`LogManager`](super::LogManager).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecoveryHints {
+    /// Offset up to which the log was flushed (from
+    /// `recovery-point-offset-checkpoint`); after a crash only segments
+    /// from the one holding it are validated. `None` validates every segment.
+    pub recovery_point: Option<i64>,
+    /// Log start offset (from `log-start-offset-checkpoint`), which
+    /// DeleteRecords may have moved into the middle of a segment.
+    pub log_start_offset: Option<i64>,
+}
+
+/// Outcome of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendResult {
+    /// Offset assigned to the first record (-1 when nothing was appended).
+    pub base_offset: i64,
+    /// Offset of the last record appended.
+    pub last_offset: i64,
+    /// The broker time stamped on the batches under LogAppendTime, else -1.
+    pub log_append_time: i64,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+    /// The batch was a retry of one already in the log: nothing was
+    /// written and the offsets are the original ones.
+    pub duplicate: bool,
+}
+
+/// Outcome of a read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadResult {
+    /// Whole record batches as stored, possibly starting before the
+    /// requested offset (the batch containing it); empty at the log end.
+    pub records: bytes::Bytes,
+    /// Offset up to which records are readable (the log end offset on a
+    /// single replica).
+    pub high_watermark: i64,
+    /// First offset still held.
+    pub log_start_offset: i64,
+    /// Offset below which no transaction is open; equal to the high
+    /// watermark because transactions are not tracked.
+    pub last_stable_offset: i64,
+}
+
+/// A partition's log. See the module docs.
+#[derive(Debug)]
+pub struct PartitionLog {
+    pub(super) dir: PathBuf,
+    pub(super) config: LogConfig,
+    /// Sealed segments by base offset, all older than `active`.
+    pub(super) older: BTreeMap<i64, Segment>,
+    /// The segment appends go to.
+    pub(super) active: Segment,
+    pub(super) log_start_offset: i64,
+    pub(super) recovery_point: i64,
+    pub(super) producers: ProducerStateManager,
+    /// Whether `.clean_shutdown` exists on disk (it must go before a write).
+    pub(super) clean_marker_on_disk: bool,
+    pub(super) open_report: OpenReport,
+    pub(super) deleted: bool,
+}
+
+/// Milliseconds since the Unix epoch by the system clock.
+pub(crate) fn system_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl PartitionLog {
+    /// Opens the log in `dir`, creating it if needed, recovering it if the
+    /// last close was not clean. Equivalent to [`open_with`](Self::open_with)
+    /// without hints (so a crash means validating every segment).
+    pub fn open(dir: &Path, config: LogConfig) -> Result<PartitionLog, StorageError> {
+        Self::open_with(dir, config, RecoveryHints::default())
+    }
+
+    /// Opens the log in `dir` using what the data directory's checkpoints
+    /// remember about it.
+    ///
+    /// A clean shutdown is recognised by the `.clean_shutdown` marker that
+    /// [`close`](Self::close) writes; the marker is removed at once, so a
+    /// crash from now on is seen as unclean on the next open. See
+    /// [`OpenReport`] (via [`open_report`](Self::open_report)) for what
+    /// recovery did.
+    pub fn open_with(
+        dir: &Path,
+        config: LogConfig,
+        hints: RecoveryHints,
+    ) -> Result<PartitionLog, StorageError> {
+        config.validate()?;
+        fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = marker.exists();
+        let now = system_now_ms();
+        let recovery_point = hints.recovery_point.unwrap_or(0);
+        let loaded = load_segments(dir, &config, clean, recovery_point, now)?;
+        let mut report = loaded.report;
+        let mut older = loaded.segments;
+        let active = match older.pop_last() {
+            Some((_, segment)) => segment,
+            None => Segment::create(
+                dir,
+                hints.log_start_offset.unwrap_or(0).max(0),
+                &config,
+                now,
+            )?,
+        };
+        let log_end = active.next_offset();
+        let first_base = older
+            .first_key_value()
+            .map_or(active.base_offset(), |(base, _)| *base);
+        let log_start_offset = hints
+            .log_start_offset
+            .unwrap_or(first_base)
+            .max(first_base)
+            .min(log_end);
+        if report.segments_recovered > 0 {
+            for segment in older.values().chain(std::iter::once(&active)) {
+                segment.sync()?;
+            }
+        }
+        let mut log = PartitionLog {
+            dir: dir.to_path_buf(),
+            config,
+            older,
+            active,
+            log_start_offset,
+            recovery_point: log_end,
+            producers: ProducerStateManager::default(),
+            clean_marker_on_disk: clean,
+            open_report: OpenReport::default(),
+            deleted: false,
+        };
+        report.producer_state_rebuilt = !log.load_producer_state(clean)?;
+        log.remove_clean_marker()?;
+        log.open_report = report;
+        Ok(log)
+    }
+
+    /// Loads the producer snapshot of a clean close, or rebuilds the state
+    /// from the batch headers. Returns whether the snapshot was used.
+    fn load_producer_state(&mut self, clean: bool) -> Result<bool, StorageError> {
+        let path = self.dir.join(PRODUCER_SNAPSHOT_FILE);
+        let snapshot = if clean {
+            match fs::read(&path) {
+                Ok(bytes) => decode_snapshot(&bytes, self.log_end_offset()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(StorageError::io(&path, e)),
+            }
+        } else {
+            None
+        };
+        // A snapshot describes one moment; once the log moves on it is stale.
+        remove_if_exists(&path)?;
+        if let Some(state) = snapshot {
+            self.producers = state;
+            return Ok(true);
+        }
+        self.producers.clear();
+        let start = self.log_start_offset;
+        let producers = &mut self.producers;
+        for segment in self.older.values().chain(std::iter::once(&self.active)) {
+            segment.for_each_header(|header| {
+                if header.last_offset() >= start {
+                    producers.replay(header);
+                }
+            })?;
+        }
+        Ok(false)
+    }
+
+    /// Flushes, seals the active segment's time index, saves the producer
+    /// state and marks the log clean. The log stays usable; a later append
+    /// removes the marker again.
+    pub fn shutdown(&mut self) -> Result<(), StorageError> {
+        if self.deleted {
+            return Ok(());
+        }
+        self.active.seal()?;
+        self.flush()?;
+        let snapshot = encode_snapshot(&self.producers, self.log_end_offset());
+        write_atomically(&self.dir.join(PRODUCER_SNAPSHOT_FILE), &snapshot)?;
+        write_atomically(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
+        self.clean_marker_on_disk = true;
+        Ok(())
+    }
+
+    /// Flushes and marks the log clean, so the next open needs no recovery.
+    pub fn close(mut self) -> Result<(), StorageError> {
+        self.shutdown()
+    }
+
+    /// Forces everything appended so far to disk and advances the recovery
+    /// point to the log end.
+    pub fn flush(&mut self) -> Result<(), StorageError> {
+        self.ensure_live()?;
+        self.active.sync()?;
+        self.recovery_point = self.log_end_offset();
+        Ok(())
+    }
+
+    /// First offset still held.
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// Offset the next record will get.
+    pub fn log_end_offset(&self) -> i64 {
+        self.active.next_offset()
+    }
+
+    /// Offset up to which records are readable; the log end offset, since
+    /// there is one replica.
+    pub fn high_watermark(&self) -> i64 {
+        self.log_end_offset()
+    }
+
+    /// Offset up to which the log is known to be on disk.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// Total bytes of all segment logs.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments().map(Segment::size).sum()
+    }
+
+    /// Number of segments (including the active one).
+    pub fn segment_count(&self) -> usize {
+        self.older.len() + 1
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments().map(Segment::base_offset).collect()
+    }
+
+    /// Number of idempotent producers the log tracks.
+    pub fn producer_count(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// The directory of the log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Replaces the settings (e.g. after AlterConfigs); they apply to the
+    /// next append, roll and retention pass.
+    pub fn set_config(&mut self, config: LogConfig) -> Result<(), StorageError> {
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
+    /// What opening the log found and did.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.open_report
+    }
+
+    /// Marks the log deleted: every later call fails with
+    /// [`StorageError::LogDeleted`]. Used when the topic is deleted while
+    /// handles are still held.
+    pub(crate) fn mark_deleted(&mut self) {
+        self.deleted = true;
+    }
+
+    /// All segments, oldest first.
+    pub(super) fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.older.values().chain(std::iter::once(&self.active))
+    }
+
+    pub(super) fn ensure_live(&self) -> Result<(), StorageError> {
+        if self.deleted {
+            return Err(StorageError::LogDeleted {
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes the clean-shutdown marker before the log changes.
+    pub(super) fn remove_clean_marker(&mut self) -> Result<(), StorageError> {
+        if self.clean_marker_on_disk {
+            remove_if_exists(&self.dir.join(CLEAN_SHUTDOWN_FILE))?;
+            sync_dir(&self.dir)?;
+            self.clean_marker_on_disk = false;
+        }
+        Ok(())
+    }
+}

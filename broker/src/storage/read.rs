@@ -1,0 +1,126 @@
+//! The read side of a partition log: fetches and timestamp lookups.
+//!
+//! ```text
+//! read(offset) ─▶ first segment whose records reach `offset`
+//!              ─▶ .index: position of the last indexed batch at or before it
+//!              ─▶ scan headers to the batch containing `offset`
+//!              ─▶ whole batches from there, up to max_bytes
+//! ```
+//!
+//! Batches are returned as raw bytes, never decoded; the first one may
+//! start before the requested offset, and consumers skip those records, as
+//! with Kafka. A read stays within one segment, as Kafka's does.
+
+use bytes::Bytes;
+use durian_core::record::BatchScanner;
+
+use super::partition_log::{PartitionLog, ReadResult};
+use super::segment::Segment;
+use super::StorageError;
+
+impl PartitionLog {
+    /// Reads whole record batches starting with the one that contains
+    /// `offset`, up to `max_bytes` in total.
+    ///
+    /// If the first batch alone is larger than `max_bytes` it is returned
+    /// anyway when `min_one_batch` is set (so a consumer can always make
+    /// progress), else nothing is. Reading at the log end offset returns no
+    /// records; an offset below the log start or beyond the log end is
+    /// [`StorageError::OffsetOutOfRange`].
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, StorageError> {
+        self.ensure_live()?;
+        self.check_offset(offset)?;
+        let mut records = Vec::new();
+        for segment in self.segments_reaching(offset) {
+            let Some((position, header)) = segment.find_batch(offset)? else {
+                continue;
+            };
+            let first_len = header.total_len();
+            if first_len > max_bytes {
+                if min_one_batch {
+                    records = segment.read_bytes(position, first_len)?;
+                }
+            } else {
+                records = segment.read_bytes(position, max_bytes)?;
+                let whole = whole_batches_len(&records);
+                records.truncate(whole);
+            }
+            break;
+        }
+        let end = self.log_end_offset();
+        Ok(ReadResult {
+            records: Bytes::from(records),
+            high_watermark: end,
+            log_start_offset: self.log_start_offset,
+            last_stable_offset: end,
+        })
+    }
+
+    /// The earliest record whose timestamp is `>= timestamp` and whose
+    /// offset is at least the log start, as (offset, timestamp); `None`
+    /// when every record is older (ListOffsets then answers the log end).
+    ///
+    /// The time index finds the segment and a starting point; the first
+    /// batch whose max timestamp reaches `timestamp` is then searched record
+    /// by record (decompressing it if needed). The special ListOffsets
+    /// timestamps (-1 latest, -2 earliest, -3 max) are the caller's to map.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, StorageError> {
+        self.ensure_live()?;
+        for segment in self.segments_reaching(self.log_start_offset) {
+            if let Some(found) = segment.find_by_timestamp(
+                timestamp,
+                self.log_start_offset,
+                self.config.max_message_bytes.saturating_mul(64),
+            )? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The largest timestamp in the log and the last offset of the batch
+    /// holding it, as (offset, timestamp), for ListOffsets MAX_TIMESTAMP
+    /// (-3). On ties the earliest batch wins. `None` for an empty log or one
+    /// without timestamps.
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        let mut best: Option<(i64, i64)> = None;
+        for segment in self.segments() {
+            if let Some((offset, ts)) = segment.max_timestamp() {
+                if best.is_none_or(|(_, best_ts)| ts > best_ts) {
+                    best = Some((offset, ts));
+                }
+            }
+        }
+        best
+    }
+
+    /// Checks that `offset` lies in `[log start, log end]`.
+    pub(super) fn check_offset(&self, offset: i64) -> Result<(), StorageError> {
+        let (start, end) = (self.log_start_offset, self.log_end_offset());
+        if offset < start || offset > end {
+            return Err(StorageError::OffsetOutOfRange {
+                requested: offset,
+                start,
+                end,
+            });
+        }
+        Ok(())
+    }
+
+    /// Segments that may hold `offset` or later records, oldest first.
+    fn segments_reaching(&self, offset: i64) -> impl Iterator<Item = &Segment> {
+        self.segments().filter(move |s| s.next_offset() > offset)
+    }
+}
+
+/// Bytes covered by the whole batches at the start of `bytes`.
+fn whole_batches_len(bytes: &[u8]) -> usize {
+    let mut scanner = BatchScanner::new(bytes);
+    while let Some(Ok(_)) = scanner.next() {}
+    scanner.consumed()
+}

@@ -1,0 +1,377 @@
+//! One segment of a partition log: a `.log` file of record batches plus
+//! its `.index` and `.timeindex`.
+//!
+//! ```text
+//! append(batches) ──▶ .log  (write at end, one write per append)
+//!                 └─▶ .index / .timeindex  (an entry every index.interval.bytes)
+//! read(offset)    ──▶ .index lookup ──▶ scan headers from there ──▶ byte range
+//! ```
+//!
+//! Opening a segment found on disk is in `segment/load.rs`.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use durian_core::record::BatchHeader;
+
+use super::batch_io::{batch_at, first_record_at_or_after, read_vec_at, BatchAt, Undecodable};
+use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use super::offset_index::OffsetIndex;
+use super::time_index::TimeIndex;
+use super::{LogConfig, StorageError};
+
+mod load;
+
+/// "No timestamp", as Kafka writes it.
+pub(crate) const NO_TIMESTAMP: i64 = -1;
+
+/// A batch about to be appended: where it sits in the appended bytes and
+/// its header after offsets were assigned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlacedBatch {
+    /// Byte position within the appended buffer.
+    pub position: usize,
+    /// The header with the assigned base offset.
+    pub header: BatchHeader,
+}
+
+/// One segment and its indexes.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    base_offset: i64,
+    log_path: PathBuf,
+    log: File,
+    /// Bytes of whole batches in the log.
+    size: u64,
+    /// Offset after the last batch (`base_offset` while empty).
+    next_offset: i64,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    bytes_since_index_entry: u64,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    /// When the segment counts as created for `segment.ms`: the broker
+    /// time of its first append; for a segment found on disk, its first
+    /// batch's max timestamp (capped at the open time), else the open time.
+    rolling_timestamp: i64,
+    index_interval_bytes: u64,
+}
+
+impl Segment {
+    /// Creates an empty segment at `base_offset` in `dir`.
+    pub(crate) fn create(
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<Segment, StorageError> {
+        let log_path = segment_file(dir, base_offset, LOG_SUFFIX);
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log_path)
+            .map_err(|e| StorageError::io(&log_path, e))?;
+        let offset_index = OffsetIndex::create(
+            &segment_file(dir, base_offset, INDEX_SUFFIX),
+            base_offset,
+            config.max_offset_index_entries(),
+        )?;
+        let time_index = TimeIndex::create(
+            &segment_file(dir, base_offset, TIME_INDEX_SUFFIX),
+            base_offset,
+            config.max_time_index_entries(),
+        )?;
+        Ok(Segment {
+            base_offset,
+            log_path,
+            log,
+            size: 0,
+            next_offset: base_offset,
+            offset_index,
+            time_index,
+            bytes_since_index_entry: 0,
+            max_timestamp: NO_TIMESTAMP,
+            offset_of_max_timestamp: -1,
+            rolling_timestamp: now_ms,
+            index_interval_bytes: u64::from(config.index_interval_bytes),
+        })
+    }
+
+    /// Base offset (the file name).
+    pub(crate) fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    /// Offset after the last batch.
+    pub(crate) fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Bytes in the log file.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether the segment holds no batch.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Largest timestamp and the offset where it was reached.
+    pub(crate) fn max_timestamp(&self) -> Option<(i64, i64)> {
+        (self.max_timestamp != NO_TIMESTAMP)
+            .then_some((self.offset_of_max_timestamp, self.max_timestamp))
+    }
+
+    /// Whether an append of `bytes` ending at `last_offset` at `now_ms`
+    /// must go to a new segment instead.
+    pub(crate) fn should_roll(
+        &self,
+        bytes: u64,
+        last_offset: i64,
+        now_ms: i64,
+        config: &LogConfig,
+    ) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        self.size + bytes > config.segment_bytes
+            || now_ms.saturating_sub(self.rolling_timestamp) > config.segment_ms
+            || self.offset_index.is_full()
+            || self.time_index.is_full()
+            || last_offset - self.base_offset > i64::from(u32::MAX)
+    }
+
+    /// Appends `bytes` (whole batches, offsets already assigned) and indexes
+    /// the batches. On a failed write the log is cut back to its old size.
+    ///
+    /// The age for `segment.ms` counts from the broker time `now_ms` of the
+    /// first append, not from record timestamps: producers sending old
+    /// timestamps would otherwise roll a segment on every append.
+    pub(crate) fn append(
+        &mut self,
+        bytes: &[u8],
+        batches: &[PlacedBatch],
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        let start = self.size;
+        if let Err(e) = self.log.write_all_at(bytes, start) {
+            // Best effort: leave no partial batch behind for readers.
+            let _ = self.log.set_len(start);
+            return Err(StorageError::io(&self.log_path, e));
+        }
+        if self.is_empty() {
+            self.rolling_timestamp = now_ms;
+        }
+        // The bytes are in the file: account for them before indexing, so a
+        // failed index write leaves only a missing entry (lookups scan on).
+        self.size = start + bytes.len() as u64;
+        for batch in batches {
+            let position = start + batch.position as u64;
+            self.index_batch(&batch.header, position)?;
+        }
+        Ok(())
+    }
+
+    /// Updates the in-memory state and the indexes for a batch at `position`.
+    pub(crate) fn index_batch(
+        &mut self,
+        header: &BatchHeader,
+        position: u64,
+    ) -> Result<(), StorageError> {
+        if header.max_timestamp > self.max_timestamp {
+            self.max_timestamp = header.max_timestamp;
+            self.offset_of_max_timestamp = header.last_offset();
+        }
+        // A full index takes no more entries (the segment rolls on the next
+        // append); lookups then scan a little further.
+        let room = !self.offset_index.is_full() && !self.time_index.is_full();
+        let add_entry = room && self.bytes_since_index_entry > self.index_interval_bytes;
+        // State first, so a failed index write costs only the entry.
+        self.next_offset = header.next_offset();
+        self.bytes_since_index_entry = if add_entry {
+            0
+        } else {
+            self.bytes_since_index_entry
+        };
+        self.bytes_since_index_entry += header.total_len() as u64;
+        if add_entry {
+            let pos = u32::try_from(position).unwrap_or(u32::MAX);
+            self.offset_index.append(header.last_offset(), pos)?;
+            if self.max_timestamp != NO_TIMESTAMP {
+                self.time_index
+                    .append(self.max_timestamp, self.offset_of_max_timestamp)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the first batch whose last offset is `>= offset`, as (position,
+    /// header); `None` if the segment has no such batch.
+    pub(crate) fn find_batch(
+        &self,
+        offset: i64,
+    ) -> Result<Option<(u64, BatchHeader)>, StorageError> {
+        let start = u64::from(self.offset_index.lookup(offset));
+        match self.scan_for(start, |h| h.last_offset() >= offset)? {
+            Scan::Found(position, header) => Ok(Some((position, header))),
+            Scan::Exhausted => Ok(None),
+            // A damaged index entry points into the middle of a batch:
+            // fall back to a scan from the start of the segment.
+            Scan::Broken if start > 0 => match self.scan_for(0, |h| h.last_offset() >= offset)? {
+                Scan::Found(position, header) => Ok(Some((position, header))),
+                Scan::Exhausted | Scan::Broken => Ok(None),
+            },
+            Scan::Broken => Ok(None),
+        }
+    }
+
+    /// Walks batch headers from `position` to the first one matching `wanted`.
+    fn scan_for(
+        &self,
+        mut position: u64,
+        wanted: impl Fn(&BatchHeader) -> bool,
+    ) -> Result<Scan, StorageError> {
+        loop {
+            match batch_at(&self.log, &self.log_path, position, self.size)? {
+                BatchAt::Batch(header) if wanted(&header) => {
+                    return Ok(Scan::Found(position, header))
+                }
+                BatchAt::Batch(header) => position += header.total_len() as u64,
+                BatchAt::End => return Ok(Scan::Exhausted),
+                BatchAt::Torn | BatchAt::Invalid(_) => return Ok(Scan::Broken),
+            }
+        }
+    }
+
+    /// Reads `len` bytes at `position`, clamped to the segment size.
+    pub(crate) fn read_bytes(&self, position: u64, len: usize) -> Result<Vec<u8>, StorageError> {
+        let available = self.size.saturating_sub(position);
+        let len = (len as u64).min(available) as usize;
+        read_vec_at(&self.log, &self.log_path, position, len)
+    }
+
+    /// The earliest record at or after `min_offset` with a timestamp
+    /// `>= timestamp`, as (offset, timestamp); `None` if there is none here.
+    pub(crate) fn find_by_timestamp(
+        &self,
+        timestamp: i64,
+        min_offset: i64,
+        max_decompressed: usize,
+    ) -> Result<Option<(i64, i64)>, StorageError> {
+        if self.max_timestamp < timestamp {
+            return Ok(None);
+        }
+        let start_offset = self.time_index.lookup(timestamp).max(min_offset);
+        let mut position = u64::from(self.offset_index.lookup(start_offset));
+        loop {
+            let header = match batch_at(&self.log, &self.log_path, position, self.size)? {
+                BatchAt::Batch(header) => header,
+                BatchAt::End | BatchAt::Torn | BatchAt::Invalid(_) => return Ok(None),
+            };
+            position += header.total_len() as u64;
+            if header.max_timestamp < timestamp || header.last_offset() < min_offset {
+                continue;
+            }
+            let bytes =
+                self.read_bytes(position - header.total_len() as u64, header.total_len())?;
+            match first_record_at_or_after(&bytes, &header, timestamp, min_offset, max_decompressed)
+            {
+                Ok(Some(found)) => return Ok(Some(found)),
+                Ok(None) => continue,
+                // Records unreadable: answer at batch granularity.
+                Err(Undecodable) => {
+                    return Ok(Some((
+                        header.base_offset.max(min_offset),
+                        header.max_timestamp,
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Newest timestamp for time retention: the largest record timestamp,
+    /// else the file's modification time.
+    pub(crate) fn retention_timestamp(&self) -> Result<i64, StorageError> {
+        if self.max_timestamp != NO_TIMESTAMP {
+            return Ok(self.max_timestamp);
+        }
+        let modified = self
+            .log
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(|e| StorageError::io(&self.log_path, e))?;
+        Ok(modified
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64))
+    }
+
+    /// Writes the closing time index entry (the segment's final maximum)
+    /// when the segment stops being active.
+    pub(crate) fn seal(&mut self) -> Result<(), StorageError> {
+        if self.max_timestamp != NO_TIMESTAMP {
+            self.time_index
+                .append(self.max_timestamp, self.offset_of_max_timestamp)?;
+        }
+        Ok(())
+    }
+
+    /// Forces the log and both indexes to disk.
+    pub(crate) fn sync(&self) -> Result<(), StorageError> {
+        self.log
+            .sync_data()
+            .map_err(|e| StorageError::io(&self.log_path, e))?;
+        self.offset_index.sync()?;
+        self.time_index.sync()
+    }
+
+    /// Forces only the log to disk (per-append fsync).
+    pub(crate) fn sync_log(&self) -> Result<(), StorageError> {
+        self.log
+            .sync_data()
+            .map_err(|e| StorageError::io(&self.log_path, e))
+    }
+
+    /// Removes the segment's files.
+    pub(crate) fn delete(self) -> Result<(), StorageError> {
+        let index_path = self.offset_index.path().to_path_buf();
+        let time_path = self.time_index.path().to_path_buf();
+        for path in [&self.log_path, &index_path, &time_path] {
+            match fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `visit` with every batch header in order (used to rebuild the
+    /// producer state); stops quietly at the end of whole batches.
+    pub(crate) fn for_each_header(
+        &self,
+        mut visit: impl FnMut(&BatchHeader),
+    ) -> Result<(), StorageError> {
+        let mut position = 0;
+        while let BatchAt::Batch(header) = batch_at(&self.log, &self.log_path, position, self.size)?
+        {
+            visit(&header);
+            position += header.total_len() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Where a header scan ended.
+enum Scan {
+    /// A matching batch at this position.
+    Found(u64, BatchHeader),
+    /// The end of the segment, without a match.
+    Exhausted,
+    /// Bytes that are not a batch (only possible with damaged files).
+    Broken,
+}

@@ -1,0 +1,11 @@
+//! Tests of the storage engine through its public API (plus a few looks at
+//! the files it writes). Run them with `cargo test -p durian-broker storage`.
+
+mod append_read;
+mod fuzz;
+mod idempotence;
+mod log_manager;
+mod recovery;
+mod retention;
+mod support;
+mod timestamps;

@@ -1,0 +1,188 @@
+//! Length-prefixed frames: a big-endian `i32` size, then that many bytes.
+//!
+//! [`FrameReader`] keeps partially received frames in its own buffer, so
+//! [`FrameReader::next_frame`] can be cancelled (for example by a timer in
+//! a `select!`) without losing bytes. The size prefix is checked against the
+//! configured maximum before any memory is reserved for the frame body.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::error::{Error, Result};
+
+const SIZE_PREFIX: usize = 4;
+
+/// Bytes requested from the socket per read when no frame size is known yet.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// Extracts one complete frame from the front of `buf`, if it holds one.
+///
+/// Returns `Ok(None)` when more bytes are needed. A negative or oversized
+/// size prefix is an error; the caller must then drop the connection since
+/// the stream can no longer be resynchronised.
+pub fn parse_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>> {
+    let Some(prefix) = buf.get(..SIZE_PREFIX) else {
+        return Ok(None);
+    };
+    let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|size| *size <= max)
+        .ok_or(Error::FrameTooLarge {
+            size: i64::from(size),
+            max,
+        })?;
+    let total = SIZE_PREFIX + size;
+    if buf.len() < total {
+        // The size is validated, so reserving the rest of the frame is bounded.
+        buf.reserve(total - buf.len());
+        return Ok(None);
+    }
+    buf.advance(SIZE_PREFIX);
+    Ok(Some(buf.split_to(size).freeze()))
+}
+
+/// Reads frames from a byte stream.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    reader: R,
+    buf: BytesMut,
+    max: usize,
+    broker: String,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// A reader accepting frames of at most `max` bytes from `broker`.
+    pub fn new(reader: R, max: usize, broker: impl Into<String>) -> Self {
+        FrameReader {
+            reader,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            max,
+            broker: broker.into(),
+        }
+    }
+
+    /// The next frame, or `Ok(None)` when the peer closed the stream
+    /// cleanly between frames. Cancellation-safe.
+    pub async fn next_frame(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            if let Some(frame) = parse_frame(&mut self.buf, self.max)? {
+                return Ok(Some(frame));
+            }
+            if self.buf.capacity() == self.buf.len() {
+                self.buf.reserve(READ_CHUNK);
+            }
+            let read = self
+                .reader
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(|e| Error::io(&self.broker, e))?;
+            if read == 0 {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                return Err(Error::io(
+                    &self.broker,
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "connection closed in the middle of a frame ({} bytes buffered)",
+                            self.buf.len()
+                        ),
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Writes one frame made of `parts` (concatenated) and flushes.
+///
+/// Not cancellation-safe by nature; durian only calls it from the
+/// connection's writer task, which never abandons a write.
+pub async fn write_frame<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    parts: &[&[u8]],
+) -> std::io::Result<()> {
+    let size: usize = parts.iter().map(|part| part.len()).sum();
+    let size = i32::try_from(size).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("request of {size} bytes exceeds the protocol's 2 GiB frame limit"),
+        )
+    })?;
+    let mut prefix = [0u8; SIZE_PREFIX];
+    (&mut prefix[..]).put_i32(size);
+    writer.write_all(&prefix).await?;
+    for part in parts {
+        writer.write_all(part).await?;
+    }
+    writer.flush().await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut out = (body.len() as i32).to_be_bytes().to_vec();
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn parses_complete_frames_and_waits_for_partial_ones() {
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&framed(b"hello"));
+        buf.extend_from_slice(&framed(b"world")[..6]);
+        assert_eq!(
+            parse_frame(&mut buf, 100).unwrap().as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(parse_frame(&mut buf, 100).unwrap(), None);
+        buf.extend_from_slice(b"rld");
+        assert_eq!(
+            parse_frame(&mut buf, 100).unwrap().as_deref(),
+            Some(&b"world"[..])
+        );
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn rejects_oversized_and_negative_sizes_before_allocating() {
+        let mut buf = BytesMut::from(&i32::MAX.to_be_bytes()[..]);
+        let err = parse_frame(&mut buf, 1024).unwrap_err();
+        assert!(
+            matches!(err, Error::FrameTooLarge { size, max: 1024 } if size == i64::from(i32::MAX))
+        );
+        assert!(buf.capacity() < 1024 * 1024);
+        let mut buf = BytesMut::from(&(-7i32).to_be_bytes()[..]);
+        let err = parse_frame(&mut buf, 1024).unwrap_err();
+        assert!(matches!(err, Error::FrameTooLarge { size: -7, .. }));
+    }
+
+    #[tokio::test]
+    async fn reader_distinguishes_clean_close_from_torn_frame() {
+        let mut bytes = framed(b"abc");
+        let mut reader = FrameReader::new(&bytes[..], 100, "t");
+        assert_eq!(
+            reader.next_frame().await.unwrap().as_deref(),
+            Some(&b"abc"[..])
+        );
+        assert!(reader.next_frame().await.unwrap().is_none());
+
+        bytes.extend_from_slice(&framed(b"defg")[..5]);
+        let mut reader = FrameReader::new(&bytes[..], 100, "t");
+        reader.next_frame().await.unwrap();
+        let err = reader.next_frame().await.unwrap_err();
+        assert!(matches!(err, Error::Connection { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn write_frame_prefixes_the_total_size() {
+        let mut out = Vec::new();
+        write_frame(&mut out, &[b"ab", b"cde"]).await.unwrap();
+        assert_eq!(out, framed(b"abcde"));
+    }
+}

@@ -1,0 +1,367 @@
+//! Building a v2 batch directly in its wire format.
+//!
+//! ```text
+//! builder ─▶ BatchWriter ─try_append()*─▶ finish() ─▶ Bytes (one whole batch)
+//!            [61 reserved bytes | record | record | …]
+//!                                  └─ compressed here when a codec is set
+//! ```
+//!
+//! Records are encoded straight into one growing buffer: their sizes are
+//! computed first so the record length varint can be written before the
+//! record, and no per-record allocation happens. The header is filled in
+//! and the CRC computed once, in [`BatchWriter::finish`].
+
+use bytes::{BufMut, Bytes};
+
+use super::header::{ATTR_CONTROL, ATTR_TIMESTAMP_TYPE, ATTR_TRANSACTIONAL, BATCH_LENGTH_OVERHEAD};
+use super::validate::store_crc;
+use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
+use super::{BatchError, TimestampType, BATCH_HEADER_LEN, MAGIC_V2};
+use crate::compression::{self, Compression};
+
+/// Kafka's default `batch.size`.
+pub const DEFAULT_BATCH_SIZE: usize = 16 * 1024;
+
+/// A header as the writer takes it: a key and an optional value.
+///
+/// Implemented for `(&str, &[u8])`, `(&str, Option<&[u8]>)`,
+/// [`RecordHeader`](super::RecordHeader) and references to these, so callers
+/// can pass whatever header type they keep.
+pub trait HeaderView {
+    /// The header key (UTF-8 by Kafka's convention).
+    fn header_key(&self) -> &[u8];
+    /// The header value; `None` encodes as a null value.
+    fn header_value(&self) -> Option<&[u8]>;
+}
+
+impl HeaderView for (&str, &[u8]) {
+    fn header_key(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+    fn header_value(&self) -> Option<&[u8]> {
+        Some(self.1)
+    }
+}
+
+impl HeaderView for (&str, Option<&[u8]>) {
+    fn header_key(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+    fn header_value(&self) -> Option<&[u8]> {
+        self.1
+    }
+}
+
+impl<T: HeaderView> HeaderView for &T {
+    fn header_key(&self) -> &[u8] {
+        (*self).header_key()
+    }
+    fn header_value(&self) -> Option<&[u8]> {
+        (*self).header_value()
+    }
+}
+
+/// An empty header list, for records without headers.
+pub const NO_HEADERS: &[(&str, &[u8])] = &[];
+
+/// Settings of a batch, fixed before the first record. See [`BatchWriter::builder`].
+#[derive(Debug, Clone)]
+pub struct BatchWriterBuilder {
+    base_offset: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    transactional: bool,
+    control: bool,
+    timestamp_type: TimestampType,
+    compression: Compression,
+    size_limit: usize,
+}
+
+impl Default for BatchWriterBuilder {
+    fn default() -> Self {
+        BatchWriterBuilder {
+            base_offset: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            transactional: false,
+            control: false,
+            timestamp_type: TimestampType::CreateTime,
+            compression: Compression::None,
+            size_limit: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl BatchWriterBuilder {
+    /// Base offset written in the header (default 0; the broker rewrites it).
+    pub fn base_offset(mut self, offset: i64) -> Self {
+        self.base_offset = offset;
+        self
+    }
+
+    /// Idempotent producer state (default -1, -1, -1: none).
+    pub fn producer(mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Self {
+        self.producer_id = producer_id;
+        self.producer_epoch = producer_epoch;
+        self.base_sequence = base_sequence;
+        self
+    }
+
+    /// Marks the batch as part of a transaction (default false).
+    pub fn transactional(mut self, transactional: bool) -> Self {
+        self.transactional = transactional;
+        self
+    }
+
+    /// Marks the batch as holding control records (default false).
+    pub fn control(mut self, control: bool) -> Self {
+        self.control = control;
+        self
+    }
+
+    /// Timestamp type (default [`TimestampType::CreateTime`]).
+    pub fn timestamp_type(mut self, timestamp_type: TimestampType) -> Self {
+        self.timestamp_type = timestamp_type;
+        self
+    }
+
+    /// Codec applied to the records section in `finish` (default none).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Size limit in bytes (Kafka's `batch.size`, default 16 KiB).
+    ///
+    /// The limit applies to the uncompressed batch, so a compressed batch
+    /// always ends up smaller than it. A first record is accepted even if it
+    /// alone exceeds the limit, as Kafka's producer does.
+    pub fn size_limit(mut self, bytes: usize) -> Self {
+        self.size_limit = bytes;
+        self
+    }
+
+    /// Starts an empty batch with these settings.
+    pub fn build(self) -> BatchWriter {
+        self.build_with_capacity(0)
+    }
+
+    /// Starts an empty batch whose buffer has room for `capacity` bytes of
+    /// records (for example `size_limit` when batches are usually filled).
+    pub fn build_with_capacity(self, capacity: usize) -> BatchWriter {
+        let mut buf = Vec::with_capacity(BATCH_HEADER_LEN.saturating_add(capacity));
+        buf.resize(BATCH_HEADER_LEN, 0);
+        BatchWriter {
+            settings: self,
+            buf,
+            record_count: 0,
+            base_timestamp: 0,
+            max_timestamp: 0,
+        }
+    }
+}
+
+/// Appends records to one batch in final wire format. See the module docs.
+///
+/// ```
+/// use durian_core::compression::Compression;
+/// use durian_core::record::{decode_records, BatchWriter, NO_HEADERS};
+///
+/// let mut writer = BatchWriter::builder().compression(Compression::Gzip).build();
+/// assert!(writer.try_append(1_700_000_000_000, Some(b"k"), Some(b"v"), NO_HEADERS).unwrap());
+/// writer.try_append(1_700_000_000_001, None, None, &[("trace", &b"1"[..])]).unwrap();
+/// let batch = writer.finish().unwrap();
+/// let records = decode_records(&batch).unwrap();
+/// assert_eq!(records.len(), 2);
+/// assert_eq!(records[1].headers[0].key, "trace");
+/// ```
+#[derive(Debug, Clone)]
+pub struct BatchWriter {
+    settings: BatchWriterBuilder,
+    buf: Vec<u8>,
+    record_count: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+}
+
+/// Encoded size of a nullable length-prefixed field.
+fn nullable_len(field: Option<&[u8]>) -> Result<usize, BatchError> {
+    match field {
+        None => Ok(varint_len(-1)),
+        Some(bytes) => {
+            let len = i32::try_from(bytes.len()).map_err(|_| {
+                BatchError::Encode("a key, value or header is longer than i32::MAX")
+            })?;
+            Ok(varint_len(len) + bytes.len())
+        }
+    }
+}
+
+/// Writes a nullable length-prefixed field (length already validated).
+fn put_nullable(buf: &mut Vec<u8>, field: Option<&[u8]>) {
+    match field {
+        None => put_varint(buf, -1),
+        Some(bytes) => {
+            put_varint(buf, bytes.len() as i32);
+            buf.extend_from_slice(bytes);
+        }
+    }
+}
+
+impl BatchWriter {
+    /// A builder with Kafka's producer defaults.
+    pub fn builder() -> BatchWriterBuilder {
+        BatchWriterBuilder::default()
+    }
+
+    /// Number of records appended so far.
+    pub fn record_count(&self) -> i32 {
+        self.record_count
+    }
+
+    /// Whether no record was appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.record_count == 0
+    }
+
+    /// Current size of the batch, uncompressed: exact for uncompressed
+    /// batches, an upper estimate of the compressed size otherwise.
+    pub fn estimated_size(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The codec `finish` will apply.
+    pub fn compression(&self) -> Compression {
+        self.settings.compression
+    }
+
+    /// Appends one record if it fits the size limit.
+    ///
+    /// Returns `Ok(false)` without changing the batch when the record would
+    /// push the batch past the limit; the first record is always accepted.
+    /// Headers are written in the order given, repeated keys included.
+    /// Errors only when the record cannot be encoded at all (a field longer
+    /// than i32::MAX, more than i32::MAX records, a timestamp delta that
+    /// overflows).
+    pub fn try_append<H: HeaderView>(
+        &mut self,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> Result<bool, BatchError> {
+        let base_timestamp = if self.is_empty() {
+            timestamp_ms
+        } else {
+            self.base_timestamp
+        };
+        let timestamp_delta = timestamp_ms
+            .checked_sub(base_timestamp)
+            .ok_or(BatchError::Encode("timestamp delta overflows i64"))?;
+        let offset_delta = self.record_count;
+        if offset_delta == i32::MAX {
+            return Err(BatchError::Encode("a batch holds at most i32::MAX records"));
+        }
+        let header_count = i32::try_from(headers.len())
+            .map_err(|_| BatchError::Encode("more than i32::MAX headers"))?;
+
+        let mut body_len = 1 // attributes
+            + varlong_len(timestamp_delta)
+            + varint_len(offset_delta)
+            + nullable_len(key)?
+            + nullable_len(value)?
+            + varint_len(header_count);
+        for header in headers {
+            body_len +=
+                nullable_len(Some(header.header_key()))? + nullable_len(header.header_value())?;
+        }
+        let body_len_i32 = i32::try_from(body_len)
+            .map_err(|_| BatchError::Encode("record longer than i32::MAX"))?;
+        let record_len = varint_len(body_len_i32) + body_len;
+        let new_size = self.buf.len().saturating_add(record_len);
+        if !self.is_empty() && new_size > self.settings.size_limit {
+            return Ok(false);
+        }
+        if new_size - BATCH_LENGTH_OVERHEAD > i32::MAX as usize {
+            return Err(BatchError::Encode("batch longer than i32::MAX"));
+        }
+
+        let start = self.buf.len();
+        self.buf.reserve(record_len);
+        put_varint(&mut self.buf, body_len_i32);
+        self.buf.push(0); // record attributes: unused in v2
+        put_varlong(&mut self.buf, timestamp_delta);
+        put_varint(&mut self.buf, offset_delta);
+        put_nullable(&mut self.buf, key);
+        put_nullable(&mut self.buf, value);
+        put_varint(&mut self.buf, header_count);
+        for header in headers {
+            put_nullable(&mut self.buf, Some(header.header_key()));
+            put_nullable(&mut self.buf, header.header_value());
+        }
+        debug_assert_eq!(self.buf.len() - start, record_len);
+
+        self.max_timestamp = if self.is_empty() {
+            timestamp_ms
+        } else {
+            self.max_timestamp.max(timestamp_ms)
+        };
+        self.base_timestamp = base_timestamp;
+        self.record_count += 1;
+        Ok(true)
+    }
+
+    /// Completes the batch: compresses the records when a codec is set,
+    /// fills the header and the CRC, and returns the batch bytes.
+    ///
+    /// Fails with [`BatchError::Empty`] when no record was appended, since
+    /// Kafka rejects empty produced batches.
+    pub fn finish(self) -> Result<Bytes, BatchError> {
+        if self.is_empty() {
+            return Err(BatchError::Empty);
+        }
+        let settings = &self.settings;
+        let mut batch = match settings.compression {
+            Compression::None => self.buf,
+            codec => {
+                let records = self.buf.get(BATCH_HEADER_LEN..).unwrap_or_default();
+                let mut packed = Vec::with_capacity(BATCH_HEADER_LEN + records.len() / 2);
+                packed.resize(BATCH_HEADER_LEN, 0);
+                compression::compress(codec, records, &mut packed)?;
+                packed
+            }
+        };
+        let batch_length = i32::try_from(batch.len() - BATCH_LENGTH_OVERHEAD)
+            .map_err(|_| BatchError::Encode("batch longer than i32::MAX"))?;
+
+        let mut attributes = settings.compression.attribute_bits();
+        if settings.timestamp_type == TimestampType::LogAppendTime {
+            attributes |= ATTR_TIMESTAMP_TYPE;
+        }
+        if settings.transactional {
+            attributes |= ATTR_TRANSACTIONAL;
+        }
+        if settings.control {
+            attributes |= ATTR_CONTROL;
+        }
+
+        let mut header = batch.get_mut(..BATCH_HEADER_LEN).unwrap_or_default();
+        header.put_i64(settings.base_offset);
+        header.put_i32(batch_length);
+        header.put_i32(-1); // partitionLeaderEpoch: assigned by the broker
+        header.put_i8(MAGIC_V2);
+        header.put_u32(0); // CRC, stored below once the header is complete
+        header.put_i16(attributes);
+        header.put_i32(self.record_count - 1);
+        header.put_i64(self.base_timestamp);
+        header.put_i64(self.max_timestamp);
+        header.put_i64(settings.producer_id);
+        header.put_i16(settings.producer_epoch);
+        header.put_i32(settings.base_sequence);
+        header.put_i32(self.record_count);
+        store_crc(&mut batch)?;
+        Ok(Bytes::from(batch))
+    }
+}
