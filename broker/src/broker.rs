@@ -1,0 +1,251 @@
+//! Starting and stopping a broker: the embedding API.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), durian_broker::BrokerError> {
+//! let broker = durian_broker::Broker::builder().temporary().listen("127.0.0.1:0").start().await?;
+//! println!("bootstrap.servers={}", broker.bootstrap());
+//! broker.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::background::retention_loop;
+use crate::catalog::{CatalogError, TopicCatalog};
+use crate::config::BrokerConfig;
+use crate::data_dir::{node_identity, DataDirs};
+use crate::group::{GroupConfig, GroupCoordinator};
+use crate::handle::BrokerHandle;
+use crate::producer_ids::ProducerIdAllocator;
+use crate::server::listener;
+use crate::server::shutdown;
+use crate::state::BrokerState;
+use crate::storage::{FlushPolicy, LogConfig, LogManager};
+
+/// Why a broker could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A setting is unusable.
+    #[error("invalid broker configuration: {0}")]
+    Config(String),
+    /// The data directory could not be prepared.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The topic catalog could not be loaded or saved.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The partition logs could not be opened or flushed.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// The group coordinator could not be opened or stopped.
+    #[error("group coordinator: {0}")]
+    Group(String),
+}
+
+/// Entry point of the embedding API.
+#[derive(Debug)]
+pub struct Broker;
+
+impl Broker {
+    /// A builder with Kafka's defaults; call `data_dir` or `temporary`.
+    pub fn builder() -> BrokerBuilder {
+        BrokerBuilder {
+            config: BrokerConfig::new(PathBuf::new()),
+            temporary: false,
+        }
+    }
+}
+
+/// Configures and starts a broker.
+#[derive(Debug)]
+pub struct BrokerBuilder {
+    config: BrokerConfig,
+    temporary: bool,
+}
+
+impl BrokerBuilder {
+    /// Store data in `path` (created if missing); a restart on the same path keeps topics and data.
+    pub fn data_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = path.into();
+        self.temporary = false;
+        self
+    }
+
+    /// Store data in a fresh temporary directory, deleted on shutdown or drop.
+    pub fn temporary(mut self) -> Self {
+        self.temporary = true;
+        self
+    }
+
+    /// Address to bind (`127.0.0.1:0` picks a free port).
+    pub fn listen(mut self, address: impl Into<String>) -> Self {
+        self.config.listen = address.into();
+        self
+    }
+
+    /// `host:port` announced to clients instead of the bound address.
+    pub fn advertised_listener(mut self, address: impl Into<String>) -> Self {
+        self.config.advertised_listener = Some(address.into());
+        self
+    }
+
+    /// This broker's node id.
+    pub fn node_id(mut self, id: i32) -> Self {
+        self.config.node_id = id;
+        self
+    }
+
+    /// Fixed cluster id (otherwise the stored one, or a new random one).
+    pub fn cluster_id(mut self, id: impl Into<String>) -> Self {
+        self.config.cluster_id = Some(id.into());
+        self
+    }
+
+    /// Partitions of auto-created topics (`num.partitions`).
+    pub fn default_partitions(mut self, partitions: i32) -> Self {
+        self.config.default_partitions = partitions;
+        self
+    }
+
+    /// Whether unknown topics are created on first use (`auto.create.topics.enable`).
+    pub fn auto_create_topics(mut self, enabled: bool) -> Self {
+        self.config.auto_create_topics = enabled;
+        self
+    }
+
+    /// Largest accepted record batch (`message.max.bytes`).
+    pub fn message_max_bytes(mut self, bytes: usize) -> Self {
+        self.config.log_config.max_message_bytes = bytes;
+        self
+    }
+
+    /// Log settings every topic starts from.
+    pub fn log_config(mut self, config: LogConfig) -> Self {
+        self.config.log_config = config;
+        self
+    }
+
+    /// Whether every append is fsynced before it is acknowledged.
+    pub fn fsync(mut self, policy: FlushPolicy) -> Self {
+        self.config.log_config.flush = policy;
+        self
+    }
+
+    /// Largest accepted request frame (`socket.request.max.bytes`).
+    pub fn socket_request_max_bytes(mut self, bytes: usize) -> Self {
+        self.config.socket_request_max_bytes = bytes;
+        self
+    }
+
+    /// Close connections idle for this long (`connections.max.idle.ms`).
+    pub fn connections_max_idle(mut self, idle: std::time::Duration) -> Self {
+        self.config.connections_max_idle = idle;
+        self
+    }
+
+    /// Most concurrent connections (`max.connections`).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.max_connections = connections;
+        self
+    }
+
+    /// Replaces the whole configuration (the data dir included).
+    pub fn config(mut self, config: BrokerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Opens the data directory, binds the listener and starts serving.
+    pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
+        let mut config = self.config;
+        let temp_dir = if self.temporary {
+            let dir = tempfile::Builder::new()
+                .prefix("durian-broker-")
+                .tempdir()
+                .map_err(|source| BrokerError::DataDir {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            config.data_dir = dir.path().to_path_buf();
+            Some(dir)
+        } else {
+            None
+        };
+        if config.data_dir.as_os_str().is_empty() {
+            return Err(BrokerError::Config(
+                "no data directory: call data_dir(path) or temporary()".to_string(),
+            ));
+        }
+        if config.default_partitions < 1 {
+            return Err(BrokerError::Config(format!(
+                "default partitions must be at least 1, got {}",
+                config.default_partitions
+            )));
+        }
+        config
+            .log_config
+            .validate()
+            .map_err(|e| BrokerError::Config(e.to_string()))?;
+        let dirs = DataDirs::prepare(&config.data_dir)?;
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| BrokerError::Bind {
+                    address: config.listen.clone(),
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+            address: config.listen.clone(),
+            source,
+        })?;
+        let node = node_identity(&config, local_addr, &dirs)?;
+        let logs = LogManager::open(&dirs.logs, config.log_config.clone())
+            .map_err(|e| BrokerError::Storage(e.to_string()))?;
+        let groups = GroupCoordinator::open(&dirs.groups, GroupConfig::default())
+            .map_err(|e| BrokerError::Group(e.to_string()))?;
+        let catalog = TopicCatalog::open(&dirs.topics)?;
+        let producer_ids = ProducerIdAllocator::open(&dirs.meta)?;
+        let (trigger, signal) = shutdown::channel();
+        let state = Arc::new(BrokerState::new(
+            config,
+            node,
+            catalog,
+            Arc::new(logs),
+            groups,
+            producer_ids,
+            signal.clone(),
+        ));
+        state
+            .open_catalog_partitions()
+            .map_err(|e| BrokerError::Storage(e.message))?;
+        let server = tokio::spawn(listener::run(listener, state.clone(), signal.clone()));
+        let retention = tokio::spawn(retention_loop(state.clone(), signal));
+        tracing::info!(address = %local_addr, node_id = state.node.node_id, cluster_id = %state.node.cluster_id,
+            data_dir = %state.config.data_dir.display(), "broker started");
+        Ok(BrokerHandle {
+            state,
+            local_addr,
+            trigger,
+            server: Some(server),
+            retention: Some(retention),
+            clean_marker: dirs.clean_marker,
+            temp_dir,
+        })
+    }
+}

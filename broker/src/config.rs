@@ -1,0 +1,112 @@
+//! Broker settings: who this node is, where it listens and stores data, and
+//! the limits it enforces. Defaults follow Kafka's broker defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::storage::{FlushPolicy, LogConfig};
+
+/// Identity of this broker as other nodes and clients see it.
+///
+/// Kept in one place so a multi-node cluster later only has to hand each
+/// broker a different `NodeIdentity` and a list of peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeIdentity {
+    /// This broker's node id (`node.id`).
+    pub node_id: i32,
+    /// The cluster id reported in Metadata and DescribeCluster.
+    pub cluster_id: String,
+    /// Host clients are told to connect to.
+    pub host: String,
+    /// Port clients are told to connect to.
+    pub port: i32,
+}
+
+/// Everything the broker needs to start. Built by [`crate::BrokerBuilder`].
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Node id (`node.id`, default 0).
+    pub node_id: i32,
+    /// Cluster id; `None` means "keep the one stored in the data dir, or make one".
+    pub cluster_id: Option<String>,
+    /// Address to bind, e.g. `127.0.0.1:9092`; port 0 picks a free port.
+    pub listen: String,
+    /// `host:port` announced to clients; `None` announces the bound address.
+    pub advertised_listener: Option<String>,
+    /// Root of the on-disk state (logs, topic catalog, group offsets).
+    pub data_dir: PathBuf,
+    /// Partitions of auto-created topics and of CreateTopics with -1 (`num.partitions`, default 1).
+    pub default_partitions: i32,
+    /// Create unknown topics on Metadata/Produce (`auto.create.topics.enable`, default true).
+    pub auto_create_topics: bool,
+    /// Log settings every topic starts from; topic configs override them.
+    pub log_config: LogConfig,
+    /// Largest accepted request frame (`socket.request.max.bytes`, default 100 MiB).
+    pub socket_request_max_bytes: usize,
+    /// Most concurrent client connections (`max.connections`, default 1000).
+    pub max_connections: usize,
+    /// Close connections that send nothing for this long (`connections.max.idle.ms`, default 10 min).
+    pub connections_max_idle: Duration,
+    /// How often retention is enforced (`log.retention.check.interval.ms`, default 5 min).
+    pub retention_check_interval: Duration,
+    /// How long shutdown waits for in-flight requests before closing connections.
+    pub shutdown_grace: Duration,
+}
+
+impl BrokerConfig {
+    /// Kafka's defaults for a broker storing its data in `data_dir`.
+    pub fn new(data_dir: PathBuf) -> BrokerConfig {
+        BrokerConfig {
+            node_id: 0,
+            cluster_id: None,
+            listen: "127.0.0.1:9092".to_string(),
+            advertised_listener: None,
+            data_dir,
+            default_partitions: 1,
+            auto_create_topics: true,
+            log_config: LogConfig::default(),
+            socket_request_max_bytes: 100 * 1024 * 1024,
+            max_connections: 1000,
+            connections_max_idle: Duration::from_millis(600_000),
+            retention_check_interval: Duration::from_millis(300_000),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// The flush policy every topic gets unless it overrides `flush.messages`.
+    pub fn fsync(&self) -> FlushPolicy {
+        self.log_config.flush
+    }
+}
+
+/// Splits `host:port` (the host may be a bracketed IPv6 literal).
+pub(crate) fn split_host_port(value: &str) -> Option<(String, i32)> {
+    let (host, port) = value.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_string(), i32::from(port)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_host_and_port() {
+        assert_eq!(
+            split_host_port("localhost:9092"),
+            Some(("localhost".to_string(), 9092))
+        );
+        assert_eq!(
+            split_host_port("[::1]:19092"),
+            Some(("::1".to_string(), 19092))
+        );
+        assert_eq!(split_host_port("nohost"), None);
+        assert_eq!(split_host_port(":9092"), None);
+        assert_eq!(split_host_port("h:99999"), None);
+    }
+}

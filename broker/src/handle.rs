@@ -1,0 +1,107 @@
+//! A running broker: its address, identity, and a clean shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::broker::BrokerError;
+use crate::catalog::write_durably;
+use crate::config::NodeIdentity;
+use crate::server::shutdown::ShutdownTrigger;
+use crate::state::BrokerState;
+
+/// A running broker. Dropping it signals shutdown without waiting; call
+/// [`BrokerHandle::shutdown`] for a clean stop.
+#[derive(Debug)]
+pub struct BrokerHandle {
+    pub(crate) state: Arc<BrokerState>,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) trigger: ShutdownTrigger,
+    pub(crate) server: Option<JoinHandle<JoinSet<()>>>,
+    pub(crate) retention: Option<JoinHandle<()>>,
+    pub(crate) clean_marker: PathBuf,
+    /// Keeps the temporary directory alive as long as the broker.
+    pub(crate) temp_dir: Option<tempfile::TempDir>,
+}
+
+impl BrokerHandle {
+    /// `host:port` for `bootstrap.servers` (the advertised address).
+    pub fn bootstrap(&self) -> String {
+        let node = &self.state.node;
+        if node.host.contains(':') {
+            format!("[{}]:{}", node.host, node.port)
+        } else {
+            format!("{}:{}", node.host, node.port)
+        }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The node id, cluster id and advertised address of this broker.
+    pub fn node(&self) -> &NodeIdentity {
+        &self.state.node
+    }
+
+    /// The directory holding this broker's data.
+    pub fn data_dir(&self) -> &Path {
+        &self.state.config.data_dir
+    }
+
+    /// Whether the data directory is temporary (deleted when the broker goes away).
+    pub fn is_temporary(&self) -> bool {
+        self.temp_dir.is_some()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the grace
+    /// period), flushes the logs and group state, and marks the data
+    /// directory as cleanly shut down.
+    pub async fn shutdown(mut self) -> Result<(), BrokerError> {
+        self.trigger.trigger();
+        let connections = match self.server.take() {
+            Some(server) => server.await.ok(),
+            None => None,
+        };
+        // Parked JoinGroup/SyncGroup requests are answered now (NOT_COORDINATOR)
+        // instead of holding their connections for the whole grace period.
+        self.state.groups.shutdown().await;
+        if let Some(mut connections) = connections {
+            let grace = self.state.config.shutdown_grace;
+            let drained = tokio::time::timeout(grace, async {
+                while connections.join_next().await.is_some() {}
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(
+                    grace_ms = grace.as_millis() as u64,
+                    "connections still busy after the grace period; closing them"
+                );
+                connections.shutdown().await;
+            }
+        }
+        if let Some(retention) = self.retention.take() {
+            let _ = retention.await;
+        }
+        self.state
+            .logs
+            .close_all()
+            .map_err(|e| BrokerError::Storage(e.to_string()))?;
+        write_durably(
+            &self.clean_marker.with_extension("tmp"),
+            &self.clean_marker,
+            b"clean\n",
+        )?;
+        tracing::info!("broker stopped");
+        Ok(())
+    }
+}
+
+impl Drop for BrokerHandle {
+    fn drop(&mut self) {
+        self.trigger.trigger();
+    }
+}

@@ -1,0 +1,64 @@
+//! AlterConfigs (key 33), versions 0–2.
+//!
+//! Replaces a topic's whole set of config overrides (Kafka's
+//! non-incremental semantics: settings not named go back to the default).
+//! `validate_only` checks without applying. Broker settings are static and
+//! cannot be altered (INVALID_REQUEST).
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+
+use super::describe_configs::RESOURCE_TOPIC;
+use super::{text, versions};
+use crate::state::BrokerState;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(0, 2);
+
+/// Answers AlterConfigs.
+pub async fn handle(
+    state: &BrokerState,
+    request: AlterConfigsRequest,
+    _version: i16,
+) -> AlterConfigsResponse {
+    let mut responses = Vec::with_capacity(request.resources.len());
+    for resource in request.resources {
+        let outcome = if resource.resource_type == RESOURCE_TOPIC {
+            let configs: BTreeMap<String, String> = resource
+                .configs
+                .iter()
+                .filter_map(|c| {
+                    c.value
+                        .as_ref()
+                        .map(|v| (c.name.to_string(), v.to_string()))
+                })
+                .collect();
+            state
+                .set_topic_configs(&resource.resource_name, configs, request.validate_only)
+                .await
+                .map_err(|e| (e.code, e.message))
+        } else {
+            Err((
+                ResponseError::InvalidRequest.code(),
+                format!(
+                    "resource type {} cannot be altered; broker settings are static",
+                    resource.resource_type
+                ),
+            ))
+        };
+        let response = AlterConfigsResourceResponse::default()
+            .with_resource_type(resource.resource_type)
+            .with_resource_name(resource.resource_name);
+        responses.push(match outcome {
+            Ok(()) => response.with_error_message(None),
+            Err((code, message)) => response
+                .with_error_code(code)
+                .with_error_message(Some(text(message))),
+        });
+    }
+    AlterConfigsResponse::default().with_responses(responses)
+}

@@ -1,0 +1,49 @@
+//! ApiVersions (key 18), versions 0–4.
+//!
+//! Lists exactly the APIs in the handler registry. A request at a version
+//! above 4 is answered, as Kafka does, with UNSUPPORTED_VERSION and the
+//! list encoded in the v0 format every client can read, so the client can
+//! retry with a version we know. Supported features (v3+) are not reported.
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+
+use super::{encode_body, registry, versions, Reply};
+use crate::state::BrokerState;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(0, 4);
+
+/// Answers ApiVersions.
+pub async fn handle(
+    _state: &BrokerState,
+    _request: ApiVersionsRequest,
+    _version: i16,
+) -> ApiVersionsResponse {
+    ApiVersionsResponse::default().with_api_keys(advertised())
+}
+
+/// The reply to an ApiVersions request at a version we do not serve: v0 body
+/// with UNSUPPORTED_VERSION and our list.
+pub fn unsupported_version_reply() -> Result<Reply, String> {
+    let response = ApiVersionsResponse::default()
+        .with_error_code(ResponseError::UnsupportedVersion.code())
+        .with_api_keys(advertised());
+    encode_body(&response, 0)
+}
+
+fn advertised() -> Vec<ApiVersion> {
+    let mut keys: Vec<ApiVersion> = registry()
+        .iter()
+        .map(|h| {
+            ApiVersion::default()
+                .with_api_key(h.key as i16)
+                .with_min_version(h.versions.min)
+                .with_max_version(h.versions.max)
+        })
+        .collect();
+    keys.sort_by_key(|k| k.api_key);
+    keys
+}

@@ -1,0 +1,137 @@
+//! CreateTopics (key 19), versions 2–7.
+//!
+//! Creates topics with a partition count (-1 = broker default) and config
+//! overrides; `validate_only` checks without creating. Replication factor
+//! must be 1 or -1 (one node). Manual replica assignments are accepted only
+//! when every replica is this node. v5+ responses list the topic's
+//! effective configs; v7 returns the topic id. Not supported: `timeout_ms`
+//! (creation is synchronous).
+
+use std::collections::{BTreeMap, HashSet};
+
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+
+use super::{text, versions};
+use crate::state::{BrokerState, TopicError};
+use crate::topic_config::describe_topic_configs;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(2, 7);
+
+/// Answers CreateTopics.
+pub async fn handle(
+    state: &BrokerState,
+    request: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
+    let mut seen = HashSet::new();
+    let duplicates: HashSet<String> = request
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.0.to_string()))
+        .map(|t| t.name.0.to_string())
+        .collect();
+    let mut results = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let name = topic.name.0.to_string();
+        let outcome = if duplicates.contains(&name) {
+            Err(TopicError {
+                code: ResponseError::InvalidRequest.code(),
+                message: format!("topic {name} appears more than once in the request"),
+            })
+        } else {
+            create_one(state, &topic, request.validate_only).await
+        };
+        let result = CreatableTopicResult::default().with_name(topic.name);
+        results.push(match outcome {
+            Ok(created) => success(state, result, created, version),
+            Err(e) => result
+                .with_error_code(e.code)
+                .with_error_message(Some(text(e.message)))
+                .with_configs(None),
+        });
+    }
+    CreateTopicsResponse::default().with_topics(results)
+}
+
+async fn create_one(
+    state: &BrokerState,
+    topic: &CreatableTopic,
+    validate_only: bool,
+) -> Result<crate::catalog::TopicMeta, TopicError> {
+    if !matches!(topic.replication_factor, -1 | 1) {
+        return Err(TopicError {
+            code: ResponseError::InvalidReplicationFactor.code(),
+            message: format!(
+                "replication factor {} is larger than the 1 available broker",
+                topic.replication_factor
+            ),
+        });
+    }
+    let mut partitions = topic.num_partitions;
+    if !topic.assignments.is_empty() {
+        let node = state.node.node_id;
+        let only_this_node = topic
+            .assignments
+            .iter()
+            .all(|a| a.broker_ids.iter().all(|b| b.0 == node) && !a.broker_ids.is_empty());
+        if !only_this_node || partitions != -1 {
+            return Err(TopicError {
+                code: ResponseError::InvalidReplicaAssignment.code(),
+                message: format!(
+                    "replica assignments may only name node {node}, with num_partitions -1"
+                ),
+            });
+        }
+        partitions = i32::try_from(topic.assignments.len()).unwrap_or(i32::MAX);
+    }
+    let configs: BTreeMap<String, String> = topic
+        .configs
+        .iter()
+        .filter_map(|c| {
+            c.value
+                .as_ref()
+                .map(|v| (c.name.to_string(), v.to_string()))
+        })
+        .collect();
+    state
+        .create_topic(&topic.name, partitions, configs, validate_only)
+        .await
+}
+
+fn success(
+    state: &BrokerState,
+    result: CreatableTopicResult,
+    topic: crate::catalog::TopicMeta,
+    version: i16,
+) -> CreatableTopicResult {
+    let result = result.with_error_message(None);
+    if version < 5 {
+        return result.with_configs(Some(Vec::new()));
+    }
+    let configs = describe_topic_configs(&state.config.log_config, &topic.configs)
+        .into_iter()
+        .map(|entry| {
+            CreatableTopicConfigs::default()
+                .with_name(text(entry.name))
+                .with_value(Some(text(entry.value)))
+                .with_read_only(entry.read_only)
+                .with_config_source(entry.source)
+        })
+        .collect();
+    let result = result
+        .with_num_partitions(topic.partitions)
+        .with_replication_factor(1)
+        .with_configs(Some(configs));
+    if version >= 7 {
+        result.with_topic_id(topic.id)
+    } else {
+        result
+    }
+}

@@ -1,0 +1,66 @@
+//! DeleteRecords (key 21), versions 0–2.
+//!
+//! Moves a partition's log start offset forward (offset -1 means the high
+//! watermark); whole segments below it are removed by the storage engine.
+//! Not supported: `timeout_ms` (the change is synchronous).
+
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+
+use super::versions;
+use crate::state::BrokerState;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(0, 2);
+
+/// Answers DeleteRecords.
+pub async fn handle(
+    state: &BrokerState,
+    request: DeleteRecordsRequest,
+    _version: i16,
+) -> DeleteRecordsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let outcome = state.with_partition(&topic.name, p.partition_index, |log| {
+                        let target = if p.offset == -1 {
+                            log.high_watermark()
+                        } else {
+                            p.offset
+                        };
+                        if target < 0 || target > log.high_watermark() {
+                            return Err(ResponseError::OffsetOutOfRange.code());
+                        }
+                        log.delete_records_before(target)
+                            .map(|_| log.log_start_offset())
+                            .map_err(|e| e.kafka_error_code())
+                    });
+                    let result = DeleteRecordsPartitionResult::default()
+                        .with_partition_index(p.partition_index);
+                    match outcome {
+                        None => result
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code())
+                            .with_low_watermark(-1),
+                        Some(Ok(low)) => result.with_low_watermark(low),
+                        Some(Err(code)) => result.with_error_code(code).with_low_watermark(-1),
+                    }
+                })
+                .collect();
+            DeleteRecordsTopicResult::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    // Fetches parked on these partitions must see the new log start.
+    state.notify_append();
+    DeleteRecordsResponse::default().with_topics(topics)
+}

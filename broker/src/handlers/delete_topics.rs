@@ -1,0 +1,64 @@
+//! DeleteTopics (key 20), versions 1–6.
+//!
+//! Deletes topics by name (v1–v5 `topic_names`) or by name or id (v6
+//! `topics`), removing their logs. Not supported: `timeout_ms` (deletion is
+//! synchronous).
+
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+use uuid::Uuid;
+
+use super::{text, topic_name, versions};
+use crate::state::BrokerState;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(1, 6);
+
+/// Answers DeleteTopics.
+pub async fn handle(
+    state: &BrokerState,
+    request: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
+    let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
+        request
+            .topics
+            .into_iter()
+            .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
+            .collect()
+    } else {
+        request
+            .topic_names
+            .into_iter()
+            .map(|n| (Some(n.0.to_string()), Uuid::nil()))
+            .collect()
+    };
+    let mut responses = Vec::with_capacity(targets.len());
+    for (name, id) in targets {
+        let name = name.or_else(|| state.catalog.get_by_id(id).map(|t| t.name));
+        let result = match name {
+            None => DeletableTopicResult::default()
+                .with_topic_id(id)
+                .with_error_code(ResponseError::UnknownTopicId.code()),
+            Some(name) => match state.delete_topic(&name).await {
+                Ok(topic) => DeletableTopicResult::default()
+                    .with_name(Some(topic_name(&name)))
+                    .with_topic_id(if version >= 6 { topic.id } else { Uuid::nil() }),
+                Err(e) => {
+                    let result = DeletableTopicResult::default()
+                        .with_name(Some(topic_name(&name)))
+                        .with_error_code(e.code);
+                    if version >= 5 {
+                        result.with_error_message(Some(text(e.message)))
+                    } else {
+                        result
+                    }
+                }
+            },
+        };
+        responses.push(result);
+    }
+    DeleteTopicsResponse::default().with_responses(responses)
+}

@@ -1,0 +1,231 @@
+//! Fetch (key 1), versions 4–17.
+//!
+//! Serves byte ranges of the partition logs as stored. The request waits
+//! (long poll) up to `max_wait_ms` until at least `min_bytes` are available,
+//! woken by every append. The response honours `max_bytes` and each
+//! `partition_max_bytes`, except that the first partition with data always
+//! gets at least one whole batch so a large batch can never stall a
+//! consumer (KIP-74). Topics are named up to v12 and identified by topic id
+//! from v13. Records are never null: an empty buffer is sent instead.
+//!
+//! Fetch sessions (KIP-227): the broker is sessionless. It answers every
+//! request in full with `session_id` 0, which clients treat as "no session
+//! was created" and keep sending full requests; a request naming a session
+//! id gets FETCH_SESSION_ID_NOT_FOUND so the client starts over. Not
+//! supported: read_committed filtering (no transactions are stored, so
+//! last_stable_offset equals the high watermark), follower fetching,
+//! preferred read replicas, diverging-epoch detection.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_request::FetchTopic;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+use tokio::time::Instant;
+
+use super::versions;
+use crate::catalog::TopicMeta;
+use crate::state::BrokerState;
+use crate::storage::StorageError;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(4, 17);
+
+/// Longest a fetch waits, whatever the client asks for.
+const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
+
+/// Largest fetch response, whatever the client asks for (Kafka's broker
+/// `fetch.max.bytes` default): bounds the memory one request can pin.
+pub const FETCH_MAX_BYTES: usize = 57_671_680;
+
+/// Answers Fetch, waiting for data as the request allows.
+pub async fn handle(state: &BrokerState, request: FetchRequest, version: i16) -> FetchResponse {
+    if version >= 7 {
+        if let Some(code) = session_error(request.session_id, request.session_epoch) {
+            return FetchResponse::default().with_error_code(code);
+        }
+    }
+    let resolved: Vec<(FetchTopic, Result<TopicMeta, i16>)> = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let found = resolve(state, &t, version);
+            (t, found)
+        })
+        .collect();
+    let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
+    let deadline = Instant::now() + wait;
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let max_bytes = match usize::try_from(request.max_bytes) {
+        Ok(asked) if asked > 0 => asked.min(FETCH_MAX_BYTES),
+        _ => FETCH_MAX_BYTES,
+    };
+    let mut appends = state.subscribe_appends();
+    let mut shutdown = state.shutdown_signal();
+    loop {
+        appends.borrow_and_update();
+        let collected = collect(state, &resolved, max_bytes, version);
+        let enough = collected.bytes >= min_bytes || collected.has_error || shutdown.is_shutdown();
+        if enough || Instant::now() >= deadline {
+            return FetchResponse::default().with_responses(collected.topics);
+        }
+        tokio::select! {
+            changed = appends.changed() => {
+                if changed.is_err() {
+                    return FetchResponse::default().with_responses(collected.topics);
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {}
+            // Answer with what there is rather than hold up shutdown.
+            _ = shutdown.wait() => {}
+        }
+    }
+}
+
+/// The error for a request that tries to use a fetch session.
+fn session_error(session_id: i32, epoch: i32) -> Option<i16> {
+    match (session_id, epoch) {
+        // Full fetch without a session, or a request to create one (which
+        // we decline by answering with session id 0).
+        (0, -1) | (0, 0) => None,
+        (0, _) => Some(ResponseError::InvalidFetchSessionEpoch.code()),
+        _ => Some(ResponseError::FetchSessionIdNotFound.code()),
+    }
+}
+
+fn resolve(state: &BrokerState, topic: &FetchTopic, version: i16) -> Result<TopicMeta, i16> {
+    if version >= 13 {
+        state
+            .catalog
+            .get_by_id(topic.topic_id)
+            .ok_or(ResponseError::UnknownTopicId.code())
+    } else {
+        state
+            .catalog
+            .get(&topic.topic)
+            .ok_or(ResponseError::UnknownTopicOrPartition.code())
+    }
+}
+
+struct Collected {
+    topics: Vec<FetchableTopicResponse>,
+    bytes: usize,
+    has_error: bool,
+}
+
+fn collect(
+    state: &BrokerState,
+    topics: &[(FetchTopic, Result<TopicMeta, i16>)],
+    max_bytes: usize,
+    version: i16,
+) -> Collected {
+    let mut out = Collected {
+        topics: Vec::with_capacity(topics.len()),
+        bytes: 0,
+        has_error: false,
+    };
+    for (request, found) in topics {
+        let mut partitions = Vec::with_capacity(request.partitions.len());
+        for p in &request.partitions {
+            let data = match found {
+                Err(code) => error_partition(p.partition, *code),
+                Ok(topic) => {
+                    let budget = max_bytes.saturating_sub(out.bytes);
+                    let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
+                    read_partition(
+                        state,
+                        topic,
+                        p.partition,
+                        p.fetch_offset,
+                        limit,
+                        out.bytes == 0,
+                    )
+                }
+            };
+            out.has_error |= data.error_code != 0;
+            out.bytes += data.records.as_ref().map_or(0, Bytes::len);
+            partitions.push(data);
+        }
+        let response = FetchableTopicResponse::default().with_partitions(partitions);
+        let response = if version >= 13 {
+            response.with_topic_id(request.topic_id)
+        } else {
+            response.with_topic(request.topic.clone())
+        };
+        out.topics.push(response);
+    }
+    out
+}
+
+fn read_partition(
+    state: &BrokerState,
+    topic: &TopicMeta,
+    partition: i32,
+    offset: i64,
+    max_bytes: usize,
+    min_one_batch: bool,
+) -> PartitionData {
+    let outcome = state.with_partition(&topic.name, partition, |log| {
+        let read = log.read(offset, max_bytes, min_one_batch);
+        (read, log.high_watermark(), log.log_start_offset())
+    });
+    match outcome {
+        None => error_partition(partition, ResponseError::UnknownTopicOrPartition.code()),
+        Some((Ok(read), _, _)) => PartitionData::default()
+            .with_partition_index(partition)
+            .with_high_watermark(read.high_watermark)
+            .with_last_stable_offset(read.last_stable_offset)
+            .with_log_start_offset(read.log_start_offset)
+            .with_aborted_transactions(Some(Vec::new()))
+            .with_records(Some(read.records)),
+        Some((Err(e), high_watermark, log_start)) => {
+            if !matches!(e, StorageError::OffsetOutOfRange { .. }) {
+                tracing::warn!(topic = %topic.name, partition, offset, error = %e, "fetch failed");
+            }
+            error_partition(partition, e.kafka_error_code())
+                .with_high_watermark(high_watermark)
+                .with_last_stable_offset(high_watermark)
+                .with_log_start_offset(log_start)
+        }
+    }
+}
+
+fn error_partition(partition: i32, code: i16) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(partition)
+        .with_error_code(code)
+        .with_high_watermark(-1)
+        .with_last_stable_offset(-1)
+        .with_log_start_offset(-1)
+        .with_aborted_transactions(Some(Vec::new()))
+        .with_records(Some(Bytes::new()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_declined_cleanly() {
+        assert_eq!(session_error(0, -1), None);
+        assert_eq!(session_error(0, 0), None);
+        assert_eq!(
+            session_error(0, 3),
+            Some(ResponseError::InvalidFetchSessionEpoch.code())
+        );
+        assert_eq!(
+            session_error(17, 1),
+            Some(ResponseError::FetchSessionIdNotFound.code())
+        );
+    }
+
+    #[test]
+    fn error_partitions_carry_empty_records() {
+        let data = error_partition(3, 1);
+        assert_eq!(data.records, Some(Bytes::new()));
+    }
+}

@@ -1,0 +1,56 @@
+//! InitProducerId (key 22), versions 0–5.
+//!
+//! Hands out producer ids for idempotent producers, never reusing one
+//! after a restart, and bumps the epoch when a producer passes its current
+//! id and epoch (KIP-360). A transactional id gets a stable producer id
+//! with a bumped epoch per call, which fences older instances; that mapping
+//! is kept in memory only, and transactions themselves are not supported.
+
+use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+
+use super::versions;
+use crate::producer_ids::ProducerIdGrant;
+use crate::state::BrokerState;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(0, 5);
+
+/// Answers InitProducerId.
+pub async fn handle(
+    state: &BrokerState,
+    request: InitProducerIdRequest,
+    _version: i16,
+) -> InitProducerIdResponse {
+    let transactional_id = request.transactional_id.as_ref().map(|t| t.0.as_str());
+    if transactional_id == Some("") {
+        // Kafka's rule: an empty transactional id is a malformed request,
+        // not a request for an idempotent producer (that is null).
+        return InitProducerIdResponse::default()
+            .with_error_code(ResponseError::InvalidRequest.code())
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
+    let grant = state.producer_ids.init(
+        transactional_id,
+        request.producer_id.0,
+        request.producer_epoch,
+    );
+    let failed = |error: ResponseError| {
+        InitProducerIdResponse::default()
+            .with_error_code(error.code())
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
+    };
+    match grant {
+        Ok(ProducerIdGrant::Granted { producer_id, epoch }) => InitProducerIdResponse::default()
+            .with_producer_id(ProducerId(producer_id))
+            .with_producer_epoch(epoch),
+        Ok(ProducerIdGrant::Fenced) => failed(ResponseError::InvalidProducerEpoch),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot persist producer id block");
+            failed(ResponseError::CoordinatorNotAvailable)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! JoinGroup (key 11), versions from `group::versions::JOIN_GROUP`.
+//!
+//! Adds a member to a classic-protocol group and waits for the rebalance.
+//! The group coordinator does the work; this file only routes to it.
+
+use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
+use kafka_protocol::protocol::VersionRange;
+
+use super::{versions, RequestContext};
+use crate::group::versions::JOIN_GROUP;
+use crate::group::ClientInfo;
+use crate::state::BrokerState;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(JOIN_GROUP.0, JOIN_GROUP.1);
+
+/// Answers JoinGroup through the group coordinator.
+pub async fn handle(
+    state: &BrokerState,
+    request: JoinGroupRequest,
+    ctx: &RequestContext,
+) -> JoinGroupResponse {
+    let client = ClientInfo {
+        client_id: ctx.client_id.clone().unwrap_or_default(),
+        client_host: format!("/{}", ctx.peer.ip()),
+    };
+    state
+        .groups
+        .join_group_from(request, ctx.version, client)
+        .await
+}

@@ -1,0 +1,97 @@
+//! ListOffsets (key 2), versions 1–9.
+//!
+//! Special timestamps: -2 earliest (log start offset), -1 latest (high
+//! watermark), -3 the record with the largest timestamp (v7+), -4 earliest
+//! local and -5 earliest pending upload (tiered storage, v8+/v9+), which on
+//! a broker without tiered storage both mean the log start offset. Any
+//! other value finds the first offset whose timestamp is at or after it.
+//! read_committed needs nothing extra: without transactions the last stable
+//! offset is the high watermark. Not supported: v0 (multiple offsets per
+//! partition; the crate cannot decode it) and v10 (timeout_ms).
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+
+use super::versions;
+use crate::state::BrokerState;
+use crate::storage::StorageError;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(1, 9);
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const EARLIEST_PENDING_UPLOAD: i64 = -5;
+
+/// Answers ListOffsets.
+pub async fn handle(
+    state: &BrokerState,
+    request: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let (code, timestamp, offset) =
+                        lookup(state, &topic.name, p.partition_index, p.timestamp);
+                    let response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                        .with_timestamp(timestamp)
+                        .with_offset(offset);
+                    if version >= 4 && code == 0 {
+                        response.with_leader_epoch(0)
+                    } else {
+                        response
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// `(error code, timestamp, offset)` for one partition.
+fn lookup(state: &BrokerState, topic: &str, partition: i32, timestamp: i64) -> (i16, i64, i64) {
+    let found = state.with_partition(
+        topic,
+        partition,
+        |log| -> Result<(i64, i64), StorageError> {
+            match timestamp {
+                LATEST => Ok((-1, log.high_watermark())),
+                EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => {
+                    Ok((-1, log.log_start_offset()))
+                }
+                MAX_TIMESTAMP => Ok(log
+                    .max_timestamp()
+                    .map_or((-1, -1), |(offset, ts)| (ts, offset))),
+                ts if ts >= 0 => Ok(log
+                    .offset_for_timestamp(ts)?
+                    .map_or((-1, -1), |(offset, found_ts)| (found_ts, offset))),
+                _ => Err(StorageError::InvalidConfig(format!(
+                    "unknown special timestamp {timestamp}"
+                ))),
+            }
+        },
+    );
+    match found {
+        None => (ResponseError::UnknownTopicOrPartition.code(), -1, -1),
+        Some(Ok((ts, offset))) => (0, ts, offset),
+        Some(Err(StorageError::InvalidConfig(_))) => (ResponseError::InvalidRequest.code(), -1, -1),
+        Some(Err(e)) => (e.kafka_error_code(), -1, -1),
+    }
+}

@@ -1,0 +1,186 @@
+//! Produce (key 0), versions 3–12.
+//!
+//! Appends each partition's record batches through the storage engine,
+//! which validates them (CRC, sizes, idempotent sequences) and assigns
+//! offsets. acks 0, 1 and -1 are accepted; with one node, -1 is satisfied
+//! as soon as the local append is. acks=0 gets no response at all. Unknown
+//! topics are auto-created when auto-creation is on. Not supported:
+//! transactions (no transaction coordinator), per-record error details
+//! (`record_errors` stays empty), `timeout_ms` (appends never wait for
+//! replicas), and v13 (topic ids in Produce). With acks=0 a failed append
+//! closes the connection (Kafka's way of telling such a producer).
+
+use bytes::BytesMut;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+
+use super::{text, versions};
+use crate::state::BrokerState;
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(3, 12);
+
+/// What the connection does after a Produce.
+#[derive(Debug)]
+pub enum ProduceReply {
+    /// Send this response (acks 1 or -1).
+    Respond(ProduceResponse),
+    /// Send nothing (acks=0, everything appended).
+    Silent,
+    /// acks=0 but something failed: close the connection, as Kafka does,
+    /// because that is the only way a fire-and-forget producer learns it
+    /// must refresh its metadata.
+    Close(String),
+}
+
+/// Appends the request's batches.
+pub async fn handle(state: &BrokerState, request: ProduceRequest, version: i16) -> ProduceReply {
+    let acks = request.acks;
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    let mut appended = false;
+    let mut first_error: Option<String> = None;
+    for topic in request.topic_data {
+        let name = topic.name.0.to_string();
+        let known = state.topic_or_auto_create(&name, true).await;
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for data in topic.partition_data {
+            let result = match (&known, acks) {
+                (_, a) if !matches!(a, -1..=1) => failure(
+                    data.index,
+                    ResponseError::InvalidRequiredAcks.code(),
+                    "acks must be -1, 0 or 1",
+                ),
+                (Err(e), _) => failure(data.index, e.code, &e.message),
+                (Ok(_), _) => {
+                    let outcome = append(state, &name, data.index, data.records).await;
+                    appended |= outcome.error_code == 0;
+                    outcome
+                }
+            };
+            if result.error_code != 0 && first_error.is_none() {
+                first_error = Some(format!(
+                    "acks=0 produce to {name}-{} failed with error {}: {}",
+                    result.index,
+                    result.error_code,
+                    result.message.as_deref().unwrap_or("")
+                ));
+            }
+            partitions.push(with_message(result, version));
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic.name)
+                .with_partition_responses(partitions),
+        );
+    }
+    if appended {
+        state.notify_append();
+    }
+    match (acks, first_error) {
+        (0, None) => ProduceReply::Silent,
+        (0, Some(reason)) => ProduceReply::Close(reason),
+        _ => ProduceReply::Respond(ProduceResponse::default().with_responses(responses)),
+    }
+}
+
+/// One partition's outcome before version-dependent fields are trimmed.
+struct Outcome {
+    index: i32,
+    error_code: i16,
+    message: Option<String>,
+    base_offset: i64,
+    log_append_time: i64,
+    log_start_offset: i64,
+}
+
+fn failure(index: i32, error_code: i16, message: &str) -> Outcome {
+    Outcome {
+        index,
+        error_code,
+        message: Some(message.to_string()),
+        base_offset: -1,
+        log_append_time: -1,
+        log_start_offset: -1,
+    }
+}
+
+/// Appends on the blocking pool: an append may fsync (`flush.messages=1`)
+/// or roll a segment, and must not stall the runtime's worker threads.
+async fn append(
+    state: &BrokerState,
+    topic: &str,
+    partition: i32,
+    records: Option<bytes::Bytes>,
+) -> Outcome {
+    let Some(records) = records else {
+        return failure(
+            partition,
+            ResponseError::CorruptMessage.code(),
+            "records are null",
+        );
+    };
+    let result = match state.logs.get(topic, partition) {
+        None => None,
+        Some(log) => {
+            let task = tokio::task::spawn_blocking(move || {
+                let mut batches = BytesMut::from(&records[..]);
+                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                log.append(&mut batches, 0, now_ms())
+            });
+            match task.await {
+                Ok(result) => Some(result),
+                Err(e) => {
+                    tracing::error!(topic, partition, error = %e, "append task failed");
+                    let code = ResponseError::KafkaStorageError.code();
+                    return failure(partition, code, "append task failed");
+                }
+            }
+        }
+    };
+    match result {
+        None => failure(
+            partition,
+            ResponseError::UnknownTopicOrPartition.code(),
+            &format!("partition {topic}-{partition} does not exist"),
+        ),
+        Some(Err(e)) => {
+            tracing::debug!(topic, partition, error = %e, "produce rejected");
+            failure(partition, e.kafka_error_code(), &e.to_string())
+        }
+        Some(Ok(done)) => Outcome {
+            index: partition,
+            error_code: 0,
+            message: None,
+            base_offset: done.base_offset,
+            log_append_time: done.log_append_time,
+            log_start_offset: done.log_start_offset,
+        },
+    }
+}
+
+fn with_message(outcome: Outcome, version: i16) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default()
+        .with_index(outcome.index)
+        .with_error_code(outcome.error_code)
+        .with_base_offset(outcome.base_offset)
+        .with_log_append_time_ms(outcome.log_append_time);
+    let response = if version >= 5 {
+        response.with_log_start_offset(outcome.log_start_offset)
+    } else {
+        response
+    };
+    if version >= 8 {
+        response.with_error_message(outcome.message.map(text))
+    } else {
+        response
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,105 @@
+//! Routing one request frame to its handler and framing the answer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
+
+use super::frame::{decode_header, response_frame, RequestPrefix};
+use crate::handlers::{api_versions, lookup, Reply, RequestContext};
+use crate::state::BrokerState;
+
+/// Largest request other than Produce. Only Produce carries bulk data;
+/// capping the rest keeps the decoder's worst-case allocations (bounded by
+/// frame length times element size, see `decode_guard`) small.
+pub const MAX_NON_PRODUCE_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+
+/// What to do after a request.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Write this response frame.
+    Respond(Bytes),
+    /// Send nothing (Produce with acks=0).
+    Silent,
+    /// Close the connection, logging the reason.
+    Close(String),
+}
+
+/// Handles one request frame.
+///
+/// Requests that cannot be answered in the client's own format — unknown
+/// API keys, versions outside our range, undecodable headers or bodies —
+/// close the connection, as Kafka does. The one exception is ApiVersions:
+/// a too-new version gets UNSUPPORTED_VERSION and our version list in the
+/// v0 format, so newer clients can downgrade.
+pub async fn dispatch(state: Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -> Outcome {
+    let Some(prefix) = RequestPrefix::parse(&frame) else {
+        return Outcome::Close("frame too short for a request header".to_string());
+    };
+    let Ok(api) = ApiKey::try_from(prefix.api_key) else {
+        return Outcome::Close(format!("unknown API key {}", prefix.api_key));
+    };
+    let Some(handler) = lookup(api) else {
+        return Outcome::Close(format!(
+            "API {api:?} (key {}) is not supported by this broker",
+            prefix.api_key
+        ));
+    };
+    if api != ApiKey::Produce && frame.len() > MAX_NON_PRODUCE_REQUEST_BYTES {
+        return Outcome::Close(format!(
+            "{api:?} request of {} bytes exceeds the {MAX_NON_PRODUCE_REQUEST_BYTES}-byte limit for non-Produce requests",
+            frame.len()
+        ));
+    }
+    let version = prefix.api_version;
+    if version < handler.versions.min || version > handler.versions.max {
+        if api == ApiKey::ApiVersions {
+            return respond(
+                prefix.correlation_id,
+                0,
+                api_versions::unsupported_version_reply(),
+            );
+        }
+        return Outcome::Close(format!(
+            "{api:?} v{version} is not supported (supported: v{}..=v{})",
+            handler.versions.min, handler.versions.max
+        ));
+    }
+    let (header, body) = match decode_header(api, prefix, &frame) {
+        Ok(parts) => parts,
+        Err(reason) => return Outcome::Close(format!("{api:?} v{version}: {reason}")),
+    };
+    tracing::trace!(?api, version, correlation_id = header.correlation_id, client = ?header.client_id, "request");
+    let ctx = RequestContext {
+        version,
+        client_id: header.client_id.as_ref().map(|c| c.to_string()),
+        peer,
+    };
+    let reply = (handler.run)(state, ctx, body).await;
+    respond(
+        header.correlation_id,
+        api.response_header_version(version),
+        reply,
+    )
+    .with_context(api, version)
+}
+
+fn respond(correlation_id: i32, header_version: i16, reply: Result<Reply, String>) -> Outcome {
+    match reply {
+        Ok(Reply::Body(body)) => {
+            Outcome::Respond(response_frame(correlation_id, header_version, &body))
+        }
+        Ok(Reply::Nothing) => Outcome::Silent,
+        Err(reason) => Outcome::Close(reason),
+    }
+}
+
+impl Outcome {
+    fn with_context(self, api: ApiKey, version: i16) -> Outcome {
+        match self {
+            Outcome::Close(reason) => Outcome::Close(format!("{api:?} v{version}: {reason}")),
+            other => other,
+        }
+    }
+}

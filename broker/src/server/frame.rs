@@ -1,0 +1,178 @@
+//! Length-prefixed frames and request headers.
+//!
+//! Every Kafka request is `i32 length` + `length` bytes. The length is
+//! checked against `socket.request.max.bytes` before anything is allocated;
+//! a negative, zero or oversized length means the peer is not speaking the
+//! protocol (or is hostile), and the connection is closed.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::Decodable;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Smallest meaningful request: api key, api version, correlation id.
+pub const MIN_REQUEST_BYTES: usize = 8;
+
+/// Why reading a frame failed; each variant ends the connection.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The length prefix is negative.
+    #[error("negative frame length {0}")]
+    Negative(i32),
+    /// The frame is shorter than a request header.
+    #[error("frame of {0} bytes is too short for a request header")]
+    TooShort(usize),
+    /// The frame is larger than `socket.request.max.bytes`.
+    #[error("frame of {size} bytes exceeds socket.request.max.bytes = {max}")]
+    TooLarge {
+        /// Announced size.
+        size: usize,
+        /// Configured limit.
+        max: usize,
+    },
+    /// The peer closed the connection in the middle of a frame.
+    #[error("connection closed in the middle of a frame")]
+    Truncated,
+    /// Reading from the socket failed.
+    #[error("read failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads one frame; `Ok(None)` on a clean close between frames.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_bytes: usize,
+) -> Result<Option<Bytes>, FrameError> {
+    let mut prefix = [0u8; 4];
+    let mut filled = 0;
+    while filled < prefix.len() {
+        match reader.read(&mut prefix[filled..]).await? {
+            0 if filled == 0 => return Ok(None),
+            0 => return Err(FrameError::Truncated),
+            n => filled += n,
+        }
+    }
+    let announced = i32::from_be_bytes(prefix);
+    let size = usize::try_from(announced).map_err(|_| FrameError::Negative(announced))?;
+    if size > max_bytes {
+        return Err(FrameError::TooLarge {
+            size,
+            max: max_bytes,
+        });
+    }
+    if size < MIN_REQUEST_BYTES {
+        return Err(FrameError::TooShort(size));
+    }
+    let mut body = BytesMut::zeroed(size);
+    match reader.read_exact(&mut body).await {
+        Ok(_) => Ok(Some(body.freeze())),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated),
+        Err(e) => Err(FrameError::Io(e)),
+    }
+}
+
+/// The first eight bytes of every request, readable even when the rest is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestPrefix {
+    /// Raw API key.
+    pub api_key: i16,
+    /// Requested API version.
+    pub api_version: i16,
+    /// Correlation id to echo back.
+    pub correlation_id: i32,
+}
+
+impl RequestPrefix {
+    /// Reads the prefix of `frame` (which [`read_frame`] guarantees is long enough).
+    pub fn parse(frame: &Bytes) -> Option<RequestPrefix> {
+        let mut head = frame.get(..MIN_REQUEST_BYTES)?;
+        Some(RequestPrefix {
+            api_key: head.get_i16(),
+            api_version: head.get_i16(),
+            correlation_id: head.get_i32(),
+        })
+    }
+}
+
+/// Decodes the full request header of `frame` for `api` and returns it with the body.
+pub fn decode_header(
+    api: ApiKey,
+    prefix: RequestPrefix,
+    frame: &Bytes,
+) -> Result<(RequestHeader, Bytes), String> {
+    let header_version = api.request_header_version(prefix.api_version);
+    let mut buf = frame.clone();
+    let header = catch_unwind(AssertUnwindSafe(|| {
+        RequestHeader::decode(&mut buf, header_version)
+    }))
+    .map_err(|_| "request header made the decoder panic".to_string())?
+    .map_err(|e| format!("malformed request header: {e}"))?;
+    Ok((header, buf))
+}
+
+/// Builds a response frame: length, response header (v0 or v1 with tagged
+/// fields), then the encoded body.
+pub fn response_frame(correlation_id: i32, header_version: i16, body: &[u8]) -> Bytes {
+    let header_len = if header_version >= 1 { 5 } else { 4 };
+    let mut out = BytesMut::with_capacity(4 + header_len + body.len());
+    out.put_i32((header_len + body.len()) as i32);
+    out.put_i32(correlation_id);
+    if header_version >= 1 {
+        // Empty tagged-field section.
+        out.put_u8(0);
+    }
+    out.put_slice(body);
+    out.freeze()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn read(bytes: &[u8], max: usize) -> Result<Option<Bytes>, FrameError> {
+        let mut input = bytes;
+        read_frame(&mut input, max).await
+    }
+
+    #[tokio::test]
+    async fn lengths_are_checked_before_reading() {
+        assert!(matches!(
+            read(&(-1i32).to_be_bytes(), 100).await,
+            Err(FrameError::Negative(-1))
+        ));
+        assert!(matches!(
+            read(&0i32.to_be_bytes(), 100).await,
+            Err(FrameError::TooShort(0))
+        ));
+        assert!(matches!(
+            read(&i32::MAX.to_be_bytes(), 100).await,
+            Err(FrameError::TooLarge { .. })
+        ));
+        assert!(read(&[], 100).await.unwrap().is_none());
+        assert!(matches!(
+            read(&[0, 0], 100).await,
+            Err(FrameError::Truncated)
+        ));
+        let mut truncated = 20i32.to_be_bytes().to_vec();
+        truncated.extend_from_slice(&[1; 10]);
+        assert!(matches!(
+            read(&truncated, 100).await,
+            Err(FrameError::Truncated)
+        ));
+    }
+
+    #[tokio::test]
+    async fn whole_frames_are_returned() {
+        let mut input = 8i32.to_be_bytes().to_vec();
+        input.extend_from_slice(&[0, 18, 0, 3, 0, 0, 0, 7]);
+        let frame = read(&input, 100).await.unwrap().unwrap();
+        let prefix = RequestPrefix::parse(&frame).unwrap();
+        assert_eq!(
+            (prefix.api_key, prefix.api_version, prefix.correlation_id),
+            (18, 3, 7)
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! Accepts connections, enforcing `max.connections`, and spawns one task
+//! per connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::connection::serve;
+use super::shutdown::Shutdown;
+use crate::state::BrokerState;
+
+/// Accepts until shutdown; returns the still-running connection tasks so
+/// the caller can give them a grace period.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<BrokerState>,
+    mut shutdown: Shutdown,
+) -> JoinSet<()> {
+    let limit = Arc::new(Semaphore::new(state.config.max_connections));
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.wait() => break,
+            accepted = listener.accept() => accepted,
+        };
+        // Reap finished connections so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+        let (socket, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = state.config.max_connections, "connection limit reached; closing new connection");
+            drop(socket);
+            continue;
+        };
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            serve(state, socket, peer, shutdown).await;
+            drop(permit);
+        });
+    }
+    connections
+}

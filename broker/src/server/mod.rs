@@ -1,0 +1,14 @@
+//! The network side of the broker.
+//!
+//! ```text
+//!  Listener ──accept──► one task per connection
+//!                        reader: frames (size-checked) ──► bounded queue
+//!                        processor: dispatch ──► handler ──► response, in request order
+//! ```
+
+pub mod connection;
+pub mod decode_guard;
+pub mod dispatch;
+pub mod frame;
+pub mod listener;
+pub mod shutdown;

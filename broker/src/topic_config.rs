@@ -1,0 +1,278 @@
+//! Topic-level settings: which Kafka topic configs the broker understands,
+//! how they turn into a storage [`LogConfig`], and how they are described
+//! (value, default, source) to DescribeConfigs.
+
+use std::collections::BTreeMap;
+
+use crate::storage::{FlushPolicy, LogConfig};
+
+/// DescribeConfigs `config_source`: set on the topic.
+pub const SOURCE_TOPIC: i8 = 1;
+/// DescribeConfigs `config_source`: set in the broker's static config.
+pub const SOURCE_STATIC_BROKER: i8 = 4;
+/// DescribeConfigs `config_source`: the built-in default.
+pub const SOURCE_DEFAULT: i8 = 5;
+
+/// DescribeConfigs `config_type` values (v3+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i8)]
+pub enum ConfigType {
+    /// true/false.
+    Boolean = 1,
+    /// Free text.
+    String = 2,
+    /// 32-bit integer.
+    Int = 3,
+    /// 64-bit integer.
+    Long = 5,
+    /// Comma-separated list.
+    List = 7,
+}
+
+/// One topic config the broker accepts.
+struct TopicConfigDef {
+    name: &'static str,
+    config_type: ConfigType,
+    /// The value a topic gets without an override, from the broker's log defaults.
+    default: fn(&LogConfig) -> String,
+    /// Values other than these are rejected; `None` lets storage validate.
+    allowed: Option<&'static [&'static str]>,
+    /// Whether the storage engine applies the setting (else it is recorded only).
+    applies_to_storage: bool,
+}
+
+const TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    TopicConfigDef {
+        name: "cleanup.policy",
+        config_type: ConfigType::List,
+        default: |_| "delete".to_string(),
+        // Log compaction is not implemented; accepting `compact` would
+        // silently keep every record, so it is refused.
+        allowed: Some(&["delete"]),
+        applies_to_storage: false,
+    },
+    TopicConfigDef {
+        name: "compression.type",
+        config_type: ConfigType::String,
+        default: |_| "producer".to_string(),
+        // Batches are stored as the producer compressed them.
+        allowed: Some(&["producer"]),
+        applies_to_storage: false,
+    },
+    TopicConfigDef {
+        name: "retention.ms",
+        config_type: ConfigType::Long,
+        default: |c| c.retention_ms.unwrap_or(-1).to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "retention.bytes",
+        config_type: ConfigType::Long,
+        default: |c| c.retention_bytes.map_or(-1, |b| b as i64).to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "segment.bytes",
+        config_type: ConfigType::Int,
+        default: |c| c.segment_bytes.to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "segment.ms",
+        config_type: ConfigType::Long,
+        default: |c| c.segment_ms.to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "segment.index.bytes",
+        config_type: ConfigType::Int,
+        default: |c| c.segment_index_bytes.to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "index.interval.bytes",
+        config_type: ConfigType::Int,
+        default: |c| c.index_interval_bytes.to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "max.message.bytes",
+        config_type: ConfigType::Int,
+        default: |c| c.max_message_bytes.to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "message.timestamp.type",
+        config_type: ConfigType::String,
+        default: |c| match c.message_timestamp_type {
+            durian_core::record::TimestampType::LogAppendTime => "LogAppendTime".to_string(),
+            _ => "CreateTime".to_string(),
+        },
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "flush.messages",
+        config_type: ConfigType::Long,
+        default: |c| match c.flush {
+            FlushPolicy::Always => "1".to_string(),
+            FlushPolicy::PageCache => i64::MAX.to_string(),
+        },
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "min.insync.replicas",
+        config_type: ConfigType::Int,
+        default: |_| "1".to_string(),
+        // One node: the only replica is always in sync.
+        allowed: Some(&["1"]),
+        applies_to_storage: false,
+    },
+];
+
+/// One described config entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    /// Property name.
+    pub name: String,
+    /// Effective value.
+    pub value: String,
+    /// Where the value comes from (`SOURCE_*`).
+    pub source: i8,
+    /// Value type for DescribeConfigs v3+.
+    pub config_type: ConfigType,
+    /// Whether AlterConfigs may change it.
+    pub read_only: bool,
+}
+
+/// Checks one topic config override; the error says what is accepted.
+pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
+    let def = TOPIC_CONFIGS
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| format!("unknown or unsupported topic config {name:?}"))?;
+    if value.contains('\n') || value.contains('\r') {
+        return Err(format!("value of {name} contains a line break"));
+    }
+    if let Some(allowed) = def.allowed {
+        if !allowed.contains(&value) {
+            return Err(format!(
+                "{name}={value} is not supported by this broker; accepted: {}",
+                allowed.join(", ")
+            ));
+        }
+    }
+    if def.applies_to_storage {
+        LogConfig::default()
+            .set(name, value)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Checks a whole set of overrides, including how they combine.
+pub fn validate_topic_configs(
+    defaults: &LogConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    for (name, value) in overrides {
+        validate_topic_config(name, value)?;
+    }
+    log_config_for(defaults, overrides).map(|_| ())
+}
+
+/// The storage settings of a topic: the broker defaults with the topic's overrides applied.
+pub fn log_config_for(
+    defaults: &LogConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Result<LogConfig, String> {
+    let mut config = defaults.clone();
+    for (name, value) in overrides {
+        let applies = TOPIC_CONFIGS
+            .iter()
+            .any(|d| d.name == name && d.applies_to_storage);
+        if applies {
+            config.set(name, value).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(config)
+}
+
+/// Every topic config with its effective value and source.
+pub fn describe_topic_configs(
+    defaults: &LogConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Vec<ConfigEntry> {
+    TOPIC_CONFIGS
+        .iter()
+        .map(|def| match overrides.get(def.name) {
+            Some(value) => ConfigEntry {
+                name: def.name.to_string(),
+                value: value.clone(),
+                source: SOURCE_TOPIC,
+                config_type: def.config_type,
+                read_only: false,
+            },
+            None => ConfigEntry {
+                name: def.name.to_string(),
+                value: (def.default)(defaults),
+                source: SOURCE_DEFAULT,
+                config_type: def.config_type,
+                read_only: false,
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn overrides_reach_the_log_config() {
+        let config = log_config_for(
+            &LogConfig::default(),
+            &map(&[("retention.ms", "1234"), ("cleanup.policy", "delete")]),
+        )
+        .unwrap();
+        assert_eq!(config.retention_ms, Some(1234));
+    }
+
+    #[test]
+    fn unsupported_values_are_rejected_with_a_reason() {
+        let err = validate_topic_config("cleanup.policy", "compact").unwrap_err();
+        assert!(err.contains("accepted: delete"), "{err}");
+        assert!(validate_topic_config("no.such.config", "1").is_err());
+        assert!(validate_topic_config("retention.ms", "soon").is_err());
+        assert!(validate_topic_config("retention.ms", "1\nx=y").is_err());
+    }
+
+    #[test]
+    fn describe_marks_overrides_and_defaults() {
+        let entries = describe_topic_configs(&LogConfig::default(), &map(&[("retention.ms", "5")]));
+        let retention = entries.iter().find(|e| e.name == "retention.ms").unwrap();
+        assert_eq!(
+            (retention.value.as_str(), retention.source),
+            ("5", SOURCE_TOPIC)
+        );
+        let segment = entries.iter().find(|e| e.name == "segment.bytes").unwrap();
+        assert_eq!(segment.source, SOURCE_DEFAULT);
+        assert_eq!(segment.value, (1u64 << 30).to_string());
+    }
+}

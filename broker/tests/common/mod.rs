@@ -1,0 +1,154 @@
+//! A minimal Kafka client for the broker's integration tests: encodes
+//! requests with kafka-protocol, one at a time, over a plain TCP stream.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use durian_broker::{Broker, BrokerHandle};
+use durian_core::record::{decode_records, BatchScanner, BatchWriter, Record, NO_HEADERS};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Starts a broker in a temporary directory on a free port.
+pub async fn start_broker() -> BrokerHandle {
+    Broker::builder()
+        .temporary()
+        .listen("127.0.0.1:0")
+        .start()
+        .await
+        .expect("broker starts")
+}
+
+/// A test connection.
+pub struct TestClient {
+    stream: TcpStream,
+    next_correlation: i32,
+}
+
+impl TestClient {
+    /// Connects to `addr`.
+    pub async fn connect(addr: SocketAddr) -> TestClient {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        TestClient {
+            stream,
+            next_correlation: 1,
+        }
+    }
+
+    /// Sends `request` at `version` and returns the decoded response.
+    pub async fn call<R: Request>(&mut self, request: &R, version: i16) -> R::Response {
+        let correlation = self.send(request, version).await;
+        self.receive::<R>(correlation, version).await
+    }
+
+    /// Sends `request` without waiting for the response; returns its correlation id.
+    pub async fn send<R: Request>(&mut self, request: &R, version: i16) -> i32 {
+        let correlation = self.next_correlation;
+        self.next_correlation += 1;
+        let api = ApiKey::try_from(R::KEY).expect("known api key");
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation)
+            .with_client_id(Some(StrBytes::from_static_str("durian-broker-tests")));
+        let mut body = BytesMut::new();
+        header
+            .encode(&mut body, api.request_header_version(version))
+            .expect("encode header");
+        request.encode(&mut body, version).expect("encode request");
+        self.send_raw_frame(&body).await;
+        correlation
+    }
+
+    /// Reads the response to the request with `correlation`.
+    pub async fn receive<R: Request>(&mut self, correlation: i32, version: i16) -> R::Response {
+        let api = ApiKey::try_from(R::KEY).expect("known api key");
+        let mut frame = self.read_frame().await.expect("response frame");
+        let got = frame.get_i32();
+        assert_eq!(got, correlation, "responses must come in request order");
+        if api.response_header_version(version) >= 1 {
+            let tagged = frame.get_u8();
+            assert_eq!(tagged, 0, "no tagged fields in response header");
+        }
+        R::Response::decode(&mut frame, version).expect("decode response")
+    }
+
+    /// Writes a length-prefixed frame with `payload`.
+    pub async fn send_raw_frame(&mut self, payload: &[u8]) {
+        let mut out = BytesMut::with_capacity(payload.len() + 4);
+        out.put_i32(payload.len() as i32);
+        out.put_slice(payload);
+        self.stream.write_all(&out).await.expect("write frame");
+    }
+
+    /// Writes arbitrary bytes.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        // The broker may already have closed the connection; that is fine here.
+        let _ = self.stream.write_all(bytes).await;
+    }
+
+    /// Reads one response frame; `None` when the broker closed the connection.
+    pub async fn read_frame(&mut self) -> Option<Bytes> {
+        let read = async {
+            let len = self.stream.read_i32().await.ok()?;
+            let mut buf = vec![0u8; usize::try_from(len).ok()?];
+            self.stream.read_exact(&mut buf).await.ok()?;
+            Some(Bytes::from(buf))
+        };
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("the broker answers or closes within 10 s")
+    }
+
+    /// Whether the broker closed this connection (reads EOF within 10 s).
+    pub async fn is_closed_by_broker(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        match tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut byte)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => true,
+            Ok(Ok(_)) => false,
+            Err(_) => false,
+        }
+    }
+}
+
+/// Timestamp of the first record of every test batch: recent, so neither
+/// time-based segment rolling nor retention touches the test data.
+pub static BASE_TIMESTAMP: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    now.as_millis() as i64 - 60_000
+});
+
+/// One record batch holding `values`, keys `k0, k1, ...`.
+pub fn batch(values: &[&str]) -> Bytes {
+    let mut writer = BatchWriter::builder().build();
+    for (i, value) in values.iter().enumerate() {
+        let key = format!("k{i}");
+        writer
+            .try_append(
+                *BASE_TIMESTAMP + i as i64,
+                Some(key.as_bytes()),
+                Some(value.as_bytes()),
+                NO_HEADERS,
+            )
+            .expect("append record");
+    }
+    writer.finish().expect("finish batch")
+}
+
+/// Decodes every whole batch of a fetch response's records.
+pub fn records_of(bytes: &Bytes) -> Vec<Record> {
+    let mut out = Vec::new();
+    for scanned in BatchScanner::new(bytes) {
+        let scanned = scanned.expect("well-formed batch");
+        let batch = Bytes::copy_from_slice(scanned.bytes);
+        out.extend(decode_records(&batch).expect("decodable batch"));
+    }
+    out
+}

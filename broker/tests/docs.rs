@@ -1,0 +1,34 @@
+//! docs/BROKER.md's API table must match the handler registry.
+//!
+//! Regenerate it with `DURIAN_UPDATE_DOCS=1 cargo test -p durian-broker --test docs`.
+
+use std::path::PathBuf;
+
+const START: &str = "<!-- api-table:start -->\n";
+const END: &str = "<!-- api-table:end -->";
+
+#[test]
+fn broker_md_api_table_is_current() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BROKER.md");
+    let text = std::fs::read_to_string(&path).expect("docs/BROKER.md exists");
+    let start = text
+        .find(START)
+        .expect("BROKER.md has the api-table start marker")
+        + START.len();
+    let end = text
+        .find(END)
+        .expect("BROKER.md has the api-table end marker");
+    let expected = durian_broker::handlers::api_table_markdown();
+    if text.get(start..end) == Some(expected.as_str()) {
+        return;
+    }
+    if std::env::var_os("DURIAN_UPDATE_DOCS").is_some() {
+        let updated = format!("{}{}{}", &text[..start], expected, &text[end..]);
+        std::fs::write(&path, updated).expect("write BROKER.md");
+        return;
+    }
+    panic!(
+        "docs/BROKER.md's API table is stale; regenerate it with \
+         DURIAN_UPDATE_DOCS=1 cargo test -p durian-broker --test docs\nexpected:\n{expected}"
+    );
+}

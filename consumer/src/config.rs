@@ -1,0 +1,293 @@
+//! Consumer settings: a typed builder and the Kafka property names.
+//!
+//! [`ConsumerConfig`] embeds the connection-level
+//! [`ClientConfig`](durian_core::ClientConfig). Both the builder and
+//! [`ConsumerConfig::from_properties`] validate, and an unknown property is
+//! an error. [`CONSUMER_PROPERTIES`] lists every consumer property with its
+//! default; docs/CONSUMER.md repeats it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use durian_core::config::{PropertyDoc, PropertyParser};
+use durian_core::{ClientConfig, Error};
+
+use crate::assignor::{assignor_by_name, Assignor, CooperativeStickyAssignor, RangeAssignor};
+
+/// What to do when a partition has no committed offset, or its position
+/// is out of range (`auto.offset.reset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetReset {
+    /// Start from the log start offset.
+    Earliest,
+    /// Start from the high watermark: only records produced from now on.
+    Latest,
+    /// Report an error to the application, which must seek.
+    None,
+}
+
+/// Which records a fetch may return (`isolation.level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IsolationLevel {
+    /// Every record, including those of open or aborted transactions.
+    ReadUncommitted,
+    /// Only records below the last stable offset, and none of aborted
+    /// transactions.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// The protocol's encoding.
+    pub fn as_i8(self) -> i8 {
+        match self {
+            IsolationLevel::ReadUncommitted => 0,
+            IsolationLevel::ReadCommitted => 1,
+        }
+    }
+}
+
+/// Documentation of every consumer property (besides [`durian_core::config::CLIENT_PROPERTIES`]).
+pub const CONSUMER_PROPERTIES: &[PropertyDoc] = &[
+    doc("group.id", "", "The consumer group; required by subscribe() and commits."),
+    doc("group.instance.id", "", "Static membership id: a restart within session.timeout.ms keeps the partitions without a rebalance."),
+    doc("auto.offset.reset", "latest", "Where to start without a committed offset, or after OFFSET_OUT_OF_RANGE: earliest, latest or none (error)."),
+    doc("enable.auto.commit", "true", "Commit the positions of records already returned by poll every auto.commit.interval.ms, before a rebalance and on close."),
+    doc("auto.commit.interval.ms", "5000", "How often auto-commit runs."),
+    doc("session.timeout.ms", "45000", "The coordinator removes the member when no heartbeat arrives for this long."),
+    doc("heartbeat.interval.ms", "3000", "Interval between heartbeats; must be below session.timeout.ms."),
+    doc("max.poll.interval.ms", "300000", "Longest allowed gap between two poll calls; past it the member leaves the group. Also the rebalance timeout."),
+    doc("partition.assignment.strategy", "range,cooperative-sticky", "Assignors offered to the group, preferred first: range, roundrobin, cooperative-sticky (Java class names accepted)."),
+    doc("isolation.level", "read_uncommitted", "read_committed hides records of aborted and open transactions."),
+    doc("fetch.min.bytes", "1", "The broker waits for this many bytes (or fetch.max.wait.ms) before answering a fetch."),
+    doc("fetch.max.wait.ms", "500", "Longest a fetch waits on the broker for fetch.min.bytes."),
+    doc("fetch.max.bytes", "52428800", "Upper bound of one fetch response; also bounds what is buffered per broker."),
+    doc("max.partition.fetch.bytes", "1048576", "Upper bound of the data one partition contributes to a fetch response."),
+    doc("max.poll.records", "500", "Most records one poll returns."),
+    doc("client.rack", "", "Rack of this consumer, sent with fetches and in the subscription (v3)."),
+];
+
+const fn doc(name: &'static str, default: &'static str, doc: &'static str) -> PropertyDoc {
+    PropertyDoc { name, default, doc }
+}
+
+/// All settings of a consumer.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ConsumerConfig {
+    /// Connection-level settings.
+    pub client: ClientConfig,
+    /// `group.id`.
+    pub group_id: Option<String>,
+    /// `group.instance.id`.
+    pub group_instance_id: Option<String>,
+    /// `auto.offset.reset`.
+    pub auto_offset_reset: OffsetReset,
+    /// `enable.auto.commit`.
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms`.
+    pub auto_commit_interval: Duration,
+    /// `session.timeout.ms`.
+    pub session_timeout: Duration,
+    /// `heartbeat.interval.ms`.
+    pub heartbeat_interval: Duration,
+    /// `max.poll.interval.ms`.
+    pub max_poll_interval: Duration,
+    /// `partition.assignment.strategy`, preferred first.
+    pub assignors: Vec<Arc<dyn Assignor>>,
+    /// `isolation.level`.
+    pub isolation_level: IsolationLevel,
+    /// `fetch.min.bytes`.
+    pub fetch_min_bytes: i32,
+    /// `fetch.max.wait.ms`.
+    pub fetch_max_wait: Duration,
+    /// `fetch.max.bytes`.
+    pub fetch_max_bytes: i32,
+    /// `max.partition.fetch.bytes`.
+    pub max_partition_fetch_bytes: i32,
+    /// `max.poll.records`.
+    pub max_poll_records: usize,
+    /// `client.rack`.
+    pub client_rack: Option<String>,
+}
+
+impl fmt::Debug for ConsumerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let assignors: Vec<&str> = self.assignors.iter().map(|a| a.name()).collect();
+        f.debug_struct("ConsumerConfig")
+            .field("client", &self.client)
+            .field("group_id", &self.group_id)
+            .field("group_instance_id", &self.group_instance_id)
+            .field("auto_offset_reset", &self.auto_offset_reset)
+            .field("enable_auto_commit", &self.enable_auto_commit)
+            .field("assignors", &assignors)
+            .field("isolation_level", &self.isolation_level)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConsumerConfig {
+    /// Defaults around a client config.
+    pub fn new(client: ClientConfig) -> Self {
+        ConsumerConfig {
+            client,
+            group_id: None,
+            group_instance_id: None,
+            auto_offset_reset: OffsetReset::Latest,
+            enable_auto_commit: true,
+            auto_commit_interval: Duration::from_millis(5_000),
+            session_timeout: Duration::from_millis(45_000),
+            heartbeat_interval: Duration::from_millis(3_000),
+            max_poll_interval: Duration::from_millis(300_000),
+            assignors: vec![
+                Arc::new(RangeAssignor),
+                Arc::new(CooperativeStickyAssignor),
+            ],
+            isolation_level: IsolationLevel::ReadUncommitted,
+            fetch_min_bytes: 1,
+            fetch_max_wait: Duration::from_millis(500),
+            fetch_max_bytes: 52_428_800,
+            max_partition_fetch_bytes: 1_048_576,
+            max_poll_records: 500,
+            client_rack: None,
+        }
+    }
+
+    /// Builds a config from Kafka property names (consumer and client
+    /// properties together); unknown keys are errors.
+    ///
+    /// ```
+    /// let config = durian_consumer::ConsumerConfig::from_properties([
+    ///     ("bootstrap.servers", "localhost:9092"),
+    ///     ("group.id", "shippers"),
+    ///     ("auto.offset.reset", "earliest"),
+    /// ]).unwrap();
+    /// assert_eq!(config.group_id.as_deref(), Some("shippers"));
+    /// ```
+    pub fn from_properties<I, K, V>(properties: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut parser = PropertyParser::new(properties)?;
+        let mut config = ConsumerConfig::new(ClientConfig::default());
+        config.take_own(&mut parser)?;
+        config.client = ClientConfig::take_from(&mut parser)?;
+        parser.finish()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn take_own(&mut self, parser: &mut PropertyParser) -> Result<(), Error> {
+        self.group_id = parser.take("group.id").filter(|g| !g.is_empty());
+        self.group_instance_id = parser.take("group.instance.id").filter(|g| !g.is_empty());
+        if let Some(raw) = parser.take("auto.offset.reset") {
+            self.auto_offset_reset = match raw.to_ascii_lowercase().as_str() {
+                "earliest" => OffsetReset::Earliest,
+                "latest" => OffsetReset::Latest,
+                "none" => OffsetReset::None,
+                _ => {
+                    return Err(Error::config(
+                        "auto.offset.reset",
+                        format!("`{raw}` is not earliest, latest or none"),
+                    ))
+                }
+            };
+        }
+        if let Some(value) = parser.take_bool("enable.auto.commit")? {
+            self.enable_auto_commit = value;
+        }
+        let millis: [(&str, &mut Duration); 5] = [
+            ("auto.commit.interval.ms", &mut self.auto_commit_interval),
+            ("session.timeout.ms", &mut self.session_timeout),
+            ("heartbeat.interval.ms", &mut self.heartbeat_interval),
+            ("max.poll.interval.ms", &mut self.max_poll_interval),
+            ("fetch.max.wait.ms", &mut self.fetch_max_wait),
+        ];
+        for (name, slot) in millis {
+            if let Some(value) = parser.take_millis(name)? {
+                *slot = value;
+            }
+        }
+        if let Some(names) = parser.take_list("partition.assignment.strategy") {
+            self.assignors = names
+                .iter()
+                .map(|name| {
+                    assignor_by_name(name).ok_or_else(|| {
+                        Error::config(
+                            "partition.assignment.strategy",
+                            format!("unknown assignor `{name}`; use range, roundrobin or cooperative-sticky"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(raw) = parser.take("isolation.level") {
+            self.isolation_level = match raw.to_ascii_lowercase().as_str() {
+                "read_uncommitted" => IsolationLevel::ReadUncommitted,
+                "read_committed" => IsolationLevel::ReadCommitted,
+                _ => {
+                    return Err(Error::config(
+                        "isolation.level",
+                        format!("`{raw}` is not read_uncommitted or read_committed"),
+                    ))
+                }
+            };
+        }
+        let bytes: [(&str, &mut i32); 3] = [
+            ("fetch.min.bytes", &mut self.fetch_min_bytes),
+            ("fetch.max.bytes", &mut self.fetch_max_bytes),
+            ("max.partition.fetch.bytes", &mut self.max_partition_fetch_bytes),
+        ];
+        for (name, slot) in bytes {
+            if let Some(value) = parser.take_parsed::<i32>(name, "a byte count")? {
+                *slot = value;
+            }
+        }
+        if let Some(value) = parser.take_parsed::<usize>("max.poll.records", "a record count")? {
+            self.max_poll_records = value;
+        }
+        self.client_rack = parser.take("client.rack").filter(|r| !r.is_empty());
+        Ok(())
+    }
+
+    /// Checks the settings for values that cannot work together.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.client.validate()?;
+        if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.session_timeout {
+            return Err(Error::config(
+                "heartbeat.interval.ms",
+                "must be greater than 0 and below session.timeout.ms",
+            ));
+        }
+        if self.max_poll_interval.is_zero() {
+            return Err(Error::config("max.poll.interval.ms", "must be greater than 0"));
+        }
+        if self.enable_auto_commit && self.auto_commit_interval.is_zero() {
+            return Err(Error::config("auto.commit.interval.ms", "must be greater than 0"));
+        }
+        if self.assignors.is_empty() {
+            return Err(Error::config(
+                "partition.assignment.strategy",
+                "name at least one assignor",
+            ));
+        }
+        if self.fetch_min_bytes < 0 {
+            return Err(Error::config("fetch.min.bytes", "must not be negative"));
+        }
+        if self.fetch_max_bytes <= 0 || self.max_partition_fetch_bytes <= 0 {
+            return Err(Error::config(
+                "fetch.max.bytes",
+                "fetch.max.bytes and max.partition.fetch.bytes must be greater than 0",
+            ));
+        }
+        if self.max_poll_records == 0 {
+            return Err(Error::config("max.poll.records", "must be greater than 0"));
+        }
+        if self.group_instance_id.is_some() && self.group_id.is_none() {
+            return Err(Error::config("group.instance.id", "needs group.id"));
+        }
+        Ok(())
+    }
+}

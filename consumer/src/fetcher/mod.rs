@@ -1,0 +1,400 @@
+//! The fetcher: positions, fetches in flight, and buffered records.
+//!
+//! ```text
+//!            start_fetches()                       spawned task per broker
+//!  cursors ──(fetchable partitions by leader)──▶ Fetch request ──▶ response
+//!     ▲                                                               │ channel
+//!     │ drain(): records handed out, position advances                ▼
+//!  buffers ◀──────────── handle(): process_partition per partition ◀──┘
+//! ```
+//!
+//! At most one fetch is in flight per broker, covering every partition it
+//! leads that is fetchable: position known, not paused, nothing buffered.
+//! A partition's buffer therefore holds at most one response's worth of
+//! data (≤ `max.partition.fetch.bytes`, ≤ `fetch.max.bytes` per broker),
+//! so memory stays flat however slowly the application polls, while the
+//! next fetch for other partitions proceeds between polls.
+//!
+//! Each cursor has a `version` bumped by every seek or reassignment; a
+//! response for an older version is dropped, so a seek never races with a
+//! fetch that was already in flight.
+
+mod request;
+mod response;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use durian_core::{Client, Error as CoreError, KafkaCode, SendOptions, Target, TrafficClass};
+use kafka_protocol::messages::FetchResponse;
+use tokio::sync::mpsc;
+
+pub use request::{fetch_request, FetchTarget};
+pub use response::{process_partition, FetchedData, PartitionFetch};
+
+use crate::config::ConsumerConfig;
+use crate::error::ConsumerError;
+use crate::offsets::topic_name;
+use crate::types::{ConsumerRecord, TopicPartition};
+
+/// Where one assigned partition stands.
+#[derive(Debug, Default)]
+pub(crate) struct Cursor {
+    /// Offset of the next record to hand out; `None` until looked up.
+    pub position: Option<i64>,
+    /// Leader epoch of the last record handed out.
+    pub last_epoch: Option<i32>,
+    /// Paused by the application.
+    pub paused: bool,
+    /// Records fetched but not yet handed out.
+    buffer: VecDeque<ConsumerRecord>,
+    /// Where the next fetch starts once the buffer is empty.
+    buffered_next: i64,
+    /// High watermark from the last fetch (-1 unknown).
+    pub high_watermark: i64,
+    version: u64,
+    in_flight: bool,
+    /// An error to report on the next poll.
+    pub pending_error: Option<ConsumerError>,
+    /// The position was out of range: reset it by policy.
+    pub needs_reset: bool,
+}
+
+impl Cursor {
+    /// Whether a fetch may be sent for this partition now.
+    fn fetchable(&self) -> bool {
+        self.position.is_some() && !self.paused && self.buffer.is_empty() && !self.in_flight && !self.needs_reset
+    }
+}
+
+/// The partitions of one fetch in flight, with the cursor versions they were sent for.
+#[derive(Debug)]
+struct FetchPlan {
+    node: i32,
+    partitions: Vec<(TopicPartition, u64, i64)>,
+}
+
+type FetchResult = (FetchPlan, Result<FetchResponse, CoreError>);
+
+/// Positions, buffers and fetches of the assigned partitions.
+pub(crate) struct Fetcher {
+    client: Client,
+    config: Arc<ConsumerConfig>,
+    cursors: BTreeMap<TopicPartition, Cursor>,
+    brokers_in_flight: BTreeSet<i32>,
+    results_tx: mpsc::UnboundedSender<FetchResult>,
+    results_rx: mpsc::UnboundedReceiver<FetchResult>,
+    next_version: u64,
+    /// Where the last drain stopped, so partitions take turns.
+    drain_from: Option<TopicPartition>,
+}
+
+impl Fetcher {
+    pub(crate) fn new(client: Client, config: Arc<ConsumerConfig>) -> Self {
+        let (results_tx, results_rx) = mpsc::unbounded_channel();
+        Fetcher {
+            client,
+            config,
+            cursors: BTreeMap::new(),
+            brokers_in_flight: BTreeSet::new(),
+            results_tx,
+            results_rx,
+            next_version: 1,
+            drain_from: None,
+        }
+    }
+
+    fn bump(&mut self) -> u64 {
+        self.next_version += 1;
+        self.next_version
+    }
+
+    /// The assigned partitions.
+    pub(crate) fn assigned(&self) -> BTreeSet<TopicPartition> {
+        self.cursors.keys().cloned().collect()
+    }
+
+    /// Adds partitions with unknown positions.
+    pub(crate) fn add(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) {
+        for tp in partitions {
+            let version = self.bump();
+            self.cursors.entry(tp).or_insert_with(|| Cursor {
+                version,
+                high_watermark: -1,
+                ..Cursor::default()
+            });
+        }
+    }
+
+    /// Removes partitions and what was buffered for them.
+    pub(crate) fn remove(&mut self, partitions: &[TopicPartition]) {
+        for tp in partitions {
+            self.cursors.remove(tp);
+        }
+    }
+
+    /// The cursor of a partition.
+    pub(crate) fn cursor(&self, tp: &TopicPartition) -> Option<&Cursor> {
+        self.cursors.get(tp)
+    }
+
+    /// The mutable cursor of a partition.
+    pub(crate) fn cursor_mut(&mut self, tp: &TopicPartition) -> Option<&mut Cursor> {
+        self.cursors.get_mut(tp)
+    }
+
+    /// Sets the position, dropping buffered records and any fetch in flight.
+    pub(crate) fn seek(&mut self, tp: &TopicPartition, offset: i64, epoch: Option<i32>) -> bool {
+        let version = self.bump();
+        match self.cursors.get_mut(tp) {
+            Some(cursor) => {
+                cursor.position = Some(offset);
+                cursor.last_epoch = epoch;
+                cursor.buffer.clear();
+                cursor.version = version;
+                cursor.in_flight = false;
+                cursor.needs_reset = false;
+                cursor.pending_error = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Partitions whose position must be looked up (committed or reset).
+    pub(crate) fn without_position(&self) -> Vec<TopicPartition> {
+        self.cursors
+            .iter()
+            .filter(|(_, c)| c.position.is_none() && c.pending_error.is_none())
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// Partitions whose position fell out of range.
+    pub(crate) fn out_of_range(&self) -> Vec<TopicPartition> {
+        self.cursors
+            .iter()
+            .filter(|(_, c)| c.needs_reset && c.pending_error.is_none())
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// Positions of all partitions with a known position, with the epoch of
+    /// the last record handed out: what a commit of "everything returned" sends.
+    pub(crate) fn positions(&self) -> BTreeMap<TopicPartition, (i64, Option<i32>)> {
+        self.cursors
+            .iter()
+            .filter_map(|(tp, c)| c.position.map(|p| (tp.clone(), (p, c.last_epoch))))
+            .collect()
+    }
+
+    /// Whether any buffered record or error is ready to hand out.
+    pub(crate) fn has_ready(&self) -> bool {
+        self.cursors
+            .values()
+            .any(|c| c.pending_error.is_some() || (!c.paused && !c.buffer.is_empty()))
+    }
+
+    /// Takes the errors waiting to be reported.
+    pub(crate) fn take_errors(&mut self) -> Vec<(TopicPartition, ConsumerError)> {
+        self.cursors
+            .iter_mut()
+            .filter_map(|(tp, c)| c.pending_error.take().map(|e| (tp.clone(), e)))
+            .collect()
+    }
+
+    /// Hands out up to `max` buffered records, partitions taking turns,
+    /// and advances positions past them.
+    pub(crate) fn drain(&mut self, max: usize) -> Vec<ConsumerRecord> {
+        let mut out = Vec::new();
+        let start = self.drain_from.take();
+        let order: Vec<TopicPartition> = match &start {
+            Some(from) => self
+                .cursors
+                .range(from.clone()..)
+                .chain(self.cursors.range(..from.clone()))
+                .map(|(tp, _)| tp.clone())
+                .collect(),
+            None => self.cursors.keys().cloned().collect(),
+        };
+        for tp in order {
+            if out.len() >= max {
+                self.drain_from = Some(tp);
+                break;
+            }
+            let Some(cursor) = self.cursors.get_mut(&tp) else { continue };
+            if cursor.paused {
+                continue;
+            }
+            while out.len() < max {
+                let Some(record) = cursor.buffer.pop_front() else { break };
+                cursor.position = Some(record.offset + 1);
+                cursor.last_epoch = (record.leader_epoch >= 0).then_some(record.leader_epoch);
+                out.push(record);
+            }
+            if cursor.buffer.is_empty() {
+                // Past control batches and compacted-away offsets too.
+                cursor.position = Some(cursor.position.unwrap_or(0).max(cursor.buffered_next));
+            }
+        }
+        out
+    }
+
+    /// Sends a fetch to every broker that leads fetchable partitions and
+    /// has none in flight.
+    pub(crate) fn start_fetches(&mut self) {
+        let metadata = self.client.metadata();
+        let mut by_node: BTreeMap<i32, Vec<FetchTarget>> = BTreeMap::new();
+        let mut leaderless = false;
+        for (tp, cursor) in &self.cursors {
+            if !cursor.fetchable() {
+                continue;
+            }
+            let leader = metadata
+                .partition(&tp.topic, tp.partition)
+                .and_then(|p| p.leader)
+                .filter(|id| metadata.brokers.contains_key(id));
+            let Some(node) = leader else {
+                leaderless = true;
+                continue;
+            };
+            if self.brokers_in_flight.contains(&node) {
+                continue;
+            }
+            by_node.entry(node).or_default().push(FetchTarget {
+                topic: tp.topic.clone(),
+                topic_id: metadata.topic(&tp.topic).map(|t| t.topic_id).unwrap_or_default(),
+                partition: tp.partition,
+                fetch_offset: cursor.position.unwrap_or(0),
+            });
+        }
+        if leaderless {
+            self.client.request_metadata_refresh("consumer: partition without a known leader");
+        }
+        for (node, targets) in by_node {
+            self.spawn_fetch(node, targets);
+        }
+    }
+
+    fn spawn_fetch(&mut self, node: i32, targets: Vec<FetchTarget>) {
+        let request = fetch_request(&self.config, &targets);
+        let mut plan = FetchPlan { node, partitions: Vec::new() };
+        for target in &targets {
+            let tp = TopicPartition::new(target.topic.clone(), target.partition);
+            if let Some(cursor) = self.cursors.get_mut(&tp) {
+                cursor.in_flight = true;
+                plan.partitions.push((tp, cursor.version, target.fetch_offset));
+            }
+        }
+        self.brokers_in_flight.insert(node);
+        let client = self.client.clone();
+        let options = SendOptions {
+            class: Some(TrafficClass::Fetch),
+            timeout: Some(self.config.client.request_timeout + self.config.fetch_max_wait),
+            ..SendOptions::default()
+        };
+        let tx = self.results_tx.clone();
+        tokio::spawn(async move {
+            let result = client.send_with(Target::Broker(node), request, options).await;
+            // The fetcher may be gone (consumer closed); nothing to do then.
+            let _ = tx.send((plan, result));
+        });
+    }
+
+    /// Whether any fetch is in flight.
+    pub(crate) fn fetching(&self) -> bool {
+        !self.brokers_in_flight.is_empty()
+    }
+
+    /// Waits for the next fetch response and applies it.
+    pub(crate) async fn wait_and_handle(&mut self) {
+        if let Some(result) = self.results_rx.recv().await {
+            self.handle(result);
+        }
+    }
+
+    /// Applies every response that has already arrived.
+    pub(crate) fn handle_ready(&mut self) {
+        while let Ok(result) = self.results_rx.try_recv() {
+            self.handle(result);
+        }
+    }
+
+    fn handle(&mut self, (plan, result): FetchResult) {
+        self.brokers_in_flight.remove(&plan.node);
+        let current: Vec<(TopicPartition, i64)> = plan
+            .partitions
+            .iter()
+            .filter(|(tp, version, _)| self.cursors.get(tp).is_some_and(|c| c.version == *version))
+            .map(|(tp, _, offset)| (tp.clone(), *offset))
+            .collect();
+        for (tp, _) in &current {
+            if let Some(cursor) = self.cursors.get_mut(tp) {
+                cursor.in_flight = false;
+            }
+        }
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(node = plan.node, %error, "fetch failed; retrying after a metadata refresh");
+                self.client.request_metadata_refresh(format!("consumer fetch from broker {} failed: {error}", plan.node));
+                return;
+            }
+        };
+        if response.error_code != 0 {
+            tracing::debug!(node = plan.node, code = response.error_code, "fetch refused");
+            self.client.request_metadata_refresh("consumer fetch refused");
+            return;
+        }
+        let metadata = self.client.metadata();
+        let offsets: BTreeMap<TopicPartition, i64> = current.into_iter().collect();
+        for topic in &response.responses {
+            let name: Arc<str> = Arc::from(topic_name(&topic.topic.0, &topic.topic_id, &metadata));
+            for data in &topic.partitions {
+                let tp = TopicPartition::new(name.clone(), data.partition_index);
+                let Some(&fetch_offset) = offsets.get(&tp) else { continue };
+                let outcome = process_partition(&name, fetch_offset, data, self.config.isolation_level);
+                self.apply(&tp, fetch_offset, outcome);
+            }
+        }
+    }
+
+    fn apply(&mut self, tp: &TopicPartition, fetch_offset: i64, outcome: PartitionFetch) {
+        let refresh = |client: &Client, code: KafkaCode| {
+            client.request_metadata_refresh(format!("consumer fetch of {tp}: {code}"));
+        };
+        let Some(cursor) = self.cursors.get_mut(tp) else { return };
+        match outcome {
+            PartitionFetch::Data(data) => {
+                cursor.high_watermark = data.high_watermark;
+                cursor.buffered_next = data.next_offset;
+                cursor.buffer.extend(data.records);
+                if cursor.buffer.is_empty() && data.next_offset > fetch_offset {
+                    // Nothing visible, but the log moved on (control
+                    // batches, aborted data): skip past it.
+                    cursor.position = Some(data.next_offset);
+                }
+            }
+            PartitionFetch::Error(KafkaCode::OFFSET_OUT_OF_RANGE) => cursor.needs_reset = true,
+            PartitionFetch::Error(code) if code.is_retriable() || code.invalidates() != durian_core::error::Invalidates::Nothing => {
+                refresh(&self.client, code)
+            }
+            PartitionFetch::Error(code) => {
+                cursor.pending_error = Some(ConsumerError::Client(CoreError::Kafka(durian_core::KafkaError {
+                    code,
+                    message: Some(format!("fetching {tp} at offset {fetch_offset}")),
+                })));
+            }
+            PartitionFetch::Corrupt(reason) => {
+                cursor.pending_error = Some(ConsumerError::CorruptBatch {
+                    partition: tp.clone(),
+                    offset: fetch_offset,
+                    reason,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! Turning one partition of a fetch response into records.
+//!
+//! ```text
+//!  records bytes ─▶ BytesBatchScanner ─┬─ batch wholly before the fetch offset ──▶ skipped
+//!                                      ├─ control batch ──▶ ends an aborted transaction, skipped
+//!                                      ├─ aborted transactional batch (read_committed) ──▶ skipped
+//!                                      ├─ data batch ──▶ records at or after the fetch offset
+//!                                      └─ cut-off last batch ──▶ ignored, fetched again next time
+//!  next fetch offset = last whole batch's base offset + last_offset_delta + 1
+//! ```
+//!
+//! The next offset comes from batch headers rather than from the last
+//! record: on compacted topics the last records of a batch may be gone,
+//! and control batches hold no user records at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use durian_core::record::{parse_control_key, BytesBatchScanner, ControlRecordType, RecordIter};
+use durian_core::KafkaCode;
+use kafka_protocol::messages::fetch_response::PartitionData;
+
+use crate::config::IsolationLevel;
+use crate::types::ConsumerRecord;
+
+/// Largest batch the scanner accepts; a bigger length field is corruption.
+const MAX_BATCH_SIZE: usize = 1 << 30;
+
+/// What one partition of a fetch response yielded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionFetch {
+    /// Records (possibly none) and where to fetch next.
+    Data(FetchedData),
+    /// The broker reported an error for the partition.
+    Error(KafkaCode),
+    /// The records could not be decoded.
+    Corrupt(String),
+}
+
+/// The records of one partition and what the broker said about the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedData {
+    /// Records at or after the fetch offset, in offset order.
+    pub records: Vec<ConsumerRecord>,
+    /// The offset the next fetch starts at.
+    pub next_offset: i64,
+    /// The partition's high watermark.
+    pub high_watermark: i64,
+    /// The last stable offset (-1 when the broker did not say).
+    pub last_stable_offset: i64,
+    /// Approximate bytes held by `records`.
+    pub size: usize,
+}
+
+/// Processes the data of one partition fetched from `fetch_offset`.
+pub fn process_partition(
+    topic: &Arc<str>,
+    fetch_offset: i64,
+    data: &PartitionData,
+    isolation: IsolationLevel,
+) -> PartitionFetch {
+    if data.error_code != 0 {
+        return PartitionFetch::Error(KafkaCode(data.error_code));
+    }
+    let bytes = data.records.clone().unwrap_or_default();
+    let mut aborted = AbortedTransactions::new(data, isolation);
+    let mut out = FetchedData {
+        records: Vec::new(),
+        next_offset: fetch_offset,
+        high_watermark: data.high_watermark,
+        last_stable_offset: data.last_stable_offset,
+        size: bytes.len(),
+    };
+    for item in BytesBatchScanner::new(bytes).max_batch_size(MAX_BATCH_SIZE) {
+        let batch = match item {
+            Ok(batch) => batch,
+            // Records before the error are good; return them and let the
+            // next fetch, starting after them, report the corruption.
+            Err(err) if !out.records.is_empty() => {
+                tracing::debug!(%err, "stopping at a corrupt batch");
+                break;
+            }
+            Err(err) => return PartitionFetch::Corrupt(err.to_string()),
+        };
+        let header = &batch.header;
+        if header.next_offset() <= fetch_offset {
+            continue;
+        }
+        if let Err(reason) = read_batch(topic, data.partition_index, fetch_offset, &batch.bytes, &mut aborted, &mut out) {
+            if out.records.is_empty() {
+                return PartitionFetch::Corrupt(reason);
+            }
+            break;
+        }
+        out.next_offset = out.next_offset.max(header.next_offset());
+    }
+    PartitionFetch::Data(out)
+}
+
+/// Adds the visible records of one whole batch to `out`.
+fn read_batch(
+    topic: &Arc<str>,
+    partition: i32,
+    fetch_offset: i64,
+    batch: &Bytes,
+    aborted: &mut AbortedTransactions,
+    out: &mut FetchedData,
+) -> Result<(), String> {
+    let mut iter = RecordIter::new(batch).map_err(|e| e.to_string())?;
+    let header = *iter.header();
+    aborted.advance_to(header.last_offset());
+    if header.is_control() {
+        for record in iter.by_ref() {
+            let record = record.map_err(|e| e.to_string())?;
+            let key = record.key.unwrap_or_default();
+            if let Ok(ControlRecordType::Abort | ControlRecordType::Commit) = parse_control_key(&key) {
+                aborted.end(header.producer_id);
+            }
+        }
+        return Ok(());
+    }
+    if header.is_transactional() && aborted.is_aborted(header.producer_id) {
+        return Ok(());
+    }
+    for record in iter {
+        let record = record.map_err(|e| e.to_string())?;
+        if record.offset < fetch_offset {
+            continue;
+        }
+        out.records.push(ConsumerRecord {
+            topic: topic.clone(),
+            partition,
+            offset: record.offset,
+            timestamp: record.timestamp,
+            key: record.key,
+            value: record.value,
+            headers: record.headers,
+            leader_epoch: header.partition_leader_epoch,
+        });
+    }
+    Ok(())
+}
+
+/// The read_committed filter: producers whose open transaction, as of the
+/// current batch, is known to be aborted.
+struct AbortedTransactions {
+    /// (first offset, producer id) not yet reached, by first offset.
+    pending: BTreeMap<i64, Vec<i64>>,
+    active: BTreeSet<i64>,
+}
+
+impl AbortedTransactions {
+    fn new(data: &PartitionData, isolation: IsolationLevel) -> Self {
+        let mut pending: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        if isolation == IsolationLevel::ReadCommitted {
+            for txn in data.aborted_transactions.iter().flatten() {
+                pending.entry(txn.first_offset).or_default().push(txn.producer_id.0);
+            }
+        }
+        AbortedTransactions {
+            pending,
+            active: BTreeSet::new(),
+        }
+    }
+
+    /// Activates the aborted transactions that start at or before `offset`.
+    fn advance_to(&mut self, offset: i64) {
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() > offset {
+                break;
+            }
+            self.active.extend(entry.remove());
+        }
+    }
+
+    fn is_aborted(&self, producer_id: i64) -> bool {
+        self.active.contains(&producer_id)
+    }
+
+    /// A control marker closes the producer's transaction.
+    fn end(&mut self, producer_id: i64) {
+        self.active.remove(&producer_id);
+    }
+}

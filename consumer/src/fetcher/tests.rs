@@ -1,0 +1,202 @@
+//! Fetch response processing and cursor bookkeeping, without sockets.
+#![allow(clippy::unwrap_used)]
+
+use bytes::{Bytes, BytesMut};
+use durian_core::record::{set_base_offset, BatchWriter, NO_HEADERS};
+use durian_core::ClientConfig;
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
+use kafka_protocol::messages::ProducerId;
+
+use super::*;
+use crate::config::IsolationLevel;
+
+/// A batch at `base` with one record per value.
+fn batch(base: i64, values: &[&str]) -> Bytes {
+    batch_with(BatchWriter::builder(), base, values)
+}
+
+fn batch_with(builder: durian_core::record::BatchWriterBuilder, base: i64, values: &[&str]) -> Bytes {
+    let mut writer = builder.build();
+    for value in values {
+        writer.try_append(1_000, None, Some(value.as_bytes()), NO_HEADERS).unwrap();
+    }
+    let mut bytes = BytesMut::from(&writer.finish().unwrap()[..]);
+    set_base_offset(&mut bytes, base).unwrap();
+    bytes.freeze()
+}
+
+/// A control batch with an abort (0) or commit (1) marker for `producer`.
+fn marker(base: i64, producer: i64, kind: i16) -> Bytes {
+    let mut writer = BatchWriter::builder().producer(producer, 0, -1).transactional(true).control(true).build();
+    let mut key = Vec::new();
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&kind.to_be_bytes());
+    writer.try_append(1_000, Some(&key), Some(&[0, 0, 0, 0, 0, 0]), NO_HEADERS).unwrap();
+    let mut bytes = BytesMut::from(&writer.finish().unwrap()[..]);
+    set_base_offset(&mut bytes, base).unwrap();
+    bytes.freeze()
+}
+
+fn concat(parts: &[Bytes]) -> Bytes {
+    let mut all = BytesMut::new();
+    for part in parts {
+        all.extend_from_slice(part);
+    }
+    all.freeze()
+}
+
+fn data(records: Bytes) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(2)
+        .with_high_watermark(100)
+        .with_records(Some(records))
+}
+
+fn fetched(outcome: PartitionFetch) -> FetchedData {
+    match outcome {
+        PartitionFetch::Data(data) => data,
+        other => panic!("expected data, got {other:?}"),
+    }
+}
+
+fn offsets(data: &FetchedData) -> Vec<i64> {
+    data.records.iter().map(|r| r.offset).collect()
+}
+
+fn topic() -> Arc<str> {
+    Arc::from("t")
+}
+
+#[test]
+fn truncated_last_batch_is_left_for_the_next_fetch() {
+    let whole = concat(&[batch(0, &["a", "b"]), batch(2, &["c"])]);
+    let cut = whole.slice(..whole.len() - 5);
+    let out = fetched(process_partition(&topic(), 0, &data(cut), IsolationLevel::ReadUncommitted));
+    assert_eq!(offsets(&out), [0, 1]);
+    assert_eq!(out.next_offset, 2, "the cut batch is fetched again");
+    assert!(out.records.iter().all(|r| r.partition == 2 && &*r.topic == "t"));
+}
+
+#[test]
+fn batch_starting_before_the_fetch_offset_yields_only_later_records() {
+    let records = concat(&[batch(0, &["a", "b", "c", "d"]), batch(4, &["e"])]);
+    let out = fetched(process_partition(&topic(), 2, &data(records), IsolationLevel::ReadUncommitted));
+    assert_eq!(offsets(&out), [2, 3, 4]);
+    assert_eq!(out.next_offset, 5);
+}
+
+#[test]
+fn empty_records_keep_the_offset() {
+    let out = fetched(process_partition(&topic(), 7, &data(Bytes::new()), IsolationLevel::ReadUncommitted));
+    assert!(out.records.is_empty());
+    assert_eq!((out.next_offset, out.high_watermark), (7, 100));
+    let none = PartitionData::default().with_records(None);
+    assert_eq!(fetched(process_partition(&topic(), 7, &none, IsolationLevel::ReadUncommitted)).next_offset, 7);
+}
+
+#[test]
+fn next_offset_comes_from_the_batch_header_on_compacted_topics() {
+    // A batch whose last record was compacted away: last_offset_delta says 3
+    // records were there, only offsets 10 and 11 remain.
+    let mut bytes = BytesMut::from(&batch(10, &["a", "b"])[..]);
+    // lastOffsetDelta sits at byte 23; it lies inside the CRC, but the
+    // consumer does not check CRCs, so patching it models the compacted batch.
+    bytes[23..27].copy_from_slice(&2i32.to_be_bytes());
+    let out = fetched(process_partition(&topic(), 10, &data(bytes.freeze()), IsolationLevel::ReadUncommitted));
+    assert_eq!(offsets(&out), [10, 11]);
+    assert_eq!(out.next_offset, 13);
+}
+
+#[test]
+fn read_committed_drops_aborted_transactions_and_markers() {
+    let txn = |base, values: &[&str], producer| {
+        batch_with(BatchWriter::builder().producer(producer, 0, 0).transactional(true), base, values)
+    };
+    let records = concat(&[
+        txn(0, &["aborted-1", "aborted-2"], 7),
+        txn(2, &["kept"], 8),
+        marker(3, 7, 0),
+        marker(4, 8, 1),
+        batch(5, &["plain"]),
+    ]);
+    let mut partition = data(records);
+    partition.aborted_transactions = Some(vec![AbortedTransaction::default()
+        .with_producer_id(ProducerId(7))
+        .with_first_offset(0)]);
+    let committed = fetched(process_partition(&topic(), 0, &partition, IsolationLevel::ReadCommitted));
+    assert_eq!(offsets(&committed), [2, 5]);
+    assert_eq!(committed.next_offset, 6);
+    let uncommitted = fetched(process_partition(&topic(), 0, &partition, IsolationLevel::ReadUncommitted));
+    assert_eq!(offsets(&uncommitted), [0, 1, 2, 5], "markers are never records");
+}
+
+#[test]
+fn errors_and_corruption_are_reported_per_partition() {
+    let error = PartitionData::default().with_error_code(KafkaCode::OFFSET_OUT_OF_RANGE.0);
+    assert_eq!(
+        process_partition(&topic(), 0, &error, IsolationLevel::ReadUncommitted),
+        PartitionFetch::Error(KafkaCode::OFFSET_OUT_OF_RANGE)
+    );
+    let garbage = Bytes::from(vec![0xff; 80]);
+    assert!(matches!(
+        process_partition(&topic(), 0, &data(garbage), IsolationLevel::ReadUncommitted),
+        PartitionFetch::Corrupt(_)
+    ));
+}
+
+fn fetcher() -> Fetcher {
+    let client = Client::new(ClientConfig::builder().bootstrap_servers(["127.0.0.1:9"]).build().unwrap()).unwrap();
+    let config = ConsumerConfig::new(client.config().clone());
+    Fetcher::new(client, Arc::new(config))
+}
+
+#[tokio::test]
+async fn drain_advances_positions_only_past_returned_records() {
+    let mut fetcher = fetcher();
+    let tp = TopicPartition::new("t", 2);
+    fetcher.add([tp.clone()]);
+    fetcher.seek(&tp, 0, None);
+    let records = concat(&[batch(0, &["a", "b", "c"]), marker(3, 9, 1)]);
+    let outcome = process_partition(&topic(), 0, &data(records), IsolationLevel::ReadUncommitted);
+    fetcher.apply(&tp, 0, outcome);
+
+    let first = fetcher.drain(2);
+    assert_eq!(first.len(), 2);
+    assert_eq!(fetcher.positions()[&tp].0, 2, "only what was handed out counts");
+    let rest = fetcher.drain(10);
+    assert_eq!(rest.len(), 1);
+    assert_eq!(fetcher.positions()[&tp].0, 4, "past the control batch once drained");
+}
+
+#[tokio::test]
+async fn a_seek_discards_buffered_records_and_stale_responses() {
+    let mut fetcher = fetcher();
+    let tp = TopicPartition::new("t", 2);
+    fetcher.add([tp.clone()]);
+    fetcher.seek(&tp, 0, None);
+    let outcome = process_partition(&topic(), 0, &data(batch(0, &["a", "b"])), IsolationLevel::ReadUncommitted);
+    fetcher.apply(&tp, 0, outcome);
+    fetcher.seek(&tp, 1, None);
+    assert!(fetcher.drain(10).is_empty());
+    assert_eq!(fetcher.positions()[&tp].0, 1);
+
+    // A response for the cursor's old version is ignored.
+    let plan = FetchPlan { node: 1, partitions: vec![(tp.clone(), 0, 0)] };
+    let response = FetchResponse::default();
+    fetcher.handle((plan, Ok(response)));
+    assert!(!fetcher.has_ready());
+}
+
+#[tokio::test]
+async fn paused_partitions_are_neither_drained_nor_fetched() {
+    let mut fetcher = fetcher();
+    let tp = TopicPartition::new("t", 2);
+    fetcher.add([tp.clone()]);
+    fetcher.seek(&tp, 0, None);
+    fetcher.apply(&tp, 0, process_partition(&topic(), 0, &data(batch(0, &["a"])), IsolationLevel::ReadUncommitted));
+    fetcher.cursor_mut(&tp).unwrap().paused = true;
+    assert!(fetcher.drain(10).is_empty());
+    assert!(!fetcher.cursor(&tp).unwrap().fetchable());
+    fetcher.cursor_mut(&tp).unwrap().paused = false;
+    assert_eq!(fetcher.drain(10).len(), 1);
+}

@@ -1,0 +1,86 @@
+//! Plain data types shared by the consumer's modules.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use durian_core::record::RecordHeader;
+
+/// A topic and a partition number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// The topic name.
+    pub topic: Arc<str>,
+    /// The partition number.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// A topic-partition.
+    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// An offset to commit, with optional metadata and the leader epoch of the
+/// record it follows (lets the broker detect log truncation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetAndMetadata {
+    /// The offset of the next record to consume.
+    pub offset: i64,
+    /// Free-form text stored with the commit.
+    pub metadata: Option<String>,
+    /// Leader epoch of the last consumed record, when known.
+    pub leader_epoch: Option<i32>,
+}
+
+impl OffsetAndMetadata {
+    /// An offset without metadata or epoch.
+    pub fn new(offset: i64) -> Self {
+        OffsetAndMetadata {
+            offset,
+            metadata: None,
+            leader_epoch: None,
+        }
+    }
+}
+
+/// One record handed to the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset.
+    pub offset: i64,
+    /// Create time or log-append time, in ms since the epoch.
+    pub timestamp: i64,
+    /// The key, `None` when null.
+    pub key: Option<Bytes>,
+    /// The value, `None` when null (a tombstone).
+    pub value: Option<Bytes>,
+    /// Headers in wire order (repeated keys kept).
+    pub headers: Vec<RecordHeader>,
+    /// Leader epoch of the batch holding the record (-1 when unknown).
+    pub leader_epoch: i32,
+}
+
+impl ConsumerRecord {
+    /// The record's topic-partition.
+    pub fn topic_partition(&self) -> TopicPartition {
+        TopicPartition {
+            topic: self.topic.clone(),
+            partition: self.partition,
+        }
+    }
+}

