@@ -15,10 +15,8 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-import struct
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterator
@@ -165,79 +163,6 @@ def create_topic(bootstrap: str) -> Callable[..., str]:
         return name
 
     return create
-
-
-@dataclass(frozen=True)
-class StoredBatch:
-    """The header of one record batch (format v2) in a segment file."""
-
-    base_offset: int
-    codec: int  # attributes & 7: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd
-    producer_id: int
-    base_sequence: int
-    records: int
-
-
-def stored_batches(broker, topic: str) -> dict[int, list[StoredBatch]] | None:
-    """Batch headers of each partition's first segment, or None if unknown.
-
-    Reads Kafka's on-disk layout (baseOffset i64, batchLength i32, ...,
-    producerId at byte 43) to check what a client actually sent.
-    """
-    data_dir = getattr(broker, "data_dir", None)
-    if data_dir is None:
-        return None
-    result: dict[int, list[StoredBatch]] = {}
-    for directory in data_dir.rglob(f"{topic}-*"):
-        segment = directory / f"{0:020d}.log"
-        if not segment.is_file():
-            continue
-        data = segment.read_bytes()
-        batches, pos = [], 0
-        while pos + 61 <= len(data):
-            base, length = struct.unpack_from(">qi", data, pos)
-            (attributes,) = struct.unpack_from(">h", data, pos + 21)
-            pid, _epoch, seq, count = struct.unpack_from(">qhii", data, pos + 43)
-            batches.append(StoredBatch(base, attributes & 7, pid, seq, count))
-            pos += 12 + max(length, 49)
-        result[int(directory.name.rsplit("-", 1)[1])] = batches
-    return result
-
-
-CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
-
-
-def assert_stored_codec(broker, topic: str, codec: str) -> None:
-    """Every batch of the topic is stored with `codec`.
-
-    durian keeps batches as clients sent them, so this shows the client's
-    compression reached the broker.
-    """
-    stored = stored_batches(broker, topic)
-    if stored is None:
-        return
-    assert stored, f"no segments found for {topic}"
-    found = {b.codec for batches in stored.values() for b in batches}
-    names = {v: k for k, v in CODECS.items()}
-    assert found == {CODECS[codec]}, (
-        f"expected {codec} batches on disk, found "
-        f"{sorted(names.get(c, str(c)) for c in found)}")
-
-
-def assert_idempotent_batches(broker, topic: str) -> None:
-    """Every stored batch carries a producer id and gap-free sequences."""
-    stored = stored_batches(broker, topic)
-    if stored is None:
-        return
-    assert stored, f"no segments found for {topic}"
-    for partition, batches in stored.items():
-        for batch in batches:
-            assert batch.producer_id >= 0, (
-                f"partition {partition}: batch at {batch.base_offset} has no "
-                "producer id: the client did not produce idempotently")
-            # One producer from a fresh topic: sequence numbers run from 0
-            # alongside the offsets.
-            assert batch.base_sequence == batch.base_offset, (partition, batch)
 
 
 def wait_for_leaders(admin, topic: str, partitions: int,

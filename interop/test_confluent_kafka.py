@@ -13,13 +13,8 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import (
-    assert_idempotent_batches,
-    assert_stored_codec,
-    require_module,
-    unique_name,
-    wait_for_leaders,
-)
+from conftest import require_module, unique_name, wait_for_leaders
+from stored_batches import assert_idempotent_batches, assert_stored_codec
 
 ck = require_module("confluent_kafka")
 ck_admin = require_module("confluent_kafka.admin")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_idempotent_batches, assert_stored_codec, unique_name
+from conftest import unique_name
 from kcat_runner import Kcat, Record, start_group_member, wait_until
+from stored_batches import assert_idempotent_batches, assert_stored_codec
 
 LINES = 100_000
 PARTITIONS = 3

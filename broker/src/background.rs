@@ -1,25 +1,50 @@
-//! Background work that runs for the broker's whole life.
+//! Background work that runs for the broker's whole life: retention
+//! enforcement and periodic checkpoints of the logs' recovery points and
+//! log start offsets (so a crash recovers only the unflushed tail and keeps
+//! moved log start offsets).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::server::shutdown::Shutdown;
 use crate::state::BrokerState;
 
-/// Enforces retention on every partition periodically until shutdown.
-pub(crate) async fn retention_loop(state: Arc<BrokerState>, mut shutdown: Shutdown) {
-    let mut ticker = tokio::time::interval(state.config.retention_check_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// How often recovery points are checkpointed (Kafka's
+/// `log.flush.offset.checkpoint.interval.ms`).
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Runs retention and checkpoints on their intervals until shutdown.
+pub(crate) async fn maintenance_loop(state: Arc<BrokerState>, mut shutdown: Shutdown) {
+    let mut retention = tokio::time::interval(state.config.retention_check_interval);
+    let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
+    for ticker in [&mut retention, &mut checkpoint] {
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
     loop {
-        tokio::select! {
+        let job: fn(&BrokerState) = tokio::select! {
             _ = shutdown.wait() => return,
-            _ = ticker.tick() => {}
+            _ = retention.tick() => enforce_retention,
+            _ = checkpoint.tick() => write_checkpoints,
+        };
+        // File deletions and fsyncs must not stall the runtime's workers.
+        let state = state.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || job(&state)).await {
+            tracing::error!(error = %e, "background maintenance task failed");
         }
-        let now = crate::handlers::produce::now_ms();
-        for (topic, partition) in state.logs.partitions() {
-            let outcome = state.with_partition(&topic, partition, |log| log.enforce_retention(now));
-            if let Some(Err(e)) = outcome {
-                tracing::warn!(%topic, partition, error = %e, "retention enforcement failed");
-            }
-        }
+    }
+}
+
+fn enforce_retention(state: &BrokerState) {
+    let now = crate::handlers::produce::now_ms();
+    match state.logs.enforce_retention(now) {
+        Ok(0) => {}
+        Ok(deleted) => tracing::info!(segments = deleted, "retention deleted old segments"),
+        Err(e) => tracing::warn!(error = %e, "retention enforcement failed"),
+    }
+}
+
+fn write_checkpoints(state: &BrokerState) {
+    if let Err(e) = state.logs.checkpoint() {
+        tracing::warn!(error = %e, "writing log checkpoints failed");
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::background::retention_loop;
+use crate::background::maintenance_loop;
 use crate::catalog::{CatalogError, TopicCatalog};
 use crate::config::BrokerConfig;
 use crate::data_dir::{node_identity, DataDirs};
@@ -159,6 +159,19 @@ impl BrokerBuilder {
         self
     }
 
+    /// How often retention runs (`log.retention.check.interval.ms`).
+    pub fn retention_check_interval(mut self, interval: std::time::Duration) -> Self {
+        self.config.retention_check_interval = interval;
+        self
+    }
+
+    /// Request bytes read but not yet processed, over all connections
+    /// (`queued.max.request.bytes`).
+    pub fn queued_max_request_bytes(mut self, bytes: usize) -> Self {
+        self.config.queued_max_request_bytes = bytes;
+        self
+    }
+
     /// Most concurrent connections (`max.connections`).
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.config.max_connections = connections;
@@ -235,7 +248,7 @@ impl BrokerBuilder {
             .open_catalog_partitions()
             .map_err(|e| BrokerError::Storage(e.message))?;
         let server = tokio::spawn(listener::run(listener, state.clone(), signal.clone()));
-        let retention = tokio::spawn(retention_loop(state.clone(), signal));
+        let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal));
         tracing::info!(address = %local_addr, node_id = state.node.node_id, cluster_id = %state.node.cluster_id,
             data_dir = %state.config.data_dir.display(), "broker started");
         Ok(BrokerHandle {
@@ -243,7 +256,7 @@ impl BrokerBuilder {
             local_addr,
             trigger,
             server: Some(server),
-            retention: Some(retention),
+            maintenance: Some(maintenance),
             clean_marker: dirs.clean_marker,
             temp_dir,
         })

@@ -43,6 +43,10 @@ pub struct BrokerConfig {
     pub log_config: LogConfig,
     /// Largest accepted request frame (`socket.request.max.bytes`, default 100 MiB).
     pub socket_request_max_bytes: usize,
+    /// Request bytes read but not yet processed, over all connections
+    /// (`queued.max.request.bytes`, default 512 MiB; raised to
+    /// `socket_request_max_bytes` if smaller).
+    pub queued_max_request_bytes: usize,
     /// Most concurrent client connections (`max.connections`, default 1000).
     pub max_connections: usize,
     /// Close connections that send nothing for this long (`connections.max.idle.ms`, default 10 min).
@@ -66,6 +70,7 @@ impl BrokerConfig {
             auto_create_topics: true,
             log_config: LogConfig::default(),
             socket_request_max_bytes: 100 * 1024 * 1024,
+            queued_max_request_bytes: 512 * 1024 * 1024,
             max_connections: 1000,
             connections_max_idle: Duration::from_millis(600_000),
             retention_check_interval: Duration::from_millis(300_000),

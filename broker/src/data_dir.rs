@@ -27,6 +27,8 @@ impl DataDirs {
             clean_marker: meta.join("clean_shutdown"),
             meta,
         };
+        // A data dir that has been used before always holds a cluster id.
+        let used_before = dirs.meta.join("cluster_id").exists();
         for dir in [&dirs.logs, &dirs.groups, &dirs.meta, &dirs.topics] {
             std::fs::create_dir_all(dir).map_err(|source| BrokerError::DataDir {
                 path: dir.clone(),
@@ -35,8 +37,12 @@ impl DataDirs {
         }
         match std::fs::remove_file(&dirs.clean_marker) {
             Ok(()) => tracing::debug!("previous shutdown was clean"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && used_before => {
+                tracing::warn!(data_dir = %root.display(),
+                    "the previous run did not shut down cleanly; logs are recovered")
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::info!(data_dir = %root.display(), "no clean-shutdown marker (first start or crash)")
+                tracing::info!(data_dir = %root.display(), "new data directory")
             }
             Err(source) => {
                 return Err(BrokerError::DataDir {

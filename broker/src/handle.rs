@@ -20,7 +20,7 @@ pub struct BrokerHandle {
     pub(crate) local_addr: SocketAddr,
     pub(crate) trigger: ShutdownTrigger,
     pub(crate) server: Option<JoinHandle<JoinSet<()>>>,
-    pub(crate) retention: Option<JoinHandle<()>>,
+    pub(crate) maintenance: Option<JoinHandle<()>>,
     pub(crate) clean_marker: PathBuf,
     /// Keeps the temporary directory alive as long as the broker.
     pub(crate) temp_dir: Option<tempfile::TempDir>,
@@ -83,8 +83,8 @@ impl BrokerHandle {
                 connections.shutdown().await;
             }
         }
-        if let Some(retention) = self.retention.take() {
-            let _ = retention.await;
+        if let Some(maintenance) = self.maintenance.take() {
+            let _ = maintenance.await;
         }
         self.state
             .logs

@@ -9,6 +9,7 @@
 //! Start one with [`Broker::builder`]; see `docs/BROKER.md` for the APIs
 //! and versions served, limits and what is not supported yet.
 
+pub mod append_signals;
 mod background;
 pub mod broker;
 pub mod catalog;

@@ -13,6 +13,7 @@ use kafka_protocol::ResponseError;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::append_signals::AppendSignals;
 use crate::catalog::{validate_topic_name, TopicCatalog, TopicMeta};
 use crate::config::{BrokerConfig, NodeIdentity};
 use crate::group::GroupCoordinator;
@@ -56,7 +57,7 @@ pub struct BrokerState {
     pub groups: Arc<GroupCoordinator>,
     /// InitProducerId allocator.
     pub producer_ids: ProducerIdAllocator,
-    appends: watch::Sender<u64>,
+    appends: AppendSignals,
     topic_changes: tokio::sync::Mutex<()>,
     shutdown: Shutdown,
 }
@@ -87,14 +88,15 @@ impl BrokerState {
             logs,
             groups,
             producer_ids,
-            appends: watch::channel(0).0,
+            appends: AppendSignals::default(),
             topic_changes: tokio::sync::Mutex::new(()),
             shutdown,
         }
     }
 
-    /// Makes sure every catalog partition has an open log (after a restart,
-    /// or when a crash interrupted a topic creation).
+    /// Makes sure every catalog partition has an open log with its topic's
+    /// settings (after a restart, or when a crash interrupted a topic
+    /// creation).
     ///
     /// Logs of topics the catalog does not know (a crash between deleting a
     /// topic from the catalog and removing its logs), or whose topic id
@@ -121,8 +123,22 @@ impl BrokerState {
         for topic in self.catalog.list() {
             let config = self.log_config(&topic)?;
             for partition in 0..topic.partitions {
-                if self.logs.get(&topic.name, partition).is_none() {
-                    self.create_log(&topic, partition, &config)?;
+                // Storage opens existing logs with the broker defaults; the
+                // topic's own overrides are applied here.
+                let applied = self
+                    .with_partition(&topic.name, partition, |log| log.set_config(config.clone()));
+                match applied {
+                    None => self.create_log(&topic, partition, &config)?,
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => {
+                        return Err(TopicError {
+                            code: e.kafka_error_code(),
+                            message: format!(
+                                "cannot apply configs to {}-{partition}: {e}",
+                                topic.name
+                            ),
+                        })
+                    }
                 }
             }
         }
@@ -141,9 +157,9 @@ impl BrokerState {
         Some(f(&mut guard))
     }
 
-    /// Tells waiting fetches that some partition got new data.
-    pub fn notify_append(&self) {
-        self.appends.send_modify(|n| *n = n.wrapping_add(1));
+    /// Tells fetches waiting on `topic`-`partition` that it changed.
+    pub fn notify_append(&self, topic: &str, partition: i32) {
+        self.appends.notify(topic, partition);
     }
 
     /// The broker's shutdown signal, for requests that wait (long polls).
@@ -151,9 +167,9 @@ impl BrokerState {
         self.shutdown.clone()
     }
 
-    /// A receiver that changes whenever any partition gets new data.
-    pub fn subscribe_appends(&self) -> watch::Receiver<u64> {
-        self.appends.subscribe()
+    /// A receiver that changes whenever `topic`-`partition` changes.
+    pub fn subscribe_appends(&self, topic: &str, partition: i32) -> watch::Receiver<u64> {
+        self.appends.subscribe(topic, partition)
     }
 
     /// The topic `name`, created with broker defaults if it is missing and
@@ -247,6 +263,7 @@ impl BrokerState {
             code: e.kafka_error_code(),
             message: e.to_string(),
         })?;
+        self.appends.forget_topic(name);
         tracing::info!(topic = name, "deleted topic");
         Ok(topic)
     }
@@ -288,7 +305,7 @@ impl BrokerState {
         Ok(())
     }
 
-    /// Replaces (or, with `merge`, updates) the config overrides of `name`.
+    /// Replaces the config overrides of `name` and applies them to its open logs.
     pub async fn set_topic_configs(
         &self,
         name: &str,

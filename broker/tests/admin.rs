@@ -109,6 +109,14 @@ async fn api_versions_lists_the_registry_and_downgrades_new_clients() {
             );
         }
     }
+    // Produce is advertised from v0 so librdkafka < 2.10 enables gzip/snappy.
+    let listed = client.call(&ApiVersionsRequest::default(), 3).await;
+    let produce = listed
+        .api_keys
+        .iter()
+        .find(|k| k.api_key == ApiKey::Produce as i16)
+        .unwrap();
+    assert_eq!((produce.min_version, produce.max_version), (0, 12));
     // A version from the future: UNSUPPORTED_VERSION with our list, in v0 format.
     let mut future = bytes::BytesMut::new();
     bytes::BufMut::put_i16(&mut future, 18);
@@ -434,5 +442,39 @@ async fn logs_without_a_catalog_entry_are_not_resurrected() {
         (0, 0),
         "the old record is gone"
     );
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn topic_settings_still_apply_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        Broker::builder()
+            .data_dir(dir.path())
+            .listen("127.0.0.1:0")
+            .start()
+    };
+    let big = "x".repeat(4000);
+    let produce = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(name("small"))
+            .with_partition_data(vec![
+                PartitionProduceData::default().with_records(Some(batch(&[&big])))
+            ])]);
+    let broker = start().await.unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    client
+        .call(&create("small", 1, &[("max.message.bytes", "1000")]), 7)
+        .await;
+    let code = client.call(&produce, 9).await.responses[0].partition_responses[0].error_code;
+    assert_eq!(code, 10, "MESSAGE_TOO_LARGE before the restart");
+    broker.shutdown().await.unwrap();
+
+    let broker = start().await.unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let code = client.call(&produce, 9).await.responses[0].partition_responses[0].error_code;
+    assert_eq!(code, 10, "MESSAGE_TOO_LARGE after the restart too");
     broker.shutdown().await.unwrap();
 }

@@ -34,6 +34,8 @@ async fn bad_frames_close_only_their_connection() {
         [&3i32.to_be_bytes()[..], &[0, 1, 2]].concat(),
         // Unknown API key.
         [&8i32.to_be_bytes()[..], &[0x7f, 0x7f, 0, 0, 0, 0, 0, 1]].concat(),
+        // Produce v2: advertised (for librdkafka's feature checks) but not served.
+        [&8i32.to_be_bytes()[..], &[0, 0, 0, 2, 0, 0, 0, 1]].concat(),
         // Produce v99.
         [&8i32.to_be_bytes()[..], &[0, 0, 0, 99, 0, 0, 0, 1]].concat(),
         // Metadata v1 whose topic count claims 2^31-1 entries.
@@ -214,11 +216,13 @@ async fn shutdown_answers_a_waiting_fetch_promptly() {
             ])]);
     client.send(&fetch, 12).await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    // With a 30 s wait pending, shutdown must still finish within its 5 s grace.
-    tokio::time::timeout(std::time::Duration::from_secs(4), broker.shutdown())
-        .await
-        .expect("shutdown does not wait for the long poll")
-        .unwrap();
+    broker.shutdown().await.unwrap();
+    // Had shutdown not woken the 30 s long poll, the grace period would have
+    // expired and the connection would be cut without a response.
+    assert!(
+        client.read_frame().await.is_some(),
+        "the waiting fetch is answered"
+    );
 }
 
 #[tokio::test]
@@ -258,5 +262,43 @@ async fn failed_fire_and_forget_produce_closes_the_connection() {
         client.is_closed_by_broker().await,
         "acks=0 errors close the connection"
     );
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn pipelined_requests_through_a_tiny_memory_pool_are_all_answered_in_order() {
+    // The request memory pool is raised to one maximal frame (64 KiB), so
+    // of these pipelined ~40 KiB produce requests only one fits at a time:
+    // the reader must wait for memory, and nothing may be lost or reordered.
+    let broker = durian_broker::Broker::builder()
+        .temporary()
+        .listen("127.0.0.1:0")
+        .socket_request_max_bytes(64 * 1024)
+        .queued_max_request_bytes(1)
+        .start()
+        .await
+        .unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let big = "x".repeat(40 * 1024);
+    let request = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_static_str("pool")))
+            .with_partition_data(vec![
+                PartitionProduceData::default().with_records(Some(common::batch(&[&big])))
+            ])]);
+    let mut sent = Vec::new();
+    for _ in 0..10 {
+        sent.push(client.send(&request, 9).await);
+    }
+    for (expected_offset, correlation) in sent.into_iter().enumerate() {
+        let response = client.receive::<ProduceRequest>(correlation, 9).await;
+        let partition = &response.responses[0].partition_responses[0];
+        assert_eq!(
+            (partition.error_code, partition.base_offset),
+            (0, expected_offset as i64)
+        );
+    }
     broker.shutdown().await.unwrap();
 }

@@ -122,7 +122,17 @@ impl fmt::Debug for ConsumerConfig {
             .field("enable_auto_commit", &self.enable_auto_commit)
             .field("assignors", &assignors)
             .field("isolation_level", &self.isolation_level)
-            .finish_non_exhaustive()
+            .field("auto_commit_interval", &self.auto_commit_interval)
+            .field("session_timeout", &self.session_timeout)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("max_poll_interval", &self.max_poll_interval)
+            .field("fetch_min_bytes", &self.fetch_min_bytes)
+            .field("fetch_max_wait", &self.fetch_max_wait)
+            .field("fetch_max_bytes", &self.fetch_max_bytes)
+            .field("max_partition_fetch_bytes", &self.max_partition_fetch_bytes)
+            .field("max_poll_records", &self.max_poll_records)
+            .field("client_rack", &self.client_rack)
+            .finish()
     }
 }
 
@@ -139,10 +149,7 @@ impl ConsumerConfig {
             session_timeout: Duration::from_millis(45_000),
             heartbeat_interval: Duration::from_millis(3_000),
             max_poll_interval: Duration::from_millis(300_000),
-            assignors: vec![
-                Arc::new(RangeAssignor),
-                Arc::new(CooperativeStickyAssignor),
-            ],
+            assignors: vec![Arc::new(RangeAssignor), Arc::new(CooperativeStickyAssignor)],
             isolation_level: IsolationLevel::ReadUncommitted,
             fetch_min_bytes: 1,
             fetch_max_wait: Duration::from_millis(500),
@@ -238,7 +245,10 @@ impl ConsumerConfig {
         let bytes: [(&str, &mut i32); 3] = [
             ("fetch.min.bytes", &mut self.fetch_min_bytes),
             ("fetch.max.bytes", &mut self.fetch_max_bytes),
-            ("max.partition.fetch.bytes", &mut self.max_partition_fetch_bytes),
+            (
+                "max.partition.fetch.bytes",
+                &mut self.max_partition_fetch_bytes,
+            ),
         ];
         for (name, slot) in bytes {
             if let Some(value) = parser.take_parsed::<i32>(name, "a byte count")? {
@@ -262,10 +272,16 @@ impl ConsumerConfig {
             ));
         }
         if self.max_poll_interval.is_zero() {
-            return Err(Error::config("max.poll.interval.ms", "must be greater than 0"));
+            return Err(Error::config(
+                "max.poll.interval.ms",
+                "must be greater than 0",
+            ));
         }
         if self.enable_auto_commit && self.auto_commit_interval.is_zero() {
-            return Err(Error::config("auto.commit.interval.ms", "must be greater than 0"));
+            return Err(Error::config(
+                "auto.commit.interval.ms",
+                "must be greater than 0",
+            ));
         }
         if self.assignors.is_empty() {
             return Err(Error::config(
@@ -289,5 +305,90 @@ impl ConsumerConfig {
             return Err(Error::config("group.instance.id", "needs group.id"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![("bootstrap.servers", "h:1")]
+    }
+
+    #[test]
+    fn every_property_parses_and_is_documented() {
+        let doc = include_str!("../../docs/CONSUMER.md");
+        for property in CONSUMER_PROPERTIES {
+            let row = format!("| `{}` |", property.name);
+            assert!(
+                doc.contains(&row),
+                "docs/CONSUMER.md lacks {}",
+                property.name
+            );
+            if !property.default.is_empty() {
+                let mut props = base();
+                props.push((property.name, property.default));
+                let config = ConsumerConfig::from_properties(props).unwrap();
+                let default = ConsumerConfig::from_properties(base()).unwrap();
+                assert_eq!(
+                    format!("{config:?}"),
+                    format!("{default:?}"),
+                    "{}",
+                    property.name
+                );
+                assert!(
+                    doc.contains(&format!("| `{}` | `{}` |", property.name, property.default)),
+                    "{}",
+                    property.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_read_and_checked() {
+        let mut props = base();
+        props.extend([
+            ("group.id", "g"),
+            ("group.instance.id", "i"),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "1000"),
+            (
+                "partition.assignment.strategy",
+                "org.apache.kafka.clients.consumer.CooperativeStickyAssignor, roundrobin",
+            ),
+            ("isolation.level", "read_committed"),
+            ("max.poll.records", "7"),
+            ("client.id", "me"),
+        ]);
+        let config = ConsumerConfig::from_properties(props).unwrap();
+        assert_eq!(config.group_instance_id.as_deref(), Some("i"));
+        assert_eq!(config.auto_offset_reset, OffsetReset::Earliest);
+        assert!(!config.enable_auto_commit);
+        let names: Vec<&str> = config.assignors.iter().map(|a| a.name()).collect();
+        assert_eq!(names, ["cooperative-sticky", "roundrobin"]);
+        assert_eq!(config.isolation_level, IsolationLevel::ReadCommitted);
+        assert_eq!(config.max_poll_records, 7);
+        assert_eq!(config.client.client_id, "me");
+
+        for (name, value) in [
+            ("auto.offset.reset", "smallest"),
+            ("heartbeat.interval.ms", "60000"),
+            ("partition.assignment.strategy", "sticky"),
+            ("max.poll.records", "0"),
+            ("linger.ms", "5"),
+        ] {
+            let mut props = base();
+            props.push((name, value));
+            let err = ConsumerConfig::from_properties(props).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config { property, .. } if property == name),
+                "{name}: {err}"
+            );
+        }
     }
 }

@@ -24,7 +24,8 @@ pub trait Deserializer {
     type Output;
 
     /// Decodes `data` of a record in `topic`; the error text says what was wrong.
-    fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Option<Self::Output>, String>;
+    fn deserialize(&self, topic: &str, data: Option<&[u8]>)
+        -> Result<Option<Self::Output>, String>;
 }
 
 /// Keeps the bytes as they are.
@@ -58,7 +59,11 @@ macro_rules! big_endian_deserializer {
 
         impl Deserializer for $name {
             type Output = $ty;
-            fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Option<$ty>, String> {
+            fn deserialize(
+                &self,
+                _topic: &str,
+                data: Option<&[u8]>,
+            ) -> Result<Option<$ty>, String> {
                 data.map(|d| {
                     <[u8; std::mem::size_of::<$ty>()]>::try_from(d)
                         .map(<$ty>::from_be_bytes)
@@ -77,10 +82,26 @@ macro_rules! big_endian_deserializer {
     };
 }
 
-big_endian_deserializer!(I16Deserializer, i16, "A big-endian `i16` (Java's ShortDeserializer).");
-big_endian_deserializer!(I32Deserializer, i32, "A big-endian `i32` (Java's IntegerDeserializer).");
-big_endian_deserializer!(I64Deserializer, i64, "A big-endian `i64` (Java's LongDeserializer).");
-big_endian_deserializer!(F64Deserializer, f64, "A big-endian `f64` (Java's DoubleDeserializer).");
+big_endian_deserializer!(
+    I16Deserializer,
+    i16,
+    "A big-endian `i16` (Java's ShortDeserializer)."
+);
+big_endian_deserializer!(
+    I32Deserializer,
+    i32,
+    "A big-endian `i32` (Java's IntegerDeserializer)."
+);
+big_endian_deserializer!(
+    I64Deserializer,
+    i64,
+    "A big-endian `i64` (Java's LongDeserializer)."
+);
+big_endian_deserializer!(
+    F64Deserializer,
+    f64,
+    "A big-endian `f64` (Java's DoubleDeserializer)."
+);
 
 /// JSON into any `serde::Deserialize` type.
 #[cfg(feature = "json")]
@@ -139,7 +160,12 @@ mod tests {
 
     #[test]
     fn integers_are_big_endian_and_sized() {
-        assert_eq!(I32Deserializer.deserialize("t", Some(&[0, 0, 1, 2])).unwrap(), Some(258));
+        assert_eq!(
+            I32Deserializer
+                .deserialize("t", Some(&[0, 0, 1, 2]))
+                .unwrap(),
+            Some(258)
+        );
         assert_eq!(I64Deserializer.deserialize("t", None).unwrap(), None);
         assert!(I16Deserializer.deserialize("t", Some(&[1, 2, 3])).is_err());
     }
@@ -156,7 +182,10 @@ mod tests {
             headers: Vec::new(),
             leader_epoch: -1,
         };
-        assert_eq!(record.value_as(&StringDeserializer).unwrap().as_deref(), Some("ok"));
+        assert_eq!(
+            record.value_as(&StringDeserializer).unwrap().as_deref(),
+            Some("ok")
+        );
         let err = record.key_as(&StringDeserializer).unwrap_err();
         assert!(err.to_string().contains("t-3 at offset 9"), "{err}");
     }
@@ -165,7 +194,10 @@ mod tests {
     #[test]
     fn json_values() {
         let d = JsonDeserializer::<Vec<u32>>::new();
-        assert_eq!(d.deserialize("t", Some(b"[1,2]")).unwrap(), Some(vec![1, 2]));
+        assert_eq!(
+            d.deserialize("t", Some(b"[1,2]")).unwrap(),
+            Some(vec![1, 2])
+        );
         assert!(d.deserialize("t", Some(b"{")).is_err());
     }
 }

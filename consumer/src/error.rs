@@ -48,7 +48,9 @@ pub enum ConsumerError {
 
     /// A commit was refused because the group rebalanced since the
     /// consumer's assignment; the records will be redelivered elsewhere.
-    #[error("commit failed: the group rebalanced ({0}); the uncommitted records may be consumed again")]
+    #[error(
+        "commit failed: the group rebalanced ({0}); the uncommitted records may be consumed again"
+    )]
     CommitFailed(KafkaCode),
 
     /// An operation needs a group (`group.id`) or a subscription.

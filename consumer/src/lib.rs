@@ -1,4 +1,33 @@
-//! durian-consumer: not implemented yet.
+//! durian-consumer: Kafka's group consumer in pure Rust.
 //!
-//! This crate is reserved in the workspace layout (see docs/ARCHITECTURE.md);
-//! it holds no code until its issue is worked on, so nothing here pretends to work.
+//! ```text
+//!  Consumer::poll ──▶ Fetcher (one fetch in flight per broker, bounded buffers)
+//!       │    ▲                      │
+//!       │    └── records ◀──────────┘
+//!       ├──▶ group task (JoinGroup / SyncGroup / Heartbeat, assignors) ──events──▶ RebalanceListener
+//!       └──▶ commits (OffsetCommit / OffsetFetch) to the group coordinator
+//! ```
+//!
+//! Start with [`Consumer::builder`] or [`Consumer::from_properties`], then
+//! [`Consumer::subscribe`] (group) or [`Consumer::assign`] (no group), and
+//! call [`Consumer::poll`] in a loop. docs/CONSUMER.md describes delivery
+//! semantics, rebalancing and every setting.
+
+pub mod assignor;
+pub mod config;
+mod consumer;
+pub mod deserializer;
+pub mod error;
+mod fetcher;
+pub mod group;
+pub mod listener;
+pub mod offsets;
+mod types;
+mod versioned;
+
+pub use assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor};
+pub use config::{ConsumerConfig, IsolationLevel, OffsetReset, CONSUMER_PROPERTIES};
+pub use consumer::{Consumer, ConsumerBuilder, PollBatch};
+pub use error::{ConsumerError, Result};
+pub use listener::{NoopListener, RebalanceListener};
+pub use types::{ConsumerRecord, OffsetAndMetadata, TopicPartition};

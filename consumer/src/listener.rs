@@ -19,13 +19,21 @@ use crate::types::TopicPartition;
 pub trait RebalanceListener: Send {
     /// Partitions are about to be given away; commit their progress now.
     /// The consumer still owns them while this runs.
-    async fn on_partitions_revoked(&mut self, consumer: &mut Consumer, partitions: &[TopicPartition]) {
+    async fn on_partitions_revoked(
+        &mut self,
+        consumer: &mut Consumer,
+        partitions: &[TopicPartition],
+    ) {
         let _ = (consumer, partitions);
     }
 
     /// Partitions were added to the assignment; positions are set from
     /// committed offsets when the next fetch needs them.
-    async fn on_partitions_assigned(&mut self, consumer: &mut Consumer, partitions: &[TopicPartition]) {
+    async fn on_partitions_assigned(
+        &mut self,
+        consumer: &mut Consumer,
+        partitions: &[TopicPartition],
+    ) {
         let _ = (consumer, partitions);
     }
 

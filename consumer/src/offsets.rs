@@ -56,7 +56,10 @@ fn by_topic<'a, V>(
 ) -> BTreeMap<&'a str, Vec<(i32, V)>> {
     let mut grouped: BTreeMap<&str, Vec<(i32, V)>> = BTreeMap::new();
     for (tp, value) in entries {
-        grouped.entry(&tp.topic).or_default().push((tp.partition, value));
+        grouped
+            .entry(&tp.topic)
+            .or_default()
+            .push((tp.partition, value));
     }
     grouped
 }
@@ -111,7 +114,10 @@ pub fn parse_offset_commit(
         let name = topic_name(&topic.name.0, &topic.topic_id, metadata);
         for p in &topic.partitions {
             if p.error_code != 0 {
-                errors.push((TopicPartition::new(name.as_str(), p.partition_index), KafkaCode(p.error_code)));
+                errors.push((
+                    TopicPartition::new(name.as_str(), p.partition_index),
+                    KafkaCode(p.error_code),
+                ));
             }
         }
     }
@@ -130,32 +136,44 @@ pub(crate) fn topic_name(name: &str, id: &uuid::Uuid, metadata: &ClusterMetadata
         .unwrap_or_default()
 }
 
-/// An OffsetFetch request for the committed offsets of `partitions`.
-pub fn offset_fetch_request(group_id: &str, partitions: &BTreeSet<TopicPartition>) -> OffsetFetchRequest {
+/// An OffsetFetch request for the committed offsets of `partitions`:
+/// one group with its topics up to v7, a list of groups from v8.
+pub fn offset_fetch_request(
+    group_id: &str,
+    partitions: &BTreeSet<TopicPartition>,
+    version: i16,
+) -> OffsetFetchRequest {
     let grouped = by_topic(partitions.iter().map(|tp| (tp, ())));
-    let single: Vec<OffsetFetchRequestTopic> = grouped
-        .iter()
-        .map(|(topic, parts)| {
-            OffsetFetchRequestTopic::default()
-                .with_name(TopicName(str_bytes(topic)))
-                .with_partition_indexes(parts.iter().map(|(p, _)| *p).collect())
-        })
-        .collect();
-    let multi: Vec<OffsetFetchRequestTopics> = grouped
-        .iter()
-        .map(|(topic, parts)| {
-            OffsetFetchRequestTopics::default()
-                .with_name(TopicName(str_bytes(topic)))
-                .with_partition_indexes(parts.iter().map(|(p, _)| *p).collect())
-        })
-        .collect();
-    OffsetFetchRequest::default()
-        .with_group_id(GroupId(str_bytes(group_id)))
-        .with_topics(Some(single))
-        .with_groups(vec![OffsetFetchRequestGroup::default()
+    let indexes = |parts: &Vec<(i32, ())>| -> Vec<i32> { parts.iter().map(|(p, _)| *p).collect() };
+    if version >= 8 {
+        let topics = grouped
+            .iter()
+            .map(|(topic, parts)| {
+                OffsetFetchRequestTopics::default()
+                    .with_name(TopicName(str_bytes(topic)))
+                    .with_partition_indexes(indexes(parts))
+            })
+            .collect();
+        OffsetFetchRequest::default()
+            .with_topics(Some(Vec::new()))
+            .with_groups(vec![OffsetFetchRequestGroup::default()
+                .with_group_id(GroupId(str_bytes(group_id)))
+                .with_topics(Some(topics))])
+            .with_require_stable(true)
+    } else {
+        let topics = grouped
+            .iter()
+            .map(|(topic, parts)| {
+                OffsetFetchRequestTopic::default()
+                    .with_name(TopicName(str_bytes(topic)))
+                    .with_partition_indexes(indexes(parts))
+            })
+            .collect();
+        OffsetFetchRequest::default()
             .with_group_id(GroupId(str_bytes(group_id)))
-            .with_topics(Some(multi))])
-        .with_require_stable(true)
+            .with_topics(Some(topics))
+            .with_require_stable(version >= 7)
+    }
 }
 
 /// Committed offsets from an OffsetFetch response: `None` for partitions
@@ -166,7 +184,12 @@ pub fn parse_offset_fetch(
     response: &OffsetFetchResponse,
 ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>, CoreError> {
     let mut out = BTreeMap::new();
-    let mut take = |topic: &str, partition: i32, offset: i64, epoch: i32, metadata: Option<&StrBytes>, code: i16| {
+    let mut take = |topic: &str,
+                    partition: i32,
+                    offset: i64,
+                    epoch: i32,
+                    metadata: Option<&StrBytes>,
+                    code: i16| {
         KafkaError::check(code, None)?;
         let value = (offset >= 0).then(|| OffsetAndMetadata {
             offset,
@@ -180,14 +203,28 @@ pub fn parse_offset_fetch(
         KafkaError::check(group.error_code, None)?;
         for topic in &group.topics {
             for p in &topic.partitions {
-                take(&topic.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.metadata.as_ref(), p.error_code)?;
+                take(
+                    &topic.name,
+                    p.partition_index,
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.metadata.as_ref(),
+                    p.error_code,
+                )?;
             }
         }
     } else {
         KafkaError::check(response.error_code, None)?;
         for topic in &response.topics {
             for p in &topic.partitions {
-                take(&topic.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.metadata.as_ref(), p.error_code)?;
+                take(
+                    &topic.name,
+                    p.partition_index,
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.metadata.as_ref(),
+                    p.error_code,
+                )?;
             }
         }
     }
@@ -237,7 +274,10 @@ pub fn parse_list_offsets(
             } else {
                 Ok((p.offset, p.timestamp))
             };
-            out.insert(TopicPartition::new(topic.name.as_str(), p.partition_index), result);
+            out.insert(
+                TopicPartition::new(topic.name.as_str(), p.partition_index),
+                result,
+            );
         }
     }
     out
@@ -262,31 +302,77 @@ mod tests {
         let mut offsets = BTreeMap::new();
         offsets.insert(
             TopicPartition::new("t", 1),
-            OffsetAndMetadata { offset: 10, metadata: Some("note".into()), leader_epoch: Some(3) },
+            OffsetAndMetadata {
+                offset: 10,
+                metadata: Some("note".into()),
+                leader_epoch: Some(3),
+            },
         );
         let request = offset_commit_request(&identity, &offsets, &ClusterMetadata::default());
         assert_eq!(request.generation_id_or_member_epoch, 4);
         let p = &request.topics[0].partitions[0];
-        assert_eq!((p.partition_index, p.committed_offset, p.committed_leader_epoch), (1, 10, 3));
+        assert_eq!(
+            (
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch
+            ),
+            (1, 10, 3)
+        );
         assert_eq!(p.committed_metadata.as_deref(), Some("note"));
     }
 
     #[test]
+    fn offset_fetch_request_fits_each_version() {
+        use kafka_protocol::protocol::Encodable;
+        let partitions = BTreeSet::from([TopicPartition::new("t", 0), TopicPartition::new("t", 3)]);
+        for version in 1..=9 {
+            let request = offset_fetch_request("g", &partitions, version);
+            let mut buf = bytes::BytesMut::new();
+            request.encode(&mut buf, version).unwrap();
+        }
+        assert_eq!(
+            offset_fetch_request("g", &partitions, 8).groups[0]
+                .topics
+                .as_ref()
+                .unwrap()[0]
+                .partition_indexes,
+            [0, 3]
+        );
+    }
+
+    #[test]
     fn offset_fetch_distinguishes_none_from_committed() {
-        let response = OffsetFetchResponse::default().with_topics(vec![OffsetFetchResponseTopic::default()
-            .with_name(TopicName(str_bytes("t")))
-            .with_partitions(vec![
-                OffsetFetchResponsePartition::default().with_partition_index(0).with_committed_offset(-1),
-                OffsetFetchResponsePartition::default()
-                    .with_partition_index(1)
-                    .with_committed_offset(42)
-                    .with_committed_leader_epoch(2),
-            ])]);
+        let response =
+            OffsetFetchResponse::default().with_topics(vec![OffsetFetchResponseTopic::default()
+                .with_name(TopicName(str_bytes("t")))
+                .with_partitions(vec![
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(-1),
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(1)
+                        .with_committed_offset(42)
+                        .with_committed_leader_epoch(2),
+                ])]);
         let parsed = parse_offset_fetch(&response).unwrap();
         assert_eq!(parsed[&TopicPartition::new("t", 0)], None);
-        assert_eq!(parsed[&TopicPartition::new("t", 1)].as_ref().unwrap().offset, 42);
-        assert_eq!(parsed[&TopicPartition::new("t", 1)].as_ref().unwrap().leader_epoch, Some(2));
-        let failing = OffsetFetchResponse::default().with_error_code(KafkaCode::COORDINATOR_LOAD_IN_PROGRESS.0);
+        assert_eq!(
+            parsed[&TopicPartition::new("t", 1)]
+                .as_ref()
+                .unwrap()
+                .offset,
+            42
+        );
+        assert_eq!(
+            parsed[&TopicPartition::new("t", 1)]
+                .as_ref()
+                .unwrap()
+                .leader_epoch,
+            Some(2)
+        );
+        let failing = OffsetFetchResponse::default()
+            .with_error_code(KafkaCode::COORDINATOR_LOAD_IN_PROGRESS.0);
         assert!(parse_offset_fetch(&failing).unwrap_err().is_retriable());
     }
 }

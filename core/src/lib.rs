@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod record;
 pub mod retry;
 pub mod traffic;
+pub mod wire_guard;
 
 pub use client::{Client, SendOptions, Target};
 pub use config::ClientConfig;

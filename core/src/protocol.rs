@@ -25,6 +25,18 @@ pub fn encode_body<R: Encodable>(api: ApiKey, request: &R, version: i16) -> Resu
 
 /// Decodes a response body (header already removed) at `version`.
 pub fn decode_body<R: Decodable>(api: ApiKey, mut body: Bytes, version: i16) -> Result<R> {
+    // kafka-protocol sizes arrays from wire counts; walk the body first so a
+    // hostile count is an error, not an abort. A response type without a
+    // schema is one this client asked for, so it is decoded as before.
+    match crate::wire_guard::check_response(api as i16, version, &body) {
+        Ok(()) | Err(crate::wire_guard::GuardError::NoSchema { .. }) => {}
+        Err(e) => {
+            return Err(Error::protocol(
+                format_args!("checking {api:?} v{version} response"),
+                e,
+            ))
+        }
+    }
     R::decode(&mut body, version)
         .map_err(|e| Error::protocol(format_args!("decoding {api:?} v{version} response"), e))
 }
@@ -67,7 +79,7 @@ pub fn strip_response_header(mut frame: Bytes, header_version: i16) -> Result<By
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
+    use kafka_protocol::messages::MetadataResponse;
     use kafka_protocol::protocol::Message;
 
     #[test]
@@ -79,10 +91,10 @@ mod tests {
 
     #[test]
     fn body_round_trip_and_decode_errors_are_protocol_errors() {
-        let request = MetadataRequest::default();
-        let body = encode_body(ApiKey::Metadata, &request, 9).unwrap();
-        let back: MetadataRequest = decode_body(ApiKey::Metadata, body, 9).unwrap();
-        assert_eq!(back, request);
+        let response = MetadataResponse::default();
+        let body = encode_body(ApiKey::Metadata, &response, 9).unwrap();
+        let back: MetadataResponse = decode_body(ApiKey::Metadata, body, 9).unwrap();
+        assert_eq!(back, response);
         let err = decode_body::<MetadataResponse>(
             ApiKey::Metadata,
             Bytes::from_static(&[0, 0]),

@@ -430,8 +430,9 @@ mod tests {
         assert_eq!(config.delivery_timeout, Duration::from_secs(3));
         assert_eq!(config.compression, Compression::Lz4);
         assert_eq!(config.batch_size, 1000);
-        let err = ProducerConfig::from_properties([("bootstrap.servers", "h:1"), ("lingr.ms", "1")])
-            .unwrap_err();
+        let err =
+            ProducerConfig::from_properties([("bootstrap.servers", "h:1"), ("lingr.ms", "1")])
+                .unwrap_err();
         assert_eq!(property_of(err), "lingr.ms");
     }
 
@@ -450,7 +451,10 @@ mod tests {
             let err = ProducerConfig::from_properties([("bootstrap.servers", "h:1"), (key, value)])
                 .unwrap_err();
             assert_eq!(property_of(err.clone()), property);
-            assert!(err.to_string().contains("enable.idempotence=false"), "{err}");
+            assert!(
+                err.to_string().contains("enable.idempotence=false"),
+                "{err}"
+            );
             ProducerConfig::from_properties([
                 ("bootstrap.servers", "h:1"),
                 (key, value),

@@ -38,6 +38,15 @@ pub(crate) struct BatchSignal {
     state: Mutex<SignalState>,
 }
 
+impl std::fmt::Debug for BatchSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchSignal")
+            .field("partition", &self.partition)
+            .field("complete", &self.is_complete())
+            .finish()
+    }
+}
+
 impl BatchSignal {
     pub(crate) fn new(partition: i32) -> Arc<Self> {
         Arc::new(BatchSignal {

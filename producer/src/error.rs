@@ -183,6 +183,8 @@ mod tests {
             attempts: 2,
             last_error: Some(durian_core::Error::Shutdown),
         };
-        assert!(sent.to_string().contains("may or may not have been written"));
+        assert!(sent
+            .to_string()
+            .contains("may or may not have been written"));
     }
 }

@@ -1,4 +1,45 @@
-//! durian-producer: not implemented yet.
+//! durian-producer: an idempotent, batching Kafka producer.
 //!
-//! This crate is reserved in the workspace layout (see docs/ARCHITECTURE.md);
-//! it holds no code until its issue is worked on, so nothing here pretends to work.
+//! ```text
+//!  send(record) ─▶ serializers ─▶ partitioner ─▶ accumulator ──────────────▶ sender task
+//!   │ returns once buffered        explicit >      per-partition batches       per broker: drain
+//!   │ (awaiting it = backpressure)  murmur2(key) >  in wire format,             ready partitions into
+//!   ▼                               sticky          buffer.memory budget        one ProduceRequest ─▶ sink(node)
+//!  DeliveryFuture ◀──────────── batch signal ◀── ack / retry / fail / epoch bump ◀── responses
+//! ```
+//!
+//! * [`Producer::send`] returns a [`DeliveryFuture`] once the record is in a
+//!   batch; the future resolves to [`RecordMetadata`] (partition, offset,
+//!   timestamp) or a [`ProducerError`].
+//! * Idempotence is on by default: a producer id from InitProducerId,
+//!   sequence numbers per partition, retries that keep order, and epoch
+//!   bumps (KIP-360) on the recoverable sequence errors.
+//! * `delivery.timeout.ms` bounds every record's life; `close` delivers or
+//!   fails everything buffered.
+//!
+//! docs/PRODUCER.md has the guarantees, every setting and the error table.
+
+mod accumulator;
+mod config;
+mod delivery;
+mod error;
+mod idempotence;
+mod metrics;
+pub mod partitioner;
+mod producer;
+mod record;
+mod sender;
+pub mod serializer;
+mod shared;
+
+pub use config::{Acks, ProducerConfig, ProducerConfigBuilder, PRODUCER_PROPERTIES};
+pub use delivery::DeliveryFuture;
+pub use durian_core::compression::Compression;
+pub use error::{ProducerError, Result};
+pub use metrics::ProducerMetrics;
+pub use partitioner::{DefaultPartitioner, Partitioner, RoundRobinPartitioner, TopicPartitions};
+pub use producer::{Producer, ProducerBuilder};
+pub use record::{Header, ProducerRecord, RecordMetadata};
+#[cfg(feature = "json")]
+pub use serializer::JsonSerializer;
+pub use serializer::{BytesSerializer, IntegerSerializer, Serializer, StringSerializer};

@@ -26,7 +26,7 @@ impl durian_core::record::HeaderView for Header {
 ///
 /// ```
 /// use durian_producer::ProducerRecord;
-/// let record = ProducerRecord::new("clicks", "page=/home")
+/// let record: ProducerRecord = ProducerRecord::new("clicks", "page=/home")
 ///     .with_key("user-7")
 ///     .with_header("trace", "abc")
 ///     .with_header("trace", "def");

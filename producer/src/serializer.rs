@@ -106,7 +106,9 @@ mod tests {
 
     #[test]
     fn strings_are_utf8() {
-        let out = StringSerializer.serialize("t", &"drüben".to_owned()).unwrap();
+        let out = StringSerializer
+            .serialize("t", &"drüben".to_owned())
+            .unwrap();
         assert_eq!(&out[..], "drüben".as_bytes());
     }
 

@@ -1,6 +1,7 @@
 //! ApiVersions (key 18), versions 0–4.
 //!
-//! Lists exactly the APIs in the handler registry. A request at a version
+//! Lists exactly the APIs in the handler registry, with their advertised
+//! version ranges. A request at a version
 //! above 4 is answered, as Kafka does, with UNSUPPORTED_VERSION and the
 //! list encoded in the v0 format every client can read, so the client can
 //! retry with a version we know. Supported features (v3+) are not reported.
@@ -40,8 +41,8 @@ fn advertised() -> Vec<ApiVersion> {
         .map(|h| {
             ApiVersion::default()
                 .with_api_key(h.key as i16)
-                .with_min_version(h.versions.min)
-                .with_max_version(h.versions.max)
+                .with_min_version(h.advertised.min)
+                .with_max_version(h.advertised.max)
         })
         .collect();
     keys.sort_by_key(|k| k.api_key);

@@ -50,7 +50,13 @@ pub async fn handle(
         };
         let result = CreatableTopicResult::default().with_name(topic.name);
         results.push(match outcome {
-            Ok(created) => success(state, result, created, version),
+            Ok(mut created) => {
+                if request.validate_only {
+                    // Nothing was created, so there is no id to report.
+                    created.id = uuid::Uuid::nil();
+                }
+                success(state, result, created, version)
+            }
             Err(e) => result
                 .with_error_code(e.code)
                 .with_error_message(Some(text(e.message)))

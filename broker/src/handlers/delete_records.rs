@@ -44,6 +44,8 @@ pub async fn handle(
                             .map(|_| log.log_start_offset())
                             .map_err(|e| e.kafka_error_code())
                     });
+                    // Fetches parked on this partition must see the new log start.
+                    state.notify_append(&topic.name, p.partition_index);
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index);
                     match outcome {
@@ -60,7 +62,10 @@ pub async fn handle(
                 .with_partitions(partitions)
         })
         .collect();
-    // Fetches parked on these partitions must see the new log start.
-    state.notify_append();
+    // Persist the new log start offsets now: a crash must not bring the
+    // deleted records back.
+    if let Err(e) = state.logs.checkpoint() {
+        tracing::warn!(error = %e, "checkpoint after DeleteRecords failed");
+    }
     DeleteRecordsResponse::default().with_topics(topics)
 }

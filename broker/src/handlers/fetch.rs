@@ -1,8 +1,9 @@
 //! Fetch (key 1), versions 4–17.
 //!
 //! Serves byte ranges of the partition logs as stored. The request waits
-//! (long poll) up to `max_wait_ms` until at least `min_bytes` are available,
-//! woken by every append. The response honours `max_bytes` and each
+//! (long poll) up to `max_wait_ms` until at least `min_bytes` are
+//! available, woken by appends to the partitions it reads (and by
+//! shutdown). The response honours `max_bytes` (capped at 55 MiB) and each
 //! `partition_max_bytes`, except that the first partition with data always
 //! gets at least one whole batch so a large batch can never stall a
 //! consumer (KIP-74). Topics are named up to v12 and identified by topic id
@@ -24,6 +25,7 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::versions;
@@ -63,26 +65,52 @@ pub async fn handle(state: &BrokerState, request: FetchRequest, version: i16) ->
         Ok(asked) if asked > 0 => asked.min(FETCH_MAX_BYTES),
         _ => FETCH_MAX_BYTES,
     };
-    let mut appends = state.subscribe_appends();
+    // Subscribed before the first look for data, so no append is missed.
+    let mut appends = subscribe(state, &resolved);
     let mut shutdown = state.shutdown_signal();
     loop {
-        appends.borrow_and_update();
+        for receiver in &mut appends {
+            receiver.borrow_and_update();
+        }
         let collected = collect(state, &resolved, max_bytes, version);
         let enough = collected.bytes >= min_bytes || collected.has_error || shutdown.is_shutdown();
-        if enough || Instant::now() >= deadline {
+        if enough || Instant::now() >= deadline || appends.is_empty() {
             return FetchResponse::default().with_responses(collected.topics);
         }
         tokio::select! {
-            changed = appends.changed() => {
-                if changed.is_err() {
-                    return FetchResponse::default().with_responses(collected.topics);
-                }
-            }
+            _ = any_changed(&mut appends) => {}
             _ = tokio::time::sleep_until(deadline) => {}
             // Answer with what there is rather than hold up shutdown.
             _ = shutdown.wait() => {}
         }
     }
+}
+
+/// One append signal per requested partition of an existing topic.
+fn subscribe(
+    state: &BrokerState,
+    topics: &[(FetchTopic, Result<TopicMeta, i16>)],
+) -> Vec<watch::Receiver<u64>> {
+    topics
+        .iter()
+        .filter_map(|(request, found)| Some((request, found.as_ref().ok()?)))
+        .flat_map(|(request, topic)| {
+            request
+                .partitions
+                .iter()
+                .map(|p| state.subscribe_appends(&topic.name, p.partition))
+        })
+        .collect()
+}
+
+/// Resolves when any receiver sees a change (or its topic is deleted).
+async fn any_changed(receivers: &mut [watch::Receiver<u64>]) {
+    if receivers.is_empty() {
+        // select_all needs at least one future; nothing can change.
+        return std::future::pending().await;
+    }
+    let waits = receivers.iter_mut().map(|r| Box::pin(r.changed()));
+    let _ = futures::future::select_all(waits).await;
 }
 
 /// The error for a request that tries to use a fetch session.

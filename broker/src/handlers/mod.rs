@@ -71,6 +71,11 @@ pub struct ApiHandler {
     pub key: ApiKey,
     /// Versions served (inclusive).
     pub versions: VersionRange,
+    /// Versions listed in ApiVersions; the same as `versions` except where
+    /// a client needs to see older versions to enable a feature (see
+    /// `produce::ADVERTISED`). Requests at advertised but unserved versions
+    /// close the connection with a reason.
+    pub advertised: VersionRange,
     /// Versions kafka-protocol can decode for this request; `versions` must lie inside.
     pub decodable: VersionRange,
     /// Decodes the body at the given version, runs the handler, encodes the reply.
@@ -103,6 +108,7 @@ macro_rules! api {
         ApiHandler {
             key: ApiKey::$key,
             versions: $module::VERSIONS,
+            advertised: $module::VERSIONS,
             decodable: <$request as Message>::VERSIONS,
             run: |state, ctx, body| {
                 Box::pin(async move {
@@ -121,6 +127,7 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
         ApiHandler {
             key: ApiKey::Produce,
             versions: produce::VERSIONS,
+            advertised: produce::ADVERTISED,
             decodable: <messages::ProduceRequest as Message>::VERSIONS,
             run: |state, ctx, body| {
                 Box::pin(async move {
@@ -147,6 +154,7 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
         ApiHandler {
             key: ApiKey::JoinGroup,
             versions: join_group::VERSIONS,
+            advertised: join_group::VERSIONS,
             decodable: <messages::JoinGroupRequest as Message>::VERSIONS,
             run: |state, ctx, body| {
                 Box::pin(async move {
@@ -224,16 +232,16 @@ pub fn text(value: impl Into<String>) -> StrBytes {
     StrBytes::from_string(value.into())
 }
 
-/// The served APIs as a Markdown table (API, key, versions), generated
-/// from [`registry`] for docs/BROKER.md.
+/// The served APIs as a Markdown table (API, key, versions served,
+/// versions advertised), generated from [`registry`] for docs/BROKER.md.
 pub fn api_table_markdown() -> String {
     let mut handlers: Vec<&ApiHandler> = registry().iter().collect();
     handlers.sort_by_key(|h| h.key as i16);
-    let mut out = String::from("| API | Key | Versions |\n|---|---:|---|\n");
+    let mut out = String::from("| API | Key | Served | Advertised |\n|---|---:|---|---|\n");
     for h in handlers {
         out.push_str(&format!(
-            "| {:?} | {} | {}–{} |\n",
-            h.key, h.key as i16, h.versions.min, h.versions.max
+            "| {:?} | {} | {}–{} | {}–{} |\n",
+            h.key, h.key as i16, h.versions.min, h.versions.max, h.advertised.min, h.advertised.max
         ));
     }
     out
@@ -249,6 +257,10 @@ mod tests {
         for h in registry() {
             assert!(seen.insert(h.key as i16), "{:?} registered twice", h.key);
             assert!(!h.versions.is_empty(), "{h:?} serves no version");
+            assert!(
+                h.advertised.min <= h.versions.min && h.advertised.max == h.versions.max,
+                "{h:?} must advertise every served version and nothing newer"
+            );
             assert!(
                 h.versions.min >= h.decodable.min && h.versions.max <= h.decodable.max,
                 "{h:?} serves versions kafka-protocol cannot decode ({})",

@@ -22,6 +22,15 @@ use crate::state::BrokerState;
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(3, 12);
 
+/// Versions advertised in ApiVersions: from v0, as Kafka 3.x did.
+/// librdkafka before 2.10 turns gzip and snappy on only when the broker's
+/// Produce range includes v0 (and otherwise silently sends such batches
+/// uncompressed). Clients use the highest common version, so v0–v2
+/// (message formats v0/v1, which kafka-protocol cannot decode) are never
+/// chosen by a client that also speaks v3+; one that sends them anyway has
+/// its connection closed with a reason.
+pub const ADVERTISED: VersionRange = versions(0, 12);
+
 /// What the connection does after a Produce.
 #[derive(Debug)]
 pub enum ProduceReply {
@@ -39,7 +48,6 @@ pub enum ProduceReply {
 pub async fn handle(state: &BrokerState, request: ProduceRequest, version: i16) -> ProduceReply {
     let acks = request.acks;
     let mut responses = Vec::with_capacity(request.topic_data.len());
-    let mut appended = false;
     let mut first_error: Option<String> = None;
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
@@ -55,7 +63,9 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest, version: i16) 
                 (Err(e), _) => failure(data.index, e.code, &e.message),
                 (Ok(_), _) => {
                     let outcome = append(state, &name, data.index, data.records).await;
-                    appended |= outcome.error_code == 0;
+                    if outcome.error_code == 0 {
+                        state.notify_append(&name, data.index);
+                    }
                     outcome
                 }
             };
@@ -74,9 +84,6 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest, version: i16) 
                 .with_name(topic.name)
                 .with_partition_responses(partitions),
         );
-    }
-    if appended {
-        state.notify_append();
     }
     match (acks, first_error) {
         (0, None) => ProduceReply::Silent,

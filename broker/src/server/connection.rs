@@ -6,7 +6,10 @@
 //! an idempotent producer pipelines several Produce requests on one
 //! connection and relies on them being appended in the order sent. The
 //! reader still runs ahead (up to [`PIPELINE_DEPTH`] frames), so a client's
-//! pipelined requests wait in memory rather than in the socket.
+//! pipelined requests wait in memory rather than in the socket. Memory for
+//! every frame read ahead comes from one broker-wide pool
+//! (`queued.max.request.bytes`), so many clients flooding large requests
+//! wait for memory instead of exhausting it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,10 +19,10 @@ use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::dispatch::{dispatch, Outcome};
-use super::frame::read_frame;
+use super::frame::{read_frame_body, read_frame_length, FrameError};
 use super::shutdown::Shutdown;
 use crate::state::BrokerState;
 
@@ -31,6 +34,7 @@ pub async fn serve(
     state: Arc<BrokerState>,
     socket: TcpStream,
     peer: SocketAddr,
+    limits: ReadLimits,
     shutdown: Shutdown,
 ) {
     if let Err(e) = socket.set_nodelay(true) {
@@ -38,17 +42,24 @@ pub async fn serve(
     }
     let (reader, mut writer) = socket.into_split();
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
-    let max_bytes = state.config.socket_request_max_bytes;
-    let idle = state.config.connections_max_idle;
-    let reader_task = tokio::spawn(read_loop(
-        reader, frames_tx, peer, max_bytes, idle, shutdown,
-    ));
+
+    // A client that stops reading must not pin a response (and this task)
+    // forever: writes get the same patience as reads.
+    let write_timeout = limits.idle;
+    let reader_task = tokio::spawn(read_loop(reader, frames_tx, peer, limits, shutdown));
     while let Some(frame) = frames.recv().await {
-        match dispatch(state.clone(), frame, peer).await {
+        match dispatch(state.clone(), frame.bytes.clone(), peer).await {
             Outcome::Respond(response) => {
-                if let Err(e) = writer.write_all(&response).await {
-                    tracing::debug!(%peer, error = %e, "write failed; closing connection");
-                    break;
+                match tokio::time::timeout(write_timeout, writer.write_all(&response)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "write failed; closing connection");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::info!(%peer, "client stopped reading responses; closing connection");
+                        break;
+                    }
                 }
             }
             Outcome::Silent => {}
@@ -62,34 +73,92 @@ pub async fn serve(
     let _ = writer.shutdown().await;
 }
 
+/// A request frame waiting to be processed, with its share of the
+/// broker-wide request memory (released when the frame is dropped).
+pub struct QueuedFrame {
+    /// The frame (without its length prefix).
+    pub bytes: Bytes,
+    _memory: OwnedSemaphorePermit,
+}
+
+/// Why the reader stopped.
+enum ReadEnd {
+    Closed,
+    Idle,
+    Shutdown,
+    Failed(FrameError),
+}
+
 async fn read_loop(
     mut reader: OwnedReadHalf,
-    frames: mpsc::Sender<Bytes>,
+    frames: mpsc::Sender<QueuedFrame>,
     peer: SocketAddr,
-    max_bytes: usize,
-    idle: Duration,
+    limits: ReadLimits,
     mut shutdown: Shutdown,
 ) {
     loop {
-        let next = tokio::select! {
-            _ = shutdown.wait() => return,
-            read = tokio::time::timeout(idle, read_frame(&mut reader, max_bytes)) => read,
-        };
-        match next {
-            Err(_) => {
-                tracing::info!(%peer, idle_ms = idle.as_millis() as u64, "closing idle connection");
-                return;
-            }
-            Ok(Ok(None)) => return,
-            Ok(Err(e)) => {
-                tracing::warn!(%peer, error = %e, "closing connection");
-                return;
-            }
-            Ok(Ok(Some(frame))) => {
-                if frames.send(frame).await.is_err() {
-                    return;
+        let end = tokio::select! {
+            _ = shutdown.wait() => ReadEnd::Shutdown,
+            next = read_one(&mut reader, &limits) => match next {
+                Ok(frame) => {
+                    if frames.send(frame).await.is_err() {
+                        return;
+                    }
+                    continue;
                 }
+                Err(end) => end,
+            },
+        };
+        match end {
+            ReadEnd::Closed | ReadEnd::Shutdown => {}
+            ReadEnd::Idle => {
+                let idle_ms = limits.idle.as_millis() as u64;
+                tracing::info!(%peer, idle_ms, "closing idle connection");
             }
+            ReadEnd::Failed(e) => tracing::warn!(%peer, error = %e, "closing connection"),
         }
+        return;
     }
+}
+
+/// Reads one frame: the length (within the idle timeout), then memory for
+/// it from the broker-wide pool (waiting applies backpressure), then the
+/// body (within the idle timeout again, so a client cannot trickle bytes
+/// forever while holding memory).
+async fn read_one(reader: &mut OwnedReadHalf, limits: &ReadLimits) -> Result<QueuedFrame, ReadEnd> {
+    let size = match tokio::time::timeout(limits.idle, read_frame_length(reader, limits.max_bytes))
+        .await
+    {
+        Err(_) => return Err(ReadEnd::Idle),
+        Ok(Ok(None)) => return Err(ReadEnd::Closed),
+        Ok(Ok(Some(size))) => size,
+        Ok(Err(e)) => return Err(ReadEnd::Failed(e)),
+    };
+    // `size` is at most max_bytes, which the pool always covers.
+    let permits = u32::try_from(size).unwrap_or(u32::MAX);
+    let memory = limits
+        .pool
+        .clone()
+        .acquire_many_owned(permits)
+        .await
+        .map_err(|_| ReadEnd::Shutdown)?;
+    match tokio::time::timeout(limits.idle, read_frame_body(reader, size)).await {
+        Err(_) => Err(ReadEnd::Idle),
+        Ok(Err(e)) => Err(ReadEnd::Failed(e)),
+        Ok(Ok(bytes)) => Ok(QueuedFrame {
+            bytes,
+            _memory: memory,
+        }),
+    }
+}
+
+/// What a connection's reader needs to know.
+#[derive(Debug, Clone)]
+pub struct ReadLimits {
+    /// `socket.request.max.bytes`.
+    pub max_bytes: usize,
+    /// `connections.max.idle.ms`.
+    pub idle: Duration,
+    /// Broker-wide budget for request bytes read but not yet processed.
+    pub pool: Arc<Semaphore>,
 }

@@ -3,51 +3,32 @@
 //! kafka-protocol's array decoders call `Vec::with_capacity(count)` with the
 //! count read off the wire, before any element is read. A frame of a few
 //! bytes claiming 2^31 elements would make the process abort on the failed
-//! allocation, which `catch_unwind` cannot stop. So every body is decoded
-//! twice:
+//! allocation, which `catch_unwind` cannot stop. So every body is first
+//! walked by [`durian_core::wire_guard`], which checks every count, length
+//! and tagged field against the bytes actually present without allocating,
+//! and only then decoded:
 //!
 //! ```text
-//!  frame ──► pass 1: decode through GuardedBuf ──ok──► pass 2: plain decode ──► request
-//!                      │ (counts clamped, long            (every count is now known
-//!                      │  varints rejected)                to fit in the frame)
-//!                      └──error──► reject the frame
+//!  body ──► wire_guard::check_request ──ok──► kafka-protocol decode ──► request
+//!                  │ (schema walk, no allocation)   (under catch_unwind)
+//!                  └──error──► reject the frame with the field and offset
 //! ```
 //!
-//! In pass 1, [`GuardedBuf`] replaces every 32-bit integer larger than the
-//! bytes left with `left + 1`. Lengths and counts are the only integers
-//! that steer decoding, and a count of `left + 1` elements of at least one
-//! byte each cannot fit, so pass 1 fails exactly when a real count would
-//! exceed the frame; other integer fields only get a different value in a
-//! result that is thrown away. Compact (varint) counts are read byte by
-//! byte, so pass 1 tracks runs of varint bytes and fails once a run's value
-//! must exceed the bytes left and is at least 2^21. After pass 1 succeeds,
-//! every allocation of pass 2 is bounded by the frame length times the
-//! element size. Both passes run under `catch_unwind` so a panic inside the
-//! decoder only costs the offending connection.
+//! After the walk succeeds every allocation of the decode is bounded by the
+//! frame length times the element size. The decode still runs under
+//! `catch_unwind` so a panic inside the decoder only costs the offending
+//! connection.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use bytes::{Buf, Bytes, TryGetError};
-use kafka_protocol::protocol::buf::ByteBuf;
-use kafka_protocol::protocol::Decodable;
+use bytes::Bytes;
+use kafka_protocol::protocol::Request;
 
-/// Varint runs shorter than this many bytes (values below 2^21) are let
-/// through: their worst-case allocation is small, and short runs are also
-/// what consecutive negative `int8` fields look like.
-const VARINT_GUARD_MIN_BYTES: u32 = 3;
-
-/// Decodes `body` as `T` at `version`, refusing inputs whose counts do not
-/// fit in the body; never panics or aborts on malformed input.
-pub fn decode_guarded<T: Decodable>(body: &Bytes, version: i16) -> Result<T, String> {
-    let probe = catch_unwind(AssertUnwindSafe(|| {
-        let mut guarded = GuardedBuf::new(body.clone());
-        T::decode(&mut guarded, version).map(|_| ())
-    }));
-    match probe {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("malformed request body: {e}")),
-        Err(_) => return Err("request body made the decoder panic".to_string()),
-    }
+/// Decodes `body` as `T` at `version`, refusing inputs whose counts or
+/// lengths do not fit in the body; never panics or aborts on malformed input.
+pub fn decode_guarded<T: Request>(body: &Bytes, version: i16) -> Result<T, String> {
+    durian_core::wire_guard::check_request(T::KEY, version, body)
+        .map_err(|e| format!("malformed request body: {e}"))?;
     let decoded = catch_unwind(AssertUnwindSafe(|| {
         let mut plain = body.clone();
         T::decode(&mut plain, version)
@@ -56,101 +37,6 @@ pub fn decode_guarded<T: Decodable>(body: &Bytes, version: i16) -> Result<T, Str
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(format!("malformed request body: {e}")),
         Err(_) => Err("request body made the decoder panic".to_string()),
-    }
-}
-
-/// A buffer for the probing pass; see the module docs.
-struct GuardedBuf {
-    inner: Bytes,
-    /// Position just after the last byte read by `try_get_u8`, if the
-    /// current varint run is still open.
-    run_end: Option<usize>,
-    run_len: u32,
-    run_value: u64,
-    total: usize,
-}
-
-impl GuardedBuf {
-    fn new(inner: Bytes) -> GuardedBuf {
-        let total = inner.len();
-        GuardedBuf {
-            inner,
-            run_end: None,
-            run_len: 0,
-            run_value: 0,
-            total,
-        }
-    }
-
-    fn position(&self) -> usize {
-        self.total - self.inner.len()
-    }
-}
-
-impl Buf for GuardedBuf {
-    fn remaining(&self) -> usize {
-        self.inner.remaining()
-    }
-
-    fn chunk(&self) -> &[u8] {
-        self.inner.chunk()
-    }
-
-    fn advance(&mut self, cnt: usize) {
-        self.inner.advance(cnt.min(self.inner.len()))
-    }
-
-    fn try_get_i32(&mut self) -> Result<i32, TryGetError> {
-        let value = self.inner.try_get_i32()?;
-        let left = self.inner.len();
-        if value > 0 && value as usize > left {
-            Ok(i32::try_from(left + 1).unwrap_or(i32::MAX))
-        } else {
-            Ok(value)
-        }
-    }
-
-    fn try_get_u8(&mut self) -> Result<u8, TryGetError> {
-        let start = self.position();
-        let byte = self.inner.try_get_u8()?;
-        if self.run_end != Some(start) {
-            self.run_len = 0;
-            self.run_value = 0;
-        }
-        if self.run_len < 10 {
-            self.run_value |= u64::from(byte & 0x7f) << (7 * self.run_len);
-        }
-        self.run_len += 1;
-        if byte & 0x80 == 0 {
-            self.run_end = None;
-            return Ok(byte);
-        }
-        self.run_end = Some(start + 1);
-        // The run continues, so its final value is at least the next power.
-        let at_least = self.run_value + (1u64 << (7 * self.run_len).min(63));
-        let left = self.inner.len() as u64;
-        if self.run_len >= VARINT_GUARD_MIN_BYTES && at_least > left + 1 {
-            return Err(TryGetError {
-                requested: usize::try_from(at_least).unwrap_or(usize::MAX),
-                available: self.inner.len(),
-            });
-        }
-        Ok(byte)
-    }
-}
-
-impl ByteBuf for GuardedBuf {
-    fn peek_bytes(&mut self, r: std::ops::Range<usize>) -> Bytes {
-        // Only reached through the checked `try_peek_bytes`; stay in bounds anyway.
-        let end = r.end.min(self.inner.len());
-        let start = r.start.min(end);
-        self.inner.slice(start..end)
-    }
-
-    fn get_bytes(&mut self, size: usize) -> Bytes {
-        let size = size.min(self.inner.len());
-        self.run_end = None;
-        self.inner.split_to(size)
     }
 }
 

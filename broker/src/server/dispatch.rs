@@ -48,7 +48,8 @@ pub async fn dispatch(state: Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -
     };
     if api != ApiKey::Produce && frame.len() > MAX_NON_PRODUCE_REQUEST_BYTES {
         return Outcome::Close(format!(
-            "{api:?} request of {} bytes exceeds the {MAX_NON_PRODUCE_REQUEST_BYTES}-byte limit for non-Produce requests",
+            "{api:?} request of {} bytes exceeds the {MAX_NON_PRODUCE_REQUEST_BYTES}-byte \
+             limit for non-Produce requests",
             frame.len()
         ));
     }
@@ -61,6 +62,13 @@ pub async fn dispatch(state: Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -
                 api_versions::unsupported_version_reply(),
             );
         }
+        if version >= handler.advertised.min && version <= handler.advertised.max {
+            return Outcome::Close(format!(
+                "{api:?} v{version} is advertised for compatibility but not served \
+                 (old message format); the client must use v{}..=v{}",
+                handler.versions.min, handler.versions.max
+            ));
+        }
         return Outcome::Close(format!(
             "{api:?} v{version} is not supported (supported: v{}..=v{})",
             handler.versions.min, handler.versions.max
@@ -70,7 +78,13 @@ pub async fn dispatch(state: Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -
         Ok(parts) => parts,
         Err(reason) => return Outcome::Close(format!("{api:?} v{version}: {reason}")),
     };
-    tracing::trace!(?api, version, correlation_id = header.correlation_id, client = ?header.client_id, "request");
+    tracing::trace!(
+        ?api,
+        version,
+        correlation_id = header.correlation_id,
+        client = ?header.client_id,
+        "request"
+    );
     let ctx = RequestContext {
         version,
         client_id: header.client_id.as_ref().map(|c| c.to_string()),

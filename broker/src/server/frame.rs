@@ -40,11 +40,14 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
-/// Reads one frame; `Ok(None)` on a clean close between frames.
-pub async fn read_frame<R: AsyncRead + Unpin>(
+/// Reads one frame's length prefix and checks it against `max_bytes`;
+/// `Ok(None)` on a clean close between frames. Nothing is allocated here:
+/// the caller reserves memory for the announced size, then calls
+/// [`read_frame_body`].
+pub async fn read_frame_length<R: AsyncRead + Unpin>(
     reader: &mut R,
     max_bytes: usize,
-) -> Result<Option<Bytes>, FrameError> {
+) -> Result<Option<usize>, FrameError> {
     let mut prefix = [0u8; 4];
     let mut filled = 0;
     while filled < prefix.len() {
@@ -65,11 +68,30 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     if size < MIN_REQUEST_BYTES {
         return Err(FrameError::TooShort(size));
     }
+    Ok(Some(size))
+}
+
+/// Reads the `size` bytes of a frame whose length [`read_frame_length`] accepted.
+pub async fn read_frame_body<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    size: usize,
+) -> Result<Bytes, FrameError> {
     let mut body = BytesMut::zeroed(size);
     match reader.read_exact(&mut body).await {
-        Ok(_) => Ok(Some(body.freeze())),
+        Ok(_) => Ok(body.freeze()),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated),
         Err(e) => Err(FrameError::Io(e)),
+    }
+}
+
+/// Reads one whole frame; `Ok(None)` on a clean close between frames.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_bytes: usize,
+) -> Result<Option<Bytes>, FrameError> {
+    match read_frame_length(reader, max_bytes).await? {
+        Some(size) => read_frame_body(reader, size).await.map(Some),
+        None => Ok(None),
     }
 }
 

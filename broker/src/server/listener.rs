@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::connection::serve;
+use super::connection::{serve, ReadLimits};
 use super::shutdown::Shutdown;
 use crate::state::BrokerState;
 
@@ -20,6 +20,17 @@ pub async fn run(
     mut shutdown: Shutdown,
 ) -> JoinSet<()> {
     let limit = Arc::new(Semaphore::new(state.config.max_connections));
+    // The pool must fit the largest allowed frame, or such a frame could never be read.
+    let pool_bytes = state
+        .config
+        .queued_max_request_bytes
+        .max(state.config.socket_request_max_bytes)
+        .min(Semaphore::MAX_PERMITS);
+    let limits = ReadLimits {
+        max_bytes: state.config.socket_request_max_bytes,
+        idle: state.config.connections_max_idle,
+        pool: Arc::new(Semaphore::new(pool_bytes)),
+    };
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -44,8 +55,9 @@ pub async fn run(
         };
         let state = state.clone();
         let shutdown = shutdown.clone();
+        let limits = limits.clone();
         connections.spawn(async move {
-            serve(state, socket, peer, shutdown).await;
+            serve(state, socket, peer, limits, shutdown).await;
             drop(permit);
         });
     }

@@ -116,8 +116,8 @@ impl TestClient {
     }
 }
 
-/// Timestamp of the first record of every test batch: recent, so neither
-/// time-based segment rolling nor retention touches the test data.
+/// Timestamp of the first record of every test batch: recent, so time-based
+/// retention never touches the test data.
 pub static BASE_TIMESTAMP: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -127,12 +127,17 @@ pub static BASE_TIMESTAMP: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|
 
 /// One record batch holding `values`, keys `k0, k1, ...`.
 pub fn batch(values: &[&str]) -> Bytes {
+    batch_at(*BASE_TIMESTAMP, values)
+}
+
+/// One record batch holding `values`, record i stamped `timestamp + i`.
+pub fn batch_at(timestamp: i64, values: &[&str]) -> Bytes {
     let mut writer = BatchWriter::builder().build();
     for (i, value) in values.iter().enumerate() {
         let key = format!("k{i}");
         writer
             .try_append(
-                *BASE_TIMESTAMP + i as i64,
+                timestamp + i as i64,
                 Some(key.as_bytes()),
                 Some(value.as_bytes()),
                 NO_HEADERS,

@@ -69,12 +69,14 @@ fn valid_claims(
     let existing = subscribed_partitions(partition_counts, members);
     let mut by_generation = sorted_members(members);
     // Newest generation first, so a stale claim loses to a current one.
-    by_generation.sort_by(|a, b| b.generation.cmp(&a.generation));
+    by_generation.sort_by_key(|m| std::cmp::Reverse(m.generation));
     let mut claims = BTreeMap::new();
     for member in by_generation {
         for tp in &member.owned {
             if existing.contains(tp) && member.topics.contains(&*tp.topic) {
-                claims.entry(tp.clone()).or_insert_with(|| member.member_id.clone());
+                claims
+                    .entry(tp.clone())
+                    .or_insert_with(|| member.member_id.clone());
             }
         }
     }
@@ -153,7 +155,11 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
 
-    fn owning(mut m: MemberSubscription, owned: &GroupAssignment, generation: i32) -> MemberSubscription {
+    fn owning(
+        mut m: MemberSubscription,
+        owned: &GroupAssignment,
+        generation: i32,
+    ) -> MemberSubscription {
         m.owned = owned[&m.member_id].iter().cloned().collect();
         m.generation = generation;
         m
@@ -178,7 +184,7 @@ mod tests {
                 m.generation = round;
             }
             if !changed {
-                return (revoked, result, round);
+                return (revoked, result, round as usize);
             }
         }
         panic!("no convergence");
@@ -187,13 +193,21 @@ mod tests {
     #[test]
     fn fresh_group_is_balanced_and_covering() {
         let counts = counts(&[("t", 7), ("u", 5)]);
-        let members = [member("a", &["t", "u"]), member("b", &["t", "u"]), member("c", &["t", "u"])];
+        let members = [
+            member("a", &["t", "u"]),
+            member("b", &["t", "u"]),
+            member("c", &["t", "u"]),
+        ];
         let result = CooperativeStickyAssignor.assign(&counts, &members);
         assert_disjoint_and_covering(&counts, &members, &result);
         let mut s = sizes(&result);
         s.sort();
         assert_eq!(s, [4, 4, 4]);
-        assert_eq!(result, CooperativeStickyAssignor.assign(&counts, &members), "deterministic");
+        assert_eq!(
+            result,
+            CooperativeStickyAssignor.assign(&counts, &members),
+            "deterministic"
+        );
     }
 
     #[test]
@@ -212,18 +226,37 @@ mod tests {
             assert!(round1[m].is_subset(&first[m]), "nothing new while revoking");
         }
         let (revoked, settled, rounds) = settle(&counts, three);
-        assert_eq!(revoked.len(), 2, "only the two moved partitions are revoked");
+        assert_eq!(
+            revoked.len(),
+            2,
+            "only the two moved partitions are revoked"
+        );
         assert_eq!(rounds, 3, "two rounds that change, one that confirms");
-        assert_disjoint_and_covering(&counts, &[member("a", &["t"]), member("b", &["t"]), member("c", &["t"])], &settled);
+        assert_disjoint_and_covering(
+            &counts,
+            &[
+                member("a", &["t"]),
+                member("b", &["t"]),
+                member("c", &["t"]),
+            ],
+            &settled,
+        );
         assert_eq!(sizes(&settled), [2, 2, 2]);
     }
 
     #[test]
     fn leaving_member_partitions_go_to_others_without_revoking() {
         let counts = counts(&[("t", 6)]);
-        let three = [member("a", &["t"]), member("b", &["t"]), member("c", &["t"])];
+        let three = [
+            member("a", &["t"]),
+            member("b", &["t"]),
+            member("c", &["t"]),
+        ];
         let first = CooperativeStickyAssignor.assign(&counts, &three);
-        let two: Vec<_> = three[..2].iter().map(|m| owning(m.clone(), &first, 1)).collect();
+        let two: Vec<_> = three[..2]
+            .iter()
+            .map(|m| owning(m.clone(), &first, 1))
+            .collect();
         let result = CooperativeStickyAssignor.assign(&counts, &two);
         for m in ["a", "b"] {
             assert!(first[m].is_subset(&result[m]), "{m} keeps everything");

@@ -141,6 +141,7 @@ fn subscribed_partitions(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 pub(crate) mod test_support {
     use super::*;
 
@@ -165,7 +166,10 @@ pub(crate) mod test_support {
         let mut seen = BTreeSet::new();
         for (member, partitions) in result {
             for tp in partitions {
-                assert!(seen.insert(tp.clone()), "{tp} given twice (again to {member})");
+                assert!(
+                    seen.insert(tp.clone()),
+                    "{tp} given twice (again to {member})"
+                );
             }
         }
         assert_eq!(seen, subscribed_partitions(counts, members));

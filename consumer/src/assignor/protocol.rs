@@ -18,7 +18,9 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTopic;
 use kafka_protocol::messages::consumer_protocol_subscription::TopicPartition as OwnedTopic;
-use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName};
+use kafka_protocol::messages::{
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName,
+};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
 use crate::types::TopicPartition;
@@ -54,7 +56,13 @@ pub struct ProtocolDecodeError {
 /// Encodes a subscription (with its version prefix).
 pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, String> {
     let message = ConsumerProtocolSubscription::default()
-        .with_topics(subscription.topics.iter().map(|t| StrBytes::from_string(t.clone())).collect())
+        .with_topics(
+            subscription
+                .topics
+                .iter()
+                .map(|t| StrBytes::from_string(t.clone()))
+                .collect(),
+        )
         .with_user_data(subscription.user_data.clone())
         .with_owned_partitions(
             group_by_topic(&subscription.owned)
@@ -89,14 +97,19 @@ pub fn encode_assignment(partitions: &[TopicPartition]) -> Result<Bytes, String>
 fn encode_versioned<M: Encodable>(message: &M, version: i16) -> Result<Bytes, String> {
     let mut buf = BytesMut::new();
     buf.extend_from_slice(&version.to_be_bytes());
-    message.encode(&mut buf, version).map_err(|e| e.to_string())?;
+    message
+        .encode(&mut buf, version)
+        .map_err(|e| e.to_string())?;
     Ok(buf.freeze())
 }
 
 fn group_by_topic(partitions: &[TopicPartition]) -> BTreeMap<String, Vec<i32>> {
     let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     for tp in partitions {
-        by_topic.entry(tp.topic.to_string()).or_default().push(tp.partition);
+        by_topic
+            .entry(tp.topic.to_string())
+            .or_default()
+            .push(tp.partition);
     }
     for list in by_topic.values_mut() {
         list.sort_unstable();
@@ -107,7 +120,10 @@ fn group_by_topic(partitions: &[TopicPartition]) -> BTreeMap<String, Vec<i32>> {
 
 /// Decodes a subscription written by any client.
 pub fn decode_subscription(bytes: &[u8]) -> Result<Subscription, ProtocolDecodeError> {
-    let mut reader = Reader { buf: bytes, what: "subscription" };
+    let mut reader = Reader {
+        buf: bytes,
+        what: "subscription",
+    };
     let version = reader.i16()?;
     if version < 0 {
         return Err(reader.error(format!("negative version {version}")));
@@ -139,7 +155,10 @@ pub fn decode_assignment(bytes: &[u8]) -> Result<Vec<TopicPartition>, ProtocolDe
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut reader = Reader { buf: bytes, what: "assignment" };
+    let mut reader = Reader {
+        buf: bytes,
+        what: "assignment",
+    };
     let version = reader.i16()?;
     if version < 0 {
         return Err(reader.error(format!("negative version {version}")));
@@ -185,13 +204,17 @@ impl<'a> Reader<'a> {
         let count = self.i32()?;
         let count = usize::try_from(count).unwrap_or(0);
         if count.saturating_mul(min_element) > self.buf.len() {
-            return Err(self.error(format!("array of {count} elements in {} bytes", self.buf.len())));
+            return Err(self.error(format!(
+                "array of {count} elements in {} bytes",
+                self.buf.len()
+            )));
         }
         Ok(count)
     }
 
     fn string(&mut self) -> Result<String, ProtocolDecodeError> {
-        self.nullable_string()?.ok_or_else(|| self.error("null string"))
+        self.nullable_string()?
+            .ok_or_else(|| self.error("null string"))
     }
 
     fn nullable_string(&mut self) -> Result<Option<String>, ProtocolDecodeError> {
@@ -237,7 +260,10 @@ mod tests {
         Subscription {
             topics: vec!["orders".into(), "users".into()],
             user_data: Some(Bytes::from_static(b"\x01\x02")),
-            owned: vec![TopicPartition::new("orders", 2), TopicPartition::new("orders", 0)],
+            owned: vec![
+                TopicPartition::new("orders", 2),
+                TopicPartition::new("orders", 0),
+            ],
             generation: 7,
             rack: Some("r1".into()),
         }
@@ -250,7 +276,13 @@ mod tests {
         assert_eq!(decoded.topics, sample().topics);
         assert_eq!(decoded.generation, 7);
         assert_eq!(decoded.rack.as_deref(), Some("r1"));
-        assert_eq!(decoded.owned, [TopicPartition::new("orders", 0), TopicPartition::new("orders", 2)]);
+        assert_eq!(
+            decoded.owned,
+            [
+                TopicPartition::new("orders", 0),
+                TopicPartition::new("orders", 2)
+            ]
+        );
         let mut body = bytes.slice(2..);
         let reference = ConsumerProtocolSubscription::decode(&mut body, 3).unwrap();
         assert_eq!(reference.generation_id, 7);
@@ -272,7 +304,10 @@ mod tests {
         let mut bytes = encode_subscription(&sample()).unwrap().to_vec();
         bytes[1] = 9;
         bytes.extend_from_slice(b"future fields");
-        assert_eq!(decode_subscription(&bytes).unwrap().rack.as_deref(), Some("r1"));
+        assert_eq!(
+            decode_subscription(&bytes).unwrap().rack.as_deref(),
+            Some("r1")
+        );
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl Assignor for RangeAssignor {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::test_support::*;
     use super::*;
@@ -63,11 +64,19 @@ mod tests {
     #[test]
     fn splits_each_topic_into_ranges() {
         let counts = counts(&[("a", 7), ("b", 2)]);
-        let members = [member("m1", &["a", "b"]), member("m2", &["a", "b"]), member("m3", &["a"])];
+        let members = [
+            member("m1", &["a", "b"]),
+            member("m2", &["a", "b"]),
+            member("m3", &["a"]),
+        ];
         let result = RangeAssignor.assign(&counts, &members);
         assert_disjoint_and_covering(&counts, &members, &result);
         let a_of = |m: &str| -> Vec<i32> {
-            result[m].iter().filter(|tp| &*tp.topic == "a").map(|tp| tp.partition).collect()
+            result[m]
+                .iter()
+                .filter(|tp| &*tp.topic == "a")
+                .map(|tp| tp.partition)
+                .collect()
         };
         assert_eq!(a_of("m1"), [0, 1, 2]);
         assert_eq!(a_of("m2"), [3, 4]);
@@ -78,7 +87,11 @@ mod tests {
     #[test]
     fn is_deterministic_whatever_the_input_order() {
         let counts = counts(&[("t", 6)]);
-        let forward = [member("x", &["t"]), member("y", &["t"]), member("z", &["t"])];
+        let forward = [
+            member("x", &["t"]),
+            member("y", &["t"]),
+            member("z", &["t"]),
+        ];
         let mut backward = forward.clone();
         backward.reverse();
         assert_eq!(
@@ -91,7 +104,11 @@ mod tests {
     #[test]
     fn more_members_than_partitions_leaves_some_empty() {
         let counts = counts(&[("t", 2)]);
-        let members = [member("a", &["t"]), member("b", &["t"]), member("c", &["t"])];
+        let members = [
+            member("a", &["t"]),
+            member("b", &["t"]),
+            member("c", &["t"]),
+        ];
         let result = RangeAssignor.assign(&counts, &members);
         assert_disjoint_and_covering(&counts, &members, &result);
         assert_eq!(sizes(&result), [1, 1, 0]);

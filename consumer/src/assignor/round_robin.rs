@@ -51,6 +51,7 @@ impl Assignor for RoundRobinAssignor {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::test_support::*;
     use super::*;
@@ -61,7 +62,8 @@ mod tests {
         let members = [member("m1", &["a", "b"]), member("m2", &["a", "b"])];
         let result = RoundRobinAssignor.assign(&counts, &members);
         assert_disjoint_and_covering(&counts, &members, &result);
-        let names = |m: &str| -> Vec<String> { result[m].iter().map(|tp| tp.to_string()).collect() };
+        let names =
+            |m: &str| -> Vec<String> { result[m].iter().map(|tp| tp.to_string()).collect() };
         assert_eq!(names("m1"), ["a-0", "a-2", "b-1"]);
         assert_eq!(names("m2"), ["a-1", "b-0", "b-2"]);
     }
@@ -69,7 +71,11 @@ mod tests {
     #[test]
     fn balanced_within_one_and_skips_unsubscribed() {
         let counts = counts(&[("a", 10), ("b", 4)]);
-        let members = [member("m1", &["a"]), member("m2", &["a", "b"]), member("m3", &["a", "b"])];
+        let members = [
+            member("m1", &["a"]),
+            member("m2", &["a", "b"]),
+            member("m3", &["a", "b"]),
+        ];
         let result = RoundRobinAssignor.assign(&counts, &members);
         assert_disjoint_and_covering(&counts, &members, &result);
         let sizes = sizes(&result);

@@ -30,7 +30,7 @@ use kafka_protocol::messages::FetchResponse;
 use tokio::sync::mpsc;
 
 pub use request::{fetch_request, FetchTarget};
-pub use response::{process_partition, FetchedData, PartitionFetch};
+pub use response::{process_partition, PartitionFetch};
 
 use crate::config::ConsumerConfig;
 use crate::error::ConsumerError;
@@ -63,7 +63,11 @@ pub(crate) struct Cursor {
 impl Cursor {
     /// Whether a fetch may be sent for this partition now.
     fn fetchable(&self) -> bool {
-        self.position.is_some() && !self.paused && self.buffer.is_empty() && !self.in_flight && !self.needs_reset
+        self.position.is_some()
+            && !self.paused
+            && self.buffer.is_empty()
+            && !self.in_flight
+            && !self.needs_reset
     }
 }
 
@@ -151,6 +155,7 @@ impl Fetcher {
                 cursor.position = Some(offset);
                 cursor.last_epoch = epoch;
                 cursor.buffer.clear();
+                cursor.buffered_next = offset;
                 cursor.version = version;
                 cursor.in_flight = false;
                 cursor.needs_reset = false;
@@ -222,19 +227,25 @@ impl Fetcher {
                 self.drain_from = Some(tp);
                 break;
             }
-            let Some(cursor) = self.cursors.get_mut(&tp) else { continue };
+            let Some(cursor) = self.cursors.get_mut(&tp) else {
+                continue;
+            };
             if cursor.paused {
                 continue;
             }
+            let mut handed_out = false;
             while out.len() < max {
-                let Some(record) = cursor.buffer.pop_front() else { break };
+                let Some(record) = cursor.buffer.pop_front() else {
+                    break;
+                };
                 cursor.position = Some(record.offset + 1);
                 cursor.last_epoch = (record.leader_epoch >= 0).then_some(record.leader_epoch);
                 out.push(record);
+                handed_out = true;
             }
-            if cursor.buffer.is_empty() {
-                // Past control batches and compacted-away offsets too.
-                cursor.position = Some(cursor.position.unwrap_or(0).max(cursor.buffered_next));
+            if handed_out && cursor.buffer.is_empty() {
+                // Past trailing control batches and compacted-away offsets too.
+                cursor.position = cursor.position.map(|p| p.max(cursor.buffered_next));
             }
         }
         out
@@ -263,13 +274,17 @@ impl Fetcher {
             }
             by_node.entry(node).or_default().push(FetchTarget {
                 topic: tp.topic.clone(),
-                topic_id: metadata.topic(&tp.topic).map(|t| t.topic_id).unwrap_or_default(),
+                topic_id: metadata
+                    .topic(&tp.topic)
+                    .map(|t| t.topic_id)
+                    .unwrap_or_default(),
                 partition: tp.partition,
                 fetch_offset: cursor.position.unwrap_or(0),
             });
         }
         if leaderless {
-            self.client.request_metadata_refresh("consumer: partition without a known leader");
+            self.client
+                .request_metadata_refresh("consumer: partition without a known leader");
         }
         for (node, targets) in by_node {
             self.spawn_fetch(node, targets);
@@ -278,12 +293,16 @@ impl Fetcher {
 
     fn spawn_fetch(&mut self, node: i32, targets: Vec<FetchTarget>) {
         let request = fetch_request(&self.config, &targets);
-        let mut plan = FetchPlan { node, partitions: Vec::new() };
+        let mut plan = FetchPlan {
+            node,
+            partitions: Vec::new(),
+        };
         for target in &targets {
             let tp = TopicPartition::new(target.topic.clone(), target.partition);
             if let Some(cursor) = self.cursors.get_mut(&tp) {
                 cursor.in_flight = true;
-                plan.partitions.push((tp, cursor.version, target.fetch_offset));
+                plan.partitions
+                    .push((tp, cursor.version, target.fetch_offset));
             }
         }
         self.brokers_in_flight.insert(node);
@@ -295,7 +314,9 @@ impl Fetcher {
         };
         let tx = self.results_tx.clone();
         tokio::spawn(async move {
-            let result = client.send_with(Target::Broker(node), request, options).await;
+            let result = client
+                .send_with(Target::Broker(node), request, options)
+                .await;
             // The fetcher may be gone (consumer closed); nothing to do then.
             let _ = tx.send((plan, result));
         });
@@ -337,13 +358,21 @@ impl Fetcher {
             Ok(response) => response,
             Err(error) => {
                 tracing::debug!(node = plan.node, %error, "fetch failed; retrying after a metadata refresh");
-                self.client.request_metadata_refresh(format!("consumer fetch from broker {} failed: {error}", plan.node));
+                self.client.request_metadata_refresh(format!(
+                    "consumer fetch from broker {} failed: {error}",
+                    plan.node
+                ));
                 return;
             }
         };
         if response.error_code != 0 {
-            tracing::debug!(node = plan.node, code = response.error_code, "fetch refused");
-            self.client.request_metadata_refresh("consumer fetch refused");
+            tracing::debug!(
+                node = plan.node,
+                code = response.error_code,
+                "fetch refused"
+            );
+            self.client
+                .request_metadata_refresh("consumer fetch refused");
             return;
         }
         let metadata = self.client.metadata();
@@ -352,8 +381,11 @@ impl Fetcher {
             let name: Arc<str> = Arc::from(topic_name(&topic.topic.0, &topic.topic_id, &metadata));
             for data in &topic.partitions {
                 let tp = TopicPartition::new(name.clone(), data.partition_index);
-                let Some(&fetch_offset) = offsets.get(&tp) else { continue };
-                let outcome = process_partition(&name, fetch_offset, data, self.config.isolation_level);
+                let Some(&fetch_offset) = offsets.get(&tp) else {
+                    continue;
+                };
+                let outcome =
+                    process_partition(&name, fetch_offset, data, self.config.isolation_level);
                 self.apply(&tp, fetch_offset, outcome);
             }
         }
@@ -363,7 +395,9 @@ impl Fetcher {
         let refresh = |client: &Client, code: KafkaCode| {
             client.request_metadata_refresh(format!("consumer fetch of {tp}: {code}"));
         };
-        let Some(cursor) = self.cursors.get_mut(tp) else { return };
+        let Some(cursor) = self.cursors.get_mut(tp) else {
+            return;
+        };
         match outcome {
             PartitionFetch::Data(data) => {
                 cursor.high_watermark = data.high_watermark;
@@ -376,14 +410,19 @@ impl Fetcher {
                 }
             }
             PartitionFetch::Error(KafkaCode::OFFSET_OUT_OF_RANGE) => cursor.needs_reset = true,
-            PartitionFetch::Error(code) if code.is_retriable() || code.invalidates() != durian_core::error::Invalidates::Nothing => {
+            PartitionFetch::Error(code)
+                if code.is_retriable()
+                    || code.invalidates() != durian_core::error::Invalidates::Nothing =>
+            {
                 refresh(&self.client, code)
             }
             PartitionFetch::Error(code) => {
-                cursor.pending_error = Some(ConsumerError::Client(CoreError::Kafka(durian_core::KafkaError {
-                    code,
-                    message: Some(format!("fetching {tp} at offset {fetch_offset}")),
-                })));
+                cursor.pending_error = Some(ConsumerError::Client(CoreError::Kafka(
+                    durian_core::KafkaError {
+                        code,
+                        message: Some(format!("fetching {tp} at offset {fetch_offset}")),
+                    },
+                )));
             }
             PartitionFetch::Corrupt(reason) => {
                 cursor.pending_error = Some(ConsumerError::CorruptBatch {

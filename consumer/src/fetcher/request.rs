@@ -38,7 +38,9 @@ pub fn fetch_request(config: &ConsumerConfig, targets: &[FetchTarget]) -> FetchR
             .with_log_start_offset(-1)
             .with_partition_max_bytes(config.max_partition_fetch_bytes);
         match topics.last_mut() {
-            Some(last) if last.topic.0.as_str() == &*target.topic => last.partitions.push(partition),
+            Some(last) if last.topic.0.as_str() == &*target.topic => {
+                last.partitions.push(partition)
+            }
             _ => topics.push(
                 FetchTopic::default()
                     .with_topic(TopicName(StrBytes::from_string(target.topic.to_string())))
@@ -56,7 +58,9 @@ pub fn fetch_request(config: &ConsumerConfig, targets: &[FetchTarget]) -> FetchR
         .with_session_id(0)
         .with_session_epoch(-1)
         .with_topics(topics)
-        .with_rack_id(StrBytes::from_string(config.client_rack.clone().unwrap_or_default()))
+        .with_rack_id(StrBytes::from_string(
+            config.client_rack.clone().unwrap_or_default(),
+        ))
 }
 
 #[cfg(test)]
@@ -68,7 +72,10 @@ mod tests {
     #[test]
     fn groups_partitions_by_topic_and_applies_limits() {
         let mut config = crate::ConsumerConfig::new(
-            ClientConfig::builder().bootstrap_servers(["h:1"]).build().unwrap(),
+            ClientConfig::builder()
+                .bootstrap_servers(["h:1"])
+                .build()
+                .unwrap(),
         );
         config.max_partition_fetch_bytes = 1000;
         let target = |t: &str, p, o| FetchTarget {
@@ -77,7 +84,10 @@ mod tests {
             partition: p,
             fetch_offset: o,
         };
-        let request = fetch_request(&config, &[target("a", 0, 5), target("a", 1, 7), target("b", 0, 0)]);
+        let request = fetch_request(
+            &config,
+            &[target("a", 0, 5), target("a", 1, 7), target("b", 0, 0)],
+        );
         assert_eq!(request.topics.len(), 2);
         assert_eq!(request.topics[0].partitions[1].fetch_offset, 7);
         assert_eq!(request.topics[0].partitions[1].partition_max_bytes, 1000);

@@ -87,7 +87,14 @@ pub fn process_partition(
         if header.next_offset() <= fetch_offset {
             continue;
         }
-        if let Err(reason) = read_batch(topic, data.partition_index, fetch_offset, &batch.bytes, &mut aborted, &mut out) {
+        if let Err(reason) = read_batch(
+            topic,
+            data.partition_index,
+            fetch_offset,
+            &batch.bytes,
+            &mut aborted,
+            &mut out,
+        ) {
             if out.records.is_empty() {
                 return PartitionFetch::Corrupt(reason);
             }
@@ -114,7 +121,9 @@ fn read_batch(
         for record in iter.by_ref() {
             let record = record.map_err(|e| e.to_string())?;
             let key = record.key.unwrap_or_default();
-            if let Ok(ControlRecordType::Abort | ControlRecordType::Commit) = parse_control_key(&key) {
+            if let Ok(ControlRecordType::Abort | ControlRecordType::Commit) =
+                parse_control_key(&key)
+            {
                 aborted.end(header.producer_id);
             }
         }
@@ -155,7 +164,10 @@ impl AbortedTransactions {
         let mut pending: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
         if isolation == IsolationLevel::ReadCommitted {
             for txn in data.aborted_transactions.iter().flatten() {
-                pending.entry(txn.first_offset).or_default().push(txn.producer_id.0);
+                pending
+                    .entry(txn.first_offset)
+                    .or_default()
+                    .push(txn.producer_id.0);
             }
         }
         AbortedTransactions {

@@ -7,6 +7,7 @@ use durian_core::ClientConfig;
 use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
 use kafka_protocol::messages::ProducerId;
 
+use super::response::FetchedData;
 use super::*;
 use crate::config::IsolationLevel;
 
@@ -15,10 +16,16 @@ fn batch(base: i64, values: &[&str]) -> Bytes {
     batch_with(BatchWriter::builder(), base, values)
 }
 
-fn batch_with(builder: durian_core::record::BatchWriterBuilder, base: i64, values: &[&str]) -> Bytes {
+fn batch_with(
+    builder: durian_core::record::BatchWriterBuilder,
+    base: i64,
+    values: &[&str],
+) -> Bytes {
     let mut writer = builder.build();
     for value in values {
-        writer.try_append(1_000, None, Some(value.as_bytes()), NO_HEADERS).unwrap();
+        writer
+            .try_append(1_000, None, Some(value.as_bytes()), NO_HEADERS)
+            .unwrap();
     }
     let mut bytes = BytesMut::from(&writer.finish().unwrap()[..]);
     set_base_offset(&mut bytes, base).unwrap();
@@ -27,11 +34,17 @@ fn batch_with(builder: durian_core::record::BatchWriterBuilder, base: i64, value
 
 /// A control batch with an abort (0) or commit (1) marker for `producer`.
 fn marker(base: i64, producer: i64, kind: i16) -> Bytes {
-    let mut writer = BatchWriter::builder().producer(producer, 0, -1).transactional(true).control(true).build();
+    let mut writer = BatchWriter::builder()
+        .producer(producer, 0, -1)
+        .transactional(true)
+        .control(true)
+        .build();
     let mut key = Vec::new();
     key.extend_from_slice(&0i16.to_be_bytes());
     key.extend_from_slice(&kind.to_be_bytes());
-    writer.try_append(1_000, Some(&key), Some(&[0, 0, 0, 0, 0, 0]), NO_HEADERS).unwrap();
+    writer
+        .try_append(1_000, Some(&key), Some(&[0, 0, 0, 0, 0, 0]), NO_HEADERS)
+        .unwrap();
     let mut bytes = BytesMut::from(&writer.finish().unwrap()[..]);
     set_base_offset(&mut bytes, base).unwrap();
     bytes.freeze()
@@ -71,27 +84,54 @@ fn topic() -> Arc<str> {
 fn truncated_last_batch_is_left_for_the_next_fetch() {
     let whole = concat(&[batch(0, &["a", "b"]), batch(2, &["c"])]);
     let cut = whole.slice(..whole.len() - 5);
-    let out = fetched(process_partition(&topic(), 0, &data(cut), IsolationLevel::ReadUncommitted));
+    let out = fetched(process_partition(
+        &topic(),
+        0,
+        &data(cut),
+        IsolationLevel::ReadUncommitted,
+    ));
     assert_eq!(offsets(&out), [0, 1]);
     assert_eq!(out.next_offset, 2, "the cut batch is fetched again");
-    assert!(out.records.iter().all(|r| r.partition == 2 && &*r.topic == "t"));
+    assert!(out
+        .records
+        .iter()
+        .all(|r| r.partition == 2 && &*r.topic == "t"));
 }
 
 #[test]
 fn batch_starting_before_the_fetch_offset_yields_only_later_records() {
     let records = concat(&[batch(0, &["a", "b", "c", "d"]), batch(4, &["e"])]);
-    let out = fetched(process_partition(&topic(), 2, &data(records), IsolationLevel::ReadUncommitted));
+    let out = fetched(process_partition(
+        &topic(),
+        2,
+        &data(records),
+        IsolationLevel::ReadUncommitted,
+    ));
     assert_eq!(offsets(&out), [2, 3, 4]);
     assert_eq!(out.next_offset, 5);
 }
 
 #[test]
 fn empty_records_keep_the_offset() {
-    let out = fetched(process_partition(&topic(), 7, &data(Bytes::new()), IsolationLevel::ReadUncommitted));
+    let out = fetched(process_partition(
+        &topic(),
+        7,
+        &data(Bytes::new()),
+        IsolationLevel::ReadUncommitted,
+    ));
     assert!(out.records.is_empty());
     assert_eq!((out.next_offset, out.high_watermark), (7, 100));
     let none = PartitionData::default().with_records(None);
-    assert_eq!(fetched(process_partition(&topic(), 7, &none, IsolationLevel::ReadUncommitted)).next_offset, 7);
+    assert_eq!(
+        fetched(process_partition(
+            &topic(),
+            7,
+            &none,
+            IsolationLevel::ReadUncommitted
+        ))
+        .next_offset,
+        7
+    );
 }
 
 #[test]
@@ -102,7 +142,12 @@ fn next_offset_comes_from_the_batch_header_on_compacted_topics() {
     // lastOffsetDelta sits at byte 23; it lies inside the CRC, but the
     // consumer does not check CRCs, so patching it models the compacted batch.
     bytes[23..27].copy_from_slice(&2i32.to_be_bytes());
-    let out = fetched(process_partition(&topic(), 10, &data(bytes.freeze()), IsolationLevel::ReadUncommitted));
+    let out = fetched(process_partition(
+        &topic(),
+        10,
+        &data(bytes.freeze()),
+        IsolationLevel::ReadUncommitted,
+    ));
     assert_eq!(offsets(&out), [10, 11]);
     assert_eq!(out.next_offset, 13);
 }
@@ -110,7 +155,13 @@ fn next_offset_comes_from_the_batch_header_on_compacted_topics() {
 #[test]
 fn read_committed_drops_aborted_transactions_and_markers() {
     let txn = |base, values: &[&str], producer| {
-        batch_with(BatchWriter::builder().producer(producer, 0, 0).transactional(true), base, values)
+        batch_with(
+            BatchWriter::builder()
+                .producer(producer, 0, 0)
+                .transactional(true),
+            base,
+            values,
+        )
     };
     let records = concat(&[
         txn(0, &["aborted-1", "aborted-2"], 7),
@@ -123,11 +174,25 @@ fn read_committed_drops_aborted_transactions_and_markers() {
     partition.aborted_transactions = Some(vec![AbortedTransaction::default()
         .with_producer_id(ProducerId(7))
         .with_first_offset(0)]);
-    let committed = fetched(process_partition(&topic(), 0, &partition, IsolationLevel::ReadCommitted));
+    let committed = fetched(process_partition(
+        &topic(),
+        0,
+        &partition,
+        IsolationLevel::ReadCommitted,
+    ));
     assert_eq!(offsets(&committed), [2, 5]);
     assert_eq!(committed.next_offset, 6);
-    let uncommitted = fetched(process_partition(&topic(), 0, &partition, IsolationLevel::ReadUncommitted));
-    assert_eq!(offsets(&uncommitted), [0, 1, 2, 5], "markers are never records");
+    let uncommitted = fetched(process_partition(
+        &topic(),
+        0,
+        &partition,
+        IsolationLevel::ReadUncommitted,
+    ));
+    assert_eq!(
+        offsets(&uncommitted),
+        [0, 1, 2, 5],
+        "markers are never records"
+    );
 }
 
 #[test]
@@ -145,7 +210,13 @@ fn errors_and_corruption_are_reported_per_partition() {
 }
 
 fn fetcher() -> Fetcher {
-    let client = Client::new(ClientConfig::builder().bootstrap_servers(["127.0.0.1:9"]).build().unwrap()).unwrap();
+    let client = Client::new(
+        ClientConfig::builder()
+            .bootstrap_servers(["127.0.0.1:9"])
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     let config = ConsumerConfig::new(client.config().clone());
     Fetcher::new(client, Arc::new(config))
 }
@@ -162,10 +233,18 @@ async fn drain_advances_positions_only_past_returned_records() {
 
     let first = fetcher.drain(2);
     assert_eq!(first.len(), 2);
-    assert_eq!(fetcher.positions()[&tp].0, 2, "only what was handed out counts");
+    assert_eq!(
+        fetcher.positions()[&tp].0,
+        2,
+        "only what was handed out counts"
+    );
     let rest = fetcher.drain(10);
     assert_eq!(rest.len(), 1);
-    assert_eq!(fetcher.positions()[&tp].0, 4, "past the control batch once drained");
+    assert_eq!(
+        fetcher.positions()[&tp].0,
+        4,
+        "past the control batch once drained"
+    );
 }
 
 #[tokio::test]
@@ -174,14 +253,22 @@ async fn a_seek_discards_buffered_records_and_stale_responses() {
     let tp = TopicPartition::new("t", 2);
     fetcher.add([tp.clone()]);
     fetcher.seek(&tp, 0, None);
-    let outcome = process_partition(&topic(), 0, &data(batch(0, &["a", "b"])), IsolationLevel::ReadUncommitted);
+    let outcome = process_partition(
+        &topic(),
+        0,
+        &data(batch(0, &["a", "b"])),
+        IsolationLevel::ReadUncommitted,
+    );
     fetcher.apply(&tp, 0, outcome);
     fetcher.seek(&tp, 1, None);
     assert!(fetcher.drain(10).is_empty());
     assert_eq!(fetcher.positions()[&tp].0, 1);
 
     // A response for the cursor's old version is ignored.
-    let plan = FetchPlan { node: 1, partitions: vec![(tp.clone(), 0, 0)] };
+    let plan = FetchPlan {
+        node: 1,
+        partitions: vec![(tp.clone(), 0, 0)],
+    };
     let response = FetchResponse::default();
     fetcher.handle((plan, Ok(response)));
     assert!(!fetcher.has_ready());
@@ -193,7 +280,16 @@ async fn paused_partitions_are_neither_drained_nor_fetched() {
     let tp = TopicPartition::new("t", 2);
     fetcher.add([tp.clone()]);
     fetcher.seek(&tp, 0, None);
-    fetcher.apply(&tp, 0, process_partition(&topic(), 0, &data(batch(0, &["a"])), IsolationLevel::ReadUncommitted));
+    fetcher.apply(
+        &tp,
+        0,
+        process_partition(
+            &topic(),
+            0,
+            &data(batch(0, &["a"])),
+            IsolationLevel::ReadUncommitted,
+        ),
+    );
     fetcher.cursor_mut(&tp).unwrap().paused = true;
     assert!(fetcher.drain(10).is_empty());
     assert!(!fetcher.cursor(&tp).unwrap().fetchable());

@@ -1,7 +1,6 @@
 //! Group protocol requests and the leader's assignment, as pure functions.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -12,7 +11,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::assignor::protocol::{decode_subscription, encode_assignment, encode_subscription, Subscription};
+use crate::assignor::protocol::{
+    decode_subscription, encode_assignment, encode_subscription, Subscription,
+};
 use crate::assignor::{Assignor, MemberSubscription};
 use crate::config::ConsumerConfig;
 use crate::types::TopicPartition;
@@ -99,7 +100,9 @@ pub fn leader_assignments(
 }
 
 /// Every member's subscription from a leader's JoinGroup response.
-pub fn member_subscriptions(response: &JoinGroupResponse) -> Result<Vec<MemberSubscription>, String> {
+pub fn member_subscriptions(
+    response: &JoinGroupResponse,
+) -> Result<Vec<MemberSubscription>, String> {
     response
         .members
         .iter()
@@ -120,7 +123,10 @@ pub fn member_subscriptions(response: &JoinGroupResponse) -> Result<Vec<MemberSu
 
 /// Topics any member of a leader's JoinGroup response subscribes to.
 pub fn all_member_topics(members: &[MemberSubscription]) -> BTreeSet<String> {
-    members.iter().flat_map(|m| m.topics.iter().cloned()).collect()
+    members
+        .iter()
+        .flat_map(|m| m.topics.iter().cloned())
+        .collect()
 }
 
 /// A SyncGroup request (the leader passes assignments, followers none).
@@ -142,7 +148,11 @@ pub fn sync_request(
 }
 
 /// A Heartbeat request.
-pub fn heartbeat_request(config: &ConsumerConfig, group_id: &str, identity: &MemberIdentityState) -> HeartbeatRequest {
+pub fn heartbeat_request(
+    config: &ConsumerConfig,
+    group_id: &str,
+    identity: &MemberIdentityState,
+) -> HeartbeatRequest {
     HeartbeatRequest::default()
         .with_group_id(GroupId(s(group_id)))
         .with_generation_id(identity.generation)
@@ -150,20 +160,23 @@ pub fn heartbeat_request(config: &ConsumerConfig, group_id: &str, identity: &Mem
         .with_group_instance_id(config.group_instance_id.as_deref().map(s))
 }
 
-/// A LeaveGroup request (both the v0–2 single member and the v3+ list).
-pub fn leave_request(config: &ConsumerConfig, group_id: &str, member_id: &str, reason: &str) -> LeaveGroupRequest {
-    LeaveGroupRequest::default()
-        .with_group_id(GroupId(s(group_id)))
-        .with_member_id(s(member_id))
-        .with_members(vec![MemberIdentity::default()
+/// A LeaveGroup request: the single member up to v2, the member list from v3.
+pub fn leave_request(
+    config: &ConsumerConfig,
+    group_id: &str,
+    member_id: &str,
+    reason: &str,
+    version: i16,
+) -> LeaveGroupRequest {
+    let request = LeaveGroupRequest::default().with_group_id(GroupId(s(group_id)));
+    if version >= 3 {
+        request.with_members(vec![MemberIdentity::default()
             .with_member_id(s(member_id))
             .with_group_instance_id(config.group_instance_id.as_deref().map(s))
-            .with_reason(Some(s(reason)))])
-}
-
-/// Partitions in `a` but not in `b`, sorted.
-pub fn difference(a: &BTreeSet<TopicPartition>, b: &BTreeSet<TopicPartition>) -> Vec<TopicPartition> {
-    a.difference(b).cloned().collect()
+            .with_reason((version >= 5).then(|| s(reason)))])
+    } else {
+        request.with_member_id(s(member_id))
+    }
 }
 
 /// Partition counts of `topics` from a metadata snapshot (missing topics left out).
@@ -175,21 +188,14 @@ pub fn partition_counts(
         .iter()
         .filter_map(|t| {
             let meta = metadata.topic(t)?;
-            (meta.error.is_none() && !meta.partitions.is_empty())
-                .then(|| (t.clone(), i32::try_from(meta.partitions.len()).unwrap_or(i32::MAX)))
+            (meta.error.is_none() && !meta.partitions.is_empty()).then(|| {
+                (
+                    t.clone(),
+                    i32::try_from(meta.partitions.len()).unwrap_or(i32::MAX),
+                )
+            })
         })
         .collect()
-}
-
-/// A topic-partition list as text for logs.
-pub fn describe(partitions: &[TopicPartition]) -> String {
-    let names: Vec<String> = partitions.iter().map(ToString::to_string).collect();
-    format!("[{}]", names.join(", "))
-}
-
-/// Shared topic names, so assignments do not allocate one string per partition.
-pub fn intern(topic: &str) -> Arc<str> {
-    Arc::from(topic)
 }
 
 #[cfg(test)]
@@ -201,7 +207,12 @@ mod tests {
     use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 
     fn config() -> ConsumerConfig {
-        ConsumerConfig::new(durian_core::ClientConfig::builder().bootstrap_servers(["h:1"]).build().unwrap())
+        ConsumerConfig::new(
+            durian_core::ClientConfig::builder()
+                .bootstrap_servers(["h:1"])
+                .build()
+                .unwrap(),
+        )
     }
 
     #[test]
@@ -214,22 +225,46 @@ mod tests {
         let response = JoinGroupResponse::default().with_members(
             ["m1", "m2"]
                 .iter()
-                .map(|id| JoinGroupResponseMember::default().with_member_id(s(id)).with_metadata(metadata.clone()))
+                .map(|id| {
+                    JoinGroupResponseMember::default()
+                        .with_member_id(s(id))
+                        .with_metadata(metadata.clone())
+                })
                 .collect(),
         );
         let counts: BTreeMap<String, i32> = [("t".to_string(), 4)].into();
         let assignments = leader_assignments(&RangeAssignor, &response, &counts).unwrap();
-        let decoded: Vec<Vec<TopicPartition>> =
-            assignments.iter().map(|a| decode_assignment(&a.assignment).unwrap()).collect();
-        assert_eq!(decoded[0], [TopicPartition::new("t", 0), TopicPartition::new("t", 1)]);
-        assert_eq!(decoded[1], [TopicPartition::new("t", 2), TopicPartition::new("t", 3)]);
+        let decoded: Vec<Vec<TopicPartition>> = assignments
+            .iter()
+            .map(|a| decode_assignment(&a.assignment).unwrap())
+            .collect();
+        assert_eq!(
+            decoded[0],
+            [TopicPartition::new("t", 0), TopicPartition::new("t", 1)]
+        );
+        assert_eq!(
+            decoded[1],
+            [TopicPartition::new("t", 2), TopicPartition::new("t", 3)]
+        );
+    }
+
+    #[test]
+    fn leave_request_fits_each_version() {
+        use kafka_protocol::protocol::Encodable;
+        for version in 0..=5 {
+            let request = leave_request(&config(), "g", "m", "closing", version);
+            request
+                .encode(&mut bytes::BytesMut::new(), version)
+                .unwrap();
+        }
     }
 
     #[test]
     fn garbage_member_metadata_is_an_error_not_a_panic() {
-        let response = JoinGroupResponse::default().with_members(vec![JoinGroupResponseMember::default()
-            .with_member_id(s("m"))
-            .with_metadata(bytes::Bytes::from_static(&[0, 1, 0xff, 0xff, 0xff, 0x7f]))]);
+        let response =
+            JoinGroupResponse::default().with_members(vec![JoinGroupResponseMember::default()
+                .with_member_id(s("m"))
+                .with_metadata(bytes::Bytes::from_static(&[0, 1, 0xff, 0xff, 0xff, 0x7f]))]);
         assert!(member_subscriptions(&response).is_err());
     }
 }

@@ -109,7 +109,16 @@ pub enum Handshake {
 
 /// Interprets the body of an ApiVersions response to a request sent at `version`.
 pub fn parse_api_versions(body: Bytes, version: i16) -> Result<Handshake> {
-    let decoded = ApiVersionsResponse::decode(&mut body.clone(), version);
+    // Guard first: kafka-protocol sizes arrays from wire counts (see
+    // wire_guard). A body that fails the walk is treated like one that
+    // fails to decode at `version`, i.e. tried again in the v0 layout.
+    let decoded =
+        match crate::wire_guard::check_response(ApiKey::ApiVersions as i16, version, &body) {
+            Ok(()) => {
+                ApiVersionsResponse::decode(&mut body.clone(), version).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
     if let Ok(response) = &decoded {
         if response.error_code == 0 {
             return Ok(Handshake::Done(table_of(response)));
@@ -118,8 +127,12 @@ pub fn parse_api_versions(body: Bytes, version: i16) -> Result<Handshake> {
     // A broker that does not know `version` replies in the v0 layout.
     let response = match decoded {
         Ok(response) if response.error_code != KafkaCode::UNSUPPORTED_VERSION.0 => response,
-        _ => ApiVersionsResponse::decode(&mut body.clone(), 0)
-            .map_err(|e| Error::protocol("decoding ApiVersions response", e))?,
+        _ => {
+            crate::wire_guard::check_response(ApiKey::ApiVersions as i16, 0, &body)
+                .map_err(|e| Error::protocol("checking ApiVersions v0 response", e))?;
+            ApiVersionsResponse::decode(&mut body.clone(), 0)
+                .map_err(|e| Error::protocol("decoding ApiVersions response", e))?
+        }
     };
     if response.error_code != KafkaCode::UNSUPPORTED_VERSION.0 {
         KafkaError::check(response.error_code, None)?;

@@ -27,7 +27,10 @@ impl Versions {
 }
 
 /// Every version.
-pub(crate) const ALL: Versions = Versions { lo: 0, hi: i16::MAX };
+pub(crate) const ALL: Versions = Versions {
+    lo: 0,
+    hi: i16::MAX,
+};
 /// No version at all: the "nullable" range of a field that is never null.
 pub(crate) const NEVER: Versions = Versions { lo: 1, hi: 0 };
 
@@ -51,10 +54,8 @@ pub(crate) const fn until(hi: i16) -> Versions {
 pub(crate) enum Kind {
     Int8,
     Int16,
-    Uint16,
     Int32,
     Int64,
-    Float64,
     Bool,
     Uuid,
     /// A string: int16 length, or a compact (varint length + 1) string in
@@ -76,10 +77,8 @@ pub(crate) enum Kind {
 
 pub(crate) const INT8: Kind = Kind::Int8;
 pub(crate) const INT16: Kind = Kind::Int16;
-pub(crate) const UINT16: Kind = Kind::Uint16;
 pub(crate) const INT32: Kind = Kind::Int32;
 pub(crate) const INT64: Kind = Kind::Int64;
-pub(crate) const FLOAT64: Kind = Kind::Float64;
 pub(crate) const BOOL: Kind = Kind::Bool;
 pub(crate) const UUID: Kind = Kind::Uuid;
 pub(crate) const STRING: Kind = Kind::String;

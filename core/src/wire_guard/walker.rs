@@ -169,9 +169,9 @@ impl<'a> Walker<'a> {
     fn walk_kind(&mut self, kind: &Kind, nullable: bool, site: Site) -> Result<(), GuardError> {
         match kind {
             Kind::Int8 | Kind::Bool => self.skip(1, site),
-            Kind::Int16 | Kind::Uint16 => self.skip(2, site),
+            Kind::Int16 => self.skip(2, site),
             Kind::Int32 => self.skip(4, site),
-            Kind::Int64 | Kind::Float64 => self.skip(8, site),
+            Kind::Int64 => self.skip(8, site),
             Kind::Uuid => self.skip(16, site),
             Kind::String => self.walk_string(nullable, site),
             Kind::Bytes | Kind::Records => self.walk_bytes(nullable, site),
@@ -318,9 +318,9 @@ impl<'a> Walker<'a> {
         let prefix = |classic: u64| if self.flexible { 1 } else { classic };
         match kind {
             Kind::Int8 | Kind::Bool => 1,
-            Kind::Int16 | Kind::Uint16 => 2,
+            Kind::Int16 => 2,
             Kind::Int32 => 4,
-            Kind::Int64 | Kind::Float64 => 8,
+            Kind::Int64 => 8,
             Kind::Uuid => 16,
             Kind::String => prefix(2),
             Kind::Bytes | Kind::Records | Kind::StructArray(_) | Kind::Array(_) => prefix(4),
@@ -396,7 +396,8 @@ impl<'a> Walker<'a> {
             let b = byte(b, 0);
             value |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
-                return u32::try_from(value).map_err(|_| self.fail(site, start, Problem::BadVarint));
+                return u32::try_from(value)
+                    .map_err(|_| self.fail(site, start, Problem::BadVarint));
             }
         }
         Err(self.fail(site, start, Problem::BadVarint))

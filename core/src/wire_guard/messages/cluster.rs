@@ -55,9 +55,19 @@ pub(crate) static API_VERSIONS_RESPONSE: MessageDef = MessageDef {
             field("error_code", INT16, ALL),
             field("api_keys", array_of(&API_VERSION), ALL),
             field("throttle_time_ms", INT32, from(1)),
-            field("supported_features", array_of(&SUPPORTED_FEATURE_KEY), from(3)).tagged(0),
+            field(
+                "supported_features",
+                array_of(&SUPPORTED_FEATURE_KEY),
+                from(3),
+            )
+            .tagged(0),
             field("finalized_features_epoch", INT64, from(3)).tagged(1),
-            field("finalized_features", array_of(&FINALIZED_FEATURE_KEY), from(3)).tagged(2),
+            field(
+                "finalized_features",
+                array_of(&FINALIZED_FEATURE_KEY),
+                from(3),
+            )
+            .tagged(2),
             field("zk_migration_ready", BOOL, from(3)).tagged(3),
         ],
     ),

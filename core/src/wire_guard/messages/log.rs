@@ -72,9 +72,18 @@ static PARTITION_PRODUCE_RESPONSE: StructDef = StructDef::new(
         field("base_offset", INT64, ALL),
         field("log_append_time_ms", INT64, ALL),
         field("log_start_offset", INT64, from(5)),
-        field("record_errors", array_of(&BATCH_INDEX_AND_ERROR_MESSAGE), from(8)),
+        field(
+            "record_errors",
+            array_of(&BATCH_INDEX_AND_ERROR_MESSAGE),
+            from(8),
+        ),
         field("error_message", STRING, from(8)).nullable(from(8)),
-        field("current_leader", inline(&PRODUCE_LEADER_ID_AND_EPOCH), from(10)).tagged(0),
+        field(
+            "current_leader",
+            inline(&PRODUCE_LEADER_ID_AND_EPOCH),
+            from(10),
+        )
+        .tagged(0),
     ],
 );
 
@@ -83,7 +92,11 @@ static TOPIC_PRODUCE_RESPONSE: StructDef = StructDef::new(
     &[
         field("name", STRING, until(12)),
         field("topic_id", UUID, from(13)),
-        field("partition_responses", array_of(&PARTITION_PRODUCE_RESPONSE), ALL),
+        field(
+            "partition_responses",
+            array_of(&PARTITION_PRODUCE_RESPONSE),
+            ALL,
+        ),
     ],
 );
 
@@ -150,7 +163,9 @@ pub(crate) static FETCH_REQUEST: MessageDef = MessageDef {
     body: &StructDef::new(
         "FetchRequest",
         &[
-            field("cluster_id", STRING, from(12)).nullable(from(12)).tagged(0),
+            field("cluster_id", STRING, from(12))
+                .nullable(from(12))
+                .tagged(0),
             // v15 moves the replica id into the tagged replica_state.
             field("replica_id", INT32, until(14)),
             field("replica_state", inline(&REPLICA_STATE), from(15)).tagged(1),
@@ -185,10 +200,7 @@ static FETCH_LEADER_ID_AND_EPOCH: StructDef = StructDef::new(
 
 static SNAPSHOT_ID: StructDef = StructDef::new(
     "SnapshotId",
-    &[
-        field("end_offset", INT64, ALL),
-        field("epoch", INT32, ALL),
-    ],
+    &[field("end_offset", INT64, ALL), field("epoch", INT32, ALL)],
 );
 
 static ABORTED_TRANSACTION: StructDef = StructDef::new(
@@ -208,7 +220,12 @@ static PARTITION_DATA: StructDef = StructDef::new(
         field("last_stable_offset", INT64, ALL),
         field("log_start_offset", INT64, from(5)),
         field("diverging_epoch", inline(&EPOCH_END_OFFSET), from(12)).tagged(0),
-        field("current_leader", inline(&FETCH_LEADER_ID_AND_EPOCH), from(12)).tagged(1),
+        field(
+            "current_leader",
+            inline(&FETCH_LEADER_ID_AND_EPOCH),
+            from(12),
+        )
+        .tagged(1),
         field("snapshot_id", inline(&SNAPSHOT_ID), from(12)).tagged(2),
         field("aborted_transactions", array_of(&ABORTED_TRANSACTION), ALL).nullable(ALL),
         field("preferred_read_replica", INT32, from(11)),
@@ -300,7 +317,11 @@ static LIST_OFFSETS_TOPIC_RESPONSE: StructDef = StructDef::new(
     "ListOffsetsTopicResponse",
     &[
         field("name", STRING, ALL),
-        field("partitions", array_of(&LIST_OFFSETS_PARTITION_RESPONSE), ALL),
+        field(
+            "partitions",
+            array_of(&LIST_OFFSETS_PARTITION_RESPONSE),
+            ALL,
+        ),
     ],
 );
 
@@ -361,7 +382,11 @@ static DELETE_RECORDS_TOPIC_RESULT: StructDef = StructDef::new(
     "DeleteRecordsTopicResult",
     &[
         field("name", STRING, ALL),
-        field("partitions", array_of(&DELETE_RECORDS_PARTITION_RESULT), ALL),
+        field(
+            "partitions",
+            array_of(&DELETE_RECORDS_PARTITION_RESULT),
+            ALL,
+        ),
     ],
 );
 

@@ -53,7 +53,11 @@ impl MemoryBudget {
     /// Reserves `bytes` without waiting, if they are free right now.
     pub(crate) fn try_reserve(&self, bytes: usize) -> Option<Reservation> {
         let permits = u32::try_from(bytes).ok()?;
-        let permit = self.semaphore.clone().try_acquire_many_owned(permits).ok()?;
+        let permit = self
+            .semaphore
+            .clone()
+            .try_acquire_many_owned(permits)
+            .ok()?;
         Some(Reservation {
             _permit: permit,
             bytes,
@@ -103,7 +107,10 @@ mod tests {
         assert_eq!(budget.in_use(), 60);
         assert!(budget.try_reserve(50).is_none());
         let started = tokio::time::Instant::now();
-        let err = budget.reserve(50, Duration::from_secs(1)).await.unwrap_err();
+        let err = budget
+            .reserve(50, Duration::from_secs(1))
+            .await
+            .unwrap_err();
         assert!(matches!(err, ProducerError::BufferFull { limit: 100, .. }));
         assert_eq!(started.elapsed(), Duration::from_secs(1));
         // Room given back within the wait lets the send go on.
@@ -120,7 +127,10 @@ mod tests {
     #[tokio::test]
     async fn a_reservation_larger_than_the_budget_fails_at_once() {
         let budget = MemoryBudget::new(100);
-        let err = budget.reserve(101, Duration::from_secs(60)).await.unwrap_err();
+        let err = budget
+            .reserve(101, Duration::from_secs(60))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("buffer.memory = 100"), "{err}");
     }
 }

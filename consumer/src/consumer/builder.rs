@@ -1,0 +1,130 @@
+//! The typed builder of [`Consumer`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use durian_core::ClientConfig;
+
+use super::Consumer;
+use crate::assignor::Assignor;
+use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
+use crate::error::Result;
+use crate::listener::RebalanceListener;
+
+/// Builds a [`Consumer`]; every setter mirrors one property of
+/// [`ConsumerConfig`], and `build` validates them all.
+pub struct ConsumerBuilder {
+    config: ConsumerConfig,
+    listener: Option<Box<dyn RebalanceListener>>,
+}
+
+impl std::fmt::Debug for ConsumerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$name = value;
+            self
+        }
+    };
+}
+
+impl ConsumerBuilder {
+    pub(super) fn new() -> Self {
+        ConsumerBuilder {
+            config: ConsumerConfig::new(ClientConfig::default()),
+            listener: None,
+        }
+    }
+
+    /// `bootstrap.servers`.
+    pub fn bootstrap_servers<I, S>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.client.bootstrap_servers = servers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// All connection-level settings at once (replaces `bootstrap_servers`).
+    pub fn client_config(mut self, client: ClientConfig) -> Self {
+        self.config.client = client;
+        self
+    }
+
+    /// `client.id`.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.config.client.client_id = id.into();
+        self
+    }
+
+    /// `group.id`.
+    pub fn group_id(mut self, group: impl Into<String>) -> Self {
+        self.config.group_id = Some(group.into());
+        self
+    }
+
+    /// `group.instance.id` (static membership).
+    pub fn group_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.config.group_instance_id = Some(id.into());
+        self
+    }
+
+    /// `client.rack`.
+    pub fn client_rack(mut self, rack: impl Into<String>) -> Self {
+        self.config.client_rack = Some(rack.into());
+        self
+    }
+
+    /// `partition.assignment.strategy`, preferred first.
+    pub fn assignors(mut self, assignors: Vec<Arc<dyn Assignor>>) -> Self {
+        self.config.assignors = assignors;
+        self
+    }
+
+    setter!(/// `auto.offset.reset`.
+        auto_offset_reset: OffsetReset);
+    setter!(/// `enable.auto.commit`.
+        enable_auto_commit: bool);
+    setter!(/// `auto.commit.interval.ms`.
+        auto_commit_interval: Duration);
+    setter!(/// `session.timeout.ms`.
+        session_timeout: Duration);
+    setter!(/// `heartbeat.interval.ms`.
+        heartbeat_interval: Duration);
+    setter!(/// `max.poll.interval.ms` (also the rebalance timeout).
+        max_poll_interval: Duration);
+    setter!(/// `isolation.level`.
+        isolation_level: IsolationLevel);
+    setter!(/// `fetch.min.bytes`.
+        fetch_min_bytes: i32);
+    setter!(/// `fetch.max.wait.ms`.
+        fetch_max_wait: Duration);
+    setter!(/// `fetch.max.bytes`.
+        fetch_max_bytes: i32);
+    setter!(/// `max.partition.fetch.bytes`.
+        max_partition_fetch_bytes: i32);
+    setter!(/// `max.poll.records`.
+        max_poll_records: usize);
+
+    /// The rebalance listener.
+    pub fn rebalance_listener(mut self, listener: impl RebalanceListener + 'static) -> Self {
+        self.listener = Some(Box::new(listener));
+        self
+    }
+
+    /// Validates the settings and creates the consumer (within a tokio runtime).
+    pub fn build(self) -> Result<Consumer> {
+        let mut consumer = Consumer::new(self.config)?;
+        consumer.listener = self.listener;
+        Ok(consumer)
+    }
+}

@@ -1,0 +1,247 @@
+//! Sending commits and committed-offset lookups to the coordinator.
+//!
+//! Both travel on the admin connection class rather than the group one: a
+//! JoinGroup parked for a whole rebalance would otherwise hold back a
+//! commit queued behind it on the same connection. Coordinator moves and
+//! loading are retried until `request.timeout.ms` runs out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use durian_core::backoff::Backoff;
+use durian_core::retry::{retry, AttemptError};
+use durian_core::{
+    Client, CoordinatorKind, Error as CoreError, KafkaCode, KafkaError, SendOptions, Target,
+    TrafficClass,
+};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::Consumer;
+use crate::error::{ConsumerError, Result};
+use crate::offsets::{
+    offset_commit_request, offset_fetch_request, parse_offset_commit, parse_offset_fetch,
+    CommitIdentity,
+};
+use crate::types::{OffsetAndMetadata, TopicPartition};
+use crate::versioned::send_versioned;
+
+fn target(group_id: &str) -> Target {
+    Target::Coordinator {
+        kind: CoordinatorKind::Group,
+        key: group_id.to_owned(),
+    }
+}
+
+fn options() -> SendOptions {
+    SendOptions {
+        class: Some(TrafficClass::Admin),
+        ..SendOptions::default()
+    }
+}
+
+/// Codes that mean the commit came from a generation the group left behind.
+fn is_rebalance_code(code: KafkaCode) -> bool {
+    matches!(
+        code,
+        KafkaCode::REBALANCE_IN_PROGRESS
+            | KafkaCode::ILLEGAL_GENERATION
+            | KafkaCode::UNKNOWN_MEMBER_ID
+            | KafkaCode::FENCED_INSTANCE_ID
+    )
+}
+
+/// Commits `offsets`, retrying coordinator errors.
+pub(crate) async fn send_commit(
+    client: &Client,
+    identity: &CommitIdentity,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+) -> Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let target = target(&identity.group_id);
+    let deadline = Instant::now() + client.config().request_timeout;
+    let mut backoff = Backoff::new(
+        client.config().retry_backoff,
+        client.config().retry_backoff_max,
+    );
+    let outcome = retry(deadline, &mut backoff, || async {
+        let metadata = client.metadata();
+        let request = offset_commit_request(identity, offsets, &metadata);
+        let response = client.send_with(target.clone(), request, options()).await?;
+        let errors = parse_offset_commit(&response, &metadata);
+        match errors.into_iter().next() {
+            None => Ok(Ok(())),
+            Some((_, code)) if is_rebalance_code(code) => {
+                Ok(Err(ConsumerError::CommitFailed(code)))
+            }
+            Some((tp, code)) => {
+                let error = CoreError::Kafka(KafkaError {
+                    code,
+                    message: Some(format!("committing {tp}")),
+                });
+                client.report_error(&target, &error);
+                Err(AttemptError::throttled(error, response.throttle_time_ms))
+            }
+        }
+    })
+    .await;
+    match outcome {
+        Ok(result) => result,
+        Err(error) => Err(ConsumerError::Client(error)),
+    }
+}
+
+/// The committed offsets of `partitions`, `None` where nothing was committed.
+pub(crate) async fn fetch_committed(
+    client: &Client,
+    group_id: &str,
+    partitions: &BTreeSet<TopicPartition>,
+) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
+    if partitions.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let target = target(group_id);
+    let deadline = Instant::now() + client.config().request_timeout;
+    let mut backoff = Backoff::new(
+        client.config().retry_backoff,
+        client.config().retry_backoff_max,
+    );
+    let found = retry(deadline, &mut backoff, || async {
+        let response = send_versioned(client, target.clone(), TrafficClass::Admin, |version| {
+            offset_fetch_request(group_id, partitions, version)
+        })
+        .await?;
+        parse_offset_fetch(&response).map_err(|error| {
+            client.report_error(&target, &error);
+            AttemptError::throttled(error, response.throttle_time_ms)
+        })
+    })
+    .await?;
+    Ok(partitions
+        .iter()
+        .map(|tp| (tp.clone(), found.get(tp).cloned().flatten()))
+        .collect())
+}
+
+impl Consumer {
+    /// Positions that changed since the last commit, optionally only of `only`.
+    pub(super) fn uncommitted_positions(
+        &self,
+        only: Option<&[TopicPartition]>,
+    ) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+        self.fetcher
+            .positions()
+            .into_iter()
+            .filter(|(tp, _)| only.is_none_or(|set| set.contains(tp)))
+            .filter(|(tp, (offset, _))| self.last_committed.get(tp) != Some(offset))
+            .map(|(tp, (offset, epoch))| {
+                (
+                    tp,
+                    OffsetAndMetadata {
+                        offset,
+                        metadata: None,
+                        leader_epoch: epoch,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    pub(super) fn commit_identity(&self) -> Result<CommitIdentity> {
+        let group_id = self.group_id()?.to_owned();
+        let (generation, member_id) = match &self.group {
+            Some(group) => {
+                let identity = group.identity.borrow();
+                (identity.generation, identity.member_id.clone())
+            }
+            None => (-1, String::new()),
+        };
+        Ok(CommitIdentity {
+            group_id,
+            generation,
+            member_id,
+            group_instance_id: self.config.group_instance_id.clone(),
+        })
+    }
+
+    /// Starts an auto-commit in the background when one is due and none
+    /// is running. Only positions of records already returned are
+    /// committed, so a crash never skips records (at-least-once).
+    pub(super) fn maybe_auto_commit(&mut self) {
+        if !self.config.enable_auto_commit || self.config.group_id.is_none() {
+            return;
+        }
+        if let Some(task) = &self.auto_commit_task {
+            if !task.is_finished() {
+                return;
+            }
+            self.auto_commit_task = None;
+        }
+        if self.last_auto_commit.elapsed() < self.config.auto_commit_interval {
+            return;
+        }
+        self.last_auto_commit = Instant::now();
+        let offsets = self.uncommitted_positions(None);
+        if offsets.is_empty() {
+            return;
+        }
+        if let Ok(handle) = self.commit_async_offsets(offsets) {
+            self.auto_commit_task = Some(handle);
+        }
+    }
+
+    /// Commits the positions of every assigned partition (the offsets
+    /// after the records `poll` returned) and waits for the answer.
+    pub async fn commit(&mut self) -> Result<()> {
+        let offsets = self.uncommitted_positions(None);
+        self.commit_offsets(offsets).await
+    }
+
+    /// Commits explicit offsets and waits for the answer.
+    pub async fn commit_offsets(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let identity = self.commit_identity()?;
+        send_commit(&self.client, &identity, &offsets).await?;
+        for (tp, offset) in offsets {
+            self.last_committed.insert(tp, offset.offset);
+        }
+        Ok(())
+    }
+
+    /// Commits the current positions in the background; await the handle
+    /// for the result, or drop it.
+    pub fn commit_async(&mut self) -> Result<JoinHandle<Result<()>>> {
+        let offsets = self.uncommitted_positions(None);
+        self.commit_async_offsets(offsets)
+    }
+
+    pub(super) fn commit_async_offsets(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<JoinHandle<Result<()>>> {
+        let identity = self.commit_identity()?;
+        let client = self.client.clone();
+        // Counted as committed right away so the next auto-commit does not
+        // resend them; a failed commit is reported through the handle.
+        for (tp, offset) in &offsets {
+            self.last_committed.insert(tp.clone(), offset.offset);
+        }
+        Ok(tokio::spawn(async move {
+            send_commit(&client, &identity, &offsets).await
+        }))
+    }
+
+    /// The committed offsets of `partitions` (`None` where nothing was committed).
+    pub async fn committed(
+        &self,
+        partitions: &BTreeSet<TopicPartition>,
+    ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
+        fetch_committed(&self.client, self.group_id()?, partitions).await
+    }
+}

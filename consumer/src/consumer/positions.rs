@@ -1,0 +1,74 @@
+//! Log offsets by timestamp (ListOffsets), asked of each partition's leader.
+
+use std::collections::BTreeMap;
+
+use durian_core::{Client, KafkaCode, KafkaError, Target};
+
+use crate::config::IsolationLevel;
+use crate::error::{ConsumerError, Result};
+use crate::offsets::{list_offsets_request, parse_list_offsets};
+use crate::types::TopicPartition;
+
+/// For each partition, the first offset whose timestamp is at or after the
+/// given one (or -1/-2 for latest/earliest) and that record's timestamp.
+/// Partitions whose leader is unknown or busy are left out; the caller
+/// tries again later.
+pub(crate) async fn list_offsets(
+    client: &Client,
+    isolation: IsolationLevel,
+    timestamps: &BTreeMap<TopicPartition, i64>,
+) -> Result<BTreeMap<TopicPartition, (i64, i64)>> {
+    let metadata = client.metadata();
+    let mut by_leader: BTreeMap<i32, BTreeMap<TopicPartition, i64>> = BTreeMap::new();
+    let mut missing_leader = false;
+    for (tp, ts) in timestamps {
+        match metadata
+            .partition(&tp.topic, tp.partition)
+            .and_then(|p| p.leader)
+        {
+            Some(leader) => {
+                by_leader.entry(leader).or_default().insert(tp.clone(), *ts);
+            }
+            None => missing_leader = true,
+        }
+    }
+    if missing_leader {
+        client.request_metadata_refresh("consumer: offsets lookup without a known leader");
+    }
+    let mut out = BTreeMap::new();
+    let mut last_error = None;
+    for (leader, partitions) in by_leader {
+        let request = list_offsets_request(&partitions, isolation);
+        let response = match client.send(Target::Broker(leader), request).await {
+            Ok(response) => response,
+            Err(error) => {
+                last_error = Some(error);
+                continue;
+            }
+        };
+        for (tp, result) in parse_list_offsets(&response) {
+            match result {
+                Ok(found) => {
+                    out.insert(tp, found);
+                }
+                Err(code)
+                    if code == KafkaCode::UNKNOWN_TOPIC_OR_PARTITION || code.is_retriable() =>
+                {
+                    client.request_metadata_refresh(format!("ListOffsets for {tp}: {code}"));
+                }
+                Err(code) => {
+                    return Err(ConsumerError::Client(durian_core::Error::Kafka(
+                        KafkaError {
+                            code,
+                            message: Some(format!("listing offsets of {tp}")),
+                        },
+                    )))
+                }
+            }
+        }
+    }
+    match last_error {
+        Some(error) if out.is_empty() && !error.is_retriable() => Err(error.into()),
+        _ => Ok(out),
+    }
+}

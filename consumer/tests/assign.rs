@@ -1,0 +1,277 @@
+//! assign()-mode consumption against durian's broker: no group involved.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::*;
+use durian_consumer::{OffsetAndMetadata, TopicPartition};
+
+const TOPIC: &str = "assigned";
+
+#[tokio::test]
+async fn reads_every_record_in_order_then_waits() {
+    let broker = start_broker().await;
+    let admin = admin(&broker.bootstrap()).await;
+    create_topic(&admin, TOPIC, 2).await;
+    produce(&admin, TOPIC, 0, 0, 2_000, 100).await;
+    produce(&admin, TOPIC, 1, 0, 1_500, 7).await;
+
+    let mut consumer = consumer(&broker.bootstrap(), None)
+        .max_poll_records(300)
+        .build()
+        .unwrap();
+    consumer
+        .assign([TopicPartition::new(TOPIC, 0), TopicPartition::new(TOPIC, 1)])
+        .unwrap();
+    let mut next = [0i64, 0];
+    while next != [2_000, 1_500] {
+        let batch = consumer.poll(Duration::from_secs(5)).await.unwrap();
+        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        assert!(!batch.is_empty(), "stalled at {next:?}");
+        assert!(batch.len() <= 300);
+        for record in batch {
+            check_record(&record);
+            let slot = &mut next[record.partition as usize];
+            assert_eq!(
+                record.offset, *slot,
+                "gap or duplicate in partition {}",
+                record.partition
+            );
+            *slot += 1;
+        }
+    }
+    let tp0 = TopicPartition::new(TOPIC, 0);
+    assert_eq!(consumer.position(&tp0).await.unwrap(), 2_000);
+    assert_eq!(consumer.lag(&tp0), Some(0));
+    // Nothing more: an empty poll after the timeout, not an error.
+    assert!(consumer
+        .poll(Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Records produced now arrive through the long-polling fetch.
+    produce(&admin, TOPIC, 1, 1_500, 10, 10).await;
+    let mut late = Vec::new();
+    while late.len() < 10 {
+        late.extend(consumer.poll(Duration::from_secs(5)).await.unwrap());
+    }
+    assert_eq!(late.first().map(|r| r.offset), Some(1_500));
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn seek_pause_and_offset_lookups() {
+    let broker = start_broker().await;
+    let admin = admin(&broker.bootstrap()).await;
+    create_topic(&admin, TOPIC, 2).await;
+    produce_all(&admin, TOPIC, 2, 100).await;
+    let tp0 = TopicPartition::new(TOPIC, 0);
+    let tp1 = TopicPartition::new(TOPIC, 1);
+
+    let mut consumer = consumer(&broker.bootstrap(), None).build().unwrap();
+    consumer.assign([tp0.clone(), tp1.clone()]).unwrap();
+    consumer.seek(&tp0, 95).unwrap();
+    consumer
+        .seek_to_end(std::slice::from_ref(&tp1))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        got.extend(consumer.poll(Duration::from_secs(5)).await.unwrap());
+    }
+    assert_eq!(
+        got.iter()
+            .map(|r| (r.partition, r.offset))
+            .collect::<Vec<_>>(),
+        [(0, 95), (0, 96), (0, 97), (0, 98), (0, 99)]
+    );
+
+    consumer.pause(std::slice::from_ref(&tp0));
+    consumer
+        .seek_to_beginning(&[tp0.clone(), tp1.clone()])
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < 100 {
+        got.extend(consumer.poll(Duration::from_secs(5)).await.unwrap());
+    }
+    assert!(
+        got.iter().all(|r| r.partition == 1),
+        "a paused partition returned records"
+    );
+    assert_eq!(consumer.paused(), BTreeSet::from([tp0.clone()]));
+    consumer.resume(std::slice::from_ref(&tp0));
+    let batch = consumer.poll(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        batch.iter().next().map(|r| (r.partition, r.offset)),
+        Some((0, 0))
+    );
+
+    // produce() stamps record i with 1_700_000_000_000 + i.
+    let times = BTreeMap::from([
+        (tp0.clone(), 1_700_000_000_040),
+        (tp1.clone(), 1_800_000_000_000),
+    ]);
+    let found = consumer.offsets_for_times(&times).await.unwrap();
+    assert_eq!(found[&tp0], Some((40, 1_700_000_000_040)));
+    assert_eq!(found[&tp1], None, "no record that late");
+    assert_eq!(
+        consumer
+            .end_offsets(std::slice::from_ref(&tp1))
+            .await
+            .unwrap()[&tp1],
+        100
+    );
+    assert_eq!(
+        consumer
+            .beginning_offsets(std::slice::from_ref(&tp1))
+            .await
+            .unwrap()[&tp1],
+        0
+    );
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn manual_commits_without_a_group_membership() {
+    let broker = start_broker().await;
+    let admin = admin(&broker.bootstrap()).await;
+    create_topic(&admin, TOPIC, 1).await;
+    produce_all(&admin, TOPIC, 1, 50).await;
+    let tp = TopicPartition::new(TOPIC, 0);
+
+    let mut consumer = consumer(&broker.bootstrap(), Some("standalone"))
+        .enable_auto_commit(false)
+        .max_poll_records(20)
+        .build()
+        .unwrap();
+    consumer.assign([tp.clone()]).unwrap();
+    let first = consumer.poll(Duration::from_secs(5)).await.unwrap();
+    let returned = first.len() as i64;
+    assert!(returned > 0 && returned <= 20);
+    consumer.commit().await.unwrap();
+    let committed = consumer
+        .committed(&BTreeSet::from([tp.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        committed[&tp].as_ref().map(|o| o.offset),
+        Some(returned),
+        "the commit covers exactly the returned records"
+    );
+
+    let mut explicit = BTreeMap::new();
+    explicit.insert(
+        tp.clone(),
+        OffsetAndMetadata {
+            offset: 42,
+            metadata: Some("checkpoint".into()),
+            leader_epoch: None,
+        },
+    );
+    consumer.commit_offsets(explicit).await.unwrap();
+    consumer.close().await.unwrap();
+
+    // A new consumer of the group starts at the committed offset.
+    let mut next = consumer_builder_for(&broker.bootstrap()).build().unwrap();
+    next.assign([tp.clone()]).unwrap();
+    assert_eq!(next.position(&tp).await.unwrap(), 42);
+    let committed = next.committed(&BTreeSet::from([tp.clone()])).await.unwrap();
+    assert_eq!(
+        committed[&tp]
+            .as_ref()
+            .and_then(|o| o.metadata.clone())
+            .as_deref(),
+        Some("checkpoint")
+    );
+    broker.shutdown().await.unwrap();
+}
+
+fn consumer_builder_for(bootstrap: &str) -> durian_consumer::ConsumerBuilder {
+    consumer(bootstrap, Some("standalone")).enable_auto_commit(false)
+}
+
+#[tokio::test]
+async fn reset_none_reports_missing_offsets() {
+    init_tracing();
+    let broker = start_broker().await;
+    let admin = admin(&broker.bootstrap()).await;
+    create_topic(&admin, TOPIC, 1).await;
+    let tp = TopicPartition::new(TOPIC, 0);
+    let mut consumer = consumer(&broker.bootstrap(), Some("strict"))
+        .auto_offset_reset(durian_consumer::OffsetReset::None)
+        .build()
+        .unwrap();
+    consumer.assign([tp.clone()]).unwrap();
+    let batch = consumer.poll(Duration::from_secs(5)).await.unwrap();
+    assert!(
+        matches!(batch.errors.as_slice(), [(p, durian_consumer::ConsumerError::NoOffset(_))] if p == &tp),
+        "{:?}",
+        batch.errors
+    );
+    consumer.seek(&tp, 0).unwrap();
+    assert!(consumer
+        .poll(Duration::from_millis(300))
+        .await
+        .unwrap()
+        .errors
+        .is_empty());
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn auto_commit_covers_only_records_already_returned() {
+    let broker = start_broker().await;
+    let admin = admin(&broker.bootstrap()).await;
+    create_topic(&admin, TOPIC, 1).await;
+    produce_all(&admin, TOPIC, 1, 100).await;
+    let tp = TopicPartition::new(TOPIC, 0);
+    let all = BTreeSet::from([tp.clone()]);
+
+    let mut consumer = consumer(&broker.bootstrap(), Some("auto"))
+        .auto_commit_interval(Duration::from_millis(1))
+        .max_poll_records(10)
+        .build()
+        .unwrap();
+    consumer.assign([tp.clone()]).unwrap();
+    let mut returned = 0;
+    while returned == 0 {
+        returned = consumer.poll(Duration::from_secs(5)).await.unwrap().len();
+    }
+    assert_eq!(returned, 10);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // This poll starts an auto-commit of the 10 records returned so far,
+    // though 90 more are already fetched and buffered.
+    assert_eq!(
+        consumer.poll(Duration::from_secs(5)).await.unwrap().len(),
+        10
+    );
+    let mut committed = None;
+    for _ in 0..100 {
+        committed = consumer.committed(&all).await.unwrap()[&tp]
+            .as_ref()
+            .map(|o| o.offset);
+        if committed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(committed, Some(10), "only returned records are committed");
+    // close() commits what the second poll returned.
+    consumer.close().await.unwrap();
+    let reader = common::consumer(&broker.bootstrap(), Some("auto"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        reader.committed(&all).await.unwrap()[&tp]
+            .as_ref()
+            .map(|o| o.offset),
+        Some(20)
+    );
+    broker.shutdown().await.unwrap();
+}

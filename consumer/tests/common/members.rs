@@ -1,0 +1,223 @@
+//! Group members running in their own tasks, recording every delivery
+//! and every rebalance callback in a shared log.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use durian_consumer::{Consumer, ConsumerBuilder, RebalanceListener, TopicPartition};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Everything the members saw.
+#[derive(Default, Debug)]
+pub struct Log {
+    /// (member, partition, offset) in delivery order.
+    pub deliveries: Vec<(String, TopicPartition, i64)>,
+    /// Current assignment per member, as told by the listener.
+    pub assignment: BTreeMap<String, BTreeSet<TopicPartition>>,
+    /// Every partition revoked from each member.
+    pub revoked: BTreeMap<String, Vec<TopicPartition>>,
+    /// Every partition lost by each member.
+    pub lost: BTreeMap<String, Vec<TopicPartition>>,
+    /// Errors returned by poll.
+    pub errors: Vec<(String, String)>,
+}
+
+impl Log {
+    /// Deliveries per partition and offset.
+    pub fn counts(&self) -> BTreeMap<(TopicPartition, i64), usize> {
+        let mut counts = BTreeMap::new();
+        for (_, tp, offset) in &self.deliveries {
+            *counts.entry((tp.clone(), *offset)).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+pub type SharedLog = Arc<Mutex<Log>>;
+
+struct Recorder {
+    name: String,
+    log: SharedLog,
+}
+
+#[async_trait]
+impl RebalanceListener for Recorder {
+    async fn on_partitions_revoked(&mut self, _: &mut Consumer, partitions: &[TopicPartition]) {
+        let mut log = self.log.lock().unwrap();
+        log.revoked
+            .entry(self.name.clone())
+            .or_default()
+            .extend(partitions.iter().cloned());
+        let set = log.assignment.entry(self.name.clone()).or_default();
+        for tp in partitions {
+            set.remove(tp);
+        }
+    }
+
+    async fn on_partitions_assigned(&mut self, _: &mut Consumer, partitions: &[TopicPartition]) {
+        let mut log = self.log.lock().unwrap();
+        log.assignment
+            .entry(self.name.clone())
+            .or_default()
+            .extend(partitions.iter().cloned());
+    }
+
+    async fn on_partitions_lost(&mut self, _: &mut Consumer, partitions: &[TopicPartition]) {
+        let mut log = self.log.lock().unwrap();
+        log.lost
+            .entry(self.name.clone())
+            .or_default()
+            .extend(partitions.iter().cloned());
+        let set = log.assignment.entry(self.name.clone()).or_default();
+        for tp in partitions {
+            set.remove(tp);
+        }
+    }
+}
+
+/// How a member ends.
+pub enum Ending {
+    /// `close()`: commit, revoke, LeaveGroup.
+    Close,
+    /// Dropped without a word, as if the process died.
+    Crash,
+}
+
+/// A running member.
+pub struct Member {
+    pub name: String,
+    stop: Option<oneshot::Sender<Ending>>,
+    task: JoinHandle<()>,
+}
+
+impl Member {
+    /// Starts a member polling `topic` until stopped; with `commit_each`
+    /// it commits synchronously after every non-empty poll.
+    pub fn start(
+        name: &str,
+        builder: ConsumerBuilder,
+        topic: &str,
+        log: SharedLog,
+        commit_each: bool,
+    ) -> Member {
+        let (stop, mut stopped) = oneshot::channel::<Ending>();
+        let recorder = Recorder {
+            name: name.to_owned(),
+            log: log.clone(),
+        };
+        let mut consumer = builder.rebalance_listener(recorder).build().unwrap();
+        consumer.subscribe([topic]).unwrap();
+        let member = name.to_owned();
+        let task = tokio::spawn(async move {
+            loop {
+                let batch = tokio::select! {
+                    ending = &mut stopped => {
+                        match ending {
+                            Ok(Ending::Close) | Err(_) => consumer.close().await.unwrap(),
+                            Ok(Ending::Crash) => drop(consumer),
+                        }
+                        return;
+                    }
+                    batch = consumer.poll(Duration::from_millis(200)) => batch,
+                };
+                match batch {
+                    Ok(batch) => {
+                        let got_some = !batch.is_empty();
+                        {
+                            let mut log = log.lock().unwrap();
+                            for record in batch {
+                                super::check_record(&record);
+                                log.deliveries.push((
+                                    member.clone(),
+                                    record.topic_partition(),
+                                    record.offset,
+                                ));
+                            }
+                        }
+                        if commit_each && got_some {
+                            if let Err(error) = consumer.commit().await {
+                                log.lock()
+                                    .unwrap()
+                                    .errors
+                                    .push((member.clone(), error.to_string()));
+                            }
+                        }
+                    }
+                    Err(error) => log
+                        .lock()
+                        .unwrap()
+                        .errors
+                        .push((member.clone(), error.to_string())),
+                }
+            }
+        });
+        Member {
+            name: name.to_owned(),
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Stops the member and waits until it is gone.
+    pub async fn stop(mut self, ending: Ending) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(ending);
+        }
+        tokio::time::timeout(Duration::from_secs(60), &mut self.task)
+            .await
+            .expect("member stops")
+            .unwrap();
+    }
+}
+
+/// Waits until `condition` holds on the log, failing after `limit`.
+pub async fn wait_for(
+    log: &SharedLog,
+    limit: Duration,
+    what: &str,
+    condition: impl Fn(&Log) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if condition(&log.lock().unwrap()) {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let log = log.lock().unwrap();
+            panic!(
+                "timed out waiting for {what}: {} deliveries, assignment {:?}, errors {:?}",
+                log.deliveries.len(),
+                log.assignment,
+                log.errors
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Asserts the members' assignments are disjoint and cover `partitions`.
+pub fn assert_disjoint_and_covering(log: &Log, topic: &str, partitions: i32) {
+    let mut seen = BTreeSet::new();
+    for (member, set) in &log.assignment {
+        for tp in set {
+            assert!(
+                seen.insert(tp.clone()),
+                "{tp} assigned twice (again to {member}): {:?}",
+                log.assignment
+            );
+        }
+    }
+    let all: BTreeSet<TopicPartition> = (0..partitions)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect();
+    assert_eq!(
+        seen, all,
+        "assignment does not cover the topic: {:?}",
+        log.assignment
+    );
+}

@@ -1,0 +1,177 @@
+//! Shared helpers of the consumer's integration tests: a broker, topics,
+//! and records produced with raw Produce requests (no producer crate).
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use durian_broker::{Broker, BrokerHandle};
+use durian_consumer::{ConsumerBuilder, ConsumerRecord, TopicPartition};
+use durian_core::record::{BatchWriter, NO_HEADERS};
+use durian_core::{Client, ClientConfig, KafkaError, Target};
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{CreateTopicsRequest, ProduceRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+/// Starts durian's broker in a temporary directory on a free port.
+pub async fn start_broker() -> BrokerHandle {
+    Broker::builder()
+        .temporary()
+        .listen("127.0.0.1:0")
+        .auto_create_topics(false)
+        .start()
+        .await
+        .expect("broker starts")
+}
+
+/// A plain client for setup work.
+pub async fn admin(bootstrap: &str) -> Client {
+    let config = ClientConfig::builder()
+        .bootstrap_servers([bootstrap])
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    Client::connect(config).await.unwrap()
+}
+
+/// Creates `topic` with `partitions` partitions and waits for its leaders.
+pub async fn create_topic(client: &Client, topic: &str, partitions: i32) {
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1)]);
+    let response = client.send(Target::Controller, request).await.unwrap();
+    KafkaError::check(response.topics[0].error_code, None).unwrap();
+    client.add_topics([topic]);
+    for _ in 0..200 {
+        let metadata = client
+            .refresh_metadata("test: waiting for leaders")
+            .await
+            .unwrap();
+        let ready = metadata.topic(topic).is_some_and(|t| {
+            t.partitions.len() == partitions as usize
+                && t.partitions.values().all(|p| p.leader.is_some())
+        });
+        if ready {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("topic {topic} has no leaders");
+}
+
+/// The value of record `index` of `partition` (what `produce` writes).
+pub fn value_of(partition: i32, index: usize) -> String {
+    format!("p{partition}-{index}")
+}
+
+/// Appends `count` records to `partition`, `per_batch` per batch, values
+/// from [`value_of`] numbered from `first`.
+pub async fn produce(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    first: usize,
+    count: usize,
+    per_batch: usize,
+) {
+    let leader = client
+        .partition_leader(topic, partition)
+        .expect("leader known")
+        .node_id;
+    let mut next = first;
+    while next < first + count {
+        let mut batches = Vec::new();
+        // Several batches per request keeps the request count low.
+        for _ in 0..8 {
+            if next >= first + count {
+                break;
+            }
+            let mut writer = BatchWriter::builder().build();
+            let end = (next + per_batch).min(first + count);
+            for index in next..end {
+                let key = index.to_string();
+                writer
+                    .try_append(
+                        1_700_000_000_000 + index as i64,
+                        Some(key.as_bytes()),
+                        Some(value_of(partition, index).as_bytes()),
+                        NO_HEADERS,
+                    )
+                    .unwrap();
+            }
+            batches.push(writer.finish().unwrap());
+            next = end;
+        }
+        let records: Bytes = batches.concat().into();
+        let request = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(10_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(records))])]);
+        let response = client.send(Target::Broker(leader), request).await.unwrap();
+        let code = response.responses[0].partition_responses[0].error_code;
+        KafkaError::check(code, None).unwrap();
+    }
+}
+
+/// Produces `per_partition` records to every partition.
+pub async fn produce_all(client: &Client, topic: &str, partitions: i32, per_partition: usize) {
+    for partition in 0..partitions {
+        produce(client, topic, partition, 0, per_partition, 500).await;
+    }
+}
+
+/// A consumer builder with test-friendly timings.
+pub fn consumer(bootstrap: &str, group: Option<&str>) -> ConsumerBuilder {
+    let client = ClientConfig::builder()
+        .bootstrap_servers([bootstrap])
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let mut builder = durian_consumer::Consumer::builder()
+        .client_config(client)
+        .auto_offset_reset(durian_consumer::OffsetReset::Earliest)
+        .fetch_max_wait(Duration::from_millis(100))
+        .session_timeout(Duration::from_secs(10))
+        .heartbeat_interval(Duration::from_millis(500));
+    if let Some(group) = group {
+        builder = builder.group_id(group);
+    }
+    builder
+}
+
+/// Checks that `record` carries what `produce` wrote at its offset (when
+/// produced from index 0 in one go).
+pub fn check_record(record: &ConsumerRecord) {
+    let expected = value_of(record.partition, record.offset as usize);
+    assert_eq!(
+        record.value.as_deref(),
+        Some(expected.as_bytes()),
+        "record {}@{}",
+        record.partition,
+        record.offset
+    );
+}
+
+/// Deliveries per partition and offset.
+pub type Seen = BTreeMap<TopicPartition, BTreeMap<i64, usize>>;
+
+/// Logs to the test output when RUST_LOG is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+pub mod members;
+pub mod tansu;

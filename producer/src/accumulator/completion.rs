@@ -1,0 +1,243 @@
+//! The end of an attempt: acknowledgement, retry, failure, expiry.
+//!
+//! Every way a batch can leave the accumulator is here, so the rules that
+//! keep sequence numbers consistent sit together: a batch that had a
+//! sequence and fails for good asks for an epoch bump, and a retried batch
+//! keeps its place at the front of its partition.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::batch::BatchState;
+use super::partition_queue::PartitionQueue;
+use super::{Accumulator, AccumulatorSettings, BatchOutcome, Effects};
+use crate::error::ProducerError;
+use crate::idempotence::{judge_sequence_error, SequenceVerdict};
+
+impl Accumulator {
+    /// Applies the outcome of one attempt to one batch.
+    pub(crate) fn complete(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        batch_id: u64,
+        outcome: BatchOutcome,
+        now: Instant,
+    ) -> Effects {
+        let settings = self.settings.clone();
+        let Some(queues) = self.topics.get_mut(topic) else {
+            return Effects::default();
+        };
+        let Some(queue) = usize::try_from(partition)
+            .ok()
+            .and_then(|i| queues.partitions.get_mut(i))
+        else {
+            return Effects::default();
+        };
+        let Some(position) = queue.position(batch_id) else {
+            return Effects::default();
+        };
+        match outcome {
+            BatchOutcome::Acked(ack) => {
+                let Some(batch) = queue.batches.remove(position) else {
+                    return Effects::default();
+                };
+                if let Some(sequence) = batch.sequence {
+                    queue
+                        .sequence
+                        .acknowledge(sequence, batch.records, ack.base_offset);
+                }
+                batch.succeed(ack);
+                Effects {
+                    acked_records: batch.records as u64,
+                    acked_batches: 1,
+                    acked_bytes: batch.size() as u64,
+                    ..Effects::default()
+                }
+            }
+            BatchOutcome::Retry(error) => {
+                retry_or_fail(queue, position, error, &settings, now, (topic, partition))
+            }
+            BatchOutcome::Sequence {
+                error,
+                log_start_offset,
+            } => {
+                let Some(batch) = queue.batches.get(position) else {
+                    return Effects::default();
+                };
+                let next_to_ack = batch
+                    .sequence
+                    .is_some_and(|s| queue.sequence.is_next_to_ack(s));
+                let code = error
+                    .kafka_code()
+                    .unwrap_or(durian_core::KafkaCode::UNKNOWN_SERVER_ERROR);
+                match judge_sequence_error(code, next_to_ack, log_start_offset, &queue.sequence) {
+                    SequenceVerdict::Retry => {
+                        retry_or_fail(queue, position, error, &settings, now, (topic, partition))
+                    }
+                    SequenceVerdict::BumpAndRetry => {
+                        let mut effects = retry_or_fail(
+                            queue,
+                            position,
+                            error,
+                            &settings,
+                            now,
+                            (topic, partition),
+                        );
+                        effects.bump = true;
+                        effects
+                    }
+                    SequenceVerdict::FailAndBump => fail_batch(
+                        queue,
+                        batch_id,
+                        ProducerError::OutOfOrderSequence {
+                            topic: topic.to_owned(),
+                            partition,
+                        },
+                    ),
+                    SequenceVerdict::Fatal(reason) => fail_fatally(queue, batch_id, reason),
+                }
+            }
+            BatchOutcome::Failed(error) => {
+                fail_batch(queue, batch_id, error_for(topic, partition, error))
+            }
+            BatchOutcome::Fatal(reason) => fail_fatally(queue, batch_id, reason),
+        }
+    }
+
+    /// Fails every queued batch whose delivery timeout has passed. Batches
+    /// in flight wait for their response (their request timeout is capped
+    /// at their deadline, so that comes soon).
+    pub(crate) fn expire(&mut self, now: Instant) -> Effects {
+        let mut effects = Effects::default();
+        let timeout = self.settings.delivery_timeout;
+        for queues in self.topics.values_mut() {
+            for queue in &mut queues.partitions {
+                let expired: Vec<u64> = queue
+                    .batches
+                    .iter()
+                    .filter(|b| b.state == BatchState::Queued && b.deadline <= now)
+                    .map(|b| b.id)
+                    .collect();
+                for id in expired {
+                    let Some(batch) = queue.position(id).and_then(|p| queue.batches.get(p)) else {
+                        continue;
+                    };
+                    let error = ProducerError::DeliveryTimeout {
+                        timeout,
+                        attempts: batch.attempts,
+                        last_error: batch.last_error.clone(),
+                    };
+                    effects.merge(fail_batch(queue, id, error));
+                }
+            }
+        }
+        effects
+    }
+
+    /// Fails every batch not in flight (all of them when `in_flight_too`).
+    pub(crate) fn fail_all(&mut self, error: &ProducerError, in_flight_too: bool) -> Effects {
+        let mut effects = Effects::default();
+        for queues in self.topics.values_mut() {
+            for queue in &mut queues.partitions {
+                let doomed: Vec<u64> = queue
+                    .batches
+                    .iter()
+                    .filter(|b| in_flight_too || b.state == BatchState::Queued)
+                    .map(|b| b.id)
+                    .collect();
+                for id in doomed {
+                    effects.merge(fail_batch(queue, id, error.clone()));
+                }
+            }
+        }
+        effects
+    }
+}
+
+pub(super) fn error_for(topic: &str, partition: i32, error: durian_core::Error) -> ProducerError {
+    ProducerError::Rejected {
+        topic: topic.to_owned(),
+        partition,
+        error,
+    }
+}
+
+/// Removes and fails a batch. A batch that had a sequence leaves a gap the
+/// broker will never accept past, hence the bump.
+pub(super) fn fail_batch(
+    queue: &mut PartitionQueue,
+    batch_id: u64,
+    error: ProducerError,
+) -> Effects {
+    let Some(batch) = queue
+        .position(batch_id)
+        .and_then(|p| queue.batches.remove(p))
+    else {
+        return Effects::default();
+    };
+    let bump = batch.sequence.is_some();
+    batch.fail(error);
+    Effects {
+        bump,
+        failed_batches: 1,
+        ..Effects::default()
+    }
+}
+
+/// Fails a batch with the producer's fatal error and reports it, so the
+/// batch that revealed the error is resolved like every other one.
+fn fail_fatally(queue: &mut PartitionQueue, batch_id: u64, reason: String) -> Effects {
+    let mut effects = fail_batch(
+        queue,
+        batch_id,
+        ProducerError::Fatal(Arc::from(reason.as_str())),
+    );
+    effects.fatal = Some(reason);
+    effects
+}
+
+/// Puts a batch back for another attempt after a backoff, unless its
+/// delivery timeout or the retry limit says it is over.
+fn retry_or_fail(
+    queue: &mut PartitionQueue,
+    position: usize,
+    error: durian_core::Error,
+    settings: &AccumulatorSettings,
+    now: Instant,
+    (topic, partition): (&str, i32),
+) -> Effects {
+    let Some(batch) = queue.batches.get_mut(position) else {
+        return Effects::default();
+    };
+    let id = batch.id;
+    if batch.deadline <= now {
+        let expired = ProducerError::DeliveryTimeout {
+            timeout: settings.delivery_timeout,
+            attempts: batch.attempts,
+            last_error: Some(error),
+        };
+        return fail_batch(queue, id, expired);
+    }
+    if batch.attempts > settings.retries {
+        return fail_batch(queue, id, error_for(topic, partition, error));
+    }
+    batch.state = BatchState::Queued;
+    batch.retry_at = Some(now + retry_backoff(settings.retry_backoff, batch.attempts));
+    batch.last_error = Some(error);
+    Effects {
+        retried_batches: 1,
+        ..Effects::default()
+    }
+}
+
+/// `retry.backoff.ms` doubled per attempt up to `retry.backoff.max.ms`,
+/// ±20 % jitter so partitions that failed together do not retry together.
+fn retry_backoff((initial, max): (Duration, Duration), attempts: u32) -> Duration {
+    let doubling = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
+    let base = initial.saturating_mul(doubling).min(max.max(initial));
+    base.mul_f64(rand::rng().random_range(0.8..=1.2))
+}

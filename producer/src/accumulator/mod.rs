@@ -1,0 +1,450 @@
+//! The record accumulator: per-partition queues of batches in wire format.
+//!
+//! ```text
+//!  send ──append──▶ topic ─▶ partition queue ─▶ [in flight | in flight | queued | open]
+//!                    │ sticky partition (null keys)                 ▲ records go here
+//!  sender ──ready_nodes / drain(node)──▶ first queued batch of each partition led by node
+//!         ──complete(outcome)──▶ ack: remove + resolve │ retry: back to queued │ fail
+//!         ──expire(now)──▶ queued batches past delivery.timeout.ms fail
+//! ```
+//!
+//! All of it sits behind one mutex held only for short, synchronous steps;
+//! memory is reserved outside it (see [`buffer_pool`]), since that may wait.
+
+mod batch;
+pub(crate) mod buffer_pool;
+mod completion;
+mod partition_queue;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use durian_core::compression::Compression;
+use durian_core::record::{BatchWriter, BATCH_HEADER_LEN};
+use durian_core::ClusterMetadata;
+use tokio::time::Instant;
+
+use crate::delivery::{BatchAck, BatchSignal, DeliveryFuture};
+use crate::error::ProducerError;
+use crate::idempotence::ProducerIdentity;
+use crate::partitioner::sticky::StickyPartition;
+use crate::partitioner::TopicPartitions;
+use crate::record::Header;
+use batch::{BatchState, ProducerBatch};
+use buffer_pool::Reservation;
+use completion::{error_for, fail_batch};
+pub(crate) use partition_queue::DrainRules;
+use partition_queue::{PartitionQueue, Readiness};
+
+/// Settings the accumulator applies.
+#[derive(Clone, Debug)]
+pub(crate) struct AccumulatorSettings {
+    pub(crate) batch_size: usize,
+    pub(crate) compression: Compression,
+    pub(crate) delivery_timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) retry_backoff: (Duration, Duration),
+    pub(crate) adaptive: bool,
+}
+
+/// A record, already serialized, as the accumulator takes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordParts<'a> {
+    pub(crate) timestamp: i64,
+    pub(crate) key: Option<&'a [u8]>,
+    pub(crate) value: Option<&'a [u8]>,
+    pub(crate) headers: &'a [Header],
+}
+
+impl RecordParts<'_> {
+    /// An upper bound of the record's encoded size, batch header included:
+    /// what a batch holding only this record needs at most.
+    pub(crate) fn max_encoded_size(&self) -> usize {
+        // Record length, attributes, timestamp delta, offset delta, key and
+        // value lengths, header count: at most 5 varints of 5 bytes, one
+        // varlong of 10, one byte.
+        const RECORD_OVERHEAD: usize = 5 * 5 + 10 + 1;
+        let field = |f: Option<&[u8]>| f.map_or(0, <[u8]>::len);
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|h| 10 + h.key.len() + h.value.as_ref().map_or(0, Bytes::len))
+            .sum();
+        BATCH_HEADER_LEN + RECORD_OVERHEAD + field(self.key) + field(self.value) + headers
+    }
+}
+
+/// What an append did.
+#[derive(Debug)]
+pub(crate) enum Append {
+    /// The record is in a batch.
+    Done {
+        future: DeliveryFuture,
+        /// A new batch was opened (the sender should look at its linger).
+        new_batch: bool,
+    },
+    /// A new batch is needed: reserve this many bytes and append again.
+    NeedsMemory { partition: i32, bytes: usize },
+}
+
+/// One batch taken for a produce request.
+#[derive(Clone, Debug)]
+pub(crate) struct DrainedBatch {
+    pub(crate) topic: Arc<str>,
+    pub(crate) partition: i32,
+    pub(crate) batch_id: u64,
+    pub(crate) payload: Bytes,
+    pub(crate) deadline: Instant,
+}
+
+/// How a produce attempt ended for one batch.
+#[derive(Clone, Debug)]
+pub(crate) enum BatchOutcome {
+    /// Written (or recognised as a duplicate: `base_offset` -1).
+    Acked(BatchAck),
+    /// Failed in a way another attempt may fix.
+    Retry(durian_core::Error),
+    /// `UNKNOWN_PRODUCER_ID` or `OUT_OF_ORDER_SEQUENCE_NUMBER`.
+    Sequence {
+        error: durian_core::Error,
+        log_start_offset: i64,
+    },
+    /// Failed for good, this batch only.
+    Failed(durian_core::Error),
+    /// The producer cannot continue.
+    Fatal(String),
+}
+
+/// What completing batches means for the producer as a whole.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Effects {
+    /// A sequence gap exists: the epoch must be bumped.
+    pub(crate) bump: bool,
+    /// The producer must stop.
+    pub(crate) fatal: Option<String>,
+    pub(crate) acked_records: u64,
+    pub(crate) acked_batches: u64,
+    pub(crate) acked_bytes: u64,
+    pub(crate) retried_batches: u64,
+    pub(crate) failed_batches: u64,
+}
+
+impl Effects {
+    pub(crate) fn merge(&mut self, other: Effects) {
+        self.bump |= other.bump;
+        if self.fatal.is_none() {
+            self.fatal = other.fatal;
+        }
+        self.acked_records += other.acked_records;
+        self.acked_batches += other.acked_batches;
+        self.acked_bytes += other.acked_bytes;
+        self.retried_batches += other.retried_batches;
+        self.failed_batches += other.failed_batches;
+    }
+}
+
+/// What the sender learns from one look at the queues.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReadyScan {
+    /// Brokers leading a partition with a batch to send now.
+    pub(crate) nodes: BTreeSet<i32>,
+    /// When to look again even if nothing happens.
+    pub(crate) next_wake: Option<Instant>,
+    /// Some partition with data has no known leader.
+    pub(crate) unknown_leader: bool,
+}
+
+struct TopicQueues {
+    name: Arc<str>,
+    partitions: Vec<PartitionQueue>,
+    sticky: StickyPartition,
+}
+
+/// See the module docs.
+pub(crate) struct Accumulator {
+    topics: HashMap<Arc<str>, TopicQueues>,
+    settings: AccumulatorSettings,
+    next_batch_id: u64,
+}
+
+impl Accumulator {
+    pub(crate) fn new(settings: AccumulatorSettings) -> Self {
+        Accumulator {
+            topics: HashMap::new(),
+            settings,
+            next_batch_id: 0,
+        }
+    }
+
+    /// Appends a record to `partition`, or, when `None`, to the topic's
+    /// sticky partition. Without a `reservation` only an open batch can
+    /// take the record; otherwise a new batch is opened with it (and an
+    /// unneeded reservation is dropped, returning its bytes).
+    pub(crate) fn append(
+        &mut self,
+        topic: &str,
+        partitions: &TopicPartitions,
+        partition: Option<i32>,
+        record: &RecordParts<'_>,
+        now: Instant,
+        reservation: Option<Reservation>,
+    ) -> Result<Append, ProducerError> {
+        let settings = &self.settings;
+        if !self.topics.contains_key(topic) {
+            let name: Arc<str> = Arc::from(topic);
+            self.topics.insert(
+                name.clone(),
+                TopicQueues {
+                    name,
+                    partitions: Vec::new(),
+                    sticky: StickyPartition::default(),
+                },
+            );
+        }
+        let Some(queues) = self.topics.get_mut(topic) else {
+            return Err(ProducerError::Closed);
+        };
+        let count = usize::try_from(partitions.count).unwrap_or(0);
+        if queues.partitions.len() < count {
+            queues
+                .partitions
+                .resize_with(count, PartitionQueue::default);
+        }
+        let partition = match partition {
+            Some(p) => p,
+            None => {
+                let lengths = &queues.partitions;
+                let queued = |p: i32| {
+                    usize::try_from(p)
+                        .ok()
+                        .and_then(|i| lengths.get(i))
+                        .map_or(0, PartitionQueue::queued_batches)
+                };
+                queues
+                    .sticky
+                    .partition(partitions, settings.adaptive, queued, &mut rand::rng())
+            }
+        };
+        let invalid = || ProducerError::InvalidPartition {
+            topic: topic.to_owned(),
+            partition,
+            partitions: partitions.count,
+        };
+        let index = usize::try_from(partition).map_err(|_| invalid())?;
+        let queue = queues.partitions.get_mut(index).ok_or_else(invalid)?;
+        let encode_error = |e| ProducerError::Client(durian_core::Error::Protocol(format!("{e}")));
+
+        if let Some(open) = queue.open_batch() {
+            let appended = open
+                .try_append(record.timestamp, record.key, record.value, record.headers)
+                .map_err(encode_error)?;
+            if let Some(index) = appended {
+                let future = DeliveryFuture::new(open.signal.clone(), index, record.timestamp);
+                queues
+                    .sticky
+                    .appended(partition, record.max_encoded_size(), settings.batch_size);
+                return Ok(Append::Done {
+                    future,
+                    new_batch: false,
+                });
+            }
+        }
+        let needed = settings.batch_size.max(record.max_encoded_size());
+        let Some(reservation) = reservation.filter(|r| r.bytes() >= needed) else {
+            return Ok(Append::NeedsMemory {
+                partition,
+                bytes: needed,
+            });
+        };
+        // The open batch (if any) is full: close it so it is sent at once.
+        if let Some(open) = queue.open_batch() {
+            open.close().map_err(encode_error)?;
+        }
+        let writer = BatchWriter::builder()
+            .compression(settings.compression)
+            .size_limit(settings.batch_size)
+            .build_with_capacity(reservation.bytes().saturating_sub(BATCH_HEADER_LEN));
+        let id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let mut batch = ProducerBatch::new(
+            id,
+            partition,
+            writer,
+            now,
+            now + settings.delivery_timeout,
+            reservation,
+        );
+        let index = batch
+            .try_append(record.timestamp, record.key, record.value, record.headers)
+            .map_err(encode_error)?
+            .unwrap_or(0);
+        let future = DeliveryFuture::new(batch.signal.clone(), index, record.timestamp);
+        queue.batches.push_back(batch);
+        queues
+            .sticky
+            .appended(partition, record.max_encoded_size(), settings.batch_size);
+        Ok(Append::Done {
+            future,
+            new_batch: true,
+        })
+    }
+
+    /// Which brokers have something to send now, and when to look again.
+    pub(crate) fn ready_nodes(&self, metadata: &ClusterMetadata, rules: &DrainRules) -> ReadyScan {
+        let mut scan = ReadyScan::default();
+        let wake = |at: Instant, scan: &mut ReadyScan| {
+            scan.next_wake = Some(scan.next_wake.map_or(at, |w| w.min(at)));
+        };
+        for queues in self.topics.values() {
+            for (index, queue) in queues.partitions.iter().enumerate() {
+                let Some(first) = queue.first_queued() else {
+                    continue;
+                };
+                wake(first.deadline, &mut scan);
+                let leader = metadata
+                    .partition(&queues.name, index as i32)
+                    .and_then(|p| p.leader);
+                let Some(leader) = leader else {
+                    scan.unknown_leader = true;
+                    continue;
+                };
+                match queue.readiness(leader, rules) {
+                    Readiness::Ready => {
+                        scan.nodes.insert(leader);
+                    }
+                    Readiness::At(at) => wake(at, &mut scan),
+                    Readiness::Idle => {}
+                }
+            }
+        }
+        scan
+    }
+
+    /// Takes the first ready batch of every partition `node` leads, up to
+    /// `max_bytes` in total (at least one batch), marking them in flight.
+    /// With an `identity`, batches get sequence numbers (kept on retries).
+    pub(crate) fn drain(
+        &mut self,
+        node: i32,
+        metadata: &ClusterMetadata,
+        rules: &DrainRules,
+        max_bytes: usize,
+        identity: Option<ProducerIdentity>,
+    ) -> (Vec<DrainedBatch>, Effects) {
+        let mut drained = Vec::new();
+        let mut effects = Effects::default();
+        let mut total = 0usize;
+        for queues in self.topics.values_mut() {
+            for (index, queue) in queues.partitions.iter_mut().enumerate() {
+                let partition = index as i32;
+                let leader = metadata
+                    .partition(&queues.name, partition)
+                    .and_then(|p| p.leader);
+                if leader != Some(node) || queue.readiness(node, rules) != Readiness::Ready {
+                    continue;
+                }
+                let Some(batch) = queue.first_queued_mut() else {
+                    continue;
+                };
+                if let Err(error) = batch.close() {
+                    let error =
+                        durian_core::Error::Protocol(format!("cannot encode batch: {error}"));
+                    let id = batch.id;
+                    effects.merge(fail_batch(
+                        queue,
+                        id,
+                        error_for(&queues.name, partition, error),
+                    ));
+                    continue;
+                }
+                let (size, existing, records) = (batch.size(), batch.sequence, batch.records);
+                if !drained.is_empty() && total + size > max_bytes {
+                    return (drained, effects);
+                }
+                let stamp = identity.map(|identity| {
+                    let sequence = existing.unwrap_or_else(|| queue.sequence.assign(records));
+                    (identity, sequence)
+                });
+                // Re-borrow: assigning touched the queue's sequence state.
+                let Some(batch) = queue.first_queued_mut() else {
+                    continue;
+                };
+                batch.sequence = stamp.map(|(_, sequence)| sequence);
+                let payload = match batch.payload(stamp) {
+                    Ok(payload) => payload,
+                    Err(error) => {
+                        let error =
+                            durian_core::Error::Protocol(format!("cannot stamp batch: {error}"));
+                        let id = batch.id;
+                        effects.merge(fail_batch(
+                            queue,
+                            id,
+                            error_for(&queues.name, partition, error),
+                        ));
+                        continue;
+                    }
+                };
+                batch.state = BatchState::InFlight { node };
+                batch.attempts += 1;
+                batch.retry_at = None;
+                total += payload.len();
+                drained.push(DrainedBatch {
+                    topic: queues.name.clone(),
+                    partition,
+                    batch_id: batch.id,
+                    payload,
+                    deadline: batch.deadline,
+                });
+            }
+        }
+        (drained, effects)
+    }
+
+    /// Forgets every sequence after an epoch bump: queued batches are
+    /// renumbered from 0 in queue order when next drained. Only valid while
+    /// nothing is in flight.
+    pub(crate) fn reset_sequences(&mut self) {
+        for queues in self.topics.values_mut() {
+            for queue in &mut queues.partitions {
+                queue.sequence.reset();
+                for batch in &mut queue.batches {
+                    batch.sequence = None;
+                }
+            }
+        }
+    }
+
+    /// The signals of every batch not yet resolved (for `flush`).
+    pub(crate) fn pending_signals(&self) -> Vec<Arc<BatchSignal>> {
+        self.topics
+            .values()
+            .flat_map(|q| q.partitions.iter())
+            .flat_map(|q| q.batches.iter())
+            .map(|b| b.signal.clone())
+            .collect()
+    }
+
+    /// Whether no batch is held at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.topics
+            .values()
+            .flat_map(|q| q.partitions.iter())
+            .all(|q| q.batches.is_empty())
+    }
+
+    /// Bytes of `buffer.memory` held by batches (for tests and metrics).
+    #[cfg(test)]
+    pub(crate) fn reserved_bytes(&self) -> usize {
+        self.topics
+            .values()
+            .flat_map(|q| q.partitions.iter())
+            .flat_map(|q| q.batches.iter())
+            .map(ProducerBatch::reserved)
+            .sum()
+    }
+}

@@ -1,0 +1,69 @@
+//! Counters of a producer, read as a [`ProducerMetrics`] snapshot.
+//!
+//! Counters are updated per batch or per request, never per record, with
+//! relaxed atomics: a snapshot is a consistent-enough view for monitoring,
+//! not a synchronisation point.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A point-in-time view of a producer's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProducerMetrics {
+    /// Records acknowledged by the brokers.
+    pub records_sent: u64,
+    /// Batch bytes acknowledged (as sent, so compressed when a codec is set).
+    pub bytes_sent: u64,
+    /// Batches acknowledged.
+    pub batches_sent: u64,
+    /// Produce requests sent.
+    pub requests_sent: u64,
+    /// Batch attempts that failed and were queued again.
+    pub retries: u64,
+    /// Batches that failed for good (their records got an error).
+    pub errors: u64,
+    /// Bytes of `buffer.memory` held by batches right now.
+    pub buffer_in_use: u64,
+    /// `buffer.memory`.
+    pub buffer_limit: u64,
+    /// Produce requests awaiting their response right now.
+    pub in_flight_requests: u64,
+    /// Epoch bumps (KIP-360) so far.
+    pub epoch_bumps: u64,
+}
+
+/// The live counters.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub(crate) records_sent: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
+    pub(crate) batches_sent: AtomicU64,
+    pub(crate) requests_sent: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) in_flight_requests: AtomicU64,
+    pub(crate) epoch_bumps: AtomicU64,
+}
+
+impl Metrics {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        if n > 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn snapshot(&self, buffer_in_use: usize, buffer_limit: usize) -> ProducerMetrics {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ProducerMetrics {
+            records_sent: get(&self.records_sent),
+            bytes_sent: get(&self.bytes_sent),
+            batches_sent: get(&self.batches_sent),
+            requests_sent: get(&self.requests_sent),
+            retries: get(&self.retries),
+            errors: get(&self.errors),
+            buffer_in_use: buffer_in_use as u64,
+            buffer_limit: buffer_limit as u64,
+            in_flight_requests: get(&self.in_flight_requests),
+            epoch_bumps: get(&self.epoch_bumps),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! One sink task per broker: writes produce requests in the order the
+//! sender hands them over and reports each response back.
+//!
+//! ```text
+//!  sender ──SinkJob (in order)──▶ sink(node) ──enqueue──▶ connection ──▶ broker
+//!     ▲                              │ waits for responses concurrently
+//!     └──────── SenderEvent::Reply ◀─┘
+//! ```
+//!
+//! Order matters for idempotence: a request is enqueued on the connection
+//! (its first poll) before the next job is even looked at. When the
+//! connection cannot be had, the failing job and every job already queued
+//! behind it fail together, so nothing later overtakes them on a fresh
+//! connection.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use durian_core::connection::RawRequest;
+use durian_core::protocol::{decode_body, encode_body};
+use durian_core::{Client, Error, Target, TrafficClass};
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::VersionRange;
+use tokio::sync::mpsc;
+
+use super::SenderEvent;
+
+/// Produce versions durian speaks: v3 is the first with record batches v2;
+/// v13 addresses topics by id only, which the request builder does not fill.
+pub(crate) const PRODUCE_VERSIONS: VersionRange = VersionRange { min: 3, max: 12 };
+
+/// One request for the sink to send.
+#[derive(Debug)]
+pub(crate) struct SinkJob {
+    pub(crate) request_id: u64,
+    pub(crate) request: ProduceRequest,
+    /// `false` for acks=0: the broker sends no response.
+    pub(crate) expect_response: bool,
+    pub(crate) timeout: Duration,
+}
+
+/// What became of one job: the response (`None` for acks=0) or the error.
+#[derive(Debug)]
+pub(crate) struct SinkReply {
+    pub(crate) request_id: u64,
+    pub(crate) result: Result<Option<ProduceResponse>, Error>,
+}
+
+type PendingResponse = Pin<Box<dyn Future<Output = SinkReply> + Send>>;
+
+/// Starts the sink of `node`; it ends when the returned sender is dropped
+/// and its last response is in.
+pub(crate) fn spawn_sink(
+    client: Client,
+    node: i32,
+    events: mpsc::UnboundedSender<SenderEvent>,
+) -> mpsc::UnboundedSender<SinkJob> {
+    let (jobs, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(run(client, node, receiver, events));
+    jobs
+}
+
+async fn run(
+    client: Client,
+    node: i32,
+    mut jobs: mpsc::UnboundedReceiver<SinkJob>,
+    events: mpsc::UnboundedSender<SenderEvent>,
+) {
+    let mut pending: FuturesUnordered<PendingResponse> = FuturesUnordered::new();
+    let mut open = true;
+    while open || !pending.is_empty() {
+        tokio::select! {
+            job = jobs.recv(), if open => match job {
+                None => open = false,
+                Some(job) => match start(&client, node, job).await {
+                    Ok(response) => pending.push(response),
+                    Err(reply) => {
+                        let error = match &reply.result {
+                            Err(error) => error.clone(),
+                            Ok(_) => Error::Shutdown,
+                        };
+                        let _ = events.send(SenderEvent::Reply(reply));
+                        while let Ok(queued) = jobs.try_recv() {
+                            let _ = events.send(SenderEvent::Reply(SinkReply {
+                                request_id: queued.request_id,
+                                result: Err(error.clone()),
+                            }));
+                        }
+                    }
+                },
+            },
+            Some(reply) = pending.next(), if !pending.is_empty() => {
+                let _ = events.send(SenderEvent::Reply(reply));
+            }
+        }
+    }
+}
+
+/// Encodes `job` for the broker's version and puts it on the connection;
+/// returns the future of its response.
+async fn start(client: &Client, node: i32, job: SinkJob) -> Result<PendingResponse, SinkReply> {
+    let fail = |error: Error| SinkReply {
+        request_id: job.request_id,
+        result: Err(error),
+    };
+    // Connecting (and waiting out a reconnect backoff) counts against the
+    // request's timeout, which the sender caps at the batches' deadline.
+    let target = Target::Broker(node);
+    let connecting = client.connection_for(&target, TrafficClass::Produce);
+    let connection = match tokio::time::timeout(job.timeout, connecting).await {
+        Ok(connected) => connected.map_err(fail)?,
+        Err(_) => {
+            return Err(fail(Error::Timeout {
+                operation: format!("connecting to broker {node}"),
+                timeout: job.timeout,
+            }))
+        }
+    };
+    let version = connection
+        .versions()
+        .negotiate(ApiKey::Produce, PRODUCE_VERSIONS)
+        .map_err(fail)?;
+    let body = encode_body(ApiKey::Produce, &job.request, version).map_err(fail)?;
+    drop(job.request);
+    let raw = RawRequest {
+        api: ApiKey::Produce,
+        version,
+        body,
+        expect_response: job.expect_response,
+        timeout: job.timeout,
+    };
+    let request_id = job.request_id;
+    let expect_response = job.expect_response;
+    let mut response: PendingResponse = Box::pin(async move {
+        let result = match connection.send_raw(raw).await {
+            Ok(_) if !expect_response => Ok(None),
+            Ok(body) => decode_body::<ProduceResponse>(ApiKey::Produce, body, version).map(Some),
+            Err(error) => Err(error),
+        };
+        SinkReply { request_id, result }
+    });
+    // The first poll hands the frame to the connection's writer queue, so
+    // requests reach the socket in the order the sender made them.
+    match futures::poll!(&mut response) {
+        Poll::Ready(reply) => Ok(Box::pin(std::future::ready(reply))),
+        Poll::Pending => Ok(response),
+    }
+}

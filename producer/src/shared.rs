@@ -1,0 +1,156 @@
+//! State shared by the producer handles and the sender task.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use durian_core::Client;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::accumulator::buffer_pool::MemoryBudget;
+use crate::accumulator::Accumulator;
+use crate::config::ProducerConfig;
+use crate::error::ProducerError;
+use crate::metrics::Metrics;
+use crate::partitioner::{SharedPartitioner, TopicPartitions};
+
+/// Partitions per topic, with the metadata generation they were read from.
+type TopicCache = HashMap<Arc<str>, (u64, Arc<TopicPartitions>)>;
+
+/// Everything the handles and the sender share.
+pub(crate) struct Shared {
+    pub(crate) client: Client,
+    pub(crate) config: ProducerConfig,
+    pub(crate) accumulator: Mutex<Accumulator>,
+    pub(crate) budget: MemoryBudget,
+    pub(crate) partitioner: SharedPartitioner,
+    /// Wakes the sender: a new batch, a flush, a close.
+    pub(crate) wakeup: Notify,
+    /// Number of `flush`/`close` calls waiting: linger is ignored meanwhile.
+    pub(crate) hurry: AtomicUsize,
+    /// No more sends; the sender stops once everything is resolved.
+    pub(crate) closing: AtomicBool,
+    /// `close` timed out: fail everything now.
+    pub(crate) aborting: AtomicBool,
+    /// Set once; every later send fails with it.
+    pub(crate) fatal: OnceLock<ProducerError>,
+    pub(crate) metrics: Metrics,
+    topics: Mutex<TopicCache>,
+    pub(crate) sender_done: Notify,
+    pub(crate) sender_finished: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        client: Client,
+        config: ProducerConfig,
+        accumulator: Accumulator,
+        partitioner: SharedPartitioner,
+    ) -> Self {
+        Shared {
+            client,
+            budget: MemoryBudget::new(config.buffer_memory),
+            config,
+            accumulator: Mutex::new(accumulator),
+            partitioner,
+            wakeup: Notify::new(),
+            hurry: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            aborting: AtomicBool::new(false),
+            fatal: OnceLock::new(),
+            metrics: Metrics::default(),
+            topics: Mutex::new(HashMap::new()),
+            sender_done: Notify::new(),
+            sender_finished: AtomicBool::new(false),
+        }
+    }
+
+    /// The accumulator; the lock is only ever held for synchronous steps.
+    pub(crate) fn accumulator(&self) -> MutexGuard<'_, Accumulator> {
+        self.accumulator.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Fails when the producer may not take records any more.
+    pub(crate) fn check_open(&self) -> Result<(), ProducerError> {
+        if let Some(fatal) = self.fatal.get() {
+            return Err(fatal.clone());
+        }
+        if self.closing.load(Ordering::Acquire) {
+            return Err(ProducerError::Closed);
+        }
+        Ok(())
+    }
+
+    /// The partitions of `topic`, waiting for its metadata until `deadline`.
+    pub(crate) async fn topic_partitions(
+        &self,
+        topic: &str,
+        deadline: Instant,
+    ) -> Result<Arc<TopicPartitions>, ProducerError> {
+        // The common case: known topic, unchanged metadata. No allocation.
+        let metadata = self.client.metadata();
+        if let Some(found) = self.cached(topic, metadata.generation) {
+            return Ok(found);
+        }
+        let mut updates = self.client.subscribe_metadata();
+        let mut registered = false;
+        loop {
+            let metadata = self.client.metadata();
+            if let Some(info) = metadata.topic(topic).filter(|t| !t.partitions.is_empty()) {
+                let partitions = Arc::new(TopicPartitions {
+                    count: info.partitions.len() as i32,
+                    available: info
+                        .partitions
+                        .values()
+                        .filter(|p| p.leader.is_some())
+                        .map(|p| p.partition)
+                        .collect(),
+                });
+                let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
+                topics.insert(Arc::from(topic), (metadata.generation, partitions.clone()));
+                return Ok(partitions);
+            }
+            if !registered {
+                registered = true;
+                if !self.client.add_topics([topic]) {
+                    self.client
+                        .request_metadata_refresh(format!("producing to `{topic}`"));
+                }
+            } else {
+                self.client
+                    .request_metadata_refresh(format!("topic `{topic}` has no partitions yet"));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ProducerError::TopicNotFound {
+                    topic: topic.to_owned(),
+                    waited: self.config.max_block,
+                    cause: metadata.topic(topic).and_then(|t| t.error).map(|code| {
+                        durian_core::Error::Kafka(durian_core::KafkaError {
+                            code,
+                            message: None,
+                        })
+                    }),
+                });
+            }
+            // Wake on a new snapshot, or after a backoff to ask again.
+            let pause = self
+                .config
+                .client
+                .retry_backoff
+                .max(Duration::from_millis(10));
+            let until = deadline.min(now + pause);
+            let _ = tokio::time::timeout_at(until, updates.changed()).await;
+        }
+    }
+
+    fn cached(&self, topic: &str, generation: u64) -> Option<Arc<TopicPartitions>> {
+        let topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
+        topics
+            .get(topic)
+            .filter(|(seen, _)| *seen == generation)
+            .map(|(_, partitions)| partitions.clone())
+    }
+}

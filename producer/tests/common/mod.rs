@@ -1,0 +1,193 @@
+//! Helpers of the producer's integration tests: an embedded durian broker,
+//! topic creation, and reading a partition back with raw Fetch requests.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use durian_broker::{Broker, BrokerHandle};
+use durian_core::backoff::Backoff;
+use durian_core::record::{decode_records, BytesBatchScanner, Record};
+use durian_core::retry::{retry, AttemptError};
+use durian_core::{Client, ClientConfig, Error, KafkaCode, KafkaError, Target};
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{CreateTopicsRequest, FetchRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::time::Instant;
+
+/// Starts a broker on `address` (`127.0.0.1:0` for a free port), in `dir`
+/// or a temporary directory.
+pub async fn start_broker(dir: Option<&Path>, address: &str) -> BrokerHandle {
+    let builder = Broker::builder().listen(address).auto_create_topics(false);
+    let builder = match dir {
+        Some(dir) => builder.data_dir(dir),
+        None => builder.temporary(),
+    };
+    builder.start().await.expect("broker starts")
+}
+
+/// Starts a broker on the port a previous one had, retrying while the
+/// port is still being released.
+pub async fn restart_broker(dir: &Path, address: &str) -> BrokerHandle {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = Broker::builder()
+            .listen(address)
+            .auto_create_topics(false)
+            .data_dir(dir)
+            .start()
+            .await;
+        match attempt {
+            Ok(handle) => return handle,
+            Err(error) if Instant::now() < deadline => {
+                eprintln!("restart failed, retrying: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("broker does not restart: {error}"),
+        }
+    }
+}
+
+/// A core client for test-side requests (topic creation, reads).
+pub fn admin_client(bootstrap: &str) -> Client {
+    let config = ClientConfig::builder()
+        .bootstrap_servers([bootstrap])
+        .request_timeout(Duration::from_secs(10))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    Client::new(config).unwrap()
+}
+
+/// Creates `name` with `partitions` partitions and waits for their leaders.
+pub async fn create_topic(client: &Client, name: &str, partitions: i32) {
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1)]);
+    let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(500));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    retry(deadline, &mut backoff, || async {
+        let response = client.send(Target::Controller, request.clone()).await?;
+        let topic = response
+            .topics
+            .first()
+            .ok_or(Error::Protocol("no topic".into()))?;
+        if topic.error_code != KafkaCode::TOPIC_ALREADY_EXISTS.0 {
+            KafkaError::check(topic.error_code, topic.error_message.as_deref())?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    client.add_topics([name]);
+    retry(deadline, &mut backoff, || async {
+        let metadata = client.refresh_metadata("waiting for leaders").await?;
+        let leaders = (0..partitions)
+            .filter(|p| metadata.partition_leader(name, *p).is_some())
+            .count();
+        if leaders == partitions as usize {
+            Ok(())
+        } else {
+            Err(AttemptError::from(Error::Kafka(KafkaError {
+                code: KafkaCode::LEADER_NOT_AVAILABLE,
+                message: None,
+            })))
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// Reads `partition` from offset 0 until `expected` records are in (or
+/// 30 s pass), with raw Fetch requests through the core client.
+pub async fn read_partition(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    expected: usize,
+) -> Vec<Record> {
+    let mut records = Vec::with_capacity(expected);
+    let mut offset = 0i64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while records.len() < expected {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {expected} records in {topic}-{partition}",
+            records.len()
+        );
+        let request = FetchRequest::default()
+            .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+            .with_max_wait_ms(100)
+            .with_min_bytes(1)
+            .with_max_bytes(8 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(partition)
+                    .with_fetch_offset(offset)
+                    .with_partition_max_bytes(4 << 20)])]);
+        // v12 addresses topics by name (v13+ by id only).
+        let response = client
+            .send_with_version(Target::Any, request, 12)
+            .await
+            .expect("fetch");
+        let data = response
+            .responses
+            .first()
+            .and_then(|t| t.partitions.first())
+            .expect("partition in fetch response");
+        KafkaError::check(data.error_code, None).expect("fetch error");
+        let bytes = data.records.clone().unwrap_or_default();
+        let before = records.len();
+        for batch in BytesBatchScanner::new(bytes) {
+            let batch = batch.expect("well-formed batch");
+            let batch_bytes: Bytes = batch.bytes;
+            for record in decode_records(&batch_bytes).expect("decodable batch") {
+                if record.offset >= offset {
+                    offset = record.offset + 1;
+                    records.push(record);
+                }
+            }
+        }
+        if records.len() == before {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    records
+}
+
+/// The test record value for sequence number `n` of `partition`.
+pub fn value_of(partition: i32, n: usize) -> Bytes {
+    Bytes::from(format!("p{partition}-{n:08}"))
+}
+
+/// The partition's high watermark, from a Fetch at offset 0.
+pub async fn high_watermark(client: &Client, topic: &str, partition: i32) -> i64 {
+    let request = FetchRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_max_bytes(1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_string(topic.to_owned())))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1)])]);
+    let response = client
+        .send_with_version(Target::Any, request, 12)
+        .await
+        .expect("fetch");
+    response
+        .responses
+        .first()
+        .and_then(|t| t.partitions.first())
+        .expect("partition in fetch response")
+        .high_watermark
+}
