@@ -27,8 +27,18 @@ use kafka_protocol::protocol::Request;
 /// Decodes `body` as `T` at `version`, refusing inputs whose counts or
 /// lengths do not fit in the body; never panics or aborts on malformed input.
 pub fn decode_guarded<T: Request>(body: &Bytes, version: i16) -> Result<T, String> {
-    durian_core::wire_guard::check_request(T::KEY, version, body)
-        .map_err(|e| format!("malformed request body: {e}"))?;
+    use durian_core::wire_guard::{check_request, GuardError, Problem};
+    match check_request(T::KEY, version, body) {
+        Ok(()) => {}
+        // Bytes after the last field cannot make the decoder allocate, and
+        // real clients send them (librdkafka 2.x pads Metadata v12); Kafka
+        // and kafka-protocol ignore them too.
+        Err(GuardError::Malformed {
+            problem: Problem::TrailingBytes(_),
+            ..
+        }) => {}
+        Err(e) => return Err(format!("malformed request body: {e}")),
+    }
     let decoded = catch_unwind(AssertUnwindSafe(|| {
         let mut plain = body.clone();
         T::decode(&mut plain, version)
@@ -84,6 +94,16 @@ mod tests {
         buf.put_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
         buf.put_slice(&[0, 0, 0, 0]);
         assert!(decode_guarded::<MetadataRequest>(&buf.freeze(), 9).is_err());
+    }
+
+    #[test]
+    fn trailing_bytes_after_the_last_field_are_ignored_as_kafka_does() {
+        let request = MetadataRequest::default();
+        let mut buf = bytes::BytesMut::new();
+        request.encode(&mut buf, 12).unwrap();
+        buf.put_slice(&[0, 0, 0]);
+        let decoded: MetadataRequest = decode_guarded(&buf.freeze(), 12).unwrap();
+        assert_eq!(decoded, request);
     }
 
     #[test]
