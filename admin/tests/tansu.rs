@@ -11,89 +11,20 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use durian_testkit::Tansu;
 use std::time::Duration;
 
 use durian_admin::{Admin, NewTopic, OffsetSpec, TopicPartition};
 use durian_core::{Error, KafkaCode};
-use tokio::time::Instant;
 
-fn tansu_binary() -> Option<PathBuf> {
-    let path = match std::env::var_os("DURIAN_TANSU_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.peers/bin/tansu"),
-    };
-    if path.is_file() {
-        return Some(path);
-    }
-    let hint = "Tansu not found: run scripts/install-peers.sh or set DURIAN_TANSU_BIN";
-    if std::env::var("DURIAN_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("{hint}");
-    }
-    eprintln!("skipping: {hint}");
-    None
-}
-
-/// A Tansu broker with in-memory storage, killed on drop.
-struct Tansu {
-    child: Child,
-    address: String,
-}
-
-impl Tansu {
-    async fn start(binary: PathBuf) -> Tansu {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{address}");
-        let child = Command::new(binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start tansu");
-        let tansu = Tansu { child, address };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(&tansu.address)
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen on {}",
-                tansu.address
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tansu
-    }
-
-    async fn admin(&self) -> Admin {
-        Admin::builder()
-            .client_config(common::client_config(&self.address))
-            .default_api_timeout(Duration::from_secs(20))
-            .connect()
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// An admin client for `tansu`.
+async fn admin_for(tansu: &Tansu) -> Admin {
+    Admin::builder()
+        .client_config(common::client_config(&tansu.bootstrap()))
+        .default_api_timeout(Duration::from_secs(20))
+        .connect()
+        .await
+        .unwrap()
 }
 
 /// Whether `error` says the broker does not implement the request.
@@ -115,11 +46,10 @@ fn supported<T>(operation: &str, result: Result<T, Error>) -> Option<T> {
 
 #[tokio::test]
 async fn topics_are_created_listed_described_and_deleted() {
-    let Some(binary) = tansu_binary() else {
+    let Some(tansu) = Tansu::start().await else {
         return;
     };
-    let tansu = Tansu::start(binary).await;
-    let admin = tansu.admin().await;
+    let admin = admin_for(&tansu).await;
     let mut created = admin
         .create_topics([NewTopic::new("admin-tansu", 3).replication_factor(1)])
         .await;
@@ -154,26 +84,27 @@ async fn topics_are_created_listed_described_and_deleted() {
 
 #[tokio::test]
 async fn cluster_is_described() {
-    let Some(binary) = tansu_binary() else {
+    let Some(tansu) = Tansu::start().await else {
         return;
     };
-    let tansu = Tansu::start(binary).await;
-    let admin = tansu.admin().await;
+    let admin = admin_for(&tansu).await;
     let Some(cluster) = supported("describe cluster", admin.describe_cluster().await) else {
         return;
     };
     assert_eq!(cluster.brokers.len(), 1, "{cluster:?}");
     let broker = &cluster.brokers[0];
-    assert_eq!(format!("{}:{}", broker.host, broker.port), tansu.address);
+    assert_eq!(
+        format!("{}:{}", broker.host, broker.port),
+        tansu.bootstrap()
+    );
 }
 
 #[tokio::test]
 async fn offsets_are_listed_after_producing() {
-    let Some(binary) = tansu_binary() else {
+    let Some(tansu) = Tansu::start().await else {
         return;
     };
-    let tansu = Tansu::start(binary).await;
-    let admin = tansu.admin().await;
+    let admin = admin_for(&tansu).await;
     let mut created = admin
         .create_topics([NewTopic::new("admin-tansu-offsets", 1).replication_factor(1)])
         .await;

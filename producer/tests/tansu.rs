@@ -10,102 +10,21 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use durian_testkit::Tansu;
 use std::time::Duration;
 
 use common::{admin_client, create_topic, read_partition, value_of};
 use durian_producer::{Compression, Producer, ProducerRecord};
 use futures::future::join_all;
-use tokio::time::Instant;
-
-const INSTALL_HINT: &str =
-    "Tansu not found: run scripts/install-peers.sh (creates .peers/bin/tansu) \
-     or set DURIAN_TANSU_BIN to a tansu binary";
-
-fn tansu_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("DURIAN_TANSU_BIN") {
-        return Some(PathBuf::from(path)).filter(|p| p.is_file());
-    }
-    let repo_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    Some(repo_root.join(".peers/bin/tansu")).filter(|p| p.is_file())
-}
-
-/// The Tansu binary, or `None` after printing why the test is skipped.
-fn require_tansu() -> Option<PathBuf> {
-    match tansu_binary() {
-        Some(path) => Some(path),
-        None if std::env::var("DURIAN_REQUIRE_PEERS").as_deref() == Ok("1") => {
-            panic!("{INSTALL_HINT}")
-        }
-        None => {
-            eprintln!("skipping: {INSTALL_HINT}");
-            None
-        }
-    }
-}
-
-/// A Tansu process with in-memory storage, killed on drop.
-struct Tansu {
-    address: String,
-    child: Child,
-}
-
-impl Tansu {
-    async fn start(binary: PathBuf) -> Tansu {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{address}");
-        let child = Command::new(binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start tansu");
-        let tansu = Tansu { address, child };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(&tansu.address)
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen on {}",
-                tansu.address
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tansu
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn produce_in_order(codec: Compression, idempotent: bool, topic: &str) {
-    let Some(binary) = require_tansu() else {
+    let Some(tansu) = Tansu::start().await else {
         return;
     };
-    let tansu = Tansu::start(binary).await;
-    let admin = admin_client(&tansu.address);
+    let admin = admin_client(&tansu.bootstrap());
     create_topic(&admin, topic, 3).await;
     let producer = Producer::builder()
-        .bootstrap_servers([tansu.address.clone()])
+        .bootstrap_servers([tansu.bootstrap().clone()])
         .compression(codec)
         .idempotence(idempotent)
         .configure(|c| {

@@ -1,0 +1,36 @@
+//! Test support shared by durian's crates (dev-dependency only).
+//!
+//! Third-party peers are installed by `scripts/install-peers.sh` under
+//! `<repo>/.peers/` or named by environment variables. A test that needs a
+//! peer asks for it here: when the peer is missing the test is skipped with
+//! the install hint, unless `DURIAN_REQUIRE_PEERS=1` (set by CI), in which
+//! case it fails, so a missing peer can never pass for a green run.
+
+pub mod tansu;
+
+use std::path::PathBuf;
+
+pub use tansu::Tansu;
+
+/// Whether missing peers must fail tests (`DURIAN_REQUIRE_PEERS=1`).
+pub fn peers_required() -> bool {
+    std::env::var("DURIAN_REQUIRE_PEERS").as_deref() == Ok("1")
+}
+
+/// The repository root (this crate lives one level below it).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Returns `found`, or handles its absence: panics with `hint` when peers
+/// are required, else prints a skip message and returns `None`.
+pub fn require_peer(found: Option<PathBuf>, hint: &str) -> Option<PathBuf> {
+    match found {
+        Some(path) => Some(path),
+        None if peers_required() => panic!("{hint}"),
+        None => {
+            eprintln!("skipping: {hint}");
+            None
+        }
+    }
+}
