@@ -30,12 +30,6 @@ pub fn decode_body<R: Decodable>(api: ApiKey, mut body: Bytes, version: i16) -> 
     // schema is one this client asked for, so it is decoded as before.
     match crate::wire_guard::check_response(api as i16, version, &body) {
         Ok(()) | Err(crate::wire_guard::GuardError::NoSchema { .. }) => {}
-        // Bytes after the last field cannot make the decoder allocate; a
-        // newer broker may add fields, and kafka-protocol ignores them.
-        Err(crate::wire_guard::GuardError::Malformed {
-            problem: crate::wire_guard::Problem::TrailingBytes(_),
-            ..
-        }) => {}
         Err(e) => {
             return Err(Error::protocol(
                 format_args!("checking {api:?} v{version} response"),

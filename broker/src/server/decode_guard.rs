@@ -27,18 +27,10 @@ use kafka_protocol::protocol::Request;
 /// Decodes `body` as `T` at `version`, refusing inputs whose counts or
 /// lengths do not fit in the body; never panics or aborts on malformed input.
 pub fn decode_guarded<T: Request>(body: &Bytes, version: i16) -> Result<T, String> {
-    use durian_core::wire_guard::{check_request, GuardError, Problem};
-    match check_request(T::KEY, version, body) {
-        Ok(()) => {}
-        // Bytes after the last field cannot make the decoder allocate, and
-        // real clients send them (librdkafka 2.x pads Metadata v12); Kafka
-        // and kafka-protocol ignore them too.
-        Err(GuardError::Malformed {
-            problem: Problem::TrailingBytes(_),
-            ..
-        }) => {}
-        Err(e) => return Err(format!("malformed request body: {e}")),
-    }
+    // Bytes after the last field are accepted by the guard itself (Kafka
+    // ignores them too; librdkafka pads Metadata v12).
+    durian_core::wire_guard::check_request(T::KEY, version, body)
+        .map_err(|e| format!("malformed request body: {e}"))?;
     let decoded = catch_unwind(AssertUnwindSafe(|| {
         let mut plain = body.clone();
         T::decode(&mut plain, version)

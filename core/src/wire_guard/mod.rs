@@ -43,6 +43,10 @@ use walker::Walker;
 /// counts that are not backed by bytes. [`GuardError::NoSchema`] means the
 /// guard does not know this (api, version); a broker should refuse it.
 ///
+/// Bytes after the last field are accepted: they cannot make the decoder
+/// allocate, Kafka and kafka-protocol ignore them, and real clients send
+/// them (librdkafka 2.x pads Metadata v12 requests).
+///
 /// ```
 /// use durian_core::wire_guard::{check_request, GuardError};
 ///
@@ -51,13 +55,25 @@ use walker::Walker;
 /// assert!(matches!(check_request(3, 1, &body), Err(GuardError::Malformed { .. })));
 /// ```
 pub fn check_request(api_key: i16, version: i16, body: &[u8]) -> Result<(), GuardError> {
-    check(Direction::Request, api_key, version, body)
+    allow_trailing(check(Direction::Request, api_key, version, body))
 }
 
 /// Checks a response body (the bytes after the response header) of
 /// `api_key` at `version`; the response counterpart of [`check_request`].
 pub fn check_response(api_key: i16, version: i16, body: &[u8]) -> Result<(), GuardError> {
-    check(Direction::Response, api_key, version, body)
+    allow_trailing(check(Direction::Response, api_key, version, body))
+}
+
+/// Turns "bytes left after the last field" into success; see
+/// [`check_request`]. Everything before them was fully checked.
+fn allow_trailing(result: Result<(), GuardError>) -> Result<(), GuardError> {
+    match result {
+        Err(GuardError::Malformed {
+            problem: Problem::TrailingBytes(_),
+            ..
+        }) => Ok(()),
+        other => other,
+    }
 }
 
 /// Checks the request header at the start of `frame` (the bytes after the
@@ -140,6 +156,9 @@ static RESPONSE_HEADER: StructDef = StructDef::new(
     &[schema::field("correlation_id", INT32, ALL)],
 );
 
+/// The exact check: like the public ones, but bytes after the last field
+/// are an error too. The tests use it to prove each table describes the
+/// whole message, byte for byte.
 fn check(direction: Direction, api_key: i16, version: i16, body: &[u8]) -> Result<(), GuardError> {
     let def = schema_for(direction, api_key, version).ok_or(GuardError::NoSchema {
         api_key,

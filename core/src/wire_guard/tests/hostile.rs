@@ -4,7 +4,7 @@
 
 use super::codecs::{covered, versions, Codec};
 use super::synth::{synthesize, write_varint, Counted, Fill, LengthSite, Width};
-use crate::wire_guard::{check, schema_for, GuardError};
+use crate::wire_guard::{check, schema_for, Direction, GuardError};
 
 /// A covered body plus everything needed to check and decode it again.
 struct Sample<'a> {
@@ -141,6 +141,25 @@ fn wire_guard_refuses_every_truncation() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn public_checks_accept_trailing_bytes_after_a_fully_checked_message() {
+    let codecs = covered();
+    for sample in samples(&codecs) {
+        let (mut body, _) = sample.body(Fill::Full);
+        body.extend_from_slice(&[0, 0, 0]);
+        let public = match sample.codec.direction {
+            Direction::Request => crate::wire_guard::check_request,
+            Direction::Response => crate::wire_guard::check_response,
+        };
+        assert!(
+            public(sample.codec.api_key, sample.version, &body).is_ok(),
+            "{} v{} refused trailing bytes",
+            sample.name,
+            sample.version
+        );
+    }
 }
 
 #[test]
