@@ -8,9 +8,11 @@
 //! - [`admin`]: topics, configs, groups, offsets
 //! - [`broker`]: durian's own Kafka-protocol broker, embeddable in tests
 //! - [`core`]: connections, metadata, errors, config, record batches
+#![doc = include_str!("../README.md")]
 
 pub use durian_admin as admin;
 pub use durian_broker as broker;
 pub use durian_consumer as consumer;
 pub use durian_core as core;
 pub use durian_producer as producer;
+pub mod ship;

@@ -8,22 +8,26 @@
 //! # Ok(()) }
 //! ```
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use crate::background::maintenance_loop;
 use crate::catalog::{CatalogError, TopicCatalog};
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, NodeIdentity};
 use crate::data_dir::{node_identity, DataDirs};
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::handle::BrokerHandle;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::server::endpoint::Endpoint;
 use crate::server::listener;
-use crate::server::shutdown;
+use crate::server::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::state::BrokerState;
 use crate::storage::{FlushPolicy, LogConfig, LogManager};
+use crate::topology::{BrokerAddress, Topology};
 
 /// Why a broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +72,7 @@ impl Broker {
         BrokerBuilder {
             config: BrokerConfig::new(PathBuf::new()),
             temporary: false,
+            groups: GroupConfig::default(),
         }
     }
 }
@@ -77,6 +82,7 @@ impl Broker {
 pub struct BrokerBuilder {
     config: BrokerConfig,
     temporary: bool,
+    groups: GroupConfig,
 }
 
 impl BrokerBuilder {
@@ -184,8 +190,48 @@ impl BrokerBuilder {
         self
     }
 
+    /// Settings of the group coordinator (rebalance delay, session bounds, offset retention).
+    pub fn group_config(mut self, config: GroupConfig) -> Self {
+        self.groups = config;
+        self
+    }
+
     /// Opens the data directory, binds the listener and starts serving.
     pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
+        let prepared = self.prepare()?;
+        let listener = bind(&prepared.config.listen).await?;
+        let local_addr = local_address(&listener, &prepared.config.listen)?;
+        let node = prepared.identity(local_addr)?;
+        let topology = Topology::single(BrokerAddress {
+            node_id: node.node_id,
+            host: node.host.clone(),
+            port: node.port,
+        });
+        let opened = prepared.open(node, topology)?;
+        let state = opened.state.clone();
+        let endpoint = Arc::new(Endpoint::new(state.node.node_id, None));
+        let server = tokio::spawn(listener::run(
+            listener,
+            state.clone(),
+            endpoint,
+            opened.signal.clone(),
+        ));
+        tracing::info!(address = %local_addr, node_id = state.node.node_id, cluster_id = %state.node.cluster_id,
+            data_dir = %state.config.data_dir.display(), "broker started");
+        Ok(BrokerHandle {
+            state,
+            local_addr,
+            trigger: opened.trigger,
+            server: Some(server),
+            maintenance: Some(opened.maintenance),
+            clean_marker: opened.clean_marker,
+            temp_dir: opened.temp_dir,
+        })
+    }
+
+    /// Checks the settings and prepares the data directory (a temporary
+    /// one if asked), without binding or opening anything yet.
+    pub(crate) fn prepare(self) -> Result<Prepared, BrokerError> {
         let mut config = self.config;
         let temp_dir = if self.temporary {
             let dir = tempfile::Builder::new()
@@ -216,21 +262,76 @@ impl BrokerBuilder {
             .validate()
             .map_err(|e| BrokerError::Config(e.to_string()))?;
         let dirs = DataDirs::prepare(&config.data_dir)?;
-        let listener =
-            TcpListener::bind(&config.listen)
-                .await
-                .map_err(|source| BrokerError::Bind {
-                    address: config.listen.clone(),
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| BrokerError::Bind {
-            address: config.listen.clone(),
+        Ok(Prepared {
+            config,
+            groups: self.groups,
+            dirs,
+            temp_dir,
+        })
+    }
+}
+
+/// Binds a listener on `address`.
+pub(crate) async fn bind(address: &str) -> Result<TcpListener, BrokerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| BrokerError::Bind {
+            address: address.to_string(),
             source,
-        })?;
-        let node = node_identity(&config, local_addr, &dirs)?;
+        })
+}
+
+/// The address `listener` is bound to.
+pub(crate) fn local_address(
+    listener: &TcpListener,
+    asked: &str,
+) -> Result<SocketAddr, BrokerError> {
+    listener.local_addr().map_err(|source| BrokerError::Bind {
+        address: asked.to_string(),
+        source,
+    })
+}
+
+/// A checked configuration with its data directory ready.
+pub(crate) struct Prepared {
+    pub(crate) config: BrokerConfig,
+    groups: GroupConfig,
+    dirs: DataDirs,
+    temp_dir: Option<tempfile::TempDir>,
+}
+
+/// The shared state, opened, with its background task running and no
+/// listener yet.
+pub(crate) struct Opened {
+    pub(crate) state: Arc<BrokerState>,
+    pub(crate) trigger: ShutdownTrigger,
+    pub(crate) signal: Shutdown,
+    pub(crate) maintenance: JoinHandle<()>,
+    pub(crate) clean_marker: PathBuf,
+    pub(crate) temp_dir: Option<tempfile::TempDir>,
+}
+
+impl Prepared {
+    /// The identity of a node bound to `bound` (cluster id kept in the data dir).
+    pub(crate) fn identity(&self, bound: SocketAddr) -> Result<NodeIdentity, BrokerError> {
+        node_identity(&self.config, bound, &self.dirs)
+    }
+
+    /// Opens logs, groups, catalog and producer ids, and starts maintenance.
+    pub(crate) fn open(
+        self,
+        node: NodeIdentity,
+        topology: Topology,
+    ) -> Result<Opened, BrokerError> {
+        let Prepared {
+            config,
+            groups,
+            dirs,
+            temp_dir,
+        } = self;
         let logs = LogManager::open(&dirs.logs, config.log_config.clone())
             .map_err(|e| BrokerError::Storage(e.to_string()))?;
-        let groups = GroupCoordinator::open(&dirs.groups, GroupConfig::default())
+        let groups = GroupCoordinator::open(&dirs.groups, groups)
             .map_err(|e| BrokerError::Group(e.to_string()))?;
         let catalog = TopicCatalog::open(&dirs.topics)?;
         let producer_ids = ProducerIdAllocator::open(&dirs.meta)?;
@@ -238,6 +339,7 @@ impl BrokerBuilder {
         let state = Arc::new(BrokerState::new(
             config,
             node,
+            topology,
             catalog,
             Arc::new(logs),
             groups,
@@ -247,16 +349,12 @@ impl BrokerBuilder {
         state
             .open_catalog_partitions()
             .map_err(|e| BrokerError::Storage(e.message))?;
-        let server = tokio::spawn(listener::run(listener, state.clone(), signal.clone()));
-        let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal));
-        tracing::info!(address = %local_addr, node_id = state.node.node_id, cluster_id = %state.node.cluster_id,
-            data_dir = %state.config.data_dir.display(), "broker started");
-        Ok(BrokerHandle {
+        let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal.clone()));
+        Ok(Opened {
             state,
-            local_addr,
             trigger,
-            server: Some(server),
-            maintenance: Some(maintenance),
+            signal,
+            maintenance,
             clean_marker: dirs.clean_marker,
             temp_dir,
         })

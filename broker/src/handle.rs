@@ -69,35 +69,49 @@ impl BrokerHandle {
         // Parked JoinGroup/SyncGroup requests are answered now (NOT_COORDINATOR)
         // instead of holding their connections for the whole grace period.
         self.state.groups.shutdown().await;
-        if let Some(mut connections) = connections {
-            let grace = self.state.config.shutdown_grace;
-            let drained = tokio::time::timeout(grace, async {
-                while connections.join_next().await.is_some() {}
-            })
-            .await;
-            if drained.is_err() {
-                tracing::warn!(
-                    grace_ms = grace.as_millis() as u64,
-                    "connections still busy after the grace period; closing them"
-                );
-                connections.shutdown().await;
-            }
+        if let Some(connections) = connections {
+            drain_connections(connections, self.state.config.shutdown_grace).await;
         }
-        if let Some(maintenance) = self.maintenance.take() {
-            let _ = maintenance.await;
-        }
-        self.state
-            .logs
-            .close_all()
-            .map_err(|e| BrokerError::Storage(e.to_string()))?;
-        write_durably(
-            &self.clean_marker.with_extension("tmp"),
-            &self.clean_marker,
-            b"clean\n",
-        )?;
-        tracing::info!("broker stopped");
-        Ok(())
+        close_storage(&self.state, self.maintenance.take(), &self.clean_marker).await
     }
+}
+
+/// Lets connections finish their requests for up to `grace`, then closes them.
+pub(crate) async fn drain_connections(mut connections: JoinSet<()>, grace: std::time::Duration) {
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            grace_ms = grace.as_millis() as u64,
+            "connections still busy after the grace period; closing them"
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// The end of every shutdown: waits for the maintenance task, closes the
+/// logs (flush + checkpoints) and marks the data directory clean.
+pub(crate) async fn close_storage(
+    state: &BrokerState,
+    maintenance: Option<JoinHandle<()>>,
+    clean_marker: &Path,
+) -> Result<(), BrokerError> {
+    if let Some(maintenance) = maintenance {
+        let _ = maintenance.await;
+    }
+    state
+        .logs
+        .close_all()
+        .map_err(|e| BrokerError::Storage(e.to_string()))?;
+    write_durably(
+        &clean_marker.with_extension("tmp"),
+        clean_marker,
+        b"clean\n",
+    )?;
+    tracing::info!("broker stopped");
+    Ok(())
 }
 
 impl Drop for BrokerHandle {

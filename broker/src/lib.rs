@@ -22,7 +22,9 @@ pub mod producer_ids;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod testing;
 pub mod topic_config;
+pub mod topology;
 
 pub use broker::{Broker, BrokerBuilder, BrokerError};
 pub use config::{BrokerConfig, NodeIdentity};

@@ -1,6 +1,10 @@
 //! The state every request handler shares: node identity, topic catalog,
-//! partition logs, group coordinator, producer ids, and the signal that
-//! wakes long-polling fetches when data arrives.
+//! partition logs, group coordinator, producer ids, the topology (who leads
+//! what), and the signal that wakes long-polling fetches when data arrives.
+//!
+//! One state may be served by several listening nodes (an in-process
+//! [`crate::testing::Cluster`]); what differs per node is only the node id
+//! a request arrives on, which handlers check against the topology.
 //!
 //! Topic changes (create, delete, add partitions, alter configs) are
 //! serialised by one async lock so the catalog and the logs never disagree
@@ -21,6 +25,7 @@ use crate::producer_ids::ProducerIdAllocator;
 use crate::server::shutdown::Shutdown;
 use crate::storage::{LogConfig, LogManager, PartitionLog};
 use crate::topic_config::{log_config_for, validate_topic_configs};
+use crate::topology::Topology;
 
 /// Most partitions one topic may have; bounds memory and open files per request.
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
@@ -47,8 +52,11 @@ impl TopicError {
 pub struct BrokerState {
     /// Settings the broker was started with.
     pub config: BrokerConfig,
-    /// How clients reach this node.
+    /// How clients reach the node the state was opened for (in a cluster:
+    /// the first node); its cluster id is the cluster's.
     pub node: NodeIdentity,
+    /// Brokers, partition leaders and group coordinators.
+    pub topology: Topology,
     /// Topics and their configs.
     pub catalog: TopicCatalog,
     /// Partition logs.
@@ -72,9 +80,11 @@ impl std::fmt::Debug for BrokerState {
 
 impl BrokerState {
     /// Assembles the state from its opened parts.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: BrokerConfig,
         node: NodeIdentity,
+        topology: Topology,
         catalog: TopicCatalog,
         logs: Arc<LogManager>,
         groups: Arc<GroupCoordinator>,
@@ -84,6 +94,7 @@ impl BrokerState {
         BrokerState {
             config,
             node,
+            topology,
             catalog,
             logs,
             groups,
@@ -264,6 +275,7 @@ impl BrokerState {
             message: e.to_string(),
         })?;
         self.appends.forget_topic(name);
+        self.topology.forget_topic(name);
         tracing::info!(topic = name, "deleted topic");
         Ok(topic)
     }

@@ -2,7 +2,7 @@
 //! (filtered by `RUST_LOG`, default `info`) and runs the subcommand.
 
 use clap::Parser;
-use durian_cli::{broker_command, Cli, Command};
+use durian_cli::Cli;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -17,11 +17,7 @@ async fn main() -> std::process::ExitCode {
                 && std::env::var_os("NO_COLOR").is_none(),
         )
         .init();
-    let cli = Cli::parse();
-    let outcome = match cli.command {
-        Command::Broker(args) => broker_command::run(args).await,
-    };
-    match outcome {
+    match Cli::parse().run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("durian: {e}");

@@ -35,6 +35,7 @@ use crate::error::{ConsumerError, Result};
 use crate::fetcher::Fetcher;
 use crate::group::{GroupCommand, GroupEvent, GroupHandle, SubscriptionSpec};
 use crate::listener::RebalanceListener;
+use crate::metrics::ConsumerMetrics;
 use crate::types::{ConsumerRecord, TopicPartition};
 
 /// The records of one `poll`, grouped by partition, with per-partition errors.
@@ -315,6 +316,16 @@ impl Consumer {
                 },
                 _ = tokio::time::sleep_until(wake) => {}
             }
+        }
+    }
+
+    /// What the consumer has buffered and in flight right now.
+    pub fn metrics(&self) -> ConsumerMetrics {
+        let (buffered_records, buffered_bytes, fetches_in_flight) = self.fetcher.buffered();
+        ConsumerMetrics {
+            buffered_records,
+            buffered_bytes,
+            fetches_in_flight,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod error;
 mod fetcher;
 pub mod group;
 pub mod listener;
+mod metrics;
 pub mod offsets;
 mod types;
 mod versioned;
@@ -30,4 +31,5 @@ pub use config::{ConsumerConfig, IsolationLevel, OffsetReset, CONSUMER_PROPERTIE
 pub use consumer::{Consumer, ConsumerBuilder, PollBatch};
 pub use error::{ConsumerError, Result};
 pub use listener::{NoopListener, RebalanceListener};
+pub use metrics::ConsumerMetrics;
 pub use types::{ConsumerRecord, OffsetAndMetadata, TopicPartition};

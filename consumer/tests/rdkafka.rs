@@ -1,12 +1,17 @@
-//! Mixed groups: durian consumers and librdkafka consumers (the Python
-//! confluent-kafka package) in one group on durian's broker.
+//! durian's consumer with librdkafka peers, on durian's broker.
 //!
-//! Whoever joins first leads and assigns, so each order checks one
-//! direction of the consumer-protocol bytes: a librdkafka leader reads
-//! durian's subscription and durian reads its assignment, and the other
-//! way round. The Python interpreter comes from `DURIAN_PEERS_PYTHON`, else
-//! `<repo>/.peers/venv/bin/python` (scripts/install-peers.sh); without it the
-//! tests are skipped unless `DURIAN_REQUIRE_PEERS=1`.
+//! * Mixed groups: durian consumers and librdkafka consumers (the Python
+//!   confluent-kafka package) in one group. Whoever joins first leads and
+//!   assigns, so each order checks one direction of the consumer-protocol
+//!   bytes: a librdkafka leader reads durian's subscription and durian
+//!   reads its assignment, and the other way round.
+//! * A durian group reads exactly what kcat and confluent-kafka produced
+//!   (keys, values, headers, timestamps, every codec), and the offsets
+//!   durian commits are what confluent-kafka's `committed()` returns
+//!   (see `interop` below).
+//!
+//! The peers are found through `common::peers`; without them the tests
+//! are skipped unless `DURIAN_REQUIRE_PEERS=1`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -19,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::members::{assert_disjoint_and_covering, wait_for, Ending, Member, SharedLog};
+use common::peers::python;
 use common::*;
 use durian_consumer::{Assignor, CooperativeStickyAssignor, RangeAssignor, TopicPartition};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -28,27 +34,8 @@ const TOPIC: &str = "mixed";
 const PARTITIONS: i32 = 6;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/rdkafka_member.py");
 
-fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("DURIAN_PEERS_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.peers/venv/bin/python")
-        });
-    let usable = path.is_file()
-        && std::process::Command::new(&path)
-            .args(["-c", "import confluent_kafka"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if usable {
-        return Some(path);
-    }
-    let hint = "python with confluent-kafka not found: run scripts/install-peers.sh or set DURIAN_PEERS_PYTHON";
-    if std::env::var("DURIAN_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("{hint}");
-    }
-    eprintln!("skipping: {hint}");
-    None
-}
+#[path = "rdkafka/interop.rs"]
+mod interop;
 
 /// Starts the librdkafka member and feeds its output into `log` as member `rdkafka`.
 fn start_rdkafka(

@@ -8,6 +8,11 @@
 //! A record's future allocates nothing of its own: the batch holds one
 //! signal, and each future keeps the record's position in the batch, from
 //! which its offset follows (`base offset + index`).
+//!
+//! A batch the broker finds too large is split in two (see the
+//! accumulator's `split` module): its signal is then completed with the
+//! signals of the parts, and each waiting future moves on to the part
+//! holding its record, its index shifted accordingly.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,9 +31,19 @@ pub(crate) struct BatchAck {
     pub log_append_time: i64,
 }
 
+/// How a batch ended.
+#[derive(Clone, Debug)]
+enum Outcome {
+    /// Every record of the batch got this.
+    Resolved(Result<BatchAck, ProducerError>),
+    /// The batch was split: each part's signal with the index, in this
+    /// batch, of the part's first record; sorted by that index.
+    Split(Arc<[(i32, Arc<BatchSignal>)]>),
+}
+
 #[derive(Default)]
 struct SignalState {
-    outcome: Option<Result<BatchAck, ProducerError>>,
+    outcome: Option<Outcome>,
     wakers: Vec<Waker>,
 }
 
@@ -63,6 +78,16 @@ impl BatchSignal {
     /// Resolves every record of the batch; later calls are ignored, so a
     /// batch is reported exactly once.
     pub(crate) fn complete(&self, outcome: Result<BatchAck, ProducerError>) {
+        self.finish(Outcome::Resolved(outcome));
+    }
+
+    /// Hands the batch's records over to the signals of its parts: `parts`
+    /// holds each part's signal with the index of its first record here.
+    pub(crate) fn split_into(&self, parts: Vec<(i32, Arc<BatchSignal>)>) {
+        self.finish(Outcome::Split(parts.into()));
+    }
+
+    fn finish(&self, outcome: Outcome) {
         let wakers = {
             let mut state = self.lock();
             if state.outcome.is_some() {
@@ -78,18 +103,29 @@ impl BatchSignal {
 
     /// Whether the batch has been resolved.
     pub(crate) fn is_complete(&self) -> bool {
-        self.lock().outcome.is_some()
+        matches!(self.lock().outcome, Some(Outcome::Resolved(_)))
     }
 
-    /// Waits until the batch is resolved (for `flush`).
+    /// Waits until every record of the batch is resolved (for `flush`),
+    /// following splits into every part.
     pub(crate) async fn wait(self: &Arc<Self>) {
-        let _ = DeliveryFuture {
-            signal: self.clone(),
-            index: 0,
-            timestamp: 0,
-            waker_slot: None,
+        let mut pending = vec![self.clone()];
+        while let Some(signal) = pending.pop() {
+            let outcome = std::future::poll_fn(|cx| {
+                let mut state = signal.lock();
+                match &state.outcome {
+                    Some(outcome) => Poll::Ready(outcome.clone()),
+                    None => {
+                        state.wakers.push(cx.waker().clone());
+                        Poll::Pending
+                    }
+                }
+            })
+            .await;
+            if let Outcome::Split(parts) = outcome {
+                pending.extend(parts.iter().map(|(_, part)| part.clone()));
+            }
         }
-        .await;
     }
 }
 
@@ -153,23 +189,41 @@ impl Future for DeliveryFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut state = this.signal.lock();
-        if let Some(outcome) = &state.outcome {
-            return Poll::Ready(match outcome {
-                Ok(ack) => Ok(this.metadata(ack)),
-                Err(error) => Err(error.clone()),
-            });
+        loop {
+            let signal = this.signal.clone();
+            let mut state = signal.lock();
+            let part = match &state.outcome {
+                Some(Outcome::Resolved(Ok(ack))) => return Poll::Ready(Ok(this.metadata(ack))),
+                Some(Outcome::Resolved(Err(error))) => return Poll::Ready(Err(error.clone())),
+                Some(Outcome::Split(parts)) => parts
+                    .iter()
+                    .rev()
+                    .find(|(first, _)| *first <= this.index)
+                    .cloned(),
+                None => {
+                    // Re-polls replace this future's own waker instead of adding more.
+                    match this.waker_slot.and_then(|slot| state.wakers.get_mut(slot)) {
+                        Some(existing) if existing.will_wake(cx.waker()) => {}
+                        Some(existing) => existing.clone_from(cx.waker()),
+                        None => {
+                            this.waker_slot = Some(state.wakers.len());
+                            state.wakers.push(cx.waker().clone());
+                        }
+                    }
+                    return Poll::Pending;
+                }
+            };
+            drop(state);
+            // The batch was split: follow the record into its part.
+            let Some((first, part)) = part else {
+                return Poll::Ready(Err(ProducerError::Client(durian_core::Error::Protocol(
+                    "a split batch lost track of a record".to_owned(),
+                ))));
+            };
+            this.signal = part;
+            this.index -= first;
+            this.waker_slot = None;
         }
-        // Re-polls replace this future's own waker instead of adding more.
-        match this.waker_slot.and_then(|slot| state.wakers.get_mut(slot)) {
-            Some(existing) if existing.will_wake(cx.waker()) => {}
-            Some(existing) => existing.clone_from(cx.waker()),
-            None => {
-                this.waker_slot = Some(state.wakers.len());
-                state.wakers.push(cx.waker().clone());
-            }
-        }
-        Poll::Pending
     }
 }
 
@@ -200,6 +254,52 @@ mod tests {
             }
         );
         assert_eq!(first.await.unwrap().offset, 40);
+    }
+
+    #[tokio::test]
+    async fn records_of_a_split_batch_follow_their_part() {
+        let whole = BatchSignal::new(2);
+        let futures: Vec<_> = (0..5)
+            .map(|i| DeliveryFuture::new(whole.clone(), i, 100 + i64::from(i)))
+            .collect();
+        let waiting = tokio::spawn(futures::future::join_all(futures));
+        let flushed = tokio::spawn({
+            let whole = whole.clone();
+            async move { whole.wait().await }
+        });
+        tokio::task::yield_now().await;
+        let (front, back) = (BatchSignal::new(2), BatchSignal::new(2));
+        whole.split_into(vec![(0, front.clone()), (2, back.clone())]);
+        // The back part is split again, as a still too large half would be.
+        let (back_a, back_b) = (BatchSignal::new(2), BatchSignal::new(2));
+        back.split_into(vec![(0, back_a.clone()), (1, back_b.clone())]);
+        let ack = |base_offset| {
+            Ok(BatchAck {
+                base_offset,
+                log_append_time: -1,
+            })
+        };
+        front.complete(ack(10));
+        back_a.complete(ack(12));
+        tokio::task::yield_now().await;
+        assert!(!flushed.is_finished(), "flush waits for every part");
+        back_b.complete(Err(ProducerError::Aborted));
+        flushed.await.unwrap();
+        let results = waiting.await.unwrap();
+        let offsets: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().map(|m| (m.offset, m.timestamp)).ok())
+            .collect();
+        assert_eq!(
+            offsets,
+            [
+                Some((10, 100)),
+                Some((11, 101)),
+                Some((12, 102)),
+                None,
+                None
+            ]
+        );
     }
 
     #[tokio::test]

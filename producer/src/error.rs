@@ -110,6 +110,29 @@ pub enum ProducerError {
         error: durian_core::Error,
     },
 
+    /// The broker rejected a batch as too large (`MESSAGE_TOO_LARGE`) and
+    /// it could not be split further: it holds a single record (or could
+    /// not be decoded to split). The limit is the topic's
+    /// `max.message.bytes` (its default is the broker's `message.max.bytes`);
+    /// the broker's own message, when it sent one, names its value.
+    #[error(
+        "broker rejected a batch of {batch_bytes} bytes ({records} record(s)) for \
+         {topic}-{partition} as larger than the topic's max.message.bytes: {error}; \
+         shrink the record or raise max.message.bytes on the topic"
+    )]
+    TooLargeForTopic {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// Size of the rejected batch as sent (compressed when a codec is set).
+        batch_bytes: usize,
+        /// Records in it (1 unless it could not be split).
+        records: i32,
+        /// The broker's error (`MESSAGE_TOO_LARGE`, with its message).
+        error: durian_core::Error,
+    },
+
     /// The broker reported a gap in the producer's sequence numbers for the
     /// first unacknowledged batch (`OUT_OF_ORDER_SEQUENCE_NUMBER`): this
     /// batch fails, the producer bumps its epoch and goes on.

@@ -29,6 +29,13 @@ pub struct ProducerMetrics {
     pub in_flight_requests: u64,
     /// Epoch bumps (KIP-360) so far.
     pub epoch_bumps: u64,
+    /// Batches split in two because a broker found them too large.
+    pub batches_split: u64,
+    /// Produce responses that asked the producer to back off
+    /// (`throttle_time_ms` > 0, KIP-219).
+    pub throttled_responses: u64,
+    /// Milliseconds of throttling asked for by those responses, in total.
+    pub throttle_time_ms: u64,
 }
 
 /// The live counters.
@@ -42,6 +49,9 @@ pub(crate) struct Metrics {
     pub(crate) errors: AtomicU64,
     pub(crate) in_flight_requests: AtomicU64,
     pub(crate) epoch_bumps: AtomicU64,
+    pub(crate) batches_split: AtomicU64,
+    pub(crate) throttled_responses: AtomicU64,
+    pub(crate) throttle_time_ms: AtomicU64,
 }
 
 impl Metrics {
@@ -64,6 +74,9 @@ impl Metrics {
             buffer_limit: buffer_limit as u64,
             in_flight_requests: get(&self.in_flight_requests),
             epoch_bumps: get(&self.epoch_bumps),
+            batches_split: get(&self.batches_split),
+            throttled_responses: get(&self.throttled_responses),
+            throttle_time_ms: get(&self.throttle_time_ms),
         }
     }
 }

@@ -4,6 +4,9 @@
 //! `<repo>/.peers/bin/tansu` (installed by scripts/install-peers.sh). When it
 //! is missing the tests are skipped with a message, unless
 //! `DURIAN_REQUIRE_PEERS=1`, in which case they fail.
+//!
+//! Sized for CI: 48,000 records over 6 partitions per codec, idempotent
+//! with acks=all (the defaults), each codec on a fresh Tansu.
 
 // Tests panic on purpose when something is wrong.
 #![allow(clippy::unwrap_used)]
@@ -13,25 +16,63 @@ mod common;
 use durian_testkit::Tansu;
 use std::time::Duration;
 
-use common::{admin_client, create_topic, read_partition, value_of};
+use common::{admin_client, create_topic, produce_and_verify, read_partition, value_of};
 use durian_producer::{Compression, Producer, ProducerRecord};
 use futures::future::join_all;
 
-async fn produce_in_order(codec: Compression, idempotent: bool, topic: &str) {
+/// Records per partition in each codec's run (6 partitions).
+const PER_PARTITION: usize = 8_000;
+
+async fn idempotent_run(codec: Compression) {
     let Some(tansu) = Tansu::start().await else {
         return;
     };
+    let topic = format!("tansu-{codec}");
+    produce_and_verify(&tansu.bootstrap(), codec, &topic, 6, PER_PARTITION).await;
+}
+
+#[tokio::test]
+async fn uncompressed_idempotent_records_arrive_in_order_on_tansu() {
+    idempotent_run(Compression::None).await;
+}
+
+#[tokio::test]
+async fn gzip_idempotent_records_arrive_in_order_on_tansu() {
+    idempotent_run(Compression::Gzip).await;
+}
+
+#[tokio::test]
+async fn snappy_idempotent_records_arrive_in_order_on_tansu() {
+    idempotent_run(Compression::Snappy).await;
+}
+
+#[tokio::test]
+async fn lz4_idempotent_records_arrive_in_order_on_tansu() {
+    idempotent_run(Compression::Lz4).await;
+}
+
+#[tokio::test]
+async fn zstd_idempotent_records_arrive_in_order_on_tansu() {
+    idempotent_run(Compression::Zstd).await;
+}
+
+/// Without idempotence, acks=1 and one request in flight keep the order
+/// too (the setting users pick when they turn idempotence off).
+#[tokio::test]
+async fn acks_one_single_in_flight_records_arrive_in_order_on_tansu() {
+    let Some(tansu) = Tansu::start().await else {
+        return;
+    };
+    let topic = "tansu-acks-one";
     let admin = admin_client(&tansu.bootstrap());
     create_topic(&admin, topic, 3).await;
     let producer = Producer::builder()
         .bootstrap_servers([tansu.bootstrap().clone()])
-        .compression(codec)
-        .idempotence(idempotent)
+        .compression(Compression::Lz4)
+        .idempotence(false)
         .configure(|c| {
-            if !idempotent {
-                c.acks = durian_producer::Acks::Leader;
-                c.max_in_flight = 1;
-            }
+            c.acks = durian_producer::Acks::Leader;
+            c.max_in_flight = 1;
         })
         .build()
         .unwrap();
@@ -58,14 +99,4 @@ async fn produce_in_order(codec: Compression, idempotent: bool, topic: &str) {
             );
         }
     }
-}
-
-#[tokio::test]
-async fn idempotent_records_arrive_in_order_on_tansu() {
-    produce_in_order(Compression::None, true, "tansu-idempotent").await;
-}
-
-#[tokio::test]
-async fn compressed_acks_one_records_arrive_in_order_on_tansu() {
-    produce_in_order(Compression::Lz4, false, "tansu-lz4").await;
 }

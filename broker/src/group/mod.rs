@@ -53,11 +53,13 @@ pub use error::GroupError;
 pub use member::ClientInfo;
 pub use state::GroupState;
 
-use join::{join_error, JoinOutcome};
+pub(crate) use join::join_error;
+use join::JoinOutcome;
 use member::JoinParams;
 use offsets::OffsetStore;
 use state::Group;
-use sync::{sync_error, SyncOutcome, SyncParams};
+pub(crate) use sync::sync_error;
+use sync::{SyncOutcome, SyncParams};
 use timer::GroupSlot;
 
 /// Wall-clock milliseconds since the Unix epoch (commit timestamps, retention).

@@ -1,7 +1,8 @@
 //! CreatePartitions (key 37), versions 0–3.
 //!
 //! Raises a topic's partition count; `validate_only` checks without
-//! changing anything. Explicit assignments must name only this node. Not
+//! changing anything. Explicit assignments must name nodes of the cluster
+//! (the topology still decides placement). Not
 //! supported: `timeout_ms` (the change is synchronous).
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -9,7 +10,7 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{text, versions};
+use super::{text, versions, RequestContext};
 use crate::state::BrokerState;
 
 /// Versions served.
@@ -19,20 +20,20 @@ pub const VERSIONS: VersionRange = versions(0, 3);
 pub async fn handle(
     state: &BrokerState,
     request: CreatePartitionsRequest,
-    _version: i16,
+    _ctx: &RequestContext,
 ) -> CreatePartitionsResponse {
-    let node = state.node.node_id;
+    let nodes = state.topology.node_ids();
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let foreign_node = topic
             .assignments
             .iter()
             .flatten()
-            .any(|a| a.broker_ids.iter().any(|b| b.0 != node));
+            .any(|a| a.broker_ids.iter().any(|b| !nodes.contains(&b.0)));
         let outcome = if foreign_node {
             Err((
                 ResponseError::InvalidReplicaAssignment.code(),
-                format!("assignments may only name node {node}"),
+                format!("assignments may only name nodes {nodes:?}"),
             ))
         } else {
             state

@@ -2,8 +2,11 @@
 //!
 //! Creates topics with a partition count (-1 = broker default) and config
 //! overrides; `validate_only` checks without creating. Replication factor
-//! must be 1 or -1 (one node). Manual replica assignments are accepted only
-//! when every replica is this node. v5+ responses list the topic's
+//! must be -1 or at most the number of nodes; replicas are simulated (one
+//! shared log) and placed by the topology with the cluster-wide factor
+//! (1 on a single broker), whatever the request asks. Manual replica
+//! assignments are accepted when they name nodes of the cluster, but the
+//! topology still decides placement. v5+ responses list the topic's
 //! effective configs; v7 returns the topic id. Not supported: `timeout_ms`
 //! (creation is synchronous).
 
@@ -17,7 +20,7 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{text, versions};
+use super::{text, versions, RequestContext};
 use crate::state::{BrokerState, TopicError};
 use crate::topic_config::describe_topic_configs;
 
@@ -28,8 +31,9 @@ pub const VERSIONS: VersionRange = versions(2, 7);
 pub async fn handle(
     state: &BrokerState,
     request: CreateTopicsRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> CreateTopicsResponse {
+    let version = ctx.version;
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> = request
         .topics
@@ -71,27 +75,28 @@ async fn create_one(
     topic: &CreatableTopic,
     validate_only: bool,
 ) -> Result<crate::catalog::TopicMeta, TopicError> {
-    if !matches!(topic.replication_factor, -1 | 1) {
+    let nodes = state.topology.node_ids();
+    let factor = i32::from(topic.replication_factor);
+    if factor != -1 && !(1..=nodes.len() as i32).contains(&factor) {
         return Err(TopicError {
             code: ResponseError::InvalidReplicationFactor.code(),
             message: format!(
-                "replication factor {} is larger than the 1 available broker",
-                topic.replication_factor
+                "replication factor {factor} is larger than the {} available broker(s)",
+                nodes.len()
             ),
         });
     }
     let mut partitions = topic.num_partitions;
     if !topic.assignments.is_empty() {
-        let node = state.node.node_id;
-        let only_this_node = topic
+        let known_nodes = topic
             .assignments
             .iter()
-            .all(|a| a.broker_ids.iter().all(|b| b.0 == node) && !a.broker_ids.is_empty());
-        if !only_this_node || partitions != -1 {
+            .all(|a| !a.broker_ids.is_empty() && a.broker_ids.iter().all(|b| nodes.contains(&b.0)));
+        if !known_nodes || partitions != -1 {
             return Err(TopicError {
                 code: ResponseError::InvalidReplicaAssignment.code(),
                 message: format!(
-                    "replica assignments may only name node {node}, with num_partitions -1"
+                    "replica assignments may only name nodes {nodes:?}, with num_partitions -1"
                 ),
             });
         }
@@ -133,7 +138,7 @@ fn success(
         .collect();
     let result = result
         .with_num_partitions(topic.partitions)
-        .with_replication_factor(1)
+        .with_replication_factor(state.topology.replication_factor() as i16)
         .with_configs(Some(configs));
     if version >= 7 {
         result.with_topic_id(topic.id)

@@ -1,12 +1,15 @@
 //! DeleteGroups (key 42), versions from `group::versions::DELETE_GROUPS`.
 //!
 //! Deletes empty groups and their offsets.
-//! The group coordinator does the work; this file only routes to it.
+//! The group coordinator does the work; this file only routes to it, and
+//! answers NOT_COORDINATOR for groups the receiving node does not
+//! coordinate (in a multi-node cluster).
 
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
 
-use super::versions;
+use super::{error_reply, versions, RequestContext};
 use crate::group::versions::DELETE_GROUPS;
 use crate::state::BrokerState;
 
@@ -17,7 +20,19 @@ pub const VERSIONS: VersionRange = versions(DELETE_GROUPS.0, DELETE_GROUPS.1);
 pub async fn handle(
     state: &BrokerState,
     request: DeleteGroupsRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> DeleteGroupsResponse {
-    state.groups.delete_groups(request, version).await
+    let code = ResponseError::NotCoordinator.code();
+    let (mine, foreign): (Vec<_>, Vec<_>) = request
+        .groups_names
+        .iter()
+        .cloned()
+        .partition(|g| state.topology.coordinates(g, ctx.node_id));
+    let mut response = state
+        .groups
+        .delete_groups(request.clone().with_groups_names(mine), ctx.version)
+        .await;
+    let refused = error_reply::delete_groups(&foreign, code);
+    response.results.extend(refused.results);
+    response
 }

@@ -2,6 +2,8 @@
 //!
 //! Moves a partition's log start offset forward (offset -1 means the high
 //! watermark); whole segments below it are removed by the storage engine.
+//! Only the partition's leader applies it; other nodes answer
+//! NOT_LEADER_OR_FOLLOWER.
 //! Not supported: `timeout_ms` (the change is synchronous).
 
 use kafka_protocol::messages::delete_records_response::{
@@ -11,7 +13,7 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::versions;
+use super::{versions, RequestContext};
 use crate::state::BrokerState;
 
 /// Versions served.
@@ -21,7 +23,7 @@ pub const VERSIONS: VersionRange = versions(0, 2);
 pub async fn handle(
     state: &BrokerState,
     request: DeleteRecordsRequest,
-    _version: i16,
+    ctx: &RequestContext,
 ) -> DeleteRecordsResponse {
     let topics = request
         .topics
@@ -31,6 +33,19 @@ pub async fn handle(
                 .partitions
                 .iter()
                 .map(|p| {
+                    let leads = match state.catalog.get(&topic.name) {
+                        Some(meta) if (0..meta.partitions).contains(&p.partition_index) => state
+                            .topology
+                            .check_leader(&topic.name, p.partition_index, ctx.node_id, -1)
+                            .map(|_| ()),
+                        _ => Ok(()),
+                    };
+                    if let Err(e) = leads {
+                        return DeleteRecordsPartitionResult::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(e.code())
+                            .with_low_watermark(-1);
+                    }
                     let outcome = state.with_partition(&topic.name, p.partition_index, |log| {
                         let target = if p.offset == -1 {
                             log.high_watermark()

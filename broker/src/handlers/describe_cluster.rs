@@ -1,13 +1,14 @@
 //! DescribeCluster (key 60), versions 0–2.
 //!
-//! Reports the cluster id, this node as controller and the one broker.
+//! Reports the cluster id, the controller and the running brokers (on a
+//! single broker: this node).
 //! Authorized operations are not computed (no ACLs); no broker is fenced.
 
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::VersionRange;
 
-use super::{text, versions};
+use super::{text, versions, RequestContext};
 use crate::state::BrokerState;
 
 /// Versions served.
@@ -17,19 +18,25 @@ pub const VERSIONS: VersionRange = versions(0, 2);
 pub async fn handle(
     state: &BrokerState,
     request: DescribeClusterRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> DescribeClusterResponse {
-    let node = &state.node;
-    let broker = DescribeClusterBroker::default()
-        .with_broker_id(BrokerId(node.node_id))
-        .with_host(text(node.host.clone()))
-        .with_port(node.port);
+    let brokers = state
+        .topology
+        .live_brokers()
+        .into_iter()
+        .map(|b| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.node_id))
+                .with_host(text(b.host))
+                .with_port(b.port)
+        })
+        .collect();
     let response = DescribeClusterResponse::default()
         .with_error_message(None)
-        .with_cluster_id(text(node.cluster_id.clone()))
-        .with_controller_id(BrokerId(node.node_id))
-        .with_brokers(vec![broker]);
-    if version >= 1 {
+        .with_cluster_id(text(state.node.cluster_id.clone()))
+        .with_controller_id(BrokerId(state.topology.controller()))
+        .with_brokers(brokers);
+    if ctx.version >= 1 {
         response.with_endpoint_type(request.endpoint_type)
     } else {
         response

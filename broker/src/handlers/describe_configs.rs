@@ -14,7 +14,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use kafka_protocol::ResponseError;
 
-use super::{text, versions};
+use super::{text, versions, RequestContext};
 use crate::state::BrokerState;
 use crate::topic_config::{
     describe_topic_configs, ConfigEntry, ConfigType, SOURCE_DEFAULT, SOURCE_STATIC_BROKER,
@@ -32,8 +32,9 @@ pub const RESOURCE_BROKER: i8 = 4;
 pub async fn handle(
     state: &BrokerState,
     request: DescribeConfigsRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> DescribeConfigsResponse {
+    let version = ctx.version;
     let results = request
         .resources
         .into_iter()
@@ -51,12 +52,12 @@ pub async fn handle(
                 },
                 RESOURCE_BROKER => {
                     let name: &str = &resource.resource_name;
-                    if name.is_empty() || name == state.node.node_id.to_string() {
+                    if name.is_empty() || name == ctx.node_id.to_string() {
                         Ok(broker_entries(state))
                     } else {
                         Err((
                             ResponseError::InvalidRequest,
-                            format!("this is broker {}, not {name}", state.node.node_id),
+                            format!("this is broker {}, not {name}", ctx.node_id),
                         ))
                     }
                 }

@@ -6,7 +6,11 @@
 //! shutdown). The response honours `max_bytes` (capped at 55 MiB) and each
 //! `partition_max_bytes`, except that the first partition with data always
 //! gets at least one whole batch so a large batch can never stall a
-//! consumer (KIP-74). Topics are named up to v12 and identified by topic id
+//! consumer (KIP-74). Only the partition's leader (per the topology) serves
+//! it: other nodes answer NOT_LEADER_OR_FOLLOWER, and a
+//! `current_leader_epoch` (v9+) older than the leader's gets
+//! FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH; a parked fetch
+//! rechecks when it wakes. Topics are named up to v12 and identified by topic id
 //! from v13. Records are never null: an empty buffer is sent instead.
 //!
 //! Fetch sessions (KIP-227): the broker is sessionless. It answers every
@@ -28,7 +32,7 @@ use kafka_protocol::ResponseError;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::versions;
+use super::{versions, RequestContext};
 use crate::catalog::TopicMeta;
 use crate::state::BrokerState;
 use crate::storage::StorageError;
@@ -44,7 +48,12 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
 pub const FETCH_MAX_BYTES: usize = 57_671_680;
 
 /// Answers Fetch, waiting for data as the request allows.
-pub async fn handle(state: &BrokerState, request: FetchRequest, version: i16) -> FetchResponse {
+pub async fn handle(
+    state: &BrokerState,
+    request: FetchRequest,
+    ctx: &RequestContext,
+) -> FetchResponse {
+    let version = ctx.version;
     if version >= 7 {
         if let Some(code) = session_error(request.session_id, request.session_epoch) {
             return FetchResponse::default().with_error_code(code);
@@ -72,7 +81,7 @@ pub async fn handle(state: &BrokerState, request: FetchRequest, version: i16) ->
         for receiver in &mut appends {
             receiver.borrow_and_update();
         }
-        let collected = collect(state, &resolved, max_bytes, version);
+        let collected = collect(state, &resolved, max_bytes, version, ctx.node_id);
         let enough = collected.bytes >= min_bytes || collected.has_error || shutdown.is_shutdown();
         if enough || Instant::now() >= deadline || appends.is_empty() {
             return FetchResponse::default().with_responses(collected.topics);
@@ -149,6 +158,7 @@ fn collect(
     topics: &[(FetchTopic, Result<TopicMeta, i16>)],
     max_bytes: usize,
     version: i16,
+    node: i32,
 ) -> Collected {
     let mut out = Collected {
         topics: Vec::with_capacity(topics.len()),
@@ -160,18 +170,29 @@ fn collect(
         for p in &request.partitions {
             let data = match found {
                 Err(code) => error_partition(p.partition, *code),
-                Ok(topic) => {
-                    let budget = max_bytes.saturating_sub(out.bytes);
-                    let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
-                    read_partition(
-                        state,
-                        topic,
-                        p.partition,
-                        p.fetch_offset,
-                        limit,
-                        out.bytes == 0,
-                    )
+                Ok(topic) if !(0..topic.partitions).contains(&p.partition) => {
+                    error_partition(p.partition, ResponseError::UnknownTopicOrPartition.code())
                 }
+                Ok(topic) => match state.topology.check_leader(
+                    &topic.name,
+                    p.partition,
+                    node,
+                    p.current_leader_epoch,
+                ) {
+                    Err(e) => error_partition(p.partition, e.code()),
+                    Ok(_) => {
+                        let budget = max_bytes.saturating_sub(out.bytes);
+                        let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
+                        read_partition(
+                            state,
+                            topic,
+                            p.partition,
+                            p.fetch_offset,
+                            limit,
+                            out.bytes == 0,
+                        )
+                    }
+                },
             };
             out.has_error |= data.error_code != 0;
             out.bytes += data.records.as_ref().map_or(0, Bytes::len);
@@ -222,14 +243,7 @@ fn read_partition(
 }
 
 fn error_partition(partition: i32, code: i16) -> PartitionData {
-    PartitionData::default()
-        .with_partition_index(partition)
-        .with_error_code(code)
-        .with_high_watermark(-1)
-        .with_last_stable_offset(-1)
-        .with_log_start_offset(-1)
-        .with_aborted_transactions(Some(Vec::new()))
-        .with_records(Some(Bytes::new()))
+    super::error_reply::fetch_partition(partition, code)
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! Heartbeat (key 12), versions from `group::versions::HEARTBEAT`.
 //!
 //! Keeps a member's session alive and signals rebalances.
-//! The group coordinator does the work; this file only routes to it.
+//! The group coordinator does the work; this file only routes to it, and
+//! answers NOT_COORDINATOR when the receiving node does not coordinate the
+//! group (in a multi-node cluster).
 
 use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
 
-use super::versions;
+use super::{versions, RequestContext};
 use crate::group::versions::HEARTBEAT;
 use crate::state::BrokerState;
 
@@ -17,7 +20,12 @@ pub const VERSIONS: VersionRange = versions(HEARTBEAT.0, HEARTBEAT.1);
 pub async fn handle(
     state: &BrokerState,
     request: HeartbeatRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> HeartbeatResponse {
+    let version = ctx.version;
+    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+        let code = ResponseError::NotCoordinator.code();
+        return HeartbeatResponse::default().with_error_code(code);
+    }
     state.groups.heartbeat(request, version).await
 }

@@ -5,12 +5,14 @@
 //! id and epoch (KIP-360). A transactional id gets a stable producer id
 //! with a bumped epoch per call, which fences older instances; that mapping
 //! is kept in memory only, and transactions themselves are not supported.
+//! Idempotent producers may ask any node; a transactional id must go to
+//! its coordinator (others answer NOT_COORDINATOR).
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::versions;
+use super::{versions, RequestContext};
 use crate::producer_ids::ProducerIdGrant;
 use crate::state::BrokerState;
 
@@ -21,9 +23,17 @@ pub const VERSIONS: VersionRange = versions(0, 5);
 pub async fn handle(
     state: &BrokerState,
     request: InitProducerIdRequest,
-    _version: i16,
+    ctx: &RequestContext,
 ) -> InitProducerIdResponse {
     let transactional_id = request.transactional_id.as_ref().map(|t| t.0.as_str());
+    if let Some(id) = transactional_id.filter(|id| !id.is_empty()) {
+        if !state.topology.coordinates(id, ctx.node_id) {
+            return InitProducerIdResponse::default()
+                .with_error_code(ResponseError::NotCoordinator.code())
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1);
+        }
+    }
     if transactional_id == Some("") {
         // Kafka's rule: an empty transactional id is a malformed request,
         // not a request for an idempotent producer (that is null).

@@ -1,14 +1,17 @@
 //! JoinGroup (key 11), versions from `group::versions::JOIN_GROUP`.
 //!
 //! Adds a member to a classic-protocol group and waits for the rebalance.
-//! The group coordinator does the work; this file only routes to it.
+//! The group coordinator does the work; this file only routes to it, and
+//! answers NOT_COORDINATOR when the receiving node does not coordinate the
+//! group (in a multi-node cluster).
 
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
 
 use super::{versions, RequestContext};
 use crate::group::versions::JOIN_GROUP;
-use crate::group::ClientInfo;
+use crate::group::{join_error, ClientInfo};
 use crate::state::BrokerState;
 
 /// Versions served.
@@ -20,6 +23,10 @@ pub async fn handle(
     request: JoinGroupRequest,
     ctx: &RequestContext,
 ) -> JoinGroupResponse {
+    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+        let code = ResponseError::NotCoordinator.code();
+        return join_error(ctx.version, &request.member_id, code);
+    }
     let client = ClientInfo {
         client_id: ctx.client_id.clone().unwrap_or_default(),
         client_host: format!("/{}", ctx.peer.ip()),

@@ -1,12 +1,15 @@
 //! LeaveGroup (key 13), versions from `group::versions::LEAVE_GROUP`.
 //!
 //! Removes one member (v0–v2) or a batch of members (v3+).
-//! The group coordinator does the work; this file only routes to it.
+//! The group coordinator does the work; this file only routes to it, and
+//! answers NOT_COORDINATOR when the receiving node does not coordinate the
+//! group (in a multi-node cluster).
 
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
 
-use super::versions;
+use super::{error_reply, versions, RequestContext};
 use crate::group::versions::LEAVE_GROUP;
 use crate::state::BrokerState;
 
@@ -17,7 +20,12 @@ pub const VERSIONS: VersionRange = versions(LEAVE_GROUP.0, LEAVE_GROUP.1);
 pub async fn handle(
     state: &BrokerState,
     request: LeaveGroupRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> LeaveGroupResponse {
+    let version = ctx.version;
+    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+        let code = ResponseError::NotCoordinator.code();
+        return error_reply::leave_group(&request, version, code);
+    }
     state.groups.leave_group(request, version).await
 }

@@ -1,12 +1,13 @@
 //! ListGroups (key 16), versions from `group::versions::LIST_GROUPS`.
 //!
-//! Lists the groups this coordinator knows.
-//! The group coordinator does the work; this file only routes to it.
+//! Lists the groups the receiving node coordinates.
+//! The group coordinator does the work; this file keeps only the groups
+//! placed on the receiving node (all of them on a single broker).
 
 use kafka_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
 use kafka_protocol::protocol::VersionRange;
 
-use super::versions;
+use super::{versions, RequestContext};
 use crate::group::versions::LIST_GROUPS;
 use crate::state::BrokerState;
 
@@ -17,7 +18,13 @@ pub const VERSIONS: VersionRange = versions(LIST_GROUPS.0, LIST_GROUPS.1);
 pub async fn handle(
     state: &BrokerState,
     request: ListGroupsRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> ListGroupsResponse {
-    state.groups.list_groups(request, version).await
+    // As in Kafka, each broker lists the groups it coordinates; admin
+    // clients ask every broker.
+    let mut response = state.groups.list_groups(request, ctx.version).await;
+    response
+        .groups
+        .retain(|g| state.topology.coordinates(&g.group_id.0, ctx.node_id));
+    response
 }

@@ -6,7 +6,9 @@
 //! a broker without tiered storage both mean the log start offset. Any
 //! other value finds the first offset whose timestamp is at or after it.
 //! read_committed needs nothing extra: without transactions the last stable
-//! offset is the high watermark. Not supported: v0 (multiple offsets per
+//! offset is the high watermark. Only the partition's leader answers (other
+//! nodes: NOT_LEADER_OR_FOLLOWER; a stale or future `current_leader_epoch`,
+//! v4+: FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), with its leader epoch. Not supported: v0 (multiple offsets per
 //! partition; the crate cannot decode it) and v10 (timeout_ms).
 
 use kafka_protocol::messages::list_offsets_response::{
@@ -16,7 +18,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::versions;
+use super::{versions, RequestContext};
 use crate::state::BrokerState;
 use crate::storage::StorageError;
 
@@ -33,8 +35,9 @@ const EARLIEST_PENDING_UPLOAD: i64 = -5;
 pub async fn handle(
     state: &BrokerState,
     request: ListOffsetsRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> ListOffsetsResponse {
+    let version = ctx.version;
     let topics = request
         .topics
         .into_iter()
@@ -43,15 +46,28 @@ pub async fn handle(
                 .partitions
                 .iter()
                 .map(|p| {
-                    let (code, timestamp, offset) =
-                        lookup(state, &topic.name, p.partition_index, p.timestamp);
+                    let leader = leader_check(
+                        state,
+                        &topic.name,
+                        p.partition_index,
+                        ctx.node_id,
+                        p.current_leader_epoch,
+                    );
+                    let (code, timestamp, offset, epoch) = match leader {
+                        Err(code) => (code, -1, -1, -1),
+                        Ok(epoch) => {
+                            let (code, timestamp, offset) =
+                                lookup(state, &topic.name, p.partition_index, p.timestamp);
+                            (code, timestamp, offset, epoch)
+                        }
+                    };
                     let response = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index)
                         .with_error_code(code)
                         .with_timestamp(timestamp)
                         .with_offset(offset);
                     if version >= 4 && code == 0 {
-                        response.with_leader_epoch(0)
+                        response.with_leader_epoch(epoch)
                     } else {
                         response
                     }
@@ -63,6 +79,24 @@ pub async fn handle(
         })
         .collect();
     ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// The leader epoch if `node` leads `topic`-`partition` (unknown
+/// partitions pass: the lookup reports them).
+fn leader_check(
+    state: &BrokerState,
+    topic: &str,
+    partition: i32,
+    node: i32,
+    current_leader_epoch: i32,
+) -> Result<i32, i16> {
+    match state.catalog.get(topic) {
+        Some(meta) if (0..meta.partitions).contains(&partition) => state
+            .topology
+            .check_leader(topic, partition, node, current_leader_epoch)
+            .map_err(|e| e.code()),
+        _ => Ok(-1),
+    }
 }
 
 /// `(error code, timestamp, offset)` for one partition.

@@ -1,7 +1,10 @@
 //! Metadata (key 3), versions 0–12.
 //!
-//! Reports this node as the only broker, controller and partition leader
-//! (replicas and ISR are this node). Unknown topics are auto-created when
+//! Reports the running brokers, the controller and each partition's
+//! leader, leader epoch, replicas, ISR and offline replicas from the
+//! topology (on a single broker: this node everywhere, epoch 0). A
+//! partition whose replicas are all down has leader -1 and
+//! LEADER_NOT_AVAILABLE. Unknown topics are auto-created when
 //! the broker allows it and the request does (`allow_auto_topic_creation`,
 //! v4+; always allowed before v4, as in Kafka). Topics may be named or,
 //! from v10, given by id. Authorized-operations fields are not filled
@@ -15,7 +18,7 @@ use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use super::{text, topic_name, versions};
+use super::{text, topic_name, versions, RequestContext};
 use crate::catalog::{validate_topic_name, TopicMeta};
 use crate::state::BrokerState;
 
@@ -26,8 +29,9 @@ pub const VERSIONS: VersionRange = versions(0, 12);
 pub async fn handle(
     state: &BrokerState,
     request: MetadataRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> MetadataResponse {
+    let version = ctx.version;
     // v0 has no null: an empty list means "all topics".
     let wanted = match request.topics {
         Some(list) if !(version == 0 && list.is_empty()) => Some(list),
@@ -57,15 +61,21 @@ pub async fn handle(
             out
         }
     };
-    let node = &state.node;
-    let broker = MetadataResponseBroker::default()
-        .with_node_id(BrokerId(node.node_id))
-        .with_host(text(node.host.clone()))
-        .with_port(node.port);
+    let brokers = state
+        .topology
+        .live_brokers()
+        .into_iter()
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.node_id))
+                .with_host(text(b.host))
+                .with_port(b.port)
+        })
+        .collect();
     MetadataResponse::default()
-        .with_brokers(vec![broker])
-        .with_cluster_id(Some(text(node.cluster_id.clone())))
-        .with_controller_id(BrokerId(node.node_id))
+        .with_brokers(brokers)
+        .with_cluster_id(Some(text(state.node.cluster_id.clone())))
+        .with_controller_id(BrokerId(state.topology.controller()))
         .with_topics(topics)
 }
 
@@ -100,15 +110,23 @@ async fn lookup(
 }
 
 fn describe(state: &BrokerState, topic: &TopicMeta) -> MetadataResponseTopic {
-    let node = BrokerId(state.node.node_id);
+    let ids = |nodes: Vec<i32>| nodes.into_iter().map(BrokerId).collect::<Vec<_>>();
     let partitions = (0..topic.partitions)
         .map(|index| {
+            let placement = state.topology.placement(&topic.name, index);
+            let error = if placement.leader < 0 {
+                ResponseError::LeaderNotAvailable.code()
+            } else {
+                0
+            };
             MetadataResponsePartition::default()
                 .with_partition_index(index)
-                .with_leader_id(node)
-                .with_leader_epoch(0)
-                .with_replica_nodes(vec![node])
-                .with_isr_nodes(vec![node])
+                .with_error_code(error)
+                .with_leader_id(BrokerId(placement.leader))
+                .with_leader_epoch(placement.leader_epoch)
+                .with_replica_nodes(ids(placement.replicas))
+                .with_isr_nodes(ids(placement.isr))
+                .with_offline_replicas(ids(placement.offline))
         })
         .collect();
     MetadataResponseTopic::default()

@@ -26,6 +26,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod error_reply;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -63,6 +64,9 @@ pub struct RequestContext {
     pub client_id: Option<String>,
     /// The client's address.
     pub peer: std::net::SocketAddr,
+    /// The node that received the request (handlers check leadership and
+    /// coordination against it).
+    pub node_id: i32,
 }
 
 /// A served API: key, versions and the function that runs it.
@@ -122,6 +126,26 @@ macro_rules! api {
     };
 }
 
+/// Builds an [`ApiHandler`] for a module whose `handle` also needs the
+/// [`RequestContext`] (the receiving node, the client).
+macro_rules! api_ctx {
+    ($key:ident, $module:ident, $request:ty) => {
+        ApiHandler {
+            key: ApiKey::$key,
+            versions: $module::VERSIONS,
+            advertised: $module::VERSIONS,
+            decodable: <$request as Message>::VERSIONS,
+            run: |state, ctx, body| {
+                Box::pin(async move {
+                    let request: $request = decode_guarded(&body, ctx.version)?;
+                    let response = $module::handle(&state, request, &ctx).await;
+                    encode_body(&response, ctx.version)
+                })
+            },
+        }
+    };
+}
+
 static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
     vec![
         ApiHandler {
@@ -133,7 +157,7 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
                 Box::pin(async move {
                     let version = ctx.version;
                     let request: messages::ProduceRequest = decode_guarded(&body, version)?;
-                    match produce::handle(&state, request, version).await {
+                    match produce::handle(&state, request, &ctx).await {
                         produce::ProduceReply::Respond(response) => encode_body(&response, version),
                         produce::ProduceReply::Silent => Ok(Reply::Nothing),
                         produce::ProduceReply::Close(reason) => Err(reason),
@@ -141,70 +165,58 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
                 })
             },
         },
-        api!(Fetch, fetch, messages::FetchRequest),
-        api!(ListOffsets, list_offsets, messages::ListOffsetsRequest),
-        api!(Metadata, metadata, messages::MetadataRequest),
-        api!(OffsetCommit, offset_commit, messages::OffsetCommitRequest),
-        api!(OffsetFetch, offset_fetch, messages::OffsetFetchRequest),
-        api!(
+        api_ctx!(Fetch, fetch, messages::FetchRequest),
+        api_ctx!(ListOffsets, list_offsets, messages::ListOffsetsRequest),
+        api_ctx!(Metadata, metadata, messages::MetadataRequest),
+        api_ctx!(OffsetCommit, offset_commit, messages::OffsetCommitRequest),
+        api_ctx!(OffsetFetch, offset_fetch, messages::OffsetFetchRequest),
+        api_ctx!(
             FindCoordinator,
             find_coordinator,
             messages::FindCoordinatorRequest
         ),
-        ApiHandler {
-            key: ApiKey::JoinGroup,
-            versions: join_group::VERSIONS,
-            advertised: join_group::VERSIONS,
-            decodable: <messages::JoinGroupRequest as Message>::VERSIONS,
-            run: |state, ctx, body| {
-                Box::pin(async move {
-                    let request: messages::JoinGroupRequest = decode_guarded(&body, ctx.version)?;
-                    let response = join_group::handle(&state, request, &ctx).await;
-                    encode_body(&response, ctx.version)
-                })
-            },
-        },
-        api!(Heartbeat, heartbeat, messages::HeartbeatRequest),
-        api!(LeaveGroup, leave_group, messages::LeaveGroupRequest),
-        api!(SyncGroup, sync_group, messages::SyncGroupRequest),
-        api!(
+        api_ctx!(JoinGroup, join_group, messages::JoinGroupRequest),
+        api_ctx!(Heartbeat, heartbeat, messages::HeartbeatRequest),
+        api_ctx!(LeaveGroup, leave_group, messages::LeaveGroupRequest),
+        api_ctx!(SyncGroup, sync_group, messages::SyncGroupRequest),
+        api_ctx!(
             DescribeGroups,
             describe_groups,
             messages::DescribeGroupsRequest
         ),
-        api!(ListGroups, list_groups, messages::ListGroupsRequest),
+        api_ctx!(ListGroups, list_groups, messages::ListGroupsRequest),
         api!(ApiVersions, api_versions, messages::ApiVersionsRequest),
-        api!(CreateTopics, create_topics, messages::CreateTopicsRequest),
+        api_ctx!(CreateTopics, create_topics, messages::CreateTopicsRequest),
         api!(DeleteTopics, delete_topics, messages::DeleteTopicsRequest),
-        api!(
+        api_ctx!(
             DeleteRecords,
             delete_records,
             messages::DeleteRecordsRequest
         ),
-        api!(
+        api_ctx!(
             InitProducerId,
             init_producer_id,
             messages::InitProducerIdRequest
         ),
-        api!(
+        api_ctx!(
             DescribeConfigs,
             describe_configs,
             messages::DescribeConfigsRequest
         ),
         api!(AlterConfigs, alter_configs, messages::AlterConfigsRequest),
-        api!(
+        api_ctx!(
             CreatePartitions,
             create_partitions,
             messages::CreatePartitionsRequest
         ),
-        api!(DeleteGroups, delete_groups, messages::DeleteGroupsRequest),
+        api_ctx!(DeleteGroups, delete_groups, messages::DeleteGroupsRequest),
         api!(
             IncrementalAlterConfigs,
             incremental_alter_configs,
             messages::IncrementalAlterConfigsRequest
         ),
-        api!(OffsetDelete, offset_delete, messages::OffsetDeleteRequest),
-        api!(
+        api_ctx!(OffsetDelete, offset_delete, messages::OffsetDeleteRequest),
+        api_ctx!(
             DescribeCluster,
             describe_cluster,
             messages::DescribeClusterRequest

@@ -1,12 +1,15 @@
 //! OffsetCommit (key 8), versions from `group::versions::OFFSET_COMMIT`.
 //!
 //! Stores committed offsets durably.
-//! The group coordinator does the work; this file only routes to it.
+//! The group coordinator does the work; this file only routes to it, and
+//! answers NOT_COORDINATOR when the receiving node does not coordinate the
+//! group (in a multi-node cluster).
 
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
 
-use super::versions;
+use super::{error_reply, versions, RequestContext};
 use crate::group::versions::OFFSET_COMMIT;
 use crate::state::BrokerState;
 
@@ -17,7 +20,12 @@ pub const VERSIONS: VersionRange = versions(OFFSET_COMMIT.0, OFFSET_COMMIT.1);
 pub async fn handle(
     state: &BrokerState,
     request: OffsetCommitRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> OffsetCommitResponse {
+    let version = ctx.version;
+    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+        let code = ResponseError::NotCoordinator.code();
+        return error_reply::offset_commit(&request, code);
+    }
     state.groups.offset_commit(request, version).await
 }

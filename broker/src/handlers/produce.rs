@@ -2,8 +2,10 @@
 //!
 //! Appends each partition's record batches through the storage engine,
 //! which validates them (CRC, sizes, idempotent sequences) and assigns
-//! offsets. acks 0, 1 and -1 are accepted; with one node, -1 is satisfied
-//! as soon as the local append is. acks=0 gets no response at all. Unknown
+//! offsets. Only the partition's leader (per the topology) appends; any
+//! other node answers NOT_LEADER_OR_FOLLOWER. Batches are stamped with the
+//! leader epoch. acks 0, 1 and -1 are accepted; replicas are simulated
+//! (one shared log), so -1 is satisfied as soon as the local append is. acks=0 gets no response at all. Unknown
 //! topics are auto-created when auto-creation is on. Not supported:
 //! transactions (no transaction coordinator), per-record error details
 //! (`record_errors` stays empty), `timeout_ms` (appends never wait for
@@ -16,7 +18,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{text, versions};
+use super::{text, versions, RequestContext};
 use crate::state::BrokerState;
 
 /// Versions served.
@@ -45,7 +47,12 @@ pub enum ProduceReply {
 }
 
 /// Appends the request's batches.
-pub async fn handle(state: &BrokerState, request: ProduceRequest, version: i16) -> ProduceReply {
+pub async fn handle(
+    state: &BrokerState,
+    request: ProduceRequest,
+    ctx: &RequestContext,
+) -> ProduceReply {
+    let version = ctx.version;
     let acks = request.acks;
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut first_error: Option<String> = None;
@@ -61,13 +68,28 @@ pub async fn handle(state: &BrokerState, request: ProduceRequest, version: i16) 
                     "acks must be -1, 0 or 1",
                 ),
                 (Err(e), _) => failure(data.index, e.code, &e.message),
-                (Ok(_), _) => {
-                    let outcome = append(state, &name, data.index, data.records).await;
-                    if outcome.error_code == 0 {
-                        state.notify_append(&name, data.index);
+                (Ok(topic), _) if !(0..topic.partitions).contains(&data.index) => failure(
+                    data.index,
+                    ResponseError::UnknownTopicOrPartition.code(),
+                    &format!("partition {name}-{} does not exist", data.index),
+                ),
+                (Ok(_), _) => match state
+                    .topology
+                    .check_leader(&name, data.index, ctx.node_id, -1)
+                {
+                    Err(e) => failure(
+                        data.index,
+                        e.code(),
+                        &format!("node {} does not lead {name}-{}", ctx.node_id, data.index),
+                    ),
+                    Ok(epoch) => {
+                        let outcome = append(state, &name, data.index, epoch, data.records).await;
+                        if outcome.error_code == 0 {
+                            state.notify_append(&name, data.index);
+                        }
+                        outcome
                     }
-                    outcome
-                }
+                },
             };
             if result.error_code != 0 && first_error.is_none() {
                 first_error = Some(format!(
@@ -119,6 +141,7 @@ async fn append(
     state: &BrokerState,
     topic: &str,
     partition: i32,
+    leader_epoch: i32,
     records: Option<bytes::Bytes>,
 ) -> Outcome {
     let Some(records) = records else {
@@ -134,7 +157,7 @@ async fn append(
             let task = tokio::task::spawn_blocking(move || {
                 let mut batches = BytesMut::from(&records[..]);
                 let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-                log.append(&mut batches, 0, now_ms())
+                log.append(&mut batches, leader_epoch, now_ms())
             });
             match task.await {
                 Ok(result) => Some(result),

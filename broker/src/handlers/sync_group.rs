@@ -1,12 +1,15 @@
 //! SyncGroup (key 14), versions from `group::versions::SYNC_GROUP`.
 //!
 //! Distributes the leader's assignment to the members.
-//! The group coordinator does the work; this file only routes to it.
+//! The group coordinator does the work; this file only routes to it, and
+//! answers NOT_COORDINATOR when the receiving node does not coordinate the
+//! group (in a multi-node cluster).
 
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
 
-use super::versions;
+use super::{versions, RequestContext};
 use crate::group::versions::SYNC_GROUP;
 use crate::state::BrokerState;
 
@@ -17,7 +20,12 @@ pub const VERSIONS: VersionRange = versions(SYNC_GROUP.0, SYNC_GROUP.1);
 pub async fn handle(
     state: &BrokerState,
     request: SyncGroupRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> SyncGroupResponse {
+    let version = ctx.version;
+    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+        let code = ResponseError::NotCoordinator.code();
+        return crate::group::sync_error(code);
+    }
     state.groups.sync_group(request, version).await
 }

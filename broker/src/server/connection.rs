@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::dispatch::{dispatch, Outcome};
+use super::endpoint::Endpoint;
 use super::frame::{read_frame_body, read_frame_length, FrameError};
 use super::shutdown::Shutdown;
 use crate::state::BrokerState;
@@ -32,6 +33,7 @@ pub const PIPELINE_DEPTH: usize = 16;
 /// Serves `socket` until the client leaves, misbehaves, idles out or the broker shuts down.
 pub async fn serve(
     state: Arc<BrokerState>,
+    endpoint: Arc<Endpoint>,
     socket: TcpStream,
     peer: SocketAddr,
     limits: ReadLimits,
@@ -46,9 +48,12 @@ pub async fn serve(
     // A client that stops reading must not pin a response (and this task)
     // forever: writes get the same patience as reads.
     let write_timeout = limits.idle;
-    let reader_task = tokio::spawn(read_loop(reader, frames_tx, peer, limits, shutdown));
+    // Aborted on drop too, so a killed connection releases its read half at once.
+    let _reader = AbortOnDrop(tokio::spawn(read_loop(
+        reader, frames_tx, peer, limits, shutdown,
+    )));
     while let Some(frame) = frames.recv().await {
-        match dispatch(state.clone(), frame.bytes.clone(), peer).await {
+        match dispatch(state.clone(), &endpoint, frame.bytes.clone(), peer).await {
             Outcome::Respond(response) => {
                 match tokio::time::timeout(write_timeout, writer.write_all(&response)).await {
                     Ok(Ok(())) => {}
@@ -67,10 +72,22 @@ pub async fn serve(
                 tracing::warn!(%peer, %reason, "closing connection");
                 break;
             }
+            Outcome::Injected(reason) => {
+                tracing::debug!(%peer, %reason, "closing connection (injected fault)");
+                break;
+            }
         }
     }
-    reader_task.abort();
     let _ = writer.shutdown().await;
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A request frame waiting to be processed, with its share of the

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
+use super::endpoint::{Endpoint, Interception, RequestInfo};
 use super::frame::{decode_header, response_frame, RequestPrefix};
-use crate::handlers::{api_versions, lookup, Reply, RequestContext};
+use crate::handlers::{api_versions, error_reply, lookup, ApiHandler, Reply, RequestContext};
 use crate::state::BrokerState;
 
 /// Largest request other than Produce. Only Produce carries bulk data;
@@ -24,6 +25,8 @@ pub enum Outcome {
     Silent,
     /// Close the connection, logging the reason.
     Close(String),
+    /// Close the connection because an injected fault said so (logged quietly).
+    Injected(String),
 }
 
 /// Handles one request frame.
@@ -33,7 +36,16 @@ pub enum Outcome {
 /// close the connection, as Kafka does. The one exception is ApiVersions:
 /// a too-new version gets UNSUPPORTED_VERSION and our version list in the
 /// v0 format, so newer clients can downgrade.
-pub async fn dispatch(state: Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -> Outcome {
+///
+/// The endpoint's interceptor, if any, sees every request whose header
+/// decodes and may delay it, fail it, drop its response or close the
+/// connection (see [`super::endpoint`]).
+pub async fn dispatch(
+    state: Arc<BrokerState>,
+    endpoint: &Endpoint,
+    frame: Bytes,
+    peer: SocketAddr,
+) -> Outcome {
     let Some(prefix) = RequestPrefix::parse(&frame) else {
         return Outcome::Close("frame too short for a request header".to_string());
     };
@@ -89,14 +101,76 @@ pub async fn dispatch(state: Arc<BrokerState>, frame: Bytes, peer: SocketAddr) -
         version,
         client_id: header.client_id.as_ref().map(|c| c.to_string()),
         peer,
+        node_id: endpoint.node_id,
     };
-    let reply = (handler.run)(state, ctx, body).await;
-    respond(
-        header.correlation_id,
-        api.response_header_version(version),
-        reply,
-    )
-    .with_context(api, version)
+    let info = RequestInfo {
+        node_id: endpoint.node_id,
+        api_key: api,
+        api_version: version,
+        correlation_id: header.correlation_id,
+        client_id: ctx.client_id.clone(),
+    };
+    serve(state, endpoint, handler, ctx, &info, body)
+        .await
+        .with_context(api, version)
+}
+
+/// Runs a decoded request as the endpoint's interceptor decides: after an
+/// optional delay, served, answered with an error without being applied,
+/// applied with its answer dropped, or not applied at all.
+async fn serve(
+    state: Arc<BrokerState>,
+    endpoint: &Endpoint,
+    handler: &ApiHandler,
+    ctx: RequestContext,
+    info: &RequestInfo,
+    body: Bytes,
+) -> Outcome {
+    let decision = endpoint.decide(info);
+    if let Some(delay) = decision.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let header_version = info.api_key.response_header_version(info.api_version);
+    let correlation_id = info.correlation_id;
+    let outcome = match decision.action {
+        Interception::Serve => {
+            let reply = (handler.run)(state, ctx, body).await;
+            respond(correlation_id, header_version, reply)
+        }
+        Interception::Fail(code) => fail(&state, &ctx, info, &body, code),
+        Interception::ApplyThenFail(code) => {
+            let _ = (handler.run)(state.clone(), ctx.clone(), body.clone()).await;
+            fail(&state, &ctx, info, &body, code)
+        }
+        Interception::DropResponse => {
+            let _ = (handler.run)(state, ctx, body).await;
+            Outcome::Injected("request applied, response dropped by a fault rule".to_string())
+        }
+        Interception::Close => Outcome::Injected("connection closed by a fault rule".to_string()),
+    };
+    if matches!(outcome, Outcome::Respond(_) | Outcome::Silent) {
+        endpoint.answered(info);
+    }
+    outcome
+}
+
+/// The error answer a fault rule asked for, or a closed connection when
+/// the API has no error-response builder.
+fn fail(
+    state: &BrokerState,
+    ctx: &RequestContext,
+    info: &RequestInfo,
+    body: &Bytes,
+    code: i16,
+) -> Outcome {
+    let header_version = info.api_key.response_header_version(info.api_version);
+    match error_reply::build(state, ctx, info.api_key, body, code) {
+        Some(reply) => respond(info.correlation_id, header_version, reply),
+        None => Outcome::Injected(format!(
+            "fault rule asked for error {code}, which this API cannot carry; \
+             connection closed instead"
+        )),
+    }
 }
 
 fn respond(correlation_id: i32, header_version: i16, reply: Result<Reply, String>) -> Outcome {
@@ -113,6 +187,7 @@ impl Outcome {
     fn with_context(self, api: ApiKey, version: i16) -> Outcome {
         match self {
             Outcome::Close(reason) => Outcome::Close(format!("{api:?} v{version}: {reason}")),
+            Outcome::Injected(reason) => Outcome::Injected(format!("{api:?} v{version}: {reason}")),
             other => other,
         }
     }

@@ -9,14 +9,17 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::connection::{serve, ReadLimits};
+use super::endpoint::Endpoint;
 use super::shutdown::Shutdown;
 use crate::state::BrokerState;
 
 /// Accepts until shutdown; returns the still-running connection tasks so
-/// the caller can give them a grace period.
+/// the caller can give them a grace period. The listening socket is closed
+/// on return, so new connections are refused from then on.
 pub async fn run(
     listener: TcpListener,
     state: Arc<BrokerState>,
+    endpoint: Arc<Endpoint>,
     mut shutdown: Shutdown,
 ) -> JoinSet<()> {
     let limit = Arc::new(Semaphore::new(state.config.max_connections));
@@ -56,8 +59,15 @@ pub async fn run(
         let state = state.clone();
         let shutdown = shutdown.clone();
         let limits = limits.clone();
+        let killed = endpoint.killed();
+        let endpoint = endpoint.clone();
         connections.spawn(async move {
-            serve(state, socket, peer, limits, shutdown).await;
+            // Dropping `serve` drops the socket, which is how
+            // `Endpoint::kill_connections` closes it.
+            tokio::select! {
+                _ = serve(state, endpoint, socket, peer, limits, shutdown) => {}
+                _ = killed => tracing::debug!(%peer, "connection killed"),
+            }
             drop(permit);
         });
     }

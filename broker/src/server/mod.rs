@@ -9,6 +9,7 @@
 pub mod connection;
 pub mod decode_guard;
 pub mod dispatch;
+pub mod endpoint;
 pub mod frame;
 pub mod listener;
 pub mod shutdown;

@@ -48,6 +48,8 @@ pub(crate) struct Cursor {
     pub paused: bool,
     /// Records fetched but not yet handed out.
     buffer: VecDeque<ConsumerRecord>,
+    /// Key, value and header bytes of the buffered records.
+    buffered_bytes: usize,
     /// Where the next fetch starts once the buffer is empty.
     buffered_next: i64,
     /// High watermark from the last fetch (-1 unknown).
@@ -155,6 +157,7 @@ impl Fetcher {
                 cursor.position = Some(offset);
                 cursor.last_epoch = epoch;
                 cursor.buffer.clear();
+                cursor.buffered_bytes = 0;
                 cursor.buffered_next = offset;
                 cursor.version = version;
                 cursor.in_flight = false;
@@ -238,6 +241,7 @@ impl Fetcher {
                 let Some(record) = cursor.buffer.pop_front() else {
                     break;
                 };
+                cursor.buffered_bytes = cursor.buffered_bytes.saturating_sub(record_bytes(&record));
                 cursor.position = Some(record.offset + 1);
                 cursor.last_epoch = (record.leader_epoch >= 0).then_some(record.leader_epoch);
                 out.push(record);
@@ -327,6 +331,15 @@ impl Fetcher {
         !self.brokers_in_flight.is_empty()
     }
 
+    /// What is buffered now: (records, key/value/header bytes), and the
+    /// number of fetches in flight.
+    pub(crate) fn buffered(&self) -> (usize, usize, usize) {
+        let (records, bytes) = self.cursors.values().fold((0, 0), |(records, bytes), c| {
+            (records + c.buffer.len(), bytes + c.buffered_bytes)
+        });
+        (records, bytes, self.brokers_in_flight.len())
+    }
+
     /// Waits for the next fetch response and applies it.
     pub(crate) async fn wait_and_handle(&mut self) {
         if let Some(result) = self.results_rx.recv().await {
@@ -402,6 +415,7 @@ impl Fetcher {
             PartitionFetch::Data(data) => {
                 cursor.high_watermark = data.high_watermark;
                 cursor.buffered_next = data.next_offset;
+                cursor.buffered_bytes += data.records.iter().map(record_bytes).sum::<usize>();
                 cursor.buffer.extend(data.records);
                 if cursor.buffer.is_empty() && data.next_offset > fetch_offset {
                     // Nothing visible, but the log moved on (control
@@ -433,6 +447,17 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// The payload bytes of a record: key, value and headers.
+fn record_bytes(record: &ConsumerRecord) -> usize {
+    let field = |f: &Option<bytes::Bytes>| f.as_ref().map_or(0, bytes::Bytes::len);
+    let headers: usize = record
+        .headers
+        .iter()
+        .map(|h| h.key.len() + field(&h.value))
+        .sum();
+    field(&record.key) + field(&record.value) + headers
 }
 
 #[cfg(test)]

@@ -174,4 +174,5 @@ pub fn init_tracing() {
 }
 
 pub mod members;
+pub mod peers;
 pub mod tansu;

@@ -25,10 +25,21 @@ pub(crate) enum BatchState {
     },
 }
 
-/// The encoded records of a batch: still growing, or finished.
+/// The encoded records of a batch.
+///
+/// Compression happens between `Full` and `Closed`, in the sender, outside
+/// the accumulator's lock: the writer is taken out (`Sealing`) while the
+/// batch is marked in flight, so nothing else touches it meanwhile.
 #[derive(Debug)]
 enum Content {
+    /// Taking records.
     Open(BatchWriter),
+    /// No more records (full, or split from a larger batch); not yet
+    /// compressed.
+    Full(BatchWriter),
+    /// The writer is being finished by the sender; the estimated size.
+    Sealing(usize),
+    /// Finished bytes, compressed when a codec is set.
     Closed(Bytes),
 }
 
@@ -49,9 +60,7 @@ pub(crate) struct ProducerBatch {
     pub(crate) last_error: Option<durian_core::Error>,
     /// The producer state written into the bytes, to skip re-stamping retries.
     stamped: Option<(ProducerIdentity, i32)>,
-    /// The `buffer.memory` bytes of this batch, returned when it is dropped;
-    /// only tests read it, the producer holds it for its `Drop`.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The `buffer.memory` bytes of this batch, returned when it is dropped.
     reservation: Reservation,
 }
 
@@ -106,19 +115,47 @@ impl ProducerBatch {
         matches!(self.content, Content::Open(_))
     }
 
-    /// Finishes the records (compressing them) so no more can be added.
-    pub(crate) fn close(&mut self) -> Result<(), BatchError> {
+    /// Takes no more records; compression is left to the sender.
+    pub(crate) fn mark_full(&mut self) {
         if let Content::Open(writer) = &mut self.content {
             let writer = std::mem::replace(writer, BatchWriter::builder().build());
-            self.content = Content::Closed(writer.finish()?);
+            self.content = Content::Full(writer);
         }
-        Ok(())
     }
 
-    /// Encoded size: final when closed, the uncompressed estimate when open.
+    /// Takes the writer out to be finished outside the accumulator's lock;
+    /// `None` when the batch is already finished (a retry).
+    pub(crate) fn take_writer(&mut self) -> Option<BatchWriter> {
+        let estimate = self.size();
+        match std::mem::replace(&mut self.content, Content::Sealing(estimate)) {
+            Content::Open(writer) | Content::Full(writer) => Some(writer),
+            other => {
+                self.content = other;
+                None
+            }
+        }
+    }
+
+    /// Stores the finished bytes of a taken writer, with the producer
+    /// state already stamped into them.
+    pub(crate) fn seal(&mut self, bytes: Bytes, stamped: Option<(ProducerIdentity, i32)>) {
+        self.content = Content::Closed(bytes);
+        self.stamped = stamped;
+    }
+
+    /// The finished bytes, once closed (used to split the batch).
+    pub(crate) fn closed_bytes(&self) -> Option<&Bytes> {
+        match &self.content {
+            Content::Closed(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// Encoded size: final when closed, the uncompressed estimate before.
     pub(crate) fn size(&self) -> usize {
         match &self.content {
-            Content::Open(writer) => writer.estimated_size(),
+            Content::Open(writer) | Content::Full(writer) => writer.estimated_size(),
+            Content::Sealing(estimate) => *estimate,
             Content::Closed(bytes) => bytes.len(),
         }
     }
@@ -129,15 +166,14 @@ impl ProducerBatch {
         self.reservation.bytes()
     }
 
-    /// Closes the batch if needed, stamps the producer state when
-    /// `identity` is set, and returns the bytes to send.
+    /// The bytes of a finished batch, with the producer state stamped
+    /// when `identity` is set and differs from what the bytes carry.
     pub(crate) fn payload(
         &mut self,
         identity: Option<(ProducerIdentity, i32)>,
     ) -> Result<Bytes, BatchError> {
-        self.close()?;
         let Content::Closed(bytes) = &mut self.content else {
-            return Err(BatchError::Empty);
+            return Err(BatchError::Encode("the batch is not finished"));
         };
         if let Some((identity, sequence)) = identity.filter(|_| identity != self.stamped) {
             // The request that carried the last attempt has been dropped, so
@@ -148,6 +184,19 @@ impl ProducerBatch {
             self.stamped = Some((identity, sequence));
         }
         Ok(bytes.clone())
+    }
+
+    /// Moves half of this batch's memory reservation out (for the front
+    /// half of a split); `None` if it cannot be divided.
+    pub(crate) fn split_reservation(&mut self) -> Option<Reservation> {
+        let half = self.reservation.bytes() / 2;
+        self.reservation.split_off(half)
+    }
+
+    /// Gives up the batch, keeping what its records and memory hang on:
+    /// its signal and its reservation (to hand on to the parts of a split).
+    pub(crate) fn into_signal_and_reservation(self) -> (Arc<BatchSignal>, Reservation) {
+        (self.signal, self.reservation)
     }
 
     /// Resolves every record of the batch.

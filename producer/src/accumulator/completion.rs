@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::batch::BatchState;
 use super::partition_queue::PartitionQueue;
+use super::split::split_batch;
 use super::{Accumulator, AccumulatorSettings, BatchOutcome, Effects};
 use crate::error::ProducerError;
 use crate::idempotence::{judge_sequence_error, SequenceVerdict};
@@ -28,6 +29,7 @@ impl Accumulator {
         now: Instant,
     ) -> Effects {
         let settings = self.settings.clone();
+        let next_id = &mut self.next_batch_id;
         let Some(queues) = self.topics.get_mut(topic) else {
             return Effects::default();
         };
@@ -100,6 +102,18 @@ impl Accumulator {
                     ),
                     SequenceVerdict::Fatal(reason) => fail_fatally(queue, batch_id, reason),
                 }
+            }
+            BatchOutcome::Failed(error)
+                if error.kafka_code() == Some(durian_core::KafkaCode::MESSAGE_TOO_LARGE) =>
+            {
+                too_large(
+                    queue,
+                    (topic, partition, position),
+                    next_id,
+                    &settings,
+                    error,
+                    now,
+                )
             }
             BatchOutcome::Failed(error) => {
                 fail_batch(queue, batch_id, error_for(topic, partition, error))
@@ -186,6 +200,58 @@ pub(super) fn fail_batch(
         failed_batches: 1,
         ..Effects::default()
     }
+}
+
+/// A batch rejected with `MESSAGE_TOO_LARGE`: split in two when it holds
+/// several records (see the `split` module), else failed alone.
+fn too_large(
+    queue: &mut PartitionQueue,
+    (topic, partition, position): (&str, i32, usize),
+    next_id: &mut u64,
+    settings: &AccumulatorSettings,
+    error: durian_core::Error,
+    now: Instant,
+) -> Effects {
+    let Some(batch) = queue.batches.get(position) else {
+        return Effects::default();
+    };
+    let (id, records, batch_bytes) = (batch.id, batch.records, batch.size());
+    if records > 1 {
+        let split = split_batch(
+            queue,
+            (partition, position),
+            next_id,
+            settings.compression,
+            &error,
+            now,
+        );
+        match split {
+            Ok(()) => {
+                tracing::debug!(
+                    topic,
+                    partition,
+                    records,
+                    batch_bytes,
+                    "batch too large for the broker: split in two"
+                );
+                return Effects {
+                    split_batches: 1,
+                    ..Effects::default()
+                };
+            }
+            Err(reason) => {
+                tracing::warn!(topic, partition, %reason, "a batch too large for the broker cannot be split");
+            }
+        }
+    }
+    let failed = ProducerError::TooLargeForTopic {
+        topic: topic.to_owned(),
+        partition,
+        batch_bytes,
+        records,
+        error,
+    };
+    fail_batch(queue, id, failed)
 }
 
 /// Fails a batch with the producer's fatal error and reports it, so the

@@ -14,10 +14,14 @@
 mod batch;
 pub(crate) mod buffer_pool;
 mod completion;
+mod drain;
 mod partition_queue;
+mod split;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_split;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -31,13 +35,12 @@ use tokio::time::Instant;
 
 use crate::delivery::{BatchAck, BatchSignal, DeliveryFuture};
 use crate::error::ProducerError;
-use crate::idempotence::ProducerIdentity;
 use crate::partitioner::sticky::StickyPartition;
 use crate::partitioner::TopicPartitions;
 use crate::record::Header;
-use batch::{BatchState, ProducerBatch};
+use batch::ProducerBatch;
 use buffer_pool::Reservation;
-use completion::{error_for, fail_batch};
+pub(crate) use drain::seal;
 pub(crate) use partition_queue::DrainRules;
 use partition_queue::{PartitionQueue, Readiness};
 
@@ -132,6 +135,8 @@ pub(crate) struct Effects {
     pub(crate) acked_bytes: u64,
     pub(crate) retried_batches: u64,
     pub(crate) failed_batches: u64,
+    /// Batches split because the broker found them too large.
+    pub(crate) split_batches: u64,
 }
 
 impl Effects {
@@ -145,6 +150,7 @@ impl Effects {
         self.acked_bytes += other.acked_bytes;
         self.retried_batches += other.retried_batches;
         self.failed_batches += other.failed_batches;
+        self.split_batches += other.split_batches;
     }
 }
 
@@ -261,9 +267,10 @@ impl Accumulator {
                 bytes: needed,
             });
         };
-        // The open batch (if any) is full: close it so it is sent at once.
+        // The open batch (if any) is full: it is sent at once (and
+        // compressed by the sender, outside this lock).
         if let Some(open) = queue.open_batch() {
-            open.close().map_err(encode_error)?;
+            open.mark_full();
         }
         let writer = BatchWriter::builder()
             .compression(settings.compression)
@@ -323,86 +330,6 @@ impl Accumulator {
             }
         }
         scan
-    }
-
-    /// Takes the first ready batch of every partition `node` leads, up to
-    /// `max_bytes` in total (at least one batch), marking them in flight.
-    /// With an `identity`, batches get sequence numbers (kept on retries).
-    pub(crate) fn drain(
-        &mut self,
-        node: i32,
-        metadata: &ClusterMetadata,
-        rules: &DrainRules,
-        max_bytes: usize,
-        identity: Option<ProducerIdentity>,
-    ) -> (Vec<DrainedBatch>, Effects) {
-        let mut drained = Vec::new();
-        let mut effects = Effects::default();
-        let mut total = 0usize;
-        for queues in self.topics.values_mut() {
-            for (index, queue) in queues.partitions.iter_mut().enumerate() {
-                let partition = index as i32;
-                let leader = metadata
-                    .partition(&queues.name, partition)
-                    .and_then(|p| p.leader);
-                if leader != Some(node) || queue.readiness(node, rules) != Readiness::Ready {
-                    continue;
-                }
-                let Some(batch) = queue.first_queued_mut() else {
-                    continue;
-                };
-                if let Err(error) = batch.close() {
-                    let error =
-                        durian_core::Error::Protocol(format!("cannot encode batch: {error}"));
-                    let id = batch.id;
-                    effects.merge(fail_batch(
-                        queue,
-                        id,
-                        error_for(&queues.name, partition, error),
-                    ));
-                    continue;
-                }
-                let (size, existing, records) = (batch.size(), batch.sequence, batch.records);
-                if !drained.is_empty() && total + size > max_bytes {
-                    return (drained, effects);
-                }
-                let stamp = identity.map(|identity| {
-                    let sequence = existing.unwrap_or_else(|| queue.sequence.assign(records));
-                    (identity, sequence)
-                });
-                // Re-borrow: assigning touched the queue's sequence state.
-                let Some(batch) = queue.first_queued_mut() else {
-                    continue;
-                };
-                batch.sequence = stamp.map(|(_, sequence)| sequence);
-                let payload = match batch.payload(stamp) {
-                    Ok(payload) => payload,
-                    Err(error) => {
-                        let error =
-                            durian_core::Error::Protocol(format!("cannot stamp batch: {error}"));
-                        let id = batch.id;
-                        effects.merge(fail_batch(
-                            queue,
-                            id,
-                            error_for(&queues.name, partition, error),
-                        ));
-                        continue;
-                    }
-                };
-                batch.state = BatchState::InFlight { node };
-                batch.attempts += 1;
-                batch.retry_at = None;
-                total += payload.len();
-                drained.push(DrainedBatch {
-                    topic: queues.name.clone(),
-                    partition,
-                    batch_id: batch.id,
-                    payload,
-                    deadline: batch.deadline,
-                });
-            }
-        }
-        (drained, effects)
     }
 
     /// Forgets every sequence after an epoch bump: queued batches are

@@ -10,10 +10,11 @@ use tokio::time::Instant;
 
 use super::buffer_pool::MemoryBudget;
 use super::*;
+use crate::idempotence::ProducerIdentity;
 
-const TOPIC: &str = "t";
+pub(super) const TOPIC: &str = "t";
 
-fn settings() -> AccumulatorSettings {
+pub(super) fn settings() -> AccumulatorSettings {
     AccumulatorSettings {
         batch_size: 1024,
         compression: Compression::None,
@@ -24,7 +25,7 @@ fn settings() -> AccumulatorSettings {
     }
 }
 
-fn partitions(count: i32) -> TopicPartitions {
+pub(super) fn partitions(count: i32) -> TopicPartitions {
     TopicPartitions {
         count,
         available: (0..count).collect(),
@@ -32,7 +33,7 @@ fn partitions(count: i32) -> TopicPartitions {
 }
 
 /// Metadata where partition `p` is led by `leaders[p]`.
-fn metadata(leaders: &[i32]) -> ClusterMetadata {
+pub(super) fn metadata(leaders: &[i32]) -> ClusterMetadata {
     let partitions = leaders
         .iter()
         .enumerate()
@@ -65,7 +66,7 @@ fn metadata(leaders: &[i32]) -> ClusterMetadata {
     meta
 }
 
-fn rules(now: Instant) -> DrainRules {
+pub(super) fn rules(now: Instant) -> DrainRules {
     DrainRules {
         now,
         linger: Duration::from_millis(5),
@@ -74,12 +75,12 @@ fn rules(now: Instant) -> DrainRules {
     }
 }
 
-fn value(n: usize) -> Vec<u8> {
+pub(super) fn value(n: usize) -> Vec<u8> {
     format!("value-{n:04}").into_bytes()
 }
 
 /// Appends one record, reserving memory from `budget` when asked.
-fn append(
+pub(super) fn append(
     acc: &mut Accumulator,
     budget: &MemoryBudget,
     partition: i32,
@@ -119,25 +120,25 @@ fn append(
     }
 }
 
-fn identity() -> ProducerIdentity {
+pub(super) fn identity() -> ProducerIdentity {
     ProducerIdentity { id: 42, epoch: 0 }
 }
 
-fn ack(offset: i64) -> BatchOutcome {
+pub(super) fn ack(offset: i64) -> BatchOutcome {
     BatchOutcome::Acked(BatchAck {
         base_offset: offset,
         log_append_time: -1,
     })
 }
 
-fn not_leader() -> durian_core::Error {
+pub(super) fn not_leader() -> durian_core::Error {
     durian_core::Error::Kafka(KafkaError {
         code: KafkaCode::NOT_LEADER_OR_FOLLOWER,
         message: None,
     })
 }
 
-fn base_sequence(batch: &DrainedBatch) -> i32 {
+pub(super) fn base_sequence(batch: &DrainedBatch) -> i32 {
     durian_core::record::BatchHeader::parse(&batch.payload)
         .unwrap()
         .base_sequence

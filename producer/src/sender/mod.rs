@@ -2,16 +2,22 @@
 //! the brokers' sinks, applies responses, and runs InitProducerId.
 //!
 //! ```text
-//!            ┌──────────── one loop, one task ─────────────┐
-//!  wakeup ──▶│ expire ▸ producer id ▸ ready_nodes ▸ drain   │──SinkJob──▶ sink(node) ──▶ broker
-//!  events ──▶│ apply replies: ack / retry / fail / bump     │◀──Reply────┘
-//!            └──────────────────────────────────────────────┘
+//!            ┌──────────────── one loop, one task ─────────────────┐
+//!  wakeup ──▶│ expire ▸ producer id ▸ ready_nodes ▸ take ▸ seal ▸ store │──SinkJob──▶ sink(node) ──▶ broker
+//!  events ──▶│ apply replies: ack / retry / split / fail / bump / throttle │◀──Reply────┘
+//!            └──────────────────────────────────────────────────────────┘
 //! ```
 //!
 //! One task decides everything, so ordering rules (one batch per partition
 //! per request, retries before newer batches, nothing to a new leader while
 //! the old one has requests of the partition in flight, epoch bumps only
 //! when nothing is in flight) are checked in one place without races.
+//! Batches are compressed (`seal`) between two short holds of the
+//! accumulator's lock, so `send` calls are never blocked by compression.
+//!
+//! A produce response with `throttle_time_ms` > 0 (KIP-219: the broker
+//! answers at once and expects the client to wait) pauses that broker's
+//! requests for that long; other brokers are not affected.
 
 mod request;
 mod sink;
@@ -27,7 +33,7 @@ use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::accumulator::{BatchOutcome, DrainRules, Effects};
+use crate::accumulator::{seal, BatchOutcome, DrainRules, Effects};
 use crate::config::Acks;
 use crate::error::ProducerError;
 use crate::idempotence::{IdentityState, ProducerIdentity};
@@ -64,6 +70,8 @@ struct Sender {
     producer_id_pending: bool,
     producer_id_retry_at: Option<Instant>,
     producer_id_backoff: Backoff,
+    /// Brokers that asked for a pause (throttle_time_ms), and until when.
+    throttled_until: HashMap<i32, Instant>,
 }
 
 /// Runs the sender until the producer is closed and everything is resolved.
@@ -83,6 +91,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             config.client.retry_backoff_max,
         ),
         shared: shared.clone(),
+        throttled_until: HashMap::new(),
     };
     let mut metadata = shared.client.subscribe_metadata();
     loop {
@@ -144,18 +153,27 @@ impl Sender {
                 None => return self.earliest(scan.next_wake),
             },
         };
+        self.throttled_until.retain(|_, until| *until > now);
         for node in scan.nodes {
             let in_flight = self.requests.values().filter(|(n, _)| *n == node).count();
-            if in_flight >= shared.config.max_in_flight {
+            if in_flight >= shared.config.max_in_flight || self.throttled_until.contains_key(&node)
+            {
                 continue;
             }
-            let (batches, effects) = shared.accumulator().drain(
+            let (taken, effects) = shared.accumulator().take_ready(
                 node,
                 &metadata,
                 &rules,
                 shared.config.max_request_size,
                 stamp,
             );
+            self.apply(effects);
+            if taken.is_empty() {
+                continue;
+            }
+            // Compression, with the lock released.
+            let sealed = seal(taken);
+            let (batches, effects) = shared.accumulator().store_sealed(sealed);
             self.apply(effects);
             if !batches.is_empty() {
                 self.dispatch(node, batches, now);
@@ -165,10 +183,14 @@ impl Sender {
     }
 
     fn earliest(&self, wake: Option<Instant>) -> Option<Instant> {
-        match (wake, self.producer_id_retry_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            wake,
+            self.producer_id_retry_at,
+            self.throttled_until.values().min().copied(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn finished(&self) -> bool {
@@ -301,6 +323,9 @@ impl Sender {
             .in_flight_requests
             .store(self.requests.len() as u64, Ordering::Relaxed);
         let now = Instant::now();
+        if let Ok(Some(response)) = &reply.result {
+            self.throttle(node, response.throttle_time_ms, now);
+        }
         let outcomes: Vec<BatchOutcome> = match &reply.result {
             Ok(Some(response)) => request::response_outcomes(
                 response,
@@ -355,6 +380,28 @@ impl Sender {
         self.apply(effects);
     }
 
+    /// Pauses requests to `node` for `throttle_ms` (KIP-219), keeping the
+    /// later end if it is already paused.
+    fn throttle(&mut self, node: i32, throttle_ms: i32, now: Instant) {
+        let Ok(millis) = u64::try_from(throttle_ms) else {
+            return;
+        };
+        if millis == 0 {
+            return;
+        }
+        let metrics = &self.shared.metrics;
+        Metrics::add(&metrics.throttled_responses, 1);
+        Metrics::add(&metrics.throttle_time_ms, millis);
+        tracing::debug!(
+            node,
+            throttle_ms,
+            "broker asked to throttle produce requests"
+        );
+        let until = now + Duration::from_millis(millis);
+        let entry = self.throttled_until.entry(node).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+
     fn handle_producer_id(&mut self, result: Result<ProducerIdentity, Error>) {
         self.producer_id_pending = false;
         match result {
@@ -391,6 +438,7 @@ impl Sender {
         Metrics::add(&metrics.bytes_sent, effects.acked_bytes);
         Metrics::add(&metrics.retries, effects.retried_batches);
         Metrics::add(&metrics.errors, effects.failed_batches);
+        Metrics::add(&metrics.batches_split, effects.split_batches);
         if effects.bump {
             if let Some(state) = &mut self.identity {
                 if state.sendable().is_some() {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod scripted_broker;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,11 +14,91 @@ use durian_core::backoff::Backoff;
 use durian_core::record::{decode_records, BytesBatchScanner, Record};
 use durian_core::retry::{retry, AttemptError};
 use durian_core::{Client, ClientConfig, Error, KafkaCode, KafkaError, Target};
+use durian_producer::{Compression, Producer, ProducerRecord};
+use futures::future::join_all;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{CreateTopicsRequest, FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
+
+/// Every codec the producer offers.
+pub const CODECS: [Compression; 5] = [
+    Compression::None,
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
+
+/// An idempotent producer (the default settings) with short backoffs.
+pub fn producer_for(bootstrap: &str, codec: Compression) -> Producer {
+    Producer::builder()
+        .bootstrap_servers([bootstrap])
+        .compression(codec)
+        .configure(|c| {
+            c.client.request_timeout = Duration::from_secs(10);
+            c.client.retry_backoff = Duration::from_millis(20);
+            c.client.retry_backoff_max = Duration::from_millis(200);
+        })
+        .build()
+        .unwrap()
+}
+
+/// Creates `topic`, sends `per_partition` records to each of `partitions`
+/// partitions (explicit partitions, interleaved, with a repeated header
+/// key), checks every delivery (offsets per partition contiguous from 0 in
+/// send order), then reads every partition back: same offsets, values in
+/// send order, headers kept.
+pub async fn produce_and_verify(
+    bootstrap: &str,
+    codec: Compression,
+    topic: &str,
+    partitions: i32,
+    per_partition: usize,
+) {
+    let admin = admin_client(bootstrap);
+    create_topic(&admin, topic, partitions).await;
+    let producer = producer_for(bootstrap, codec);
+    let mut deliveries = Vec::with_capacity(per_partition * partitions as usize);
+    for n in 0..per_partition {
+        for partition in 0..partitions {
+            let record = ProducerRecord::new(topic, value_of(partition, n))
+                .with_partition(partition)
+                .with_header("n", n.to_string())
+                .with_header("n", "again");
+            deliveries.push((partition, producer.send(record).await.unwrap()));
+        }
+    }
+    let mut next_offset = vec![0i64; partitions as usize];
+    let (order, futures): (Vec<i32>, Vec<_>) = deliveries.into_iter().unzip();
+    for (partition, result) in order.into_iter().zip(join_all(futures).await) {
+        let written = result.unwrap_or_else(|e| panic!("{topic} ({codec}): {e}"));
+        assert_eq!(written.partition, partition);
+        assert_eq!(
+            written.offset, next_offset[partition as usize],
+            "{topic} ({codec}): offsets per partition in send order"
+        );
+        next_offset[partition as usize] += 1;
+    }
+    let metrics = producer.metrics();
+    assert_eq!(
+        metrics.records_sent,
+        per_partition as u64 * partitions as u64
+    );
+    assert_eq!(metrics.errors, 0);
+    producer.close(Duration::from_secs(10)).await.unwrap();
+    for partition in 0..partitions {
+        let records = read_partition(&admin, topic, partition, per_partition).await;
+        assert_eq!(records.len(), per_partition);
+        for (n, record) in records.iter().enumerate() {
+            assert_eq!(record.offset, n as i64, "{topic}-{partition} ({codec})");
+            assert_eq!(record.value.as_ref().unwrap(), &value_of(partition, n));
+            let headers: Vec<_> = record.headers.iter().map(|h| h.key.clone()).collect();
+            assert_eq!(headers, ["n", "n"], "repeated header keys kept in order");
+        }
+    }
+}
 
 /// Starts a broker on `address` (`127.0.0.1:0` for a free port), in `dir`
 /// or a temporary directory.
@@ -113,6 +195,17 @@ pub async fn read_partition(
     partition: i32,
     expected: usize,
 ) -> Vec<Record> {
+    read_partition_from(client, Target::Any, topic, partition, expected).await
+}
+
+/// [`read_partition`] from one broker (the leader, in a cluster).
+pub async fn read_partition_from(
+    client: &Client,
+    target: Target,
+    topic: &str,
+    partition: i32,
+    expected: usize,
+) -> Vec<Record> {
     let mut records = Vec::with_capacity(expected);
     let mut offset = 0i64;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -135,7 +228,7 @@ pub async fn read_partition(
                     .with_partition_max_bytes(4 << 20)])]);
         // v12 addresses topics by name (v13+ by id only).
         let response = client
-            .send_with_version(Target::Any, request, 12)
+            .send_with_version(target.clone(), request, 12)
             .await
             .expect("fetch");
         let data = response
@@ -170,6 +263,16 @@ pub fn value_of(partition: i32, n: usize) -> Bytes {
 
 /// The partition's high watermark, from a Fetch at offset 0.
 pub async fn high_watermark(client: &Client, topic: &str, partition: i32) -> i64 {
+    high_watermark_from(client, Target::Any, topic, partition).await
+}
+
+/// [`high_watermark`] from one broker (the leader, in a cluster).
+pub async fn high_watermark_from(
+    client: &Client,
+    target: Target,
+    topic: &str,
+    partition: i32,
+) -> i64 {
     let request = FetchRequest::default()
         .with_replica_id(kafka_protocol::messages::BrokerId(-1))
         .with_max_wait_ms(0)
@@ -181,7 +284,7 @@ pub async fn high_watermark(client: &Client, topic: &str, partition: i32) -> i64
                 .with_fetch_offset(0)
                 .with_partition_max_bytes(1)])]);
     let response = client
-        .send_with_version(Target::Any, request, 12)
+        .send_with_version(target, request, 12)
         .await
         .expect("fetch");
     response

@@ -24,7 +24,7 @@ pub(crate) struct MemoryBudget {
 /// Bytes held by one batch; released on drop.
 #[derive(Debug)]
 pub(crate) struct Reservation {
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
     bytes: usize,
 }
 
@@ -32,6 +32,14 @@ impl Reservation {
     /// How many bytes this reservation holds.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Moves `bytes` of this reservation into a new one (for the halves of
+    /// a split batch); `None` when it holds fewer.
+    pub(crate) fn split_off(&mut self, bytes: usize) -> Option<Reservation> {
+        let permit = self.permit.split(bytes)?;
+        self.bytes -= bytes;
+        Some(Reservation { permit, bytes })
     }
 }
 
@@ -58,10 +66,7 @@ impl MemoryBudget {
             .clone()
             .try_acquire_many_owned(permits)
             .ok()?;
-        Some(Reservation {
-            _permit: permit,
-            bytes,
-        })
+        Some(Reservation { permit, bytes })
     }
 
     /// Reserves `bytes`, waiting at most `max_wait` for other batches to
@@ -82,10 +87,7 @@ impl MemoryBudget {
         let permits = u32::try_from(bytes).map_err(|_| too_large())?;
         let acquire = self.semaphore.clone().acquire_many_owned(permits);
         match tokio::time::timeout(max_wait, acquire).await {
-            Ok(Ok(permit)) => Ok(Reservation {
-                _permit: permit,
-                bytes,
-            }),
+            Ok(Ok(permit)) => Ok(Reservation { permit, bytes }),
             // The semaphore is never closed; treat it like a full buffer.
             Ok(Err(_)) | Err(_) => Err(ProducerError::BufferFull {
                 limit: self.total,

@@ -1,0 +1,171 @@
+//! `durian-bench`: durian's clients against rdkafka and rskafka, and durian's
+//! broker against Tansu, in one run. See docs/PERFORMANCE.md.
+//!
+//! The orchestrator (the default command) starts the broker and one worker
+//! process per client and scenario (`durian-bench worker ...`), so each
+//! client's CPU time and peak memory are its own.
+
+mod alloc_count;
+mod baseline;
+mod brokers;
+mod clients;
+mod machine;
+mod measure;
+mod metrics;
+mod orchestrate;
+mod pacing;
+mod payload;
+mod procstat;
+mod report;
+mod topics;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::clients::ClientKind;
+use crate::orchestrate::{Plan, Scale};
+
+#[global_allocator]
+static ALLOCATOR: alloc_count::CountingAllocator = alloc_count::CountingAllocator;
+
+/// durian against rdkafka and rskafka.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Use this broker (e.g. a Tansu you started) instead of starting durian's.
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Smaller counts and a 5 s latency run: under 3 minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Repeat the whole run K times and report medians.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Clients to run (default: all three).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    clients: Vec<ClientKind>,
+    /// Skip durian's broker vs Tansu.
+    #[arg(long)]
+    skip_tansu: bool,
+    /// Count heap allocations per record in the workers.
+    #[arg(long)]
+    count_allocs: bool,
+    /// Write the tables into this markdown file (between the bench markers).
+    #[arg(long)]
+    write: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Internal: run one scenario with one client and print a RESULT line.
+    Worker {
+        #[command(flatten)]
+        spec: clients::WorkerSpec,
+        /// Count heap allocations.
+        #[arg(long)]
+        count_allocs: bool,
+    },
+    /// Internal: run durian's broker until killed; prints its address.
+    ServeBroker {
+        /// Data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Worker { spec, count_allocs }) => {
+                alloc_count::set_enabled(count_allocs);
+                let m = clients::run(&spec).await?;
+                println!("{}", m.to_line());
+                Ok(())
+            }
+            Some(Command::ServeBroker { data_dir }) => brokers::serve(data_dir).await,
+            None => orchestrate_all(cli.run).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("durian-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
+    let clients = if args.clients.is_empty() {
+        vec![ClientKind::Durian, ClientKind::Rdkafka, ClientKind::Rskafka]
+    } else {
+        metrics::client_columns(&args.clients)
+    };
+    let plan = Plan {
+        clients: clients.clone(),
+        scale: if args.quick {
+            Scale::QUICK
+        } else {
+            Scale::FULL
+        },
+        brokers: args.brokers.clone(),
+        skip_tansu: args.skip_tansu,
+        count_allocs: args.count_allocs,
+        partitions: 6,
+    };
+    let machine = machine::describe();
+    let started = std::time::Instant::now();
+    let mut runs = Vec::new();
+    for run in 1..=args.runs.max(1) {
+        runs.push(orchestrate::run_once(&plan, run).await?);
+    }
+    let s = plan.scale;
+    let mut section = format!(
+        "Measured by `durian-bench{}{}` on {} ({} run{}, medians; ratios are medians of per-run ratios; took {:.0} s):\n\n{machine}\n",
+        if args.quick { " --quick" } else { "" },
+        if args.runs > 1 { format!(" --runs {}", args.runs) } else { String::new() },
+        args.brokers.as_deref().map_or("durian's broker (child process, temp dir, page-cache durability)".to_owned(), |b| format!("the broker at {b}")),
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64(),
+    );
+    section.push_str(&format!(
+        "Load: {} × 100 B records (and again with lz4), {} × {} B records, consume {} × 100 B from the beginning, latency at {} records/s for {} s; 6 partitions, acks=all, linger 5 ms, batch 16 KiB.\n\n",
+        s.small_records, s.large_records, s.large_size, s.small_records, s.latency_rate, s.latency_secs
+    ));
+    section.push_str(&report::loopback_line(&runs));
+    section.push('\n');
+    section.push_str(&report::client_table(&runs, &clients, args.count_allocs));
+    if let Some(table) = report::broker_table(&runs) {
+        section.push_str("\nBrokers under the same load (durian's producer, then its consumer), fresh broker each:\n\n");
+        section.push_str(&table);
+    }
+    println!("{section}");
+    if let Some(path) = args.write {
+        machine::write_section(&path, &section)
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,412 @@
+//! Runs every scenario for every client, each in a child process of this
+//! binary, against one broker; then durian's broker against Tansu.
+//!
+//! Scenarios are the outer loop and clients the inner one, so slow drift of
+//! the shared machine spreads over all clients instead of hitting one.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use crate::brokers::{self, BrokerUnderTest};
+use crate::clients::{ClientKind, Scenario, WorkerSpec};
+use crate::measure::Measurement;
+use crate::metrics::{BrokerMetric, ClientMetric};
+use crate::report::RunFigures;
+use crate::topics;
+
+/// Record counts and durations of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    /// 100 B records per produce/consume run.
+    pub small_records: u64,
+    /// 10 KB records per large produce run.
+    pub large_records: u64,
+    /// Size of a large record.
+    pub large_size: usize,
+    /// Latency run length.
+    pub latency_secs: u64,
+    /// Latency run rate, records/s.
+    pub latency_rate: u64,
+}
+
+impl Scale {
+    /// The figures.
+    pub const FULL: Scale = Scale {
+        small_records: 1_000_000,
+        large_records: 100_000,
+        large_size: 10_000,
+        latency_secs: 30,
+        latency_rate: 20_000,
+    };
+    /// Small enough that all clients and both brokers finish in under 3 minutes.
+    pub const QUICK: Scale = Scale {
+        small_records: 200_000,
+        large_records: 10_000,
+        large_size: 10_000,
+        latency_secs: 5,
+        latency_rate: 20_000,
+    };
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Clients to compare.
+    pub clients: Vec<ClientKind>,
+    /// Counts.
+    pub scale: Scale,
+    /// Use this broker instead of starting durian's.
+    pub brokers: Option<String>,
+    /// Skip the durian-broker-vs-Tansu part.
+    pub skip_tansu: bool,
+    /// Count allocations in the workers.
+    pub count_allocs: bool,
+    /// Partitions per topic.
+    pub partitions: i32,
+}
+
+const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Runs one worker process and returns its measurement.
+async fn worker(spec: &WorkerSpec, count_allocs: bool) -> Result<Measurement, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own binary: {e}"))?;
+    let mut command = Command::new(exe);
+    command.arg("worker").args(spec.to_args());
+    if count_allocs {
+        command.arg("--count-allocs");
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start worker: {e}"))?;
+    let mut stdout = child.stdout.take().ok_or("worker has no stdout")?;
+    let mut text = String::new();
+    let outcome = tokio::time::timeout(WORKER_TIMEOUT, async {
+        stdout.read_to_string(&mut text).await?;
+        child.wait().await
+    })
+    .await;
+    let what = format!("{} {:?} on {}", spec.client, spec.scenario, spec.topic);
+    match outcome {
+        Err(_) => {
+            return Err(format!(
+                "{what}: worker still running after {WORKER_TIMEOUT:?}"
+            ))
+        }
+        Ok(Err(e)) => return Err(format!("{what}: {e}")),
+        Ok(Ok(status)) if !status.success() => {
+            return Err(format!("{what}: worker exited with {status}"))
+        }
+        Ok(Ok(_)) => {}
+    }
+    text.lines()
+        .find_map(Measurement::parse_line)
+        .ok_or_else(|| format!("{what}: worker printed no result"))
+}
+
+/// Runs a worker with broker CPU sampled around it; returns the measurement
+/// and the broker's CPU seconds, when the broker is ours.
+async fn measured(
+    broker: &BrokerUnderTest,
+    spec: &WorkerSpec,
+    count_allocs: bool,
+) -> Result<(Measurement, Option<f64>), String> {
+    let before = broker.snapshot();
+    let m = worker(spec, count_allocs).await?;
+    let after = broker.snapshot();
+    let cpu = before
+        .zip(after)
+        .map(|(b, a)| a.cpu.saturating_sub(b.cpu).as_secs_f64());
+    eprintln!(
+        "  {:<8} {:<8} {:>12.0} rec/s {:>8.1} MB/s  cpu {:.2}s  rss {} MB{}",
+        spec.client.to_string(),
+        format!("{:?}", spec.scenario).to_lowercase(),
+        m.records_per_sec(),
+        m.mb_per_sec(),
+        m.cpu.as_secs_f64(),
+        m.max_rss_kib / 1024,
+        m.latency.map_or(String::new(), |l| format!(
+            "  p50 {:.2} ms p99 {:.2} ms",
+            l.p50_us / 1e3,
+            l.p99_us / 1e3
+        )),
+    );
+    Ok((m, cpu))
+}
+
+struct RunContext<'a> {
+    plan: &'a Plan,
+    run: usize,
+    broker: &'a BrokerUnderTest,
+    figures: RunFigures,
+}
+
+impl RunContext<'_> {
+    fn spec(
+        &self,
+        client: ClientKind,
+        scenario: Scenario,
+        topic: String,
+        records: u64,
+        size: usize,
+    ) -> WorkerSpec {
+        WorkerSpec {
+            client,
+            scenario,
+            bootstrap: self.broker.bootstrap.clone(),
+            topic,
+            partitions: self.plan.partitions,
+            records,
+            value_size: size,
+            lz4: false,
+            rate: self.plan.scale.latency_rate,
+            duration_secs: self.plan.scale.latency_secs,
+        }
+    }
+
+    fn put(&mut self, metric: ClientMetric, client: ClientKind, value: f64) {
+        self.figures.clients.insert((metric, client), value);
+    }
+
+    fn note_rss(&mut self, client: ClientKind, m: &Measurement) {
+        let mb = m.max_rss_kib as f64 / 1024.0;
+        let peak = self
+            .figures
+            .clients
+            .entry((ClientMetric::PeakRss, client))
+            .or_insert(0.0);
+        *peak = peak.max(mb);
+    }
+
+    async fn fresh_topic(&self, what: &str, client: ClientKind) -> Result<String, String> {
+        let topic = format!("bench-r{}-{what}-{client}", self.run);
+        topics::create(&self.broker.bootstrap, &topic, self.plan.partitions).await?;
+        Ok(topic)
+    }
+
+    async fn produce_runs(&mut self) {
+        let s = self.plan.scale;
+        for (what, lz4, records, size) in [
+            ("small", false, s.small_records, 100),
+            ("lz4", true, s.small_records, 100),
+            ("large", false, s.large_records, s.large_size),
+        ] {
+            eprintln!("run {} produce {what}", self.run);
+            for client in self.plan.clients.clone() {
+                let result = async {
+                    let topic = self.fresh_topic(what, client).await?;
+                    let mut spec =
+                        self.spec(client, Scenario::Produce, topic.clone(), records, size);
+                    spec.lz4 = lz4;
+                    let outcome = measured(self.broker, &spec, self.plan.count_allocs).await;
+                    topics::delete(&self.broker.bootstrap, &topic).await;
+                    outcome
+                }
+                .await;
+                let (m, broker_cpu) = match result {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("  FAILED: {e}");
+                        continue;
+                    }
+                };
+                self.note_rss(client, &m);
+                let cpu = m.cpu.as_secs_f64();
+                match what {
+                    "small" => {
+                        self.put(ClientMetric::ProduceRate, client, m.records_per_sec());
+                        self.put(ClientMetric::ProduceCpu, client, cpu);
+                        if let Some(b) = broker_cpu {
+                            self.put(ClientMetric::ProduceBrokerCpu, client, b);
+                        }
+                        if self.plan.count_allocs {
+                            self.put(
+                                ClientMetric::ProduceAllocs,
+                                client,
+                                m.allocations as f64 / m.records.max(1) as f64,
+                            );
+                        }
+                    }
+                    "lz4" => {
+                        self.put(ClientMetric::Lz4Rate, client, m.records_per_sec());
+                        self.put(ClientMetric::Lz4Cpu, client, cpu);
+                    }
+                    _ => {
+                        self.put(ClientMetric::LargeRate, client, m.mb_per_sec());
+                        self.put(ClientMetric::LargeCpu, client, cpu);
+                        if let Some(base) = self.figures.loopback_mb_per_sec {
+                            self.put(ClientMetric::LargeVsLoopback, client, m.mb_per_sec() / base);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn consume_runs(&mut self) -> Result<(), String> {
+        eprintln!("run {} consume", self.run);
+        let records = self.plan.scale.small_records;
+        let topic = self.fresh_topic("consume", ClientKind::Durian).await?;
+        // The filler's warm-up record makes the topic hold records + 1.
+        let fill = self.spec(
+            ClientKind::Durian,
+            Scenario::Produce,
+            topic.clone(),
+            records,
+            100,
+        );
+        worker(&fill, false).await?;
+        for client in self.plan.clients.clone() {
+            let spec = self.spec(client, Scenario::Consume, topic.clone(), records + 1, 100);
+            match measured(self.broker, &spec, self.plan.count_allocs).await {
+                Ok((m, broker_cpu)) => {
+                    self.note_rss(client, &m);
+                    if let Some(b) = broker_cpu {
+                        self.put(ClientMetric::ConsumeBrokerCpu, client, b);
+                    }
+                    self.put(ClientMetric::ConsumeRate, client, m.records_per_sec());
+                    self.put(ClientMetric::ConsumeCpu, client, m.cpu.as_secs_f64());
+                    if let Some(startup) = m.startup {
+                        self.put(
+                            ClientMetric::ConsumeStartup,
+                            client,
+                            startup.as_secs_f64() * 1e3,
+                        );
+                    }
+                    if self.plan.count_allocs {
+                        self.put(
+                            ClientMetric::ConsumeAllocs,
+                            client,
+                            m.allocations as f64 / m.records.max(1) as f64,
+                        );
+                    }
+                }
+                Err(e) => eprintln!("  FAILED: {e}"),
+            }
+        }
+        topics::delete(&self.broker.bootstrap, &topic).await;
+        Ok(())
+    }
+
+    async fn latency_runs(&mut self) {
+        eprintln!("run {} latency", self.run);
+        for client in self.plan.clients.clone() {
+            let result = async {
+                let topic = self.fresh_topic("latency", client).await?;
+                let spec = self.spec(client, Scenario::Latency, topic.clone(), 0, 100);
+                let outcome = measured(self.broker, &spec, false).await;
+                topics::delete(&self.broker.bootstrap, &topic).await;
+                outcome
+            }
+            .await;
+            match result {
+                Ok((m, _)) => {
+                    self.note_rss(client, &m);
+                    if let Some(l) = m.latency {
+                        self.put(ClientMetric::LatencyP50, client, l.p50_us / 1e3);
+                        self.put(ClientMetric::LatencyP99, client, l.p99_us / 1e3);
+                        self.put(ClientMetric::LatencyP999, client, l.p999_us / 1e3);
+                        self.put(ClientMetric::LatencyMax, client, l.max_us / 1e3);
+                    }
+                    self.put(ClientMetric::LatencyCpu, client, m.cpu.as_secs_f64());
+                }
+                Err(e) => eprintln!("  FAILED: {e}"),
+            }
+        }
+    }
+}
+
+/// Produce then fetch with durian's client against a fresh broker of each kind.
+async fn broker_comparison(
+    plan: &Plan,
+    run: usize,
+    figures: &mut RunFigures,
+) -> Result<(), String> {
+    let Some(tansu) = brokers::tansu_binary() else {
+        eprintln!("Tansu not found (scripts/install-peers.sh or DURIAN_TANSU_BIN): broker comparison skipped");
+        return Ok(());
+    };
+    for broker in [
+        BrokerUnderTest::start_durian()?,
+        BrokerUnderTest::start_tansu(&tansu)?,
+    ] {
+        eprintln!("run {run} broker {}", broker.name);
+        let topic = format!("bench-r{run}-broker");
+        topics::create(&broker.bootstrap, &topic, plan.partitions).await?;
+        let records = plan.scale.small_records;
+        let mut spec = WorkerSpec {
+            client: ClientKind::Durian,
+            scenario: Scenario::Produce,
+            bootstrap: broker.bootstrap.clone(),
+            topic,
+            partitions: plan.partitions,
+            records,
+            value_size: 100,
+            lz4: false,
+            rate: plan.scale.latency_rate,
+            duration_secs: plan.scale.latency_secs,
+        };
+        let (produced, produce_cpu) = measured(&broker, &spec, false).await?;
+        spec.scenario = Scenario::Consume;
+        spec.records = records + 1;
+        let (fetched, fetch_cpu) = measured(&broker, &spec, false).await?;
+        let name = broker.name;
+        let put = |f: &mut RunFigures, m: BrokerMetric, v: f64| {
+            f.brokers.insert((m, name), v);
+        };
+        put(
+            figures,
+            BrokerMetric::ProduceRate,
+            produced.records_per_sec(),
+        );
+        put(figures, BrokerMetric::FetchRate, fetched.records_per_sec());
+        if let (Some(p), Some(f)) = (produce_cpu, fetch_cpu) {
+            put(figures, BrokerMetric::ProduceCpu, p);
+            put(figures, BrokerMetric::FetchCpu, f);
+        }
+        if let Some(snap) = broker.snapshot() {
+            put(figures, BrokerMetric::Rss, snap.rss_kib as f64 / 1024.0);
+            put(figures, BrokerMetric::PeakRss, snap.hwm_kib as f64 / 1024.0);
+        }
+    }
+    Ok(())
+}
+
+/// One complete run: loopback baseline, client scenarios, broker comparison.
+pub async fn run_once(plan: &Plan, run: usize) -> Result<RunFigures, String> {
+    let broker = match &plan.brokers {
+        Some(address) => BrokerUnderTest::external(address),
+        None => BrokerUnderTest::start_durian()?,
+    };
+    let s = plan.scale;
+    let loopback =
+        crate::baseline::loopback(s.large_records * s.large_size as u64, s.large_size).await?;
+    eprintln!("run {run} loopback {:.0} MB/s", loopback.mb_per_sec());
+    let mut ctx = RunContext {
+        plan,
+        run,
+        broker: &broker,
+        figures: RunFigures {
+            loopback_mb_per_sec: Some(loopback.mb_per_sec()),
+            ..RunFigures::default()
+        },
+    };
+    ctx.produce_runs().await;
+    if let Err(e) = ctx.consume_runs().await {
+        eprintln!("  consume FAILED: {e}");
+    }
+    ctx.latency_runs().await;
+    let mut figures = ctx.figures;
+    drop(broker);
+    if plan.brokers.is_none() && !plan.skip_tansu {
+        if let Err(e) = broker_comparison(plan, run, &mut figures).await {
+            eprintln!("  broker comparison FAILED: {e}");
+        }
+    }
+    Ok(figures)
+}

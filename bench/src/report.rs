@@ -1,0 +1,231 @@
+//! Collected figures of K runs, reduced to medians and rendered as markdown.
+//!
+//! Ratios are computed per run and then the median taken, so one noisy run
+//! (the machine is shared) moves the ratio less than it moves the absolutes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::clients::ClientKind;
+use crate::metrics::{BrokerMetric, ClientMetric};
+
+/// Figures of one run.
+#[derive(Debug, Default, Clone)]
+pub struct RunFigures {
+    /// Per client and row.
+    pub clients: BTreeMap<(ClientMetric, ClientKind), f64>,
+    /// Per broker ("durian", "tansu") and row.
+    pub brokers: BTreeMap<(BrokerMetric, &'static str), f64>,
+    /// Loopback baseline, MB/s.
+    pub loopback_mb_per_sec: Option<f64>,
+}
+
+/// Median of `values` (mean of the middle two for an even count); `None` when empty.
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.retain(|v| v.is_finite());
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
+}
+
+fn fmt_value(v: Option<f64>) -> String {
+    match v {
+        None => "–".to_owned(),
+        Some(v) if v.abs() >= 10_000.0 => format_thousands(v.round() as i64),
+        Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
+        Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+fn format_thousands(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+fn fmt_ratio(v: Option<f64>) -> String {
+    v.map_or("–".to_owned(), |v| format!("{v:.2}"))
+}
+
+/// Median over runs of `a ÷ b`, skipping runs where either is missing or b is 0.
+fn median_ratio<K: Ord + Copy>(runs: &[BTreeMap<K, f64>], a: K, b: K) -> Option<f64> {
+    median(
+        runs.iter()
+            .filter_map(|r| Some((*r.get(&a)?, *r.get(&b)?)))
+            .filter(|(_, b)| *b != 0.0)
+            .map(|(a, b)| a / b)
+            .collect(),
+    )
+}
+
+fn median_of<K: Ord + Copy>(runs: &[BTreeMap<K, f64>], key: K) -> Option<f64> {
+    median(runs.iter().filter_map(|r| r.get(&key).copied()).collect())
+}
+
+/// The client table: absolutes per client, ratios durian ÷ each other, target.
+pub fn client_table(runs: &[RunFigures], columns: &[ClientKind], counted_allocs: bool) -> String {
+    let maps: Vec<_> = runs.iter().map(|r| r.clients.clone()).collect();
+    let others: Vec<ClientKind> = columns
+        .iter()
+        .copied()
+        .filter(|c| *c != ClientKind::Durian)
+        .collect();
+    let has_durian = columns.contains(&ClientKind::Durian);
+    let mut out = String::from("| figure |");
+    for c in columns {
+        let _ = write!(out, " {c} |");
+    }
+    if has_durian {
+        for o in &others {
+            let _ = write!(out, " durian ÷ {o} |");
+        }
+        out.push_str(" target | met |");
+    }
+    out.push('\n');
+    let width = 1 + columns.len() + if has_durian { others.len() + 2 } else { 0 };
+    out.push_str(&"|---".repeat(width));
+    out.push_str("|\n");
+    for metric in ClientMetric::ALL {
+        if metric.needs_alloc_counting() && !counted_allocs {
+            continue;
+        }
+        let _ = write!(out, "| {} |", metric.label());
+        for c in columns {
+            let _ = write!(out, " {} |", fmt_value(median_of(&maps, (metric, *c))));
+        }
+        if has_durian {
+            for o in &others {
+                let ratio = if metric == ClientMetric::LargeVsLoopback {
+                    None
+                } else {
+                    median_ratio(&maps, (metric, ClientKind::Durian), (metric, *o))
+                };
+                let _ = write!(out, " {} |", fmt_ratio(ratio));
+            }
+            let judged = if metric == ClientMetric::LargeVsLoopback {
+                median_of(&maps, (metric, ClientKind::Durian))
+            } else {
+                median_ratio(
+                    &maps,
+                    (metric, ClientKind::Durian),
+                    (metric, ClientKind::Rdkafka),
+                )
+            };
+            match metric.target() {
+                Some(t) => {
+                    let what = if metric == ClientMetric::LargeVsLoopback {
+                        "durian"
+                    } else {
+                        "÷ rdkafka"
+                    };
+                    let met = judged.map_or("–", |v| if t.met(v) { "yes" } else { "**no**" });
+                    let _ = write!(out, " {what} {} | {met} |", t.describe());
+                }
+                None => out.push_str(" | |"),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The broker table: durian's broker and Tansu under durian's client.
+pub fn broker_table(runs: &[RunFigures]) -> Option<String> {
+    let maps: Vec<_> = runs.iter().map(|r| r.brokers.clone()).collect();
+    if maps.iter().all(|m| m.is_empty()) {
+        return None;
+    }
+    let mut out = String::from(
+        "| figure | durian broker | Tansu (memory) | durian ÷ Tansu | target | met |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|\n");
+    for metric in BrokerMetric::ALL {
+        let ratio = median_ratio(&maps, (metric, "durian"), (metric, "tansu"));
+        let (target, met) = match metric.target() {
+            Some(t) => (
+                t.describe(),
+                ratio.map_or("–", |v| if t.met(v) { "yes" } else { "**no**" }),
+            ),
+            None => (String::new(), ""),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            metric.label(),
+            fmt_value(median_of(&maps, (metric, "durian"))),
+            fmt_value(median_of(&maps, (metric, "tansu"))),
+            fmt_ratio(ratio),
+            target,
+            met
+        );
+    }
+    Some(out)
+}
+
+/// Loopback baseline line.
+pub fn loopback_line(runs: &[RunFigures]) -> String {
+    let mb = median(runs.iter().filter_map(|r| r.loopback_mb_per_sec).collect());
+    format!(
+        "Loopback TCP baseline (10 KB writes, same process): {} MB/s.\n",
+        fmt_value(mb)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_handles_odd_even_and_empty() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![f64::NAN]), None);
+    }
+
+    #[test]
+    fn ratio_is_the_median_of_per_run_ratios() {
+        let mut runs = Vec::new();
+        for (d, r) in [(200.0, 100.0), (300.0, 100.0), (100.0, 100.0)] {
+            let mut f = RunFigures::default();
+            f.clients
+                .insert((ClientMetric::ProduceRate, ClientKind::Durian), d);
+            f.clients
+                .insert((ClientMetric::ProduceRate, ClientKind::Rdkafka), r);
+            runs.push(f);
+        }
+        let table = client_table(&runs, &[ClientKind::Durian, ClientKind::Rdkafka], false);
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("| produce 100 B: records/s"))
+            .expect("row");
+        assert!(
+            row.contains("| 200 | 100 | 2.00 | ÷ rdkafka ≥ 1.5 | yes |"),
+            "{row}"
+        );
+        assert!(!table.contains("allocations"));
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(format_thousands(1_234_567), "1,234,567");
+        assert_eq!(format_thousands(-12_345), "-12,345");
+    }
+}

@@ -1,0 +1,38 @@
+//! Fresh topics for every measurement, created with durian's admin client
+//! (CreateTopics works the same on durian's broker and on Tansu).
+
+use std::time::Duration;
+
+use durian_admin::{Admin, NewTopic};
+
+/// Creates `name` with `partitions` partitions and waits until the broker
+/// reports leaders for all of them.
+pub async fn create(bootstrap: &str, name: &str, partitions: i32) -> Result<(), String> {
+    let admin = Admin::from_properties([("bootstrap.servers", bootstrap)])
+        .map_err(|e| format!("admin client for {bootstrap}: {e}"))?;
+    let results = admin.create_topics([NewTopic::new(name, partitions)]).await;
+    for (topic, result) in results {
+        result.map_err(|e| format!("creating topic {topic}: {e}"))?;
+    }
+    // Leaders can appear a moment after CreateTopics answers (Tansu).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(())
+}
+
+/// Deletes `name` so its segments leave the disk before the next scenario
+/// (a full run writes about 3 GB otherwise). Failure only warns: the
+/// broker's data directory is removed at the end of the run anyway.
+pub async fn delete(bootstrap: &str, name: &str) {
+    let admin = match Admin::from_properties([("bootstrap.servers", bootstrap)]) {
+        Ok(admin) => admin,
+        Err(e) => {
+            eprintln!("  warning: admin client for deleting {name}: {e}");
+            return;
+        }
+    };
+    for (topic, result) in admin.delete_topics([name]).await {
+        if let Err(e) = result {
+            eprintln!("  warning: deleting topic {topic}: {e}");
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The poll → print → commit loop of `durian consume` and its exit rules.
+//!
+//! Each batch is rendered into one buffer and written to stdout with a
+//! flush; only then are its offsets committed (with `-g`), so what the
+//! group has committed was printed. A closed stdout ends the loop without
+//! committing the batch that could not be written.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use durian::consumer::{Consumer, ConsumerError, OffsetAndMetadata, TopicPartition};
+use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
+
+use super::{ConsumeArgs, Format};
+use crate::CliError;
+
+/// Longest single wait in `poll`, so signals and exit rules are checked
+/// at least this often.
+const POLL_WAIT: Duration = Duration::from_millis(500);
+
+/// Why the loop ended (all of them are a clean exit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `-n` records were printed.
+    Count,
+    /// `--exit-at-end`: every assigned partition was read to its end.
+    AtEnd,
+    /// `--exit-idle`: no record for that long.
+    Idle,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// stdout was closed (e.g. `| head`).
+    StdoutClosed,
+}
+
+/// The state of one `durian consume` run.
+#[derive(Debug)]
+pub struct Session {
+    format: Format,
+    grouped: bool,
+    count: Option<u64>,
+    exit_at_end: bool,
+    exit_idle: Option<Duration>,
+    printed: u64,
+    last_activity: Instant,
+    assignment: BTreeSet<TopicPartition>,
+}
+
+impl Session {
+    /// A session for these options.
+    pub fn new(args: &ConsumeArgs) -> Session {
+        Session {
+            format: args.format.clone(),
+            grouped: args.group.is_some(),
+            count: args.count,
+            exit_at_end: args.exit_at_end,
+            exit_idle: args.exit_idle,
+            printed: 0,
+            last_activity: Instant::now(),
+            assignment: BTreeSet::new(),
+        }
+    }
+
+    /// How many records were printed.
+    pub fn printed(&self) -> u64 {
+        self.printed
+    }
+
+    /// Polls and prints until an exit rule applies.
+    pub async fn run(&mut self, consumer: &mut Consumer) -> Result<Ending, CliError> {
+        let interrupted = raised_by(interrupt());
+        let stdout_closed = raised_by(closed_stdout());
+        let mut stdout = tokio::io::stdout();
+        loop {
+            if self.count.is_some_and(|n| self.printed >= n) {
+                return Ok(Ending::Count);
+            }
+            if interrupted.load(Ordering::Acquire) {
+                return Ok(Ending::Interrupted);
+            }
+            if stdout_closed.load(Ordering::Acquire) {
+                return Ok(Ending::StdoutClosed);
+            }
+            let batch = match consumer.poll(self.next_wait()).await {
+                Ok(batch) => batch,
+                Err(ConsumerError::PollIntervalExceeded) => {
+                    tracing::warn!("left the group after max.poll.interval.ms; rejoining");
+                    continue;
+                }
+                Err(e) => return Err(CliError::new(format!("cannot consume: {e}"))),
+            };
+            for (tp, error) in &batch.errors {
+                tracing::warn!(partition = %tp, %error, "cannot read partition");
+            }
+            let assignment = consumer.assignment();
+            if assignment != self.assignment {
+                // A (re)join counts as activity for --exit-idle.
+                self.assignment = assignment;
+                self.last_activity = Instant::now();
+            }
+            if !batch.is_empty() {
+                self.last_activity = Instant::now();
+                let mut text = Vec::new();
+                let mut offsets = BTreeMap::new();
+                for record in batch {
+                    if self.count.is_some_and(|n| self.printed >= n) {
+                        break;
+                    }
+                    self.format.render(&record, &mut text);
+                    self.printed += 1;
+                    let next = OffsetAndMetadata {
+                        offset: record.offset + 1,
+                        metadata: None,
+                        leader_epoch: (record.leader_epoch >= 0).then_some(record.leader_epoch),
+                    };
+                    offsets.insert(record.topic_partition(), next);
+                }
+                match write_flushed(&mut stdout, &text).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                        return Ok(Ending::StdoutClosed)
+                    }
+                    Err(e) => return Err(CliError::new(format!("cannot write to stdout: {e}"))),
+                }
+                if self.grouped {
+                    if let Err(error) = consumer.commit_offsets(offsets).await {
+                        tracing::warn!(%error, "commit failed; the printed records may be \
+                            printed again by the member that takes their partitions over");
+                    }
+                }
+            }
+            if self.exit_at_end && at_end(consumer, &self.assignment) {
+                return Ok(Ending::AtEnd);
+            }
+            if self
+                .exit_idle
+                .is_some_and(|idle| self.last_activity.elapsed() >= idle)
+            {
+                return Ok(Ending::Idle);
+            }
+        }
+    }
+
+    /// How long the next poll may wait: at most [`POLL_WAIT`], less when
+    /// `--exit-idle` runs out sooner.
+    fn next_wait(&self) -> Duration {
+        match self.exit_idle {
+            Some(idle) => {
+                let left = idle.saturating_sub(self.last_activity.elapsed());
+                left.clamp(Duration::from_millis(1), POLL_WAIT)
+            }
+            None => POLL_WAIT,
+        }
+    }
+}
+
+/// Whether every assigned partition has been printed up to its high
+/// watermark as of the last fetch (never with nothing assigned).
+fn at_end(consumer: &Consumer, assignment: &BTreeSet<TopicPartition>) -> bool {
+    !assignment.is_empty() && assignment.iter().all(|tp| consumer.lag(tp) == Some(0))
+}
+
+async fn write_flushed(stdout: &mut tokio::io::Stdout, text: &[u8]) -> std::io::Result<()> {
+    stdout.write_all(text).await?;
+    stdout.flush().await
+}
+
+/// A flag raised once `event` happens. The loop checks flags rather than
+/// racing `poll` against events, because a `poll` cut short could drop a
+/// rebalance half handled.
+fn raised_by(event: impl std::future::Future<Output = ()> + Send + 'static) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let raised = flag.clone();
+    tokio::spawn(async move {
+        event.await;
+        raised.store(true, Ordering::Release);
+    });
+    flag
+}
+
+/// Ctrl-C or SIGTERM, so the command can commit and leave the group
+/// instead of dying mid-batch.
+async fn interrupt() {
+    // A handler that cannot be installed must not look like a signal.
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = ctrl_c => {}
+                }
+            }
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
+}
+
+/// Resolves when stdout is a pipe whose reader has gone (`| head`), so
+/// the command ends even while no new record would make a write fail.
+/// Where stdout cannot be watched (a regular file), it never resolves
+/// and a failed write is the only sign.
+async fn closed_stdout() {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use tokio::io::unix::AsyncFd;
+        use tokio::io::Interest;
+        // A pipe's write end reports an error once its read end is closed.
+        // `with_interest` is deprecated because a borrowed fd could be
+        // closed while registered; this one is our own duplicate, owned by
+        // the AsyncFd until it is dropped, so that cannot happen.
+        #[allow(deprecated)]
+        let watched = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(|fd| AsyncFd::with_interest(fd, Interest::ERROR));
+        if let Ok(watched) = watched {
+            if watched.ready(Interest::ERROR).await.is_ok() {
+                return;
+            }
+        }
+    }
+    std::future::pending::<()>().await
+}

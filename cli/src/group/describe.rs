@@ -1,0 +1,179 @@
+//! `durian group describe GROUP`: state, protocol, members with their
+//! partitions, then one row per partition the group committed or owns,
+//! with the committed offset, the end offset, the lag and the owner.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use durian::admin::{Admin, GroupDescription, GroupOffsetLag, TopicPartition};
+
+use super::group_error;
+use crate::table::{or_dash, print_stdout, Table};
+use crate::topic_command::take_result;
+use crate::CliError;
+
+/// Prints the description of `group`.
+pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
+    let mut described = admin.describe_groups([group]).await;
+    let description =
+        take_result(&mut described, &group.to_owned())?.map_err(|e| group_error(group, &e))?;
+    let mut offsets = admin
+        .list_group_offsets(group, None)
+        .await
+        .map_err(|e| group_error(group, &e))?;
+    let owners = owners(&description);
+    let uncommitted: Vec<TopicPartition> = owners
+        .keys()
+        .filter(|tp| !offsets.contains_key(*tp))
+        .cloned()
+        .collect();
+    if !uncommitted.is_empty() {
+        let more = admin
+            .list_group_offsets(group, Some(uncommitted))
+            .await
+            .map_err(|e| group_error(group, &e))?;
+        offsets.extend(more);
+    }
+    if description.state == "Dead" && description.members.is_empty() && offsets.is_empty() {
+        return Err(CliError::new(format!(
+            "group `{group}` does not exist (list groups with `durian group list`)"
+        )));
+    }
+
+    let mut text = header(&description);
+    if !description.members.is_empty() {
+        text.push('\n');
+        text.push_str(&members_table(&description));
+    }
+    text.push('\n');
+    let mut table = Table::new(["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"]);
+    let mut problems = Vec::new();
+    for (tp, result) in &offsets {
+        let owner = owners.get(tp).cloned().unwrap_or_else(|| "-".to_owned());
+        let (committed, end, lag) = match result {
+            Ok(GroupOffsetLag {
+                committed,
+                end_offset,
+                lag,
+                ..
+            }) => (or_dash(*committed), or_dash(*end_offset), or_dash(*lag)),
+            Err(e) => {
+                problems.push(format!("{tp}: {e}"));
+                ("-".to_owned(), "-".to_owned(), "-".to_owned())
+            }
+        };
+        table.row([
+            tp.topic.clone(),
+            tp.partition.to_string(),
+            committed,
+            end,
+            lag,
+            owner,
+        ]);
+    }
+    text.push_str(&table.render());
+    print_stdout(&text)?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(format!(
+            "offsets of group `{group}` could not all be read: {}",
+            problems.join("; ")
+        )))
+    }
+}
+
+/// The lines above the tables.
+fn header(description: &GroupDescription) -> String {
+    let protocol = match (
+        description.protocol_type.as_str(),
+        description.protocol.as_str(),
+    ) {
+        ("", "") => "-".to_owned(),
+        (kind, "") => kind.to_owned(),
+        (kind, assignor) => format!("{kind} ({assignor})"),
+    };
+    format!(
+        "group        {}\ncoordinator  {}\nstate        {}\nprotocol     {protocol}\nmembers      {}\n",
+        description.group_id,
+        description.coordinator,
+        description.state,
+        description.members.len(),
+    )
+}
+
+/// One row per member with its partitions written `topic:0,1 other:2`.
+fn members_table(description: &GroupDescription) -> String {
+    let mut table = Table::new(["MEMBER", "CLIENT-ID", "HOST", "PARTITIONS"]);
+    for member in &description.members {
+        let mut by_topic: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
+        for tp in &member.assignment {
+            by_topic.entry(&tp.topic).or_default().insert(tp.partition);
+        }
+        let partitions: Vec<String> = by_topic
+            .iter()
+            .map(|(topic, parts)| {
+                let list: Vec<String> = parts.iter().map(i32::to_string).collect();
+                format!("{topic}:{}", list.join(","))
+            })
+            .collect();
+        let partitions = if partitions.is_empty() {
+            "-".to_owned()
+        } else {
+            partitions.join(" ")
+        };
+        table.row([
+            member.member_id.clone(),
+            member.client_id.clone(),
+            member.client_host.clone(),
+            partitions,
+        ]);
+    }
+    table.render()
+}
+
+/// Which member owns each assigned partition.
+fn owners(description: &GroupDescription) -> BTreeMap<TopicPartition, String> {
+    description
+        .members
+        .iter()
+        .flat_map(|m| {
+            m.assignment
+                .iter()
+                .map(|tp| (tp.clone(), m.member_id.clone()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use durian::admin::MemberDescription;
+
+    #[test]
+    fn members_list_their_partitions_per_topic() {
+        let description = GroupDescription {
+            group_id: "g".into(),
+            state: "Stable".into(),
+            protocol_type: "consumer".into(),
+            protocol: "range".into(),
+            coordinator: 0,
+            members: vec![MemberDescription {
+                member_id: "m-1".into(),
+                group_instance_id: None,
+                client_id: "durian".into(),
+                client_host: "/127.0.0.1".into(),
+                assignment: vec![
+                    TopicPartition::new("b", 2),
+                    TopicPartition::new("a", 1),
+                    TopicPartition::new("a", 0),
+                ],
+            }],
+        };
+        assert_eq!(
+            members_table(&description),
+            "MEMBER  CLIENT-ID  HOST        PARTITIONS\nm-1     durian     /127.0.0.1  a:0,1 b:2\n"
+        );
+        assert_eq!(owners(&description)[&TopicPartition::new("b", 2)], "m-1");
+        assert!(header(&description).contains("protocol     consumer (range)\n"));
+    }
+}

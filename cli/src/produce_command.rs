@@ -1,0 +1,315 @@
+//! `durian produce TOPIC`: one record per input line, from a file or stdin.
+//!
+//! ```text
+//! input ─▶ LineReader (bounded lines) ─▶ record (key split, headers) ─▶ producer.send ─┐
+//!                                         awaiting send = backpressure │ DeliveryFuture
+//!                                                                     ▼
+//!                        summary on stderr ◀── tally ◀── collector task (awaits in order)
+//! ```
+//!
+//! Lines are streamed: nothing but the lines inside the producer's
+//! `buffer.memory` and a bounded queue of delivery futures is held at a
+//! time. The command exits once every record is acknowledged or failed,
+//! with status 0 only if all were acknowledged.
+
+#[path = "produce/lines.rs"]
+mod lines;
+#[path = "produce/summary.rs"]
+mod summary;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use durian::admin::Admin;
+use durian::producer::{DeliveryFuture, Producer, ProducerError, ProducerRecord};
+use tokio::io::{AsyncBufRead, BufReader};
+use tokio::sync::mpsc;
+
+use crate::global::parse_property;
+use crate::topic_command::{topic_partitions, ADMIN_TIMEOUT};
+use crate::{CliError, GlobalOpts};
+use lines::{Line, LineReader};
+use summary::{report, Tally};
+
+/// Delivery futures waiting for their acknowledgement, at most; reading
+/// pauses when the collector falls this far behind.
+const PENDING_DELIVERIES: usize = 8192;
+
+/// How long `close` may take once every record has been resolved.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options of `durian produce`.
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// The topic to write to (must exist).
+    pub topic: String,
+    /// Read lines from this file instead of stdin.
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Split each line into key and value at the first SEP; a line without
+    /// SEP has no key.
+    #[arg(long, value_name = "SEP")]
+    pub key_sep: Option<String>,
+    /// A header added to every record, `key=value` (repeatable).
+    #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub headers: Vec<(String, String)>,
+    /// Compression codec (default: the producer's, none).
+    #[arg(long, value_enum)]
+    pub compression: Option<CompressionArg>,
+    /// Acknowledgements to wait for (default: all, with idempotence;
+    /// 0 or 1 turn idempotence off).
+    #[arg(long, value_enum)]
+    pub acks: Option<AcksArg>,
+    /// Write every record to this partition instead of partitioning by key.
+    #[arg(short = 'p', long)]
+    pub partition: Option<i32>,
+}
+
+/// The `--compression` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    /// No compression.
+    None,
+    /// gzip.
+    Gzip,
+    /// Snappy.
+    Snappy,
+    /// LZ4.
+    Lz4,
+    /// Zstandard.
+    Zstd,
+}
+
+/// The `--acks` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AcksArg {
+    /// No acknowledgement (fire and forget; failures go unnoticed).
+    #[value(name = "0")]
+    Zero,
+    /// The leader has written the record.
+    #[value(name = "1")]
+    One,
+    /// Every in-sync replica has the record.
+    All,
+}
+
+/// Runs `durian produce`.
+pub async fn run(args: ProduceArgs, global: &GlobalOpts) -> Result<(), CliError> {
+    if args.key_sep.as_deref() == Some("") {
+        return Err(CliError::new("--key-sep must not be empty"));
+    }
+    let producer = Producer::from_properties(global.client_properties(&producer_settings(&args)))
+        .map_err(|e| CliError::new(format!("bad client settings: {e}")))?;
+    let admin = Admin::with_client(producer.client().clone(), ADMIN_TIMEOUT);
+    let counts = topic_partitions(&admin, std::slice::from_ref(&args.topic)).await?;
+    let partitions = counts.get(&args.topic).copied().unwrap_or(0);
+    if let Some(p) = args.partition.filter(|p| *p < 0 || *p >= partitions) {
+        return Err(CliError::new(format!(
+            "topic `{}` has {partitions} partitions; partition {p} does not exist",
+            args.topic
+        )));
+    }
+    let input: Box<dyn AsyncBufRead + Unpin + Send> = match &args.file {
+        Some(path) => {
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| CliError::new(format!("cannot open {}: {e}", path.display())))?;
+            Box::new(BufReader::new(file))
+        }
+        None => Box::new(BufReader::new(tokio::io::stdin())),
+    };
+    let started = Instant::now();
+    let (tally, read, stopped) = stream_lines(&producer, &args, input).await;
+    // Everything is resolved by now, so this only stops the sender task.
+    let _ = producer.close(CLOSE_TIMEOUT).await;
+    report(&args.topic, &tally, read, started.elapsed(), stopped)
+}
+
+/// The command's defaults, from its flags; `-X` may override any of them.
+fn producer_settings(args: &ProduceArgs) -> Vec<(&'static str, String)> {
+    let mut settings = Vec::new();
+    if let Some(codec) = args.compression {
+        let name = match codec {
+            CompressionArg::None => "none",
+            CompressionArg::Gzip => "gzip",
+            CompressionArg::Snappy => "snappy",
+            CompressionArg::Lz4 => "lz4",
+            CompressionArg::Zstd => "zstd",
+        };
+        settings.push(("compression.type", name.to_owned()));
+    }
+    match args.acks {
+        Some(AcksArg::Zero) => settings.extend([("acks", "0".into()), no_idempotence()]),
+        Some(AcksArg::One) => settings.extend([("acks", "1".into()), no_idempotence()]),
+        Some(AcksArg::All) => settings.push(("acks", "all".into())),
+        None => {}
+    }
+    settings
+}
+
+/// Idempotence needs acks=all, so a weaker `--acks` turns it off.
+fn no_idempotence() -> (&'static str, String) {
+    ("enable.idempotence", "false".to_owned())
+}
+
+/// Reads every line and sends it; returns the tally, the number of lines
+/// read and, if reading stopped early, why.
+async fn stream_lines(
+    producer: &Producer,
+    args: &ProduceArgs,
+    input: Box<dyn AsyncBufRead + Unpin + Send>,
+) -> (Tally, u64, Option<String>) {
+    let (queue, mut pending) = mpsc::channel::<(u64, DeliveryFuture)>(PENDING_DELIVERIES);
+    let collector = tokio::spawn(async move {
+        let mut tally = Tally::default();
+        while let Some((line, delivery)) = pending.recv().await {
+            match delivery.await {
+                Ok(_) => tally.acknowledged += 1,
+                Err(e) => tally.fail(line, e.to_string()),
+            }
+        }
+        tally
+    });
+    let max_len = producer.config().max_request_size;
+    let mut reader = LineReader::new(input, max_len);
+    let mut local = Tally::default();
+    let mut read = 0u64;
+    let mut stopped = None;
+    loop {
+        let line = match reader.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(e) => {
+                stopped = Some(format!("cannot read the input: {e}"));
+                break;
+            }
+        };
+        read += 1;
+        let bytes = match line {
+            Line::Text(bytes) => bytes,
+            Line::TooLong { length } => {
+                local.fail(
+                    read,
+                    format!("line of {length} bytes is longer than max.request.size ({max_len})"),
+                );
+                continue;
+            }
+        };
+        match producer.send(build_record(args, bytes)).await {
+            Ok(delivery) => {
+                if queue.send((read, delivery)).await.is_err() {
+                    stopped = Some("the delivery collector stopped unexpectedly".to_owned());
+                    break;
+                }
+            }
+            Err(e) if concerns_one_record(&e) => local.fail(read, e.to_string()),
+            Err(e) => {
+                local.fail(read, e.to_string());
+                stopped = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    drop(queue);
+    let delivered = collector.await.unwrap_or_else(|e| {
+        let mut tally = Tally::default();
+        tally.fail(0, format!("the delivery collector failed: {e}"));
+        tally
+    });
+    let mut tally = Tally {
+        acknowledged: delivered.acknowledged,
+        failed: delivered.failed + local.failed,
+        first_failure: None,
+    };
+    // The earliest line's failure is the one worth showing.
+    tally.first_failure = [delivered.first_failure, local.first_failure]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(line, _)| *line);
+    (tally, read, stopped)
+}
+
+/// Whether a `send` error is about this record alone, so the next lines
+/// may still go through.
+fn concerns_one_record(error: &ProducerError) -> bool {
+    matches!(
+        error,
+        ProducerError::Serialization { .. }
+            | ProducerError::RecordTooLarge { .. }
+            | ProducerError::InvalidPartition { .. }
+    )
+}
+
+/// The record for one line: key split, headers and partition from the flags.
+fn build_record(args: &ProduceArgs, line: Vec<u8>) -> ProducerRecord {
+    let (key, value) = match args.key_sep.as_deref() {
+        Some(sep) => split_key(line, sep.as_bytes()),
+        None => (None, line),
+    };
+    let mut record = ProducerRecord::new(args.topic.clone(), Bytes::from(value));
+    if let Some(key) = key {
+        record = record.with_key(Bytes::from(key));
+    }
+    for (name, value) in &args.headers {
+        record = record.with_header(name.clone(), Bytes::from(value.clone().into_bytes()));
+    }
+    if let Some(partition) = args.partition {
+        record = record.with_partition(partition);
+    }
+    record
+}
+
+/// Key and value of a line split at the first `sep`; no key without `sep`.
+fn split_key(mut line: Vec<u8>, sep: &[u8]) -> (Option<Vec<u8>>, Vec<u8>) {
+    match line.windows(sep.len()).position(|w| w == sep) {
+        Some(at) => {
+            let value = line.split_off(at + sep.len());
+            line.truncate(at);
+            (Some(line), value)
+        }
+        None => (None, line),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_at_the_first_separator_only() {
+        assert_eq!(
+            split_key(b"k::v::w".to_vec(), b"::"),
+            (Some(b"k".to_vec()), b"v::w".to_vec())
+        );
+        assert_eq!(
+            split_key(b"no-sep".to_vec(), b"\t"),
+            (None, b"no-sep".to_vec())
+        );
+        assert_eq!(
+            split_key(b"\tv".to_vec(), b"\t"),
+            (Some(Vec::new()), b"v".to_vec())
+        );
+    }
+
+    #[test]
+    fn weaker_acks_turn_idempotence_off() {
+        let args = |acks| ProduceArgs {
+            topic: "t".into(),
+            file: None,
+            key_sep: None,
+            headers: Vec::new(),
+            compression: Some(CompressionArg::Lz4),
+            acks,
+            partition: None,
+        };
+        let settings = producer_settings(&args(Some(AcksArg::One)));
+        assert!(settings.contains(&("acks", "1".to_owned())));
+        assert!(settings.contains(&("enable.idempotence", "false".to_owned())));
+        assert!(settings.contains(&("compression.type", "lz4".to_owned())));
+        let settings = producer_settings(&args(Some(AcksArg::All)));
+        assert!(!settings.iter().any(|(k, _)| *k == "enable.idempotence"));
+    }
+}

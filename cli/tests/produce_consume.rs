@@ -1,0 +1,310 @@
+//! `durian produce` and `durian consume` as processes against the
+//! embedded broker: round trips with keys, headers, tabs and unicode,
+//! every --format placeholder, start positions, exit rules, a closed
+//! stdout, and the errors a user meets first.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{closed_port, command, consume_all, create_topic, durian, start_broker};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_headers_tabs_and_unicode_survive_the_round_trip() {
+    let broker = start_broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "round-trip", 3).await;
+    // (key, value) per line; `|` splits them, the second `|` stays in the value.
+    let records = [
+        (Some("k1"), "value\twith\ttabs"),
+        (Some("k2"), "dürian ✓ 榴莲"),
+        (None, "a line without separator"),
+        (Some("k3"), ""),
+        (Some(""), "empty key"),
+        (Some("k4"), "pipe | inside"),
+    ];
+    let input: String = records
+        .iter()
+        .map(|(k, v)| match k {
+            Some(k) => format!("{k}|{v}\n"),
+            None => format!("{v}\n"),
+        })
+        .collect();
+    let before = now_ms();
+    let run = durian(
+        &bootstrap,
+        &[
+            "produce",
+            "round-trip",
+            "--key-sep",
+            "|",
+            "--header",
+            "source=test",
+            "--header",
+            "eq=a=b",
+        ],
+        input.as_bytes(),
+    )
+    .await;
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("produced 6 records to `round-trip`"),
+        "summary: {}",
+        run.stderr
+    );
+    let after = now_ms();
+
+    // A separator no value contains, so every field can be cut out again.
+    let lines = consume_all(
+        &bootstrap,
+        "round-trip",
+        "%t\u{1}%p\u{1}%o\u{1}%k\u{1}%v\u{1}%h\u{1}%T\\n",
+    )
+    .await;
+    assert_eq!(lines.len(), records.len(), "{lines:?}");
+    let mut seen = BTreeSet::new();
+    let mut offsets: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    for line in &lines {
+        let fields: Vec<&str> = line.split('\u{1}').collect();
+        let [topic, partition, offset, key, value, headers, timestamp] = fields[..] else {
+            panic!("unexpected line {line:?}");
+        };
+        assert_eq!(topic, "round-trip");
+        assert_eq!(headers, "source=test,eq=a=b");
+        let timestamp: i64 = timestamp.parse().unwrap();
+        assert!(
+            (before..=after).contains(&timestamp),
+            "timestamp {timestamp}"
+        );
+        let partition: i32 = partition.parse().unwrap();
+        assert!((0..3).contains(&partition));
+        offsets
+            .entry(partition)
+            .or_default()
+            .push(offset.parse().unwrap());
+        seen.insert((key.to_owned(), value.to_owned()));
+    }
+    let expected: BTreeSet<(String, String)> = records
+        .iter()
+        .map(|(k, v)| (k.unwrap_or("").to_owned(), (*v).to_owned()))
+        .collect();
+    assert_eq!(seen, expected);
+    for (partition, offsets) in offsets {
+        let contiguous: Vec<i64> = (0..i64::try_from(offsets.len()).unwrap()).collect();
+        assert_eq!(offsets, contiguous, "partition {partition}");
+    }
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_input_explicit_partition_codec_and_acks_keep_line_order() {
+    let broker = start_broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "ordered", 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lines.txt");
+    let lines: Vec<String> = (0..500).map(|i| format!("line {i:03}")).collect();
+    // CRLF endings and no newline after the last line.
+    std::fs::write(&file, lines.join("\r\n")).unwrap();
+    let file = file.to_str().unwrap();
+    for (codec, acks) in [("zstd", "1"), ("gzip", "all")] {
+        durian(
+            &bootstrap,
+            &[
+                "produce",
+                "ordered",
+                "-f",
+                file,
+                "-p",
+                "1",
+                "--compression",
+                codec,
+                "--acks",
+                acks,
+            ],
+            b"",
+        )
+        .await
+        .assert_ok();
+    }
+    let printed = consume_all(&bootstrap, "ordered", "%p %v\\n").await;
+    let expected: Vec<String> = lines
+        .iter()
+        .chain(&lines)
+        .map(|line| format!("1 {line}"))
+        .collect();
+    assert_eq!(printed, expected);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_offset_timestamp_and_end_and_the_count_limit() {
+    let broker = start_broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "positions", 1).await;
+    durian(
+        &bootstrap,
+        &["produce", "positions"],
+        b"a0\na1\na2\na3\na4\n",
+    )
+    .await
+    .assert_ok();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let between = now_ms();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    durian(&bootstrap, &["produce", "positions"], b"b5\nb6\n")
+        .await
+        .assert_ok();
+
+    let consume = |extra: &'static [&'static str]| {
+        let bootstrap = bootstrap.clone();
+        async move {
+            let mut args = vec!["consume", "positions"];
+            args.extend_from_slice(extra);
+            let run = durian(&bootstrap, &args, b"").await;
+            run.assert_ok();
+            run.text()
+        }
+    };
+    assert_eq!(
+        consume(&["--from", "3", "--exit-at-end"]).await,
+        "a3\na4\nb5\nb6\n"
+    );
+    assert_eq!(
+        consume(&["--from", "beginning", "-n", "2"]).await,
+        "a0\na1\n"
+    );
+    assert_eq!(consume(&["--from", "end", "--exit-idle", "1s"]).await, "");
+    let from_time = format!("@{between}");
+    let run = durian(
+        &bootstrap,
+        &[
+            "consume",
+            "positions",
+            "--from",
+            &from_time,
+            "--exit-at-end",
+            "--format",
+            "%o:%v\\n",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(run.assert_ok().text(), "5:b5\n6:b6\n");
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_consume_cleanly() {
+    let broker = start_broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "piped", 1).await;
+    durian(&bootstrap, &["produce", "piped"], b"first\nsecond\n")
+        .await
+        .assert_ok();
+    let mut child = command(&bootstrap, &["consume", "piped"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).await.unwrap();
+    assert_eq!(line, "first\n");
+    // Like `| head -1`: the reader goes away while no new record arrives,
+    // so no write fails; the command notices the closed pipe by itself.
+    drop(stdout);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("consume kept running with a closed stdout")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_topics_bad_properties_and_bad_formats_fail_with_a_reason() {
+    let broker = start_broker().await;
+    let bootstrap = broker.bootstrap();
+    durian(&bootstrap, &["produce", "missing"], b"x\n")
+        .await
+        .assert_failed_with("durian topic create missing");
+    durian(&bootstrap, &["consume", "missing", "--exit-at-end"], b"")
+        .await
+        .assert_failed_with("durian topic create missing");
+    durian(
+        &bootstrap,
+        &["produce", "missing", "-X", "linger.msec=5"],
+        b"x\n",
+    )
+    .await
+    .assert_failed_with("linger.msec");
+    durian(&bootstrap, &["consume", "missing", "-X", "nonsense"], b"")
+        .await
+        .assert_failed_with("KEY=VALUE");
+    durian(&bootstrap, &["consume", "missing", "--format", "%q"], b"")
+        .await
+        .assert_failed_with("%q");
+    create_topic(&bootstrap, "small", 2).await;
+    durian(&bootstrap, &["produce", "small", "-p", "2"], b"x\n")
+        .await
+        .assert_failed_with("partition 2 does not exist");
+    // A line over max.request.size fails alone; the others are written.
+    let mut input = b"ok 1\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 2000));
+    input.extend_from_slice(b"\nok 2\n");
+    durian(
+        &bootstrap,
+        &["produce", "small", "-p", "0", "-X", "max.request.size=1000"],
+        &input,
+    )
+    .await
+    .assert_failed_with("line 2 was not written");
+    assert_eq!(
+        consume_all(&bootstrap, "small", "%v\\n").await,
+        ["ok 1", "ok 2"]
+    );
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_fails_within_the_admin_timeout() {
+    let nowhere = closed_port();
+    let started = Instant::now();
+    durian(&nowhere, &["produce", "t"], b"x\n")
+        .await
+        .assert_failed_with("check -b");
+    // The CLI's lookups give up after 15 s by default.
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "took {:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    durian(
+        &nowhere,
+        &["topic", "list", "-X", "default.api.timeout.ms=2000"],
+        b"",
+    )
+    .await
+    .assert_failed_with("cannot list topics");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,16 @@
+//! A snapshot of what a consumer holds, for monitoring and for the
+//! bounded-memory test.
+
+/// What a consumer has buffered and in flight, from [`Consumer::metrics`].
+///
+/// [`Consumer::metrics`]: crate::Consumer::metrics
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsumerMetrics {
+    /// Records fetched and not yet returned by `poll`.
+    pub buffered_records: usize,
+    /// Key, value and header bytes of those records (decompressed).
+    pub buffered_bytes: usize,
+    /// Fetch requests awaiting their response (at most one per broker).
+    pub fetches_in_flight: usize,
+}

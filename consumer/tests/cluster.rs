@@ -1,0 +1,364 @@
+//! The consumer on a three-node in-process cluster whose leaders and
+//! coordinators move (issue 7's C1, C3 and C4):
+//!
+//! * C3: partition leaders move while a consumer reads; its cursors follow
+//!   them, and every record is read exactly once.
+//! * C4: the group coordinator moves; heartbeats and commits go on at the
+//!   new one, the member keeps its partitions and its offsets.
+//! * C1: a broker that is not the coordinator is stopped and started
+//!   again; the group does not rebalance and nothing is lost or repeated.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::members::{wait_for, Ending, Member, SharedLog};
+use common::value_of;
+use durian_broker::testing::Cluster;
+use durian_consumer::{ConsumerBuilder, OffsetReset, TopicPartition};
+use durian_core::record::{BatchWriter, NO_HEADERS};
+use durian_core::{Client, ClientConfig, KafkaError, Target};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::time::Instant;
+
+const PARTITIONS: i32 = 3;
+
+async fn start_cluster() -> Cluster {
+    Cluster::builder().nodes(3).seed(7).start().await.unwrap()
+}
+
+fn servers(cluster: &Cluster) -> Vec<String> {
+    cluster.bootstrap().split(',').map(str::to_owned).collect()
+}
+
+async fn setup_client(cluster: &Cluster, topic: &str) -> Client {
+    let config = ClientConfig::builder()
+        .bootstrap_servers(servers(cluster))
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let client = Client::connect(config).await.unwrap();
+    client.add_topics([topic]);
+    client.refresh_metadata("test setup").await.unwrap();
+    client
+}
+
+/// Appends records `first..first + count` of `partition` at its current
+/// leader (as the cluster says), retrying while leadership settles.
+async fn produce(
+    client: &Client,
+    cluster: &Cluster,
+    topic: &str,
+    partition: i32,
+    first: usize,
+    count: usize,
+) {
+    let mut writer = BatchWriter::builder().size_limit(usize::MAX).build();
+    for index in first..first + count {
+        let value = value_of(partition, index);
+        writer
+            .try_append(1_700_000_000_000, None, Some(value.as_bytes()), NO_HEADERS)
+            .unwrap();
+    }
+    let records: Bytes = writer.finish().unwrap();
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(records))])]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let leader = cluster.leader(topic, partition).unwrap();
+        let attempt = client.send(Target::Broker(leader), request.clone()).await;
+        let outcome = attempt.map_err(|e| e.to_string()).and_then(|response| {
+            let code = response.responses[0].partition_responses[0].error_code;
+            KafkaError::check(code, None).map_err(|e| e.to_string())
+        });
+        match outcome {
+            Ok(()) => return,
+            Err(error) if Instant::now() < deadline => {
+                eprintln!("produce to {topic}-{partition} at {leader}: {error}; retrying");
+                client.refresh_metadata("test produce retry").await.ok();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("cannot produce to {topic}-{partition}: {error}"),
+        }
+    }
+}
+
+async fn produce_round(
+    client: &Client,
+    cluster: &Cluster,
+    topic: &str,
+    first: usize,
+    count: usize,
+) {
+    for partition in 0..PARTITIONS {
+        produce(client, cluster, topic, partition, first, count).await;
+    }
+}
+
+fn consumer(cluster: &Cluster, group: Option<&str>) -> ConsumerBuilder {
+    let client = ClientConfig::builder()
+        .bootstrap_servers(servers(cluster))
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let builder = durian_consumer::Consumer::builder()
+        .client_config(client)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .fetch_max_wait(Duration::from_millis(100))
+        .session_timeout(Duration::from_secs(6))
+        .heartbeat_interval(Duration::from_millis(300));
+    match group {
+        Some(group) => builder.group_id(group),
+        None => builder,
+    }
+}
+
+/// Requests the cluster received, with arrival times: (when, node, api).
+type Arrivals = Arc<Mutex<Vec<(Instant, i32, ApiKey)>>>;
+
+fn record_arrivals(cluster: &Cluster) -> Arrivals {
+    let arrivals: Arrivals = Arc::default();
+    let sink = arrivals.clone();
+    cluster.faults().hook(move |request| {
+        sink.lock()
+            .unwrap()
+            .push((Instant::now(), request.node_id, request.api_key));
+    });
+    arrivals
+}
+
+fn arrived_after(arrivals: &Arrivals, since: Instant, node: i32, api: ApiKey) -> bool {
+    arrivals
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(at, n, a)| *at > since && *n == node && *a == api)
+}
+
+/// Every partition read exactly once, offsets 0..per_partition, values
+/// as produced.
+fn assert_exactly_once(log: &SharedLog, topic: &str, per_partition: usize) {
+    let log = log.lock().unwrap();
+    let counts = log.counts();
+    for partition in 0..PARTITIONS {
+        for offset in 0..per_partition as i64 {
+            let key = (TopicPartition::new(topic, partition), offset);
+            assert_eq!(counts.get(&key), Some(&1), "{topic}-{partition}@{offset}");
+        }
+    }
+    assert_eq!(counts.len(), PARTITIONS as usize * per_partition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_follow_moving_leaders_without_loss_or_duplicates() {
+    const PER_PARTITION: usize = 20_000;
+    let cluster = start_cluster().await;
+    let topic = "moving-leaders";
+    cluster.create_topic(topic, PARTITIONS).await.unwrap();
+    let client = setup_client(&cluster, topic).await;
+    for first in (0..PER_PARTITION).step_by(1_000) {
+        produce_round(&client, &cluster, topic, first, 1_000).await;
+    }
+    let arrivals = record_arrivals(&cluster);
+    let mut consumer = consumer(&cluster, None)
+        .max_poll_records(200)
+        .build()
+        .unwrap();
+    consumer
+        .assign((0..PARTITIONS).map(|p| TopicPartition::new(topic, p)))
+        .unwrap();
+    let total = PARTITIONS as usize * PER_PARTITION;
+    let mut next = [0i64; PARTITIONS as usize];
+    let mut read = 0usize;
+    let mut moves = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while read < total {
+        assert!(
+            Instant::now() < deadline,
+            "{read} of {total} read: {next:?}"
+        );
+        let batch = consumer.poll(Duration::from_millis(200)).await.unwrap();
+        for record in batch {
+            let p = record.partition as usize;
+            assert_eq!(record.offset, next[p], "partition {p}: lost or repeated");
+            assert_eq!(
+                record.value.as_deref(),
+                Some(value_of(record.partition, record.offset as usize).as_bytes())
+            );
+            next[p] += 1;
+            read += 1;
+            // Every 5,000 records one partition's leader moves on.
+            if read.is_multiple_of(5_000) {
+                let partition = (moves.len() % PARTITIONS as usize) as i32;
+                let from = cluster.leader(topic, partition).unwrap();
+                let to = (from + 1) % 3;
+                cluster.move_leader(topic, partition, to).unwrap();
+                moves.push((Instant::now(), partition, to));
+            }
+        }
+    }
+    // Nothing more arrives: no record is delivered twice.
+    let extra = consumer.poll(Duration::from_millis(500)).await.unwrap();
+    assert!(extra.is_empty(), "records after the end: {}", extra.len());
+    assert!(moves.len() >= 10, "{} moves", moves.len());
+    for (at, partition, to) in &moves[..moves.len() - 1] {
+        assert!(
+            arrived_after(&arrivals, *at, *to, ApiKey::Fetch),
+            "no fetch reached node {to}, the new leader of partition {partition}"
+        );
+    }
+    consumer.close().await.unwrap();
+    cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_and_heartbeats_follow_a_moving_coordinator() {
+    let cluster = start_cluster().await;
+    let topic = "moving-coordinator";
+    let group = "coordinator-moves";
+    cluster.create_topic(topic, PARTITIONS).await.unwrap();
+    let client = setup_client(&cluster, topic).await;
+    let arrivals = record_arrivals(&cluster);
+    let log = SharedLog::default();
+    let member = Member::start(
+        "a",
+        consumer(&cluster, Some(group)),
+        topic,
+        log.clone(),
+        true,
+    );
+    let everything = |count: usize| move |l: &common::members::Log| l.counts().len() >= count;
+    let mut produced = 0;
+    for round in 0..3 {
+        produce_round(&client, &cluster, topic, produced, 1_000).await;
+        produced += 1_000;
+        wait_for(
+            &log,
+            Duration::from_secs(30),
+            "every record so far",
+            everything(PARTITIONS as usize * produced),
+        )
+        .await;
+        let from = cluster.coordinator(group).unwrap();
+        let to = (from + 1) % 3;
+        cluster.move_coordinator(group, to).unwrap();
+        let moved = Instant::now();
+        // Longer than the session timeout: only heartbeats that reach the
+        // new coordinator keep the member in the group.
+        tokio::time::sleep(Duration::from_secs(if round == 0 { 7 } else { 1 })).await;
+        assert!(
+            arrived_after(&arrivals, moved, to, ApiKey::Heartbeat),
+            "no heartbeat reached the new coordinator {to}"
+        );
+    }
+    produce_round(&client, &cluster, topic, produced, 1_000).await;
+    produced += 1_000;
+    wait_for(
+        &log,
+        Duration::from_secs(30),
+        "every record",
+        everything(PARTITIONS as usize * produced),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    {
+        let log = log.lock().unwrap();
+        assert!(log.errors.is_empty(), "{:?}", log.errors);
+        assert!(log.revoked.is_empty(), "rebalanced: {:?}", log.revoked);
+        assert!(log.lost.is_empty(), "lost partitions: {:?}", log.lost);
+    }
+    assert_exactly_once(&log, topic, produced);
+    member.stop(Ending::Close).await;
+    // The offsets the member committed are where a new member starts.
+    let reader = consumer(&cluster, Some(group)).build().unwrap();
+    let partitions = (0..PARTITIONS)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect();
+    let committed = reader.committed(&partitions).await.unwrap();
+    for (tp, offset) in committed {
+        assert_eq!(offset.map(|o| o.offset), Some(produced as i64), "{tp}");
+    }
+    assert!(
+        arrivals
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, node, api)| *api == ApiKey::OffsetCommit
+                && Some(*node) == cluster.coordinator(group)),
+        "commits reached the last coordinator"
+    );
+    cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bouncing_broker_that_is_not_the_coordinator_causes_no_rebalance() {
+    let cluster = start_cluster().await;
+    let topic = "bounce";
+    let group = "bounce-group";
+    cluster.create_topic(topic, PARTITIONS).await.unwrap();
+    let client = setup_client(&cluster, topic).await;
+    let log = SharedLog::default();
+    let member = Member::start(
+        "a",
+        consumer(&cluster, Some(group)),
+        topic,
+        log.clone(),
+        true,
+    );
+    let everything = |count: usize| move |l: &common::members::Log| l.counts().len() >= count;
+    produce_round(&client, &cluster, topic, 0, 1_000).await;
+    wait_for(
+        &log,
+        Duration::from_secs(30),
+        "the first records",
+        everything(3_000),
+    )
+    .await;
+    let coordinator = cluster.coordinator(group).unwrap();
+    // A node that leads a partition, so fetches must move, but does not
+    // coordinate the group.
+    let bounced = (0..PARTITIONS)
+        .filter_map(|p| cluster.leader(topic, p))
+        .find(|node| *node != coordinator)
+        .unwrap_or((coordinator + 1) % 3);
+    cluster.stop_broker(bounced).await.unwrap();
+    produce_round(&client, &cluster, topic, 1_000, 1_000).await;
+    wait_for(
+        &log,
+        Duration::from_secs(30),
+        "records while down",
+        everything(6_000),
+    )
+    .await;
+    cluster.start_broker(bounced).await.unwrap();
+    produce_round(&client, &cluster, topic, 2_000, 1_000).await;
+    wait_for(
+        &log,
+        Duration::from_secs(30),
+        "records after",
+        everything(9_000),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    {
+        let log = log.lock().unwrap();
+        assert!(log.revoked.is_empty(), "rebalanced: {:?}", log.revoked);
+        assert!(log.lost.is_empty(), "lost partitions: {:?}", log.lost);
+        assert!(log.errors.is_empty(), "{:?}", log.errors);
+    }
+    assert_exactly_once(&log, topic, 3_000);
+    member.stop(Ending::Close).await;
+    cluster.shutdown().await.unwrap();
+}

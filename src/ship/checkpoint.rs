@@ -1,0 +1,304 @@
+//! The checkpoint file: how far the shipper got, written atomically.
+//!
+//! The file is a few `key=value` lines under a version line:
+//!
+//! ```text
+//! durian-ship-checkpoint 1
+//! topic=web_log
+//! partition=2
+//! source=/var/log/nginx/access.log
+//! scan_from=18342
+//! generation=3
+//! file=2049:1837221
+//! fingerprint=1024:3a5be1c0
+//! position=7340032
+//! ```
+//!
+//! `position` is the byte after the last line known to be acknowledged in
+//! file `generation` (identified by `file` and `fingerprint`; both absent
+//! while no file has been seen). `scan_from` is a partition offset at or
+//! before every record shipped past that position: recovery reads the
+//! partition from there. A store writes a temporary file next to the
+//! checkpoint, fsyncs it, renames it over the old one and fsyncs the
+//! directory, so a crash leaves either the old or the new checkpoint,
+//! never a torn one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::error::ShipError;
+use super::identity::{FileId, Fingerprint, FINGERPRINT_BYTES};
+
+const HEADER: &str = "durian-ship-checkpoint 1";
+/// A checkpoint is a few hundred bytes; anything much larger is not one.
+const MAX_CHECKPOINT_BYTES: u64 = 64 * 1024;
+
+/// The file a checkpoint position refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointFile {
+    /// Device and inode.
+    pub id: FileId,
+    /// The file's first bytes, to tell it from a later file reusing the inode.
+    pub fingerprint: Fingerprint,
+}
+
+/// The saved progress of one shipper.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The topic lines are shipped to.
+    pub topic: String,
+    /// The partition every line of this source goes to.
+    pub partition: i32,
+    /// The source name (the record key).
+    pub source: String,
+    /// Partition offset from which recovery reads the topic.
+    pub scan_from: i64,
+    /// Generation of the file `position` refers to; it grows by one with
+    /// every new file (rotation) and every truncation.
+    pub generation: u64,
+    /// That file, once one has been seen.
+    pub file: Option<CheckpointFile>,
+    /// Byte offset after the last acknowledged line of that file.
+    pub position: u64,
+}
+
+impl Checkpoint {
+    /// Reads the checkpoint at `path`; `None` if there is none yet.
+    pub fn load(path: &Path) -> Result<Option<Checkpoint>, ShipError> {
+        let io_error = |source| ShipError::CheckpointIo {
+            path: path.to_path_buf(),
+            source,
+        };
+        let metadata = match std::fs::metadata(path) {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(e)),
+        };
+        if metadata.len() > MAX_CHECKPOINT_BYTES {
+            return Err(invalid(
+                path,
+                format!(
+                    "{} bytes, more than a checkpoint ever holds",
+                    metadata.len()
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(io_error)?;
+        Checkpoint::parse(&text)
+            .map(Some)
+            .map_err(|reason| invalid(path, reason))
+    }
+
+    /// Writes the checkpoint to `path` atomically (temp file, fsync,
+    /// rename, directory fsync). Blocking: call it off the async threads.
+    pub fn store(&self, path: &Path) -> Result<(), ShipError> {
+        let io_error = |source| ShipError::CheckpointIo {
+            path: path.to_path_buf(),
+            source,
+        };
+        let temporary = temporary_path(path);
+        let mut file = std::fs::File::create(&temporary).map_err(io_error)?;
+        file.write_all(self.render().as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io_error)?;
+        drop(file);
+        std::fs::rename(&temporary, path).map_err(io_error)?;
+        sync_parent(path).map_err(io_error)
+    }
+
+    fn render(&self) -> String {
+        let mut text = format!(
+            "{HEADER}\ntopic={}\npartition={}\nsource={}\nscan_from={}\ngeneration={}\n",
+            self.topic, self.partition, self.source, self.scan_from, self.generation
+        );
+        if let Some(file) = &self.file {
+            text.push_str(&format!(
+                "file={}\nfingerprint={}:{:08x}\n",
+                file.id, file.fingerprint.len, file.fingerprint.crc
+            ));
+        }
+        text.push_str(&format!("position={}\n", self.position));
+        text
+    }
+
+    fn parse(text: &str) -> Result<Checkpoint, String> {
+        let mut lines = text.lines();
+        if lines.next() != Some(HEADER) {
+            return Err(format!("the first line is not `{HEADER}`"));
+        }
+        let mut fields = std::collections::BTreeMap::new();
+        for line in lines.filter(|l| !l.trim().is_empty()) {
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| format!("line `{line}` is not key=value"))?;
+            if fields.insert(key, value).is_some() {
+                return Err(format!("`{key}` appears twice"));
+            }
+        }
+        let field = |key: &str| {
+            fields
+                .get(key)
+                .copied()
+                .ok_or_else(|| format!("`{key}` is missing"))
+        };
+        let number = |key: &str| -> Result<i64, String> {
+            let value = field(key)?;
+            value
+                .parse()
+                .map_err(|_| format!("`{key}={value}` is not a number"))
+        };
+        let unsigned = |key: &str| -> Result<u64, String> {
+            u64::try_from(number(key)?).map_err(|_| format!("`{key}` is negative"))
+        };
+        let file = match (fields.get("file"), fields.get("fingerprint")) {
+            (None, None) => None,
+            (Some(id), Some(print)) => Some(CheckpointFile {
+                id: FileId::parse(id).ok_or_else(|| format!("`file={id}` is not DEVICE:INODE"))?,
+                fingerprint: parse_fingerprint(print)
+                    .ok_or_else(|| format!("`fingerprint={print}` is not LEN:CRC"))?,
+            }),
+            _ => return Err("`file` and `fingerprint` must come together".to_owned()),
+        };
+        let partition = i32::try_from(number("partition")?)
+            .ok()
+            .filter(|p| *p >= 0)
+            .ok_or("`partition` is out of range")?;
+        Ok(Checkpoint {
+            topic: field("topic")?.to_owned(),
+            partition,
+            source: field("source")?.to_owned(),
+            scan_from: number("scan_from")?.max(0),
+            generation: unsigned("generation")?,
+            file,
+            position: unsigned("position")?,
+        })
+    }
+}
+
+fn parse_fingerprint(text: &str) -> Option<Fingerprint> {
+    let (len, crc) = text.split_once(':')?;
+    let len: u32 = len.parse().ok()?;
+    // Bounded here because resuming reads (and allocates) that many bytes.
+    if len as usize > FINGERPRINT_BYTES {
+        return None;
+    }
+    Some(Fingerprint {
+        len,
+        crc: u32::from_str_radix(crc, 16).ok()?,
+    })
+}
+
+fn invalid(path: &Path, reason: String) -> ShipError {
+    ShipError::CheckpointInvalid {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+fn temporary_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Makes the rename durable: on unix the directory entry lives in the
+/// directory's own data, which needs its own fsync.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn sample() -> Checkpoint {
+        Checkpoint {
+            topic: "web_log".into(),
+            partition: 2,
+            source: "/var/log/access.log".into(),
+            scan_from: 18_342,
+            generation: 3,
+            file: Some(CheckpointFile {
+                id: FileId {
+                    device: 2049,
+                    inode: 77,
+                },
+                fingerprint: Fingerprint {
+                    len: 1024,
+                    crc: 0x3a5b_e1c0,
+                },
+            }),
+            position: 7_340_032,
+        }
+    }
+
+    #[test]
+    fn store_then_load_round_trips_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ship.ckpt");
+        assert_eq!(Checkpoint::load(&path).unwrap(), None);
+        let mut checkpoint = sample();
+        checkpoint.store(&path).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), Some(checkpoint.clone()));
+        checkpoint.file = None;
+        checkpoint.position = 0;
+        checkpoint.store(&path).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), Some(checkpoint));
+        assert!(!temporary_path(&path).exists());
+    }
+
+    #[test]
+    fn damaged_checkpoints_are_errors_naming_the_problem() {
+        let good = sample().render();
+        let cases = [
+            (String::new(), "first line"),
+            (
+                good.replace("position=7340032", "position=x"),
+                "not a number",
+            ),
+            (
+                good.replace("position=7340032\n", ""),
+                "`position` is missing",
+            ),
+            (good.replace("generation=3", "generation=-3"), "negative"),
+            (
+                good.replace("partition=2", "partition=99999999999"),
+                "out of range",
+            ),
+            (good.replace("fingerprint=1024:3a5be1c0\n", ""), "together"),
+            (good.replace("file=2049:77", "file=2049"), "DEVICE:INODE"),
+            (good.replace("1024:3a5be1c0", "4000000000:0"), "LEN:CRC"),
+            (format!("{good}topic=again\n"), "twice"),
+            (format!("{good}garbage\n"), "not key=value"),
+        ];
+        for (text, expected) in cases {
+            let error = Checkpoint::parse(&text).unwrap_err();
+            assert!(
+                error.contains(expected),
+                "{error:?} should mention {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ship.ckpt");
+        std::fs::write(&path, vec![b'x'; MAX_CHECKPOINT_BYTES as usize + 1]).unwrap();
+        assert!(matches!(
+            Checkpoint::load(&path),
+            Err(ShipError::CheckpointInvalid { .. })
+        ));
+    }
+}

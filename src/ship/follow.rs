@@ -1,0 +1,499 @@
+//! Following a growing file like `tail -F`, one line at a time.
+//!
+//! ```text
+//!  resume points (from the checkpoint and recovery) ──▶ files to finish first
+//!            │
+//!            ▼
+//!  open ─▶ read chunk ─▶ split lines ─▶ Line { generation, file, start..end, text }
+//!            ▲    │ at the end of the file, every poll interval:
+//!            │    ├─ same file at the path, same size or larger ──▶ wait and read again
+//!            │    ├─ another file at the path (rotated by rename) ──▶ read the old one to
+//!            │    │     its end, hand out its unterminated last line, switch
+//!            │    ├─ the open file is shorter than what was read (truncated) ──▶ start
+//!            │    │     over at 0 as a new generation
+//!            └────┴─ no file at the path ──▶ keep the open one and wait
+//! ```
+//!
+//! Every file the follower reads gets a *generation* number, one more than
+//! the previous file's; a truncation also starts a new generation, so a
+//! (generation, byte offset) pair names one line for good.
+//!
+//! Lines end at `\n`, which is not part of [`Line::text`]. A line without
+//! its newline is held back until the newline arrives, except when the
+//! follower leaves the file (rotation, truncation): then it is handed out
+//! as it is. A line longer than `max_line_bytes` is cut into pieces of that
+//! size, so memory stays bounded by `max_line_bytes` plus one read chunk.
+//!
+//! Polling, not inotify: at the end of the file the follower checks the
+//! file every `poll_interval` (portable, and a rotation is caught by the
+//! same check that sees new bytes).
+
+use std::collections::VecDeque;
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::error::ShipError;
+use super::identity::{locate, FileId, Fingerprint, FINGERPRINT_BYTES};
+
+/// How much one read takes from the file.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// One line (or one piece of an overlong line) of a followed file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// Generation of the file it was read from.
+    pub generation: u64,
+    /// That file's device and inode.
+    pub file: FileId,
+    /// That file's fingerprint as far as it had been read.
+    pub fingerprint: Fingerprint,
+    /// Byte offset of the line's first byte.
+    pub start: u64,
+    /// Byte offset just after the line (after its newline, if it has one).
+    pub end: u64,
+    /// The line without its newline.
+    pub text: Bytes,
+}
+
+/// A file to finish before the one at the path: where the checkpoint
+/// stopped, or a file recovery found lines of in the topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// The file's generation.
+    pub generation: u64,
+    /// Its device and inode.
+    pub file: FileId,
+    /// Its fingerprint, when known (from the checkpoint).
+    pub fingerprint: Option<Fingerprint>,
+    /// Where to continue reading it.
+    pub position: u64,
+}
+
+/// Reads lines from a file that grows, rotates and is truncated.
+#[derive(Debug)]
+pub struct FileFollower {
+    path: PathBuf,
+    poll_interval: Duration,
+    max_line_bytes: usize,
+    resume: VecDeque<ResumePoint>,
+    next_generation: u64,
+    current: Option<OpenFile>,
+}
+
+#[derive(Debug)]
+struct OpenFile {
+    file: tokio::fs::File,
+    id: FileId,
+    generation: u64,
+    /// The first bytes of the file, up to [`FINGERPRINT_BYTES`].
+    head: Vec<u8>,
+    fingerprint: Fingerprint,
+    /// Offset of `buffer[0]` in the file.
+    line_start: u64,
+    /// Bytes read and not yet handed out as lines.
+    buffer: BytesMut,
+    /// Set once the file is known to be replaced: read to the end, then leave.
+    leaving: bool,
+}
+
+/// What the path shows when the open file has no more bytes.
+enum PathState {
+    Unchanged,
+    Rotated,
+    Truncated,
+    Missing,
+}
+
+impl FileFollower {
+    /// A follower of `path`. It first finishes the `resume` files, in
+    /// order, then follows whatever file is at `path`, numbering new files
+    /// from `next_generation`.
+    pub fn new(
+        path: impl Into<PathBuf>,
+        poll_interval: Duration,
+        max_line_bytes: usize,
+        resume: Vec<ResumePoint>,
+        next_generation: u64,
+    ) -> FileFollower {
+        FileFollower {
+            path: path.into(),
+            poll_interval,
+            max_line_bytes: max_line_bytes.max(1),
+            resume: resume.into(),
+            next_generation,
+            current: None,
+        }
+    }
+
+    /// The followed path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The next line, waiting for one to be written. Not cancel-safe:
+    /// after dropping this future, drop the follower too.
+    pub async fn next_line(&mut self) -> Result<Line, ShipError> {
+        loop {
+            let Some(open) = self.current.as_mut() else {
+                if !self.open_next().await? {
+                    tokio::time::sleep(self.poll_interval).await;
+                }
+                continue;
+            };
+            if let Some(line) = open.take_line(self.max_line_bytes) {
+                return Ok(line);
+            }
+            if open
+                .read_more()
+                .await
+                .map_err(|e| file_error(&self.path, e))?
+                > 0
+            {
+                continue;
+            }
+            if open.leaving {
+                let rest = open.take_rest();
+                self.current = None;
+                match rest {
+                    Some(line) => return Ok(line),
+                    None => continue,
+                }
+            }
+            match path_state(&self.path, open).await? {
+                PathState::Unchanged | PathState::Missing => {
+                    tokio::time::sleep(self.poll_interval).await
+                }
+                // One more pass: the writer may have appended between our
+                // last read and its switch to the new file.
+                PathState::Rotated => open.leaving = true,
+                // The bytes after our position are gone; keep what was read.
+                PathState::Truncated => {
+                    tracing::info!(path = %self.path.display(), "file truncated; reading it again from the start");
+                    let rest = open.take_rest();
+                    self.current = None;
+                    if let Some(line) = rest {
+                        return Ok(line);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens the next resume point, or else the file at the path. Returns
+    /// false when there is nothing to open yet.
+    async fn open_next(&mut self) -> Result<bool, ShipError> {
+        while let Some(point) = self.resume.pop_front() {
+            if let Some(open) = self.open_resume_point(point).await? {
+                self.next_generation = self.next_generation.max(point.generation.saturating_add(1));
+                self.current = Some(open);
+                return Ok(true);
+            }
+        }
+        match OpenFile::open(&self.path, self.next_generation, 0).await {
+            Ok(open) => {
+                tracing::info!(path = %self.path.display(), generation = open.generation, file = %open.id, "following file");
+                self.next_generation = self.next_generation.saturating_add(1);
+                self.current = Some(open);
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(file_error(&self.path, e)),
+        }
+    }
+
+    async fn open_resume_point(&self, point: ResumePoint) -> Result<Option<OpenFile>, ShipError> {
+        let path = self.path.clone();
+        let located = tokio::task::spawn_blocking(move || {
+            let found = locate(&path, point.file)?;
+            match (found, point.fingerprint) {
+                (Some(found), Some(print)) if !print.matches_file(&found)? => Ok(None),
+                (found, _) => Ok(found),
+            }
+        })
+        .await
+        .map_err(|e| file_error(&self.path, std::io::Error::other(e)))?
+        .map_err(|e| file_error(&self.path, e))?;
+        let Some(found) = located else {
+            tracing::warn!(path = %self.path.display(), generation = point.generation, file = %point.file,
+                "a file to resume is gone (deleted, or rewritten); lines of it not yet shipped are lost");
+            return Ok(None);
+        };
+        match OpenFile::open(&found, point.generation, point.position).await {
+            Ok(open) => {
+                tracing::info!(path = %found.display(), generation = point.generation, position = point.position, "resuming file");
+                Ok(Some(open))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(file_error(&found, e)),
+        }
+    }
+}
+
+/// What the path shows now that `open` has no more bytes.
+async fn path_state(path: &Path, open: &mut OpenFile) -> Result<PathState, ShipError> {
+    let length = open
+        .file
+        .metadata()
+        .await
+        .map_err(|e| file_error(path, e))?
+        .len();
+    if length < open.position() {
+        return Ok(PathState::Truncated);
+    }
+    match tokio::fs::metadata(path).await {
+        Ok(metadata) if FileId::of(&metadata) != open.id => Ok(PathState::Rotated),
+        Ok(_) => Ok(PathState::Unchanged),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PathState::Missing),
+        Err(e) => Err(file_error(path, e)),
+    }
+}
+
+impl OpenFile {
+    async fn open(path: &Path, generation: u64, position: u64) -> std::io::Result<OpenFile> {
+        let mut file = tokio::fs::File::open(path).await?;
+        let id = FileId::of(&file.metadata().await?);
+        let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
+        (&mut file)
+            .take(FINGERPRINT_BYTES as u64)
+            .read_to_end(&mut head)
+            .await?;
+        file.seek(SeekFrom::Start(position)).await?;
+        Ok(OpenFile {
+            file,
+            id,
+            generation,
+            fingerprint: Fingerprint::of(&head),
+            head,
+            line_start: position,
+            buffer: BytesMut::new(),
+            leaving: false,
+        })
+    }
+
+    /// The offset of the next byte to read.
+    fn position(&self) -> u64 {
+        self.line_start + self.buffer.len() as u64
+    }
+
+    /// Reads one chunk; 0 at the end of the file.
+    async fn read_more(&mut self) -> std::io::Result<usize> {
+        let before = self.buffer.len();
+        let offset = self.position();
+        self.buffer.reserve(READ_CHUNK);
+        let read = (&mut self.file)
+            .take(READ_CHUNK as u64)
+            .read_buf(&mut self.buffer)
+            .await?;
+        self.extend_head(offset, before);
+        Ok(read)
+    }
+
+    /// Keeps the first bytes of a file that was shorter than the
+    /// fingerprint when opened.
+    fn extend_head(&mut self, offset: u64, buffer_before: usize) {
+        let known = self.head.len();
+        if known >= FINGERPRINT_BYTES || offset != known as u64 {
+            return;
+        }
+        let fresh = self.buffer.get(buffer_before..).unwrap_or_default();
+        let wanted = (FINGERPRINT_BYTES - known).min(fresh.len());
+        self.head
+            .extend_from_slice(fresh.get(..wanted).unwrap_or_default());
+        self.fingerprint = Fingerprint::of(&self.head);
+    }
+
+    /// The next complete line, or a `max` sized piece of a longer one.
+    fn take_line(&mut self, max: usize) -> Option<Line> {
+        let window = self.buffer.len().min(max.saturating_add(1));
+        let newline = self.buffer.get(..window)?.iter().position(|b| *b == b'\n');
+        let (take, text_len) = match newline {
+            Some(at) => (at + 1, at),
+            None if self.buffer.len() >= max => (max, max),
+            None => return None,
+        };
+        let mut text = self.buffer.split_to(take);
+        text.truncate(text_len);
+        Some(self.line(text.freeze(), take))
+    }
+
+    /// Whatever is left, as a final line without newline.
+    fn take_rest(&mut self) -> Option<Line> {
+        if self.buffer.is_empty() {
+            return None;
+        }
+        let text = self.buffer.split().freeze();
+        let len = text.len();
+        Some(self.line(text, len))
+    }
+
+    fn line(&mut self, text: Bytes, consumed: usize) -> Line {
+        let start = self.line_start;
+        self.line_start += consumed as u64;
+        Line {
+            generation: self.generation,
+            file: self.id,
+            fingerprint: self.fingerprint,
+            start,
+            end: self.line_start,
+            text,
+        }
+    }
+}
+
+fn file_error(path: &Path, source: std::io::Error) -> ShipError {
+    ShipError::File {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::Write;
+
+    use super::*;
+
+    const POLL: Duration = Duration::from_millis(10);
+
+    async fn next(follower: &mut FileFollower) -> Line {
+        tokio::time::timeout(Duration::from_secs(10), follower.next_line())
+            .await
+            .expect("a line within 10 s")
+            .unwrap()
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn waits_for_the_file_and_for_complete_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let mut follower = FileFollower::new(&path, POLL, 100, Vec::new(), 0);
+        let waiting = tokio::time::timeout(Duration::from_millis(50), follower.next_line()).await;
+        assert!(waiting.is_err(), "no file, no line");
+        let mut follower = FileFollower::new(&path, POLL, 100, Vec::new(), 0);
+        append(&path, "one\ntw");
+        let line = next(&mut follower).await;
+        assert_eq!((&line.text[..], line.start, line.end), (&b"one"[..], 0, 4));
+        let held = tokio::time::timeout(Duration::from_millis(50), follower.next_line()).await;
+        assert!(held.is_err(), "an unterminated line is held back");
+        let mut follower = FileFollower::new(
+            &path,
+            POLL,
+            100,
+            vec![ResumePoint {
+                generation: 0,
+                file: line.file,
+                fingerprint: None,
+                position: 4,
+            }],
+            1,
+        );
+        append(&path, "o\n");
+        let line = next(&mut follower).await;
+        assert_eq!((&line.text[..], line.start, line.end), (&b"two"[..], 4, 8));
+        assert_eq!(line.generation, 0);
+    }
+
+    #[tokio::test]
+    async fn overlong_lines_are_cut_into_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        append(&path, "abcdefgh\nabcd\n");
+        let mut follower = FileFollower::new(&path, POLL, 4, Vec::new(), 0);
+        let mut pieces = Vec::new();
+        for _ in 0..3 {
+            let line = next(&mut follower).await;
+            pieces.push((line.text, line.start, line.end));
+        }
+        let expected: Vec<(Bytes, u64, u64)> = vec![
+            (Bytes::from_static(b"abcd"), 0, 4),
+            (Bytes::from_static(b"efgh"), 4, 9),
+            (Bytes::from_static(b"abcd"), 9, 14),
+        ];
+        assert_eq!(pieces, expected);
+        let more = tokio::time::timeout(Duration::from_millis(50), follower.next_line()).await;
+        assert!(more.is_err(), "no empty line is invented after a cut line");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn rotation_finishes_the_old_file_then_switches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let rotated = dir.path().join("a.log.1");
+        append(&path, "1\n");
+        let mut follower = FileFollower::new(&path, POLL, 100, Vec::new(), 5);
+        let first = next(&mut follower).await;
+        assert_eq!((first.generation, &first.text[..]), (5, &b"1"[..]));
+        append(&path, "2\n3");
+        std::fs::rename(&path, &rotated).unwrap();
+        append(&rotated, "\n4");
+        append(&path, "new\n");
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let line = next(&mut follower).await;
+            seen.push((
+                line.generation,
+                String::from_utf8(line.text.to_vec()).unwrap(),
+                line.start,
+            ));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (5, "2".to_owned(), 2),
+                (5, "3".to_owned(), 4),
+                (5, "4".to_owned(), 6),
+                (6, "new".to_owned(), 0),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn truncation_starts_a_new_generation_at_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        append(&path, "first line\n");
+        let mut follower = FileFollower::new(&path, POLL, 100, Vec::new(), 0);
+        assert_eq!(next(&mut follower).await.generation, 0);
+        std::fs::write(&path, "x\n").unwrap();
+        let line = next(&mut follower).await;
+        assert_eq!(
+            (line.generation, &line.text[..], line.start),
+            (1, &b"x"[..], 0)
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_resume_point_whose_file_was_replaced_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        append(&path, "old content\n");
+        let id = FileId::of(&std::fs::metadata(&path).unwrap());
+        let print = Fingerprint::of(b"old content\n");
+        std::fs::write(&path, "rewritten!!\nnext\n").unwrap();
+        let resume = vec![ResumePoint {
+            generation: 3,
+            file: id,
+            fingerprint: Some(print),
+            position: 12,
+        }];
+        let mut follower = FileFollower::new(&path, POLL, 100, resume, 4);
+        let line = next(&mut follower).await;
+        assert_eq!((line.generation, &line.text[..]), (4, &b"rewritten!!"[..]));
+    }
+}

@@ -1,0 +1,211 @@
+//! Recovery: what the topic already holds past the checkpoint.
+//!
+//! The checkpoint trails the acknowledgements (it is written every
+//! checkpoint interval, and a crash can come between an acknowledgement and
+//! the next write). So on start the shipper reads its partition from the
+//! checkpoint's `scan_from` offset to the current end and collects, per
+//! file generation, the byte ranges of its lines found there. Lines inside
+//! those ranges are then skipped instead of sent again.
+//!
+//! ```text
+//!  partition:  … | scan_from ──────────────────────────────▶ end offset
+//!                  records keyed by our source: (generation, file, start-end)
+//!                        ▼
+//!  Written { generation → (file, ranges) } ──▶ resume points + skip filter
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use durian_consumer::{Consumer, TopicPartition};
+
+use super::error::ShipError;
+use super::identity::FileId;
+use super::record::shipped_line;
+
+/// Disjoint byte ranges `[start, end)`, merged as they are added.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RangeSet {
+    /// start → end, non-overlapping and non-adjacent.
+    ranges: BTreeMap<u64, u64>,
+}
+
+impl RangeSet {
+    /// Adds `[start, end)`.
+    pub fn insert(&mut self, mut start: u64, mut end: u64) {
+        if start >= end {
+            return;
+        }
+        // Absorb the range that begins at or before `start` if it reaches it.
+        if let Some((&s, &e)) = self.ranges.range(..=start).next_back() {
+            if e >= start {
+                start = s;
+                end = end.max(e);
+            }
+        }
+        let absorbed: Vec<u64> = self.ranges.range(start..=end).map(|(&s, _)| s).collect();
+        for s in absorbed {
+            if let Some(e) = self.ranges.remove(&s) {
+                end = end.max(e);
+            }
+        }
+        self.ranges.insert(start, end);
+    }
+
+    /// Whether `offset` lies in one of the ranges.
+    pub fn contains(&self, offset: u64) -> bool {
+        self.ranges
+            .range(..=offset)
+            .next_back()
+            .is_some_and(|(_, &end)| offset < end)
+    }
+
+    /// How many separate ranges there are (1 when nothing is missing).
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether no range was added.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+}
+
+/// The lines of one file generation found in the topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenFile {
+    /// The file, as its records name it.
+    pub file: FileId,
+    /// Byte ranges of its lines.
+    pub ranges: RangeSet,
+}
+
+/// What recovery found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Per generation, the lines already in the topic.
+    pub generations: BTreeMap<u64, WrittenFile>,
+    /// The partition's end offset when the scan started.
+    pub end_offset: i64,
+    /// How many of our records the scan read.
+    pub records: u64,
+}
+
+impl Written {
+    /// Whether the line of `generation` starting at `start` is already in the topic.
+    pub fn contains(&self, generation: u64, start: u64) -> bool {
+        self.generations
+            .get(&generation)
+            .is_some_and(|w| w.ranges.contains(start))
+    }
+}
+
+/// Reads `topic`-`partition` from `from` (or nothing, if `None`) to
+/// `end`, its end offset, collecting the lines of `source`.
+/// `consumer_properties` configure a group-less consumer.
+pub async fn scan(
+    consumer_properties: Vec<(String, String)>,
+    topic: &str,
+    partition: i32,
+    source: &[u8],
+    from: Option<i64>,
+    end: i64,
+    timeout: Duration,
+) -> Result<Written, ShipError> {
+    let mut consumer = Consumer::from_properties(consumer_properties)?;
+    let tp = TopicPartition::new(topic, partition);
+    consumer.assign([tp.clone()])?;
+    let mut written = Written {
+        end_offset: end,
+        ..Written::default()
+    };
+    let Some(from) = from.filter(|from| *from < end) else {
+        consumer.close().await?;
+        return Ok(written);
+    };
+    consumer.seek(&tp, from)?;
+    let mut position = from;
+    let mut last_progress = Instant::now();
+    while position < end {
+        let batch = consumer.poll(Duration::from_millis(200)).await?;
+        if let Some((_, error)) = batch.errors.into_iter().next() {
+            return Err(ShipError::Consume(error));
+        }
+        for record in batch.records.values().flatten() {
+            let Some(line) = shipped_line(record, source) else {
+                continue;
+            };
+            written.records += 1;
+            written
+                .generations
+                .entry(line.generation)
+                .or_insert_with(|| WrittenFile {
+                    file: line.file,
+                    ranges: RangeSet::default(),
+                })
+                .ranges
+                .insert(line.start, line.end);
+        }
+        let now = consumer.position(&tp).await?;
+        if now > position {
+            position = now;
+            last_progress = Instant::now();
+        } else if last_progress.elapsed() > timeout {
+            return Err(ShipError::RecoveryTimeout {
+                topic: topic.to_owned(),
+                partition,
+                end,
+                position,
+                waited: timeout,
+            });
+        }
+    }
+    consumer.close().await?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_merge_and_answer_membership() {
+        let mut set = RangeSet::default();
+        set.insert(10, 20);
+        set.insert(30, 40);
+        assert_eq!(set.len(), 2);
+        assert!(set.contains(10) && set.contains(19) && !set.contains(20));
+        assert!(!set.contains(5) && !set.contains(25) && set.contains(35));
+        set.insert(20, 30); // adjacent on both sides: one range
+        assert_eq!(set.len(), 1);
+        assert!(set.contains(25) && set.contains(39) && !set.contains(40));
+        set.insert(0, 100);
+        assert_eq!(set.len(), 1);
+        assert!(set.contains(0) && set.contains(99));
+        set.insert(7, 7); // empty: ignored
+        set.insert(200, 210);
+        set.insert(205, 215);
+        assert_eq!(set.len(), 2);
+        assert!(set.contains(214) && !set.contains(215));
+    }
+
+    #[test]
+    fn written_answers_per_generation() {
+        let mut written = Written::default();
+        let mut ranges = RangeSet::default();
+        ranges.insert(0, 50);
+        written.generations.insert(
+            2,
+            WrittenFile {
+                file: FileId {
+                    device: 1,
+                    inode: 2,
+                },
+                ranges,
+            },
+        );
+        assert!(written.contains(2, 49));
+        assert!(!written.contains(2, 50));
+        assert!(!written.contains(3, 0));
+    }
+}

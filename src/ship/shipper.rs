@@ -1,0 +1,523 @@
+//! The shipper: recover, then read lines, produce them, and checkpoint
+//! what is acknowledged.
+//!
+//! ```text
+//!  start: metadata (partition count) ─▶ checkpoint ─▶ recovery scan of the partition
+//!                                                         │ resume points, skip filter
+//!                                                         ▼
+//!  reader:  FileFollower ─▶ line already in the topic? ── yes ──────────────┐
+//!                                   │ no                                    │
+//!                                   ▼                                       ▼
+//!                           producer.send ─▶ DeliveryFuture ─▶ bounded queue (file order)
+//!                                                                           │
+//!  acknowledger:  await each delivery in order ─▶ position = line end ─▶ checkpoint
+//!                 (every checkpoint interval, and on shutdown)
+//! ```
+//!
+//! The reader and the acknowledger run in the same task (joined futures),
+//! so dropping the `run` future stops both at once, as a kill would.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use durian_admin::{Admin, OffsetSpec, TopicPartition as AdminPartition};
+use durian_producer::partitioner::partition_for_key;
+use durian_producer::{DeliveryFuture, Producer};
+use tokio::sync::{mpsc, watch};
+
+use super::checkpoint::{Checkpoint, CheckpointFile};
+use super::config::ShipConfig;
+use super::error::ShipError;
+use super::follow::{FileFollower, Line, ResumePoint};
+use super::identity::{FileId, Fingerprint};
+use super::record::line_record;
+use super::recovery::{scan, Written};
+
+/// Lines sent and not yet acknowledged, at most (the producer's
+/// `buffer.memory` bounds their bytes).
+const MAX_UNACKED_LINES: usize = 10_000;
+/// How long shutdown waits for the producer to deliver what is buffered.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long start-up waits for the topic to show up in the metadata.
+const TOPIC_LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Counters and position of a running shipper.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShipProgress {
+    /// Lines acknowledged by the broker since start.
+    pub lines_shipped: u64,
+    /// Lines not sent because recovery found them in the topic.
+    pub lines_skipped: u64,
+    /// Records of this source recovery found past the checkpoint.
+    pub recovered_records: u64,
+    /// The partition the lines go to.
+    pub partition: i32,
+    /// Generation of the file of the last acknowledged line.
+    pub generation: u64,
+    /// Byte after the last acknowledged line of that file.
+    pub position: u64,
+    /// Checkpoints written since start.
+    pub checkpoints_written: u64,
+}
+
+/// Follows one file and ships each line to a topic, exactly once across
+/// restarts (docs/SHIP.md has the argument).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), durian::ship::ShipError> {
+/// use durian::ship::{ShipConfig, Shipper};
+///
+/// let config = ShipConfig::new("/var/log/nginx/access.log", "web_log")
+///     .bootstrap_servers("localhost:9092");
+/// let shipper = Shipper::new(config)?;
+/// let progress = shipper.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+/// eprintln!("shipped {} lines", progress.lines_shipped);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Shipper {
+    config: ShipConfig,
+    producer: Producer,
+    consumer_properties: Vec<(String, String)>,
+    progress: watch::Sender<ShipProgress>,
+}
+
+/// Where recovery says to go on from.
+struct Plan {
+    checkpoint: Checkpoint,
+    written: Written,
+    follower: FileFollower,
+}
+
+/// A line on its way, in file order.
+struct Pending {
+    generation: u64,
+    file: FileId,
+    fingerprint: Fingerprint,
+    end: u64,
+    /// `None` when the line was already in the topic.
+    delivery: Option<DeliveryFuture>,
+}
+
+impl Shipper {
+    /// A shipper for `config`; fails on invalid settings. Connects on `run`.
+    pub fn new(config: ShipConfig) -> Result<Shipper, ShipError> {
+        let (producer_config, consumer_properties) = config.split_properties()?;
+        let producer = Producer::builder().config(producer_config).build()?;
+        Ok(Shipper {
+            config,
+            producer,
+            consumer_properties,
+            progress: watch::Sender::new(ShipProgress::default()),
+        })
+    }
+
+    /// Watches the shipper's progress (updated as lines are acknowledged).
+    pub fn progress(&self) -> watch::Receiver<ShipProgress> {
+        self.progress.subscribe()
+    }
+
+    /// Recovers, then ships until `shutdown` resolves or an error occurs.
+    /// On shutdown it delivers what is buffered, writes a last checkpoint
+    /// and returns the progress. After an error, what was acknowledged is
+    /// checkpointed too; restarting resumes exactly after the lines in the
+    /// topic.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<ShipProgress, ShipError> {
+        let plan = self.recover().await?;
+        let (queue, acknowledgements) = mpsc::channel(MAX_UNACKED_LINES);
+        let source = Bytes::from(self.config.source.clone().into_bytes());
+        let partition = plan.checkpoint.partition;
+        let reading = async {
+            let read = self
+                .read_lines(
+                    plan.follower,
+                    &plan.written,
+                    partition,
+                    &source,
+                    queue,
+                    shutdown,
+                )
+                .await;
+            // Hurry what lingers in batches; the acknowledger awaits it.
+            let flushed = self.producer.flush().await;
+            read.and(flushed.map_err(ShipError::from))
+        };
+        let acking = self.acknowledge(acknowledgements, plan.checkpoint);
+        let (read, acked) = tokio::join!(reading, acking);
+        let closed = self.producer.close(CLOSE_TIMEOUT).await;
+        // A failed delivery also stops the reader, so it is the cause to report.
+        let progress = acked?;
+        read?;
+        closed?;
+        tracing::info!(
+            shipped = progress.lines_shipped,
+            generation = progress.generation,
+            position = progress.position,
+            "shipper stopped; checkpoint written"
+        );
+        Ok(progress)
+    }
+
+    /// Loads the checkpoint, scans the topic past it, and plans where to
+    /// read from.
+    async fn recover(&self) -> Result<Plan, ShipError> {
+        let config = &self.config;
+        let partitions = self.partition_count().await?;
+        let path = config.checkpoint.clone();
+        let stored = tokio::task::spawn_blocking(move || Checkpoint::load(&path))
+            .await
+            .map_err(|e| checkpoint_io(&config.checkpoint, e))??;
+        if let Some(stored) = &stored {
+            self.check_belongs_here(stored, partitions)?;
+        }
+        let partition = match &stored {
+            Some(stored) => stored.partition,
+            None => partition_for_key(config.source.as_bytes(), partitions),
+        };
+        let end = self.end_offset(partition).await?;
+        let written = scan(
+            self.consumer_properties.clone(),
+            &config.topic,
+            partition,
+            config.source.as_bytes(),
+            stored.as_ref().map(|c| c.scan_from),
+            end,
+            config.recovery_timeout,
+        )
+        .await?;
+        let checkpoint = match stored {
+            Some(stored) => stored,
+            None => {
+                // Written before anything is sent, so a crash before the
+                // first regular checkpoint still knows where to scan from.
+                let fresh = Checkpoint {
+                    topic: config.topic.clone(),
+                    partition,
+                    source: config.source.clone(),
+                    scan_from: written.end_offset,
+                    generation: 0,
+                    file: None,
+                    position: 0,
+                };
+                store(&config.checkpoint, fresh.clone()).await?;
+                fresh
+            }
+        };
+        let (resume, next_generation) = resume_points(&checkpoint, &written);
+        tracing::info!(
+            file = %config.file.display(),
+            topic = %config.topic,
+            partition,
+            generation = checkpoint.generation,
+            position = checkpoint.position,
+            recovered = written.records,
+            "shipper starting"
+        );
+        self.progress.send_modify(|p| {
+            p.partition = partition;
+            p.generation = checkpoint.generation;
+            p.position = checkpoint.position;
+            p.recovered_records = written.records;
+        });
+        let follower = FileFollower::new(
+            &config.file,
+            config.poll_interval,
+            config.max_line_bytes,
+            resume,
+            next_generation,
+        );
+        Ok(Plan {
+            checkpoint,
+            written,
+            follower,
+        })
+    }
+
+    fn check_belongs_here(&self, stored: &Checkpoint, partitions: i32) -> Result<(), ShipError> {
+        let problem = if stored.topic != self.config.topic {
+            format!("it belongs to topic `{}`", stored.topic)
+        } else if stored.source != self.config.source {
+            format!("it belongs to source `{}`", stored.source)
+        } else if stored.partition >= partitions {
+            format!(
+                "its partition {} no longer exists ({partitions} partitions)",
+                stored.partition
+            )
+        } else {
+            return Ok(());
+        };
+        Err(ShipError::CheckpointInvalid {
+            path: self.config.checkpoint.clone(),
+            reason: problem,
+        })
+    }
+
+    /// The topic's partition count, waiting briefly for fresh metadata.
+    async fn partition_count(&self) -> Result<i32, ShipError> {
+        let client = self.producer.client();
+        let topic = &self.config.topic;
+        client.add_topics([topic.clone()]);
+        let deadline = Instant::now() + TOPIC_LOOKUP_TIMEOUT;
+        loop {
+            let metadata = client.refresh_metadata("durian ship start").await?;
+            if let Some(found) = metadata.topic(topic).filter(|t| !t.partitions.is_empty()) {
+                return Ok(i32::try_from(found.partitions.len()).unwrap_or(i32::MAX));
+            }
+            if Instant::now() >= deadline {
+                return Err(ShipError::TopicNotFound(topic.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The partition's end offset (high watermark).
+    async fn end_offset(&self, partition: i32) -> Result<i64, ShipError> {
+        let admin =
+            Admin::with_client(self.producer.client().clone(), self.config.recovery_timeout);
+        let tp = AdminPartition::new(self.config.topic.clone(), partition);
+        let mut listed = admin.list_offsets([(tp.clone(), OffsetSpec::Latest)]).await;
+        let found = listed.remove(&tp).unwrap_or_else(|| {
+            Err(durian_core::Error::Protocol(format!(
+                "no end offset returned for {tp:?}"
+            )))
+        })?;
+        Ok(found.offset.unwrap_or(0))
+    }
+
+    /// Reads lines and sends those not yet in the topic, queueing every
+    /// line for the acknowledger in file order.
+    async fn read_lines(
+        &self,
+        mut follower: FileFollower,
+        written: &Written,
+        partition: i32,
+        source: &Bytes,
+        queue: mpsc::Sender<Pending>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ShipError> {
+        tokio::pin!(shutdown);
+        loop {
+            let line: Line = tokio::select! {
+                biased;
+                () = &mut shutdown => return Ok(()),
+                // The acknowledger stopped on an error; it reports it.
+                () = queue.closed() => return Ok(()),
+                line = follower.next_line() => line?,
+            };
+            let delivery = if written.contains(line.generation, line.start) {
+                None
+            } else {
+                let record = line_record(&self.config.topic, partition, source, &line);
+                Some(self.producer.send(record).await?)
+            };
+            let pending = Pending {
+                generation: line.generation,
+                file: line.file,
+                fingerprint: line.fingerprint,
+                end: line.end,
+                delivery,
+            };
+            if queue.send(pending).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Awaits deliveries in file order and checkpoints the acknowledged
+    /// prefix every checkpoint interval and at the end.
+    async fn acknowledge(
+        &self,
+        mut queue: mpsc::Receiver<Pending>,
+        mut checkpoint: Checkpoint,
+    ) -> Result<ShipProgress, ShipError> {
+        let path = &self.config.checkpoint;
+        let interval = self.config.checkpoint_interval;
+        let mut last_store = Instant::now();
+        let mut dirty = false;
+        let outcome = loop {
+            let next = tokio::select! {
+                next = queue.recv() => next,
+                () = tokio::time::sleep_until((last_store + interval).into()), if dirty => {
+                    self.store_checkpoint(path, &checkpoint).await?;
+                    last_store = Instant::now();
+                    dirty = false;
+                    continue;
+                }
+            };
+            let Some(pending) = next else { break Ok(()) };
+            let shipped = match pending.delivery {
+                Some(delivery) => match delivery.await {
+                    Ok(written) => {
+                        // Every later line lands after this offset.
+                        if written.offset >= 0 {
+                            checkpoint.scan_from = written.offset.saturating_add(1);
+                        }
+                        true
+                    }
+                    Err(error) => break Err(ShipError::from(error)),
+                },
+                None => false,
+            };
+            checkpoint.generation = pending.generation;
+            checkpoint.file = Some(CheckpointFile {
+                id: pending.file,
+                fingerprint: pending.fingerprint,
+            });
+            checkpoint.position = pending.end;
+            dirty = true;
+            self.progress.send_modify(|p| {
+                if shipped {
+                    p.lines_shipped += 1;
+                } else {
+                    p.lines_skipped += 1;
+                }
+                p.generation = pending.generation;
+                p.position = pending.end;
+            });
+            if last_store.elapsed() >= interval {
+                self.store_checkpoint(path, &checkpoint).await?;
+                last_store = Instant::now();
+                dirty = false;
+            }
+        };
+        // What was acknowledged is safe to record even when stopping on an error.
+        if dirty {
+            self.store_checkpoint(path, &checkpoint).await?;
+        }
+        outcome.map(|()| self.progress.borrow().clone())
+    }
+
+    async fn store_checkpoint(
+        &self,
+        path: &std::path::Path,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), ShipError> {
+        store(path, checkpoint.clone()).await?;
+        self.progress.send_modify(|p| p.checkpoints_written += 1);
+        Ok(())
+    }
+}
+
+/// The files to finish before the one at the path, and the generation
+/// the next new file gets.
+fn resume_points(checkpoint: &Checkpoint, written: &Written) -> (Vec<ResumePoint>, u64) {
+    let mut points = Vec::new();
+    if let Some(file) = checkpoint.file {
+        points.push(ResumePoint {
+            generation: checkpoint.generation,
+            file: file.id,
+            fingerprint: Some(file.fingerprint),
+            position: checkpoint.position,
+        });
+    }
+    // Files the topic has lines of that the checkpoint never got to.
+    for (&generation, found) in &written.generations {
+        let known = checkpoint.file.is_some() && generation <= checkpoint.generation;
+        if generation >= checkpoint.generation && !known {
+            points.push(ResumePoint {
+                generation,
+                file: found.file,
+                fingerprint: None,
+                position: 0,
+            });
+        }
+    }
+    let next = points
+        .iter()
+        .map(|p| p.generation.saturating_add(1))
+        .max()
+        .unwrap_or(checkpoint.generation);
+    (points, next)
+}
+
+async fn store(path: &std::path::Path, checkpoint: Checkpoint) -> Result<(), ShipError> {
+    let target: PathBuf = path.to_path_buf();
+    tokio::task::spawn_blocking(move || checkpoint.store(&target))
+        .await
+        .map_err(|e| checkpoint_io(path, e))?
+}
+
+fn checkpoint_io(path: &std::path::Path, error: tokio::task::JoinError) -> ShipError {
+    ShipError::CheckpointIo {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ship::recovery::{RangeSet, WrittenFile};
+
+    fn checkpoint(generation: u64, file: Option<u64>, position: u64) -> Checkpoint {
+        Checkpoint {
+            topic: "t".into(),
+            partition: 0,
+            source: "s".into(),
+            scan_from: 0,
+            generation,
+            file: file.map(|inode| CheckpointFile {
+                id: FileId { device: 1, inode },
+                fingerprint: Fingerprint::default(),
+            }),
+            position,
+        }
+    }
+
+    fn written(generations: &[(u64, u64)]) -> Written {
+        let mut written = Written::default();
+        for &(generation, inode) in generations {
+            let mut ranges = RangeSet::default();
+            ranges.insert(0, 10);
+            written.generations.insert(
+                generation,
+                WrittenFile {
+                    file: FileId { device: 1, inode },
+                    ranges,
+                },
+            );
+        }
+        written
+    }
+
+    #[test]
+    fn a_fresh_start_numbers_the_first_file_zero() {
+        let (points, next) = resume_points(&checkpoint(0, None, 0), &written(&[]));
+        assert!(points.is_empty());
+        assert_eq!(next, 0);
+    }
+
+    #[test]
+    fn files_shipped_past_the_checkpoint_are_resumed_in_generation_order() {
+        let (points, next) = resume_points(
+            &checkpoint(3, Some(30), 500),
+            &written(&[(2, 20), (3, 30), (4, 40), (5, 50)]),
+        );
+        let summary: Vec<_> = points
+            .iter()
+            .map(|p| {
+                (
+                    p.generation,
+                    p.file.inode,
+                    p.position,
+                    p.fingerprint.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![(3, 30, 500, true), (4, 40, 0, false), (5, 50, 0, false)]
+        );
+        assert_eq!(next, 6);
+    }
+
+    #[test]
+    fn a_crash_before_the_first_checkpoint_resumes_generation_zero_from_the_topic() {
+        let (points, next) = resume_points(&checkpoint(0, None, 0), &written(&[(0, 7)]));
+        assert_eq!(points.len(), 1);
+        assert_eq!((points[0].generation, points[0].file.inode), (0, 7));
+        assert_eq!(next, 1);
+    }
+}
