@@ -85,7 +85,7 @@ impl AdminBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.bootstrap_servers = Some(servers.into_iter().map(Into::into).collect());
+        self.bootstrap_servers = Some(durian_core::config::split_servers(servers));
         self
     }
 

@@ -249,6 +249,28 @@ impl ClientConfig {
     }
 }
 
+/// Bootstrap server entries as given to a builder, each of which may itself
+/// be a comma-separated list (`"a:9092,b:9092"`, as `bootstrap.servers` is
+/// written in properties files): split, trimmed, empty entries dropped.
+pub fn split_servers<I, S>(servers: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    servers
+        .into_iter()
+        .flat_map(|entry| {
+            let entry: String = entry.into();
+            entry
+                .split(',')
+                .map(str::trim)
+                .filter(|part| !part.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn validate_host_port(server: &str) -> Result<()> {
     let invalid = |reason: &str| {
         Error::config(
@@ -261,6 +283,11 @@ fn validate_host_port(server: &str) -> Result<()> {
         .ok_or_else(|| invalid("has no port"))?;
     if host.is_empty() {
         return Err(invalid("has no host"));
+    }
+    if host.contains(|c: char| c == ',' || c.is_whitespace()) {
+        return Err(invalid(
+            "is not one host (separate servers with commas, one entry each)",
+        ));
     }
     match port.parse::<u16>() {
         Ok(port) if port > 0 => Ok(()),
@@ -281,7 +308,7 @@ impl ClientConfigBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.config.bootstrap_servers = servers.into_iter().map(Into::into).collect();
+        self.config.bootstrap_servers = split_servers(servers);
         self
     }
 
@@ -421,10 +448,26 @@ mod tests {
     fn bootstrap_servers_are_required_and_checked() {
         let missing = ClientConfig::from_properties([("client.id", "x")]).unwrap_err();
         assert_eq!(property_of(missing), "bootstrap.servers");
-        for bad in ["nohost", ":9092", "h:0", "h:99999", "h:port"] {
+        for bad in ["nohost", ":9092", "h:0", "h:99999", "h:port", "a b:1"] {
             let err = ClientConfig::from_properties([("bootstrap.servers", bad)]).unwrap_err();
             assert_eq!(property_of(err), "bootstrap.servers", "{bad}");
         }
+    }
+
+    #[test]
+    fn builder_splits_comma_separated_entries() {
+        let config = ClientConfig::builder()
+            .bootstrap_servers(["a:1, b:2", "c:3", ""])
+            .build()
+            .unwrap();
+        assert_eq!(config.bootstrap_servers, ["a:1", "b:2", "c:3"]);
+        let mut unsplit = ClientConfig::builder()
+            .bootstrap_servers(["a:1"])
+            .build()
+            .unwrap();
+        unsplit.bootstrap_servers = vec!["a:1,b:2".into()];
+        let err = unsplit.validate().unwrap_err();
+        assert_eq!(property_of(err), "bootstrap.servers");
     }
 
     #[test]

@@ -371,7 +371,7 @@ impl<K, V> ProducerBuilder<K, V> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.config.client.bootstrap_servers = servers.into_iter().map(Into::into).collect();
+        self.config.client.bootstrap_servers = durian_core::config::split_servers(servers);
         self
     }
 

@@ -41,6 +41,7 @@ pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
+mod produce_validate;
 pub mod sync_group;
 
 /// What a handler produced.

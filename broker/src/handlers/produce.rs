@@ -1,8 +1,11 @@
 //! Produce (key 0), versions 3–12.
 //!
-//! Appends each partition's record batches through the storage engine,
-//! which validates them (CRC, sizes, idempotent sequences) and assigns
-//! offsets. Only the partition's leader (per the topology) appends; any
+//! Decodes each partition's record batches (produce_validate: records
+//! parse, counts match, decompression bounded by max(64 MiB, 16 x
+//! max.message.bytes); a failure is CORRUPT_MESSAGE for that partition
+//! only, which stays untouched), then appends them through the storage
+//! engine, which validates them (CRC, sizes, idempotent sequences) and
+//! assigns offsets. Only the partition's leader (per the topology) appends; any
 //! other node answers NOT_LEADER_OR_FOLLOWER. Batches are stamped with the
 //! leader epoch. acks 0, 1 and -1 are accepted; replicas are simulated
 //! (one shared log), so -1 is satisfied as soon as the local append is. acks=0 gets no response at all. Unknown
@@ -18,6 +21,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
+use super::produce_validate::check_produced_records;
 use super::{text, versions, RequestContext};
 use crate::state::BrokerState;
 
@@ -135,7 +139,10 @@ fn failure(index: i32, error_code: i16, message: &str) -> Outcome {
     }
 }
 
-/// Appends on the blocking pool: an append may fsync (`flush.messages=1`)
+/// Records that failed [`check_produced_records`], with the reason.
+struct Refused(String);
+
+/// Decodes, then appends, on the blocking pool: an append may fsync (`flush.messages=1`)
 /// or roll a segment, and must not stall the runtime's worker threads.
 async fn append(
     state: &BrokerState,
@@ -155,12 +162,24 @@ async fn append(
         None => None,
         Some(log) => {
             let task = tokio::task::spawn_blocking(move || {
+                let max_message_bytes = {
+                    let log = log.lock().unwrap_or_else(|p| p.into_inner());
+                    log.config().max_message_bytes
+                };
+                // Decoded outside the partition lock: decompression is the
+                // slow part and must not hold up fetches of this partition.
+                check_produced_records(&records, max_message_bytes).map_err(Refused)?;
                 let mut batches = BytesMut::from(&records[..]);
                 let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-                log.append(&mut batches, leader_epoch, now_ms())
+                Ok(log.append(&mut batches, leader_epoch, now_ms()))
             });
             match task.await {
-                Ok(result) => Some(result),
+                Ok(Err(Refused(reason))) => {
+                    tracing::debug!(topic, partition, %reason, "produce refused: records do not decode");
+                    let code = ResponseError::CorruptMessage.code();
+                    return failure(partition, code, &reason);
+                }
+                Ok(Ok(result)) => Some(result),
                 Err(e) => {
                     tracing::error!(topic, partition, error = %e, "append task failed");
                     let code = ResponseError::KafkaStorageError.code();

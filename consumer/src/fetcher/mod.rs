@@ -8,17 +8,25 @@
 //!  buffers ◀──────────── handle(): process_partition per partition ◀──┘
 //! ```
 //!
-//! At most one fetch is in flight per broker, covering every partition it
-//! leads that is fetchable: position known, not paused, nothing buffered.
-//! A partition's buffer therefore holds at most one response's worth of
-//! data (≤ `max.partition.fetch.bytes`, ≤ `fetch.max.bytes` per broker),
-//! so memory stays flat however slowly the application polls, while the
-//! next fetch for other partitions proceeds between polls.
+//! A partition is fetchable when its position is known, it is not paused,
+//! nothing is buffered for it and no fetch for it is in flight, so it is in
+//! at most one fetch at a time and holds at most one response's worth of
+//! data, buffered or in flight (≤ `max.partition.fetch.bytes`). Memory
+//! thus stays flat however slowly the application polls, while fetches for
+//! other partitions go on between polls.
+//!
+//! At most one fetch is in flight per broker (a broker answers a
+//! connection's requests in order, so a second one would only queue behind
+//! the first). A fetch that would only be a long poll for caught-up
+//! partitions waits while other partitions of that broker are draining
+//! their buffers ([`plan`]), so it never holds them back for
+//! `fetch.max.wait.ms`.
 //!
 //! Each cursor has a `version` bumped by every seek or reassignment; a
 //! response for an older version is dropped, so a seek never races with a
 //! fetch that was already in flight.
 
+mod plan;
 mod request;
 mod response;
 
@@ -32,7 +40,11 @@ use tokio::sync::mpsc;
 pub use request::{fetch_request, FetchTarget};
 pub use response::{process_partition, PartitionFetch};
 
-use crate::config::ConsumerConfig;
+use plan::plan_fetches;
+#[cfg(test)]
+use plan::FetchKind;
+
+use crate::config::{ConsumerConfig, IsolationLevel};
 use crate::error::ConsumerError;
 use crate::offsets::topic_name;
 use crate::types::{ConsumerRecord, TopicPartition};
@@ -54,6 +66,9 @@ pub(crate) struct Cursor {
     buffered_next: i64,
     /// High watermark from the last fetch (-1 unknown).
     pub high_watermark: i64,
+    /// Where the readable log ended at the last fetch: the high watermark,
+    /// or the last stable offset under read_committed. `None` until known.
+    readable_end: Option<i64>,
     version: u64,
     in_flight: bool,
     /// An error to report on the next poll.
@@ -87,6 +102,7 @@ pub(crate) struct Fetcher {
     client: Client,
     config: Arc<ConsumerConfig>,
     cursors: BTreeMap<TopicPartition, Cursor>,
+    /// The brokers with a fetch in flight.
     brokers_in_flight: BTreeSet<i32>,
     results_tx: mpsc::UnboundedSender<FetchResult>,
     results_rx: mpsc::UnboundedReceiver<FetchResult>,
@@ -256,41 +272,41 @@ impl Fetcher {
     }
 
     /// Sends a fetch to every broker that leads fetchable partitions and
-    /// has none in flight.
+    /// has none in flight, unless it would only be a long poll holding
+    /// back partitions still draining (see [`plan`]).
     pub(crate) fn start_fetches(&mut self) {
         let metadata = self.client.metadata();
-        let mut by_node: BTreeMap<i32, Vec<FetchTarget>> = BTreeMap::new();
-        let mut leaderless = false;
-        for (tp, cursor) in &self.cursors {
-            if !cursor.fetchable() {
-                continue;
-            }
-            let leader = metadata
+        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
+            metadata
                 .partition(&tp.topic, tp.partition)
                 .and_then(|p| p.leader)
-                .filter(|id| metadata.brokers.contains_key(id));
-            let Some(node) = leader else {
-                leaderless = true;
-                continue;
-            };
-            if self.brokers_in_flight.contains(&node) {
-                continue;
-            }
-            by_node.entry(node).or_default().push(FetchTarget {
-                topic: tp.topic.clone(),
-                topic_id: metadata
-                    .topic(&tp.topic)
-                    .map(|t| t.topic_id)
-                    .unwrap_or_default(),
-                partition: tp.partition,
-                fetch_offset: cursor.position.unwrap_or(0),
-            });
-        }
-        if leaderless {
+                .filter(|id| metadata.brokers.contains_key(id))
+        });
+        if planning.leaderless {
             self.client
                 .request_metadata_refresh("consumer: partition without a known leader");
         }
-        for (node, targets) in by_node {
+        for (node, partitions) in planning.fetches {
+            let targets: Vec<FetchTarget> = partitions
+                .into_iter()
+                .filter_map(|tp| {
+                    let cursor = self.cursors.get(&tp)?;
+                    Some(FetchTarget {
+                        topic_id: metadata
+                            .topic(&tp.topic)
+                            .map(|t| t.topic_id)
+                            .unwrap_or_default(),
+                        fetch_offset: cursor.position.unwrap_or(0),
+                        topic: tp.topic,
+                        partition: tp.partition,
+                    })
+                })
+                .collect();
+            tracing::debug!(
+                node,
+                partitions = ?targets.iter().map(|t| (&*t.topic, t.partition, t.fetch_offset)).collect::<Vec<_>>(),
+                "sending fetch"
+            );
             self.spawn_fetch(node, targets);
         }
     }
@@ -414,6 +430,13 @@ impl Fetcher {
         match outcome {
             PartitionFetch::Data(data) => {
                 cursor.high_watermark = data.high_watermark;
+                let end = match self.config.isolation_level {
+                    IsolationLevel::ReadCommitted if data.last_stable_offset >= 0 => {
+                        data.last_stable_offset
+                    }
+                    _ => data.high_watermark,
+                };
+                cursor.readable_end = (end >= 0).then_some(end);
                 cursor.buffered_next = data.next_offset;
                 cursor.buffered_bytes += data.records.iter().map(record_bytes).sum::<usize>();
                 cursor.buffer.extend(data.records);
@@ -460,5 +483,7 @@ fn record_bytes(record: &ConsumerRecord) -> usize {
     field(&record.key) + field(&record.value) + headers
 }
 
+#[cfg(test)]
+mod long_poll_tests;
 #[cfg(test)]
 mod tests;

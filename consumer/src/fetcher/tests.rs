@@ -296,3 +296,107 @@ async fn paused_partitions_are_neither_drained_nor_fetched() {
     fetcher.cursor_mut(&tp).unwrap().paused = false;
     assert_eq!(fetcher.drain(10).len(), 1);
 }
+
+/// Cursors for partitions 0 and 1 of "t", both at offset 10.
+fn two_partitions() -> (Fetcher, TopicPartition, TopicPartition) {
+    let mut fetcher = fetcher();
+    let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+    fetcher.add([p0.clone(), p1.clone()]);
+    fetcher.seek(&p0, 10, None);
+    fetcher.seek(&p1, 10, None);
+    (fetcher, p0, p1)
+}
+
+#[tokio::test]
+async fn a_long_poll_waits_while_another_partition_drains() {
+    let (mut fetcher, p0, p1) = two_partitions();
+    fetcher.cursor_mut(&p0).unwrap().readable_end = Some(10);
+    fetcher.apply(
+        &p1,
+        10,
+        process_partition(
+            &topic(),
+            10,
+            &data(batch(10, &["a", "b"])),
+            IsolationLevel::ReadUncommitted,
+        ),
+    );
+    let plan = |fetcher: &Fetcher| plan_fetches(&fetcher.cursors, &BTreeSet::new(), |_| Some(1));
+    assert!(
+        plan(&fetcher).fetches.is_empty(),
+        "p0 alone would be a long poll holding p1's next fetch back"
+    );
+
+    // Once p1 is drained, both go in one fetch, answered at once for p1.
+    assert_eq!(fetcher.drain(10).len(), 2);
+    assert_eq!(
+        FetchKind::of(fetcher.cursor(&p1).unwrap()),
+        FetchKind::Reading
+    );
+    assert_eq!(
+        plan(&fetcher).fetches,
+        BTreeMap::from([(1, vec![p0.clone(), p1.clone()])])
+    );
+
+    // A paused partition drains nothing and holds nothing back.
+    fetcher.apply(
+        &p1,
+        12,
+        process_partition(
+            &topic(),
+            12,
+            &data(batch(12, &["c"])),
+            IsolationLevel::ReadUncommitted,
+        ),
+    );
+    fetcher.cursor_mut(&p1).unwrap().paused = true;
+    assert_eq!(
+        plan(&fetcher).fetches,
+        BTreeMap::from([(1, vec![p0.clone()])])
+    );
+
+    // Nor does a partition of another broker.
+    fetcher.cursor_mut(&p1).unwrap().paused = false;
+    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::new(), |tp| Some(tp.partition));
+    assert_eq!(planning.fetches, BTreeMap::from([(0, vec![p0])]));
+}
+
+#[tokio::test]
+async fn a_busy_broker_gets_no_second_fetch() {
+    let (fetcher, p0, p1) = two_partitions();
+    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::from([1]), |tp| {
+        (tp.partition == 1).then_some(1)
+    });
+    assert!(planning.fetches.is_empty());
+    assert!(planning.leaderless, "p0 has no leader");
+    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::new(), |_| Some(1));
+    assert_eq!(
+        planning.fetches,
+        BTreeMap::from([(1, vec![p0, p1])]),
+        "an unknown log end may have records"
+    );
+}
+
+#[tokio::test]
+async fn a_response_moves_a_drained_partition_to_the_long_poll() {
+    let (mut fetcher, p0, _) = two_partitions();
+    let records = batch(10, &["a", "b"]);
+    let mut partition = data(records);
+    partition.high_watermark = 12;
+    fetcher.apply(
+        &p0,
+        10,
+        process_partition(&topic(), 10, &partition, IsolationLevel::ReadUncommitted),
+    );
+    assert_eq!(fetcher.cursor(&p0).unwrap().readable_end, Some(12));
+    assert_eq!(fetcher.drain(1).len(), 1);
+    assert_eq!(
+        FetchKind::of(fetcher.cursor(&p0).unwrap()),
+        FetchKind::Reading
+    );
+    assert_eq!(fetcher.drain(1).len(), 1);
+    assert_eq!(
+        FetchKind::of(fetcher.cursor(&p0).unwrap()),
+        FetchKind::LongPoll
+    );
+}
