@@ -11,19 +11,21 @@ use std::sync::Mutex;
 
 use tokio::sync::watch;
 
-type PartitionKey = (String, i32);
+/// Keyed by topic, then partition, so `notify` (once per appended
+/// partition on the produce path) looks up by `&str` without allocating.
+type TopicChannels = HashMap<String, HashMap<i32, watch::Sender<u64>>>;
 
 /// The signals of every partition that has been fetched or appended to.
 #[derive(Debug, Default)]
 pub struct AppendSignals {
-    channels: Mutex<HashMap<PartitionKey, watch::Sender<u64>>>,
+    channels: Mutex<TopicChannels>,
 }
 
 impl AppendSignals {
     /// Wakes every fetch waiting on `topic`-`partition`.
     pub fn notify(&self, topic: &str, partition: i32) {
         let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(sender) = channels.get(&(topic.to_string(), partition)) {
+        if let Some(sender) = channels.get(topic).and_then(|p| p.get(&partition)) {
             sender.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
@@ -31,8 +33,12 @@ impl AppendSignals {
     /// A receiver that changes on every append to `topic`-`partition`.
     pub fn subscribe(&self, topic: &str, partition: i32) -> watch::Receiver<u64> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        channels
-            .entry((topic.to_string(), partition))
+        let partitions = match channels.get_mut(topic) {
+            Some(partitions) => partitions,
+            None => channels.entry(topic.to_owned()).or_default(),
+        };
+        partitions
+            .entry(partition)
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
     }
@@ -41,7 +47,7 @@ impl AppendSignals {
     /// channel close and answer at once).
     pub fn forget_topic(&self, topic: &str) {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        channels.retain(|(t, _), _| t != topic);
+        channels.remove(topic);
     }
 }
 
