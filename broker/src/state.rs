@@ -91,6 +91,13 @@ impl BrokerState {
         producer_ids: ProducerIdAllocator,
         shutdown: Shutdown,
     ) -> BrokerState {
+        // Epoch bumps record where the new epoch starts (OffsetForLeaderEpoch).
+        let end_offsets = logs.clone();
+        topology.set_end_offset_source(Box::new(move |topic, partition| {
+            let log = end_offsets.get(topic, partition)?;
+            let log = log.lock().unwrap_or_else(|p| p.into_inner());
+            Some(log.log_end_offset())
+        }));
         BrokerState {
             config,
             node,

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //!  Produce/Fetch/ListOffsets/DeleteRecords ──► check_leader(topic, p, node, epoch)
+//!  OffsetForLeaderEpoch ────────────────────► epoch_history(topic, p, node, epoch)
 //!  group APIs ──────────────────────────────► coordinator(group) == node ?
 //!  Metadata / FindCoordinator / DescribeCluster ──► live brokers, placements
 //! ```
@@ -22,9 +23,18 @@
 //! no registration. The replica list is a pure function of the seed, the
 //! topic name and the partition index, and the leader is the first running
 //! replica, which makes the spread deterministic for a seed.
+//!
+//! Each partition also keeps its leader-epoch history ([`EpochHistory`],
+//! Kafka's leader-epoch cache): epoch 0 starts at offset 0, and every
+//! epoch bump records the log end offset at that moment as the new epoch's
+//! start (read through the source the broker state installs with
+//! [`Topology::set_end_offset_source`]). OffsetForLeaderEpoch answers from
+//! it. It lives in memory only: a single broker never bumps (its history is
+//! always epoch 0 from the log start offset, so nothing needs persisting),
+//! and a `Cluster`'s topology starts over at epoch 0 anyway.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use kafka_protocol::ResponseError;
 
@@ -74,14 +84,141 @@ struct NodeEntry {
 struct Inner {
     nodes: BTreeMap<i32, NodeEntry>,
     partitions: HashMap<(String, i32), Placement>,
+    /// Only partitions whose epoch was bumped; the others have the
+    /// initial history (epoch 0 from offset 0).
+    epochs: HashMap<(String, i32), EpochHistory>,
     pinned_coordinators: HashMap<String, i32>,
 }
+
+/// Reads the log end offset of a partition (`None`: no such log). Called
+/// with the topology locked, so it must not call back into the topology.
+pub type EndOffsetSource = Box<dyn Fn(&str, i32) -> Option<i64> + Send + Sync>;
 
 /// The shared placement table; see the module docs.
 pub struct Topology {
     seed: u64,
     replication_factor: usize,
     inner: Mutex<Inner>,
+    end_offsets: OnceLock<EndOffsetSource>,
+}
+
+/// The first offset of one leader epoch (an entry of Kafka's leader-epoch
+/// cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochStart {
+    /// The leader epoch.
+    pub epoch: i32,
+    /// The log end offset when the epoch began: its first offset.
+    pub start_offset: i64,
+}
+
+/// A partition's leader epochs and where each starts, oldest first, with
+/// strictly increasing epochs and non-decreasing start offsets; the last
+/// entry is the current epoch. Kafka's `LeaderEpochFileCache`, kept in
+/// memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochHistory {
+    entries: Vec<EpochStart>,
+}
+
+/// Kafka's UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET.
+const UNDEFINED: (i32, i64) = (-1, -1);
+
+impl Default for EpochHistory {
+    /// Epoch 0 from offset 0: every partition's history before its first
+    /// leader change, and a single broker's forever.
+    fn default() -> Self {
+        EpochHistory {
+            entries: vec![EpochStart {
+                epoch: 0,
+                start_offset: 0,
+            }],
+        }
+    }
+}
+
+impl EpochHistory {
+    /// The entries, oldest first.
+    pub fn entries(&self) -> &[EpochStart] {
+        &self.entries
+    }
+
+    /// Records that `epoch` starts at `start_offset`, as Kafka's
+    /// `assign`: a repeat of the latest epoch at the same or a later
+    /// offset changes nothing; otherwise entries with an epoch at least
+    /// `epoch` or a start at least `start_offset` are dropped first (an
+    /// epoch in which nothing was written leaves no entry behind).
+    /// Negative epochs or offsets are ignored.
+    pub fn assign(&mut self, epoch: i32, start_offset: i64) {
+        if epoch < 0 || start_offset < 0 {
+            return;
+        }
+        if let Some(last) = self.entries.last() {
+            if last.epoch == epoch && start_offset >= last.start_offset {
+                return;
+            }
+        }
+        while self
+            .entries
+            .last()
+            .is_some_and(|e| e.epoch >= epoch || e.start_offset >= start_offset)
+        {
+            self.entries.pop();
+        }
+        self.entries.push(EpochStart {
+            epoch,
+            start_offset,
+        });
+    }
+
+    /// The entries once the log starts at `log_start` (Kafka's
+    /// `truncateFromStart`): entries starting at or before it are dropped
+    /// and the last of them comes back starting at `log_start`.
+    fn starting_at(&self, log_start: i64) -> Vec<EpochStart> {
+        let before = self
+            .entries
+            .iter()
+            .take_while(|e| e.start_offset <= log_start)
+            .count();
+        let mut entries = Vec::with_capacity(self.entries.len());
+        if let Some(last_removed) = before.checked_sub(1).map(|i| self.entries[i]) {
+            entries.push(EpochStart {
+                epoch: last_removed.epoch,
+                start_offset: log_start,
+            });
+        }
+        entries.extend_from_slice(&self.entries[before..]);
+        entries
+    }
+
+    /// The answer to OffsetForLeaderEpoch for `requested`, as
+    /// `(leader_epoch, end_offset)`, computed like Kafka's
+    /// `LeaderEpochFileCache::endOffsetFor` on a log spanning
+    /// `log_start..log_end`:
+    ///
+    /// - -1 (undefined) → (-1, -1);
+    /// - the current epoch → (it, `log_end`);
+    /// - an epoch with a later one → (the largest known epoch ≤ it, the
+    ///   start of the first epoch after it), i.e. where it ended;
+    /// - an epoch before every known one → (it, the start of the earliest
+    ///   known epoch): its data is gone, the log resumes there;
+    /// - an epoch after every known one → (-1, -1).
+    pub fn end_offset_for(&self, requested: i32, log_start: i64, log_end: i64) -> (i32, i64) {
+        if requested == UNDEFINED.0 {
+            return UNDEFINED;
+        }
+        let entries = self.starting_at(log_start);
+        if entries.last().is_some_and(|e| e.epoch == requested) {
+            return (requested, log_end);
+        }
+        let Some(higher) = entries.iter().find(|e| e.epoch > requested) else {
+            return UNDEFINED;
+        };
+        match entries.iter().rev().find(|e| e.epoch <= requested) {
+            None => (requested, higher.start_offset),
+            Some(floor) => (floor.epoch, higher.start_offset),
+        }
+    }
 }
 
 impl std::fmt::Debug for Topology {
@@ -121,7 +258,36 @@ impl Topology {
                 nodes,
                 ..Inner::default()
             }),
+            end_offsets: OnceLock::new(),
         }
+    }
+
+    /// Installs how epoch bumps read a partition's log end offset (the
+    /// broker state does this with its logs). Only the first call counts.
+    /// Without a source, a bump records offset 0.
+    pub fn set_end_offset_source(&self, source: EndOffsetSource) {
+        let _ = self.end_offsets.set(source);
+    }
+
+    /// Records in `epochs` that `topic`-`partition` entered `epoch` at its
+    /// current log end offset. Called with the topology locked, right after
+    /// the bump, so no request sees the new epoch before it is recorded.
+    fn record_epoch(
+        &self,
+        epochs: &mut HashMap<(String, i32), EpochHistory>,
+        topic: &str,
+        partition: i32,
+        epoch: i32,
+    ) {
+        let end = self
+            .end_offsets
+            .get()
+            .and_then(|source| source(topic, partition))
+            .unwrap_or(0);
+        epochs
+            .entry((topic.to_string(), partition))
+            .or_default()
+            .assign(epoch, end);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -249,6 +415,34 @@ impl Topology {
         Ok(placement.leader_epoch)
     }
 
+    /// Checks leadership and `current_leader_epoch` as [`Self::check_leader`]
+    /// does, and returns the partition's leader-epoch history, read under
+    /// the same lock (its last entry is the epoch that was checked).
+    pub fn epoch_history(
+        &self,
+        topic: &str,
+        partition: i32,
+        node: i32,
+        current_leader_epoch: i32,
+    ) -> Result<EpochHistory, ResponseError> {
+        if self.single_node(node) {
+            // As check_leader: a single node leads at epoch 0, always.
+            epoch_check(0, current_leader_epoch)?;
+            return Ok(EpochHistory::default());
+        }
+        let mut inner = self.lock();
+        let placement = self.placement_in(&mut inner, topic, partition);
+        if placement.leader != node {
+            return Err(ResponseError::NotLeaderOrFollower);
+        }
+        epoch_check(placement.leader_epoch, current_leader_epoch)?;
+        Ok(inner
+            .epochs
+            .get(&(topic.to_string(), partition))
+            .cloned()
+            .unwrap_or_default())
+    }
+
     /// True when this is a one-node topology of `node` (the common case,
     /// answered without touching the partition table).
     fn single_node(&self, node: i32) -> bool {
@@ -302,11 +496,15 @@ impl Topology {
         placement.leader_epoch += 1;
         let epoch = placement.leader_epoch;
         let Inner {
-            nodes, partitions, ..
+            nodes,
+            partitions,
+            epochs,
+            ..
         } = &mut *inner;
         if let Some(placement) = partitions.get_mut(&(topic.to_string(), partition)) {
             refresh_replica_sets(placement, nodes);
         }
+        self.record_epoch(epochs, topic, partition, epoch);
         Ok(epoch)
     }
 
@@ -323,9 +521,12 @@ impl Topology {
             .ok_or(TopologyError::UnknownNode(node))?;
         entry.alive = alive;
         let Inner {
-            nodes, partitions, ..
+            nodes,
+            partitions,
+            epochs,
+            ..
         } = &mut *inner;
-        for placement in partitions.values_mut() {
+        for ((topic, partition), placement) in partitions.iter_mut() {
             refresh_replica_sets(placement, nodes);
             let elect = if alive {
                 placement.leader == -1 && placement.isr.contains(&node)
@@ -335,6 +536,7 @@ impl Topology {
             if elect {
                 placement.leader = placement.isr.first().copied().unwrap_or(-1);
                 placement.leader_epoch += 1;
+                self.record_epoch(epochs, topic, *partition, placement.leader_epoch);
             }
         }
         Ok(())
@@ -343,7 +545,9 @@ impl Topology {
     /// Forgets the placements of a deleted topic, so a new topic of the
     /// same name starts over at epoch 0.
     pub fn forget_topic(&self, topic: &str) {
-        self.lock().partitions.retain(|(name, _), _| name != topic);
+        let mut inner = self.lock();
+        inner.partitions.retain(|(name, _), _| name != topic);
+        inner.epochs.retain(|(name, _), _| name != topic);
     }
 }
 
@@ -506,6 +710,142 @@ mod tests {
         assert!(topology.coordinates("g", 2));
     }
 
+    fn history(entries: &[(i32, i64)]) -> EpochHistory {
+        let mut history = EpochHistory { entries: vec![] };
+        for &(epoch, start) in entries {
+            history.assign(epoch, start);
+        }
+        assert_eq!(history.entries().len(), entries.len(), "{entries:?}");
+        history
+    }
+
+    #[test]
+    fn the_initial_history_is_epoch_zero_up_to_the_log_end() {
+        let initial = EpochHistory::default();
+        assert_eq!(initial.end_offset_for(0, 0, 10), (0, 10));
+        assert_eq!(initial.end_offset_for(0, 4, 10), (0, 10));
+        assert_eq!(initial.end_offset_for(1, 0, 10), (-1, -1), "unknown epoch");
+        assert_eq!(initial.end_offset_for(-1, 0, 10), (-1, -1), "undefined");
+    }
+
+    #[test]
+    fn an_epoch_ends_where_the_next_known_one_starts() {
+        let h = history(&[(0, 0), (1, 5), (3, 12)]);
+        assert_eq!(h.end_offset_for(0, 0, 20), (0, 5));
+        assert_eq!(h.end_offset_for(1, 0, 20), (1, 12));
+        // No entry for 2: the largest known epoch below it, and where 3 starts.
+        assert_eq!(h.end_offset_for(2, 0, 20), (1, 12));
+        assert_eq!(h.end_offset_for(3, 0, 20), (3, 20), "current: log end");
+        assert_eq!(h.end_offset_for(4, 0, 20), (-1, -1), "future epoch");
+    }
+
+    #[test]
+    fn epochs_before_the_earliest_known_one_end_at_its_start() {
+        let h = history(&[(2, 7), (4, 9)]);
+        // Kafka answers with the requested epoch and the first known start.
+        assert_eq!(h.end_offset_for(1, 0, 30), (1, 7));
+        assert_eq!(h.end_offset_for(0, 0, 30), (0, 7));
+    }
+
+    #[test]
+    fn the_log_start_cuts_the_history_like_kafka() {
+        let h = history(&[(0, 0), (1, 5), (2, 10)]);
+        // Log starts at 7: epoch 0 is gone, epoch 1 now starts at 7.
+        assert_eq!(h.end_offset_for(0, 7, 15), (0, 7));
+        assert_eq!(h.end_offset_for(1, 7, 15), (1, 10));
+        assert_eq!(h.end_offset_for(2, 7, 15), (2, 15));
+        // Log starts at 10: only epoch 2 remains.
+        assert_eq!(h.end_offset_for(1, 10, 15), (1, 10));
+        assert_eq!(h.end_offset_for(0, 10, 15), (0, 10));
+        assert_eq!(h.end_offset_for(2, 12, 15), (2, 15));
+    }
+
+    #[test]
+    fn assign_keeps_epochs_and_offsets_monotonic() {
+        let mut h = EpochHistory::default();
+        h.assign(0, 3);
+        assert_eq!(
+            h,
+            EpochHistory::default(),
+            "same epoch, later offset: no-op"
+        );
+        // Nothing was written in epoch 0: a bump at offset 0 replaces it.
+        h.assign(1, 0);
+        assert_eq!(
+            h.entries(),
+            &[EpochStart {
+                epoch: 1,
+                start_offset: 0
+            }]
+        );
+        assert_eq!(h.end_offset_for(0, 0, 4), (0, 0));
+        h.assign(2, 4);
+        h.assign(3, 4);
+        assert_eq!(
+            h.entries().iter().map(|e| e.epoch).collect::<Vec<_>>(),
+            vec![1, 3],
+            "epoch 2 wrote nothing"
+        );
+        assert_eq!(h.end_offset_for(2, 0, 9), (1, 4));
+        h.assign(-1, 10);
+        h.assign(5, -1);
+        assert_eq!(h.entries().len(), 2, "negative values are ignored");
+    }
+
+    #[test]
+    fn bumps_record_the_log_end_offset_of_the_moment() {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        use std::sync::Arc;
+
+        let topology = three(0);
+        let end = Arc::new(AtomicI64::new(5));
+        let source = end.clone();
+        topology.set_end_offset_source(Box::new(move |topic, partition| {
+            (topic == "t" && partition == 0).then(|| source.load(Ordering::SeqCst))
+        }));
+        let first = topology.placement("t", 0).leader;
+        let second = (first + 1) % 3;
+        assert_eq!(topology.move_leader("t", 0, second).unwrap(), 1);
+        end.store(9, Ordering::SeqCst);
+        topology.set_alive(second, false).unwrap();
+        let leader = topology.placement("t", 0).leader;
+        assert_ne!(leader, second);
+        let h = topology.epoch_history("t", 0, leader, 2).unwrap();
+        let starts: Vec<(i32, i64)> = h
+            .entries()
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect();
+        assert_eq!(starts, vec![(0, 0), (1, 5), (2, 9)]);
+        assert_eq!(h.end_offset_for(1, 0, 12), (1, 9));
+
+        assert_eq!(
+            topology.epoch_history("t", 0, second, -1),
+            Err(ResponseError::NotLeaderOrFollower)
+        );
+        assert_eq!(
+            topology.epoch_history("t", 0, leader, 1),
+            Err(ResponseError::FencedLeaderEpoch)
+        );
+        assert_eq!(
+            topology.epoch_history("t", 0, leader, 3),
+            Err(ResponseError::UnknownLeaderEpoch)
+        );
+        // Another partition keeps the initial history; a deleted topic
+        // starts over.
+        let other = topology.placement("t", 1).leader;
+        assert_eq!(
+            topology.epoch_history("t", 1, other, -1),
+            Ok(EpochHistory::default())
+        );
+        topology.forget_topic("t");
+        let leader = topology.placement("t", 0).leader;
+        assert_eq!(
+            topology.epoch_history("t", 0, leader, 0),
+            Ok(EpochHistory::default())
+        );
+    }
+
     #[test]
     fn single_node_leads_everything_at_epoch_zero() {
         let topology = Topology::single(BrokerAddress {
@@ -517,5 +857,13 @@ mod tests {
         assert_eq!(topology.placement("any", 3).leader, 4);
         assert_eq!(topology.coordinator("g"), Some(4));
         assert_eq!(topology.controller(), 4);
+        assert_eq!(
+            topology.epoch_history("any", 0, 4, -1),
+            Ok(EpochHistory::default())
+        );
+        assert_eq!(
+            topology.epoch_history("any", 0, 4, 1),
+            Err(ResponseError::UnknownLeaderEpoch)
+        );
     }
 }

@@ -42,6 +42,7 @@ fn decode_body(api: ApiKey, body: &Bytes, version: i16) {
         DeleteTopics => messages::DeleteTopicsRequest,
         DeleteRecords => messages::DeleteRecordsRequest,
         InitProducerId => messages::InitProducerIdRequest,
+        OffsetForLeaderEpoch => messages::OffsetForLeaderEpochRequest,
         DescribeConfigs => messages::DescribeConfigsRequest,
         AlterConfigs => messages::AlterConfigsRequest,
         CreatePartitions => messages::CreatePartitionsRequest,

@@ -8,9 +8,14 @@
 //! back through the checker (failed records must not be there, acknowledged
 //! ones exactly once, in order).
 //!
-//! A fail rule answers without appending, so NOT_ENOUGH_REPLICAS_AFTER_APPEND
-//! here tests the retry, not a real "appended, then failed" (P2's dropped
-//! responses cover written-but-unanswered batches).
+//! NOT_ENOUGH_REPLICAS_AFTER_APPEND and REQUEST_TIMED_OUT are injected as
+//! Kafka produces them, after the batch was appended (`FailAfterApply`):
+//! the retries must be recognised as duplicates. UNKNOWN_PRODUCER_ID is
+//! injected twice: with acknowledged records still in the log (fatal), and
+//! after DeleteRecords moved the log start past them (KIP-360: epoch bump,
+//! no loss), where the error reply carries the partition's real log start
+//! offset as Kafka's does. A last case deletes a producer's records with
+//! no fault at all and keeps producing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -20,10 +25,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::producer_with;
-use durian_broker::testing::{Cluster, Faults};
+use durian_admin::{Admin, OffsetSpec, TopicPartition};
+use durian_broker::testing::{Cluster, Fault, Faults, Times};
 use durian_producer::{Producer, ProducerError, ProducerRecord, RecordMetadata};
 use durian_reliability::readback::read_all;
-use durian_reliability::{check, Expectations, Outcome, SendLedger, SentRecord, Workload};
+use durian_reliability::{check, Expectations, Outcome, Report, SendLedger, SentRecord, Workload};
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::ResponseError;
 
@@ -82,26 +88,132 @@ impl Case {
         self.resolve(index, &result);
         result
     }
+
+    /// Records that DeleteRecords removed every acknowledged record below
+    /// `log_start`: they are no longer expected, and reading one back would
+    /// be a violation (the checker counts it as failed but read).
+    fn removed_below(&mut self, log_start: i64) -> usize {
+        let gone: Vec<u64> = self
+            .ledger
+            .records()
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Acked { offset, .. } if offset < log_start))
+            .map(|r| r.id.send_index)
+            .collect();
+        for index in &gone {
+            self.ledger.resolve(
+                *index,
+                Outcome::Failed {
+                    reason: format!("removed by DeleteRecords below offset {log_start}"),
+                },
+            );
+        }
+        gone.len()
+    }
+}
+
+/// One case's cluster, producer and ledger, from the warm-up to the check.
+struct Run {
+    name: String,
+    cluster: Cluster,
+    bootstrap: String,
+    producer: Producer,
+    case: Case,
+}
+
+impl Run {
+    /// A fresh one-node cluster with topic `p3` (one partition) and a
+    /// warm-up record acknowledged at offset 0: producer id and metadata
+    /// are in place before any rule is added.
+    async fn start(name: &str) -> Run {
+        let cluster = Cluster::builder().nodes(1).seed(7).start().await.unwrap();
+        cluster.create_topic("p3", 1).await.unwrap();
+        let bootstrap = cluster.bootstrap();
+        let producer = producer_with(&bootstrap, |c| {
+            c.delivery_timeout = Duration::from_secs(20);
+            c.client.request_timeout = Duration::from_secs(3);
+        });
+        let mut case = Case::new("p3");
+        let warm_up = case
+            .send_one(&producer)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: warm-up failed: {e}"));
+        assert_eq!(warm_up.offset, 0, "{name}: warm-up offset");
+        Run {
+            name: name.to_string(),
+            cluster,
+            bootstrap,
+            producer,
+            case,
+        }
+    }
+
+    /// Sends one record; it must be acknowledged.
+    async fn send_acked(&mut self) -> RecordMetadata {
+        let result = self.case.send_one(&self.producer).await;
+        result.unwrap_or_else(|e| panic!("{}: send failed: {e}", self.name))
+    }
+
+    /// Closes the producer, reads the partition back and checks it: clean,
+    /// and nothing but acknowledged records in the log (no duplicate
+    /// written by a retry, no failed record).
+    async fn finish(self) -> Report {
+        let name = &self.name;
+        let _ = self.producer.close(Duration::from_secs(5)).await;
+        let read = read_all(&self.bootstrap, "p3", 1, Duration::from_secs(20))
+            .await
+            .unwrap();
+        let report = check(
+            self.case.workload.run_id,
+            &self.case.ledger,
+            &read,
+            Expectations { idempotent: true },
+        );
+        eprintln!("P3 {name}: {report}");
+        assert!(report.is_clean(), "{name}: {report}");
+        assert_eq!(report.read, report.acked, "{name}: {report}");
+        self.cluster.shutdown().await.unwrap();
+        report
+    }
+}
+
+fn admin(bootstrap: &str) -> Admin {
+    Admin::builder()
+        .bootstrap_servers(bootstrap.split(','))
+        .build()
+        .unwrap()
+}
+
+fn p3_partition() -> TopicPartition {
+    TopicPartition::new("p3", 0)
+}
+
+/// The partition's end offset, asked with ListOffsets (which no rule here
+/// touches).
+async fn end_offset(admin: &Admin) -> i64 {
+    let mut found = admin
+        .list_offsets([(p3_partition(), OffsetSpec::Latest)])
+        .await;
+    let listed = found.remove(&p3_partition()).unwrap().unwrap();
+    listed.offset.unwrap()
+}
+
+/// Moves the log start offset to `before` with DeleteRecords.
+async fn delete_records(admin: &Admin, before: i64) {
+    let mut deleted = admin.delete_records([(p3_partition(), before)]).await;
+    let deleted = deleted.remove(&p3_partition()).unwrap().unwrap();
+    assert_eq!(deleted.low_watermark, before, "DeleteRecords low watermark");
 }
 
 /// Runs one case: `inject` adds the rules before the probe; `probes`
 /// records are sent back to back (two for the "not at head" case).
 async fn run_case(name: &str, probes: u64, inject: impl FnOnce(&Faults), promise: Promise) {
-    let cluster = Cluster::builder().nodes(1).seed(7).start().await.unwrap();
-    cluster.create_topic("p3", 1).await.unwrap();
-    let bootstrap = cluster.bootstrap();
-    let producer = producer_with(&bootstrap, |c| {
-        c.delivery_timeout = Duration::from_secs(20);
-        c.client.request_timeout = Duration::from_secs(3);
-    });
-    let mut case = Case::new("p3");
-    case.send_one(&producer)
-        .await
-        .unwrap_or_else(|e| panic!("{name}: warm-up failed: {e}"));
+    let mut run = Run::start(name).await;
+    let (producer, case) = (&run.producer, &mut run.case);
     let bumps_before = producer.metrics().epoch_bumps;
 
-    let seen = cluster.faults().record();
-    inject(cluster.faults());
+    let seen = run.cluster.faults().record();
+    inject(run.cluster.faults());
     let mut deliveries = Vec::new();
     for n in 0..probes {
         let index = case.run;
@@ -129,7 +241,7 @@ async fn run_case(name: &str, probes: u64, inject: impl FnOnce(&Faults), promise
         case.resolve(index, &result);
         results.push(result);
     }
-    let follow_up = case.send_one(&producer).await;
+    let follow_up = case.send_one(producer).await;
     let metrics = producer.metrics();
     let bumps = metrics.epoch_bumps - bumps_before;
     eprintln!(
@@ -183,21 +295,9 @@ async fn run_case(name: &str, probes: u64, inject: impl FnOnce(&Faults), promise
             );
         }
     }
-    let _ = producer.close(Duration::from_secs(5)).await;
-    let read = read_all(&bootstrap, "p3", 1, Duration::from_secs(20))
-        .await
-        .unwrap();
-    let report = check(
-        case.workload.run_id,
-        &case.ledger,
-        &read,
-        Expectations { idempotent: true },
-    );
-    eprintln!("P3 {name}: {report}");
-    assert!(report.is_clean(), "{name}: {report}");
-    // A fail rule never appends, so nothing but acknowledged records is in the log.
-    assert_eq!(report.read, report.acked, "{name}: {report}");
-    cluster.shutdown().await.unwrap();
+    // A fail rule never appends, so nothing but acknowledged records is in
+    // the log (finish asserts it).
+    run.finish().await;
 }
 
 fn fail_produce(error: ResponseError, times: u64) -> impl FnOnce(&Faults) {
@@ -214,11 +314,9 @@ async fn p3_retriable_produce_errors_are_retried_until_acknowledged() {
     for (name, error) in [
         ("NOT_LEADER_OR_FOLLOWER", ResponseError::NotLeaderOrFollower),
         ("NOT_ENOUGH_REPLICAS", ResponseError::NotEnoughReplicas),
-        (
-            "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-            ResponseError::NotEnoughReplicasAfterAppend,
-        ),
-        ("REQUEST_TIMED_OUT", ResponseError::RequestTimedOut),
+        // NOT_ENOUGH_REPLICAS_AFTER_APPEND and REQUEST_TIMED_OUT are not
+        // here: a Kafka broker only sends them after the append, which
+        // the next test injects.
         ("KAFKA_STORAGE_ERROR", ResponseError::KafkaStorageError),
         // Retriable in Kafka's error table (CorruptRecordException).
         ("CORRUPT_MESSAGE", ResponseError::CorruptMessage),
@@ -293,4 +391,199 @@ async fn p3_message_too_large_fails_the_batch_and_bumps_the_epoch() {
         }),
     )
     .await;
+}
+
+/// NOT_ENOUGH_REPLICAS_AFTER_APPEND, and REQUEST_TIMED_OUT as acks=all
+/// reports slow replication: the batch is in the log, the producer is told
+/// it failed. The retries (same producer id, epoch and sequence) must be
+/// answered as duplicates: the record acknowledged at the offset of the
+/// first append, read once, no epoch bump.
+async fn appended_then_refused(name: &str, error: ResponseError) {
+    let mut run = Run::start(name).await;
+    let admin = admin(&run.bootstrap);
+    assert_eq!(end_offset(&admin).await, 1, "{name}: after the warm-up");
+    let before = run.producer.metrics();
+    let faults = run.cluster.faults();
+    // Every attempt is refused until the rule is removed, so the log can be
+    // looked at while the producer is still retrying.
+    let rule = faults
+        .any_node()
+        .api(ApiKey::Produce)
+        .rule(Fault::FailAfterApply(error), Times::Always);
+    let index = run.case.run;
+    let record = run.case.record();
+    let delivery = run.producer.send(record).await.unwrap();
+    // The producer resends a batch only after its previous attempt was
+    // answered, and a request is answered after it was applied: once the
+    // third attempt has reached the rule, the first two were applied.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while faults.fired(rule) < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "{name}: the producer stopped retrying after {} attempts",
+            faults.fired(rule)
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // The first attempt was appended (1 -> 2), the second was a duplicate
+    // and appended nothing.
+    assert_eq!(
+        end_offset(&admin).await,
+        2,
+        "{name}: appended once while being refused"
+    );
+    faults.remove(rule);
+    let result = delivery.await;
+    run.case.resolve(index, &result);
+    let probe = result.unwrap_or_else(|e| panic!("{name}: the table says retried: {e}"));
+    assert_eq!(
+        probe.offset, 1,
+        "{name}: acknowledged where the first attempt was appended"
+    );
+    let follow_up = run.send_acked().await;
+    assert_eq!(follow_up.offset, 2, "{name}: no duplicate in between");
+    let after = run.producer.metrics();
+    eprintln!(
+        "P3 {name} after append: probe at {}, follow-up at {}, {} retries, {} epoch bumps",
+        probe.offset,
+        follow_up.offset,
+        after.retries - before.retries,
+        after.epoch_bumps - before.epoch_bumps
+    );
+    assert!(
+        after.retries - before.retries >= 3,
+        "{name}: every refusal is a retry"
+    );
+    assert_eq!(
+        after.epoch_bumps, before.epoch_bumps,
+        "{name}: a retriable error must not bump the epoch"
+    );
+    let report = run.finish().await;
+    assert_eq!(report.acked, 3, "{name}: {report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p3_errors_after_the_append_are_retried_as_duplicates() {
+    appended_then_refused(
+        "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+        ResponseError::NotEnoughReplicasAfterAppend,
+    )
+    .await;
+    appended_then_refused("REQUEST_TIMED_OUT", ResponseError::RequestTimedOut).await;
+}
+
+/// KIP-360: DeleteRecords removed every acknowledged record (and with them
+/// the broker's state of this producer); the next Produce is answered
+/// UNKNOWN_PRODUCER_ID with the partition's log start offset, which is past
+/// the last acknowledged offset. The producer bumps its epoch once and
+/// retries the batch under the new epoch: nothing lost, nothing surfaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p3_unknown_producer_id_after_delete_records_bumps_the_epoch_and_retries() {
+    let name = "UNKNOWN_PRODUCER_ID after DeleteRecords";
+    let mut run = Run::start(name).await;
+    for offset in 1..3 {
+        assert_eq!(run.send_acked().await.offset, offset, "{name}");
+    }
+    let admin = admin(&run.bootstrap);
+    delete_records(&admin, 3).await;
+    assert_eq!(run.case.removed_below(3), 3, "{name}");
+    let before = run.producer.metrics();
+    let seen = run.cluster.faults().record();
+    let rule = run
+        .cluster
+        .faults()
+        .any_node()
+        .api(ApiKey::Produce)
+        .fail_next(1, ResponseError::UnknownProducerId);
+
+    let probe = run.send_acked().await;
+    assert_eq!(
+        run.cluster.faults().fired(rule),
+        1,
+        "{name}: the rule must have fired"
+    );
+    // The refused attempt appended nothing; the retry is the first record
+    // after the new log start.
+    assert_eq!(probe.offset, 3, "{name}: probe offset");
+    // Later records, several in flight at once, go through under the new epoch.
+    let mut later = Vec::new();
+    for _ in 0..5 {
+        let index = run.case.run;
+        let record = run.case.record();
+        later.push((index, run.producer.send(record).await.unwrap()));
+    }
+    for (n, (index, delivery)) in later.into_iter().enumerate() {
+        let result = delivery.await;
+        run.case.resolve(index, &result);
+        let written = result.unwrap_or_else(|e| panic!("{name}: later record {n}: {e}"));
+        assert_eq!(written.offset, 4 + n as i64, "{name}: later record {n}");
+    }
+    let after = run.producer.metrics();
+    let bumps = after.epoch_bumps - before.epoch_bumps;
+    let init_requests = seen.count(Some(ApiKey::InitProducerId), None);
+    eprintln!(
+        "P3 {name}: probe at {}, {} retries, {bumps} epoch bumps, {init_requests} InitProducerId",
+        probe.offset,
+        after.retries - before.retries
+    );
+    assert_eq!(bumps, 1, "{name}: the table promises one epoch bump");
+    assert_eq!(init_requests, 1, "{name}: one InitProducerId for the bump");
+    assert_eq!(after.errors, before.errors, "{name}");
+    let report = run.finish().await;
+    assert_eq!(report.acked, 6, "{name}: {report}");
+}
+
+/// No fault: DeleteRecords removes every batch of the producer, so the
+/// broker forgets it; like Kafka >= 2.5 it takes the producer's next
+/// sequence anyway. No error, no retry, no bump, no duplicate, order kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p3_producer_goes_on_after_delete_records_removed_all_its_batches() {
+    let name = "DeleteRecords without a fault";
+    let mut run = Run::start(name).await;
+    for offset in 1..3 {
+        assert_eq!(run.send_acked().await.offset, offset, "{name}");
+    }
+    let admin = admin(&run.bootstrap);
+    delete_records(&admin, 3).await;
+    assert_eq!(run.case.removed_below(3), 3, "{name}");
+    let before = run.producer.metrics();
+    let seen = run.cluster.faults().record();
+    // Four rounds of five records, each round sent back to back and
+    // awaited before the next: at least four batches, the first carrying
+    // sequence 3 to a broker that forgot the producer, the others checked
+    // against it in order.
+    let mut offset = 3;
+    for round in 0..4 {
+        let mut sent = Vec::new();
+        for _ in 0..5 {
+            let index = run.case.run;
+            let record = run.case.record();
+            sent.push((index, run.producer.send(record).await.unwrap()));
+        }
+        for (index, delivery) in sent {
+            let result = delivery.await;
+            run.case.resolve(index, &result);
+            let written = result.unwrap_or_else(|e| panic!("{name}: round {round}: {e}"));
+            assert_eq!(written.offset, offset, "{name}: round {round}");
+            offset += 1;
+        }
+    }
+    let after = run.producer.metrics();
+    eprintln!(
+        "P3 {name}: {} Produce requests, {} retries, {} epoch bumps",
+        seen.count(Some(ApiKey::Produce), None),
+        after.retries - before.retries,
+        after.epoch_bumps - before.epoch_bumps
+    );
+    // Counted by the broker's hook, which sees a request before it is
+    // answered (the producer's batch counter is updated only after the
+    // delivery futures resolve).
+    assert!(
+        seen.count(Some(ApiKey::Produce), None) >= 4,
+        "{name}: one request per round at least"
+    );
+    assert_eq!(after.retries, before.retries, "{name}: no error answered");
+    assert_eq!(after.epoch_bumps, before.epoch_bumps, "{name}: no bump");
+    let report = run.finish().await;
+    assert_eq!(report.acked, 20, "{name}: {report}");
 }

@@ -40,6 +40,7 @@ pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 mod produce_validate;
 pub mod sync_group;
@@ -198,6 +199,11 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             InitProducerId,
             init_producer_id,
             messages::InitProducerIdRequest
+        ),
+        api_ctx!(
+            OffsetForLeaderEpoch,
+            offset_for_leader_epoch,
+            messages::OffsetForLeaderEpochRequest
         ),
         api_ctx!(
             DescribeConfigs,

@@ -16,12 +16,27 @@ use kafka_protocol::messages::{
     ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest,
     ProduceResponse,
 };
+use kafka_protocol::ResponseError;
 
 use crate::handlers::{text, topic_name};
 use crate::state::BrokerState;
 
 /// Produce: `code` for every partition, no offsets.
-pub fn produce(request: &ProduceRequest, version: i16, code: i16) -> ProduceResponse {
+///
+/// From v5 each partition also carries a log start offset, chosen as Kafka's
+/// `ReplicaManager` does for a failed append: -1 for the errors it raises
+/// before looking at the log (see `produce_error_knows_log_start`), the
+/// partition's real log start offset for every other error (sequence and
+/// epoch checks, NOT_ENOUGH_REPLICAS, and the after-append errors) when
+/// this broker holds the partition. A producer needs the real value to
+/// judge UNKNOWN_PRODUCER_ID (KIP-360): retention removed its records, or
+/// acknowledged data was lost.
+pub fn produce(
+    state: &BrokerState,
+    request: &ProduceRequest,
+    version: i16,
+    code: i16,
+) -> ProduceResponse {
     let responses = request
         .topic_data
         .iter()
@@ -36,7 +51,14 @@ pub fn produce(request: &ProduceRequest, version: i16, code: i16) -> ProduceResp
                         .with_base_offset(-1)
                         .with_log_append_time_ms(-1);
                     if version >= 5 {
-                        response.with_log_start_offset(-1)
+                        let log_start = if produce_error_knows_log_start(code) {
+                            state
+                                .with_partition(&topic.name, p.index, |log| log.log_start_offset())
+                                .unwrap_or(-1)
+                        } else {
+                            -1
+                        };
+                        response.with_log_start_offset(log_start)
                     } else {
                         response
                     }
@@ -48,6 +70,22 @@ pub fn produce(request: &ProduceRequest, version: i16, code: i16) -> ProduceResp
         })
         .collect();
     ProduceResponse::default().with_responses(responses)
+}
+
+/// Whether Kafka reports the log start offset with this Produce error:
+/// not for the errors its `ReplicaManager.appendToLocalLog` raises before
+/// (or instead of) reaching the log, which it answers with -1.
+pub fn produce_error_knows_log_start(code: i16) -> bool {
+    ![
+        ResponseError::UnknownTopicOrPartition,
+        ResponseError::NotLeaderOrFollower,
+        ResponseError::MessageTooLarge,
+        ResponseError::RecordListTooLarge,
+        ResponseError::CorruptMessage,
+        ResponseError::KafkaStorageError,
+    ]
+    .iter()
+    .any(|e| e.code() == code)
 }
 
 /// Fetch: `code` for every partition, empty records.

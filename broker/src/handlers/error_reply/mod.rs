@@ -7,18 +7,20 @@
 //! not coordinate the group. Builders exist for Produce, Fetch, ListOffsets,
 //! Metadata, FindCoordinator, the group APIs (JoinGroup, SyncGroup,
 //! Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups,
-//! ListGroups, DeleteGroups, OffsetDelete), InitProducerId, DeleteRecords
-//! and DescribeCluster. For other APIs [`build`] returns `None` and the
-//! caller closes the connection, which every client treats as a
-//! retriable network error.
+//! ListGroups, DeleteGroups, OffsetDelete), InitProducerId, DeleteRecords,
+//! OffsetForLeaderEpoch and DescribeCluster. For other APIs [`build`]
+//! returns `None` and the caller closes the connection, which every client
+//! treats as a retriable network error.
 
 mod data;
 mod groups;
+mod leader_epoch;
 #[cfg(test)]
 mod tests;
 
 pub use data::*;
 pub use groups::*;
+pub use leader_epoch::*;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
@@ -51,7 +53,7 @@ pub fn build(
             if r.acks == 0 {
                 return Err("acks=0 has no response to carry an error".to_string());
             }
-            encode_body(&produce(&r, v, code), v)
+            encode_body(&produce(state, &r, v, code), v)
         }),
         ApiKey::Fetch => run(body, v, |r| encode_body(&fetch(&r, v, code), v)),
         ApiKey::ListOffsets => run(body, v, |r| encode_body(&list_offsets(&r, v, code), v)),
@@ -87,6 +89,9 @@ pub fn build(
             encode_body(&response, v)
         }),
         ApiKey::DeleteRecords => run(body, v, |r| encode_body(&delete_records(&r, code), v)),
+        ApiKey::OffsetForLeaderEpoch => run(body, v, |r| {
+            encode_body(&offset_for_leader_epoch(&r, code), v)
+        }),
         ApiKey::DescribeCluster => run(body, v, |_: DescribeClusterRequest| {
             let response = DescribeClusterResponse::default()
                 .with_error_code(code)

@@ -318,3 +318,102 @@ async fn every_builder_answers_every_served_version_with_the_code() {
     assert!(build(s, &ctx, ApiKey::CreateTopics, &body.freeze(), CODE).is_none());
     broker.shutdown().await.unwrap();
 }
+
+/// The log start offset of each partition in a Produce error reply for
+/// `t`-0 (held, log start moved to 3), `t`-9 and `missing`-0 (not held).
+fn produce_log_starts(state: &BrokerState, version: i16, code: i16) -> Vec<i64> {
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_topic_data(vec![
+            produce_request::TopicProduceData::default()
+                .with_name(topic())
+                .with_partition_data(vec![
+                    produce_request::PartitionProduceData::default().with_index(0),
+                    produce_request::PartitionProduceData::default().with_index(9),
+                ]),
+            produce_request::TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str("missing")))
+                .with_partition_data(vec![Default::default()]),
+        ]);
+    let mut body = BytesMut::new();
+    request.encode(&mut body, version).unwrap();
+    let ctx = RequestContext {
+        version,
+        client_id: None,
+        peer: "127.0.0.1:1".parse().unwrap(),
+        node_id: 0,
+    };
+    let Some(Ok(Reply::Body(mut bytes))) =
+        build(state, &ctx, ApiKey::Produce, &body.freeze(), code)
+    else {
+        panic!("Produce v{version} must answer");
+    };
+    let response = ProduceResponse::decode(&mut bytes, version).unwrap();
+    response
+        .responses
+        .iter()
+        .flat_map(|t| t.partition_responses.iter())
+        .map(|p| {
+            assert_eq!(p.error_code, code);
+            p.log_start_offset
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn produce_errors_carry_the_log_start_offset_where_kafka_reports_it() {
+    let broker = crate::Broker::builder()
+        .temporary()
+        .listen("127.0.0.1:0")
+        .start()
+        .await
+        .unwrap();
+    let state = broker.state.clone();
+    state
+        .create_topic("t", 1, Default::default(), false)
+        .await
+        .unwrap();
+    let mut writer = durian_core::record::BatchWriter::builder().build();
+    for i in 0..5 {
+        writer
+            .try_append(i, None, Some(b"v"), durian_core::record::NO_HEADERS)
+            .unwrap();
+    }
+    let mut batch = writer.finish().unwrap().to_vec();
+    let start = state
+        .with_partition("t", 0, |log| {
+            log.append(&mut batch, 0, 0).unwrap();
+            log.delete_records_before(3).unwrap();
+            log.log_start_offset()
+        })
+        .unwrap();
+    assert_eq!(start, 3);
+
+    let versions = lookup(ApiKey::Produce).unwrap().versions;
+    // A producer judges UNKNOWN_PRODUCER_ID by it (KIP-360); errors raised
+    // at or after the append carry it too, the held partition only.
+    for code in [
+        ResponseError::UnknownProducerId,
+        ResponseError::OutOfOrderSequenceNumber,
+        ResponseError::NotEnoughReplicasAfterAppend,
+        ResponseError::RequestTimedOut,
+    ] {
+        for v in 5..=versions.max {
+            let found = produce_log_starts(&state, v, code.code());
+            assert_eq!(found, [3, -1, -1], "{code:?} v{v}");
+        }
+    }
+    // Kafka answers these before reaching the log, with -1.
+    for code in [
+        ResponseError::NotLeaderOrFollower,
+        ResponseError::CorruptMessage,
+        ResponseError::MessageTooLarge,
+    ] {
+        let found = produce_log_starts(&state, versions.max, code.code());
+        assert_eq!(found, [-1, -1, -1], "{code:?}");
+    }
+    // Before v5 the field does not exist; it decodes as its default.
+    let found = produce_log_starts(&state, 4, ResponseError::UnknownProducerId.code());
+    assert_eq!(found, [-1, -1, -1]);
+    broker.shutdown().await.unwrap();
+}

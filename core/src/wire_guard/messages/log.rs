@@ -1,5 +1,5 @@
 //! Reading and writing partitions: Produce (0), Fetch (1), ListOffsets (2),
-//! DeleteRecords (21).
+//! DeleteRecords (21), OffsetForLeaderEpoch (23).
 
 use crate::wire_guard::schema::*;
 
@@ -399,6 +399,73 @@ pub(crate) static DELETE_RECORDS_RESPONSE: MessageDef = MessageDef {
         &[
             field("throttle_time_ms", INT32, ALL),
             field("topics", array_of(&DELETE_RECORDS_TOPIC_RESULT), ALL),
+        ],
+    ),
+};
+
+// ---- OffsetForLeaderEpoch (key 23): versions 2-4, flexible 4+ ----
+
+static OFFSET_FOR_LEADER_PARTITION: StructDef = StructDef::new(
+    "OffsetForLeaderPartition",
+    &[
+        field("partition", INT32, ALL),
+        field("current_leader_epoch", INT32, ALL),
+        field("leader_epoch", INT32, ALL),
+    ],
+);
+
+static OFFSET_FOR_LEADER_TOPIC: StructDef = StructDef::new(
+    "OffsetForLeaderTopic",
+    &[
+        field("topic", STRING, ALL),
+        field("partitions", array_of(&OFFSET_FOR_LEADER_PARTITION), ALL),
+    ],
+);
+
+pub(crate) static OFFSET_FOR_LEADER_EPOCH_REQUEST: MessageDef = MessageDef {
+    name: "OffsetForLeaderEpochRequest",
+    versions: range(2, 4),
+    flexible: from(4),
+    body: &StructDef::new(
+        "OffsetForLeaderEpochRequest",
+        &[
+            field("replica_id", INT32, from(3)),
+            field("topics", array_of(&OFFSET_FOR_LEADER_TOPIC), ALL),
+        ],
+    ),
+};
+
+static OFFSET_FOR_LEADER_EPOCH_END_OFFSET: StructDef = StructDef::new(
+    "EpochEndOffset",
+    &[
+        field("error_code", INT16, ALL),
+        field("partition", INT32, ALL),
+        field("leader_epoch", INT32, ALL),
+        field("end_offset", INT64, ALL),
+    ],
+);
+
+static OFFSET_FOR_LEADER_TOPIC_RESULT: StructDef = StructDef::new(
+    "OffsetForLeaderTopicResult",
+    &[
+        field("topic", STRING, ALL),
+        field(
+            "partitions",
+            array_of(&OFFSET_FOR_LEADER_EPOCH_END_OFFSET),
+            ALL,
+        ),
+    ],
+);
+
+pub(crate) static OFFSET_FOR_LEADER_EPOCH_RESPONSE: MessageDef = MessageDef {
+    name: "OffsetForLeaderEpochResponse",
+    versions: range(2, 4),
+    flexible: from(4),
+    body: &StructDef::new(
+        "OffsetForLeaderEpochResponse",
+        &[
+            field("throttle_time_ms", INT32, ALL),
+            field("topics", array_of(&OFFSET_FOR_LEADER_TOPIC_RESULT), ALL),
         ],
     ),
 };

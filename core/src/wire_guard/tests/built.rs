@@ -76,6 +76,10 @@ has_tags!(
     OffsetCommitRequest,
     CreateTopicsResponse,
     DescribeConfigsResponse,
+    OffsetForLeaderEpochRequest,
+    offset_for_leader_epoch_request::OffsetForLeaderPartition,
+    OffsetForLeaderEpochResponse,
+    offset_for_leader_epoch_response::EpochEndOffset,
 );
 
 fn metadata_request(v: i16) -> MetadataRequest {
@@ -422,6 +426,58 @@ fn offset_commit_request(v: i16) -> OffsetCommitRequest {
     tag(request, v >= 8)
 }
 
+fn offset_for_leader_epoch_request(v: i16) -> OffsetForLeaderEpochRequest {
+    use offset_for_leader_epoch_request::*;
+    let flexible = v >= 4;
+    let partitions = vec![
+        tag(
+            OffsetForLeaderPartition::default()
+                .with_partition(0)
+                .with_current_leader_epoch(3)
+                .with_leader_epoch(2),
+            flexible,
+        ),
+        OffsetForLeaderPartition::default()
+            .with_partition(1)
+            .with_current_leader_epoch(-1)
+            .with_leader_epoch(0),
+    ];
+    let request = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![
+            OffsetForLeaderTopic::default()
+                .with_topic(topic("orders"))
+                .with_partitions(partitions),
+            OffsetForLeaderTopic::default().with_topic(topic("empty")),
+        ]);
+    tag(request, flexible)
+}
+
+fn offset_for_leader_epoch_response(v: i16) -> OffsetForLeaderEpochResponse {
+    use offset_for_leader_epoch_response::*;
+    let flexible = v >= 4;
+    let partitions = vec![
+        tag(
+            EpochEndOffset::default()
+                .with_partition(0)
+                .with_leader_epoch(2)
+                .with_end_offset(40),
+            flexible,
+        ),
+        EpochEndOffset::default()
+            .with_partition(1)
+            .with_error_code(74)
+            .with_leader_epoch(-1)
+            .with_end_offset(-1),
+    ];
+    let response = OffsetForLeaderEpochResponse::default()
+        .with_throttle_time_ms(5)
+        .with_topics(vec![OffsetForLeaderTopicResult::default()
+            .with_topic(topic("orders"))
+            .with_partitions(partitions)]);
+    tag(response, flexible)
+}
+
 fn create_topics_response(v: i16) -> CreateTopicsResponse {
     use create_topics_response::*;
     let configs = vec![
@@ -530,5 +586,17 @@ fn wire_guard_accepts_messages_built_with_kafka_protocol() {
     every_version(8, offset_commit_request, check_request, &mut failures);
     every_version(19, create_topics_response, check_response, &mut failures);
     every_version(32, describe_configs_response, check_response, &mut failures);
+    every_version(
+        23,
+        offset_for_leader_epoch_request,
+        check_request,
+        &mut failures,
+    );
+    every_version(
+        23,
+        offset_for_leader_epoch_response,
+        check_response,
+        &mut failures,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

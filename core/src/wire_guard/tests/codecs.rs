@@ -90,6 +90,7 @@ pub(super) fn covered() -> Vec<Codec> {
         AlterConfigsRequest,
         IncrementalAlterConfigsRequest,
         DeleteRecordsRequest,
+        OffsetForLeaderEpochRequest,
         DescribeClusterRequest,
         SaslHandshakeRequest,
     ]
