@@ -1,0 +1,910 @@
+//! C1: a group of 3 whose members are killed at random for a minute loses
+//! nothing, and reads a record twice only past the last commit of the
+//! member that read it first.
+//!
+//! A producer writes test records (`reliability/src/record.rs`) to a
+//! 6-partition topic on a 3-node cluster for the whole run. Three group
+//! members read it, each committing the offsets after the records of a
+//! poll once it has "processed" them (a short sleep), commitSync-style.
+//! Every 2–5 s (seeded) a random member is killed and a new one (a new
+//! incarnation) takes its place, so the group stays at three. A kill is a
+//! crash, not a close: the task owning the consumer is aborted, which
+//! drops the consumer mid-await. Dropping a `Consumer` aborts its group
+//! task (`GroupHandle::drop`) without LeaveGroup and closes its
+//! connections with its client, so the coordinator only learns of the
+//! death when the session times out, as with a killed process. Kills take
+//! turns at striking while the victim holds records it has not committed
+//! yet, while its commit is in flight, and at any moment (waiting up to
+//! 3 s for the moment), so every kind of loss of uncommitted work happens.
+//! After the kills, the producer stops, the members drain the topic and,
+//! once the group is Stable with its three live members (the last victim
+//! evicted), close cleanly.
+//!
+//! Every member writes what it does into one journal, in order: each
+//! record handed to it, each commit it sends and its outcome, and its
+//! death. The checks:
+//!
+//! * nothing lost: every acknowledged record is read (the suite's checker,
+//!   on one copy of each record: also nothing misplaced, reordered or
+//!   corrupt), every copy of a record is byte-identical, and every record
+//!   was committed by a member that had read it (its processing finished);
+//! * a member that starts reading a partition (first assignment, or back
+//!   after a rebalance) starts exactly at the group's last commit there
+//!   (or at a commit whose outcome the journal cannot know: one in flight
+//!   when its member was killed, one answered but not yet written down, or
+//!   one answered with an error other than the rebalance fence), never
+//!   earlier, never later; committed offsets never go backwards;
+//! * duplicates only beyond the last commit: a record read again lies at or
+//!   past every commit made before the re-read, its earlier reader had not
+//!   committed past it, and that reader was either killed since or had a
+//!   commit covering it refused (a survivor's commit fenced by a
+//!   rebalance); a repeat with neither cause fails;
+//! * after the clean closes, the group's committed offsets (read with a
+//!   fresh consumer) equal the end offsets, which equal the records
+//!   produced and consumed, and the group is empty (LeaveGroup was sent);
+//! * the chaos happened: enough kills, and at least one kill made records
+//!   be read again, so the duplicate checks were not vacuous.
+//!
+//! `DURIAN_C1_SECONDS` changes the minute of kills, `DURIAN_SEED` reruns a
+//! seed (the victims, the gaps, the processing times; the interleaving
+//! with the brokers stays the scheduler's).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{fault_tolerant_producer, seed, sized};
+use durian_admin::Admin;
+use durian_broker::group::GroupConfig;
+use durian_broker::testing::Cluster;
+use durian_consumer::{Consumer, ConsumerError, OffsetAndMetadata, OffsetReset, TopicPartition};
+use durian_core::ClientConfig;
+use durian_producer::{DeliveryFuture, Producer, ProducerRecord};
+use durian_reliability::{
+    check, Expectations, Outcome, ReadRecord, SendLedger, SentRecord, Workload,
+};
+use rand::{Rng, SeedableRng};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+const TOPIC: &str = "c1";
+const GROUP: &str = "c1-group";
+const PARTITIONS: i32 = 6;
+const MEMBERS: usize = 3;
+/// Short, so a killed member is evicted within a kill interval.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What a member is doing, for the killer to pick its moment.
+const POLLING: u8 = 0;
+/// Holding records it read but has not committed.
+const PROCESSING: u8 = 1;
+/// Its commit is in flight.
+const COMMITTING: u8 = 2;
+
+/// One entry of the journal; `member` is the incarnation number.
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    /// `poll` handed the member this record.
+    Read {
+        member: u32,
+        partition: i32,
+        offset: i64,
+    },
+    /// The member is about to commit `offset` (the one after the last
+    /// record it read there).
+    CommitSent {
+        member: u32,
+        partition: i32,
+        offset: i64,
+    },
+    /// That commit succeeded.
+    Committed {
+        member: u32,
+        partition: i32,
+        offset: i64,
+    },
+    /// That commit failed; `fenced` when the coordinator refused it
+    /// because the group rebalanced (certainly not applied), else its
+    /// outcome is unknown.
+    CommitFailed {
+        member: u32,
+        partition: i32,
+        offset: i64,
+        fenced: bool,
+    },
+    /// The member was killed; nothing of it follows.
+    Killed { member: u32 },
+}
+
+/// Everything the members did, in the order they did it.
+#[derive(Default)]
+struct Journal {
+    events: Vec<Event>,
+    /// The first copy read of each record (the checker's input).
+    first_copies: BTreeMap<(i32, i64), ReadRecord>,
+    /// Copies that differ from the first one read.
+    differing_copies: Vec<String>,
+    /// Poll errors, per-partition errors, positions that disagree with
+    /// the records handed out.
+    problems: Vec<String>,
+    /// The latest successful commit per partition (tells when the drain
+    /// is done).
+    committed: BTreeMap<i32, i64>,
+    /// Times a member saw its assignment change after a poll.
+    assignment_changes: u64,
+    /// Failed commits by error.
+    commit_errors: BTreeMap<String, u64>,
+}
+
+impl Journal {
+    fn read(&mut self, member: u32, partition: i32, offset: i64, timestamp: i64, value: Bytes) {
+        self.events.push(Event::Read {
+            member,
+            partition,
+            offset,
+        });
+        match self.first_copies.get(&(partition, offset)) {
+            Some(first) if first.value != value => self.differing_copies.push(format!(
+                "{TOPIC}-{partition}@{offset}: member {member} read other bytes than the first copy"
+            )),
+            Some(_) => {}
+            None => {
+                self.first_copies.insert(
+                    (partition, offset),
+                    ReadRecord {
+                        partition,
+                        offset,
+                        timestamp,
+                        value,
+                    },
+                );
+            }
+        }
+    }
+}
+
+type SharedJournal = Arc<Mutex<Journal>>;
+
+fn journal(shared: &SharedJournal) -> std::sync::MutexGuard<'_, Journal> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One incarnation of a group member.
+struct Member {
+    id: u32,
+    state: Arc<AtomicU8>,
+    task: JoinHandle<Result<(), String>>,
+}
+
+fn spawn_member(
+    id: u32,
+    bootstrap: &str,
+    seed: u64,
+    journal: &SharedJournal,
+    drained: &Arc<AtomicBool>,
+) -> Member {
+    let state = Arc::new(AtomicU8::new(POLLING));
+    let task = tokio::spawn(run_member(
+        id,
+        bootstrap.to_owned(),
+        seed,
+        journal.clone(),
+        state.clone(),
+        drained.clone(),
+    ));
+    Member { id, state, task }
+}
+
+/// A member: poll, journal the records, process, commit them, until the
+/// test says the topic is drained; then close cleanly. The consumer lives
+/// inside this task so that aborting the task is the member's crash.
+async fn run_member(
+    id: u32,
+    bootstrap: String,
+    seed: u64,
+    shared: SharedJournal,
+    state: Arc<AtomicU8>,
+    drained: Arc<AtomicBool>,
+) -> Result<(), String> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ ((u64::from(id) + 1) << 32));
+    let client = ClientConfig::builder()
+        .bootstrap_servers(bootstrap.split(','))
+        .client_id(format!("c1-member-{id}"))
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(250))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(250))
+        .build()
+        .unwrap();
+    let mut consumer = Consumer::builder()
+        .client_config(client)
+        .group_id(GROUP)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .max_poll_records(100)
+        .session_timeout(SESSION_TIMEOUT)
+        .heartbeat_interval(Duration::from_millis(300))
+        // Also the rebalance timeout; killed members are evicted by the
+        // session timeout long before it.
+        .max_poll_interval(Duration::from_secs(30))
+        .fetch_max_wait(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    consumer.subscribe([TOPIC]).unwrap();
+    let mut assignment = BTreeSet::new();
+    while !drained.load(Ordering::Acquire) {
+        state.store(POLLING, Ordering::Release);
+        let batch = match consumer.poll(Duration::from_millis(200)).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                journal(&shared)
+                    .problems
+                    .push(format!("member {id}: poll failed: {error}"));
+                continue;
+            }
+        };
+        let mut offsets = BTreeMap::new();
+        {
+            let mut journal = journal(&shared);
+            let now = consumer.assignment();
+            if now != assignment {
+                journal.assignment_changes += 1;
+                assignment = now;
+            }
+            for (tp, error) in &batch.errors {
+                journal
+                    .problems
+                    .push(format!("member {id}: {tp} reported {error}"));
+            }
+            for record in batch.iter() {
+                journal.read(
+                    id,
+                    record.partition,
+                    record.offset,
+                    record.timestamp,
+                    record.value.clone().unwrap_or_default(),
+                );
+                offsets.insert(
+                    record.topic_partition(),
+                    OffsetAndMetadata::new(record.offset + 1),
+                );
+            }
+        }
+        if offsets.is_empty() {
+            continue;
+        }
+        // The consumer's own positions must agree with what it handed out.
+        for (tp, next) in &offsets {
+            match consumer.position(tp).await {
+                Ok(position) if position == next.offset => {}
+                other => journal(&shared).problems.push(format!(
+                    "member {id}: position of {tp} is {other:?} after handing out up to {}",
+                    next.offset - 1
+                )),
+            }
+        }
+        state.store(PROCESSING, Ordering::Release);
+        tokio::time::sleep(Duration::from_millis(rng.random_range(2..25))).await;
+        state.store(COMMITTING, Ordering::Release);
+        journal(&shared)
+            .events
+            .extend(offsets.iter().map(|(tp, o)| Event::CommitSent {
+                member: id,
+                partition: tp.partition,
+                offset: o.offset,
+            }));
+        let result = consumer.commit_offsets(offsets.clone()).await;
+        let mut journal = journal(&shared);
+        for (tp, o) in &offsets {
+            let (member, partition, offset) = (id, tp.partition, o.offset);
+            journal.events.push(match &result {
+                Ok(()) => Event::Committed {
+                    member,
+                    partition,
+                    offset,
+                },
+                Err(error) => Event::CommitFailed {
+                    member,
+                    partition,
+                    offset,
+                    fenced: matches!(error, ConsumerError::CommitFailed(_)),
+                },
+            });
+            if result.is_ok() {
+                let latest = journal.committed.entry(partition).or_insert(0);
+                *latest = (*latest).max(offset);
+            }
+        }
+        if let Err(error) = &result {
+            *journal.commit_errors.entry(error.to_string()).or_default() += 1;
+        }
+    }
+    consumer
+        .close()
+        .await
+        .map_err(|error| format!("member {id}: close failed: {error}"))
+}
+
+/// Sends the workload's records, paced, until `stop` is set; returns the
+/// ledger once every delivery resolved. (`workload::produce` sends a fixed
+/// count; this run produces for as long as the kills last.)
+async fn produce_until(
+    producer: &Producer,
+    workload: &Workload,
+    stop: &AtomicBool,
+    produced: &AtomicU64,
+) -> SendLedger {
+    let (deliveries_tx, mut deliveries_rx) = mpsc::unbounded_channel::<(u64, DeliveryFuture)>();
+    let collector = tokio::spawn(async move {
+        let mut outcomes = Vec::new();
+        while let Some((n, delivery)) = deliveries_rx.recv().await {
+            outcomes.push((n, Outcome::from_delivery(&delivery.await)));
+        }
+        outcomes
+    });
+    let mut ledger = SendLedger::new();
+    let mut n = 0u64;
+    while !stop.load(Ordering::Acquire) {
+        let id = workload.id(n);
+        let partition = workload.partition_of(&id);
+        ledger.push(SentRecord {
+            id,
+            partition,
+            outcome: Outcome::Pending,
+        });
+        let record = ProducerRecord::<Bytes, Bytes>::new(TOPIC, id.encode(workload.payload))
+            .with_key(id.kafka_key())
+            .with_partition(partition);
+        match producer.send(record).await {
+            Ok(delivery) => {
+                let _ = deliveries_tx.send((n, delivery));
+            }
+            Err(error) => {
+                ledger.resolve(n, Outcome::from_error(&error));
+            }
+        }
+        n += 1;
+        produced.store(n, Ordering::Relaxed);
+        if n.is_multiple_of(workload.pause_every) {
+            tokio::time::sleep(workload.pause).await;
+        }
+    }
+    drop(deliveries_tx);
+    for (n, outcome) in collector.await.unwrap() {
+        ledger.resolve(n, outcome);
+    }
+    ledger
+}
+
+/// What the journal shows once every check on it passed.
+#[derive(Debug, Default)]
+struct Verdict {
+    reads: usize,
+    duplicates: usize,
+    /// Re-reads whose earlier reader was killed before committing past them.
+    after_kill: usize,
+    /// Re-reads whose earlier reader had a commit covering them refused.
+    after_failed_commit: usize,
+    /// Times a member started (or restarted) reading a partition.
+    starts: usize,
+    /// Starts at a commit whose outcome the journal did not know yet.
+    starts_at_commit_in_doubt: usize,
+    commits: usize,
+    failed_commits: usize,
+}
+
+/// A commit whose outcome the journal does not know (yet).
+#[derive(Clone, Copy, Debug)]
+struct InDoubt {
+    member: u32,
+    /// Sent and not answered yet (otherwise: its member was killed while
+    /// it was in flight, or it failed with an error other than the fence).
+    pending: bool,
+}
+
+fn fail(seed: u64, why: String) -> ! {
+    panic!("seed {seed}: {why}")
+}
+
+/// Replays the journal and checks the commit and duplicate promises (see
+/// the file's doc comment); panics on the first violation.
+fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
+    let mut verdict = Verdict::default();
+    // The group's last commit per partition as far as the journal knows (0:
+    // none yet, where auto.offset.reset=earliest starts too).
+    let mut group_commit: HashMap<i32, i64> = HashMap::new();
+    // Newer commits per partition that may or may not be applied: offset → who.
+    let mut in_doubt: HashMap<i32, BTreeMap<i64, InDoubt>> = HashMap::new();
+    // Commits a start proved applied before their answer reached the journal.
+    let mut revealed: HashSet<(u32, i32, i64)> = HashSet::new();
+    // Commits sent and not answered yet, per (member, partition).
+    let mut sent: HashMap<(u32, i32), i64> = HashMap::new();
+    // Per (member, partition): the highest commit known applied, and the
+    // highest one that failed or was cut off by the kill.
+    let mut applied: HashMap<(u32, i32), i64> = HashMap::new();
+    let mut not_applied: HashMap<(u32, i32), i64> = HashMap::new();
+    let mut last_read: HashMap<(u32, i32), i64> = HashMap::new();
+    let mut last_reader: HashMap<i32, u32> = HashMap::new();
+    let mut readers: BTreeMap<(i32, i64), Vec<u32>> = BTreeMap::new();
+    // Re-reads: (partition, offset, earlier reader, reader).
+    let mut repeats: Vec<(i32, i64, u32, u32)> = Vec::new();
+    let mut killed: HashSet<u32> = HashSet::new();
+    let raise = |map: &mut HashMap<(u32, i32), i64>, key: (u32, i32), offset: i64| {
+        let best = map.entry(key).or_insert(offset);
+        *best = (*best).max(offset);
+    };
+
+    for event in events {
+        match *event {
+            Event::Read {
+                member,
+                partition: p,
+                offset: o,
+            } => {
+                verdict.reads += 1;
+                if killed.contains(&member) {
+                    fail(
+                        seed,
+                        format!("member {member} read {p}@{o} after it was killed"),
+                    );
+                }
+                // A member starts reading a partition when it was not the
+                // partition's last reader or jumps: then its position came
+                // from the group's committed offset.
+                let continuing = last_reader.get(&p) == Some(&member)
+                    && last_read.get(&(member, p)) == Some(&(o - 1));
+                let commit = group_commit.get(&p).copied().unwrap_or(0);
+                let doubts = in_doubt.entry(p).or_default();
+                if !continuing {
+                    verdict.starts += 1;
+                    if o == commit {
+                        // The commits in doubt that were settled were not
+                        // applied; those still in flight stay in doubt.
+                        doubts.retain(|_, d| d.pending);
+                    } else if let (Some(d), true) = (doubts.get(&o).copied(), o > commit) {
+                        // That commit was applied after all.
+                        verdict.starts_at_commit_in_doubt += 1;
+                        revealed.insert((d.member, p, o));
+                        raise(&mut applied, (d.member, p), o);
+                        group_commit.insert(p, o);
+                        doubts.retain(|&offset, d| offset > o && d.pending);
+                    } else {
+                        fail(
+                            seed,
+                            format!(
+                                "member {member} started reading partition {p} at {o}, but the \
+                                 group's last commit there was {commit} (commits in doubt: \
+                                 {doubts:?})"
+                            ),
+                        );
+                    }
+                }
+                let previous = readers.entry((p, o)).or_default();
+                if let Some(&earlier) = previous.last() {
+                    verdict.duplicates += 1;
+                    let commit = group_commit.get(&p).copied().unwrap_or(0);
+                    if o < commit {
+                        fail(
+                            seed,
+                            format!(
+                                "{p}@{o} read again by member {member} although the group had \
+                                 committed {commit} there"
+                            ),
+                        );
+                    }
+                    let earlier_commit = applied.get(&(earlier, p)).copied().unwrap_or(0);
+                    if earlier_commit > o {
+                        fail(
+                            seed,
+                            format!(
+                                "{p}@{o} read again by member {member} although its earlier \
+                                 reader, member {earlier}, had committed {earlier_commit} there"
+                            ),
+                        );
+                    }
+                    repeats.push((p, o, earlier, member));
+                }
+                previous.push(member);
+                last_reader.insert(p, member);
+                last_read.insert((member, p), o);
+            }
+            Event::CommitSent {
+                member,
+                partition: p,
+                offset,
+            } => {
+                sent.insert((member, p), offset);
+                in_doubt.entry(p).or_default().insert(
+                    offset,
+                    InDoubt {
+                        member,
+                        pending: true,
+                    },
+                );
+            }
+            Event::Committed {
+                member,
+                partition: p,
+                offset,
+            } => {
+                verdict.commits += 1;
+                sent.remove(&(member, p));
+                let commit = group_commit.get(&p).copied().unwrap_or(0);
+                if offset < commit && !revealed.contains(&(member, p, offset)) {
+                    fail(
+                        seed,
+                        format!(
+                            "member {member} committed {offset} for partition {p}, behind the \
+                             group's commit {commit}: committed offsets went backwards"
+                        ),
+                    );
+                }
+                let commit = commit.max(offset);
+                group_commit.insert(p, commit);
+                in_doubt
+                    .entry(p)
+                    .or_default()
+                    .retain(|&offset, _| offset > commit);
+                raise(&mut applied, (member, p), offset);
+            }
+            Event::CommitFailed {
+                member,
+                partition: p,
+                offset,
+                fenced,
+            } => {
+                verdict.failed_commits += 1;
+                sent.remove(&(member, p));
+                raise(&mut not_applied, (member, p), offset);
+                let doubts = in_doubt.entry(p).or_default();
+                if fenced {
+                    if revealed.contains(&(member, p, offset)) {
+                        fail(
+                            seed,
+                            format!(
+                                "member {member}'s commit of {offset} for partition {p} was \
+                                 refused, yet the next reader started there"
+                            ),
+                        );
+                    }
+                    doubts.remove(&offset);
+                } else if let Some(d) = doubts.get_mut(&offset) {
+                    d.pending = false;
+                }
+            }
+            Event::Killed { member } => {
+                killed.insert(member);
+                let cut: Vec<(i32, i64)> = sent
+                    .iter()
+                    .filter(|((m, _), _)| *m == member)
+                    .map(|((_, p), o)| (*p, *o))
+                    .collect();
+                for (p, offset) in cut {
+                    sent.remove(&(member, p));
+                    raise(&mut not_applied, (member, p), offset);
+                    if let Some(d) = in_doubt.entry(p).or_default().get_mut(&offset) {
+                        d.pending = false;
+                    }
+                }
+            }
+        }
+    }
+
+    // Why each repeat happened, knowing the whole run: a member evicted
+    // while alive (starved of heartbeats) learns it only when its commit
+    // is refused, which may come after the new owner's re-read.
+    for (p, o, earlier, member) in repeats {
+        if killed.contains(&earlier) {
+            verdict.after_kill += 1;
+        } else if not_applied.get(&(earlier, p)).is_some_and(|&c| c > o) {
+            verdict.after_failed_commit += 1;
+        } else {
+            fail(
+                seed,
+                format!(
+                    "{p}@{o} read again by member {member}: its earlier reader, member {earlier}, \
+                     was never killed and no commit of it covering the record failed"
+                ),
+            );
+        }
+    }
+    // Every record's processing was acknowledged by a member that read it:
+    // some reader committed past it.
+    for ((p, o), who) in &readers {
+        if !who
+            .iter()
+            .any(|m| applied.get(&(*m, *p)).is_some_and(|c| c > o))
+        {
+            fail(
+                seed,
+                format!(
+                    "{p}@{o} was read (by members {who:?}) but none of its readers committed \
+                     past it"
+                ),
+            );
+        }
+    }
+    for (&p, &end) in end {
+        let commit = group_commit.get(&p).copied().unwrap_or(0);
+        if commit != end {
+            fail(
+                seed,
+                format!(
+                    "partition {p}: the journal's last commit is {commit}, the end offset {end}"
+                ),
+            );
+        }
+    }
+    verdict
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c1_members_killed_for_a_minute_lose_nothing_and_repeat_only_uncommitted_records() {
+    let seed = seed();
+    let chaos = Duration::from_secs(sized("DURIAN_C1_SECONDS", 60));
+    eprintln!("C1 seed {seed} (DURIAN_SEED reruns it), {chaos:?} of kills");
+    let started = Instant::now();
+    let cluster = Cluster::builder()
+        .nodes(3)
+        .seed(seed)
+        // Kafka's broker refuses sessions under 6 s by default; a 3 s
+        // session lets a dead member go within a kill interval.
+        .group_config(GroupConfig {
+            min_session_timeout: Duration::from_secs(1),
+            ..GroupConfig::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    cluster.create_topic(TOPIC, PARTITIONS).await.unwrap();
+    let bootstrap = cluster.bootstrap();
+
+    let shared: SharedJournal = Arc::default();
+    let drained = Arc::new(AtomicBool::new(false));
+    let mut next_id = 0u32;
+    let mut members: Vec<Member> = (0..MEMBERS)
+        .map(|_| {
+            next_id += 1;
+            spawn_member(next_id - 1, &bootstrap, seed, &shared, &drained)
+        })
+        .collect();
+
+    // At most 500 records/s (about 450 here), live while members are killed.
+    let mut workload = Workload::new(TOPIC, PARTITIONS, 0);
+    workload.keys = 3 * PARTITIONS as u32;
+    workload.pause_every = 10;
+    workload.pause = Duration::from_millis(20);
+    let producer = fault_tolerant_producer(&bootstrap);
+    let stop_producing = Arc::new(AtomicBool::new(false));
+    let produced = Arc::new(AtomicU64::new(0));
+    let producing = tokio::spawn({
+        let (producer, workload) = (producer.clone(), workload.clone());
+        let (stop, produced) = (stop_producing.clone(), produced.clone());
+        async move { produce_until(&producer, &workload, &stop, &produced).await }
+    });
+
+    // The kills.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let chaos_start = Instant::now();
+    let chaos_end = chaos_start + chaos;
+    let mut kills = 0u32;
+    let mut kills_in_state = [0u32; 3];
+    let mut next_progress = Instant::now() + Duration::from_secs(10);
+    loop {
+        let gap = Duration::from_millis(rng.random_range(2_000..5_000));
+        if Instant::now() + gap > chaos_end {
+            break;
+        }
+        tokio::time::sleep(gap).await;
+        for member in &members {
+            assert!(
+                !member.task.is_finished(),
+                "seed {seed}: member {} stopped by itself during the kills",
+                member.id
+            );
+        }
+        let slot = rng.random_range(0..members.len());
+        // Take turns: strike while the victim holds uncommitted records,
+        // while its commit is in flight, or whenever.
+        let wanted = [Some(PROCESSING), Some(COMMITTING), None][kills as usize % 3];
+        if let Some(wanted) = wanted {
+            let give_up = Instant::now() + Duration::from_secs(3);
+            while members[slot].state.load(Ordering::Acquire) != wanted && Instant::now() < give_up
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        let victim = members.swap_remove(slot);
+        let state = victim.state.load(Ordering::Acquire);
+        victim.task.abort();
+        match victim.task.await {
+            Err(error) if error.is_cancelled() => {}
+            other => panic!(
+                "seed {seed}: member {} ended otherwise than by the kill: {other:?}",
+                victim.id
+            ),
+        }
+        // The task's future (and the consumer in it) is dropped by now:
+        // nothing of the victim can follow this entry.
+        journal(&shared)
+            .events
+            .push(Event::Killed { member: victim.id });
+        kills += 1;
+        kills_in_state[state as usize] += 1;
+        members.push(spawn_member(next_id, &bootstrap, seed, &shared, &drained));
+        next_id += 1;
+        if Instant::now() >= next_progress {
+            next_progress += Duration::from_secs(10);
+            let journal = journal(&shared);
+            eprintln!(
+                "C1 progress at {:.0?}: {} produced, {} distinct records read, {kills} kills",
+                started.elapsed(),
+                produced.load(Ordering::Relaxed),
+                journal.first_copies.len()
+            );
+        }
+    }
+    let chaos_took = chaos_start.elapsed();
+
+    stop_producing.store(true, Ordering::Release);
+    let ledger = producing.await.unwrap();
+    producer.close(Duration::from_secs(10)).await.unwrap();
+    let mut end: BTreeMap<i32, i64> = (0..PARTITIONS).map(|p| (p, 0)).collect();
+    for sent in ledger.records() {
+        if let Outcome::Acked { partition, offset } = sent.outcome {
+            let e = end.get_mut(&partition).unwrap();
+            *e = (*e).max(offset + 1);
+        }
+    }
+
+    // The survivors (and the last replacements) drain the topic.
+    let drain_deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let committed = journal(&shared).committed.clone();
+        if (0..PARTITIONS).all(|p| committed.get(&p).copied().unwrap_or(0) >= end[&p]) {
+            break;
+        }
+        if Instant::now() >= drain_deadline {
+            // The journal usually tells why (e.g. records nobody commits).
+            let events = journal(&shared).events.clone();
+            judge(&events, &end, seed);
+            panic!("seed {seed}: not drained within 120 s: committed {committed:?}, end {end:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Close only once the group consists of the live members (the last
+    // victim's session has expired), so that the clean closes, not a
+    // session timeout, are what empties it.
+    let admin = Admin::builder()
+        .bootstrap_servers(bootstrap.split(','))
+        .connect()
+        .await
+        .unwrap();
+    let settle_deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let described = admin.describe_groups([GROUP]).await.remove(GROUP);
+        if let Some(Ok(group)) = &described {
+            if group.state == "Stable" && group.members.len() == MEMBERS {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < settle_deadline,
+            "seed {seed}: the group did not settle to its {MEMBERS} live members: {described:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drained.store(true, Ordering::Release);
+    for member in members {
+        let closed = tokio::time::timeout(Duration::from_secs(60), member.task)
+            .await
+            .unwrap_or_else(|_| panic!("seed {seed}: member {} did not close", member.id));
+        closed.unwrap().unwrap();
+    }
+    let elapsed = started.elapsed();
+
+    // What the coordinator says after the clean closes.
+    let tps: Vec<TopicPartition> = (0..PARTITIONS)
+        .map(|p| TopicPartition::new(TOPIC, p))
+        .collect();
+    let looker = Consumer::builder()
+        .bootstrap_servers(bootstrap.split(','))
+        .group_id(GROUP)
+        .enable_auto_commit(false)
+        .build()
+        .unwrap();
+    let committed = looker
+        .committed(&tps.iter().cloned().collect())
+        .await
+        .unwrap();
+    let end_offsets = looker.end_offsets(&tps).await.unwrap();
+    looker.close().await.unwrap();
+    let group = admin
+        .describe_groups([GROUP])
+        .await
+        .remove(GROUP)
+        .unwrap()
+        .unwrap();
+
+    let journal = std::mem::take(&mut *journal(&shared));
+    let read: Vec<ReadRecord> = journal.first_copies.into_values().collect();
+    let report = check(
+        workload.run_id,
+        &ledger,
+        &read,
+        Expectations { idempotent: true },
+    );
+    let verdict = judge(&journal.events, &end, seed);
+    eprintln!(
+        "C1: {} records produced ({} acked) over {PARTITIONS} partitions; {} reads, {} duplicates \
+         ({} after kills, {} after refused commits); {kills} kills in {:.0?} ({} while holding \
+         uncommitted records, {} mid-commit, {} polling), {} members in all; {} starts at the \
+         last commit ({} at a commit in doubt); {} assignment changes; {} commits, {} failed \
+         {:?}; test {:.0?}",
+        report.sent,
+        report.acked,
+        verdict.reads,
+        verdict.duplicates,
+        verdict.after_kill,
+        verdict.after_failed_commit,
+        chaos_took,
+        kills_in_state[PROCESSING as usize],
+        kills_in_state[COMMITTING as usize],
+        kills_in_state[POLLING as usize],
+        next_id,
+        verdict.starts,
+        verdict.starts_at_commit_in_doubt,
+        journal.assignment_changes,
+        verdict.commits,
+        verdict.failed_commits,
+        journal.commit_errors,
+        elapsed,
+    );
+
+    assert!(
+        journal.problems.is_empty(),
+        "seed {seed}: {:?}",
+        journal.problems
+    );
+    assert!(
+        journal.differing_copies.is_empty(),
+        "seed {seed}: {:?}",
+        journal.differing_copies
+    );
+    assert!(report.is_clean(), "seed {seed}: {report}");
+    assert_eq!(
+        (report.acked, report.read),
+        (report.sent, report.sent),
+        "seed {seed}: every record acknowledged and read: {report}"
+    );
+    for tp in &tps {
+        let produced = end[&tp.partition];
+        let committed = committed.get(tp).and_then(|c| c.as_ref()).map(|c| c.offset);
+        assert_eq!(
+            (committed, end_offsets.get(tp).copied()),
+            (Some(produced), Some(produced)),
+            "seed {seed}: {tp} committed and end offset after the closes vs records produced"
+        );
+    }
+    assert!(
+        group.state == "Empty" && group.members.is_empty(),
+        "seed {seed}: after the clean closes the group is {} with {} members",
+        group.state,
+        group.members.len()
+    );
+    // A kill comes at most 5 s + 3 s (waiting for its moment) after the last.
+    let minimum = (chaos.as_secs() / 8).max(1) as u32;
+    assert!(
+        kills >= minimum,
+        "seed {seed}: only {kills} kills (want {minimum}); nothing was tested"
+    );
+    assert!(
+        verdict.after_kill > 0,
+        "seed {seed}: no kill made a record be read again, so the duplicate checks proved nothing"
+    );
+    cluster.shutdown().await.unwrap();
+}
