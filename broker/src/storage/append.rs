@@ -94,6 +94,26 @@ impl PartitionLog {
         Ok(self.result(first_offset, last_offset, log_append_time, false))
     }
 
+    /// Whether appending `bytes` more bytes at `now_ms` may wait on the
+    /// disk rather than only copy into the page cache: with
+    /// `flush.messages=1` (an fsync per append), when the append would roll
+    /// the segment (the sealed one is synced), or on the first append after
+    /// a clean start (the clean-shutdown marker is removed and the
+    /// directory synced). The produce handler runs such appends on the
+    /// blocking pool and the rest inline, because a thread hand-off per
+    /// append costs more than the write itself.
+    ///
+    /// The roll check assumes the largest offset span a Produce can claim,
+    /// so it errs towards "may block".
+    pub fn append_may_block(&self, bytes: usize, now_ms: i64) -> bool {
+        let widest_last_offset = self.log_end_offset().saturating_add(i64::from(i32::MAX));
+        self.config.flush == FlushPolicy::Always
+            || self.clean_marker_on_disk
+            || self
+                .active
+                .should_roll(bytes as u64, widest_last_offset, now_ms, &self.config)
+    }
+
     /// Splits `records` into batches and validates each; returns their
     /// positions and headers.
     fn validate_records(&self, records: &[u8]) -> Result<Vec<(usize, BatchHeader)>, StorageError> {

@@ -216,6 +216,16 @@ impl BatchWriter {
         BatchWriterBuilder::default()
     }
 
+    /// Sets the producer id, epoch and base sequence that `finish` writes,
+    /// for a producer that assigns sequences only when it sends a batch.
+    /// Setting them here rather than rewriting the finished batch
+    /// ([`super::set_producer_state`]) computes the CRC once instead of twice.
+    pub fn set_producer(&mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) {
+        self.settings.producer_id = producer_id;
+        self.settings.producer_epoch = producer_epoch;
+        self.settings.base_sequence = base_sequence;
+    }
+
     /// Number of records appended so far.
     pub fn record_count(&self) -> i32 {
         self.record_count

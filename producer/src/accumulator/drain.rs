@@ -15,8 +15,8 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use durian_core::record::{set_producer_state, BatchError, BatchWriter};
+use bytes::Bytes;
+use durian_core::record::{BatchError, BatchWriter};
 use durian_core::ClusterMetadata;
 use tokio::time::Instant;
 
@@ -212,13 +212,10 @@ pub(crate) fn seal(taken: Vec<TakenBatch>) -> Vec<SealedBatch> {
         .collect()
 }
 
-fn finish(writer: BatchWriter, stamp: Stamp) -> Result<Bytes, BatchError> {
-    let bytes = writer.finish()?;
-    let Some((identity, sequence)) = stamp else {
-        return Ok(bytes);
-    };
-    // The writer's buffer is uniquely owned, so this does not copy.
-    let mut owned = BytesMut::from(bytes);
-    set_producer_state(&mut owned, identity.id, identity.epoch, sequence)?;
-    Ok(owned.freeze())
+fn finish(mut writer: BatchWriter, stamp: Stamp) -> Result<Bytes, BatchError> {
+    // Stamped before finishing, so the CRC is computed once.
+    if let Some((identity, sequence)) = stamp {
+        writer.set_producer(identity.id, identity.epoch, sequence);
+    }
+    writer.finish()
 }

@@ -9,6 +9,7 @@ use durian_core::{ClusterMetadata, KafkaCode, KafkaError, PartitionMetadata, Top
 use tokio::time::Instant;
 
 use super::buffer_pool::MemoryBudget;
+use super::partition_queue::LINGER_TIMER_SLACK;
 use super::*;
 use crate::idempotence::ProducerIdentity;
 
@@ -153,14 +154,25 @@ async fn a_batch_waits_for_linger_unless_full_or_hurried() {
     let start = Instant::now();
     let scan = acc.ready_nodes(&meta, &rules(start));
     assert!(scan.nodes.is_empty());
-    assert_eq!(scan.next_wake, Some(start + Duration::from_millis(5)));
+    // The wake is aimed half a timer tick early (LINGER_TIMER_SLACK) ...
+    assert_eq!(
+        scan.next_wake,
+        Some(start + Duration::from_millis(5) - LINGER_TIMER_SLACK)
+    );
+    // ... but before that point the batch still waits.
+    tokio::time::advance(Duration::from_micros(4_400)).await;
+    assert!(acc
+        .ready_nodes(&meta, &rules(Instant::now()))
+        .nodes
+        .is_empty());
     // A flush does not wait for linger.
     let hurried = DrainRules {
         hurry: true,
         ..rules(start)
     };
     assert!(acc.ready_nodes(&meta, &hurried).nodes.contains(&1));
-    tokio::time::advance(Duration::from_millis(5)).await;
+    // Within half a tick of its linger deadline it is due.
+    tokio::time::advance(Duration::from_micros(100)).await;
     assert!(acc
         .ready_nodes(&meta, &rules(Instant::now()))
         .nodes
