@@ -16,7 +16,10 @@ use crate::error::{Error, Result};
 
 /// Encodes a request body (without header) at `version`.
 pub fn encode_body<R: Encodable>(api: ApiKey, request: &R, version: i16) -> Result<Bytes> {
-    let mut buf = BytesMut::new();
+    // Sized up front: growing by doubling would copy a large Produce body
+    // several times (and touch fresh pages each time).
+    let size = request.compute_size(version).unwrap_or(0);
+    let mut buf = BytesMut::with_capacity(size);
     request
         .encode(&mut buf, version)
         .map_err(|e| Error::protocol(format_args!("encoding {api:?} v{version}"), e))?;
