@@ -30,6 +30,7 @@ fn request(body: &str, timeout: Duration) -> RawRequest {
         api: ApiKey::Metadata,
         version: 1,
         body: Bytes::copy_from_slice(body.as_bytes()),
+        body_tail: Vec::new(),
         expect_response: true,
         timeout,
     }

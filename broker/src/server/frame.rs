@@ -76,12 +76,17 @@ pub async fn read_frame_body<R: AsyncRead + Unpin>(
     reader: &mut R,
     size: usize,
 ) -> Result<Bytes, FrameError> {
-    let mut body = BytesMut::zeroed(size);
-    match reader.read_exact(&mut body).await {
-        Ok(_) => Ok(body.freeze()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated),
-        Err(e) => Err(FrameError::Io(e)),
+    // Read into the spare capacity: zeroing first would write every byte
+    // of a large Produce once more before the socket overwrites it.
+    let mut body = BytesMut::with_capacity(size);
+    while body.len() < size {
+        // `take` keeps a read from running into the next frame.
+        let wanted = (size - body.len()) as u64;
+        if reader.take(wanted).read_buf(&mut body).await? == 0 {
+            return Err(FrameError::Truncated);
+        }
     }
+    Ok(body.freeze())
 }
 
 /// Reads one whole frame; `Ok(None)` on a clean close between frames.

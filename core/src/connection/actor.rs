@@ -61,6 +61,10 @@ pub struct RawRequest {
     pub version: i16,
     /// The encoded body, without header.
     pub body: Bytes,
+    /// More body bytes, written after `body` as they are, without copying
+    /// them into one buffer (a Produce request's record batches). Usually
+    /// empty.
+    pub body_tail: Vec<Bytes>,
     /// `false` for requests the broker does not answer (Produce with acks=0).
     pub expect_response: bool,
     /// How long to wait for the response before poisoning the connection.
@@ -298,7 +302,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         };
         // Only a poisoned connection may abandon a frame half-written; it is
         // never used again, so the torn frame cannot confuse the broker.
-        let parts: [&[u8]; 2] = [&header, &request.body];
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + request.body_tail.len());
+        parts.push(&header);
+        parts.push(&request.body);
+        parts.extend(request.body_tail.iter().map(|part| &part[..]));
         let written = tokio::select! {
             biased;
             _ = poisoned.wait_for(|p| *p) => break,

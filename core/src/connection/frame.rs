@@ -98,15 +98,17 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 }
 
-/// Most parts a frame is written from (the size prefix included).
-const MAX_FRAME_PARTS: usize = 8;
+/// Most buffers one `writev` takes on Linux (IOV_MAX); a frame of more
+/// parts is written in several calls.
+const MAX_IO_SLICES: usize = 1024;
 
 /// Writes one frame made of `parts` (concatenated) and flushes.
 ///
 /// The size prefix and the parts go out in one vectored write (`writev`)
 /// when the socket takes them all, instead of one write each: with
 /// TCP_NODELAY, separate writes would send the 4-byte prefix as a packet of
-/// its own and wake the broker once per piece. At most 7 parts.
+/// its own and wake the broker once per piece. Parts are written where they
+/// are, never copied into one buffer.
 ///
 /// Not cancellation-safe by nature; durian only calls it from the
 /// connection's writer task, which never abandons a write.
@@ -121,24 +123,19 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
             format!("request of {size} bytes exceeds the protocol's 2 GiB frame limit"),
         )
     })?;
-    if parts.len() >= MAX_FRAME_PARTS {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "a frame is written from at most {} parts",
-                MAX_FRAME_PARTS - 1
-            ),
-        ));
-    }
     let prefix = size.to_be_bytes();
-    let mut slices = [IoSlice::new(&[]); MAX_FRAME_PARTS];
-    slices[0] = IoSlice::new(&prefix);
-    for (slot, part) in slices[1..].iter_mut().zip(parts) {
-        *slot = IoSlice::new(part);
-    }
-    let mut remaining = &mut slices[..=parts.len()];
+    let mut slices = Vec::with_capacity(parts.len() + 1);
+    slices.push(IoSlice::new(&prefix));
+    slices.extend(
+        parts
+            .iter()
+            .filter(|part| !part.is_empty())
+            .map(|part| IoSlice::new(part)),
+    );
+    let mut remaining = &mut slices[..];
     while !remaining.is_empty() {
-        let written = writer.write_vectored(remaining).await?;
+        let batch = remaining.len().min(MAX_IO_SLICES);
+        let written = writer.write_vectored(&remaining[..batch]).await?;
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
@@ -299,10 +296,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn write_frame_refuses_too_many_parts() {
-        let mut out = Vec::new();
-        let parts: Vec<&[u8]> = vec![b"x"; MAX_FRAME_PARTS];
-        assert!(write_frame(&mut out, &parts).await.is_err());
-        assert!(out.is_empty());
+    async fn write_frame_takes_more_parts_than_one_writev() {
+        let mut out = Trickle {
+            out: Vec::new(),
+            step: usize::MAX,
+            calls: 0,
+        };
+        let parts: Vec<&[u8]> = vec![b"xy"; 3000];
+        write_frame(&mut out, &parts).await.unwrap();
+        assert_eq!(out.out, framed(&b"xy".repeat(3000)));
+        assert_eq!(out.calls, 3, "1024 slices per call");
     }
 }

@@ -114,6 +114,7 @@ async fn send_unchecked<R: Request>(
             api,
             version,
             body,
+            body_tail: Vec::new(),
             expect_response: true,
             timeout,
         })
@@ -132,6 +133,7 @@ async fn handshake(link: &Link, timeout: Duration) -> Result<ApiVersionTable> {
                 api: ApiKey::ApiVersions,
                 version,
                 body,
+                body_tail: Vec::new(),
                 expect_response: true,
                 timeout,
             })

@@ -19,6 +19,7 @@
 //! answers at once and expects the client to wait) pauses that broker's
 //! requests for that long; other brokers are not affected.
 
+mod encode;
 mod request;
 mod sink;
 

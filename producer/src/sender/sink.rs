@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use durian_core::connection::RawRequest;
 use durian_core::protocol::{decode_body, encode_body};
+
+use super::encode::produce_body_parts;
 use durian_core::{Client, Error, Target, TrafficClass};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
@@ -124,12 +126,20 @@ async fn start(client: &Client, node: i32, job: SinkJob) -> Result<PendingRespon
         .versions()
         .negotiate(ApiKey::Produce, PRODUCE_VERSIONS)
         .map_err(fail)?;
-    let body = encode_body(ApiKey::Produce, &job.request, version).map_err(fail)?;
+    // The batches are referenced, not copied into the body (see encode.rs).
+    let (body, body_tail) = match produce_body_parts(&job.request, version) {
+        Some(parts) => parts.map_err(fail)?,
+        None => (
+            encode_body(ApiKey::Produce, &job.request, version).map_err(fail)?,
+            Vec::new(),
+        ),
+    };
     drop(job.request);
     let raw = RawRequest {
         api: ApiKey::Produce,
         version,
         body,
+        body_tail,
         expect_response: job.expect_response,
         timeout: job.timeout,
     };
