@@ -111,11 +111,21 @@ async fn worker(spec: &WorkerSpec, count_allocs: bool) -> Result<Measurement, St
 
 /// Runs a worker with broker CPU sampled around it; returns the measurement
 /// and the broker's CPU seconds, when the broker is ours.
+/// Writes every dirty page out before a measurement, so that the kernel's
+/// writeback of what the previous worker produced (up to 1 GB for the
+/// 10 KB scenario) does not run during the next client's measurement and
+/// tax whichever client happens to come next.
+async fn settle_disk() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    let _ = tokio::task::spawn_blocking(|| unsafe { libc::sync() }).await;
+}
+
 async fn measured(
     broker: &BrokerUnderTest,
     spec: &WorkerSpec,
     count_allocs: bool,
 ) -> Result<(Measurement, Option<f64>), String> {
+    settle_disk().await;
     let before = broker.snapshot();
     let m = worker(spec, count_allocs).await?;
     let after = broker.snapshot();
@@ -169,6 +179,18 @@ impl RunContext<'_> {
         }
     }
 
+    /// The clients in this run's order: rotated by one per run, so no
+    /// client always measures first (right after the broker's previous
+    /// scenario) or last.
+    fn clients_in_order(&self) -> Vec<ClientKind> {
+        let mut clients = self.plan.clients.clone();
+        if !clients.is_empty() {
+            let shift = (self.run.saturating_sub(1)) % clients.len();
+            clients.rotate_left(shift);
+        }
+        clients
+    }
+
     fn put(&mut self, metric: ClientMetric, client: ClientKind, value: f64) {
         self.figures.clients.insert((metric, client), value);
     }
@@ -197,7 +219,7 @@ impl RunContext<'_> {
             ("large", false, s.large_records, s.large_size),
         ] {
             eprintln!("run {} produce {what}", self.run);
-            for client in self.plan.clients.clone() {
+            for client in self.clients_in_order() {
                 let result = async {
                     let topic = self.fresh_topic(what, client).await?;
                     let mut spec =
@@ -261,7 +283,7 @@ impl RunContext<'_> {
             100,
         );
         worker(&fill, false).await?;
-        for client in self.plan.clients.clone() {
+        for client in self.clients_in_order() {
             let spec = self.spec(client, Scenario::Consume, topic.clone(), records + 1, 100);
             match measured(self.broker, &spec, self.plan.count_allocs).await {
                 Ok((m, broker_cpu)) => {
@@ -295,7 +317,7 @@ impl RunContext<'_> {
 
     async fn latency_runs(&mut self) {
         eprintln!("run {} latency", self.run);
-        for client in self.plan.clients.clone() {
+        for client in self.clients_in_order() {
             let result = async {
                 let topic = self.fresh_topic("latency", client).await?;
                 let spec = self.spec(client, Scenario::Latency, topic.clone(), 0, 100);
