@@ -12,17 +12,6 @@ use tokio::time::Instant;
 use super::batch::{BatchState, ProducerBatch};
 use crate::idempotence::PartitionSequence;
 
-/// How much earlier than its linger deadline a batch may be sent.
-///
-/// tokio's timers tick in whole milliseconds and round a deadline up to
-/// the next tick, so a sleep until the deadline wakes 0–1 ms after it (plus
-/// the wake-up itself): on average linger.ms + ~0.7 ms. Aiming half a tick
-/// early and accepting a batch whose linger ends within half a tick sends
-/// it at the tick nearest its deadline, so on average linger.ms is what a
-/// record waits (librdkafka's timers are microsecond-precise; measured in
-/// bench/, this closed most of the p50 gap at linger 5 ms).
-pub(crate) const LINGER_TIMER_SLACK: Duration = Duration::from_micros(500);
-
 /// Whether a partition has a batch to send now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Readiness {
@@ -93,10 +82,10 @@ impl PartitionQueue {
         // A batch that is not full yet is sent when linger.ms has passed;
         // a full one is closed by the append that did not fit.
         let due = first.created + rules.linger;
-        if due <= rules.now + LINGER_TIMER_SLACK {
+        if due <= rules.now {
             Readiness::Ready
         } else {
-            Readiness::At(due - LINGER_TIMER_SLACK)
+            Readiness::At(due)
         }
     }
 

@@ -9,7 +9,6 @@ use durian_core::{ClusterMetadata, KafkaCode, KafkaError, PartitionMetadata, Top
 use tokio::time::Instant;
 
 use super::buffer_pool::MemoryBudget;
-use super::partition_queue::LINGER_TIMER_SLACK;
 use super::*;
 use crate::idempotence::ProducerIdentity;
 
@@ -154,13 +153,9 @@ async fn a_batch_waits_for_linger_unless_full_or_hurried() {
     let start = Instant::now();
     let scan = acc.ready_nodes(&meta, &rules(start));
     assert!(scan.nodes.is_empty());
-    // The wake is aimed half a timer tick early (LINGER_TIMER_SLACK) ...
-    assert_eq!(
-        scan.next_wake,
-        Some(start + Duration::from_millis(5) - LINGER_TIMER_SLACK)
-    );
-    // ... but before that point the batch still waits.
-    tokio::time::advance(Duration::from_micros(4_400)).await;
+    assert_eq!(scan.next_wake, Some(start + Duration::from_millis(5)));
+    // Just before the deadline the batch still waits.
+    tokio::time::advance(Duration::from_micros(4_900)).await;
     assert!(acc
         .ready_nodes(&meta, &rules(Instant::now()))
         .nodes
@@ -171,7 +166,7 @@ async fn a_batch_waits_for_linger_unless_full_or_hurried() {
         ..rules(start)
     };
     assert!(acc.ready_nodes(&meta, &hurried).nodes.contains(&1));
-    // Within half a tick of its linger deadline it is due.
+    // At its linger deadline it is due.
     tokio::time::advance(Duration::from_micros(100)).await;
     assert!(acc
         .ready_nodes(&meta, &rules(Instant::now()))

@@ -20,6 +20,7 @@
 //! requests for that long; other brokers are not affected.
 
 mod encode;
+mod precise_timer;
 mod request;
 mod sink;
 
@@ -40,6 +41,7 @@ use crate::error::ProducerError;
 use crate::idempotence::{IdentityState, ProducerIdentity};
 use crate::metrics::Metrics;
 use crate::shared::Shared;
+use precise_timer::PreciseTimer;
 use sink::{spawn_sink, SinkJob, SinkReply};
 
 /// Something the sender task must react to.
@@ -95,22 +97,37 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         throttled_until: HashMap::new(),
     };
     let mut metadata = shared.client.subscribe_metadata();
+    // linger.ms deadlines to the microsecond (see precise_timer.rs); the
+    // tokio sleep below stays as the fallback and for paused test clocks.
+    let timer = PreciseTimer::start();
     loop {
         let next_wake = sender.step(Instant::now());
         if sender.finished() {
             break;
+        }
+        if let Some(timer) = &timer {
+            timer.arm(next_wake.map(Instant::into_std));
         }
         let sleep_until = next_wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         tokio::select! {
             _ = shared.wakeup.notified() => {}
             Some(event) = inbox.recv() => sender.handle(event),
             Ok(()) = metadata.changed() => {}
+            () = timer_fired(timer.as_ref()) => {}
             _ = tokio::time::sleep_until(sleep_until) => {}
         }
     }
     shared.sender_finished.store(true, Ordering::Release);
     shared.sender_done.notify_waiters();
     tracing::debug!("producer sender stopped");
+}
+
+/// Resolves when the precise timer fires; never without one.
+async fn timer_fired(timer: Option<&PreciseTimer>) {
+    match timer {
+        Some(timer) => timer.fired().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Sender {
