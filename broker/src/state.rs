@@ -23,7 +23,7 @@ use crate::config::{BrokerConfig, NodeIdentity};
 use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::server::shutdown::Shutdown;
-use crate::storage::{LogConfig, LogManager, PartitionLog};
+use crate::storage::{lock_log, LogConfig, LogManager, PartitionLog};
 use crate::topic_config::{log_config_for, validate_topic_configs};
 use crate::topology::Topology;
 
@@ -95,8 +95,8 @@ impl BrokerState {
         let end_offsets = logs.clone();
         topology.set_end_offset_source(Box::new(move |topic, partition| {
             let log = end_offsets.get(topic, partition)?;
-            let log = log.lock().unwrap_or_else(|p| p.into_inner());
-            Some(log.log_end_offset())
+            let end = lock_log(&log).log_end_offset();
+            Some(end)
         }));
         BrokerState {
             config,
@@ -171,8 +171,8 @@ impl BrokerState {
         f: impl FnOnce(&mut PartitionLog) -> T,
     ) -> Option<T> {
         let log = self.logs.get(topic, partition)?;
-        let mut guard = log.lock().unwrap_or_else(|p| p.into_inner());
-        Some(f(&mut guard))
+        let result = f(&mut lock_log(&log));
+        Some(result)
     }
 
     /// Tells fetches waiting on `topic`-`partition` that it changed.

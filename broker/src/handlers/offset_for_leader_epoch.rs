@@ -37,6 +37,7 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
+use super::error_reply::failed_partition;
 use super::{versions, RequestContext};
 use crate::state::BrokerState;
 
@@ -74,13 +75,7 @@ fn answer(
     p: &OffsetForLeaderPartition,
     node: i32,
 ) -> EpochEndOffset {
-    let failed = |error: ResponseError| {
-        EpochEndOffset::default()
-            .with_partition(p.partition)
-            .with_error_code(error.code())
-            .with_leader_epoch(-1)
-            .with_end_offset(-1)
-    };
+    let failed = |error: ResponseError| failed_partition(p.partition, error.code());
     let known = matches!(state.catalog.get(topic), Some(meta) if (0..meta.partitions).contains(&p.partition));
     if !known {
         return failed(ResponseError::UnknownTopicOrPartition);

@@ -27,7 +27,7 @@ use super::error_reply::produce_error_knows_log_start;
 use super::produce_validate::check_produced_records;
 use super::{text, versions, RequestContext};
 use crate::state::BrokerState;
-use crate::storage::{PartitionLog, SharedLog};
+use crate::storage::{lock_log, SharedLog};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(3, 12);
@@ -219,7 +219,7 @@ impl PendingAppend {
                 BatchHeader::parse(b.bytes).is_ok_and(|h| h.compression() == Compression::None)
             })
         });
-        uncompressed && !lock(&self.log).append_may_block(self.records.len(), now_ms)
+        uncompressed && !lock_log(&self.log).append_may_block(self.records.len(), now_ms)
     }
 
     /// Decodes the records (outside the partition lock: decompression is
@@ -227,14 +227,14 @@ impl PendingAppend {
     /// appends them.
     fn run(self) -> Outcome {
         let partition = self.partition;
-        let max_message_bytes = lock(&self.log).config().max_message_bytes;
+        let max_message_bytes = lock_log(&self.log).config().max_message_bytes;
         if let Err(reason) = check_produced_records(&self.records, max_message_bytes) {
             tracing::debug!(partition, %reason, "produce refused: records do not decode");
             return failure(partition, ResponseError::CorruptMessage.code(), &reason);
         }
         // Offsets are stamped in place, so the log gets its own copy.
         let mut batches = BytesMut::from(&self.records[..]);
-        let result = lock(&self.log).append(&mut batches, self.leader_epoch, now_ms());
+        let result = lock_log(&self.log).append(&mut batches, self.leader_epoch, now_ms());
         match result {
             Err(e) => {
                 tracing::debug!(partition, error = %e, "produce rejected");
@@ -243,7 +243,7 @@ impl PendingAppend {
                 // As Kafka: sequence and epoch errors carry the log start,
                 // which a producer needs to judge them (KIP-360).
                 if produce_error_knows_log_start(code) {
-                    refused.log_start_offset = lock(&self.log).log_start_offset();
+                    refused.log_start_offset = lock_log(&self.log).log_start_offset();
                 }
                 refused
             }
@@ -257,10 +257,6 @@ impl PendingAppend {
             },
         }
     }
-}
-
-fn lock(log: &SharedLog) -> std::sync::MutexGuard<'_, PartitionLog> {
-    log.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Runs the appends and returns their outcomes in the same order.

@@ -40,6 +40,11 @@ pub struct LogManager {
     checkpoint_lock: Mutex<()>,
 }
 
+/// Locks one partition's log (see [`lock`] on poisoning).
+pub fn lock_log(log: &SharedLog) -> MutexGuard<'_, PartitionLog> {
+    lock(log)
+}
+
 /// Locks a mutex even if a panicking thread poisoned it: the log's own
 /// state is consistent between calls, so the data is still usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -18,13 +18,7 @@ pub fn offset_for_leader_epoch(
             let partitions = topic
                 .partitions
                 .iter()
-                .map(|p| {
-                    EpochEndOffset::default()
-                        .with_partition(p.partition)
-                        .with_error_code(code)
-                        .with_leader_epoch(-1)
-                        .with_end_offset(-1)
-                })
+                .map(|p| failed_partition(p.partition, code))
                 .collect();
             OffsetForLeaderTopicResult::default()
                 .with_topic(topic.topic.clone())
@@ -32,6 +26,15 @@ pub fn offset_for_leader_epoch(
         })
         .collect();
     OffsetForLeaderEpochResponse::default().with_topics(topics)
+}
+
+/// One partition's error answer: `code`, epoch and end offset undefined.
+pub fn failed_partition(partition: i32, code: i16) -> EpochEndOffset {
+    EpochEndOffset::default()
+        .with_partition(partition)
+        .with_error_code(code)
+        .with_leader_epoch(-1)
+        .with_end_offset(-1)
 }
 
 #[cfg(test)]
