@@ -86,7 +86,7 @@ pub enum ProducerError {
     #[error(
         "record expired: not acknowledged within delivery.timeout.ms ({timeout:?}) after \
          {attempts} attempt(s){}{}",
-        if *attempts > 0 { "; it may or may not have been written" } else { "" },
+        if *may_be_written { "; it may or may not have been written" } else { "" },
         last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
     )]
     DeliveryTimeout {
@@ -94,7 +94,51 @@ pub enum ProducerError {
         timeout: Duration,
         /// How many produce requests carried the record.
         attempts: u32,
+        /// Whether an attempt may have been appended without an answer
+        /// reaching the producer; `false` when no attempt was made or every
+        /// one was refused or never left (e.g. the connection was refused).
+        may_be_written: bool,
         /// The error of the last attempt, if one failed.
+        last_error: Option<durian_core::Error>,
+    },
+
+    /// Every attempt `retries` allows failed with a retriable error.
+    #[error(
+        "gave up on {topic}-{partition} after {attempts} attempt(s) (the retries setting){}: \
+         {last_error}",
+        if *may_be_written { "; it may or may not have been written" } else { "" }
+    )]
+    RetriesExhausted {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// How many produce requests carried the record.
+        attempts: u32,
+        /// Whether an attempt may have been appended without an answer
+        /// reaching the producer.
+        may_be_written: bool,
+        /// The error of the last attempt.
+        last_error: durian_core::Error,
+    },
+
+    /// The producer had to bump its epoch (another batch failed and left a
+    /// gap in the sequence numbers) while an attempt of this record's batch
+    /// had ended without an answer. That attempt may have been written, and
+    /// the broker would not recognise a resend under the new epoch as a
+    /// duplicate, so the batch is failed rather than risk writing it twice.
+    #[error(
+        "the producer epoch of {topic}-{partition} had to be bumped while this record's batch          was unresolved after {attempts} attempt(s); it may or may not have been written, and          is not resent so that it cannot be written twice{}",
+        last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+    )]
+    UnresolvedAtEpochBump {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// How many produce requests carried the record.
+        attempts: u32,
+        /// The error of the attempt that ended without an answer, or of a later one.
         last_error: Option<durian_core::Error>,
     },
 
@@ -197,6 +241,7 @@ mod tests {
         let expired = ProducerError::DeliveryTimeout {
             timeout: Duration::from_secs(3),
             attempts: 0,
+            may_be_written: false,
             last_error: None,
         };
         let text = expired.to_string();
@@ -204,6 +249,7 @@ mod tests {
         let sent = ProducerError::DeliveryTimeout {
             timeout: Duration::from_secs(3),
             attempts: 2,
+            may_be_written: true,
             last_error: Some(durian_core::Error::Shutdown),
         };
         assert!(sent

@@ -182,6 +182,33 @@ pub fn judge_sequence_error(
     }
 }
 
+/// Whether a retried attempt may have been appended although it was not
+/// acknowledged: no answer at all (connection lost, request timed out), or
+/// an error a broker can return after appending (`REQUEST_TIMED_OUT`,
+/// `NOT_ENOUGH_REPLICAS_AFTER_APPEND`, `KAFKA_STORAGE_ERROR`, anything
+/// unrecognised). Only codes a broker sends before touching the log count
+/// as "not appended".
+///
+/// A batch with such an attempt behind it must not be renumbered under a
+/// new epoch: the broker's duplicate detection works per epoch, so the
+/// renumbered copy would be appended a second time.
+pub fn may_have_appended(error: &durian_core::Error) -> bool {
+    let refused_before_append = [
+        KafkaCode::NOT_LEADER_OR_FOLLOWER,
+        KafkaCode::UNKNOWN_TOPIC_OR_PARTITION,
+        KafkaCode::LEADER_NOT_AVAILABLE,
+        KafkaCode::NOT_ENOUGH_REPLICAS,
+        KafkaCode::CORRUPT_MESSAGE,
+        KafkaCode::FENCED_LEADER_EPOCH,
+        KafkaCode::UNKNOWN_LEADER_EPOCH,
+        KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+        KafkaCode::UNKNOWN_PRODUCER_ID,
+    ];
+    !error
+        .kafka_code()
+        .is_some_and(|code| refused_before_append.contains(&code))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,8 +38,9 @@ impl Outcome {
     /// Classifies the result of a delivery future.
     ///
     /// Rejections by the broker and an out-of-order sequence mean the batch
-    /// was not appended; an expiry after at least one attempt, a fatal state
-    /// or an abort leave it open whether an earlier attempt was written.
+    /// was not appended; an expiry or exhausted retries after an attempt
+    /// that went unanswered, a failure at an epoch bump, a fatal state or
+    /// an abort leave it open whether an earlier attempt was written.
     pub fn from_delivery(result: &Result<RecordMetadata, ProducerError>) -> Outcome {
         match result {
             Ok(written) => Outcome::Acked {
@@ -54,7 +55,14 @@ impl Outcome {
     pub fn from_error(error: &ProducerError) -> Outcome {
         let reason = error.to_string();
         match error {
-            ProducerError::DeliveryTimeout { attempts: 0, .. }
+            ProducerError::DeliveryTimeout {
+                may_be_written: false,
+                ..
+            }
+            | ProducerError::RetriesExhausted {
+                may_be_written: false,
+                ..
+            }
             | ProducerError::Rejected { .. }
             | ProducerError::TooLargeForTopic { .. }
             | ProducerError::OutOfOrderSequence { .. }

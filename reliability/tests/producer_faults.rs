@@ -282,3 +282,101 @@ async fn p5_a_partition_unreachable_past_the_delivery_timeout_fails_in_time_and_
     assert_eq!(report.acked + report.failed + report.unknown, report.sent);
     cluster.shutdown().await.unwrap();
 }
+
+/// P2's finding, made deterministic: a batch whose response was dropped
+/// after the append is waiting for its retry when another batch fails for
+/// good and the producer bumps its epoch. Resent under the new epoch (its
+/// sequence renumbered from 0) the broker could not recognise it and would
+/// append it twice; the producer must fail it as "may or may not have been
+/// written" instead, and go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2_an_unanswered_batch_is_not_resent_under_a_new_epoch() {
+    let cluster = Cluster::builder().nodes(1).seed(11).start().await.unwrap();
+    cluster.create_topic("p2-bump", 2).await.unwrap();
+    let bootstrap = cluster.bootstrap();
+    // A long backoff keeps the unanswered batch waiting while the other
+    // partition's failure, the bump and InitProducerId (a few local round
+    // trips) happen; jitter makes it at least 8 s.
+    let producer = producer_with(&bootstrap, |c| {
+        c.delivery_timeout = Duration::from_secs(60);
+        c.client.retry_backoff = Duration::from_secs(10);
+        c.client.retry_backoff_max = Duration::from_secs(10);
+    });
+    let workload = Workload::new("p2-bump", 2, 0);
+    let mut ledger = SendLedger::new();
+    let mut record = |n: u64, partition: i32| {
+        let id = workload.id(n);
+        ledger.push(SentRecord {
+            id,
+            partition,
+            outcome: Outcome::Pending,
+        });
+        ProducerRecord::<bytes::Bytes, bytes::Bytes>::new("p2-bump", id.encode(16))
+            .with_key(id.kafka_key())
+            .with_partition(partition)
+    };
+    let send = |record| async { producer.send(record).await.unwrap().await };
+    let mut results = Vec::new();
+    // Warm-up: producer id and metadata in place, offset 0 in both.
+    for partition in [0, 1] {
+        let warm = send(record(partition as u64, partition)).await.unwrap();
+        assert_eq!(warm.offset, 0);
+        results.push(Ok(warm));
+    }
+    let faults = cluster.faults();
+    let dropped = faults.any_node().api(ApiKey::Produce).drop_response_next(1);
+    let unanswered = producer.send(record(2, 0)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while faults.fired(dropped) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the record never reached the broker"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // Appended at offset 1 of partition 0, answer lost. Now partition 1's
+    // next batch is refused as out of order at the head: it fails, and the
+    // producer bumps its epoch.
+    faults
+        .any_node()
+        .api(ApiKey::Produce)
+        .fail_next(1, kafka_protocol::ResponseError::OutOfOrderSequenceNumber);
+    let refused = send(record(3, 1)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ProducerError::OutOfOrderSequence { partition: 1, .. })
+        ),
+        "{refused:?}"
+    );
+    let unanswered = unanswered.await;
+    assert!(
+        matches!(
+            unanswered,
+            Err(ProducerError::UnresolvedAtEpochBump { partition: 0, .. })
+        ),
+        "the unanswered batch must fail at the bump, not be resent: {unanswered:?}"
+    );
+    // The producer goes on under the new epoch, right behind the copy
+    // written by the unanswered attempt.
+    let follow_up = send(record(4, 0)).await.unwrap();
+    assert_eq!(follow_up.offset, 2, "nothing appended between");
+    let metrics = producer.metrics();
+    assert_eq!(metrics.epoch_bumps, 1);
+    results.extend([unanswered, refused, Ok(follow_up)]);
+    for (n, result) in results.iter().enumerate() {
+        ledger.resolve(n as u64, Outcome::from_delivery(result));
+    }
+    producer.close(Duration::from_secs(5)).await.unwrap();
+    let read = read_all(&bootstrap, "p2-bump", 2, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let report = check(workload.run_id, &ledger, &read, IDEMPOTENT);
+    eprintln!("P2 at an epoch bump: {report}");
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(
+        report.unknown_read, 1,
+        "the unanswered record is in the log once: {report}"
+    );
+    cluster.shutdown().await.unwrap();
+}

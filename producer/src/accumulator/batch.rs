@@ -58,6 +58,10 @@ pub(crate) struct ProducerBatch {
     /// Base sequence under the producer's current identity, once drained.
     pub(crate) sequence: Option<i32>,
     pub(crate) last_error: Option<durian_core::Error>,
+    /// An attempt ended without saying whether it was appended (see
+    /// [`crate::idempotence::may_have_appended`]); only an acknowledgement
+    /// settles it. Such a batch is never renumbered under a new epoch.
+    pub(crate) may_be_written: bool,
     /// The producer state written into the bytes, to skip re-stamping retries.
     stamped: Option<(ProducerIdentity, i32)>,
     /// The `buffer.memory` bytes of this batch, returned when it is dropped.
@@ -85,6 +89,7 @@ impl ProducerBatch {
             state: BatchState::Queued,
             sequence: None,
             last_error: None,
+            may_be_written: false,
             stamped: None,
             reservation,
         }

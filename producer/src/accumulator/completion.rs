@@ -16,7 +16,7 @@ use super::partition_queue::PartitionQueue;
 use super::split::split_batch;
 use super::{Accumulator, AccumulatorSettings, BatchOutcome, Effects};
 use crate::error::ProducerError;
-use crate::idempotence::{judge_sequence_error, SequenceVerdict};
+use crate::idempotence::{judge_sequence_error, may_have_appended, SequenceVerdict};
 
 impl Accumulator {
     /// Applies the outcome of one attempt to one batch.
@@ -61,6 +61,12 @@ impl Accumulator {
                 }
             }
             BatchOutcome::Retry(error) => {
+                if let Some(batch) = queue.batches.get_mut(position) {
+                    batch.may_be_written |= may_have_appended(&error);
+                }
+                retry_or_fail(queue, position, error, &settings, now, (topic, partition))
+            }
+            BatchOutcome::NotSent(error) => {
                 retry_or_fail(queue, position, error, &settings, now, (topic, partition))
             }
             BatchOutcome::Sequence {
@@ -143,12 +149,55 @@ impl Accumulator {
                     let error = ProducerError::DeliveryTimeout {
                         timeout,
                         attempts: batch.attempts,
+                        may_be_written: batch.may_be_written,
                         last_error: batch.last_error.clone(),
                     };
                     effects.merge(fail_batch(queue, id, error));
                 }
             }
         }
+        effects
+    }
+
+    /// Prepares the queues for a new epoch (or a new producer id): every
+    /// sequence is forgotten, and queued batches are renumbered from 0 in
+    /// queue order when next drained. Only valid while nothing is in flight.
+    ///
+    /// A batch one of whose attempts may have been appended without an
+    /// acknowledgement fails instead, as "may or may not have been written"
+    /// ([`ProducerError::UnresolvedAtEpochBump`]): the broker recognises a
+    /// retry only under the epoch and sequence it first saw, so sending it
+    /// renumbered could write it twice.
+    pub(crate) fn reset_sequences(&mut self) -> Effects {
+        let mut effects = Effects::default();
+        for queues in self.topics.values_mut() {
+            for (partition, queue) in queues.partitions.iter_mut().enumerate() {
+                queue.sequence.reset();
+                let unresolved: Vec<u64> = queue
+                    .batches
+                    .iter()
+                    .filter(|b| b.may_be_written)
+                    .map(|b| b.id)
+                    .collect();
+                for id in unresolved {
+                    let Some(batch) = queue.position(id).and_then(|p| queue.batches.get(p)) else {
+                        continue;
+                    };
+                    let error = ProducerError::UnresolvedAtEpochBump {
+                        topic: queues.name.to_string(),
+                        partition: partition as i32,
+                        attempts: batch.attempts,
+                        last_error: batch.last_error.clone(),
+                    };
+                    effects.merge(fail_batch(queue, id, error));
+                }
+                for batch in &mut queue.batches {
+                    batch.sequence = None;
+                }
+            }
+        }
+        // The bump under way closes every gap these failures leave.
+        effects.bump = false;
         effects
     }
 
@@ -284,12 +333,20 @@ fn retry_or_fail(
         let expired = ProducerError::DeliveryTimeout {
             timeout: settings.delivery_timeout,
             attempts: batch.attempts,
+            may_be_written: batch.may_be_written,
             last_error: Some(error),
         };
         return fail_batch(queue, id, expired);
     }
     if batch.attempts > settings.retries {
-        return fail_batch(queue, id, error_for(topic, partition, error));
+        let exhausted = ProducerError::RetriesExhausted {
+            topic: topic.to_owned(),
+            partition,
+            attempts: batch.attempts,
+            may_be_written: batch.may_be_written,
+            last_error: error,
+        };
+        return fail_batch(queue, id, exhausted);
     }
     batch.state = BatchState::Queued;
     batch.retry_at = Some(now + retry_backoff(settings.retry_backoff, batch.attempts));

@@ -21,6 +21,8 @@ mod split;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_bump;
+#[cfg(test)]
 mod tests_split;
 
 use std::collections::{BTreeSet, HashMap};
@@ -110,8 +112,13 @@ pub(crate) struct DrainedBatch {
 pub(crate) enum BatchOutcome {
     /// Written (or recognised as a duplicate: `base_offset` -1).
     Acked(BatchAck),
-    /// Failed in a way another attempt may fix.
+    /// Failed in a way another attempt may fix. Whether the attempt may
+    /// have been appended is read from the error
+    /// ([`crate::idempotence::may_have_appended`]).
     Retry(durian_core::Error),
+    /// The request failed before it reached a connection (e.g. the broker
+    /// refused the connection): retried, and certainly not appended.
+    NotSent(durian_core::Error),
     /// `UNKNOWN_PRODUCER_ID` or `OUT_OF_ORDER_SEQUENCE_NUMBER`.
     Sequence {
         error: durian_core::Error,
@@ -330,20 +337,6 @@ impl Accumulator {
             }
         }
         scan
-    }
-
-    /// Forgets every sequence after an epoch bump: queued batches are
-    /// renumbered from 0 in queue order when next drained. Only valid while
-    /// nothing is in flight.
-    pub(crate) fn reset_sequences(&mut self) {
-        for queues in self.topics.values_mut() {
-            for queue in &mut queues.partitions {
-                queue.sequence.reset();
-                for batch in &mut queue.batches {
-                    batch.sequence = None;
-                }
-            }
-        }
     }
 
     /// The signals of every batch not yet resolved (for `flush`).

@@ -365,7 +365,7 @@ impl Sender {
                     .report_error(&Target::Broker(node), error);
                 batches
                     .iter()
-                    .map(|_| request::transport_outcome(error))
+                    .map(|_| request::transport_outcome(error, reply.handed_over))
                     .collect()
             }
         };
@@ -373,7 +373,9 @@ impl Sender {
         let mut accumulator = self.shared.accumulator();
         for (batch, outcome) in batches.iter().zip(outcomes) {
             match &outcome {
-                BatchOutcome::Retry(error) | BatchOutcome::Sequence { error, .. } => {
+                BatchOutcome::Retry(error)
+                | BatchOutcome::NotSent(error)
+                | BatchOutcome::Sequence { error, .. } => {
                     tracing::debug!(topic = %batch.topic, partition = batch.partition, %error, "batch will be retried");
                     if reply.result.is_ok() {
                         self.shared
@@ -434,7 +436,15 @@ impl Sender {
                 if bumped {
                     Metrics::add(&self.shared.metrics.epoch_bumps, 1);
                 }
-                self.shared.accumulator().reset_sequences();
+                let effects = self.shared.accumulator().reset_sequences();
+                if effects.failed_batches > 0 {
+                    tracing::warn!(
+                        batches = effects.failed_batches,
+                        "batches whose last attempt went unanswered failed at the epoch bump \
+                         (they may have been written; resending could duplicate them)"
+                    );
+                }
+                self.apply(effects);
                 self.identity = Some(IdentityState::Ready(identity));
                 self.producer_id_backoff.reset();
             }

@@ -65,13 +65,16 @@ pub(crate) fn response_outcomes<'a>(
 }
 
 /// The outcome of a request that got no response at all: retried when the
-/// error says retrying may help (the batches' fate is unknown, and
-/// sequence numbers make a resend safe).
-pub(crate) fn transport_outcome(error: &Error) -> BatchOutcome {
-    if error.is_retriable() {
+/// error says retrying may help (sequence numbers make a resend safe).
+/// The batches' fate is unknown once the request was `handed_over` to a
+/// connection; before that they were certainly not appended.
+pub(crate) fn transport_outcome(error: &Error, handed_over: bool) -> BatchOutcome {
+    if !error.is_retriable() {
+        BatchOutcome::Failed(error.clone())
+    } else if handed_over {
         BatchOutcome::Retry(error.clone())
     } else {
-        BatchOutcome::Failed(error.clone())
+        BatchOutcome::NotSent(error.clone())
     }
 }
 
@@ -221,9 +224,16 @@ mod tests {
         let lost = Error::ConnectionClosed {
             broker: "b:1".into(),
         };
-        assert!(matches!(transport_outcome(&lost), BatchOutcome::Retry(_)));
         assert!(matches!(
-            transport_outcome(&Error::Protocol("garbled".into())),
+            transport_outcome(&lost, true),
+            BatchOutcome::Retry(_)
+        ));
+        assert!(matches!(
+            transport_outcome(&lost, false),
+            BatchOutcome::NotSent(_)
+        ));
+        assert!(matches!(
+            transport_outcome(&Error::Protocol("garbled".into()), true),
             BatchOutcome::Failed(_)
         ));
     }

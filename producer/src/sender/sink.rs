@@ -50,6 +50,10 @@ pub(crate) struct SinkJob {
 pub(crate) struct SinkReply {
     pub(crate) request_id: u64,
     pub(crate) result: Result<Option<ProduceResponse>, Error>,
+    /// `false` when the request failed before it was handed to a
+    /// connection (no connection, no common version, encoding): the broker
+    /// cannot have appended it.
+    pub(crate) handed_over: bool,
 }
 
 type PendingResponse = Pin<Box<dyn Future<Output = SinkReply> + Send>>;
@@ -90,6 +94,7 @@ async fn run(
                             let _ = events.send(SenderEvent::Reply(SinkReply {
                                 request_id: queued.request_id,
                                 result: Err(error.clone()),
+                                handed_over: false,
                             }));
                         }
                     }
@@ -108,6 +113,7 @@ async fn start(client: &Client, node: i32, job: SinkJob) -> Result<PendingRespon
     let fail = |error: Error| SinkReply {
         request_id: job.request_id,
         result: Err(error),
+        handed_over: false,
     };
     // Connecting (and waiting out a reconnect backoff) counts against the
     // request's timeout, which the sender caps at the batches' deadline.
@@ -151,7 +157,11 @@ async fn start(client: &Client, node: i32, job: SinkJob) -> Result<PendingRespon
             Ok(body) => decode_body::<ProduceResponse>(ApiKey::Produce, body, version).map(Some),
             Err(error) => Err(error),
         };
-        SinkReply { request_id, result }
+        SinkReply {
+            request_id,
+            result,
+            handed_over: true,
+        }
     });
     // The first poll hands the frame to the connection's writer queue, so
     // requests reach the socket in the order the sender made them.

@@ -1,0 +1,102 @@
+//! Epoch bumps and batches whose attempts went unanswered.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use durian_core::{KafkaCode, KafkaError};
+use tokio::time::Instant;
+
+use super::buffer_pool::MemoryBudget;
+use super::tests::{ack, append, identity, metadata, not_leader, rules, settings, TOPIC};
+use super::*;
+use crate::idempotence::ProducerIdentity;
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_batch_is_failed_at_an_epoch_bump_and_a_refused_one_renumbered() {
+    let budget = MemoryBudget::new(1 << 20);
+    let mut acc = Accumulator::new(settings());
+    let meta = metadata(&[1, 1]);
+    // Partition 0: its request is lost with the connection, so the broker
+    // may have appended it. Partition 1: refused with NOT_LEADER.
+    let unanswered = append(&mut acc, &budget, 0, 0);
+    let refused = append(&mut acc, &budget, 1, 1);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let (sent, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(identity()));
+    assert_eq!(sent.len(), 2);
+    let lost = durian_core::Error::ConnectionClosed {
+        broker: "b:1".into(),
+    };
+    let now = Instant::now();
+    let by_partition = |p: i32| sent.iter().find(|b| b.partition == p).unwrap().batch_id;
+    let effects = acc.complete(TOPIC, 0, by_partition(0), BatchOutcome::Retry(lost), now);
+    assert_eq!(effects.retried_batches, 1);
+    let effects = acc.complete(
+        TOPIC,
+        1,
+        by_partition(1),
+        BatchOutcome::Retry(not_leader()),
+        now,
+    );
+    assert_eq!(effects.retried_batches, 1);
+    // Another batch failing for good forces a bump; at the reset the
+    // unanswered batch fails as "may have been written" instead of being
+    // sent again under sequence 0 of the new epoch, where the broker
+    // could not recognise it as a duplicate.
+    let effects = acc.reset_sequences();
+    assert_eq!(effects.failed_batches, 1);
+    assert!(!effects.bump, "the reset is the bump");
+    let error = unanswered.await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ProducerError::UnresolvedAtEpochBump {
+                partition: 0,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // The refused batch was not written: renumbered and sent again.
+    tokio::time::advance(Duration::from_millis(200)).await;
+    let bumped = ProducerIdentity { id: 42, epoch: 1 };
+    let (again, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(bumped));
+    assert_eq!(again.len(), 1);
+    let header = durian_core::record::BatchHeader::parse(&again[0].payload).unwrap();
+    assert_eq!(
+        (
+            again[0].partition,
+            header.producer_epoch,
+            header.base_sequence
+        ),
+        (1, 1, 0)
+    );
+    acc.complete(TOPIC, 1, again[0].batch_id, ack(3), Instant::now());
+    assert_eq!(refused.await.unwrap().offset, 3);
+    assert_eq!(budget.in_use(), 0);
+}
+
+#[test]
+fn only_refusals_before_the_append_count_as_not_written() {
+    use crate::idempotence::may_have_appended;
+    let code = |code| {
+        durian_core::Error::Kafka(KafkaError {
+            code,
+            message: None,
+        })
+    };
+    assert!(!may_have_appended(&not_leader()));
+    assert!(!may_have_appended(&code(KafkaCode::NOT_ENOUGH_REPLICAS)));
+    assert!(may_have_appended(&code(
+        KafkaCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    )));
+    assert!(may_have_appended(&code(KafkaCode::REQUEST_TIMED_OUT)));
+    assert!(may_have_appended(&durian_core::Error::ConnectionClosed {
+        broker: "b:1".into()
+    }));
+    assert!(may_have_appended(&durian_core::Error::Timeout {
+        operation: "Produce".into(),
+        timeout: Duration::from_secs(1),
+    }));
+}
