@@ -24,9 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::members::{assert_disjoint_and_covering, wait_for, Ending, Member, SharedLog};
-use common::peers::python;
 use common::*;
 use durian_consumer::{Assignor, CooperativeStickyAssignor, RangeAssignor, TopicPartition};
+use durian_testkit::confluent_python as python;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 

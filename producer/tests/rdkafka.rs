@@ -14,7 +14,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -27,52 +26,7 @@ use tokio::process::Command;
 
 const PEERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers");
 
-/// Whether a missing peer fails the test instead of skipping it.
-fn peers_required() -> bool {
-    std::env::var("DURIAN_REQUIRE_PEERS").as_deref() == Ok("1")
-}
-
-fn skip_or_fail(hint: &str) {
-    if peers_required() {
-        panic!("{hint}");
-    }
-    eprintln!("skipping: {hint}");
-}
-
-fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("DURIAN_PEERS_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.peers/venv/bin/python")
-        });
-    let usable = path.is_file()
-        && std::process::Command::new(&path)
-            .args(["-c", "import confluent_kafka"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if usable {
-        return Some(path);
-    }
-    skip_or_fail("python with confluent-kafka not found: run scripts/install-peers.sh or set DURIAN_PEERS_PYTHON");
-    None
-}
-
-fn kcat() -> Option<PathBuf> {
-    let path = std::env::var_os("DURIAN_KCAT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("kcat"));
-    let usable = std::process::Command::new(&path)
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if usable {
-        return Some(path);
-    }
-    skip_or_fail("kcat not found: install it or set DURIAN_KCAT_BIN");
-    None
-}
+use durian_testkit::{confluent_python as python, kcat};
 
 fn producer_for(bootstrap: &str, codec: Compression) -> Producer {
     Producer::builder()

@@ -6,10 +6,12 @@
 //! the install hint, unless `DURIAN_REQUIRE_PEERS=1` (set by CI), in which
 //! case it fails, so a missing peer can never pass for a green run.
 
+pub mod peers;
 pub mod tansu;
 
 use std::path::PathBuf;
 
+pub use peers::{confluent_python, kcat};
 pub use tansu::Tansu;
 
 /// Whether missing peers must fail tests (`DURIAN_REQUIRE_PEERS=1`).

@@ -1,12 +1,11 @@
-//! Third-party peers for the consumer's interop tests: the Python
-//! interpreter with confluent-kafka and kcat, found as scripts/install-peers.sh
-//! leaves them (`.peers/env`) or through `DURIAN_PEERS_PYTHON` /
-//! `DURIAN_KCAT_BIN`. Missing peers skip the test, unless
-//! `DURIAN_REQUIRE_PEERS=1`, which makes them fail it.
+//! Running third-party peers for the consumer's interop tests. The peers
+//! themselves (Python with confluent-kafka, kcat) are found by
+//! `durian_testkit`; a missing one skips the test, unless
+//! `DURIAN_REQUIRE_PEERS=1`, which makes it fail.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -18,39 +17,6 @@ pub const TOOLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/rdkafk
 
 /// How long one peer process may run.
 const PEER_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// A Python interpreter that can import confluent_kafka.
-pub fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("DURIAN_PEERS_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| durian_testkit::repo_root().join(".peers/venv/bin/python"));
-    let usable = path.is_file()
-        && std::process::Command::new(&path)
-            .args(["-c", "import confluent_kafka"])
-            .status()
-            .is_ok_and(|s| s.success());
-    durian_testkit::require_peer(
-        usable.then_some(path),
-        "python with confluent-kafka not found: run scripts/install-peers.sh or set DURIAN_PEERS_PYTHON",
-    )
-}
-
-/// kcat: `DURIAN_KCAT_BIN`, else `kcat` on PATH.
-pub fn kcat() -> Option<PathBuf> {
-    let path = std::env::var_os("DURIAN_KCAT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("kcat"));
-    let usable = std::process::Command::new(&path)
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    durian_testkit::require_peer(
-        usable.then_some(path),
-        "kcat not found: install it (apt-get install kcat) or set DURIAN_KCAT_BIN",
-    )
-}
 
 /// Runs `program args`, feeding `input` on stdin; returns stdout, failing
 /// the test (with stderr) when the process fails or outlives its timeout.

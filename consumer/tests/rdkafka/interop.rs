@@ -8,8 +8,9 @@ use bytes::Bytes;
 use durian_consumer::{Consumer, ConsumerRecord, OffsetAndMetadata, TopicPartition};
 use tokio::time::Instant;
 
-use crate::common::peers::{kcat, python, rdkafka_tool, run};
+use crate::common::peers::{rdkafka_tool, run};
 use crate::common::*;
+use durian_testkit::{confluent_python as python, kcat};
 
 /// librdkafka's codec names, in the order the tests use them.
 const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
