@@ -102,6 +102,24 @@ pub enum ProducerError {
         last_error: Option<durian_core::Error>,
     },
 
+    /// The produce request carrying the record failed in a way retrying
+    /// cannot fix, without an answer from the broker (e.g. its response
+    /// could not be decoded, or the client was shut down).
+    #[error(
+        "the produce request for {topic}-{partition} failed: {error}{}",
+        if *may_be_written { "; it may or may not have been written" } else { "" }
+    )]
+    RequestFailed {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// Whether this or an earlier attempt may have been appended.
+        may_be_written: bool,
+        /// What failed.
+        error: durian_core::Error,
+    },
+
     /// Every attempt `retries` allows failed with a retriable error.
     #[error(
         "gave up on {topic}-{partition} after {attempts} attempt(s) (the retries setting){}: \
@@ -144,7 +162,11 @@ pub enum ProducerError {
 
     /// The broker rejected the record's batch with an error that retrying
     /// cannot fix (e.g. `MESSAGE_TOO_LARGE`, `TOPIC_AUTHORIZATION_FAILED`).
-    #[error("broker rejected the batch for {topic}-{partition}: {error}")]
+    /// `may_be_written` is set when an earlier attempt went unanswered.
+    #[error(
+        "broker rejected the batch for {topic}-{partition}: {error}{}",
+        if *may_be_written { "; an earlier attempt may or may not have been written" } else { "" }
+    )]
     Rejected {
         /// The topic.
         topic: String,
@@ -152,6 +174,9 @@ pub enum ProducerError {
         partition: i32,
         /// The broker's error.
         error: durian_core::Error,
+        /// Whether an earlier attempt may have been appended without an
+        /// answer reaching the producer.
+        may_be_written: bool,
     },
 
     /// The broker rejected a batch as too large (`MESSAGE_TOO_LARGE`) and

@@ -63,7 +63,14 @@ impl Outcome {
                 may_be_written: false,
                 ..
             }
-            | ProducerError::Rejected { .. }
+            | ProducerError::RequestFailed {
+                may_be_written: false,
+                ..
+            }
+            | ProducerError::Rejected {
+                may_be_written: false,
+                ..
+            }
             | ProducerError::TooLargeForTopic { .. }
             | ProducerError::OutOfOrderSequence { .. }
             | ProducerError::RecordTooLarge { .. }

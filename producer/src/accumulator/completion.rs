@@ -11,7 +11,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::batch::BatchState;
+use super::batch::{BatchState, ProducerBatch};
 use super::partition_queue::PartitionQueue;
 use super::split::split_batch;
 use super::{Accumulator, AccumulatorSettings, BatchOutcome, Effects};
@@ -122,7 +122,25 @@ impl Accumulator {
                 )
             }
             BatchOutcome::Failed(error) => {
-                fail_batch(queue, batch_id, error_for(topic, partition, error))
+                let failed = error_for(topic, partition, error, queue.batches.get(position));
+                fail_batch(queue, batch_id, failed)
+            }
+            BatchOutcome::RequestFailed {
+                error,
+                may_be_written,
+            } => {
+                let written = may_be_written
+                    || queue
+                        .batches
+                        .get(position)
+                        .is_some_and(|b| b.may_be_written);
+                let failed = ProducerError::RequestFailed {
+                    topic: topic.to_owned(),
+                    partition,
+                    may_be_written: written,
+                    error,
+                };
+                fail_batch(queue, batch_id, failed)
             }
             BatchOutcome::Fatal(reason) => fail_fatally(queue, batch_id, reason),
         }
@@ -221,11 +239,19 @@ impl Accumulator {
     }
 }
 
-pub(super) fn error_for(topic: &str, partition: i32, error: durian_core::Error) -> ProducerError {
+/// The error of a batch refused for good; `batch` tells whether one of
+/// its earlier attempts may have been written.
+pub(super) fn error_for(
+    topic: &str,
+    partition: i32,
+    error: durian_core::Error,
+    batch: Option<&ProducerBatch>,
+) -> ProducerError {
     ProducerError::Rejected {
         topic: topic.to_owned(),
         partition,
         error,
+        may_be_written: batch.is_some_and(|b| b.may_be_written),
     }
 }
 

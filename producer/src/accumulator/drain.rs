@@ -106,11 +106,8 @@ impl Accumulator {
                                 "cannot stamp batch: {error}"
                             ));
                             let id = batch.id;
-                            effects.merge(fail_batch(
-                                queue,
-                                id,
-                                error_for(&queues.name, partition, error),
-                            ));
+                            let failed = error_for(&queues.name, partition, error, Some(batch));
+                            effects.merge(fail_batch(queue, id, failed));
                             continue;
                         }
                     },
@@ -161,7 +158,12 @@ impl Accumulator {
                 (Err(error), _) => {
                     let error =
                         durian_core::Error::Protocol(format!("cannot encode batch: {error}"));
-                    let failed = error_for(&taken.topic, taken.partition, error);
+                    let failed = error_for(
+                        &taken.topic,
+                        taken.partition,
+                        error,
+                        queue.batches.get(position),
+                    );
                     effects.merge(fail_batch(queue, taken.batch_id, failed));
                     continue;
                 }

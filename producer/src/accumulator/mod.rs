@@ -124,8 +124,14 @@ pub(crate) enum BatchOutcome {
         error: durian_core::Error,
         log_start_offset: i64,
     },
-    /// Failed for good, this batch only.
+    /// Failed for good, this batch only: the broker's answer.
     Failed(durian_core::Error),
+    /// The request itself failed in a way retrying cannot fix (e.g. an
+    /// undecodable response); `may_be_written` once it reached a connection.
+    RequestFailed {
+        error: durian_core::Error,
+        may_be_written: bool,
+    },
     /// The producer cannot continue.
     Fatal(String),
 }

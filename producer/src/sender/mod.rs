@@ -383,7 +383,7 @@ impl Sender {
                             .report_error(&Target::Broker(node), error);
                     }
                 }
-                BatchOutcome::Failed(error) => {
+                BatchOutcome::Failed(error) | BatchOutcome::RequestFailed { error, .. } => {
                     tracing::warn!(topic = %batch.topic, partition = batch.partition, %error, "batch failed");
                 }
                 _ => {}

@@ -70,7 +70,10 @@ pub(crate) fn response_outcomes<'a>(
 /// connection; before that they were certainly not appended.
 pub(crate) fn transport_outcome(error: &Error, handed_over: bool) -> BatchOutcome {
     if !error.is_retriable() {
-        BatchOutcome::Failed(error.clone())
+        BatchOutcome::RequestFailed {
+            error: error.clone(),
+            may_be_written: handed_over,
+        }
     } else if handed_over {
         BatchOutcome::Retry(error.clone())
     } else {
@@ -234,7 +237,10 @@ mod tests {
         ));
         assert!(matches!(
             transport_outcome(&Error::Protocol("garbled".into()), true),
-            BatchOutcome::Failed(_)
+            BatchOutcome::RequestFailed {
+                may_be_written: true,
+                ..
+            }
         ));
     }
 }
