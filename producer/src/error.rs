@@ -207,13 +207,20 @@ pub enum ProducerError {
     /// batch fails, the producer bumps its epoch and goes on.
     #[error(
         "broker reported OUT_OF_ORDER_SEQUENCE_NUMBER for {topic}-{partition}: it lost track of \
-         this producer's sequence; the batch is failed and the producer epoch bumped"
+         this producer's sequence; the batch is failed and the producer epoch bumped{}",
+        if *may_be_written {
+            "; an earlier attempt may or may not have been written (the broker remembers \
+             only a producer's last 5 batches to recognise a retry)"
+        } else { "" }
     )]
     OutOfOrderSequence {
         /// The topic.
         topic: String,
         /// The partition.
         partition: i32,
+        /// Whether an earlier attempt went unanswered: it may have been
+        /// written and then left the broker's duplicate memory.
+        may_be_written: bool,
     },
 
     /// The producer hit an error it cannot recover from; every pending and

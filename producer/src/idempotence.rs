@@ -75,13 +75,25 @@ pub fn increment_sequence(seq: i32, by: i32) -> i32 {
     }
 }
 
+/// How many batches acknowledged ahead of an earlier unacknowledged one
+/// are remembered. Sending rules keep it to fewer than
+/// `max.in.flight.requests.per.connection` (at most 5); the cap only keeps
+/// a broken assumption from growing memory.
+const MAX_ACKED_AHEAD: usize = 64;
+
 /// Sequence bookkeeping of one partition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionSequence {
     /// Sequence the next drained batch gets.
     next: i32,
     /// Sequence of the first batch not yet acknowledged.
     acked_next: i32,
+    /// Batches acknowledged while an earlier one was not, as (base
+    /// sequence, sequence after them). Answers for one partition can come
+    /// out of order: a batch's response is lost with its connection, later
+    /// batches are acknowledged, then its retry is recognised as a
+    /// duplicate.
+    acked_ahead: Vec<(i32, i32)>,
     /// Offset of the last acknowledged record, -1 if none.
     last_acked_offset: i64,
 }
@@ -91,6 +103,7 @@ impl Default for PartitionSequence {
         PartitionSequence {
             next: 0,
             acked_next: 0,
+            acked_ahead: Vec::new(),
             last_acked_offset: -1,
         }
     }
@@ -112,10 +125,27 @@ impl PartitionSequence {
     /// Records an acknowledged batch (`base_offset` -1 when unknown).
     pub fn acknowledge(&mut self, base_sequence: i32, records: i32, base_offset: i64) {
         let after = increment_sequence(base_sequence, records);
-        // Acks arrive in sequence order on an idempotent partition; a stale
-        // one (a duplicate of an older batch) must not move us backwards.
         if base_sequence == self.acked_next {
             self.acked_next = after;
+            // Catch up over batches acknowledged ahead of this one: left
+            // behind, `acked_next` would make the first unacknowledged
+            // batch look like one behind a gap, and an
+            // OUT_OF_ORDER_SEQUENCE_NUMBER for it would be retried until
+            // its delivery timeout instead of failing it at once.
+            while let Some(i) = self
+                .acked_ahead
+                .iter()
+                .position(|(base, _)| *base == self.acked_next)
+            {
+                self.acked_next = self.acked_ahead.swap_remove(i).1;
+            }
+        } else if self.acked_ahead.len() < MAX_ACKED_AHEAD
+            && !self
+                .acked_ahead
+                .iter()
+                .any(|(base, _)| *base == base_sequence)
+        {
+            self.acked_ahead.push((base_sequence, after));
         }
         if base_offset >= 0 {
             let last = base_offset + i64::from(records) - 1;
@@ -128,6 +158,7 @@ impl PartitionSequence {
     pub fn reset(&mut self) {
         self.next = 0;
         self.acked_next = 0;
+        self.acked_ahead.clear();
     }
 
     /// Offset of the last acknowledged record, -1 if none.
@@ -236,6 +267,25 @@ mod tests {
         seq.reset();
         assert_eq!(seq.assign(3), 0);
         assert_eq!(seq.last_acked_offset(), 109);
+    }
+
+    #[test]
+    fn acks_out_of_sequence_order_still_advance_the_first_unacked() {
+        // A (0..10) written, its answer lost; B (10..15) and C (15..20)
+        // acknowledged first; A's retry then recognised as a duplicate.
+        let mut seq = PartitionSequence::default();
+        let (a, b, c) = (seq.assign(10), seq.assign(5), seq.assign(5));
+        seq.acknowledge(c, 5, 15);
+        seq.acknowledge(b, 5, 10);
+        assert!(seq.is_next_to_ack(a), "A is still the first unacknowledged");
+        seq.acknowledge(a, 10, 0);
+        let d = seq.assign(3);
+        assert!(
+            seq.is_next_to_ack(d),
+            "with A, B and C acknowledged, D is the first unacknowledged batch"
+        );
+        seq.reset();
+        assert!(seq.is_next_to_ack(0));
     }
 
     #[test]

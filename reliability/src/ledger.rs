@@ -72,7 +72,10 @@ impl Outcome {
                 ..
             }
             | ProducerError::TooLargeForTopic { .. }
-            | ProducerError::OutOfOrderSequence { .. }
+            | ProducerError::OutOfOrderSequence {
+                may_be_written: false,
+                ..
+            }
             | ProducerError::RecordTooLarge { .. }
             | ProducerError::BufferFull { .. }
             | ProducerError::Serialization { .. }

@@ -127,7 +127,16 @@ async fn p1_connections_killed_every_second_lose_and_duplicate_nothing() {
 async fn p2_dropped_responses_with_one_to_five_in_flight_are_deduplicated() {
     let seed = seed();
     eprintln!("P2 seed {seed} (DURIAN_SEED reruns it)");
-    for in_flight in 1..=5usize {
+    // For stress runs: one in-flight setting only, another drop rate.
+    let only: Option<usize> = std::env::var("DURIAN_P2_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let drop_rate: f64 = std::env::var("DURIAN_P2_DROP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.1);
+    for in_flight in (1..=5usize).filter(|n| only.is_none_or(|o| o == *n)) {
+        let started = Instant::now();
         let cluster = Cluster::builder()
             .nodes(3)
             .seed(seed)
@@ -143,7 +152,7 @@ async fn p2_dropped_responses_with_one_to_five_in_flight_are_deduplicated() {
             .faults()
             .any_node()
             .api(ApiKey::Produce)
-            .drop_responses_randomly(0.1);
+            .drop_responses_randomly(drop_rate);
         // Small batches: many requests, so many chances to drop one.
         let producer = producer_with(&bootstrap, |c| {
             c.max_in_flight = in_flight;
@@ -160,7 +169,15 @@ async fn p2_dropped_responses_with_one_to_five_in_flight_are_deduplicated() {
             .await
             .unwrap();
         let report = check(workload.run_id, &ledger, &read, IDEMPOTENT);
-        eprintln!("P2 in flight {in_flight}: {dropped} responses dropped; {report}");
+        let metrics = producer.metrics();
+        eprintln!(
+            "P2 in flight {in_flight}: {dropped} responses dropped, {} requests, {} retries, \
+             {} epoch bumps, {:.1} s; {report}",
+            metrics.requests_sent,
+            metrics.retries,
+            metrics.epoch_bumps,
+            started.elapsed().as_secs_f64()
+        );
         assert!(dropped > 0, "no response was dropped; nothing was tested");
         assert!(
             report.is_clean(),

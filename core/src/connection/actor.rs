@@ -326,6 +326,17 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
     }
+    // Fail what is still queued rather than leave it to the receiver's
+    // drop: a `send` that took its slot just before the drop pushes its
+    // command after the drop has emptied the queue, and that command would
+    // sit there, unanswered, until its caller's own outer timeout (request
+    // timeout + QUEUE_GRACE). After `close`, `recv` also waits for slots
+    // taken but not yet filled, and then returns `None`.
+    commands.close();
+    let cause = shared.poison(Error::Shutdown);
+    while let Some(command) = commands.recv().await {
+        let _ = command.reply.send(Err(Error::Poisoned(cause.clone())));
+    }
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(mut frames: FrameReader<R>, shared: Arc<Shared>) {
@@ -414,5 +425,37 @@ fn dispatch(shared: &Shared, frame: Bytes) -> Result<()> {
             let _ = pending.reply.send(Err(error.clone()));
             Err(error)
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::{mpsc, oneshot};
+
+    /// The tokio behaviour the end of `write_loop` relies on: after
+    /// `close`, `recv` still yields a message pushed through a slot taken
+    /// before the close, so its reply is answered (here: dropped) at once.
+    #[tokio::test]
+    async fn closing_then_draining_the_queue_reaches_a_late_command() {
+        let (commands, mut queue) = mpsc::channel::<oneshot::Sender<()>>(4);
+        let slot = commands.reserve().await.unwrap();
+        queue.close();
+        let drain = tokio::spawn(async move {
+            let mut answered = 0;
+            while let Some(reply) = queue.recv().await {
+                drop(reply);
+                answered += 1;
+            }
+            answered
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (reply, response) = oneshot::channel();
+        slot.send(reply);
+        assert_eq!(drain.await.unwrap(), 1);
+        let answer = tokio::time::timeout(Duration::from_secs(10), response).await;
+        assert!(matches!(answer, Ok(Err(_))), "the caller learns at once");
     }
 }

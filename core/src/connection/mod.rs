@@ -66,6 +66,12 @@ impl Connection {
         &self.versions
     }
 
+    /// Whether `other` is a handle to this same connection (not merely one
+    /// to the same broker).
+    pub fn is_same(&self, other: &Connection) -> bool {
+        Arc::ptr_eq(&self.versions, &other.versions)
+    }
+
     /// Whether the connection has failed and must be replaced.
     pub fn is_poisoned(&self) -> bool {
         self.link.is_poisoned()

@@ -98,14 +98,14 @@ impl Accumulator {
                         effects.bump = true;
                         effects
                     }
-                    SequenceVerdict::FailAndBump => fail_batch(
-                        queue,
-                        batch_id,
-                        ProducerError::OutOfOrderSequence {
+                    SequenceVerdict::FailAndBump => {
+                        let failed = ProducerError::OutOfOrderSequence {
                             topic: topic.to_owned(),
                             partition,
-                        },
-                    ),
+                            may_be_written: batch.may_be_written,
+                        };
+                        fail_batch(queue, batch_id, failed)
+                    }
                     SequenceVerdict::Fatal(reason) => fail_fatally(queue, batch_id, reason),
                 }
             }

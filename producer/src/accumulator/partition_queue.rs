@@ -49,11 +49,13 @@ impl PartitionQueue {
     /// Whether the first queued batch may be sent to `leader` now.
     ///
     /// Nothing goes to `leader` while a batch is still in flight to another
-    /// broker (the old leader), and a batch coming back from a failed
-    /// attempt waits until every other in-flight batch of the partition is
-    /// resolved, so it is resent before anything produced after it.
+    /// broker (the old leader); a batch coming back from a failed attempt
+    /// waits until every other in-flight batch of the partition is
+    /// resolved, so it is resent before anything produced after it; and no
+    /// new batch goes out while such a retry is in flight.
     pub(crate) fn readiness(&self, leader: i32, rules: &DrainRules) -> Readiness {
         let mut in_flight = 0;
+        let mut retry_in_flight = false;
         // Only batches sent at least once can be in flight, and they form a
         // prefix of the queue (batches are taken oldest first), so the
         // count stops at the first never-sent batch: with large records the
@@ -65,12 +67,20 @@ impl PartitionQueue {
                     return Readiness::Idle;
                 }
                 in_flight += 1;
+                retry_in_flight |= batch.attempts > 1;
             }
         }
         let Some(first) = self.first_queued() else {
             return Readiness::Idle;
         };
         if in_flight >= rules.max_in_flight || (first.attempts > 0 && in_flight > 0) {
+            return Readiness::Idle;
+        }
+        // A retry in flight may carry a batch an earlier attempt wrote. The
+        // broker recognises it as a duplicate only while it is among the
+        // partition's last 5 batches, so nothing new is written behind it
+        // until it is resolved.
+        if first.attempts == 0 && retry_in_flight {
             return Readiness::Idle;
         }
         if let Some(at) = first.retry_at.filter(|at| *at > rules.now) {

@@ -11,14 +11,20 @@
 //! (its first poll) before the next job is even looked at. When the
 //! connection cannot be had, the failing job and every job already queued
 //! behind it fail together, so nothing later overtakes them on a fresh
-//! connection.
+//! connection. For the same reason a job is never started on a new
+//! connection while requests sent on the previous one are unanswered: when
+//! that connection died, their batches may or may not have been written,
+//! and batches written behind them could push them out of the broker's
+//! memory of the producer's last 5 batches, after which their retries
+//! would no longer be recognised as duplicates. Such a job fails before it
+//! is sent, and the sender resends it after their outcome is known.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use durian_core::connection::RawRequest;
+use durian_core::connection::{Connection, RawRequest};
 use durian_core::protocol::{decode_body, encode_body};
 
 use super::encode::produce_body_parts;
@@ -77,13 +83,18 @@ async fn run(
     events: mpsc::UnboundedSender<SenderEvent>,
 ) {
     let mut pending: FuturesUnordered<PendingResponse> = FuturesUnordered::new();
+    // The connection the requests in `pending` went out on.
+    let mut current: Option<Connection> = None;
     let mut open = true;
     while open || !pending.is_empty() {
         tokio::select! {
             job = jobs.recv(), if open => match job {
                 None => open = false,
-                Some(job) => match start(&client, node, job).await {
-                    Ok(response) => pending.push(response),
+                Some(job) => match start(&client, node, job, current.as_ref().filter(|_| !pending.is_empty())).await {
+                    Ok((response, connection)) => {
+                        pending.push(response);
+                        current = Some(connection);
+                    }
                     Err(reply) => {
                         let error = match &reply.result {
                             Err(error) => error.clone(),
@@ -108,8 +119,15 @@ async fn run(
 }
 
 /// Encodes `job` for the broker's version and puts it on the connection;
-/// returns the future of its response.
-async fn start(client: &Client, node: i32, job: SinkJob) -> Result<PendingResponse, SinkReply> {
+/// returns the future of its response and the connection used. `unanswered`
+/// is the connection of requests still waiting for their answers: the job
+/// fails unsent if it would have to go out on another one.
+async fn start(
+    client: &Client,
+    node: i32,
+    job: SinkJob,
+    unanswered: Option<&Connection>,
+) -> Result<(PendingResponse, Connection), SinkReply> {
     let fail = |error: Error| SinkReply {
         request_id: job.request_id,
         result: Err(error),
@@ -128,6 +146,14 @@ async fn start(client: &Client, node: i32, job: SinkJob) -> Result<PendingRespon
             }))
         }
     };
+    if let Some(earlier) = unanswered.filter(|earlier| !earlier.is_same(&connection)) {
+        let overtaking = std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the connection of earlier produce requests failed before they were answered; \
+             this request waits for their outcome",
+        );
+        return Err(fail(Error::io(earlier.broker(), overtaking)));
+    }
     let version = connection
         .versions()
         .negotiate(ApiKey::Produce, PRODUCE_VERSIONS)
@@ -151,8 +177,9 @@ async fn start(client: &Client, node: i32, job: SinkJob) -> Result<PendingRespon
     };
     let request_id = job.request_id;
     let expect_response = job.expect_response;
+    let link = connection.clone();
     let mut response: PendingResponse = Box::pin(async move {
-        let result = match connection.send_raw(raw).await {
+        let result = match link.send_raw(raw).await {
             Ok(_) if !expect_response => Ok(None),
             Ok(body) => decode_body::<ProduceResponse>(ApiKey::Produce, body, version).map(Some),
             Err(error) => Err(error),
@@ -166,7 +193,66 @@ async fn start(client: &Client, node: i32, job: SinkJob) -> Result<PendingRespon
     // The first poll hands the frame to the connection's writer queue, so
     // requests reach the socket in the order the sender made them.
     match futures::poll!(&mut response) {
-        Poll::Ready(reply) => Ok(Box::pin(std::future::ready(reply))),
-        Poll::Pending => Ok(response),
+        Poll::Ready(reply) => Ok((Box::pin(std::future::ready(reply)), connection)),
+        Poll::Pending => Ok((response, connection)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use durian_broker::testing::Cluster;
+    use durian_core::ClientConfig;
+
+    use super::*;
+    use crate::sender::request::build_request;
+
+    fn job(request_id: u64) -> SinkJob {
+        SinkJob {
+            request_id,
+            request: build_request(-1, Duration::from_secs(5), &[]),
+            expect_response: true,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_never_overtakes_unanswered_requests_on_a_new_connection() {
+        let cluster = Cluster::builder().nodes(1).start().await.unwrap();
+        let node = cluster.node_ids()[0];
+        let mut config = ClientConfig::default();
+        config.bootstrap_servers = cluster.bootstrap().split(',').map(String::from).collect();
+        config.reconnect_backoff = Duration::from_millis(1);
+        config.reconnect_backoff_max = Duration::from_millis(1);
+        let client = Client::connect(config).await.unwrap();
+        let target = Target::Broker(node);
+        let seen = cluster.faults().record();
+
+        // Requests went out on this connection; then it died unanswered.
+        let earlier = client
+            .connection_for(&target, TrafficClass::Produce)
+            .await
+            .unwrap();
+        earlier.close();
+        let refused = match start(&client, node, job(1), Some(&earlier)).await {
+            Ok(_) => panic!("the job went out on a new connection"),
+            Err(reply) => reply,
+        };
+        assert!(!refused.handed_over, "it never reached a connection");
+        let error = refused.result.unwrap_err();
+        assert!(error.is_retriable(), "the sender resends it: {error}");
+        assert_eq!(seen.count(Some(ApiKey::Produce), None), 0);
+
+        // With nothing unanswered (or on the same connection) it goes out.
+        let (response, used) = start(&client, node, job(2), None).await.ok().unwrap();
+        assert!(!used.is_same(&earlier));
+        assert!(response.await.result.is_ok());
+        let (response, _) = start(&client, node, job(3), Some(&used))
+            .await
+            .ok()
+            .unwrap();
+        assert!(response.await.result.is_ok());
+        assert_eq!(seen.count(Some(ApiKey::Produce), None), 2);
+        cluster.shutdown().await.unwrap();
     }
 }
