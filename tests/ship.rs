@@ -5,57 +5,40 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/ship.rs"]
+mod ship_support;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use durian::admin::{Admin, NewTopic};
-use durian::broker::{Broker, BrokerHandle};
-use durian::consumer::{Consumer, ConsumerRecord, OffsetReset, TopicPartition};
 use durian::ship::checkpoint::Checkpoint;
 use durian::ship::{ShipConfig, ShipProgress, Shipper};
+use ship_support::{append, assert_shipped_exactly, setup, Setup, TopicReader};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-const TOPIC: &str = "web_log";
-const PARTITIONS: i32 = 3;
 const DEADLINE: Duration = Duration::from_secs(30);
-
-struct Setup {
-    broker: BrokerHandle,
-    dir: tempfile::TempDir,
-    log: PathBuf,
-}
-
-async fn setup() -> Setup {
-    let broker = Broker::builder()
-        .temporary()
-        .listen("127.0.0.1:0")
-        .start()
-        .await
-        .unwrap();
-    let admin = Admin::builder()
-        .bootstrap_servers([broker.bootstrap()])
-        .connect()
-        .await
-        .unwrap();
-    for (_, created) in admin
-        .create_topics([NewTopic::new(TOPIC, PARTITIONS)])
-        .await
-    {
-        created.unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
-    Setup { broker, dir, log }
-}
 
 impl Setup {
     fn config(&self) -> ShipConfig {
-        ShipConfig::new(&self.log, TOPIC)
+        ShipConfig::new(&self.log, ship_support::TOPIC)
             .bootstrap_servers(self.broker.bootstrap())
             .poll_interval(Duration::from_millis(20))
             .checkpoint_interval(Duration::from_millis(50))
+    }
+
+    /// How most tests begin: lines `0..count` in the file, a shipper
+    /// started with `config`, and a reader that has seen them all arrive.
+    async fn ship_first(
+        &self,
+        config: ShipConfig,
+        count: usize,
+    ) -> (Vec<String>, Running, TopicReader) {
+        let lines = append(&self.log, 0..count);
+        let running = start(config);
+        let mut reader = self.reader(DEADLINE);
+        reader.wait_for(count).await;
+        (lines, running, reader)
     }
 }
 
@@ -88,134 +71,10 @@ impl Running {
     }
 }
 
-fn line(i: usize) -> String {
-    format!(
-        "10.0.0.{} - - [23/Nov/2026:10:00:00 +0000] \"GET /item/{i} HTTP/1.1\" 200 {}",
-        i % 250,
-        100 + i
-    )
-}
-
-fn append(path: &Path, lines: std::ops::Range<usize>) -> Vec<String> {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    let lines: Vec<String> = lines.map(line).collect();
-    for text in &lines {
-        writeln!(file, "{text}").unwrap();
-    }
-    lines
-}
-
-/// Reads every partition of the topic from the beginning.
-struct TopicReader {
-    consumer: Consumer,
-    records: Vec<ConsumerRecord>,
-}
-
-impl TopicReader {
-    fn new(setup: &Setup) -> TopicReader {
-        let mut consumer = Consumer::builder()
-            .bootstrap_servers([setup.broker.bootstrap()])
-            .auto_offset_reset(OffsetReset::Earliest)
-            .build()
-            .unwrap();
-        consumer
-            .assign((0..PARTITIONS).map(|p| TopicPartition::new(TOPIC, p)))
-            .unwrap();
-        TopicReader {
-            consumer,
-            records: Vec::new(),
-        }
-    }
-
-    /// Waits until at least `count` records were read.
-    async fn wait_for(&mut self, count: usize) {
-        let deadline = Instant::now() + DEADLINE;
-        while self.records.len() < count {
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {count} records arrived",
-                self.records.len()
-            );
-            let batch = self
-                .consumer
-                .poll(Duration::from_millis(100))
-                .await
-                .unwrap();
-            self.records.extend(batch.iter().cloned());
-        }
-    }
-
-    /// Reads up to the current end of every partition (call once nothing
-    /// writes any more) and returns the values per partition.
-    async fn read_to_end(&mut self) -> Vec<(i32, String)> {
-        let partitions: Vec<_> = (0..PARTITIONS)
-            .map(|p| TopicPartition::new(TOPIC, p))
-            .collect();
-        let ends = self.consumer.end_offsets(&partitions).await.unwrap();
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let mut done = true;
-            for tp in &partitions {
-                done &= self.consumer.position(tp).await.unwrap() >= ends[tp];
-            }
-            if done {
-                break;
-            }
-            assert!(Instant::now() < deadline, "topic not read to its end");
-            let batch = self
-                .consumer
-                .poll(Duration::from_millis(100))
-                .await
-                .unwrap();
-            self.records.extend(batch.iter().cloned());
-        }
-        self.records
-            .iter()
-            .map(|r| {
-                let value = String::from_utf8(r.value.as_deref().unwrap_or_default().to_vec());
-                (r.partition, value.unwrap())
-            })
-            .collect()
-    }
-}
-
-/// Every line once, in order, all in one partition.
-fn assert_shipped_exactly(records: &[(i32, String)], lines: &[String]) {
-    let values: Vec<&String> = records.iter().map(|(_, v)| v).collect();
-    let expected: Vec<&String> = lines.iter().collect();
-    if values != expected {
-        let first_difference = values
-            .iter()
-            .zip(&expected)
-            .position(|(a, b)| a != b)
-            .unwrap_or(values.len().min(expected.len()));
-        panic!(
-            "topic holds {} records, file had {} lines; first difference at {first_difference}: \
-             {:?} vs {:?}",
-            values.len(),
-            expected.len(),
-            values.get(first_difference),
-            expected.get(first_difference)
-        );
-    }
-    let partition = records.first().map(|(p, _)| *p);
-    assert!(
-        records.iter().all(|(p, _)| Some(*p) == partition),
-        "all lines of a file go to one partition"
-    );
-}
-
 #[tokio::test]
 async fn appended_lines_are_shipped_in_order_and_partial_lines_wait() {
     let setup = setup().await;
-    let mut lines = append(&setup.log, 0..100);
-    let running = start(setup.config());
-    let mut reader = TopicReader::new(&setup);
-    reader.wait_for(100).await;
+    let (mut lines, running, mut reader) = setup.ship_first(setup.config(), 100).await;
     lines.extend(append(&setup.log, 100..250));
     reader.wait_for(250).await;
     // A line without its newline stays behind until it is complete.
@@ -247,10 +106,7 @@ async fn appended_lines_are_shipped_in_order_and_partial_lines_wait() {
 #[tokio::test]
 async fn rotation_by_rename_finishes_the_old_file_first() {
     let setup = setup().await;
-    let mut lines = append(&setup.log, 0..50);
-    let running = start(setup.config());
-    let mut reader = TopicReader::new(&setup);
-    reader.wait_for(50).await;
+    let (mut lines, running, mut reader) = setup.ship_first(setup.config(), 50).await;
     lines.extend(append(&setup.log, 50..80));
     let rotated = setup.dir.path().join("access.log.1");
     std::fs::rename(&setup.log, &rotated).unwrap();
@@ -266,10 +122,7 @@ async fn rotation_by_rename_finishes_the_old_file_first() {
 #[tokio::test]
 async fn truncation_starts_over_from_the_beginning() {
     let setup = setup().await;
-    let mut lines = append(&setup.log, 0..40);
-    let running = start(setup.config());
-    let mut reader = TopicReader::new(&setup);
-    reader.wait_for(40).await;
+    let (mut lines, running, mut reader) = setup.ship_first(setup.config(), 40).await;
     std::fs::File::create(&setup.log).unwrap(); // truncate in place (copytruncate)
     lines.extend(append(&setup.log, 40..45));
     reader.wait_for(45).await;
@@ -282,7 +135,7 @@ async fn truncation_starts_over_from_the_beginning() {
 async fn a_file_created_after_start_is_picked_up() {
     let setup = setup().await;
     let running = start(setup.config());
-    let mut reader = TopicReader::new(&setup);
+    let mut reader = setup.reader(DEADLINE);
     // Let the shipper start (it writes its first checkpoint before reading).
     let deadline = Instant::now() + DEADLINE;
     while !setup.config().checkpoint.exists() {
@@ -298,10 +151,7 @@ async fn a_file_created_after_start_is_picked_up() {
 #[tokio::test]
 async fn a_restart_resumes_at_the_checkpoint() {
     let setup = setup().await;
-    let mut lines = append(&setup.log, 0..100);
-    let running = start(setup.config());
-    let mut reader = TopicReader::new(&setup);
-    reader.wait_for(100).await;
+    let (mut lines, running, mut reader) = setup.ship_first(setup.config(), 100).await;
     running.stop().await;
     let saved = Checkpoint::load(&setup.config().checkpoint)
         .unwrap()
@@ -324,10 +174,7 @@ async fn a_kill_after_acknowledgement_but_before_the_checkpoint_sends_no_line_tw
     let rarely = setup
         .config()
         .checkpoint_interval(Duration::from_secs(3600));
-    let mut lines = append(&setup.log, 0..200);
-    let running = start(rarely.clone());
-    let mut reader = TopicReader::new(&setup);
-    reader.wait_for(200).await;
+    let (mut lines, running, mut reader) = setup.ship_first(rarely.clone(), 200).await;
     let rotated = setup.dir.path().join("access.log.1");
     std::fs::rename(&setup.log, &rotated).unwrap();
     lines.extend(append(&setup.log, 200..300));
@@ -354,10 +201,7 @@ async fn a_kill_after_acknowledgement_but_before_the_checkpoint_sends_no_line_tw
 #[tokio::test]
 async fn a_file_rotated_while_the_agent_was_down_is_finished_from_its_new_name() {
     let setup = setup().await;
-    let mut lines = append(&setup.log, 0..60);
-    let running = start(setup.config());
-    let mut reader = TopicReader::new(&setup);
-    reader.wait_for(60).await;
+    let (mut lines, running, mut reader) = setup.ship_first(setup.config(), 60).await;
     running.stop().await;
     let saved = Checkpoint::load(&setup.config().checkpoint)
         .unwrap()

@@ -5,8 +5,12 @@
 //! peer asks for it here: when the peer is missing the test is skipped with
 //! the install hint, unless `DURIAN_REQUIRE_PEERS=1` (set by CI), in which
 //! case it fails, so a missing peer can never pass for a green run.
+//!
+//! [`scripted`] is a fake broker whose answers a test scripts, for the
+//! errors and timings a real broker rarely produces on demand.
 
 pub mod peers;
+pub mod scripted;
 pub mod tansu;
 
 use std::path::PathBuf;

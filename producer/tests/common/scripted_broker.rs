@@ -3,23 +3,20 @@
 //! Produce, and answers produce batches from a script, so tests can get
 //! the errors a real broker rarely gives on demand (out-of-order sequences,
 //! unknown producer ids, fencing, too large batches, throttling).
+//! The connection handling is testkit's [`FakeBroker`]; this file only
+//! decides the answers.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use durian_core::record::{decode_records, BatchHeader};
 use durian_core::KafkaCode;
 use durian_producer::Producer;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::metadata_response::{
-    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
-};
+use durian_testkit::scripted::{self, FakeBroker, Reply, Request};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{decode_request_header_from_buffer, Decodable, Encodable, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
 /// What the producer stamped on one batch it sent.
@@ -73,7 +70,7 @@ struct Script {
 
 #[derive(Clone)]
 pub struct ScriptedBroker {
-    port: u16,
+    server: FakeBroker,
     script: Arc<Mutex<Script>>,
 }
 
@@ -85,32 +82,27 @@ impl ScriptedBroker {
 
     /// A broker answering the first batches with `answers`, then by `rules`.
     pub async fn with_rules(answers: Vec<Answer>, rules: Rules) -> ScriptedBroker {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let broker = ScriptedBroker {
-            port: listener.local_addr().unwrap().port(),
-            script: Arc::new(Mutex::new(Script {
-                answers,
-                rules,
-                seen: Vec::new(),
-                init_calls: Vec::new(),
-                next_offset: 0,
-                expected_sequence: None,
-                written: Vec::new(),
-                timings: Vec::new(),
-            })),
-        };
-        let serving = broker.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serving.clone().serve(stream));
-            }
-        });
-        broker
+        let script = Arc::new(Mutex::new(Script {
+            answers,
+            rules,
+            seen: Vec::new(),
+            init_calls: Vec::new(),
+            next_offset: 0,
+            expected_sequence: None,
+            written: Vec::new(),
+            timings: Vec::new(),
+        }));
+        let server = FakeBroker::start({
+            let script = script.clone();
+            move |request: Request| answer(&script, request)
+        })
+        .await;
+        ScriptedBroker { server, script }
     }
 
     /// `127.0.0.1:PORT`.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.server.bootstrap()
     }
 
     /// An idempotent producer with no linger and short backoffs.
@@ -145,85 +137,40 @@ impl ScriptedBroker {
     pub fn timings(&self) -> Vec<ProduceTiming> {
         self.script.lock().unwrap().timings.clone()
     }
+}
 
-    async fn serve(self, mut stream: TcpStream) {
-        loop {
-            let Ok(size) = stream.read_i32().await else {
-                return;
-            };
-            let mut frame = vec![0u8; size as usize];
-            if stream.read_exact(&mut frame).await.is_err() {
-                return;
-            }
-            let mut frame = Bytes::from(frame);
-            let header = decode_request_header_from_buffer(&mut frame).unwrap();
-            let api = ApiKey::try_from(header.request_api_key).unwrap();
-            let version = header.request_api_version;
-            let body = match api {
-                ApiKey::ApiVersions => encode(&api_versions(), version),
-                ApiKey::Metadata => {
-                    let request = MetadataRequest::decode(&mut frame, version).unwrap();
-                    encode(&self.metadata(&request), version)
-                }
-                ApiKey::InitProducerId => {
-                    let request = InitProducerIdRequest::decode(&mut frame, version).unwrap();
-                    encode(&self.init_producer_id(&request), version)
-                }
-                ApiKey::Produce => {
-                    let received = Instant::now();
-                    let request = ProduceRequest::decode(&mut frame, version).unwrap();
-                    let response = self.produce(request);
-                    let mut script = self.script.lock().unwrap();
-                    script.timings.push(ProduceTiming {
-                        received,
-                        answered: Instant::now(),
-                    });
-                    encode(&response, version)
-                }
-                other => panic!("the scripted broker does not serve {other:?}"),
-            };
-            let response_header =
-                ResponseHeader::default().with_correlation_id(header.correlation_id);
-            let header_bytes = encode(&response_header, api.response_header_version(version));
-            let size = (header_bytes.len() + body.len()) as i32;
-            let mut out = BytesMut::new();
-            out.extend_from_slice(&size.to_be_bytes());
-            out.extend_from_slice(&header_bytes);
-            out.extend_from_slice(&body);
-            if stream.write_all(&out).await.is_err() {
-                return;
-            }
+/// Answers one request from the script.
+fn answer(script: &Mutex<Script>, request: Request) -> Reply {
+    match request.api {
+        ApiKey::ApiVersions => request.reply(&scripted::api_versions(&[
+            (ApiKey::ApiVersions, 0, 3),
+            (ApiKey::Metadata, 1, 12),
+            (ApiKey::Produce, 3, 9),
+            (ApiKey::InitProducerId, 0, 4),
+        ])),
+        ApiKey::Metadata => request.reply(&scripted::metadata(request.port, &request.decode())),
+        ApiKey::InitProducerId => {
+            let response = script.lock().unwrap().init_producer_id(&request.decode());
+            request.reply(&response)
         }
+        ApiKey::Produce => {
+            let received = Instant::now();
+            let mut script = script.lock().unwrap();
+            let response = script.produce(request.decode());
+            script.timings.push(ProduceTiming {
+                received,
+                answered: Instant::now(),
+            });
+            request.reply(&response)
+        }
+        other => panic!("the scripted broker does not serve {other:?}"),
     }
+}
 
-    fn metadata(&self, request: &MetadataRequest) -> MetadataResponse {
-        let topics = request.topics.clone().unwrap_or_default();
-        MetadataResponse::default()
-            .with_controller_id(BrokerId(1))
-            .with_brokers(vec![MetadataResponseBroker::default()
-                .with_node_id(BrokerId(1))
-                .with_host(StrBytes::from_static_str("127.0.0.1"))
-                .with_port(i32::from(self.port))])
-            .with_topics(
-                topics
-                    .into_iter()
-                    .map(|topic| {
-                        MetadataResponseTopic::default()
-                            .with_name(topic.name)
-                            .with_partitions(vec![MetadataResponsePartition::default()
-                                .with_partition_index(0)
-                                .with_leader_id(BrokerId(1))
-                                .with_leader_epoch(0)])
-                    })
-                    .collect(),
-            )
-    }
-
+impl Script {
     /// Grants id 1000 epoch 0, and a bump of the epoch when asked.
-    fn init_producer_id(&self, request: &InitProducerIdRequest) -> InitProducerIdResponse {
-        let mut script = self.script.lock().unwrap();
-        script
-            .init_calls
+    fn init_producer_id(&mut self, request: &InitProducerIdRequest) -> InitProducerIdResponse {
+        self.init_calls
             .push((request.producer_id.0, request.producer_epoch));
         let (id, epoch) = if request.producer_id.0 >= 0 {
             (request.producer_id.0, request.producer_epoch + 1)
@@ -235,15 +182,16 @@ impl ScriptedBroker {
             .with_producer_epoch(epoch)
     }
 
-    fn produce(&self, request: ProduceRequest) -> ProduceResponse {
-        let mut script = self.script.lock().unwrap();
+    /// Answers every batch of a produce request: by the script while it
+    /// lasts, then by the rules; records what was seen and written.
+    fn produce(&mut self, request: ProduceRequest) -> ProduceResponse {
         let mut topics = Vec::new();
         for topic in request.topic_data {
             let mut partitions = Vec::new();
             for data in topic.partition_data {
                 let records = data.records.unwrap_or_default();
                 let header = BatchHeader::parse(&records).unwrap();
-                script.seen.push(SeenBatch {
+                self.seen.push(SeenBatch {
                     producer_id: header.producer_id,
                     epoch: header.producer_epoch,
                     base_sequence: header.base_sequence,
@@ -251,23 +199,23 @@ impl ScriptedBroker {
                     bytes: records.len(),
                 });
                 let mut message = None;
-                let (code, base_offset, log_start) = if !script.answers.is_empty() {
-                    script.answers.remove(0)
+                let (code, base_offset, log_start) = if !self.answers.is_empty() {
+                    self.answers.remove(0)
                 } else if let Some(limit) =
-                    script.rules.max_batch_bytes.filter(|l| records.len() > *l)
+                    self.rules.max_batch_bytes.filter(|l| records.len() > *l)
                 {
                     message = Some(format!(
                         "record batch of {} bytes exceeds max.message.bytes = {limit}",
                         records.len()
                     ));
                     (KafkaCode::MESSAGE_TOO_LARGE, -1, 0)
-                } else if !script.in_sequence(&header) {
+                } else if !self.in_sequence(&header) {
                     (KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1, 0)
                 } else {
-                    let offset = script.next_offset;
-                    script.next_offset += i64::from(header.record_count);
+                    let offset = self.next_offset;
+                    self.next_offset += i64::from(header.record_count);
                     for record in decode_records(&records).unwrap() {
-                        script.written.push(record.value.unwrap_or_default());
+                        self.written.push(record.value.unwrap_or_default());
                     }
                     (KafkaCode(0), offset, 0)
                 };
@@ -287,18 +235,16 @@ impl ScriptedBroker {
                     .with_partition_responses(partitions),
             );
         }
-        let throttle = if script.rules.throttle_ms.is_empty() {
+        let throttle = if self.rules.throttle_ms.is_empty() {
             0
         } else {
-            script.rules.throttle_ms.remove(0)
+            self.rules.throttle_ms.remove(0)
         };
         ProduceResponse::default()
             .with_responses(topics)
             .with_throttle_time_ms(throttle)
     }
-}
 
-impl Script {
     /// Whether a batch may be written under the sequence rules (always
     /// without `check_sequences`); moves the expected sequence on if so.
     fn in_sequence(&mut self, header: &BatchHeader) -> bool {
@@ -317,25 +263,4 @@ impl Script {
         self.expected_sequence = Some((producer, expected + header.record_count));
         true
     }
-}
-
-fn encode<M: Encodable>(message: &M, version: i16) -> Bytes {
-    let mut buf = BytesMut::new();
-    message.encode(&mut buf, version).unwrap();
-    buf.freeze()
-}
-
-fn api_versions() -> ApiVersionsResponse {
-    let range = |key: ApiKey, min, max| {
-        ApiVersion::default()
-            .with_api_key(key as i16)
-            .with_min_version(min)
-            .with_max_version(max)
-    };
-    ApiVersionsResponse::default().with_api_keys(vec![
-        range(ApiKey::ApiVersions, 0, 3),
-        range(ApiKey::Metadata, 1, 12),
-        range(ApiKey::Produce, 3, 9),
-        range(ApiKey::InitProducerId, 0, 4),
-    ])
 }
