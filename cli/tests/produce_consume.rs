@@ -206,6 +206,22 @@ async fn from_offset_timestamp_and_end_and_the_count_limit() {
     )
     .await;
     assert_eq!(run.assert_ok().text(), "5:b5\n6:b6\n");
+    // With a group, --from is applied in the rebalance listener, and only
+    // to partitions the group has not committed: the second run resumes
+    // where the first one's commit left off.
+    let grouped = |from: String, extra: &'static [&'static str]| {
+        let bootstrap = bootstrap.clone();
+        async move {
+            let mut args = vec!["consume", "positions", "-g", "positions-group", "--from"];
+            args.push(&from);
+            args.extend_from_slice(extra);
+            let run = durian(&bootstrap, &args, b"").await;
+            run.assert_ok();
+            run.text()
+        }
+    };
+    assert_eq!(grouped(from_time.clone(), &["-n", "1"]).await, "b5\n");
+    assert_eq!(grouped("0".to_owned(), &["--exit-at-end"]).await, "b6\n");
     broker.shutdown().await.unwrap();
 }
 

@@ -96,7 +96,11 @@ pub struct Consumer {
     config: Arc<ConsumerConfig>,
     fetcher: Fetcher,
     group: Option<GroupHandle>,
-    listener: Option<Box<dyn RebalanceListener>>,
+    /// Behind a mutex only so that `Consumer` is `Sync` (a listener need
+    /// only be `Send`): `&Consumer` is then `Send`, and the listener's
+    /// future may await `&self` methods such as `committed`. It is reached
+    /// with `get_mut`, never locked.
+    listener: std::sync::Mutex<Option<Box<dyn RebalanceListener>>>,
     events: VecDeque<GroupEvent>,
     subscribed: bool,
     group_failed: Option<ConsumerError>,
@@ -144,7 +148,7 @@ impl Consumer {
             client,
             config,
             group: None,
-            listener: None,
+            listener: std::sync::Mutex::new(None),
             events: VecDeque::new(),
             subscribed: false,
             group_failed: None,
@@ -166,9 +170,15 @@ impl Consumer {
         &self.client
     }
 
+    /// The listener's place (a poisoned mutex cannot hide a listener: the
+    /// data is taken as it is).
+    pub(crate) fn listener_slot(&mut self) -> &mut Option<Box<dyn RebalanceListener>> {
+        self.listener.get_mut().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Installs the rebalance listener, called from `poll`.
     pub fn set_rebalance_listener(&mut self, listener: impl RebalanceListener + 'static) {
-        self.listener = Some(Box::new(listener));
+        *self.listener_slot() = Some(Box::new(listener));
     }
 
     fn group_id(&self) -> Result<&str> {
@@ -442,9 +452,9 @@ impl Consumer {
             &'a [TopicPartition],
         ) -> futures::future::BoxFuture<'a, ()>,
     {
-        if let Some(mut listener) = self.listener.take() {
+        if let Some(mut listener) = self.listener_slot().take() {
             call(&mut listener, self, partitions).await;
-            self.listener = Some(listener);
+            *self.listener_slot() = Some(listener);
         }
     }
 

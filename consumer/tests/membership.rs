@@ -189,3 +189,93 @@ async fn unsubscribe_commits_leaves_and_allows_assign() {
     consumer.close().await.unwrap();
     broker.shutdown().await.unwrap();
 }
+
+/// What the listener below saw when partitions were assigned.
+#[derive(Debug, Default)]
+struct Seen {
+    committed: Option<Option<i64>>,
+    position_after_seek: Option<i64>,
+}
+
+/// Seeks every assigned partition to its end, after reading the group's
+/// committed offsets: `&self` and `&mut self` methods awaited inside the
+/// listener, which requires `Consumer` to be `Sync`.
+struct SeekToEndListener {
+    seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+}
+
+#[async_trait::async_trait]
+impl durian_consumer::RebalanceListener for SeekToEndListener {
+    async fn on_partitions_assigned(
+        &mut self,
+        consumer: &mut durian_consumer::Consumer,
+        partitions: &[TopicPartition],
+    ) {
+        let wanted: BTreeSet<TopicPartition> = partitions.iter().cloned().collect();
+        let committed = consumer.committed(&wanted).await.unwrap();
+        let tp = TopicPartition::new("listen", 0);
+        consumer.seek_to_end(partitions).await.unwrap();
+        let position = consumer.position(&tp).await.unwrap();
+        let mut seen = self.seen.lock().unwrap();
+        seen.committed = Some(committed.get(&tp).cloned().flatten().map(|o| o.offset));
+        seen.position_after_seek = Some(position);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_listener_can_await_committed_and_seek_to_end() {
+    init_tracing();
+    let broker = start_broker().await;
+    let admin = admin(&broker.bootstrap()).await;
+    create_topic(&admin, "listen", 1).await;
+    produce_all(&admin, "listen", 1, 10).await;
+    let tp = TopicPartition::new("listen", 0);
+
+    // A first member commits offset 4 and leaves.
+    let mut first = consumer(&broker.bootstrap(), Some("listen"))
+        .enable_auto_commit(false)
+        .build()
+        .unwrap();
+    first.subscribe(["listen"]).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while first.assignment().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never assigned");
+        first.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    let offsets = [(tp.clone(), durian_consumer::OffsetAndMetadata::new(4))].into();
+    first.commit_offsets(offsets).await.unwrap();
+    first.close().await.unwrap();
+
+    // The next member's listener sees that commit and skips to the end.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let mut member = consumer(&broker.bootstrap(), Some("listen"))
+        .enable_auto_commit(false)
+        .build()
+        .unwrap();
+    member.set_rebalance_listener(SeekToEndListener { seen: seen.clone() });
+    member.subscribe(["listen"]).unwrap();
+    let mut records = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut produced = false;
+    while records.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no record after the seek"
+        );
+        let batch = member.poll(Duration::from_millis(100)).await.unwrap();
+        records.extend(batch.records.into_values().flatten());
+        if !produced && seen.lock().unwrap().position_after_seek.is_some() {
+            produce(&admin, "listen", 0, 10, 1, 1).await;
+            produced = true;
+        }
+    }
+    member.close().await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.committed, Some(Some(4)), "{seen:?}");
+    assert_eq!(seen.position_after_seek, Some(10), "{seen:?}");
+    assert_eq!(
+        records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        [10],
+        "only the record produced after the seek"
+    );
+}

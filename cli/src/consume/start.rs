@@ -7,12 +7,12 @@
 //! there only for partitions the group has no committed offset for (a
 //! group resumes where it left off, as with `auto.offset.reset`).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use async_trait::async_trait;
-use durian::admin::{self, Admin, OffsetSpec};
 use durian::consumer::{Consumer, RebalanceListener, TopicPartition};
 
 use crate::position::Position;
-use crate::topic_command::ADMIN_TIMEOUT;
 use crate::CliError;
 
 /// The `auto.offset.reset` for a `--from`: `latest` for `end`, else
@@ -25,10 +25,6 @@ pub fn offset_reset(from: Position) -> &'static str {
 }
 
 /// Moves `partitions` to `from` if it is an offset or a timestamp.
-///
-/// Lookups go through an admin client on the consumer's connections:
-/// the consumer's own lookups hold `&Consumer` across an await, which
-/// the rebalance listener's `Send` future cannot.
 pub async fn seek_to(
     consumer: &mut Consumer,
     partitions: &[TopicPartition],
@@ -43,76 +39,46 @@ pub async fn seek_to(
             Ok(())
         }
         Position::Timestamp(ms) => {
-            let admin = Admin::with_client(consumer.client().clone(), ADMIN_TIMEOUT);
-            let found = lookup(&admin, partitions, OffsetSpec::Timestamp(ms)).await?;
+            let wanted = partitions.iter().map(|tp| (tp.clone(), ms)).collect();
+            let found = consumer.offsets_for_times(&wanted).await?;
             // Nothing that recent yet in these: wait there for new records.
             let at_end: Vec<TopicPartition> = found
                 .iter()
-                .filter(|(_, offset)| offset.is_none())
+                .filter(|(_, hit)| hit.is_none())
                 .map(|(tp, _)| tp.clone())
                 .collect();
-            let ends = lookup(&admin, &at_end, OffsetSpec::Latest).await?;
-            for (tp, offset) in found.into_iter().chain(ends) {
-                if let Some(offset) = offset {
+            let ends = if at_end.is_empty() {
+                BTreeMap::new()
+            } else {
+                consumer.end_offsets(&at_end).await?
+            };
+            for (tp, hit) in found {
+                if let Some((offset, _timestamp)) = hit {
                     consumer.seek(&tp, offset)?;
                 }
+            }
+            for (tp, offset) in ends {
+                consumer.seek(&tp, offset)?;
             }
             Ok(())
         }
     }
 }
 
-/// One ListOffsets lookup for `partitions`; an error if any failed.
-async fn lookup(
-    admin: &Admin,
-    partitions: &[TopicPartition],
-    spec: OffsetSpec,
-) -> Result<Vec<(TopicPartition, Option<i64>)>, CliError> {
-    if partitions.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = admin
-        .list_offsets(partitions.iter().map(|tp| (to_admin(tp), spec)))
-        .await;
-    found
-        .into_iter()
-        .map(|(tp, listed)| {
-            let tp = TopicPartition::new(tp.topic.as_str(), tp.partition);
-            match listed {
-                Ok(listed) => Ok((tp, listed.offset)),
-                Err(e) => Err(CliError::new(format!(
-                    "cannot look up offsets of {tp}: {e}"
-                ))),
-            }
-        })
-        .collect()
-}
-
-fn to_admin(tp: &TopicPartition) -> admin::TopicPartition {
-    admin::TopicPartition::new(tp.topic.to_string(), tp.partition)
-}
-
-/// The partitions among `partitions` the consumer's group has not committed.
-/// Takes the admin client rather than the consumer, which the listener's
-/// `Send` future cannot hold across an await.
+/// The partitions among `partitions` the consumer's group has not
+/// committed (all of them without a group).
 async fn uncommitted(
-    admin: Admin,
-    group: Option<String>,
+    consumer: &Consumer,
     partitions: &[TopicPartition],
 ) -> Result<Vec<TopicPartition>, CliError> {
-    let Some(group) = group else {
+    if consumer.config().group_id.is_none() {
         return Ok(partitions.to_vec());
-    };
-    let offsets = admin
-        .list_group_offsets(&group, Some(partitions.iter().map(to_admin).collect()))
-        .await?;
+    }
+    let wanted: BTreeSet<TopicPartition> = partitions.iter().cloned().collect();
+    let committed = consumer.committed(&wanted).await?;
     Ok(partitions
         .iter()
-        .filter(|tp| {
-            offsets
-                .get(&to_admin(tp))
-                .is_some_and(|o| o.as_ref().is_ok_and(|o| o.committed.is_none()))
-        })
+        .filter(|tp| committed.get(tp).is_some_and(Option::is_none))
         .cloned()
         .collect())
 }
@@ -138,9 +104,7 @@ impl RebalanceListener for StartListener {
         consumer: &mut Consumer,
         partitions: &[TopicPartition],
     ) {
-        let admin = Admin::with_client(consumer.client().clone(), ADMIN_TIMEOUT);
-        let group = consumer.config().group_id.clone();
-        let uncommitted = match uncommitted(admin, group, partitions).await {
+        let uncommitted = match uncommitted(consumer, partitions).await {
             Ok(uncommitted) => uncommitted,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the group's committed offsets; \

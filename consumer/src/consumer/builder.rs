@@ -124,7 +124,7 @@ impl ConsumerBuilder {
     /// Validates the settings and creates the consumer (within a tokio runtime).
     pub fn build(self) -> Result<Consumer> {
         let mut consumer = Consumer::new(self.config)?;
-        consumer.listener = self.listener;
+        *consumer.listener_slot() = self.listener;
         Ok(consumer)
     }
 }
