@@ -7,6 +7,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The clause an error adds when an attempt may have been written
+/// without an answer reaching the producer.
+fn written_note(may_be_written: bool) -> &'static str {
+    if may_be_written {
+        "; it may or may not have been written"
+    } else {
+        ""
+    }
+}
+
 /// The result type of durian-producer.
 pub type Result<T, E = ProducerError> = std::result::Result<T, E>;
 
@@ -86,7 +96,7 @@ pub enum ProducerError {
     #[error(
         "record expired: not acknowledged within delivery.timeout.ms ({timeout:?}) after \
          {attempts} attempt(s){}{}",
-        if *may_be_written { "; it may or may not have been written" } else { "" },
+        written_note(*may_be_written),
         last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
     )]
     DeliveryTimeout {
@@ -107,7 +117,7 @@ pub enum ProducerError {
     /// could not be decoded, or the client was shut down).
     #[error(
         "the produce request for {topic}-{partition} failed: {error}{}",
-        if *may_be_written { "; it may or may not have been written" } else { "" }
+        written_note(*may_be_written)
     )]
     RequestFailed {
         /// The topic.
@@ -124,7 +134,7 @@ pub enum ProducerError {
     #[error(
         "gave up on {topic}-{partition} after {attempts} attempt(s) (the retries setting){}: \
          {last_error}",
-        if *may_be_written { "; it may or may not have been written" } else { "" }
+        written_note(*may_be_written)
     )]
     RetriesExhausted {
         /// The topic.
@@ -146,7 +156,9 @@ pub enum ProducerError {
     /// the broker would not recognise a resend under the new epoch as a
     /// duplicate, so the batch is failed rather than risk writing it twice.
     #[error(
-        "the producer epoch of {topic}-{partition} had to be bumped while this record's batch          was unresolved after {attempts} attempt(s); it may or may not have been written, and          is not resent so that it cannot be written twice{}",
+        "the producer epoch of {topic}-{partition} had to be bumped while this record's batch \
+         was unresolved after {attempts} attempt(s); it may or may not have been written, and \
+         is not resent so that it cannot be written twice{}",
         last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
     )]
     UnresolvedAtEpochBump {
@@ -287,5 +299,16 @@ mod tests {
         assert!(sent
             .to_string()
             .contains("may or may not have been written"));
+        let unresolved = ProducerError::UnresolvedAtEpochBump {
+            topic: "t".into(),
+            partition: 0,
+            attempts: 1,
+            last_error: None,
+        }
+        .to_string();
+        assert!(
+            unresolved.contains("may or may not have been written") && !unresolved.contains("  "),
+            "{unresolved}"
+        );
     }
 }

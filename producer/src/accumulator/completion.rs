@@ -16,7 +16,7 @@ use super::partition_queue::PartitionQueue;
 use super::split::split_batch;
 use super::{Accumulator, AccumulatorSettings, BatchOutcome, Effects};
 use crate::error::ProducerError;
-use crate::idempotence::{judge_sequence_error, may_have_appended, SequenceVerdict};
+use crate::idempotence::{judge_sequence_error, SequenceVerdict};
 
 impl Accumulator {
     /// Applies the outcome of one attempt to one batch.
@@ -42,6 +42,11 @@ impl Accumulator {
         let Some(position) = queue.position(batch_id) else {
             return Effects::default();
         };
+        if outcome.may_have_appended() {
+            if let Some(batch) = queue.batches.get_mut(position) {
+                batch.may_be_written = true;
+            }
+        }
         match outcome {
             BatchOutcome::Acked(ack) => {
                 let Some(batch) = queue.batches.remove(position) else {
@@ -60,13 +65,7 @@ impl Accumulator {
                     ..Effects::default()
                 }
             }
-            BatchOutcome::Retry(error) => {
-                if let Some(batch) = queue.batches.get_mut(position) {
-                    batch.may_be_written |= may_have_appended(&error);
-                }
-                retry_or_fail(queue, position, error, &settings, now, (topic, partition))
-            }
-            BatchOutcome::NotSent(error) => {
+            BatchOutcome::Retry(error) | BatchOutcome::NotSent(error) => {
                 retry_or_fail(queue, position, error, &settings, now, (topic, partition))
             }
             BatchOutcome::Sequence {
@@ -125,19 +124,14 @@ impl Accumulator {
                 let failed = error_for(topic, partition, error, queue.batches.get(position));
                 fail_batch(queue, batch_id, failed)
             }
-            BatchOutcome::RequestFailed {
-                error,
-                may_be_written,
-            } => {
-                let written = may_be_written
-                    || queue
-                        .batches
-                        .get(position)
-                        .is_some_and(|b| b.may_be_written);
+            BatchOutcome::RequestFailed { error, .. } => {
                 let failed = ProducerError::RequestFailed {
                     topic: topic.to_owned(),
                     partition,
-                    may_be_written: written,
+                    may_be_written: queue
+                        .batches
+                        .get(position)
+                        .is_some_and(|b| b.may_be_written),
                     error,
                 };
                 fail_batch(queue, batch_id, failed)
@@ -154,24 +148,16 @@ impl Accumulator {
         let timeout = self.settings.delivery_timeout;
         for queues in self.topics.values_mut() {
             for queue in &mut queues.partitions {
-                let expired: Vec<u64> = queue
-                    .batches
-                    .iter()
-                    .filter(|b| b.state == BatchState::Queued && b.deadline <= now)
-                    .map(|b| b.id)
-                    .collect();
-                for id in expired {
-                    let Some(batch) = queue.position(id).and_then(|p| queue.batches.get(p)) else {
-                        continue;
-                    };
-                    let error = ProducerError::DeliveryTimeout {
+                effects.merge(fail_matching(
+                    queue,
+                    |b| b.state == BatchState::Queued && b.deadline <= now,
+                    |b| ProducerError::DeliveryTimeout {
                         timeout,
-                        attempts: batch.attempts,
-                        may_be_written: batch.may_be_written,
-                        last_error: batch.last_error.clone(),
-                    };
-                    effects.merge(fail_batch(queue, id, error));
-                }
+                        attempts: b.attempts,
+                        may_be_written: b.may_be_written,
+                        last_error: b.last_error.clone(),
+                    },
+                ));
             }
         }
         effects
@@ -191,24 +177,16 @@ impl Accumulator {
         for queues in self.topics.values_mut() {
             for (partition, queue) in queues.partitions.iter_mut().enumerate() {
                 queue.sequence.reset();
-                let unresolved: Vec<u64> = queue
-                    .batches
-                    .iter()
-                    .filter(|b| b.may_be_written)
-                    .map(|b| b.id)
-                    .collect();
-                for id in unresolved {
-                    let Some(batch) = queue.position(id).and_then(|p| queue.batches.get(p)) else {
-                        continue;
-                    };
-                    let error = ProducerError::UnresolvedAtEpochBump {
+                effects.merge(fail_matching(
+                    queue,
+                    |b| b.may_be_written,
+                    |b| ProducerError::UnresolvedAtEpochBump {
                         topic: queues.name.to_string(),
                         partition: partition as i32,
-                        attempts: batch.attempts,
-                        last_error: batch.last_error.clone(),
-                    };
-                    effects.merge(fail_batch(queue, id, error));
-                }
+                        attempts: b.attempts,
+                        last_error: b.last_error.clone(),
+                    },
+                ));
                 for batch in &mut queue.batches {
                     batch.sequence = None;
                 }
@@ -224,15 +202,11 @@ impl Accumulator {
         let mut effects = Effects::default();
         for queues in self.topics.values_mut() {
             for queue in &mut queues.partitions {
-                let doomed: Vec<u64> = queue
-                    .batches
-                    .iter()
-                    .filter(|b| in_flight_too || b.state == BatchState::Queued)
-                    .map(|b| b.id)
-                    .collect();
-                for id in doomed {
-                    effects.merge(fail_batch(queue, id, error.clone()));
-                }
+                effects.merge(fail_matching(
+                    queue,
+                    |b| in_flight_too || b.state == BatchState::Queued,
+                    |_| error.clone(),
+                ));
             }
         }
         effects
@@ -255,8 +229,7 @@ pub(super) fn error_for(
     }
 }
 
-/// Removes and fails a batch. A batch that had a sequence leaves a gap the
-/// broker will never accept past, hence the bump.
+/// Removes and fails a batch (see [`failed`]).
 pub(super) fn fail_batch(
     queue: &mut PartitionQueue,
     batch_id: u64,
@@ -268,13 +241,38 @@ pub(super) fn fail_batch(
     else {
         return Effects::default();
     };
-    let bump = batch.sequence.is_some();
+    failed(&batch, error)
+}
+
+/// Resolves `batch`'s records with `error` (the caller drops it). A batch
+/// that had a sequence leaves a gap the broker will never accept past,
+/// hence the bump.
+fn failed(batch: &ProducerBatch, error: ProducerError) -> Effects {
     batch.fail(error);
     Effects {
-        bump,
+        bump: batch.sequence.is_some(),
         failed_batches: 1,
         ..Effects::default()
     }
+}
+
+/// Fails every batch of `queue` that is `doomed`, each with its own
+/// `error`, keeping the others in order (in place: `expire` runs on every
+/// sender pass).
+fn fail_matching(
+    queue: &mut PartitionQueue,
+    doomed: impl Fn(&ProducerBatch) -> bool,
+    error: impl Fn(&ProducerBatch) -> ProducerError,
+) -> Effects {
+    let mut effects = Effects::default();
+    queue.batches.retain(|batch| {
+        if !doomed(batch) {
+            return true;
+        }
+        effects.merge(failed(batch, error(batch)));
+        false
+    });
+    effects
 }
 
 /// A batch rejected with `MESSAGE_TOO_LARGE`: split in two when it holds

@@ -136,6 +136,18 @@ pub(crate) enum BatchOutcome {
     Fatal(String),
 }
 
+impl BatchOutcome {
+    /// Whether this attempt may have been appended although it was not
+    /// acknowledged (then only an acknowledgement settles the batch).
+    fn may_have_appended(&self) -> bool {
+        match self {
+            BatchOutcome::Retry(error) => crate::idempotence::may_have_appended(error),
+            BatchOutcome::RequestFailed { may_be_written, .. } => *may_be_written,
+            _ => false,
+        }
+    }
+}
+
 /// What completing batches means for the producer as a whole.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Effects {
