@@ -5,17 +5,17 @@
 //! and dispatches. Global options: `-b/--brokers` (else `DURIAN_BROKERS`,
 //! else `127.0.0.1:9092`) and repeated `-X key=value` client properties.
 
-pub mod broker_command;
-pub mod consume_command;
+pub mod broker;
+pub mod consume;
 pub mod error;
 pub mod global;
-pub mod group_command;
-pub mod perf_command;
+pub mod group;
+pub mod perf;
 pub mod position;
-pub mod produce_command;
-pub mod ship_command;
+pub mod produce;
+pub mod ship;
 pub mod table;
-pub mod topic_command;
+pub mod topic;
 
 use clap::{Parser, Subcommand};
 
@@ -42,19 +42,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a Kafka-protocol broker in the foreground until Ctrl-C or SIGTERM.
-    Broker(broker_command::BrokerArgs),
+    Broker(broker::BrokerArgs),
     /// Create, list, describe, delete topics and alter their configs.
-    Topic(topic_command::TopicArgs),
+    Topic(topic::TopicArgs),
     /// List, describe, delete consumer groups and move their offsets.
-    Group(group_command::GroupArgs),
+    Group(group::GroupArgs),
     /// Produce one record per input line.
-    Produce(produce_command::ProduceArgs),
+    Produce(produce::ProduceArgs),
     /// Print records of topics, with or without a consumer group.
-    Consume(consume_command::ConsumeArgs),
+    Consume(consume::ConsumeArgs),
     /// Measure produce or consume throughput and latency.
-    Perf(perf_command::PerfArgs),
+    Perf(perf::PerfArgs),
     /// Follow a growing log file and ship each line to a topic.
-    Ship(ship_command::ShipArgs),
+    Ship(ship::ShipArgs),
 }
 
 impl Cli {
@@ -62,13 +62,13 @@ impl Cli {
     pub async fn run(self) -> Result<(), CliError> {
         let global = self.global;
         match self.command {
-            Command::Broker(args) => Ok(broker_command::run(args).await?),
-            Command::Topic(args) => topic_command::run(args, &global).await,
-            Command::Group(args) => group_command::run(args, &global).await,
-            Command::Produce(args) => produce_command::run(args, &global).await,
-            Command::Consume(args) => consume_command::run(args, &global).await,
-            Command::Perf(args) => perf_command::run(args, &global).await,
-            Command::Ship(args) => ship_command::run(args, &global).await,
+            Command::Broker(args) => Ok(broker::run(args).await?),
+            Command::Topic(args) => topic::run(args, &global).await,
+            Command::Group(args) => group::run(args, &global).await,
+            Command::Produce(args) => produce::run(args, &global).await,
+            Command::Consume(args) => consume::run(args, &global).await,
+            Command::Perf(args) => perf::run(args, &global).await,
+            Command::Ship(args) => ship::run(args, &global).await,
         }
     }
 }

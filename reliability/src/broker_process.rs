@@ -1,6 +1,6 @@
 //! `durian broker` as a child process that scenarios can SIGKILL.
 //!
-//! The contract with the command (see cli/src/broker_command.rs): started
+//! The contract with the command (see cli/src/broker.rs): started
 //! with `--listen HOST:PORT --data-dir DIR`, its first stdout line is
 //! `listening on HOST:PORT` once the listener is bound. Every restart asks
 //! for the same port again, so clients keep their bootstrap address, as

@@ -14,7 +14,7 @@ use durian::consumer::ConsumerRecord;
 /// A compiled output template.
 ///
 /// ```
-/// use durian_cli::consume_command::Format;
+/// use durian_cli::consume::Format;
 /// let format: Format = "%t/%p@%o %k=%v\\n".parse().unwrap();
 /// # let _ = format;
 /// ```

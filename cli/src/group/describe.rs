@@ -8,7 +8,7 @@ use durian::admin::{Admin, GroupDescription, GroupOffsetLag, TopicPartition};
 
 use super::group_error;
 use crate::table::{or_dash, print_stdout, Table};
-use crate::topic_command::take_result;
+use crate::topic::take_result;
 use crate::CliError;
 
 /// Prints the description of `group`.

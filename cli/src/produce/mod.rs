@@ -12,9 +12,7 @@
 //! time. The command exits once every record is acknowledged or failed,
 //! with status 0 only if all were acknowledged.
 
-#[path = "produce/lines.rs"]
 mod lines;
-#[path = "produce/summary.rs"]
 mod summary;
 
 use std::path::PathBuf;
@@ -28,7 +26,7 @@ use tokio::io::{AsyncBufRead, BufReader};
 use tokio::sync::mpsc;
 
 use crate::global::parse_property;
-use crate::topic_command::{topic_partitions, ADMIN_TIMEOUT};
+use crate::topic::{topic_partitions, ADMIN_TIMEOUT};
 use crate::{CliError, GlobalOpts};
 use lines::{Line, LineReader};
 use summary::{report, Tally};

@@ -6,7 +6,6 @@
 //! counts of topics that must exist ([`topic_partitions`]), so `produce`,
 //! `consume` and `group seek` fail fast, with a hint, on a missing topic.
 
-#[path = "topic/describe.rs"]
 mod describe;
 
 use std::collections::BTreeMap;

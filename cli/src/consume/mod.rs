@@ -13,11 +13,8 @@
 //! so a rebalance or an exit never commits a record nobody saw, and the
 //! member leaves the group when the command ends.
 
-#[path = "consume/format.rs"]
 mod format;
-#[path = "consume/session.rs"]
 mod session;
-#[path = "consume/start.rs"]
 mod start;
 
 use std::time::Duration;
@@ -27,7 +24,7 @@ use durian::admin::Admin;
 use durian::consumer::{Consumer, TopicPartition};
 
 use crate::position::{parse_duration, Position};
-use crate::topic_command::{topic_partitions, ADMIN_TIMEOUT};
+use crate::topic::{topic_partitions, ADMIN_TIMEOUT};
 use crate::{CliError, GlobalOpts};
 pub use format::Format;
 use session::Session;

@@ -1,7 +1,6 @@
 //! `durian group`: list, describe and delete consumer groups, and move a
 //! group's committed offsets (`seek`), through the admin client.
 
-#[path = "group/describe.rs"]
 mod describe;
 
 use clap::{Args, Subcommand};
@@ -10,7 +9,7 @@ use durian::core::{Error, KafkaCode};
 
 use crate::position::Position;
 use crate::table::{print_stdout, Table};
-use crate::topic_command::{admin_client, take_result, topic_partitions};
+use crate::topic::{admin_client, take_result, topic_partitions};
 use crate::{CliError, GlobalOpts};
 
 /// Options of `durian group`.
