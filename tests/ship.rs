@@ -11,8 +11,10 @@ mod ship_support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use durian::admin::Admin;
+use durian::producer::{Producer, ProducerRecord};
 use durian::ship::checkpoint::Checkpoint;
-use durian::ship::{ShipConfig, ShipProgress, Shipper};
+use durian::ship::{ShipConfig, ShipError, ShipProgress, Shipper};
 use ship_support::{append, assert_shipped_exactly, setup, Setup, TopicReader};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -217,4 +219,104 @@ async fn a_file_rotated_while_the_agent_was_down_is_finished_from_its_new_name()
     let progress = running.stop().await;
     assert_eq!((progress.lines_shipped, progress.generation), (40, 1));
     assert_shipped_exactly(&reader.read_to_end().await, &lines);
+}
+
+impl Running {
+    /// How the run ends on its own (an error), failing the test if it
+    /// keeps running.
+    async fn outcome(self) -> Result<ShipProgress, ShipError> {
+        let Running { stop, task } = self;
+        let outcome = tokio::time::timeout(DEADLINE, task)
+            .await
+            .expect("the shipper should have stopped on its own")
+            .unwrap();
+        drop(stop);
+        outcome
+    }
+}
+
+/// Moves the log start of `partition` to `before` (as retention or
+/// DeleteRecords would).
+async fn delete_before(setup: &Setup, partition: i32, before: i64) {
+    let admin = Admin::builder()
+        .bootstrap_servers([setup.broker.bootstrap()])
+        .connect()
+        .await
+        .unwrap();
+    let tp = durian::admin::TopicPartition::new(ship_support::TOPIC, partition);
+    let deleted = admin.delete_records([(tp.clone(), before)]).await;
+    assert_eq!(deleted[&tp].as_ref().unwrap().low_watermark, before);
+}
+
+#[tokio::test]
+async fn a_recovery_range_deleted_before_the_restart_is_refused_not_shipped_again() {
+    let setup = setup().await;
+    let rarely = setup
+        .config()
+        .checkpoint_interval(Duration::from_secs(3600));
+    let (lines, running, _) = setup.ship_first(rarely.clone(), 100).await;
+    running.kill().await;
+    let stale = Checkpoint::load(&rarely.checkpoint).unwrap().unwrap();
+    assert_eq!((stale.scan_from, stale.file), (0, None));
+    // Retention removes the first 50 lines shipped past the checkpoint:
+    // the restart cannot tell them from lines never shipped.
+    delete_before(&setup, stale.partition, 50).await;
+
+    let error = start(setup.config()).outcome().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ShipError::RecoveryRangeDeleted {
+                scan_from: 0,
+                log_start: 50,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("web_log-") && message.contains("scan_from"),
+        "{message}"
+    );
+    // Nothing was sent again: the topic holds lines 50..100 once.
+    let records = setup.reader(DEADLINE).read_to_end().await;
+    assert_shipped_exactly(&records, &lines[50..]);
+    // The checkpoint is untouched, so the refusal repeats until someone decides.
+    assert_eq!(
+        Checkpoint::load(&rarely.checkpoint).unwrap().unwrap(),
+        stale
+    );
+}
+
+#[tokio::test]
+async fn a_cleanly_stopped_checkpoint_resumes_after_retention_passed_it() {
+    let setup = setup().await;
+    let (_, running, _) = setup.ship_first(setup.config(), 100).await;
+    running.stop().await;
+    let saved = Checkpoint::load(&setup.config().checkpoint)
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.scan_from, 100);
+    // Another producer's records follow, and retention removes them too.
+    let producer = Producer::builder()
+        .bootstrap_servers([setup.broker.bootstrap()])
+        .build()
+        .unwrap();
+    for i in 0..20 {
+        let record = ProducerRecord::new(ship_support::TOPIC, format!("other {i}").into_bytes())
+            .with_key(b"another source".to_vec())
+            .with_partition(saved.partition);
+        producer.send_and_wait(record).await.unwrap();
+    }
+    producer.close(DEADLINE).await.unwrap();
+    delete_before(&setup, saved.partition, 120).await;
+
+    let new_lines = append(&setup.log, 100..130);
+    let running = start(setup.config());
+    let mut reader = setup.reader(DEADLINE);
+    reader.wait_for(30).await;
+    let progress = running.stop().await;
+    assert_eq!((progress.lines_shipped, progress.lines_skipped), (30, 0));
+    assert_shipped_exactly(&reader.read_to_end().await, &new_lines);
 }

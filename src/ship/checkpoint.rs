@@ -12,13 +12,20 @@
 //! file=2049:1837221
 //! fingerprint=1024:3a5be1c0
 //! position=7340032
+//! complete=false
 //! ```
 //!
 //! `position` is the byte after the last line known to be acknowledged in
 //! file `generation` (identified by `file` and `fingerprint`; both absent
 //! while no file has been seen). `scan_from` is a partition offset at or
 //! before every record shipped past that position: recovery reads the
-//! partition from there. A store writes a temporary file next to the
+//! partition from there. `complete=true` is written only by an agent that
+//! stopped with every line it sent acknowledged and every line recovery
+//! found in the topic behind `position`: then no line past `position` is
+//! in the topic, and the next start needs no scan (so it does not matter
+//! if retention has deleted the records at `scan_from` since). An agent
+//! starting from such a checkpoint rewrites it with `complete=false`
+//! before it sends anything. A store writes a temporary file next to the
 //! checkpoint, fsyncs it, renames it over the old one and fsyncs the
 //! directory, so a crash leaves either the old or the new checkpoint,
 //! never a torn one.
@@ -60,6 +67,9 @@ pub struct Checkpoint {
     pub file: Option<CheckpointFile>,
     /// Byte offset after the last acknowledged line of that file.
     pub position: u64,
+    /// Whether the topic is known to hold no line of this source past
+    /// `position` (written on a clean stop), so a restart needs no scan.
+    pub complete: bool,
 }
 
 impl Checkpoint {
@@ -117,7 +127,10 @@ impl Checkpoint {
                 file.id, file.fingerprint.len, file.fingerprint.crc
             ));
         }
-        text.push_str(&format!("position={}\n", self.position));
+        text.push_str(&format!(
+            "position={}\ncomplete={}\n",
+            self.position, self.complete
+        ));
         text
     }
 
@@ -171,6 +184,12 @@ impl Checkpoint {
             generation: unsigned("generation")?,
             file,
             position: unsigned("position")?,
+            // Absent in checkpoints of older versions: scan, as they did.
+            complete: match fields.get("complete").copied() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => return Err(format!("`complete={other}` is not true or false")),
+            },
         })
     }
 }
@@ -240,6 +259,7 @@ mod tests {
                 },
             }),
             position: 7_340_032,
+            complete: false,
         }
     }
 
@@ -253,9 +273,17 @@ mod tests {
         assert_eq!(Checkpoint::load(&path).unwrap(), Some(checkpoint.clone()));
         checkpoint.file = None;
         checkpoint.position = 0;
+        checkpoint.complete = true;
         checkpoint.store(&path).unwrap();
         assert_eq!(Checkpoint::load(&path).unwrap(), Some(checkpoint));
         assert!(!temporary_path(&path).exists());
+    }
+
+    #[test]
+    fn a_checkpoint_without_complete_is_not_complete() {
+        // Written by an older version: the restart must scan, as it did.
+        let text = sample().render().replace("complete=false\n", "");
+        assert_eq!(Checkpoint::parse(&text).unwrap(), sample());
     }
 
     #[test]
@@ -280,6 +308,10 @@ mod tests {
             (good.replace("file=2049:77", "file=2049"), "DEVICE:INODE"),
             (good.replace("1024:3a5be1c0", "4000000000:0"), "LEN:CRC"),
             (format!("{good}topic=again\n"), "twice"),
+            (
+                good.replace("complete=false", "complete=yes"),
+                "true or false",
+            ),
             (format!("{good}garbage\n"), "not key=value"),
         ];
         for (text, expected) in cases {

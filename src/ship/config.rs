@@ -160,8 +160,10 @@ impl ShipConfig {
             list.iter().any(|doc| doc.name == key)
         };
         let mut producer = Vec::new();
+        // `none`: a scan position deleted under recovery must be an error,
+        // not a silent jump to the log start past lines it has to see.
         let mut consumer = vec![
-            ("auto.offset.reset".to_owned(), "earliest".to_owned()),
+            ("auto.offset.reset".to_owned(), "none".to_owned()),
             ("enable.auto.commit".to_owned(), "false".to_owned()),
         ];
         for (key, value) in &self.properties {
@@ -227,9 +229,11 @@ mod tests {
         assert!(consumer.contains(&("fetch.max.bytes".into(), "1000000".into())));
         assert!(consumer.contains(&("bootstrap.servers".into(), "h:1".into())));
         assert!(!consumer.iter().any(|(k, _)| k == "linger.ms"));
-        // Recovery must read from the checkpoint offset or the log start.
-        assert!(consumer.contains(&("auto.offset.reset".into(), "earliest".into())));
+        // Recovery must read from the checkpoint offset, or fail: never
+        // jump to another offset.
+        assert!(consumer.contains(&("auto.offset.reset".into(), "none".into())));
         assert!(!consumer.contains(&("auto.offset.reset".into(), "latest".into())));
+        assert!(!consumer.contains(&("auto.offset.reset".into(), "earliest".into())));
     }
 
     #[test]

@@ -60,6 +60,11 @@ impl RangeSet {
             .is_some_and(|(_, &end)| offset < end)
     }
 
+    /// The end of the last range (0 when empty).
+    pub fn end(&self) -> u64 {
+        self.ranges.values().next_back().copied().unwrap_or(0)
+    }
+
     /// How many separate ranges there are (1 when nothing is missing).
     pub fn len(&self) -> usize {
         self.ranges.len()
@@ -97,6 +102,14 @@ impl Written {
         self.generations
             .get(&generation)
             .is_some_and(|w| w.ranges.contains(start))
+    }
+
+    /// Whether the topic holds a line past byte `position` of
+    /// `generation`, or of a later generation.
+    pub fn has_line_past(&self, generation: u64, position: u64) -> bool {
+        self.generations
+            .range(generation..)
+            .any(|(&g, w)| g > generation || w.ranges.end() > position)
     }
 }
 
@@ -207,5 +220,7 @@ mod tests {
         assert!(written.contains(2, 49));
         assert!(!written.contains(2, 50));
         assert!(!written.contains(3, 0));
+        assert!(written.has_line_past(1, 900) && written.has_line_past(2, 49));
+        assert!(!written.has_line_past(2, 50) && !written.has_line_past(3, 0));
     }
 }

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use durian_admin::{Admin, OffsetSpec, TopicPartition as AdminPartition};
+use durian_consumer::ConsumerError;
 use durian_producer::partitioner::partition_for_key;
 use durian_producer::{DeliveryFuture, Producer};
 use tokio::sync::{mpsc, watch};
@@ -144,7 +145,7 @@ impl Shipper {
             let flushed = self.producer.flush().await;
             read.and(flushed.map_err(ShipError::from))
         };
-        let acking = self.acknowledge(acknowledgements, plan.checkpoint);
+        let acking = self.acknowledge(acknowledgements, plan.checkpoint, &plan.written);
         let (read, acked) = tokio::join!(reading, acking);
         let closed = self.producer.close(CLOSE_TIMEOUT).await;
         // A failed delivery also stops the reader, so it is the cause to report.
@@ -176,18 +177,27 @@ impl Shipper {
             Some(stored) => stored.partition,
             None => partition_for_key(config.source.as_bytes(), partitions),
         };
-        let end = self.end_offset(partition).await?;
-        let written = scan(
-            self.consumer_properties.clone(),
-            &config.topic,
-            partition,
-            config.source.as_bytes(),
-            stored.as_ref().map(|c| c.scan_from),
-            end,
-            config.recovery_timeout,
-        )
-        .await?;
+        let written = match &stored {
+            // Nothing of ours lies past its position: no scan needed, and
+            // none possible if retention has passed `scan_from` since.
+            Some(stored) if stored.complete => Written::default(),
+            Some(stored) => self.scan_past(stored).await?,
+            None => Written {
+                end_offset: self.list_offset(partition, OffsetSpec::Latest).await?,
+                ..Written::default()
+            },
+        };
         let checkpoint = match stored {
+            Some(stored) if stored.complete => {
+                // From here on the agent sends lines the checkpoint does
+                // not cover: say so on disk before the first one goes out.
+                let open = Checkpoint {
+                    complete: false,
+                    ..stored
+                };
+                store(&config.checkpoint, open.clone()).await?;
+                open
+            }
             Some(stored) => stored,
             None => {
                 // Written before anything is sent, so a crash before the
@@ -200,6 +210,7 @@ impl Shipper {
                     generation: 0,
                     file: None,
                     position: 0,
+                    complete: false,
                 };
                 store(&config.checkpoint, fresh.clone()).await?;
                 fresh
@@ -272,15 +283,56 @@ impl Shipper {
         }
     }
 
-    /// The partition's end offset (high watermark).
-    async fn end_offset(&self, partition: i32) -> Result<i64, ShipError> {
+    /// Reads the checkpoint's partition from its `scan_from` to the end
+    /// offset, refusing if retention or DeleteRecords removed records the
+    /// scan must see.
+    async fn scan_past(&self, stored: &Checkpoint) -> Result<Written, ShipError> {
+        let partition = stored.partition;
+        let end = self.list_offset(partition, OffsetSpec::Latest).await?;
+        let log_start = self.list_offset(partition, OffsetSpec::Earliest).await?;
+        if stored.scan_from < log_start {
+            return Err(self.range_deleted(stored, log_start));
+        }
+        let scanned = scan(
+            self.consumer_properties.clone(),
+            &self.config.topic,
+            partition,
+            self.config.source.as_bytes(),
+            Some(stored.scan_from),
+            end,
+            self.config.recovery_timeout,
+        )
+        .await;
+        match scanned {
+            // Retention got there while we read (the recovery consumer
+            // does not reset its position).
+            Err(ShipError::Consume(ConsumerError::OffsetOutOfRange { .. })) => {
+                let log_start = self.list_offset(partition, OffsetSpec::Earliest).await?;
+                Err(self.range_deleted(stored, log_start))
+            }
+            other => other,
+        }
+    }
+
+    fn range_deleted(&self, stored: &Checkpoint, log_start: i64) -> ShipError {
+        ShipError::RecoveryRangeDeleted {
+            path: self.config.checkpoint.clone(),
+            topic: self.config.topic.clone(),
+            partition: stored.partition,
+            scan_from: stored.scan_from,
+            log_start,
+        }
+    }
+
+    /// An offset of the partition: its end (high watermark) or its log start.
+    async fn list_offset(&self, partition: i32, spec: OffsetSpec) -> Result<i64, ShipError> {
         let admin =
             Admin::with_client(self.producer.client().clone(), self.config.recovery_timeout);
         let tp = AdminPartition::new(self.config.topic.clone(), partition);
-        let mut listed = admin.list_offsets([(tp.clone(), OffsetSpec::Latest)]).await;
+        let mut listed = admin.list_offsets([(tp.clone(), spec)]).await;
         let found = listed.remove(&tp).unwrap_or_else(|| {
             Err(durian_core::Error::Protocol(format!(
-                "no end offset returned for {tp:?}"
+                "no {spec:?} offset returned for {tp:?}"
             )))
         })?;
         Ok(found.offset.unwrap_or(0))
@@ -331,6 +383,7 @@ impl Shipper {
         &self,
         mut queue: mpsc::Receiver<Pending>,
         mut checkpoint: Checkpoint,
+        written: &Written,
     ) -> Result<ShipProgress, ShipError> {
         let path = &self.config.checkpoint;
         let interval = self.config.checkpoint_interval;
@@ -382,6 +435,13 @@ impl Shipper {
                 dirty = false;
             }
         };
+        // Every line sent was acknowledged (the reader is done and the
+        // queue drained without error), and no line recovery found lies
+        // past the position: the topic holds nothing of ours past it.
+        if outcome.is_ok() && !written.has_line_past(checkpoint.generation, checkpoint.position) {
+            checkpoint.complete = true;
+            dirty = true;
+        }
         // What was acknowledged is safe to record even when stopping on an error.
         if dirty {
             self.store_checkpoint(path, &checkpoint).await?;
@@ -463,6 +523,7 @@ mod tests {
                 fingerprint: Fingerprint::default(),
             }),
             position,
+            complete: false,
         }
     }
 
