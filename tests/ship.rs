@@ -320,3 +320,39 @@ async fn a_cleanly_stopped_checkpoint_resumes_after_retention_passed_it() {
     assert_eq!((progress.lines_shipped, progress.lines_skipped), (30, 0));
     assert_shipped_exactly(&reader.read_to_end().await, &new_lines);
 }
+
+/// A header line longer than the fingerprint's 1 KiB, as some log
+/// formats begin every file with: files that start with it look the same
+/// to the fingerprint.
+fn long_header() -> String {
+    format!("#Fields: {}", "date time c-ip cs-method ".repeat(50))
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_file_truncated_and_rewritten_with_the_same_head_while_down_starts_over() {
+    let setup = setup().await;
+    let header = long_header();
+    std::fs::write(&setup.log, format!("{header}\n")).unwrap();
+    let mut lines = vec![header.clone()];
+    lines.extend(append(&setup.log, 0..50));
+    let running = start(setup.config());
+    let mut reader = setup.reader(DEADLINE);
+    reader.wait_for(51).await;
+    running.stop().await;
+    let saved = Checkpoint::load(&setup.config().checkpoint)
+        .unwrap()
+        .unwrap();
+
+    // copytruncate while the agent is down, then the writer starts a new
+    // file in place: same header, and soon longer than the checkpoint.
+    std::fs::write(&setup.log, format!("{header}\n")).unwrap();
+    lines.push(header);
+    lines.extend(append(&setup.log, 100..200));
+    assert!(std::fs::metadata(&setup.log).unwrap().len() > saved.position);
+    let running = start(setup.config());
+    reader.wait_for(lines.len()).await;
+    let progress = running.stop().await;
+    assert_eq!((progress.generation, progress.lines_shipped), (1, 101));
+    assert_shipped_exactly(&reader.read_to_end().await, &lines);
+}

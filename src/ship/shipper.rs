@@ -32,7 +32,7 @@ use super::checkpoint::{Checkpoint, CheckpointFile};
 use super::config::ShipConfig;
 use super::error::ShipError;
 use super::follow::{FileFollower, Line, ResumePoint};
-use super::identity::{FileId, Fingerprint};
+use super::identity::{ContentCheck, FileId, Fingerprint};
 use super::record::line_record;
 use super::recovery::{scan, Written};
 
@@ -97,6 +97,7 @@ struct Pending {
     generation: u64,
     file: FileId,
     fingerprint: Fingerprint,
+    tail: ContentCheck,
     end: u64,
     /// `None` when the line was already in the topic.
     delivery: Option<DeliveryFuture>,
@@ -368,6 +369,7 @@ impl Shipper {
                 generation: line.generation,
                 file: line.file,
                 fingerprint: line.fingerprint,
+                tail: line.tail,
                 end: line.end,
                 delivery,
             };
@@ -417,6 +419,7 @@ impl Shipper {
             checkpoint.file = Some(CheckpointFile {
                 id: pending.file,
                 fingerprint: pending.fingerprint,
+                tail: Some(pending.tail),
             });
             checkpoint.position = pending.end;
             dirty = true;
@@ -469,6 +472,7 @@ fn resume_points(checkpoint: &Checkpoint, written: &Written) -> (Vec<ResumePoint
             generation: checkpoint.generation,
             file: file.id,
             fingerprint: Some(file.fingerprint),
+            content: file.tail,
             position: checkpoint.position,
         });
     }
@@ -480,6 +484,7 @@ fn resume_points(checkpoint: &Checkpoint, written: &Written) -> (Vec<ResumePoint
                 generation,
                 file: found.file,
                 fingerprint: None,
+                content: None,
                 position: 0,
             });
         }
@@ -521,6 +526,7 @@ mod tests {
             file: file.map(|inode| CheckpointFile {
                 id: FileId { device: 1, inode },
                 fingerprint: Fingerprint::default(),
+                tail: None,
             }),
             position,
             complete: false,
