@@ -356,3 +356,30 @@ async fn a_file_truncated_and_rewritten_with_the_same_head_while_down_starts_ove
     assert_eq!((progress.generation, progress.lines_shipped), (1, 101));
     assert_shipped_exactly(&reader.read_to_end().await, &lines);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_generation_found_in_the_topic_is_checked_before_it_is_resumed() {
+    let setup = setup().await;
+    let rarely = setup
+        .config()
+        .checkpoint_interval(Duration::from_secs(3600));
+    let (mut lines, running, mut reader) = setup.ship_first(rarely.clone(), 100).await;
+    running.kill().await;
+    let stale = Checkpoint::load(&rarely.checkpoint).unwrap().unwrap();
+    assert_eq!(
+        stale.file, None,
+        "generation 0 is known from the topic only"
+    );
+
+    // While the agent is down the file is truncated in place (same inode)
+    // and written again: the topic's lines of generation 0 are not in it.
+    std::fs::File::create(&setup.log).unwrap();
+    lines.extend(append(&setup.log, 200..300));
+    let running = start(setup.config());
+    reader.wait_for(200).await;
+    let progress = running.stop().await;
+    assert_eq!(progress.recovered_records, 100);
+    assert_eq!((progress.generation, progress.lines_shipped), (1, 100));
+    assert_shipped_exactly(&reader.read_to_end().await, &lines);
+}

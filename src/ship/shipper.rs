@@ -472,7 +472,14 @@ fn resume_points(checkpoint: &Checkpoint, written: &Written) -> (Vec<ResumePoint
             generation: checkpoint.generation,
             file: file.id,
             fingerprint: Some(file.fingerprint),
-            content: file.tail,
+            // A checkpoint of an older version has no tail: the topic's
+            // last line of that generation is the next best check.
+            content: file.tail.or_else(|| {
+                written
+                    .generations
+                    .get(&checkpoint.generation)
+                    .and_then(|found| found.last)
+            }),
             position: checkpoint.position,
         });
     }
@@ -480,11 +487,14 @@ fn resume_points(checkpoint: &Checkpoint, written: &Written) -> (Vec<ResumePoint
     for (&generation, found) in &written.generations {
         let known = checkpoint.file.is_some() && generation <= checkpoint.generation;
         if generation >= checkpoint.generation && !known {
+            // No fingerprint is known for it, but its last line in the
+            // topic must still be in the file: an inode reused, or the
+            // file truncated and rewritten, fails that.
             points.push(ResumePoint {
                 generation,
                 file: found.file,
                 fingerprint: None,
-                content: None,
+                content: found.last,
                 position: 0,
             });
         }
@@ -543,6 +553,11 @@ mod tests {
                 WrittenFile {
                     file: FileId { device: 1, inode },
                     ranges,
+                    last: Some(ContentCheck {
+                        offset: 0,
+                        len: 10,
+                        crc: inode as u32,
+                    }),
                 },
             );
         }
@@ -570,12 +585,18 @@ mod tests {
                     p.file.inode,
                     p.position,
                     p.fingerprint.is_some(),
+                    p.content.map(|c| c.crc),
                 )
             })
             .collect();
         assert_eq!(
             summary,
-            vec![(3, 30, 500, true), (4, 40, 0, false), (5, 50, 0, false)]
+            vec![
+                // No tail in the checkpoint: the topic's last line checks it.
+                (3, 30, 500, true, Some(30)),
+                (4, 40, 0, false, Some(40)),
+                (5, 50, 0, false, Some(50))
+            ]
         );
         assert_eq!(next, 6);
     }
