@@ -383,3 +383,30 @@ async fn a_generation_found_in_the_topic_is_checked_before_it_is_resumed() {
     assert_eq!((progress.generation, progress.lines_shipped), (1, 100));
     assert_shipped_exactly(&reader.read_to_end().await, &lines);
 }
+
+#[tokio::test]
+async fn a_second_agent_on_the_same_checkpoint_is_refused() {
+    let setup = setup().await;
+    let (lines, first, mut reader) = setup.ship_first(setup.config(), 20).await;
+    let error = start(setup.config()).outcome().await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, ShipError::CheckpointLocked { .. }),
+        "{message}"
+    );
+    let checkpoint = setup.config().checkpoint;
+    assert!(
+        message.contains(&checkpoint.display().to_string())
+            && message.contains(&format!("pid {}", std::process::id())),
+        "the error names the checkpoint and the holder: {message}"
+    );
+    // Once the first has stopped, the checkpoint is free again.
+    first.stop().await;
+    let again = start(setup.config());
+    let more = append(&setup.log, 20..25);
+    reader.wait_for(25).await;
+    assert_eq!(again.stop().await.lines_shipped, 5);
+    let mut expected = lines;
+    expected.extend(more);
+    assert_shipped_exactly(&reader.read_to_end().await, &expected);
+}

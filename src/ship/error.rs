@@ -44,6 +44,23 @@ pub enum ShipError {
         reason: String,
     },
 
+    /// Another agent holds the checkpoint: two agents on one checkpoint
+    /// would both ship every line.
+    #[error(
+        "checkpoint {} is in use by another agent ({holder}; lock file {}); \
+         one agent per checkpoint. If no agent is running on it, remove the lock file",
+        path.display(),
+        lock.display()
+    )]
+    CheckpointLocked {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Its lock file (`CHECKPOINT.lock`).
+        lock: PathBuf,
+        /// Who holds it, as the lock file says (pid and host).
+        holder: String,
+    },
+
     /// The topic does not exist (the producer does not create topics).
     #[error("topic `{0}` does not exist; create it first (e.g. `durian topic create {0}`)")]
     TopicNotFound(String),

@@ -33,6 +33,7 @@ use super::config::ShipConfig;
 use super::error::ShipError;
 use super::follow::{FileFollower, Line, ResumePoint};
 use super::identity::{ContentCheck, FileId, Fingerprint};
+use super::lock::CheckpointLock;
 use super::record::line_record;
 use super::recovery::{scan, Written};
 
@@ -126,7 +127,15 @@ impl Shipper {
     /// and returns the progress. After an error, what was acknowledged is
     /// checkpointed too; restarting resumes exactly after the lines in the
     /// topic.
+    ///
+    /// Fails with [`ShipError::CheckpointLocked`] if another agent runs on
+    /// the same checkpoint.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<ShipProgress, ShipError> {
+        let checkpoint = self.config.checkpoint.clone();
+        // Held until `run` returns or its future is dropped.
+        let _lock = tokio::task::spawn_blocking(move || CheckpointLock::acquire(&checkpoint))
+            .await
+            .map_err(|e| checkpoint_io(&self.config.checkpoint, e))??;
         let plan = self.recover().await?;
         let (queue, acknowledgements) = mpsc::channel(MAX_UNACKED_LINES);
         let source = Bytes::from(self.config.source.clone().into_bytes());
