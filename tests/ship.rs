@@ -11,8 +11,10 @@ mod ship_support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use durian::admin::Admin;
+use durian::producer::{Producer, ProducerRecord};
 use durian::ship::checkpoint::Checkpoint;
-use durian::ship::{ShipConfig, ShipProgress, Shipper};
+use durian::ship::{ShipConfig, ShipError, ShipProgress, Shipper};
 use ship_support::{append, assert_shipped_exactly, setup, Setup, TopicReader};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -217,4 +219,194 @@ async fn a_file_rotated_while_the_agent_was_down_is_finished_from_its_new_name()
     let progress = running.stop().await;
     assert_eq!((progress.lines_shipped, progress.generation), (40, 1));
     assert_shipped_exactly(&reader.read_to_end().await, &lines);
+}
+
+impl Running {
+    /// How the run ends on its own (an error), failing the test if it
+    /// keeps running.
+    async fn outcome(self) -> Result<ShipProgress, ShipError> {
+        let Running { stop, task } = self;
+        let outcome = tokio::time::timeout(DEADLINE, task)
+            .await
+            .expect("the shipper should have stopped on its own")
+            .unwrap();
+        drop(stop);
+        outcome
+    }
+}
+
+/// Moves the log start of `partition` to `before` (as retention or
+/// DeleteRecords would).
+async fn delete_before(setup: &Setup, partition: i32, before: i64) {
+    let admin = Admin::builder()
+        .bootstrap_servers([setup.broker.bootstrap()])
+        .connect()
+        .await
+        .unwrap();
+    let tp = durian::admin::TopicPartition::new(ship_support::TOPIC, partition);
+    let deleted = admin.delete_records([(tp.clone(), before)]).await;
+    assert_eq!(deleted[&tp].as_ref().unwrap().low_watermark, before);
+}
+
+#[tokio::test]
+async fn a_recovery_range_deleted_before_the_restart_is_refused_not_shipped_again() {
+    let setup = setup().await;
+    let rarely = setup
+        .config()
+        .checkpoint_interval(Duration::from_secs(3600));
+    let (lines, running, _) = setup.ship_first(rarely.clone(), 100).await;
+    running.kill().await;
+    let stale = Checkpoint::load(&rarely.checkpoint).unwrap().unwrap();
+    assert_eq!((stale.scan_from, stale.file), (0, None));
+    // Retention removes the first 50 lines shipped past the checkpoint:
+    // the restart cannot tell them from lines never shipped.
+    delete_before(&setup, stale.partition, 50).await;
+
+    let error = start(setup.config()).outcome().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ShipError::RecoveryRangeDeleted {
+                scan_from: 0,
+                log_start: 50,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("web_log-") && message.contains("scan_from"),
+        "{message}"
+    );
+    // Nothing was sent again: the topic holds lines 50..100 once.
+    let records = setup.reader(DEADLINE).read_to_end().await;
+    assert_shipped_exactly(&records, &lines[50..]);
+    // The checkpoint is untouched, so the refusal repeats until someone decides.
+    assert_eq!(
+        Checkpoint::load(&rarely.checkpoint).unwrap().unwrap(),
+        stale
+    );
+}
+
+#[tokio::test]
+async fn a_cleanly_stopped_checkpoint_resumes_after_retention_passed_it() {
+    let setup = setup().await;
+    let (_, running, _) = setup.ship_first(setup.config(), 100).await;
+    running.stop().await;
+    let saved = Checkpoint::load(&setup.config().checkpoint)
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.scan_from, 100);
+    // Another producer's records follow, and retention removes them too.
+    let producer = Producer::builder()
+        .bootstrap_servers([setup.broker.bootstrap()])
+        .build()
+        .unwrap();
+    for i in 0..20 {
+        let record = ProducerRecord::new(ship_support::TOPIC, format!("other {i}").into_bytes())
+            .with_key(b"another source".to_vec())
+            .with_partition(saved.partition);
+        producer.send_and_wait(record).await.unwrap();
+    }
+    producer.close(DEADLINE).await.unwrap();
+    delete_before(&setup, saved.partition, 120).await;
+
+    let new_lines = append(&setup.log, 100..130);
+    let running = start(setup.config());
+    let mut reader = setup.reader(DEADLINE);
+    reader.wait_for(30).await;
+    let progress = running.stop().await;
+    assert_eq!((progress.lines_shipped, progress.lines_skipped), (30, 0));
+    assert_shipped_exactly(&reader.read_to_end().await, &new_lines);
+}
+
+/// A header line longer than the fingerprint's 1 KiB, as some log
+/// formats begin every file with: files that start with it look the same
+/// to the fingerprint.
+fn long_header() -> String {
+    format!("#Fields: {}", "date time c-ip cs-method ".repeat(50))
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_file_truncated_and_rewritten_with_the_same_head_while_down_starts_over() {
+    let setup = setup().await;
+    let header = long_header();
+    std::fs::write(&setup.log, format!("{header}\n")).unwrap();
+    let mut lines = vec![header.clone()];
+    lines.extend(append(&setup.log, 0..50));
+    let running = start(setup.config());
+    let mut reader = setup.reader(DEADLINE);
+    reader.wait_for(51).await;
+    running.stop().await;
+    let saved = Checkpoint::load(&setup.config().checkpoint)
+        .unwrap()
+        .unwrap();
+
+    // copytruncate while the agent is down, then the writer starts a new
+    // file in place: same header, and soon longer than the checkpoint.
+    std::fs::write(&setup.log, format!("{header}\n")).unwrap();
+    lines.push(header);
+    lines.extend(append(&setup.log, 100..200));
+    assert!(std::fs::metadata(&setup.log).unwrap().len() > saved.position);
+    let running = start(setup.config());
+    reader.wait_for(lines.len()).await;
+    let progress = running.stop().await;
+    assert_eq!((progress.generation, progress.lines_shipped), (1, 101));
+    assert_shipped_exactly(&reader.read_to_end().await, &lines);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_generation_found_in_the_topic_is_checked_before_it_is_resumed() {
+    let setup = setup().await;
+    let rarely = setup
+        .config()
+        .checkpoint_interval(Duration::from_secs(3600));
+    let (mut lines, running, mut reader) = setup.ship_first(rarely.clone(), 100).await;
+    running.kill().await;
+    let stale = Checkpoint::load(&rarely.checkpoint).unwrap().unwrap();
+    assert_eq!(
+        stale.file, None,
+        "generation 0 is known from the topic only"
+    );
+
+    // While the agent is down the file is truncated in place (same inode)
+    // and written again: the topic's lines of generation 0 are not in it.
+    std::fs::File::create(&setup.log).unwrap();
+    lines.extend(append(&setup.log, 200..300));
+    let running = start(setup.config());
+    reader.wait_for(200).await;
+    let progress = running.stop().await;
+    assert_eq!(progress.recovered_records, 100);
+    assert_eq!((progress.generation, progress.lines_shipped), (1, 100));
+    assert_shipped_exactly(&reader.read_to_end().await, &lines);
+}
+
+#[tokio::test]
+async fn a_second_agent_on_the_same_checkpoint_is_refused() {
+    let setup = setup().await;
+    let (lines, first, mut reader) = setup.ship_first(setup.config(), 20).await;
+    let error = start(setup.config()).outcome().await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, ShipError::CheckpointLocked { .. }),
+        "{message}"
+    );
+    let checkpoint = setup.config().checkpoint;
+    assert!(
+        message.contains(&checkpoint.display().to_string())
+            && message.contains(&format!("pid {}", std::process::id())),
+        "the error names the checkpoint and the holder: {message}"
+    );
+    // Once the first has stopped, the checkpoint is free again.
+    first.stop().await;
+    let again = start(setup.config());
+    let more = append(&setup.log, 20..25);
+    reader.wait_for(25).await;
+    assert_eq!(again.stop().await.lines_shipped, 5);
+    let mut expected = lines;
+    expected.extend(more);
+    assert_shipped_exactly(&reader.read_to_end().await, &expected);
 }

@@ -4,6 +4,8 @@
 //! record, through `durian::ship` (docs/SHIP.md). Runs until Ctrl-C or
 //! SIGTERM, then delivers what is buffered, writes its checkpoint and
 //! exits 0. Progress goes to stderr every few seconds; stdout stays empty.
+//! There is no `--partitioner`: every line of a source goes to one
+//! partition (docs/SHIP.md, "One partition per source").
 
 use std::path::PathBuf;
 use std::time::Duration;

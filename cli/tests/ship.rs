@@ -113,3 +113,32 @@ async fn kill_and_restart_after_rotation_ships_every_line_exactly_once_in_order(
     assert_shipped_exactly(&topic.read_to_end().await, &lines);
     setup.broker.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_agent_on_the_same_file_exits_with_an_error_naming_the_holder() {
+    let setup = setup().await;
+    let bootstrap = setup.broker.bootstrap();
+    let (dir, log) = (&setup.dir, &setup.log);
+    let first_log = dir.path().join("first.stderr");
+    let mut topic = setup.reader(DEADLINE).with_diagnostics(&first_log);
+    let lines = append(log, 0..10);
+    let mut first = ship(&bootstrap, log, &first_log, 50);
+    topic.wait_for(10).await; // it runs, so it holds the checkpoint
+
+    let second_log = dir.path().join("second.stderr");
+    let mut second = ship(&bootstrap, log, &second_log, 50);
+    let status = wait_exit(&mut second).await;
+    let stderr = std::fs::read_to_string(&second_log).unwrap();
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("in use by another agent")
+            && stderr.contains(&format!("pid {}", first.id()))
+            && stderr.contains("access.log.durian-ship"),
+        "stderr:\n{stderr}"
+    );
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_shipped_exactly(&topic.read_to_end().await, &lines);
+    setup.broker.shutdown().await.unwrap();
+}

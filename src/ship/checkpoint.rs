@@ -11,14 +11,25 @@
 //! generation=3
 //! file=2049:1837221
 //! fingerprint=1024:3a5be1c0
+//! tail=81:9b1f00d2
 //! position=7340032
+//! complete=false
 //! ```
 //!
 //! `position` is the byte after the last line known to be acknowledged in
 //! file `generation` (identified by `file` and `fingerprint`; both absent
-//! while no file has been seen). `scan_from` is a partition offset at or
+//! while no file has been seen). `tail` is the CRC-32C of the last bytes
+//! of that line (at most 1 KiB, ending at `position`): a file truncated
+//! and written again with the same first bytes fails it, and is read from
+//! byte 0 as a new generation instead of from a stale position. `scan_from` is a partition offset at or
 //! before every record shipped past that position: recovery reads the
-//! partition from there. A store writes a temporary file next to the
+//! partition from there. `complete=true` is written only by an agent that
+//! stopped with every line it sent acknowledged and every line recovery
+//! found in the topic behind `position`: then no line past `position` is
+//! in the topic, and the next start needs no scan (so it does not matter
+//! if retention has deleted the records at `scan_from` since). An agent
+//! starting from such a checkpoint rewrites it with `complete=false`
+//! before it sends anything. A store writes a temporary file next to the
 //! checkpoint, fsyncs it, renames it over the old one and fsyncs the
 //! directory, so a crash leaves either the old or the new checkpoint,
 //! never a torn one.
@@ -27,7 +38,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::error::ShipError;
-use super::identity::{FileId, Fingerprint, FINGERPRINT_BYTES};
+use super::identity::{ContentCheck, FileId, Fingerprint, FINGERPRINT_BYTES};
 
 const HEADER: &str = "durian-ship-checkpoint 1";
 /// A checkpoint is a few hundred bytes; anything much larger is not one.
@@ -40,6 +51,9 @@ pub struct CheckpointFile {
     pub id: FileId,
     /// The file's first bytes, to tell it from a later file reusing the inode.
     pub fingerprint: Fingerprint,
+    /// The last bytes before the position (absent in checkpoints of older
+    /// versions), to tell the file from itself truncated and rewritten.
+    pub tail: Option<ContentCheck>,
 }
 
 /// The saved progress of one shipper.
@@ -60,6 +74,9 @@ pub struct Checkpoint {
     pub file: Option<CheckpointFile>,
     /// Byte offset after the last acknowledged line of that file.
     pub position: u64,
+    /// Whether the topic is known to hold no line of this source past
+    /// `position` (written on a clean stop), so a restart needs no scan.
+    pub complete: bool,
 }
 
 impl Checkpoint {
@@ -116,8 +133,14 @@ impl Checkpoint {
                 "file={}\nfingerprint={}:{:08x}\n",
                 file.id, file.fingerprint.len, file.fingerprint.crc
             ));
+            if let Some(tail) = file.tail {
+                text.push_str(&format!("tail={}:{:08x}\n", tail.len, tail.crc));
+            }
         }
-        text.push_str(&format!("position={}\n", self.position));
+        text.push_str(&format!(
+            "position={}\ncomplete={}\n",
+            self.position, self.complete
+        ));
         text
     }
 
@@ -150,14 +173,29 @@ impl Checkpoint {
         let unsigned = |key: &str| -> Result<u64, String> {
             u64::try_from(number(key)?).map_err(|_| format!("`{key}` is negative"))
         };
+        let position = unsigned("position")?;
+        let tail = match fields.get("tail") {
+            None => None,
+            Some(text) => {
+                let print = parse_fingerprint(text)
+                    .filter(|print| u64::from(print.len) <= position)
+                    .ok_or_else(|| format!("`tail={text}` is not LEN:CRC with LEN ≤ position"))?;
+                Some(ContentCheck {
+                    offset: position - u64::from(print.len),
+                    len: print.len,
+                    crc: print.crc,
+                })
+            }
+        };
         let file = match (fields.get("file"), fields.get("fingerprint")) {
-            (None, None) => None,
+            (None, None) if tail.is_none() => None,
             (Some(id), Some(print)) => Some(CheckpointFile {
                 id: FileId::parse(id).ok_or_else(|| format!("`file={id}` is not DEVICE:INODE"))?,
                 fingerprint: parse_fingerprint(print)
                     .ok_or_else(|| format!("`fingerprint={print}` is not LEN:CRC"))?,
+                tail,
             }),
-            _ => return Err("`file` and `fingerprint` must come together".to_owned()),
+            _ => return Err("`file` and `fingerprint` (and `tail`) must come together".to_owned()),
         };
         let partition = i32::try_from(number("partition")?)
             .ok()
@@ -170,7 +208,13 @@ impl Checkpoint {
             scan_from: number("scan_from")?.max(0),
             generation: unsigned("generation")?,
             file,
-            position: unsigned("position")?,
+            position,
+            // Absent in checkpoints of older versions: scan, as they did.
+            complete: match fields.get("complete").copied() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => return Err(format!("`complete={other}` is not true or false")),
+            },
         })
     }
 }
@@ -238,8 +282,14 @@ mod tests {
                     len: 1024,
                     crc: 0x3a5b_e1c0,
                 },
+                tail: Some(ContentCheck {
+                    offset: 7_340_032 - 81,
+                    len: 81,
+                    crc: 0x9b1f_00d2,
+                }),
             }),
             position: 7_340_032,
+            complete: false,
         }
     }
 
@@ -251,11 +301,24 @@ mod tests {
         let mut checkpoint = sample();
         checkpoint.store(&path).unwrap();
         assert_eq!(Checkpoint::load(&path).unwrap(), Some(checkpoint.clone()));
+        if let Some(file) = &mut checkpoint.file {
+            file.tail = None; // as written by an older version
+        }
+        checkpoint.store(&path).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), Some(checkpoint.clone()));
         checkpoint.file = None;
         checkpoint.position = 0;
+        checkpoint.complete = true;
         checkpoint.store(&path).unwrap();
         assert_eq!(Checkpoint::load(&path).unwrap(), Some(checkpoint));
         assert!(!temporary_path(&path).exists());
+    }
+
+    #[test]
+    fn a_checkpoint_without_complete_is_not_complete() {
+        // Written by an older version: the restart must scan, as it did.
+        let text = sample().render().replace("complete=false\n", "");
+        assert_eq!(Checkpoint::parse(&text).unwrap(), sample());
     }
 
     #[test]
@@ -277,9 +340,22 @@ mod tests {
                 "out of range",
             ),
             (good.replace("fingerprint=1024:3a5be1c0\n", ""), "together"),
+            (
+                good.replace("file=2049:77\nfingerprint=1024:3a5be1c0\n", ""),
+                "together",
+            ),
+            (good.replace("tail=81:", "tail=2000:"), "LEN ≤ position"),
+            (
+                good.replace("position=7340032", "position=80"),
+                "LEN ≤ position",
+            ),
             (good.replace("file=2049:77", "file=2049"), "DEVICE:INODE"),
             (good.replace("1024:3a5be1c0", "4000000000:0"), "LEN:CRC"),
             (format!("{good}topic=again\n"), "twice"),
+            (
+                good.replace("complete=false", "complete=yes"),
+                "true or false",
+            ),
             (format!("{good}garbage\n"), "not key=value"),
         ];
         for (text, expected) in cases {

@@ -62,6 +62,8 @@ pub struct ShipConfig {
     pub recovery_timeout: Duration,
     /// Client, producer and consumer properties by their Kafka names
     /// (`bootstrap.servers`, `linger.ms`, `fetch.max.bytes`, ...).
+    /// `partitioner*` properties are refused: the shipper picks the
+    /// partition (one per source).
     pub properties: Vec<(String, String)>,
 }
 
@@ -160,11 +162,21 @@ impl ShipConfig {
             list.iter().any(|doc| doc.name == key)
         };
         let mut producer = Vec::new();
+        // `none`: a scan position deleted under recovery must be an error,
+        // not a silent jump to the log start past lines it has to see.
         let mut consumer = vec![
-            ("auto.offset.reset".to_owned(), "earliest".to_owned()),
+            ("auto.offset.reset".to_owned(), "none".to_owned()),
             ("enable.auto.commit".to_owned(), "false".to_owned()),
         ];
         for (key, value) in &self.properties {
+            if key.starts_with("partitioner") {
+                return Err(ShipError::Config(format!(
+                    "`{key}` cannot be set: the agent puts every line of a source in one \
+                     partition (murmur2 of the source name), which file order and exactly-once \
+                     recovery rely on; to spread lines over partitions, ship several files or \
+                     give agents different source names"
+                )));
+            }
             let client = is(durian_core::config::CLIENT_PROPERTIES, key);
             let for_producer = client || is(durian_producer::PRODUCER_PROPERTIES, key);
             let for_consumer = client || is(durian_consumer::CONSUMER_PROPERTIES, key);
@@ -227,9 +239,11 @@ mod tests {
         assert!(consumer.contains(&("fetch.max.bytes".into(), "1000000".into())));
         assert!(consumer.contains(&("bootstrap.servers".into(), "h:1".into())));
         assert!(!consumer.iter().any(|(k, _)| k == "linger.ms"));
-        // Recovery must read from the checkpoint offset or the log start.
-        assert!(consumer.contains(&("auto.offset.reset".into(), "earliest".into())));
+        // Recovery must read from the checkpoint offset, or fail: never
+        // jump to another offset.
+        assert!(consumer.contains(&("auto.offset.reset".into(), "none".into())));
         assert!(!consumer.contains(&("auto.offset.reset".into(), "latest".into())));
+        assert!(!consumer.contains(&("auto.offset.reset".into(), "earliest".into())));
     }
 
     #[test]
@@ -249,5 +263,23 @@ mod tests {
             .split_properties()
             .is_err());
         assert!(base.max_line_bytes(0).split_properties().is_err());
+    }
+
+    #[test]
+    fn partitioner_settings_are_refused_with_the_reason() {
+        let base = ShipConfig::new("a.log", "t").bootstrap_servers("h:1");
+        for (key, value) in [
+            ("partitioner", "murmur2_random"),
+            ("partitioner.ignore.keys", "true"),
+            ("partitioner.adaptive.partitioning.enable", "false"),
+        ] {
+            match base.clone().property(key, value).split_properties() {
+                Err(ShipError::Config(reason)) => assert!(
+                    reason.contains(key) && reason.contains("one partition"),
+                    "{reason}"
+                ),
+                other => panic!("{key}={value}: {other:?}"),
+            }
+        }
     }
 }

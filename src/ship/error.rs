@@ -44,6 +44,23 @@ pub enum ShipError {
         reason: String,
     },
 
+    /// Another agent holds the checkpoint: two agents on one checkpoint
+    /// would both ship every line.
+    #[error(
+        "checkpoint {} is in use by another agent ({holder}; lock file {}); \
+         one agent per checkpoint. If no agent is running on it, remove the lock file",
+        path.display(),
+        lock.display()
+    )]
+    CheckpointLocked {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Its lock file (`CHECKPOINT.lock`).
+        lock: PathBuf,
+        /// Who holds it, as the lock file says (pid and host).
+        holder: String,
+    },
+
     /// The topic does not exist (the producer does not create topics).
     #[error("topic `{0}` does not exist; create it first (e.g. `durian topic create {0}`)")]
     TopicNotFound(String),
@@ -60,6 +77,31 @@ pub enum ShipError {
     /// A cluster request (metadata) failed.
     #[error("cluster request failed: {0}")]
     Client(#[from] durian_core::Error),
+
+    /// Records recovery must read were deleted (retention or
+    /// DeleteRecords moved the partition's log start past the checkpoint's
+    /// `scan_from`), so lines shipped past the checkpoint cannot be told
+    /// from lines never shipped. Nothing is sent; see docs/SHIP.md.
+    #[error(
+        "records {scan_from}..{log_start} of {topic}-{partition} were deleted (retention or \
+         DeleteRecords) before recovery read them; lines shipped past checkpoint {} may be \
+         among them, so resuming could ship them twice. To go on accepting that, set \
+         `scan_from={log_start}` in the checkpoint; to start the file over, move the \
+         checkpoint away",
+        path.display()
+    )]
+    RecoveryRangeDeleted {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// Where recovery had to start reading.
+        scan_from: i64,
+        /// The partition's log start offset, past `scan_from`.
+        log_start: i64,
+    },
 
     /// Recovery could not reach the end of the partition in time.
     #[error(

@@ -37,7 +37,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::error::ShipError;
-use super::identity::{locate, FileId, Fingerprint, FINGERPRINT_BYTES};
+use super::identity::{locate, ContentCheck, FileId, Fingerprint, FINGERPRINT_BYTES};
 
 /// How much one read takes from the file.
 const READ_CHUNK: usize = 64 * 1024;
@@ -51,6 +51,9 @@ pub struct Line {
     pub file: FileId,
     /// That file's fingerprint as far as it had been read.
     pub fingerprint: Fingerprint,
+    /// The line's last bytes (with its newline), to check on resume that
+    /// the file still holds them.
+    pub tail: ContentCheck,
     /// Byte offset of the line's first byte.
     pub start: u64,
     /// Byte offset just after the line (after its newline, if it has one).
@@ -69,8 +72,32 @@ pub struct ResumePoint {
     pub file: FileId,
     /// Its fingerprint, when known (from the checkpoint).
     pub fingerprint: Option<Fingerprint>,
+    /// Bytes the file must still hold, when known: the end of the line
+    /// before `position`.
+    pub content: Option<ContentCheck>,
     /// Where to continue reading it.
     pub position: u64,
+}
+
+impl ResumePoint {
+    /// Whether the file at `path` is still the one this point was taken
+    /// of: as long as `position`, starting with the fingerprinted bytes and
+    /// holding the checked ones. A file truncated (copytruncate) and
+    /// written again fails, even when it has the same first bytes.
+    fn still_matches(&self, path: &Path) -> std::io::Result<bool> {
+        if std::fs::metadata(path)?.len() < self.position {
+            return Ok(false);
+        }
+        if let Some(print) = self.fingerprint {
+            if !print.matches_file(path)? {
+                return Ok(false);
+            }
+        }
+        match self.content {
+            Some(check) => check.matches_file(path),
+            None => Ok(true),
+        }
+    }
 }
 
 /// Reads lines from a file that grows, rotates and is truncated.
@@ -209,9 +236,9 @@ impl FileFollower {
         let path = self.path.clone();
         let located = tokio::task::spawn_blocking(move || {
             let found = locate(&path, point.file)?;
-            match (found, point.fingerprint) {
-                (Some(found), Some(print)) if !print.matches_file(&found)? => Ok(None),
-                (found, _) => Ok(found),
+            match found {
+                Some(found) if !point.still_matches(&found)? => Ok(None),
+                found => Ok(found),
             }
         })
         .await
@@ -219,7 +246,7 @@ impl FileFollower {
         .map_err(|e| file_error(&self.path, e))?;
         let Some(found) = located else {
             tracing::warn!(path = %self.path.display(), generation = point.generation, file = %point.file,
-                "a file to resume is gone (deleted, or rewritten); lines of it not yet shipped are lost");
+                "a file to resume is gone (deleted, or truncated and rewritten); lines of it not yet shipped are lost");
             return Ok(None);
         };
         match OpenFile::open(&found, point.generation, point.position).await {
@@ -337,6 +364,7 @@ impl OpenFile {
             generation: self.generation,
             file: self.id,
             fingerprint: self.fingerprint,
+            tail: ContentCheck::line_tail(self.line_start, &text, consumed > text.len()),
             start,
             end: self.line_start,
             text,
@@ -397,6 +425,7 @@ mod tests {
                 generation: 0,
                 file: line.file,
                 fingerprint: None,
+                content: None,
                 position: 4,
             }],
             1,
@@ -490,10 +519,41 @@ mod tests {
             generation: 3,
             file: id,
             fingerprint: Some(print),
+            content: None,
             position: 12,
         }];
         let mut follower = FileFollower::new(&path, POLL, 100, resume, 4);
         let line = next(&mut follower).await;
         assert_eq!((line.generation, &line.text[..]), (4, &b"rewritten!!"[..]));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_resume_point_truncated_and_rewritten_with_the_same_head_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        // A header longer than the fingerprint, as some formats write.
+        let header = format!("#{}\n", "h".repeat(FINGERPRINT_BYTES));
+        append(&path, &format!("{header}old one\n"));
+        let mut follower = FileFollower::new(&path, POLL, 4096, Vec::new(), 0);
+        next(&mut follower).await;
+        let old = next(&mut follower).await;
+        drop(follower);
+        // copytruncate, then the writer starts again: same first KiB, and
+        // by now longer than the position the checkpoint has.
+        std::fs::File::create(&path).unwrap();
+        append(&path, &format!("{header}new one\nnew two\n"));
+        let point = ResumePoint {
+            generation: 0,
+            file: old.file,
+            fingerprint: Some(old.fingerprint),
+            content: Some(old.tail),
+            position: old.end,
+        };
+        assert!(old.fingerprint.matches_file(&path).unwrap(), "same head");
+        let mut follower = FileFollower::new(&path, POLL, 4096, vec![point], 1);
+        let line = next(&mut follower).await;
+        assert_eq!((line.generation, line.start), (1, 0));
+        assert_eq!(&line.text[..], header.trim_end().as_bytes());
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! A [`FileId`] is the device and inode number (unix): it survives a rename,
 //! so a rotated file is recognised under its new name. Inode numbers are
-//! reused once a file is deleted, so the checkpoint also keeps a
-//! [`Fingerprint`] of the file's first bytes, checked before a file found
-//! by its inode is trusted.
+//! reused once a file is deleted, and a file truncated and written again
+//! (copytruncate) keeps its inode, so a resume also checks content: a
+//! [`Fingerprint`] of the file's first bytes and a [`ContentCheck`] of the
+//! bytes just before the resume position must still be what was read.
 
 use std::fmt;
 use std::fs::Metadata;
@@ -93,6 +94,54 @@ impl Fingerprint {
     }
 }
 
+/// CRC-32C of the bytes `[offset, offset + len)` of a file: content that
+/// must still be there for a resume to be trusted (`len` ≤
+/// [`FINGERPRINT_BYTES`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContentCheck {
+    /// Where the bytes start.
+    pub offset: u64,
+    /// How many bytes.
+    pub len: u32,
+    /// Their CRC-32C.
+    pub crc: u32,
+}
+
+impl ContentCheck {
+    /// The check of the last bytes (at most [`FINGERPRINT_BYTES`]) of a
+    /// line ending at byte `end`: `text`, then a `\n` if `newline`.
+    pub fn line_tail(end: u64, text: &[u8], newline: bool) -> ContentCheck {
+        let room = FINGERPRINT_BYTES - usize::from(newline);
+        let text = text.get(text.len().saturating_sub(room)..).unwrap_or(text);
+        let mut crc = crc32c::crc32c(text);
+        if newline {
+            crc = crc32c::crc32c_append(crc, b"\n");
+        }
+        let len = text.len() + usize::from(newline);
+        ContentCheck {
+            offset: end.saturating_sub(len as u64),
+            len: len as u32,
+            crc,
+        }
+    }
+
+    /// Byte after the checked bytes.
+    pub fn end(&self) -> u64 {
+        self.offset.saturating_add(u64::from(self.len))
+    }
+
+    /// Whether the file at `path` still holds those bytes (false if it is
+    /// shorter now).
+    pub fn matches_file(&self, path: &Path) -> std::io::Result<bool> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = std::fs::File::open(path)?;
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut bytes = Vec::with_capacity((self.len as usize).min(FINGERPRINT_BYTES));
+        file.take(u64::from(self.len)).read_to_end(&mut bytes)?;
+        Ok(bytes.len() == self.len as usize && crc32c::crc32c(&bytes) == self.crc)
+    }
+}
+
 /// Looks for the file with id `id` at `path` or next to it: rotated
 /// copies keep the start of the name (`access.log.1`, `access.log-2026…`).
 /// Returns its current path, or `None` if it is gone.
@@ -159,6 +208,31 @@ mod tests {
             !print.matches_file(&path).unwrap(),
             "a shorter file does not match"
         );
+    }
+
+    #[test]
+    fn a_content_check_covers_the_end_of_a_line_and_sees_rewrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.log");
+        std::fs::write(&path, b"first\nsecond\nthird").unwrap();
+        let second = ContentCheck::line_tail(13, b"second", true);
+        assert_eq!((second.offset, second.len, second.end()), (6, 7, 13));
+        assert!(second.matches_file(&path).unwrap());
+        let cut = ContentCheck::line_tail(18, b"third", false);
+        assert_eq!((cut.offset, cut.len), (13, 5));
+        assert!(cut.matches_file(&path).unwrap());
+        // A line longer than the check: only its last bytes count.
+        let long = vec![b'y'; FINGERPRINT_BYTES * 2];
+        let check = ContentCheck::line_tail(5000, &long, true);
+        assert_eq!(
+            (check.offset, check.len as usize),
+            (5000 - 1024, FINGERPRINT_BYTES)
+        );
+        // Rewritten with the same first line, or cut short: no match.
+        std::fs::write(&path, b"first\nsecont\nthird").unwrap();
+        assert!(!second.matches_file(&path).unwrap());
+        std::fs::write(&path, b"first\nsec").unwrap();
+        assert!(!second.matches_file(&path).unwrap());
     }
 
     #[cfg(unix)]

@@ -10,7 +10,8 @@
 //!
 //! * [`follow`]: the file follower (appends, rotation by rename,
 //!   truncation, a file that does not exist yet).
-//! * [`checkpoint`]: the checkpoint file, written atomically.
+//! * [`checkpoint`]: the checkpoint file, written atomically, and its
+//!   lock file (one agent per checkpoint).
 //! * [`recovery`]: what the topic holds past the checkpoint.
 //! * [`record`]: the record of one line (key and headers).
 //! * [`Shipper`]: ties them together.
@@ -23,6 +24,7 @@ mod config;
 mod error;
 pub mod follow;
 pub mod identity;
+mod lock;
 pub mod record;
 pub mod recovery;
 mod shipper;

@@ -88,7 +88,7 @@ mod tests {
     use durian_core::record::RecordHeader;
 
     use super::*;
-    use crate::ship::identity::Fingerprint;
+    use crate::ship::identity::{ContentCheck, Fingerprint};
 
     fn consumed(produced: ProducerRecord) -> ConsumerRecord {
         ConsumerRecord {
@@ -116,6 +116,7 @@ mod tests {
                 inode: 99,
             },
             fingerprint: Fingerprint::default(),
+            tail: ContentCheck::default(),
             start: 120,
             end: 131,
             text: Bytes::from_static(b"GET / 200"),
@@ -145,6 +146,7 @@ mod tests {
                 inode: 0,
             },
             fingerprint: Fingerprint::default(),
+            tail: ContentCheck::default(),
             start: 5,
             end: 9,
             text: Bytes::new(),

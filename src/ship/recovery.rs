@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use durian_consumer::{Consumer, TopicPartition};
 
 use super::error::ShipError;
-use super::identity::FileId;
-use super::record::shipped_line;
+use super::identity::{ContentCheck, FileId};
+use super::record::{shipped_line, ShippedLine};
 
 /// Disjoint byte ranges `[start, end)`, merged as they are added.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,6 +60,11 @@ impl RangeSet {
             .is_some_and(|(_, &end)| offset < end)
     }
 
+    /// The end of the last range (0 when empty).
+    pub fn end(&self) -> u64 {
+        self.ranges.values().next_back().copied().unwrap_or(0)
+    }
+
     /// How many separate ranges there are (1 when nothing is missing).
     pub fn len(&self) -> usize {
         self.ranges.len()
@@ -78,6 +83,27 @@ pub struct WrittenFile {
     pub file: FileId,
     /// Byte ranges of its lines.
     pub ranges: RangeSet,
+    /// The last bytes of its line that ends last, taken from the record's
+    /// value: a file found by this inode must still hold them to be
+    /// resumed (`None` if no record's value matched its byte range).
+    pub last: Option<ContentCheck>,
+}
+
+impl WrittenFile {
+    /// Adds a line found in the topic, with its value.
+    fn add(&mut self, line: &ShippedLine, value: &[u8]) {
+        self.ranges.insert(line.start, line.end);
+        let length = line.end - line.start;
+        let value_len = value.len() as u64;
+        // The value is the line without its newline; anything else is a
+        // record that does not describe its bytes, so nothing to check.
+        if length != value_len && length != value_len + 1 {
+            return;
+        }
+        if self.last.is_none_or(|last| last.end() <= line.end) {
+            self.last = Some(ContentCheck::line_tail(line.end, value, length > value_len));
+        }
+    }
 }
 
 /// What recovery found.
@@ -97,6 +123,14 @@ impl Written {
         self.generations
             .get(&generation)
             .is_some_and(|w| w.ranges.contains(start))
+    }
+
+    /// Whether the topic holds a line past byte `position` of
+    /// `generation`, or of a later generation.
+    pub fn has_line_past(&self, generation: u64, position: u64) -> bool {
+        self.generations
+            .range(generation..)
+            .any(|(&g, w)| g > generation || w.ranges.end() > position)
     }
 }
 
@@ -142,9 +176,9 @@ pub async fn scan(
                 .or_insert_with(|| WrittenFile {
                     file: line.file,
                     ranges: RangeSet::default(),
+                    last: None,
                 })
-                .ranges
-                .insert(line.start, line.end);
+                .add(&line, record.value.as_deref().unwrap_or_default());
         }
         let now = consumer.position(&tp).await?;
         if now > position {
@@ -202,10 +236,41 @@ mod tests {
                     inode: 2,
                 },
                 ranges,
+                last: None,
             },
         );
         assert!(written.contains(2, 49));
         assert!(!written.contains(2, 50));
         assert!(!written.contains(3, 0));
+        assert!(written.has_line_past(1, 900) && written.has_line_past(2, 49));
+        assert!(!written.has_line_past(2, 50) && !written.has_line_past(3, 0));
+    }
+
+    #[test]
+    fn the_line_that_ends_last_gives_the_content_check() {
+        let mut found = WrittenFile {
+            file: FileId {
+                device: 1,
+                inode: 2,
+            },
+            ranges: RangeSet::default(),
+            last: None,
+        };
+        let file = found.file;
+        let line = |start, end| ShippedLine {
+            generation: 0,
+            file,
+            start,
+            end,
+        };
+        found.add(&line(10, 14), b"abc");
+        assert_eq!(found.last, Some(ContentCheck::line_tail(14, b"abc", true)));
+        found.add(&line(0, 10), b"012345678");
+        assert_eq!(found.last.map(|c| c.end()), Some(14), "an earlier line");
+        found.add(&line(14, 16), b"xy"); // cut piece: no newline
+        assert_eq!(found.last, Some(ContentCheck::line_tail(16, b"xy", false)));
+        found.add(&line(16, 30), b"short"); // value does not fit its range
+        assert_eq!(found.last.map(|c| c.end()), Some(16));
+        assert!(found.ranges.contains(29));
     }
 }

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use durian_admin::{Admin, OffsetSpec, TopicPartition as AdminPartition};
+use durian_consumer::ConsumerError;
 use durian_producer::partitioner::partition_for_key;
 use durian_producer::{DeliveryFuture, Producer};
 use tokio::sync::{mpsc, watch};
@@ -31,7 +32,8 @@ use super::checkpoint::{Checkpoint, CheckpointFile};
 use super::config::ShipConfig;
 use super::error::ShipError;
 use super::follow::{FileFollower, Line, ResumePoint};
-use super::identity::{FileId, Fingerprint};
+use super::identity::{ContentCheck, FileId, Fingerprint};
+use super::lock::CheckpointLock;
 use super::record::line_record;
 use super::recovery::{scan, Written};
 
@@ -96,6 +98,7 @@ struct Pending {
     generation: u64,
     file: FileId,
     fingerprint: Fingerprint,
+    tail: ContentCheck,
     end: u64,
     /// `None` when the line was already in the topic.
     delivery: Option<DeliveryFuture>,
@@ -124,7 +127,15 @@ impl Shipper {
     /// and returns the progress. After an error, what was acknowledged is
     /// checkpointed too; restarting resumes exactly after the lines in the
     /// topic.
+    ///
+    /// Fails with [`ShipError::CheckpointLocked`] if another agent runs on
+    /// the same checkpoint.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<ShipProgress, ShipError> {
+        let checkpoint = self.config.checkpoint.clone();
+        // Held until `run` returns or its future is dropped.
+        let _lock = tokio::task::spawn_blocking(move || CheckpointLock::acquire(&checkpoint))
+            .await
+            .map_err(|e| checkpoint_io(&self.config.checkpoint, e))??;
         let plan = self.recover().await?;
         let (queue, acknowledgements) = mpsc::channel(MAX_UNACKED_LINES);
         let source = Bytes::from(self.config.source.clone().into_bytes());
@@ -144,7 +155,7 @@ impl Shipper {
             let flushed = self.producer.flush().await;
             read.and(flushed.map_err(ShipError::from))
         };
-        let acking = self.acknowledge(acknowledgements, plan.checkpoint);
+        let acking = self.acknowledge(acknowledgements, plan.checkpoint, &plan.written);
         let (read, acked) = tokio::join!(reading, acking);
         let closed = self.producer.close(CLOSE_TIMEOUT).await;
         // A failed delivery also stops the reader, so it is the cause to report.
@@ -176,18 +187,27 @@ impl Shipper {
             Some(stored) => stored.partition,
             None => partition_for_key(config.source.as_bytes(), partitions),
         };
-        let end = self.end_offset(partition).await?;
-        let written = scan(
-            self.consumer_properties.clone(),
-            &config.topic,
-            partition,
-            config.source.as_bytes(),
-            stored.as_ref().map(|c| c.scan_from),
-            end,
-            config.recovery_timeout,
-        )
-        .await?;
+        let written = match &stored {
+            // Nothing of ours lies past its position: no scan needed, and
+            // none possible if retention has passed `scan_from` since.
+            Some(stored) if stored.complete => Written::default(),
+            Some(stored) => self.scan_past(stored).await?,
+            None => Written {
+                end_offset: self.list_offset(partition, OffsetSpec::Latest).await?,
+                ..Written::default()
+            },
+        };
         let checkpoint = match stored {
+            Some(stored) if stored.complete => {
+                // From here on the agent sends lines the checkpoint does
+                // not cover: say so on disk before the first one goes out.
+                let open = Checkpoint {
+                    complete: false,
+                    ..stored
+                };
+                store(&config.checkpoint, open.clone()).await?;
+                open
+            }
             Some(stored) => stored,
             None => {
                 // Written before anything is sent, so a crash before the
@@ -200,6 +220,7 @@ impl Shipper {
                     generation: 0,
                     file: None,
                     position: 0,
+                    complete: false,
                 };
                 store(&config.checkpoint, fresh.clone()).await?;
                 fresh
@@ -272,15 +293,56 @@ impl Shipper {
         }
     }
 
-    /// The partition's end offset (high watermark).
-    async fn end_offset(&self, partition: i32) -> Result<i64, ShipError> {
+    /// Reads the checkpoint's partition from its `scan_from` to the end
+    /// offset, refusing if retention or DeleteRecords removed records the
+    /// scan must see.
+    async fn scan_past(&self, stored: &Checkpoint) -> Result<Written, ShipError> {
+        let partition = stored.partition;
+        let end = self.list_offset(partition, OffsetSpec::Latest).await?;
+        let log_start = self.list_offset(partition, OffsetSpec::Earliest).await?;
+        if stored.scan_from < log_start {
+            return Err(self.range_deleted(stored, log_start));
+        }
+        let scanned = scan(
+            self.consumer_properties.clone(),
+            &self.config.topic,
+            partition,
+            self.config.source.as_bytes(),
+            Some(stored.scan_from),
+            end,
+            self.config.recovery_timeout,
+        )
+        .await;
+        match scanned {
+            // Retention got there while we read (the recovery consumer
+            // does not reset its position).
+            Err(ShipError::Consume(ConsumerError::OffsetOutOfRange { .. })) => {
+                let log_start = self.list_offset(partition, OffsetSpec::Earliest).await?;
+                Err(self.range_deleted(stored, log_start))
+            }
+            other => other,
+        }
+    }
+
+    fn range_deleted(&self, stored: &Checkpoint, log_start: i64) -> ShipError {
+        ShipError::RecoveryRangeDeleted {
+            path: self.config.checkpoint.clone(),
+            topic: self.config.topic.clone(),
+            partition: stored.partition,
+            scan_from: stored.scan_from,
+            log_start,
+        }
+    }
+
+    /// An offset of the partition: its end (high watermark) or its log start.
+    async fn list_offset(&self, partition: i32, spec: OffsetSpec) -> Result<i64, ShipError> {
         let admin =
             Admin::with_client(self.producer.client().clone(), self.config.recovery_timeout);
         let tp = AdminPartition::new(self.config.topic.clone(), partition);
-        let mut listed = admin.list_offsets([(tp.clone(), OffsetSpec::Latest)]).await;
+        let mut listed = admin.list_offsets([(tp.clone(), spec)]).await;
         let found = listed.remove(&tp).unwrap_or_else(|| {
             Err(durian_core::Error::Protocol(format!(
-                "no end offset returned for {tp:?}"
+                "no {spec:?} offset returned for {tp:?}"
             )))
         })?;
         Ok(found.offset.unwrap_or(0))
@@ -316,6 +378,7 @@ impl Shipper {
                 generation: line.generation,
                 file: line.file,
                 fingerprint: line.fingerprint,
+                tail: line.tail,
                 end: line.end,
                 delivery,
             };
@@ -331,6 +394,7 @@ impl Shipper {
         &self,
         mut queue: mpsc::Receiver<Pending>,
         mut checkpoint: Checkpoint,
+        written: &Written,
     ) -> Result<ShipProgress, ShipError> {
         let path = &self.config.checkpoint;
         let interval = self.config.checkpoint_interval;
@@ -364,6 +428,7 @@ impl Shipper {
             checkpoint.file = Some(CheckpointFile {
                 id: pending.file,
                 fingerprint: pending.fingerprint,
+                tail: Some(pending.tail),
             });
             checkpoint.position = pending.end;
             dirty = true;
@@ -382,6 +447,13 @@ impl Shipper {
                 dirty = false;
             }
         };
+        // Every line sent was acknowledged (the reader is done and the
+        // queue drained without error), and no line recovery found lies
+        // past the position: the topic holds nothing of ours past it.
+        if outcome.is_ok() && !written.has_line_past(checkpoint.generation, checkpoint.position) {
+            checkpoint.complete = true;
+            dirty = true;
+        }
         // What was acknowledged is safe to record even when stopping on an error.
         if dirty {
             self.store_checkpoint(path, &checkpoint).await?;
@@ -409,6 +481,14 @@ fn resume_points(checkpoint: &Checkpoint, written: &Written) -> (Vec<ResumePoint
             generation: checkpoint.generation,
             file: file.id,
             fingerprint: Some(file.fingerprint),
+            // A checkpoint of an older version has no tail: the topic's
+            // last line of that generation is the next best check.
+            content: file.tail.or_else(|| {
+                written
+                    .generations
+                    .get(&checkpoint.generation)
+                    .and_then(|found| found.last)
+            }),
             position: checkpoint.position,
         });
     }
@@ -416,10 +496,14 @@ fn resume_points(checkpoint: &Checkpoint, written: &Written) -> (Vec<ResumePoint
     for (&generation, found) in &written.generations {
         let known = checkpoint.file.is_some() && generation <= checkpoint.generation;
         if generation >= checkpoint.generation && !known {
+            // No fingerprint is known for it, but its last line in the
+            // topic must still be in the file: an inode reused, or the
+            // file truncated and rewritten, fails that.
             points.push(ResumePoint {
                 generation,
                 file: found.file,
                 fingerprint: None,
+                content: found.last,
                 position: 0,
             });
         }
@@ -461,8 +545,10 @@ mod tests {
             file: file.map(|inode| CheckpointFile {
                 id: FileId { device: 1, inode },
                 fingerprint: Fingerprint::default(),
+                tail: None,
             }),
             position,
+            complete: false,
         }
     }
 
@@ -476,6 +562,11 @@ mod tests {
                 WrittenFile {
                     file: FileId { device: 1, inode },
                     ranges,
+                    last: Some(ContentCheck {
+                        offset: 0,
+                        len: 10,
+                        crc: inode as u32,
+                    }),
                 },
             );
         }
@@ -503,12 +594,18 @@ mod tests {
                     p.file.inode,
                     p.position,
                     p.fingerprint.is_some(),
+                    p.content.map(|c| c.crc),
                 )
             })
             .collect();
         assert_eq!(
             summary,
-            vec![(3, 30, 500, true), (4, 40, 0, false), (5, 50, 0, false)]
+            vec![
+                // No tail in the checkpoint: the topic's last line checks it.
+                (3, 30, 500, true, Some(30)),
+                (4, 40, 0, false, Some(40)),
+                (5, 50, 0, false, Some(50))
+            ]
         );
         assert_eq!(next, 6);
     }
