@@ -218,7 +218,7 @@ async fn shutdown_answers_a_waiting_fetch_promptly() {
             .with_partitions(vec![
                 FetchPartition::default().with_partition_max_bytes(1 << 20)
             ])]);
-    let fetches = Served::watch(ApiKey::Fetch);
+    let fetches = Served::watch(ApiKey::Fetch, &mut client).await;
     client.send(&fetch, 12).await;
     // Shut down only once the fetch is parked: earlier, it could be
     // answered at once (shutdown already signalled) or never read.

@@ -159,7 +159,7 @@ async fn long_poll_fetch_wakes_on_produce() {
     let mut consumer = TestClient::connect(broker.local_addr()).await;
     let topic_id = create_topic(&mut consumer, "poll", 1).await;
     let mut producer = TestClient::connect(broker.local_addr()).await;
-    let fetches = Served::watch(ApiKey::Fetch);
+    let fetches = Served::watch(ApiKey::Fetch, &mut consumer).await;
     // Waits up to 30 s for data; a produce must end the wait.
     let correlation = consumer
         .send(&fetch_request("poll", topic_id, 0, 30_000), 12)

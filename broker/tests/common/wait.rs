@@ -1,15 +1,18 @@
 //! Waiting on events instead of sleeping: a bounded poll of an observable,
 //! and a signal for "the broker has taken up a request of this API".
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest};
 use tokio::sync::Notify;
 use tracing::field::{Field, Visit};
 use tracing::subscriber::DefaultGuard;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+use super::TestClient;
 
 /// Pause between two looks at a polled observable. It only paces the
 /// polling: whether the test passes is decided by the observable, and
@@ -50,24 +53,50 @@ pub async fn eventually<T>(
 /// event into the handler never yields, so when [`Served::wait`] returns
 /// the handler has run up to its first real wait (for a long-poll Fetch
 /// on an empty partition: parked, waiting for data).
+///
+/// tracing caches per call site whether any subscriber wants its events,
+/// and a call site first hit by another test's thread while this watch is
+/// being installed can keep a stale "nobody" (a race in tracing-core), so
+/// [`Served::watch`] proves the watch works before handing it out.
 pub struct Served {
     seen: Arc<Notify>,
+    any: Arc<AtomicBool>,
     _subscriber: DefaultGuard,
 }
 
 impl Served {
-    /// Starts watching for requests of `api` on this thread (until dropped).
-    pub fn watch(api: ApiKey) -> Served {
+    /// Starts watching for requests of `api` (not ApiVersions) on this
+    /// thread, until dropped. Returns once an ApiVersions request sent
+    /// through `client` was seen, so the watch is known to be live.
+    pub async fn watch(api: ApiKey, client: &mut TestClient) -> Served {
+        assert_ne!(api, ApiKey::ApiVersions, "ApiVersions is the probe");
         let seen = Arc::new(Notify::new());
+        let any = Arc::new(AtomicBool::new(false));
         let layer = ServedLayer {
             api: format!("{api:?}"),
             seen: seen.clone(),
+            any: any.clone(),
         };
         let subscriber = tracing_subscriber::registry().with(layer);
-        Served {
+        let served = Served {
             seen,
+            any,
             _subscriber: tracing::subscriber::set_default(subscriber),
-        }
+        };
+        eventually(
+            Duration::from_secs(10),
+            "the request watch to see a probe request",
+            async || {
+                // Undoes a stale cached "nobody listens" (see above).
+                tracing::callsite::rebuild_interest_cache();
+                let answer = client.call(&ApiVersionsRequest::default(), 3).await;
+                assert_eq!(answer.error_code, 0);
+                // The answer came after the event, on this very thread.
+                served.any.swap(false, Ordering::SeqCst).then_some(())
+            },
+        )
+        .await;
+        served
     }
 
     /// Waits until a request of the watched API has been taken up since
@@ -87,6 +116,8 @@ impl Served {
 struct ServedLayer {
     api: String,
     seen: Arc<Notify>,
+    /// Set by every request event, whatever its API.
+    any: Arc<AtomicBool>,
 }
 
 impl<S: Subscriber> Layer<S> for ServedLayer {
@@ -96,7 +127,11 @@ impl<S: Subscriber> Layer<S> for ServedLayer {
         }
         let mut fields = RequestFields::default();
         event.record(&mut fields);
-        if fields.message.as_deref() == Some("request") && fields.api.as_ref() == Some(&self.api) {
+        if fields.message.as_deref() != Some("request") {
+            return;
+        }
+        self.any.store(true, Ordering::SeqCst);
+        if fields.api.as_ref() == Some(&self.api) {
             // Stores a permit when nobody waits yet, so no request is missed.
             self.seen.notify_one();
         }
