@@ -125,6 +125,9 @@ async fn offsets_are_listed_after_producing() {
         i64::try_from(since_epoch.as_millis()).unwrap()
     };
     common::produce(&admin, &tp, 1, now_ms()).await;
+    // Not waiting for anything to happen: the wall clock itself must move
+    // on, so that `between` lies strictly after the first records'
+    // millisecond timestamps and before the next ones'.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let between = now_ms();
     tokio::time::sleep(Duration::from_millis(20)).await;

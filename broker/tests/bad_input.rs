@@ -5,9 +5,12 @@
 
 mod common;
 
+use common::wait::{eventually, Served};
 use common::{start_broker, TestClient};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest, ProduceRequest, TopicName};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, MetadataRequest, ProduceRequest, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 
 /// The second client must still get answers.
@@ -156,19 +159,20 @@ async fn connections_over_the_limit_are_closed() {
     );
     still_serving(&mut first).await;
     still_serving(&mut second).await;
-    // A slot frees up once a client leaves (as soon as its task has ended).
+    // A slot frees up once a client leaves, as soon as the broker's task
+    // for it has ended, which nothing outside the broker can see: keep
+    // trying new connections until one is served.
     drop(first);
-    let mut served = false;
-    for _ in 0..100 {
-        let mut next = TestClient::connect(broker.local_addr()).await;
-        next.send(&ApiVersionsRequest::default(), 3).await;
-        if next.read_frame().await.is_some() {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(served, "the freed slot is reused");
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the freed slot to be reused",
+        async || {
+            let mut next = TestClient::connect(broker.local_addr()).await;
+            next.send(&ApiVersionsRequest::default(), 3).await;
+            next.read_frame().await.map(|_| ())
+        },
+    )
+    .await;
     broker.shutdown().await.unwrap();
 }
 
@@ -214,8 +218,11 @@ async fn shutdown_answers_a_waiting_fetch_promptly() {
             .with_partitions(vec![
                 FetchPartition::default().with_partition_max_bytes(1 << 20)
             ])]);
+    let fetches = Served::watch(ApiKey::Fetch, &mut client).await;
     client.send(&fetch, 12).await;
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Shut down only once the fetch is parked: earlier, it could be
+    // answered at once (shutdown already signalled) or never read.
+    fetches.wait(std::time::Duration::from_secs(10)).await;
     broker.shutdown().await.unwrap();
     // Had shutdown not woken the 30 s long poll, the grace period would have
     // expired and the connection would be cut without a response.

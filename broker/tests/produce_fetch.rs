@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::wait::{eventually, Served};
 use common::{batch, records_of, start_broker, TestClient};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_records_request::{
@@ -15,8 +16,8 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    CreateTopicsRequest, DeleteRecordsRequest, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ProduceRequest, ProduceResponse, TopicName,
+    ApiKey, CreateTopicsRequest, DeleteRecordsRequest, FetchRequest, FetchResponse,
+    ListOffsetsRequest, ProduceRequest, ProduceResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
@@ -157,12 +158,15 @@ async fn long_poll_fetch_wakes_on_produce() {
     let broker = start_broker().await;
     let mut consumer = TestClient::connect(broker.local_addr()).await;
     let topic_id = create_topic(&mut consumer, "poll", 1).await;
+    let mut producer = TestClient::connect(broker.local_addr()).await;
+    let fetches = Served::watch(ApiKey::Fetch, &mut consumer).await;
     // Waits up to 30 s for data; a produce must end the wait.
     let correlation = consumer
         .send(&fetch_request("poll", topic_id, 0, 30_000), 12)
         .await;
-    let mut producer = TestClient::connect(broker.local_addr()).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Produce only once the fetch is parked, so it is the produce that
+    // wakes it (data already there would answer it at once).
+    fetches.wait(Duration::from_secs(10)).await;
     let produced = producer
         .call(&produce_request("poll", 0, batch(&["wake"]), 1), 9)
         .await;
@@ -275,15 +279,17 @@ async fn background_retention_removes_expired_segments() {
     let earliest = ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
         .with_name(name("old"))
         .with_partitions(vec![ListOffsetsPartition::default().with_timestamp(-2)])]);
-    let mut log_start = 0;
-    for _ in 0..200 {
-        log_start = client.call(&earliest, 7).await.topics[0].partitions[0].offset;
-        // Retention may run between the appends, so wait for the final state.
-        if log_start >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Retention runs in the background (also between the appends): wait
+    // until it has moved the log start, then check it went exactly there.
+    let log_start = eventually(
+        Duration::from_secs(10),
+        "retention to delete the closed segments",
+        async || {
+            let offset = client.call(&earliest, 7).await.topics[0].partitions[0].offset;
+            (offset >= 2).then_some(offset)
+        },
+    )
+    .await;
     assert_eq!(
         log_start, 2,
         "the two closed segments are deleted, the active one stays"

@@ -164,6 +164,9 @@ async fn from_offset_timestamp_and_end_and_the_count_limit() {
     )
     .await
     .assert_ok();
+    // Not waiting for anything to happen: the wall clock itself must move
+    // on, so that `between` lies strictly after the first records'
+    // millisecond timestamps and before the next ones'.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let between = now_ms();
     tokio::time::sleep(Duration::from_millis(20)).await;

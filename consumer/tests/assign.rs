@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use common::*;
 use durian_consumer::{OffsetAndMetadata, TopicPartition};
+use durian_testkit::wait::eventually;
 
 const TOPIC: &str = "assigned";
+/// Short, so an auto-commit is due at every poll once it has passed.
+const AUTO_COMMIT_INTERVAL: Duration = Duration::from_millis(1);
 
 #[tokio::test]
 async fn reads_every_record_in_order_then_waits() {
@@ -234,7 +237,7 @@ async fn auto_commit_covers_only_records_already_returned() {
     let all = BTreeSet::from([tp.clone()]);
 
     let mut consumer = consumer(&broker.bootstrap(), Some("auto"))
-        .auto_commit_interval(Duration::from_millis(1))
+        .auto_commit_interval(AUTO_COMMIT_INTERVAL)
         .max_poll_records(10)
         .build()
         .unwrap();
@@ -244,24 +247,31 @@ async fn auto_commit_covers_only_records_already_returned() {
         returned = consumer.poll(Duration::from_secs(5)).await.unwrap().len();
     }
     assert_eq!(returned, 10);
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Not a wait for something else to happen: the event this waits on is
+    // the interval itself passing. The consumer last checked it inside the
+    // poll that just returned, so once a sleep of one interval is over the
+    // next poll is certain to find an auto-commit due, however slow the
+    // machine.
+    tokio::time::sleep(AUTO_COMMIT_INTERVAL).await;
     // This poll starts an auto-commit of the 10 records returned so far,
     // though 90 more are already fetched and buffered.
     assert_eq!(
         consumer.poll(Duration::from_secs(5)).await.unwrap().len(),
         10
     );
-    let mut committed = None;
-    for _ in 0..100 {
-        committed = consumer.committed(&all).await.unwrap()[&tp]
-            .as_ref()
-            .map(|o| o.offset);
-        if committed.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(committed, Some(10), "only returned records are committed");
+    // The auto-commit runs in the background: wait until the group shows
+    // a commit, then check it covers exactly the returned records.
+    let committed = eventually(
+        Duration::from_secs(10),
+        "the background auto-commit",
+        async || {
+            consumer.committed(&all).await.unwrap()[&tp]
+                .as_ref()
+                .map(|o| o.offset)
+        },
+    )
+    .await;
+    assert_eq!(committed, 10, "only returned records are committed");
     // close() commits what the second poll returned.
     consumer.close().await.unwrap();
     let reader = common::consumer(&broker.bootstrap(), Some("auto"))

@@ -12,7 +12,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::members::{assert_disjoint_and_covering, wait_for, Ending, Member, SharedLog};
+use common::members::{
+    assert_disjoint_and_covering, close_all, partitions_of, wait_for, wait_for_commits_at_end,
+    Ending, Member, SharedLog,
+};
 use common::*;
 use durian_consumer::{Assignor, CooperativeStickyAssignor, TopicPartition};
 
@@ -52,25 +55,32 @@ async fn three_members_read_everything_exactly_once() {
         l.deliveries.len() >= total
     })
     .await;
-    // Anything delivered twice would show up now.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The members go on polling until their auto-commits cover everything.
+    let observer = consumer(&bootstrap, Some("everything")).build().unwrap();
+    let all = partitions_of("all", PARTITIONS);
+    wait_for_commits_at_end(&observer, &all, Duration::from_secs(60)).await;
     {
         let log = log.lock().unwrap();
-        let counts = log.counts();
-        assert_eq!(counts.len(), total, "records missing");
-        let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
-        assert!(twice.is_empty(), "delivered more than once: {twice:?}");
         assert_disjoint_and_covering(&log, "all", PARTITIONS);
         assert!(
             log.assignment.values().all(|set| set.len() == 2),
             "range gives 2 each: {:?}",
             log.assignment
         );
+    }
+    // Closed members deliver nothing more: the log is final, so a record
+    // delivered twice at any time in their lives shows up now.
+    close_all(members).await;
+    {
+        let log = log.lock().unwrap();
+        let counts = log.counts();
+        assert_eq!(counts.len(), total, "records missing");
+        let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
+        assert!(twice.is_empty(), "delivered more than once: {twice:?}");
         assert!(log.errors.is_empty(), "{:?}", log.errors);
     }
-    for member in members {
-        member.stop(Ending::Close).await;
-    }
+    // Closing committed nothing short of the end either.
+    wait_for_commits_at_end(&observer, &all, Duration::from_secs(10)).await;
     broker.shutdown().await.unwrap();
 }
 
@@ -136,7 +146,44 @@ async fn join_and_leave_mid_stream(
         l.counts().len() >= total
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // m1 may have read its partitions to the end before leaving, so the
+    // rebalance its leaving starts can still be under way: wait until the
+    // survivors own every partition between them, then check that each is
+    // owned once.
+    wait_for(
+        &log,
+        Duration::from_secs(60),
+        "the survivors owning every partition",
+        |l| {
+            let owned: BTreeSet<&TopicPartition> = l
+                .assignment
+                .iter()
+                .filter(|(member, _)| member.as_str() != "m1")
+                .flat_map(|(_, set)| set)
+                .collect();
+            owned.len() == PARTITIONS as usize
+        },
+    )
+    .await;
+    // The members go on polling until their auto-commits cover everything.
+    let observer = consumer(&bootstrap, Some(group)).build().unwrap();
+    let all = partitions_of("flow", PARTITIONS);
+    wait_for_commits_at_end(&observer, &all, Duration::from_secs(60)).await;
+    {
+        let log = log.lock().unwrap();
+        let mut remaining = log.assignment.clone();
+        remaining.remove("m1");
+        let mut seen = BTreeSet::new();
+        for set in remaining.values() {
+            for tp in set {
+                assert!(seen.insert(tp.clone()), "{tp} owned twice: {remaining:?}");
+            }
+        }
+        assert_eq!(seen.len(), PARTITIONS as usize, "{remaining:?}");
+    }
+    // Closed members deliver nothing more: the log is final, so a record
+    // delivered twice at any time in their lives shows up now.
+    close_all(members).await;
     {
         let log = log.lock().unwrap();
         let counts = log.counts();
@@ -151,18 +198,6 @@ async fn join_and_leave_mid_stream(
             "nothing is lost in an orderly rebalance: {:?}",
             log.lost
         );
-        let mut remaining = log.assignment.clone();
-        remaining.remove("m1");
-        let mut seen = BTreeSet::new();
-        for set in remaining.values() {
-            for tp in set {
-                assert!(seen.insert(tp.clone()), "{tp} owned twice: {remaining:?}");
-            }
-        }
-        assert_eq!(seen.len(), PARTITIONS as usize, "{remaining:?}");
-    }
-    for member in members {
-        member.stop(Ending::Close).await;
     }
     broker.shutdown().await.unwrap();
     log
@@ -288,21 +323,11 @@ async fn crashed_member_partitions_move_after_session_timeout() {
     .await;
     let victim_partitions = log.lock().unwrap().assignment["victim"].clone();
     assert!(!victim_partitions.is_empty());
-    // Wait for the commits after the last polls to land.
+    // Wait for the commits after the last polls to land (every partition
+    // holds 200 records now).
     let observer = consumer(&bootstrap, Some("crash")).build().unwrap();
-    let all: BTreeSet<TopicPartition> = (0..PARTITIONS)
-        .map(|p| TopicPartition::new("crash", p))
-        .collect();
-    for _ in 0..200 {
-        let committed = observer.committed(&all).await.unwrap();
-        if committed
-            .values()
-            .all(|c| c.as_ref().is_some_and(|o| o.offset == 200))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let all = partitions_of("crash", PARTITIONS);
+    wait_for_commits_at_end(&observer, &all, Duration::from_secs(30)).await;
     victim.stop(Ending::Crash).await;
 
     for partition in 0..PARTITIONS {
@@ -315,6 +340,10 @@ async fn crashed_member_partitions_move_after_session_timeout() {
         |l| l.assignment["survivor"].len() == PARTITIONS as usize && l.counts().len() >= 1_800,
     )
     .await;
+    // The survivor commits after every poll; once it has committed the
+    // end, closing it leaves the log final for the checks below.
+    wait_for_commits_at_end(&observer, &all, Duration::from_secs(30)).await;
+    survivor.stop(Ending::Close).await;
     {
         let log = log.lock().unwrap();
         // The victim committed after every poll, so the survivor resumes at
@@ -338,7 +367,6 @@ async fn crashed_member_partitions_move_after_session_timeout() {
             );
         }
     }
-    survivor.stop(Ending::Close).await;
     broker.shutdown().await.unwrap();
 }
 
@@ -374,15 +402,17 @@ async fn crash_mid_stream_repeats_only_records_after_the_last_commit() {
     // Nobody else owns the victim's partitions until its session expires,
     // so these are its last commits.
     let observer = consumer(&bootstrap, Some("midcrash")).build().unwrap();
-    let all: BTreeSet<TopicPartition> = (0..PARTITIONS)
-        .map(|p| TopicPartition::new("midcrash", p))
-        .collect();
+    let all = partitions_of("midcrash", PARTITIONS);
     let at_crash = observer.committed(&all).await.unwrap();
     wait_for(&log, Duration::from_secs(120), "every record", |l| {
         l.counts().len() >= total
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The survivors commit after every poll; once the group's commits
+    // reach the end, closing them leaves the log final: every repeat that
+    // ever happened is in it.
+    wait_for_commits_at_end(&observer, &all, Duration::from_secs(60)).await;
+    close_all(members).await;
     {
         let log = log.lock().unwrap();
         let counts = log.counts();
@@ -396,9 +426,6 @@ async fn crash_mid_stream_repeats_only_records_after_the_last_commit() {
                 );
             }
         }
-    }
-    for member in members {
-        member.stop(Ending::Close).await;
     }
     broker.shutdown().await.unwrap();
 }

@@ -23,12 +23,16 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::members::{assert_disjoint_and_covering, wait_for, Ending, Member, SharedLog};
+use common::members::{
+    assert_disjoint_and_covering, partitions_of, wait_for, wait_for_commits_at_end, Ending, Member,
+    SharedLog,
+};
 use common::*;
 use durian_consumer::{Assignor, CooperativeStickyAssignor, RangeAssignor, TopicPartition};
 use durian_testkit::confluent_python as python;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 const TOPIC: &str = "mixed";
 const PARTITIONS: i32 = 6;
@@ -37,6 +41,14 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/rdkafka_m
 #[path = "rdkafka/interop.rs"]
 mod interop;
 
+/// A running librdkafka member: the process, and the task that turns its
+/// output into log entries (done once the process has exited and every
+/// line it printed is in the log).
+struct Rdkafka {
+    child: Child,
+    reader: JoinHandle<()>,
+}
+
 /// Starts the librdkafka member and feeds its output into `log` as member `rdkafka`.
 fn start_rdkafka(
     python: &PathBuf,
@@ -44,7 +56,7 @@ fn start_rdkafka(
     group: &str,
     strategy: &str,
     log: SharedLog,
-) -> Child {
+) -> Rdkafka {
     let mut child = Command::new(python)
         .args([SCRIPT, bootstrap, group, TOPIC, strategy])
         .stdin(Stdio::piped())
@@ -54,7 +66,7 @@ fn start_rdkafka(
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    tokio::spawn(async move {
+    let reader = tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
             let event: serde_json::Value = serde_json::from_str(&line).unwrap();
             let partitions = |key: &str| -> Vec<TopicPartition> {
@@ -93,16 +105,23 @@ fn start_rdkafka(
             }
         }
     });
-    child
+    Rdkafka { child, reader }
 }
 
-async fn stop_rdkafka(mut child: Child) {
+/// Closes the librdkafka member (it leaves the group) and waits until its
+/// last output line is in the log.
+async fn stop_rdkafka(member: Rdkafka) {
+    let Rdkafka { mut child, reader } = member;
     drop(child.stdin.take());
     let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
         .await
         .expect("rdkafka member exits")
         .unwrap();
     assert!(status.success(), "rdkafka member failed: {status}");
+    tokio::time::timeout(Duration::from_secs(60), reader)
+        .await
+        .expect("the rdkafka member's output is read to its end")
+        .unwrap();
 }
 
 fn has_partitions(member: &'static str) -> impl Fn(&common::members::Log) -> bool {
@@ -166,11 +185,21 @@ async fn mixed_group(durian_first: bool, strategy: &str, assignor: Arc<dyn Assig
         l.counts().len() >= total
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both members auto-commit (librdkafka every 5 s); once the group's
+    // commits reach the end, closing them leaves the log final, so a record
+    // delivered twice at any time shows up below.
+    let observer = consumer(&bootstrap, Some(&group)).build().unwrap();
+    let all = partitions_of(TOPIC, PARTITIONS);
+    wait_for_commits_at_end(&observer, &all, Duration::from_secs(60)).await;
+    {
+        let log = log.lock().unwrap();
+        assert!(log.errors.is_empty(), "{:?}", log.errors);
+    }
+    stop_rdkafka(child).await;
+    member.stop(Ending::Close).await;
     {
         let log = log.lock().unwrap();
         assert!(log.counts().values().all(|n| *n == 1), "repeated records");
-        assert!(log.errors.is_empty(), "{:?}", log.errors);
         for (member, _, _) in &log.deliveries {
             assert!(member == "durian" || member == "rdkafka");
         }
@@ -184,8 +213,6 @@ async fn mixed_group(durian_first: bool, strategy: &str, assignor: Arc<dyn Assig
             "both members consumed: durian {by_durian} of {total}"
         );
     }
-    stop_rdkafka(child).await;
-    member.stop(Ending::Close).await;
     broker.shutdown().await.unwrap();
 }
 

@@ -8,10 +8,14 @@
 //!
 //! [`scripted`] is a fake broker whose answers a test scripts, for the
 //! errors and timings a real broker rarely produces on demand.
+//!
+//! [`wait`] holds the bounded polling tests use to wait on an event
+//! instead of sleeping.
 
 pub mod peers;
 pub mod scripted;
 pub mod tansu;
+pub mod wait;
 
 use std::path::PathBuf;
 

@@ -14,6 +14,8 @@ use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod wait;
+
 /// Starts a broker in a temporary directory on a free port.
 pub async fn start_broker() -> BrokerHandle {
     Broker::builder()

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use durian_consumer::{Consumer, ConsumerBuilder, RebalanceListener, TopicPartition};
+use durian_testkit::wait::POLL_INTERVAL;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -197,6 +198,55 @@ pub async fn wait_for(
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the group's committed offsets of `partitions` equal their
+/// end offsets: every record was consumed and the group says so, so a
+/// member that takes a partition over now starts at its end. `observer` is
+/// a consumer of the group that never joins it (built, not subscribed).
+/// Panics after `limit`, naming the partitions still behind.
+pub async fn wait_for_commits_at_end(
+    observer: &Consumer,
+    partitions: &BTreeSet<TopicPartition>,
+    limit: Duration,
+) {
+    let list: Vec<TopicPartition> = partitions.iter().cloned().collect();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let end = observer.end_offsets(&list).await.unwrap();
+        let committed = observer.committed(partitions).await.unwrap();
+        let behind: Vec<String> = list
+            .iter()
+            .filter_map(|tp| {
+                let at = committed.get(tp).and_then(|c| c.as_ref()).map(|o| o.offset);
+                let end = end.get(tp).copied();
+                (at != end).then(|| format!("{tp}: committed {at:?}, end {end:?}"))
+            })
+            .collect();
+        if behind.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the group's commits did not reach the end offsets within {limit:?}: {behind:?}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Every partition of `topic`.
+pub fn partitions_of(topic: &str, partitions: i32) -> BTreeSet<TopicPartition> {
+    (0..partitions)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect()
+}
+
+/// Stops every member (`close()`) and waits until all are gone: from then
+/// on nobody delivers anything, so the log is final.
+pub async fn close_all(members: impl IntoIterator<Item = Member>) {
+    for member in members {
+        member.stop(Ending::Close).await;
     }
 }
 

@@ -2,10 +2,14 @@
 //! leader into one request per broker, answers merged, and items retried
 //! after NOT_CONTROLLER / NOT_LEADER_OR_FOLLOWER with fresh metadata.
 //!
-//! durian's own broker is a single node, so these tests speak the Kafka
-//! protocol themselves: each mock broker answers ApiVersions, Metadata,
+//! Two of testkit's scripted fake brokers answer ApiVersions, Metadata,
 //! CreateTopics and ListOffsets from one shared, scripted cluster state and
-//! records every request it receives.
+//! record every request they receive, with its partitions. The scripted
+//! brokers, not `durian_broker::testing::Cluster`, because these tests
+//! check what each request carried (which partitions went to which node)
+//! and move the controller between two attempts, neither of which the
+//! in-process cluster exposes: its hooks see request headers only, and its
+//! controller is always the lowest running node.
 
 // Tests panic on purpose when something is wrong.
 #![allow(clippy::unwrap_used)]
@@ -15,9 +19,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
 use durian_admin::{Admin, NewTopic, OffsetSpec, TopicPartition};
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use durian_testkit::scripted::{api_versions, FakeBroker, Reply, Request};
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -26,18 +29,15 @@ use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, BrokerId, CreateTopicsRequest, CreateTopicsResponse,
-    ListOffsetsRequest, ListOffsetsResponse, MetadataResponse, RequestHeader, ResponseHeader,
-    TopicName,
+    ApiKey, BrokerId, CreateTopicsRequest, CreateTopicsResponse, ListOffsetsRequest,
+    ListOffsetsResponse, MetadataResponse, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use kafka_protocol::protocol::StrBytes;
 
 const TOPIC: &str = "split";
 const PARTITIONS: i32 = 4;
 
-/// One request as a mock broker saw it.
+/// One request as a scripted broker saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Seen {
     Metadata { node: i32 },
@@ -70,26 +70,6 @@ fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
 }
 
-fn api_versions() -> ApiVersionsResponse {
-    let ranges = [
-        (ApiKey::ApiVersions, 0, 3),
-        (ApiKey::Metadata, 1, 12),
-        (ApiKey::CreateTopics, 2, 7),
-        (ApiKey::ListOffsets, 1, 9),
-    ];
-    ApiVersionsResponse::default().with_api_keys(
-        ranges
-            .into_iter()
-            .map(|(key, min, max)| {
-                ApiVersion::default()
-                    .with_api_key(key as i16)
-                    .with_min_version(min)
-                    .with_max_version(max)
-            })
-            .collect(),
-    )
-}
-
 fn metadata(script: &Script) -> MetadataResponse {
     let brokers = script
         .ports
@@ -116,7 +96,7 @@ fn metadata(script: &Script) -> MetadataResponse {
     MetadataResponse::default()
         .with_brokers(brokers)
         .with_controller_id(BrokerId(script.controller))
-        .with_cluster_id(Some(text("mock")))
+        .with_cluster_id(Some(text("scripted")))
         .with_topics(vec![MetadataResponseTopic::default()
             .with_name(Some(TopicName(text(TOPIC))))
             .with_partitions(partitions)])
@@ -191,103 +171,59 @@ fn list_offsets(
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-/// Answers one request frame; `None` for APIs the mock does not serve.
-fn answer(shared: &Shared, node: i32, mut frame: Bytes) -> Option<BytesMut> {
-    let api = ApiKey::try_from(frame.clone().get_i16()).ok()?;
-    let version = {
-        let mut peek = frame.clone();
-        peek.advance(2);
-        peek.get_i16()
-    };
-    let header = RequestHeader::decode(&mut frame, api.request_header_version(version)).ok()?;
-    let mut body = BytesMut::new();
+/// Answers one request as broker `node` of the scripted cluster.
+fn handle(shared: &Shared, node: i32, request: Request) -> Reply {
     let mut script = shared.lock().unwrap();
-    match api {
-        ApiKey::ApiVersions => api_versions().encode(&mut body, version).ok()?,
+    match request.api {
+        ApiKey::ApiVersions => request.reply(&api_versions(&[
+            (ApiKey::ApiVersions, 0, 3),
+            (ApiKey::Metadata, 1, 12),
+            (ApiKey::CreateTopics, 2, 7),
+            (ApiKey::ListOffsets, 1, 9),
+        ])),
         ApiKey::Metadata => {
             script.seen.push(Seen::Metadata { node });
-            metadata(&script).encode(&mut body, version).ok()?
+            request.reply(&metadata(&script))
         }
         ApiKey::CreateTopics => {
-            let request = CreateTopicsRequest::decode(&mut frame, version).ok()?;
-            create_topics(&mut script, node, request)
-                .encode(&mut body, version)
-                .ok()?
+            let answer = create_topics(&mut script, node, request.decode());
+            request.reply(&answer)
         }
         ApiKey::ListOffsets => {
-            let request = ListOffsetsRequest::decode(&mut frame, version).ok()?;
-            list_offsets(&mut script, node, request)
-                .encode(&mut body, version)
-                .ok()?
+            let answer = list_offsets(&mut script, node, request.decode());
+            request.reply(&answer)
         }
-        _ => return None,
-    }
-    let mut out = BytesMut::new();
-    ResponseHeader::default()
-        .with_correlation_id(header.correlation_id)
-        .encode(&mut out, api.response_header_version(version))
-        .ok()?;
-    out.extend_from_slice(&body);
-    Some(out)
-}
-
-async fn serve(shared: Shared, node: i32, mut stream: TcpStream) {
-    loop {
-        let Ok(size) = stream.read_i32().await else {
-            return;
-        };
-        // Only durian's own requests arrive here; still, never trust a size.
-        let Ok(size) = usize::try_from(size) else {
-            return;
-        };
-        if size > 1 << 20 {
-            return;
-        }
-        let mut frame = vec![0; size];
-        if stream.read_exact(&mut frame).await.is_err() {
-            return;
-        }
-        let Some(response) = answer(&shared, node, Bytes::from(frame)) else {
-            return;
-        };
-        let mut out = BytesMut::new();
-        out.put_i32(response.len() as i32);
-        out.extend_from_slice(&response);
-        if stream.write_all(&out).await.is_err() {
-            return;
+        other => {
+            // Release the script first: a poisoned lock would hide this
+            // message behind the test's next `lock().unwrap()`.
+            drop(script);
+            // Ends the connection, which the client sees as a broken one.
+            panic!("the scripted cluster does not serve {other:?}")
         }
     }
 }
 
-/// Two mock brokers (nodes 0 and 1) sharing `script`; returns the
+/// Two scripted brokers (nodes 0 and 1) sharing one script; returns the
 /// bootstrap address of node 0.
 async fn start_cluster(leaders: Vec<i32>, controller: i32) -> (Shared, String) {
-    let listeners = [
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    ];
-    let ports = listeners
-        .iter()
-        .enumerate()
-        .map(|(node, l)| (node as i32, l.local_addr().unwrap().port()))
-        .collect::<Vec<_>>();
-    let bootstrap = format!("127.0.0.1:{}", ports[0].1);
     let shared = Arc::new(Mutex::new(Script {
-        ports,
+        ports: Vec::new(),
         controller,
         leaders,
         not_controller_at: None,
         not_leader_for: None,
         seen: Vec::new(),
     }));
-    for (node, listener) in listeners.into_iter().enumerate() {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(shared.clone(), node as i32, stream));
-            }
-        });
+    let mut ports = Vec::new();
+    for node in 0..2 {
+        let script = shared.clone();
+        let broker =
+            FakeBroker::start(move |request: Request| handle(&script, node, request)).await;
+        ports.push((node, broker.port()));
     }
+    let bootstrap = format!("127.0.0.1:{}", ports[0].1);
+    // No client has connected yet, so every Metadata answer names both ports.
+    shared.lock().unwrap().ports = ports;
     (shared, bootstrap)
 }
 
