@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Re-exported so `durian_admin::TopicPartition` names the shared type.
+pub use durian_core::TopicPartition;
 use durian_core::{Error, Result};
 use uuid::Uuid;
 
@@ -28,31 +30,6 @@ pub fn all_ok<K: Ord, V>(results: ItemResults<K, V>) -> Result<BTreeMap<K, V>> {
         .into_iter()
         .map(|(key, result)| result.map(|value| (key, value)))
         .collect()
-}
-
-/// A partition of a topic.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: String,
-    /// Partition index.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// The partition `partition` of `topic`.
-    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        TopicPartition {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
 }
 
 /// A topic to create.
@@ -409,9 +386,12 @@ pub struct GroupOffsetLag {
     pub lag: Option<i64>,
 }
 
-/// Where [`crate::Admin::reset_group_offsets`] moves a group.
+/// Where [`crate::Admin::reset_group_offsets`] moves a group's committed
+/// offsets. Not the consumer's `auto.offset.reset` policy
+/// (`durian_consumer::OffsetReset`): this is an explicit target, which may
+/// be a timestamp or an offset, applied once by an administrator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OffsetReset {
+pub enum OffsetResetTarget {
     /// To each partition's log start offset.
     Earliest,
     /// To each partition's end offset.

@@ -29,6 +29,8 @@ mod versioned;
 pub use assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor};
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset, CONSUMER_PROPERTIES};
 pub use consumer::{Consumer, ConsumerBuilder, PollBatch};
+/// The header type of [`ConsumerRecord::headers`].
+pub use durian_core::record::RecordHeader;
 pub use error::{ConsumerError, Result};
 pub use listener::{NoopListener, RebalanceListener};
 pub use metrics::ConsumerMetrics;

@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod protocol;
 pub mod record;
 pub mod retry;
+mod topic_partition;
 pub mod traffic;
 pub mod wire_guard;
 
@@ -24,4 +25,5 @@ pub use error::{Error, KafkaCode, KafkaError, Result};
 pub use metadata::{
     BrokerInfo, ClusterMetadata, MetadataTrigger, PartitionMetadata, TopicMetadata,
 };
+pub use topic_partition::TopicPartition;
 pub use traffic::TrafficClass;

@@ -62,7 +62,7 @@ pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
             }
         };
         table.row([
-            tp.topic.clone(),
+            tp.topic().to_owned(),
             tp.partition.to_string(),
             committed,
             end,
