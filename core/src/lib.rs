@@ -21,7 +21,7 @@ pub mod wire_guard;
 pub use client::{Client, SendOptions, Target};
 pub use config::ClientConfig;
 pub use coordinator::CoordinatorKind;
-pub use error::{Error, KafkaCode, KafkaError, Result};
+pub use error::{BatchStage, Error, KafkaCode, KafkaError, Result};
 pub use metadata::{
     BrokerInfo, ClusterMetadata, MetadataTrigger, PartitionMetadata, TopicMetadata,
 };

@@ -309,10 +309,10 @@ fn serialize<T>(
 ) -> Result<Bytes, ProducerError> {
     serializer
         .serialize(topic, data)
-        .map_err(|reason| ProducerError::Serialization {
+        .map_err(|source| ProducerError::Serialization {
             part,
             topic: topic.to_owned(),
-            reason,
+            source,
         })
 }
 

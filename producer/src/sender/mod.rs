@@ -37,7 +37,7 @@ use tokio::time::Instant;
 
 use crate::accumulator::{seal, BatchOutcome, DrainRules, Effects};
 use crate::config::Acks;
-use crate::error::ProducerError;
+use crate::error::{FatalError, ProducerError};
 use crate::idempotence::{IdentityState, ProducerIdentity};
 use crate::metrics::Metrics;
 use crate::shared::Shared;
@@ -454,7 +454,7 @@ impl Sender {
                 self.producer_id_retry_at = Some(Instant::now() + delay);
             }
             Err(error) => {
-                self.set_fatal(format!("InitProducerId failed: {error}"));
+                self.set_fatal(FatalError::InitProducerId(error));
             }
         }
     }
@@ -482,12 +482,9 @@ impl Sender {
         }
     }
 
-    fn set_fatal(&mut self, reason: String) {
+    fn set_fatal(&mut self, reason: FatalError) {
         tracing::error!(%reason, "producer failed fatally");
-        let _ = self
-            .shared
-            .fatal
-            .set(ProducerError::Fatal(Arc::from(reason)));
+        let _ = self.shared.fatal.set(ProducerError::Fatal(reason));
         if let Some(fatal) = self.shared.fatal.get() {
             let effects = self.shared.accumulator().fail_all(fatal, false);
             Metrics::add(&self.shared.metrics.errors, effects.failed_batches);
