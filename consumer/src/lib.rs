@@ -19,10 +19,10 @@ mod consumer;
 pub mod deserializer;
 pub mod error;
 mod fetcher;
-pub mod group;
+mod group;
 pub mod listener;
 mod metrics;
-pub mod offsets;
+mod offsets;
 mod types;
 mod versioned;
 
