@@ -24,6 +24,7 @@ mod config;
 mod delivery;
 mod error;
 mod idempotence;
+mod lifecycle;
 mod metrics;
 pub mod partitioner;
 mod producer;
