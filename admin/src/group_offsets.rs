@@ -31,7 +31,8 @@ use crate::groups::group_id;
 use crate::routing::{check, fail_all, per_item, send_versioned, unique};
 use crate::topics::topic_name;
 use crate::types::{
-    missing, GroupOffsetLag, ItemResults, ListedOffset, OffsetReset, OffsetSpec, TopicPartition,
+    missing, GroupOffsetLag, ItemResults, ListedOffset, OffsetResetTarget, OffsetSpec,
+    TopicPartition,
 };
 use crate::Admin;
 
@@ -222,7 +223,7 @@ pub(crate) fn parse_offset_commit(
             let found = response
                 .topics
                 .iter()
-                .filter(|t| t.name.0.as_str() == tp.topic)
+                .filter(|t| t.name.0.as_str() == tp.topic())
                 .flat_map(|t| &t.partitions)
                 .find(|p| p.partition_index == tp.partition);
             let result = match found {
@@ -308,7 +309,7 @@ impl Admin {
         &self,
         group: &str,
         partitions: Option<Vec<TopicPartition>>,
-        to: OffsetReset,
+        to: OffsetResetTarget,
     ) -> Result<ItemResults<TopicPartition, i64>> {
         let partitions = match partitions {
             Some(partitions) => unique(partitions),
@@ -335,15 +336,15 @@ impl Admin {
     async fn reset_targets(
         &self,
         partitions: Vec<TopicPartition>,
-        to: OffsetReset,
+        to: OffsetResetTarget,
     ) -> ItemResults<TopicPartition, i64> {
         let spec = match to {
-            OffsetReset::Offset(offset) => {
+            OffsetResetTarget::Offset(offset) => {
                 return partitions.into_iter().map(|tp| (tp, Ok(offset))).collect()
             }
-            OffsetReset::Earliest => OffsetSpec::Earliest,
-            OffsetReset::Latest => OffsetSpec::Latest,
-            OffsetReset::Timestamp(ms) => OffsetSpec::Timestamp(ms),
+            OffsetResetTarget::Earliest => OffsetSpec::Earliest,
+            OffsetResetTarget::Latest => OffsetSpec::Latest,
+            OffsetResetTarget::Timestamp(ms) => OffsetSpec::Timestamp(ms),
         };
         let found = self
             .list_offsets(partitions.into_iter().map(|tp| (tp, spec)))

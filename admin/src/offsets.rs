@@ -39,7 +39,7 @@ fn by_topic<V: Copy>(items: &[(TopicPartition, V)]) -> BTreeMap<&str, Vec<(i32, 
     let mut topics: BTreeMap<&str, Vec<(i32, V)>> = BTreeMap::new();
     for (tp, value) in items {
         topics
-            .entry(tp.topic.as_str())
+            .entry(tp.topic())
             .or_default()
             .push((tp.partition, *value));
     }
@@ -91,7 +91,7 @@ pub(crate) fn parse_list_offsets(
             let found = response
                 .topics
                 .iter()
-                .filter(|t| t.name.0.as_str() == tp.topic)
+                .filter(|t| t.name.0.as_str() == tp.topic())
                 .flat_map(|t| &t.partitions)
                 .find(|p| p.partition_index == tp.partition);
             let result = match found {
@@ -146,7 +146,7 @@ pub(crate) fn parse_delete_records(
             let found = response
                 .topics
                 .iter()
-                .filter(|t| t.name.0.as_str() == tp.topic)
+                .filter(|t| t.name.0.as_str() == tp.topic())
                 .flat_map(|t| &t.partitions)
                 .find(|p| p.partition_index == tp.partition);
             let result = match found {
@@ -232,7 +232,7 @@ impl Admin {
 
     /// Fresh leaders of the topics of `partitions`.
     pub(crate) async fn leaders(&self, partitions: &[TopicPartition]) -> Result<ClusterMetadata> {
-        let topics: BTreeSet<String> = partitions.iter().map(|tp| tp.topic.clone()).collect();
+        let topics: BTreeSet<String> = partitions.iter().map(|tp| tp.topic().to_owned()).collect();
         let names: Vec<String> = topics.iter().cloned().collect();
         let response = self.topics_metadata(Some(&names)).await?;
         Ok(ClusterMetadata::default().merge(&response, &topics))

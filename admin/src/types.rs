@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Re-exported so `durian_admin::TopicPartition` names the shared type.
+pub use durian_core::TopicPartition;
 use durian_core::{Error, Result};
 use uuid::Uuid;
 
@@ -28,31 +30,6 @@ pub fn all_ok<K: Ord, V>(results: ItemResults<K, V>) -> Result<BTreeMap<K, V>> {
         .into_iter()
         .map(|(key, result)| result.map(|value| (key, value)))
         .collect()
-}
-
-/// A partition of a topic.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: String,
-    /// Partition index.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// The partition `partition` of `topic`.
-    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        TopicPartition {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
 }
 
 /// A topic to create.
@@ -93,6 +70,7 @@ impl NewTopic {
 
 /// What the broker reports about a topic it created.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CreatedTopic {
     /// The new topic's id (nil before CreateTopics v7).
     pub topic_id: Uuid,
@@ -106,6 +84,7 @@ pub struct CreatedTopic {
 
 /// A topic as listed by [`crate::Admin::list_topics`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicListing {
     /// Topic name.
     pub name: String,
@@ -117,6 +96,7 @@ pub struct TopicListing {
 
 /// A topic with its partitions.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicDescription {
     /// Topic name.
     pub name: String,
@@ -130,6 +110,7 @@ pub struct TopicDescription {
 
 /// One partition of a described topic.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PartitionDescription {
     /// Partition index.
     pub partition: i32,
@@ -147,6 +128,7 @@ pub struct PartitionDescription {
 
 /// The kind of resource a config belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ResourceKind {
     /// A topic, named by its name.
     Topic,
@@ -211,6 +193,7 @@ impl fmt::Display for ConfigResource {
 
 /// Where a config value comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ConfigSource {
     /// An override set on the topic.
     TopicOverride,
@@ -245,6 +228,7 @@ impl ConfigSource {
 
 /// One config setting of a resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigEntry {
     /// Setting name, e.g. `retention.ms`.
     pub name: String,
@@ -256,6 +240,21 @@ pub struct ConfigEntry {
     pub read_only: bool,
     /// Whether the value is hidden because it is sensitive.
     pub sensitive: bool,
+}
+
+impl ConfigEntry {
+    /// A setting that is neither read-only nor sensitive; the flags are
+    /// public fields. For tests and mock admin clients: the admin client
+    /// builds entries from the broker's answer.
+    pub fn new(name: impl Into<String>, value: Option<String>, source: ConfigSource) -> Self {
+        ConfigEntry {
+            name: name.into(),
+            value,
+            source,
+            read_only: false,
+            sensitive: false,
+        }
+    }
 }
 
 /// One change of [`crate::Admin::incremental_alter_configs`].
@@ -285,6 +284,7 @@ impl AlterConfigOp {
 
 /// A broker as described by [`crate::Admin::describe_cluster`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BrokerNode {
     /// Node id.
     pub node_id: i32,
@@ -298,6 +298,7 @@ pub struct BrokerNode {
 
 /// The cluster as described by [`crate::Admin::describe_cluster`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClusterDescription {
     /// Cluster id, if the broker reports one.
     pub cluster_id: Option<String>,
@@ -309,6 +310,7 @@ pub struct ClusterDescription {
 
 /// Which offset [`crate::Admin::list_offsets`] looks up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OffsetSpec {
     /// The log start offset.
     Earliest,
@@ -334,6 +336,7 @@ impl OffsetSpec {
 
 /// An offset found by [`crate::Admin::list_offsets`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListedOffset {
     /// The offset; `None` when no record matches a timestamp lookup.
     pub offset: Option<i64>,
@@ -345,6 +348,7 @@ pub struct ListedOffset {
 
 /// A new log start offset set by [`crate::Admin::delete_records`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeletedRecords {
     /// The partition's log start offset after the deletion.
     pub low_watermark: i64,
@@ -352,6 +356,7 @@ pub struct DeletedRecords {
 
 /// A group as listed by [`crate::Admin::list_groups`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GroupListing {
     /// Group id.
     pub group_id: String,
@@ -365,6 +370,7 @@ pub struct GroupListing {
 
 /// A group as described by [`crate::Admin::describe_groups`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GroupDescription {
     /// Group id.
     pub group_id: String,
@@ -380,8 +386,24 @@ pub struct GroupDescription {
     pub coordinator: i32,
 }
 
+impl GroupDescription {
+    /// A group without members, protocol or state (empty strings); the
+    /// fields are public to fill in. For tests and mock admin clients.
+    pub fn new(group_id: impl Into<String>, coordinator: i32) -> Self {
+        GroupDescription {
+            group_id: group_id.into(),
+            state: String::new(),
+            protocol_type: String::new(),
+            protocol: String::new(),
+            members: Vec::new(),
+            coordinator,
+        }
+    }
+}
+
 /// One member of a described group.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemberDescription {
     /// Member id assigned by the coordinator.
     pub member_id: String,
@@ -396,8 +418,27 @@ pub struct MemberDescription {
     pub assignment: Vec<TopicPartition>,
 }
 
+impl MemberDescription {
+    /// A dynamic member (no `group.instance.id`) with no partitions; the
+    /// fields are public to fill in. For tests and mock admin clients.
+    pub fn new(
+        member_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_host: impl Into<String>,
+    ) -> Self {
+        MemberDescription {
+            member_id: member_id.into(),
+            group_instance_id: None,
+            client_id: client_id.into(),
+            client_host: client_host.into(),
+            assignment: Vec::new(),
+        }
+    }
+}
+
 /// A committed offset of a group, with the partition's end offset and lag.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GroupOffsetLag {
     /// The committed offset; `None` when the group has committed nothing here.
     pub committed: Option<i64>,
@@ -409,9 +450,13 @@ pub struct GroupOffsetLag {
     pub lag: Option<i64>,
 }
 
-/// Where [`crate::Admin::reset_group_offsets`] moves a group.
+/// Where [`crate::Admin::reset_group_offsets`] moves a group's committed
+/// offsets. Not the consumer's `auto.offset.reset` policy
+/// (`durian_consumer::OffsetReset`): this is an explicit target, which may
+/// be a timestamp or an offset, applied once by an administrator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OffsetReset {
+#[non_exhaustive]
+pub enum OffsetResetTarget {
     /// To each partition's log start offset.
     Earliest,
     /// To each partition's end offset.

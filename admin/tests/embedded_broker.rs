@@ -6,7 +6,8 @@
 mod common;
 
 use durian_admin::{
-    AlterConfigOp, ConfigResource, ConfigSource, NewTopic, OffsetReset, OffsetSpec, TopicPartition,
+    AlterConfigOp, ConfigResource, ConfigSource, NewTopic, OffsetResetTarget, OffsetSpec,
+    TopicPartition,
 };
 use durian_core::KafkaCode;
 
@@ -280,11 +281,14 @@ async fn groups_offsets_lag_resets_and_deletion() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(reset(OffsetReset::Earliest).await, [(0, 0), (1, 0)]);
+    assert_eq!(reset(OffsetResetTarget::Earliest).await, [(0, 0), (1, 0)]);
     assert_eq!(lags(admin.clone()).await[0].3, Some(10));
-    assert_eq!(reset(OffsetReset::Latest).await, [(0, 10), (1, 4)]);
-    assert_eq!(reset(OffsetReset::Timestamp(1_500)).await, [(0, 6), (1, 4)]);
-    assert_eq!(reset(OffsetReset::Offset(2)).await, [(0, 2), (1, 2)]);
+    assert_eq!(reset(OffsetResetTarget::Latest).await, [(0, 10), (1, 4)]);
+    assert_eq!(
+        reset(OffsetResetTarget::Timestamp(1_500)).await,
+        [(0, 6), (1, 4)]
+    );
+    assert_eq!(reset(OffsetResetTarget::Offset(2)).await, [(0, 2), (1, 2)]);
     let explicit = admin
         .alter_group_offsets("readers", [(p0.clone(), 9), (p1.clone(), 1)])
         .await;

@@ -13,6 +13,10 @@
 //! assert_eq!(text.as_deref(), Some("hello"));
 //! ```
 
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::error::{ConsumerError, Result};
@@ -23,9 +27,75 @@ pub trait Deserializer {
     /// The decoded type.
     type Output;
 
-    /// Decodes `data` of a record in `topic`; the error text says what was wrong.
-    fn deserialize(&self, topic: &str, data: Option<&[u8]>)
-        -> Result<Option<Self::Output>, String>;
+    /// Decodes `data` of a record in `topic`; the error says what was wrong.
+    fn deserialize(
+        &self,
+        topic: &str,
+        data: Option<&[u8]>,
+    ) -> Result<Option<Self::Output>, DeserializeError>;
+}
+
+/// Why a [`Deserializer`] could not decode a key or value: a message, and
+/// the underlying error when there is one (e.g. serde's or UTF-8's).
+///
+/// `Clone` because [`ConsumerError`] is, so the source sits behind an `Arc`.
+///
+/// ```
+/// use durian_consumer::deserializer::{DeserializeError, Deserializer, StringDeserializer};
+/// let error: DeserializeError = StringDeserializer.deserialize("t", Some(b"\xff")).unwrap_err();
+/// assert!(error.to_string().starts_with("not UTF-8: "));
+/// assert!(std::error::Error::source(&error).is_some());
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DeserializeError {
+    message: String,
+    source: Option<Arc<dyn StdError + Send + Sync>>,
+}
+
+impl DeserializeError {
+    /// An error with a message and no underlying cause.
+    pub fn new(message: impl Into<String>) -> Self {
+        DeserializeError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error with a message and the error that caused it.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        DeserializeError {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// The message, without the source's.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// The message, then the source's message: the text says everything even
+/// where the error chain is not walked.
+impl fmt::Display for DeserializeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(source) => write!(f, "{}: {source}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl StdError for DeserializeError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static))
+    }
 }
 
 /// Keeps the bytes as they are.
@@ -34,7 +104,11 @@ pub struct BytesDeserializer;
 
 impl Deserializer for BytesDeserializer {
     type Output = Bytes;
-    fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Option<Bytes>, String> {
+    fn deserialize(
+        &self,
+        _topic: &str,
+        data: Option<&[u8]>,
+    ) -> Result<Option<Bytes>, DeserializeError> {
         Ok(data.map(Bytes::copy_from_slice))
     }
 }
@@ -45,9 +119,16 @@ pub struct StringDeserializer;
 
 impl Deserializer for StringDeserializer {
     type Output = String;
-    fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Option<String>, String> {
-        data.map(|d| String::from_utf8(d.to_vec()).map_err(|e| format!("not UTF-8: {e}")))
-            .transpose()
+    fn deserialize(
+        &self,
+        _topic: &str,
+        data: Option<&[u8]>,
+    ) -> Result<Option<String>, DeserializeError> {
+        data.map(|d| {
+            String::from_utf8(d.to_vec())
+                .map_err(|e| DeserializeError::with_source("not UTF-8", e.utf8_error()))
+        })
+        .transpose()
     }
 }
 
@@ -63,17 +144,17 @@ macro_rules! big_endian_deserializer {
                 &self,
                 _topic: &str,
                 data: Option<&[u8]>,
-            ) -> Result<Option<$ty>, String> {
+            ) -> Result<Option<$ty>, DeserializeError> {
                 data.map(|d| {
                     <[u8; std::mem::size_of::<$ty>()]>::try_from(d)
                         .map(<$ty>::from_be_bytes)
                         .map_err(|_| {
-                            format!(
+                            DeserializeError::new(format!(
                                 "expected {} bytes for {}, got {}",
                                 std::mem::size_of::<$ty>(),
                                 stringify!($ty),
                                 d.len()
-                            )
+                            ))
                         })
                 })
                 .transpose()
@@ -119,9 +200,15 @@ impl<T> JsonDeserializer<T> {
 #[cfg(feature = "json")]
 impl<T: serde::de::DeserializeOwned> Deserializer for JsonDeserializer<T> {
     type Output = T;
-    fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Option<T>, String> {
-        data.map(|d| serde_json::from_slice(d).map_err(|e| format!("invalid JSON: {e}")))
-            .transpose()
+    fn deserialize(
+        &self,
+        _topic: &str,
+        data: Option<&[u8]>,
+    ) -> Result<Option<T>, DeserializeError> {
+        data.map(|d| {
+            serde_json::from_slice(d).map_err(|e| DeserializeError::with_source("invalid JSON", e))
+        })
+        .transpose()
     }
 }
 
@@ -144,11 +231,11 @@ impl ConsumerRecord {
     ) -> Result<Option<D::Output>> {
         deserializer
             .deserialize(&self.topic, data)
-            .map_err(|reason| ConsumerError::Deserialize {
+            .map_err(|source| ConsumerError::Deserialize {
                 what,
                 partition: self.topic_partition(),
                 offset: self.offset,
-                reason,
+                source,
             })
     }
 }

@@ -58,7 +58,7 @@ pub enum ConsumerError {
     Usage(String),
 
     /// A key or value could not be deserialized.
-    #[error("cannot deserialize {what} of {partition} at offset {offset}: {reason}")]
+    #[error("cannot deserialize {what} of {partition} at offset {offset}: {source}")]
     Deserialize {
         /// `key` or `value`.
         what: &'static str,
@@ -66,8 +66,8 @@ pub enum ConsumerError {
         partition: TopicPartition,
         /// The record's offset.
         offset: i64,
-        /// What was wrong.
-        reason: String,
+        /// The deserializer's error.
+        source: crate::deserializer::DeserializeError,
     },
 
     /// A fetched record batch could not be decoded.

@@ -19,16 +19,18 @@ mod consumer;
 pub mod deserializer;
 pub mod error;
 mod fetcher;
-pub mod group;
+mod group;
 pub mod listener;
 mod metrics;
-pub mod offsets;
+mod offsets;
 mod types;
 mod versioned;
 
 pub use assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor};
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset, CONSUMER_PROPERTIES};
 pub use consumer::{Consumer, ConsumerBuilder, PollBatch};
+/// The header type of [`ConsumerRecord::headers`].
+pub use durian_core::record::RecordHeader;
 pub use error::{ConsumerError, Result};
 pub use listener::{NoopListener, RebalanceListener};
 pub use metrics::ConsumerMetrics;

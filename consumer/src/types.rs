@@ -1,35 +1,11 @@
 //! Plain data types shared by the consumer's modules.
 
-use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use durian_core::record::RecordHeader;
-
-/// A topic and a partition number.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// The topic name.
-    pub topic: Arc<str>,
-    /// The partition number.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// A topic-partition.
-    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
-        TopicPartition {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
+/// Re-exported so `durian_consumer::TopicPartition` names the shared type.
+pub use durian_core::TopicPartition;
 
 /// An offset to commit, with optional metadata and the leader epoch of the
 /// record it follows (lets the broker detect log truncation).

@@ -14,14 +14,16 @@ pub mod metadata;
 pub mod protocol;
 pub mod record;
 pub mod retry;
+mod topic_partition;
 pub mod traffic;
 pub mod wire_guard;
 
 pub use client::{Client, SendOptions, Target};
 pub use config::ClientConfig;
 pub use coordinator::CoordinatorKind;
-pub use error::{Error, KafkaCode, KafkaError, Result};
+pub use error::{BatchStage, Error, KafkaCode, KafkaError, Result};
 pub use metadata::{
     BrokerInfo, ClusterMetadata, MetadataTrigger, PartitionMetadata, TopicMetadata,
 };
+pub use topic_partition::TopicPartition;
 pub use traffic::TrafficClass;

@@ -4,7 +4,6 @@
 //! `Clone`) because one failure is handed to every record of a batch, and a
 //! fatal error to every later `send`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The clause an error adds when an attempt may have been written
@@ -29,14 +28,14 @@ pub enum ProducerError {
     Config(durian_core::Error),
 
     /// A key or value serializer failed.
-    #[error("cannot serialize the {part} of a record for `{topic}`: {reason}")]
+    #[error("cannot serialize the {part} of a record for `{topic}`: {source}")]
     Serialization {
         /// `key` or `value`.
         part: &'static str,
         /// The record's topic.
         topic: String,
-        /// The serializer's explanation.
-        reason: String,
+        /// The serializer's error.
+        source: crate::serializer::SerializeError,
     },
 
     /// One record is larger than a limit; it fails alone.
@@ -238,7 +237,7 @@ pub enum ProducerError {
     /// The producer hit an error it cannot recover from; every pending and
     /// later record fails with this. Create a new producer.
     #[error("the producer is in a fatal state and must be recreated: {0}")]
-    Fatal(Arc<str>),
+    Fatal(FatalError),
 
     /// `close` gave up on this record (its timeout elapsed first).
     #[error("the producer was closed before the record was delivered")]
@@ -251,6 +250,37 @@ pub enum ProducerError {
     /// The client core failed outside any batch (e.g. while connecting).
     #[error(transparent)]
     Client(durian_core::Error),
+}
+
+/// Why a producer stopped for good ([`ProducerError::Fatal`]).
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FatalError {
+    /// InitProducerId failed with an error retrying cannot fix, so the
+    /// producer has no identity to write with.
+    #[error("InitProducerId failed: {0}")]
+    InitProducerId(durian_core::Error),
+
+    /// The broker refused this producer's identity for a batch: a newer
+    /// producer fenced it (`PRODUCER_FENCED`, `INVALID_PRODUCER_EPOCH`), or
+    /// it is not authorized to write idempotently.
+    #[error("produce failed with {0}")]
+    Rejected(durian_core::Error),
+
+    /// The broker lost this producer's state (`UNKNOWN_PRODUCER_ID`) while
+    /// the log still holds records it acknowledged: continuing could hide
+    /// lost data.
+    #[error(
+        "the broker lost this producer's state (UNKNOWN_PRODUCER_ID) while the log still \
+         holds acknowledged records (log start {log_start_offset}, last acknowledged offset \
+         {last_acked_offset}); acknowledged data may have been lost"
+    )]
+    StateLost {
+        /// The partition's log start offset in the broker's answer.
+        log_start_offset: i64,
+        /// The last offset the broker acknowledged to this producer.
+        last_acked_offset: i64,
+    },
 }
 
 impl ProducerError {

@@ -16,6 +16,8 @@
 
 use durian_core::KafkaCode;
 
+use crate::error::FatalError;
+
 /// A producer id and epoch granted by InitProducerId.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProducerIdentity {
@@ -168,7 +170,7 @@ impl PartitionSequence {
 }
 
 /// What to do with a batch the broker answered with a sequence-related error.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum SequenceVerdict {
     /// An earlier batch is unresolved; this one follows it, so retry as is.
     Retry,
@@ -178,7 +180,7 @@ pub enum SequenceVerdict {
     /// A real gap in front of this batch: fail it, bump, continue.
     FailAndBump,
     /// Continuing could lose or reorder acknowledged data.
-    Fatal(String),
+    Fatal(FatalError),
 }
 
 /// Judges `UNKNOWN_PRODUCER_ID` and `OUT_OF_ORDER_SEQUENCE_NUMBER` as in KIP-360.
@@ -201,12 +203,10 @@ pub fn judge_sequence_error(
         if log_start_offset > sequence.last_acked_offset() {
             SequenceVerdict::BumpAndRetry
         } else {
-            SequenceVerdict::Fatal(format!(
-                "the broker lost this producer's state (UNKNOWN_PRODUCER_ID) while the log \
-                 still holds acknowledged records (log start {log_start_offset}, last acknowledged \
-                 offset {}); acknowledged data may have been lost",
-                sequence.last_acked_offset()
-            ))
+            SequenceVerdict::Fatal(FatalError::StateLost {
+                log_start_offset,
+                last_acked_offset: sequence.last_acked_offset(),
+            })
         }
     } else {
         SequenceVerdict::FailAndBump
@@ -303,10 +303,10 @@ mod tests {
         assert_eq!(p1.assign(1), 4);
         // A later p1 batch that the broker rejected because b1 is missing is
         // not judged on its own: it is retried behind b1.
-        assert_eq!(
+        assert!(matches!(
             judge_sequence_error(KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER, false, 0, &p1),
             SequenceVerdict::Retry
-        );
+        ));
     }
 
     #[test]
@@ -315,23 +315,26 @@ mod tests {
         let base = seq.assign(10);
         seq.acknowledge(base, 10, 50); // offsets 50..=59 acknowledged
         let unknown = KafkaCode::UNKNOWN_PRODUCER_ID;
-        assert_eq!(
+        assert!(matches!(
             judge_sequence_error(unknown, true, 60, &seq),
             SequenceVerdict::BumpAndRetry
-        );
+        ));
         assert!(matches!(
             judge_sequence_error(unknown, true, 10, &seq),
-            SequenceVerdict::Fatal(_)
+            SequenceVerdict::Fatal(FatalError::StateLost {
+                log_start_offset: 10,
+                last_acked_offset: 59
+            })
         ));
-        assert_eq!(
+        assert!(matches!(
             judge_sequence_error(KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER, true, 0, &seq),
             SequenceVerdict::FailAndBump
-        );
+        ));
         // Nothing acknowledged yet: the broker simply does not know us.
-        assert_eq!(
+        assert!(matches!(
             judge_sequence_error(unknown, true, 0, &PartitionSequence::default()),
             SequenceVerdict::BumpAndRetry
-        );
+        ));
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod config;
 mod delivery;
 mod error;
 mod idempotence;
+mod lifecycle;
 mod metrics;
 pub mod partitioner;
 mod producer;
@@ -35,11 +36,13 @@ mod shared;
 pub use config::{Acks, ProducerConfig, ProducerConfigBuilder, PRODUCER_PROPERTIES};
 pub use delivery::DeliveryFuture;
 pub use durian_core::compression::Compression;
-pub use error::{ProducerError, Result};
+pub use error::{FatalError, ProducerError, Result};
 pub use metrics::ProducerMetrics;
 pub use partitioner::{DefaultPartitioner, Partitioner, RoundRobinPartitioner, TopicPartitions};
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, ProducerRecord, RecordMetadata};
 #[cfg(feature = "json")]
 pub use serializer::JsonSerializer;
-pub use serializer::{BytesSerializer, IntegerSerializer, Serializer, StringSerializer};
+pub use serializer::{
+    BytesSerializer, IntegerSerializer, SerializeError, Serializer, StringSerializer,
+};

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A point-in-time view of a producer's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProducerMetrics {
     /// Records acknowledged by the brokers.
     pub records_sent: u64,

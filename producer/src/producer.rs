@@ -13,6 +13,7 @@ use crate::accumulator::{Accumulator, AccumulatorSettings, Append, RecordParts};
 use crate::config::{Acks, ProducerConfig};
 use crate::delivery::DeliveryFuture;
 use crate::error::ProducerError;
+use crate::lifecycle::State;
 use crate::metrics::ProducerMetrics;
 use crate::partitioner::{DefaultPartitioner, Partitioner, SharedPartitioner};
 use crate::record::{ProducerRecord, RecordMetadata};
@@ -26,7 +27,7 @@ struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.shared.closing.store(true, Ordering::Release);
+        self.shared.lifecycle.advance(State::Closing);
         self.shared.wakeup.notify_one();
     }
 }
@@ -255,14 +256,14 @@ impl<K, V> Producer<K, V> {
     /// returned. Other clones of this producer are closed as well.
     pub async fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
         let shared = self.shared();
-        shared.closing.store(true, Ordering::Release);
+        shared.lifecycle.advance(State::Closing);
         shared.wakeup.notify_one();
         let deadline = Instant::now() + timeout;
         let delivered = tokio::time::timeout_at(deadline, self.flush()).await;
         let result = match delivered {
             Ok(result) => result,
             Err(_) => {
-                shared.aborting.store(true, Ordering::Release);
+                shared.lifecycle.advance(State::Aborting);
                 shared.wakeup.notify_one();
                 Err(ProducerError::Aborted)
             }
@@ -271,7 +272,7 @@ impl<K, V> Producer<K, V> {
         let stopped = async {
             loop {
                 let done = shared.sender_done.notified();
-                if shared.sender_finished.load(Ordering::Acquire) {
+                if shared.lifecycle.get() == State::Closed {
                     break;
                 }
                 done.await;
@@ -309,10 +310,10 @@ fn serialize<T>(
 ) -> Result<Bytes, ProducerError> {
     serializer
         .serialize(topic, data)
-        .map_err(|reason| ProducerError::Serialization {
+        .map_err(|source| ProducerError::Serialization {
             part,
             topic: topic.to_owned(),
-            reason,
+            source,
         })
 }
 

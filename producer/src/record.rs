@@ -2,24 +2,10 @@
 
 use bytes::Bytes;
 
-/// One record header: a key and an optional value. Repeated keys are kept,
-/// in the order they were added.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
-    /// The header key (UTF-8 by Kafka convention).
-    pub key: String,
-    /// The header value; `None` is written as a null value.
-    pub value: Option<Bytes>,
-}
-
-impl durian_core::record::HeaderView for Header {
-    fn header_key(&self) -> &[u8] {
-        self.key.as_bytes()
-    }
-    fn header_value(&self) -> Option<&[u8]> {
-        self.value.as_deref()
-    }
-}
+/// One record header: the shared [`RecordHeader`](durian_core::record::RecordHeader) of durian-core, under
+/// the name this crate has always exported. The key is bytes as on the
+/// wire; [`ProducerRecord::with_header`] takes a text key.
+pub use durian_core::record::RecordHeader as Header;
 
 /// A record to produce: topic, optional partition, key, value, headers and
 /// timestamp. `K` and `V` are turned into bytes by the producer's serializers.
@@ -91,21 +77,17 @@ impl<K, V> ProducerRecord<K, V> {
         self
     }
 
-    /// Appends a header; an existing header with the same key is kept.
+    /// Appends a header with a text key; an existing header with the same
+    /// key is kept. A binary key can be pushed onto
+    /// [`headers`](Self::headers) as a [`Header::new`].
     pub fn with_header(mut self, key: impl Into<String>, value: impl Into<Bytes>) -> Self {
-        self.headers.push(Header {
-            key: key.into(),
-            value: Some(value.into()),
-        });
+        self.headers.push(Header::text(key, value));
         self
     }
 
     /// Appends a header with a null value.
     pub fn with_null_header(mut self, key: impl Into<String>) -> Self {
-        self.headers.push(Header {
-            key: key.into(),
-            value: None,
-        });
+        self.headers.push(Header::null(key));
         self
     }
 }

@@ -6,12 +6,80 @@
 //! (big-endian, as Java's `IntegerSerializer`/`LongSerializer`/`ShortSerializer`),
 //! and `JsonSerializer` behind the `json` feature.
 
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 /// Serializes values of type `T` for a topic.
 pub trait Serializer<T: ?Sized>: Send + Sync {
     /// The bytes of `data`; an error fails this record's `send` only.
-    fn serialize(&self, topic: &str, data: &T) -> Result<Bytes, String>;
+    fn serialize(&self, topic: &str, data: &T) -> Result<Bytes, SerializeError>;
+}
+
+/// Why a [`Serializer`] could not turn a value into bytes: a message, and
+/// the underlying error when there is one (e.g. serde's).
+///
+/// `Clone` because the producer's errors are (one failure may be handed to
+/// many waiters), so the source sits behind an `Arc`.
+///
+/// ```
+/// use durian_producer::SerializeError;
+/// let error = SerializeError::with_source("invalid date", std::fmt::Error);
+/// assert!(error.to_string().starts_with("invalid date: "));
+/// assert!(std::error::Error::source(&error).is_some());
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SerializeError {
+    message: String,
+    source: Option<Arc<dyn StdError + Send + Sync>>,
+}
+
+impl SerializeError {
+    /// An error with a message and no underlying cause.
+    pub fn new(message: impl Into<String>) -> Self {
+        SerializeError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error with a message and the error that caused it.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        SerializeError {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// The message, without the source's.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// The message, then the source's message: the text says everything even
+/// where the error chain is not walked.
+impl fmt::Display for SerializeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(source) => write!(f, "{}: {source}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl StdError for SerializeError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static))
+    }
 }
 
 /// Passes bytes through: `Bytes` without copying, `Vec<u8>` and `&[u8]` by copy.
@@ -19,19 +87,19 @@ pub trait Serializer<T: ?Sized>: Send + Sync {
 pub struct BytesSerializer;
 
 impl Serializer<Bytes> for BytesSerializer {
-    fn serialize(&self, _topic: &str, data: &Bytes) -> Result<Bytes, String> {
+    fn serialize(&self, _topic: &str, data: &Bytes) -> Result<Bytes, SerializeError> {
         Ok(data.clone())
     }
 }
 
 impl Serializer<Vec<u8>> for BytesSerializer {
-    fn serialize(&self, _topic: &str, data: &Vec<u8>) -> Result<Bytes, String> {
+    fn serialize(&self, _topic: &str, data: &Vec<u8>) -> Result<Bytes, SerializeError> {
         Ok(Bytes::copy_from_slice(data))
     }
 }
 
 impl Serializer<[u8]> for BytesSerializer {
-    fn serialize(&self, _topic: &str, data: &[u8]) -> Result<Bytes, String> {
+    fn serialize(&self, _topic: &str, data: &[u8]) -> Result<Bytes, SerializeError> {
         Ok(Bytes::copy_from_slice(data))
     }
 }
@@ -41,19 +109,19 @@ impl Serializer<[u8]> for BytesSerializer {
 pub struct StringSerializer;
 
 impl Serializer<String> for StringSerializer {
-    fn serialize(&self, _topic: &str, data: &String) -> Result<Bytes, String> {
+    fn serialize(&self, _topic: &str, data: &String) -> Result<Bytes, SerializeError> {
         Ok(Bytes::copy_from_slice(data.as_bytes()))
     }
 }
 
 impl Serializer<str> for StringSerializer {
-    fn serialize(&self, _topic: &str, data: &str) -> Result<Bytes, String> {
+    fn serialize(&self, _topic: &str, data: &str) -> Result<Bytes, SerializeError> {
         Ok(Bytes::copy_from_slice(data.as_bytes()))
     }
 }
 
 impl Serializer<&'static str> for StringSerializer {
-    fn serialize(&self, _topic: &str, data: &&'static str) -> Result<Bytes, String> {
+    fn serialize(&self, _topic: &str, data: &&'static str) -> Result<Bytes, SerializeError> {
         Ok(Bytes::from_static(data.as_bytes()))
     }
 }
@@ -67,7 +135,7 @@ pub struct IntegerSerializer;
 macro_rules! integer_serializer {
     ($($int:ty),*) => {$(
         impl Serializer<$int> for IntegerSerializer {
-            fn serialize(&self, _topic: &str, data: &$int) -> Result<Bytes, String> {
+            fn serialize(&self, _topic: &str, data: &$int) -> Result<Bytes, SerializeError> {
                 Ok(Bytes::copy_from_slice(&data.to_be_bytes()))
             }
         }
@@ -83,10 +151,10 @@ pub struct JsonSerializer;
 
 #[cfg(feature = "json")]
 impl<T: serde::Serialize> Serializer<T> for JsonSerializer {
-    fn serialize(&self, _topic: &str, data: &T) -> Result<Bytes, String> {
+    fn serialize(&self, _topic: &str, data: &T) -> Result<Bytes, SerializeError> {
         serde_json::to_vec(data)
             .map(Bytes::from)
-            .map_err(|e| e.to_string())
+            .map_err(|e| SerializeError::with_source("cannot write JSON", e))
     }
 }
 

@@ -1,7 +1,7 @@
 //! State shared by the producer handles and the sender task.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use crate::accumulator::buffer_pool::MemoryBudget;
 use crate::accumulator::Accumulator;
 use crate::config::ProducerConfig;
 use crate::error::ProducerError;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::partitioner::{SharedPartitioner, TopicPartitions};
 
@@ -29,17 +30,18 @@ pub(crate) struct Shared {
     /// Wakes the sender: a new batch, a flush, a close.
     pub(crate) wakeup: Notify,
     /// Number of `flush`/`close` calls waiting: linger is ignored meanwhile.
+    /// A counter, not a state: flushes come and go while the producer is
+    /// open (see lifecycle.rs).
     pub(crate) hurry: AtomicUsize,
-    /// No more sends; the sender stops once everything is resolved.
-    pub(crate) closing: AtomicBool,
-    /// `close` timed out: fail everything now.
-    pub(crate) aborting: AtomicBool,
-    /// Set once; every later send fails with it.
+    /// Open → Closing → Aborting → Closed.
+    pub(crate) lifecycle: Lifecycle,
+    /// Set once; every later send fails with it. Kept beside the lifecycle,
+    /// not in it: it may strike in any state and carries the error.
     pub(crate) fatal: OnceLock<ProducerError>,
     pub(crate) metrics: Metrics,
     topics: Mutex<TopicCache>,
+    /// Notified when the sender task stops (the lifecycle is then Closed).
     pub(crate) sender_done: Notify,
-    pub(crate) sender_finished: AtomicBool,
 }
 
 impl Shared {
@@ -57,13 +59,11 @@ impl Shared {
             partitioner,
             wakeup: Notify::new(),
             hurry: AtomicUsize::new(0),
-            closing: AtomicBool::new(false),
-            aborting: AtomicBool::new(false),
+            lifecycle: Lifecycle::new(),
             fatal: OnceLock::new(),
             metrics: Metrics::default(),
             topics: Mutex::new(HashMap::new()),
             sender_done: Notify::new(),
-            sender_finished: AtomicBool::new(false),
         }
     }
 
@@ -77,7 +77,7 @@ impl Shared {
         if let Some(fatal) = self.fatal.get() {
             return Err(fatal.clone());
         }
-        if self.closing.load(Ordering::Acquire) {
+        if self.lifecycle.is_closing() {
             return Err(ProducerError::Closed);
         }
         Ok(())

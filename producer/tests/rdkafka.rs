@@ -135,13 +135,7 @@ fn expected_headers(record: &ProducerRecord) -> String {
     record
         .headers
         .iter()
-        .map(|h| {
-            format!(
-                "{}:{}",
-                hex(h.key.as_bytes()),
-                hex_or_dash(h.value.as_ref())
-            )
-        })
+        .map(|h| format!("{}:{}", hex(&h.key), hex_or_dash(h.value.as_ref())))
         .collect::<Vec<_>>()
         .join(",")
 }

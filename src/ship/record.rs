@@ -85,8 +85,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use std::sync::Arc;
 
-    use durian_core::record::RecordHeader;
-
     use super::*;
     use crate::ship::identity::{ContentCheck, Fingerprint};
 
@@ -98,11 +96,7 @@ mod tests {
             timestamp: 0,
             key: produced.key,
             value: produced.value,
-            headers: produced
-                .headers
-                .into_iter()
-                .map(|h| RecordHeader::new(Bytes::from(h.key), h.value))
-                .collect(),
+            headers: produced.headers,
             leader_epoch: 0,
         }
     }

@@ -72,7 +72,7 @@ pub async fn produce(admin: &Admin, tp: &TopicPartition, count: usize, timestamp
             .with_name(topic_name(&tp.topic))
             .with_partition_data(vec![data])]);
     let client = admin.client();
-    client.add_topics([tp.topic.clone()]);
+    client.add_topics([tp.topic().to_owned()]);
     let metadata = client
         .refresh_metadata("test produce")
         .await

@@ -62,7 +62,7 @@ pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
             }
         };
         table.row([
-            tp.topic.clone(),
+            tp.topic().to_owned(),
             tp.partition.to_string(),
             committed,
             end,
@@ -151,24 +151,17 @@ mod tests {
 
     #[test]
     fn members_list_their_partitions_per_topic() {
-        let description = GroupDescription {
-            group_id: "g".into(),
-            state: "Stable".into(),
-            protocol_type: "consumer".into(),
-            protocol: "range".into(),
-            coordinator: 0,
-            members: vec![MemberDescription {
-                member_id: "m-1".into(),
-                group_instance_id: None,
-                client_id: "durian".into(),
-                client_host: "/127.0.0.1".into(),
-                assignment: vec![
-                    TopicPartition::new("b", 2),
-                    TopicPartition::new("a", 1),
-                    TopicPartition::new("a", 0),
-                ],
-            }],
-        };
+        let mut member = MemberDescription::new("m-1", "durian", "/127.0.0.1");
+        member.assignment = vec![
+            TopicPartition::new("b", 2),
+            TopicPartition::new("a", 1),
+            TopicPartition::new("a", 0),
+        ];
+        let mut description = GroupDescription::new("g", 0);
+        description.state = "Stable".into();
+        description.protocol_type = "consumer".into();
+        description.protocol = "range".into();
+        description.members = vec![member];
         assert_eq!(
             members_table(&description),
             "MEMBER  CLIENT-ID  HOST        PARTITIONS\nm-1     durian     /127.0.0.1  a:0,1 b:2\n"

@@ -4,7 +4,7 @@
 mod describe;
 
 use clap::{Args, Subcommand};
-use durian::admin::{Admin, OffsetReset, TopicPartition};
+use durian::admin::{Admin, OffsetResetTarget, TopicPartition};
 use durian::core::{Error, KafkaCode};
 
 use crate::position::Position;
@@ -113,10 +113,10 @@ async fn seek(admin: &Admin, group: &str, topic: &str, to: Position) -> Result<(
     let partitions: Vec<TopicPartition> =
         (0..count).map(|p| TopicPartition::new(topic, p)).collect();
     let reset = match to {
-        Position::Beginning => OffsetReset::Earliest,
-        Position::End => OffsetReset::Latest,
-        Position::Offset(offset) => OffsetReset::Offset(offset),
-        Position::Timestamp(ms) => OffsetReset::Timestamp(ms),
+        Position::Beginning => OffsetResetTarget::Earliest,
+        Position::End => OffsetResetTarget::Latest,
+        Position::Offset(offset) => OffsetResetTarget::Offset(offset),
+        Position::Timestamp(ms) => OffsetResetTarget::Timestamp(ms),
     };
     let results = admin
         .reset_group_offsets(group, Some(partitions), reset)
@@ -126,9 +126,17 @@ async fn seek(admin: &Admin, group: &str, topic: &str, to: Position) -> Result<(
     let mut failures = Vec::new();
     for (tp, result) in results {
         match result {
-            Ok(offset) => table.row([tp.topic, tp.partition.to_string(), offset.to_string()]),
+            Ok(offset) => table.row([
+                tp.topic().to_owned(),
+                tp.partition.to_string(),
+                offset.to_string(),
+            ]),
             Err(e) => {
-                table.row([tp.topic.clone(), tp.partition.to_string(), "-".to_owned()]);
+                table.row([
+                    tp.topic().to_owned(),
+                    tp.partition.to_string(),
+                    "-".to_owned(),
+                ]);
                 failures.push((tp, e));
             }
         }

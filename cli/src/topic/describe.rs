@@ -132,6 +132,8 @@ fn source_name(source: ConfigSource) -> String {
         ConfigSource::Default => "default".to_owned(),
         ConfigSource::DynamicBrokerLogger => "broker-logger".to_owned(),
         ConfigSource::Unknown(code) => format!("unknown({code})"),
+        // A source added to the admin client after this table was written.
+        other => format!("{other:?}"),
     }
 }
 
@@ -141,12 +143,11 @@ mod tests {
 
     #[test]
     fn configs_are_sorted_and_sensitive_values_hidden() {
-        let entry = |name: &str, value: Option<&str>, sensitive| ConfigEntry {
-            name: name.to_owned(),
-            value: value.map(str::to_owned),
-            source: ConfigSource::TopicOverride,
-            read_only: false,
-            sensitive,
+        let entry = |name: &str, value: Option<&str>, sensitive| {
+            let mut entry =
+                ConfigEntry::new(name, value.map(str::to_owned), ConfigSource::TopicOverride);
+            entry.sensitive = sensitive;
+            entry
         };
         let text = config_table(&[
             entry("z.last", Some("1"), false),

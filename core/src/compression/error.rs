@@ -4,6 +4,7 @@ use super::Compression;
 
 /// What went wrong while compressing or decompressing a records section.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CompressionError {
     /// Attribute bits 0-2 hold a value Kafka has not assigned to a codec.
     #[error("unknown compression codec {0} in batch attributes (known: 0=none, 1=gzip, 2=snappy, 3=lz4, 4=zstd)")]

@@ -105,6 +105,26 @@ pub enum Error {
     #[error("protocol error: {0}")]
     Protocol(String),
 
+    /// A record batch could not be built: appending a record to it,
+    /// stamping it with the producer's id and sequence, or finishing
+    /// (compressing) it failed.
+    #[error("cannot {stage} record batch: {source}")]
+    Batch {
+        /// What was being done to the batch.
+        stage: BatchStage,
+        /// What the batch code reported.
+        source: crate::record::BatchError,
+    },
+
+    /// A response did not mention an item its request asked about.
+    #[error("the {response} response has no entry for {item}")]
+    MissingFromResponse {
+        /// The response, e.g. `Produce`.
+        response: &'static str,
+        /// The item left out, e.g. `topic-3`.
+        item: String,
+    },
+
     /// A configuration property is unknown or has an invalid value.
     #[error("invalid configuration `{property}`: {reason}")]
     Config {
@@ -175,6 +195,28 @@ pub enum Error {
     Shutdown,
 }
 
+/// The step of building a record batch that an [`Error::Batch`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BatchStage {
+    /// Appending a record.
+    Append,
+    /// Writing the producer id, epoch and base sequence into a finished batch.
+    Stamp,
+    /// Finishing the batch: compressing the records and writing the header.
+    Encode,
+}
+
+impl fmt::Display for BatchStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BatchStage::Append => "append to",
+            BatchStage::Stamp => "stamp",
+            BatchStage::Encode => "encode",
+        })
+    }
+}
+
 impl Error {
     /// Wraps an I/O error for the given broker.
     pub fn io(broker: impl Into<String>, source: io::Error) -> Error {
@@ -210,6 +252,8 @@ impl Error {
             Error::Poisoned(cause) => cause.is_retriable(),
             Error::Kafka(error) => error.code.is_retriable(),
             Error::Protocol(_)
+            | Error::Batch { .. }
+            | Error::MissingFromResponse { .. }
             | Error::Config { .. }
             | Error::UnsupportedVersion { .. }
             | Error::FrameTooLarge { .. }
@@ -272,6 +316,18 @@ mod tests {
         assert!(err.is_retriable());
         assert_eq!(err.invalidates(), Invalidates::Metadata);
         assert!(err.to_string().contains("b:9092"));
+    }
+
+    #[test]
+    fn batch_errors_keep_their_cause() {
+        let err = Error::Batch {
+            stage: BatchStage::Encode,
+            source: crate::record::BatchError::Empty,
+        };
+        let text = err.to_string();
+        assert!(text.starts_with("cannot encode record batch: "), "{text}");
+        assert!(std::error::Error::source(&err).is_some());
+        assert!(!err.is_retriable());
     }
 
     #[test]

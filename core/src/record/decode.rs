@@ -26,22 +26,58 @@ pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 << 20;
 /// Smallest encoded header: key length and value length, one byte each.
 const MIN_HEADER_LEN: usize = 2;
 
-/// One record header. Keys are UTF-8 by convention; they are kept as bytes
-/// so decoding never copies, and [`key_str`](Self::key_str) checks them.
+/// One record header: a key and an optional value, as on the wire.
+///
+/// The one header type of durian: the producer writes it, the decoder
+/// returns it, and the consumer hands it to the application. Keys are
+/// UTF-8 by Kafka's convention, but the wire format allows any bytes and
+/// other clients do write binary keys, so the key is kept as bytes (never
+/// lost or replaced) and [`key_str`](Self::key_str) checks it when text is
+/// wanted. Decoding never copies: key and value are slices of the batch.
+///
+/// ```
+/// use bytes::Bytes;
+/// use durian_core::record::RecordHeader;
+/// let trace = RecordHeader::text("trace", "abc");
+/// assert_eq!(trace.key_str(), Ok("trace"));
+/// let binary = RecordHeader::new(Bytes::from_static(&[0xff, 0x00]), None);
+/// assert!(binary.key_str().is_err());
+/// assert_eq!(&binary.key[..], &[0xff, 0x00]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordHeader {
-    /// The header key.
+    /// The header key, any bytes (UTF-8 by convention).
     pub key: Bytes,
     /// The header value, `None` when null on the wire.
     pub value: Option<Bytes>,
 }
 
 impl RecordHeader {
-    /// A header from a key and an optional value.
+    /// A header from a key of any bytes and an optional value.
+    ///
+    /// `String`, `Vec<u8>`, `Bytes` and `&'static str` keys move in
+    /// without a copy; for a borrowed `&str` use [`text`](Self::text).
     pub fn new(key: impl Into<Bytes>, value: Option<Bytes>) -> Self {
         RecordHeader {
             key: key.into(),
             value,
+        }
+    }
+
+    /// A header with a text key and a (non-null) value. The key may be a
+    /// `&str` of any lifetime (it is copied) or a `String` (moved).
+    pub fn text(key: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        RecordHeader {
+            key: Bytes::from(key.into()),
+            value: Some(value.into()),
+        }
+    }
+
+    /// A header with a text key and a null value.
+    pub fn null(key: impl Into<String>) -> Self {
+        RecordHeader {
+            key: Bytes::from(key.into()),
+            value: None,
         }
     }
 

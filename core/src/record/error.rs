@@ -7,6 +7,7 @@ use crate::compression::CompressionError;
 /// Errors are `Clone` so a single failure can be reported to every waiter of
 /// the batch (for example all the delivery futures of a produced batch).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BatchError {
     /// Fewer bytes are present than the structure being read needs.
     #[error("record batch truncated: {needed} bytes needed, {available} present")]

@@ -7,6 +7,7 @@
 
 /// Why a varint could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VarintError {
     /// The input ended inside the varint.
     Truncated,

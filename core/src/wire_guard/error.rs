@@ -53,6 +53,7 @@ impl fmt::Display for Location {
 
 /// Why a field was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Problem {
     /// The frame ends before the field does.
     #[error("frame ends early: {needed} more bytes needed, {remaining} left")]
@@ -120,6 +121,7 @@ pub enum Problem {
 
 /// A frame the guard refused, or could not check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GuardError {
     /// The guard has no table for this API key and version, so it cannot say
     /// whether decoding is safe. A broker should refuse the request; a client

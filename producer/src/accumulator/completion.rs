@@ -5,7 +5,6 @@
 //! sequence and fails for good asks for an epoch bump, and a retried batch
 //! keeps its place at the front of its partition.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -15,7 +14,7 @@ use super::batch::{BatchState, ProducerBatch};
 use super::partition_queue::PartitionQueue;
 use super::split::split_batch;
 use super::{Accumulator, AccumulatorSettings, BatchOutcome, Effects};
-use crate::error::ProducerError;
+use crate::error::{FatalError, ProducerError};
 use crate::idempotence::{judge_sequence_error, SequenceVerdict};
 
 impl Accumulator {
@@ -329,12 +328,8 @@ fn too_large(
 
 /// Fails a batch with the producer's fatal error and reports it, so the
 /// batch that revealed the error is resolved like every other one.
-fn fail_fatally(queue: &mut PartitionQueue, batch_id: u64, reason: String) -> Effects {
-    let mut effects = fail_batch(
-        queue,
-        batch_id,
-        ProducerError::Fatal(Arc::from(reason.as_str())),
-    );
+fn fail_fatally(queue: &mut PartitionQueue, batch_id: u64, reason: FatalError) -> Effects {
+    let mut effects = fail_batch(queue, batch_id, ProducerError::Fatal(reason.clone()));
     effects.fatal = Some(reason);
     effects
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use durian_core::record::{BatchError, BatchWriter};
-use durian_core::ClusterMetadata;
+use durian_core::{BatchStage, ClusterMetadata};
 use tokio::time::Instant;
 
 use super::batch::BatchState;
@@ -102,9 +102,10 @@ impl Accumulator {
                     None => match batch.payload(stamp) {
                         Ok(bytes) => TakenBody::Finished(bytes),
                         Err(error) => {
-                            let error = durian_core::Error::Protocol(format!(
-                                "cannot stamp batch: {error}"
-                            ));
+                            let error = durian_core::Error::Batch {
+                                stage: BatchStage::Stamp,
+                                source: error,
+                            };
                             let id = batch.id;
                             let failed = error_for(&queues.name, partition, error, Some(batch));
                             effects.merge(fail_batch(queue, id, failed));
@@ -156,8 +157,10 @@ impl Accumulator {
                 }
                 (Ok(bytes), TakenBody::Finished(_)) => bytes,
                 (Err(error), _) => {
-                    let error =
-                        durian_core::Error::Protocol(format!("cannot encode batch: {error}"));
+                    let error = durian_core::Error::Batch {
+                        stage: BatchStage::Encode,
+                        source: error,
+                    };
                     let failed = error_for(
                         &taken.topic,
                         taken.partition,

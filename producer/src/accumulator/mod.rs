@@ -32,11 +32,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use durian_core::compression::Compression;
 use durian_core::record::{BatchWriter, BATCH_HEADER_LEN};
-use durian_core::ClusterMetadata;
+use durian_core::{BatchStage, ClusterMetadata};
 use tokio::time::Instant;
 
 use crate::delivery::{BatchAck, BatchSignal, DeliveryFuture};
-use crate::error::ProducerError;
+use crate::error::{FatalError, ProducerError};
 use crate::partitioner::sticky::StickyPartition;
 use crate::partitioner::TopicPartitions;
 use crate::record::Header;
@@ -133,7 +133,7 @@ pub(crate) enum BatchOutcome {
         may_be_written: bool,
     },
     /// The producer cannot continue.
-    Fatal(String),
+    Fatal(FatalError),
 }
 
 impl BatchOutcome {
@@ -149,12 +149,12 @@ impl BatchOutcome {
 }
 
 /// What completing batches means for the producer as a whole.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Effects {
     /// A sequence gap exists: the epoch must be bumped.
     pub(crate) bump: bool,
     /// The producer must stop.
-    pub(crate) fatal: Option<String>,
+    pub(crate) fatal: Option<FatalError>,
     pub(crate) acked_records: u64,
     pub(crate) acked_batches: u64,
     pub(crate) acked_bytes: u64,
@@ -176,6 +176,35 @@ impl Effects {
         self.retried_batches += other.retried_batches;
         self.failed_batches += other.failed_batches;
         self.split_batches += other.split_batches;
+    }
+
+    /// Whether nothing happened. (Not `PartialEq`: the fatal error holds a
+    /// core error, which has no equality.) The destructuring makes a new
+    /// field a compile error here until it is checked too.
+    #[cfg(test)]
+    pub(crate) fn is_nothing(&self) -> bool {
+        let Effects {
+            bump,
+            fatal,
+            acked_records,
+            acked_batches,
+            acked_bytes,
+            retried_batches,
+            failed_batches,
+            split_batches,
+        } = self;
+        !bump
+            && fatal.is_none()
+            && [
+                acked_records,
+                acked_batches,
+                acked_bytes,
+                retried_batches,
+                failed_batches,
+                split_batches,
+            ]
+            .iter()
+            .all(|n| **n == 0)
     }
 }
 
@@ -268,7 +297,12 @@ impl Accumulator {
         };
         let index = usize::try_from(partition).map_err(|_| invalid())?;
         let queue = queues.partitions.get_mut(index).ok_or_else(invalid)?;
-        let encode_error = |e| ProducerError::Client(durian_core::Error::Protocol(format!("{e}")));
+        let encode_error = |source| {
+            ProducerError::Client(durian_core::Error::Batch {
+                stage: BatchStage::Append,
+                source,
+            })
+        };
 
         if let Some(open) = queue.open_batch() {
             let appended = open

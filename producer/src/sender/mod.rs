@@ -37,8 +37,9 @@ use tokio::time::Instant;
 
 use crate::accumulator::{seal, BatchOutcome, DrainRules, Effects};
 use crate::config::Acks;
-use crate::error::ProducerError;
+use crate::error::{FatalError, ProducerError};
 use crate::idempotence::{IdentityState, ProducerIdentity};
+use crate::lifecycle::State;
 use crate::metrics::Metrics;
 use crate::shared::Shared;
 use precise_timer::PreciseTimer;
@@ -117,7 +118,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             _ = tokio::time::sleep_until(sleep_until) => {}
         }
     }
-    shared.sender_finished.store(true, Ordering::Release);
+    shared.lifecycle.advance(State::Closed);
     shared.sender_done.notify_waiters();
     tracing::debug!("producer sender stopped");
 }
@@ -135,7 +136,7 @@ impl Sender {
     /// Returns when to look again if nothing wakes the task earlier.
     fn step(&mut self, now: Instant) -> Option<Instant> {
         let shared = self.shared.clone();
-        if shared.aborting.load(Ordering::Acquire) {
+        if shared.lifecycle.is_aborting() {
             let effects = shared.accumulator().fail_all(&ProducerError::Aborted, true);
             self.apply(effects);
             return None;
@@ -153,8 +154,7 @@ impl Sender {
         let rules = DrainRules {
             now,
             linger: shared.config.linger,
-            hurry: shared.hurry.load(Ordering::Acquire) > 0
-                || shared.closing.load(Ordering::Acquire),
+            hurry: shared.hurry.load(Ordering::Acquire) > 0 || shared.lifecycle.is_closing(),
             max_in_flight: shared.config.max_in_flight,
         };
         let scan = shared.accumulator().ready_nodes(&metadata, &rules);
@@ -213,9 +213,7 @@ impl Sender {
 
     fn finished(&self) -> bool {
         let shared = &self.shared;
-        let stopping =
-            shared.closing.load(Ordering::Acquire) || shared.aborting.load(Ordering::Acquire);
-        stopping && self.requests.is_empty() && shared.accumulator().is_empty()
+        shared.lifecycle.is_closing() && self.requests.is_empty() && shared.accumulator().is_empty()
     }
 
     /// Starts InitProducerId when an id is needed (first use, or a bump
@@ -454,7 +452,7 @@ impl Sender {
                 self.producer_id_retry_at = Some(Instant::now() + delay);
             }
             Err(error) => {
-                self.set_fatal(format!("InitProducerId failed: {error}"));
+                self.set_fatal(FatalError::InitProducerId(error));
             }
         }
     }
@@ -482,12 +480,9 @@ impl Sender {
         }
     }
 
-    fn set_fatal(&mut self, reason: String) {
+    fn set_fatal(&mut self, reason: FatalError) {
         tracing::error!(%reason, "producer failed fatally");
-        let _ = self
-            .shared
-            .fatal
-            .set(ProducerError::Fatal(Arc::from(reason)));
+        let _ = self.shared.fatal.set(ProducerError::Fatal(reason));
         if let Some(fatal) = self.shared.fatal.get() {
             let effects = self.shared.accumulator().fail_all(fatal, false);
             Metrics::add(&self.shared.metrics.errors, effects.failed_batches);

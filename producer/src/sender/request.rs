@@ -11,6 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::accumulator::{BatchOutcome, DrainedBatch};
 use crate::delivery::BatchAck;
+use crate::error::FatalError;
 
 /// Builds one ProduceRequest carrying `batches` (one per partition),
 /// grouped by topic in the order given.
@@ -56,9 +57,10 @@ pub(crate) fn response_outcomes<'a>(
                 .find(|p| p.index == partition);
             match found {
                 Some(answer) => partition_outcome(answer),
-                None => BatchOutcome::Retry(Error::Protocol(format!(
-                    "the produce response has no entry for {topic}-{partition}"
-                ))),
+                None => BatchOutcome::Retry(Error::MissingFromResponse {
+                    response: "produce",
+                    item: format!("{topic}-{partition}"),
+                }),
             }
         })
         .collect()
@@ -113,7 +115,7 @@ pub(crate) fn partition_outcome(partition: &PartitionProduceResponse) -> BatchOu
         | KafkaCode::INVALID_PRODUCER_ID_MAPPING
         | KafkaCode::CLUSTER_AUTHORIZATION_FAILED
         | KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED => {
-            BatchOutcome::Fatal(format!("produce failed with {error}"))
+            BatchOutcome::Fatal(FatalError::Rejected(error))
         }
         _ if code.is_retriable() => BatchOutcome::Retry(error),
         _ => BatchOutcome::Failed(error),
@@ -189,7 +191,7 @@ mod tests {
         // Partition 2 is missing from the response: retried, not lost.
         assert!(matches!(
             outcomes[2],
-            BatchOutcome::Retry(Error::Protocol(_))
+            BatchOutcome::Retry(Error::MissingFromResponse { .. })
         ));
     }
 

@@ -226,6 +226,9 @@ fn record_headers_feed_back_into_the_writer_in_order() {
         RecordHeader::new("a", None),
         RecordHeader::new("b", Some(Bytes::new())),
         RecordHeader::new("a", Some(Bytes::from_static(b"3"))),
+        // Another client's binary key must come back byte for byte.
+        RecordHeader::new(Bytes::from_static(&[0xff, 0xfe, 0x00]), None),
+        RecordHeader::text(String::from("c"), "4"),
     ];
     let mut writer = BatchWriter::builder().build();
     writer
@@ -235,6 +238,8 @@ fn record_headers_feed_back_into_the_writer_in_order() {
     let records = decode_records(&batch).expect("decode");
     assert_eq!(records[0].headers, headers);
     assert_eq!(records[0].value, None);
+    assert!(records[0].headers[4].key_str().is_err());
+    assert_eq!(records[0].headers[5].key_str(), Ok("c"));
 }
 
 #[test]
