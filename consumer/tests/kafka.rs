@@ -150,11 +150,11 @@ async fn assigned_partitions_are_read_in_order_with_keys_and_end_offsets() {
     assert_eq!(again, (1_990..2_000).map(|o| (1, o)).collect::<Vec<_>>());
 }
 
-/// Three members split six partitions; each commits after every poll.
-/// One leaves cleanly (commit, LeaveGroup) mid-stream and the other two
-/// take its partitions over from its commit: across the whole run every
-/// record is read exactly once, and the group's commits end at the end
-/// offsets.
+/// Three members split six partitions two by two and each reads its own;
+/// each commits after every poll. One leaves cleanly (commit, LeaveGroup)
+/// and the other two take its partitions over from its commit: across the
+/// whole run every record is read exactly once, and the group's commits
+/// end at the end offsets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_share_partitions_commit_and_one_leaves_cleanly() {
     let Some(kafka) = KafkaCluster::single().await else {
@@ -162,38 +162,57 @@ async fn three_members_share_partitions_commit_and_one_leaves_cleanly() {
     };
     let bootstrap = kafka.bootstrap();
     let admin = admin(&bootstrap).await;
-    let (topic, partitions, first, second) = ("shared", 6, 300, 200);
+    // Round 0 waits in the topic before anyone joins; round 1 comes once
+    // the three members own two partitions each (so each reads some);
+    // round 2 after m3 has left.
+    let (topic, partitions) = ("shared", 6);
+    let rounds = [(0, 100), (100, 200), (300, 200)];
     create_topic(&admin, topic, partitions).await;
-    for partition in 0..partitions {
-        produce(&admin, topic, partition, 0, first, 100).await;
-    }
+    let produce_round = |(first, count): (usize, usize)| {
+        let admin = admin.clone();
+        async move {
+            for partition in 0..partitions {
+                produce(&admin, topic, partition, first, count, 50).await;
+            }
+        }
+    };
+    produce_round(rounds[0]).await;
 
     let log = SharedLog::default();
     let builder = || consumer(&bootstrap, Some("kafka-group"));
     let m1 = Member::start("m1", builder(), topic, log.clone(), true);
     let m2 = Member::start("m2", builder(), topic, log.clone(), true);
     let m3 = Member::start("m3", builder(), topic, log.clone(), true);
-    let total = partitions as usize * first;
     wait_for(
         &log,
         Duration::from_secs(90),
-        "every record and three owners",
+        "two partitions for each of three",
         |l| {
-            l.counts().len() >= total
-                && ["m1", "m2", "m3"]
-                    .iter()
-                    .all(|m| l.assignment.get(*m).is_some_and(|s| !s.is_empty()))
+            ["m1", "m2", "m3"]
+                .iter()
+                .all(|m| l.assignment.get(*m).is_some_and(|s| s.len() == 2))
         },
+    )
+    .await;
+    produce_round(rounds[1]).await;
+    let total = partitions as usize * (rounds[0].1 + rounds[1].1);
+    wait_for(
+        &log,
+        Duration::from_secs(90),
+        "every record of rounds 0 and 1",
+        |l| l.counts().len() >= total,
     )
     .await;
     {
         let log = log.lock().unwrap();
         assert_disjoint_and_covering(&log, topic, partitions);
-        assert!(
-            log.assignment.values().all(|s| s.len() == 2),
-            "six partitions over three members: {:?}",
-            log.assignment
-        );
+        for member in ["m1", "m2", "m3"] {
+            assert!(
+                log.deliveries.iter().any(|(m, ..)| m == member),
+                "{member} read nothing from its partitions: {:?}",
+                log.assignment
+            );
+        }
     }
 
     m3.stop(Ending::Close).await;
@@ -211,10 +230,9 @@ async fn three_members_share_partitions_commit_and_one_leaves_cleanly() {
         },
     )
     .await;
-    for partition in 0..partitions {
-        produce(&admin, topic, partition, first, second, 100).await;
-    }
-    let total = partitions as usize * (first + second);
+    produce_round(rounds[2]).await;
+    let end = rounds[2].0 + rounds[2].1;
+    let total = partitions as usize * end;
     wait_for(
         &log,
         Duration::from_secs(90),
@@ -238,7 +256,6 @@ async fn three_members_share_partitions_commit_and_one_leaves_cleanly() {
             "records read more than once: {repeats:?}"
         );
         assert_eq!(log.counts().len(), total, "records lost");
-        assert!(log.deliveries.iter().any(|(m, ..)| m == "m3"));
     }
 
     let reader = consumer(&bootstrap, Some("kafka-group")).build().unwrap();
@@ -249,7 +266,7 @@ async fn three_members_share_partitions_commit_and_one_leaves_cleanly() {
     assert!(
         committed
             .values()
-            .all(|c| c.as_ref().map(|o| o.offset) == Some((first + second) as i64)),
+            .all(|c| c.as_ref().map(|o| o.offset) == Some(end as i64)),
         "{committed:?}"
     );
 }
