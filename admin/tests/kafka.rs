@@ -28,12 +28,10 @@ use kafka_protocol::messages::{GroupId, OffsetCommitRequest, ProduceRequest, Top
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
-/// Produce v12 and OffsetCommit v9: the last versions that name topics.
-/// Kafka 4.x also serves Produce v13 and OffsetCommit v10, which address
-/// topics by id only, so these name-only test requests (built here, not by
-/// durian's clients) are sent at fixed versions.
+/// Produce v12, the last version that names topics: Kafka 4.x also serves
+/// v13, which addresses them by topic id only, so the name-only test
+/// request built here (not by durian's clients) is sent at v12.
 const PRODUCE_BY_NAME: i16 = 12;
-const OFFSET_COMMIT_BY_NAME: i16 = 9;
 
 async fn admin_for(kafka: &KafkaCluster) -> Admin {
     Admin::builder()
@@ -112,10 +110,7 @@ async fn simple_commit(admin: &Admin, group: &str, tp: &TopicPartition, offset: 
     // created (COORDINATOR_NOT_AVAILABLE): retriable, as for any client.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let answer = admin
-            .client()
-            .send_with_version(target.clone(), request.clone(), OFFSET_COMMIT_BY_NAME)
-            .await;
+        let answer = admin.client().send(target.clone(), request.clone()).await;
         let outcome = answer.and_then(|response| {
             KafkaError::check(response.topics[0].partitions[0].error_code, None)
         });

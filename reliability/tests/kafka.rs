@@ -237,9 +237,11 @@ const FAILOVER_RECORDS: u64 = 30_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partition_leader_sigkilled_and_restarted_loses_and_duplicates_nothing() {
+    let starting = std::time::Instant::now();
     let Some(kafka) = KafkaCluster::start(3, &[]).await else {
         return;
     };
+    eprintln!("three Kafka nodes ready in {:?}", starting.elapsed());
     let bootstrap = kafka.bootstrap();
     let topic = "failover";
     let partitions = 3;
