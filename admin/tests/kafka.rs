@@ -66,7 +66,7 @@ async fn produce(admin: &Admin, tp: &TopicPartition, count: usize, timestamp_ms:
                 .with_index(tp.partition)
                 .with_records(Some(writer.finish().unwrap()))])]);
     let client = admin.client();
-    client.add_topics([tp.topic.clone()]);
+    client.add_topics([tp.topic.to_string()]);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let metadata = client.refresh_metadata("test produce").await.unwrap();
