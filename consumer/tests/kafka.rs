@@ -1,0 +1,272 @@
+//! The consumer against Apache Kafka 4.x, the reference broker (one KRaft
+//! node run by durian-testkit's `KafkaCluster`), over the classic group
+//! protocol.
+//!
+//! The jars come from `DURIAN_KAFKA_LIBS`, else `<repo>/.peers/kafka/libs`
+//! (fetched by scripts/install-peers.sh). Without them the tests are
+//! skipped with a message, or fail when `DURIAN_REQUIRE_PEERS=1`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::members::{assert_disjoint_and_covering, wait_for, Ending, Member, SharedLog};
+use common::{admin, check_record, consumer, create_topic, value_of};
+use durian_consumer::TopicPartition;
+use durian_core::record::{BatchWriter, NO_HEADERS};
+use durian_core::{Client, KafkaError, Target};
+use durian_testkit::KafkaCluster;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{ProduceRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+/// Produce v12, the last version that names topics: Kafka 4.x also serves
+/// v13, which addresses them by topic id only, so the name-only request
+/// `common::produce` builds must not be sent at the negotiated version.
+const PRODUCE_BY_NAME: i16 = 12;
+
+/// Like `common::produce`: appends `count` records to `partition`,
+/// `per_batch` per batch, keyed by their index, values from `value_of`
+/// numbered from `first`, timestamps 1_700_000_000_000 + index.
+async fn produce(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    first: usize,
+    count: usize,
+    per_batch: usize,
+) {
+    let mut next = first;
+    while next < first + count {
+        let end = (next + per_batch).min(first + count);
+        let mut writer = BatchWriter::builder().build();
+        for index in next..end {
+            writer
+                .try_append(
+                    1_700_000_000_000 + index as i64,
+                    Some(index.to_string().as_bytes()),
+                    Some(value_of(partition, index).as_bytes()),
+                    NO_HEADERS,
+                )
+                .unwrap();
+        }
+        let records: Bytes = writer.finish().unwrap();
+        next = end;
+        let request = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(10_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(records))])]);
+        // A new partition may be in the metadata a moment before its
+        // leader serves it (NOT_LEADER_OR_FOLLOWER): retriable, as for any
+        // client.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let leader = client
+                .partition_leader(topic, partition)
+                .expect("leader known")
+                .node_id;
+            let response = client
+                .send_with_version(Target::Broker(leader), request.clone(), PRODUCE_BY_NAME)
+                .await
+                .unwrap();
+            let code = response.responses[0].partition_responses[0].error_code;
+            match KafkaError::check(code, None) {
+                Ok(()) => break,
+                Err(error) if error.is_retriable() && tokio::time::Instant::now() < deadline => {
+                    client
+                        .refresh_metadata("test: produce retry")
+                        .await
+                        .unwrap();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("produce to {topic}-{partition}: {error}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn assigned_partitions_are_read_in_order_with_keys_and_end_offsets() {
+    let Some(kafka) = KafkaCluster::single().await else {
+        return;
+    };
+    let admin = admin(&kafka.bootstrap()).await;
+    create_topic(&admin, "interop", 2).await;
+    produce(&admin, "interop", 0, 0, 3_000, 40).await;
+    produce(&admin, "interop", 1, 0, 2_000, 500).await;
+
+    let mut consumer = consumer(&kafka.bootstrap(), None).build().unwrap();
+    let partitions = [
+        TopicPartition::new("interop", 0),
+        TopicPartition::new("interop", 1),
+    ];
+    consumer.assign(partitions.clone()).unwrap();
+    let mut next = [0i64, 0];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while next != [3_000, 2_000] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stalled at {next:?}"
+        );
+        let batch = consumer.poll(Duration::from_secs(2)).await.unwrap();
+        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        for record in batch {
+            check_record(&record);
+            assert_eq!(
+                record.key.as_deref(),
+                Some(record.offset.to_string().as_bytes()),
+                "key of {}@{}",
+                record.partition,
+                record.offset
+            );
+            assert_eq!(record.timestamp, 1_700_000_000_000 + record.offset);
+            let slot = &mut next[record.partition as usize];
+            assert_eq!(record.offset, *slot);
+            *slot += 1;
+        }
+    }
+    assert_eq!(consumer.lag(&partitions[1]), Some(0));
+    assert_eq!(consumer.position(&partitions[0]).await.unwrap(), 3_000);
+    let ends = consumer.end_offsets(&partitions).await.unwrap();
+    assert_eq!(ends[&partitions[0]], 3_000);
+    assert_eq!(ends[&partitions[1]], 2_000);
+    let starts = consumer.beginning_offsets(&partitions).await.unwrap();
+    assert!(starts.values().all(|o| *o == 0), "{starts:?}");
+    // A seek back re-reads from there.
+    consumer.seek(&partitions[1], 1_990).unwrap();
+    let mut again = Vec::new();
+    while again.len() < 10 {
+        let batch = consumer.poll(Duration::from_secs(2)).await.unwrap();
+        again.extend(batch.into_iter().map(|r| (r.partition, r.offset)));
+    }
+    assert_eq!(again, (1_990..2_000).map(|o| (1, o)).collect::<Vec<_>>());
+}
+
+/// Three members split six partitions two by two and each reads its own;
+/// each commits after every poll. One leaves cleanly (commit, LeaveGroup)
+/// and the other two take its partitions over from its commit: across the
+/// whole run every record is read exactly once, and the group's commits
+/// end at the end offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_share_partitions_commit_and_one_leaves_cleanly() {
+    let Some(kafka) = KafkaCluster::single().await else {
+        return;
+    };
+    let bootstrap = kafka.bootstrap();
+    let admin = admin(&bootstrap).await;
+    // Round 0 waits in the topic before anyone joins; round 1 comes once
+    // the three members own two partitions each (so each reads some);
+    // round 2 after m3 has left.
+    let (topic, partitions) = ("shared", 6);
+    let rounds = [(0, 100), (100, 200), (300, 200)];
+    create_topic(&admin, topic, partitions).await;
+    let produce_round = |(first, count): (usize, usize)| {
+        let admin = admin.clone();
+        async move {
+            for partition in 0..partitions {
+                produce(&admin, topic, partition, first, count, 50).await;
+            }
+        }
+    };
+    produce_round(rounds[0]).await;
+
+    let log = SharedLog::default();
+    let builder = || consumer(&bootstrap, Some("kafka-group"));
+    let m1 = Member::start("m1", builder(), topic, log.clone(), true);
+    let m2 = Member::start("m2", builder(), topic, log.clone(), true);
+    let m3 = Member::start("m3", builder(), topic, log.clone(), true);
+    wait_for(
+        &log,
+        Duration::from_secs(90),
+        "two partitions for each of three",
+        |l| {
+            ["m1", "m2", "m3"]
+                .iter()
+                .all(|m| l.assignment.get(*m).is_some_and(|s| s.len() == 2))
+        },
+    )
+    .await;
+    produce_round(rounds[1]).await;
+    let total = partitions as usize * (rounds[0].1 + rounds[1].1);
+    wait_for(
+        &log,
+        Duration::from_secs(90),
+        "every record of rounds 0 and 1",
+        |l| l.counts().len() >= total,
+    )
+    .await;
+    {
+        let log = log.lock().unwrap();
+        assert_disjoint_and_covering(&log, topic, partitions);
+        for member in ["m1", "m2", "m3"] {
+            assert!(
+                log.deliveries.iter().any(|(m, ..)| m == member),
+                "{member} read nothing from its partitions: {:?}",
+                log.assignment
+            );
+        }
+    }
+
+    m3.stop(Ending::Close).await;
+    wait_for(
+        &log,
+        Duration::from_secs(60),
+        "m1 and m2 own everything",
+        |l| {
+            l.assignment.get("m3").is_none_or(|s| s.is_empty())
+                && ["m1", "m2"]
+                    .iter()
+                    .map(|m| l.assignment.get(*m).map_or(0, |s| s.len()))
+                    .sum::<usize>()
+                    == partitions as usize
+        },
+    )
+    .await;
+    produce_round(rounds[2]).await;
+    let end = rounds[2].0 + rounds[2].1;
+    let total = partitions as usize * end;
+    wait_for(
+        &log,
+        Duration::from_secs(90),
+        "every record of both rounds",
+        |l| l.counts().len() >= total,
+    )
+    .await;
+    m1.stop(Ending::Close).await;
+    m2.stop(Ending::Close).await;
+
+    {
+        let log = log.lock().unwrap();
+        assert!(
+            log.errors.is_empty(),
+            "poll or commit errors: {:?}",
+            log.errors
+        );
+        let repeats: BTreeMap<_, _> = log.counts().into_iter().filter(|(_, n)| *n != 1).collect();
+        assert!(
+            repeats.is_empty(),
+            "records read more than once: {repeats:?}"
+        );
+        assert_eq!(log.counts().len(), total, "records lost");
+    }
+
+    let reader = consumer(&bootstrap, Some("kafka-group")).build().unwrap();
+    let all = (0..partitions)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect();
+    let committed = reader.committed(&all).await.unwrap();
+    assert!(
+        committed
+            .values()
+            .all(|c| c.as_ref().map(|o| o.offset) == Some(end as i64)),
+        "{committed:?}"
+    );
+}
