@@ -119,6 +119,19 @@ impl PartitionSequence {
         base
     }
 
+    /// Whether sequences were handed out under the current producer id and
+    /// epoch but none has been acknowledged yet.
+    ///
+    /// Kafka brokers before 4.5 (KAFKA-15591) accept any first sequence
+    /// from a producer they hold no state for, so a second batch can be
+    /// appended while the first is refused (e.g. NOT_LEADER_OR_FOLLOWER
+    /// just after a topic is created): the partition's order is broken
+    /// before the producer hears of it. The sender keeps one batch in
+    /// flight while this holds.
+    pub fn awaiting_first_ack(&self) -> bool {
+        self.next != 0 && self.acked_next == 0 && self.acked_ahead.is_empty()
+    }
+
     /// Whether a batch with this base sequence is the first unacknowledged one.
     pub fn is_next_to_ack(&self, base_sequence: i32) -> bool {
         base_sequence == self.acked_next

@@ -51,8 +51,10 @@ impl PartitionQueue {
     /// Nothing goes to `leader` while a batch is still in flight to another
     /// broker (the old leader); a batch coming back from a failed attempt
     /// waits until every other in-flight batch of the partition is
-    /// resolved, so it is resent before anything produced after it; and no
-    /// new batch goes out while such a retry is in flight.
+    /// resolved, so it is resent before anything produced after it; no
+    /// new batch goes out while such a retry is in flight; and only one
+    /// batch is in flight until the partition's first sequence under the
+    /// current producer id and epoch is acknowledged.
     pub(crate) fn readiness(&self, leader: i32, rules: &DrainRules) -> Readiness {
         let mut in_flight = 0;
         let mut retry_in_flight = false;
@@ -74,6 +76,12 @@ impl PartitionQueue {
             return Readiness::Idle;
         };
         if in_flight >= rules.max_in_flight || (first.attempts > 0 && in_flight > 0) {
+            return Readiness::Idle;
+        }
+        // Until the broker has acknowledged a first sequence under this
+        // producer id and epoch, a second batch could be appended ahead of
+        // a refused first one (see `awaiting_first_ack`): one at a time.
+        if in_flight > 0 && self.sequence.awaiting_first_ack() {
             return Readiness::Idle;
         }
         // A retry in flight may carry a batch an earlier attempt wrote. The

@@ -120,6 +120,24 @@ pub(super) fn append(
     }
 }
 
+/// Sends one record of partition 0 alone and acknowledges it at `offset`.
+/// Until a partition's first sequence is acknowledged only one of its
+/// batches is in flight, so tests that pipeline batches start with this;
+/// the partition's next batch gets sequence 1.
+pub(super) async fn acknowledge_a_first_batch(
+    acc: &mut Accumulator,
+    budget: &MemoryBudget,
+    meta: &ClusterMetadata,
+    offset: i64,
+) {
+    let first = append(acc, budget, 0, 999);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let (sent, _) = acc.drain(1, meta, &rules(Instant::now()), 1 << 20, Some(identity()));
+    assert_eq!(sent.len(), 1);
+    acc.complete(TOPIC, 0, sent[0].batch_id, ack(offset), Instant::now());
+    assert_eq!(first.await.unwrap().offset, offset);
+}
+
 pub(super) fn identity() -> ProducerIdentity {
     ProducerIdentity { id: 42, epoch: 0 }
 }
@@ -353,13 +371,14 @@ async fn out_of_order_on_the_first_unacked_batch_fails_it_and_bumps() {
     let budget = MemoryBudget::new(1 << 20);
     let mut acc = Accumulator::new(settings());
     let meta = metadata(&[1, 1]);
+    acknowledge_a_first_batch(&mut acc, &budget, &meta, 0).await;
     let first = append(&mut acc, &budget, 0, 0);
     tokio::time::advance(Duration::from_millis(5)).await;
     let (a, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(identity()));
     let second = append(&mut acc, &budget, 0, 1);
     tokio::time::advance(Duration::from_millis(5)).await;
     let (b, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(identity()));
-    assert_eq!((base_sequence(&a[0]), base_sequence(&b[0])), (0, 1));
+    assert_eq!((base_sequence(&a[0]), base_sequence(&b[0])), (1, 2));
     let out_of_order = || BatchOutcome::Sequence {
         error: durian_core::Error::Kafka(KafkaError {
             code: KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -426,4 +445,65 @@ async fn sticky_appends_fill_one_partition_before_moving_on() {
     // ~110 bytes per record estimate, 1024-byte batches: a switch every
     // ~10 records, never after each record.
     assert!(seen.len() > 10 && seen.len() < 80, "{seen:?}");
+}
+
+/// Kafka before 4.5 accepts any first sequence from a producer it has no
+/// state for (KAFKA-15591): a second batch sent beside a refused first one
+/// would be appended ahead of it. So a partition's batches go one at a
+/// time until a first sequence is acknowledged, under every new epoch.
+#[tokio::test(start_paused = true)]
+async fn a_partitions_first_batch_goes_alone_until_acknowledged() {
+    let budget = MemoryBudget::new(1 << 20);
+    let mut acc = Accumulator::new(settings());
+    let meta = metadata(&[1, 1]);
+    let drain = |acc: &mut Accumulator, identity: Option<ProducerIdentity>| {
+        acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, identity)
+            .0
+    };
+    let _a = append(&mut acc, &budget, 0, 0);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let a = drain(&mut acc, Some(identity()));
+    let _b = append(&mut acc, &budget, 0, 1);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    assert!(
+        drain(&mut acc, Some(identity())).is_empty(),
+        "b waits for a's answer"
+    );
+    acc.complete(TOPIC, 0, a[0].batch_id, ack(0), Instant::now());
+    let b = drain(&mut acc, Some(identity()));
+    assert_eq!(base_sequence(&b[0]), 1);
+    // Acknowledged once: later batches are pipelined again.
+    let _c = append(&mut acc, &budget, 0, 2);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let c = drain(&mut acc, Some(identity()));
+    assert_eq!(base_sequence(&c[0]), 2);
+    acc.complete(TOPIC, 0, b[0].batch_id, ack(1), Instant::now());
+    acc.complete(TOPIC, 0, c[0].batch_id, ack(2), Instant::now());
+
+    // A new epoch starts the sequences over, and the rule with them.
+    acc.reset_sequences();
+    let bumped = ProducerIdentity { id: 42, epoch: 1 };
+    let _d = append(&mut acc, &budget, 0, 3);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let d = drain(&mut acc, Some(bumped));
+    assert_eq!(base_sequence(&d[0]), 0);
+    let _e = append(&mut acc, &budget, 0, 4);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    assert!(
+        drain(&mut acc, Some(bumped)).is_empty(),
+        "e waits for d's answer"
+    );
+
+    // Without idempotence there are no sequences, and nothing waits.
+    let _x = append(&mut acc, &budget, 1, 5);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let (x, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, None);
+    let _y = append(&mut acc, &budget, 1, 6);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let (y, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, None);
+    assert_eq!(
+        (x.len(), y.len()),
+        (1, 1),
+        "both of partition 1's batches are in flight"
+    );
 }

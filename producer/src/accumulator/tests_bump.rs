@@ -9,7 +9,8 @@ use tokio::time::Instant;
 
 use super::buffer_pool::MemoryBudget;
 use super::tests::{
-    ack, append, base_sequence, identity, metadata, not_leader, rules, settings, TOPIC,
+    ack, acknowledge_a_first_batch, append, base_sequence, identity, metadata, not_leader, rules,
+    settings, TOPIC,
 };
 use super::*;
 use crate::idempotence::ProducerIdentity;
@@ -125,27 +126,28 @@ async fn out_of_order_acks_do_not_turn_a_first_batch_out_of_order_into_a_retry_l
         taken.pop()
     };
 
-    // A (seq 0) written, its answer lost; B (seq 1) acknowledged first;
-    // A's retry recognised as a duplicate.
+    // After a first batch (seq 0): A (seq 1) written, its answer lost;
+    // B (seq 2) acknowledged first; A's retry recognised as a duplicate.
+    acknowledge_a_first_batch(&mut acc, &budget, &meta, 0).await;
     let _a = append(&mut acc, &budget, 0, 0);
     tokio::time::advance(Duration::from_millis(5)).await;
     let a = drain_one(&mut acc).unwrap();
     let _b = append(&mut acc, &budget, 0, 1);
     tokio::time::advance(Duration::from_millis(5)).await;
     let b = drain_one(&mut acc).unwrap();
-    acc.complete(TOPIC, 0, b.batch_id, ack(1), Instant::now());
+    acc.complete(TOPIC, 0, b.batch_id, ack(2), Instant::now());
     acc.complete(TOPIC, 0, a.batch_id, closed(), Instant::now());
     tokio::time::advance(Duration::from_millis(200)).await;
     let retry = drain_one(&mut acc).unwrap();
     assert_eq!(retry.batch_id, a.batch_id);
-    acc.complete(TOPIC, 0, a.batch_id, ack(0), Instant::now());
+    acc.complete(TOPIC, 0, a.batch_id, ack(1), Instant::now());
 
-    // C (seq 2) written, its answer lost, then out of the broker's memory
+    // C (seq 3) written, its answer lost, then out of the broker's memory
     // of recent batches: its retry is refused as out of order.
     let c_record = append(&mut acc, &budget, 0, 2);
     tokio::time::advance(Duration::from_millis(5)).await;
     let c = drain_one(&mut acc).unwrap();
-    assert_eq!(base_sequence(&c), 2);
+    assert_eq!(base_sequence(&c), 3);
     acc.complete(TOPIC, 0, c.batch_id, closed(), Instant::now());
     tokio::time::advance(Duration::from_millis(200)).await;
     let retry = drain_one(&mut acc).unwrap();

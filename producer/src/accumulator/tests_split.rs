@@ -97,6 +97,7 @@ async fn a_too_large_batch_is_split_in_halves_that_keep_its_sequences() {
     let budget = MemoryBudget::new(1 << 20);
     let mut acc = Accumulator::new(settings());
     let meta = metadata(&[1, 1]);
+    acknowledge_a_first_batch(&mut acc, &budget, &meta, 99).await;
     let big: Vec<_> = (0..5).map(|n| append(&mut acc, &budget, 0, n)).collect();
     tokio::time::advance(Duration::from_millis(5)).await;
     let (first, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(identity()));
@@ -105,7 +106,7 @@ async fn a_too_large_batch_is_split_in_halves_that_keep_its_sequences() {
     let (second, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(identity()));
     assert_eq!(
         (base_sequence(&first[0]), base_sequence(&second[0])),
-        (0, 5)
+        (1, 6)
     );
 
     let now = Instant::now();
@@ -138,9 +139,9 @@ async fn a_too_large_batch_is_split_in_halves_that_keep_its_sequences() {
     assert_eq!(
         sent,
         [
-            (0, vec![value(0), value(1)]),
-            (2, vec![value(2), value(3), value(4)]),
-            (5, vec![value(5)]),
+            (1, vec![value(0), value(1)]),
+            (3, vec![value(2), value(3), value(4)]),
+            (6, vec![value(5)]),
         ]
     );
     for (n, future) in big.into_iter().enumerate() {
