@@ -6,15 +6,18 @@
 //! the install hint, unless `DURIAN_REQUIRE_PEERS=1` (set by CI), in which
 //! case it fails, so a missing peer can never pass for a green run.
 //!
+//! [`mock_cluster`] runs librdkafka's fault-injecting mock cluster.
 //! [`scripted`] is a fake broker whose answers a test scripts, for the
 //! errors and timings a real broker rarely produces on demand.
 
+pub mod mock_cluster;
 pub mod peers;
 pub mod scripted;
 pub mod tansu;
 
 use std::path::PathBuf;
 
+pub use mock_cluster::MockCluster;
 pub use peers::{confluent_python, kcat};
 pub use tansu::Tansu;
 
