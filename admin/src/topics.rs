@@ -139,8 +139,13 @@ pub(crate) fn parse_delete_topics(
         .collect()
 }
 
-/// A Metadata request for `names`, or for every topic when `None`.
-pub(crate) fn topics_metadata_request(names: Option<&[String]>) -> MetadataRequest {
+/// A Metadata request at `version` for `names`, or for every topic when
+/// `None`.
+///
+/// It asks the broker not to create the topics, which Metadata can say only
+/// from v4 on (kafka-protocol refuses to encode it earlier); a broker that
+/// stops below v4 decides by its own `auto.create.topics.enable`.
+pub(crate) fn topics_metadata_request(names: Option<&[String]>, version: i16) -> MetadataRequest {
     let topics = names.map(|names| {
         names
             .iter()
@@ -149,7 +154,7 @@ pub(crate) fn topics_metadata_request(names: Option<&[String]>) -> MetadataReque
     });
     MetadataRequest::default()
         .with_topics(topics)
-        .with_allow_auto_topic_creation(false)
+        .with_allow_auto_topic_creation(version < 4)
 }
 
 /// Every topic of a Metadata response, ordered by name.
@@ -314,8 +319,10 @@ impl Admin {
         &self,
         names: Option<&[String]>,
     ) -> Result<MetadataResponse> {
-        let request = topics_metadata_request(names);
-        let (_, response) = send_versioned(&self.client, &Target::Any, |_| Ok(request)).await?;
+        let (_, response) = send_versioned(&self.client, &Target::Any, |version| {
+            Ok(topics_metadata_request(names, version))
+        })
+        .await?;
         check(response.error_code, None)?;
         Ok(response)
     }
@@ -432,13 +439,27 @@ mod tests {
         assert_eq!(t.partitions[0].isr, [4]);
         assert_eq!(t.partitions[1].leader, None);
         assert!(results[1].1.is_err());
-        assert!(topics_metadata_request(None).topics.is_none());
+        assert!(topics_metadata_request(None, 12).topics.is_none());
         assert_eq!(
-            topics_metadata_request(Some(&names(&["x"])))
+            topics_metadata_request(Some(&names(&["x"])), 12)
                 .topics
                 .unwrap()
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn metadata_request_encodes_at_every_version() {
+        use kafka_protocol::protocol::{Encodable, Message};
+        for version in 1..=MetadataRequest::VERSIONS.max {
+            for names in [None, Some(names(&["x"]))] {
+                let request = topics_metadata_request(names.as_deref(), version);
+                assert_eq!(request.allow_auto_topic_creation, version < 4);
+                request
+                    .encode(&mut bytes::BytesMut::new(), version)
+                    .unwrap_or_else(|e| panic!("Metadata v{version}: {e}"));
+            }
+        }
     }
 }

@@ -32,7 +32,7 @@ use crate::coordinator::{
 };
 use crate::error::{Error, Invalidates, KafkaError, Result};
 use crate::metadata::refresh::{MetadataManager, MetadataSource, RefreshTiming};
-use crate::metadata::{metadata_request, BrokerInfo, ClusterMetadata, MetadataTrigger};
+use crate::metadata::{metadata_request_at, BrokerInfo, ClusterMetadata, MetadataTrigger};
 use crate::traffic::TrafficClass;
 use crate::ClientConfig;
 
@@ -414,10 +414,10 @@ impl PoolMetadataSource {
             .pool
             .any_connection(&candidates, TrafficClass::Admin)
             .await?;
-        let request = metadata_request(&topics);
         let version = connection
             .versions()
             .negotiate(api_key_of::<MetadataRequest>()?, MetadataRequest::VERSIONS)?;
+        let request = metadata_request_at(&topics, version);
         // v0 reads an empty topic list as "all topics"; ask for at least v1.
         if version < 1 && topics.is_empty() {
             return Err(Error::UnsupportedVersion {

@@ -13,6 +13,8 @@ use durian_core::compression::Compression;
 use durian_core::config::{PropertyDoc, PropertyParser};
 use durian_core::{ClientConfig, Error};
 
+use crate::partitioner::PartitionerKind;
+
 /// Acknowledgements the producer asks for (`acks`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Acks {
@@ -97,6 +99,13 @@ pub const PRODUCER_PROPERTIES: &[PropertyDoc] = &[
         doc: "How often a failed batch is retried (delivery.timeout.ms usually ends retrying first).",
     },
     PropertyDoc {
+        name: "partitioner",
+        default: "default",
+        doc: "How records without a partition are placed: default (the Java client's: murmur2 \
+              of the key, sticky for null keys) or one of librdkafka's: random, consistent, \
+              consistent_random, murmur2, murmur2_random, fnv1a, fnv1a_random.",
+    },
+    PropertyDoc {
         name: "partitioner.ignore.keys",
         default: "false",
         doc: "Spread keyed records with the sticky partitioner instead of hashing their keys.",
@@ -137,6 +146,9 @@ pub struct ProducerConfig {
     pub delivery_timeout: Duration,
     /// `retries`.
     pub retries: u32,
+    /// `partitioner`. A partitioner given to the producer builder
+    /// (`ProducerBuilder::partitioner`) replaces it.
+    pub partitioner: PartitionerKind,
     /// `partitioner.ignore.keys`.
     pub partitioner_ignore_keys: bool,
     /// `partitioner.adaptive.partitioning.enable`.
@@ -159,6 +171,7 @@ impl ProducerConfig {
             compression: Compression::None,
             delivery_timeout: Duration::from_millis(120_000),
             retries: i32::MAX as u32,
+            partitioner: PartitionerKind::Default,
             partitioner_ignore_keys: false,
             adaptive_partitioning: true,
         }
@@ -228,6 +241,15 @@ impl ProducerConfig {
                 ),
             ));
         }
+        if self.partitioner_ignore_keys && self.partitioner != PartitionerKind::Default {
+            return Err(Error::config(
+                "partitioner.ignore.keys",
+                format!(
+                    "applies to partitioner=default only, not {}",
+                    self.partitioner
+                ),
+            ));
+        }
         if self.enable_idempotence {
             let conflict = if self.acks != Acks::All {
                 Some(("acks", "idempotence needs acks=all"))
@@ -266,6 +288,7 @@ struct ProducerKeys {
     compression: Option<Compression>,
     delivery_timeout: Option<Duration>,
     retries: Option<u32>,
+    partitioner: Option<PartitionerKind>,
     ignore_keys: Option<bool>,
     adaptive: Option<bool>,
 }
@@ -284,6 +307,7 @@ impl ProducerKeys {
         c.compression = self.compression.unwrap_or(c.compression);
         c.delivery_timeout = self.delivery_timeout.unwrap_or(c.delivery_timeout);
         c.retries = self.retries.unwrap_or(c.retries);
+        c.partitioner = self.partitioner.unwrap_or(c.partitioner);
         c.partitioner_ignore_keys = self.ignore_keys.unwrap_or(c.partitioner_ignore_keys);
         c.adaptive_partitioning = self.adaptive.unwrap_or(c.adaptive_partitioning);
         c
@@ -315,6 +339,13 @@ fn take_producer_keys(parser: &mut PropertyParser) -> Result<ProducerKeys, Error
             )
         })?),
     };
+    let partitioner = match parser.take("partitioner") {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<PartitionerKind>()
+                .map_err(|e| Error::config("partitioner", e.to_string()))?,
+        ),
+    };
     let retries = match parser.take_parsed::<i64>("retries", "an integer")? {
         None => None,
         Some(n) if n < 0 => return Err(Error::config("retries", "must not be negative")),
@@ -332,6 +363,7 @@ fn take_producer_keys(parser: &mut PropertyParser) -> Result<ProducerKeys, Error
         compression,
         delivery_timeout: parser.take_millis("delivery.timeout.ms")?,
         retries,
+        partitioner,
         ignore_keys: parser.take_bool("partitioner.ignore.keys")?,
         adaptive: parser.take_bool("partitioner.adaptive.partitioning.enable")?,
     })
@@ -377,6 +409,8 @@ impl ProducerConfigBuilder {
         delivery_timeout: Duration;
         /// `retries`.
         retries: u32;
+        /// `partitioner`.
+        partitioner: PartitionerKind;
         /// `partitioner.ignore.keys`.
         partitioner_ignore_keys: bool;
         /// `partitioner.adaptive.partitioning.enable`.
@@ -434,6 +468,40 @@ mod tests {
             ProducerConfig::from_properties([("bootstrap.servers", "h:1"), ("lingr.ms", "1")])
                 .unwrap_err();
         assert_eq!(property_of(err), "lingr.ms");
+    }
+
+    #[test]
+    fn partitioner_takes_every_librdkafka_name() {
+        for kind in PartitionerKind::ALL {
+            let config = ProducerConfig::from_properties([
+                ("bootstrap.servers", "h:1"),
+                ("partitioner", kind.name()),
+            ])
+            .unwrap();
+            assert_eq!(config.partitioner, kind);
+        }
+        let err = ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("partitioner", "murmur3"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("consistent_random"), "{err}");
+        assert_eq!(property_of(err), "partitioner");
+        // partitioner.ignore.keys is the Java default's knob only.
+        let err = ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("partitioner", "fnv1a"),
+            ("partitioner.ignore.keys", "true"),
+        ])
+        .unwrap_err();
+        assert_eq!(property_of(err), "partitioner.ignore.keys");
+        let mut client = ClientConfig::default();
+        client.bootstrap_servers = vec!["h:1".to_owned()];
+        let built = ProducerConfig::builder(client)
+            .partitioner(PartitionerKind::Murmur2Random)
+            .build()
+            .unwrap();
+        assert_eq!(built.partitioner, PartitionerKind::Murmur2Random);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::delivery::DeliveryFuture;
 use crate::error::ProducerError;
 use crate::lifecycle::State;
 use crate::metrics::ProducerMetrics;
-use crate::partitioner::{DefaultPartitioner, Partitioner, SharedPartitioner};
+use crate::partitioner::{Partitioner, SharedPartitioner};
 use crate::record::{ProducerRecord, RecordMetadata};
 use crate::serializer::{BytesSerializer, Serializer};
 use crate::shared::Shared;
@@ -432,7 +432,8 @@ impl<K, V> ProducerBuilder<K, V> {
         self.configure(|c| c.max_block = timeout)
     }
 
-    /// A partitioner instead of the default (murmur2 keys, sticky otherwise).
+    /// A partitioner instead of the one the `partitioner` property names
+    /// (by default the Java client's: murmur2 keys, sticky otherwise).
     pub fn partitioner(mut self, partitioner: impl Partitioner) -> Self {
         self.partitioner = Some(Arc::new(partitioner));
         self
@@ -466,11 +467,9 @@ impl<K, V> ProducerBuilder<K, V> {
             retry_backoff: (config.client.retry_backoff, config.client.retry_backoff_max),
             adaptive: config.adaptive_partitioning,
         };
-        let partitioner = self.partitioner.unwrap_or_else(|| {
-            Arc::new(DefaultPartitioner {
-                ignore_keys: config.partitioner_ignore_keys,
-            })
-        });
+        let partitioner = self
+            .partitioner
+            .unwrap_or_else(|| config.partitioner.build(config.partitioner_ignore_keys));
         let shared = Arc::new(Shared::new(
             client,
             config,

@@ -9,6 +9,7 @@
 //! [`kafka`] runs Apache Kafka itself (one KRaft node or a cluster of
 //! several) from the jars the install script fetches from Maven Central.
 //!
+//! [`mock_cluster`] runs librdkafka's fault-injecting mock cluster.
 //! [`scripted`] is a fake broker whose answers a test scripts, for the
 //! errors and timings a real broker rarely produces on demand.
 //!
@@ -16,6 +17,7 @@
 //! instead of sleeping.
 
 pub mod kafka;
+pub mod mock_cluster;
 pub mod peers;
 pub mod scripted;
 pub mod tansu;
@@ -24,6 +26,7 @@ pub mod wait;
 use std::path::PathBuf;
 
 pub use kafka::KafkaCluster;
+pub use mock_cluster::MockCluster;
 pub use peers::{confluent_python, kcat};
 pub use tansu::Tansu;
 

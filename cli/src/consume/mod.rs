@@ -46,11 +46,14 @@ pub struct ConsumeArgs {
     /// Exit after printing this many records.
     #[arg(short = 'n', long = "count")]
     pub count: Option<u64>,
-    /// Exit once every assigned partition has been read to its end.
+    /// Exit once every assigned partition has been read to its end (with
+    /// -g, only once the group has assigned partitions).
     #[arg(long)]
     pub exit_at_end: bool,
-    /// Exit after this long without a new record (counted from the last
-    /// record, or from the last change of assignment), e.g. 10s or 500ms.
+    /// Exit after this long without a new record, e.g. 10s or 500ms. Counted
+    /// from the last record, or from when the partitions (after joining and
+    /// after every rebalance) have their positions and first fetch answer;
+    /// time spent joining the group is not idle time.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub exit_idle: Option<Duration>,
     /// Output template: %t topic, %p partition, %o offset, %k key, %v

@@ -45,8 +45,40 @@ pub struct Session {
     exit_at_end: bool,
     exit_idle: Option<Duration>,
     printed: u64,
-    last_activity: Instant,
+    idle: IdleClock,
     assignment: BTreeSet<TopicPartition>,
+}
+
+/// The `--exit-idle` clock. It runs only while the consumer can read:
+/// from the moment every assigned partition has a position and an answer
+/// from its leader, and from each record printed. A change of assignment
+/// (joining, every rebalance) stops it until the new partitions are ready,
+/// so a slow JoinGroup or offset lookup is never counted as idle time.
+#[derive(Debug, Default)]
+struct IdleClock {
+    since: Option<Instant>,
+}
+
+impl IdleClock {
+    /// The assignment changed: nothing counts until it is ready.
+    fn stop(&mut self) {
+        self.since = None;
+    }
+
+    /// The assignment is ready to read: start counting unless already.
+    fn ready(&mut self, now: Instant) {
+        self.since.get_or_insert(now);
+    }
+
+    /// A record was printed: count from now.
+    fn activity(&mut self, now: Instant) {
+        self.since = Some(now);
+    }
+
+    /// How long the consumer has been idle, if the clock runs.
+    fn idle_for(&self, now: Instant) -> Option<Duration> {
+        self.since.map(|since| now.saturating_duration_since(since))
+    }
 }
 
 impl Session {
@@ -59,7 +91,7 @@ impl Session {
             exit_at_end: args.exit_at_end,
             exit_idle: args.exit_idle,
             printed: 0,
-            last_activity: Instant::now(),
+            idle: IdleClock::default(),
             assignment: BTreeSet::new(),
         }
     }
@@ -97,12 +129,14 @@ impl Session {
             }
             let assignment = consumer.assignment();
             if assignment != self.assignment {
-                // A (re)join counts as activity for --exit-idle.
                 self.assignment = assignment;
-                self.last_activity = Instant::now();
+                self.idle.stop();
+            }
+            if ready(consumer, &self.assignment) {
+                self.idle.ready(Instant::now());
             }
             if !batch.is_empty() {
-                self.last_activity = Instant::now();
+                self.idle.activity(Instant::now());
                 let mut text = Vec::new();
                 let mut offsets = BTreeMap::new();
                 for record in batch {
@@ -135,11 +169,11 @@ impl Session {
             if self.exit_at_end && at_end(consumer, &self.assignment) {
                 return Ok(Ending::AtEnd);
             }
-            if self
-                .exit_idle
-                .is_some_and(|idle| self.last_activity.elapsed() >= idle)
+            if let (Some(limit), Some(idle)) = (self.exit_idle, self.idle.idle_for(Instant::now()))
             {
-                return Ok(Ending::Idle);
+                if idle >= limit {
+                    return Ok(Ending::Idle);
+                }
             }
         }
     }
@@ -147,18 +181,26 @@ impl Session {
     /// How long the next poll may wait: at most [`POLL_WAIT`], less when
     /// `--exit-idle` runs out sooner.
     fn next_wait(&self) -> Duration {
-        match self.exit_idle {
-            Some(idle) => {
-                let left = idle.saturating_sub(self.last_activity.elapsed());
-                left.clamp(Duration::from_millis(1), POLL_WAIT)
-            }
-            None => POLL_WAIT,
+        match (self.exit_idle, self.idle.idle_for(Instant::now())) {
+            (Some(limit), Some(idle)) => limit
+                .saturating_sub(idle)
+                .clamp(Duration::from_millis(1), POLL_WAIT),
+            _ => POLL_WAIT,
         }
     }
 }
 
+/// Whether the consumer can read every assigned partition: each has a
+/// position and its leader has answered a fetch (so its lag is known).
+/// Never with nothing assigned, e.g. while a group member waits for its
+/// JoinGroup answer.
+fn ready(consumer: &Consumer, assignment: &BTreeSet<TopicPartition>) -> bool {
+    !assignment.is_empty() && assignment.iter().all(|tp| consumer.lag(tp).is_some())
+}
+
 /// Whether every assigned partition has been printed up to its high
-/// watermark as of the last fetch (never with nothing assigned).
+/// watermark as of the last fetch (never with nothing assigned, so a
+/// member still joining its group does not count as at the end).
 fn at_end(consumer: &Consumer, assignment: &BTreeSet<TopicPartition>) -> bool {
     !assignment.is_empty() && assignment.iter().all(|tp| consumer.lag(tp) == Some(0))
 }
@@ -233,4 +275,30 @@ async fn closed_stdout() {
         }
     }
     std::future::pending::<()>().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_clock_runs_only_while_the_assignment_is_ready() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut clock = IdleClock::default();
+        // Joining: however long it takes, nothing is idle time.
+        assert_eq!(clock.idle_for(at(30_000)), None);
+        clock.ready(at(30_000));
+        assert_eq!(clock.idle_for(at(31_000)), Some(Duration::from_secs(1)));
+        // Still ready on the next poll: the clock keeps its start.
+        clock.ready(at(31_000));
+        assert_eq!(clock.idle_for(at(32_000)), Some(Duration::from_secs(2)));
+        clock.activity(at(32_000));
+        assert_eq!(clock.idle_for(at(32_500)), Some(Duration::from_millis(500)));
+        // A rebalance stops it until the new assignment is ready.
+        clock.stop();
+        assert_eq!(clock.idle_for(at(60_000)), None);
+        clock.ready(at(60_000));
+        assert_eq!(clock.idle_for(at(60_100)), Some(Duration::from_millis(100)));
+    }
 }

@@ -306,9 +306,11 @@ impl GroupTask {
             None => BTreeSet::new(),
             Some(SubscriptionSpec::Topics(topics)) => topics.clone(),
             Some(SubscriptionSpec::Pattern(regex)) => {
-                let request = MetadataRequest::default()
-                    .with_topics(None)
-                    .with_allow_auto_topic_creation(false);
+                // Every topic (a null list) is never auto-created, so the
+                // request leaves allow_auto_topic_creation at its default:
+                // `false` cannot be encoded below Metadata v4, which some
+                // brokers (librdkafka's mock cluster) stop short of.
+                let request = MetadataRequest::default().with_topics(None);
                 match self.client.send(Target::Any, request).await {
                     Ok(response) => response
                         .topics

@@ -108,37 +108,37 @@ pub enum Handshake {
 }
 
 /// Interprets the body of an ApiVersions response to a request sent at `version`.
+///
+/// Brokers refuse an ApiVersions version they do not know in layouts of
+/// their own: Apache Kafka answers in the v0 layout, librdkafka's mock
+/// cluster in a mix of v0 and the flexible layout. So, as the Java client
+/// and librdkafka do, the body is read at `version` first and in the v0
+/// layout only when that fails. A refusal (`UNSUPPORTED_VERSION`) asks for
+/// a retry at the broker's highest ApiVersions version if the answer
+/// carried one, else at v0.
 pub fn parse_api_versions(body: Bytes, version: i16) -> Result<Handshake> {
-    // Guard first: kafka-protocol sizes arrays from wire counts (see
-    // wire_guard). A body that fails the walk is treated like one that
-    // fails to decode at `version`, i.e. tried again in the v0 layout.
-    let decoded =
-        match crate::wire_guard::check_response(ApiKey::ApiVersions as i16, version, &body) {
-            Ok(()) => {
-                ApiVersionsResponse::decode(&mut body.clone(), version).map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        };
-    if let Ok(response) = &decoded {
-        if response.error_code == 0 {
-            return Ok(Handshake::Done(table_of(response)));
+    let response = match decode_at(&body, version) {
+        Ok(response) => response,
+        Err(at_version) if version == 0 => {
+            return Err(Error::protocol(
+                "malformed ApiVersions response",
+                format_args!("as v0: {at_version}"),
+            ));
         }
-    }
-    // A broker that does not know `version` replies in the v0 layout.
-    let response = match decoded {
-        Ok(response) if response.error_code != KafkaCode::UNSUPPORTED_VERSION.0 => response,
-        _ => {
-            crate::wire_guard::check_response(ApiKey::ApiVersions as i16, 0, &body)
-                .map_err(|e| Error::protocol("checking ApiVersions v0 response", e))?;
-            ApiVersionsResponse::decode(&mut body.clone(), 0)
-                .map_err(|e| Error::protocol("decoding ApiVersions response", e))?
-        }
+        Err(at_version) => decode_at(&body, 0).map_err(|as_v0| {
+            Error::protocol(
+                "malformed ApiVersions response",
+                format_args!("as v{version}: {at_version}; as v0: {as_v0}"),
+            )
+        })?,
     };
     if response.error_code != KafkaCode::UNSUPPORTED_VERSION.0 {
         KafkaError::check(response.error_code, None)?;
         return Ok(Handshake::Done(table_of(&response)));
     }
     let offered = table_of(&response).broker_range(ApiKey::ApiVersions);
+    // Never the version just refused: a broker that announces it anyway
+    // must not keep the handshake going round.
     let next = offered
         .map(|range| {
             range
@@ -156,6 +156,18 @@ pub fn parse_api_versions(body: Bytes, version: i16) -> Result<Handshake> {
         });
     }
     Ok(Handshake::Retry(next))
+}
+
+/// Decodes `body` as an ApiVersions response of `version`, or says why not.
+///
+/// The wire guard runs first because kafka-protocol sizes arrays from
+/// wire counts (see wire_guard): a garbage count must be refused before
+/// anything is allocated for it. Bytes after the last field are allowed,
+/// as Java and librdkafka allow them.
+fn decode_at(body: &Bytes, version: i16) -> std::result::Result<ApiVersionsResponse, String> {
+    crate::wire_guard::check_response(ApiKey::ApiVersions as i16, version, body)
+        .map_err(|e| e.to_string())?;
+    ApiVersionsResponse::decode(&mut body.clone(), version).map_err(|e| e.to_string())
 }
 
 fn table_of(response: &ApiVersionsResponse) -> ApiVersionTable {
@@ -243,6 +255,85 @@ mod tests {
         assert_eq!(parse_api_versions(body, 3).unwrap(), Handshake::Retry(0));
         let body = encoded(&response(35, &[]), 0);
         assert!(parse_api_versions(body, 0).is_err());
+    }
+
+    /// The bytes librdkafka 2.0.2's mock cluster sends back to an
+    /// ApiVersions v3 request (captured from it): error 35, a one-byte
+    /// entry count of 1 followed by a v0-style entry (18: 0..=2) without
+    /// tags, then a throttle time. Neither the v0 nor the v3 layout: read at
+    /// v3 it is an error with no entries and trailing bytes, as Java and
+    /// librdkafka read it, so the retry is v0.
+    #[test]
+    fn the_librdkafka_mock_refusal_of_v3_leads_to_a_v0_retry() {
+        let body = Bytes::from_static(&[
+            0x00, 0x23, 0x01, 0x00, 0x12, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,
+        ]);
+        assert_eq!(parse_api_versions(body, 3).unwrap(), Handshake::Retry(0));
+    }
+
+    /// Apache Kafka's refusal: the v0 layout, with the api_keys array
+    /// holding the broker's ApiVersions range (since 2.4) or empty (before).
+    #[test]
+    fn a_v0_layout_refusal_of_v3_is_read_as_v0() {
+        let with_keys = encoded(&response(35, &[(18, 0, 2), (3, 0, 9)]), 0);
+        assert_eq!(
+            parse_api_versions(with_keys, 3).unwrap(),
+            Handshake::Retry(2)
+        );
+        let without_keys = encoded(&response(35, &[]), 0);
+        assert_eq!(
+            parse_api_versions(without_keys, 3).unwrap(),
+            Handshake::Retry(0)
+        );
+        // A broker announcing more than was asked for cannot make durian
+        // ask again at the same version.
+        let too_high = encoded(&response(35, &[(18, 0, 9)]), 0);
+        assert_eq!(
+            parse_api_versions(too_high, 3).unwrap(),
+            Handshake::Retry(2)
+        );
+    }
+
+    /// A successful answer in the v0 layout to a v3 request (some brokers
+    /// answer every version so) is accepted as the table.
+    #[test]
+    fn a_v0_layout_success_to_a_v3_request_is_accepted() {
+        let body = encoded(&response(0, &[(18, 0, 2), (0, 3, 7)]), 0);
+        let Handshake::Done(table) = parse_api_versions(body, 3).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!(
+            table.broker_range(ApiKey::Produce),
+            Some(VersionRange { min: 3, max: 7 })
+        );
+    }
+
+    /// Bytes that fit no layout give one clear error naming both attempts,
+    /// never a panic or an allocation sized by a garbage count.
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let cases: [&[u8]; 6] = [
+            &[],
+            &[0x00],
+            &[0x00, 0x00, 0x7f, 0xff, 0xff, 0xff],
+            &[0x00, 0x23, 0xff, 0xff, 0xff, 0xff, 0x0f],
+            &[0xff; 64],
+            &[0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00],
+        ];
+        for bytes in cases {
+            for version in [0, 1, 2, 3] {
+                let err = parse_api_versions(Bytes::from_static(bytes), version).unwrap_err();
+                let text = err.to_string();
+                assert!(
+                    text.contains("malformed ApiVersions response"),
+                    "{bytes:02x?} at v{version}: {text}"
+                );
+                if version > 0 {
+                    assert!(text.contains(&format!("v{version}")), "{text}");
+                    assert!(text.contains("v0"), "{text}");
+                }
+            }
+        }
     }
 
     #[test]

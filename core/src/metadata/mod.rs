@@ -243,6 +243,22 @@ pub fn metadata_request(topics: &BTreeSet<String>) -> MetadataRequest {
         .with_allow_auto_topic_creation(false)
 }
 
+/// [`metadata_request`] as it can be sent at `version`.
+///
+/// Before v4 the request has no `allow_auto_topic_creation` field (the
+/// broker's own `auto.create.topics.enable` decides) and kafka-protocol
+/// refuses to encode `false` there, so it is left at its default, as the
+/// Java client's producer does. Brokers that stop at Metadata v3 exist:
+/// librdkafka 2.0's mock cluster serves v0–v2.
+pub(crate) fn metadata_request_at(topics: &BTreeSet<String>, version: i16) -> MetadataRequest {
+    let request = metadata_request(topics);
+    if version < 4 {
+        request.with_allow_auto_topic_creation(true)
+    } else {
+        request
+    }
+}
+
 /// A shared snapshot.
 pub type MetadataSnapshot = Arc<ClusterMetadata>;
 
@@ -322,6 +338,19 @@ mod tests {
         assert!(kept.topic("t").is_some());
         let dropped = first.merge(&empty, &BTreeSet::new());
         assert!(dropped.topic("t").is_none());
+    }
+
+    #[test]
+    fn the_request_encodes_at_every_version() {
+        use kafka_protocol::protocol::{Encodable, Message};
+        for version in MetadataRequest::VERSIONS.min..=MetadataRequest::VERSIONS.max {
+            let request = metadata_request_at(&interest(), version);
+            let mut buf = bytes::BytesMut::new();
+            request
+                .encode(&mut buf, version)
+                .unwrap_or_else(|e| panic!("Metadata v{version}: {e}"));
+            assert_eq!(request.allow_auto_topic_creation, version < 4);
+        }
     }
 
     #[test]

@@ -10,13 +10,22 @@
 //! The sticky partitioner lives in the accumulator because it switches
 //! partitions by the bytes actually batched; a [`Partitioner`] that returns
 //! `None` hands the record to it.
+//!
+//! The `partitioner` property picks a [`PartitionerKind`]: the Java
+//! client's default or one of librdkafka's (`random`, `consistent`,
+//! `consistent_random`, `murmur2`, `murmur2_random`, `fnv1a`,
+//! `fnv1a_random`); see [`librdkafka`](self::librdkafka) for their rules.
 
+mod hashes;
+pub mod librdkafka;
 mod murmur2;
 mod round_robin;
 pub(crate) mod sticky;
 
 use std::sync::Arc;
 
+pub use hashes::{crc32, fnv1a};
+pub use librdkafka::{PartitionerKind, UnknownPartitioner};
 pub use murmur2::{murmur2, partition_for_key, to_positive};
 pub use round_robin::RoundRobinPartitioner;
 
