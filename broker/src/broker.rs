@@ -31,6 +31,7 @@ use crate::topology::{BrokerAddress, Topology};
 
 /// Why a broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BrokerError {
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
@@ -209,7 +210,7 @@ impl BrokerBuilder {
         });
         let opened = prepared.open(node, topology)?;
         let state = opened.state.clone();
-        let endpoint = Arc::new(Endpoint::new(state.node.node_id, None));
+        let endpoint = Arc::new(Endpoint::new(state.node.node_id));
         let server = tokio::spawn(listener::run(
             listener,
             state.clone(),

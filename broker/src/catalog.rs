@@ -40,6 +40,7 @@ pub struct TopicMeta {
 
 /// Why a catalog operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CatalogError {
     /// Writing or reading a catalog file failed.
     #[error("topic catalog I/O error on {path}: {source}")]

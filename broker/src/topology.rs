@@ -66,6 +66,7 @@ pub struct Placement {
 
 /// Why a topology change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg(any(test, feature = "testing"))]
 pub enum TopologyError {
     /// The node id is not part of the cluster.
     #[error("node {0} is not part of this cluster")]
@@ -139,6 +140,7 @@ impl Default for EpochHistory {
 
 impl EpochHistory {
     /// The entries, oldest first.
+    #[cfg(test)]
     pub fn entries(&self) -> &[EpochStart] {
         &self.entries
     }
@@ -149,6 +151,7 @@ impl EpochHistory {
     /// `epoch` or a start at least `start_offset` are dropped first (an
     /// epoch in which nothing was written leaves no entry behind).
     /// Negative epochs or offsets are ignored.
+    #[cfg(any(test, feature = "testing"))]
     pub fn assign(&mut self, epoch: i32, start_offset: i64) {
         if epoch < 0 || start_offset < 0 {
             return;
@@ -272,6 +275,7 @@ impl Topology {
     /// Records in `epochs` that `topic`-`partition` entered `epoch` at its
     /// current log end offset. Called with the topology locked, right after
     /// the bump, so no request sees the new epoch before it is recorded.
+    #[cfg(any(test, feature = "testing"))]
     fn record_epoch(
         &self,
         epochs: &mut HashMap<(String, i32), EpochHistory>,
@@ -293,11 +297,6 @@ impl Topology {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every change is a few map updates that leave the table consistent.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Number of nodes, running or not.
-    pub fn node_count(&self) -> usize {
-        self.lock().nodes.len()
     }
 
     /// Simulated replicas per partition.
@@ -324,11 +323,6 @@ impl Topology {
     /// How to reach `node_id`, running or not.
     pub fn broker(&self, node_id: i32) -> Option<BrokerAddress> {
         self.lock().nodes.get(&node_id).map(|n| n.address.clone())
-    }
-
-    /// Whether `node_id` is running.
-    pub fn is_alive(&self, node_id: i32) -> bool {
-        self.lock().nodes.get(&node_id).is_some_and(|n| n.alive)
     }
 
     /// The controller: the lowest running node id (-1 if none runs).
@@ -475,6 +469,7 @@ impl Topology {
     }
 
     /// Pins the coordinator of `key` to `node` (which must run).
+    #[cfg(any(test, feature = "testing"))]
     pub fn pin_coordinator(&self, key: &str, node: i32) -> Result<(), TopologyError> {
         let mut inner = self.lock();
         check_running(&inner, node)?;
@@ -485,6 +480,7 @@ impl Topology {
     /// Makes `to` (which must run) the leader of `topic`-`partition` and
     /// bumps the leader epoch; `to` becomes a replica if it was not one.
     /// Returns the new epoch.
+    #[cfg(any(test, feature = "testing"))]
     pub fn move_leader(&self, topic: &str, partition: i32, to: i32) -> Result<i32, TopologyError> {
         let mut inner = self.lock();
         check_running(&inner, to)?;
@@ -513,6 +509,7 @@ impl Topology {
     /// their next running replica, leaderless partitions it replicates get
     /// it as leader; every change bumps the epoch. Leaders do not move back
     /// on their own when a node returns (no preferred-leader election).
+    #[cfg(any(test, feature = "testing"))]
     pub fn set_alive(&self, node: i32, alive: bool) -> Result<(), TopologyError> {
         let mut inner = self.lock();
         let entry = inner
@@ -551,6 +548,7 @@ impl Topology {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 fn check_running(inner: &Inner, node: i32) -> Result<(), TopologyError> {
     match inner.nodes.get(&node) {
         None => Err(TopologyError::UnknownNode(node)),

@@ -11,7 +11,7 @@ use std::sync::{Arc, LazyLock};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{self, ApiKey, TopicName};
-use kafka_protocol::protocol::{Encodable, Message, StrBytes, VersionRange};
+use kafka_protocol::protocol::{Encodable, StrBytes, VersionRange};
 
 use crate::server::decode_guard::decode_guarded;
 use crate::state::BrokerState;
@@ -83,6 +83,7 @@ pub struct ApiHandler {
     /// close the connection with a reason.
     pub advertised: VersionRange,
     /// Versions kafka-protocol can decode for this request; `versions` must lie inside.
+    #[cfg(test)]
     pub decodable: VersionRange,
     /// Decodes the body at the given version, runs the handler, encodes the reply.
     pub run: fn(Arc<BrokerState>, RequestContext, Bytes) -> HandlerFuture,
@@ -115,7 +116,8 @@ macro_rules! api {
             key: ApiKey::$key,
             versions: $module::VERSIONS,
             advertised: $module::VERSIONS,
-            decodable: <$request as Message>::VERSIONS,
+            #[cfg(test)]
+            decodable: <$request as kafka_protocol::protocol::Message>::VERSIONS,
             run: |state, ctx, body| {
                 Box::pin(async move {
                     let version = ctx.version;
@@ -136,7 +138,8 @@ macro_rules! api_ctx {
             key: ApiKey::$key,
             versions: $module::VERSIONS,
             advertised: $module::VERSIONS,
-            decodable: <$request as Message>::VERSIONS,
+            #[cfg(test)]
+            decodable: <$request as kafka_protocol::protocol::Message>::VERSIONS,
             run: |state, ctx, body| {
                 Box::pin(async move {
                     let request: $request = decode_guarded(&body, ctx.version)?;
@@ -154,7 +157,8 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             key: ApiKey::Produce,
             versions: produce::VERSIONS,
             advertised: produce::ADVERTISED,
-            decodable: <messages::ProduceRequest as Message>::VERSIONS,
+            #[cfg(test)]
+            decodable: <messages::ProduceRequest as kafka_protocol::protocol::Message>::VERSIONS,
             run: |state, ctx, body| {
                 Box::pin(async move {
                     let version = ctx.version;
@@ -253,6 +257,7 @@ pub fn text(value: impl Into<String>) -> StrBytes {
 
 /// The served APIs as a Markdown table (API, key, versions served,
 /// versions advertised), generated from [`registry`] for docs/BROKER.md.
+#[cfg(feature = "testing")]
 pub fn api_table_markdown() -> String {
     let mut handlers: Vec<&ApiHandler> = registry().iter().collect();
     handlers.sort_by_key(|h| h.key as i16);

@@ -90,6 +90,7 @@ pub async fn read_frame_body<R: AsyncRead + Unpin>(
 }
 
 /// Reads one whole frame; `Ok(None)` on a clean close between frames.
+#[cfg(test)]
 pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max_bytes: usize,

@@ -33,7 +33,6 @@ pub type SharedLog = Arc<Mutex<PartitionLog>>;
 #[derive(Debug)]
 pub struct LogManager {
     data_dir: PathBuf,
-    default_config: LogConfig,
     logs: RwLock<HashMap<(String, i32), SharedLog>>,
     topic_ids: RwLock<HashMap<String, Uuid>>,
     /// Serialises checkpoint writers so files are never written concurrently.
@@ -101,23 +100,12 @@ impl LogManager {
         }
         let manager = LogManager {
             data_dir: data_dir.to_path_buf(),
-            default_config,
             logs: RwLock::new(logs),
             topic_ids: RwLock::new(topic_ids),
             checkpoint_lock: Mutex::new(()),
         };
         manager.checkpoint()?;
         Ok(manager)
-    }
-
-    /// The data directory.
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
-    }
-
-    /// The configuration logs are opened with.
-    pub fn default_config(&self) -> &LogConfig {
-        &self.default_config
     }
 
     /// Every (topic, partition) with a log, sorted.
@@ -234,6 +222,7 @@ impl LogManager {
     }
 
     /// Flushes every log to disk, then checkpoints.
+    #[cfg(test)]
     pub fn flush_all(&self) -> Result<(), StorageError> {
         for (_, log) in self.snapshot_logs() {
             lock(&log).flush()?;

@@ -216,6 +216,7 @@ impl PartitionLog {
     }
 
     /// Flushes and marks the log clean, so the next open needs no recovery.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn close(mut self) -> Result<(), StorageError> {
         self.shutdown()
     }
@@ -256,21 +257,25 @@ impl PartitionLog {
     }
 
     /// Number of segments (including the active one).
+    #[cfg(test)]
     pub fn segment_count(&self) -> usize {
         self.older.len() + 1
     }
 
     /// Base offsets of the segments, oldest first.
+    #[cfg(test)]
     pub fn segment_base_offsets(&self) -> Vec<i64> {
         self.segments().map(Segment::base_offset).collect()
     }
 
     /// Number of idempotent producers the log tracks.
+    #[cfg(test)]
     pub fn producer_count(&self) -> usize {
         self.producers.len()
     }
 
     /// The directory of the log.
+    #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -38,7 +38,7 @@ use kafka_protocol::ResponseError;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::server::endpoint::{Decision, Interception, RequestInfo, RequestInterceptor};
+use crate::server::intercept::{Decision, Interception, RequestInfo, RequestInterceptor};
 
 /// What a fault rule does to a request it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
