@@ -13,6 +13,8 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{self, ApiKey, TopicName};
 use kafka_protocol::protocol::{Encodable, StrBytes, VersionRange};
 
+pub use error::{EncodeError, HandlerError};
+
 use crate::server::decode_guard::decode_guarded;
 use crate::state::BrokerState;
 
@@ -26,6 +28,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+mod error;
 pub mod error_reply;
 pub mod fetch;
 pub mod find_coordinator;
@@ -55,7 +58,7 @@ pub enum Reply {
 }
 
 /// The future a handler returns: the reply, or a reason to close the connection.
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply, String>> + Send>>;
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply, HandlerError>> + Send>>;
 
 /// Who sent a request and how; handed to every handler run.
 #[derive(Debug, Clone)]
@@ -101,11 +104,14 @@ pub const fn versions(min: i16, max: i16) -> VersionRange {
 }
 
 /// Encodes a response body at `version`.
-pub fn encode_body<T: Encodable>(response: &T, version: i16) -> Result<Reply, String> {
+pub fn encode_body<T: Encodable>(response: &T, version: i16) -> Result<Reply, HandlerError> {
     let mut buf = BytesMut::new();
     response
         .encode(&mut buf, version)
-        .map_err(|e| format!("cannot encode response at version {version}: {e}"))?;
+        .map_err(|e| EncodeError {
+            version,
+            source: e.into(),
+        })?;
     Ok(Reply::Body(buf.freeze()))
 }
 

@@ -25,7 +25,7 @@ use kafka_protocol::ResponseError;
 
 use super::error_reply::produce_error_knows_log_start;
 use super::produce_validate::check_produced_records;
-use super::{text, versions, RequestContext};
+use super::{text, versions, HandlerError, RequestContext};
 use crate::state::BrokerState;
 use crate::storage::{lock_log, SharedLog};
 
@@ -51,7 +51,7 @@ pub enum ProduceReply {
     /// acks=0 but something failed: close the connection, as Kafka does,
     /// because that is the only way a fire-and-forget producer learns it
     /// must refresh its metadata.
-    Close(String),
+    Close(HandlerError),
 }
 
 /// Appends the request's batches.
@@ -111,7 +111,7 @@ pub async fn handle(
 
     let mut appended = run_appends(appends).await.into_iter();
     let mut responses = Vec::with_capacity(topics.len());
-    let mut first_error: Option<String> = None;
+    let mut first_error: Option<HandlerError> = None;
     for (topic_name, name, partitions) in topics {
         let mut answers = Vec::with_capacity(partitions.len());
         for slot in partitions {
@@ -122,12 +122,12 @@ pub async fn handle(
             if result.error_code == 0 {
                 state.notify_append(&name, result.index);
             } else if first_error.is_none() {
-                first_error = Some(format!(
-                    "acks=0 produce to {name}-{} failed with error {}: {}",
-                    result.index,
-                    result.error_code,
-                    result.message.as_deref().unwrap_or("")
-                ));
+                first_error = Some(HandlerError::AcksZeroProduceFailed {
+                    topic: name.clone(),
+                    partition: result.index,
+                    code: result.error_code,
+                    message: result.message.clone().unwrap_or_default(),
+                });
             }
             answers.push(with_message(result, version));
         }
@@ -230,7 +230,11 @@ impl PendingAppend {
         let max_message_bytes = lock_log(&self.log).config().max_message_bytes;
         if let Err(reason) = check_produced_records(&self.records, max_message_bytes) {
             tracing::debug!(partition, %reason, "produce refused: records do not decode");
-            return failure(partition, ResponseError::CorruptMessage.code(), &reason);
+            return failure(
+                partition,
+                ResponseError::CorruptMessage.code(),
+                &reason.to_string(),
+            );
         }
         // Offsets are stamped in place, so the log gets its own copy.
         let mut batches = BytesMut::from(&self.records[..]);

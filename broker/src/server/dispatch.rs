@@ -10,7 +10,7 @@ use super::endpoint::Endpoint;
 use super::frame::{decode_header, response_frame, RequestPrefix};
 #[cfg(feature = "testing")]
 use super::intercept::{Interception, RequestInfo};
-use crate::handlers::{api_versions, lookup, Reply, RequestContext};
+use crate::handlers::{api_versions, lookup, HandlerError, Reply, RequestContext};
 #[cfg(feature = "testing")]
 use crate::handlers::{error_reply, ApiHandler};
 use crate::state::BrokerState;
@@ -93,7 +93,7 @@ pub async fn dispatch(
     }
     let (header, body) = match decode_header(api, prefix, &frame) {
         Ok(parts) => parts,
-        Err(reason) => return Outcome::Close(format!("{api:?} v{version}: {reason}")),
+        Err(e) => return Outcome::Close(format!("{api:?} v{version}: {e}")),
     };
     tracing::trace!(
         ?api,
@@ -188,13 +188,17 @@ fn fail(
     }
 }
 
-fn respond(correlation_id: i32, header_version: i16, reply: Result<Reply, String>) -> Outcome {
+fn respond(
+    correlation_id: i32,
+    header_version: i16,
+    reply: Result<Reply, HandlerError>,
+) -> Outcome {
     match reply {
         Ok(Reply::Body(body)) => {
             Outcome::Respond(response_frame(correlation_id, header_version, &body))
         }
         Ok(Reply::Nothing) => Outcome::Silent,
-        Err(reason) => Outcome::Close(reason),
+        Err(reason) => Outcome::Close(reason.to_string()),
     }
 }
 

@@ -4,5 +4,5 @@
 
 pub use crate::handlers::api_table_markdown;
 pub use crate::topic_config::{
-    describe_topic_configs, validate_topic_config, ConfigEntry, ConfigType,
+    describe_topic_configs, validate_topic_config, ConfigEntry, ConfigType, TopicConfigError,
 };

@@ -18,7 +18,7 @@ pub use data::*;
 
 use super::{delete_groups, leave_group, offset_commit, offset_delete, offset_fetch};
 use crate::group::{join_error, sync_error};
-use crate::handlers::{encode_body, Reply, RequestContext};
+use crate::handlers::{encode_body, HandlerError, Reply, RequestContext};
 use crate::server::decode_guard::decode_guarded;
 use crate::state::BrokerState;
 
@@ -32,12 +32,12 @@ pub fn build(
     api: ApiKey,
     body: &Bytes,
     code: i16,
-) -> Option<Result<Reply, String>> {
+) -> Option<Result<Reply, HandlerError>> {
     let v = ctx.version;
     let reply = match api {
         ApiKey::Produce => run(body, v, |r: ProduceRequest| {
             if r.acks == 0 {
-                return Err("acks=0 has no response to carry an error".to_string());
+                return Err(HandlerError::NoResponseToCarryError);
             }
             encode_body(&produce(state, &r, v, code), v)
         }),
@@ -92,8 +92,8 @@ pub fn build(
 fn run<T: Request>(
     body: &Bytes,
     version: i16,
-    respond: impl FnOnce(T) -> Result<Reply, String>,
-) -> Result<Reply, String> {
+    respond: impl FnOnce(T) -> Result<Reply, HandlerError>,
+) -> Result<Reply, HandlerError> {
     respond(decode_guarded::<T>(body, version)?)
 }
 
