@@ -22,6 +22,7 @@ mod append_signals;
 mod background;
 mod broker;
 mod catalog;
+mod clock;
 mod config;
 mod data_dir;
 #[cfg(feature = "fuzzing")]

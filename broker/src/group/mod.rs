@@ -61,13 +61,7 @@ pub(crate) use sync::sync_error;
 use sync::{SyncOutcome, SyncParams};
 use timer::GroupSlot;
 
-/// Wall-clock milliseconds since the Unix epoch (commit timestamps, retention).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 /// State shared by the coordinator's API and its background tasks.
 pub(crate) struct Shared {

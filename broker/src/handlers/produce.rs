@@ -26,6 +26,7 @@ use kafka_protocol::ResponseError;
 use super::error_reply::produce_error_knows_log_start;
 use super::produce_validate::check_produced_records;
 use super::{text, versions, HandlerError, RequestContext};
+use crate::clock::now_ms;
 use crate::state::BrokerState;
 use crate::storage::{lock_log, SharedLog};
 
@@ -324,11 +325,4 @@ fn with_message(outcome: Outcome, version: i16) -> PartitionProduceResponse {
     } else {
         response
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -23,8 +23,8 @@ use super::checkpoint::{self, Offsets, LOG_START_OFFSET_FILE, RECOVERY_POINT_FIL
 use super::layout::{
     parse_partition_dir, partition_dir_name, validate_topic_name, DELETE_DIR_SUFFIX,
 };
-use super::partition_log::system_now_ms;
 use super::{partition_metadata, LogConfig, PartitionLog, RecoveryHints, StorageError};
+use crate::clock::now_ms;
 
 /// A shared handle to one partition log.
 pub type SharedLog = Arc<Mutex<PartitionLog>>;
@@ -190,7 +190,7 @@ impl LogManager {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(topic);
-        let stamp = system_now_ms();
+        let stamp = now_ms();
         for ((topic, partition), log) in removed {
             lock(&log).mark_deleted();
             let name = partition_dir_name(&topic, partition);

@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::checkpoint::{sync_dir, write_atomically};
 use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
@@ -25,6 +24,7 @@ use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManag
 use super::recovery::{load_segments, remove_if_exists, OpenReport};
 use super::segment::Segment;
 use super::{LogConfig, StorageError};
+use crate::clock::now_ms;
 
 /// What the data directory remembers about a log between runs, passed to
 /// [`PartitionLog::open_with`] by the [`LogManager`](super::LogManager).
@@ -89,13 +89,6 @@ pub struct PartitionLog {
     pub(super) deleted: bool,
 }
 
-/// Milliseconds since the Unix epoch by the system clock.
-pub(crate) fn system_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl PartitionLog {
     /// Opens the log in `dir`, creating it if needed, recovering it if the
     /// last close was not clean. Equivalent to [`open_with`](Self::open_with)
@@ -121,7 +114,7 @@ impl PartitionLog {
         fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = marker.exists();
-        let now = system_now_ms();
+        let now = now_ms();
         let recovery_point = hints.recovery_point.unwrap_or(0);
         let loaded = load_segments(dir, &config, clean, recovery_point, now)?;
         let mut report = loaded.report;
