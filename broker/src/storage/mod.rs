@@ -27,6 +27,7 @@ mod producer_state;
 mod read;
 mod recovery;
 mod retention;
+mod scanned;
 mod segment;
 mod time_index;
 
@@ -37,3 +38,4 @@ pub use config::{FlushPolicy, LogConfig};
 pub use error::StorageError;
 pub use log_manager::{lock_log, LogManager, SharedLog};
 pub use partition_log::{PartitionLog, RecoveryHints};
+pub use scanned::ScannedRecords;
