@@ -1,5 +1,7 @@
 //! One module per Kafka API. Each module states the versions it serves in a
-//! `VERSIONS` constant and exposes `handle(state, request, version)`.
+//! `VERSIONS` constant and exposes `handle(state, request, version or ctx)`;
+//! the group APIs get a [`GroupContext`] (the coordinator and who
+//! coordinates which group) instead of the whole broker state.
 //!
 //! [`registry`] is the single list of served APIs: dispatch routes by it
 //! and ApiVersions advertises exactly what it contains, so a handler
@@ -14,6 +16,7 @@ use kafka_protocol::messages::{self, ApiKey, TopicName};
 use kafka_protocol::protocol::{Encodable, StrBytes, VersionRange};
 
 pub use error::{EncodeError, HandlerError};
+pub use group_context::GroupContext;
 
 use crate::server::decode_guard::decode_guarded;
 use crate::state::BrokerState;
@@ -32,6 +35,7 @@ mod error;
 pub mod error_reply;
 pub mod fetch;
 pub mod find_coordinator;
+mod group_context;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
@@ -157,6 +161,28 @@ macro_rules! api_ctx {
     };
 }
 
+/// Builds an [`ApiHandler`] for a group API, whose `handle` sees only the
+/// [`GroupContext`] (and the [`RequestContext`]).
+macro_rules! api_group {
+    ($key:ident, $module:ident, $request:ty) => {
+        ApiHandler {
+            key: ApiKey::$key,
+            versions: $module::VERSIONS,
+            advertised: $module::VERSIONS,
+            #[cfg(test)]
+            decodable: <$request as kafka_protocol::protocol::Message>::VERSIONS,
+            run: |state, ctx, body| {
+                Box::pin(async move {
+                    let request: $request = decode_guarded(&body, ctx.version)?;
+                    let groups = GroupContext::of(&state);
+                    let response = $module::handle(&groups, request, &ctx).await;
+                    encode_body(&response, ctx.version)
+                })
+            },
+        }
+    };
+}
+
 static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
     vec![
         ApiHandler {
@@ -180,23 +206,23 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
         api_ctx!(Fetch, fetch, messages::FetchRequest),
         api_ctx!(ListOffsets, list_offsets, messages::ListOffsetsRequest),
         api_ctx!(Metadata, metadata, messages::MetadataRequest),
-        api_ctx!(OffsetCommit, offset_commit, messages::OffsetCommitRequest),
-        api_ctx!(OffsetFetch, offset_fetch, messages::OffsetFetchRequest),
+        api_group!(OffsetCommit, offset_commit, messages::OffsetCommitRequest),
+        api_group!(OffsetFetch, offset_fetch, messages::OffsetFetchRequest),
         api_ctx!(
             FindCoordinator,
             find_coordinator,
             messages::FindCoordinatorRequest
         ),
-        api_ctx!(JoinGroup, join_group, messages::JoinGroupRequest),
-        api_ctx!(Heartbeat, heartbeat, messages::HeartbeatRequest),
-        api_ctx!(LeaveGroup, leave_group, messages::LeaveGroupRequest),
-        api_ctx!(SyncGroup, sync_group, messages::SyncGroupRequest),
-        api_ctx!(
+        api_group!(JoinGroup, join_group, messages::JoinGroupRequest),
+        api_group!(Heartbeat, heartbeat, messages::HeartbeatRequest),
+        api_group!(LeaveGroup, leave_group, messages::LeaveGroupRequest),
+        api_group!(SyncGroup, sync_group, messages::SyncGroupRequest),
+        api_group!(
             DescribeGroups,
             describe_groups,
             messages::DescribeGroupsRequest
         ),
-        api_ctx!(ListGroups, list_groups, messages::ListGroupsRequest),
+        api_group!(ListGroups, list_groups, messages::ListGroupsRequest),
         api!(ApiVersions, api_versions, messages::ApiVersionsRequest),
         api_ctx!(CreateTopics, create_topics, messages::CreateTopicsRequest),
         api!(DeleteTopics, delete_topics, messages::DeleteTopicsRequest),
@@ -226,13 +252,13 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             create_partitions,
             messages::CreatePartitionsRequest
         ),
-        api_ctx!(DeleteGroups, delete_groups, messages::DeleteGroupsRequest),
+        api_group!(DeleteGroups, delete_groups, messages::DeleteGroupsRequest),
         api!(
             IncrementalAlterConfigs,
             incremental_alter_configs,
             messages::IncrementalAlterConfigsRequest
         ),
-        api_ctx!(OffsetDelete, offset_delete, messages::OffsetDeleteRequest),
+        api_group!(OffsetDelete, offset_delete, messages::OffsetDeleteRequest),
         api_ctx!(
             DescribeCluster,
             describe_cluster,
