@@ -23,10 +23,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use durian::broker::group::GroupConfig;
-use durian::broker::storage::{FlushPolicy, LogConfig};
-use durian::broker::topic_config::{describe_topic_configs, validate_topic_config};
-use durian::broker::{Broker, BrokerConfig};
+use durian::broker::testing::reference::{describe_topic_configs, validate_topic_config};
+use durian::broker::{Broker, BrokerConfig, FlushPolicy, GroupConfig, LogConfig};
 use durian::core::config::{PropertyDoc, CLIENT_PROPERTIES};
 
 const DOC_PATH: &str = "docs/CONFIG.md";

@@ -35,7 +35,7 @@ pub(crate) async fn maintenance_loop(state: Arc<BrokerState>, mut shutdown: Shut
 }
 
 fn enforce_retention(state: &BrokerState) {
-    let now = crate::handlers::produce::now_ms();
+    let now = crate::clock::now_ms();
     match state.logs.enforce_retention(now) {
         Ok(0) => {}
         Ok(deleted) => tracing::info!(segments = deleted, "retention deleted old segments"),

@@ -19,18 +19,19 @@ use crate::background::maintenance_loop;
 use crate::catalog::{CatalogError, TopicCatalog};
 use crate::config::{BrokerConfig, NodeIdentity};
 use crate::data_dir::{node_identity, DataDirs};
-use crate::group::{GroupConfig, GroupCoordinator};
+use crate::group::{GroupConfig, GroupCoordinator, GroupError};
 use crate::handle::BrokerHandle;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::server::endpoint::Endpoint;
 use crate::server::listener;
 use crate::server::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::state::BrokerState;
-use crate::storage::{FlushPolicy, LogConfig, LogManager};
+use crate::storage::{FlushPolicy, LogConfig, LogManager, StorageError};
 use crate::topology::{BrokerAddress, Topology};
 
 /// Why a broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BrokerError {
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
@@ -56,10 +57,19 @@ pub enum BrokerError {
     Catalog(#[from] CatalogError),
     /// The partition logs could not be opened or flushed.
     #[error("storage: {0}")]
-    Storage(String),
-    /// The group coordinator could not be opened or stopped.
+    Storage(#[from] StorageError),
+    /// The logs of a stored topic could not be opened, reconfigured or,
+    /// for a topic missing from the catalog, removed.
+    #[error("storage: {message}")]
+    TopicLogs {
+        /// The Kafka error code the failure maps to.
+        code: i16,
+        /// What went wrong, naming the topic.
+        message: String,
+    },
+    /// The group coordinator could not be opened.
     #[error("group coordinator: {0}")]
-    Group(String),
+    Group(#[from] GroupError),
 }
 
 /// Entry point of the embedding API.
@@ -209,7 +219,7 @@ impl BrokerBuilder {
         });
         let opened = prepared.open(node, topology)?;
         let state = opened.state.clone();
-        let endpoint = Arc::new(Endpoint::new(state.node.node_id, None));
+        let endpoint = Arc::new(Endpoint::new(state.node.node_id));
         let server = tokio::spawn(listener::run(
             listener,
             state.clone(),
@@ -329,10 +339,8 @@ impl Prepared {
             dirs,
             temp_dir,
         } = self;
-        let logs = LogManager::open(&dirs.logs, config.log_config.clone())
-            .map_err(|e| BrokerError::Storage(e.to_string()))?;
-        let groups = GroupCoordinator::open(&dirs.groups, groups)
-            .map_err(|e| BrokerError::Group(e.to_string()))?;
+        let logs = LogManager::open(&dirs.logs, config.log_config.clone())?;
+        let groups = GroupCoordinator::open(&dirs.groups, groups)?;
         let catalog = TopicCatalog::open(&dirs.topics)?;
         let producer_ids = ProducerIdAllocator::open(&dirs.meta)?;
         let (trigger, signal) = shutdown::channel();
@@ -348,7 +356,10 @@ impl Prepared {
         ));
         state
             .open_catalog_partitions()
-            .map_err(|e| BrokerError::Storage(e.message))?;
+            .map_err(|e| BrokerError::TopicLogs {
+                code: e.code,
+                message: e.message,
+            })?;
         let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal.clone()));
         Ok(Opened {
             state,

@@ -40,6 +40,7 @@ pub struct TopicMeta {
 
 /// Why a catalog operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CatalogError {
     /// Writing or reading a catalog file failed.
     #[error("topic catalog I/O error on {path}: {source}")]
@@ -60,28 +61,48 @@ pub enum CatalogError {
     },
 }
 
+/// A topic name Kafka's rules refuse (INVALID_TOPIC_EXCEPTION).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicNameError {
+    /// The name is empty.
+    #[error("topic name is empty")]
+    Empty,
+    /// `.` and `..` would be directory names of their own.
+    #[error("topic name {0:?} is not allowed")]
+    Reserved(String),
+    /// Longer than [`MAX_TOPIC_NAME_LEN`].
+    #[error("topic name is {0} characters long, the limit is {MAX_TOPIC_NAME_LEN}")]
+    TooLong(usize),
+    /// A character outside `[a-zA-Z0-9._-]`.
+    #[error("topic name {name:?} contains {bad:?}; legal characters are [a-zA-Z0-9._-]")]
+    IllegalCharacter {
+        /// The refused name.
+        name: String,
+        /// Its first illegal character.
+        bad: char,
+    },
+}
+
 /// Checks a topic name against Kafka's rules: 1..=249 characters from
 /// `[a-zA-Z0-9._-]`, and not `.` or `..`.
-pub fn validate_topic_name(name: &str) -> Result<(), String> {
+pub fn validate_topic_name(name: &str) -> Result<(), TopicNameError> {
     if name.is_empty() {
-        return Err("topic name is empty".to_string());
+        return Err(TopicNameError::Empty);
     }
     if name == "." || name == ".." {
-        return Err(format!("topic name {name:?} is not allowed"));
+        return Err(TopicNameError::Reserved(name.to_string()));
     }
     if name.len() > MAX_TOPIC_NAME_LEN {
-        return Err(format!(
-            "topic name is {} characters long, the limit is {MAX_TOPIC_NAME_LEN}",
-            name.len()
-        ));
+        return Err(TopicNameError::TooLong(name.len()));
     }
     if let Some(bad) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(format!(
-            "topic name {name:?} contains {bad:?}; legal characters are [a-zA-Z0-9._-]"
-        ));
+        return Err(TopicNameError::IllegalCharacter {
+            name: name.to_string(),
+            bad,
+        });
     }
     Ok(())
 }
@@ -240,7 +261,7 @@ fn parse_topic_file(text: &str) -> Result<TopicMeta, String> {
         }
     }
     let name = name.ok_or("missing name")?;
-    validate_topic_name(&name)?;
+    validate_topic_name(&name).map_err(|e| e.to_string())?;
     Ok(TopicMeta {
         name,
         id: id.ok_or("missing id")?,

@@ -11,6 +11,7 @@ use crate::storage::{FlushPolicy, LogConfig};
 /// Kept in one place so a multi-node cluster later only has to hand each
 /// broker a different `NodeIdentity` and a list of peers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NodeIdentity {
     /// This broker's node id (`node.id`).
     pub node_id: i32,

@@ -101,10 +101,7 @@ pub(crate) async fn close_storage(
     if let Some(maintenance) = maintenance {
         let _ = maintenance.await;
     }
-    state
-        .logs
-        .close_all()
-        .map_err(|e| BrokerError::Storage(e.to_string()))?;
+    state.logs.close_all()?;
     write_durably(
         &clean_marker.with_extension("tmp"),
         clean_marker,

@@ -8,24 +8,40 @@
 //!
 //! Start one with [`Broker::builder`]; see `docs/BROKER.md` for the APIs
 //! and versions served, limits and what is not supported yet.
+//!
+//! The public surface is the embedding API ([`Broker`], [`BrokerBuilder`],
+//! [`BrokerHandle`]), the settings it takes ([`BrokerConfig`],
+//! [`LogConfig`], [`FlushPolicy`], [`GroupConfig`]) and its errors.
+//! Cargo features add more:
+//! - `testing`: [`testing::Cluster`], N brokers in one process with fault
+//!   injection, for tests of clients (docs/CLUSTER.md);
+//! - `fuzzing`: the decoding and recovery entry points the fuzz targets in
+//!   `fuzz/` drive (not a stable API).
 
-pub mod append_signals;
+mod append_signals;
 mod background;
-pub mod broker;
-pub mod catalog;
-pub mod config;
+mod broker;
+mod catalog;
+mod clock;
+mod config;
 mod data_dir;
-pub mod group;
-pub mod handle;
-pub mod handlers;
-pub mod producer_ids;
-pub mod server;
-pub mod state;
-pub mod storage;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+mod group;
+mod handle;
+mod handlers;
+mod producer_ids;
+mod server;
+mod state;
+mod storage;
+#[cfg(feature = "testing")]
 pub mod testing;
-pub mod topic_config;
-pub mod topology;
+mod topic_config;
+mod topology;
 
 pub use broker::{Broker, BrokerBuilder, BrokerError};
+pub use catalog::CatalogError;
 pub use config::{BrokerConfig, NodeIdentity};
+pub use group::{GroupConfig, GroupError};
 pub use handle::BrokerHandle;
+pub use storage::{FlushPolicy, LogConfig, StorageError};

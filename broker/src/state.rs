@@ -230,7 +230,7 @@ impl BrokerState {
         validate_only: bool,
     ) -> Result<TopicMeta, TopicError> {
         validate_topic_name(name)
-            .map_err(|m| TopicError::new(ResponseError::InvalidTopicException, m))?;
+            .map_err(|e| TopicError::new(ResponseError::InvalidTopicException, e.to_string()))?;
         let partitions = if partitions == -1 {
             self.config.default_partitions
         } else {
@@ -238,7 +238,7 @@ impl BrokerState {
         };
         check_partition_count(partitions)?;
         validate_topic_configs(&self.config.log_config, &configs)
-            .map_err(|m| TopicError::new(ResponseError::InvalidConfig, m))?;
+            .map_err(|e| TopicError::new(ResponseError::InvalidConfig, e.to_string()))?;
         let _guard = self.topic_changes.lock().await;
         if self.catalog.get(name).is_some() {
             return Err(TopicError::new(
@@ -332,7 +332,7 @@ impl BrokerState {
         validate_only: bool,
     ) -> Result<(), TopicError> {
         validate_topic_configs(&self.config.log_config, &configs)
-            .map_err(|m| TopicError::new(ResponseError::InvalidConfig, m))?;
+            .map_err(|e| TopicError::new(ResponseError::InvalidConfig, e.to_string()))?;
         let _guard = self.topic_changes.lock().await;
         let mut topic = self.catalog.get(name).ok_or_else(|| {
             TopicError::new(
@@ -362,7 +362,7 @@ impl BrokerState {
     /// The storage settings of `topic`.
     pub fn log_config(&self, topic: &TopicMeta) -> Result<LogConfig, TopicError> {
         log_config_for(&self.config.log_config, &topic.configs)
-            .map_err(|m| TopicError::new(ResponseError::InvalidConfig, m))
+            .map_err(|e| TopicError::new(ResponseError::InvalidConfig, e.to_string()))
     }
 
     fn create_log(

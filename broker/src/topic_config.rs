@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::storage::{FlushPolicy, LogConfig};
+use crate::storage::{FlushPolicy, LogConfig, StorageError};
 
 /// DescribeConfigs `config_source`: set on the topic.
 pub const SOURCE_TOPIC: i8 = 1;
@@ -153,27 +153,51 @@ pub struct ConfigEntry {
     pub read_only: bool,
 }
 
+/// A topic config override the broker refuses (INVALID_CONFIG); the
+/// message says what is accepted.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TopicConfigError {
+    /// Not a topic config this broker knows.
+    #[error("unknown or unsupported topic config {0:?}")]
+    Unknown(String),
+    /// Values are stored one per line in the catalog.
+    #[error("value of {0} contains a line break")]
+    LineBreak(String),
+    /// A value outside the few this broker implements.
+    #[error("{name}={value} is not supported by this broker; accepted: {}", accepted.join(", "))]
+    Unsupported {
+        /// The config.
+        name: String,
+        /// The refused value.
+        value: String,
+        /// The values accepted.
+        accepted: &'static [&'static str],
+    },
+    /// The value does not parse, or the resulting log settings are unusable.
+    #[error(transparent)]
+    Invalid(#[from] StorageError),
+}
+
 /// Checks one topic config override; the error says what is accepted.
-pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
+pub fn validate_topic_config(name: &str, value: &str) -> Result<(), TopicConfigError> {
     let def = TOPIC_CONFIGS
         .iter()
         .find(|d| d.name == name)
-        .ok_or_else(|| format!("unknown or unsupported topic config {name:?}"))?;
+        .ok_or_else(|| TopicConfigError::Unknown(name.to_string()))?;
     if value.contains('\n') || value.contains('\r') {
-        return Err(format!("value of {name} contains a line break"));
+        return Err(TopicConfigError::LineBreak(name.to_string()));
     }
     if let Some(allowed) = def.allowed {
         if !allowed.contains(&value) {
-            return Err(format!(
-                "{name}={value} is not supported by this broker; accepted: {}",
-                allowed.join(", ")
-            ));
+            return Err(TopicConfigError::Unsupported {
+                name: name.to_string(),
+                value: value.to_string(),
+                accepted: allowed,
+            });
         }
     }
     if def.applies_to_storage {
-        LogConfig::default()
-            .set(name, value)
-            .map_err(|e| e.to_string())?;
+        LogConfig::default().set(name, value)?;
     }
     Ok(())
 }
@@ -182,7 +206,7 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
 pub fn validate_topic_configs(
     defaults: &LogConfig,
     overrides: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<(), TopicConfigError> {
     for (name, value) in overrides {
         validate_topic_config(name, value)?;
     }
@@ -193,14 +217,14 @@ pub fn validate_topic_configs(
 pub fn log_config_for(
     defaults: &LogConfig,
     overrides: &BTreeMap<String, String>,
-) -> Result<LogConfig, String> {
+) -> Result<LogConfig, TopicConfigError> {
     let mut config = defaults.clone();
     for (name, value) in overrides {
         let applies = TOPIC_CONFIGS
             .iter()
             .any(|d| d.name == name && d.applies_to_storage);
         if applies {
-            config.set(name, value).map_err(|e| e.to_string())?;
+            config.set(name, value)?;
         }
     }
     Ok(config)
@@ -256,7 +280,9 @@ mod tests {
 
     #[test]
     fn unsupported_values_are_rejected_with_a_reason() {
-        let err = validate_topic_config("cleanup.policy", "compact").unwrap_err();
+        let err = validate_topic_config("cleanup.policy", "compact")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("accepted: delete"), "{err}");
         assert!(validate_topic_config("no.such.config", "1").is_err());
         assert!(validate_topic_config("retention.ms", "soon").is_err());

@@ -463,7 +463,7 @@ async fn a_moved_coordinator_is_found_again_and_keeps_the_commits() {
     let cluster = Cluster::builder()
         .nodes(3)
         .seed(7)
-        .group_config(durian_broker::group::GroupConfig {
+        .group_config(durian_broker::GroupConfig {
             initial_rebalance_delay: Duration::ZERO,
             ..Default::default()
         })

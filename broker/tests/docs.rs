@@ -18,7 +18,7 @@ fn broker_md_api_table_is_current() {
     let end = text
         .find(END)
         .expect("BROKER.md has the api-table end marker");
-    let expected = durian_broker::handlers::api_table_markdown();
+    let expected = durian_broker::testing::reference::api_table_markdown();
     if text.get(start..end) == Some(expected.as_str()) {
         return;
     }

@@ -8,8 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use durian_broker::storage::FlushPolicy;
-use durian_broker::{Broker, BrokerError};
+use durian_broker::{Broker, BrokerError, FlushPolicy};
 
 /// Options of `durian broker`.
 #[derive(Debug, Args)]

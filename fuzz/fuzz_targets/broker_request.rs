@@ -6,9 +6,7 @@
 #![no_main]
 
 use bytes::Bytes;
-use durian_broker::handlers::lookup;
-use durian_broker::server::decode_guard::decode_guarded;
-use durian_broker::server::frame::{decode_header, RequestPrefix};
+use durian_broker::fuzzing::{decode_guarded, decode_header, served_versions, RequestPrefix};
 use kafka_protocol::messages::{self, ApiKey};
 use libfuzzer_sys::fuzz_target;
 
@@ -61,9 +59,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(api) = ApiKey::try_from(prefix.api_key) else {
         return;
     };
-    let Some(handler) = lookup(api) else { return };
+    let Some((min, max)) = served_versions(api) else {
+        return;
+    };
     let version = prefix.api_version;
-    if version < handler.versions.min || version > handler.versions.max {
+    if version < min || version > max {
         return;
     }
     let Ok((_header, body)) = decode_header(api, prefix, &frame) else {

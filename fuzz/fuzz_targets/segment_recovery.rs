@@ -1,4 +1,4 @@
-//! Segment recovery (`durian_broker::storage`): the input becomes a
+//! Segment recovery (`durian_broker::fuzzing::PartitionLog`): the input becomes a
 //! partition directory — a `.log` file and optionally a damaged `.index`
 //! and the clean-shutdown marker — which is opened (recovering it), read
 //! from the start and appended to. Opening may refuse the directory with
@@ -15,7 +15,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use durian_broker::storage::{LogConfig, PartitionLog};
+use durian_broker::fuzzing::PartitionLog;
+use durian_broker::LogConfig;
 use libfuzzer_sys::fuzz_target;
 
 /// One scratch directory per fuzzing process, emptied for every input.

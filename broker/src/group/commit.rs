@@ -27,7 +27,8 @@ use super::heartbeat::NONE;
 use super::offset_record::{CommittedOffset, LogRecord};
 use super::state::{Group, GroupState};
 use super::subscription;
-use super::{now_ms, GroupCoordinator};
+use super::GroupCoordinator;
+use crate::clock::now_ms;
 
 /// Requested partitions per topic; `None` asks for every committed partition of the group.
 type TopicSelection = Option<Vec<(String, Vec<i32>)>>;

@@ -10,7 +10,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use durian_broker::group::GroupConfig;
+/// use durian_broker::GroupConfig;
 ///
 /// let config = GroupConfig {
 ///     initial_rebalance_delay: Duration::ZERO,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 /// Protocol-level refusals (unknown member, illegal generation, ...) are never `GroupError`s:
 /// they travel back to the client as error codes inside the response.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GroupError {
     /// Reading, writing or syncing a file of the offset log failed.
     #[error("offset log I/O failed on {path}: {source}; check that the data directory is writable and not full")]

@@ -51,7 +51,6 @@ use tokio::time::Instant;
 pub use config::GroupConfig;
 pub use error::GroupError;
 pub use member::ClientInfo;
-pub use state::GroupState;
 
 pub(crate) use join::join_error;
 use join::JoinOutcome;
@@ -62,13 +61,7 @@ pub(crate) use sync::sync_error;
 use sync::{SyncOutcome, SyncParams};
 use timer::GroupSlot;
 
-/// Wall-clock milliseconds since the Unix epoch (commit timestamps, retention).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 /// State shared by the coordinator's API and its background tasks.
 pub(crate) struct Shared {
@@ -138,17 +131,10 @@ impl Shared {
 
 /// The broker's group coordinator for every group (durian's broker coordinates all groups).
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), durian_broker::group::GroupError> {
-/// use durian_broker::group::{GroupConfig, GroupCoordinator};
-///
-/// let coordinator = GroupCoordinator::open(
-///     std::path::Path::new("/var/lib/durian/__consumer_offsets-durian"),
-///     GroupConfig::default(),
-/// )?;
+/// ```text
+/// let coordinator = GroupCoordinator::open(dir, GroupConfig::default())?;
 /// // ... hand requests to coordinator.join_group(req, version).await etc.
 /// coordinator.shutdown().await;
-/// # Ok(()) }
 /// ```
 pub struct GroupCoordinator {
     shared: Arc<Shared>,
@@ -187,11 +173,6 @@ impl GroupCoordinator {
         Ok(coordinator)
     }
 
-    /// The configuration the coordinator runs with.
-    pub fn config(&self) -> &GroupConfig {
-        &self.shared.config
-    }
-
     /// Starts the offset-retention sweeper once (lazily if `open` ran outside a runtime).
     fn ensure_sweeper(&self) {
         if !self.sweeper_started.swap(true, Ordering::AcqRel) {
@@ -200,6 +181,7 @@ impl GroupCoordinator {
     }
 
     /// JoinGroup without client details; see [`GroupCoordinator::join_group_from`].
+    #[cfg(test)]
     pub async fn join_group(&self, req: JoinGroupRequest, version: i16) -> JoinGroupResponse {
         self.join_group_from(req, version, ClientInfo::default())
             .await

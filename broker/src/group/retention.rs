@@ -10,7 +10,8 @@ use kafka_protocol::error::ResponseError;
 
 use super::offset_record::LogRecord;
 use super::state::GroupState;
-use super::{now_ms, Shared};
+use super::Shared;
+use crate::clock::now_ms;
 
 /// Sweeps every `offsets_retention_check_interval` until the coordinator is gone or closed.
 pub(crate) async fn run_sweeper(shared: Weak<Shared>) {

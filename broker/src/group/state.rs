@@ -373,7 +373,7 @@ impl Group {
         self.leader = None;
         self.join_timer = None;
         self.sync_deadline = None;
-        self.empty_since_ms = super::now_ms();
+        self.empty_since_ms = crate::clock::now_ms();
     }
 
     /// The earliest moment the timer task must look at this group.

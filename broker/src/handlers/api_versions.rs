@@ -11,7 +11,7 @@ use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{encode_body, registry, versions, Reply};
+use super::{encode_body, registry, versions, HandlerError, Reply};
 use crate::state::BrokerState;
 
 /// Versions served.
@@ -28,7 +28,7 @@ pub async fn handle(
 
 /// The reply to an ApiVersions request at a version we do not serve: v0 body
 /// with UNSUPPORTED_VERSION and our list.
-pub fn unsupported_version_reply() -> Result<Reply, String> {
+pub fn unsupported_version_reply() -> Result<Reply, HandlerError> {
     let response = ApiVersionsResponse::default()
         .with_error_code(ResponseError::UnsupportedVersion.code())
         .with_api_keys(advertised());

@@ -9,16 +9,15 @@ use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{error_reply, versions, RequestContext};
+use super::{error_reply, versions, GroupContext, RequestContext};
 use crate::group::versions::DELETE_GROUPS;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(DELETE_GROUPS.0, DELETE_GROUPS.1);
 
 /// Answers DeleteGroups through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: DeleteGroupsRequest,
     ctx: &RequestContext,
 ) -> DeleteGroupsResponse {
@@ -27,9 +26,9 @@ pub async fn handle(
         .groups_names
         .iter()
         .cloned()
-        .partition(|g| state.topology.coordinates(g, ctx.node_id));
-    let mut response = state
-        .groups
+        .partition(|g| groups.coordinates(g, ctx.node_id));
+    let mut response = groups
+        .coordinator
         .delete_groups(request.clone().with_groups_names(mine), ctx.version)
         .await;
     let refused = error_reply::delete_groups(&foreign, code);

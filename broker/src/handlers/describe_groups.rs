@@ -9,24 +9,23 @@ use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{error_reply, versions, RequestContext};
+use super::{error_reply, versions, GroupContext, RequestContext};
 use crate::group::versions::DESCRIBE_GROUPS;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(DESCRIBE_GROUPS.0, DESCRIBE_GROUPS.1);
 
 /// Answers DescribeGroups through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: DescribeGroupsRequest,
     ctx: &RequestContext,
 ) -> DescribeGroupsResponse {
     let code = ResponseError::NotCoordinator.code();
-    let here = |group: &str| state.topology.coordinates(group, ctx.node_id);
+    let here = |group: &str| groups.coordinates(group, ctx.node_id);
     let mine: Vec<_> = request.groups.iter().filter(|g| here(g)).cloned().collect();
-    let mut described = state
-        .groups
+    let mut described = groups
+        .coordinator
         .describe_groups(request.clone().with_groups(mine), ctx.version)
         .await
         .groups

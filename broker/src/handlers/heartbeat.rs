@@ -9,23 +9,22 @@ use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{versions, RequestContext};
+use super::{versions, GroupContext, RequestContext};
 use crate::group::versions::HEARTBEAT;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(HEARTBEAT.0, HEARTBEAT.1);
 
 /// Answers Heartbeat through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: HeartbeatRequest,
     ctx: &RequestContext,
 ) -> HeartbeatResponse {
     let version = ctx.version;
-    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+    if !groups.coordinates(&request.group_id.0, ctx.node_id) {
         let code = ResponseError::NotCoordinator.code();
         return HeartbeatResponse::default().with_error_code(code);
     }
-    state.groups.heartbeat(request, version).await
+    groups.coordinator.heartbeat(request, version).await
 }

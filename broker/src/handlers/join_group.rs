@@ -9,21 +9,20 @@ use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{versions, RequestContext};
+use super::{versions, GroupContext, RequestContext};
 use crate::group::versions::JOIN_GROUP;
 use crate::group::{join_error, ClientInfo};
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(JOIN_GROUP.0, JOIN_GROUP.1);
 
 /// Answers JoinGroup through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: JoinGroupRequest,
     ctx: &RequestContext,
 ) -> JoinGroupResponse {
-    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+    if !groups.coordinates(&request.group_id.0, ctx.node_id) {
         let code = ResponseError::NotCoordinator.code();
         return join_error(ctx.version, &request.member_id, code);
     }
@@ -31,8 +30,8 @@ pub async fn handle(
         client_id: ctx.client_id.clone().unwrap_or_default(),
         client_host: format!("/{}", ctx.peer.ip()),
     };
-    state
-        .groups
+    groups
+        .coordinator
         .join_group_from(request, ctx.version, client)
         .await
 }

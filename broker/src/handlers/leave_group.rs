@@ -9,23 +9,22 @@ use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{error_reply, versions, RequestContext};
+use super::{error_reply, versions, GroupContext, RequestContext};
 use crate::group::versions::LEAVE_GROUP;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(LEAVE_GROUP.0, LEAVE_GROUP.1);
 
 /// Answers LeaveGroup through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: LeaveGroupRequest,
     ctx: &RequestContext,
 ) -> LeaveGroupResponse {
     let version = ctx.version;
-    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+    if !groups.coordinates(&request.group_id.0, ctx.node_id) {
         let code = ResponseError::NotCoordinator.code();
         return error_reply::leave_group(&request, version, code);
     }
-    state.groups.leave_group(request, version).await
+    groups.coordinator.leave_group(request, version).await
 }

@@ -7,24 +7,23 @@
 use kafka_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
 use kafka_protocol::protocol::VersionRange;
 
-use super::{versions, RequestContext};
+use super::{versions, GroupContext, RequestContext};
 use crate::group::versions::LIST_GROUPS;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(LIST_GROUPS.0, LIST_GROUPS.1);
 
 /// Answers ListGroups through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: ListGroupsRequest,
     ctx: &RequestContext,
 ) -> ListGroupsResponse {
     // As in Kafka, each broker lists the groups it coordinates; admin
     // clients ask every broker.
-    let mut response = state.groups.list_groups(request, ctx.version).await;
+    let mut response = groups.coordinator.list_groups(request, ctx.version).await;
     response
         .groups
-        .retain(|g| state.topology.coordinates(&g.group_id.0, ctx.node_id));
+        .retain(|g| groups.coordinates(&g.group_id.0, ctx.node_id));
     response
 }

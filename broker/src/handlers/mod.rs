@@ -1,5 +1,7 @@
 //! One module per Kafka API. Each module states the versions it serves in a
-//! `VERSIONS` constant and exposes `handle(state, request, version)`.
+//! `VERSIONS` constant and exposes `handle(state, request, version or ctx)`;
+//! the group APIs get a [`GroupContext`] (the coordinator and who
+//! coordinates which group) instead of the whole broker state.
 //!
 //! [`registry`] is the single list of served APIs: dispatch routes by it
 //! and ApiVersions advertises exactly what it contains, so a handler
@@ -11,7 +13,10 @@ use std::sync::{Arc, LazyLock};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{self, ApiKey, TopicName};
-use kafka_protocol::protocol::{Encodable, Message, StrBytes, VersionRange};
+use kafka_protocol::protocol::{Encodable, StrBytes, VersionRange};
+
+pub use error::{EncodeError, HandlerError};
+pub use group_context::GroupContext;
 
 use crate::server::decode_guard::decode_guarded;
 use crate::state::BrokerState;
@@ -26,9 +31,11 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+mod error;
 pub mod error_reply;
 pub mod fetch;
 pub mod find_coordinator;
+mod group_context;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
@@ -55,7 +62,7 @@ pub enum Reply {
 }
 
 /// The future a handler returns: the reply, or a reason to close the connection.
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply, String>> + Send>>;
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply, HandlerError>> + Send>>;
 
 /// Who sent a request and how; handed to every handler run.
 #[derive(Debug, Clone)]
@@ -83,6 +90,7 @@ pub struct ApiHandler {
     /// close the connection with a reason.
     pub advertised: VersionRange,
     /// Versions kafka-protocol can decode for this request; `versions` must lie inside.
+    #[cfg(test)]
     pub decodable: VersionRange,
     /// Decodes the body at the given version, runs the handler, encodes the reply.
     pub run: fn(Arc<BrokerState>, RequestContext, Bytes) -> HandlerFuture,
@@ -100,11 +108,14 @@ pub const fn versions(min: i16, max: i16) -> VersionRange {
 }
 
 /// Encodes a response body at `version`.
-pub fn encode_body<T: Encodable>(response: &T, version: i16) -> Result<Reply, String> {
+pub fn encode_body<T: Encodable>(response: &T, version: i16) -> Result<Reply, HandlerError> {
     let mut buf = BytesMut::new();
     response
         .encode(&mut buf, version)
-        .map_err(|e| format!("cannot encode response at version {version}: {e}"))?;
+        .map_err(|e| EncodeError {
+            version,
+            source: e.into(),
+        })?;
     Ok(Reply::Body(buf.freeze()))
 }
 
@@ -115,7 +126,8 @@ macro_rules! api {
             key: ApiKey::$key,
             versions: $module::VERSIONS,
             advertised: $module::VERSIONS,
-            decodable: <$request as Message>::VERSIONS,
+            #[cfg(test)]
+            decodable: <$request as kafka_protocol::protocol::Message>::VERSIONS,
             run: |state, ctx, body| {
                 Box::pin(async move {
                     let version = ctx.version;
@@ -136,11 +148,34 @@ macro_rules! api_ctx {
             key: ApiKey::$key,
             versions: $module::VERSIONS,
             advertised: $module::VERSIONS,
-            decodable: <$request as Message>::VERSIONS,
+            #[cfg(test)]
+            decodable: <$request as kafka_protocol::protocol::Message>::VERSIONS,
             run: |state, ctx, body| {
                 Box::pin(async move {
                     let request: $request = decode_guarded(&body, ctx.version)?;
                     let response = $module::handle(&state, request, &ctx).await;
+                    encode_body(&response, ctx.version)
+                })
+            },
+        }
+    };
+}
+
+/// Builds an [`ApiHandler`] for a group API, whose `handle` sees only the
+/// [`GroupContext`] (and the [`RequestContext`]).
+macro_rules! api_group {
+    ($key:ident, $module:ident, $request:ty) => {
+        ApiHandler {
+            key: ApiKey::$key,
+            versions: $module::VERSIONS,
+            advertised: $module::VERSIONS,
+            #[cfg(test)]
+            decodable: <$request as kafka_protocol::protocol::Message>::VERSIONS,
+            run: |state, ctx, body| {
+                Box::pin(async move {
+                    let request: $request = decode_guarded(&body, ctx.version)?;
+                    let groups = GroupContext::of(&state);
+                    let response = $module::handle(&groups, request, &ctx).await;
                     encode_body(&response, ctx.version)
                 })
             },
@@ -154,7 +189,8 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             key: ApiKey::Produce,
             versions: produce::VERSIONS,
             advertised: produce::ADVERTISED,
-            decodable: <messages::ProduceRequest as Message>::VERSIONS,
+            #[cfg(test)]
+            decodable: <messages::ProduceRequest as kafka_protocol::protocol::Message>::VERSIONS,
             run: |state, ctx, body| {
                 Box::pin(async move {
                     let version = ctx.version;
@@ -170,23 +206,23 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
         api_ctx!(Fetch, fetch, messages::FetchRequest),
         api_ctx!(ListOffsets, list_offsets, messages::ListOffsetsRequest),
         api_ctx!(Metadata, metadata, messages::MetadataRequest),
-        api_ctx!(OffsetCommit, offset_commit, messages::OffsetCommitRequest),
-        api_ctx!(OffsetFetch, offset_fetch, messages::OffsetFetchRequest),
+        api_group!(OffsetCommit, offset_commit, messages::OffsetCommitRequest),
+        api_group!(OffsetFetch, offset_fetch, messages::OffsetFetchRequest),
         api_ctx!(
             FindCoordinator,
             find_coordinator,
             messages::FindCoordinatorRequest
         ),
-        api_ctx!(JoinGroup, join_group, messages::JoinGroupRequest),
-        api_ctx!(Heartbeat, heartbeat, messages::HeartbeatRequest),
-        api_ctx!(LeaveGroup, leave_group, messages::LeaveGroupRequest),
-        api_ctx!(SyncGroup, sync_group, messages::SyncGroupRequest),
-        api_ctx!(
+        api_group!(JoinGroup, join_group, messages::JoinGroupRequest),
+        api_group!(Heartbeat, heartbeat, messages::HeartbeatRequest),
+        api_group!(LeaveGroup, leave_group, messages::LeaveGroupRequest),
+        api_group!(SyncGroup, sync_group, messages::SyncGroupRequest),
+        api_group!(
             DescribeGroups,
             describe_groups,
             messages::DescribeGroupsRequest
         ),
-        api_ctx!(ListGroups, list_groups, messages::ListGroupsRequest),
+        api_group!(ListGroups, list_groups, messages::ListGroupsRequest),
         api!(ApiVersions, api_versions, messages::ApiVersionsRequest),
         api_ctx!(CreateTopics, create_topics, messages::CreateTopicsRequest),
         api!(DeleteTopics, delete_topics, messages::DeleteTopicsRequest),
@@ -216,13 +252,13 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             create_partitions,
             messages::CreatePartitionsRequest
         ),
-        api_ctx!(DeleteGroups, delete_groups, messages::DeleteGroupsRequest),
+        api_group!(DeleteGroups, delete_groups, messages::DeleteGroupsRequest),
         api!(
             IncrementalAlterConfigs,
             incremental_alter_configs,
             messages::IncrementalAlterConfigsRequest
         ),
-        api_ctx!(OffsetDelete, offset_delete, messages::OffsetDeleteRequest),
+        api_group!(OffsetDelete, offset_delete, messages::OffsetDeleteRequest),
         api_ctx!(
             DescribeCluster,
             describe_cluster,
@@ -253,6 +289,7 @@ pub fn text(value: impl Into<String>) -> StrBytes {
 
 /// The served APIs as a Markdown table (API, key, versions served,
 /// versions advertised), generated from [`registry`] for docs/BROKER.md.
+#[cfg(feature = "testing")]
 pub fn api_table_markdown() -> String {
     let mut handlers: Vec<&ApiHandler> = registry().iter().collect();
     handlers.sort_by_key(|h| h.key as i16);

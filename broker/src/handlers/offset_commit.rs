@@ -9,23 +9,22 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{error_reply, versions, RequestContext};
+use super::{error_reply, versions, GroupContext, RequestContext};
 use crate::group::versions::OFFSET_COMMIT;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(OFFSET_COMMIT.0, OFFSET_COMMIT.1);
 
 /// Answers OffsetCommit through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: OffsetCommitRequest,
     ctx: &RequestContext,
 ) -> OffsetCommitResponse {
     let version = ctx.version;
-    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+    if !groups.coordinates(&request.group_id.0, ctx.node_id) {
         let code = ResponseError::NotCoordinator.code();
         return error_reply::offset_commit(&request, code);
     }
-    state.groups.offset_commit(request, version).await
+    groups.coordinator.offset_commit(request, version).await
 }

@@ -9,23 +9,22 @@ use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{error_reply, versions, RequestContext};
+use super::{error_reply, versions, GroupContext, RequestContext};
 use crate::group::versions::OFFSET_DELETE;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(OFFSET_DELETE.0, OFFSET_DELETE.1);
 
 /// Answers OffsetDelete through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: OffsetDeleteRequest,
     ctx: &RequestContext,
 ) -> OffsetDeleteResponse {
     let version = ctx.version;
-    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+    if !groups.coordinates(&request.group_id.0, ctx.node_id) {
         let code = ResponseError::NotCoordinator.code();
         return error_reply::offset_delete(&request, code);
     }
-    state.groups.offset_delete(request, version).await
+    groups.coordinator.offset_delete(request, version).await
 }

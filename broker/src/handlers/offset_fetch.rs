@@ -9,27 +9,26 @@ use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{error_reply, versions, RequestContext};
+use super::{error_reply, versions, GroupContext, RequestContext};
 use crate::group::versions::OFFSET_FETCH;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(OFFSET_FETCH.0, OFFSET_FETCH.1);
 
 /// Answers OffsetFetch through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: OffsetFetchRequest,
     ctx: &RequestContext,
 ) -> OffsetFetchResponse {
     let version = ctx.version;
     let code = ResponseError::NotCoordinator.code();
-    let here = |group: &str| state.topology.coordinates(group, ctx.node_id);
+    let here = |group: &str| groups.coordinates(group, ctx.node_id);
     if version < 8 {
         if !here(&request.group_id.0) {
             return error_reply::offset_fetch(&request, version, code);
         }
-        return state.groups.offset_fetch(request, version).await;
+        return groups.coordinator.offset_fetch(request, version).await;
     }
     // v8+ batches groups: serve the ones coordinated here, refuse the rest,
     // and answer in the order asked.
@@ -38,8 +37,8 @@ pub async fn handle(
         .iter()
         .cloned()
         .partition(|g| here(&g.group_id.0));
-    let mut served = state
-        .groups
+    let mut served = groups
+        .coordinator
         .offset_fetch(request.clone().with_groups(mine), version)
         .await;
     let mut answered = std::mem::take(&mut served.groups);

@@ -16,8 +16,6 @@
 //! closes the connection (Kafka's way of telling such a producer).
 
 use bytes::{Bytes, BytesMut};
-use durian_core::compression::Compression;
-use durian_core::record::{BatchHeader, BatchScanner};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::VersionRange;
@@ -25,9 +23,10 @@ use kafka_protocol::ResponseError;
 
 use super::error_reply::produce_error_knows_log_start;
 use super::produce_validate::check_produced_records;
-use super::{text, versions, RequestContext};
+use super::{text, versions, HandlerError, RequestContext};
+use crate::clock::now_ms;
 use crate::state::BrokerState;
-use crate::storage::{lock_log, SharedLog};
+use crate::storage::{lock_log, PartitionLog, ScannedRecords, SharedLog};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(3, 12);
@@ -51,7 +50,7 @@ pub enum ProduceReply {
     /// acks=0 but something failed: close the connection, as Kafka does,
     /// because that is the only way a fire-and-forget producer learns it
     /// must refresh its metadata.
-    Close(String),
+    Close(HandlerError),
 }
 
 /// Appends the request's batches.
@@ -111,7 +110,7 @@ pub async fn handle(
 
     let mut appended = run_appends(appends).await.into_iter();
     let mut responses = Vec::with_capacity(topics.len());
-    let mut first_error: Option<String> = None;
+    let mut first_error: Option<HandlerError> = None;
     for (topic_name, name, partitions) in topics {
         let mut answers = Vec::with_capacity(partitions.len());
         for slot in partitions {
@@ -122,12 +121,12 @@ pub async fn handle(
             if result.error_code == 0 {
                 state.notify_append(&name, result.index);
             } else if first_error.is_none() {
-                first_error = Some(format!(
-                    "acks=0 produce to {name}-{} failed with error {}: {}",
-                    result.index,
-                    result.error_code,
-                    result.message.as_deref().unwrap_or("")
-                ));
+                first_error = Some(HandlerError::AcksZeroProduceFailed {
+                    topic: name.clone(),
+                    partition: result.index,
+                    code: result.error_code,
+                    message: result.message.clone().unwrap_or_default(),
+                });
             }
             answers.push(with_message(result, version));
         }
@@ -173,12 +172,14 @@ fn unknown_partition(topic: &str, partition: i32) -> Outcome {
     )
 }
 
-/// One partition's records, routed to its log, waiting to be appended.
+/// One partition's records, routed to its log, waiting to be appended,
+/// with the batches found by the one walk over them.
 struct PendingAppend {
     log: SharedLog,
     partition: i32,
     leader_epoch: i32,
     records: Bytes,
+    scanned: ScannedRecords,
 }
 
 fn pending_append(
@@ -199,43 +200,76 @@ fn pending_append(
         .logs
         .get(topic, partition)
         .ok_or_else(|| unknown_partition(topic, partition))?;
+    let scanned = ScannedRecords::scan(&records);
     Ok(PendingAppend {
         log,
         partition,
         leader_epoch,
         records,
+        scanned,
     })
 }
 
+/// An append for the blocking pool, with the partition's
+/// `max.message.bytes` as read when it was classified.
+struct Deferred {
+    append: PendingAppend,
+    max_message_bytes: usize,
+}
+
 impl PendingAppend {
-    /// Whether this append only copies uncompressed batches into the page
-    /// cache, which is cheaper than handing it to another thread. Anything
-    /// compressed is decompressed to be checked (up to 64 MiB for a
-    /// hostile batch), and an append that fsyncs or rolls a segment waits
-    /// on the disk: those must not hold up a runtime worker.
-    fn is_cheap(&self, now_ms: i64) -> bool {
-        let uncompressed = BatchScanner::new(&self.records).all(|batch| {
-            batch.is_ok_and(|b| {
-                BatchHeader::parse(b.bytes).is_ok_and(|h| h.compression() == Compression::None)
-            })
-        });
-        uncompressed && !lock_log(&self.log).append_may_block(self.records.len(), now_ms)
+    /// Appends now, in one hold of the partition lock, when that only
+    /// copies uncompressed batches into the page cache, which is cheaper
+    /// than handing it to another thread. Anything compressed is
+    /// decompressed to be checked (up to 64 MiB for a hostile batch), and
+    /// an append that fsyncs or rolls a segment waits on the disk: those
+    /// must not hold up a runtime worker (nor, while decompressing, the
+    /// partition's fetches), so they come back [`Deferred`].
+    fn append_inline(self, now_ms: i64) -> Result<Outcome, Deferred> {
+        let shared = SharedLog::clone(&self.log);
+        let mut log = lock_log(&shared);
+        let max_message_bytes = log.config().max_message_bytes;
+        let cheap =
+            self.scanned.all_uncompressed() && !log.append_may_block(self.records.len(), now_ms);
+        if !cheap {
+            return Err(Deferred {
+                append: self,
+                max_message_bytes,
+            });
+        }
+        Ok(match self.refuse_undecodable(max_message_bytes) {
+            Some(refused) => refused,
+            None => self.append_locked(&mut log),
+        })
     }
 
-    /// Decodes the records (outside the partition lock: decompression is
-    /// the slow part and must not hold up fetches of this partition), then
-    /// appends them.
-    fn run(self) -> Outcome {
+    /// CORRUPT_MESSAGE if a batch's records do not decode.
+    fn refuse_undecodable(&self, max_message_bytes: usize) -> Option<Outcome> {
         let partition = self.partition;
-        let max_message_bytes = lock_log(&self.log).config().max_message_bytes;
-        if let Err(reason) = check_produced_records(&self.records, max_message_bytes) {
-            tracing::debug!(partition, %reason, "produce refused: records do not decode");
-            return failure(partition, ResponseError::CorruptMessage.code(), &reason);
-        }
+        let reason =
+            check_produced_records(&self.records, self.scanned.batches(), max_message_bytes)
+                .err()?;
+        tracing::debug!(partition, %reason, "produce refused: records do not decode");
+        Some(failure(
+            partition,
+            ResponseError::CorruptMessage.code(),
+            &reason.to_string(),
+        ))
+    }
+
+    /// Appends the (decode-checked) records to `log`, which the caller
+    /// holds locked; a refusal carries the log start read in the same hold.
+    fn append_locked(self, log: &mut PartitionLog) -> Outcome {
+        let PendingAppend {
+            partition,
+            leader_epoch,
+            records,
+            scanned,
+            ..
+        } = self;
         // Offsets are stamped in place, so the log gets its own copy.
-        let mut batches = BytesMut::from(&self.records[..]);
-        let result = lock_log(&self.log).append(&mut batches, self.leader_epoch, now_ms());
-        match result {
+        let mut batches = BytesMut::from(&records[..]);
+        match log.append_scanned(&mut batches, scanned, leader_epoch, now_ms()) {
             Err(e) => {
                 tracing::debug!(partition, error = %e, "produce rejected");
                 let code = e.kafka_error_code();
@@ -243,7 +277,7 @@ impl PendingAppend {
                 // As Kafka: sequence and epoch errors carry the log start,
                 // which a producer needs to judge them (KIP-360).
                 if produce_error_knows_log_start(code) {
-                    refused.log_start_offset = lock_log(&self.log).log_start_offset();
+                    refused.log_start_offset = log.log_start_offset();
                 }
                 refused
             }
@@ -259,6 +293,24 @@ impl PendingAppend {
     }
 }
 
+impl Deferred {
+    /// Decodes the records outside the partition lock (decompression is
+    /// the slow part and must not hold up fetches of this partition), then
+    /// appends them in one hold of it.
+    fn run(self) -> Outcome {
+        let Deferred {
+            append,
+            max_message_bytes,
+        } = self;
+        if let Some(refused) = append.refuse_undecodable(max_message_bytes) {
+            return refused;
+        }
+        let shared = SharedLog::clone(&append.log);
+        let mut log = lock_log(&shared);
+        append.append_locked(&mut log)
+    }
+}
+
 /// Runs the appends and returns their outcomes in the same order.
 ///
 /// Cheap appends (uncompressed, page cache only) run inline on this
@@ -268,23 +320,23 @@ impl PendingAppend {
 /// pays for at most one hand-off.
 async fn run_appends(appends: Vec<PendingAppend>) -> Vec<Outcome> {
     let now = now_ms();
-    let (cheap, costly): (Vec<_>, Vec<_>) = appends
-        .into_iter()
-        .enumerate()
-        .partition(|(_, append)| append.is_cheap(now));
-    let mut outcomes: Vec<(usize, Outcome)> = cheap
-        .into_iter()
-        .map(|(slot, append)| (slot, append.run()))
-        .collect();
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(appends.len());
+    let mut costly = Vec::new();
+    for (slot, append) in appends.into_iter().enumerate() {
+        match append.append_inline(now) {
+            Ok(outcome) => outcomes.push((slot, outcome)),
+            Err(deferred) => costly.push((slot, deferred)),
+        }
+    }
     if !costly.is_empty() {
         let partitions: Vec<(usize, i32)> = costly
             .iter()
-            .map(|(slot, a)| (*slot, a.partition))
+            .map(|(slot, d)| (*slot, d.append.partition))
             .collect();
         let task = tokio::task::spawn_blocking(move || {
             costly
                 .into_iter()
-                .map(|(slot, append)| (slot, append.run()))
+                .map(|(slot, deferred)| (slot, deferred.run()))
                 .collect::<Vec<_>>()
         });
         match task.await {
@@ -320,11 +372,4 @@ fn with_message(outcome: Outcome, version: i16) -> PartitionProduceResponse {
     } else {
         response
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -11,8 +11,8 @@
 //! cheap.
 
 use bytes::Bytes;
-use durian_core::compression::CompressionError;
-use durian_core::record::{validate_records, verify_crc, BatchError, BytesBatchScanner};
+use durian_core::compression::{Compression, CompressionError};
+use durian_core::record::{validate_records, verify_crc, BatchError, BatchHeader};
 
 /// The floor of the decompressed-size limit of one produced batch.
 pub const MIN_DECOMPRESSED_LIMIT: usize = 64 << 20;
@@ -30,66 +30,115 @@ pub fn decompressed_limit(max_message_bytes: usize) -> usize {
     MIN_DECOMPRESSED_LIMIT.max(max_message_bytes.saturating_mul(DECOMPRESSION_FACTOR))
 }
 
-/// Checks that every batch in `records` decodes: the (bounded)
+/// A produced batch that does not decode; the message is the producer's
+/// CORRUPT_MESSAGE error text and names the batch by its byte position in
+/// the partition's records.
+#[derive(Debug, thiserror::Error)]
+pub enum UndecodableBatch {
+    /// The CRC does not match: damage in transit, so how the damaged
+    /// bytes failed to parse is beside the point.
+    #[error("batch at byte {position} of the records: {source}")]
+    Damaged {
+        /// Byte position of the batch in the records.
+        position: usize,
+        /// The CRC check's error.
+        source: BatchError,
+    },
+    /// The records decompress to more than the broker's limit.
+    #[error(
+        "batch at byte {position} of the records: its {codec} records decompress to more \
+         than {limit} bytes, the broker's limit (max(64 MiB, {DECOMPRESSION_FACTOR} x \
+         max.message.bytes={max_message_bytes})); send smaller batches"
+    )]
+    DecompressesTooLarge {
+        /// Byte position of the batch in the records.
+        position: usize,
+        /// The batch's codec.
+        codec: Compression,
+        /// The decompressed-size limit ([`decompressed_limit`]).
+        limit: usize,
+        /// The partition's `max.message.bytes`.
+        max_message_bytes: usize,
+    },
+    /// The records do not parse (counts, lengths, offsets, codec data).
+    #[error(
+        "batch at byte {position} of the records does not decode, so no consumer could \
+         read it: {source}"
+    )]
+    Undecodable {
+        /// Byte position of the batch in the records.
+        position: usize,
+        /// What does not parse.
+        source: BatchError,
+    },
+}
+
+/// Checks that every batch of `records` decodes: the (bounded)
 /// decompression succeeds and the records parse, numbered 0..count, with
-/// exactly the header's record count. Returns a message for the producer
-/// naming the first bad batch.
+/// exactly the header's record count. The error names the first bad batch.
 ///
-/// Framing errors (a partial batch, a bad length) are left to storage,
-/// which reports them; only whole batches are decoded here.
-pub fn check_produced_records(records: &Bytes, max_message_bytes: usize) -> Result<(), String> {
+/// `batches` are the whole batches of `records` as
+/// [`crate::storage::ScannedRecords`] found them, so the bytes are not
+/// walked again here. Framing errors (a partial batch, a bad length) are
+/// left to storage, which reports them; only whole batches are decoded.
+pub fn check_produced_records(
+    records: &Bytes,
+    batches: &[(usize, BatchHeader)],
+    max_message_bytes: usize,
+) -> Result<(), UndecodableBatch> {
     check_with_limit(
         records,
+        batches,
         decompressed_limit(max_message_bytes),
         max_message_bytes,
     )
 }
 
 /// [`check_produced_records`] with an explicit decompression limit.
-fn check_with_limit(records: &Bytes, limit: usize, max_message_bytes: usize) -> Result<(), String> {
-    let mut position = 0usize;
-    for batch in BytesBatchScanner::new(records.clone()) {
-        let Ok(batch) = batch else {
-            return Ok(());
-        };
-        let len = batch.bytes.len();
-        if let Err(err) = validate_records(&batch.bytes, limit) {
-            return Err(describe(
-                &batch.bytes,
-                position,
-                &err,
-                limit,
-                max_message_bytes,
-            ));
+fn check_with_limit(
+    records: &Bytes,
+    batches: &[(usize, BatchHeader)],
+    limit: usize,
+    max_message_bytes: usize,
+) -> Result<(), UndecodableBatch> {
+    for &(position, ref header) in batches {
+        let batch = records.slice(position..position + header.total_len());
+        if let Err(err) = validate_records(&batch, limit) {
+            return Err(classify(&batch, position, err, limit, max_message_bytes));
         }
-        position += len;
     }
     Ok(())
 }
 
-/// The producer-facing reason for a batch that failed to decode.
-fn describe(
+/// Which kind of [`UndecodableBatch`] a batch that failed to decode is.
+fn classify(
     batch: &[u8],
     position: usize,
-    err: &BatchError,
+    err: BatchError,
     limit: usize,
     max_message_bytes: usize,
-) -> String {
+) -> UndecodableBatch {
     // Garbage under a bad CRC is damage in transit: say that, not how the
     // garbage failed to parse.
     if let Err(crc) = verify_crc(batch) {
-        return format!("batch at byte {position} of the records: {crc}");
+        return UndecodableBatch::Damaged {
+            position,
+            source: crc,
+        };
     }
     match err {
-        BatchError::Compression(CompressionError::OutputTooLarge { codec, .. }) => format!(
-            "batch at byte {position} of the records: its {codec} records decompress to more \
-             than {limit} bytes, the broker's limit (max(64 MiB, {DECOMPRESSION_FACTOR} x \
-             max.message.bytes={max_message_bytes})); send smaller batches"
-        ),
-        other => format!(
-            "batch at byte {position} of the records does not decode, so no consumer could \
-             read it: {other}"
-        ),
+        BatchError::Compression(CompressionError::OutputTooLarge { codec, .. }) => {
+            UndecodableBatch::DecompressesTooLarge {
+                position,
+                codec,
+                limit,
+                max_message_bytes,
+            }
+        }
+        other => UndecodableBatch::Undecodable {
+            position,
+            source: other,
+        },
     }
 }
 
@@ -99,11 +148,28 @@ mod tests {
     use super::*;
     use crate::handlers::produce::{handle, ProduceReply};
     use crate::handlers::RequestContext;
+    use crate::storage::ScannedRecords;
     use durian_core::compression::{compress, Compression};
     use durian_core::record::{BatchWriter, NO_HEADERS};
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use kafka_protocol::messages::ProduceRequest;
     use kafka_protocol::ResponseError;
+
+    /// [`check_produced_records`] after the one scan the handler does.
+    fn check(records: &Bytes, max_message_bytes: usize) -> Result<(), UndecodableBatch> {
+        let scanned = ScannedRecords::scan(records);
+        check_produced_records(records, scanned.batches(), max_message_bytes)
+    }
+
+    /// [`check_with_limit`] after the one scan the handler does.
+    fn check_limited(
+        records: &Bytes,
+        limit: usize,
+        max_message_bytes: usize,
+    ) -> Result<(), UndecodableBatch> {
+        let scanned = ScannedRecords::scan(records);
+        check_with_limit(records, scanned.batches(), limit, max_message_bytes)
+    }
 
     const CODECS: [Compression; 4] = [
         Compression::Gzip,
@@ -147,11 +213,11 @@ mod tests {
     fn valid_batches_pass_and_bad_ones_name_the_batch() {
         for codec in CODECS.into_iter().chain([Compression::None]) {
             let two = [valid(codec, 3), valid(codec, 2)].concat();
-            check_produced_records(&Bytes::from(two), 1 << 20).unwrap();
+            check(&Bytes::from(two), 1 << 20).unwrap();
         }
         let garbage = with_section(Compression::None, &[0xff; 40]);
         let records = Bytes::from([valid(Compression::Lz4, 2), garbage].concat());
-        let message = check_produced_records(&records, 1 << 20).unwrap_err();
+        let message = check(&records, 1 << 20).unwrap_err().to_string();
         let first_len = valid(Compression::Lz4, 2).len();
         assert!(
             message.contains(&format!("batch at byte {first_len} ")),
@@ -166,13 +232,15 @@ mod tests {
         let zeros = vec![0u8; 4 << 20];
         for codec in CODECS {
             let bomb = with_section(codec, &zeros);
-            let message = check_with_limit(&bomb, 1 << 20, 65_536).unwrap_err();
+            let message = check_limited(&bomb, 1 << 20, 65_536)
+                .unwrap_err()
+                .to_string();
             assert!(
                 message.contains(&format!("more than {} bytes", 1 << 20))
                     && message.contains("max.message.bytes=65536"),
                 "{codec}: {message}"
             );
-            check_with_limit(&bomb, 4 << 20, 65_536).unwrap_err(); // zeros are not records
+            check_limited(&bomb, 4 << 20, 65_536).unwrap_err(); // zeros are not records
         }
     }
 
@@ -180,7 +248,7 @@ mod tests {
     fn a_bad_crc_is_reported_as_such() {
         let mut bytes = with_section(Compression::Gzip, b"not records").to_vec();
         bytes[20] ^= 1;
-        let message = check_produced_records(&Bytes::from(bytes), 1 << 20).unwrap_err();
+        let message = check(&Bytes::from(bytes), 1 << 20).unwrap_err().to_string();
         assert!(message.contains("CRC"), "{message}");
     }
 

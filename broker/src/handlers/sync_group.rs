@@ -9,23 +9,22 @@ use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{versions, RequestContext};
+use super::{versions, GroupContext, RequestContext};
 use crate::group::versions::SYNC_GROUP;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(SYNC_GROUP.0, SYNC_GROUP.1);
 
 /// Answers SyncGroup through the group coordinator.
 pub async fn handle(
-    state: &BrokerState,
+    groups: &GroupContext<'_>,
     request: SyncGroupRequest,
     ctx: &RequestContext,
 ) -> SyncGroupResponse {
     let version = ctx.version;
-    if !state.topology.coordinates(&request.group_id.0, ctx.node_id) {
+    if !groups.coordinates(&request.group_id.0, ctx.node_id) {
         let code = ResponseError::NotCoordinator.code();
         return crate::group::sync_error(code);
     }
-    state.groups.sync_group(request, version).await
+    groups.coordinator.sync_group(request, version).await
 }

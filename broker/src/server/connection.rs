@@ -72,6 +72,7 @@ pub async fn serve(
                 tracing::warn!(%peer, %reason, "closing connection");
                 break;
             }
+            #[cfg(feature = "testing")]
             Outcome::Injected(reason) => {
                 tracing::debug!(%peer, %reason, "closing connection (injected fault)");
                 break;

@@ -22,23 +22,38 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::Bytes;
+use durian_core::wire_guard::GuardError;
 use kafka_protocol::protocol::Request;
+
+/// Why a request body was refused; the connection is closed with it.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// A count, length or tagged field does not fit in the body (found by
+    /// the guard's walk, before anything was allocated).
+    #[error("malformed request body: {0}")]
+    Guard(#[from] GuardError),
+    /// kafka-protocol refused the body.
+    #[error("malformed request body: {0}")]
+    Decode(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The decoder panicked (caught; only this connection pays for it).
+    #[error("request body made the decoder panic")]
+    Panicked,
+}
 
 /// Decodes `body` as `T` at `version`, refusing inputs whose counts or
 /// lengths do not fit in the body; never panics or aborts on malformed input.
-pub fn decode_guarded<T: Request>(body: &Bytes, version: i16) -> Result<T, String> {
+pub fn decode_guarded<T: Request>(body: &Bytes, version: i16) -> Result<T, DecodeError> {
     // Bytes after the last field are accepted by the guard itself (Kafka
     // ignores them too; librdkafka pads Metadata v12).
-    durian_core::wire_guard::check_request(T::KEY, version, body)
-        .map_err(|e| format!("malformed request body: {e}"))?;
+    durian_core::wire_guard::check_request(T::KEY, version, body)?;
     let decoded = catch_unwind(AssertUnwindSafe(|| {
         let mut plain = body.clone();
         T::decode(&mut plain, version)
     }));
     match decoded {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(format!("malformed request body: {e}")),
-        Err(_) => Err("request body made the decoder panic".to_string()),
+        Ok(Err(e)) => Err(DecodeError::Decode(e.into())),
+        Err(_) => Err(DecodeError::Panicked),
     }
 }
 
@@ -76,7 +91,8 @@ mod tests {
         buf.put_i32(1000);
         buf.put_i32(i32::MAX);
         let err = decode_guarded::<ProduceRequest>(&buf.freeze(), 3).unwrap_err();
-        assert!(err.contains("malformed"), "{err}");
+        assert!(matches!(err, DecodeError::Guard(_)), "{err}");
+        assert!(err.to_string().contains("malformed"), "{err}");
     }
 
     #[test]

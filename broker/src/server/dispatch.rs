@@ -6,9 +6,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
-use super::endpoint::{Endpoint, Interception, RequestInfo};
+use super::endpoint::Endpoint;
 use super::frame::{decode_header, response_frame, RequestPrefix};
-use crate::handlers::{api_versions, error_reply, lookup, ApiHandler, Reply, RequestContext};
+#[cfg(feature = "testing")]
+use super::intercept::{Interception, RequestInfo};
+use crate::handlers::{api_versions, lookup, HandlerError, Reply, RequestContext};
+#[cfg(feature = "testing")]
+use crate::handlers::{error_reply, ApiHandler};
 use crate::state::BrokerState;
 
 /// Largest request other than Produce. Only Produce carries bulk data;
@@ -26,6 +30,7 @@ pub enum Outcome {
     /// Close the connection, logging the reason.
     Close(String),
     /// Close the connection because an injected fault said so (logged quietly).
+    #[cfg(feature = "testing")]
     Injected(String),
 }
 
@@ -37,9 +42,9 @@ pub enum Outcome {
 /// a too-new version gets UNSUPPORTED_VERSION and our version list in the
 /// v0 format, so newer clients can downgrade.
 ///
-/// The endpoint's interceptor, if any, sees every request whose header
-/// decodes and may delay it, fail it, drop its response or close the
-/// connection (see [`super::endpoint`]).
+/// With the `testing` feature, the endpoint's interceptor, if any, sees
+/// every request whose header decodes and may delay it, fail it, drop its
+/// response or close the connection (see `super::intercept`).
 pub async fn dispatch(
     state: Arc<BrokerState>,
     endpoint: &Endpoint,
@@ -88,7 +93,7 @@ pub async fn dispatch(
     }
     let (header, body) = match decode_header(api, prefix, &frame) {
         Ok(parts) => parts,
-        Err(reason) => return Outcome::Close(format!("{api:?} v{version}: {reason}")),
+        Err(e) => return Outcome::Close(format!("{api:?} v{version}: {e}")),
     };
     tracing::trace!(
         ?api,
@@ -103,22 +108,31 @@ pub async fn dispatch(
         peer,
         node_id: endpoint.node_id,
     };
-    let info = RequestInfo {
-        node_id: endpoint.node_id,
-        api_key: api,
-        api_version: version,
-        correlation_id: header.correlation_id,
-        client_id: ctx.client_id.clone(),
+    #[cfg(feature = "testing")]
+    let outcome = {
+        let info = RequestInfo {
+            node_id: endpoint.node_id,
+            api_key: api,
+            api_version: version,
+            correlation_id: header.correlation_id,
+            client_id: ctx.client_id.clone(),
+        };
+        serve_intercepted(state, endpoint, handler, ctx, &info, body).await
     };
-    serve(state, endpoint, handler, ctx, &info, body)
-        .await
-        .with_context(api, version)
+    #[cfg(not(feature = "testing"))]
+    let outcome = respond(
+        header.correlation_id,
+        api.response_header_version(version),
+        (handler.run)(state, ctx, body).await,
+    );
+    outcome.with_context(api, version)
 }
 
 /// Runs a decoded request as the endpoint's interceptor decides: after an
 /// optional delay, served, answered with an error without being applied,
 /// applied with its answer dropped, or not applied at all.
-async fn serve(
+#[cfg(feature = "testing")]
+async fn serve_intercepted(
     state: Arc<BrokerState>,
     endpoint: &Endpoint,
     handler: &ApiHandler,
@@ -156,6 +170,7 @@ async fn serve(
 
 /// The error answer a fault rule asked for, or a closed connection when
 /// the API has no error-response builder.
+#[cfg(feature = "testing")]
 fn fail(
     state: &BrokerState,
     ctx: &RequestContext,
@@ -173,13 +188,17 @@ fn fail(
     }
 }
 
-fn respond(correlation_id: i32, header_version: i16, reply: Result<Reply, String>) -> Outcome {
+fn respond(
+    correlation_id: i32,
+    header_version: i16,
+    reply: Result<Reply, HandlerError>,
+) -> Outcome {
     match reply {
         Ok(Reply::Body(body)) => {
             Outcome::Respond(response_frame(correlation_id, header_version, &body))
         }
         Ok(Reply::Nothing) => Outcome::Silent,
-        Err(reason) => Outcome::Close(reason),
+        Err(reason) => Outcome::Close(reason.to_string()),
     }
 }
 
@@ -187,6 +206,7 @@ impl Outcome {
     fn with_context(self, api: ApiKey, version: i16) -> Outcome {
         match self {
             Outcome::Close(reason) => Outcome::Close(format!("{api:?} v{version}: {reason}")),
+            #[cfg(feature = "testing")]
             Outcome::Injected(reason) => Outcome::Injected(format!("{api:?} v{version}: {reason}")),
             other => other,
         }

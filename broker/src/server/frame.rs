@@ -90,6 +90,7 @@ pub async fn read_frame_body<R: AsyncRead + Unpin>(
 }
 
 /// Reads one whole frame; `Ok(None)` on a clean close between frames.
+#[cfg(test)]
 pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max_bytes: usize,
@@ -123,19 +124,30 @@ impl RequestPrefix {
     }
 }
 
+/// Why a request header did not decode; the connection is closed with it.
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    /// kafka-protocol refused the header.
+    #[error("malformed request header: {0}")]
+    Malformed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The decoder panicked (caught; only this connection pays for it).
+    #[error("request header made the decoder panic")]
+    Panicked,
+}
+
 /// Decodes the full request header of `frame` for `api` and returns it with the body.
 pub fn decode_header(
     api: ApiKey,
     prefix: RequestPrefix,
     frame: &Bytes,
-) -> Result<(RequestHeader, Bytes), String> {
+) -> Result<(RequestHeader, Bytes), HeaderError> {
     let header_version = api.request_header_version(prefix.api_version);
     let mut buf = frame.clone();
     let header = catch_unwind(AssertUnwindSafe(|| {
         RequestHeader::decode(&mut buf, header_version)
     }))
-    .map_err(|_| "request header made the decoder panic".to_string())?
-    .map_err(|e| format!("malformed request header: {e}"))?;
+    .map_err(|_| HeaderError::Panicked)?
+    .map_err(|e| HeaderError::Malformed(e.into()))?;
     Ok((header, buf))
 }
 

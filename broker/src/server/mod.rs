@@ -11,5 +11,7 @@ pub mod decode_guard;
 pub mod dispatch;
 pub mod endpoint;
 pub mod frame;
+#[cfg(feature = "testing")]
+pub mod intercept;
 pub mod listener;
 pub mod shutdown;

@@ -14,11 +14,12 @@
 
 use durian_core::record::{
     set_base_offset, set_log_append_time, set_partition_leader_epoch, validate_batch, BatchHeader,
-    BatchScanner, TimestampType,
+    TimestampType,
 };
 
 use super::partition_log::{AppendResult, PartitionLog};
 use super::producer_state::{SequenceCheck, StagedProducers};
+use super::scanned::ScannedRecords;
 use super::segment::{PlacedBatch, Segment, NO_TIMESTAMP};
 use super::{FlushPolicy, StorageError};
 
@@ -36,14 +37,34 @@ impl PartitionLog {
     /// and sequence range among its last 5) is answered with its original
     /// offsets and `duplicate: true`, and nothing is written. An empty
     /// `records` appends nothing and answers offsets -1, as Kafka does.
+    ///
+    /// The broker's produce path scans the records itself and calls
+    /// [`PartitionLog::append_scanned`]; this is the same append for tests
+    /// and the fuzz targets.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn append(
         &mut self,
         records: &mut [u8],
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendResult, StorageError> {
+        let scanned = ScannedRecords::scan(records);
+        self.append_scanned(records, scanned, leader_epoch, now_ms)
+    }
+
+    /// [`PartitionLog::append`] of records the caller already walked
+    /// (`scanned` must come from these very bytes): the same checks and
+    /// outcome, without walking the bytes again. The produce handler
+    /// scans once to classify and decode-check the batches, then appends.
+    pub(crate) fn append_scanned(
+        &mut self,
+        records: &mut [u8],
+        scanned: ScannedRecords,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendResult, StorageError> {
         self.ensure_live()?;
-        let headers = self.validate_records(records)?;
+        let headers = self.validate_records(records, scanned)?;
         if headers.is_empty() {
             return Ok(self.result(-1, -1, -1, false));
         }
@@ -114,32 +135,30 @@ impl PartitionLog {
                 .should_roll(bytes as u64, widest_last_offset, now_ms, &self.config)
     }
 
-    /// Splits `records` into batches and validates each; returns their
+    /// Validates each scanned batch of `records` in order, then refuses
+    /// a walk that did not cover every byte; returns the batches'
     /// positions and headers.
-    fn validate_records(&self, records: &[u8]) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
+    fn validate_records(
+        &self,
+        records: &[u8],
+        scanned: ScannedRecords,
+    ) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
         if records.len() as u64 > self.config.segment_bytes {
             return Err(StorageError::RecordListTooLarge {
                 size: records.len(),
                 max: self.config.segment_bytes,
             });
         }
-        let mut scanner = BatchScanner::new(records);
-        let mut headers = Vec::new();
-        for batch in scanner.by_ref() {
-            let batch = batch?;
-            let header = validate_batch(batch.bytes, self.config.max_message_bytes)?;
-            check_client_batch(&header)?;
-            headers.push((batch.position, header));
+        for (position, header) in scanned.batches() {
+            let bytes = records
+                .get(*position..*position + header.total_len())
+                .ok_or_else(|| StorageError::CorruptBatch {
+                    reason: "batch extends past the records".to_string(),
+                })?;
+            validate_batch(bytes, self.config.max_message_bytes)?;
+            check_client_batch(header)?;
         }
-        if scanner.truncated() {
-            return Err(StorageError::CorruptBatch {
-                reason: format!(
-                    "the records end in a partial batch after {} whole bytes",
-                    scanner.consumed()
-                ),
-            });
-        }
-        Ok(headers)
+        scanned.into_whole_batches()
     }
 
     /// Writes the assigned base offsets, the leader epoch and (for

@@ -21,7 +21,7 @@ pub enum FlushPolicy {
 /// Settings of one partition log. `Default` gives Kafka's broker defaults.
 ///
 /// ```
-/// use durian_broker::storage::LogConfig;
+/// use durian_broker::LogConfig;
 /// let mut config = LogConfig::default();
 /// config.set("retention.ms", "-1").unwrap();
 /// assert_eq!(config.retention_ms, None);
@@ -77,7 +77,7 @@ impl Default for LogConfig {
 
 impl LogConfig {
     /// Checks that the values can be used; called by `PartitionLog::open`.
-    pub fn validate(&self) -> Result<(), StorageError> {
+    pub(crate) fn validate(&self) -> Result<(), StorageError> {
         if self.segment_bytes < MIN_SEGMENT_BYTES || self.segment_bytes > i32::MAX as u64 {
             return Err(StorageError::InvalidConfig(format!(
                 "segment.bytes = {} must be between {MIN_SEGMENT_BYTES} and {} (positions are 32-bit)",

@@ -12,6 +12,7 @@ use durian_core::record::BatchError;
 /// reported to every waiter. [`StorageError::kafka_error_code`] gives the
 /// code a Produce/Fetch/ListOffsets response should carry.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// A file system operation failed; the disk may be full, read-only or
     /// failing. The partition should be taken offline until an operator
@@ -116,7 +117,7 @@ pub enum StorageError {
 
 impl StorageError {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> StorageError {
+    pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> StorageError {
         StorageError::Io {
             path: path.as_ref().to_path_buf(),
             source: Arc::new(source),
@@ -126,7 +127,7 @@ impl StorageError {
     /// The Kafka protocol error code for this error.
     ///
     /// ```
-    /// use durian_broker::storage::StorageError;
+    /// use durian_broker::StorageError;
     /// let err = StorageError::OffsetOutOfRange { requested: 9, start: 0, end: 3 };
     /// assert_eq!(err.kafka_error_code(), 1);
     /// ```
@@ -147,11 +148,6 @@ impl StorageError {
             // INVALID_CONFIG.
             StorageError::InvalidConfig(_) => 40,
         }
-    }
-
-    /// Whether the error comes from the disk rather than from the request.
-    pub fn is_storage_failure(&self) -> bool {
-        matches!(self, StorageError::Io { .. })
     }
 }
 

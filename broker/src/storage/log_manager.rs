@@ -23,8 +23,8 @@ use super::checkpoint::{self, Offsets, LOG_START_OFFSET_FILE, RECOVERY_POINT_FIL
 use super::layout::{
     parse_partition_dir, partition_dir_name, validate_topic_name, DELETE_DIR_SUFFIX,
 };
-use super::partition_log::system_now_ms;
 use super::{partition_metadata, LogConfig, PartitionLog, RecoveryHints, StorageError};
+use crate::clock::now_ms;
 
 /// A shared handle to one partition log.
 pub type SharedLog = Arc<Mutex<PartitionLog>>;
@@ -33,7 +33,6 @@ pub type SharedLog = Arc<Mutex<PartitionLog>>;
 #[derive(Debug)]
 pub struct LogManager {
     data_dir: PathBuf,
-    default_config: LogConfig,
     logs: RwLock<HashMap<(String, i32), SharedLog>>,
     topic_ids: RwLock<HashMap<String, Uuid>>,
     /// Serialises checkpoint writers so files are never written concurrently.
@@ -101,23 +100,12 @@ impl LogManager {
         }
         let manager = LogManager {
             data_dir: data_dir.to_path_buf(),
-            default_config,
             logs: RwLock::new(logs),
             topic_ids: RwLock::new(topic_ids),
             checkpoint_lock: Mutex::new(()),
         };
         manager.checkpoint()?;
         Ok(manager)
-    }
-
-    /// The data directory.
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
-    }
-
-    /// The configuration logs are opened with.
-    pub fn default_config(&self) -> &LogConfig {
-        &self.default_config
     }
 
     /// Every (topic, partition) with a log, sorted.
@@ -202,7 +190,7 @@ impl LogManager {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(topic);
-        let stamp = system_now_ms();
+        let stamp = now_ms();
         for ((topic, partition), log) in removed {
             lock(&log).mark_deleted();
             let name = partition_dir_name(&topic, partition);
@@ -234,6 +222,7 @@ impl LogManager {
     }
 
     /// Flushes every log to disk, then checkpoints.
+    #[cfg(test)]
     pub fn flush_all(&self) -> Result<(), StorageError> {
         for (_, log) in self.snapshot_logs() {
             lock(&log).flush()?;

@@ -27,6 +27,7 @@ mod producer_state;
 mod read;
 mod recovery;
 mod retention;
+mod scanned;
 mod segment;
 mod time_index;
 
@@ -34,10 +35,7 @@ mod time_index;
 mod tests;
 
 pub use config::{FlushPolicy, LogConfig};
-pub use durian_core::record::TimestampType;
 pub use error::StorageError;
-pub use layout::validate_topic_name;
 pub use log_manager::{lock_log, LogManager, SharedLog};
-pub use partition_log::{AppendResult, PartitionLog, ReadResult, RecoveryHints};
-pub use partition_metadata::{decode_uuid, encode_uuid};
-pub use recovery::OpenReport;
+pub use partition_log::{PartitionLog, RecoveryHints};
+pub use scanned::ScannedRecords;

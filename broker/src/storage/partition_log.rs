@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::checkpoint::{sync_dir, write_atomically};
 use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
@@ -25,6 +24,7 @@ use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManag
 use super::recovery::{load_segments, remove_if_exists, OpenReport};
 use super::segment::Segment;
 use super::{LogConfig, StorageError};
+use crate::clock::now_ms;
 
 /// What the data directory remembers about a log between runs, passed to
 /// [`PartitionLog::open_with`] by the [`LogManager`](super::LogManager).
@@ -89,13 +89,6 @@ pub struct PartitionLog {
     pub(super) deleted: bool,
 }
 
-/// Milliseconds since the Unix epoch by the system clock.
-pub(crate) fn system_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl PartitionLog {
     /// Opens the log in `dir`, creating it if needed, recovering it if the
     /// last close was not clean. Equivalent to [`open_with`](Self::open_with)
@@ -121,7 +114,7 @@ impl PartitionLog {
         fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = marker.exists();
-        let now = system_now_ms();
+        let now = now_ms();
         let recovery_point = hints.recovery_point.unwrap_or(0);
         let loaded = load_segments(dir, &config, clean, recovery_point, now)?;
         let mut report = loaded.report;
@@ -216,6 +209,7 @@ impl PartitionLog {
     }
 
     /// Flushes and marks the log clean, so the next open needs no recovery.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn close(mut self) -> Result<(), StorageError> {
         self.shutdown()
     }
@@ -256,21 +250,25 @@ impl PartitionLog {
     }
 
     /// Number of segments (including the active one).
+    #[cfg(test)]
     pub fn segment_count(&self) -> usize {
         self.older.len() + 1
     }
 
     /// Base offsets of the segments, oldest first.
+    #[cfg(test)]
     pub fn segment_base_offsets(&self) -> Vec<i64> {
         self.segments().map(Segment::base_offset).collect()
     }
 
     /// Number of idempotent producers the log tracks.
+    #[cfg(test)]
     pub fn producer_count(&self) -> usize {
         self.producers.len()
     }
 
     /// The directory of the log.
+    #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir
     }

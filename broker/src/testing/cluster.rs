@@ -14,7 +14,8 @@ use super::node::Node;
 use crate::broker::{local_address, BrokerBuilder, BrokerError};
 use crate::group::GroupConfig;
 use crate::handle::{close_storage, drain_connections};
-use crate::server::endpoint::{Endpoint, RequestInterceptor};
+use crate::server::endpoint::Endpoint;
+use crate::server::intercept::RequestInterceptor;
 use crate::server::shutdown::ShutdownTrigger;
 use crate::state::BrokerState;
 use crate::storage::{FlushPolicy, LogConfig};
@@ -180,7 +181,7 @@ impl ClusterBuilder {
         let interceptor: Arc<dyn RequestInterceptor> = faults.clone();
         let mut nodes = Vec::with_capacity(self.nodes);
         for ((node_id, address), listener) in addresses.into_iter().zip(listeners) {
-            let endpoint = Arc::new(Endpoint::new(node_id, Some(interceptor.clone())));
+            let endpoint = Arc::new(Endpoint::intercepted(node_id, interceptor.clone()));
             let node = Node::new(node_id, address, endpoint);
             node.serve(listener, opened.state.clone()).await;
             nodes.push(node);

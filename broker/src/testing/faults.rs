@@ -38,7 +38,7 @@ use kafka_protocol::ResponseError;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::server::endpoint::{Decision, Interception, RequestInfo, RequestInterceptor};
+use crate::server::intercept::{Decision, Interception, RequestInfo, RequestInterceptor};
 
 /// What a fault rule does to a request it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -461,6 +461,79 @@ mod tests {
         assert_ne!(pattern(9), pattern(10));
         assert!(pattern(9).contains(&Interception::Serve));
         assert!(pattern(9).contains(&Interception::DropResponse));
+    }
+
+    #[test]
+    fn fail_randomly_fails_only_its_target_at_about_its_rate_and_repeats_for_a_seed() {
+        let error = ResponseError::CoordinatorLoadInProgress;
+        let outcomes = |seed| {
+            let faults = Faults::new(seed);
+            let rule = faults.on(1).api(ApiKey::Fetch).fail_randomly(0.25, error);
+            let mut failed = 0u64;
+            let mut actions = Vec::new();
+            for _ in 0..400 {
+                // Other nodes and APIs never match, so they draw nothing
+                // from the generator and are always served.
+                assert_eq!(
+                    faults.intercept(&request(0, ApiKey::Fetch)),
+                    Decision::SERVE
+                );
+                assert_eq!(
+                    faults.intercept(&request(1, ApiKey::Produce)),
+                    Decision::SERVE
+                );
+                let decision = faults.intercept(&request(1, ApiKey::Fetch));
+                assert_eq!(decision.delay, None);
+                match decision.action {
+                    Interception::Fail(code) => {
+                        assert_eq!(code, error.code());
+                        failed += 1;
+                    }
+                    other => assert_eq!(other, Interception::Serve),
+                }
+                actions.push(decision.action);
+            }
+            // The rule never runs out, and counts exactly the failures.
+            assert_eq!(faults.fired(rule), failed);
+            (failed, actions)
+        };
+        let (failed, actions) = outcomes(7);
+        // 400 draws at p = 0.25: 100 expected, sd about 8.7; the seed pins
+        // the value, the wide bounds only guard the rate's meaning.
+        assert!((60..=140).contains(&failed), "{failed} of 400 failed");
+        assert_eq!(
+            outcomes(7).1,
+            actions,
+            "the same seed, the same requests fail"
+        );
+        assert_ne!(outcomes(8).1, actions, "another seed, other requests fail");
+    }
+
+    #[test]
+    fn fail_randomly_at_the_extremes_never_or_always_fires() {
+        let faults = Faults::new(3);
+        let never = faults
+            .any_node()
+            .fail_randomly(0.0, ResponseError::NotLeaderOrFollower);
+        for _ in 0..200 {
+            assert_eq!(
+                faults.intercept(&request(2, ApiKey::Produce)),
+                Decision::SERVE
+            );
+        }
+        assert_eq!(faults.fired(never), 0);
+        faults.remove(never);
+        let always = faults
+            .any_node()
+            .fail_randomly(1.0, ResponseError::NotLeaderOrFollower);
+        for _ in 0..200 {
+            let decision = faults.intercept(&request(2, ApiKey::Produce));
+            assert_eq!(
+                decision.action,
+                Interception::Fail(ResponseError::NotLeaderOrFollower.code())
+            );
+        }
+        assert_eq!(faults.fired(always), 200);
     }
 
     #[test]

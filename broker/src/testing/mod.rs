@@ -55,8 +55,9 @@
 mod cluster;
 mod faults;
 mod node;
+pub mod reference;
 
-pub use crate::server::endpoint::RequestInfo;
+pub use crate::server::intercept::RequestInfo;
 pub use crate::topology::Placement;
 pub use cluster::{Cluster, ClusterBuilder, ClusterError};
 pub use faults::{Fault, FaultTarget, Faults, HookId, RequestLog, RuleId, Times};

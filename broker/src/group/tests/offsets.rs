@@ -326,7 +326,7 @@ async fn group_retention_expires_offsets_of_empty_groups_only() {
     assert_eq!(commit_codes(&coordinator, request).await, vec![0]);
     let simple = commit_request("idle", "", -1, &[("orders", 0, 5)]);
     assert_eq!(commit_codes(&coordinator, simple).await, vec![0]);
-    let later = super::super::now_ms() + 8 * 24 * 3600 * 1000;
+    let later = crate::clock::now_ms() + 8 * 24 * 3600 * 1000;
     super::super::retention::sweep(&coordinator.shared, later).await;
     assert_eq!(fetch(&coordinator, "idle", &[("orders", 0)]).await[0].0, -1);
     assert!(

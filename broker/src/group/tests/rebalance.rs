@@ -233,7 +233,7 @@ async fn group_last_member_leaving_empties_the_group() {
     assert_eq!(coordinator.leave_group(leave, 2).await.error_code, 0);
     let group = coordinator.shared.slot("g").expect("group exists");
     let group = group.group.lock().await;
-    assert_eq!(group.state, super::super::GroupState::Empty);
+    assert_eq!(group.state, crate::group::state::GroupState::Empty);
     assert_eq!(group.generation, 2);
 }
 

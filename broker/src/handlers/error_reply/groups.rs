@@ -3,7 +3,6 @@
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
-use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
@@ -17,45 +16,12 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{
-    BrokerId, DeleteGroupsResponse, DescribeGroupsResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, GroupId, LeaveGroupRequest, LeaveGroupResponse, OffsetCommitRequest,
+    DeleteGroupsResponse, GroupId, LeaveGroupRequest, LeaveGroupResponse, OffsetCommitRequest,
     OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest,
     OffsetFetchResponse,
 };
 
 use crate::handlers::text;
-
-/// FindCoordinator: `code` for the key (v0–v3) or every key (v4+).
-pub fn find_coordinator(
-    request: &FindCoordinatorRequest,
-    version: i16,
-    code: i16,
-) -> FindCoordinatorResponse {
-    if version >= 4 {
-        let coordinators = request
-            .coordinator_keys
-            .iter()
-            .map(|key| {
-                Coordinator::default()
-                    .with_key(key.clone())
-                    .with_error_code(code)
-                    .with_error_message(None)
-                    .with_node_id(BrokerId(-1))
-                    .with_port(-1)
-            })
-            .collect();
-        return FindCoordinatorResponse::default().with_coordinators(coordinators);
-    }
-    let response = FindCoordinatorResponse::default()
-        .with_error_code(code)
-        .with_node_id(BrokerId(-1))
-        .with_port(-1);
-    if version >= 1 {
-        response.with_error_message(None)
-    } else {
-        response
-    }
-}
 
 /// LeaveGroup: `code` at the top and, from v3, for every member.
 pub fn leave_group(request: &LeaveGroupRequest, version: i16, code: i16) -> LeaveGroupResponse {
@@ -167,12 +133,6 @@ pub fn offset_fetch_group(group: &OffsetFetchRequestGroup, code: i16) -> OffsetF
         .with_group_id(group.group_id.clone())
         .with_topics(topics)
         .with_error_code(code)
-}
-
-/// DescribeGroups: `code` for every group.
-pub fn describe_groups(groups: &[GroupId], code: i16) -> DescribeGroupsResponse {
-    DescribeGroupsResponse::default()
-        .with_groups(groups.iter().map(|g| described(g, code)).collect())
 }
 
 /// One DescribeGroups entry carrying `code`.

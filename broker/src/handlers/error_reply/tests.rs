@@ -9,7 +9,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use kafka_protocol::ResponseError;
 
 use super::*;
-use crate::handlers::lookup;
+use crate::handlers::{lookup, Reply, RequestContext};
 use crate::state::BrokerState;
 
 const CODE: i16 = ResponseError::NotEnoughReplicas.code();

@@ -108,6 +108,7 @@ pub(crate) struct StagedProducers {
 
 impl ProducerStateManager {
     /// Number of producers tracked.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.producers.len()
     }

@@ -8,7 +8,7 @@ fn append(
     log: &mut PartitionLog,
     producer: (i64, i16, i32),
     count: usize,
-) -> Result<crate::storage::AppendResult, StorageError> {
+) -> Result<crate::storage::partition_log::AppendResult, StorageError> {
     log.append(&mut idempotent_batch(producer, count), 0, 0)
 }
 

@@ -1,0 +1,30 @@
+//! What the group APIs see of the broker: the group coordinator and who
+//! coordinates which group, nothing else (no logs, catalog or producer
+//! ids), so a group handler cannot reach past its concern.
+
+use crate::group::GroupCoordinator;
+use crate::state::BrokerState;
+use crate::topology::Topology;
+
+/// The group handlers' view of the broker state.
+#[derive(Clone, Copy)]
+pub struct GroupContext<'a> {
+    /// Every group's membership, generations and committed offsets.
+    pub coordinator: &'a GroupCoordinator,
+    topology: &'a Topology,
+}
+
+impl<'a> GroupContext<'a> {
+    /// The group view of `state`.
+    pub fn of(state: &'a BrokerState) -> GroupContext<'a> {
+        GroupContext {
+            coordinator: &state.groups,
+            topology: &state.topology,
+        }
+    }
+
+    /// Whether `node` coordinates `group`; the others answer NOT_COORDINATOR.
+    pub fn coordinates(&self, group: &str, node: i32) -> bool {
+        self.topology.coordinates(group, node)
+    }
+}
