@@ -28,12 +28,13 @@ public final class Main {
             case "group" -> GroupOfTwo.run(bootstrap, rest);
             case "consumer-protocol" -> ConsumerProtocol.run(bootstrap, rest);
             case "admin" -> AdminTour.run(bootstrap, rest);
+            case "admin-more" -> AdminMore.run(bootstrap, rest);
             default -> usage();
         }
     }
 
     private static void usage() {
-        System.err.println("usage: Main roundtrip|transactional|group|consumer-protocol|admin BOOTSTRAP ARGS...");
+        System.err.println("usage: Main roundtrip|transactional|group|consumer-protocol|admin|admin-more BOOTSTRAP ARGS...");
         System.exit(2);
     }
 }
