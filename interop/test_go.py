@@ -49,12 +49,16 @@ def lines_of(output: list[list[str]], word: str) -> list[list[str]]:
     return [line[1:] for line in output if line[0] == word]
 
 
-def test_franz_go_producer_group_consumer_and_admin(broker):
+CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_franz_go_producer_group_consumer_and_admin(broker, codec):
     franz = go_program("DURIAN_FRANZ_BIN", "durian-franz")
-    topic, group = unique_name("franz"), unique_name("franz-g")
+    topic, group = unique_name(f"franz-{codec}"), unique_name("franz-g")
     partitions, records = 3, 5_000
     out = run(franz, "roundtrip", broker.bootstrap, topic, str(partitions),
-              str(records), group)
+              str(records), group, codec)
 
     assert lines_of(out, "created") == [[topic]]
     assert " ".join(lines_of(out, "create-again")[0]).startswith("TOPIC_ALREADY_EXISTS")
@@ -98,9 +102,9 @@ def test_franz_go_producer_group_consumer_and_admin(broker):
     assert groups.get(group) == ["consumer", "Empty"], groups
     assert lines_of(out, "described") == [[group, "Empty", "consumer", "0", "<nil>"]]
 
-    # What durian stored is what franz-go sent: zstd batches from an
-    # idempotent producer.
-    assert_stored_codec(broker, topic, "zstd")
+    # What durian stored is what franz-go sent: batches with the codec
+    # (durian decompressed each to validate it) from an idempotent producer.
+    assert_stored_codec(broker, topic, codec)
     assert_idempotent_batches(broker, topic)
 
     out = run(franz, "delete", broker.bootstrap, topic)
@@ -108,17 +112,19 @@ def test_franz_go_producer_group_consumer_and_admin(broker):
     assert lines_of(out, "listed-after") == [["false"]]
 
 
-@pytest.mark.parametrize("kafka_version", ["2.8.0", "4.2.0"])
-def test_sarama_weblog_shipper_and_consumer_group(broker, kafka_version):
+@pytest.mark.parametrize("kafka_version,codec", [
+    ("2.8.0", "none"), *(("4.2.0", codec) for codec in CODECS)])
+def test_sarama_weblog_shipper_and_consumer_group(broker, kafka_version, codec):
     """sarama as a log shipper: SyncProducer, WaitForAll, RandomPartitioner.
 
-    Run at sarama's default protocol level (Kafka 2.8) and at 4.2's.
+    Run at sarama's default protocol level (Kafka 2.8), and at 4.2's with
+    every codec.
     """
     sarama = go_program("DURIAN_SARAMA_BIN", "durian-sarama")
-    topic, group = unique_name("sarama"), unique_name("sarama-g")
+    topic, group = unique_name(f"sarama-{codec}"), unique_name("sarama-g")
     partitions, records = 3, 1_500
     out = run(sarama, "weblog", broker.bootstrap, kafka_version, topic,
-              str(partitions), str(records), group)
+              str(partitions), str(records), group, codec)
     assert lines_of(out, "created") == [[topic]]
 
     def log_line(i: int) -> str:
@@ -154,4 +160,9 @@ def test_sarama_weblog_shipper_and_consumer_group(broker, kafka_version):
     groups = {g[0]: g[1:] for g in lines_of(out, "group")}
     assert groups.get(group) == ["consumer"], groups
     assert lines_of(out, "described") == [[group, "Empty", "consumer", "0", "0"]]
+
+    # durian stored (and decompressed to validate) batches with the codec.
+    assert_stored_codec(broker, topic, codec)
+    out = run(sarama, "delete", broker.bootstrap, topic)
     assert lines_of(out, "deleted") == [[topic]]
+

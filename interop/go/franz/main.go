@@ -2,11 +2,12 @@
 // for durian's interop suite (interop/test_go.py), printing one fact per
 // line for the test to check:
 //
-//	durian-franz roundtrip BOOTSTRAP TOPIC PARTITIONS RECORDS GROUP
+//	durian-franz roundtrip BOOTSTRAP TOPIC PARTITIONS RECORDS GROUP CODEC
 //	durian-franz delete BOOTSTRAP TOPIC
 //
 // roundtrip: kadm creates the topic (and is refused a second time); an
-// idempotent kgo producer (acks=all, zstd) sends RECORDS keyed records with
+// idempotent kgo producer (acks=all, batches compressed with CODEC: none,
+// gzip, snappy, lz4 or zstd) sends RECORDS keyed records with
 // a header; a kgo group consumer reads them, committing after every poll,
 // and leaves; kadm then reads the group's commits and the end offsets, and
 // lists and describes the group. delete: kadm deletes the topic, and a new
@@ -46,8 +47,12 @@ func main() {
 		deleteTopic(os.Args[2], os.Args[3])
 		return
 	}
-	if len(os.Args) != 7 || os.Args[1] != "roundtrip" {
-		fail("usage: durian-franz roundtrip BOOTSTRAP TOPIC PARTITIONS RECORDS GROUP | delete BOOTSTRAP TOPIC")
+	if len(os.Args) != 8 || os.Args[1] != "roundtrip" {
+		fail("usage: durian-franz roundtrip BOOTSTRAP TOPIC PARTITIONS RECORDS GROUP CODEC | delete BOOTSTRAP TOPIC")
+	}
+	codec, ok := codecs[os.Args[7]]
+	if !ok {
+		fail("CODEC: %q is none of none, gzip, snappy, lz4, zstd", os.Args[7])
 	}
 	bootstrap, topic, group := os.Args[2], os.Args[3], os.Args[6]
 	partitions, err := strconv.Atoi(os.Args[4])
@@ -64,7 +69,7 @@ func main() {
 	admin := newAdmin(bootstrap)
 
 	createTopic(ctx, admin, topic, partitions)
-	produce(ctx, bootstrap, topic, records)
+	produce(ctx, bootstrap, topic, records, codec)
 	consume(ctx, bootstrap, topic, group, records)
 	inspect(ctx, admin, topic, group)
 }
@@ -116,12 +121,21 @@ func createTopic(ctx context.Context, admin *kadm.Client, topic string, partitio
 	}
 }
 
+// codecs are the batch compressions by their Kafka names.
+var codecs = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
+}
+
 // produce sends the records with kgo's defaults for durability (idempotent,
-// acks=all) and zstd batches.
-func produce(ctx context.Context, bootstrap, topic string, records int) {
+// acks=all) in batches compressed with codec.
+func produce(ctx context.Context, bootstrap, topic string, records int, codec kgo.CompressionCodec) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchCompression(kgo.ZstdCompression()),
+		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		fail("producer: %v", err)

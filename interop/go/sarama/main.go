@@ -2,14 +2,16 @@
 // web-log shipper does, for durian's interop suite (interop/test_go.py),
 // printing one fact per line for the test to check:
 //
-//	durian-sarama weblog BOOTSTRAP KAFKA_VERSION TOPIC PARTITIONS RECORDS GROUP
+//	durian-sarama weblog BOOTSTRAP KAFKA_VERSION TOPIC PARTITIONS RECORDS GROUP CODEC
+//	durian-sarama delete BOOTSTRAP TOPIC
 //
 // KAFKA_VERSION is sarama's Config.Version (which request versions it
 // uses). The ClusterAdmin creates the topic; a SyncProducer with
-// RequiredAcks=WaitForAll and the RandomPartitioner sends RECORDS log lines
-// one at a time; a ConsumerGroup member reads them, marking each, and
-// closes (committing); the ClusterAdmin then reads the group's commits,
-// lists and describes the group and deletes the topic.
+// RequiredAcks=WaitForAll, the RandomPartitioner and CODEC (none, gzip,
+// snappy, lz4 or zstd) sends RECORDS log lines one at a time; a ConsumerGroup member reads them, marking each, and
+// closes (committing); the ClusterAdmin then reads the group's commits and
+// lists and describes the group. delete: the ClusterAdmin deletes the topic
+// (apart, so the test can read what durian stored in between).
 package main
 
 import (
@@ -43,8 +45,16 @@ func fail(format string, args ...any) {
 }
 
 func main() {
-	if len(os.Args) != 8 || os.Args[1] != "weblog" {
-		fail("usage: durian-sarama weblog BOOTSTRAP KAFKA_VERSION TOPIC PARTITIONS RECORDS GROUP")
+	if len(os.Args) == 4 && os.Args[1] == "delete" {
+		deleteTopic(os.Args[2], os.Args[3])
+		return
+	}
+	if len(os.Args) != 9 || os.Args[1] != "weblog" {
+		fail("usage: durian-sarama weblog BOOTSTRAP KAFKA_VERSION TOPIC PARTITIONS RECORDS GROUP CODEC | delete BOOTSTRAP TOPIC")
+	}
+	var codec sarama.CompressionCodec
+	if err := codec.UnmarshalText([]byte(os.Args[8])); err != nil {
+		fail("CODEC: %v", err)
 	}
 	bootstrap, topic, group := os.Args[2], os.Args[4], os.Args[7]
 	version, err := sarama.ParseKafkaVersion(os.Args[3])
@@ -75,7 +85,7 @@ func main() {
 	}
 	line("created", topic)
 
-	ship(brokers, config, topic, records)
+	ship(brokers, config, topic, records, codec)
 	consume(brokers, config, topic, group, records)
 	inspect(admin, topic, group, partitions)
 }
@@ -86,9 +96,10 @@ func logLine(i int) string {
 }
 
 // ship sends each line synchronously, as a log shipper does, with
-// WaitForAll and the RandomPartitioner.
-func ship(brokers []string, base *sarama.Config, topic string, records int) {
+// WaitForAll, the RandomPartitioner and the codec.
+func ship(brokers []string, base *sarama.Config, topic string, records int, codec sarama.CompressionCodec) {
 	config := *base
+	config.Producer.Compression = codec
 	config.Producer.RequiredAcks = sarama.WaitForAll
 	config.Producer.Partitioner = sarama.NewRandomPartitioner
 	config.Producer.Return.Successes = true
@@ -201,6 +212,15 @@ func inspect(admin sarama.ClusterAdmin, topic, group string, partitions int) {
 	for _, g := range described {
 		line("described", g.GroupId, g.State, g.ProtocolType, len(g.Members), int16(g.Err))
 	}
+}
+
+// deleteTopic deletes the topic with sarama's default configuration.
+func deleteTopic(bootstrap, topic string) {
+	admin, err := sarama.NewClusterAdmin([]string{bootstrap}, sarama.NewConfig())
+	if err != nil {
+		fail("cluster admin: %v", err)
+	}
+	defer admin.Close()
 	if err := admin.DeleteTopic(topic); err != nil {
 		fail("delete topic: %v", err)
 	}
