@@ -116,11 +116,17 @@ def test_transactional_producer_is_refused_at_init(java, broker):
     assert "transaction" in steps["init"].lower(), steps
 
 
-def test_group_of_two_reads_each_record_once(java, broker):
+@pytest.mark.parametrize("assignor,mode", [
+    ("range", "together"), ("range", "late"), ("cooperative-sticky", "late")])
+def test_group_of_two_reads_each_record_once(java, broker, assignor, mode):
+    """A classic group of two; with "late", the second member joins while
+    the first is reading (an eager or, with cooperative-sticky, an
+    incremental rebalance: two JoinGroup rounds)."""
     topic, group = unique_name("java-group"), unique_name("java-g")
     partitions, records, extra = 4, 4_000, 200
     out = java.scenario("group", broker.bootstrap, topic, group,
-                        str(partitions), str(records), str(extra))
+                        str(partitions), str(records), str(extra),
+                        assignor, mode)
     assert not lines_of(out, "error"), lines_of(out, "error")
 
     # The last assignment each member printed: disjoint halves of the topic.
@@ -141,8 +147,15 @@ def test_group_of_two_reads_each_record_once(java, broker):
     per_partition = records // partitions
     for member, partition, offset, got in first:
         i = int(got[1:])
-        assert int(partition) in owned[member], (member, partition)
         assert (int(partition), int(offset)) == (i % partitions, i // partitions), got
+        if mode == "together" or member == "B":
+            # Nobody else ever owned these partitions' records.
+            assert int(partition) in owned[member], (member, partition)
+    if mode == "late":
+        # The first member alone owned everything and read the first half.
+        assert lines_of(out, "assigned")[0] == ["A", ",".join(map(str, range(partitions)))]
+        read_by_a = {got for member, _p, _o, got in first if member == "A"}
+        assert {f"g{i}" for i in range(records // 2)} <= read_by_a
     assert {r[0] for r in first} == {"A", "B"}, "one member read nothing"
     assert [line for line in lines_of(out, "closed") if line[0] != "C"] == [["A"], ["B"]]
 
