@@ -223,9 +223,10 @@ install_java_programs
 # --- Go clients: franz-go and sarama (interop/go) -----------------------------
 # interop/test_go.py drives franz-go (kgo, kadm) and IBM/sarama through two
 # small programs; interop/go/go.mod pins the libraries and go.sum their
-# hashes (-mod=readonly: the build never edits them). Modules come from the
-# Go module proxy into Go's module cache. Rebuilt when a file under
-# interop/go is newer than either binary; otherwise no Go command runs.
+# hashes (-mod=readonly: the build never edits them; -buildvcs=false: no git
+# stamping). Modules come from the Go module proxy into Go's module cache.
+# Rebuilt when a file under interop/go is newer than either binary;
+# otherwise no Go command runs.
 install_go_programs() {
     local src="$repo/interop/go"
     franz_bin="$peers/bin/durian-franz"
@@ -246,8 +247,8 @@ install_go_programs() {
     mkdir -p "$peers/bin"
     (
         cd "$src"
-        quietly env GOFLAGS=-mod=readonly "$go_bin" build -o "$franz_bin" ./franz
-        quietly env GOFLAGS=-mod=readonly "$go_bin" build -o "$sarama_bin" ./sarama
+        quietly env GOFLAGS="-mod=readonly -buildvcs=false" "$go_bin" build -o "$franz_bin" ./franz
+        quietly env GOFLAGS="-mod=readonly -buildvcs=false" "$go_bin" build -o "$sarama_bin" ./sarama
     )
     echo "install-peers: built $franz_bin and $sarama_bin in $((SECONDS - started)) s"
 }
