@@ -14,9 +14,15 @@
 #                   Central, pinned in interop/kafka/pom.xml; run with Java 17+
 #   .peers/bin/durian-mock-cluster  librdkafka's mock cluster driver
 #                   (interop/mock_cluster/mock_cluster.c)
+#   .peers/java/durian-interop.jar  the interop/java programs (Kafka's Java
+#                   client scenarios), built with Maven
+#   .peers/bin/durian-franz, durian-sarama  the interop/go programs
+#                   (franz-go and sarama scenarios), built with go build
 #   .peers/env      `source` it to get DURIAN_TANSU_BIN, DURIAN_KCAT_BIN,
 #                   DURIAN_MOCK_CLUSTER_BIN, DURIAN_PEERS_PYTHON,
-#                   DURIAN_KAFKA_LIBS and DURIAN_KAFKA_JAVA
+#                   DURIAN_KAFKA_LIBS, DURIAN_KAFKA_JAVA,
+#                   DURIAN_JAVA_INTEROP_JAR, DURIAN_FRANZ_BIN and
+#                   DURIAN_SARAMA_BIN
 #
 # Idempotent: a peer that is already there at the pinned version is left alone.
 # Quiet unless something fails; prints where each peer is at the end.
@@ -184,6 +190,70 @@ install_apache_kafka() {
 }
 install_apache_kafka
 
+# --- Apache Kafka's Java client: the interop/java programs --------------------
+# interop/test_java.py drives Kafka's Java producer, consumer and Admin through
+# small programs (interop/java, a Maven project compiled against kafka-clients
+# of the pinned version). Only their classes go into the jar: they run with
+# .peers/kafka/libs on the classpath. Rebuilt when a file under interop/java
+# is newer than the jar or the pinned Kafka version changed; otherwise left
+# alone (no Maven run).
+install_java_programs() {
+    local src="$repo/interop/java"
+    local home="$peers/java"
+    java_jar="$home/durian-interop.jar"
+    local stamp="$home/VERSION"
+    if [ -f "$java_jar" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$kafka_version" ] \
+        && [ -z "$(find "$src" -type f -newer "$java_jar" -print -quit)" ]; then
+        return
+    fi
+    if ! command -v mvn >/dev/null 2>&1; then
+        apt_install maven
+    fi
+    local started=$SECONDS
+    mkdir -p "$home"
+    rm -f "$java_jar" "$stamp"
+    quietly mvn -q -B -f "$src/pom.xml" package \
+        -Dkafka.version="$kafka_version" -Dbuild.dir="$home/build"
+    cp "$home/build/durian-interop.jar" "$java_jar"
+    echo "$kafka_version" >"$stamp"
+    echo "install-peers: built $java_jar in $((SECONDS - started)) s"
+}
+install_java_programs
+
+# --- Go clients: franz-go and sarama (interop/go) -----------------------------
+# interop/test_go.py drives franz-go (kgo, kadm) and IBM/sarama through two
+# small programs; interop/go/go.mod pins the libraries and go.sum their
+# hashes (-mod=readonly: the build never edits them; -buildvcs=false: no git
+# stamping). Modules come from the Go module proxy into Go's module cache.
+# Rebuilt when a file under interop/go is newer than either binary;
+# otherwise no Go command runs.
+install_go_programs() {
+    local src="$repo/interop/go"
+    franz_bin="$peers/bin/durian-franz"
+    sarama_bin="$peers/bin/durian-sarama"
+    local go_bin="${DURIAN_GO:-$(command -v go || true)}"
+    if [ -z "$go_bin" ] && [ -x /usr/local/go/bin/go ]; then
+        go_bin=/usr/local/go/bin/go
+    fi
+    if [ -z "$go_bin" ]; then
+        echo "install-peers: no go on PATH (or DURIAN_GO); interop/go needs Go 1.21 or newer" >&2
+        exit 1
+    fi
+    if [ -x "$franz_bin" ] && [ -x "$sarama_bin" ] \
+        && [ -z "$(find "$src" -type f \( -newer "$franz_bin" -o -newer "$sarama_bin" \) -print -quit)" ]; then
+        return
+    fi
+    local started=$SECONDS
+    mkdir -p "$peers/bin"
+    (
+        cd "$src"
+        quietly env GOFLAGS="-mod=readonly -buildvcs=false" "$go_bin" build -o "$franz_bin" ./franz
+        quietly env GOFLAGS="-mod=readonly -buildvcs=false" "$go_bin" build -o "$sarama_bin" ./sarama
+    )
+    echo "install-peers: built $franz_bin and $sarama_bin in $((SECONDS - started)) s"
+}
+install_go_programs
+
 # --- verify every peer runs -------------------------------------------------
 mock_first="$(echo quit | "$mock_bin" 1 2>"$log" | head -n1 || true)"
 case "$mock_first" in
@@ -213,6 +283,12 @@ cat >>"$peers/env" <<EOF
 export DURIAN_KAFKA_LIBS="$kafka_libs"
 export DURIAN_KAFKA_JAVA="$kafka_java"
 EOF
+# The Java and Go interop programs' lines, apart for the same reason.
+cat >>"$peers/env" <<EOF
+export DURIAN_JAVA_INTEROP_JAR="$java_jar"
+export DURIAN_FRANZ_BIN="$franz_bin"
+export DURIAN_SARAMA_BIN="$sarama_bin"
+EOF
 
 echo "peers installed:"
 echo "  kcat:   $kcat_bin ($kcat_version)"
@@ -220,4 +296,6 @@ echo "  mock:   $mock_bin (librdkafka-dev $librdkafka_dev_version)"
 echo "  tansu:  $tansu_bin -> $tansu_real ($tansu_version)"
 echo "  python: $vpy ($py_versions)"
 echo "  kafka:  $kafka_libs (Apache Kafka $kafka_version, $("$kafka_java" -version 2>&1 | head -n1))"
+echo "  java:   $java_jar (interop/java against kafka-clients $kafka_version)"
+echo "  go:     $franz_bin (franz-go), $sarama_bin (sarama); versions in interop/go/go.mod"
 echo "  env:    $peers/env"
