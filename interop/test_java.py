@@ -89,10 +89,9 @@ def transactional_steps(java, broker) -> tuple[dict[str, str], str]:
 def test_transactional_producer_is_refused(java, broker):
     """durian has no transactions: a transactional producer must not commit.
 
-    What Kafka 4.2's client reports today (see docs/INTEROP.md, findings):
-    initTransactions and beginTransaction succeed, and the first send fails
-    with UnsupportedVersionException naming ADD_PARTITIONS_TO_TXN, an API
-    durian does not advertise; nothing reaches the log.
+    durian answers FindCoordinator for a transactional id with a
+    non-retriable error saying it has no transactions, so the client fails
+    in initTransactions (test below); nothing reaches the log.
     """
     steps, topic = transactional_steps(java, broker)
     assert "commit" not in steps, steps
@@ -105,12 +104,10 @@ def test_transactional_producer_is_refused(java, broker):
         assert all(not batches for batches in stored.values()), stored
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "durian grants InitProducerId to a transactional id (and names itself "
-    "the TRANSACTION coordinator), so initTransactions() succeeds and the "
-    "refusal only comes at the first send; see docs/INTEROP.md, findings "
-    "against durian's broker"))
 def test_transactional_producer_is_refused_at_init(java, broker):
+    """The refusal comes from initTransactions and names the reason (it came
+    only at the first send, naming ADD_PARTITIONS_TO_TXN, before durian
+    refused the TRANSACTION coordinator lookup)."""
     steps, _topic = transactional_steps(java, broker)
     assert steps.get("init", "missing") != "ok", steps
     assert "transaction" in steps["init"].lower(), steps

@@ -25,6 +25,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+/// Kafka's INVALID_REQUEST error code.
+const INVALID_REQUEST: i16 = 42;
+
 fn name(topic: &str) -> TopicName {
     TopicName(StrBytes::from_string(topic.to_string()))
 }
@@ -297,6 +300,37 @@ async fn coordinator_and_producer_ids() {
         .coordinators
         .iter()
         .all(|c| c.error_code == 0 && c.node_id.0 == 0));
+
+    // No transaction coordinator yet: a transactional id is refused with a
+    // non-retriable error and a message, at the single-key and batched
+    // versions alike, so transactional clients fail at start-up.
+    let single = client
+        .call(
+            &FindCoordinatorRequest::default()
+                .with_key_type(1)
+                .with_key(text("tx")),
+            3,
+        )
+        .await;
+    assert_eq!(single.error_code, INVALID_REQUEST);
+    assert!(single
+        .error_message
+        .as_deref()
+        .is_some_and(|m| m.contains("does not support transactions")));
+    let batched = client
+        .call(
+            &FindCoordinatorRequest::default()
+                .with_key_type(1)
+                .with_coordinator_keys(vec![text("tx")]),
+            4,
+        )
+        .await;
+    assert_eq!(batched.coordinators[0].error_code, INVALID_REQUEST);
+    assert_eq!(batched.coordinators[0].node_id.0, -1);
+    assert!(batched.coordinators[0]
+        .error_message
+        .as_deref()
+        .is_some_and(|m| m.contains("transactional.id")));
 
     let idempotent = InitProducerIdRequest::default()
         .with_transactional_id(None)

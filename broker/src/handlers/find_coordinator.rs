@@ -6,6 +6,13 @@
 //! carry a batch in `coordinator_keys` and get one entry per key. Key
 //! types other than group (0) and transaction (1) get INVALID_REQUEST; no
 //! running node means COORDINATOR_NOT_AVAILABLE.
+//!
+//! durian's broker has no transaction coordinator yet, so a transaction
+//! key (1) gets INVALID_REQUEST with a message saying so. Clients treat a
+//! non-retriable FindCoordinator error as fatal, so a transactional
+//! producer fails in `initTransactions()`, naming the reason, instead of
+//! being granted a producer id and failing at its first send (the Java
+//! client then met AddPartitionsToTxn, an API durian does not serve).
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
@@ -25,15 +32,17 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> FindCoordinatorResponse {
     let version = ctx.version;
-    let valid_type = matches!(request.key_type, 0 | 1);
-    let locate = |key: &str| -> Result<BrokerAddress, i16> {
-        if !valid_type {
-            return Err(ResponseError::InvalidRequest.code());
+    let key_type = request.key_type;
+    let locate = |key: &str| -> Result<BrokerAddress, Refusal> {
+        match key_type {
+            GROUP => {}
+            TRANSACTION => return Err(Refusal::no_transactions()),
+            _ => return Err(Refusal::code(ResponseError::InvalidRequest)),
         }
         cluster
             .coordinator(key)
             .and_then(|node| cluster.broker(node))
-            .ok_or(ResponseError::CoordinatorNotAvailable.code())
+            .ok_or(Refusal::code(ResponseError::CoordinatorNotAvailable))
     };
     if version >= 4 {
         let coordinators = request
@@ -46,8 +55,9 @@ pub async fn handle(
                         .with_node_id(BrokerId(b.node_id))
                         .with_host(text(b.host))
                         .with_port(b.port),
-                    Err(code) => entry
-                        .with_error_code(code)
+                    Err(refusal) => entry
+                        .with_error_code(refusal.code)
+                        .with_error_message(refusal.message.map(text))
                         .with_node_id(BrokerId(-1))
                         .with_port(-1),
                 };
@@ -67,9 +77,48 @@ pub async fn handle(
             .with_node_id(BrokerId(b.node_id))
             .with_host(text(b.host))
             .with_port(b.port),
-        Err(code) => response
-            .with_error_code(code)
-            .with_node_id(BrokerId(-1))
-            .with_port(-1),
+        Err(refusal) => {
+            // v0 has no error message field; kafka-protocol drops it there.
+            let response = if version >= 1 {
+                response.with_error_message(refusal.message.map(text))
+            } else {
+                response
+            };
+            response
+                .with_error_code(refusal.code)
+                .with_node_id(BrokerId(-1))
+                .with_port(-1)
+        }
+    }
+}
+
+/// Key type of a consumer group.
+const GROUP: i8 = 0;
+/// Key type of a transactional id.
+const TRANSACTION: i8 = 1;
+
+/// Why a key has no coordinator: an error code and, where there is more to
+/// say than the code's name, a message for the client.
+struct Refusal {
+    code: i16,
+    message: Option<&'static str>,
+}
+
+impl Refusal {
+    fn code(error: ResponseError) -> Refusal {
+        Refusal {
+            code: error.code(),
+            message: None,
+        }
+    }
+
+    fn no_transactions() -> Refusal {
+        Refusal {
+            code: ResponseError::InvalidRequest.code(),
+            message: Some(
+                "durian's broker does not support transactions yet: \
+                 use an idempotent producer without transactional.id",
+            ),
+        }
     }
 }
