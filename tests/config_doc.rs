@@ -41,7 +41,7 @@ const TOPIC_CONFIG_MEANINGS: &[(&str, &str)] = &[
     ("segment.ms", "A partition rolls to a new segment once the active one's first batch is this old."),
     ("segment.index.bytes", "Largest size of a segment's offset or time index; a full index rolls the segment."),
     ("index.interval.bytes", "An index entry is added after at least this many bytes of batches; smaller means faster lookups and bigger indexes."),
-    ("max.message.bytes", "Largest record batch (after compression) the broker accepts; larger ones are refused with MESSAGE_TOO_LARGE."),
+    ("max.message.bytes", "Largest record batch (after compression) the broker accepts; larger ones are refused with MESSAGE_TOO_LARGE. At most the broker's `socket.request.max.bytes`; a larger value is refused with INVALID_CONFIG."),
     ("message.timestamp.type", "`CreateTime` keeps the producer's timestamps, `LogAppendTime` stamps batches with the broker's clock."),
     ("flush.messages", "1 fsyncs every append before acknowledging it; any other value leaves appends in the page cache until a segment rolls or the broker stops."),
     ("min.insync.replicas", "Only 1: a single broker is the only replica, so it is always in sync."),

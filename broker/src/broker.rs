@@ -271,6 +271,7 @@ impl BrokerBuilder {
             .log_config
             .validate()
             .map_err(|e| BrokerError::Config(e.to_string()))?;
+        check_limits(&config)?;
         let dirs = DataDirs::prepare(&config.data_dir)?;
         Ok(Prepared {
             config,
@@ -279,6 +280,29 @@ impl BrokerBuilder {
             temp_dir,
         })
     }
+}
+
+/// Refuses limits that would make the broker unusable or unbounded.
+fn check_limits(config: &BrokerConfig) -> Result<(), BrokerError> {
+    if config.log_config.max_message_bytes > config.socket_request_max_bytes {
+        return Err(BrokerError::Config(format!(
+            "message.max.bytes = {} exceeds socket.request.max.bytes = {}: such a batch \
+             could never arrive",
+            config.log_config.max_message_bytes, config.socket_request_max_bytes
+        )));
+    }
+    let positive = [
+        ("max decompressed batch bytes", config.max_decompressed_batch_bytes),
+        ("decompression budget bytes", config.decompression_budget_bytes),
+        ("max.connections.per.ip", config.max_connections_per_ip),
+        ("queued response bytes", config.queued_max_response_bytes),
+    ];
+    for (name, value) in positive {
+        if value == 0 {
+            return Err(BrokerError::Config(format!("{name} must be positive")));
+        }
+    }
+    Ok(())
 }
 
 /// Binds a listener on `address`.

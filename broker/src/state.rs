@@ -24,7 +24,7 @@ use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::server::shutdown::Shutdown;
 use crate::storage::{lock_log, LogConfig, LogManager, PartitionLog};
-use crate::topic_config::{log_config_for, validate_topic_configs};
+use crate::topic_config::{log_config_for, validate_topic_configs, TopicLimits};
 use crate::topology::Topology;
 
 /// Most partitions one topic may have; bounds memory and open files per request.
@@ -237,7 +237,7 @@ impl BrokerState {
             partitions
         };
         check_partition_count(partitions)?;
-        validate_topic_configs(&self.config.log_config, &configs)
+        validate_topic_configs(&self.config.log_config, &configs, self.topic_limits())
             .map_err(|e| TopicError::new(ResponseError::InvalidConfig, e.to_string()))?;
         let _guard = self.topic_changes.lock().await;
         if self.catalog.get(name).is_some() {
@@ -331,7 +331,7 @@ impl BrokerState {
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), TopicError> {
-        validate_topic_configs(&self.config.log_config, &configs)
+        validate_topic_configs(&self.config.log_config, &configs, self.topic_limits())
             .map_err(|e| TopicError::new(ResponseError::InvalidConfig, e.to_string()))?;
         let _guard = self.topic_changes.lock().await;
         let mut topic = self.catalog.get(name).ok_or_else(|| {
@@ -357,6 +357,13 @@ impl BrokerState {
         }
         self.catalog.put(topic).map_err(storage_failure)?;
         Ok(())
+    }
+
+    /// The broker settings topic configs may not exceed.
+    pub fn topic_limits(&self) -> TopicLimits {
+        TopicLimits {
+            socket_request_max_bytes: self.config.socket_request_max_bytes,
+        }
     }
 
     /// The storage settings of `topic`.
