@@ -22,6 +22,7 @@ use crate::catalog::{validate_topic_name, TopicCatalog, TopicMeta};
 use crate::config::{BrokerConfig, NodeIdentity};
 use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::server::resources::Resources;
 use crate::server::shutdown::Shutdown;
 use crate::storage::{lock_log, LogConfig, LogManager, PartitionLog};
 use crate::topic_config::{log_config_for, validate_topic_configs, TopicLimits};
@@ -65,6 +66,8 @@ pub struct BrokerState {
     pub groups: Arc<GroupCoordinator>,
     /// InitProducerId allocator.
     pub producer_ids: ProducerIdAllocator,
+    /// Broker-wide memory and connection budgets.
+    pub resources: Arc<Resources>,
     appends: AppendSignals,
     topic_changes: tokio::sync::Mutex<()>,
     shutdown: Shutdown,
@@ -99,6 +102,7 @@ impl BrokerState {
             Some(end)
         }));
         BrokerState {
+            resources: Arc::new(Resources::new(&config)),
             config,
             node,
             topology,

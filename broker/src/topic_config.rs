@@ -336,10 +336,7 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            err.contains("socket.request.max.bytes=104857600"),
-            "{err}"
-        );
+        assert!(err.contains("socket.request.max.bytes=104857600"), "{err}");
         validate_topic_configs(
             &defaults,
             &map(&[("max.message.bytes", "104857600")]),

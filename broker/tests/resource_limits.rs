@@ -16,7 +16,54 @@ use kafka_protocol::messages::{CreateTopicsRequest, IncrementalAlterConfigsReque
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use durian_broker::{Broker, BrokerHandle};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, FetchRequest, ProduceRequest, RequestHeader,
+};
+use kafka_protocol::protocol::{Encodable, Request};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpSocket;
+
+use common::wait::eventually;
 use common::{start_broker, TestClient};
+
+const WITHIN: Duration = Duration::from_secs(10);
+
+async fn start(builder: durian_broker::BrokerBuilder) -> BrokerHandle {
+    builder
+        .temporary()
+        .listen("127.0.0.1:0")
+        .start()
+        .await
+        .expect("broker starts")
+}
+
+/// `request` at `version` as a length-prefixed frame.
+fn frame<R: Request>(request: &R, version: i16, correlation_id: i32) -> Vec<u8> {
+    let api = ApiKey::try_from(R::KEY).unwrap();
+    let mut body = BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(R::KEY)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation_id)
+        .encode(&mut body, api.request_header_version(version))
+        .unwrap();
+    request.encode(&mut body, version).unwrap();
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.put_i32(body.len() as i32);
+    out.extend_from_slice(&body);
+    out
+}
+
+async fn served(client: &mut TestClient) {
+    let response = client.call(&ApiVersionsRequest::default(), 3).await;
+    assert_eq!(response.error_code, 0);
+}
 
 fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -92,5 +139,130 @@ async fn max_message_bytes_is_bounded_by_the_request_limit() {
         "{message}"
     );
     assert!(message.contains("socket.request.max.bytes"), "{message}");
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_trickled_request_holds_what_it_sent_and_is_cut_off() {
+    let broker = start(Broker::builder().request_body_timeout(Duration::from_millis(300))).await;
+    let mut witness = TestClient::connect(broker.local_addr()).await;
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    // Announces 50 MiB (allowed by socket.request.max.bytes), sends 10 bytes.
+    let mut start = (50i32 << 20).to_be_bytes().to_vec();
+    start.extend_from_slice(&[0, 18, 0, 3, 0, 0, 0, 1, 0, 0]);
+    client.send_raw(&start).await;
+    let reserved = eventually(WITHIN, "the broker to start reading the body", async || {
+        let used = broker.resource_usage().request_bytes;
+        (used > 0).then_some(used)
+    })
+    .await;
+    assert!(
+        reserved <= 64 * 1024,
+        "{reserved} bytes reserved for a request that sent 10"
+    );
+    assert!(
+        client.is_closed_by_broker().await,
+        "a request body that stalls must be cut off after request_body_timeout"
+    );
+    eventually(WITHIN, "the request memory to be released", async || {
+        (broker.resource_usage().request_bytes == 0).then_some(())
+    })
+    .await;
+    served(&mut witness).await;
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn connections_per_ip_are_capped() {
+    let broker = start(Broker::builder().max_connections_per_ip(2)).await;
+    let mut first = TestClient::connect(broker.local_addr()).await;
+    served(&mut first).await;
+    let mut second = TestClient::connect(broker.local_addr()).await;
+    served(&mut second).await;
+    let mut third = TestClient::connect(broker.local_addr()).await;
+    assert!(
+        third.is_closed_by_broker().await,
+        "a third connection from one address must be refused"
+    );
+    drop(first);
+    eventually(
+        WITHIN,
+        "the first connection's slot to be given back",
+        async || (broker.resource_usage().connections == 1).then_some(()),
+    )
+    .await;
+    let mut fourth = TestClient::connect(broker.local_addr()).await;
+    served(&mut fourth).await;
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_counted_then_disconnected() {
+    let broker = start(Broker::builder().response_write_timeout(Duration::from_secs(2))).await;
+    let mut producer = TestClient::connect(broker.local_addr()).await;
+    let (code, message) = create_topic(&mut producer, "big", &[]).await;
+    assert_eq!(code, 0, "{message}");
+    // 8 batches of ~1 MB: a fetch answer far larger than the socket buffers.
+    let value = "v".repeat(1_000_000);
+    for _ in 0..8 {
+        let request = ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(text("big")))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(common::batch(&[&value])))])]);
+        let response = producer.call(&request, 9).await;
+        assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
+    }
+
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut reader = socket.connect(broker.local_addr()).await.unwrap();
+    let fetch = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(50 << 20)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(text("big")))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(50 << 20)])]);
+    reader.write_all(&frame(&fetch, 12, 1)).await.unwrap();
+    // Never read: the response waits, counted, until the write deadline.
+    let queued = eventually(WITHIN, "the stalled response to be counted", async || {
+        let used = broker.resource_usage().response_bytes;
+        (used > 0).then_some(used)
+    })
+    .await;
+    assert!(queued > 7_000_000, "only {queued} response bytes counted");
+    eventually(
+        WITHIN,
+        "the stalled reader to be disconnected",
+        async || {
+            let usage = broker.resource_usage();
+            (usage.connections == 1 && usage.response_bytes == 0).then_some(())
+        },
+    )
+    .await;
+    served(&mut producer).await;
+    drop(reader);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_request_header_with_a_lying_client_id_closes_the_connection() {
+    let broker = start_broker().await;
+    let mut witness = TestClient::connect(broker.local_addr()).await;
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    // ApiVersions v3 (header v2): client id length 200 with 2 bytes present.
+    client
+        .send_raw_frame(&[0, 18, 0, 3, 0, 0, 0, 1, 0, 200, b'a', b'b'])
+        .await;
+    assert!(client.is_closed_by_broker().await);
+    served(&mut witness).await;
     broker.shutdown().await.unwrap();
 }

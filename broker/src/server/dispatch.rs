@@ -91,6 +91,11 @@ pub async fn dispatch(
             handler.versions.min, handler.versions.max
         ));
     }
+    // The header's client id and tagged fields are checked against the
+    // bytes present before kafka-protocol decodes them, as bodies are.
+    if let Err(e) = durian_core::wire_guard::check_request_header(prefix.api_key, version, &frame) {
+        return Outcome::Close(format!("{api:?} v{version}: malformed request header: {e}"));
+    }
     let (header, body) = match decode_header(api, prefix, &frame) {
         Ok(parts) => parts,
         Err(e) => return Outcome::Close(format!("{api:?} v{version}: {e}")),
@@ -194,9 +199,13 @@ fn respond(
     reply: Result<Reply, HandlerError>,
 ) -> Outcome {
     match reply {
-        Ok(Reply::Body(body)) => {
-            Outcome::Respond(response_frame(correlation_id, header_version, &body))
-        }
+        Ok(Reply::Body(body)) => match response_frame(correlation_id, header_version, &body) {
+            Ok(frame) => Outcome::Respond(frame),
+            Err(too_large) => {
+                tracing::error!(error = %too_large, "cannot send response");
+                Outcome::Close(too_large.to_string())
+            }
+        },
         Ok(Reply::Nothing) => Outcome::Silent,
         Err(reason) => Outcome::Close(reason.to_string()),
     }
