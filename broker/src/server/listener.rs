@@ -22,8 +22,8 @@ pub async fn run(
     endpoint: Arc<Endpoint>,
     mut shutdown: Shutdown,
 ) -> JoinSet<()> {
-    let limit = Arc::new(Semaphore::new(state.config.max_connections));
-    let limits = ConnectionLimits::from_config(&state.config, state.resources.clone());
+    let limit = Arc::new(Semaphore::new(state.config().max_connections));
+    let limits = ConnectionLimits::from_config(state.config(), state.resources().clone());
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -42,12 +42,12 @@ pub async fn run(
             }
         };
         let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, max = state.config.max_connections, "connection limit reached; closing new connection");
+            tracing::warn!(%peer, max = state.config().max_connections, "connection limit reached; closing new connection");
             drop(socket);
             continue;
         };
-        let Some(slot) = state.resources.admit(peer.ip()) else {
-            tracing::warn!(%peer, max = state.config.max_connections_per_ip,
+        let Some(slot) = state.resources().admit(peer.ip()) else {
+            tracing::warn!(%peer, max = state.config().max_connections_per_ip,
                 "max.connections.per.ip reached for this address; closing new connection");
             drop(socket);
             continue;
