@@ -266,3 +266,57 @@ async fn a_request_header_with_a_lying_client_id_closes_the_connection() {
     served(&mut witness).await;
     broker.shutdown().await.unwrap();
 }
+
+/// One zstd batch holding one record of `len` repeated bytes.
+fn compressible_batch(len: usize) -> bytes::Bytes {
+    use durian_core::compression::Compression;
+    use durian_core::record::{BatchWriter, NO_HEADERS};
+    let mut writer = BatchWriter::builder()
+        .compression(Compression::Zstd)
+        .build();
+    let value = vec![b'a'; len];
+    writer
+        .try_append(*common::BASE_TIMESTAMP, None, Some(&value), NO_HEADERS)
+        .unwrap();
+    writer.finish().unwrap()
+}
+
+#[tokio::test]
+async fn decompression_is_bounded_by_the_broker_not_the_topic() {
+    let broker = start(Broker::builder().max_decompressed_batch_bytes(1 << 20)).await;
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    // The largest max.message.bytes a topic may have: it must not scale
+    // the decompression limit.
+    let (code, message) =
+        create_topic(&mut client, "roomy", &[("max.message.bytes", "104857600")]).await;
+    assert_eq!(code, 0, "{message}");
+    let produce = |records| {
+        ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(text("roomy")))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(records))])])
+    };
+    let response = client.call(&produce(compressible_batch(2 << 20)), 9).await;
+    let answer = &response.responses[0].partition_responses[0];
+    let message = answer
+        .error_message
+        .as_ref()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        answer.error_code,
+        ResponseError::CorruptMessage.code(),
+        "{message}"
+    );
+    assert!(message.contains("more than 1048576 bytes"), "{message}");
+    let response = client
+        .call(&produce(compressible_batch(512 << 10)), 9)
+        .await;
+    assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
+    assert_eq!(broker.resource_usage().decompression_bytes, 0);
+    broker.shutdown().await.unwrap();
+}

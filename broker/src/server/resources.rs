@@ -58,6 +58,22 @@ impl MemoryPool {
             .ok()
             .flatten()
     }
+
+    /// [`MemoryPool::acquire_within`] from synchronous code on the blocking
+    /// pool (never from a runtime worker, which must not block). Outside a
+    /// runtime only what is free right now can be had.
+    pub fn acquire_blocking(
+        &self,
+        bytes: usize,
+        patience: Duration,
+    ) -> Option<OwnedSemaphorePermit> {
+        let wanted = u32::try_from(bytes.min(self.capacity)).unwrap_or(u32::MAX);
+        if let Ok(permit) = self.semaphore.clone().try_acquire_many_owned(wanted) {
+            return Some(permit);
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        runtime.block_on(self.acquire_within(bytes, patience))
+    }
 }
 
 /// What the broker's budgets hold right now, for tests and monitoring.
