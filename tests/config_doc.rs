@@ -221,8 +221,8 @@ fn broker_settings(out: &mut String) {
         max_connections_per_ip,
         response_write_timeout,
         queued_max_response_bytes,
-        max_auto_create_topics_per_request: _,
-        max_auto_created_topics: _,
+        max_auto_create_topics_per_request,
+        max_auto_created_topics,
     } = BrokerConfig::new(PathBuf::from("unused"));
     let LogConfig {
         max_message_bytes,
@@ -237,6 +237,8 @@ fn broker_settings(out: &mut String) {
         BrokerRow { name: "log.dirs", set_by: "`.data_dir(path)` or `.temporary()`, `--data-dir`", default: "(required; `durian broker` uses a temporary directory)".to_owned(), meaning: "Where partitions, the topic catalog and group offsets are stored; a restart on the same directory keeps them." },
         BrokerRow { name: "num.partitions", set_by: "`.default_partitions(n)`, `--partitions`", default: default_partitions.to_string(), meaning: "Partitions of auto-created topics and of CreateTopics asking for the default (-1)." },
         BrokerRow { name: "auto.create.topics.enable", set_by: "`.auto_create_topics(bool)`, `--no-auto-create`", default: auto_create_topics.to_string(), meaning: "Whether a Metadata request that allows it creates unknown topics. durian's clients never ask for it." },
+        BrokerRow { name: "(durian) auto-created topics per request", set_by: "`.max_auto_create_topics_per_request(n)`", default: max_auto_create_topics_per_request.to_string(), meaning: "Most topics one Metadata or Produce request may auto-create; further unknown topics get UNKNOWN_TOPIC_OR_PARTITION." },
+        BrokerRow { name: "(durian) auto-creation topic cap", set_by: "`.max_auto_created_topics(n)`", default: max_auto_created_topics.to_string(), meaning: "Auto-creation stops once the broker holds this many topics; CreateTopics is not limited." },
         BrokerRow { name: "message.max.bytes", set_by: "`.message_max_bytes(n)`", default: max_message_bytes.to_string(), meaning: "Default of the topic config `max.message.bytes`." },
         BrokerRow { name: "log.flush.interval.messages", set_by: "`.fsync(FlushPolicy)`, `--fsync always|never`", default: flush_name(flush).to_owned(), meaning: "Default of the topic config `flush.messages`: fsync every append, or leave appends to the page cache." },
         BrokerRow { name: "socket.request.max.bytes", set_by: "`.socket_request_max_bytes(n)`", default: socket_request_max_bytes.to_string(), meaning: "Largest request frame; a larger size prefix closes the connection before anything is allocated." },

@@ -85,9 +85,8 @@ pub struct BrokerConfig {
     /// Most topics one request may auto-create (durian limit, default 100);
     /// further unknown topics of that request get UNKNOWN_TOPIC_OR_PARTITION.
     pub max_auto_create_topics_per_request: usize,
-    /// Most topics auto-creation may create over the broker's life, counting
-    /// every topic in the catalog (durian limit, default 10 000). CreateTopics
-    /// is not limited by it.
+    /// Auto-creation stops once the catalog holds this many topics (durian
+    /// limit, default 10 000). CreateTopics is not limited by it.
     pub max_auto_created_topics: usize,
 }
 

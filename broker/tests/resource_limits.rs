@@ -320,3 +320,41 @@ async fn decompression_is_bounded_by_the_broker_not_the_topic() {
     assert_eq!(broker.resource_usage().decompression_bytes, 0);
     broker.shutdown().await.unwrap();
 }
+
+async fn metadata_codes(client: &mut TestClient, names: &[&str]) -> Vec<i16> {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::MetadataRequest;
+    let request = MetadataRequest::default()
+        .with_allow_auto_topic_creation(true)
+        .with_topics(Some(
+            names
+                .iter()
+                .map(|n| MetadataRequestTopic::default().with_name(Some(TopicName(text(n)))))
+                .collect(),
+        ));
+    let response = client.call(&request, 12).await;
+    response.topics.iter().map(|t| t.error_code).collect()
+}
+
+#[tokio::test]
+async fn auto_creation_is_capped_per_request_and_in_total() {
+    let broker = start(
+        Broker::builder()
+            .max_auto_create_topics_per_request(3)
+            .max_auto_created_topics(5),
+    )
+    .await;
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let unknown = ResponseError::UnknownTopicOrPartition.code();
+    let codes = metadata_codes(&mut client, &["a1", "a2", "a3", "a4", "a5"]).await;
+    assert_eq!(codes, vec![0, 0, 0, unknown, unknown]);
+    // Two more fit under the total of five; the third does not.
+    let codes = metadata_codes(&mut client, &["b1", "b2", "b3"]).await;
+    assert_eq!(codes, vec![0, 0, unknown]);
+    // Existing topics are still described, and CreateTopics is not capped.
+    let codes = metadata_codes(&mut client, &["a1", "b2"]).await;
+    assert_eq!(codes, vec![0, 0]);
+    let (code, message) = create_topic(&mut client, "explicit", &[]).await;
+    assert_eq!(code, 0, "{message}");
+    broker.shutdown().await.unwrap();
+}

@@ -17,7 +17,7 @@ use crate::append_signals::AppendSignals;
 use crate::catalog::{TopicCatalog, TopicMeta};
 use crate::server::resources::Resources;
 use crate::server::shutdown::Shutdown;
-use crate::state::{TopicError, Topics};
+use crate::state::{AutoCreateBudget, TopicError, Topics};
 use crate::storage::{lock_log, LogManager, PartitionLog, SharedLog, StorageError};
 use crate::topology::{EpochHistory, Topology};
 
@@ -90,8 +90,14 @@ impl<'a> DataContext<'a> {
         &self,
         name: &str,
         allow: bool,
+        budget: &mut AutoCreateBudget,
     ) -> Result<TopicMeta, TopicError> {
-        self.topics.topic_or_auto_create(name, allow).await
+        self.topics.topic_or_auto_create(name, allow, budget).await
+    }
+
+    /// How many topics one request may auto-create.
+    pub fn auto_create_budget(&self) -> AutoCreateBudget {
+        self.topics.auto_create_budget()
     }
 
     /// The log of `topic`-`partition`, for work that locks it later (or elsewhere).

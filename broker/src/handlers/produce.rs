@@ -68,9 +68,12 @@ pub async fn handle(
     let acks = request.acks;
     let mut topics = Vec::with_capacity(request.topic_data.len());
     let mut appends = Vec::new();
+    let mut auto_create = context.auto_create_budget();
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
-        let known = context.topic_or_auto_create(&name, true).await;
+        let known = context
+            .topic_or_auto_create(&name, true, &mut auto_create)
+            .await;
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let routed = match (&known, acks) {

@@ -28,7 +28,7 @@ use crate::topology::Topology;
 mod contexts;
 mod topics;
 
-pub use topics::Topics;
+pub use topics::{AutoCreateBudget, Topics};
 
 /// Most partitions one topic may have; bounds memory and open files per request.
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
