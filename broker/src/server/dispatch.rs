@@ -221,3 +221,32 @@ impl Outcome {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lying_request_header_is_refused_by_the_wire_guard() {
+        let broker = crate::Broker::builder()
+            .temporary()
+            .listen("127.0.0.1:0")
+            .start()
+            .await
+            .unwrap();
+        let endpoint = Endpoint::new(0);
+        // ApiVersions v3 (header v2): a client id of 200 bytes, 2 present.
+        let frame = Bytes::from_static(&[0, 18, 0, 3, 0, 0, 0, 1, 0, 200, b'a', b'b']);
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let outcome = dispatch(broker.state.clone(), &endpoint, frame, peer).await;
+        let Outcome::Close(reason) = outcome else {
+            panic!("a lying header must close the connection: {outcome:?}");
+        };
+        assert!(
+            reason.contains("client_id") && reason.contains("200"),
+            "{reason}"
+        );
+        broker.shutdown().await.unwrap();
+    }
+}
