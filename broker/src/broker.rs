@@ -194,6 +194,60 @@ impl BrokerBuilder {
         self
     }
 
+    /// Most connections from one IP address (`max.connections.per.ip`).
+    pub fn max_connections_per_ip(mut self, connections: usize) -> Self {
+        self.config.max_connections_per_ip = connections;
+        self
+    }
+
+    /// How long the rest of a request may take once its first byte arrived.
+    pub fn request_body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.request_body_timeout = timeout;
+        self
+    }
+
+    /// How long writing one response may take before the connection is closed.
+    pub fn response_write_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.response_write_timeout = timeout;
+        self
+    }
+
+    /// Response bytes built but not yet written, over all connections.
+    pub fn queued_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.config.queued_max_response_bytes = bytes;
+        self
+    }
+
+    /// Most bytes one produced batch may decompress to.
+    pub fn max_decompressed_batch_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_decompressed_batch_bytes = bytes;
+        self
+    }
+
+    /// Decompression memory shared by all produced batches being checked at once.
+    pub fn decompression_budget_bytes(mut self, bytes: usize) -> Self {
+        self.config.decompression_budget_bytes = bytes;
+        self
+    }
+
+    /// How long a compressed batch waits for decompression budget.
+    pub fn decompression_wait(mut self, wait: std::time::Duration) -> Self {
+        self.config.decompression_wait = wait;
+        self
+    }
+
+    /// Most topics one request may auto-create.
+    pub fn max_auto_create_topics_per_request(mut self, topics: usize) -> Self {
+        self.config.max_auto_create_topics_per_request = topics;
+        self
+    }
+
+    /// Most topics auto-creation may bring the catalog to.
+    pub fn max_auto_created_topics(mut self, topics: usize) -> Self {
+        self.config.max_auto_created_topics = topics;
+        self
+    }
+
     /// Replaces the whole configuration (the data dir included).
     pub fn config(mut self, config: BrokerConfig) -> Self {
         self.config = config;
@@ -271,6 +325,7 @@ impl BrokerBuilder {
             .log_config
             .validate()
             .map_err(|e| BrokerError::Config(e.to_string()))?;
+        check_limits(&config)?;
         let dirs = DataDirs::prepare(&config.data_dir)?;
         Ok(Prepared {
             config,
@@ -279,6 +334,28 @@ impl BrokerBuilder {
             temp_dir,
         })
     }
+}
+
+/// Refuses resource limits of zero, which would make the broker unusable.
+fn check_limits(config: &BrokerConfig) -> Result<(), BrokerError> {
+    let positive = [
+        (
+            "max decompressed batch bytes",
+            config.max_decompressed_batch_bytes,
+        ),
+        (
+            "decompression budget bytes",
+            config.decompression_budget_bytes,
+        ),
+        ("max.connections.per.ip", config.max_connections_per_ip),
+        ("queued response bytes", config.queued_max_response_bytes),
+    ];
+    for (name, value) in positive {
+        if value == 0 {
+            return Err(BrokerError::Config(format!("{name} must be positive")));
+        }
+    }
+    Ok(())
 }
 
 /// Binds a listener on `address`.

@@ -152,6 +152,11 @@ impl TopicCatalog {
         self.read().values().find(|t| t.id == id).cloned()
     }
 
+    /// How many topics there are.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
     /// All topics, sorted by name.
     pub fn list(&self) -> Vec<TopicMeta> {
         let mut all: Vec<TopicMeta> = self.read().values().cloned().collect();

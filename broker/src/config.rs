@@ -56,6 +56,38 @@ pub struct BrokerConfig {
     pub retention_check_interval: Duration,
     /// How long shutdown waits for in-flight requests before closing connections.
     pub shutdown_grace: Duration,
+    /// Most bytes one produced batch may decompress to while the broker
+    /// checks its records (durian limit, default 64 MiB). Absolute: no topic
+    /// setting scales it, so no client can raise it.
+    pub max_decompressed_batch_bytes: usize,
+    /// Decompression memory shared by every request being validated at
+    /// once (durian limit, default 256 MiB, raised to
+    /// `max_decompressed_batch_bytes` if smaller). Each compressed batch
+    /// reserves `max_decompressed_batch_bytes` of it while it is checked.
+    pub decompression_budget_bytes: usize,
+    /// How long a compressed batch waits for decompression budget before
+    /// its partition is refused with a retriable error (durian limit,
+    /// default 5 s).
+    pub decompression_wait: Duration,
+    /// Once the length prefix of a request has arrived, the rest must arrive
+    /// within this long or the connection is closed (durian limit, default
+    /// 30 s; Kafka has no equivalent and relies on `connections.max.idle.ms`).
+    pub request_body_timeout: Duration,
+    /// Most concurrent connections from one IP address
+    /// (`max.connections.per.ip`, default 500; Kafka's is unlimited).
+    pub max_connections_per_ip: usize,
+    /// A response not fully written within this long closes the connection
+    /// (durian limit, default 30 s).
+    pub response_write_timeout: Duration,
+    /// Response bytes built but not yet written, over all connections
+    /// (durian limit, default 512 MiB).
+    pub queued_max_response_bytes: usize,
+    /// Most topics one request may auto-create (durian limit, default 100);
+    /// further unknown topics of that request get UNKNOWN_TOPIC_OR_PARTITION.
+    pub max_auto_create_topics_per_request: usize,
+    /// Auto-creation stops once the catalog holds this many topics (durian
+    /// limit, default 10 000). CreateTopics is not limited by it.
+    pub max_auto_created_topics: usize,
 }
 
 impl BrokerConfig {
@@ -76,6 +108,15 @@ impl BrokerConfig {
             connections_max_idle: Duration::from_millis(600_000),
             retention_check_interval: Duration::from_millis(300_000),
             shutdown_grace: Duration::from_secs(5),
+            max_decompressed_batch_bytes: 64 << 20,
+            decompression_budget_bytes: 256 << 20,
+            decompression_wait: Duration::from_secs(5),
+            request_body_timeout: Duration::from_secs(30),
+            max_connections_per_ip: 500,
+            response_write_timeout: Duration::from_secs(30),
+            queued_max_response_bytes: 512 << 20,
+            max_auto_create_topics_per_request: 100,
+            max_auto_created_topics: 10_000,
         }
     }
 

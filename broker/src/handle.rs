@@ -9,6 +9,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::broker::BrokerError;
 use crate::catalog::write_durably;
 use crate::config::NodeIdentity;
+use crate::server::resources::ResourceUsage;
 use crate::server::shutdown::ShutdownTrigger;
 use crate::state::BrokerState;
 
@@ -50,6 +51,13 @@ impl BrokerHandle {
     /// The directory holding this broker's data.
     pub fn data_dir(&self) -> &Path {
         &self.state.config().data_dir
+    }
+
+    /// What the broker's memory and connection budgets hold right now
+    /// (request bytes read ahead, queued response bytes, decompression
+    /// memory, open connections).
+    pub fn resource_usage(&self) -> ResourceUsage {
+        self.state.resources().usage()
     }
 
     /// Whether the data directory is temporary (deleted when the broker goes away).

@@ -44,4 +44,5 @@ pub use catalog::CatalogError;
 pub use config::{BrokerConfig, NodeIdentity};
 pub use group::{GroupConfig, GroupError};
 pub use handle::BrokerHandle;
+pub use server::resources::ResourceUsage;
 pub use storage::{FlushPolicy, LogConfig, StorageError};

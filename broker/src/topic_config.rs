@@ -176,6 +176,27 @@ pub enum TopicConfigError {
     /// The value does not parse, or the resulting log settings are unusable.
     #[error(transparent)]
     Invalid(#[from] StorageError),
+    /// A value above a limit of the broker itself: a topic may not raise
+    /// what the broker bounds (a batch larger than a request could never
+    /// arrive, and limits derived from it would be unbounded).
+    #[error("{name}={value} exceeds the broker's {limit_name}={limit}")]
+    AboveBrokerLimit {
+        /// The config.
+        name: String,
+        /// The refused value.
+        value: u64,
+        /// The broker setting that bounds it.
+        limit_name: &'static str,
+        /// That setting's value.
+        limit: u64,
+    },
+}
+
+/// Broker settings that bound topic configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicLimits {
+    /// `socket.request.max.bytes`: the ceiling of `max.message.bytes`.
+    pub socket_request_max_bytes: usize,
 }
 
 /// Checks one topic config override; the error says what is accepted.
@@ -202,15 +223,28 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), TopicConfigE
     Ok(())
 }
 
-/// Checks a whole set of overrides, including how they combine.
+/// Checks a whole set of overrides, including how they combine and the
+/// broker limits they may not exceed.
 pub fn validate_topic_configs(
     defaults: &LogConfig,
     overrides: &BTreeMap<String, String>,
+    limits: TopicLimits,
 ) -> Result<(), TopicConfigError> {
     for (name, value) in overrides {
         validate_topic_config(name, value)?;
     }
-    log_config_for(defaults, overrides).map(|_| ())
+    let config = log_config_for(defaults, overrides)?;
+    if overrides.contains_key("max.message.bytes")
+        && config.max_message_bytes > limits.socket_request_max_bytes
+    {
+        return Err(TopicConfigError::AboveBrokerLimit {
+            name: "max.message.bytes".to_string(),
+            value: config.max_message_bytes as u64,
+            limit_name: "socket.request.max.bytes",
+            limit: limits.socket_request_max_bytes as u64,
+        });
+    }
+    Ok(())
 }
 
 /// The storage settings of a topic: the broker defaults with the topic's overrides applied.
@@ -287,6 +321,28 @@ mod tests {
         assert!(validate_topic_config("no.such.config", "1").is_err());
         assert!(validate_topic_config("retention.ms", "soon").is_err());
         assert!(validate_topic_config("retention.ms", "1\nx=y").is_err());
+    }
+
+    #[test]
+    fn max_message_bytes_may_not_exceed_the_request_limit() {
+        let limits = TopicLimits {
+            socket_request_max_bytes: 100 << 20,
+        };
+        let defaults = LogConfig::default();
+        let err = validate_topic_configs(
+            &defaults,
+            &map(&[("max.message.bytes", "2147483647")]),
+            limits,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("socket.request.max.bytes=104857600"), "{err}");
+        validate_topic_configs(
+            &defaults,
+            &map(&[("max.message.bytes", "104857600")]),
+            limits,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use uuid::Uuid;
 
 use crate::catalog::{TopicCatalog, TopicMeta};
-use crate::state::{TopicError, Topics};
+use crate::state::{AutoCreateBudget, TopicError, Topics};
 use crate::topology::{BrokerAddress, Placement, Topology};
 
 /// The cluster-describing handlers' view of the broker state.
@@ -55,8 +55,14 @@ impl<'a> ClusterInfoContext<'a> {
         &self,
         name: &str,
         allow: bool,
+        budget: &mut AutoCreateBudget,
     ) -> Result<TopicMeta, TopicError> {
-        self.topics.topic_or_auto_create(name, allow).await
+        self.topics.topic_or_auto_create(name, allow, budget).await
+    }
+
+    /// How many topics one request may auto-create.
+    pub fn auto_create_budget(&self) -> AutoCreateBudget {
+        self.topics.auto_create_budget()
     }
 
     /// The running brokers, in node id order.

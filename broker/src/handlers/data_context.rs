@@ -4,15 +4,20 @@
 //! coordinator, no producer ids, and of the topic changes only
 //! auto-creation (Produce may create a missing topic).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use kafka_protocol::ResponseError;
 
+use super::produce_validate::Decompression;
 use crate::append_signals::AppendSignals;
 use crate::catalog::{TopicCatalog, TopicMeta};
+use crate::server::resources::Resources;
 use crate::server::shutdown::Shutdown;
-use crate::state::{TopicError, Topics};
+use crate::state::{AutoCreateBudget, TopicError, Topics};
 use crate::storage::{lock_log, LogManager, PartitionLog, SharedLog, StorageError};
 use crate::topology::{EpochHistory, Topology};
 
@@ -25,6 +30,18 @@ pub struct DataContext<'a> {
     appends: &'a AppendSignals,
     shutdown: &'a Shutdown,
     topics: Topics<'a>,
+    limits: DataLimits<'a>,
+}
+
+/// The broker limits the data handlers enforce.
+#[derive(Debug, Clone, Copy)]
+pub struct DataLimits<'a> {
+    /// Most bytes one produced batch may decompress to.
+    pub max_decompressed_batch_bytes: usize,
+    /// How long a batch waits for decompression budget.
+    pub decompression_wait: Duration,
+    /// The broker-wide budgets (decompression memory).
+    pub resources: &'a Arc<Resources>,
 }
 
 impl<'a> DataContext<'a> {
@@ -36,6 +53,7 @@ impl<'a> DataContext<'a> {
         appends: &'a AppendSignals,
         shutdown: &'a Shutdown,
         topics: Topics<'a>,
+        limits: DataLimits<'a>,
     ) -> DataContext<'a> {
         DataContext {
             catalog,
@@ -44,6 +62,16 @@ impl<'a> DataContext<'a> {
             appends,
             shutdown,
             topics,
+            limits,
+        }
+    }
+
+    /// How produced batches may decompress.
+    pub fn decompression(&self) -> Decompression {
+        Decompression {
+            limit: self.limits.max_decompressed_batch_bytes,
+            wait: self.limits.decompression_wait,
+            resources: self.limits.resources.clone(),
         }
     }
 
@@ -62,8 +90,14 @@ impl<'a> DataContext<'a> {
         &self,
         name: &str,
         allow: bool,
+        budget: &mut AutoCreateBudget,
     ) -> Result<TopicMeta, TopicError> {
-        self.topics.topic_or_auto_create(name, allow).await
+        self.topics.topic_or_auto_create(name, allow, budget).await
+    }
+
+    /// How many topics one request may auto-create.
+    pub fn auto_create_budget(&self) -> AutoCreateBudget {
+        self.topics.auto_create_budget()
     }
 
     /// The log of `topic`-`partition`, for work that locks it later (or elsewhere).

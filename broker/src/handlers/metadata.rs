@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::{text, topic_name, versions, ClusterInfoContext, RequestContext};
 use crate::catalog::{validate_topic_name, TopicMeta};
+use crate::state::AutoCreateBudget;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 12);
@@ -45,6 +46,7 @@ pub async fn handle(
             .collect(),
         Some(list) => {
             let mut out = Vec::with_capacity(list.len());
+            let mut budget = cluster.auto_create_budget();
             for entry in list {
                 out.push(
                     lookup(
@@ -52,6 +54,7 @@ pub async fn handle(
                         entry.name.map(|n| n.0.to_string()),
                         entry.topic_id,
                         allow_create,
+                        &mut budget,
                     )
                     .await,
                 );
@@ -81,6 +84,7 @@ async fn lookup(
     name: Option<String>,
     id: Uuid,
     allow_create: bool,
+    budget: &mut AutoCreateBudget,
 ) -> MetadataResponseTopic {
     let name = match name {
         Some(name) => name,
@@ -98,7 +102,10 @@ async fn lookup(
             .with_name(Some(topic_name(&name)))
             .with_error_code(ResponseError::InvalidTopicException.code());
     }
-    match cluster.topic_or_auto_create(&name, allow_create).await {
+    match cluster
+        .topic_or_auto_create(&name, allow_create, budget)
+        .await
+    {
         Ok(topic) => describe(cluster, &topic),
         Err(e) => MetadataResponseTopic::default()
             .with_name(Some(topic_name(&name)))

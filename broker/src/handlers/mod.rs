@@ -20,7 +20,7 @@ use kafka_protocol::messages::{self, ApiKey, TopicName};
 use kafka_protocol::protocol::{Encodable, StrBytes, VersionRange};
 
 pub use cluster_info_context::ClusterInfoContext;
-pub use data_context::DataContext;
+pub use data_context::{DataContext, DataLimits};
 pub use error::{EncodeError, HandlerError};
 pub use group_context::GroupContext;
 pub use producer_id_context::ProducerIdContext;

@@ -1,9 +1,10 @@
 //! Produce (key 0), versions 3–12.
 //!
 //! Decodes each partition's record batches (produce_validate: records
-//! parse, counts match, decompression bounded by max(64 MiB, 16 x
-//! max.message.bytes); a failure is CORRUPT_MESSAGE for that partition
-//! only, which stays untouched), then appends them through the storage
+//! parse, counts match, decompression bounded by the broker's per-batch
+//! limit and shared budget; a failure is CORRUPT_MESSAGE, or
+//! REQUEST_TIMED_OUT when the budget stayed busy, for that partition only,
+//! which stays untouched), then appends them through the storage
 //! engine, which validates them (CRC, sizes, idempotent sequences) and
 //! assigns offsets. Only the partition's leader (per the topology) appends; any
 //! other node answers NOT_LEADER_OR_FOLLOWER. Batches are stamped with the
@@ -22,7 +23,7 @@ use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::error_reply::produce_error_knows_log_start;
-use super::produce_validate::check_produced_records;
+use super::produce_validate::{check_produced_records, Decompression};
 use super::{text, versions, DataContext, HandlerError, RequestContext};
 use crate::clock::now_ms;
 use crate::storage::{lock_log, PartitionLog, ScannedRecords, SharedLog};
@@ -67,9 +68,12 @@ pub async fn handle(
     let acks = request.acks;
     let mut topics = Vec::with_capacity(request.topic_data.len());
     let mut appends = Vec::new();
+    let mut auto_create = context.auto_create_budget();
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
-        let known = context.topic_or_auto_create(&name, true).await;
+        let known = context
+            .topic_or_auto_create(&name, true, &mut auto_create)
+            .await;
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let routed = match (&known, acks) {
@@ -106,7 +110,9 @@ pub async fn handle(
         topics.push((topic.name, name, partitions));
     }
 
-    let mut appended = run_appends(appends).await.into_iter();
+    let mut appended = run_appends(appends, context.decompression())
+        .await
+        .into_iter();
     let mut responses = Vec::with_capacity(topics.len());
     let mut first_error: Option<HandlerError> = None;
     for (topic_name, name, partitions) in topics {
@@ -207,51 +213,47 @@ fn pending_append(
     })
 }
 
-/// An append for the blocking pool, with the partition's
-/// `max.message.bytes` as read when it was classified.
+/// An append for the blocking pool: compressed, or one that may wait on
+/// the disk.
 struct Deferred {
     append: PendingAppend,
-    max_message_bytes: usize,
 }
 
 impl PendingAppend {
     /// Appends now, in one hold of the partition lock, when that only
     /// copies uncompressed batches into the page cache, which is cheaper
     /// than handing it to another thread. Anything compressed is
-    /// decompressed to be checked (up to 64 MiB for a hostile batch), and
+    /// decompressed to be checked (within the broker's decompression limit
+    /// and budget), and
     /// an append that fsyncs or rolls a segment waits on the disk: those
     /// must not hold up a runtime worker (nor, while decompressing, the
     /// partition's fetches), so they come back [`Deferred`].
-    fn append_inline(self, now_ms: i64) -> Result<Outcome, Deferred> {
+    fn append_inline(
+        self,
+        now_ms: i64,
+        decompression: &Decompression,
+    ) -> Result<Outcome, Deferred> {
         let shared = SharedLog::clone(&self.log);
         let mut log = lock_log(&shared);
-        let max_message_bytes = log.config().max_message_bytes;
         let cheap =
             self.scanned.all_uncompressed() && !log.append_may_block(self.records.len(), now_ms);
         if !cheap {
-            return Err(Deferred {
-                append: self,
-                max_message_bytes,
-            });
+            return Err(Deferred { append: self });
         }
-        Ok(match self.refuse_undecodable(max_message_bytes) {
+        Ok(match self.refuse_undecodable(decompression) {
             Some(refused) => refused,
             None => self.append_locked(&mut log),
         })
     }
 
-    /// CORRUPT_MESSAGE if a batch's records do not decode.
-    fn refuse_undecodable(&self, max_message_bytes: usize) -> Option<Outcome> {
+    /// CORRUPT_MESSAGE if a batch's records do not decode (REQUEST_TIMED_OUT
+    /// if the decompression budget stayed busy).
+    fn refuse_undecodable(&self, decompression: &Decompression) -> Option<Outcome> {
         let partition = self.partition;
         let reason =
-            check_produced_records(&self.records, self.scanned.batches(), max_message_bytes)
-                .err()?;
-        tracing::debug!(partition, %reason, "produce refused: records do not decode");
-        Some(failure(
-            partition,
-            ResponseError::CorruptMessage.code(),
-            &reason.to_string(),
-        ))
+            check_produced_records(&self.records, self.scanned.batches(), decompression).err()?;
+        tracing::debug!(partition, %reason, "produce refused");
+        Some(failure(partition, reason.code(), &reason.to_string()))
     }
 
     /// Appends the (decode-checked) records to `log`, which the caller
@@ -294,12 +296,9 @@ impl Deferred {
     /// Decodes the records outside the partition lock (decompression is
     /// the slow part and must not hold up fetches of this partition), then
     /// appends them in one hold of it.
-    fn run(self) -> Outcome {
-        let Deferred {
-            append,
-            max_message_bytes,
-        } = self;
-        if let Some(refused) = append.refuse_undecodable(max_message_bytes) {
+    fn run(self, decompression: &Decompression) -> Outcome {
+        let Deferred { append } = self;
+        if let Some(refused) = append.refuse_undecodable(decompression) {
             return refused;
         }
         let shared = SharedLog::clone(&append.log);
@@ -315,12 +314,12 @@ impl Deferred {
 /// partition cost more than the write and bounded produce throughput. The
 /// others go to the blocking pool together, in one task, so a request
 /// pays for at most one hand-off.
-async fn run_appends(appends: Vec<PendingAppend>) -> Vec<Outcome> {
+async fn run_appends(appends: Vec<PendingAppend>, decompression: Decompression) -> Vec<Outcome> {
     let now = now_ms();
     let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(appends.len());
     let mut costly = Vec::new();
     for (slot, append) in appends.into_iter().enumerate() {
-        match append.append_inline(now) {
+        match append.append_inline(now, &decompression) {
             Ok(outcome) => outcomes.push((slot, outcome)),
             Err(deferred) => costly.push((slot, deferred)),
         }
@@ -333,7 +332,7 @@ async fn run_appends(appends: Vec<PendingAppend>) -> Vec<Outcome> {
         let task = tokio::task::spawn_blocking(move || {
             costly
                 .into_iter()
-                .map(|(slot, deferred)| (slot, deferred.run()))
+                .map(|(slot, deferred)| (slot, deferred.run(&decompression)))
                 .collect::<Vec<_>>()
         });
         match task.await {

@@ -5,34 +5,66 @@
 //! records that do not parse. Stored as sent, it would make every consumer
 //! of the partition fail on it forever, so, like Kafka's LogValidator, the
 //! broker decodes each produced batch before appending and answers
-//! CORRUPT_MESSAGE instead. Compressed sections are decompressed into one
-//! buffer of at most [`decompressed_limit`] bytes; records are walked in
-//! place (nothing allocated per record), which keeps the produce hot path
-//! cheap.
+//! CORRUPT_MESSAGE instead. Records are walked in place (nothing allocated
+//! per record), which keeps the produce hot path cheap.
+//!
+//! Decompression is bounded twice:
+//!
+//! - per batch, by the broker's absolute `max_decompressed_batch_bytes`
+//!   (64 MiB by default), which no topic or client setting scales;
+//! - broker-wide, by the decompression budget: a compressed batch reserves
+//!   the memory it may decompress into before it is decompressed, first a
+//!   guess ([`FIRST_TRY_RATIO`] times its compressed size), and the whole
+//!   per-batch limit only if the guess was too small. A batch that cannot
+//!   get its reservation within `decompression_wait` is refused with
+//!   REQUEST_TIMED_OUT (retriable: nothing was written, the producer sends
+//!   it again), so concurrent bombs wait for each other instead of each
+//!   taking the whole limit at once.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use durian_core::compression::{Compression, CompressionError};
 use durian_core::record::{validate_records, verify_crc, BatchError, BatchHeader};
+use kafka_protocol::ResponseError;
+use tokio::sync::OwnedSemaphorePermit;
 
-/// The floor of the decompressed-size limit of one produced batch.
-pub const MIN_DECOMPRESSED_LIMIT: usize = 64 << 20;
+use crate::server::resources::Resources;
 
-/// How many times `max.message.bytes` a batch may decompress to.
-pub const DECOMPRESSION_FACTOR: usize = 16;
+/// The first reservation of a compressed batch, as a multiple of its
+/// compressed size: most real batches decompress to less, so they never
+/// reserve the whole per-batch limit.
+pub const FIRST_TRY_RATIO: usize = 8;
 
-/// The most bytes one produced batch may decompress to:
-/// max(64 MiB, 16 × `max.message.bytes`).
-///
-/// 64 MiB is also the consumer's default decompression limit, so with the
-/// default `max.message.bytes` everything accepted is readable by default
-/// consumers.
-pub fn decompressed_limit(max_message_bytes: usize) -> usize {
-    MIN_DECOMPRESSED_LIMIT.max(max_message_bytes.saturating_mul(DECOMPRESSION_FACTOR))
+/// The smallest first reservation of a compressed batch.
+const MIN_FIRST_TRY: usize = 64 * 1024;
+
+/// How produced batches may decompress.
+#[derive(Debug, Clone)]
+pub struct Decompression {
+    /// Most bytes one batch may decompress to (`max_decompressed_batch_bytes`).
+    pub limit: usize,
+    /// How long a batch waits for budget (`decompression_wait`).
+    pub wait: Duration,
+    /// Holds the broker-wide decompression budget.
+    pub resources: Arc<Resources>,
 }
 
-/// A produced batch that does not decode; the message is the producer's
-/// CORRUPT_MESSAGE error text and names the batch by its byte position in
-/// the partition's records.
+impl Decompression {
+    /// Reserves `bytes` of the broker-wide budget, waiting at most `wait`.
+    /// Called on the blocking pool (compressed batches are never checked
+    /// on a runtime worker).
+    fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        self.resources
+            .decompression
+            .acquire_blocking(bytes, self.wait)
+    }
+}
+
+/// A produced batch refused before the append; the message is the
+/// producer's error text and names the batch by its byte position in the
+/// partition's records.
 #[derive(Debug, thiserror::Error)]
 pub enum UndecodableBatch {
     /// The CRC does not match: damage in transit, so how the damaged
@@ -47,18 +79,16 @@ pub enum UndecodableBatch {
     /// The records decompress to more than the broker's limit.
     #[error(
         "batch at byte {position} of the records: its {codec} records decompress to more \
-         than {limit} bytes, the broker's limit (max(64 MiB, {DECOMPRESSION_FACTOR} x \
-         max.message.bytes={max_message_bytes})); send smaller batches"
+         than {limit} bytes, the broker's limit per batch (max_decompressed_batch_bytes); \
+         send smaller batches"
     )]
     DecompressesTooLarge {
         /// Byte position of the batch in the records.
         position: usize,
         /// The batch's codec.
         codec: Compression,
-        /// The decompressed-size limit ([`decompressed_limit`]).
+        /// The per-batch decompression limit.
         limit: usize,
-        /// The partition's `max.message.bytes`.
-        max_message_bytes: usize,
     },
     /// The records do not parse (counts, lengths, offsets, codec data).
     #[error(
@@ -71,6 +101,28 @@ pub enum UndecodableBatch {
         /// What does not parse.
         source: BatchError,
     },
+    /// Not a fault of the batch: the broker's decompression budget stayed
+    /// in use by other requests for the whole wait. Retriable.
+    #[error(
+        "batch at byte {position} of the records: the broker's decompression budget was \
+         busy for {wait_ms} ms; nothing was written, retry"
+    )]
+    DecompressionBusy {
+        /// Byte position of the batch in the records.
+        position: usize,
+        /// How long the batch waited.
+        wait_ms: u64,
+    },
+}
+
+impl UndecodableBatch {
+    /// The Kafka error code the partition is answered with.
+    pub fn code(&self) -> i16 {
+        match self {
+            UndecodableBatch::DecompressionBusy { .. } => ResponseError::RequestTimedOut.code(),
+            _ => ResponseError::CorruptMessage.code(),
+        }
+    }
 }
 
 /// Checks that every batch of `records` decodes: the (bounded)
@@ -84,40 +136,49 @@ pub enum UndecodableBatch {
 pub fn check_produced_records(
     records: &Bytes,
     batches: &[(usize, BatchHeader)],
-    max_message_bytes: usize,
+    decompression: &Decompression,
 ) -> Result<(), UndecodableBatch> {
-    check_with_limit(
-        records,
-        batches,
-        decompressed_limit(max_message_bytes),
-        max_message_bytes,
-    )
-}
-
-/// [`check_produced_records`] with an explicit decompression limit.
-fn check_with_limit(
-    records: &Bytes,
-    batches: &[(usize, BatchHeader)],
-    limit: usize,
-    max_message_bytes: usize,
-) -> Result<(), UndecodableBatch> {
+    let limit = decompression.limit;
     for &(position, ref header) in batches {
         let batch = records.slice(position..position + header.total_len());
-        if let Err(err) = validate_records(&batch, limit) {
-            return Err(classify(&batch, position, err, limit, max_message_bytes));
+        if header.compression() == Compression::None {
+            // Walked in place: nothing is decompressed or reserved.
+            if let Err(err) = validate_records(&batch, limit) {
+                return Err(classify(&batch, position, err, limit));
+            }
+            continue;
+        }
+        let busy = || UndecodableBatch::DecompressionBusy {
+            position,
+            wait_ms: decompression.wait.as_millis() as u64,
+        };
+        let first = batch
+            .len()
+            .saturating_mul(FIRST_TRY_RATIO)
+            .max(MIN_FIRST_TRY)
+            .min(limit);
+        let reservation = decompression.reserve(first).ok_or_else(busy)?;
+        let outcome = match validate_records(&batch, first) {
+            Err(BatchError::Compression(CompressionError::OutputTooLarge { .. }))
+                if first < limit =>
+            {
+                // Give the guess back before waiting for the whole limit,
+                // so two retries cannot hold each other's budget.
+                drop(reservation);
+                let _whole = decompression.reserve(limit).ok_or_else(busy)?;
+                validate_records(&batch, limit)
+            }
+            other => other,
+        };
+        if let Err(err) = outcome {
+            return Err(classify(&batch, position, err, limit));
         }
     }
     Ok(())
 }
 
 /// Which kind of [`UndecodableBatch`] a batch that failed to decode is.
-fn classify(
-    batch: &[u8],
-    position: usize,
-    err: BatchError,
-    limit: usize,
-    max_message_bytes: usize,
-) -> UndecodableBatch {
+fn classify(batch: &[u8], position: usize, err: BatchError, limit: usize) -> UndecodableBatch {
     // Garbage under a bad CRC is damage in transit: say that, not how the
     // garbage failed to parse.
     if let Err(crc) = verify_crc(batch) {
@@ -132,7 +193,6 @@ fn classify(
                 position,
                 codec,
                 limit,
-                max_message_bytes,
             }
         }
         other => UndecodableBatch::Undecodable {
@@ -155,20 +215,28 @@ mod tests {
     use kafka_protocol::messages::ProduceRequest;
     use kafka_protocol::ResponseError;
 
-    /// [`check_produced_records`] after the one scan the handler does.
-    fn check(records: &Bytes, max_message_bytes: usize) -> Result<(), UndecodableBatch> {
-        let scanned = ScannedRecords::scan(records);
-        check_produced_records(records, scanned.batches(), max_message_bytes)
+    /// A decompression policy of `limit` bytes per batch over a budget of
+    /// `budget` bytes.
+    fn policy(limit: usize, budget: usize) -> Decompression {
+        let mut config = crate::BrokerConfig::new("unused".into());
+        config.max_decompressed_batch_bytes = limit;
+        config.decompression_budget_bytes = budget;
+        Decompression {
+            limit,
+            wait: std::time::Duration::from_millis(1),
+            resources: Arc::new(Resources::new(&config)),
+        }
     }
 
-    /// [`check_with_limit`] after the one scan the handler does.
-    fn check_limited(
-        records: &Bytes,
-        limit: usize,
-        max_message_bytes: usize,
-    ) -> Result<(), UndecodableBatch> {
+    /// [`check_produced_records`] after the one scan the handler does.
+    fn check(records: &Bytes) -> Result<(), UndecodableBatch> {
+        check_limited(records, 64 << 20)
+    }
+
+    /// [`check_produced_records`] with a `limit` per batch.
+    fn check_limited(records: &Bytes, limit: usize) -> Result<(), UndecodableBatch> {
         let scanned = ScannedRecords::scan(records);
-        check_with_limit(records, scanned.batches(), limit, max_message_bytes)
+        check_produced_records(records, scanned.batches(), &policy(limit, 256 << 20))
     }
 
     const CODECS: [Compression; 4] = [
@@ -203,21 +271,51 @@ mod tests {
     }
 
     #[test]
-    fn the_limit_has_a_floor_and_follows_max_message_bytes() {
-        assert_eq!(decompressed_limit(1_048_588), 64 << 20);
-        assert_eq!(decompressed_limit(8 << 20), 128 << 20);
-        assert_eq!(decompressed_limit(usize::MAX), usize::MAX);
+    fn a_busy_budget_refuses_compressed_batches_as_retriable() {
+        let decompression = policy(1 << 20, 1 << 20);
+        let records = valid(Compression::Zstd, 3);
+        let scanned = ScannedRecords::scan(&records);
+        let held = decompression
+            .resources
+            .decompression
+            .acquire_blocking(1 << 20, std::time::Duration::ZERO)
+            .unwrap();
+        let err = check_produced_records(&records, scanned.batches(), &decompression).unwrap_err();
+        assert_eq!(err.code(), ResponseError::RequestTimedOut.code(), "{err}");
+        assert!(err.to_string().contains("budget was busy"), "{err}");
+        // Uncompressed batches need no budget.
+        let plain = valid(Compression::None, 3);
+        let plain_scanned = ScannedRecords::scan(&plain);
+        check_produced_records(&plain, plain_scanned.batches(), &decompression).unwrap();
+        drop(held);
+        check_produced_records(&records, scanned.batches(), &decompression).unwrap();
+        assert_eq!(decompression.resources.usage().decompression_bytes, 0);
+    }
+
+    #[test]
+    fn a_large_ratio_batch_retries_with_the_whole_limit() {
+        // 2 MiB of one repeated record compresses far beyond 8:1.
+        let mut writer = BatchWriter::builder()
+            .compression(Compression::Zstd)
+            .build();
+        let value = vec![b'a'; 2 << 20];
+        writer
+            .try_append(0, None, Some(&value), NO_HEADERS)
+            .unwrap();
+        let records = writer.finish().unwrap();
+        assert!(records.len() * FIRST_TRY_RATIO < 2 << 20);
+        check_limited(&records, 4 << 20).unwrap();
     }
 
     #[test]
     fn valid_batches_pass_and_bad_ones_name_the_batch() {
         for codec in CODECS.into_iter().chain([Compression::None]) {
             let two = [valid(codec, 3), valid(codec, 2)].concat();
-            check(&Bytes::from(two), 1 << 20).unwrap();
+            check(&Bytes::from(two)).unwrap();
         }
         let garbage = with_section(Compression::None, &[0xff; 40]);
         let records = Bytes::from([valid(Compression::Lz4, 2), garbage].concat());
-        let message = check(&records, 1 << 20).unwrap_err().to_string();
+        let message = check(&records).unwrap_err().to_string();
         let first_len = valid(Compression::Lz4, 2).len();
         assert!(
             message.contains(&format!("batch at byte {first_len} ")),
@@ -232,15 +330,13 @@ mod tests {
         let zeros = vec![0u8; 4 << 20];
         for codec in CODECS {
             let bomb = with_section(codec, &zeros);
-            let message = check_limited(&bomb, 1 << 20, 65_536)
-                .unwrap_err()
-                .to_string();
+            let message = check_limited(&bomb, 1 << 20).unwrap_err().to_string();
             assert!(
                 message.contains(&format!("more than {} bytes", 1 << 20))
-                    && message.contains("max.message.bytes=65536"),
+                    && message.contains("max_decompressed_batch_bytes"),
                 "{codec}: {message}"
             );
-            check_limited(&bomb, 4 << 20, 65_536).unwrap_err(); // zeros are not records
+            check_limited(&bomb, 8 << 20).unwrap_err(); // zeros are not records
         }
     }
 
@@ -248,7 +344,7 @@ mod tests {
     fn a_bad_crc_is_reported_as_such() {
         let mut bytes = with_section(Compression::Gzip, b"not records").to_vec();
         bytes[20] ^= 1;
-        let message = check(&Bytes::from(bytes), 1 << 20).unwrap_err().to_string();
+        let message = check(&Bytes::from(bytes)).unwrap_err().to_string();
         assert!(message.contains("CRC"), "{message}");
     }
 

@@ -9,22 +9,29 @@
 //! pipelined requests wait in memory rather than in the socket. Memory for
 //! every frame read ahead comes from one broker-wide pool
 //! (`queued.max.request.bytes`), so many clients flooding large requests
-//! wait for memory instead of exhausting it.
+//! wait for memory instead of exhausting it; memory is charged as bytes
+//! arrive, and a started request must complete within the body timeout.
+//! Responses count against a broker-wide response budget until written,
+//! and are written within the write timeout.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::dispatch::{dispatch, Outcome};
 use super::endpoint::Endpoint;
-use super::frame::{read_frame_body, read_frame_length, FrameError};
+use super::frame::{frame_size, FrameError};
+use super::resources::Resources;
 use super::shutdown::Shutdown;
+use crate::config::BrokerConfig;
 use crate::state::BrokerState;
 
 /// Frames read ahead of the one being processed.
@@ -36,7 +43,7 @@ pub async fn serve(
     endpoint: Arc<Endpoint>,
     socket: TcpStream,
     peer: SocketAddr,
-    limits: ReadLimits,
+    limits: ConnectionLimits,
     shutdown: Shutdown,
 ) {
     if let Err(e) = socket.set_nodelay(true) {
@@ -44,10 +51,8 @@ pub async fn serve(
     }
     let (reader, mut writer) = socket.into_split();
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
-
-    // A client that stops reading must not pin a response (and this task)
-    // forever: writes get the same patience as reads.
-    let write_timeout = limits.idle;
+    let write_timeout = limits.write_timeout;
+    let resources = limits.resources.clone();
     // Aborted on drop too, so a killed connection releases its read half at once.
     let _reader = AbortOnDrop(tokio::spawn(read_loop(
         reader, frames_tx, peer, limits, shutdown,
@@ -55,6 +60,19 @@ pub async fn serve(
     while let Some(frame) = frames.recv().await {
         match dispatch(state.clone(), &endpoint, frame.bytes.clone(), peer).await {
             Outcome::Respond(response) => {
+                // The response counts against the response budget until it
+                // is written, so clients that stop reading pin at most that
+                // budget; one that cannot get budget within the write
+                // timeout is not served further.
+                let Some(_memory) = resources
+                    .responses
+                    .acquire_within(response.len(), write_timeout)
+                    .await
+                else {
+                    tracing::warn!(%peer, bytes = response.len(),
+                        "response memory budget exhausted; closing connection");
+                    break;
+                };
                 match tokio::time::timeout(write_timeout, writer.write_all(&response)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
@@ -62,7 +80,9 @@ pub async fn serve(
                         break;
                     }
                     Err(_) => {
-                        tracing::info!(%peer, "client stopped reading responses; closing connection");
+                        let timeout_ms = write_timeout.as_millis() as u64;
+                        tracing::info!(%peer, timeout_ms,
+                            "client did not read its response in time; closing connection");
                         break;
                     }
                 }
@@ -103,6 +123,7 @@ pub struct QueuedFrame {
 enum ReadEnd {
     Closed,
     Idle,
+    SlowBody,
     Shutdown,
     Failed(FrameError),
 }
@@ -111,7 +132,7 @@ async fn read_loop(
     mut reader: OwnedReadHalf,
     frames: mpsc::Sender<QueuedFrame>,
     peer: SocketAddr,
-    limits: ReadLimits,
+    limits: ConnectionLimits,
     mut shutdown: Shutdown,
 ) {
     loop {
@@ -133,50 +154,139 @@ async fn read_loop(
                 let idle_ms = limits.idle.as_millis() as u64;
                 tracing::info!(%peer, idle_ms, "closing idle connection");
             }
+            ReadEnd::SlowBody => {
+                let timeout_ms = limits.body_timeout.as_millis() as u64;
+                tracing::warn!(%peer, timeout_ms,
+                    "request not complete in time after its first byte; closing connection");
+            }
             ReadEnd::Failed(e) => tracing::warn!(%peer, error = %e, "closing connection"),
         }
         return;
     }
 }
 
-/// Reads one frame: the length (within the idle timeout), then memory for
-/// it from the broker-wide pool (waiting applies backpressure), then the
-/// body (within the idle timeout again, so a client cannot trickle bytes
-/// forever while holding memory).
-async fn read_one(reader: &mut OwnedReadHalf, limits: &ReadLimits) -> Result<QueuedFrame, ReadEnd> {
-    let size = match tokio::time::timeout(limits.idle, read_frame_length(reader, limits.max_bytes))
-        .await
-    {
+/// The first claim on the request pool for a frame being read; later
+/// claims double it (up to the announced size), so memory follows the
+/// bytes that actually arrived.
+const FIRST_CHUNK: usize = 64 * 1024;
+
+/// Reads one frame.
+///
+/// The first byte may take up to the idle timeout; from then on the rest
+/// of the length prefix and the body must arrive within the body timeout,
+/// waits for pool memory included. Memory is charged to the broker-wide pool as the
+/// body grows, a chunk ahead of the bytes received, never for the
+/// announced size up front: a client announcing 100 MiB and trickling
+/// bytes holds what it sent, not what it promised.
+async fn read_one(
+    reader: &mut OwnedReadHalf,
+    limits: &ConnectionLimits,
+) -> Result<QueuedFrame, ReadEnd> {
+    let mut prefix = [0u8; 4];
+    match tokio::time::timeout(limits.idle, reader.read(&mut prefix[..1])).await {
         Err(_) => return Err(ReadEnd::Idle),
-        Ok(Ok(None)) => return Err(ReadEnd::Closed),
-        Ok(Ok(Some(size))) => size,
-        Ok(Err(e)) => return Err(ReadEnd::Failed(e)),
-    };
-    // `size` is at most max_bytes, which the pool always covers.
-    let permits = u32::try_from(size).unwrap_or(u32::MAX);
-    let memory = limits
-        .pool
-        .clone()
-        .acquire_many_owned(permits)
-        .await
-        .map_err(|_| ReadEnd::Shutdown)?;
-    match tokio::time::timeout(limits.idle, read_frame_body(reader, size)).await {
-        Err(_) => Err(ReadEnd::Idle),
-        Ok(Err(e)) => Err(ReadEnd::Failed(e)),
-        Ok(Ok(bytes)) => Ok(QueuedFrame {
-            bytes,
-            _memory: memory,
-        }),
+        Ok(Ok(0)) => return Err(ReadEnd::Closed),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(ReadEnd::Failed(FrameError::Io(e))),
+    }
+    let clock = BodyClock::new(limits.body_timeout);
+    clock
+        .run(async {
+            reader
+                .read_exact(&mut prefix[1..])
+                .await
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+                    _ => FrameError::Io(e),
+                })
+        })
+        .await?
+        .map_err(ReadEnd::Failed)?;
+    let size = frame_size(prefix, limits.max_bytes).map_err(ReadEnd::Failed)?;
+
+    let pool = &limits.resources.requests;
+    let mut memory: Option<OwnedSemaphorePermit> = None;
+    let mut charged = 0usize;
+    let mut body = BytesMut::new();
+    while body.len() < size {
+        if body.len() == charged {
+            let chunk = charged.max(FIRST_CHUNK).min(size - charged);
+            // Waiting for memory counts against the body timeout too:
+            // readers holding part of a frame while they wait for more
+            // could otherwise wait on each other forever.
+            let more = clock
+                .run(pool.acquire(chunk))
+                .await?
+                .ok_or(ReadEnd::Shutdown)?;
+            match memory.as_mut() {
+                Some(held) => held.merge(more),
+                None => memory = Some(more),
+            }
+            charged += chunk;
+            body.reserve(charged - body.len());
+        }
+        // `take` keeps a read from running into the next frame, and from
+        // growing the buffer past what was charged.
+        let wanted = (charged - body.len()) as u64;
+        let read = clock
+            .run(async { reader.take(wanted).read_buf(&mut body).await })
+            .await?
+            .map_err(|e| ReadEnd::Failed(FrameError::Io(e)))?;
+        if read == 0 {
+            return Err(ReadEnd::Failed(FrameError::Truncated));
+        }
+    }
+    let memory = memory.ok_or(ReadEnd::Failed(FrameError::TooShort(0)))?;
+    Ok(QueuedFrame {
+        bytes: body.freeze(),
+        _memory: memory,
+    })
+}
+
+/// The deadline of a request whose first byte has arrived.
+struct BodyClock {
+    deadline: Instant,
+}
+
+impl BodyClock {
+    fn new(budget: Duration) -> BodyClock {
+        BodyClock {
+            deadline: Instant::now() + budget,
+        }
+    }
+
+    /// Runs one wait (a socket read, a pool claim) against the deadline.
+    async fn run<T>(&self, wait: impl std::future::Future<Output = T>) -> Result<T, ReadEnd> {
+        tokio::time::timeout_at(self.deadline, wait)
+            .await
+            .map_err(|_| ReadEnd::SlowBody)
     }
 }
 
-/// What a connection's reader needs to know.
+/// What a connection needs to know about the broker's limits.
 #[derive(Debug, Clone)]
-pub struct ReadLimits {
+pub struct ConnectionLimits {
     /// `socket.request.max.bytes`.
     pub max_bytes: usize,
-    /// `connections.max.idle.ms`.
+    /// `connections.max.idle.ms`: the wait for a request's first byte.
     pub idle: Duration,
-    /// Broker-wide budget for request bytes read but not yet processed.
-    pub pool: Arc<Semaphore>,
+    /// The wait for the rest of a request once its first byte arrived.
+    pub body_timeout: Duration,
+    /// The wait for a response to be written.
+    pub write_timeout: Duration,
+    /// Broker-wide request and response memory.
+    pub resources: Arc<Resources>,
+}
+
+impl ConnectionLimits {
+    /// The limits `config` sets, drawing memory from `resources`.
+    pub fn from_config(config: &BrokerConfig, resources: Arc<Resources>) -> ConnectionLimits {
+        ConnectionLimits {
+            max_bytes: config.socket_request_max_bytes,
+            idle: config.connections_max_idle,
+            body_timeout: config.request_body_timeout,
+            write_timeout: config.response_write_timeout,
+            resources,
+        }
+    }
 }

@@ -23,6 +23,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::Bytes;
 use durian_core::wire_guard::GuardError;
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Request;
 
 /// Why a request body was refused; the connection is closed with it.
@@ -40,12 +41,37 @@ pub enum DecodeError {
     Panicked,
 }
 
+/// Array elements (over all arrays of the request) a request of most APIs
+/// may hold.
+pub const MAX_REQUEST_ELEMENTS: u64 = 100_000;
+
+/// Topics one Metadata request may name.
+pub const MAX_METADATA_TOPICS: u64 = 10_000;
+
+/// Groups one DescribeGroups or DeleteGroups request may name.
+pub const MAX_GROUPS_PER_REQUEST: u64 = 1_000;
+
+/// The element cap of requests with API key `api_key`.
+///
+/// After the wire guard, every count is backed by bytes, but an element of
+/// one byte (a compact empty string) decodes to a value of tens of bytes,
+/// and some handlers copy their lists: an 8 MiB frame of one-byte group
+/// names would decode to hundreds of MiB. These caps bound the decoded
+/// request regardless of how small its elements are encoded.
+pub fn element_cap(api_key: i16) -> u64 {
+    match ApiKey::try_from(api_key) {
+        Ok(ApiKey::Metadata) => MAX_METADATA_TOPICS,
+        Ok(ApiKey::DescribeGroups | ApiKey::DeleteGroups) => MAX_GROUPS_PER_REQUEST,
+        _ => MAX_REQUEST_ELEMENTS,
+    }
+}
+
 /// Decodes `body` as `T` at `version`, refusing inputs whose counts or
 /// lengths do not fit in the body; never panics or aborts on malformed input.
 pub fn decode_guarded<T: Request>(body: &Bytes, version: i16) -> Result<T, DecodeError> {
     // Bytes after the last field are accepted by the guard itself (Kafka
     // ignores them too; librdkafka pads Metadata v12).
-    durian_core::wire_guard::check_request(T::KEY, version, body)?;
+    durian_core::wire_guard::check_request_limited(T::KEY, version, body, element_cap(T::KEY))?;
     let decoded = catch_unwind(AssertUnwindSafe(|| {
         let mut plain = body.clone();
         T::decode(&mut plain, version)
@@ -93,6 +119,28 @@ mod tests {
         let err = decode_guarded::<ProduceRequest>(&buf.freeze(), 3).unwrap_err();
         assert!(matches!(err, DecodeError::Guard(_)), "{err}");
         assert!(err.to_string().contains("malformed"), "{err}");
+    }
+
+    #[test]
+    fn element_caps_bound_the_decoded_request() {
+        let mut request = MetadataRequest::default();
+        request.topics = Some(vec![Default::default(); MAX_METADATA_TOPICS as usize]);
+        for t in request.topics.iter_mut().flatten() {
+            t.name = Some(kafka_protocol::messages::TopicName("a".into()));
+        }
+        let mut buf = bytes::BytesMut::new();
+        request.encode(&mut buf, 9).unwrap();
+        decode_guarded::<MetadataRequest>(&buf.freeze(), 9).unwrap();
+        request.topics.as_mut().unwrap().push(Default::default());
+        let mut buf = bytes::BytesMut::new();
+        request.encode(&mut buf, 9).unwrap();
+        let Err(err) = decode_guarded::<MetadataRequest>(&buf.freeze(), 9) else {
+            panic!("a Metadata request naming 10 001 topics must be refused");
+        };
+        assert!(
+            err.to_string().contains("more than 10000 array elements"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -91,6 +91,11 @@ pub async fn dispatch(
             handler.versions.min, handler.versions.max
         ));
     }
+    // The header's client id and tagged fields are checked against the
+    // bytes present before kafka-protocol decodes them, as bodies are.
+    if let Err(e) = durian_core::wire_guard::check_request_header(prefix.api_key, version, &frame) {
+        return Outcome::Close(format!("{api:?} v{version}: malformed request header: {e}"));
+    }
     let (header, body) = match decode_header(api, prefix, &frame) {
         Ok(parts) => parts,
         Err(e) => return Outcome::Close(format!("{api:?} v{version}: {e}")),
@@ -194,9 +199,13 @@ fn respond(
     reply: Result<Reply, HandlerError>,
 ) -> Outcome {
     match reply {
-        Ok(Reply::Body(body)) => {
-            Outcome::Respond(response_frame(correlation_id, header_version, &body))
-        }
+        Ok(Reply::Body(body)) => match response_frame(correlation_id, header_version, &body) {
+            Ok(frame) => Outcome::Respond(frame),
+            Err(too_large) => {
+                tracing::error!(error = %too_large, "cannot send response");
+                Outcome::Close(too_large.to_string())
+            }
+        },
         Ok(Reply::Nothing) => Outcome::Silent,
         Err(reason) => Outcome::Close(reason.to_string()),
     }
@@ -210,5 +219,34 @@ impl Outcome {
             Outcome::Injected(reason) => Outcome::Injected(format!("{api:?} v{version}: {reason}")),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lying_request_header_is_refused_by_the_wire_guard() {
+        let broker = crate::Broker::builder()
+            .temporary()
+            .listen("127.0.0.1:0")
+            .start()
+            .await
+            .unwrap();
+        let endpoint = Endpoint::new(0);
+        // ApiVersions v3 (header v2): a client id of 200 bytes, 2 present.
+        let frame = Bytes::from_static(&[0, 18, 0, 3, 0, 0, 0, 1, 0, 200, b'a', b'b']);
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let outcome = dispatch(broker.state.clone(), &endpoint, frame, peer).await;
+        let Outcome::Close(reason) = outcome else {
+            panic!("a lying header must close the connection: {outcome:?}");
+        };
+        assert!(
+            reason.contains("client_id") && reason.contains("200"),
+            "{reason}"
+        );
+        broker.shutdown().await.unwrap();
     }
 }

@@ -10,6 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::Decodable;
+#[cfg(test)]
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Smallest meaningful request: api key, api version, correlation id.
@@ -41,9 +42,9 @@ pub enum FrameError {
 }
 
 /// Reads one frame's length prefix and checks it against `max_bytes`;
-/// `Ok(None)` on a clean close between frames. Nothing is allocated here:
-/// the caller reserves memory for the announced size, then calls
-/// [`read_frame_body`].
+/// `Ok(None)` on a clean close between frames. (The connection reads its
+/// prefix itself, under its own deadlines; see `connection::read_one`.)
+#[cfg(test)]
 pub async fn read_frame_length<R: AsyncRead + Unpin>(
     reader: &mut R,
     max_bytes: usize,
@@ -57,6 +58,12 @@ pub async fn read_frame_length<R: AsyncRead + Unpin>(
             n => filled += n,
         }
     }
+    frame_size(prefix, max_bytes).map(Some)
+}
+
+/// The body size a length prefix announces, checked against `max_bytes`
+/// and the smallest request header.
+pub fn frame_size(prefix: [u8; 4], max_bytes: usize) -> Result<usize, FrameError> {
     let announced = i32::from_be_bytes(prefix);
     let size = usize::try_from(announced).map_err(|_| FrameError::Negative(announced))?;
     if size > max_bytes {
@@ -68,10 +75,11 @@ pub async fn read_frame_length<R: AsyncRead + Unpin>(
     if size < MIN_REQUEST_BYTES {
         return Err(FrameError::TooShort(size));
     }
-    Ok(Some(size))
+    Ok(size)
 }
 
 /// Reads the `size` bytes of a frame whose length [`read_frame_length`] accepted.
+#[cfg(test)]
 pub async fn read_frame_body<R: AsyncRead + Unpin>(
     reader: &mut R,
     size: usize,
@@ -151,19 +159,37 @@ pub fn decode_header(
     Ok((header, buf))
 }
 
+/// A response too large for the protocol's `i32` length prefix.
+#[derive(Debug, thiserror::Error)]
+#[error("response of {0} bytes exceeds the protocol's 2 GiB frame limit; not sent")]
+pub struct ResponseTooLarge(pub usize);
+
+/// The length prefix of a response with a `header_len`-byte header and a
+/// `body_len`-byte body, if it fits the protocol's `i32`.
+pub fn response_length(header_len: usize, body_len: usize) -> Result<i32, ResponseTooLarge> {
+    let total = header_len.saturating_add(body_len);
+    i32::try_from(total).map_err(|_| ResponseTooLarge(total))
+}
+
 /// Builds a response frame: length, response header (v0 or v1 with tagged
-/// fields), then the encoded body.
-pub fn response_frame(correlation_id: i32, header_version: i16, body: &[u8]) -> Bytes {
+/// fields), then the encoded body. A body too large for the length prefix
+/// is refused rather than sent with a wrapped length.
+pub fn response_frame(
+    correlation_id: i32,
+    header_version: i16,
+    body: &[u8],
+) -> Result<Bytes, ResponseTooLarge> {
     let header_len = if header_version >= 1 { 5 } else { 4 };
+    let length = response_length(header_len, body.len())?;
     let mut out = BytesMut::with_capacity(4 + header_len + body.len());
-    out.put_i32((header_len + body.len()) as i32);
+    out.put_i32(length);
     out.put_i32(correlation_id);
     if header_version >= 1 {
         // Empty tagged-field section.
         out.put_u8(0);
     }
     out.put_slice(body);
-    out.freeze()
+    Ok(out.freeze())
 }
 
 #[cfg(test)]
@@ -201,6 +227,15 @@ mod tests {
             read(&truncated, 100).await,
             Err(FrameError::Truncated)
         ));
+    }
+
+    #[test]
+    fn responses_beyond_2_gib_are_refused_not_wrapped() {
+        assert_eq!(response_length(5, 100).unwrap(), 105);
+        assert_eq!(response_length(4, i32::MAX as usize - 4).unwrap(), i32::MAX);
+        let err = response_length(5, i32::MAX as usize).unwrap_err();
+        assert!(err.to_string().contains("2 GiB"), "{err}");
+        assert!(response_length(5, usize::MAX).is_err());
     }
 
     #[tokio::test]

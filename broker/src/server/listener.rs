@@ -1,5 +1,5 @@
-//! Accepts connections, enforcing `max.connections`, and spawns one task
-//! per connection.
+//! Accepts connections, enforcing `max.connections` and
+//! `max.connections.per.ip`, and spawns one task per connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::connection::{serve, ReadLimits};
+use super::connection::{serve, ConnectionLimits};
 use super::endpoint::Endpoint;
 use super::shutdown::Shutdown;
 use crate::state::BrokerState;
@@ -23,17 +23,7 @@ pub async fn run(
     mut shutdown: Shutdown,
 ) -> JoinSet<()> {
     let limit = Arc::new(Semaphore::new(state.config().max_connections));
-    // The pool must fit the largest allowed frame, or such a frame could never be read.
-    let pool_bytes = state
-        .config()
-        .queued_max_request_bytes
-        .max(state.config().socket_request_max_bytes)
-        .min(Semaphore::MAX_PERMITS);
-    let limits = ReadLimits {
-        max_bytes: state.config().socket_request_max_bytes,
-        idle: state.config().connections_max_idle,
-        pool: Arc::new(Semaphore::new(pool_bytes)),
-    };
+    let limits = ConnectionLimits::from_config(state.config(), state.resources().clone());
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -56,6 +46,12 @@ pub async fn run(
             drop(socket);
             continue;
         };
+        let Some(slot) = state.resources().admit(peer.ip()) else {
+            tracing::warn!(%peer, max = state.config().max_connections_per_ip,
+                "max.connections.per.ip reached for this address; closing new connection");
+            drop(socket);
+            continue;
+        };
         let state = state.clone();
         let shutdown = shutdown.clone();
         let limits = limits.clone();
@@ -69,6 +65,7 @@ pub async fn run(
                 _ = killed => tracing::debug!(%peer, "connection killed"),
             }
             drop(permit);
+            drop(slot);
         });
     }
     connections

@@ -14,4 +14,5 @@ pub mod frame;
 #[cfg(feature = "testing")]
 pub mod intercept;
 pub mod listener;
+pub mod resources;
 pub mod shutdown;

@@ -4,7 +4,7 @@
 
 use super::BrokerState;
 use crate::handlers::{
-    ClusterInfoContext, DataContext, GroupContext, ProducerIdContext, TopicAdminContext,
+    ClusterInfoContext, DataContext, DataLimits, GroupContext, ProducerIdContext, TopicAdminContext,
 };
 
 impl BrokerState {
@@ -17,6 +17,11 @@ impl BrokerState {
             &self.appends,
             &self.shutdown,
             self.topics(),
+            DataLimits {
+                max_decompressed_batch_bytes: self.config.max_decompressed_batch_bytes,
+                decompression_wait: self.config.decompression_wait,
+                resources: &self.resources,
+            },
         )
     }
 

@@ -20,6 +20,7 @@ use crate::catalog::TopicCatalog;
 use crate::config::{BrokerConfig, NodeIdentity};
 use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::server::resources::Resources;
 use crate::server::shutdown::Shutdown;
 use crate::storage::{lock_log, LogManager, PartitionLog};
 use crate::topology::Topology;
@@ -27,7 +28,7 @@ use crate::topology::Topology;
 mod contexts;
 mod topics;
 
-pub use topics::Topics;
+pub use topics::{AutoCreateBudget, Topics};
 
 /// Most partitions one topic may have; bounds memory and open files per request.
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
@@ -71,6 +72,8 @@ pub struct BrokerState {
     groups: Arc<GroupCoordinator>,
     /// InitProducerId allocator.
     producer_ids: ProducerIdAllocator,
+    /// Broker-wide memory and connection budgets.
+    resources: Arc<Resources>,
     appends: AppendSignals,
     topic_changes: tokio::sync::Mutex<()>,
     shutdown: Shutdown,
@@ -105,6 +108,7 @@ impl BrokerState {
             Some(end)
         }));
         BrokerState {
+            resources: Arc::new(Resources::new(&config)),
             config,
             node,
             topology,
@@ -121,6 +125,11 @@ impl BrokerState {
     /// Settings the broker was started with.
     pub fn config(&self) -> &BrokerConfig {
         &self.config
+    }
+
+    /// Broker-wide memory and connection budgets.
+    pub fn resources(&self) -> &Arc<Resources> {
+        &self.resources
     }
 
     /// How clients reach the node the state was opened for.

@@ -14,8 +14,16 @@ use crate::append_signals::AppendSignals;
 use crate::catalog::{validate_topic_name, TopicCatalog, TopicMeta};
 use crate::config::BrokerConfig;
 use crate::storage::{lock_log, LogConfig, LogManager};
-use crate::topic_config::{log_config_for, validate_topic_configs};
+use crate::topic_config::{log_config_for, validate_topic_configs, TopicLimits};
 use crate::topology::Topology;
+
+/// How many more topics one request may auto-create
+/// (`max_auto_create_topics_per_request`); one per request, from
+/// [`Topics::auto_create_budget`].
+#[derive(Debug)]
+pub struct AutoCreateBudget {
+    left: usize,
+}
 
 /// The topic-changing operations, borrowed from a [`super::BrokerState`].
 #[derive(Clone, Copy)]
@@ -30,12 +38,28 @@ pub struct Topics<'a> {
 }
 
 impl Topics<'_> {
+    /// The broker settings topic configs may not exceed.
+    pub fn topic_limits(&self) -> TopicLimits {
+        TopicLimits {
+            socket_request_max_bytes: self.config.socket_request_max_bytes,
+        }
+    }
+
+    /// How many topics one request may still auto-create.
+    pub fn auto_create_budget(&self) -> AutoCreateBudget {
+        AutoCreateBudget {
+            left: self.config.max_auto_create_topics_per_request,
+        }
+    }
+
     /// The topic `name`, created with broker defaults if it is missing and
-    /// auto-creation is on (`allow` lets a request opt out, as Metadata v4+ can).
+    /// auto-creation is on (`allow` lets a request opt out, as Metadata v4+
+    /// can), within the request's `budget` and the broker's total cap.
     pub async fn topic_or_auto_create(
         &self,
         name: &str,
         allow: bool,
+        budget: &mut AutoCreateBudget,
     ) -> Result<TopicMeta, TopicError> {
         if let Some(topic) = self.catalog.get(name) {
             return Ok(topic);
@@ -46,6 +70,30 @@ impl Topics<'_> {
                 format!("topic {name} does not exist"),
             ));
         }
+        // Each topic costs files and memory; a request naming 10^5
+        // unknown topics must not create them all.
+        if budget.left == 0 {
+            return Err(TopicError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!(
+                    "topic {name} does not exist and was not auto-created: one request may \
+                     auto-create at most {} topics; use CreateTopics",
+                    self.config.max_auto_create_topics_per_request
+                ),
+            ));
+        }
+        let held = self.catalog.len();
+        if held >= self.config.max_auto_created_topics {
+            return Err(TopicError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!(
+                    "topic {name} does not exist and was not auto-created: the broker holds \
+                     {held} topics and auto-creation stops at {}; use CreateTopics",
+                    self.config.max_auto_created_topics
+                ),
+            ));
+        }
+        budget.left -= 1;
         match self
             .create_topic(name, self.config.default_partitions, BTreeMap::new(), false)
             .await
@@ -77,7 +125,7 @@ impl Topics<'_> {
             partitions
         };
         check_partition_count(partitions)?;
-        validate_topic_configs(&self.config.log_config, &configs)
+        validate_topic_configs(&self.config.log_config, &configs, self.topic_limits())
             .map_err(|e| TopicError::new(ResponseError::InvalidConfig, e.to_string()))?;
         let _guard = self.lock.lock().await;
         if self.catalog.get(name).is_some() {
@@ -171,7 +219,7 @@ impl Topics<'_> {
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), TopicError> {
-        validate_topic_configs(&self.config.log_config, &configs)
+        validate_topic_configs(&self.config.log_config, &configs, self.topic_limits())
             .map_err(|e| TopicError::new(ResponseError::InvalidConfig, e.to_string()))?;
         let _guard = self.lock.lock().await;
         let mut topic = self.catalog.get(name).ok_or_else(|| {

@@ -274,6 +274,7 @@ impl PartitionLog {
     }
 
     /// The settings in force.
+    #[cfg(test)]
     pub fn config(&self) -> &LogConfig {
         &self.config
     }

@@ -3,7 +3,9 @@
 //! [`FrameReader`] keeps partially received frames in its own buffer, so
 //! [`FrameReader::next_frame`] can be cancelled (for example by a timer in
 //! a `select!`) without losing bytes. The size prefix is checked against the
-//! configured maximum before any memory is reserved for the frame body.
+//! configured maximum before any memory is reserved for the frame body,
+//! and the buffer then grows with the bytes received, not to the size the
+//! prefix announces.
 
 use std::io::IoSlice;
 
@@ -36,8 +38,11 @@ pub fn parse_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>> {
         })?;
     let total = SIZE_PREFIX + size;
     if buf.len() < total {
-        // The size is validated, so reserving the rest of the frame is bounded.
-        buf.reserve(total - buf.len());
+        // Grow with the bytes that arrived (at most doubling what is held),
+        // never to the announced size at once: a hostile 4-byte prefix
+        // announcing 100 MiB must not reserve 100 MiB.
+        let wanted = (total - buf.len()).min(buf.len().max(READ_CHUNK));
+        buf.reserve(wanted);
         return Ok(None);
     }
     buf.advance(SIZE_PREFIX);
@@ -184,6 +189,19 @@ mod tests {
         let mut buf = BytesMut::from(&(-7i32).to_be_bytes()[..]);
         let err = parse_frame(&mut buf, 1024).unwrap_err();
         assert!(matches!(err, Error::FrameTooLarge { size: -7, .. }));
+    }
+
+    #[test]
+    fn an_announced_size_reserves_nothing_until_bytes_arrive() {
+        // A valid prefix announcing 100 MiB, followed by 10 bytes.
+        let mut buf = BytesMut::from(&(100i32 << 20).to_be_bytes()[..]);
+        buf.extend_from_slice(&[0; 10]);
+        assert_eq!(parse_frame(&mut buf, 100 << 20).unwrap(), None);
+        assert!(
+            buf.capacity() <= 2 * READ_CHUNK,
+            "{} bytes reserved for 14 received",
+            buf.capacity()
+        );
     }
 
     #[tokio::test]

@@ -109,6 +109,14 @@ pub enum Problem {
     /// Bytes left over after the last field.
     #[error("{0} unexpected bytes after the last field")]
     TrailingBytes(usize),
+    /// More array elements in the message, counted over every array, than
+    /// the caller's cap ([`super::check_request_limited`]): each decodes to
+    /// a value many times its wire size.
+    #[error("more than {limit} array elements in the message (the receiver's cap)")]
+    TooManyElements {
+        /// The cap.
+        limit: u64,
+    },
     /// The header names a different API key or version than the caller said.
     #[error("header says api_key {api_key} v{version}, caller expected otherwise")]
     HeaderMismatch {

@@ -58,6 +58,41 @@ pub fn check_request(api_key: i16, version: i16, body: &[u8]) -> Result<(), Guar
     allow_trailing(check(Direction::Request, api_key, version, body))
 }
 
+/// [`check_request`], also refusing a body with more than `max_elements`
+/// array elements in total (all arrays, nested ones included), with
+/// [`Problem::TooManyElements`].
+///
+/// The plain check bounds each count by the bytes present, but a
+/// one-byte element (a compact empty string) still decodes to a value of
+/// tens of bytes, so a receiver caps the count itself to bound what the
+/// decoded message occupies.
+///
+/// ```
+/// use durian_core::wire_guard::check_request_limited;
+///
+/// // Metadata v1 with three topics "a", "b", "c".
+/// let mut body = 3i32.to_be_bytes().to_vec();
+/// for name in [b'a', b'b', b'c'] {
+///     body.extend_from_slice(&[0, 1, name]);
+/// }
+/// assert!(check_request_limited(3, 1, &body, 3).is_ok());
+/// assert!(check_request_limited(3, 1, &body, 2).is_err());
+/// ```
+pub fn check_request_limited(
+    api_key: i16,
+    version: i16,
+    body: &[u8],
+    max_elements: u64,
+) -> Result<(), GuardError> {
+    allow_trailing(check_capped(
+        Direction::Request,
+        api_key,
+        version,
+        body,
+        max_elements,
+    ))
+}
+
 /// Checks a response body (the bytes after the response header) of
 /// `api_key` at `version`; the response counterpart of [`check_request`].
 pub fn check_response(api_key: i16, version: i16, body: &[u8]) -> Result<(), GuardError> {
@@ -160,12 +195,24 @@ static RESPONSE_HEADER: StructDef = StructDef::new(
 /// are an error too. The tests use it to prove each table describes the
 /// whole message, byte for byte.
 fn check(direction: Direction, api_key: i16, version: i16, body: &[u8]) -> Result<(), GuardError> {
+    check_capped(direction, api_key, version, body, u64::MAX)
+}
+
+/// [`check`] refusing more than `max_elements` array elements in total.
+fn check_capped(
+    direction: Direction,
+    api_key: i16,
+    version: i16,
+    body: &[u8],
+    max_elements: u64,
+) -> Result<(), GuardError> {
     let def = schema_for(direction, api_key, version).ok_or(GuardError::NoSchema {
         api_key,
         version,
         direction,
     })?;
-    let mut walker = Walker::new(body, def.name, version, def.flexible.contains(version));
+    let mut walker = Walker::new(body, def.name, version, def.flexible.contains(version))
+        .with_element_cap(max_elements);
     walker.walk_struct(def.body)?;
     walker.finish(def.body)
 }

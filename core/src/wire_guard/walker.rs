@@ -22,6 +22,10 @@ pub(crate) struct Walker<'a> {
     message: &'static str,
     version: i16,
     flexible: bool,
+    /// Array elements still allowed, over all arrays of the message.
+    elements_left: u64,
+    /// The cap `elements_left` started from, for the error.
+    element_cap: u64,
 }
 
 /// The struct and field being read, for error messages.
@@ -41,7 +45,16 @@ impl<'a> Walker<'a> {
             message,
             version,
             flexible,
+            elements_left: u64::MAX,
+            element_cap: u64::MAX,
         }
+    }
+
+    /// Refuses messages with more than `cap` array elements in total.
+    pub(crate) fn with_element_cap(mut self, cap: u64) -> Self {
+        self.elements_left = cap;
+        self.element_cap = cap;
+        self
     }
 
     /// Bytes consumed so far.
@@ -281,6 +294,16 @@ impl<'a> Walker<'a> {
             None => Err(self.fail(site, start, Problem::UnexpectedNull)),
             Some(count) => {
                 self.check_count(count, min, site, start)?;
+                if count > self.elements_left {
+                    return Err(self.fail(
+                        site,
+                        start,
+                        Problem::TooManyElements {
+                            limit: self.element_cap,
+                        },
+                    ));
+                }
+                self.elements_left -= count;
                 Ok(count)
             }
         }
