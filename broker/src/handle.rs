@@ -57,6 +57,16 @@ impl BrokerHandle {
         self.temp_dir.is_some()
     }
 
+    /// Installs a fresh set of storage faults in this broker's logs (and
+    /// committed-offset writes) and returns it, so a test can make the disk
+    /// fail with ENOSPC or EIO at chosen points. Every point starts disarmed.
+    #[cfg(feature = "testing")]
+    pub fn storage_faults(&self) -> Arc<crate::StorageFaults> {
+        let faults = crate::StorageFaults::new();
+        self.state.logs.set_faults(faults.clone());
+        faults
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to the grace
     /// period), flushes the logs and group state, and marks the data
     /// directory as cleanly shut down.

@@ -44,4 +44,6 @@ pub use catalog::CatalogError;
 pub use config::{BrokerConfig, NodeIdentity};
 pub use group::{GroupConfig, GroupError};
 pub use handle::BrokerHandle;
+#[cfg(feature = "testing")]
+pub use storage::{FaultKind, FaultPoint, StorageFaults};
 pub use storage::{FlushPolicy, LogConfig, StorageError};

@@ -17,6 +17,7 @@ use durian_core::record::{
     TimestampType,
 };
 
+use super::faults::FaultPoint;
 use super::partition_log::{AppendResult, PartitionLog};
 use super::producer_state::{SequenceCheck, StagedProducers};
 use super::scanned::ScannedRecords;
@@ -192,9 +193,13 @@ impl PartitionLog {
     /// Seals and flushes the active segment and starts a new one at the log end.
     pub(super) fn roll(&mut self, now_ms: i64) -> Result<(), StorageError> {
         let base = self.log_end_offset();
-        let fresh = Segment::create(&self.dir, base, &self.config, now_ms)?;
+        self.faults
+            .check(FaultPoint::Roll)
+            .map_err(|e| StorageError::io(&self.dir, e))?;
+        let mut fresh = Segment::create(&self.dir, base, &self.config, now_ms)?;
+        fresh.set_faults(self.faults.clone());
         let mut old = std::mem::replace(&mut self.active, fresh);
-        old.seal()?;
+        old.seal();
         // The rolled segment is complete: make it durable before moving on.
         old.sync()?;
         self.recovery_point = old.next_offset();

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
 
 use super::checkpoint::{self, Offsets, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
+use super::faults::{FaultPoint, Faults};
 use super::layout::{
     parse_partition_dir, partition_dir_name, validate_topic_name, DELETE_DIR_SUFFIX,
 };
@@ -37,6 +38,9 @@ pub struct LogManager {
     topic_ids: RwLock<HashMap<String, Uuid>>,
     /// Serialises checkpoint writers so files are never written concurrently.
     checkpoint_lock: Mutex<()>,
+    /// Storage faults injected by tests, given to every log (nothing in
+    /// production builds).
+    faults: RwLock<Faults>,
 }
 
 /// Locks one partition's log (see [`lock`] on poisoning).
@@ -103,9 +107,21 @@ impl LogManager {
             logs: RwLock::new(logs),
             topic_ids: RwLock::new(topic_ids),
             checkpoint_lock: Mutex::new(()),
+            faults: RwLock::new(Faults::default()),
         };
         manager.checkpoint()?;
         Ok(manager)
+    }
+
+    /// Routes the writes, fsyncs, rolls and checkpoints of every log, now
+    /// and created later, through `faults`, so a test can make them fail.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn set_faults(&self, faults: std::sync::Arc<super::StorageFaults>) {
+        let hook = Faults::installed(faults);
+        *self.faults.write().unwrap_or_else(|p| p.into_inner()) = hook.clone();
+        for (_, log) in self.snapshot_logs() {
+            lock(&log).install_faults(hook.clone());
+        }
     }
 
     /// Every (topic, partition) with a log, sorted.
@@ -143,7 +159,13 @@ impl LogManager {
             return Ok(existing.clone());
         }
         let dir = self.data_dir.join(partition_dir_name(topic, partition));
-        let log = PartitionLog::open(&dir, config)?;
+        let mut log = PartitionLog::open(&dir, config)?;
+        log.install_faults(
+            self.faults
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        );
         partition_metadata::write(&dir, topic_id)?;
         self.topic_ids
             .write()
@@ -210,6 +232,11 @@ impl LogManager {
     /// moved log start offsets and recovery skips flushed segments.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         let _guard = lock(&self.checkpoint_lock);
+        self.faults
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(FaultPoint::Checkpoint)
+            .map_err(|e| StorageError::io(self.data_dir.join(RECOVERY_POINT_FILE), e))?;
         let mut recovery_points = Offsets::new();
         let mut log_starts = Offsets::new();
         for (key, log) in self.snapshot_logs() {

@@ -17,6 +17,7 @@ mod batch_io;
 mod checkpoint;
 mod config;
 mod error;
+mod faults;
 mod index_file;
 mod layout;
 mod log_manager;
@@ -36,6 +37,8 @@ mod tests;
 
 pub use config::{FlushPolicy, LogConfig};
 pub use error::StorageError;
+#[cfg(any(test, feature = "testing"))]
+pub use faults::{FaultKind, FaultPoint, StorageFaults};
 pub use log_manager::{lock_log, LogManager, SharedLog};
 pub use partition_log::{PartitionLog, RecoveryHints};
 pub use scanned::ScannedRecords;

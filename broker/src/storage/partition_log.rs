@@ -19,6 +19,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::checkpoint::{sync_dir, write_atomically};
+use super::faults::Faults;
 use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
 use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManager};
 use super::recovery::{load_segments, remove_if_exists, OpenReport};
@@ -87,6 +88,8 @@ pub struct PartitionLog {
     pub(super) clean_marker_on_disk: bool,
     pub(super) open_report: OpenReport,
     pub(super) deleted: bool,
+    /// Storage faults injected by tests (nothing in production builds).
+    pub(super) faults: Faults,
 }
 
 impl PartitionLog {
@@ -153,6 +156,7 @@ impl PartitionLog {
             clean_marker_on_disk: clean,
             open_report: OpenReport::default(),
             deleted: false,
+            faults: Faults::default(),
         };
         report.producer_state_rebuilt = !log.load_producer_state(clean)?;
         log.remove_clean_marker()?;
@@ -199,7 +203,7 @@ impl PartitionLog {
         if self.deleted {
             return Ok(());
         }
-        self.active.seal()?;
+        self.active.seal();
         self.flush()?;
         let snapshot = encode_snapshot(&self.producers, self.log_end_offset());
         write_atomically(&self.dir.join(PRODUCER_SNAPSHOT_FILE), &snapshot)?;
@@ -284,6 +288,22 @@ impl PartitionLog {
         config.validate()?;
         self.config = config;
         Ok(())
+    }
+
+    /// Routes this log's writes, fsyncs and rolls through `faults`, so a
+    /// test can make them fail with ENOSPC or EIO.
+    #[cfg(test)]
+    pub fn set_faults(&mut self, faults: std::sync::Arc<super::StorageFaults>) {
+        self.install_faults(Faults::installed(faults));
+    }
+
+    /// Installs `faults` in the log and every segment.
+    pub(crate) fn install_faults(&mut self, faults: Faults) {
+        for segment in self.older.values_mut() {
+            segment.set_faults(faults.clone());
+        }
+        self.active.set_faults(faults.clone());
+        self.faults = faults;
     }
 
     /// What opening the log found and did.
