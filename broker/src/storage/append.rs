@@ -18,8 +18,10 @@ use durian_core::record::{
 };
 
 use super::faults::FaultPoint;
+use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::partition_log::{AppendResult, PartitionLog};
 use super::producer_state::{SequenceCheck, StagedProducers};
+use super::recovery::remove_if_exists;
 use super::scanned::ScannedRecords;
 use super::segment::{PlacedBatch, Segment, NO_TIMESTAMP};
 use super::{FlushPolicy, StorageError};
@@ -107,9 +109,17 @@ impl PartitionLog {
         {
             self.roll(now_ms)?;
         }
-        self.active.append(records, &placed, now_ms)?;
+        if let Err(failed) = self.active.append(records, &placed, now_ms) {
+            // Undone, the append simply did not happen; otherwise the file
+            // may hold a partial batch the log does not account for.
+            if !failed.undone {
+                self.dir_status.set_offline(&failed.error);
+            }
+            return Err(failed.error);
+        }
         if self.config.flush == FlushPolicy::Always {
-            self.active.sync_log()?;
+            let synced = self.active.sync_log();
+            self.offline_on_error(synced)?;
             self.recovery_point = self.log_end_offset();
         }
         self.producers.commit(staged);
@@ -191,20 +201,47 @@ impl PartitionLog {
     }
 
     /// Seals and flushes the active segment and starts a new one at the log end.
+    ///
+    /// A roll either completes or leaves the log as it was: the new
+    /// segment is created first (a failure removes what it left behind and
+    /// the old segment stays active, readable and appendable), and the old
+    /// one is synced before it is replaced (a failed fsync takes the log
+    /// directory offline, see `dir_status.rs`).
     pub(super) fn roll(&mut self, now_ms: i64) -> Result<(), StorageError> {
         let base = self.log_end_offset();
-        self.faults
-            .check(FaultPoint::Roll)
-            .map_err(|e| StorageError::io(&self.dir, e))?;
-        let mut fresh = Segment::create(&self.dir, base, &self.config, now_ms)?;
+        let created = Segment::create(&self.dir, base, &self.config, now_ms).and_then(|fresh| {
+            // Injected here, after the files exist, to exercise the cleanup.
+            match self.faults.check(FaultPoint::Roll) {
+                Ok(()) => Ok(fresh),
+                Err(e) => {
+                    let _ = fresh.delete();
+                    Err(StorageError::io(&self.dir, e))
+                }
+            }
+        });
+        let mut fresh = match created {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                if base != self.active.base_offset() {
+                    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                        let _ = remove_if_exists(&segment_file(&self.dir, base, suffix));
+                    }
+                }
+                return Err(e);
+            }
+        };
         fresh.set_faults(self.faults.clone());
-        let mut old = std::mem::replace(&mut self.active, fresh);
-        old.seal();
+        self.active.seal();
         // The rolled segment is complete: make it durable before moving on.
-        old.sync()?;
+        if let Err(e) = self.active.sync() {
+            let _ = fresh.delete();
+            return self.offline_on_error(Err(e));
+        }
+        let old = std::mem::replace(&mut self.active, fresh);
         self.recovery_point = old.next_offset();
         self.older.insert(old.base_offset(), old);
-        super::checkpoint::sync_dir(&self.dir)
+        let synced = super::checkpoint::sync_dir(&self.dir);
+        self.offline_on_error(synced)
     }
 
     fn result(&self, base: i64, last: i64, log_append_time: i64, duplicate: bool) -> AppendResult {

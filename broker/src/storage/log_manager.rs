@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
 
 use super::checkpoint::{self, Offsets, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
+use super::dir_status::LogDirStatus;
 use super::faults::{FaultPoint, Faults};
 use super::layout::{
     parse_partition_dir, partition_dir_name, validate_topic_name, DELETE_DIR_SUFFIX,
@@ -41,6 +42,8 @@ pub struct LogManager {
     /// Storage faults injected by tests, given to every log (nothing in
     /// production builds).
     faults: RwLock<Faults>,
+    /// The directory's health, shared by every log in it.
+    status: Arc<LogDirStatus>,
 }
 
 /// Locks one partition's log (see [`lock`] on poisoning).
@@ -70,6 +73,7 @@ impl LogManager {
         fs::create_dir_all(data_dir).map_err(|e| StorageError::io(data_dir, e))?;
         let recovery_points = read_checkpoint(&data_dir.join(RECOVERY_POINT_FILE));
         let log_starts = read_checkpoint(&data_dir.join(LOG_START_OFFSET_FILE));
+        let status = Arc::new(LogDirStatus::new(data_dir));
         let mut logs = HashMap::new();
         let mut topic_ids = HashMap::new();
         for entry in fs::read_dir(data_dir).map_err(|e| StorageError::io(data_dir, e))? {
@@ -92,9 +96,12 @@ impl LogManager {
                 recovery_point: recovery_points.get(&key).copied(),
                 log_start_offset: log_starts.get(&key).copied(),
             };
-            let log = PartitionLog::open_with(&path, default_config.clone(), hints)?;
+            let mut log = PartitionLog::open_with(&path, default_config.clone(), hints)?;
+            log.share_dir_status(status.clone());
             let report = log.open_report();
-            if !report.problems.is_empty() {
+            if report.segments_quarantined > 0 {
+                tracing::error!(partition = %name, quarantined = report.segments_quarantined, problems = ?report.problems, "recovery set flushed segments aside: records after the damage are not served; inspect the *.quarantined files");
+            } else if !report.problems.is_empty() {
                 tracing::warn!(partition = %name, problems = ?report.problems, "recovered partition log");
             }
             if let Some(id) = partition_metadata::read(&path)? {
@@ -108,6 +115,7 @@ impl LogManager {
             topic_ids: RwLock::new(topic_ids),
             checkpoint_lock: Mutex::new(()),
             faults: RwLock::new(Faults::default()),
+            status,
         };
         manager.checkpoint()?;
         Ok(manager)
@@ -122,6 +130,12 @@ impl LogManager {
         for (_, log) in self.snapshot_logs() {
             lock(&log).install_faults(hook.clone());
         }
+    }
+
+    /// Whether a storage failure took the data directory offline (every
+    /// log in it then fails with [`StorageError::LogDirOffline`]).
+    pub fn is_offline(&self) -> bool {
+        self.status.is_offline()
     }
 
     /// Every (topic, partition) with a log, sorted.
@@ -159,7 +173,9 @@ impl LogManager {
             return Ok(existing.clone());
         }
         let dir = self.data_dir.join(partition_dir_name(topic, partition));
+        self.status.check()?;
         let mut log = PartitionLog::open(&dir, config)?;
+        log.share_dir_status(self.status.clone());
         log.install_faults(
             self.faults
                 .read()
@@ -232,6 +248,9 @@ impl LogManager {
     /// moved log start offsets and recovery skips flushed segments.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         let _guard = lock(&self.checkpoint_lock);
+        // An offline directory is written no more: its recovery points stay
+        // at the last values known to be good.
+        self.status.check()?;
         self.faults
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -259,6 +278,7 @@ impl LogManager {
 
     /// Applies retention to every log; returns the segments deleted.
     pub fn enforce_retention(&self, now_ms: i64) -> Result<usize, StorageError> {
+        self.status.check()?;
         let mut deleted = 0;
         for (_, log) in self.snapshot_logs() {
             deleted += lock(&log).enforce_retention(now_ms)?;

@@ -16,6 +16,7 @@ mod append;
 mod batch_io;
 mod checkpoint;
 mod config;
+mod dir_status;
 mod error;
 mod faults;
 mod index_file;

@@ -17,8 +17,10 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::checkpoint::{sync_dir, write_atomically};
+use super::dir_status::LogDirStatus;
 use super::faults::Faults;
 use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
 use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManager};
@@ -90,6 +92,8 @@ pub struct PartitionLog {
     pub(super) deleted: bool,
     /// Storage faults injected by tests (nothing in production builds).
     pub(super) faults: Faults,
+    /// The health of the log directory, shared with its other logs.
+    pub(super) dir_status: Arc<LogDirStatus>,
 }
 
 impl PartitionLog {
@@ -157,6 +161,7 @@ impl PartitionLog {
             open_report: OpenReport::default(),
             deleted: false,
             faults: Faults::default(),
+            dir_status: Arc::new(LogDirStatus::new(dir)),
         };
         report.producer_state_rebuilt = !log.load_producer_state(clean)?;
         log.remove_clean_marker()?;
@@ -222,7 +227,8 @@ impl PartitionLog {
     /// point to the log end.
     pub fn flush(&mut self) -> Result<(), StorageError> {
         self.ensure_live()?;
-        self.active.sync()?;
+        let synced = self.active.sync();
+        self.offline_on_error(synced)?;
         self.recovery_point = self.log_end_offset();
         Ok(())
     }
@@ -329,7 +335,24 @@ impl PartitionLog {
                 dir: self.dir.clone(),
             });
         }
-        Ok(())
+        self.dir_status.check()
+    }
+
+    /// Makes this log share the health of its log directory (the
+    /// [`LogManager`](super::LogManager)'s), so one failure takes all of
+    /// the directory's logs offline.
+    pub(crate) fn share_dir_status(&mut self, status: Arc<LogDirStatus>) {
+        self.dir_status = status;
+    }
+
+    /// Passes `result` through, taking the log directory offline if it is
+    /// an error: for failures after which the files cannot be trusted (a
+    /// failed fsync, a failed write that could not be undone).
+    pub(super) fn offline_on_error<T>(
+        &self,
+        result: Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        result.inspect_err(|e| self.dir_status.set_offline(e))
     }
 
     /// Removes the clean-shutdown marker before the log changes.

@@ -38,6 +38,16 @@ pub(crate) struct PlacedBatch {
     pub header: BatchHeader,
 }
 
+/// A failed write of appended batches.
+#[derive(Debug)]
+pub(crate) struct WriteFailed {
+    /// What went wrong.
+    pub error: StorageError,
+    /// Whether the log was cut back to its size before the write; if not,
+    /// a partial batch may follow the last whole one.
+    pub undone: bool,
+}
+
 /// One segment and its indexes.
 #[derive(Debug)]
 pub(crate) struct Segment {
@@ -161,7 +171,8 @@ impl Segment {
     }
 
     /// Appends `bytes` (whole batches, offsets already assigned) and indexes
-    /// the batches. On a failed write the log is cut back to its old size.
+    /// the batches. On a failed write the log is cut back to its old size
+    /// ([`WriteFailed::undone`] says whether that worked).
     ///
     /// The age for `segment.ms` counts from the broker time `now_ms` of the
     /// first append, not from record timestamps: producers sending old
@@ -171,16 +182,19 @@ impl Segment {
         bytes: &[u8],
         batches: &[PlacedBatch],
         now_ms: i64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(), WriteFailed> {
         let start = self.size;
         let written = self
             .faults
             .check(FaultPoint::LogWrite)
             .and_then(|()| self.log.write_all_at(bytes, start));
         if let Err(e) = written {
-            // Best effort: leave no partial batch behind for readers.
-            let _ = self.log.set_len(start);
-            return Err(StorageError::io(&self.log_path, e));
+            // Leave no partial batch behind for readers or the next append.
+            let undone = self.log.set_len(start).is_ok();
+            return Err(WriteFailed {
+                error: StorageError::io(&self.log_path, e),
+                undone,
+            });
         }
         if self.is_empty() {
             self.rolling_timestamp = now_ms;

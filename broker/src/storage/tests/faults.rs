@@ -97,3 +97,117 @@ fn storage_index_write_failure_is_repaired_by_recovery() {
     assert_eq!(log.max_timestamp(), max);
     assert_consistent(&log);
 }
+
+#[test]
+fn storage_fsync_failure_takes_the_log_dir_offline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manager = crate::storage::LogManager::open(
+        dir.path(),
+        crate::storage::LogConfig {
+            flush: crate::storage::FlushPolicy::Always,
+            ..small_config()
+        },
+    )
+    .expect("open");
+    let faults = StorageFaults::new();
+    manager.set_faults(faults.clone());
+    let config = crate::storage::LogConfig {
+        flush: crate::storage::FlushPolicy::Always,
+        ..small_config()
+    };
+    let a = manager
+        .create_partition("a", 0, uuid::Uuid::from_u128(7), config.clone())
+        .expect("a");
+    let b = manager
+        .create_partition("b", 0, uuid::Uuid::from_u128(7), config)
+        .expect("b");
+    crate::storage::lock_log(&a)
+        .append(&mut batch(2, 40, 500), 0, 0)
+        .expect("acknowledged");
+    faults.inject(FaultPoint::Fsync, FaultKind::Io, 1);
+    let failed = crate::storage::lock_log(&a)
+        .append(&mut batch(2, 40, 600), 0, 0)
+        .expect_err("the fsync failed");
+    assert_eq!(failed.kafka_error_code(), 56);
+    // The fault fired once; the directory stays offline for every log.
+    for log in [&a, &b] {
+        let mut log = crate::storage::lock_log(log);
+        let err = log
+            .append(&mut batch(1, 5, 700), 0, 0)
+            .expect_err("no further writes");
+        assert_eq!(err.kafka_error_code(), 56, "{err}");
+        let err = log.read(0, 1024, true).expect_err("no reads");
+        assert_eq!(err.kafka_error_code(), 56, "{err}");
+    }
+    assert!(manager.is_offline());
+    assert!(manager.checkpoint().is_err(), "no more checkpoint writes");
+    drop((a, b, manager));
+    // A restart recovers: the acknowledged batch is there.
+    let manager = crate::storage::LogManager::open(dir.path(), small_config()).expect("reopen");
+    let log = manager.get("a", 0).expect("a");
+    let log = crate::storage::lock_log(&log);
+    assert!(log.log_end_offset() >= 2);
+    assert_consistent(&log);
+}
+
+#[test]
+fn storage_failed_roll_keeps_the_old_segment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut log, faults) = open_with_faults(dir.path());
+    while log.segment_count() < 2 {
+        log.append(&mut batch(2, 40, 500), 0, 0).expect("fill");
+    }
+    let filled = log.segment_base_offsets();
+    // Append until the next one must roll, with the roll failing.
+    faults.inject(FaultPoint::Roll, FaultKind::NoSpace, -1);
+    let err = loop {
+        let end = log.log_end_offset();
+        match log.append(&mut batch(2, 40, 600), 0, 0) {
+            Ok(_) => assert_eq!(log.segment_base_offsets(), filled),
+            Err(e) => {
+                assert_eq!(log.log_end_offset(), end, "nothing appended");
+                break e;
+            }
+        }
+    };
+    assert_eq!(err.kafka_error_code(), 56);
+    assert_eq!(log.segment_base_offsets(), filled, "the old segment stays");
+    let new_base = log.log_end_offset();
+    assert!(
+        !super::support::segment_path(log.dir(), new_base, "log").exists(),
+        "the half-made segment is removed"
+    );
+    assert_consistent(&log);
+    // Once the disk recovers, the same append rolls and succeeds.
+    faults.clear(FaultPoint::Roll);
+    log.append(&mut batch(2, 40, 600), 0, 0).expect("append");
+    assert_eq!(log.segment_count(), filled.len() + 1);
+    assert_consistent(&log);
+}
+
+#[test]
+fn storage_fsync_failure_during_roll_loses_no_segment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut log, faults) = open_with_faults(dir.path());
+    while log.segment_count() < 2 {
+        log.append(&mut batch(2, 40, 500), 0, 0).expect("fill");
+    }
+    let before = log.segment_base_offsets();
+    faults.inject(FaultPoint::Fsync, FaultKind::Io, -1);
+    let end = loop {
+        let end = log.log_end_offset();
+        if log.append(&mut batch(2, 40, 600), 0, 0).is_err() {
+            break end;
+        }
+    };
+    assert_eq!(
+        log.segment_base_offsets(),
+        before,
+        "no segment lost or added"
+    );
+    assert_eq!(log.log_end_offset(), end);
+    drop(log);
+    let log = PartitionLog::open(dir.path(), small_config()).expect("reopen");
+    assert_eq!(log.log_end_offset(), end);
+    assert_consistent(&log);
+}

@@ -1,0 +1,98 @@
+//! A failing disk seen over the wire: an fsync failure under
+//! `flush.messages=1` takes the log directory offline, and every later
+//! produce and fetch for its partitions answers KAFKA_STORAGE_ERROR.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{batch, start_broker, TestClient};
+use durian_broker::{FaultKind, FaultPoint};
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    CreateTopicsRequest, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+const KAFKA_STORAGE_ERROR: i16 = 56;
+
+fn name(topic: &str) -> TopicName {
+    TopicName(StrBytes::from_string(topic.to_string()))
+}
+
+fn produce(topic: &str, records: bytes::Bytes) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(name(topic))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(records))])])
+}
+
+fn fetch(topic: &str, topic_id: Uuid) -> FetchRequest {
+    FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(name(topic))
+            .with_topic_id(topic_id)
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1 << 20)])])
+}
+
+async fn create_topic(client: &mut TestClient, topic: &str) -> Uuid {
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(name(topic))
+            .with_num_partitions(1)
+            .with_replication_factor(-1)
+            .with_configs(vec![CreatableTopicConfig::default()
+                .with_name(StrBytes::from_static_str("flush.messages"))
+                .with_value(Some(StrBytes::from_static_str("1")))])]);
+    let response = client.call(&request, 7).await;
+    assert_eq!(response.topics[0].error_code, 0);
+    response.topics[0].topic_id
+}
+
+fn produce_code(response: &ProduceResponse) -> i16 {
+    response.responses[0].partition_responses[0].error_code
+}
+
+#[tokio::test]
+async fn fsync_failure_takes_the_log_dir_offline_with_kafka_storage_error() {
+    let broker = start_broker().await;
+    let faults = broker.storage_faults();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let synced = create_topic(&mut client, "synced").await;
+    let other = create_topic(&mut client, "other").await;
+    let ok = client.call(&produce("synced", batch(&["a"])), 9).await;
+    assert_eq!(produce_code(&ok), 0);
+
+    faults.inject(FaultPoint::Fsync, FaultKind::Io, 1);
+    let failed = client.call(&produce("synced", batch(&["b"])), 9).await;
+    assert_eq!(produce_code(&failed), KAFKA_STORAGE_ERROR);
+    assert_eq!(faults.hits(FaultPoint::Fsync), 1);
+
+    // The fault is spent, but the directory stays offline for every partition.
+    for (topic, id) in [("synced", synced), ("other", other)] {
+        let response = client.call(&produce(topic, batch(&["c"])), 9).await;
+        assert_eq!(produce_code(&response), KAFKA_STORAGE_ERROR, "{topic}");
+        let response: FetchResponse = client.call(&fetch(topic, id), 12).await;
+        assert_eq!(
+            response.responses[0].partitions[0].error_code, KAFKA_STORAGE_ERROR,
+            "{topic}"
+        );
+    }
+    // The offline directory cannot be closed cleanly.
+    assert!(broker.shutdown().await.is_err());
+}
