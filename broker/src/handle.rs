@@ -22,6 +22,9 @@ pub struct BrokerHandle {
     pub(crate) server: Option<JoinHandle<JoinSet<()>>>,
     pub(crate) maintenance: Option<JoinHandle<()>>,
     pub(crate) clean_marker: PathBuf,
+    /// The data directory's lock, released when the handle goes (declared
+    /// before `temp_dir` so it is dropped first).
+    pub(crate) _data_lock: crate::data_lock::DataDirLock,
     /// Keeps the temporary directory alive as long as the broker.
     pub(crate) temp_dir: Option<tempfile::TempDir>,
 }

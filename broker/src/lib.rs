@@ -25,6 +25,7 @@ mod catalog;
 mod clock;
 mod config;
 mod data_dir;
+mod data_lock;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod group;

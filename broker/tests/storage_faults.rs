@@ -96,3 +96,33 @@ async fn fsync_failure_takes_the_log_dir_offline_with_kafka_storage_error() {
     // The offline directory cannot be closed cleanly.
     assert!(broker.shutdown().await.is_err());
 }
+
+#[tokio::test]
+async fn a_second_broker_on_the_same_data_dir_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        durian_broker::Broker::builder()
+            .data_dir(dir.path())
+            .listen("127.0.0.1:0")
+            .start()
+    };
+    let first = start().await.expect("first broker");
+    let err = start().await.expect_err("the directory is in use");
+    let message = err.to_string();
+    assert!(
+        matches!(err, durian_broker::BrokerError::DataDirLocked { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("process {}", std::process::id())),
+        "{message}"
+    );
+    first.shutdown().await.unwrap();
+    // Once the first is gone the directory is free again.
+    let again = start().await.expect("restart on the same directory");
+    again.shutdown().await.unwrap();
+}

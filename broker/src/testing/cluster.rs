@@ -196,6 +196,7 @@ impl ClusterBuilder {
             trigger: opened.trigger,
             maintenance: Some(opened.maintenance),
             clean_marker: opened.clean_marker,
+            _data_lock: opened.lock,
             _temp_dir: opened.temp_dir,
         })
     }
@@ -213,6 +214,8 @@ pub struct Cluster {
     trigger: ShutdownTrigger,
     maintenance: Option<JoinHandle<()>>,
     clean_marker: PathBuf,
+    /// The data directory's lock, dropped before the temporary directory.
+    _data_lock: crate::data_lock::DataDirLock,
     _temp_dir: Option<tempfile::TempDir>,
 }
 
