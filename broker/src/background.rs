@@ -15,7 +15,7 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Runs retention and checkpoints on their intervals until shutdown.
 pub(crate) async fn maintenance_loop(state: Arc<BrokerState>, mut shutdown: Shutdown) {
-    let mut retention = tokio::time::interval(state.config.retention_check_interval);
+    let mut retention = tokio::time::interval(state.config().retention_check_interval);
     let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
     for ticker in [&mut retention, &mut checkpoint] {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -36,11 +36,11 @@ pub(crate) async fn maintenance_loop(state: Arc<BrokerState>, mut shutdown: Shut
 
 fn enforce_retention(state: &BrokerState) {
     // An offline log directory was reported when it failed; it is left alone.
-    if state.logs.is_offline() {
+    if state.logs().is_offline() {
         return;
     }
     let now = crate::clock::now_ms();
-    match state.logs.enforce_retention(now) {
+    match state.logs().enforce_retention(now) {
         Ok(0) => {}
         Ok(deleted) => tracing::info!(segments = deleted, "retention deleted old segments"),
         Err(e) => tracing::warn!(error = %e, "retention enforcement failed"),
@@ -48,10 +48,10 @@ fn enforce_retention(state: &BrokerState) {
 }
 
 fn write_checkpoints(state: &BrokerState) {
-    if state.logs.is_offline() {
+    if state.logs().is_offline() {
         return;
     }
-    if let Err(e) = state.logs.checkpoint() {
+    if let Err(e) = state.logs().checkpoint() {
         tracing::warn!(error = %e, "writing log checkpoints failed");
     }
 }

@@ -231,15 +231,15 @@ impl BrokerBuilder {
         });
         let opened = prepared.open(node, topology)?;
         let state = opened.state.clone();
-        let endpoint = Arc::new(Endpoint::new(state.node.node_id));
+        let endpoint = Arc::new(Endpoint::new(state.node().node_id));
         let server = tokio::spawn(listener::run(
             listener,
             state.clone(),
             endpoint,
             opened.signal.clone(),
         ));
-        tracing::info!(address = %local_addr, node_id = state.node.node_id, cluster_id = %state.node.cluster_id,
-            data_dir = %state.config.data_dir.display(), "broker started");
+        tracing::info!(address = %local_addr, node_id = state.node().node_id, cluster_id = %state.node().cluster_id,
+            data_dir = %state.config().data_dir.display(), "broker started");
         Ok(BrokerHandle {
             state,
             local_addr,

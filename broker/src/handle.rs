@@ -32,7 +32,7 @@ pub struct BrokerHandle {
 impl BrokerHandle {
     /// `host:port` for `bootstrap.servers` (the advertised address).
     pub fn bootstrap(&self) -> String {
-        let node = &self.state.node;
+        let node = self.state.node();
         if node.host.contains(':') {
             format!("[{}]:{}", node.host, node.port)
         } else {
@@ -47,12 +47,12 @@ impl BrokerHandle {
 
     /// The node id, cluster id and advertised address of this broker.
     pub fn node(&self) -> &NodeIdentity {
-        &self.state.node
+        self.state.node()
     }
 
     /// The directory holding this broker's data.
     pub fn data_dir(&self) -> &Path {
-        &self.state.config.data_dir
+        &self.state.config().data_dir
     }
 
     /// Whether the data directory is temporary (deleted when the broker goes away).
@@ -66,7 +66,7 @@ impl BrokerHandle {
     #[cfg(feature = "testing")]
     pub fn storage_faults(&self) -> Arc<crate::StorageFaults> {
         let faults = crate::StorageFaults::new();
-        self.state.logs.set_faults(faults.clone());
+        self.state.logs().set_faults(faults.clone());
         faults
     }
 
@@ -81,9 +81,9 @@ impl BrokerHandle {
         };
         // Parked JoinGroup/SyncGroup requests are answered now (NOT_COORDINATOR)
         // instead of holding their connections for the whole grace period.
-        self.state.groups.shutdown().await;
+        self.state.groups().shutdown().await;
         if let Some(connections) = connections {
-            drain_connections(connections, self.state.config.shutdown_grace).await;
+            drain_connections(connections, self.state.config().shutdown_grace).await;
         }
         close_storage(&self.state, self.maintenance.take(), &self.clean_marker).await
     }
@@ -114,7 +114,7 @@ pub(crate) async fn close_storage(
     if let Some(maintenance) = maintenance {
         let _ = maintenance.await;
     }
-    state.logs.close_all()?;
+    state.logs().close_all()?;
     write_durably(
         &clean_marker.with_extension("tmp"),
         clean_marker,

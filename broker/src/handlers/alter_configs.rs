@@ -13,17 +13,16 @@ use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::describe_configs::RESOURCE_TOPIC;
-use super::{text, versions};
-use crate::state::BrokerState;
+use super::{text, versions, RequestContext, TopicAdminContext};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 2);
 
 /// Answers AlterConfigs.
 pub async fn handle(
-    state: &BrokerState,
+    admin: &TopicAdminContext<'_>,
     request: AlterConfigsRequest,
-    _version: i16,
+    _ctx: &RequestContext,
 ) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
@@ -37,7 +36,8 @@ pub async fn handle(
                         .map(|v| (c.name.to_string(), v.to_string()))
                 })
                 .collect();
-            state
+            admin
+                .topics
                 .set_topic_configs(&resource.resource_name, configs, request.validate_only)
                 .await
                 .map_err(|e| (e.code, e.message))

@@ -12,17 +12,12 @@ use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::{encode_body, registry, versions, HandlerError, Reply};
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 4);
 
 /// Answers ApiVersions.
-pub async fn handle(
-    _state: &BrokerState,
-    _request: ApiVersionsRequest,
-    _version: i16,
-) -> ApiVersionsResponse {
+pub async fn handle(_request: ApiVersionsRequest, _version: i16) -> ApiVersionsResponse {
     ApiVersionsResponse::default().with_api_keys(advertised())
 }
 

@@ -10,19 +10,18 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{text, versions, RequestContext};
-use crate::state::BrokerState;
+use super::{text, versions, RequestContext, TopicAdminContext};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 3);
 
 /// Answers CreatePartitions.
 pub async fn handle(
-    state: &BrokerState,
+    admin: &TopicAdminContext<'_>,
     request: CreatePartitionsRequest,
     _ctx: &RequestContext,
 ) -> CreatePartitionsResponse {
-    let nodes = state.topology.node_ids();
+    let nodes = admin.node_ids();
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let foreign_node = topic
@@ -36,7 +35,8 @@ pub async fn handle(
                 format!("assignments may only name nodes {nodes:?}"),
             ))
         } else {
-            state
+            admin
+                .topics
                 .add_partitions(&topic.name, topic.count, request.validate_only)
                 .await
                 .map_err(|e| (e.code, e.message))

@@ -20,8 +20,8 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{text, versions, RequestContext};
-use crate::state::{BrokerState, TopicError};
+use super::{text, versions, RequestContext, TopicAdminContext};
+use crate::state::TopicError;
 use crate::topic_config::describe_topic_configs;
 
 /// Versions served.
@@ -29,7 +29,7 @@ pub const VERSIONS: VersionRange = versions(2, 7);
 
 /// Answers CreateTopics.
 pub async fn handle(
-    state: &BrokerState,
+    admin: &TopicAdminContext<'_>,
     request: CreateTopicsRequest,
     ctx: &RequestContext,
 ) -> CreateTopicsResponse {
@@ -50,7 +50,7 @@ pub async fn handle(
                 message: format!("topic {name} appears more than once in the request"),
             })
         } else {
-            create_one(state, &topic, request.validate_only).await
+            create_one(admin, &topic, request.validate_only).await
         };
         let result = CreatableTopicResult::default().with_name(topic.name);
         results.push(match outcome {
@@ -59,7 +59,7 @@ pub async fn handle(
                     // Nothing was created, so there is no id to report.
                     created.id = uuid::Uuid::nil();
                 }
-                success(state, result, created, version)
+                success(admin, result, created, version)
             }
             Err(e) => result
                 .with_error_code(e.code)
@@ -71,11 +71,11 @@ pub async fn handle(
 }
 
 async fn create_one(
-    state: &BrokerState,
+    admin: &TopicAdminContext<'_>,
     topic: &CreatableTopic,
     validate_only: bool,
 ) -> Result<crate::catalog::TopicMeta, TopicError> {
-    let nodes = state.topology.node_ids();
+    let nodes = admin.node_ids();
     let factor = i32::from(topic.replication_factor);
     if factor != -1 && !(1..=nodes.len() as i32).contains(&factor) {
         return Err(TopicError {
@@ -111,13 +111,14 @@ async fn create_one(
                 .map(|v| (c.name.to_string(), v.to_string()))
         })
         .collect();
-    state
+    admin
+        .topics
         .create_topic(&topic.name, partitions, configs, validate_only)
         .await
 }
 
 fn success(
-    state: &BrokerState,
+    admin: &TopicAdminContext<'_>,
     result: CreatableTopicResult,
     topic: crate::catalog::TopicMeta,
     version: i16,
@@ -126,7 +127,7 @@ fn success(
     if version < 5 {
         return result.with_configs(Some(Vec::new()));
     }
-    let configs = describe_topic_configs(&state.config.log_config, &topic.configs)
+    let configs = describe_topic_configs(&admin.config.log_config, &topic.configs)
         .into_iter()
         .map(|entry| {
             CreatableTopicConfigs::default()
@@ -138,7 +139,7 @@ fn success(
         .collect();
     let result = result
         .with_num_partitions(topic.partitions)
-        .with_replication_factor(state.topology.replication_factor() as i16)
+        .with_replication_factor(admin.replication_factor() as i16)
         .with_configs(Some(configs));
     if version >= 7 {
         result.with_topic_id(topic.id)

@@ -13,15 +13,14 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{versions, RequestContext};
-use crate::state::BrokerState;
+use super::{versions, DataContext, RequestContext};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 2);
 
 /// Answers DeleteRecords.
 pub async fn handle(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     request: DeleteRecordsRequest,
     ctx: &RequestContext,
 ) -> DeleteRecordsResponse {
@@ -33,9 +32,8 @@ pub async fn handle(
                 .partitions
                 .iter()
                 .map(|p| {
-                    let leads = match state.catalog.get(&topic.name) {
-                        Some(meta) if (0..meta.partitions).contains(&p.partition_index) => state
-                            .topology
+                    let leads = match data.topic(&topic.name) {
+                        Some(meta) if (0..meta.partitions).contains(&p.partition_index) => data
                             .check_leader(&topic.name, p.partition_index, ctx.node_id, -1)
                             .map(|_| ()),
                         _ => Ok(()),
@@ -46,7 +44,7 @@ pub async fn handle(
                             .with_error_code(e.code())
                             .with_low_watermark(-1);
                     }
-                    let outcome = state.with_partition(&topic.name, p.partition_index, |log| {
+                    let outcome = data.with_partition(&topic.name, p.partition_index, |log| {
                         let target = if p.offset == -1 {
                             log.high_watermark()
                         } else {
@@ -60,7 +58,7 @@ pub async fn handle(
                             .map_err(|e| e.kafka_error_code())
                     });
                     // Fetches parked on this partition must see the new log start.
-                    state.notify_append(&topic.name, p.partition_index);
+                    data.notify_append(&topic.name, p.partition_index);
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index);
                     match outcome {
@@ -79,7 +77,7 @@ pub async fn handle(
         .collect();
     // Persist the new log start offsets now: a crash must not bring the
     // deleted records back.
-    if let Err(e) = state.logs.checkpoint() {
+    if let Err(e) = data.checkpoint() {
         tracing::warn!(error = %e, "checkpoint after DeleteRecords failed");
     }
     DeleteRecordsResponse::default().with_topics(topics)

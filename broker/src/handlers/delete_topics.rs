@@ -10,18 +10,18 @@ use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use super::{text, topic_name, versions};
-use crate::state::BrokerState;
+use super::{text, topic_name, versions, RequestContext, TopicAdminContext};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(1, 6);
 
 /// Answers DeleteTopics.
 pub async fn handle(
-    state: &BrokerState,
+    admin: &TopicAdminContext<'_>,
     request: DeleteTopicsRequest,
-    version: i16,
+    ctx: &RequestContext,
 ) -> DeleteTopicsResponse {
+    let version = ctx.version;
     let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
         request
             .topics
@@ -37,12 +37,12 @@ pub async fn handle(
     };
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
-        let name = name.or_else(|| state.catalog.get_by_id(id).map(|t| t.name));
+        let name = name.or_else(|| admin.topic_by_id(id).map(|t| t.name));
         let result = match name {
             None => DeletableTopicResult::default()
                 .with_topic_id(id)
                 .with_error_code(ResponseError::UnknownTopicId.code()),
-            Some(name) => match state.delete_topic(&name).await {
+            Some(name) => match admin.topics.delete_topic(&name).await {
                 Ok(topic) => DeletableTopicResult::default()
                     .with_name(Some(topic_name(&name)))
                     .with_topic_id(if version >= 6 { topic.id } else { Uuid::nil() }),

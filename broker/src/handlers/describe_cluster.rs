@@ -8,20 +8,18 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::VersionRange;
 
-use super::{text, versions, RequestContext};
-use crate::state::BrokerState;
+use super::{text, versions, ClusterInfoContext, RequestContext};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 2);
 
 /// Answers DescribeCluster.
 pub async fn handle(
-    state: &BrokerState,
+    cluster: &ClusterInfoContext<'_>,
     request: DescribeClusterRequest,
     ctx: &RequestContext,
 ) -> DescribeClusterResponse {
-    let brokers = state
-        .topology
+    let brokers = cluster
         .live_brokers()
         .into_iter()
         .map(|b| {
@@ -33,8 +31,8 @@ pub async fn handle(
         .collect();
     let response = DescribeClusterResponse::default()
         .with_error_message(None)
-        .with_cluster_id(text(state.node.cluster_id.clone()))
-        .with_controller_id(BrokerId(state.topology.controller()))
+        .with_cluster_id(text(cluster.cluster_id()))
+        .with_controller_id(BrokerId(cluster.controller()))
         .with_brokers(brokers);
     if ctx.version >= 1 {
         response.with_endpoint_type(request.endpoint_type)

@@ -14,8 +14,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use kafka_protocol::ResponseError;
 
-use super::{text, versions, RequestContext};
-use crate::state::BrokerState;
+use super::{text, versions, RequestContext, TopicAdminContext};
 use crate::topic_config::{
     describe_topic_configs, ConfigEntry, ConfigType, SOURCE_DEFAULT, SOURCE_STATIC_BROKER,
 };
@@ -30,7 +29,7 @@ pub const RESOURCE_BROKER: i8 = 4;
 
 /// Answers DescribeConfigs.
 pub async fn handle(
-    state: &BrokerState,
+    admin: &TopicAdminContext<'_>,
     request: DescribeConfigsRequest,
     ctx: &RequestContext,
 ) -> DescribeConfigsResponse {
@@ -40,9 +39,9 @@ pub async fn handle(
         .into_iter()
         .map(|resource| {
             let entries = match resource.resource_type {
-                RESOURCE_TOPIC => match state.catalog.get(&resource.resource_name) {
+                RESOURCE_TOPIC => match admin.topic(&resource.resource_name) {
                     Some(topic) => Ok(describe_topic_configs(
-                        &state.config.log_config,
+                        &admin.config.log_config,
                         &topic.configs,
                     )),
                     None => Err((
@@ -53,7 +52,7 @@ pub async fn handle(
                 RESOURCE_BROKER => {
                     let name: &str = &resource.resource_name;
                     if name.is_empty() || name == ctx.node_id.to_string() {
-                        Ok(broker_entries(state))
+                        Ok(broker_entries(admin))
                     } else {
                         Err((
                             ResponseError::InvalidRequest,
@@ -110,8 +109,8 @@ fn render(
 }
 
 /// The broker's own settings, as Kafka names them.
-fn broker_entries(state: &BrokerState) -> Vec<ConfigEntry> {
-    let c = &state.config;
+fn broker_entries(admin: &TopicAdminContext<'_>) -> Vec<ConfigEntry> {
+    let c = &admin.config;
     let entry =
         |name: &str, value: String, config_type: ConfigType, is_default: bool| ConfigEntry {
             name: name.to_string(),

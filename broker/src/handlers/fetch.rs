@@ -32,9 +32,8 @@ use kafka_protocol::ResponseError;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{versions, RequestContext};
+use super::{versions, DataContext, RequestContext};
 use crate::catalog::TopicMeta;
-use crate::state::BrokerState;
 use crate::storage::StorageError;
 
 /// Versions served.
@@ -49,7 +48,7 @@ pub const FETCH_MAX_BYTES: usize = 57_671_680;
 
 /// Answers Fetch, waiting for data as the request allows.
 pub async fn handle(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     request: FetchRequest,
     ctx: &RequestContext,
 ) -> FetchResponse {
@@ -63,7 +62,7 @@ pub async fn handle(
         .topics
         .into_iter()
         .map(|t| {
-            let found = resolve(state, &t, version);
+            let found = resolve(data, &t, version);
             (t, found)
         })
         .collect();
@@ -75,13 +74,13 @@ pub async fn handle(
         _ => FETCH_MAX_BYTES,
     };
     // Subscribed before the first look for data, so no append is missed.
-    let mut appends = subscribe(state, &resolved);
-    let mut shutdown = state.shutdown_signal();
+    let mut appends = subscribe(data, &resolved);
+    let mut shutdown = data.shutdown_signal();
     loop {
         for receiver in &mut appends {
             receiver.borrow_and_update();
         }
-        let collected = collect(state, &resolved, max_bytes, version, ctx.node_id);
+        let collected = collect(data, &resolved, max_bytes, version, ctx.node_id);
         let enough = collected.bytes >= min_bytes || collected.has_error || shutdown.is_shutdown();
         if enough || Instant::now() >= deadline || appends.is_empty() {
             return FetchResponse::default().with_responses(collected.topics);
@@ -97,7 +96,7 @@ pub async fn handle(
 
 /// One append signal per requested partition of an existing topic.
 fn subscribe(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     topics: &[(FetchTopic, Result<TopicMeta, i16>)],
 ) -> Vec<watch::Receiver<u64>> {
     topics
@@ -107,7 +106,7 @@ fn subscribe(
             request
                 .partitions
                 .iter()
-                .map(|p| state.subscribe_appends(&topic.name, p.partition))
+                .map(|p| data.subscribe_appends(&topic.name, p.partition))
         })
         .collect()
 }
@@ -133,16 +132,12 @@ fn session_error(session_id: i32, epoch: i32) -> Option<i16> {
     }
 }
 
-fn resolve(state: &BrokerState, topic: &FetchTopic, version: i16) -> Result<TopicMeta, i16> {
+fn resolve(data: &DataContext<'_>, topic: &FetchTopic, version: i16) -> Result<TopicMeta, i16> {
     if version >= 13 {
-        state
-            .catalog
-            .get_by_id(topic.topic_id)
+        data.topic_by_id(topic.topic_id)
             .ok_or(ResponseError::UnknownTopicId.code())
     } else {
-        state
-            .catalog
-            .get(&topic.topic)
+        data.topic(&topic.topic)
             .ok_or(ResponseError::UnknownTopicOrPartition.code())
     }
 }
@@ -154,7 +149,7 @@ struct Collected {
 }
 
 fn collect(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     topics: &[(FetchTopic, Result<TopicMeta, i16>)],
     max_bytes: usize,
     version: i16,
@@ -173,26 +168,24 @@ fn collect(
                 Ok(topic) if !(0..topic.partitions).contains(&p.partition) => {
                     error_partition(p.partition, ResponseError::UnknownTopicOrPartition.code())
                 }
-                Ok(topic) => match state.topology.check_leader(
-                    &topic.name,
-                    p.partition,
-                    node,
-                    p.current_leader_epoch,
-                ) {
-                    Err(e) => error_partition(p.partition, e.code()),
-                    Ok(_) => {
-                        let budget = max_bytes.saturating_sub(out.bytes);
-                        let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
-                        read_partition(
-                            state,
-                            topic,
-                            p.partition,
-                            p.fetch_offset,
-                            limit,
-                            out.bytes == 0,
-                        )
+                Ok(topic) => {
+                    match data.check_leader(&topic.name, p.partition, node, p.current_leader_epoch)
+                    {
+                        Err(e) => error_partition(p.partition, e.code()),
+                        Ok(_) => {
+                            let budget = max_bytes.saturating_sub(out.bytes);
+                            let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
+                            read_partition(
+                                data,
+                                topic,
+                                p.partition,
+                                p.fetch_offset,
+                                limit,
+                                out.bytes == 0,
+                            )
+                        }
                     }
-                },
+                }
             };
             out.has_error |= data.error_code != 0;
             out.bytes += data.records.as_ref().map_or(0, Bytes::len);
@@ -210,14 +203,14 @@ fn collect(
 }
 
 fn read_partition(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     topic: &TopicMeta,
     partition: i32,
     offset: i64,
     max_bytes: usize,
     min_one_batch: bool,
 ) -> PartitionData {
-    let outcome = state.with_partition(&topic.name, partition, |log| {
+    let outcome = data.with_partition(&topic.name, partition, |log| {
         let read = log.read(offset, max_bytes, min_one_batch);
         (read, log.high_watermark(), log.log_start_offset())
     });

@@ -12,8 +12,7 @@ use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinator
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{text, versions, RequestContext};
-use crate::state::BrokerState;
+use super::{text, versions, ClusterInfoContext, RequestContext};
 use crate::topology::BrokerAddress;
 
 /// Versions served.
@@ -21,7 +20,7 @@ pub const VERSIONS: VersionRange = versions(0, 6);
 
 /// Answers FindCoordinator.
 pub async fn handle(
-    state: &BrokerState,
+    cluster: &ClusterInfoContext<'_>,
     request: FindCoordinatorRequest,
     ctx: &RequestContext,
 ) -> FindCoordinatorResponse {
@@ -31,10 +30,9 @@ pub async fn handle(
         if !valid_type {
             return Err(ResponseError::InvalidRequest.code());
         }
-        state
-            .topology
+        cluster
             .coordinator(key)
-            .and_then(|node| state.topology.broker(node))
+            .and_then(|node| cluster.broker(node))
             .ok_or(ResponseError::CoordinatorNotAvailable.code())
     };
     if version >= 4 {

@@ -3,7 +3,6 @@
 //! ids), so a group handler cannot reach past its concern.
 
 use crate::group::GroupCoordinator;
-use crate::state::BrokerState;
 use crate::topology::Topology;
 
 /// The group handlers' view of the broker state.
@@ -15,11 +14,14 @@ pub struct GroupContext<'a> {
 }
 
 impl<'a> GroupContext<'a> {
-    /// The group view of `state`.
-    pub fn of(state: &'a BrokerState) -> GroupContext<'a> {
+    /// A view over the given parts of one broker state.
+    pub(crate) fn new(
+        coordinator: &'a GroupCoordinator,
+        topology: &'a Topology,
+    ) -> GroupContext<'a> {
         GroupContext {
-            coordinator: &state.groups,
-            topology: &state.topology,
+            coordinator,
+            topology,
         }
     }
 

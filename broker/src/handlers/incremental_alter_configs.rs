@@ -13,8 +13,7 @@ use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::describe_configs::RESOURCE_TOPIC;
-use super::{text, versions};
-use crate::state::BrokerState;
+use super::{text, versions, RequestContext, TopicAdminContext};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 1);
@@ -24,13 +23,13 @@ const OP_DELETE: i8 = 1;
 
 /// Answers IncrementalAlterConfigs.
 pub async fn handle(
-    state: &BrokerState,
+    admin: &TopicAdminContext<'_>,
     request: IncrementalAlterConfigsRequest,
-    _version: i16,
+    _ctx: &RequestContext,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
-        let outcome = alter(state, &resource, request.validate_only).await;
+        let outcome = alter(admin, &resource, request.validate_only).await;
         let response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);
@@ -45,7 +44,7 @@ pub async fn handle(
 }
 
 async fn alter(
-    state: &BrokerState,
+    admin: &TopicAdminContext<'_>,
     resource: &AlterConfigsResource,
     validate_only: bool,
 ) -> Result<(), (i16, String)> {
@@ -59,7 +58,7 @@ async fn alter(
         ));
     }
     let name: &str = &resource.resource_name;
-    let topic = state.catalog.get(name).ok_or_else(|| {
+    let topic = admin.topic(name).ok_or_else(|| {
         (
             ResponseError::UnknownTopicOrPartition.code(),
             format!("topic {name} does not exist"),
@@ -83,7 +82,8 @@ async fn alter(
             }
         }
     }
-    state
+    admin
+        .topics
         .set_topic_configs(name, configs, validate_only)
         .await
         .map_err(|e| (e.code, e.message))

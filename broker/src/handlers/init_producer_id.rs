@@ -12,22 +12,21 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{versions, RequestContext};
+use super::{versions, ProducerIdContext, RequestContext};
 use crate::producer_ids::ProducerIdGrant;
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 5);
 
 /// Answers InitProducerId.
 pub async fn handle(
-    state: &BrokerState,
+    ids: &ProducerIdContext<'_>,
     request: InitProducerIdRequest,
     ctx: &RequestContext,
 ) -> InitProducerIdResponse {
     let transactional_id = request.transactional_id.as_ref().map(|t| t.0.as_str());
     if let Some(id) = transactional_id.filter(|id| !id.is_empty()) {
-        if !state.topology.coordinates(id, ctx.node_id) {
+        if !ids.coordinates(id, ctx.node_id) {
             return InitProducerIdResponse::default()
                 .with_error_code(ResponseError::NotCoordinator.code())
                 .with_producer_id(ProducerId(-1))
@@ -42,7 +41,7 @@ pub async fn handle(
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
     }
-    let grant = state.producer_ids.init(
+    let grant = ids.allocator.init(
         transactional_id,
         request.producer_id.0,
         request.producer_epoch,

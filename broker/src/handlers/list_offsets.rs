@@ -18,8 +18,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{versions, RequestContext};
-use crate::state::BrokerState;
+use super::{versions, DataContext, RequestContext};
 use crate::storage::StorageError;
 
 /// Versions served.
@@ -33,7 +32,7 @@ const EARLIEST_PENDING_UPLOAD: i64 = -5;
 
 /// Answers ListOffsets.
 pub async fn handle(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     request: ListOffsetsRequest,
     ctx: &RequestContext,
 ) -> ListOffsetsResponse {
@@ -47,7 +46,7 @@ pub async fn handle(
                 .iter()
                 .map(|p| {
                     let leader = leader_check(
-                        state,
+                        data,
                         &topic.name,
                         p.partition_index,
                         ctx.node_id,
@@ -57,7 +56,7 @@ pub async fn handle(
                         Err(code) => (code, -1, -1, -1),
                         Ok(epoch) => {
                             let (code, timestamp, offset) =
-                                lookup(state, &topic.name, p.partition_index, p.timestamp);
+                                lookup(data, &topic.name, p.partition_index, p.timestamp);
                             (code, timestamp, offset, epoch)
                         }
                     };
@@ -84,15 +83,14 @@ pub async fn handle(
 /// The leader epoch if `node` leads `topic`-`partition` (unknown
 /// partitions pass: the lookup reports them).
 fn leader_check(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     topic: &str,
     partition: i32,
     node: i32,
     current_leader_epoch: i32,
 ) -> Result<i32, i16> {
-    match state.catalog.get(topic) {
-        Some(meta) if (0..meta.partitions).contains(&partition) => state
-            .topology
+    match data.topic(topic) {
+        Some(meta) if (0..meta.partitions).contains(&partition) => data
             .check_leader(topic, partition, node, current_leader_epoch)
             .map_err(|e| e.code()),
         _ => Ok(-1),
@@ -100,8 +98,8 @@ fn leader_check(
 }
 
 /// `(error code, timestamp, offset)` for one partition.
-fn lookup(state: &BrokerState, topic: &str, partition: i32, timestamp: i64) -> (i16, i64, i64) {
-    let found = state.with_partition(
+fn lookup(data: &DataContext<'_>, topic: &str, partition: i32, timestamp: i64) -> (i16, i64, i64) {
+    let found = data.with_partition(
         topic,
         partition,
         |log| -> Result<(i64, i64), StorageError> {

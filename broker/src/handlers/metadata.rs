@@ -18,16 +18,15 @@ use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use super::{text, topic_name, versions, RequestContext};
+use super::{text, topic_name, versions, ClusterInfoContext, RequestContext};
 use crate::catalog::{validate_topic_name, TopicMeta};
-use crate::state::BrokerState;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 12);
 
 /// Answers Metadata.
 pub async fn handle(
-    state: &BrokerState,
+    cluster: &ClusterInfoContext<'_>,
     request: MetadataRequest,
     ctx: &RequestContext,
 ) -> MetadataResponse {
@@ -39,18 +38,17 @@ pub async fn handle(
     };
     let allow_create = version < 4 || request.allow_auto_topic_creation;
     let topics = match wanted {
-        None => state
-            .catalog
-            .list()
+        None => cluster
+            .topics()
             .iter()
-            .map(|t| describe(state, t))
+            .map(|t| describe(cluster, t))
             .collect(),
         Some(list) => {
             let mut out = Vec::with_capacity(list.len());
             for entry in list {
                 out.push(
                     lookup(
-                        state,
+                        cluster,
                         entry.name.map(|n| n.0.to_string()),
                         entry.topic_id,
                         allow_create,
@@ -61,8 +59,7 @@ pub async fn handle(
             out
         }
     };
-    let brokers = state
-        .topology
+    let brokers = cluster
         .live_brokers()
         .into_iter()
         .map(|b| {
@@ -74,13 +71,13 @@ pub async fn handle(
         .collect();
     MetadataResponse::default()
         .with_brokers(brokers)
-        .with_cluster_id(Some(text(state.node.cluster_id.clone())))
-        .with_controller_id(BrokerId(state.topology.controller()))
+        .with_cluster_id(Some(text(cluster.cluster_id())))
+        .with_controller_id(BrokerId(cluster.controller()))
         .with_topics(topics)
 }
 
 async fn lookup(
-    state: &BrokerState,
+    cluster: &ClusterInfoContext<'_>,
     name: Option<String>,
     id: Uuid,
     allow_create: bool,
@@ -88,8 +85,8 @@ async fn lookup(
     let name = match name {
         Some(name) => name,
         None => {
-            return match state.catalog.get_by_id(id) {
-                Some(topic) => describe(state, &topic),
+            return match cluster.topic_by_id(id) {
+                Some(topic) => describe(cluster, &topic),
                 None => MetadataResponseTopic::default()
                     .with_topic_id(id)
                     .with_error_code(ResponseError::UnknownTopicId.code()),
@@ -101,19 +98,19 @@ async fn lookup(
             .with_name(Some(topic_name(&name)))
             .with_error_code(ResponseError::InvalidTopicException.code());
     }
-    match state.topic_or_auto_create(&name, allow_create).await {
-        Ok(topic) => describe(state, &topic),
+    match cluster.topic_or_auto_create(&name, allow_create).await {
+        Ok(topic) => describe(cluster, &topic),
         Err(e) => MetadataResponseTopic::default()
             .with_name(Some(topic_name(&name)))
             .with_error_code(e.code),
     }
 }
 
-fn describe(state: &BrokerState, topic: &TopicMeta) -> MetadataResponseTopic {
+fn describe(cluster: &ClusterInfoContext<'_>, topic: &TopicMeta) -> MetadataResponseTopic {
     let ids = |nodes: Vec<i32>| nodes.into_iter().map(BrokerId).collect::<Vec<_>>();
     let partitions = (0..topic.partitions)
         .map(|index| {
-            let placement = state.topology.placement(&topic.name, index);
+            let placement = cluster.placement(&topic.name, index);
             let error = if placement.leader < 0 {
                 ResponseError::LeaderNotAvailable.code()
             } else {

@@ -1,7 +1,11 @@
 //! One module per Kafka API. Each module states the versions it serves in a
-//! `VERSIONS` constant and exposes `handle(state, request, version or ctx)`;
-//! the group APIs get a [`GroupContext`] (the coordinator and who
-//! coordinates which group) instead of the whole broker state.
+//! `VERSIONS` constant and exposes `handle(context, request, ctx)`, where
+//! `context` is a narrow view of the broker state holding only what that
+//! API uses: [`DataContext`] (produce, fetch, offsets, delete records),
+//! [`TopicAdminContext`] (topic and config changes), [`ClusterInfoContext`]
+//! (metadata, cluster, coordinators), [`GroupContext`] (group APIs) or
+//! [`ProducerIdContext`] (InitProducerId). ApiVersions needs no state and
+//! takes `(request, version)`.
 //!
 //! [`registry`] is the single list of served APIs: dispatch routes by it
 //! and ApiVersions advertises exactly what it contains, so a handler
@@ -15,16 +19,22 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{self, ApiKey, TopicName};
 use kafka_protocol::protocol::{Encodable, StrBytes, VersionRange};
 
+pub use cluster_info_context::ClusterInfoContext;
+pub use data_context::DataContext;
 pub use error::{EncodeError, HandlerError};
 pub use group_context::GroupContext;
+pub use producer_id_context::ProducerIdContext;
+pub use topic_admin_context::TopicAdminContext;
 
 use crate::server::decode_guard::decode_guarded;
 use crate::state::BrokerState;
 
 pub mod alter_configs;
 pub mod api_versions;
+mod cluster_info_context;
 pub mod create_partitions;
 pub mod create_topics;
+mod data_context;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
@@ -50,7 +60,9 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 mod produce_validate;
+mod producer_id_context;
 pub mod sync_group;
+mod topic_admin_context;
 
 /// What a handler produced.
 #[derive(Debug)]
@@ -119,7 +131,8 @@ pub fn encode_body<T: Encodable>(response: &T, version: i16) -> Result<Reply, Ha
     Ok(Reply::Body(buf.freeze()))
 }
 
-/// Builds an [`ApiHandler`] for a module whose `handle` returns a response.
+/// Builds an [`ApiHandler`] for a module whose `handle` needs no broker
+/// state, only the request and its version.
 macro_rules! api {
     ($key:ident, $module:ident, $request:ty) => {
         ApiHandler {
@@ -128,11 +141,11 @@ macro_rules! api {
             advertised: $module::VERSIONS,
             #[cfg(test)]
             decodable: <$request as kafka_protocol::protocol::Message>::VERSIONS,
-            run: |state, ctx, body| {
+            run: |_state, ctx, body| {
                 Box::pin(async move {
                     let version = ctx.version;
                     let request: $request = decode_guarded(&body, version)?;
-                    let response = $module::handle(&state, request, version).await;
+                    let response = $module::handle(request, version).await;
                     encode_body(&response, version)
                 })
             },
@@ -140,10 +153,10 @@ macro_rules! api {
     };
 }
 
-/// Builds an [`ApiHandler`] for a module whose `handle` also needs the
-/// [`RequestContext`] (the receiving node, the client).
-macro_rules! api_ctx {
-    ($key:ident, $module:ident, $request:ty) => {
+/// Builds an [`ApiHandler`] for a module whose `handle` sees only the
+/// context `BrokerState::$context` builds (and the [`RequestContext`]).
+macro_rules! api_in {
+    ($key:ident, $module:ident, $request:ty, $context:ident) => {
         ApiHandler {
             key: ApiKey::$key,
             versions: $module::VERSIONS,
@@ -153,29 +166,8 @@ macro_rules! api_ctx {
             run: |state, ctx, body| {
                 Box::pin(async move {
                     let request: $request = decode_guarded(&body, ctx.version)?;
-                    let response = $module::handle(&state, request, &ctx).await;
-                    encode_body(&response, ctx.version)
-                })
-            },
-        }
-    };
-}
-
-/// Builds an [`ApiHandler`] for a group API, whose `handle` sees only the
-/// [`GroupContext`] (and the [`RequestContext`]).
-macro_rules! api_group {
-    ($key:ident, $module:ident, $request:ty) => {
-        ApiHandler {
-            key: ApiKey::$key,
-            versions: $module::VERSIONS,
-            advertised: $module::VERSIONS,
-            #[cfg(test)]
-            decodable: <$request as kafka_protocol::protocol::Message>::VERSIONS,
-            run: |state, ctx, body| {
-                Box::pin(async move {
-                    let request: $request = decode_guarded(&body, ctx.version)?;
-                    let groups = GroupContext::of(&state);
-                    let response = $module::handle(&groups, request, &ctx).await;
+                    let context = state.$context();
+                    let response = $module::handle(&context, request, &ctx).await;
                     encode_body(&response, ctx.version)
                 })
             },
@@ -195,7 +187,7 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
                 Box::pin(async move {
                     let version = ctx.version;
                     let request: messages::ProduceRequest = decode_guarded(&body, version)?;
-                    match produce::handle(&state, request, &ctx).await {
+                    match produce::handle(&state.data_context(), request, &ctx).await {
                         produce::ProduceReply::Respond(response) => encode_body(&response, version),
                         produce::ProduceReply::Silent => Ok(Reply::Nothing),
                         produce::ProduceReply::Close(reason) => Err(reason),
@@ -203,66 +195,145 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
                 })
             },
         },
-        api_ctx!(Fetch, fetch, messages::FetchRequest),
-        api_ctx!(ListOffsets, list_offsets, messages::ListOffsetsRequest),
-        api_ctx!(Metadata, metadata, messages::MetadataRequest),
-        api_group!(OffsetCommit, offset_commit, messages::OffsetCommitRequest),
-        api_group!(OffsetFetch, offset_fetch, messages::OffsetFetchRequest),
-        api_ctx!(
+        api_in!(Fetch, fetch, messages::FetchRequest, data_context),
+        api_in!(
+            ListOffsets,
+            list_offsets,
+            messages::ListOffsetsRequest,
+            data_context
+        ),
+        api_in!(
+            Metadata,
+            metadata,
+            messages::MetadataRequest,
+            cluster_info_context
+        ),
+        api_in!(
+            OffsetCommit,
+            offset_commit,
+            messages::OffsetCommitRequest,
+            group_context
+        ),
+        api_in!(
+            OffsetFetch,
+            offset_fetch,
+            messages::OffsetFetchRequest,
+            group_context
+        ),
+        api_in!(
             FindCoordinator,
             find_coordinator,
-            messages::FindCoordinatorRequest
+            messages::FindCoordinatorRequest,
+            cluster_info_context
         ),
-        api_group!(JoinGroup, join_group, messages::JoinGroupRequest),
-        api_group!(Heartbeat, heartbeat, messages::HeartbeatRequest),
-        api_group!(LeaveGroup, leave_group, messages::LeaveGroupRequest),
-        api_group!(SyncGroup, sync_group, messages::SyncGroupRequest),
-        api_group!(
+        api_in!(
+            JoinGroup,
+            join_group,
+            messages::JoinGroupRequest,
+            group_context
+        ),
+        api_in!(
+            Heartbeat,
+            heartbeat,
+            messages::HeartbeatRequest,
+            group_context
+        ),
+        api_in!(
+            LeaveGroup,
+            leave_group,
+            messages::LeaveGroupRequest,
+            group_context
+        ),
+        api_in!(
+            SyncGroup,
+            sync_group,
+            messages::SyncGroupRequest,
+            group_context
+        ),
+        api_in!(
             DescribeGroups,
             describe_groups,
-            messages::DescribeGroupsRequest
+            messages::DescribeGroupsRequest,
+            group_context
         ),
-        api_group!(ListGroups, list_groups, messages::ListGroupsRequest),
+        api_in!(
+            ListGroups,
+            list_groups,
+            messages::ListGroupsRequest,
+            group_context
+        ),
         api!(ApiVersions, api_versions, messages::ApiVersionsRequest),
-        api_ctx!(CreateTopics, create_topics, messages::CreateTopicsRequest),
-        api!(DeleteTopics, delete_topics, messages::DeleteTopicsRequest),
-        api_ctx!(
+        api_in!(
+            CreateTopics,
+            create_topics,
+            messages::CreateTopicsRequest,
+            topic_admin_context
+        ),
+        api_in!(
+            DeleteTopics,
+            delete_topics,
+            messages::DeleteTopicsRequest,
+            topic_admin_context
+        ),
+        api_in!(
             DeleteRecords,
             delete_records,
-            messages::DeleteRecordsRequest
+            messages::DeleteRecordsRequest,
+            data_context
         ),
-        api_ctx!(
+        api_in!(
             InitProducerId,
             init_producer_id,
-            messages::InitProducerIdRequest
+            messages::InitProducerIdRequest,
+            producer_id_context
         ),
-        api_ctx!(
+        api_in!(
             OffsetForLeaderEpoch,
             offset_for_leader_epoch,
-            messages::OffsetForLeaderEpochRequest
+            messages::OffsetForLeaderEpochRequest,
+            data_context
         ),
-        api_ctx!(
+        api_in!(
             DescribeConfigs,
             describe_configs,
-            messages::DescribeConfigsRequest
+            messages::DescribeConfigsRequest,
+            topic_admin_context
         ),
-        api!(AlterConfigs, alter_configs, messages::AlterConfigsRequest),
-        api_ctx!(
+        api_in!(
+            AlterConfigs,
+            alter_configs,
+            messages::AlterConfigsRequest,
+            topic_admin_context
+        ),
+        api_in!(
             CreatePartitions,
             create_partitions,
-            messages::CreatePartitionsRequest
+            messages::CreatePartitionsRequest,
+            topic_admin_context
         ),
-        api_group!(DeleteGroups, delete_groups, messages::DeleteGroupsRequest),
-        api!(
+        api_in!(
+            DeleteGroups,
+            delete_groups,
+            messages::DeleteGroupsRequest,
+            group_context
+        ),
+        api_in!(
             IncrementalAlterConfigs,
             incremental_alter_configs,
-            messages::IncrementalAlterConfigsRequest
+            messages::IncrementalAlterConfigsRequest,
+            topic_admin_context
         ),
-        api_group!(OffsetDelete, offset_delete, messages::OffsetDeleteRequest),
-        api_ctx!(
+        api_in!(
+            OffsetDelete,
+            offset_delete,
+            messages::OffsetDeleteRequest,
+            group_context
+        ),
+        api_in!(
             DescribeCluster,
             describe_cluster,
-            messages::DescribeClusterRequest
+            messages::DescribeClusterRequest,
+            cluster_info_context
         ),
     ]
 });

@@ -38,15 +38,14 @@ use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::error_reply::failed_partition;
-use super::{versions, RequestContext};
-use crate::state::BrokerState;
+use super::{versions, DataContext, RequestContext};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(2, 4);
 
 /// Answers OffsetForLeaderEpoch.
 pub async fn handle(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     request: OffsetForLeaderEpochRequest,
     ctx: &RequestContext,
 ) -> OffsetForLeaderEpochResponse {
@@ -58,7 +57,7 @@ pub async fn handle(
             let partitions = topic
                 .partitions
                 .iter()
-                .map(|p| answer(state, &name, p, ctx.node_id))
+                .map(|p| answer(data, &name, p, ctx.node_id))
                 .collect();
             OffsetForLeaderTopicResult::default()
                 .with_topic(topic.topic)
@@ -70,25 +69,22 @@ pub async fn handle(
 
 /// One partition's answer; errors carry (-1, -1).
 fn answer(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     topic: &str,
     p: &OffsetForLeaderPartition,
     node: i32,
 ) -> EpochEndOffset {
     let failed = |error: ResponseError| failed_partition(p.partition, error.code());
-    let known = matches!(state.catalog.get(topic), Some(meta) if (0..meta.partitions).contains(&p.partition));
+    let known =
+        matches!(data.topic(topic), Some(meta) if (0..meta.partitions).contains(&p.partition));
     if !known {
         return failed(ResponseError::UnknownTopicOrPartition);
     }
-    let history =
-        match state
-            .topology
-            .epoch_history(topic, p.partition, node, p.current_leader_epoch)
-        {
-            Ok(history) => history,
-            Err(error) => return failed(error),
-        };
-    let Some((log_start, log_end)) = state.with_partition(topic, p.partition, |log| {
+    let history = match data.epoch_history(topic, p.partition, node, p.current_leader_epoch) {
+        Ok(history) => history,
+        Err(error) => return failed(error),
+    };
+    let Some((log_start, log_end)) = data.with_partition(topic, p.partition, |log| {
         (log.log_start_offset(), log.log_end_offset())
     }) else {
         return failed(ResponseError::UnknownTopicOrPartition);

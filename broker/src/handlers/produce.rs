@@ -23,9 +23,8 @@ use kafka_protocol::ResponseError;
 
 use super::error_reply::produce_error_knows_log_start;
 use super::produce_validate::check_produced_records;
-use super::{text, versions, HandlerError, RequestContext};
+use super::{text, versions, DataContext, HandlerError, RequestContext};
 use crate::clock::now_ms;
-use crate::state::BrokerState;
 use crate::storage::{lock_log, PartitionLog, ScannedRecords, SharedLog};
 
 /// Versions served.
@@ -60,7 +59,7 @@ pub enum ProduceReply {
 /// second runs them, the cheap ones inline and the rest together in one
 /// blocking task (see [`run_appends`]).
 pub async fn handle(
-    state: &BrokerState,
+    context: &DataContext<'_>,
     request: ProduceRequest,
     ctx: &RequestContext,
 ) -> ProduceReply {
@@ -70,7 +69,7 @@ pub async fn handle(
     let mut appends = Vec::new();
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
-        let known = state.topic_or_auto_create(&name, true).await;
+        let known = context.topic_or_auto_create(&name, true).await;
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let routed = match (&known, acks) {
@@ -83,8 +82,7 @@ pub async fn handle(
                 (Ok(topic), _) if !(0..topic.partitions).contains(&data.index) => {
                     Err(unknown_partition(&name, data.index))
                 }
-                (Ok(_), _) => state
-                    .topology
+                (Ok(_), _) => context
                     .check_leader(&name, data.index, ctx.node_id, -1)
                     .map_err(|e| {
                         failure(
@@ -94,7 +92,7 @@ pub async fn handle(
                         )
                     })
                     .and_then(|epoch| {
-                        pending_append(state, &name, data.index, epoch, data.records)
+                        pending_append(context, &name, data.index, epoch, data.records)
                     }),
             };
             match routed {
@@ -119,7 +117,7 @@ pub async fn handle(
                 continue;
             };
             if result.error_code == 0 {
-                state.notify_append(&name, result.index);
+                context.notify_append(&name, result.index);
             } else if first_error.is_none() {
                 first_error = Some(HandlerError::AcksZeroProduceFailed {
                     topic: name.clone(),
@@ -183,7 +181,7 @@ struct PendingAppend {
 }
 
 fn pending_append(
-    state: &BrokerState,
+    context: &DataContext<'_>,
     topic: &str,
     partition: i32,
     leader_epoch: i32,
@@ -196,9 +194,8 @@ fn pending_append(
             "records are null",
         ));
     };
-    let log = state
-        .logs
-        .get(topic, partition)
+    let log = context
+        .log(topic, partition)
         .ok_or_else(|| unknown_partition(topic, partition))?;
     let scanned = ScannedRecords::scan(&records);
     Ok(PendingAppend {

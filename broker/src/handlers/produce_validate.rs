@@ -284,7 +284,8 @@ mod tests {
             peer: "127.0.0.1:1".parse().unwrap(),
             node_id: 0,
         };
-        let ProduceReply::Respond(response) = handle(&state, request, &ctx).await else {
+        let ProduceReply::Respond(response) = handle(&state.data_context(), request, &ctx).await
+        else {
             panic!("acks=-1 must be answered");
         };
         let codes: Vec<(i16, Option<String>)> = response
@@ -313,7 +314,7 @@ mod tests {
             "{codes:?}"
         );
         let end = |name: &str| {
-            let log = state.logs.get(name, 0).unwrap();
+            let log = state.logs().get(name, 0).unwrap();
             let log = log.lock().unwrap();
             log.log_end_offset()
         };

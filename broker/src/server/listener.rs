@@ -22,16 +22,16 @@ pub async fn run(
     endpoint: Arc<Endpoint>,
     mut shutdown: Shutdown,
 ) -> JoinSet<()> {
-    let limit = Arc::new(Semaphore::new(state.config.max_connections));
+    let limit = Arc::new(Semaphore::new(state.config().max_connections));
     // The pool must fit the largest allowed frame, or such a frame could never be read.
     let pool_bytes = state
-        .config
+        .config()
         .queued_max_request_bytes
-        .max(state.config.socket_request_max_bytes)
+        .max(state.config().socket_request_max_bytes)
         .min(Semaphore::MAX_PERMITS);
     let limits = ReadLimits {
-        max_bytes: state.config.socket_request_max_bytes,
-        idle: state.config.connections_max_idle,
+        max_bytes: state.config().socket_request_max_bytes,
+        idle: state.config().connections_max_idle,
         pool: Arc::new(Semaphore::new(pool_bytes)),
     };
     let mut connections = JoinSet::new();
@@ -52,7 +52,7 @@ pub async fn run(
             }
         };
         let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, max = state.config.max_connections, "connection limit reached; closing new connection");
+            tracing::warn!(%peer, max = state.config().max_connections, "connection limit reached; closing new connection");
             drop(socket);
             continue;
         };

@@ -186,7 +186,7 @@ impl ClusterBuilder {
             node.serve(listener, opened.state.clone()).await;
             nodes.push(node);
         }
-        tracing::info!(nodes = nodes.len(), seed, data_dir = %opened.state.config.data_dir.display(),
+        tracing::info!(nodes = nodes.len(), seed, data_dir = %opened.state.config().data_dir.display(),
             "cluster started");
         Ok(Cluster {
             state: opened.state,
@@ -268,7 +268,7 @@ impl Cluster {
 
     /// The shared data directory.
     pub fn data_dir(&self) -> &Path {
-        &self.state.config.data_dir
+        &self.state.config().data_dir
     }
 
     /// The fault rules and hooks (see [`Faults`]).
@@ -279,7 +279,7 @@ impl Cluster {
     /// The placement (leader, epoch, replicas) of a partition, if it exists.
     pub fn placement(&self, topic: &str, partition: i32) -> Option<Placement> {
         self.check_partition(topic, partition).ok()?;
-        Some(self.state.topology.placement(topic, partition))
+        Some(self.state.topology().placement(topic, partition))
     }
 
     /// The leader of a partition (-1 when none runs), if it exists.
@@ -289,12 +289,13 @@ impl Cluster {
 
     /// The node coordinating `group` (`None` when no node runs).
     pub fn coordinator(&self, group: &str) -> Option<i32> {
-        self.state.topology.coordinator(group)
+        self.state.topology().coordinator(group)
     }
 
     /// Creates a topic (as CreateTopics would, with default configs).
     pub async fn create_topic(&self, name: &str, partitions: i32) -> Result<(), ClusterError> {
         self.state
+            .topics()
             .create_topic(name, partitions, BTreeMap::new(), false)
             .await
             .map(|_| ())
@@ -302,7 +303,7 @@ impl Cluster {
     }
 
     fn check_partition(&self, topic: &str, partition: i32) -> Result<(), ClusterError> {
-        match self.state.catalog.get(topic) {
+        match self.state.catalog().get(topic) {
             Some(meta) if (0..meta.partitions).contains(&partition) => Ok(()),
             _ => Err(ClusterError::UnknownPartition {
                 topic: topic.to_string(),
@@ -317,7 +318,7 @@ impl Cluster {
     /// and say so).
     pub fn move_leader(&self, topic: &str, partition: i32, to: i32) -> Result<i32, ClusterError> {
         self.check_partition(topic, partition)?;
-        let epoch = self.state.topology.move_leader(topic, partition, to)?;
+        let epoch = self.state.topology().move_leader(topic, partition, to)?;
         self.state.notify_append(topic, partition);
         tracing::info!(topic, partition, leader = to, epoch, "leader moved");
         Ok(epoch)
@@ -327,7 +328,7 @@ impl Cluster {
     /// state is shared, so members keep their generation and commits; the
     /// old coordinator answers NOT_COORDINATOR and clients re-find it.
     pub fn move_coordinator(&self, group: &str, to: i32) -> Result<(), ClusterError> {
-        self.state.topology.pin_coordinator(group, to)?;
+        self.state.topology().pin_coordinator(group, to)?;
         tracing::info!(group, coordinator = to, "coordinator moved");
         Ok(())
     }
@@ -341,7 +342,7 @@ impl Cluster {
         let node = self.node(id)?;
         let _control = node.control().await;
         if node.stop().await {
-            self.state.topology.set_alive(id, false)?;
+            self.state.topology().set_alive(id, false)?;
             tracing::info!(node = id, "broker stopped");
         }
         Ok(())
@@ -358,7 +359,7 @@ impl Cluster {
             return Ok(());
         }
         let listener = node.bind().await?;
-        self.state.topology.set_alive(id, true)?;
+        self.state.topology().set_alive(id, true)?;
         node.serve(listener, self.state.clone()).await;
         tracing::info!(node = id, "broker started again");
         Ok(())
@@ -388,8 +389,8 @@ impl Cluster {
         }
         self.trigger.trigger();
         // Parked JoinGroup/SyncGroup requests are answered now.
-        self.state.groups.shutdown().await;
-        let grace = self.state.config.shutdown_grace;
+        self.state.groups().shutdown().await;
+        let grace = self.state.config().shutdown_grace;
         for connections in open {
             drain_connections(connections, grace).await;
         }

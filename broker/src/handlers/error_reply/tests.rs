@@ -370,6 +370,7 @@ async fn produce_errors_carry_the_log_start_offset_where_kafka_reports_it() {
         .unwrap();
     let state = broker.state.clone();
     state
+        .topics()
         .create_topic("t", 1, Default::default(), false)
         .await
         .unwrap();

@@ -21,7 +21,7 @@ use crate::handlers::error_reply::{
     failed_partition, fetch_partition, produce_error_knows_log_start,
 };
 use crate::handlers::{text, topic_name};
-use crate::state::BrokerState;
+use crate::handlers::{ClusterInfoContext, DataContext};
 use kafka_protocol::messages::offset_for_leader_epoch_response::OffsetForLeaderTopicResult;
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
@@ -36,7 +36,7 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 /// judge UNKNOWN_PRODUCER_ID (KIP-360): retention removed its records, or
 /// acknowledged data was lost.
 pub fn produce(
-    state: &BrokerState,
+    data: &DataContext<'_>,
     request: &ProduceRequest,
     version: i16,
     code: i16,
@@ -56,8 +56,7 @@ pub fn produce(
                         .with_log_append_time_ms(-1);
                     if version >= 5 {
                         let log_start = if produce_error_knows_log_start(code) {
-                            state
-                                .with_partition(&topic.name, p.index, |log| log.log_start_offset())
+                            data.with_partition(&topic.name, p.index, |log| log.log_start_offset())
                                 .unwrap_or(-1)
                         } else {
                             -1
@@ -127,7 +126,7 @@ pub fn list_offsets(request: &ListOffsetsRequest, version: i16, code: i16) -> Li
 /// Metadata: the live brokers, and `code` for every topic asked for (every
 /// known topic when the request asks for all).
 pub fn metadata(
-    state: &BrokerState,
+    cluster: &ClusterInfoContext<'_>,
     request: &MetadataRequest,
     version: i16,
     code: i16,
@@ -143,15 +142,13 @@ pub fn metadata(
             .iter()
             .map(|t| topic(t.name.as_ref().map(|n| n.0.to_string()), t.topic_id))
             .collect(),
-        _ => state
-            .catalog
-            .list()
+        _ => cluster
+            .topics()
             .into_iter()
             .map(|t| topic(Some(t.name), t.id))
             .collect(),
     };
-    let brokers = state
-        .topology
+    let brokers = cluster
         .live_brokers()
         .into_iter()
         .map(|b| {
@@ -163,8 +160,8 @@ pub fn metadata(
         .collect();
     MetadataResponse::default()
         .with_brokers(brokers)
-        .with_cluster_id(Some(text(state.node.cluster_id.clone())))
-        .with_controller_id(BrokerId(state.topology.controller()))
+        .with_cluster_id(Some(text(cluster.cluster_id())))
+        .with_controller_id(BrokerId(cluster.controller()))
         .with_topics(topics)
 }
 

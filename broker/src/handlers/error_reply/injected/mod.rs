@@ -39,11 +39,13 @@ pub fn build(
             if r.acks == 0 {
                 return Err(HandlerError::NoResponseToCarryError);
             }
-            encode_body(&produce(state, &r, v, code), v)
+            encode_body(&produce(&state.data_context(), &r, v, code), v)
         }),
         ApiKey::Fetch => run(body, v, |r| encode_body(&fetch(&r, v, code), v)),
         ApiKey::ListOffsets => run(body, v, |r| encode_body(&list_offsets(&r, v, code), v)),
-        ApiKey::Metadata => run(body, v, |r| encode_body(&metadata(state, &r, v, code), v)),
+        ApiKey::Metadata => run(body, v, |r| {
+            encode_body(&metadata(&state.cluster_info_context(), &r, v, code), v)
+        }),
         ApiKey::FindCoordinator => run(body, v, |r| encode_body(&find_coordinator(&r, v, code), v)),
         ApiKey::JoinGroup => run(body, v, |r: JoinGroupRequest| {
             encode_body(&join_error(v, &r.member_id, code), v)

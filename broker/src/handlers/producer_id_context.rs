@@ -1,0 +1,31 @@
+//! What InitProducerId sees of the broker: the producer id allocator and
+//! who coordinates which transactional id, nothing else.
+
+use crate::producer_ids::ProducerIdAllocator;
+use crate::topology::Topology;
+
+/// The InitProducerId handler's view of the broker state.
+#[derive(Clone, Copy)]
+pub struct ProducerIdContext<'a> {
+    /// Hands out producer ids and epochs.
+    pub allocator: &'a ProducerIdAllocator,
+    topology: &'a Topology,
+}
+
+impl<'a> ProducerIdContext<'a> {
+    /// A view over the given parts of one broker state.
+    pub(crate) fn new(
+        allocator: &'a ProducerIdAllocator,
+        topology: &'a Topology,
+    ) -> ProducerIdContext<'a> {
+        ProducerIdContext {
+            allocator,
+            topology,
+        }
+    }
+
+    /// Whether `node` coordinates the transactional id `key`.
+    pub fn coordinates(&self, key: &str, node: i32) -> bool {
+        self.topology.coordinates(key, node)
+    }
+}
