@@ -51,6 +51,10 @@ fn write_checkpoints(state: &BrokerState) {
     if state.logs().is_offline() {
         return;
     }
+    // flush.ms is also checked at appends; this covers idle logs.
+    if let Err(e) = state.logs().flush_due(crate::clock::now_ms()) {
+        tracing::warn!(error = %e, "periodic log flush failed");
+    }
     if let Err(e) = state.logs().checkpoint() {
         tracing::warn!(error = %e, "writing log checkpoints failed");
     }

@@ -121,10 +121,18 @@ const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef {
         name: "flush.messages",
         config_type: ConfigType::Long,
-        default: |c| match c.flush {
-            FlushPolicy::Always => "1".to_string(),
-            FlushPolicy::PageCache => i64::MAX.to_string(),
+        default: |c| match (c.flush, c.flush_messages) {
+            (FlushPolicy::Always, _) => "1".to_string(),
+            (FlushPolicy::PageCache, Some(every)) => every.to_string(),
+            (FlushPolicy::PageCache, None) => i64::MAX.to_string(),
         },
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "flush.ms",
+        config_type: ConfigType::Long,
+        default: |c| c.flush_ms.unwrap_or(i64::MAX).to_string(),
         allowed: None,
         applies_to_storage: true,
     },

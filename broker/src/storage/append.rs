@@ -117,18 +117,25 @@ impl PartitionLog {
             }
             return Err(failed.error);
         }
+        // The batches are in the log: from here on a retry must be seen
+        // as a duplicate, whatever the fsync below does.
+        self.producers.commit(staged);
         if self.config.flush == FlushPolicy::Always {
             let synced = self.active.sync_log();
             self.offline_on_error(synced)?;
             self.recovery_point = self.log_end_offset();
+        } else {
+            self.unflushed_records += (last_offset - first_offset + 1) as u64;
+            self.first_unflushed_ms.get_or_insert(now_ms);
+            self.flush_if_due(now_ms)?;
         }
-        self.producers.commit(staged);
         Ok(self.result(first_offset, last_offset, log_append_time, false))
     }
 
     /// Whether appending `bytes` more bytes at `now_ms` may wait on the
     /// disk rather than only copy into the page cache: with
-    /// `flush.messages=1` (an fsync per append), when the append would roll
+    /// `flush.messages=1` (an fsync per append) or a periodic flush
+    /// (`flush.messages` above 1, a due `flush.ms`), when the append would roll
     /// the segment (the sealed one is synced), or on the first append after
     /// a clean start (the clean-shutdown marker is removed and the
     /// directory synced). The produce handler runs such appends on the
@@ -140,6 +147,8 @@ impl PartitionLog {
     pub fn append_may_block(&self, bytes: usize, now_ms: i64) -> bool {
         let widest_last_offset = self.log_end_offset().saturating_add(i64::from(i32::MAX));
         self.config.flush == FlushPolicy::Always
+            || self.config.flush_messages.is_some()
+            || self.flush_due(now_ms)
             || self.clean_marker_on_disk
             || self
                 .active
@@ -239,6 +248,8 @@ impl PartitionLog {
         }
         let old = std::mem::replace(&mut self.active, fresh);
         self.recovery_point = old.next_offset();
+        self.unflushed_records = 0;
+        self.first_unflushed_ms = None;
         self.older.insert(old.base_offset(), old);
         let synced = super::checkpoint::sync_dir(&self.dir);
         self.offline_on_error(synced)

@@ -276,6 +276,21 @@ impl LogManager {
         self.checkpoint()
     }
 
+    /// Flushes every log whose `flush.ms` (or `flush.messages`) is due at
+    /// `now_ms`; returns how many were flushed. The broker's maintenance
+    /// task calls it, so `flush.ms` holds for logs that stop receiving
+    /// appends too.
+    pub fn flush_due(&self, now_ms: i64) -> Result<usize, StorageError> {
+        self.status.check()?;
+        let mut flushed = 0;
+        for (_, log) in self.snapshot_logs() {
+            if lock(&log).flush_if_due(now_ms)? {
+                flushed += 1;
+            }
+        }
+        Ok(flushed)
+    }
+
     /// Applies retention to every log; returns the segments deleted.
     pub fn enforce_retention(&self, now_ms: i64) -> Result<usize, StorageError> {
         self.status.check()?;

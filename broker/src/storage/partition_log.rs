@@ -94,6 +94,10 @@ pub struct PartitionLog {
     pub(super) faults: Faults,
     /// The health of the log directory, shared with its other logs.
     pub(super) dir_status: Arc<LogDirStatus>,
+    /// Records appended since the last fsync (for `flush.messages`).
+    pub(super) unflushed_records: u64,
+    /// Broker time of the oldest append since the last fsync (for `flush.ms`).
+    pub(super) first_unflushed_ms: Option<i64>,
 }
 
 impl PartitionLog {
@@ -162,6 +166,8 @@ impl PartitionLog {
             deleted: false,
             faults: Faults::default(),
             dir_status: Arc::new(LogDirStatus::new(dir)),
+            unflushed_records: 0,
+            first_unflushed_ms: None,
         };
         report.producer_state_rebuilt = !log.load_producer_state(clean)?;
         log.remove_clean_marker()?;
@@ -230,7 +236,29 @@ impl PartitionLog {
         let synced = self.active.sync();
         self.offline_on_error(synced)?;
         self.recovery_point = self.log_end_offset();
+        self.unflushed_records = 0;
+        self.first_unflushed_ms = None;
         Ok(())
+    }
+
+    /// Whether `flush.messages` or `flush.ms` asks for an fsync at `now_ms`.
+    pub(crate) fn flush_due(&self, now_ms: i64) -> bool {
+        self.config
+            .flush_messages
+            .is_some_and(|every| self.unflushed_records >= every)
+            || self.config.flush_ms.is_some_and(|ms| {
+                self.first_unflushed_ms
+                    .is_some_and(|first| now_ms.saturating_sub(first) >= ms)
+            })
+    }
+
+    /// Flushes if `flush.messages` or `flush.ms` says so; returns whether it did.
+    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<bool, StorageError> {
+        if !self.flush_due(now_ms) {
+            return Ok(false);
+        }
+        self.flush()?;
+        Ok(true)
     }
 
     /// First offset still held.

@@ -3,6 +3,7 @@
 
 mod append_read;
 mod faults;
+mod flush;
 mod fuzz;
 mod idempotence;
 mod log_manager;
