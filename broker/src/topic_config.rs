@@ -232,7 +232,9 @@ pub fn log_config_for(
             .iter()
             .any(|d| d.name == name && d.applies_to_storage);
         if applies {
-            config.set(name, value)?;
+            // Minimums were checked when the override came in
+            // (validate_topic_config); stored ones older than them still load.
+            config.apply_stored(name, value)?;
         }
     }
     Ok(config)
@@ -284,6 +286,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.retention_ms, Some(1234));
+    }
+
+    #[test]
+    fn new_overrides_meet_kafkas_minimums_but_stored_ones_still_load() {
+        let err = validate_topic_config("segment.bytes", "128")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1048576"), "{err}");
+        // A topic stored before the minimum was enforced keeps opening.
+        let config =
+            log_config_for(&LogConfig::default(), &map(&[("segment.bytes", "128")])).unwrap();
+        assert_eq!(config.segment_bytes, 128);
     }
 
     #[test]

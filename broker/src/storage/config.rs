@@ -141,6 +141,13 @@ impl LogConfig {
     /// one time index entry) are refused with INVALID_CONFIG naming it.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), StorageError> {
         check_kafka_minimum(name, value)?;
+        self.apply_stored(name, value)
+    }
+
+    /// [`set`](Self::set) without Kafka's minimums, for topic overrides
+    /// read back from the catalog: a topic stored before the minimums were
+    /// enforced must still open. New overrides always go through `set`.
+    pub(crate) fn apply_stored(&mut self, name: &str, value: &str) -> Result<(), StorageError> {
         match name {
             "segment.bytes" => self.segment_bytes = parse(name, value)?,
             "segment.ms" => self.segment_ms = parse(name, value)?,
