@@ -119,7 +119,7 @@ impl PartitionLog {
         }
         // The batches are in the log: from here on a retry must be seen
         // as a duplicate, whatever the fsync below does.
-        self.producers.commit(staged);
+        self.producers.commit(staged, now_ms);
         if self.config.flush == FlushPolicy::Always {
             let synced = self.active.sync_log();
             self.offline_on_error(synced)?;
@@ -252,7 +252,13 @@ impl PartitionLog {
         self.first_unflushed_ms = None;
         self.older.insert(old.base_offset(), old);
         let synced = super::checkpoint::sync_dir(&self.dir);
-        self.offline_on_error(synced)
+        self.offline_on_error(synced)?;
+        // A snapshot per roll bounds what the next open replays, even after
+        // a crash. It is an optimisation: the previous one stays valid.
+        if let Err(e) = self.snapshot_producers() {
+            tracing::warn!(log = %self.dir.display(), error = %e, "could not snapshot the producer state at a roll");
+        }
+        Ok(())
     }
 
     fn result(&self, base: i64, last: i64, log_append_time: i64, duplicate: bool) -> AppendResult {

@@ -61,6 +61,11 @@ pub struct LogConfig {
     /// maintenance task (`flush.ms`). `None` (default, Kafka's
     /// `Long.MAX_VALUE`): never on time.
     pub flush_ms: Option<i64>,
+    /// Forget an idempotent producer this long after its last append
+    /// (Kafka's broker setting `producer.id.expiration.ms`, default 1 day),
+    /// checked with retention; its next batch is then accepted with any
+    /// sequence, as for an unknown producer.
+    pub producer_id_expiration_ms: i64,
 }
 
 /// Kafka's smallest `segment.bytes` for a topic (1 MiB). Only the property
@@ -93,6 +98,7 @@ impl Default for LogConfig {
             message_timestamp_type: TimestampType::CreateTime,
             flush_messages: None,
             flush_ms: None,
+            producer_id_expiration_ms: 86_400_000,
         }
     }
 }

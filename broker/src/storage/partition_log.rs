@@ -169,42 +169,60 @@ impl PartitionLog {
             unflushed_records: 0,
             first_unflushed_ms: None,
         };
-        report.producer_state_rebuilt = !log.load_producer_state(clean)?;
+        report.producer_state_rebuilt = !log.load_producer_state(now)?;
         log.remove_clean_marker()?;
         log.open_report = report;
         Ok(log)
     }
 
-    /// Loads the producer snapshot of a clean close, or rebuilds the state
-    /// from the batch headers. Returns whether the snapshot was used.
-    fn load_producer_state(&mut self, clean: bool) -> Result<bool, StorageError> {
+    /// Loads the producer snapshot (written at the last roll or clean
+    /// close) and replays the batch headers after it, or rebuilds the state
+    /// from every header. Returns whether a snapshot was used.
+    ///
+    /// A snapshot taken beyond the log end (recovery cut the log below it)
+    /// describes batches that are gone: it is deleted, so it can never be
+    /// applied to different batches that later reach the same offsets.
+    fn load_producer_state(&mut self, now_ms: i64) -> Result<bool, StorageError> {
         let path = self.dir.join(PRODUCER_SNAPSHOT_FILE);
-        let snapshot = if clean {
-            match fs::read(&path) {
-                Ok(bytes) => decode_snapshot(&bytes, self.log_end_offset()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(StorageError::io(&path, e)),
-            }
-        } else {
-            None
+        let snapshot = match fs::read(&path) {
+            Ok(bytes) => decode_snapshot(&bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StorageError::io(&path, e)),
         };
-        // A snapshot describes one moment; once the log moves on it is stale.
-        remove_if_exists(&path)?;
-        if let Some(state) = snapshot {
-            self.producers = state;
-            return Ok(true);
-        }
-        self.producers.clear();
-        let start = self.log_start_offset;
+        let log_end = self.log_end_offset();
+        let (from, used) = match snapshot {
+            Some((at, state)) if (0..=log_end).contains(&at) => {
+                self.producers = state;
+                (at, true)
+            }
+            _ => {
+                remove_if_exists(&path)?;
+                self.producers.clear();
+                (self.log_start_offset, false)
+            }
+        };
+        let start = self.log_start_offset.max(from);
         let producers = &mut self.producers;
         for segment in self.older.values().chain(std::iter::once(&self.active)) {
+            if segment.next_offset() <= start {
+                continue;
+            }
             segment.for_each_header(|header| {
-                if header.last_offset() >= start {
-                    producers.replay(header);
+                if header.base_offset >= from && header.last_offset() >= start {
+                    producers.replay(header, now_ms);
                 }
             })?;
         }
-        Ok(false)
+        self.producers.remove_before(self.log_start_offset);
+        Ok(used)
+    }
+
+    /// Saves the producer state as of the log end, so the next open (even
+    /// after a crash) replays only the headers after it. Called at every
+    /// roll and at a clean close.
+    pub(super) fn snapshot_producers(&self) -> Result<(), StorageError> {
+        let snapshot = encode_snapshot(&self.producers, self.log_end_offset());
+        write_atomically(&self.dir.join(PRODUCER_SNAPSHOT_FILE), &snapshot)
     }
 
     /// Flushes, seals the active segment's time index, saves the producer
@@ -216,8 +234,7 @@ impl PartitionLog {
         }
         self.active.seal();
         self.flush()?;
-        let snapshot = encode_snapshot(&self.producers, self.log_end_offset());
-        write_atomically(&self.dir.join(PRODUCER_SNAPSHOT_FILE), &snapshot)?;
+        self.snapshot_producers()?;
         write_atomically(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
         self.clean_marker_on_disk = true;
         Ok(())
