@@ -67,6 +67,9 @@ impl BrokerHandle {
     pub fn storage_faults(&self) -> Arc<crate::StorageFaults> {
         let faults = crate::StorageFaults::new();
         self.state.logs().set_faults(faults.clone());
+        self.state
+            .groups()
+            .set_faults(crate::storage::Faults::installed(faults.clone()));
         faults
     }
 

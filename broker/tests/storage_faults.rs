@@ -126,3 +126,62 @@ async fn a_second_broker_on_the_same_data_dir_refuses_to_start() {
     let again = start().await.expect("restart on the same directory");
     again.shutdown().await.unwrap();
 }
+
+fn offset_commit(topic: &str, offset: i64) -> kafka_protocol::messages::OffsetCommitRequest {
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    kafka_protocol::messages::OffsetCommitRequest::default()
+        .with_group_id(kafka_protocol::messages::GroupId(
+            StrBytes::from_static_str("faulty-group"),
+        ))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![OffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(offset)])])
+}
+
+#[tokio::test]
+async fn a_failed_offsets_write_is_answered_not_coordinator_and_loses_nothing() {
+    const NOT_COORDINATOR: i16 = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        durian_broker::Broker::builder()
+            .data_dir(dir.path())
+            .listen("127.0.0.1:0")
+            .start()
+    };
+    let broker = start().await.unwrap();
+    let faults = broker.storage_faults();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    create_topic(&mut client, "t").await;
+    let code =
+        |r: &kafka_protocol::messages::OffsetCommitResponse| r.topics[0].partitions[0].error_code;
+    assert_eq!(code(&client.call(&offset_commit("t", 5), 8).await), 0);
+    for kind in [FaultKind::NoSpace, FaultKind::Io] {
+        faults.inject(FaultPoint::OffsetsCommit, kind, 1);
+        let failed = client.call(&offset_commit("t", 6), 8).await;
+        assert_eq!(code(&failed), NOT_COORDINATOR, "{kind:?}");
+    }
+    assert_eq!(faults.hits(FaultPoint::OffsetsCommit), 2);
+    assert_eq!(code(&client.call(&offset_commit("t", 7), 8).await), 0);
+    broker.shutdown().await.unwrap();
+
+    // After a restart the last acknowledged commit is there.
+    let broker = start().await.unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let fetch = kafka_protocol::messages::OffsetFetchRequest::default()
+        .with_group_id(kafka_protocol::messages::GroupId(
+            StrBytes::from_static_str("faulty-group"),
+        ))
+        .with_topics(Some(vec![
+            kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic::default()
+                .with_name(name("t"))
+                .with_partition_indexes(vec![0]),
+        ]));
+    let fetched = client.call(&fetch, 5).await;
+    assert_eq!(fetched.topics[0].partitions[0].committed_offset, 7);
+    broker.shutdown().await.unwrap();
+}

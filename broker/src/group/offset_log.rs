@@ -22,6 +22,7 @@ use bytes::{BufMut, BytesMut};
 use super::error::GroupError;
 use super::offset_record::{LogRecord, Reader};
 use crate::clock::now_ms;
+use crate::storage::{FaultPoint, Faults};
 
 const HEADER: &[u8; 8] = b"drnoffs1";
 const LOG_FILE: &str = "offsets.log";
@@ -39,6 +40,8 @@ pub(crate) struct OffsetLog {
     fsync: bool,
     /// Records in the file, live or superseded; compaction compares it with the live set.
     records: u64,
+    /// Storage faults injected by tests (nothing in production builds).
+    faults: Faults,
 }
 
 /// What replaying the log found.
@@ -111,6 +114,7 @@ impl OffsetLog {
             len: valid_len as u64,
             fsync,
             records: records.len() as u64,
+            faults: Faults::default(),
         };
         Ok((
             log,
@@ -148,8 +152,15 @@ impl OffsetLog {
         Ok(())
     }
 
+    /// Routes appends through `faults` (tests).
+    #[cfg(feature = "testing")]
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
+    }
+
     fn write_at_end(&mut self, frame: &[u8]) -> std::io::Result<()> {
         use std::io::{Seek, SeekFrom};
+        self.faults.check(FaultPoint::OffsetsCommit)?;
         self.file.seek(SeekFrom::Start(self.len))?;
         self.file.write_all(frame)?;
         if self.fsync {

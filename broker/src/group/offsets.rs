@@ -90,6 +90,12 @@ impl OffsetStore {
         Ok(store)
     }
 
+    /// Routes the offset log's appends through `faults` (tests).
+    #[cfg(feature = "testing")]
+    pub fn set_faults(&self, faults: crate::storage::Faults) {
+        lock(&self.log).set_faults(faults);
+    }
+
     /// Makes `records` durable and then visible. Runs the file I/O on the blocking pool.
     pub async fn write(self: &Arc<Self>, records: Vec<LogRecord>) -> Result<(), GroupError> {
         if records.is_empty() {

@@ -4,7 +4,7 @@
 //! ```text
 //! test ──inject(point, ENOSPC|EIO, times)──▶ StorageFaults (atomics)
 //!                                              ▲ checked at each point
-//! log write · index write · roll · fsync · checkpoint
+//! log write · index write · roll · fsync · checkpoint · offsets commit
 //! ```
 //!
 //! The points are compiled in only with `cfg(test)` or the crate's
@@ -32,6 +32,9 @@ pub enum FaultPoint {
     Fsync,
     /// Writing the recovery-point and log-start-offset checkpoints.
     Checkpoint,
+    /// The append of committed offsets to the group coordinator's
+    /// `offsets.log`.
+    OffsetsCommit,
 }
 
 /// The error an injected fault returns.
@@ -59,7 +62,7 @@ impl FaultKind {
 }
 
 #[cfg(any(test, feature = "testing"))]
-const POINTS: usize = 5;
+const POINTS: usize = 6;
 
 #[cfg(any(test, feature = "testing"))]
 fn slot(point: FaultPoint) -> usize {
@@ -69,6 +72,7 @@ fn slot(point: FaultPoint) -> usize {
         FaultPoint::Roll => 2,
         FaultPoint::Fsync => 3,
         FaultPoint::Checkpoint => 4,
+        FaultPoint::OffsetsCommit => 5,
     }
 }
 
