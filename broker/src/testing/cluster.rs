@@ -276,6 +276,19 @@ impl Cluster {
         &self.faults
     }
 
+    /// Installs a fresh set of storage faults in the shared logs and the
+    /// group coordinator's offsets log, and returns it (every point starts
+    /// disarmed): a failing disk, where [`faults`](Self::faults) fails
+    /// requests.
+    pub fn storage_faults(&self) -> Arc<crate::StorageFaults> {
+        let faults = crate::StorageFaults::new();
+        self.state.logs().set_faults(faults.clone());
+        self.state
+            .groups()
+            .set_faults(crate::storage::Faults::installed(faults.clone()));
+        faults
+    }
+
     /// The placement (leader, epoch, replicas) of a partition, if it exists.
     pub fn placement(&self, topic: &str, partition: i32) -> Option<Placement> {
         self.check_partition(topic, partition).ok()?;

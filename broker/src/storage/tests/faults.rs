@@ -211,3 +211,34 @@ fn storage_fsync_failure_during_roll_loses_no_segment() {
     assert_eq!(log.log_end_offset(), end);
     assert_consistent(&log);
 }
+
+#[test]
+fn storage_checkpoint_failure_keeps_the_previous_checkpoint_and_the_dir_online() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manager = crate::storage::LogManager::open(dir.path(), small_config()).expect("open");
+    let faults = StorageFaults::new();
+    manager.set_faults(faults.clone());
+    let log = manager
+        .create_partition("c", 0, uuid::Uuid::from_u128(9), small_config())
+        .expect("create");
+    crate::storage::lock_log(&log)
+        .append(&mut batch(2, 40, 500), 0, 0)
+        .expect("append");
+    manager.checkpoint().expect("first checkpoint");
+    let path = dir.path().join("log-start-offset-checkpoint");
+    let before = std::fs::read(&path).expect("checkpoint file");
+    for kind in [FaultKind::NoSpace, FaultKind::Io] {
+        faults.inject(FaultPoint::Checkpoint, kind, 1);
+        let err = manager.checkpoint().expect_err("injected");
+        assert_eq!(err.kafka_error_code(), 56);
+        assert_eq!(std::fs::read(&path).expect("still there"), before);
+    }
+    assert!(
+        !manager.is_offline(),
+        "a failed checkpoint is retried, not fatal"
+    );
+    crate::storage::lock_log(&log)
+        .append(&mut batch(2, 40, 600), 0, 0)
+        .expect("the log keeps working");
+    manager.checkpoint().expect("next checkpoint");
+}
