@@ -43,7 +43,8 @@ const TOPIC_CONFIG_MEANINGS: &[(&str, &str)] = &[
     ("index.interval.bytes", "An index entry is added after at least this many bytes of batches; smaller means faster lookups and bigger indexes."),
     ("max.message.bytes", "Largest record batch (after compression) the broker accepts; larger ones are refused with MESSAGE_TOO_LARGE. At most the broker's `socket.request.max.bytes`; a larger value is refused with INVALID_CONFIG."),
     ("message.timestamp.type", "`CreateTime` keeps the producer's timestamps, `LogAppendTime` stamps batches with the broker's clock."),
-    ("flush.messages", "1 fsyncs every append before acknowledging it; any other value leaves appends in the page cache until a segment rolls or the broker stops."),
+    ("flush.messages", "1 fsyncs every append before acknowledging it; N fsyncs once N records are unflushed; the default leaves appends in the page cache until a segment rolls or the broker stops (durian keeps one copy: a power loss can lose the unflushed tail)."),
+    ("flush.ms", "fsync once the oldest unflushed append is this old (checked at appends and every minute); the default never does."),
     ("min.insync.replicas", "Only 1: a single broker is the only replica, so it is always in sync."),
 ];
 

@@ -35,6 +35,10 @@ pub(crate) async fn maintenance_loop(state: Arc<BrokerState>, mut shutdown: Shut
 }
 
 fn enforce_retention(state: &BrokerState) {
+    // An offline log directory was reported when it failed; it is left alone.
+    if state.logs().is_offline() {
+        return;
+    }
     let now = crate::clock::now_ms();
     match state.logs().enforce_retention(now) {
         Ok(0) => {}
@@ -44,6 +48,13 @@ fn enforce_retention(state: &BrokerState) {
 }
 
 fn write_checkpoints(state: &BrokerState) {
+    if state.logs().is_offline() {
+        return;
+    }
+    // flush.ms is also checked at appends; this covers idle logs.
+    if let Err(e) = state.logs().flush_due(crate::clock::now_ms()) {
+        tracing::warn!(error = %e, "periodic log flush failed");
+    }
     if let Err(e) = state.logs().checkpoint() {
         tracing::warn!(error = %e, "writing log checkpoints failed");
     }

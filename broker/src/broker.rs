@@ -19,6 +19,7 @@ use crate::background::maintenance_loop;
 use crate::catalog::{CatalogError, TopicCatalog};
 use crate::config::{BrokerConfig, NodeIdentity};
 use crate::data_dir::{node_identity, DataDirs};
+use crate::data_lock::DataDirLock;
 use crate::group::{GroupConfig, GroupCoordinator, GroupError};
 use crate::handle::BrokerHandle;
 use crate::producer_ids::ProducerIdAllocator;
@@ -70,6 +71,17 @@ pub enum BrokerError {
     /// The group coordinator could not be opened.
     #[error("group coordinator: {0}")]
     Group(#[from] GroupError),
+    /// Another broker holds the data directory (its `.lock` file names a
+    /// running process).
+    #[error(
+        "data directory {path} is in use by {holder}: stop it first, or use another --data-dir"
+    )]
+    DataDirLocked {
+        /// The data directory.
+        path: PathBuf,
+        /// Who holds it, e.g. "process 4711".
+        holder: String,
+    },
 }
 
 /// Entry point of the embedding API.
@@ -289,6 +301,7 @@ impl BrokerBuilder {
             server: Some(server),
             maintenance: Some(opened.maintenance),
             clean_marker: opened.clean_marker,
+            _data_lock: opened.lock,
             temp_dir: opened.temp_dir,
         })
     }
@@ -326,11 +339,19 @@ impl BrokerBuilder {
             .validate()
             .map_err(|e| BrokerError::Config(e.to_string()))?;
         check_limits(&config)?;
+        // Locked before anything in it is touched (DataDirs::prepare
+        // already removes the clean-shutdown marker).
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| BrokerError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let lock = DataDirLock::acquire(&config.data_dir)?;
         let dirs = DataDirs::prepare(&config.data_dir)?;
         Ok(Prepared {
             config,
             groups: self.groups,
             dirs,
+            lock,
             temp_dir,
         })
     }
@@ -384,6 +405,7 @@ pub(crate) struct Prepared {
     pub(crate) config: BrokerConfig,
     groups: GroupConfig,
     dirs: DataDirs,
+    lock: DataDirLock,
     temp_dir: Option<tempfile::TempDir>,
 }
 
@@ -395,6 +417,8 @@ pub(crate) struct Opened {
     pub(crate) signal: Shutdown,
     pub(crate) maintenance: JoinHandle<()>,
     pub(crate) clean_marker: PathBuf,
+    /// Held as long as the broker runs.
+    pub(crate) lock: DataDirLock,
     pub(crate) temp_dir: Option<tempfile::TempDir>,
 }
 
@@ -414,6 +438,7 @@ impl Prepared {
             config,
             groups,
             dirs,
+            lock,
             temp_dir,
         } = self;
         let logs = LogManager::open(&dirs.logs, config.log_config.clone())?;
@@ -444,6 +469,7 @@ impl Prepared {
             signal,
             maintenance,
             clean_marker: dirs.clean_marker,
+            lock,
             temp_dir,
         })
     }

@@ -23,6 +23,9 @@ pub struct BrokerHandle {
     pub(crate) server: Option<JoinHandle<JoinSet<()>>>,
     pub(crate) maintenance: Option<JoinHandle<()>>,
     pub(crate) clean_marker: PathBuf,
+    /// The data directory's lock, released when the handle goes (declared
+    /// before `temp_dir` so it is dropped first).
+    pub(crate) _data_lock: crate::data_lock::DataDirLock,
     /// Keeps the temporary directory alive as long as the broker.
     pub(crate) temp_dir: Option<tempfile::TempDir>,
 }
@@ -63,6 +66,19 @@ impl BrokerHandle {
     /// Whether the data directory is temporary (deleted when the broker goes away).
     pub fn is_temporary(&self) -> bool {
         self.temp_dir.is_some()
+    }
+
+    /// Installs a fresh set of storage faults in this broker's logs (and
+    /// committed-offset writes) and returns it, so a test can make the disk
+    /// fail with ENOSPC or EIO at chosen points. Every point starts disarmed.
+    #[cfg(feature = "testing")]
+    pub fn storage_faults(&self) -> Arc<crate::StorageFaults> {
+        let faults = crate::StorageFaults::new();
+        self.state.logs().set_faults(faults.clone());
+        self.state
+            .groups()
+            .set_faults(crate::storage::Faults::installed(faults.clone()));
+        faults
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the grace

@@ -25,6 +25,7 @@ mod catalog;
 mod clock;
 mod config;
 mod data_dir;
+mod data_lock;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod group;
@@ -45,4 +46,6 @@ pub use config::{BrokerConfig, NodeIdentity};
 pub use group::{GroupConfig, GroupError};
 pub use handle::BrokerHandle;
 pub use server::resources::ResourceUsage;
+#[cfg(feature = "testing")]
+pub use storage::{FaultKind, FaultPoint, StorageFaults};
 pub use storage::{FlushPolicy, LogConfig, StorageError};

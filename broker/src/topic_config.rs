@@ -121,10 +121,18 @@ const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef {
         name: "flush.messages",
         config_type: ConfigType::Long,
-        default: |c| match c.flush {
-            FlushPolicy::Always => "1".to_string(),
-            FlushPolicy::PageCache => i64::MAX.to_string(),
+        default: |c| match (c.flush, c.flush_messages) {
+            (FlushPolicy::Always, _) => "1".to_string(),
+            (FlushPolicy::PageCache, Some(every)) => every.to_string(),
+            (FlushPolicy::PageCache, None) => i64::MAX.to_string(),
         },
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "flush.ms",
+        config_type: ConfigType::Long,
+        default: |c| c.flush_ms.unwrap_or(i64::MAX).to_string(),
         allowed: None,
         applies_to_storage: true,
     },
@@ -258,7 +266,9 @@ pub fn log_config_for(
             .iter()
             .any(|d| d.name == name && d.applies_to_storage);
         if applies {
-            config.set(name, value)?;
+            // Minimums were checked when the override came in
+            // (validate_topic_config); stored ones older than them still load.
+            config.apply_stored(name, value)?;
         }
     }
     Ok(config)
@@ -310,6 +320,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.retention_ms, Some(1234));
+    }
+
+    #[test]
+    fn new_overrides_meet_kafkas_minimums_but_stored_ones_still_load() {
+        let err = validate_topic_config("segment.bytes", "128")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1048576"), "{err}");
+        // A topic stored before the minimum was enforced keeps opening.
+        let config =
+            log_config_for(&LogConfig::default(), &map(&[("segment.bytes", "128")])).unwrap();
+        assert_eq!(config.segment_bytes, 128);
     }
 
     #[test]

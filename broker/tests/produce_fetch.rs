@@ -247,23 +247,41 @@ async fn list_offsets_and_delete_records() {
 
 #[tokio::test]
 async fn background_retention_removes_expired_segments() {
+    // Tiny segments: every batch after the first rolls a new one. Topic
+    // configs refuse segment.bytes below Kafka's 1 MiB minimum; the
+    // embedding API's LogConfig goes lower (as Kafka's internal.segment.bytes).
     let broker = durian_broker::Broker::builder()
         .temporary()
         .listen("127.0.0.1:0")
         .retention_check_interval(Duration::from_millis(50))
+        .log_config(durian_broker::LogConfig {
+            segment_bytes: 128,
+            ..durian_broker::LogConfig::default()
+        })
         .start()
         .await
         .unwrap();
     let mut client = TestClient::connect(broker.local_addr()).await;
-    // Tiny segments: every batch after the first rolls a new one.
     let request = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
         .with_name(name("old"))
+        .with_num_partitions(1)
+        .with_replication_factor(1)]);
+    assert_eq!(client.call(&request, 7).await.topics[0].error_code, 0);
+    // Below Kafka's minimum over the wire: INVALID_CONFIG naming it.
+    let too_small = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+        .with_name(name("tiny"))
         .with_num_partitions(1)
         .with_replication_factor(1)
         .with_configs(vec![CreatableTopicConfig::default()
             .with_name(StrBytes::from_static_str("segment.bytes"))
             .with_value(Some(StrBytes::from_static_str("128")))])]);
-    assert_eq!(client.call(&request, 7).await.topics[0].error_code, 0);
+    let refused = client.call(&too_small, 7).await;
+    assert_eq!(refused.topics[0].error_code, 40, "INVALID_CONFIG");
+    let message = refused.topics[0]
+        .error_message
+        .as_deref()
+        .unwrap_or_default();
+    assert!(message.contains("1048576"), "{message}");
     // Records from 2020 are far past the default 7-day retention, so every
     // sealed segment is deleted; the active one always stays.
     let ancient = 1_580_000_000_000;

@@ -23,6 +23,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
+use super::error::GroupError;
 use super::heartbeat::NONE;
 use super::offset_record::{CommittedOffset, LogRecord};
 use super::state::{Group, GroupState};
@@ -180,8 +181,15 @@ impl GroupCoordinator {
         }
         if let Err(e) = self.shared.store.write(records).await {
             tracing::error!(group = %group_id, error = %e, "offset commit could not be written");
-            for code in codes.iter_mut().filter(|c| **c == NONE) {
-                *code = ResponseError::UnknownServerError.code();
+            // Kafka answers a storage failure of the offsets log with
+            // NOT_COORDINATOR: the client looks the coordinator up again
+            // and retries, instead of failing the commit for good.
+            let code = match e {
+                GroupError::Io { .. } => ResponseError::NotCoordinator.code(),
+                _ => ResponseError::UnknownServerError.code(),
+            };
+            for slot in codes.iter_mut().filter(|c| **c == NONE) {
+                *slot = code;
             }
         }
         // Committing proves the member alive, as a heartbeat would.

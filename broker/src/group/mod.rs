@@ -142,6 +142,12 @@ pub struct GroupCoordinator {
 }
 
 impl GroupCoordinator {
+    /// Routes committed-offset writes through `faults` (tests).
+    #[cfg(feature = "testing")]
+    pub(crate) fn set_faults(&self, faults: crate::storage::Faults) {
+        self.shared.store.set_faults(faults);
+    }
+
     /// Opens the coordinator on `dir` (created if missing): replays the offset log, truncating
     /// a torn tail, and compacts it if mostly superseded. Groups with committed offsets come
     /// back Empty, with their protocol type and generation.

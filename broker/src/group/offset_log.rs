@@ -8,7 +8,9 @@
 //! One frame holds every record of one request, so a commit of several partitions lands
 //! whole or not at all. On open the frames are replayed in order; the first frame that is
 //! cut short, fails its CRC or does not decode ends the log, and the file is truncated
-//! there (a crash during an append leaves exactly such a torn tail). Compaction writes the
+//! there (a crash during an append leaves exactly such a torn tail). The bytes cut are
+//! first copied to `offsets.log.<ms>.quarantined`: a damaged frame with more frames after
+//! it (damage, not a torn write) would otherwise drop later commits without a trace. Compaction writes the
 //! live records to `offsets.log.compacting`, syncs it and renames it over the log.
 
 use std::fs::{File, OpenOptions};
@@ -19,6 +21,8 @@ use bytes::{BufMut, BytesMut};
 
 use super::error::GroupError;
 use super::offset_record::{LogRecord, Reader};
+use crate::clock::now_ms;
+use crate::storage::{FaultPoint, Faults};
 
 const HEADER: &[u8; 8] = b"drnoffs1";
 const LOG_FILE: &str = "offsets.log";
@@ -36,6 +40,8 @@ pub(crate) struct OffsetLog {
     fsync: bool,
     /// Records in the file, live or superseded; compaction compares it with the live set.
     records: u64,
+    /// Storage faults injected by tests (nothing in production builds).
+    faults: Faults,
 }
 
 /// What replaying the log found.
@@ -43,6 +49,13 @@ pub(crate) struct Replay {
     pub records: Vec<LogRecord>,
     /// Bytes cut from the end because they did not form a valid frame.
     pub truncated_bytes: u64,
+    /// Where the cut bytes were kept (`offsets.log.<ms>.quarantined`), so
+    /// nothing is ever dropped without a copy.
+    pub quarantined: Option<PathBuf>,
+    /// Whether a complete frame failed its CRC or decoding with more bytes
+    /// after it: commits made after the damage were cut, not just a torn
+    /// last write.
+    pub damage_before_end: bool,
 }
 
 impl OffsetLog {
@@ -61,13 +74,13 @@ impl OffsetLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(GroupError::io(&path, e)),
         };
-        let (records, valid_len) = if bytes.len() < HEADER.len() {
+        let (records, valid_len, damage_before_end) = if bytes.len() < HEADER.len() {
             // Empty, or a crash while the header itself was written: start afresh.
             if !HEADER.starts_with(&bytes) {
                 return Err(GroupError::UnknownFormat { path });
             }
             write_fresh(&path, &[], fsync)?;
-            (Vec::new(), HEADER.len())
+            (Vec::new(), HEADER.len(), false)
         } else if !bytes.starts_with(HEADER) {
             return Err(GroupError::UnknownFormat { path });
         } else {
@@ -79,7 +92,17 @@ impl OffsetLog {
             .open(&path)
             .map_err(|e| GroupError::io(&path, e))?;
         let truncated_bytes = (bytes.len().max(valid_len) - valid_len) as u64;
+        let mut quarantined = None;
         if truncated_bytes > 0 {
+            // Keep a copy of what is cut before cutting it: a damaged frame
+            // in the middle would otherwise take every later commit with it.
+            let copy = dir.join(format!("{LOG_FILE}.{}.quarantined", now_ms()));
+            let tail = bytes.get(valid_len..).unwrap_or_default();
+            std::fs::write(&copy, tail)
+                .and_then(|()| File::open(&copy)?.sync_all())
+                .map_err(|e| GroupError::io(&copy, e))?;
+            sync_dir(dir)?;
+            quarantined = Some(copy);
             file.set_len(valid_len as u64)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| GroupError::io(&path, e))?;
@@ -91,12 +114,15 @@ impl OffsetLog {
             len: valid_len as u64,
             fsync,
             records: records.len() as u64,
+            faults: Faults::default(),
         };
         Ok((
             log,
             Replay {
                 records,
                 truncated_bytes,
+                quarantined,
+                damage_before_end,
             },
         ))
     }
@@ -126,8 +152,15 @@ impl OffsetLog {
         Ok(())
     }
 
+    /// Routes appends through `faults` (tests).
+    #[cfg(feature = "testing")]
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
+    }
+
     fn write_at_end(&mut self, frame: &[u8]) -> std::io::Result<()> {
         use std::io::{Seek, SeekFrom};
+        self.faults.check(FaultPoint::OffsetsCommit)?;
         self.file.seek(SeekFrom::Start(self.len))?;
         self.file.write_all(frame)?;
         if self.fsync {
@@ -167,35 +200,53 @@ impl OffsetLog {
 }
 
 /// Splits `bytes` (header included) into records, returning them with the length of the
-/// valid prefix.
-fn parse_frames(bytes: &[u8]) -> (Vec<LogRecord>, usize) {
+/// valid prefix and whether a complete but damaged frame had more bytes after it.
+fn parse_frames(bytes: &[u8]) -> (Vec<LogRecord>, usize, bool) {
     let mut records = Vec::new();
     let mut valid = HEADER.len();
-    let mut reader = Reader::new(&bytes[HEADER.len()..]);
+    let mut reader = Reader::new(bytes.get(HEADER.len()..).unwrap_or_default());
     while !reader.is_empty() {
-        let Some(frame_records) = next_frame(&mut reader) else {
-            break;
-        };
-        valid = bytes.len() - reader.remaining();
-        records.extend(frame_records);
+        match next_frame(&mut reader) {
+            Frame::Records(frame_records) => {
+                valid = bytes.len() - reader.remaining();
+                records.extend(frame_records);
+            }
+            Frame::CutShort => break,
+            Frame::Damaged => return (records, valid, !reader.is_empty()),
+        }
     }
-    (records, valid)
+    (records, valid, false)
 }
 
-/// Reads one frame; `None` if it is cut short, fails its CRC or holds a malformed record.
-fn next_frame(reader: &mut Reader<'_>) -> Option<Vec<LogRecord>> {
-    let len = usize::try_from(reader.u32()?).ok()?;
-    let crc = reader.u32()?;
-    let payload = reader.take(len)?;
+/// One frame as read.
+enum Frame {
+    Records(Vec<LogRecord>),
+    /// The file ends inside the frame (a torn last write).
+    CutShort,
+    /// All its bytes are there, but its CRC fails or a record is malformed.
+    Damaged,
+}
+
+/// Reads one frame, leaving `reader` after it.
+fn next_frame(reader: &mut Reader<'_>) -> Frame {
+    let (Some(len), Some(crc)) = (reader.u32(), reader.u32()) else {
+        return Frame::CutShort;
+    };
+    let Some(payload) = usize::try_from(len).ok().and_then(|len| reader.take(len)) else {
+        return Frame::CutShort;
+    };
     if crc32c::crc32c(payload) != crc {
-        return None;
+        return Frame::Damaged;
     }
     let mut records = Vec::new();
     let mut inner = Reader::new(payload);
     while !inner.is_empty() {
-        records.push(LogRecord::decode(&mut inner)?);
+        match LogRecord::decode(&mut inner) {
+            Some(record) => records.push(record),
+            None => return Frame::Damaged,
+        }
     }
-    Some(records)
+    Frame::Records(records)
 }
 
 fn encode_frame(records: &[LogRecord]) -> BytesMut {
@@ -310,6 +361,34 @@ mod tests {
         std::fs::write(&path, &bytes).expect("write");
         let (_, replay) = OffsetLog::open(dir.path(), false).expect("reopen");
         assert_eq!(replay.records, vec![commit(0, 1)]);
+    }
+
+    #[test]
+    fn group_offset_log_quarantines_frames_after_a_damaged_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let (mut log, _) = OffsetLog::open(dir.path(), false).expect("open");
+            log.append(&[commit(0, 1)]).expect("append");
+            log.append(&[commit(0, 2)]).expect("append");
+            log.append(&[commit(0, 3)]).expect("append");
+        }
+        let path = dir.path().join(LOG_FILE);
+        let mut bytes = std::fs::read(&path).expect("read");
+        let frame_len = (bytes.len() - HEADER.len()) / 3;
+        // Damage the payload of the second frame; the third one is intact.
+        let second_payload = HEADER.len() + frame_len + FRAME_OVERHEAD + 1;
+        bytes[second_payload] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("write");
+        let (_, replay) = OffsetLog::open(dir.path(), false).expect("reopen");
+        assert_eq!(replay.records, vec![commit(0, 1)]);
+        assert!(replay.damage_before_end, "later commits were cut");
+        let copy = replay.quarantined.expect("the cut bytes are kept");
+        let kept = std::fs::read(&copy).expect("quarantine file");
+        assert_eq!(
+            kept,
+            bytes[HEADER.len() + frame_len..],
+            "both later frames kept"
+        );
     }
 
     #[test]

@@ -56,10 +56,24 @@ impl OffsetStore {
     /// Opens the log in `dir`, replays it and compacts it if mostly superseded.
     pub fn open(dir: &Path, fsync: bool, compaction_min_dead: u64) -> Result<Self, GroupError> {
         let (log, replay) = OffsetLog::open(dir, fsync)?;
-        if replay.truncated_bytes > 0 {
+        let quarantined = replay
+            .quarantined
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if replay.damage_before_end {
+            tracing::error!(
+                dir = %dir.display(),
+                truncated_bytes = replay.truncated_bytes,
+                quarantined = %quarantined,
+                "offset log is damaged before its end: commits after the damaged frame are \
+                 not restored; the cut bytes are kept in the quarantine file"
+            );
+        } else if replay.truncated_bytes > 0 {
             tracing::warn!(
                 dir = %dir.display(),
                 truncated_bytes = replay.truncated_bytes,
+                quarantined = %quarantined,
                 "offset log ended in an incomplete or corrupt frame (torn write?); truncated it"
             );
         }
@@ -74,6 +88,12 @@ impl OffsetStore {
         };
         store.maybe_compact(&mut lock(&store.log))?;
         Ok(store)
+    }
+
+    /// Routes the offset log's appends through `faults` (tests).
+    #[cfg(feature = "testing")]
+    pub fn set_faults(&self, faults: crate::storage::Faults) {
+        lock(&self.log).set_faults(faults);
     }
 
     /// Makes `records` durable and then visible. Runs the file I/O on the blocking pool.

@@ -19,7 +19,7 @@ use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::{versions, DataContext, RequestContext};
-use crate::storage::StorageError;
+use crate::storage::lock_log;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(1, 9);
@@ -37,46 +37,42 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> ListOffsetsResponse {
     let version = ctx.version;
-    let topics = request
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let partitions = topic
-                .partitions
-                .iter()
-                .map(|p| {
-                    let leader = leader_check(
-                        data,
-                        &topic.name,
-                        p.partition_index,
-                        ctx.node_id,
-                        p.current_leader_epoch,
-                    );
-                    let (code, timestamp, offset, epoch) = match leader {
-                        Err(code) => (code, -1, -1, -1),
-                        Ok(epoch) => {
-                            let (code, timestamp, offset) =
-                                lookup(data, &topic.name, p.partition_index, p.timestamp);
-                            (code, timestamp, offset, epoch)
-                        }
-                    };
-                    let response = ListOffsetsPartitionResponse::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(code)
-                        .with_timestamp(timestamp)
-                        .with_offset(offset);
-                    if version >= 4 && code == 0 {
-                        response.with_leader_epoch(epoch)
-                    } else {
-                        response
-                    }
-                })
-                .collect();
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in &topic.partitions {
+            let leader = leader_check(
+                data,
+                &topic.name,
+                p.partition_index,
+                ctx.node_id,
+                p.current_leader_epoch,
+            );
+            let (code, timestamp, offset, epoch) = match leader {
+                Err(code) => (code, -1, -1, -1),
+                Ok(epoch) => {
+                    let (code, timestamp, offset) =
+                        lookup(data, &topic.name, p.partition_index, p.timestamp).await;
+                    (code, timestamp, offset, epoch)
+                }
+            };
+            let response = ListOffsetsPartitionResponse::default()
+                .with_partition_index(p.partition_index)
+                .with_error_code(code)
+                .with_timestamp(timestamp)
+                .with_offset(offset);
+            partitions.push(if version >= 4 && code == 0 {
+                response.with_leader_epoch(epoch)
+            } else {
+                response
+            });
+        }
+        topics.push(
             ListOffsetsTopicResponse::default()
                 .with_name(topic.name)
-                .with_partitions(partitions)
-        })
-        .collect();
+                .with_partitions(partitions),
+        );
+    }
     ListOffsetsResponse::default().with_topics(topics)
 }
 
@@ -98,32 +94,42 @@ fn leader_check(
 }
 
 /// `(error code, timestamp, offset)` for one partition.
-fn lookup(data: &DataContext<'_>, topic: &str, partition: i32, timestamp: i64) -> (i16, i64, i64) {
-    let found = data.with_partition(
-        topic,
-        partition,
-        |log| -> Result<(i64, i64), StorageError> {
-            match timestamp {
-                LATEST => Ok((-1, log.high_watermark())),
-                EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => {
-                    Ok((-1, log.log_start_offset()))
-                }
-                MAX_TIMESTAMP => Ok(log
-                    .max_timestamp()
-                    .map_or((-1, -1), |(offset, ts)| (ts, offset))),
-                ts if ts >= 0 => Ok(log
-                    .offset_for_timestamp(ts)?
-                    .map_or((-1, -1), |(offset, found_ts)| (found_ts, offset))),
-                _ => Err(StorageError::InvalidConfig(format!(
-                    "unknown special timestamp {timestamp}"
-                ))),
-            }
-        },
-    );
+async fn lookup(
+    data: &DataContext<'_>,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+) -> (i16, i64, i64) {
+    let unknown = (ResponseError::UnknownTopicOrPartition.code(), -1, -1);
+    if timestamp >= 0 {
+        let Some(log) = data.log(topic, partition) else {
+            return unknown;
+        };
+        // Finding the record reads segments and may decompress batches:
+        // that runs on the blocking pool, not on the async workers.
+        let found =
+            tokio::task::spawn_blocking(move || lock_log(&log).offset_for_timestamp(timestamp))
+                .await;
+        return match found {
+            Ok(Ok(Some((offset, found_ts)))) => (0, found_ts, offset),
+            Ok(Ok(None)) => (0, -1, -1),
+            Ok(Err(e)) => (e.kafka_error_code(), -1, -1),
+            Err(_) => (ResponseError::UnknownServerError.code(), -1, -1),
+        };
+    }
+    // The special timestamps only read the log's in-memory state.
+    let found = data.with_partition(topic, partition, |log| match timestamp {
+        LATEST => Some((-1, log.high_watermark())),
+        EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => Some((-1, log.log_start_offset())),
+        MAX_TIMESTAMP => Some(
+            log.max_timestamp()
+                .map_or((-1, -1), |(offset, ts)| (ts, offset)),
+        ),
+        _ => None,
+    });
     match found {
-        None => (ResponseError::UnknownTopicOrPartition.code(), -1, -1),
-        Some(Ok((ts, offset))) => (0, ts, offset),
-        Some(Err(StorageError::InvalidConfig(_))) => (ResponseError::InvalidRequest.code(), -1, -1),
-        Some(Err(e)) => (e.kafka_error_code(), -1, -1),
+        None => unknown,
+        Some(Some((ts, offset))) => (0, ts, offset),
+        Some(None) => (ResponseError::InvalidRequest.code(), -1, -1),
     }
 }

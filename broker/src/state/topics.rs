@@ -134,6 +134,7 @@ impl Topics<'_> {
                 format!("topic {name} already exists"),
             ));
         }
+        self.check_collision(name)?;
         let topic = TopicMeta {
             name: name.to_string(),
             id: random_uuid(),
@@ -143,13 +144,45 @@ impl Topics<'_> {
         if validate_only {
             return Ok(topic);
         }
-        self.catalog.put(topic.clone()).map_err(storage_failure)?;
-        let config = self.log_config(&topic)?;
-        for partition in 0..partitions {
-            self.create_log(&topic, partition, &config)?;
-        }
+        // The catalog file and every new log are fsynced.
+        run_blocking(|| -> Result<(), TopicError> {
+            self.catalog.put(topic.clone()).map_err(storage_failure)?;
+            let config = self.log_config(&topic)?;
+            for partition in 0..partitions {
+                self.create_log(&topic, partition, &config)?;
+            }
+            Ok(())
+        })?;
         tracing::info!(topic = name, partitions, "created topic");
         Ok(topic)
+    }
+
+    /// Refuses `name` if an existing topic differs from it only by `.`
+    /// versus `_`: Kafka refuses those (INVALID_TOPIC_EXCEPTION) because
+    /// both characters map to `_` in metric names.
+    fn check_collision(&self, name: &str) -> Result<(), TopicError> {
+        if !name.contains(['.', '_']) {
+            return Ok(());
+        }
+        let folded = name.replace('.', "_");
+        let mut colliding: Vec<String> = self
+            .catalog
+            .list()
+            .into_iter()
+            .map(|t| t.name)
+            .filter(|existing| existing != name && existing.replace('.', "_") == folded)
+            .collect();
+        if colliding.is_empty() {
+            return Ok(());
+        }
+        colliding.sort_unstable();
+        Err(TopicError::new(
+            ResponseError::InvalidTopicException,
+            format!(
+                "Topic '{name}' collides with existing topics: {}",
+                colliding.join(", ")
+            ),
+        ))
     }
 
     /// Deletes a topic and its data.
@@ -205,11 +238,12 @@ impl Topics<'_> {
         let old = topic.partitions;
         topic.partitions = count;
         let config = self.log_config(&topic)?;
-        for partition in old..count {
-            self.create_log(&topic, partition, &config)?;
-        }
-        self.catalog.put(topic).map_err(storage_failure)?;
-        Ok(())
+        run_blocking(|| {
+            for partition in old..count {
+                self.create_log(&topic, partition, &config)?;
+            }
+            self.catalog.put(topic).map_err(storage_failure)
+        })
     }
 
     /// Replaces the config overrides of `name` and applies them to its open logs.
@@ -268,5 +302,17 @@ impl Topics<'_> {
                 code: e.kafka_error_code(),
                 message: format!("cannot create log for {}-{partition}: {e}", topic.name),
             })
+    }
+}
+
+/// Runs file work that fsyncs without stalling the async workers. On the
+/// multi-threaded runtime the worker first hands its other tasks to
+/// another thread (`block_in_place`); the work borrows the topic state, so
+/// it cannot move to `spawn_blocking`. A current-thread runtime has no
+/// other worker to hand over to, so there it runs inline.
+fn run_blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }

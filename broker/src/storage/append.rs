@@ -17,8 +17,11 @@ use durian_core::record::{
     TimestampType,
 };
 
+use super::faults::FaultPoint;
+use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::partition_log::{AppendResult, PartitionLog};
 use super::producer_state::{SequenceCheck, StagedProducers};
+use super::recovery::remove_if_exists;
 use super::scanned::ScannedRecords;
 use super::segment::{PlacedBatch, Segment, NO_TIMESTAMP};
 use super::{FlushPolicy, StorageError};
@@ -106,18 +109,33 @@ impl PartitionLog {
         {
             self.roll(now_ms)?;
         }
-        self.active.append(records, &placed, now_ms)?;
-        if self.config.flush == FlushPolicy::Always {
-            self.active.sync_log()?;
-            self.recovery_point = self.log_end_offset();
+        if let Err(failed) = self.active.append(records, &placed, now_ms) {
+            // Undone, the append simply did not happen; otherwise the file
+            // may hold a partial batch the log does not account for.
+            if !failed.undone {
+                self.dir_status.set_offline(&failed.error);
+            }
+            return Err(failed.error);
         }
-        self.producers.commit(staged);
+        // The batches are in the log: from here on a retry must be seen
+        // as a duplicate, whatever the fsync below does.
+        self.producers.commit(staged, now_ms);
+        if self.config.flush == FlushPolicy::Always {
+            let synced = self.active.sync_log();
+            self.offline_on_error(synced)?;
+            self.recovery_point = self.log_end_offset();
+        } else {
+            self.unflushed_records += (last_offset - first_offset + 1) as u64;
+            self.first_unflushed_ms.get_or_insert(now_ms);
+            self.flush_if_due(now_ms)?;
+        }
         Ok(self.result(first_offset, last_offset, log_append_time, false))
     }
 
     /// Whether appending `bytes` more bytes at `now_ms` may wait on the
     /// disk rather than only copy into the page cache: with
-    /// `flush.messages=1` (an fsync per append), when the append would roll
+    /// `flush.messages=1` (an fsync per append) or a periodic flush
+    /// (`flush.messages` above 1, a due `flush.ms`), when the append would roll
     /// the segment (the sealed one is synced), or on the first append after
     /// a clean start (the clean-shutdown marker is removed and the
     /// directory synced). The produce handler runs such appends on the
@@ -129,6 +147,8 @@ impl PartitionLog {
     pub fn append_may_block(&self, bytes: usize, now_ms: i64) -> bool {
         let widest_last_offset = self.log_end_offset().saturating_add(i64::from(i32::MAX));
         self.config.flush == FlushPolicy::Always
+            || self.config.flush_messages.is_some()
+            || self.flush_due(now_ms)
             || self.clean_marker_on_disk
             || self
                 .active
@@ -190,16 +210,55 @@ impl PartitionLog {
     }
 
     /// Seals and flushes the active segment and starts a new one at the log end.
+    ///
+    /// A roll either completes or leaves the log as it was: the new
+    /// segment is created first (a failure removes what it left behind and
+    /// the old segment stays active, readable and appendable), and the old
+    /// one is synced before it is replaced (a failed fsync takes the log
+    /// directory offline, see `dir_status.rs`).
     pub(super) fn roll(&mut self, now_ms: i64) -> Result<(), StorageError> {
         let base = self.log_end_offset();
-        let fresh = Segment::create(&self.dir, base, &self.config, now_ms)?;
-        let mut old = std::mem::replace(&mut self.active, fresh);
-        old.seal()?;
+        let created = Segment::create(&self.dir, base, &self.config, now_ms).and_then(|fresh| {
+            // Injected here, after the files exist, to exercise the cleanup.
+            match self.faults.check(FaultPoint::Roll) {
+                Ok(()) => Ok(fresh),
+                Err(e) => {
+                    let _ = fresh.delete();
+                    Err(StorageError::io(&self.dir, e))
+                }
+            }
+        });
+        let mut fresh = match created {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                if base != self.active.base_offset() {
+                    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                        let _ = remove_if_exists(&segment_file(&self.dir, base, suffix));
+                    }
+                }
+                return Err(e);
+            }
+        };
+        fresh.set_faults(self.faults.clone());
+        self.active.seal();
         // The rolled segment is complete: make it durable before moving on.
-        old.sync()?;
+        if let Err(e) = self.active.sync() {
+            let _ = fresh.delete();
+            return self.offline_on_error(Err(e));
+        }
+        let old = std::mem::replace(&mut self.active, fresh);
         self.recovery_point = old.next_offset();
+        self.unflushed_records = 0;
+        self.first_unflushed_ms = None;
         self.older.insert(old.base_offset(), old);
-        super::checkpoint::sync_dir(&self.dir)
+        let synced = super::checkpoint::sync_dir(&self.dir);
+        self.offline_on_error(synced)?;
+        // A snapshot per roll bounds what the next open replays, even after
+        // a crash. It is an optimisation: the previous one stays valid.
+        if let Err(e) = self.snapshot_producers() {
+            tracing::warn!(log = %self.dir.display(), error = %e, "could not snapshot the producer state at a roll");
+        }
+        Ok(())
     }
 
     fn result(&self, base: i64, last: i64, log_append_time: i64, duplicate: bool) -> AppendResult {

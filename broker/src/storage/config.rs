@@ -52,7 +52,32 @@ pub struct LogConfig {
     pub flush: FlushPolicy,
     /// Whose clock stamps the batches (`message.timestamp.type`).
     pub message_timestamp_type: TimestampType,
+    /// With [`FlushPolicy::PageCache`]: fsync once this many records are
+    /// unflushed (`flush.messages` above 1). `None` (default, Kafka's
+    /// `Long.MAX_VALUE`): never on a count.
+    pub flush_messages: Option<u64>,
+    /// With [`FlushPolicy::PageCache`]: fsync once the oldest unflushed
+    /// append is this old, checked at appends and by the broker's
+    /// maintenance task (`flush.ms`). `None` (default, Kafka's
+    /// `Long.MAX_VALUE`): never on time.
+    pub flush_ms: Option<i64>,
+    /// Forget an idempotent producer this long after its last append
+    /// (Kafka's broker setting `producer.id.expiration.ms`, default 1 day),
+    /// checked with retention; its next batch is then accepted with any
+    /// sequence, as for an unknown producer.
+    pub producer_id_expiration_ms: i64,
 }
+
+/// Kafka's smallest `segment.bytes` for a topic (1 MiB). Only the property
+/// names ([`LogConfig::set`]) enforce it; the struct itself accepts down to
+/// 128 bytes, like Kafka's internal `internal.segment.bytes`, for tests.
+pub(crate) const KAFKA_MIN_SEGMENT_BYTES: u64 = 1024 * 1024;
+/// Kafka's smallest `segment.ms`.
+const KAFKA_MIN_SEGMENT_MS: i64 = 1;
+/// Kafka's smallest `flush.messages`.
+const KAFKA_MIN_FLUSH_MESSAGES: i64 = 1;
+/// Kafka's smallest `flush.ms`.
+const KAFKA_MIN_FLUSH_MS: i64 = 0;
 
 /// Smallest accepted `segment.bytes`: room for at least one batch header.
 const MIN_SEGMENT_BYTES: u64 = 128;
@@ -71,6 +96,9 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             flush: FlushPolicy::PageCache,
             message_timestamp_type: TimestampType::CreateTime,
+            flush_messages: None,
+            flush_ms: None,
+            producer_id_expiration_ms: 86_400_000,
         }
     }
 }
@@ -110,10 +138,22 @@ impl LogConfig {
     ///
     /// Known names: `segment.bytes`, `segment.ms`, `retention.ms`,
     /// `retention.bytes`, `index.interval.bytes`, `segment.index.bytes`,
-    /// `max.message.bytes`, `flush.messages` (1 = fsync every append, any
-    /// other value = page cache), `message.timestamp.type`. Unknown names and
-    /// unparsable values are errors, never ignored.
+    /// `max.message.bytes`, `flush.messages` (1 = fsync every append, N =
+    /// fsync every N records, `Long.MAX_VALUE` = never), `flush.ms`,
+    /// `message.timestamp.type`. Unknown names and unparsable values are
+    /// errors, never ignored; values below Kafka's minimum
+    /// (`segment.bytes` 1 MiB, `segment.ms` 1, `flush.messages` 1,
+    /// `flush.ms` 0, and durian's `segment.index.bytes` 12, above Kafka's 4:
+    /// one time index entry) are refused with INVALID_CONFIG naming it.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), StorageError> {
+        check_kafka_minimum(name, value)?;
+        self.apply_stored(name, value)
+    }
+
+    /// [`set`](Self::set) without Kafka's minimums, for topic overrides
+    /// read back from the catalog: a topic stored before the minimums were
+    /// enforced must still open. New overrides always go through `set`.
+    pub(crate) fn apply_stored(&mut self, name: &str, value: &str) -> Result<(), StorageError> {
         match name {
             "segment.bytes" => self.segment_bytes = parse(name, value)?,
             "segment.ms" => self.segment_ms = parse(name, value)?,
@@ -131,6 +171,11 @@ impl LogConfig {
                 } else {
                     FlushPolicy::PageCache
                 };
+                self.flush_messages = (every > 1 && every < i64::MAX).then_some(every as u64);
+            }
+            "flush.ms" => {
+                let ms: i64 = parse(name, value)?;
+                self.flush_ms = (ms < i64::MAX).then_some(ms);
             }
             "message.timestamp.type" => {
                 self.message_timestamp_type = match value {
@@ -157,6 +202,26 @@ impl LogConfig {
     pub(crate) fn max_time_index_entries(&self) -> usize {
         (self.segment_index_bytes / 12) as usize
     }
+}
+
+/// Refuses values below Kafka's minimum for the settings that have one
+/// (Kafka's `LogConfig` definitions), naming the minimum.
+fn check_kafka_minimum(name: &str, value: &str) -> Result<(), StorageError> {
+    let minimum = match name {
+        "segment.bytes" => KAFKA_MIN_SEGMENT_BYTES as i64,
+        "segment.ms" => KAFKA_MIN_SEGMENT_MS,
+        "segment.index.bytes" => i64::from(MIN_INDEX_BYTES),
+        "flush.messages" => KAFKA_MIN_FLUSH_MESSAGES,
+        "flush.ms" => KAFKA_MIN_FLUSH_MS,
+        _ => return Ok(()),
+    };
+    let parsed: i64 = parse(name, value)?;
+    if parsed < minimum {
+        return Err(StorageError::InvalidConfig(format!(
+            "{name} = {value} is below the minimum of {minimum}"
+        )));
+    }
+    Ok(())
 }
 
 fn bad_value(name: &str, value: &str, expected: &str) -> StorageError {

@@ -110,6 +110,14 @@ pub enum StorageError {
         /// Directory the log lived in.
         dir: PathBuf,
     },
+    /// An earlier storage failure (a failed fsync, or a failed write that
+    /// could not be undone) took the log directory offline: nothing in it
+    /// is read or written until the broker restarts.
+    #[error("log directory {dir} is offline after a storage failure; fix the disk and restart the broker")]
+    LogDirOffline {
+        /// The log directory.
+        dir: PathBuf,
+    },
     /// A configuration value is unusable.
     #[error("invalid log configuration: {0}")]
     InvalidConfig(String),
@@ -141,7 +149,7 @@ impl StorageError {
             StorageError::InvalidTimestamp { .. } => 32,
             StorageError::OutOfOrderSequence { .. } => 45,
             StorageError::InvalidProducerEpoch { .. } => 47,
-            StorageError::Io { .. } => 56,
+            StorageError::Io { .. } | StorageError::LogDirOffline { .. } => 56,
             StorageError::InvalidRecord { .. } => 87,
             // UNKNOWN_TOPIC_OR_PARTITION: the caller should refresh metadata.
             StorageError::LogDeleted { .. } => 3,

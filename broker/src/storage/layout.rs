@@ -11,7 +11,7 @@
 //!     00000000000000004711.log             next segment, base offset 4711
 //!     ...
 //!     partition.metadata                   "version: 0\ntopic_id: <base64>"
-//!     producer-state.snapshot              idempotent producer state at clean close
+//!     producer-state.snapshot              idempotent producer state at the last roll or clean close
 //!     .clean_shutdown                      present only after a clean close
 //! ```
 

@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
 
 use super::checkpoint::{self, Offsets, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
+use super::dir_status::LogDirStatus;
+use super::faults::{FaultPoint, Faults};
 use super::layout::{
     parse_partition_dir, partition_dir_name, validate_topic_name, DELETE_DIR_SUFFIX,
 };
@@ -37,6 +39,11 @@ pub struct LogManager {
     topic_ids: RwLock<HashMap<String, Uuid>>,
     /// Serialises checkpoint writers so files are never written concurrently.
     checkpoint_lock: Mutex<()>,
+    /// Storage faults injected by tests, given to every log (nothing in
+    /// production builds).
+    faults: RwLock<Faults>,
+    /// The directory's health, shared by every log in it.
+    status: Arc<LogDirStatus>,
 }
 
 /// Locks one partition's log (see [`lock`] on poisoning).
@@ -66,6 +73,7 @@ impl LogManager {
         fs::create_dir_all(data_dir).map_err(|e| StorageError::io(data_dir, e))?;
         let recovery_points = read_checkpoint(&data_dir.join(RECOVERY_POINT_FILE));
         let log_starts = read_checkpoint(&data_dir.join(LOG_START_OFFSET_FILE));
+        let status = Arc::new(LogDirStatus::new(data_dir));
         let mut logs = HashMap::new();
         let mut topic_ids = HashMap::new();
         for entry in fs::read_dir(data_dir).map_err(|e| StorageError::io(data_dir, e))? {
@@ -88,9 +96,12 @@ impl LogManager {
                 recovery_point: recovery_points.get(&key).copied(),
                 log_start_offset: log_starts.get(&key).copied(),
             };
-            let log = PartitionLog::open_with(&path, default_config.clone(), hints)?;
+            let mut log = PartitionLog::open_with(&path, default_config.clone(), hints)?;
+            log.share_dir_status(status.clone());
             let report = log.open_report();
-            if !report.problems.is_empty() {
+            if report.segments_quarantined > 0 {
+                tracing::error!(partition = %name, quarantined = report.segments_quarantined, problems = ?report.problems, "recovery set flushed segments aside: records after the damage are not served; inspect the *.quarantined files");
+            } else if !report.problems.is_empty() {
                 tracing::warn!(partition = %name, problems = ?report.problems, "recovered partition log");
             }
             if let Some(id) = partition_metadata::read(&path)? {
@@ -103,9 +114,28 @@ impl LogManager {
             logs: RwLock::new(logs),
             topic_ids: RwLock::new(topic_ids),
             checkpoint_lock: Mutex::new(()),
+            faults: RwLock::new(Faults::default()),
+            status,
         };
         manager.checkpoint()?;
         Ok(manager)
+    }
+
+    /// Routes the writes, fsyncs, rolls and checkpoints of every log, now
+    /// and created later, through `faults`, so a test can make them fail.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn set_faults(&self, faults: std::sync::Arc<super::StorageFaults>) {
+        let hook = Faults::installed(faults);
+        *self.faults.write().unwrap_or_else(|p| p.into_inner()) = hook.clone();
+        for (_, log) in self.snapshot_logs() {
+            lock(&log).install_faults(hook.clone());
+        }
+    }
+
+    /// Whether a storage failure took the data directory offline (every
+    /// log in it then fails with [`StorageError::LogDirOffline`]).
+    pub fn is_offline(&self) -> bool {
+        self.status.is_offline()
     }
 
     /// Every (topic, partition) with a log, sorted.
@@ -143,7 +173,15 @@ impl LogManager {
             return Ok(existing.clone());
         }
         let dir = self.data_dir.join(partition_dir_name(topic, partition));
-        let log = PartitionLog::open(&dir, config)?;
+        self.status.check()?;
+        let mut log = PartitionLog::open(&dir, config)?;
+        log.share_dir_status(self.status.clone());
+        log.install_faults(
+            self.faults
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        );
         partition_metadata::write(&dir, topic_id)?;
         self.topic_ids
             .write()
@@ -210,6 +248,14 @@ impl LogManager {
     /// moved log start offsets and recovery skips flushed segments.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         let _guard = lock(&self.checkpoint_lock);
+        // An offline directory is written no more: its recovery points stay
+        // at the last values known to be good.
+        self.status.check()?;
+        self.faults
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(FaultPoint::Checkpoint)
+            .map_err(|e| StorageError::io(self.data_dir.join(RECOVERY_POINT_FILE), e))?;
         let mut recovery_points = Offsets::new();
         let mut log_starts = Offsets::new();
         for (key, log) in self.snapshot_logs() {
@@ -230,8 +276,24 @@ impl LogManager {
         self.checkpoint()
     }
 
+    /// Flushes every log whose `flush.ms` (or `flush.messages`) is due at
+    /// `now_ms`; returns how many were flushed. The broker's maintenance
+    /// task calls it, so `flush.ms` holds for logs that stop receiving
+    /// appends too.
+    pub fn flush_due(&self, now_ms: i64) -> Result<usize, StorageError> {
+        self.status.check()?;
+        let mut flushed = 0;
+        for (_, log) in self.snapshot_logs() {
+            if lock(&log).flush_if_due(now_ms)? {
+                flushed += 1;
+            }
+        }
+        Ok(flushed)
+    }
+
     /// Applies retention to every log; returns the segments deleted.
     pub fn enforce_retention(&self, now_ms: i64) -> Result<usize, StorageError> {
+        self.status.check()?;
         let mut deleted = 0;
         for (_, log) in self.snapshot_logs() {
             deleted += lock(&log).enforce_retention(now_ms)?;

@@ -16,7 +16,9 @@ mod append;
 mod batch_io;
 mod checkpoint;
 mod config;
+mod dir_status;
 mod error;
+mod faults;
 mod index_file;
 mod layout;
 mod log_manager;
@@ -36,6 +38,10 @@ mod tests;
 
 pub use config::{FlushPolicy, LogConfig};
 pub use error::StorageError;
+pub use faults::FaultPoint;
+pub(crate) use faults::Faults;
+#[cfg(any(test, feature = "testing"))]
+pub use faults::{FaultKind, StorageFaults};
 pub use log_manager::{lock_log, LogManager, SharedLog};
 pub use partition_log::{PartitionLog, RecoveryHints};
 pub use scanned::ScannedRecords;

@@ -17,8 +17,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::checkpoint::{sync_dir, write_atomically};
+use super::dir_status::LogDirStatus;
+use super::faults::Faults;
 use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
 use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManager};
 use super::recovery::{load_segments, remove_if_exists, OpenReport};
@@ -87,6 +90,14 @@ pub struct PartitionLog {
     pub(super) clean_marker_on_disk: bool,
     pub(super) open_report: OpenReport,
     pub(super) deleted: bool,
+    /// Storage faults injected by tests (nothing in production builds).
+    pub(super) faults: Faults,
+    /// The health of the log directory, shared with its other logs.
+    pub(super) dir_status: Arc<LogDirStatus>,
+    /// Records appended since the last fsync (for `flush.messages`).
+    pub(super) unflushed_records: u64,
+    /// Broker time of the oldest append since the last fsync (for `flush.ms`).
+    pub(super) first_unflushed_ms: Option<i64>,
 }
 
 impl PartitionLog {
@@ -153,43 +164,65 @@ impl PartitionLog {
             clean_marker_on_disk: clean,
             open_report: OpenReport::default(),
             deleted: false,
+            faults: Faults::default(),
+            dir_status: Arc::new(LogDirStatus::new(dir)),
+            unflushed_records: 0,
+            first_unflushed_ms: None,
         };
-        report.producer_state_rebuilt = !log.load_producer_state(clean)?;
+        report.producer_state_rebuilt = !log.load_producer_state(now)?;
         log.remove_clean_marker()?;
         log.open_report = report;
         Ok(log)
     }
 
-    /// Loads the producer snapshot of a clean close, or rebuilds the state
-    /// from the batch headers. Returns whether the snapshot was used.
-    fn load_producer_state(&mut self, clean: bool) -> Result<bool, StorageError> {
+    /// Loads the producer snapshot (written at the last roll or clean
+    /// close) and replays the batch headers after it, or rebuilds the state
+    /// from every header. Returns whether a snapshot was used.
+    ///
+    /// A snapshot taken beyond the log end (recovery cut the log below it)
+    /// describes batches that are gone: it is deleted, so it can never be
+    /// applied to different batches that later reach the same offsets.
+    fn load_producer_state(&mut self, now_ms: i64) -> Result<bool, StorageError> {
         let path = self.dir.join(PRODUCER_SNAPSHOT_FILE);
-        let snapshot = if clean {
-            match fs::read(&path) {
-                Ok(bytes) => decode_snapshot(&bytes, self.log_end_offset()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(StorageError::io(&path, e)),
-            }
-        } else {
-            None
+        let snapshot = match fs::read(&path) {
+            Ok(bytes) => decode_snapshot(&bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StorageError::io(&path, e)),
         };
-        // A snapshot describes one moment; once the log moves on it is stale.
-        remove_if_exists(&path)?;
-        if let Some(state) = snapshot {
-            self.producers = state;
-            return Ok(true);
-        }
-        self.producers.clear();
-        let start = self.log_start_offset;
+        let log_end = self.log_end_offset();
+        let (from, used) = match snapshot {
+            Some((at, state)) if (0..=log_end).contains(&at) => {
+                self.producers = state;
+                (at, true)
+            }
+            _ => {
+                remove_if_exists(&path)?;
+                self.producers.clear();
+                (self.log_start_offset, false)
+            }
+        };
+        let start = self.log_start_offset.max(from);
         let producers = &mut self.producers;
         for segment in self.older.values().chain(std::iter::once(&self.active)) {
+            if segment.next_offset() <= start {
+                continue;
+            }
             segment.for_each_header(|header| {
-                if header.last_offset() >= start {
-                    producers.replay(header);
+                if header.base_offset >= from && header.last_offset() >= start {
+                    producers.replay(header, now_ms);
                 }
             })?;
         }
-        Ok(false)
+        self.producers.remove_before(self.log_start_offset);
+        Ok(used)
+    }
+
+    /// Saves the producer state as of the log end, so the next open (even
+    /// after a crash) replays only the headers after it. Called at every
+    /// roll and at a clean close.
+    pub(super) fn snapshot_producers(&self) -> Result<(), StorageError> {
+        let snapshot = encode_snapshot(&self.producers, self.log_end_offset());
+        write_atomically(&self.dir.join(PRODUCER_SNAPSHOT_FILE), &snapshot)
     }
 
     /// Flushes, seals the active segment's time index, saves the producer
@@ -199,10 +232,9 @@ impl PartitionLog {
         if self.deleted {
             return Ok(());
         }
-        self.active.seal()?;
+        self.active.seal();
         self.flush()?;
-        let snapshot = encode_snapshot(&self.producers, self.log_end_offset());
-        write_atomically(&self.dir.join(PRODUCER_SNAPSHOT_FILE), &snapshot)?;
+        self.snapshot_producers()?;
         write_atomically(&self.dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
         self.clean_marker_on_disk = true;
         Ok(())
@@ -218,9 +250,32 @@ impl PartitionLog {
     /// point to the log end.
     pub fn flush(&mut self) -> Result<(), StorageError> {
         self.ensure_live()?;
-        self.active.sync()?;
+        let synced = self.active.sync();
+        self.offline_on_error(synced)?;
         self.recovery_point = self.log_end_offset();
+        self.unflushed_records = 0;
+        self.first_unflushed_ms = None;
         Ok(())
+    }
+
+    /// Whether `flush.messages` or `flush.ms` asks for an fsync at `now_ms`.
+    pub(crate) fn flush_due(&self, now_ms: i64) -> bool {
+        self.config
+            .flush_messages
+            .is_some_and(|every| self.unflushed_records >= every)
+            || self.config.flush_ms.is_some_and(|ms| {
+                self.first_unflushed_ms
+                    .is_some_and(|first| now_ms.saturating_sub(first) >= ms)
+            })
+    }
+
+    /// Flushes if `flush.messages` or `flush.ms` says so; returns whether it did.
+    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<bool, StorageError> {
+        if !self.flush_due(now_ms) {
+            return Ok(false);
+        }
+        self.flush()?;
+        Ok(true)
     }
 
     /// First offset still held.
@@ -287,6 +342,22 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Routes this log's writes, fsyncs and rolls through `faults`, so a
+    /// test can make them fail with ENOSPC or EIO.
+    #[cfg(test)]
+    pub fn set_faults(&mut self, faults: std::sync::Arc<super::StorageFaults>) {
+        self.install_faults(Faults::installed(faults));
+    }
+
+    /// Installs `faults` in the log and every segment.
+    pub(crate) fn install_faults(&mut self, faults: Faults) {
+        for segment in self.older.values_mut() {
+            segment.set_faults(faults.clone());
+        }
+        self.active.set_faults(faults.clone());
+        self.faults = faults;
+    }
+
     /// What opening the log found and did.
     pub fn open_report(&self) -> &OpenReport {
         &self.open_report
@@ -310,7 +381,24 @@ impl PartitionLog {
                 dir: self.dir.clone(),
             });
         }
-        Ok(())
+        self.dir_status.check()
+    }
+
+    /// Makes this log share the health of its log directory (the
+    /// [`LogManager`](super::LogManager)'s), so one failure takes all of
+    /// the directory's logs offline.
+    pub(crate) fn share_dir_status(&mut self, status: Arc<LogDirStatus>) {
+        self.dir_status = status;
+    }
+
+    /// Passes `result` through, taking the log directory offline if it is
+    /// an error: for failures after which the files cannot be trusted (a
+    /// failed fsync, a failed write that could not be undone).
+    pub(super) fn offline_on_error<T>(
+        &self,
+        result: Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        result.inspect_err(|e| self.dir_status.set_offline(e))
     }
 
     /// Removes the clean-shutdown marker before the log changes.

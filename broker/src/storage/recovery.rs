@@ -7,7 +7,8 @@
 //!                    no  ─▶ Segment::recover ◀──────────────────────┘
 //!                           (CRC every batch, cut at the first bad one,
 //!                            rebuild .index and .timeindex)
-//!                  cut? ─▶ delete every later segment: the log ends here
+//!                  cut? ─▶ the log ends here; every later segment is
+//!                          deleted (unflushed) or quarantined (flushed)
 //! ```
 //!
 //! Nothing in a file can make this panic: every header is parsed with
@@ -36,8 +37,11 @@ pub struct OpenReport {
     pub segments_recovered: usize,
     /// Bytes cut from the end of the log (torn or corrupt batches, junk).
     pub bytes_truncated: u64,
-    /// Segments deleted because they followed a cut or overlapped.
+    /// Unflushed segments deleted because they followed a cut or overlapped.
     pub segments_deleted: usize,
+    /// Flushed segments that followed a cut or overlapped: set aside as
+    /// `<file>.<time>.quarantined` for an operator instead of deleted.
+    pub segments_quarantined: usize,
     /// Whether the idempotent producer state was rebuilt by scanning the
     /// log rather than loaded from its snapshot.
     pub producer_state_rebuilt: bool,
@@ -146,13 +150,24 @@ pub(crate) fn load_segments(
     };
     let mut segments = BTreeMap::new();
     let mut previous_end: Option<i64> = None;
+    // Segments entirely below the recovery point (all of them after a clean
+    // shutdown) were fsynced: they are never deleted silently.
+    let set_aside = SetAside {
+        dir,
+        flushed_below: if clean_shutdown {
+            i64::MAX
+        } else {
+            recovery_point
+        },
+        stamp: now_ms,
+    };
     for (i, &base) in bases.iter().enumerate() {
         if previous_end.is_some_and(|end| base < end) {
             report.problems.push(format!(
                 "segment {base} overlaps the previous segment ending at {}",
                 previous_end.unwrap_or_default()
             ));
-            delete_segments_from(dir, bases.get(i..).unwrap_or_default(), &mut report)?;
+            set_aside.remove(bases.get(i..).unwrap_or_default(), &mut report)?;
             break;
         }
         let opened = if i >= first_to_recover {
@@ -188,7 +203,7 @@ pub(crate) fn load_segments(
         if cut {
             // The log ends at the first bad batch; later data cannot be trusted
             // to follow it without a gap.
-            delete_segments_from(dir, bases.get(i + 1..).unwrap_or_default(), &mut report)?;
+            set_aside.remove(bases.get(i + 1..).unwrap_or_default(), &mut report)?;
             break;
         }
     }
@@ -223,19 +238,53 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, StorageError> {
     Ok(logs)
 }
 
-/// Deletes the files of the segments with these base offsets.
-fn delete_segments_from(
-    dir: &Path,
-    bases: &[i64],
-    report: &mut OpenReport,
-) -> Result<(), StorageError> {
-    for &base in bases {
-        for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
-            remove_if_exists(&segment_file(dir, base, suffix))?;
+/// How segments that cannot follow the end of the log are removed.
+struct SetAside<'a> {
+    dir: &'a Path,
+    /// Segments with a base offset below this were flushed.
+    flushed_below: i64,
+    /// Part of quarantined file names, so a second quarantine never
+    /// overwrites the first.
+    stamp: i64,
+}
+
+impl SetAside<'_> {
+    /// Removes the segments with these base offsets from the log. An
+    /// unflushed segment after a crash is deleted (Kafka's recovery does
+    /// the same: nothing in it was known to be durable). A flushed one
+    /// held data the log once acknowledged as durable, so its files are
+    /// renamed to `<file>.<stamp>.quarantined`, which the log ignores, and
+    /// the problem is reported for an operator to inspect.
+    fn remove(&self, bases: &[i64], report: &mut OpenReport) -> Result<(), StorageError> {
+        for &base in bases {
+            let flushed = base < self.flushed_below;
+            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                let path = segment_file(self.dir, base, suffix);
+                if flushed {
+                    let mut name = path.clone().into_os_string();
+                    name.push(format!(".{}.quarantined", self.stamp));
+                    match fs::rename(&path, &name) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(StorageError::io(&path, e)),
+                    }
+                } else {
+                    remove_if_exists(&path)?;
+                }
+            }
+            if flushed {
+                report.segments_quarantined += 1;
+                report.problems.push(format!(
+                    "segment {base} was flushed but cannot follow the end of the log: \
+                     quarantined as *.{}.quarantined",
+                    self.stamp
+                ));
+            } else {
+                report.segments_deleted += 1;
+            }
         }
-        report.segments_deleted += 1;
+        Ok(())
     }
-    Ok(())
 }
 
 /// Removes a file, treating "already gone" as success.

@@ -36,9 +36,12 @@ impl PartitionLog {
     /// Applies `retention.ms` and `retention.bytes`: deletes the oldest
     /// sealed segments whose newest timestamp is older than `now_ms -
     /// retention.ms`, then the oldest sealed segments while the log exceeds
-    /// `retention.bytes`. Returns how many segments were deleted.
+    /// `retention.bytes`. Returns how many segments were deleted. Also
+    /// forgets producers idle for `producer_id_expiration_ms`.
     pub fn enforce_retention(&mut self, now_ms: i64) -> Result<usize, StorageError> {
         self.ensure_live()?;
+        self.producers
+            .remove_expired(now_ms, self.config.producer_id_expiration_ms);
         let mut deleted = 0;
         if let Some(retention_ms) = self.config.retention_ms {
             let horizon = now_ms.saturating_sub(retention_ms);

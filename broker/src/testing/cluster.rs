@@ -196,6 +196,7 @@ impl ClusterBuilder {
             trigger: opened.trigger,
             maintenance: Some(opened.maintenance),
             clean_marker: opened.clean_marker,
+            _data_lock: opened.lock,
             _temp_dir: opened.temp_dir,
         })
     }
@@ -213,6 +214,8 @@ pub struct Cluster {
     trigger: ShutdownTrigger,
     maintenance: Option<JoinHandle<()>>,
     clean_marker: PathBuf,
+    /// The data directory's lock, dropped before the temporary directory.
+    _data_lock: crate::data_lock::DataDirLock,
     _temp_dir: Option<tempfile::TempDir>,
 }
 
@@ -271,6 +274,19 @@ impl Cluster {
     /// The fault rules and hooks (see [`Faults`]).
     pub fn faults(&self) -> &Faults {
         &self.faults
+    }
+
+    /// Installs a fresh set of storage faults in the shared logs and the
+    /// group coordinator's offsets log, and returns it (every point starts
+    /// disarmed): a failing disk, where [`faults`](Self::faults) fails
+    /// requests.
+    pub fn storage_faults(&self) -> Arc<crate::StorageFaults> {
+        let faults = crate::StorageFaults::new();
+        self.state.logs().set_faults(faults.clone());
+        self.state
+            .groups()
+            .set_faults(crate::storage::Faults::installed(faults.clone()));
+        faults
     }
 
     /// The placement (leader, epoch, replicas) of a partition, if it exists.

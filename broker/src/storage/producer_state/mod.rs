@@ -21,8 +21,11 @@
 //! 2.5 the broker accepts it again instead of answering UNKNOWN_PRODUCER_ID.
 //! Sequences wrap from `i32::MAX` to 0.
 //!
-//! The state is rebuilt from batch headers when a log is opened, or read
-//! from a snapshot file written at a clean close (`producer_state/snapshot.rs`).
+//! The state is read from a snapshot file (written at every roll and at a
+//! clean close, `producer_state/snapshot.rs`) plus the batch headers after
+//! it when a log is opened, or rebuilt from all headers without one.
+//! Producers are forgotten after `producer.id.expiration.ms` without an
+//! append, as in Kafka.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -59,6 +62,10 @@ pub(crate) struct BatchMetadata {
 pub(crate) struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMetadata>,
+    /// Broker time of the producer's last append (for
+    /// `producer.id.expiration.ms`); for state rebuilt from the log, the
+    /// time the log was opened.
+    last_append_ms: i64,
 }
 
 impl ProducerEntry {
@@ -66,6 +73,7 @@ impl ProducerEntry {
         ProducerEntry {
             epoch: NO_EPOCH,
             batches: VecDeque::with_capacity(CACHED_BATCHES),
+            last_append_ms: 0,
         }
     }
 
@@ -169,24 +177,42 @@ impl ProducerStateManager {
         );
     }
 
-    /// Applies staged updates after the append reached the log.
-    pub(crate) fn commit(&mut self, staged: StagedProducers) {
-        self.producers.extend(staged.updated);
+    /// Applies staged updates after the append reached the log at broker
+    /// time `now_ms`.
+    pub(crate) fn commit(&mut self, staged: StagedProducers, now_ms: i64) {
+        self.producers
+            .extend(staged.updated.into_iter().map(|(id, mut entry)| {
+                entry.last_append_ms = now_ms;
+                (id, entry)
+            }));
     }
 
-    /// Replays a batch found in the log while rebuilding the state; no
-    /// rules are checked, the log is the truth.
-    pub(crate) fn replay(&mut self, header: &BatchHeader) {
+    /// Forgets producers whose last append is at least `expiration_ms`
+    /// old at `now_ms` (Kafka's `producer.id.expiration.ms`): their next
+    /// batch is accepted with any sequence, as for an unknown producer.
+    /// Returns how many were forgotten.
+    pub(crate) fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers
+            .retain(|_, entry| now_ms.saturating_sub(entry.last_append_ms) < expiration_ms);
+        before - self.producers.len()
+    }
+
+    /// Replays a batch found in the log while rebuilding the state at
+    /// broker time `now_ms`; no rules are checked, the log is the truth.
+    pub(crate) fn replay(&mut self, header: &BatchHeader, now_ms: i64) {
         if header.producer_id < 0 || header.base_sequence < 0 {
             return;
         }
-        self.producers
+        let entry = self
+            .producers
             .entry(header.producer_id)
-            .or_insert_with(ProducerEntry::new)
-            .record(
-                header.producer_epoch,
-                metadata(header, header.base_offset, header.last_offset()),
-            );
+            .or_insert_with(ProducerEntry::new);
+        entry.record(
+            header.producer_epoch,
+            metadata(header, header.base_offset, header.last_offset()),
+        );
+        entry.last_append_ms = entry.last_append_ms.max(now_ms);
     }
 
     /// Forgets everything (before a rebuild).
@@ -312,7 +338,7 @@ mod tests {
                 offset,
                 offset + i64::from(h.last_offset_delta),
             );
-            state.commit(staged);
+            state.commit(staged, 0);
         }
         Ok(check)
     }
@@ -411,15 +437,17 @@ mod tests {
         }
         assert!(append(&mut state, &header(4, 0, 0, 5), 7).is_ok());
         let bytes = encode_snapshot(&state, 12);
-        assert_eq!(decode_snapshot(&bytes, 12), Some(state.clone()));
-        assert_eq!(decode_snapshot(&bytes, 13), None);
+        // The log end offset travels with the state; the log compares it
+        // with its own (a snapshot past the log end is discarded).
+        assert_eq!(decode_snapshot(&bytes), Some((12, state.clone())));
+        assert_ne!(decode_snapshot(&bytes).map(|(at, _)| at), Some(13));
         for cut in 0..bytes.len() {
-            assert_eq!(decode_snapshot(&bytes[..cut], 12), None);
+            assert_eq!(decode_snapshot(&bytes[..cut]), None);
         }
         let mut flipped = bytes.clone();
         if let Some(b) = flipped.last_mut() {
             *b ^= 1;
         }
-        assert_eq!(decode_snapshot(&flipped, 12), None);
+        assert_eq!(decode_snapshot(&flipped), None);
     }
 }

@@ -1,23 +1,29 @@
-//! The producer state snapshot written at a clean close, so the next
-//! open does not have to scan every batch header of the log.
+//! The producer state snapshot, written at every roll and at a clean
+//! close, so the next open only scans the batch headers after it.
 
 use std::collections::{HashMap, VecDeque};
 
 use super::{BatchMetadata, ProducerEntry, ProducerStateManager, CACHED_BATCHES};
 
 /// Version tag of the snapshot format.
-const SNAPSHOT_VERSION: u16 = 1;
+const SNAPSHOT_VERSION: u16 = 2;
 /// Bytes of one cached batch in a snapshot.
 const SNAPSHOT_BATCH_LEN: usize = 24;
 /// Bytes of one producer in a snapshot before its batches.
-const SNAPSHOT_PRODUCER_LEN: usize = 11;
+const SNAPSHOT_PRODUCER_LEN: usize = 19;
 
 /// Encodes the state as of log end offset `end_offset`.
 ///
 /// ```text
 /// version u16 | crc32c u32 (of the rest) | end_offset i64 | count u32 |
-///   count x (producer_id i64 | epoch i16 | n u8 | n x (first_seq i32 |
-///            last_seq i32 | first_offset i64 | last_offset i64))
+///   count x (producer_id i64 | epoch i16 | last append ms i64 | n u8 |
+///            n x (first_seq i32 | last_seq i32 | first_offset i64 | last_offset i64))
+/// ```
+///
+/// Version 1 (before the last append time) is not read: the state is then
+/// rebuilt from the log.
+///
+/// ```text
 /// ```
 pub(crate) fn encode_snapshot(state: &ProducerStateManager, end_offset: i64) -> Vec<u8> {
     let mut body = Vec::new();
@@ -31,6 +37,7 @@ pub(crate) fn encode_snapshot(state: &ProducerStateManager, end_offset: i64) -> 
         };
         body.extend_from_slice(&id.to_be_bytes());
         body.extend_from_slice(&entry.epoch.to_be_bytes());
+        body.extend_from_slice(&entry.last_append_ms.to_be_bytes());
         body.push(entry.batches.len() as u8);
         for b in &entry.batches {
             body.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -46,12 +53,9 @@ pub(crate) fn encode_snapshot(state: &ProducerStateManager, end_offset: i64) -> 
     out
 }
 
-/// Decodes a snapshot taken at `expected_end_offset`; `None` if it is
-/// damaged, of another version, or from another point of the log.
-pub(crate) fn decode_snapshot(
-    bytes: &[u8],
-    expected_end_offset: i64,
-) -> Option<ProducerStateManager> {
+/// Decodes a snapshot, returning the log end offset it was taken at and
+/// the state; `None` if it is damaged or of another version.
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Option<(i64, ProducerStateManager)> {
     let mut r = Reader(bytes);
     if r.u16()? != SNAPSHOT_VERSION {
         return None;
@@ -60,9 +64,7 @@ pub(crate) fn decode_snapshot(
     if crc32c::crc32c(r.0) != crc {
         return None;
     }
-    if r.i64()? != expected_end_offset {
-        return None;
-    }
+    let end_offset = r.i64()?;
     let count = r.u32()? as usize;
     if count > r.0.len() / SNAPSHOT_PRODUCER_LEN {
         return None;
@@ -71,6 +73,7 @@ pub(crate) fn decode_snapshot(
     for _ in 0..count {
         let id = r.i64()?;
         let epoch = r.u16()? as i16;
+        let last_append_ms = r.i64()?;
         let n = usize::from(r.u8()?);
         if n > CACHED_BATCHES || n * SNAPSHOT_BATCH_LEN > r.0.len() {
             return None;
@@ -84,9 +87,17 @@ pub(crate) fn decode_snapshot(
                 last_offset: r.i64()?,
             });
         }
-        producers.insert(id, ProducerEntry { epoch, batches });
+        producers.insert(
+            id,
+            ProducerEntry {
+                epoch,
+                batches,
+                last_append_ms,
+            },
+        );
     }
-    r.0.is_empty().then_some(ProducerStateManager { producers })
+    r.0.is_empty()
+        .then_some((end_offset, ProducerStateManager { producers }))
 }
 
 /// Big-endian reads that fail instead of panicking on a short buffer.

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::{Segment, NO_TIMESTAMP};
 use crate::storage::batch_io::{batch_at, BatchAt};
+use crate::storage::faults::Faults;
 use crate::storage::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::storage::offset_index::OffsetIndex;
 use crate::storage::recovery::{validate_log, Truncation};
@@ -87,6 +88,8 @@ impl Segment {
             offset_of_max_timestamp: offset_of_max,
             rolling_timestamp: now_ms,
             index_interval_bytes: u64::from(config.index_interval_bytes),
+            faults: Faults::default(),
+            index_dirty: false,
         };
         segment.rolling_timestamp = segment
             .first_batch_timestamp()?
@@ -130,6 +133,8 @@ impl Segment {
             offset_of_max_timestamp: -1,
             rolling_timestamp: now_ms,
             index_interval_bytes: u64::from(config.index_interval_bytes),
+            faults: Faults::default(),
+            index_dirty: false,
         };
         let path = segment.log_path.clone();
         let truncation = validate_log(
@@ -137,7 +142,10 @@ impl Segment {
             &path,
             base_offset,
             file_size,
-            |position, header| segment.index_batch(header, position),
+            |position, header| {
+                segment.index_batch(header, position);
+                Ok(())
+            },
         )?;
         if truncation.valid_bytes < file_size {
             segment
@@ -146,7 +154,7 @@ impl Segment {
                 .map_err(|e| StorageError::io(&segment.log_path, e))?;
         }
         segment.size = truncation.valid_bytes;
-        segment.seal()?;
+        segment.seal();
         segment.rolling_timestamp = segment
             .first_batch_timestamp()?
             .map_or(now_ms, |ts| ts.min(now_ms));

@@ -17,6 +17,7 @@ use std::time::UNIX_EPOCH;
 use durian_core::record::BatchHeader;
 
 use super::batch_io::{batch_at, first_record_at_or_after, read_vec_at, BatchAt, Undecodable};
+use super::faults::{FaultPoint, Faults};
 use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
@@ -35,6 +36,16 @@ pub(crate) struct PlacedBatch {
     pub position: usize,
     /// The header with the assigned base offset.
     pub header: BatchHeader,
+}
+
+/// A failed write of appended batches.
+#[derive(Debug)]
+pub(crate) struct WriteFailed {
+    /// What went wrong.
+    pub error: StorageError,
+    /// Whether the log was cut back to its size before the write; if not,
+    /// a partial batch may follow the last whole one.
+    pub undone: bool,
 }
 
 /// One segment and its indexes.
@@ -57,6 +68,11 @@ pub(crate) struct Segment {
     /// batch's max timestamp (capped at the open time), else the open time.
     rolling_timestamp: i64,
     index_interval_bytes: u64,
+    /// Storage faults injected by tests (nothing in production builds).
+    faults: Faults,
+    /// An index write failed: no more entries, roll on the next append,
+    /// rebuild the indexes on the next open.
+    index_dirty: bool,
 }
 
 impl Segment {
@@ -98,7 +114,14 @@ impl Segment {
             offset_of_max_timestamp: -1,
             rolling_timestamp: now_ms,
             index_interval_bytes: u64::from(config.index_interval_bytes),
+            faults: Faults::default(),
+            index_dirty: false,
         })
+    }
+
+    /// Installs the fault hook this segment's writes and fsyncs go through.
+    pub(crate) fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
     }
 
     /// Base offset (the file name).
@@ -143,11 +166,13 @@ impl Segment {
             || now_ms.saturating_sub(self.rolling_timestamp) > config.segment_ms
             || self.offset_index.is_full()
             || self.time_index.is_full()
+            || self.index_dirty
             || last_offset - self.base_offset > i64::from(u32::MAX)
     }
 
     /// Appends `bytes` (whole batches, offsets already assigned) and indexes
-    /// the batches. On a failed write the log is cut back to its old size.
+    /// the batches. On a failed write the log is cut back to its old size
+    /// ([`WriteFailed::undone`] says whether that worked).
     ///
     /// The age for `segment.ms` counts from the broker time `now_ms` of the
     /// first append, not from record timestamps: producers sending old
@@ -157,32 +182,40 @@ impl Segment {
         bytes: &[u8],
         batches: &[PlacedBatch],
         now_ms: i64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(), WriteFailed> {
         let start = self.size;
-        if let Err(e) = self.log.write_all_at(bytes, start) {
-            // Best effort: leave no partial batch behind for readers.
-            let _ = self.log.set_len(start);
-            return Err(StorageError::io(&self.log_path, e));
+        let written = self
+            .faults
+            .check(FaultPoint::LogWrite)
+            .and_then(|()| self.log.write_all_at(bytes, start));
+        if let Err(e) = written {
+            // Leave no partial batch behind for readers or the next append.
+            let undone = self.log.set_len(start).is_ok();
+            return Err(WriteFailed {
+                error: StorageError::io(&self.log_path, e),
+                undone,
+            });
         }
         if self.is_empty() {
             self.rolling_timestamp = now_ms;
         }
-        // The bytes are in the file: account for them before indexing, so a
-        // failed index write leaves only a missing entry (lookups scan on).
+        // The bytes are in the file: account for them, then index them;
+        // indexing cannot fail the append (see `index_batch`).
         self.size = start + bytes.len() as u64;
         for batch in batches {
             let position = start + batch.position as u64;
-            self.index_batch(&batch.header, position)?;
+            self.index_batch(&batch.header, position);
         }
         Ok(())
     }
 
     /// Updates the in-memory state and the indexes for a batch at `position`.
-    pub(crate) fn index_batch(
-        &mut self,
-        header: &BatchHeader,
-        position: u64,
-    ) -> Result<(), StorageError> {
+    ///
+    /// Never fails: the indexes are derived from the log, so a failed index
+    /// write (ENOSPC, EIO) must not fail an append whose batches are
+    /// already readable. It marks the indexes dirty instead (see
+    /// [`mark_index_dirty`](Self::mark_index_dirty)).
+    pub(crate) fn index_batch(&mut self, header: &BatchHeader, position: u64) {
         if header.max_timestamp > self.max_timestamp {
             self.max_timestamp = header.max_timestamp;
             self.offset_of_max_timestamp = header.last_offset();
@@ -190,8 +223,8 @@ impl Segment {
         // A full index takes no more entries (the segment rolls on the next
         // append); lookups then scan a little further.
         let room = !self.offset_index.is_full() && !self.time_index.is_full();
-        let add_entry = room && self.bytes_since_index_entry > self.index_interval_bytes;
-        // State first, so a failed index write costs only the entry.
+        let add_entry =
+            room && !self.index_dirty && self.bytes_since_index_entry > self.index_interval_bytes;
         self.next_offset = header.next_offset();
         self.bytes_since_index_entry = if add_entry {
             0
@@ -200,14 +233,54 @@ impl Segment {
         };
         self.bytes_since_index_entry += header.total_len() as u64;
         if add_entry {
-            let pos = u32::try_from(position).unwrap_or(u32::MAX);
-            self.offset_index.append(header.last_offset(), pos)?;
-            if self.max_timestamp != NO_TIMESTAMP {
-                self.time_index
-                    .append(self.max_timestamp, self.offset_of_max_timestamp)?;
+            if let Err(e) = self.write_index_entries(position) {
+                self.mark_index_dirty(&e);
             }
         }
-        Ok(())
+    }
+
+    /// Writes the time index entry, then the offset index entry, for the
+    /// batch at `position`. In this order an interrupted pair leaves the
+    /// time index at most one entry ahead, which opening tolerates (the tail
+    /// scan from the last offset entry finds the larger timestamp anyway).
+    fn write_index_entries(&mut self, position: u64) -> Result<(), StorageError> {
+        if self.max_timestamp != NO_TIMESTAMP {
+            self.faults
+                .check(FaultPoint::IndexWrite)
+                .map_err(|e| StorageError::io(self.time_index.path(), e))?;
+            self.time_index
+                .append(self.max_timestamp, self.offset_of_max_timestamp)?;
+        }
+        let pos = u32::try_from(position).unwrap_or(u32::MAX);
+        self.faults
+            .check(FaultPoint::IndexWrite)
+            .map_err(|e| StorageError::io(self.offset_index.path(), e))?;
+        self.offset_index.append(self.next_offset - 1, pos)
+    }
+
+    /// After a failed index write: no more index entries for this segment
+    /// (lookups scan forward from the last good one, so reads stay
+    /// correct), the segment rolls on the next append, and its index files
+    /// are removed so the next open rebuilds them from the log. If removing
+    /// them fails too, what is on disk is a valid prefix of entries (or a
+    /// torn last entry, which opening detects and rebuilds).
+    pub(crate) fn mark_index_dirty(&mut self, error: &StorageError) {
+        if self.index_dirty {
+            return;
+        }
+        self.index_dirty = true;
+        tracing::warn!(
+            segment = %self.log_path.display(),
+            %error,
+            "index write failed; the segment's indexes will be rebuilt from its log on the next open"
+        );
+        for path in [self.offset_index.path(), self.time_index.path()] {
+            if let Err(e) = fs::remove_file(path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(index = %path.display(), error = %e, "could not remove a dirty index file");
+                }
+            }
+        }
     }
 
     /// Finds the first batch whose last offset is `>= offset`, as (position,
@@ -312,18 +385,29 @@ impl Segment {
 
     /// Writes the closing time index entry (the segment's final maximum)
     /// when the segment stops being active.
-    pub(crate) fn seal(&mut self) -> Result<(), StorageError> {
-        if self.max_timestamp != NO_TIMESTAMP {
-            self.time_index
-                .append(self.max_timestamp, self.offset_of_max_timestamp)?;
+    /// Like any index write, a failure only marks the indexes dirty.
+    pub(crate) fn seal(&mut self) {
+        if self.max_timestamp == NO_TIMESTAMP || self.index_dirty {
+            return;
         }
-        Ok(())
+        let written = self
+            .faults
+            .check(FaultPoint::IndexWrite)
+            .map_err(|e| StorageError::io(self.time_index.path(), e))
+            .and_then(|()| {
+                self.time_index
+                    .append(self.max_timestamp, self.offset_of_max_timestamp)
+            });
+        if let Err(e) = written {
+            self.mark_index_dirty(&e);
+        }
     }
 
     /// Forces the log and both indexes to disk.
     pub(crate) fn sync(&self) -> Result<(), StorageError> {
-        self.log
-            .sync_data()
+        self.faults
+            .check(FaultPoint::Fsync)
+            .and_then(|()| self.log.sync_data())
             .map_err(|e| StorageError::io(&self.log_path, e))?;
         self.offset_index.sync()?;
         self.time_index.sync()
@@ -331,8 +415,9 @@ impl Segment {
 
     /// Forces only the log to disk (per-append fsync).
     pub(crate) fn sync_log(&self) -> Result<(), StorageError> {
-        self.log
-            .sync_data()
+        self.faults
+            .check(FaultPoint::Fsync)
+            .and_then(|()| self.log.sync_data())
             .map_err(|e| StorageError::io(&self.log_path, e))
     }
 

@@ -111,13 +111,107 @@ fn storage_producer_state_survives_clean_and_unclean_restarts() {
         "snapshot used after a clean close"
     );
     expect_state(&mut log);
-    drop(log); // crash: no clean marker, no snapshot
+    drop(log); // crash: no clean marker; the snapshot of the clean close stays
 
     let mut log = PartitionLog::open(dir.path(), small_config()).expect("unclean reopen");
     assert!(!log.open_report().clean_shutdown);
-    assert!(log.open_report().producer_state_rebuilt);
+    assert!(
+        !log.open_report().producer_state_rebuilt,
+        "snapshots are used after a crash too (the headers after them are replayed)"
+    );
     expect_state(&mut log);
     append(&mut log, (9, 1, 40), 1).expect("next in order");
+    drop(log);
+
+    // Without any snapshot the state is rebuilt from the headers.
+    std::fs::remove_file(dir.path().join("producer-state.snapshot")).expect("remove snapshot");
+    let mut log = PartitionLog::open(dir.path(), small_config()).expect("rebuild");
+    assert!(log.open_report().producer_state_rebuilt);
+    assert_eq!(log.producer_count(), 2);
+    append(&mut log, (9, 1, 41), 1).expect("next in order after a rebuild");
+}
+
+#[test]
+fn storage_producer_snapshot_of_a_roll_plus_replay_survives_a_crash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = PartitionLog::open(dir.path(), small_config()).expect("open");
+    let mut seq = 0;
+    // Enough to roll a few times (snapshots at each roll) and go on after.
+    while log.segment_count() < 3 {
+        append(&mut log, (21, 0, seq), 2).expect("append");
+        seq += 2;
+    }
+    append(&mut log, (22, 0, 0), 1).expect("second producer after the roll");
+    let end = log.log_end_offset();
+    drop(log); // crash: never closed
+
+    let mut log = PartitionLog::open(dir.path(), small_config()).expect("unclean reopen");
+    assert!(
+        !log.open_report().producer_state_rebuilt,
+        "the roll's snapshot is used"
+    );
+    assert_eq!(log.log_end_offset(), end);
+    assert_eq!(
+        log.producer_count(),
+        2,
+        "the producer after the snapshot is replayed"
+    );
+    let retry = append(&mut log, (21, 0, seq - 2), 2).expect("retry of the last batch");
+    assert!(retry.duplicate);
+    assert_eq!(
+        append(&mut log, (22, 0, 5), 1)
+            .expect_err("a gap for the replayed producer")
+            .kafka_error_code(),
+        45
+    );
+}
+
+#[test]
+fn storage_producer_snapshot_past_the_log_end_is_discarded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = PartitionLog::open(dir.path(), small_config()).expect("open");
+    append(&mut log, (31, 0, 0), 1).expect("append");
+    for _ in 0..30 {
+        log.append(&mut batch(3, 40, 5), 0, 0).expect("plain");
+    }
+    log.close().expect("close: snapshot at the log end");
+    // Lose the last segment, as if recovery had cut it away.
+    let log = PartitionLog::open(dir.path(), small_config()).expect("reopen");
+    let last = *log.segment_base_offsets().last().expect("segments");
+    drop(log);
+    for suffix in ["log", "index", "timeindex"] {
+        std::fs::remove_file(dir.path().join(format!("{last:020}.{suffix}"))).expect("remove");
+    }
+    let log = PartitionLog::open(dir.path(), small_config()).expect("reopen short");
+    assert!(
+        log.open_report().producer_state_rebuilt,
+        "the snapshot was beyond the log end"
+    );
+    assert!(
+        !dir.path().join("producer-state.snapshot").exists(),
+        "and is deleted"
+    );
+}
+
+#[test]
+fn storage_idle_producers_expire_after_producer_id_expiration_ms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        producer_id_expiration_ms: 1_000,
+        ..small_config()
+    };
+    let mut log = PartitionLog::open(dir.path(), config).expect("open");
+    log.append(&mut idempotent_batch((41, 0, 0), 1), 0, 10_000)
+        .expect("append at 10 s");
+    log.append(&mut idempotent_batch((42, 0, 0), 1), 0, 10_500)
+        .expect("append at 10.5 s");
+    log.enforce_retention(10_999).expect("retention");
+    assert_eq!(log.producer_count(), 2, "not idle long enough");
+    log.enforce_retention(11_000).expect("retention");
+    assert_eq!(log.producer_count(), 1, "41 expired, 42 not yet");
+    // An expired producer is unknown: any sequence is accepted (KIP-360).
+    log.append(&mut idempotent_batch((41, 0, 7), 1), 0, 11_001)
+        .expect("accepted as a new producer");
 }
 
 #[test]

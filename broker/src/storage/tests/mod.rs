@@ -2,6 +2,8 @@
 //! the files it writes). Run them with `cargo test -p durian-broker storage`.
 
 mod append_read;
+mod faults;
+mod flush;
 mod fuzz;
 mod idempotence;
 mod log_manager;

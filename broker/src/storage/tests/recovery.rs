@@ -266,3 +266,43 @@ fn storage_reads_survive_a_plausible_but_wrong_index_entry() {
     assert!(first.base_offset <= target && target <= first.last_offset());
     assert_intact(&mut log, 36);
 }
+
+#[test]
+fn storage_recovery_quarantines_flushed_segments_after_a_corrupt_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = open(dir.path());
+    fill(&mut log, 30);
+    let bases = log.segment_base_offsets();
+    assert!(bases.len() >= 4);
+    log.close().expect("clean close: every segment flushed");
+    // Damage the first batch of the second segment and its index, so the
+    // next open recovers it and cuts the log there.
+    let second = segment_path(dir.path(), bases[1], "log");
+    let mut bytes = fs::read(&second).expect("read");
+    bytes[70] ^= 0xFF;
+    fs::write(&second, &bytes).expect("write");
+    fs::remove_file(segment_path(dir.path(), bases[1], "index")).expect("remove index");
+    let mut log = open(dir.path());
+    let report = log.open_report().clone();
+    assert_eq!(
+        report.segments_deleted, 0,
+        "flushed segments are never deleted"
+    );
+    assert_eq!(report.segments_quarantined, bases.len() - 2);
+    assert_eq!(log.segment_base_offsets(), vec![bases[0], bases[1]]);
+    assert_intact(&mut log, bases[1]);
+    // The later segments' files are kept aside for an operator.
+    let quarantined: Vec<_> = fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".quarantined"))
+        .collect();
+    for base in &bases[2..] {
+        let log_name = format!("{base:020}.log.");
+        assert!(
+            quarantined.iter().any(|name| name.starts_with(&log_name)),
+            "segment {base} missing from {quarantined:?}"
+        );
+    }
+}
