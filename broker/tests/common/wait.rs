@@ -14,32 +14,8 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 use super::TestClient;
 
-/// Pause between two looks at a polled observable. It only paces the
-/// polling: whether the test passes is decided by the observable, and
-/// failure by the overall deadline.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
-
-/// Polls `probe` until it yields `Some`, for at most `within` overall
-/// (a probe stuck on I/O counts against it too); panics naming `what`
-/// when the deadline passes first.
-pub async fn eventually<T>(
-    within: Duration,
-    what: &str,
-    mut probe: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let polling = async {
-        loop {
-            if let Some(found) = probe().await {
-                return found;
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    };
-    match tokio::time::timeout(within, polling).await {
-        Ok(found) => found,
-        Err(_) => panic!("timed out after {within:?} waiting for {what}"),
-    }
-}
+/// The bounded poll every durian test uses (durian-testkit).
+pub use durian_testkit::wait::eventually;
 
 /// Signals each time the broker starts serving a request of one API.
 ///
