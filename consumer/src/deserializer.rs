@@ -13,10 +13,6 @@
 //! assert_eq!(text.as_deref(), Some("hello"));
 //! ```
 
-use std::error::Error as StdError;
-use std::fmt;
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use crate::error::{ConsumerError, Result};
@@ -36,9 +32,9 @@ pub trait Deserializer {
 }
 
 /// Why a [`Deserializer`] could not decode a key or value: a message, and
-/// the underlying error when there is one (e.g. serde's or UTF-8's).
-///
-/// `Clone` because [`ConsumerError`] is, so the source sits behind an `Arc`.
+/// the underlying error when there is one (e.g. serde's or UTF-8's). One
+/// type with the producer's `SerializeError`: durian-core's conversion
+/// error.
 ///
 /// ```
 /// use durian_consumer::deserializer::{DeserializeError, Deserializer, StringDeserializer};
@@ -46,57 +42,7 @@ pub trait Deserializer {
 /// assert!(error.to_string().starts_with("not UTF-8: "));
 /// assert!(std::error::Error::source(&error).is_some());
 /// ```
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct DeserializeError {
-    message: String,
-    source: Option<Arc<dyn StdError + Send + Sync>>,
-}
-
-impl DeserializeError {
-    /// An error with a message and no underlying cause.
-    pub fn new(message: impl Into<String>) -> Self {
-        DeserializeError {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error with a message and the error that caused it.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl StdError + Send + Sync + 'static,
-    ) -> Self {
-        DeserializeError {
-            message: message.into(),
-            source: Some(Arc::new(source)),
-        }
-    }
-
-    /// The message, without the source's.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-/// The message, then the source's message: the text says everything even
-/// where the error chain is not walked.
-impl fmt::Display for DeserializeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Some(source) => write!(f, "{}: {source}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl StdError for DeserializeError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|source| source as &(dyn StdError + 'static))
-    }
-}
+pub type DeserializeError = durian_core::error::ConversionError;
 
 /// Keeps the bytes as they are.
 #[derive(Clone, Copy, Debug, Default)]

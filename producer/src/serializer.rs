@@ -6,10 +6,6 @@
 //! (big-endian, as Java's `IntegerSerializer`/`LongSerializer`/`ShortSerializer`),
 //! and `JsonSerializer` behind the `json` feature.
 
-use std::error::Error as StdError;
-use std::fmt;
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 /// Serializes values of type `T` for a topic.
@@ -19,10 +15,8 @@ pub trait Serializer<T: ?Sized>: Send + Sync {
 }
 
 /// Why a [`Serializer`] could not turn a value into bytes: a message, and
-/// the underlying error when there is one (e.g. serde's).
-///
-/// `Clone` because the producer's errors are (one failure may be handed to
-/// many waiters), so the source sits behind an `Arc`.
+/// the underlying error when there is one (e.g. serde's). One type with the
+/// consumer's `DeserializeError`: durian-core's conversion error.
 ///
 /// ```
 /// use durian_producer::SerializeError;
@@ -30,57 +24,7 @@ pub trait Serializer<T: ?Sized>: Send + Sync {
 /// assert!(error.to_string().starts_with("invalid date: "));
 /// assert!(std::error::Error::source(&error).is_some());
 /// ```
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct SerializeError {
-    message: String,
-    source: Option<Arc<dyn StdError + Send + Sync>>,
-}
-
-impl SerializeError {
-    /// An error with a message and no underlying cause.
-    pub fn new(message: impl Into<String>) -> Self {
-        SerializeError {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error with a message and the error that caused it.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl StdError + Send + Sync + 'static,
-    ) -> Self {
-        SerializeError {
-            message: message.into(),
-            source: Some(Arc::new(source)),
-        }
-    }
-
-    /// The message, without the source's.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-/// The message, then the source's message: the text says everything even
-/// where the error chain is not walked.
-impl fmt::Display for SerializeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Some(source) => write!(f, "{}: {source}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl StdError for SerializeError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|source| source as &(dyn StdError + 'static))
-    }
-}
+pub type SerializeError = durian_core::error::ConversionError;
 
 /// Passes bytes through: `Bytes` without copying, `Vec<u8>` and `&[u8]` by copy.
 #[derive(Clone, Copy, Debug, Default)]

@@ -8,6 +8,7 @@
 //! ([`Error::invalidates`]); the retry helper and the client use exactly
 //! these two answers.
 
+mod conversion;
 mod kafka_code;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::VersionRange;
 
+pub use conversion::ConversionError;
 pub use kafka_code::{CodeInfo, Invalidates, KafkaCode, KAFKA_CODES};
 
 /// The result type of durian-core.
