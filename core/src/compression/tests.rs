@@ -194,6 +194,29 @@ fn codec_names_and_attribute_bits_round_trip() {
 }
 
 #[test]
+fn zstd_window_larger_than_the_output_limit_still_decodes() {
+    // librdkafka declares windows of a few MiB for small batches; the broker
+    // first tries a small output limit. Window exponent 13 → 8 MiB, one raw
+    // block of 1 byte, decoded under a 64 KiB limit.
+    let frame = [
+        0x28,
+        0xB5,
+        0x2F,
+        0xFD,
+        0x00,
+        13 << 3,
+        0x09,
+        0x00,
+        0x00,
+        b'x',
+    ];
+    assert_eq!(
+        decompress(Compression::Zstd, &frame, 64 << 10).expect("decodes"),
+        b"x"
+    );
+}
+
+#[test]
 fn zstd_frame_asking_for_a_huge_window_is_refused() {
     // Frame header: magic, descriptor 0 (no single segment, no checksum),
     // window descriptor exponent 20 → 1 GiB window; then a last raw block of 1 byte.

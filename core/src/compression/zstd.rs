@@ -37,8 +37,11 @@ pub(super) fn decompress(
     // Frames may be concatenated; each is decoded until the input runs out.
     while !rest.is_empty() {
         let mut frame = FrameDecoder::new();
-        // A window larger than the output limit can never be needed.
-        frame.set_max_window_size(MAX_WINDOW.min(max_output as u64).max(1 << 20));
+        // The window a frame declares is not tied to its content: librdkafka
+        // declares a few MiB for a batch of a few KiB. The output limit
+        // bounds what is decoded (`read_bounded`), so the window cap only
+        // refuses frames no producer writes.
+        frame.set_max_window_size(MAX_WINDOW);
         let decoder = StreamingDecoder::new_with_decoder(&mut rest, frame)
             .map_err(|err| corrupt(err.to_string()))?;
         read_bounded(decoder, Compression::Zstd, max_output, out)?;
