@@ -175,6 +175,13 @@ impl KafkaCluster {
         self.node(id).address()
     }
 
+    /// The log directory (`log.dirs`) of node `id`: one `<topic>-<partition>`
+    /// directory per partition it hosts. Read it after
+    /// [`KafkaCluster::stop`], when Kafka has closed its segments.
+    pub fn log_dir(&self, id: i32) -> PathBuf {
+        self.node(id).dir.join("data")
+    }
+
     /// The node ids, 1..=n.
     pub fn node_ids(&self) -> Vec<i32> {
         self.nodes.iter().map(|n| n.id).collect()
