@@ -445,6 +445,11 @@ impl Prepared {
         let groups = GroupCoordinator::open(&dirs.groups, groups)?;
         let catalog = TopicCatalog::open(&dirs.topics)?;
         let producer_ids = ProducerIdAllocator::open(&dirs.meta)?;
+        // Logs may hold producer ids this directory never handed out (logs
+        // copied from another broker, or a lost producer_ids file).
+        if let Some(highest) = logs.max_producer_id() {
+            producer_ids.skip_past(highest);
+        }
         let (trigger, signal) = shutdown::channel();
         let state = Arc::new(BrokerState::new(
             config,

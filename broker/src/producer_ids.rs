@@ -70,6 +70,16 @@ impl ProducerIdAllocator {
         })
     }
 
+    /// Makes sure every id handed out from now on is above `id` (a producer
+    /// id found in the logs); the next reservation is written from there.
+    pub fn skip_past(&self, id: i64) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.next <= id {
+            state.next = id.saturating_add(1);
+            state.reserved_until = state.next;
+        }
+    }
+
     /// Answers InitProducerId.
     ///
     /// * no transactional id, `producer_id` -1: a fresh id with epoch 0;

@@ -21,7 +21,7 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
     DescribeConfigsRequest, FetchRequest, FindCoordinatorRequest, IncrementalAlterConfigsRequest,
-    InitProducerIdRequest, MetadataRequest, ProduceRequest, TopicName,
+    InitProducerIdRequest, MetadataRequest, ProduceRequest, ProducerId, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -424,6 +424,68 @@ async fn restart_on_the_same_data_dir_keeps_topics_and_data() {
     assert_eq!(
         topic_configs(&mut client, "keep").await["retention.ms"].0,
         "3600000"
+    );
+    broker.shutdown().await.unwrap();
+}
+
+/// Logs may hold producer ids the data directory never handed out (e.g.
+/// copied from an Apache Kafka broker): after a restart, new ids lie above
+/// them, so a new idempotent producer never inherits a stranger's
+/// sequences (its first batch would be refused as out of order).
+#[tokio::test]
+async fn producer_ids_found_in_the_logs_are_not_handed_out_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        Broker::builder()
+            .data_dir(dir.path())
+            .listen("127.0.0.1:0")
+            .start()
+    };
+    let foreign = 7_000;
+    let broker = start().await.unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    client.call(&create("imported", 1, &[]), 7).await;
+    let mut writer = durian_core::record::BatchWriter::builder()
+        .producer(foreign, 0, 0)
+        .build();
+    writer
+        .try_append(
+            0,
+            None,
+            Some(b"from elsewhere"),
+            durian_core::record::NO_HEADERS,
+        )
+        .unwrap();
+    let produce = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(name("imported"))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(writer.finish().unwrap()))])]);
+    assert_eq!(
+        client.call(&produce, 9).await.responses[0].partition_responses[0].error_code,
+        0
+    );
+    broker.shutdown().await.unwrap();
+
+    let broker = start().await.unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let granted = client
+        .call(
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+            4,
+        )
+        .await;
+    assert_eq!(granted.error_code, 0);
+    assert!(
+        granted.producer_id.0 > foreign,
+        "handed out {:?}, at or below {foreign} found in the log",
+        granted.producer_id
     );
     broker.shutdown().await.unwrap();
 }

@@ -429,13 +429,11 @@ async fn durian_serves_a_partition_directory_written_by_kafka() {
         )
         .await;
     }
-    // Appending continues at Kafka's log end offset. Not idempotent: the
-    // log holds Kafka's producer ids 0..=4, which durian's id allocator
-    // does not know and hands out again, so an idempotent producer gets
-    // OUT_OF_ORDER_SEQUENCE (docs/STORAGE.md, "Compatibility with Apache
-    // Kafka's files").
+    // Appending continues at Kafka's log end offset, idempotently: the log
+    // holds Kafka's producer ids 0..=4, and durian's id allocator hands out
+    // ids above every producer id its logs hold (docs/STORAGE.md,
+    // "Compatibility with Apache Kafka's files").
     let producer = Producer::builder()
-        .idempotence(false)
         .bootstrap_servers([bootstrap.as_str()])
         .build()
         .unwrap();

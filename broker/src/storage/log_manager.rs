@@ -151,6 +151,16 @@ impl LogManager {
         keys
     }
 
+    /// The highest producer id any log holds state for: producer ids handed
+    /// out from now on must lie above it, or a new producer would inherit a
+    /// stranger's sequences (e.g. in logs copied from another broker).
+    pub fn max_producer_id(&self) -> Option<i64> {
+        self.snapshot_logs()
+            .into_iter()
+            .filter_map(|(_, log)| lock(&log).max_producer_id())
+            .max()
+    }
+
     /// Creates the log of a partition (or returns it if it already exists)
     /// and records its topic id in `partition.metadata`.
     pub fn create_partition(

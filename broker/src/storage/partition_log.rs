@@ -101,6 +101,11 @@ pub struct PartitionLog {
 }
 
 impl PartitionLog {
+    /// The highest producer id this log holds state for.
+    pub fn max_producer_id(&self) -> Option<i64> {
+        self.producers.max_producer_id()
+    }
+
     /// Opens the log in `dir`, creating it if needed, recovering it if the
     /// last close was not clean. Equivalent to [`open_with`](Self::open_with)
     /// without hints (so a crash means validating every segment).

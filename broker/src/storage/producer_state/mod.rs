@@ -115,6 +115,11 @@ pub(crate) struct StagedProducers {
 }
 
 impl ProducerStateManager {
+    /// The highest producer id the partition holds state for.
+    pub(crate) fn max_producer_id(&self) -> Option<i64> {
+        self.producers.keys().copied().max()
+    }
+
     /// Number of producers tracked.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
