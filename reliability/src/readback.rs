@@ -2,8 +2,9 @@
 //!
 //! Reading uses durian's consumer with `assign` (no group, no commits):
 //! the end offsets are taken first, then `poll` runs until every
-//! partition's position reached them. The consumer checks batch CRCs, so
-//! a corrupt batch served by the broker surfaces as a poll error.
+//! partition's position reached them. The consumer does not check batch
+//! CRCs (finding S6a-1, docs/RELIABILITY.md): a corrupt batch served by the
+//! broker shows up as corrupt test records in the checker's report.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,15 +32,20 @@ impl std::error::Error for ReadError {}
 /// Creates `topic` with `partitions` partitions, retrying for up to 20 s
 /// while the broker is still starting.
 pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), ReadError> {
+    create_topic_with(bootstrap, NewTopic::new(topic, partitions)).await
+}
+
+/// [`create_topic`] for a topic described in full (with config overrides,
+/// e.g. a small `segment.bytes` so a scenario gets several segments).
+pub async fn create_topic_with(bootstrap: &str, new_topic: NewTopic) -> Result<(), ReadError> {
+    let topic = new_topic.name.clone();
     let admin = Admin::builder()
         .bootstrap_servers(bootstrap.split(','))
         .build()
         .map_err(|e| ReadError(format!("admin client: {e}")))?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let results = admin
-            .create_topics([NewTopic::new(topic, partitions)])
-            .await;
+        let results = admin.create_topics([new_topic.clone()]).await;
         let outcome = results.into_values().next();
         match outcome {
             None | Some(Ok(_)) => return Ok(()),

@@ -45,7 +45,14 @@
 //! * the chaos happened: enough kills, and at least one kill made records
 //!   be read again, so the duplicate checks were not vacuous.
 //!
-//! `DURIAN_C1_SECONDS` changes the minute of kills, `DURIAN_SEED` reruns a
+//! C2 is the same run, shorter (20 s of kills), with the cooperative-sticky
+//! assignor and static members: each member slot has a `group.instance.id`
+//! and a victim's replacement takes it over, as a restarted process would;
+//! static members send no LeaveGroup, so after the closes the group is
+//! given their session timeout to empty.
+//!
+//! `DURIAN_C1_SECONDS` / `DURIAN_C2_SECONDS` change the time of kills,
+//! `DURIAN_SEED` reruns a
 //! seed (the victims, the gaps, the processing times; the interleaving
 //! with the brokers stays the scheduler's).
 
@@ -63,7 +70,10 @@ use common::{fault_tolerant_producer, seed, sized};
 use durian_admin::Admin;
 use durian_broker::testing::Cluster;
 use durian_broker::GroupConfig;
-use durian_consumer::{Consumer, ConsumerError, OffsetAndMetadata, OffsetReset, TopicPartition};
+use durian_consumer::{
+    Consumer, ConsumerError, CooperativeStickyAssignor, OffsetAndMetadata, OffsetReset,
+    TopicPartition,
+};
 use durian_core::ClientConfig;
 use durian_producer::{DeliveryFuture, Producer, ProducerRecord};
 use durian_reliability::{
@@ -175,15 +185,47 @@ fn journal(shared: &SharedJournal) -> std::sync::MutexGuard<'_, Journal> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How the group is run: C1 is the default range assignor with dynamic
+/// members, C2 the cooperative-sticky assignor with static members.
+#[derive(Clone, Copy, Debug)]
+struct Variant {
+    name: &'static str,
+    /// The group id (one per variant, so the two can run side by side).
+    group: &'static str,
+    /// Use the cooperative-sticky assignor instead of the default.
+    cooperative: bool,
+    /// Give every member slot a `group.instance.id`; a replacement takes
+    /// over its victim's.
+    static_members: bool,
+}
+
+const C1: Variant = Variant {
+    name: "C1",
+    group: GROUP,
+    cooperative: false,
+    static_members: false,
+};
+
+const C2: Variant = Variant {
+    name: "C2",
+    group: "c2-group",
+    cooperative: true,
+    static_members: true,
+};
+
 /// One incarnation of a group member.
 struct Member {
     id: u32,
+    /// Its `group.instance.id` (static members only).
+    instance: Option<String>,
     state: Arc<AtomicU8>,
     task: JoinHandle<Result<(), String>>,
 }
 
 fn spawn_member(
     id: u32,
+    instance: Option<String>,
+    variant: Variant,
     bootstrap: &str,
     seed: u64,
     journal: &SharedJournal,
@@ -192,20 +234,30 @@ fn spawn_member(
     let state = Arc::new(AtomicU8::new(POLLING));
     let task = tokio::spawn(run_member(
         id,
+        instance.clone(),
+        variant,
         bootstrap.to_owned(),
         seed,
         journal.clone(),
         state.clone(),
         drained.clone(),
     ));
-    Member { id, state, task }
+    Member {
+        id,
+        instance,
+        state,
+        task,
+    }
 }
 
 /// A member: poll, journal the records, process, commit them, until the
 /// test says the topic is drained; then close cleanly. The consumer lives
 /// inside this task so that aborting the task is the member's crash.
+#[allow(clippy::too_many_arguments)]
 async fn run_member(
     id: u32,
+    instance: Option<String>,
+    variant: Variant,
     bootstrap: String,
     seed: u64,
     shared: SharedJournal,
@@ -220,9 +272,9 @@ async fn run_member(
         .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(250))
         .build()
         .unwrap();
-    let mut consumer = Consumer::builder()
+    let mut builder = Consumer::builder()
         .client_config(client)
-        .group_id(GROUP)
+        .group_id(variant.group)
         .auto_offset_reset(OffsetReset::Earliest)
         .enable_auto_commit(false)
         .max_poll_records(100)
@@ -231,9 +283,14 @@ async fn run_member(
         // Also the rebalance timeout; killed members are evicted by the
         // session timeout long before it.
         .max_poll_interval(Duration::from_secs(30))
-        .fetch_max_wait(Duration::from_millis(200))
-        .build()
-        .unwrap();
+        .fetch_max_wait(Duration::from_millis(200));
+    if let Some(instance) = instance {
+        builder = builder.group_instance_id(instance);
+    }
+    if variant.cooperative {
+        builder = builder.assignors(vec![Arc::new(CooperativeStickyAssignor)]);
+    }
+    let mut consumer = builder.build().unwrap();
     consumer.subscribe([TOPIC]).unwrap();
     let mut assignment = BTreeSet::new();
     while !drained.load(Ordering::Acquire) {
@@ -644,9 +701,19 @@ fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c1_members_killed_for_a_minute_lose_nothing_and_repeat_only_uncommitted_records() {
+    members_killed(C1, Duration::from_secs(sized("DURIAN_C1_SECONDS", 60))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c2_static_cooperative_members_killed_lose_nothing_and_repeat_only_uncommitted_records() {
+    members_killed(C2, Duration::from_secs(sized("DURIAN_C2_SECONDS", 20))).await;
+}
+
+/// The chaos run of `variant`: kills for `chaos`, then drain, close, check.
+async fn members_killed(variant: Variant, chaos: Duration) {
+    let name = variant.name;
     let seed = seed();
-    let chaos = Duration::from_secs(sized("DURIAN_C1_SECONDS", 60));
-    eprintln!("C1 seed {seed} (DURIAN_SEED reruns it), {chaos:?} of kills");
+    eprintln!("{name} seed {seed} (DURIAN_SEED reruns it), {chaos:?} of kills");
     let started = Instant::now();
     let cluster = Cluster::builder()
         .nodes(3)
@@ -667,9 +734,20 @@ async fn c1_members_killed_for_a_minute_lose_nothing_and_repeat_only_uncommitted
     let drained = Arc::new(AtomicBool::new(false));
     let mut next_id = 0u32;
     let mut members: Vec<Member> = (0..MEMBERS)
-        .map(|_| {
+        .map(|slot| {
             next_id += 1;
-            spawn_member(next_id - 1, &bootstrap, seed, &shared, &drained)
+            let instance = variant
+                .static_members
+                .then(|| format!("{}-member-{slot}", variant.group));
+            spawn_member(
+                next_id - 1,
+                instance,
+                variant,
+                &bootstrap,
+                seed,
+                &shared,
+                &drained,
+            )
         })
         .collect();
 
@@ -735,13 +813,23 @@ async fn c1_members_killed_for_a_minute_lose_nothing_and_repeat_only_uncommitted
             .push(Event::Killed { member: victim.id });
         kills += 1;
         kills_in_state[state as usize] += 1;
-        members.push(spawn_member(next_id, &bootstrap, seed, &shared, &drained));
+        // A static member's replacement takes over its instance id, as a
+        // restarted process would.
+        members.push(spawn_member(
+            next_id,
+            victim.instance.clone(),
+            variant,
+            &bootstrap,
+            seed,
+            &shared,
+            &drained,
+        ));
         next_id += 1;
         if Instant::now() >= next_progress {
             next_progress += Duration::from_secs(10);
             let journal = journal(&shared);
             eprintln!(
-                "C1 progress at {:.0?}: {} produced, {} distinct records read, {kills} kills",
+                "{name} progress at {:.0?}: {} produced, {} distinct records read, {kills} kills",
                 started.elapsed(),
                 produced.load(Ordering::Relaxed),
                 journal.first_copies.len()
@@ -786,7 +874,10 @@ async fn c1_members_killed_for_a_minute_lose_nothing_and_repeat_only_uncommitted
         .unwrap();
     let settle_deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let described = admin.describe_groups([GROUP]).await.remove(GROUP);
+        let described = admin
+            .describe_groups([variant.group])
+            .await
+            .remove(variant.group);
         if let Some(Ok(group)) = &described {
             if group.state == "Stable" && group.members.len() == MEMBERS {
                 break;
@@ -813,7 +904,7 @@ async fn c1_members_killed_for_a_minute_lose_nothing_and_repeat_only_uncommitted
         .collect();
     let looker = Consumer::builder()
         .bootstrap_servers(bootstrap.split(','))
-        .group_id(GROUP)
+        .group_id(variant.group)
         .enable_auto_commit(false)
         .build()
         .unwrap();
@@ -823,12 +914,26 @@ async fn c1_members_killed_for_a_minute_lose_nothing_and_repeat_only_uncommitted
         .unwrap();
     let end_offsets = looker.end_offsets(&tps).await.unwrap();
     looker.close().await.unwrap();
-    let group = admin
-        .describe_groups([GROUP])
-        .await
-        .remove(GROUP)
-        .unwrap()
-        .unwrap();
+    // Static members send no LeaveGroup on close (Kafka's KIP-345): their
+    // group empties when their sessions expire. Dynamic ones left at once.
+    let empty_by = Instant::now()
+        + if variant.static_members {
+            SESSION_TIMEOUT + Duration::from_secs(10)
+        } else {
+            Duration::ZERO
+        };
+    let group = loop {
+        let group = admin
+            .describe_groups([variant.group])
+            .await
+            .remove(variant.group)
+            .unwrap()
+            .unwrap();
+        if group.state == "Empty" || Instant::now() >= empty_by {
+            break group;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
 
     let journal = std::mem::take(&mut *journal(&shared));
     let read: Vec<ReadRecord> = journal.first_copies.into_values().collect();
@@ -840,7 +945,7 @@ async fn c1_members_killed_for_a_minute_lose_nothing_and_repeat_only_uncommitted
     );
     let verdict = judge(&journal.events, &end, seed);
     eprintln!(
-        "C1: {} records produced ({} acked) over {PARTITIONS} partitions; {} reads, {} duplicates \
+        "{name}: {} records produced ({} acked) over {PARTITIONS} partitions; {} reads, {} duplicates \
          ({} after kills, {} after refused commits); {kills} kills in {:.0?} ({} while holding \
          uncommitted records, {} mid-commit, {} polling), {} members in all; {} starts at the \
          last commit ({} at a commit in doubt); {} assignment changes; {} commits, {} failed \

@@ -54,15 +54,21 @@ pub fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
     data_dir.join("logs").join(format!("{topic}-{partition}"))
 }
 
-/// The active (newest) segment's `.log` path in a partition directory.
-pub fn active_log(partition_dir: &Path) -> PathBuf {
+/// The segments' `.log` paths in a partition directory, oldest first
+/// (quarantined files, which end in `.quarantined`, are not among them).
+pub fn segment_logs(partition_dir: &Path) -> Vec<PathBuf> {
     let mut logs: Vec<PathBuf> = std::fs::read_dir(partition_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
         .collect();
     logs.sort();
-    logs.pop().expect("a segment")
+    logs
+}
+
+/// The active (newest) segment's `.log` path in a partition directory.
+pub fn active_log(partition_dir: &Path) -> PathBuf {
+    segment_logs(partition_dir).pop().expect("a segment")
 }
 
 /// One batch header in a segment file.
