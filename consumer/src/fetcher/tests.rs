@@ -139,9 +139,11 @@ fn next_offset_comes_from_the_batch_header_on_compacted_topics() {
     // A batch whose last record was compacted away: last_offset_delta says 3
     // records were there, only offsets 10 and 11 remain.
     let mut bytes = BytesMut::from(&batch(10, &["a", "b"])[..]);
-    // lastOffsetDelta sits at byte 23; it lies inside the CRC, but the
-    // consumer does not check CRCs, so patching it models the compacted batch.
+    // lastOffsetDelta sits at byte 23, inside the CRC (bytes 17..21), which
+    // is recomputed as a compacting broker would.
     bytes[23..27].copy_from_slice(&2i32.to_be_bytes());
+    let crc = durian_core::record::compute_crc(&bytes).unwrap();
+    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
     let out = fetched(process_partition(
         &topic(),
         10,
@@ -150,6 +152,34 @@ fn next_offset_comes_from_the_batch_header_on_compacted_topics() {
     ));
     assert_eq!(offsets(&out), [10, 11]);
     assert_eq!(out.next_offset, 13);
+}
+
+#[test]
+fn a_batch_with_a_bad_crc_is_reported_never_handed_out() {
+    let good = batch(0, &["a", "b"]);
+    let mut damaged = BytesMut::from(&batch(2, &["c", "d"])[..]);
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x01;
+    // Alone, the damaged batch is the partition's error.
+    let alone = process_partition(
+        &topic(),
+        2,
+        &data(damaged.clone().freeze()),
+        IsolationLevel::ReadUncommitted,
+    );
+    assert!(
+        matches!(&alone, PartitionFetch::Corrupt(reason) if reason.contains("CRC")),
+        "{alone:?}"
+    );
+    // Behind good records, those are handed out and the fetch stops before
+    // it, so the next fetch (from offset 2) reports it.
+    let out = fetched(process_partition(
+        &topic(),
+        0,
+        &data(concat(&[good, damaged.freeze()])),
+        IsolationLevel::ReadUncommitted,
+    ));
+    assert_eq!((offsets(&out), out.next_offset), (vec![0, 1], 2));
 }
 
 #[test]
