@@ -8,7 +8,7 @@
 //!                           (CRC every batch, cut at the first bad one,
 //!                            rebuild .index and .timeindex)
 //!                  cut? ─▶ the log ends here; every later segment is
-//!                          deleted (unflushed) or quarantined (flushed)
+//!                          quarantined (renamed *.quarantined), never deleted
 //! ```
 //!
 //! Nothing in a file can make this panic: every header is parsed with
@@ -37,10 +37,8 @@ pub struct OpenReport {
     pub segments_recovered: usize,
     /// Bytes cut from the end of the log (torn or corrupt batches, junk).
     pub bytes_truncated: u64,
-    /// Unflushed segments deleted because they followed a cut or overlapped.
-    pub segments_deleted: usize,
-    /// Flushed segments that followed a cut or overlapped: set aside as
-    /// `<file>.<time>.quarantined` for an operator instead of deleted.
+    /// Segments that followed a cut or overlapped: set aside as
+    /// `<file>.<time>.quarantined` for an operator, never deleted.
     pub segments_quarantined: usize,
     /// Whether the idempotent producer state was rebuilt by scanning the
     /// log rather than loaded from its snapshot.
@@ -150,17 +148,13 @@ pub(crate) fn load_segments(
     };
     let mut segments = BTreeMap::new();
     let mut previous_end: Option<i64> = None;
-    // Segments entirely below the recovery point (all of them after a clean
-    // shutdown) were fsynced: they are never deleted silently.
-    let set_aside = SetAside {
-        dir,
-        flushed_below: if clean_shutdown {
-            i64::MAX
-        } else {
-            recovery_point
-        },
-        stamp: now_ms,
-    };
+    // Segments after a cut are set aside, never deleted: those below the
+    // recovery point were fsynced, every one a later segment was rolled from
+    // was synced at the roll (the checkpointed recovery point lags by up to
+    // a minute), and even the active one holds acknowledged records that
+    // survive a process crash in the page cache. durian keeps one copy, so
+    // an operator decides what to do with them.
+    let set_aside = SetAside { dir, stamp: now_ms };
     for (i, &base) in bases.iter().enumerate() {
         if previous_end.is_some_and(|end| base < end) {
             report.problems.push(format!(
@@ -241,47 +235,33 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, StorageError> {
 /// How segments that cannot follow the end of the log are removed.
 struct SetAside<'a> {
     dir: &'a Path,
-    /// Segments with a base offset below this were flushed.
-    flushed_below: i64,
     /// Part of quarantined file names, so a second quarantine never
     /// overwrites the first.
     stamp: i64,
 }
 
 impl SetAside<'_> {
-    /// Removes the segments with these base offsets from the log. An
-    /// unflushed segment after a crash is deleted (Kafka's recovery does
-    /// the same: nothing in it was known to be durable). A flushed one
-    /// held data the log once acknowledged as durable, so its files are
-    /// renamed to `<file>.<stamp>.quarantined`, which the log ignores, and
-    /// the problem is reported for an operator to inspect.
+    /// Removes the segments with these base offsets from the log by
+    /// renaming their files to `<file>.<stamp>.quarantined`, which the log
+    /// ignores, and reports each for an operator to inspect. Nothing is
+    /// deleted: they may hold acknowledged records (see `load_segments`).
     fn remove(&self, bases: &[i64], report: &mut OpenReport) -> Result<(), StorageError> {
         for &base in bases {
-            let flushed = base < self.flushed_below;
             for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
                 let path = segment_file(self.dir, base, suffix);
-                if flushed {
-                    let mut name = path.clone().into_os_string();
-                    name.push(format!(".{}.quarantined", self.stamp));
-                    match fs::rename(&path, &name) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(StorageError::io(&path, e)),
-                    }
-                } else {
-                    remove_if_exists(&path)?;
+                let mut name = path.clone().into_os_string();
+                name.push(format!(".{}.quarantined", self.stamp));
+                match fs::rename(&path, &name) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StorageError::io(&path, e)),
                 }
             }
-            if flushed {
-                report.segments_quarantined += 1;
-                report.problems.push(format!(
-                    "segment {base} was flushed but cannot follow the end of the log: \
-                     quarantined as *.{}.quarantined",
-                    self.stamp
-                ));
-            } else {
-                report.segments_deleted += 1;
-            }
+            report.segments_quarantined += 1;
+            report.problems.push(format!(
+                "segment {base} cannot follow the end of the log: quarantined as *.{}.quarantined",
+                self.stamp
+            ));
         }
         Ok(())
     }
