@@ -464,10 +464,6 @@ def test_configs_api_versions_cluster_id_and_delete_records_tools(java, broker, 
     assert earliest.strip() == f"{topic}:0:5", earliest
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "durian answers DescribeConfigs with an empty synonyms list even when the "
-    "client asks for synonyms; see docs/INTEROP.md, findings against "
-    "durian's broker"))
 def test_configs_command_shows_synonyms(java, broker):
     bootstrap, topic = broker.bootstrap, unique_name("tool-synonyms")
     java.tool(TOPIC_COMMAND, "--bootstrap-server", bootstrap, "--create",

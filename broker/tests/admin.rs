@@ -91,6 +91,54 @@ async fn topic_configs(client: &mut TestClient, topic: &str) -> BTreeMap<String,
         .collect()
 }
 
+/// With include_synonyms a topic config lists where its value comes from,
+/// most specific first, as Kafka's ConfigCommand expects; without, none.
+#[tokio::test]
+async fn describe_configs_lists_synonyms_when_asked() {
+    let broker = common::start_broker().await;
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    client
+        .call(&create("syn", 1, &[("retention.ms", "5000000")]), 7)
+        .await;
+    let synonyms = |response: &kafka_protocol::messages::DescribeConfigsResponse, name: &str| {
+        response.results[0]
+            .configs
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .map(|c| {
+                c.synonyms
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.name.to_string(),
+                            s.value.as_deref().unwrap_or_default().to_string(),
+                            s.source,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap()
+    };
+    let asked = client
+        .call(&describe_topic("syn").with_include_synonyms(true), 4)
+        .await;
+    let retention = synonyms(&asked, "retention.ms");
+    assert_eq!(retention.len(), 2, "{retention:?}");
+    assert_eq!(
+        retention[0],
+        ("retention.ms".to_string(), "5000000".to_string(), 1)
+    );
+    assert_eq!(retention[1].0, "log.retention.ms");
+    assert_eq!(retention[1].1, "604800000");
+    // A config at its default lists only the broker setting.
+    let segment = synonyms(&asked, "segment.bytes");
+    assert_eq!(segment.len(), 1, "{segment:?}");
+    assert_eq!(segment[0].0, "log.segment.bytes");
+    let plain = client.call(&describe_topic("syn"), 4).await;
+    assert!(synonyms(&plain, "retention.ms").is_empty());
+    broker.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn api_versions_lists_the_registry_and_downgrades_new_clients() {
     let broker = common::start_broker().await;

@@ -3,12 +3,18 @@
 //! Describes topic resources (every topic config the broker understands,
 //! with its effective value and whether it is a topic override or the
 //! default) and broker resources (the broker's own settings, read-only).
-//! `configuration_keys` filters the list (null or empty: everything). Not supported: synonyms (the
-//! list is always empty), documentation strings, broker-logger resources
-//! (answered with INVALID_REQUEST).
+//! `configuration_keys` filters the list (null or empty: everything).
+//! With `include_synonyms`, a topic config lists where its value comes
+//! from, most specific first, as Kafka does: the topic's override
+//! (DYNAMIC_TOPIC_CONFIG) and the broker default it falls back to, under
+//! the broker's name for it (e.g. `log.retention.ms`). Not supported:
+//! documentation strings, broker-logger resources (answered with
+//! INVALID_REQUEST).
+
+use std::collections::BTreeMap;
 
 use kafka_protocol::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResult,
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
@@ -17,6 +23,7 @@ use kafka_protocol::ResponseError;
 use super::{text, versions, RequestContext, TopicAdminContext};
 use crate::topic_config::{
     describe_topic_configs, ConfigEntry, ConfigType, SOURCE_DEFAULT, SOURCE_STATIC_BROKER,
+    SOURCE_TOPIC,
 };
 
 /// Versions served.
@@ -34,16 +41,30 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> DescribeConfigsResponse {
     let version = ctx.version;
+    let with_synonyms = request.include_synonyms;
     let results = request
         .resources
         .into_iter()
         .map(|resource| {
             let entries = match resource.resource_type {
                 RESOURCE_TOPIC => match admin.topic(&resource.resource_name) {
-                    Some(topic) => Ok(describe_topic_configs(
-                        &admin.config.log_config,
-                        &topic.configs,
-                    )),
+                    Some(topic) => {
+                        let log_config = &admin.config.log_config;
+                        let entries = describe_topic_configs(log_config, &topic.configs);
+                        let defaults = describe_topic_configs(log_config, &BTreeMap::new());
+                        Ok(entries
+                            .into_iter()
+                            .zip(defaults)
+                            .map(|(entry, default)| {
+                                let synonyms = if with_synonyms {
+                                    topic_synonyms(&entry, default)
+                                } else {
+                                    Vec::new()
+                                };
+                                (entry, synonyms)
+                            })
+                            .collect())
+                    }
                     None => Err((
                         ResponseError::UnknownTopicOrPartition,
                         format!("topic {} does not exist", &*resource.resource_name),
@@ -52,7 +73,10 @@ pub async fn handle(
                 RESOURCE_BROKER => {
                     let name: &str = &resource.resource_name;
                     if name.is_empty() || name == ctx.node_id.to_string() {
-                        Ok(broker_entries(admin))
+                        Ok(broker_entries(admin)
+                            .into_iter()
+                            .map(|entry| (entry, Vec::new()))
+                            .collect())
                     } else {
                         Err((
                             ResponseError::InvalidRequest,
@@ -83,21 +107,70 @@ pub async fn handle(
     DescribeConfigsResponse::default().with_results(results)
 }
 
+/// A config entry and its synonyms (empty unless asked for).
+type Described = (ConfigEntry, Vec<DescribeConfigsSynonym>);
+
+/// Where a topic config's value comes from, most specific first: the
+/// topic's override, then the broker default under the broker's name.
+fn topic_synonyms(entry: &ConfigEntry, default: ConfigEntry) -> Vec<DescribeConfigsSynonym> {
+    let mut synonyms = Vec::with_capacity(2);
+    if entry.source == SOURCE_TOPIC {
+        synonyms.push(
+            DescribeConfigsSynonym::default()
+                .with_name(text(entry.name.clone()))
+                .with_value(Some(text(entry.value.clone())))
+                .with_source(SOURCE_TOPIC),
+        );
+    }
+    if let Some(broker_name) = broker_synonym(&entry.name) {
+        synonyms.push(
+            DescribeConfigsSynonym::default()
+                .with_name(text(broker_name))
+                .with_value(Some(text(default.value)))
+                .with_source(default.source),
+        );
+    }
+    synonyms
+}
+
+/// The broker setting a topic config falls back to, by Kafka's names.
+fn broker_synonym(topic_config: &str) -> Option<&'static str> {
+    Some(match topic_config {
+        "cleanup.policy" => "log.cleanup.policy",
+        "compression.type" => "compression.type",
+        "flush.messages" => "log.flush.interval.messages",
+        "flush.ms" => "log.flush.interval.ms",
+        "index.interval.bytes" => "log.index.interval.bytes",
+        "max.message.bytes" => "message.max.bytes",
+        "message.timestamp.type" => "log.message.timestamp.type",
+        "min.insync.replicas" => "min.insync.replicas",
+        "retention.bytes" => "log.retention.bytes",
+        "retention.ms" => "log.retention.ms",
+        "segment.bytes" => "log.segment.bytes",
+        "segment.index.bytes" => "log.index.size.max.bytes",
+        "segment.ms" => "log.roll.ms",
+        _ => return None,
+    })
+}
+
 fn render(
-    entries: Vec<ConfigEntry>,
+    entries: Vec<Described>,
     keys: Option<&[StrBytes]>,
     version: i16,
 ) -> Vec<DescribeConfigsResourceResult> {
     entries
         .into_iter()
         // An empty key list means "all", like null (kafka-python sends []).
-        .filter(|e| keys.is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| **k == e.name)))
-        .map(|e| {
+        .filter(|(e, _)| {
+            keys.is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| **k == e.name))
+        })
+        .map(|(e, synonyms)| {
             let result = DescribeConfigsResourceResult::default()
                 .with_name(text(e.name))
                 .with_value(Some(text(e.value)))
                 .with_read_only(e.read_only)
                 .with_config_source(e.source)
+                .with_synonyms(synonyms)
                 .with_documentation(None);
             if version >= 3 {
                 result.with_config_type(e.config_type as i8)
