@@ -32,6 +32,7 @@ mod group;
 mod handle;
 mod handlers;
 mod producer_ids;
+mod security;
 mod server;
 mod state;
 mod storage;
@@ -45,6 +46,7 @@ pub use catalog::CatalogError;
 pub use config::{BrokerConfig, NodeIdentity};
 pub use group::{GroupConfig, GroupError};
 pub use handle::BrokerHandle;
+pub use security::{Principal, PrincipalParseError};
 pub use server::resources::ResourceUsage;
 #[cfg(feature = "testing")]
 pub use storage::{FaultKind, FaultPoint, StorageFaults};

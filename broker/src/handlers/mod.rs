@@ -88,6 +88,9 @@ pub struct RequestContext {
     /// The node that received the request (handlers check leadership and
     /// coordination against it).
     pub node_id: i32,
+    /// Who sent it: the principal the connection authenticated as
+    /// (`User:ANONYMOUS` without authentication).
+    pub principal: crate::security::Principal,
 }
 
 /// A served API: key, versions and the function that runs it.

@@ -379,6 +379,7 @@ mod tests {
             client_id: None,
             peer: "127.0.0.1:1".parse().unwrap(),
             node_id: 0,
+            principal: crate::security::Principal::anonymous(),
         };
         let ProduceReply::Respond(response) = handle(&state.data_context(), request, &ctx).await
         else {

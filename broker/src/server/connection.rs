@@ -32,6 +32,7 @@ use super::frame::{frame_size, FrameError};
 use super::resources::Resources;
 use super::shutdown::Shutdown;
 use crate::config::BrokerConfig;
+use crate::security::Principal;
 use crate::state::BrokerState;
 
 /// Frames read ahead of the one being processed.
@@ -57,8 +58,18 @@ pub async fn serve(
     let _reader = AbortOnDrop(tokio::spawn(read_loop(
         reader, frames_tx, peer, limits, shutdown,
     )));
+    // No listener authenticates yet: every connection is anonymous.
+    let principal = Principal::anonymous();
     while let Some(frame) = frames.recv().await {
-        match dispatch(state.clone(), &endpoint, frame.bytes.clone(), peer).await {
+        match dispatch(
+            state.clone(),
+            &endpoint,
+            frame.bytes.clone(),
+            peer,
+            &principal,
+        )
+        .await
+        {
             Outcome::Respond(response) => {
                 // The response counts against the response budget until it
                 // is written, so clients that stop reading pin at most that

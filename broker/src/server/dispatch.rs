@@ -13,6 +13,7 @@ use super::intercept::{Interception, RequestInfo};
 use crate::handlers::{api_versions, lookup, HandlerError, Reply, RequestContext};
 #[cfg(feature = "testing")]
 use crate::handlers::{error_reply, ApiHandler};
+use crate::security::Principal;
 use crate::state::BrokerState;
 
 /// Largest request other than Produce. Only Produce carries bulk data;
@@ -50,6 +51,7 @@ pub async fn dispatch(
     endpoint: &Endpoint,
     frame: Bytes,
     peer: SocketAddr,
+    principal: &Principal,
 ) -> Outcome {
     let Some(prefix) = RequestPrefix::parse(&frame) else {
         return Outcome::Close("frame too short for a request header".to_string());
@@ -100,19 +102,21 @@ pub async fn dispatch(
         Ok(parts) => parts,
         Err(e) => return Outcome::Close(format!("{api:?} v{version}: {e}")),
     };
-    tracing::trace!(
-        ?api,
-        version,
-        correlation_id = header.correlation_id,
-        client = ?header.client_id,
-        "request"
-    );
     let ctx = RequestContext {
         version,
         client_id: header.client_id.as_ref().map(|c| c.to_string()),
         peer,
         node_id: endpoint.node_id,
+        principal: principal.clone(),
     };
+    tracing::trace!(
+        ?api,
+        version,
+        correlation_id = header.correlation_id,
+        client = ?header.client_id,
+        principal = %ctx.principal,
+        "request"
+    );
     #[cfg(feature = "testing")]
     let outcome = {
         let info = RequestInfo {
@@ -239,7 +243,14 @@ mod tests {
         // ApiVersions v3 (header v2): a client id of 200 bytes, 2 present.
         let frame = Bytes::from_static(&[0, 18, 0, 3, 0, 0, 0, 1, 0, 200, b'a', b'b']);
         let peer = "127.0.0.1:1".parse().unwrap();
-        let outcome = dispatch(broker.state.clone(), &endpoint, frame, peer).await;
+        let outcome = dispatch(
+            broker.state.clone(),
+            &endpoint,
+            frame,
+            peer,
+            &Principal::anonymous(),
+        )
+        .await;
         let Outcome::Close(reason) = outcome else {
             panic!("a lying header must close the connection: {outcome:?}");
         };

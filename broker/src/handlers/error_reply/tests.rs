@@ -41,6 +41,7 @@ async fn replies<R: Request + Encodable>(
             client_id: None,
             peer: "127.0.0.1:1".parse().unwrap(),
             node_id: 0,
+            principal: crate::security::Principal::anonymous(),
         };
         let reply = build(state, &ctx, api, &body.freeze(), CODE)
             .unwrap()
@@ -312,6 +313,7 @@ async fn every_builder_answers_every_served_version_with_the_code() {
         client_id: None,
         peer: "127.0.0.1:1".parse().unwrap(),
         node_id: 0,
+        principal: crate::security::Principal::anonymous(),
     };
     let mut body = BytesMut::new();
     CreateTopicsRequest::default().encode(&mut body, 7).unwrap();
@@ -342,6 +344,7 @@ fn produce_log_starts(state: &BrokerState, version: i16, code: i16) -> Vec<i64> 
         client_id: None,
         peer: "127.0.0.1:1".parse().unwrap(),
         node_id: 0,
+        principal: crate::security::Principal::anonymous(),
     };
     let Some(Ok(Reply::Body(mut bytes))) =
         build(state, &ctx, ApiKey::Produce, &body.freeze(), code)

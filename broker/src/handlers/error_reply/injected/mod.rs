@@ -151,6 +151,7 @@ mod offset_for_leader_epoch_tests {
                 client_id: None,
                 peer: "127.0.0.1:1".parse().unwrap(),
                 node_id: 0,
+                principal: crate::security::Principal::anonymous(),
             };
             let reply = build(
                 &state,
