@@ -222,8 +222,8 @@ pub(crate) fn parse_offset_commit(
         asked,
         &response.topics,
         |t| (t.name.0.as_str(), &t.partitions),
-        |p| p.partition_index,
-        |p| check(p.error_code, None),
+        |p| (p.partition_index, p.error_code),
+        |_| (),
     )
 }
 

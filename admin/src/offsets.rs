@@ -83,14 +83,15 @@ pub(crate) fn list_offsets_request(
 
 /// One result per asked-for partition from the per-topic answers of a
 /// response: `topic` names a topic answer and lists its partition answers,
-/// `index` is a partition answer's index and `read` turns the one found
-/// into a result; a partition the broker left out is a protocol error.
+/// `slot` gives a partition answer's index and error code, and `read` turns
+/// the answer found, when its code is no error, into the value; a partition
+/// the broker left out is a protocol error.
 pub(crate) fn per_asked_partition<T, P, V>(
     asked: &[TopicPartition],
     topics: &[T],
     topic: impl Fn(&T) -> (&str, &[P]),
-    index: impl Fn(&P) -> i32,
-    read: impl Fn(&P) -> Result<V>,
+    slot: impl Fn(&P) -> (i32, i16),
+    read: impl Fn(&P) -> V,
 ) -> Vec<(TopicPartition, Result<V>)> {
     asked
         .iter()
@@ -100,10 +101,10 @@ pub(crate) fn per_asked_partition<T, P, V>(
                 .map(&topic)
                 .filter(|(name, _)| *name == tp.topic())
                 .flat_map(|(_, partitions)| partitions)
-                .find(|p| index(p) == tp.partition);
+                .find(|p| slot(p).0 == tp.partition);
             let result = match found {
                 None => Err(missing(tp)),
-                Some(p) => read(p),
+                Some(p) => check(slot(p).1, None).map(|()| read(p)),
             };
             (tp.clone(), result)
         })
@@ -119,13 +120,11 @@ pub(crate) fn parse_list_offsets(
         asked,
         &response.topics,
         |t| (t.name.0.as_str(), &t.partitions),
-        |p| p.partition_index,
-        |p| {
-            check(p.error_code, None).map(|()| ListedOffset {
-                offset: (p.offset >= 0).then_some(p.offset),
-                timestamp: p.timestamp,
-                leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
-            })
+        |p| (p.partition_index, p.error_code),
+        |p| ListedOffset {
+            offset: (p.offset >= 0).then_some(p.offset),
+            timestamp: p.timestamp,
+            leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
         },
     )
 }
@@ -167,11 +166,9 @@ pub(crate) fn parse_delete_records(
         asked,
         &response.topics,
         |t| (t.name.0.as_str(), &t.partitions),
-        |p| p.partition_index,
-        |p| {
-            check(p.error_code, None).map(|()| DeletedRecords {
-                low_watermark: p.low_watermark,
-            })
+        |p| (p.partition_index, p.error_code),
+        |p| DeletedRecords {
+            low_watermark: p.low_watermark,
         },
     )
 }
