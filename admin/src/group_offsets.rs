@@ -28,6 +28,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::groups::group_id;
+use crate::offsets::per_asked_partition;
 use crate::routing::{check, fail_all, per_item, send_versioned, unique};
 use crate::topics::topic_name;
 use crate::types::{
@@ -217,22 +218,13 @@ pub(crate) fn parse_offset_commit(
     response: &OffsetCommitResponse,
     asked: &[TopicPartition],
 ) -> Vec<(TopicPartition, Result<()>)> {
-    asked
-        .iter()
-        .map(|tp| {
-            let found = response
-                .topics
-                .iter()
-                .filter(|t| t.name.0.as_str() == tp.topic())
-                .flat_map(|t| &t.partitions)
-                .find(|p| p.partition_index == tp.partition);
-            let result = match found {
-                None => Err(missing(tp)),
-                Some(p) => check(p.error_code, None),
-            };
-            (tp.clone(), result)
-        })
-        .collect()
+    per_asked_partition(
+        asked,
+        &response.topics,
+        |t| (t.name.0.as_str(), &t.partitions),
+        |p| (p.partition_index, p.error_code),
+        |_| (),
+    )
 }
 
 fn coordinator(group: &str) -> Target {

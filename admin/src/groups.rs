@@ -22,7 +22,7 @@ use kafka_protocol::messages::{
     DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
     GroupId, ListGroupsRequest, ListGroupsResponse,
 };
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Request, StrBytes};
 
 use crate::member_assignment::decode_assignment;
 use crate::routing::{check, fail_all, per_item, send_versioned, split, unique};
@@ -162,26 +162,8 @@ impl Admin {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let groups = unique(groups.into_iter().map(Into::into));
-        per_item(
-            &self.client,
-            &self.retry_settings(),
-            groups,
-            |pending| async move {
-                self.by_coordinator(pending, |node, batch| async move {
-                    let sent = send_versioned(&self.client, &Target::Broker(node), |_| {
-                        Ok(describe_groups_request(&batch))
-                    })
-                    .await;
-                    match sent {
-                        Ok((_, response)) => parse_describe_groups(&response, &batch, node),
-                        Err(error) => fail_all(&batch, &error),
-                    }
-                })
-                .await
-            },
-        )
-        .await
+        self.per_group(groups, describe_groups_request, parse_describe_groups)
+            .await
     }
 
     /// Deletes groups and their committed offsets; one result per group
@@ -191,7 +173,31 @@ impl Admin {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        self.per_group(groups, delete_groups_request, |response, batch, _| {
+            parse_delete_groups(response, batch)
+        })
+        .await
+    }
+
+    /// One result per group (duplicates dropped), retried per group: each
+    /// round sends one request per coordinator, built by `request` from the
+    /// groups it coordinates, whose answer `parse` reads (with the
+    /// coordinator's id); a request that fails fails its groups.
+    async fn per_group<I, S, V, R, B, P>(
+        &self,
+        groups: I,
+        request: B,
+        parse: P,
+    ) -> ItemResults<String, V>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+        R: Request,
+        B: Fn(&[String]) -> R,
+        P: Fn(&R::Response, &[String], i32) -> Vec<(String, Result<V>)>,
+    {
         let groups = unique(groups.into_iter().map(Into::into));
+        let (request, parse) = (&request, &parse);
         per_item(
             &self.client,
             &self.retry_settings(),
@@ -199,11 +205,11 @@ impl Admin {
             |pending| async move {
                 self.by_coordinator(pending, |node, batch| async move {
                     let sent = send_versioned(&self.client, &Target::Broker(node), |_| {
-                        Ok(delete_groups_request(&batch))
+                        Ok(request(&batch))
                     })
                     .await;
                     match sent {
-                        Ok((_, response)) => parse_delete_groups(&response, &batch),
+                        Ok((_, response)) => parse(&response, &batch, node),
                         Err(error) => fail_all(&batch, &error),
                     }
                 })

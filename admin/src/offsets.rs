@@ -23,6 +23,7 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::{
     BrokerId, DeleteRecordsRequest, DeleteRecordsResponse, ListOffsetsRequest, ListOffsetsResponse,
 };
+use kafka_protocol::protocol::Request;
 
 use crate::routing::{check, fail_all, leader_of, per_item, send_versioned, split};
 use crate::topics::topic_name;
@@ -80,31 +81,52 @@ pub(crate) fn list_offsets_request(
         .with_topics(topics))
 }
 
+/// One result per asked-for partition from the per-topic answers of a
+/// response: `topic` names a topic answer and lists its partition answers,
+/// `slot` gives a partition answer's index and error code, and `read` turns
+/// the answer found, when its code is no error, into the value; a partition
+/// the broker left out is a protocol error.
+pub(crate) fn per_asked_partition<T, P, V>(
+    asked: &[TopicPartition],
+    topics: &[T],
+    topic: impl Fn(&T) -> (&str, &[P]),
+    slot: impl Fn(&P) -> (i32, i16),
+    read: impl Fn(&P) -> V,
+) -> Vec<(TopicPartition, Result<V>)> {
+    asked
+        .iter()
+        .map(|tp| {
+            let found = topics
+                .iter()
+                .map(&topic)
+                .filter(|(name, _)| *name == tp.topic())
+                .flat_map(|(_, partitions)| partitions)
+                .find(|p| slot(p).0 == tp.partition);
+            let result = match found {
+                None => Err(missing(tp)),
+                Some(p) => check(slot(p).1, None).map(|()| read(p)),
+            };
+            (tp.clone(), result)
+        })
+        .collect()
+}
+
 /// One result per asked-for partition from a ListOffsets response.
 pub(crate) fn parse_list_offsets(
     response: &ListOffsetsResponse,
     asked: &[TopicPartition],
 ) -> Vec<(TopicPartition, Result<ListedOffset>)> {
-    asked
-        .iter()
-        .map(|tp| {
-            let found = response
-                .topics
-                .iter()
-                .filter(|t| t.name.0.as_str() == tp.topic())
-                .flat_map(|t| &t.partitions)
-                .find(|p| p.partition_index == tp.partition);
-            let result = match found {
-                None => Err(missing(tp)),
-                Some(p) => check(p.error_code, None).map(|()| ListedOffset {
-                    offset: (p.offset >= 0).then_some(p.offset),
-                    timestamp: p.timestamp,
-                    leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
-                }),
-            };
-            (tp.clone(), result)
-        })
-        .collect()
+    per_asked_partition(
+        asked,
+        &response.topics,
+        |t| (t.name.0.as_str(), &t.partitions),
+        |p| (p.partition_index, p.error_code),
+        |p| ListedOffset {
+            offset: (p.offset >= 0).then_some(p.offset),
+            timestamp: p.timestamp,
+            leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
+        },
+    )
 }
 
 /// A DeleteRecords request moving each partition's log start to its offset
@@ -140,24 +162,15 @@ pub(crate) fn parse_delete_records(
     response: &DeleteRecordsResponse,
     asked: &[TopicPartition],
 ) -> Vec<(TopicPartition, Result<DeletedRecords>)> {
-    asked
-        .iter()
-        .map(|tp| {
-            let found = response
-                .topics
-                .iter()
-                .filter(|t| t.name.0.as_str() == tp.topic())
-                .flat_map(|t| &t.partitions)
-                .find(|p| p.partition_index == tp.partition);
-            let result = match found {
-                None => Err(missing(tp)),
-                Some(p) => check(p.error_code, None).map(|()| DeletedRecords {
-                    low_watermark: p.low_watermark,
-                }),
-            };
-            (tp.clone(), result)
-        })
-        .collect()
+    per_asked_partition(
+        asked,
+        &response.topics,
+        |t| (t.name.0.as_str(), &t.partitions),
+        |p| (p.partition_index, p.error_code),
+        |p| DeletedRecords {
+            low_watermark: p.low_watermark,
+        },
+    )
 }
 
 impl Admin {
@@ -167,32 +180,8 @@ impl Admin {
         &self,
         specs: impl IntoIterator<Item = (TopicPartition, OffsetSpec)>,
     ) -> ItemResults<TopicPartition, ListedOffset> {
-        let specs: BTreeMap<TopicPartition, OffsetSpec> = specs.into_iter().collect();
-        let partitions: Vec<TopicPartition> = specs.keys().cloned().collect();
-        let specs = &specs;
-        per_item(
-            &self.client,
-            &self.retry_settings(),
-            partitions,
-            |pending| async move {
-                self.by_leader(pending, |node, batch| async move {
-                    let with_specs: Vec<(TopicPartition, OffsetSpec)> = batch
-                        .iter()
-                        .filter_map(|tp| specs.get(tp).map(|s| (tp.clone(), *s)))
-                        .collect();
-                    let sent = send_versioned(&self.client, &Target::Broker(node), |version| {
-                        list_offsets_request(&with_specs, version)
-                    })
-                    .await;
-                    match sent {
-                        Ok((_, response)) => parse_list_offsets(&response, &batch),
-                        Err(error) => fail_all(&batch, &error),
-                    }
-                })
-                .await
-            },
-        )
-        .await
+        self.per_partition(specs, list_offsets_request, parse_list_offsets)
+            .await
     }
 
     /// Deletes the records before the given offset of each partition (-1:
@@ -201,26 +190,51 @@ impl Admin {
         &self,
         before: impl IntoIterator<Item = (TopicPartition, i64)>,
     ) -> ItemResults<TopicPartition, DeletedRecords> {
-        let before: BTreeMap<TopicPartition, i64> = before.into_iter().collect();
-        let partitions: Vec<TopicPartition> = before.keys().cloned().collect();
-        let before = &before;
         let timeout = self.broker_timeout_ms();
+        self.per_partition(
+            before,
+            |offsets, _| Ok(delete_records_request(offsets, timeout)),
+            parse_delete_records,
+        )
+        .await
+    }
+
+    /// One result per partition (the last value given for a partition
+    /// wins), retried per partition: each round sends one request per
+    /// leader, built by `request` for the negotiated version from the
+    /// partitions it leads with their values, whose answer `parse` reads;
+    /// a request that fails fails its partitions.
+    async fn per_partition<T, V, R, B, P>(
+        &self,
+        values: impl IntoIterator<Item = (TopicPartition, T)>,
+        request: B,
+        parse: P,
+    ) -> ItemResults<TopicPartition, V>
+    where
+        T: Copy,
+        R: Request,
+        B: Fn(&[(TopicPartition, T)], i16) -> Result<R>,
+        P: Fn(&R::Response, &[TopicPartition]) -> Vec<(TopicPartition, Result<V>)>,
+    {
+        let values: BTreeMap<TopicPartition, T> = values.into_iter().collect();
+        let partitions: Vec<TopicPartition> = values.keys().cloned().collect();
+        let (values, request, parse) = (&values, &request, &parse);
         per_item(
             &self.client,
             &self.retry_settings(),
             partitions,
             |pending| async move {
                 self.by_leader(pending, |node, batch| async move {
-                    let offsets: Vec<(TopicPartition, i64)> = batch
+                    let with_values: Vec<(TopicPartition, T)> = batch
                         .iter()
-                        .filter_map(|tp| before.get(tp).map(|o| (tp.clone(), *o)))
+                        .filter_map(|tp| values.get(tp).map(|v| (tp.clone(), *v)))
                         .collect();
-                    let sent = send_versioned(&self.client, &Target::Broker(node), |_| {
-                        Ok(delete_records_request(&offsets, timeout))
+                    let sent = send_versioned(&self.client, &Target::Broker(node), |version| {
+                        request(&with_values, version)
                     })
                     .await;
                     match sent {
-                        Ok((_, response)) => parse_delete_records(&response, &batch),
+                        Ok((_, response)) => parse(&response, &batch),
                         Err(error) => fail_all(&batch, &error),
                     }
                 })

@@ -3,56 +3,28 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Output;
+mod common;
+
 use std::time::Duration;
 
-use durian::admin::{Admin, NewTopic};
-use durian::broker::{Broker, BrokerHandle};
+use common::{create_topic, start_broker, Run};
+use durian::broker::BrokerHandle;
 use durian::consumer::{Consumer, OffsetReset, TopicPartition};
 
 const PARTITIONS: i32 = 3;
 
 async fn broker_with_topic(topic: &str) -> BrokerHandle {
-    let broker = Broker::builder()
-        .temporary()
-        .listen("127.0.0.1:0")
-        .start()
-        .await
-        .unwrap();
-    let admin = Admin::builder()
-        .bootstrap_servers([broker.bootstrap()])
-        .connect()
-        .await
-        .unwrap();
-    for (name, result) in admin
-        .create_topics([NewTopic::new(topic, PARTITIONS)])
-        .await
-    {
-        result.unwrap_or_else(|e| panic!("creating {name}: {e}"));
-    }
+    let broker = start_broker().await;
+    create_topic(&broker.bootstrap(), topic, PARTITIONS).await;
     broker
 }
 
-async fn durian(broker: &BrokerHandle, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_durian"))
-        .arg("-b")
-        .arg(broker.bootstrap())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap()
+async fn durian(broker: &BrokerHandle, args: &[&str]) -> Run {
+    common::durian(&broker.bootstrap(), args, b"").await
 }
 
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "durian failed: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
+fn stdout(run: &Run) -> String {
+    run.assert_ok().text()
 }
 
 /// The number after `in ` and before ` s:` in a summary line.
@@ -194,9 +166,7 @@ async fn failures_exit_non_zero_with_the_reason() {
         ],
     )
     .await;
-    assert!(!missing.status.success());
-    let stderr = String::from_utf8_lossy(&missing.stderr);
-    assert!(stderr.contains("no-such-topic"), "{stderr}");
+    missing.assert_failed_with("no-such-topic");
 
     let produced = durian(
         &broker,
@@ -209,9 +179,7 @@ async fn failures_exit_non_zero_with_the_reason() {
         &["perf", "consume", "small", "--num", "11", "--timeout", "1s"],
     )
     .await;
-    assert!(!too_many.status.success());
-    let stderr = String::from_utf8_lossy(&too_many.stderr);
-    assert!(stderr.contains("read 10 of 11 records"), "{stderr}");
+    too_many.assert_failed_with("read 10 of 11 records");
 
     let bad_rate = durian(
         &broker,

@@ -15,19 +15,16 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::members::{
     partitions_of, wait_for, wait_for_commits_at_end, Ending, Member, SharedLog,
 };
-use common::value_of;
+use common::{produce_request, value_of};
 use durian_broker::testing::Cluster;
 use durian_consumer::{ConsumerBuilder, OffsetReset, TopicPartition};
 use durian_core::record::{BatchWriter, NO_HEADERS};
 use durian_core::{Client, ClientConfig, KafkaError, Target};
 use durian_testkit::wait::eventually;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::ApiKey;
 use tokio::time::Instant;
 
 const PARTITIONS: i32 = 3;
@@ -71,15 +68,7 @@ async fn produce(
             .try_append(1_700_000_000_000, None, Some(value.as_bytes()), NO_HEADERS)
             .unwrap();
     }
-    let records: Bytes = writer.finish().unwrap();
-    let request = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(partition)
-                .with_records(Some(records))])]);
+    let request = produce_request(topic, partition, writer.finish().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let leader = cluster.leader(topic, partition).unwrap();
@@ -110,6 +99,46 @@ async fn produce_round(
     for partition in 0..PARTITIONS {
         produce(client, cluster, topic, partition, first, count).await;
     }
+}
+
+/// Produces records `first..first + count` to every partition, then waits
+/// (30 s at most) until the log holds every record up to there.
+async fn produce_and_await_reading(
+    setup: &(Client, SharedLog),
+    cluster: &Cluster,
+    topic: &str,
+    first: usize,
+    count: usize,
+    what: &str,
+) {
+    let (client, log) = setup;
+    produce_round(client, cluster, topic, first, count).await;
+    let total = PARTITIONS as usize * (first + count);
+    wait_for(log, Duration::from_secs(30), what, |l| {
+        l.counts().len() >= total
+    })
+    .await;
+}
+
+/// Creates `topic` and starts member "a" of `group` on it, committing after
+/// every poll: returns the set-up client with the member's log, and the
+/// member.
+async fn start_member(
+    cluster: &Cluster,
+    topic: &str,
+    group: &str,
+) -> ((Client, SharedLog), Member) {
+    cluster.create_topic(topic, PARTITIONS).await.unwrap();
+    let client = setup_client(cluster, topic).await;
+    let log = SharedLog::default();
+    let member = Member::start(
+        "a",
+        consumer(cluster, Some(group)),
+        topic,
+        log.clone(),
+        true,
+    );
+    ((client, log), member)
 }
 
 fn consumer(cluster: &Cluster, group: Option<&str>) -> ConsumerBuilder {
@@ -269,29 +298,20 @@ async fn commits_and_heartbeats_follow_a_moving_coordinator() {
     let cluster = start_cluster().await;
     let topic = "moving-coordinator";
     let group = "coordinator-moves";
-    cluster.create_topic(topic, PARTITIONS).await.unwrap();
-    let client = setup_client(&cluster, topic).await;
     let arrivals = record_arrivals(&cluster);
-    let log = SharedLog::default();
-    let member = Member::start(
-        "a",
-        consumer(&cluster, Some(group)),
-        topic,
-        log.clone(),
-        true,
-    );
-    let everything = |count: usize| move |l: &common::members::Log| l.counts().len() >= count;
+    let (setup, member) = start_member(&cluster, topic, group).await;
     let mut produced = 0;
     for round in 0..3 {
-        produce_round(&client, &cluster, topic, produced, 1_000).await;
-        produced += 1_000;
-        wait_for(
-            &log,
-            Duration::from_secs(30),
+        produce_and_await_reading(
+            &setup,
+            &cluster,
+            topic,
+            produced,
+            1_000,
             "every record so far",
-            everything(PARTITIONS as usize * produced),
         )
         .await;
+        produced += 1_000;
         let from = cluster.coordinator(group).unwrap();
         let to = (from + 1) % 3;
         cluster.move_coordinator(group, to).unwrap();
@@ -312,17 +332,11 @@ async fn commits_and_heartbeats_follow_a_moving_coordinator() {
             tokio::time::sleep_until(moved + SESSION_TIMEOUT + Duration::from_secs(1)).await;
         }
     }
-    produce_round(&client, &cluster, topic, produced, 1_000).await;
+    produce_and_await_reading(&setup, &cluster, topic, produced, 1_000, "every record").await;
     produced += 1_000;
-    wait_for(
-        &log,
-        Duration::from_secs(30),
-        "every record",
-        everything(PARTITIONS as usize * produced),
-    )
-    .await;
-    close_after_commits_at_end(&cluster, group, topic, &log, member).await;
-    assert_exactly_once(&log, topic, produced);
+    let log = &setup.1;
+    close_after_commits_at_end(&cluster, group, topic, log, member).await;
+    assert_exactly_once(log, topic, produced);
     // The offsets the member committed are where a new member starts.
     let reader = consumer(&cluster, Some(group)).build().unwrap();
     let partitions = (0..PARTITIONS)
@@ -349,25 +363,8 @@ async fn a_bouncing_broker_that_is_not_the_coordinator_causes_no_rebalance() {
     let cluster = start_cluster().await;
     let topic = "bounce";
     let group = "bounce-group";
-    cluster.create_topic(topic, PARTITIONS).await.unwrap();
-    let client = setup_client(&cluster, topic).await;
-    let log = SharedLog::default();
-    let member = Member::start(
-        "a",
-        consumer(&cluster, Some(group)),
-        topic,
-        log.clone(),
-        true,
-    );
-    let everything = |count: usize| move |l: &common::members::Log| l.counts().len() >= count;
-    produce_round(&client, &cluster, topic, 0, 1_000).await;
-    wait_for(
-        &log,
-        Duration::from_secs(30),
-        "the first records",
-        everything(3_000),
-    )
-    .await;
+    let (setup, member) = start_member(&cluster, topic, group).await;
+    produce_and_await_reading(&setup, &cluster, topic, 0, 1_000, "the first records").await;
     let coordinator = cluster.coordinator(group).unwrap();
     // A node that leads a partition, so fetches must move, but does not
     // coordinate the group.
@@ -376,24 +373,11 @@ async fn a_bouncing_broker_that_is_not_the_coordinator_causes_no_rebalance() {
         .find(|node| *node != coordinator)
         .unwrap_or((coordinator + 1) % 3);
     cluster.stop_broker(bounced).await.unwrap();
-    produce_round(&client, &cluster, topic, 1_000, 1_000).await;
-    wait_for(
-        &log,
-        Duration::from_secs(30),
-        "records while down",
-        everything(6_000),
-    )
-    .await;
+    produce_and_await_reading(&setup, &cluster, topic, 1_000, 1_000, "records while down").await;
     cluster.start_broker(bounced).await.unwrap();
-    produce_round(&client, &cluster, topic, 2_000, 1_000).await;
-    wait_for(
-        &log,
-        Duration::from_secs(30),
-        "records after",
-        everything(9_000),
-    )
-    .await;
-    close_after_commits_at_end(&cluster, group, topic, &log, member).await;
-    assert_exactly_once(&log, topic, 3_000);
+    produce_and_await_reading(&setup, &cluster, topic, 2_000, 1_000, "records after").await;
+    let log = &setup.1;
+    close_after_commits_at_end(&cluster, group, topic, log, member).await;
+    assert_exactly_once(log, topic, 3_000);
     cluster.shutdown().await.unwrap();
 }

@@ -13,16 +13,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::members::{assert_disjoint_and_covering, wait_for, Ending, Member, SharedLog};
-use common::{admin, check_record, consumer, create_topic, value_of};
+use common::{admin, consumer, create_topic, keyed_batch, produce_request, read_in_order_to};
 use durian_consumer::TopicPartition;
-use durian_core::record::{BatchWriter, NO_HEADERS};
 use durian_core::{Client, KafkaError, Target};
 use durian_testkit::KafkaCluster;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ProduceRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
 
 /// Produce v12, the last version that names topics: Kafka 4.x also serves
 /// v13, which addresses them by topic id only, so the name-only request
@@ -43,27 +38,8 @@ async fn produce(
     let mut next = first;
     while next < first + count {
         let end = (next + per_batch).min(first + count);
-        let mut writer = BatchWriter::builder().build();
-        for index in next..end {
-            writer
-                .try_append(
-                    1_700_000_000_000 + index as i64,
-                    Some(index.to_string().as_bytes()),
-                    Some(value_of(partition, index).as_bytes()),
-                    NO_HEADERS,
-                )
-                .unwrap();
-        }
-        let records: Bytes = writer.finish().unwrap();
+        let request = produce_request(topic, partition, keyed_batch(partition, next..end));
         next = end;
-        let request = ProduceRequest::default()
-            .with_acks(-1)
-            .with_timeout_ms(10_000)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(partition)
-                    .with_records(Some(records))])]);
         // A new partition may be in the metadata a moment before its
         // leader serves it (NOT_LEADER_OR_FOLLOWER): retriable, as for any
         // client.
@@ -109,30 +85,17 @@ async fn assigned_partitions_are_read_in_order_with_keys_and_end_offsets() {
         TopicPartition::new("interop", 1),
     ];
     consumer.assign(partitions.clone()).unwrap();
-    let mut next = [0i64, 0];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while next != [3_000, 2_000] {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "stalled at {next:?}"
+    read_in_order_to(&mut consumer, &[3_000, 2_000], |record| {
+        assert_eq!(
+            record.key.as_deref(),
+            Some(record.offset.to_string().as_bytes()),
+            "key of {}@{}",
+            record.partition,
+            record.offset
         );
-        let batch = consumer.poll(Duration::from_secs(2)).await.unwrap();
-        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
-        for record in batch {
-            check_record(&record);
-            assert_eq!(
-                record.key.as_deref(),
-                Some(record.offset.to_string().as_bytes()),
-                "key of {}@{}",
-                record.partition,
-                record.offset
-            );
-            assert_eq!(record.timestamp, 1_700_000_000_000 + record.offset);
-            let slot = &mut next[record.partition as usize];
-            assert_eq!(record.offset, *slot);
-            *slot += 1;
-        }
-    }
+        assert_eq!(record.timestamp, 1_700_000_000_000 + record.offset);
+    })
+    .await;
     assert_eq!(consumer.lag(&partitions[1]), Some(0));
     assert_eq!(consumer.position(&partitions[0]).await.unwrap(), 3_000);
     let ends = consumer.end_offsets(&partitions).await.unwrap();

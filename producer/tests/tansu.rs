@@ -13,12 +13,9 @@
 
 mod common;
 
+use common::{acks_one_single_in_flight_in_order, produce_and_verify};
+use durian_producer::Compression;
 use durian_testkit::Tansu;
-use std::time::Duration;
-
-use common::{admin_client, create_topic, produce_and_verify, read_partition, value_of};
-use durian_producer::{Compression, Producer, ProducerRecord};
-use futures::future::join_all;
 
 /// Records per partition in each codec's run (6 partitions).
 const PER_PARTITION: usize = 8_000;
@@ -63,40 +60,5 @@ async fn acks_one_single_in_flight_records_arrive_in_order_on_tansu() {
     let Some(tansu) = Tansu::start().await else {
         return;
     };
-    let topic = "tansu-acks-one";
-    let admin = admin_client(&tansu.bootstrap());
-    create_topic(&admin, topic, 3).await;
-    let producer = Producer::builder()
-        .bootstrap_servers([tansu.bootstrap().clone()])
-        .compression(Compression::Lz4)
-        .idempotence(false)
-        .configure(|c| {
-            c.acks = durian_producer::Acks::Leader;
-            c.max_in_flight = 1;
-        })
-        .build()
-        .unwrap();
-    let per_partition = 3_000;
-    let mut deliveries = Vec::new();
-    for n in 0..per_partition {
-        for partition in 0..3 {
-            let record =
-                ProducerRecord::new(topic, value_of(partition, n)).with_partition(partition);
-            deliveries.push(producer.send(record).await.unwrap());
-        }
-    }
-    for result in join_all(deliveries).await {
-        result.unwrap();
-    }
-    producer.close(Duration::from_secs(10)).await.unwrap();
-    for partition in 0..3 {
-        let records = read_partition(&admin, topic, partition, per_partition).await;
-        for (n, record) in records.iter().enumerate() {
-            assert_eq!(
-                record.value.as_ref().unwrap(),
-                &value_of(partition, n),
-                "{topic}-{partition} #{n}"
-            );
-        }
-    }
+    acks_one_single_in_flight_in_order(&tansu.bootstrap(), "tansu-acks-one").await;
 }

@@ -24,71 +24,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use durian_consumer::{Consumer, OffsetReset, TopicPartition};
-use durian_producer::{Compression, Producer, ProducerRecord};
+use durian_producer::{Compression, Producer};
 use durian_reliability::readback::{create_topic, read_all};
 use durian_reliability::{check, produce, Expectations, Workload};
 use durian_testkit::KafkaCluster;
 use tokio::time::Instant;
 
 use common::fault_tolerant_producer;
+use common::sent::{Sent, CODECS};
 
-/// Every codec the producer offers.
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
-/// What a record was sent with, compared field by field on the way back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Sent {
-    key: Option<Bytes>,
-    value: Option<Bytes>,
-    headers: Vec<(Bytes, Option<Bytes>)>,
-    timestamp: i64,
-}
-
-/// Record `n` of a round trip: mostly keyed (16 keys), every 13th
-/// unkeyed, every 17th keyed one a tombstone; two headers named "n", one
-/// null header every third record; values of varying length.
+/// Record `n` of a round trip: values of varying length, timestamps from
+/// 1_700_000_000_000 on.
 fn sent_record(n: usize) -> Sent {
-    let key = (!n.is_multiple_of(13)).then(|| Bytes::from(format!("key-{}", n % 16)));
-    let value = (key.is_none() || !n.is_multiple_of(17))
-        .then(|| Bytes::from(format!("value {n} {}", "x".repeat(n % 200))));
-    let mut headers = vec![
-        (Bytes::from_static(b"n"), Some(Bytes::from(n.to_string()))),
-        (Bytes::from_static(b"n"), Some(Bytes::from_static(b"again"))),
-    ];
-    if n.is_multiple_of(3) {
-        headers.push((Bytes::from_static(b"null"), None));
-    }
-    Sent {
-        key,
-        value,
-        headers,
-        timestamp: 1_700_000_000_000 + n as i64,
-    }
-}
-
-fn producer_record(topic: &str, sent: &Sent) -> ProducerRecord {
-    let mut record = match &sent.value {
-        Some(value) => ProducerRecord::new(topic, value.clone()),
-        None => ProducerRecord::tombstone(topic),
-    }
-    .with_timestamp(sent.timestamp);
-    if let Some(key) = &sent.key {
-        record = record.with_key(key.clone());
-    }
-    for (key, value) in &sent.headers {
-        let key = String::from_utf8(key.to_vec()).unwrap();
-        record = match value {
-            Some(value) => record.with_header(key, value.clone()),
-            None => record.with_null_header(key),
-        };
-    }
-    record
+    Sent::numbered(
+        n,
+        || Bytes::from(format!("value {n} {}", "x".repeat(n % 200))),
+        1_700_000_000_000 + n as i64,
+    )
 }
 
 /// Sends `count` records to `topic` (3 partitions, the default
@@ -109,7 +61,7 @@ async fn round_trip(bootstrap: &str, codec: Compression, topic: &str, count: usi
         .unwrap();
     let mut deliveries = Vec::with_capacity(count);
     for n in 0..count {
-        let record = producer_record(topic, &sent_record(n));
+        let record = sent_record(n).producer_record(topic);
         deliveries.push(producer.send(record).await.unwrap());
     }
     let mut expected: BTreeMap<(i32, i64), Sent> = BTreeMap::new();
@@ -164,16 +116,7 @@ async fn round_trip(bootstrap: &str, codec: Compression, topic: &str, count: usi
                 "{topic} ({codec}): offsets come back in order, without gaps"
             );
             *position += 1;
-            let got = Sent {
-                key: record.key.clone(),
-                value: record.value.clone(),
-                headers: record
-                    .headers
-                    .iter()
-                    .map(|h| (h.key.clone(), h.value.clone()))
-                    .collect(),
-                timestamp: record.timestamp,
-            };
+            let got = Sent::received(&record);
             assert!(
                 read.insert((record.partition, record.offset), got)
                     .is_none(),

@@ -15,6 +15,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,41 +26,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use durian_broker::{Broker, LogConfig};
 use durian_consumer::{Consumer, OffsetReset, TopicPartition};
-use durian_producer::{Compression, Producer, ProducerRecord};
+use durian_producer::{Producer, ProducerRecord};
 use durian_reliability::readback::create_topic;
 use durian_testkit::kafka::{installation, INSTALL_HINT};
 use durian_testkit::KafkaCluster;
 use tokio::time::Instant;
 
-/// Every codec the producer offers.
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
+use common::sent::{Sent, CODECS};
 
 /// Records are sent in chunks of this many, each awaited, so every codec
 /// writes several batches.
 const CHUNK: usize = 50;
 
-/// What a record was sent with, compared field by field on the way back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Sent {
-    key: Option<Bytes>,
-    value: Option<Bytes>,
-    headers: Vec<(Bytes, Option<Bytes>)>,
-    timestamp: i64,
-}
-
-/// Record `n`: keyed (16 keys) except every 13th, every 17th keyed one a
-/// tombstone, two headers named "n" and a null header every third record;
-/// values up to 1 KiB of pseudo-random bytes, so compression does not
-/// shrink them away and segments fill.
+/// Record `n`: values up to 1 KiB of pseudo-random bytes, so compression
+/// does not shrink them away and segments fill.
 fn sent_record(n: usize) -> Sent {
-    let key = (!n.is_multiple_of(13)).then(|| Bytes::from(format!("key-{}", n % 16)));
-    let value = (key.is_none() || !n.is_multiple_of(17)).then(|| {
+    let value = || {
         let mut state = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let bytes: Vec<u8> = (0..(n * 37) % 1024)
             .map(|_| {
@@ -69,20 +52,8 @@ fn sent_record(n: usize) -> Sent {
             })
             .collect();
         Bytes::from(bytes)
-    });
-    let mut headers = vec![
-        (Bytes::from_static(b"n"), Some(Bytes::from(n.to_string()))),
-        (Bytes::from_static(b"n"), Some(Bytes::from_static(b"again"))),
-    ];
-    if n.is_multiple_of(3) {
-        headers.push((Bytes::from_static(b"null"), None));
-    }
-    Sent {
-        key,
-        value,
-        headers,
-        timestamp: base_timestamp() + n as i64,
-    }
+    };
+    Sent::numbered(n, value, base_timestamp() + n as i64)
 }
 
 /// The timestamp of record 0: an hour before the test started. Recent on
@@ -96,24 +67,9 @@ fn base_timestamp() -> i64 {
     })
 }
 
+/// The producer record that sends `sent` to partition 0 of `topic`.
 fn producer_record(topic: &str, sent: &Sent) -> ProducerRecord {
-    let mut record = match &sent.value {
-        Some(value) => ProducerRecord::new(topic, value.clone()),
-        None => ProducerRecord::tombstone(topic),
-    }
-    .with_timestamp(sent.timestamp)
-    .with_partition(0);
-    if let Some(key) = &sent.key {
-        record = record.with_key(key.clone());
-    }
-    for (key, value) in &sent.headers {
-        let key = String::from_utf8(key.to_vec()).unwrap();
-        record = match value {
-            Some(value) => record.with_header(key, value.clone()),
-            None => record.with_null_header(key),
-        };
-    }
-    record
+    sent.producer_record(topic).with_partition(0)
 }
 
 /// Sends `per_codec` records with each codec to partition 0 of `topic`;
@@ -177,16 +133,7 @@ async fn read_back(bootstrap: &str, topic: &str, from: i64, expected: &[Sent]) {
                 record.offset, position,
                 "{topic}: offsets in order, without gaps, from {from}"
             );
-            let got = Sent {
-                key: record.key.clone(),
-                value: record.value.clone(),
-                headers: record
-                    .headers
-                    .iter()
-                    .map(|h| (h.key.clone(), h.value.clone()))
-                    .collect(),
-                timestamp: record.timestamp,
-            };
+            let got = Sent::received(record);
             assert_eq!(
                 &got, &expected[position as usize],
                 "{topic}: record at offset {position}"

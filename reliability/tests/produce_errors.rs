@@ -356,25 +356,17 @@ async fn p3_out_of_order_sequence_behind_an_unresolved_batch_is_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p3_unknown_producer_id_with_acknowledged_records_in_the_log_is_fatal() {
-    run_case(
-        "UNKNOWN_PRODUCER_ID",
-        1,
-        fail_produce(ResponseError::UnknownProducerId, 1),
-        Promise::Fatal,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p3_invalid_producer_epoch_is_fatal() {
-    run_case(
-        "INVALID_PRODUCER_EPOCH",
-        1,
-        fail_produce(ResponseError::InvalidProducerEpoch, 1),
-        Promise::Fatal,
-    )
-    .await;
+async fn p3_unknown_producer_id_and_invalid_producer_epoch_are_fatal() {
+    for (name, error) in [
+        // With acknowledged records in the log (the warm-up's).
+        ("UNKNOWN_PRODUCER_ID", ResponseError::UnknownProducerId),
+        (
+            "INVALID_PRODUCER_EPOCH",
+            ResponseError::InvalidProducerEpoch,
+        ),
+    ] {
+        run_case(name, 1, fail_produce(error, 1), Promise::Fatal).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

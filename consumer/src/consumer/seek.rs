@@ -156,15 +156,30 @@ impl Consumer {
         partitions: &[TopicPartition],
         timestamp: i64,
     ) -> Result<()> {
+        let found = self.offsets_at(partitions, timestamp).await?;
+        for (tp, offset) in found {
+            self.seek(&tp, offset)?;
+        }
+        Ok(())
+    }
+
+    /// The offset of every partition in `partitions` at the ListOffsets
+    /// `timestamp` (a time, or the earliest or latest marker).
+    async fn offsets_at(
+        &self,
+        partitions: &[TopicPartition],
+        timestamp: i64,
+    ) -> Result<BTreeMap<TopicPartition, i64>> {
         let wanted = partitions
             .iter()
             .map(|tp| (tp.clone(), timestamp))
             .collect();
-        let found = self.list_offsets_complete(&wanted).await?;
-        for (tp, (offset, _)) in found {
-            self.seek(&tp, offset)?;
-        }
-        Ok(())
+        Ok(self
+            .list_offsets_complete(&wanted)
+            .await?
+            .into_iter()
+            .map(|(tp, (o, _))| (tp, o))
+            .collect())
     }
 
     /// For each partition, the earliest offset whose timestamp is at or
@@ -186,16 +201,7 @@ impl Consumer {
         &self,
         partitions: &[TopicPartition],
     ) -> Result<BTreeMap<TopicPartition, i64>> {
-        let wanted = partitions
-            .iter()
-            .map(|tp| (tp.clone(), EARLIEST_TIMESTAMP))
-            .collect();
-        Ok(self
-            .list_offsets_complete(&wanted)
-            .await?
-            .into_iter()
-            .map(|(tp, (o, _))| (tp, o))
-            .collect())
+        self.offsets_at(partitions, EARLIEST_TIMESTAMP).await
     }
 
     /// The end offsets (high watermarks, or last stable offsets under read_committed).
@@ -203,16 +209,7 @@ impl Consumer {
         &self,
         partitions: &[TopicPartition],
     ) -> Result<BTreeMap<TopicPartition, i64>> {
-        let wanted = partitions
-            .iter()
-            .map(|tp| (tp.clone(), LATEST_TIMESTAMP))
-            .collect();
-        Ok(self
-            .list_offsets_complete(&wanted)
-            .await?
-            .into_iter()
-            .map(|(tp, (o, _))| (tp, o))
-            .collect())
+        self.offsets_at(partitions, LATEST_TIMESTAMP).await
     }
 
     /// ListOffsets, retried until every partition answered or the request timeout passed.

@@ -70,6 +70,35 @@ pub fn value_of(partition: i32, index: usize) -> String {
     format!("p{partition}-{index}")
 }
 
+/// One batch of records `indexes` of `partition`, each keyed by its index,
+/// its value from [`value_of`], timestamped 1_700_000_000_000 + index.
+pub fn keyed_batch(partition: i32, indexes: std::ops::Range<usize>) -> Bytes {
+    let mut writer = BatchWriter::builder().build();
+    for index in indexes {
+        writer
+            .try_append(
+                1_700_000_000_000 + index as i64,
+                Some(index.to_string().as_bytes()),
+                Some(value_of(partition, index).as_bytes()),
+                NO_HEADERS,
+            )
+            .unwrap();
+    }
+    writer.finish().unwrap()
+}
+
+/// A Produce request (acks=all) carrying `records` to `topic`-`partition`.
+pub fn produce_request(topic: &str, partition: i32, records: Bytes) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(records))])])
+}
+
 /// Appends `count` records to `partition`, `per_batch` per batch, values
 /// from [`value_of`] numbered from `first`.
 pub async fn produce(
@@ -92,31 +121,12 @@ pub async fn produce(
             if next >= first + count {
                 break;
             }
-            let mut writer = BatchWriter::builder().build();
             let end = (next + per_batch).min(first + count);
-            for index in next..end {
-                let key = index.to_string();
-                writer
-                    .try_append(
-                        1_700_000_000_000 + index as i64,
-                        Some(key.as_bytes()),
-                        Some(value_of(partition, index).as_bytes()),
-                        NO_HEADERS,
-                    )
-                    .unwrap();
-            }
-            batches.push(writer.finish().unwrap());
+            batches.push(keyed_batch(partition, next..end));
             next = end;
         }
         let records: Bytes = batches.concat().into();
-        let request = ProduceRequest::default()
-            .with_acks(-1)
-            .with_timeout_ms(10_000)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(partition)
-                    .with_records(Some(records))])]);
+        let request = produce_request(topic, partition, records);
         let response = client.send(Target::Broker(leader), request).await.unwrap();
         let code = response.responses[0].partition_responses[0].error_code;
         KafkaError::check(code, None).unwrap();
@@ -160,6 +170,34 @@ pub fn check_record(record: &ConsumerRecord) {
         record.partition,
         record.offset
     );
+}
+
+/// Polls `consumer` (assigned partitions 0, 1, ... of one topic) until it
+/// has read up to `ends` (one end offset a partition) within 60 s, checking
+/// that every record comes in offset order with its value (`check_record`),
+/// and passing each to `also` for the caller's own checks.
+pub async fn read_in_order_to(
+    consumer: &mut durian_consumer::Consumer,
+    ends: &[i64],
+    mut also: impl FnMut(&ConsumerRecord),
+) {
+    let mut next = vec![0i64; ends.len()];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while next != ends {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stalled at {next:?}"
+        );
+        let batch = consumer.poll(Duration::from_secs(2)).await.unwrap();
+        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        for record in batch {
+            check_record(&record);
+            also(&record);
+            let slot = &mut next[record.partition as usize];
+            assert_eq!(record.offset, *slot);
+            *slot += 1;
+        }
+    }
 }
 
 /// Deliveries per partition and offset.

@@ -18,51 +18,29 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
-	"sync"
 	"time"
 
+	"durian.dev/interop/internal/cmdline"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-var outMu sync.Mutex
-
-// line prints one fact, never interleaved with another.
-func line(words ...any) {
-	outMu.Lock()
-	defer outMu.Unlock()
-	fmt.Println(words...)
-}
-
-// fail reports what went wrong and exits non-zero, so the test shows it.
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "durian-franz: "+format+"\n", args...)
-	os.Exit(1)
-}
+const prog = cmdline.Program("durian-franz")
 
 func main() {
-	if len(os.Args) == 4 && os.Args[1] == "delete" {
-		deleteTopic(os.Args[2], os.Args[3])
+	args, run := prog.Command("roundtrip",
+		[]string{"BOOTSTRAP", "TOPIC", "PARTITIONS", "RECORDS", "GROUP", "CODEC"}, deleteTopic)
+	if !run {
 		return
 	}
-	if len(os.Args) != 8 || os.Args[1] != "roundtrip" {
-		fail("usage: durian-franz roundtrip BOOTSTRAP TOPIC PARTITIONS RECORDS GROUP CODEC | delete BOOTSTRAP TOPIC")
-	}
-	codec, ok := codecs[os.Args[7]]
+	codec, ok := codecs[args.Get("CODEC")]
 	if !ok {
-		fail("CODEC: %q is none of none, gzip, snappy, lz4, zstd", os.Args[7])
+		prog.Fail("CODEC: %q is none of none, gzip, snappy, lz4, zstd", args.Get("CODEC"))
 	}
-	bootstrap, topic, group := os.Args[2], os.Args[3], os.Args[6]
-	partitions, err := strconv.Atoi(os.Args[4])
-	if err != nil {
-		fail("PARTITIONS: %v", err)
-	}
-	records, err := strconv.Atoi(os.Args[5])
-	if err != nil {
-		fail("RECORDS: %v", err)
-	}
+	bootstrap, topic, group := args.Get("BOOTSTRAP"), args.Get("TOPIC"), args.Get("GROUP")
+	partitions := args.Int("PARTITIONS")
+	records := args.Int("RECORDS")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -83,16 +61,16 @@ func deleteTopic(bootstrap, topic string) {
 	defer cancel()
 	deleted, err := newAdmin(bootstrap).DeleteTopics(ctx, topic)
 	if err != nil {
-		fail("delete topics: %v", err)
+		prog.Fail("delete topics: %v", err)
 	}
 	for _, d := range deleted.Sorted() {
-		line("deleted", d.Topic, d.Err)
+		cmdline.Line("deleted", d.Topic, d.Err)
 	}
 	topics, err := newAdmin(bootstrap).ListTopics(ctx)
 	if err != nil {
-		fail("list topics: %v", err)
+		prog.Fail("list topics: %v", err)
 	}
-	line("listed-after", topics.Has(topic))
+	cmdline.Line("listed-after", topics.Has(topic))
 }
 
 // newAdmin is a kadm client over a new kgo client (which the process's exit
@@ -100,24 +78,24 @@ func deleteTopic(bootstrap, topic string) {
 func newAdmin(bootstrap string) *kadm.Client {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
 	if err != nil {
-		fail("admin client: %v", err)
+		prog.Fail("admin client: %v", err)
 	}
 	return kadm.NewClient(cl)
 }
 
 func createTopic(ctx context.Context, admin *kadm.Client, topic string, partitions int) {
 	if _, err := admin.CreateTopic(ctx, int32(partitions), 1, nil, topic); err != nil {
-		fail("create topic: %v", err)
+		prog.Fail("create topic: %v", err)
 	}
-	line("created", topic)
+	cmdline.Line("created", topic)
 	_, err := admin.CreateTopic(ctx, int32(partitions), 1, nil, topic)
-	line("create-again", err)
+	cmdline.Line("create-again", err)
 	brokers, err := admin.ListBrokers(ctx)
 	if err != nil {
-		fail("list brokers: %v", err)
+		prog.Fail("list brokers: %v", err)
 	}
 	for _, b := range brokers {
-		line("broker", b.NodeID, b.Host, b.Port)
+		cmdline.Line("broker", b.NodeID, b.Host, b.Port)
 	}
 }
 
@@ -138,7 +116,7 @@ func produce(ctx context.Context, bootstrap, topic string, records int, codec kg
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
-		fail("producer: %v", err)
+		prog.Fail("producer: %v", err)
 	}
 	defer cl.Close()
 	batch := make([]*kgo.Record, records)
@@ -154,11 +132,11 @@ func produce(ctx context.Context, bootstrap, topic string, records int, codec kg
 	}
 	results := cl.ProduceSync(ctx, batch...)
 	if err := results.FirstErr(); err != nil {
-		fail("produce: %v", err)
+		prog.Fail("produce: %v", err)
 	}
 	// The results come in the order the records were acknowledged.
 	for _, r := range results {
-		line("delivered", index[r.Record], r.Record.Partition, r.Record.Offset)
+		cmdline.Line("delivered", index[r.Record], r.Record.Partition, r.Record.Offset)
 	}
 }
 
@@ -171,60 +149,60 @@ func consume(ctx context.Context, bootstrap, topic, group string, records int) {
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
-		fail("consumer: %v", err)
+		prog.Fail("consumer: %v", err)
 	}
 	read := 0
 	for read < records {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			fail("consume: only %d of %d records before the deadline", read, records)
+			prog.Fail("consume: only %d of %d records before the deadline", read, records)
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			fail("fetch %s-%d: %v", t, p, err)
+			prog.Fail("fetch %s-%d: %v", t, p, err)
 		})
 		fetches.EachRecord(func(r *kgo.Record) {
 			header := ""
 			if len(r.Headers) == 1 {
 				header = r.Headers[0].Key + "=" + string(r.Headers[0].Value)
 			}
-			line("read", r.Partition, r.Offset, string(r.Key), string(r.Value), header)
+			cmdline.Line("read", r.Partition, r.Offset, string(r.Key), string(r.Value), header)
 			read++
 		})
 		if err := cl.CommitUncommittedOffsets(ctx); err != nil {
-			fail("commit: %v", err)
+			prog.Fail("commit: %v", err)
 		}
 	}
 	cl.Close()
-	line("closed")
+	cmdline.Line("closed")
 }
 
 func inspect(ctx context.Context, admin *kadm.Client, topic, group string) {
 	committed, err := admin.FetchOffsets(ctx, group)
 	if err != nil {
-		fail("fetch offsets: %v", err)
+		prog.Fail("fetch offsets: %v", err)
 	}
 	committed.Each(func(o kadm.OffsetResponse) {
-		line("committed", o.Partition, o.At, o.Err)
+		cmdline.Line("committed", o.Partition, o.At, o.Err)
 	})
 	ends, err := admin.ListEndOffsets(ctx, topic)
 	if err != nil {
-		fail("list end offsets: %v", err)
+		prog.Fail("list end offsets: %v", err)
 	}
 	ends.Each(func(o kadm.ListedOffset) {
-		line("end", o.Partition, o.Offset, o.Err)
+		cmdline.Line("end", o.Partition, o.Offset, o.Err)
 	})
 	listed, err := admin.ListGroups(ctx)
 	if err != nil {
-		fail("list groups: %v", err)
+		prog.Fail("list groups: %v", err)
 	}
 	for _, g := range listed.Sorted() {
-		line("group", g.Group, g.ProtocolType, g.State)
+		cmdline.Line("group", g.Group, g.ProtocolType, g.State)
 	}
 	described, err := admin.DescribeGroups(ctx, group)
 	if err != nil {
-		fail("describe groups: %v", err)
+		prog.Fail("describe groups: %v", err)
 	}
 	for _, g := range described.Sorted() {
-		line("described", g.Group, g.State, g.ProtocolType, len(g.Members), g.Err)
+		cmdline.Line("described", g.Group, g.State, g.ProtocolType, len(g.Members), g.Err)
 	}
 }

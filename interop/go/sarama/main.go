@@ -18,57 +18,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"durian.dev/interop/internal/cmdline"
 	"github.com/IBM/sarama"
 )
 
-var outMu sync.Mutex
-
-// line prints one fact, never interleaved with another.
-func line(words ...any) {
-	outMu.Lock()
-	defer outMu.Unlock()
-	fmt.Println(words...)
-}
-
-// fail reports what went wrong and exits non-zero, so the test shows it.
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "durian-sarama: "+format+"\n", args...)
-	os.Exit(1)
-}
+const prog = cmdline.Program("durian-sarama")
 
 func main() {
-	if len(os.Args) == 4 && os.Args[1] == "delete" {
-		deleteTopic(os.Args[2], os.Args[3])
+	args, run := prog.Command("weblog",
+		[]string{"BOOTSTRAP", "KAFKA_VERSION", "TOPIC", "PARTITIONS", "RECORDS", "GROUP", "CODEC"}, deleteTopic)
+	if !run {
 		return
 	}
-	if len(os.Args) != 9 || os.Args[1] != "weblog" {
-		fail("usage: durian-sarama weblog BOOTSTRAP KAFKA_VERSION TOPIC PARTITIONS RECORDS GROUP CODEC | delete BOOTSTRAP TOPIC")
-	}
 	var codec sarama.CompressionCodec
-	if err := codec.UnmarshalText([]byte(os.Args[8])); err != nil {
-		fail("CODEC: %v", err)
+	if err := codec.UnmarshalText([]byte(args.Get("CODEC"))); err != nil {
+		prog.Fail("CODEC: %v", err)
 	}
-	bootstrap, topic, group := os.Args[2], os.Args[4], os.Args[7]
-	version, err := sarama.ParseKafkaVersion(os.Args[3])
+	bootstrap, topic, group := args.Get("BOOTSTRAP"), args.Get("TOPIC"), args.Get("GROUP")
+	version, err := sarama.ParseKafkaVersion(args.Get("KAFKA_VERSION"))
 	if err != nil {
-		fail("KAFKA_VERSION: %v", err)
+		prog.Fail("KAFKA_VERSION: %v", err)
 	}
-	partitions, err := strconv.Atoi(os.Args[5])
-	if err != nil {
-		fail("PARTITIONS: %v", err)
-	}
-	records, err := strconv.Atoi(os.Args[6])
-	if err != nil {
-		fail("RECORDS: %v", err)
-	}
+	partitions := args.Int("PARTITIONS")
+	records := args.Int("RECORDS")
 	config := sarama.NewConfig()
 	config.Version = version
 	config.ClientID = "durian-weblog"
@@ -76,14 +54,14 @@ func main() {
 
 	admin, err := sarama.NewClusterAdmin(brokers, config)
 	if err != nil {
-		fail("cluster admin: %v", err)
+		prog.Fail("cluster admin: %v", err)
 	}
 	defer admin.Close()
 	detail := &sarama.TopicDetail{NumPartitions: int32(partitions), ReplicationFactor: 1}
 	if err := admin.CreateTopic(topic, detail, false); err != nil {
-		fail("create topic: %v", err)
+		prog.Fail("create topic: %v", err)
 	}
-	line("created", topic)
+	cmdline.Line("created", topic)
 
 	ship(brokers, config, topic, records, codec)
 	consume(brokers, config, topic, group, records)
@@ -105,7 +83,7 @@ func ship(brokers []string, base *sarama.Config, topic string, records int, code
 	config.Producer.Return.Successes = true
 	producer, err := sarama.NewSyncProducer(brokers, &config)
 	if err != nil {
-		fail("sync producer: %v", err)
+		prog.Fail("sync producer: %v", err)
 	}
 	for i := 0; i < records; i++ {
 		partition, offset, err := producer.SendMessage(&sarama.ProducerMessage{
@@ -113,12 +91,12 @@ func ship(brokers []string, base *sarama.Config, topic string, records int, code
 			Value: sarama.StringEncoder(logLine(i)),
 		})
 		if err != nil {
-			fail("send %d: %v", i, err)
+			prog.Fail("send %d: %v", i, err)
 		}
-		line("delivered", i, partition, offset)
+		cmdline.Line("delivered", i, partition, offset)
 	}
 	if err := producer.Close(); err != nil {
-		fail("close producer: %v", err)
+		prog.Fail("close producer: %v", err)
 	}
 }
 
@@ -137,7 +115,7 @@ func (h *handler) Setup(s sarama.ConsumerGroupSession) error {
 		for i, p := range sorted {
 			words[i] = strconv.Itoa(int(p))
 		}
-		line("claims", topic, strings.Join(words, ","))
+		cmdline.Line("claims", topic, strings.Join(words, ","))
 	}
 	return nil
 }
@@ -146,7 +124,7 @@ func (h *handler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	for msg := range claim.Messages() {
-		line("read", msg.Partition, msg.Offset, string(msg.Value))
+		cmdline.Line("read", msg.Partition, msg.Offset, string(msg.Value))
 		s.MarkMessage(msg, "")
 		if h.seen.Add(1) >= h.want {
 			h.cancel()
@@ -160,7 +138,7 @@ func consume(brokers []string, base *sarama.Config, topic, group string, records
 	config.Consumer.Offsets.Initial = sarama.OffsetOldest
 	consumerGroup, err := sarama.NewConsumerGroup(brokers, group, &config)
 	if err != nil {
-		fail("consumer group: %v", err)
+		prog.Fail("consumer group: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	deadline := time.AfterFunc(90*time.Second, cancel)
@@ -168,18 +146,18 @@ func consume(brokers []string, base *sarama.Config, topic, group string, records
 	for ctx.Err() == nil {
 		err := consumerGroup.Consume(ctx, []string{topic}, h)
 		if err != nil && !errors.Is(err, context.Canceled) {
-			fail("consume: %v", err)
+			prog.Fail("consume: %v", err)
 		}
 	}
 	deadline.Stop()
 	if got := h.seen.Load(); got < h.want {
-		fail("consume: only %d of %d records before the deadline", got, h.want)
+		prog.Fail("consume: only %d of %d records before the deadline", got, h.want)
 	}
 	// Close commits the marked offsets and leaves the group.
 	if err := consumerGroup.Close(); err != nil {
-		fail("close consumer group: %v", err)
+		prog.Fail("close consumer group: %v", err)
 	}
-	line("closed")
+	cmdline.Line("closed")
 }
 
 func inspect(admin sarama.ClusterAdmin, topic, group string, partitions int) {
@@ -189,28 +167,28 @@ func inspect(admin sarama.ClusterAdmin, topic, group string, partitions int) {
 	}
 	offsets, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: all})
 	if err != nil {
-		fail("list consumer group offsets: %v", err)
+		prog.Fail("list consumer group offsets: %v", err)
 	}
 	for _, p := range all {
 		block := offsets.GetBlock(topic, p)
 		if block == nil {
-			fail("no committed offset for partition %d", p)
+			prog.Fail("no committed offset for partition %d", p)
 		}
-		line("committed", p, block.Offset, int16(block.Err))
+		cmdline.Line("committed", p, block.Offset, int16(block.Err))
 	}
 	groups, err := admin.ListConsumerGroups()
 	if err != nil {
-		fail("list consumer groups: %v", err)
+		prog.Fail("list consumer groups: %v", err)
 	}
 	for name, protocolType := range groups {
-		line("group", name, protocolType)
+		cmdline.Line("group", name, protocolType)
 	}
 	described, err := admin.DescribeConsumerGroups([]string{group})
 	if err != nil {
-		fail("describe consumer groups: %v", err)
+		prog.Fail("describe consumer groups: %v", err)
 	}
 	for _, g := range described {
-		line("described", g.GroupId, g.State, g.ProtocolType, len(g.Members), int16(g.Err))
+		cmdline.Line("described", g.GroupId, g.State, g.ProtocolType, len(g.Members), int16(g.Err))
 	}
 }
 
@@ -218,11 +196,11 @@ func inspect(admin sarama.ClusterAdmin, topic, group string, partitions int) {
 func deleteTopic(bootstrap, topic string) {
 	admin, err := sarama.NewClusterAdmin([]string{bootstrap}, sarama.NewConfig())
 	if err != nil {
-		fail("cluster admin: %v", err)
+		prog.Fail("cluster admin: %v", err)
 	}
 	defer admin.Close()
 	if err := admin.DeleteTopic(topic); err != nil {
-		fail("delete topic: %v", err)
+		prog.Fail("delete topic: %v", err)
 	}
-	line("deleted", topic)
+	cmdline.Line("deleted", topic)
 }

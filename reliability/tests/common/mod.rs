@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use durian_producer::{Producer, ProducerConfig};
 
+pub mod sent;
+
 /// The seed of a randomized scenario: `DURIAN_SEED`, else a random one
 /// (printed by the scenario so a failure can be rerun).
 pub fn seed() -> u64 {
