@@ -47,6 +47,13 @@ impl<C: ConsumerApi> RebalanceListener<C> for CommitOnRevoke {
             .unwrap()
             .push(format!("assigned {partitions:?}"));
     }
+
+    async fn on_partitions_lost(&mut self, _: &mut C, partitions: &[TopicPartition]) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("lost {partitions:?}"));
+    }
 }
 
 #[tokio::test]
@@ -118,6 +125,17 @@ async fn rebalances_run_the_listener_and_commit_before_revoking() {
     assert_eq!(feed.committed()[&tp(0)].offset, 1);
     assert_eq!(feed.assignment(), [tp(1), tp(2)].into_iter().collect());
     assert!(!feed.positions().contains_key(&tp(0)));
+
+    // A loss: no revocation, so no commit of what was read of partition 2.
+    feed.schedule_partitions_lost([tp(2), tp(9)]);
+    assert!(consumer.poll(Duration::ZERO).await.unwrap().is_empty());
+    assert_eq!(
+        log.lock().unwrap().last().unwrap(),
+        &format!("lost {:?}", [tp(2)])
+    );
+    assert_eq!(feed.assignment(), [tp(1)].into_iter().collect());
+    assert!(!feed.committed().contains_key(&tp(2)));
+    assert_eq!(feed.commits(), 1);
 }
 
 #[tokio::test]

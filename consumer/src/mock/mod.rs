@@ -2,7 +2,7 @@
 //! code written against [`ConsumerApi`] (cargo feature `testing`).
 //!
 //! ```text
-//!  test ── MockConsumerHandle ──▶ records per partition, rebalances, poll errors, commit errors
+//!  test ── MockConsumerHandle ──▶ records per partition, rebalances, losses, poll/commit errors
 //!                                   │ shared state
 //!  code under test ── MockConsumer ─┴─▶ poll: error? ─▶ rebalance (listener) ─▶ records from positions
 //! ```
@@ -26,7 +26,7 @@ use crate::consumer::PollBatch;
 use crate::error::{ConsumerError, Result};
 use crate::listener::RebalanceListener;
 use crate::types::{ConsumerRecord, OffsetAndMetadata, TopicPartition};
-use state::State;
+use state::{GroupChange, State};
 
 /// A consumer reading what the test gives it.
 ///
@@ -165,6 +165,26 @@ impl MockConsumer {
     }
 }
 
+impl MockConsumer {
+    /// Applies a scheduled loss: the listener hears of it, then the
+    /// partitions are gone, uncommitted.
+    async fn lose(&mut self, partitions: Vec<TopicPartition>) {
+        let owned = self.shared.state().assignment.clone();
+        let lost: Vec<TopicPartition> = partitions
+            .into_iter()
+            .filter(|tp| owned.contains(tp))
+            .collect();
+        if lost.is_empty() {
+            return;
+        }
+        if let Some(mut listener) = self.listener_slot().take() {
+            listener.on_partitions_lost(self, &lost).await;
+            *self.listener_slot() = Some(listener);
+        }
+        self.shared.state().unassign(&lost);
+    }
+}
+
 impl ConsumerApi for MockConsumer {
     fn subscribe<I, S>(&mut self, topics: I) -> Result<()>
     where
@@ -207,17 +227,24 @@ impl ConsumerApi for MockConsumer {
     async fn poll(&mut self, timeout: Duration) -> Result<PollBatch> {
         let deadline = Instant::now() + timeout;
         loop {
-            let rebalance = {
+            let change = {
                 let mut state = self.shared.state();
                 state.check_open()?;
                 if let Some(error) = state.poll_errors.pop_front() {
                     return Err(error);
                 }
-                state.rebalances.pop_front()
+                state.scheduled.pop_front()
             };
-            if let Some(target) = rebalance {
-                self.rebalance(target).await;
-                continue;
+            match change {
+                Some(GroupChange::Rebalance(target)) => {
+                    self.rebalance(target).await;
+                    continue;
+                }
+                Some(GroupChange::Lost(partitions)) => {
+                    self.lose(partitions).await;
+                    continue;
+                }
+                None => {}
             }
             let batch = self.shared.state().take_records(self.max_poll_records);
             if !batch.is_empty() || Instant::now() >= deadline {
@@ -301,8 +328,19 @@ impl MockConsumerHandle {
     pub fn schedule_rebalance(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
         self.shared
             .state()
-            .rebalances
-            .push_back(partitions.into_iter().collect());
+            .scheduled
+            .push_back(GroupChange::Rebalance(partitions.into_iter().collect()));
+        self.shared.changed.notify_one();
+    }
+
+    /// At the next `poll`, those of `partitions` the consumer owns are
+    /// lost (as when its session expired): the listener's
+    /// `on_partitions_lost` runs and they are unassigned without a commit.
+    pub fn schedule_partitions_lost(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
+        self.shared
+            .state()
+            .scheduled
+            .push_back(GroupChange::Lost(partitions.into_iter().collect()));
         self.shared.changed.notify_one();
     }
 

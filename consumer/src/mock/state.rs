@@ -6,6 +6,15 @@ use crate::consumer::PollBatch;
 use crate::error::{ConsumerError, Result};
 use crate::types::{ConsumerRecord, OffsetAndMetadata, TopicPartition};
 
+/// A change of assignment the test scheduled for the next poll.
+#[derive(Debug)]
+pub(super) enum GroupChange {
+    /// A rebalance: the assignment becomes this set.
+    Rebalance(BTreeSet<TopicPartition>),
+    /// These partitions are lost (session expired, fenced).
+    Lost(Vec<TopicPartition>),
+}
+
 #[derive(Debug, Default)]
 pub(super) struct State {
     /// Every record added, per partition, in the order added.
@@ -16,8 +25,8 @@ pub(super) struct State {
     pub positions: BTreeMap<TopicPartition, i64>,
     pub committed: BTreeMap<TopicPartition, OffsetAndMetadata>,
     pub commits: usize,
-    /// Assignments to move to, one per coming poll.
-    pub rebalances: VecDeque<BTreeSet<TopicPartition>>,
+    /// Group changes the coming polls apply, in order.
+    pub scheduled: VecDeque<GroupChange>,
     pub poll_errors: VecDeque<ConsumerError>,
     pub commit_errors: VecDeque<ConsumerError>,
     pub closed: bool,

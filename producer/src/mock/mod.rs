@@ -148,7 +148,9 @@ impl<K, V> MockProducer<K, V> {
 
     /// Fails the oldest held delivery with `error`; false if none is held.
     pub fn fail_next_pending(&self, error: ProducerError) -> bool {
-        match self.state().held.pop_front() {
+        // Taken out first so the lock is not held while waiters are woken.
+        let held = self.state().held.pop_front();
+        match held {
             Some(held) => {
                 held.signal.complete(Err(error));
                 true
