@@ -14,6 +14,7 @@
 //! ```
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 
 use crate::error::{ConsumerError, Result};
 use crate::types::ConsumerRecord;
@@ -29,6 +30,20 @@ pub trait Deserializer {
         topic: &str,
         data: Option<&[u8]>,
     ) -> Result<Option<Self::Output>, DeserializeError>;
+
+    /// Gets ready to decode `data` (the non-null keys, or values, of a
+    /// batch of `topic`'s records) before `deserialize` sees any of them.
+    ///
+    /// [`TypedConsumer`](crate::TypedConsumer) awaits this once per
+    /// partition and poll, so a deserializer that needs something
+    /// asynchronous, such as a schema registry lookup, fetches it here and
+    /// `deserialize` stays synchronous. The default does nothing. Failures
+    /// are not returned here: `deserialize` reports them for the records
+    /// they concern.
+    fn prepare<'a>(&'a self, topic: &'a str, data: &'a [&'a [u8]]) -> BoxFuture<'a, ()> {
+        let _ = (topic, data);
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// Why a [`Deserializer`] could not decode a key or value: a message, and

@@ -13,6 +13,7 @@
 //! call [`Consumer::poll`] in a loop. docs/CONSUMER.md describes delivery
 //! semantics, rebalancing and every setting.
 
+mod api;
 pub mod assignor;
 pub mod config;
 mod consumer;
@@ -22,10 +23,15 @@ mod fetcher;
 mod group;
 pub mod listener;
 mod metrics;
+#[cfg(feature = "testing")]
+mod mock;
 mod offsets;
+pub mod schema_registry;
+mod typed;
 mod types;
 mod versioned;
 
+pub use api::ConsumerApi;
 pub use assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor};
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset, CONSUMER_PROPERTIES};
 pub use consumer::{Consumer, ConsumerBuilder, PollBatch};
@@ -34,4 +40,10 @@ pub use durian_core::record::RecordHeader;
 pub use error::{ConsumerError, Result};
 pub use listener::{NoopListener, RebalanceListener};
 pub use metrics::ConsumerMetrics;
+/// A consumer without a broker for tests (cargo feature `testing`).
+#[cfg(feature = "testing")]
+pub use mock::{MockConsumer, MockConsumerHandle};
+pub use typed::{
+    RecordDeserializationError, TypedConsumer, TypedPollBatch, TypedRecord, TypedResult,
+};
 pub use types::{ConsumerRecord, OffsetAndMetadata, TopicPartition};

@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod protocol;
 pub mod record;
 pub mod retry;
+pub mod schema_registry;
 pub mod security;
 mod topic_partition;
 pub mod traffic;

@@ -20,24 +20,32 @@
 //! docs/PRODUCER.md has the guarantees, every setting and the error table.
 
 mod accumulator;
+mod api;
 mod config;
 mod delivery;
 mod error;
 mod idempotence;
 mod lifecycle;
 mod metrics;
+#[cfg(feature = "testing")]
+mod mock;
 pub mod partitioner;
 mod producer;
 mod record;
+pub mod schema_registry;
 mod sender;
 pub mod serializer;
 mod shared;
 
+pub use api::ProducerApi;
 pub use config::{Acks, ProducerConfig, ProducerConfigBuilder, PRODUCER_PROPERTIES};
 pub use delivery::DeliveryFuture;
 pub use durian_core::compression::Compression;
 pub use error::{FatalError, ProducerError, Result};
 pub use metrics::ProducerMetrics;
+/// A producer without a broker for tests (cargo feature `testing`).
+#[cfg(feature = "testing")]
+pub use mock::MockProducer;
 pub use partitioner::{DefaultPartitioner, Partitioner, RoundRobinPartitioner, TopicPartitions};
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, ProducerRecord, RecordMetadata};
