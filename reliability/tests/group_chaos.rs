@@ -150,6 +150,8 @@ struct Journal {
     committed: BTreeMap<i32, i64>,
     /// Times a member saw its assignment change after a poll.
     assignment_changes: u64,
+    /// Each live member's assignment after its latest poll (partitions).
+    assignments: BTreeMap<u32, BTreeSet<i32>>,
     /// Failed commits by error.
     commit_errors: BTreeMap<String, u64>,
 }
@@ -318,6 +320,8 @@ async fn run_member(
             let now = consumer.assignment();
             if now != assignment {
                 journal.assignment_changes += 1;
+                let partitions = now.iter().map(|tp| tp.partition).collect();
+                journal.assignments.insert(id, partitions);
                 assignment = now;
             }
             for (tp, error) in &batch.errors {
@@ -482,6 +486,17 @@ struct InDoubt {
     /// Sent and not answered yet (otherwise: its member was killed while
     /// it was in flight, or it failed with an error other than the fence).
     pending: bool,
+}
+
+/// The partition an event is about (`None` for a kill).
+fn event_partition(event: &Event) -> Option<i32> {
+    match *event {
+        Event::Read { partition, .. }
+        | Event::CommitSent { partition, .. }
+        | Event::Committed { partition, .. }
+        | Event::CommitFailed { partition, .. } => Some(partition),
+        Event::Killed { .. } => None,
+    }
 }
 
 fn fail(seed: u64, why: String) -> ! {
@@ -733,6 +748,12 @@ async fn c2_static_cooperative_members_killed_lose_nothing_and_repeat_only_uncom
 /// The chaos run of `variant`: kills for `chaos`, then drain, close, check.
 async fn members_killed(variant: Variant, chaos: Duration) {
     let name = variant.name;
+    // RUST_LOG=durian_consumer=info,... adds the clients' and brokers' logs
+    // to a failing run's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let seed = seed();
     eprintln!("{name} seed {seed} (DURIAN_SEED reruns it), {chaos:?} of kills");
     let started = Instant::now();
@@ -829,9 +850,11 @@ async fn members_killed(variant: Variant, chaos: Duration) {
         }
         // The task's future (and the consumer in it) is dropped by now:
         // nothing of the victim can follow this entry.
-        journal(&shared)
-            .events
-            .push(Event::Killed { member: victim.id });
+        {
+            let mut journal = journal(&shared);
+            journal.events.push(Event::Killed { member: victim.id });
+            journal.assignments.remove(&victim.id);
+        }
         kills += 1;
         kills_in_state[state as usize] += 1;
         // A static member's replacement takes over its instance id, as a
@@ -878,8 +901,38 @@ async fn members_killed(variant: Variant, chaos: Duration) {
             break;
         }
         if Instant::now() >= drain_deadline {
-            // The journal usually tells why (e.g. records nobody commits).
-            let events = journal(&shared).events.clone();
+            // What each live member is doing and the journal's last words
+            // on the partitions that did not drain, then the judge (the
+            // journal usually tells why, e.g. records nobody commits).
+            let states: Vec<(u32, u8, bool)> = members
+                .iter()
+                .map(|m| (m.id, m.state.load(Ordering::Acquire), m.task.is_finished()))
+                .collect();
+            eprintln!(
+                "{name}: members (id, state 0 polling/1 processing/2 committing, finished): \
+                 {states:?}"
+            );
+            let (events, assignments, problems) = {
+                let journal = journal(&shared);
+                let problems: Vec<String> =
+                    journal.problems.iter().rev().take(20).cloned().collect();
+                (
+                    journal.events.clone(),
+                    journal.assignments.clone(),
+                    problems,
+                )
+            };
+            eprintln!("{name}: assignments after each live member's latest poll: {assignments:?}");
+            eprintln!("{name}: latest problems, newest first: {problems:?}");
+            for p in (0..PARTITIONS).filter(|p| committed.get(p).copied().unwrap_or(0) < end[p]) {
+                let tail: Vec<&Event> = events
+                    .iter()
+                    .filter(|e| event_partition(e).is_none_or(|q| q == p))
+                    .rev()
+                    .take(12)
+                    .collect();
+                eprintln!("{name}: partition {p} undrained; last events, newest first: {tail:?}");
+            }
             judge(&events, &end, seed);
             panic!("seed {seed}: not drained within 120 s: committed {committed:?}, end {end:?}");
         }
