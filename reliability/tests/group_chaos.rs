@@ -35,7 +35,11 @@
 //!   (or at a commit whose outcome the journal cannot know: one in flight
 //!   when its member was killed, one answered but not yet written down, or
 //!   one answered with an error other than the rebalance fence), never
-//!   earlier, never later; committed offsets never go backwards;
+//!   earlier, never later; committed offsets never go backwards; when the
+//!   drain stalls short of the end offset (a commit to the end applied
+//!   but unanswered, its successor with nothing left to read), the
+//!   coordinator's committed offset settles it, and must be such a commit
+//!   in doubt;
 //! * duplicates only beyond the last commit: a record read again lies at or
 //!   past every commit made before the re-read, its earlier reader had not
 //!   committed past it, and that reader was either killed since or had a
@@ -132,6 +136,10 @@ enum Event {
     },
     /// The member was killed; nothing of it follows.
     Killed { member: u32 },
+    /// The coordinator reported `offset` as the group's committed offset
+    /// of `partition` (read during the drain, when the journal fell short
+    /// of the end offset).
+    Observed { partition: i32, offset: i64 },
 }
 
 /// Everything the members did, in the order they did it.
@@ -475,6 +483,9 @@ struct Verdict {
     starts: usize,
     /// Starts at a commit whose outcome the journal did not know yet.
     starts_at_commit_in_doubt: usize,
+    /// Commits in doubt that the coordinator's committed offsets showed
+    /// applied (nobody started after them: nothing was left to read).
+    settled_by_coordinator: usize,
     commits: usize,
     failed_commits: usize,
 }
@@ -494,7 +505,8 @@ fn event_partition(event: &Event) -> Option<i32> {
         Event::Read { partition, .. }
         | Event::CommitSent { partition, .. }
         | Event::Committed { partition, .. }
-        | Event::CommitFailed { partition, .. } => Some(partition),
+        | Event::CommitFailed { partition, .. }
+        | Event::Observed { partition, .. } => Some(partition),
         Event::Killed { .. } => None,
     }
 }
@@ -668,6 +680,32 @@ fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
                 } else if let Some(d) = doubts.get_mut(&offset) {
                     d.pending = false;
                 }
+            }
+            Event::Observed {
+                partition: p,
+                offset,
+            } => {
+                let commit = group_commit.get(&p).copied().unwrap_or(0);
+                let doubts = in_doubt.entry(p).or_default();
+                if offset == commit {
+                    continue;
+                }
+                let Some(d) = doubts.get(&offset).copied().filter(|_| offset > commit) else {
+                    fail(
+                        seed,
+                        format!(
+                            "the coordinator's committed offset of partition {p} is {offset}, \
+                             but the group's last commit there was {commit} (commits in doubt: \
+                             {doubts:?})"
+                        ),
+                    );
+                };
+                // That commit was applied, though its member never heard.
+                verdict.settled_by_coordinator += 1;
+                revealed.insert((d.member, p, offset));
+                raise(&mut applied, (d.member, p), offset);
+                group_commit.insert(p, offset);
+                doubts.retain(|&o, d| o > offset && d.pending);
             }
             Event::Killed { member } => {
                 killed.insert(member);
@@ -894,11 +932,50 @@ async fn members_killed(variant: Variant, chaos: Duration) {
     }
 
     // The survivors (and the last replacements) drain the topic.
+    // A member killed mid-commit may have had its commit applied without
+    // hearing so: when that commit reached the end offset, its successor
+    // starts there, reads nothing and commits nothing, and the journal
+    // stays short. The coordinator's committed offsets settle such
+    // partitions (the judge checks the offset was a commit in doubt).
+    let looker = Consumer::builder()
+        .bootstrap_servers(bootstrap.split(','))
+        .group_id(variant.group)
+        .enable_auto_commit(false)
+        .build()
+        .unwrap();
+    let all_partitions: BTreeSet<TopicPartition> = (0..PARTITIONS)
+        .map(|p| TopicPartition::new(TOPIC, p))
+        .collect();
     let drain_deadline = Instant::now() + Duration::from_secs(120);
+    let mut last_progress = (Instant::now(), BTreeMap::new());
     loop {
         let committed = journal(&shared).committed.clone();
-        if (0..PARTITIONS).all(|p| committed.get(&p).copied().unwrap_or(0) >= end[&p]) {
+        let short: Vec<i32> = (0..PARTITIONS)
+            .filter(|p| committed.get(p).copied().unwrap_or(0) < end[p])
+            .collect();
+        if short.is_empty() {
             break;
+        }
+        if committed != last_progress.1 {
+            last_progress = (Instant::now(), committed.clone());
+        } else if last_progress.0.elapsed() > Duration::from_secs(2) {
+            // Stalled: ask the coordinator.
+            let at_coordinator = looker.committed(&all_partitions).await.unwrap();
+            let mut journal = journal(&shared);
+            for p in &short {
+                let tp = TopicPartition::new(TOPIC, *p);
+                let offset = at_coordinator
+                    .get(&tp)
+                    .and_then(|c| c.as_ref())
+                    .map(|c| c.offset);
+                if offset == Some(end[p]) {
+                    journal.events.push(Event::Observed {
+                        partition: *p,
+                        offset: end[p],
+                    });
+                    journal.committed.insert(*p, end[p]);
+                }
+            }
         }
         if Instant::now() >= drain_deadline {
             // What each live member is doing and the journal's last words
@@ -973,19 +1050,8 @@ async fn members_killed(variant: Variant, chaos: Duration) {
     let elapsed = started.elapsed();
 
     // What the coordinator says after the clean closes.
-    let tps: Vec<TopicPartition> = (0..PARTITIONS)
-        .map(|p| TopicPartition::new(TOPIC, p))
-        .collect();
-    let looker = Consumer::builder()
-        .bootstrap_servers(bootstrap.split(','))
-        .group_id(variant.group)
-        .enable_auto_commit(false)
-        .build()
-        .unwrap();
-    let committed = looker
-        .committed(&tps.iter().cloned().collect())
-        .await
-        .unwrap();
+    let tps: Vec<TopicPartition> = all_partitions.iter().cloned().collect();
+    let committed = looker.committed(&all_partitions).await.unwrap();
     let end_offsets = looker.end_offsets(&tps).await.unwrap();
     looker.close().await.unwrap();
     // Static members send no LeaveGroup on close (Kafka's KIP-345): their
@@ -1022,7 +1088,7 @@ async fn members_killed(variant: Variant, chaos: Duration) {
         "{name}: {} records produced ({} acked) over {PARTITIONS} partitions; {} reads, {} duplicates \
          ({} after kills, {} after refused commits); {kills} kills in {:.0?} ({} while holding \
          uncommitted records, {} mid-commit, {} polling), {} members in all; {} starts at the \
-         last commit ({} at a commit in doubt); {} assignment changes; {} commits, {} failed \
+         last commit ({} at a commit in doubt, {} settled by the coordinator); {} assignment changes; {} commits, {} failed \
          {:?}; test {:.0?}",
         report.sent,
         report.acked,
@@ -1037,6 +1103,7 @@ async fn members_killed(variant: Variant, chaos: Duration) {
         next_id,
         verdict.starts,
         verdict.starts_at_commit_in_doubt,
+        verdict.settled_by_coordinator,
         journal.assignment_changes,
         verdict.commits,
         verdict.failed_commits,
