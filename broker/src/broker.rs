@@ -23,12 +23,19 @@ use crate::data_lock::DataDirLock;
 use crate::group::{GroupConfig, GroupCoordinator, GroupError};
 use crate::handle::BrokerHandle;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::security::credentials::ScramStore;
+use crate::security::listener::{ListenerConfig, ListenerInfo, SecurityProtocol};
+use crate::security::sasl::oauthbearer::OAuthBearerValidator;
+use crate::security::sasl::{SaslServer, OAUTHBEARER};
+use crate::security::tls::{ClientAuth, TlsConfig};
 use crate::server::endpoint::Endpoint;
 use crate::server::listener;
+use crate::server::listener::ListenerSecurity;
 use crate::server::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::state::BrokerState;
 use crate::storage::{FlushPolicy, LogConfig, LogManager, StorageError};
 use crate::topology::{BrokerAddress, Topology};
+use durian_core::security::scram::{ScramCredential, ScramMechanism, MIN_ITERATIONS};
 
 /// Why a broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -260,6 +267,119 @@ impl BrokerBuilder {
         self
     }
 
+    /// Named listeners, replacing the single one of [`BrokerBuilder::listen`]
+    /// (see [`crate::parse_listeners`] for Kafka's `listeners` syntax).
+    pub fn listeners(mut self, listeners: Vec<ListenerConfig>) -> Self {
+        self.config.listeners = listeners;
+        self
+    }
+
+    /// Adds a listener named after `protocol`, bound to `address`.
+    pub fn add_listener(mut self, protocol: SecurityProtocol, address: impl Into<String>) -> Self {
+        self.config
+            .listeners
+            .push(ListenerConfig::new(protocol, address));
+        self
+    }
+
+    /// Serves TLS with this PEM certificate chain and key (SSL and
+    /// SASL_SSL listeners; the default listener becomes SSL or SASL_SSL).
+    pub fn tls(mut self, cert_chain: impl Into<PathBuf>, private_key: impl Into<PathBuf>) -> Self {
+        let client = self.config.tls.take();
+        let mut tls = TlsConfig::new(cert_chain, private_key);
+        if let Some(previous) = client {
+            tls.client_ca = previous.client_ca;
+            tls.client_auth = previous.client_auth;
+        }
+        self.config.tls = Some(tls);
+        self
+    }
+
+    /// The whole TLS configuration.
+    pub fn tls_config(mut self, tls: TlsConfig) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+
+    /// Asks TLS clients for certificates signed by the CAs in `ca_pem`
+    /// (`ssl.client.auth`); call after [`BrokerBuilder::tls`].
+    pub fn ssl_client_auth(mut self, auth: ClientAuth, ca_pem: impl Into<PathBuf>) -> Self {
+        let tls = self
+            .config
+            .tls
+            .get_or_insert_with(|| TlsConfig::new(PathBuf::new(), PathBuf::new()));
+        tls.client_auth = auth;
+        tls.client_ca = Some(ca_pem.into());
+        self
+    }
+
+    /// Adds a SASL/PLAIN user (the default listener becomes SASL).
+    pub fn sasl_plain_user(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.config
+            .sasl
+            .plain_users
+            .insert(user.into(), password.into());
+        self
+    }
+
+    /// Adds (or replaces) a SCRAM user, stored salted in the data dir at
+    /// start (the default listener becomes SASL).
+    pub fn sasl_scram_user(
+        mut self,
+        mechanism: ScramMechanism,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.config
+            .sasl
+            .scram_users
+            .push((mechanism, user.into(), password.into()));
+        self
+    }
+
+    /// Validates OAUTHBEARER tokens with `validator` and enables the mechanism.
+    pub fn sasl_oauthbearer(mut self, validator: Arc<dyn OAuthBearerValidator>) -> Self {
+        self.config.sasl.oauthbearer = Some(validator);
+        if !self.config.sasl.enabled_mechanisms.is_empty() {
+            self.config
+                .sasl
+                .enabled_mechanisms
+                .push(OAUTHBEARER.to_string());
+        }
+        self
+    }
+
+    /// `sasl.enabled.mechanisms` (default: PLAIN, SCRAM-SHA-256,
+    /// SCRAM-SHA-512, and OAUTHBEARER with a validator).
+    pub fn sasl_mechanisms<I, S>(mut self, mechanisms: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.sasl.enabled_mechanisms = mechanisms.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `connections.max.reauth.ms`: SASL sessions last this long unless
+    /// re-authenticated.
+    pub fn connections_max_reauth(mut self, lifetime: std::time::Duration) -> Self {
+        self.config.sasl.max_reauth = Some(lifetime);
+        self
+    }
+
+    /// Time a client has for the TLS handshake and for SASL authentication.
+    pub fn handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.sasl.handshake_timeout = timeout;
+        self
+    }
+
+    /// Lets a listener that does not authenticate clients bind a
+    /// non-loopback address (refused by default).
+    pub fn allow_insecure_listener(mut self, allow: bool) -> Self {
+        self.config.allow_insecure_listener = allow;
+        self
+    }
+
     /// Replaces the whole configuration (the data dir included).
     pub fn config(mut self, config: BrokerConfig) -> Self {
         self.config = config;
@@ -272,11 +392,26 @@ impl BrokerBuilder {
         self
     }
 
-    /// Opens the data directory, binds the listener and starts serving.
+    /// Opens the data directory, binds the listeners and starts serving.
     pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
         let prepared = self.prepare()?;
-        let listener = bind(&prepared.config.listen).await?;
-        let local_addr = local_address(&listener, &prepared.config.listen)?;
+        let specs = prepared.config.effective_listeners();
+        // TLS files are read before anything binds, so a bad certificate
+        // fails the start with its own message.
+        let acceptor = match &prepared.config.tls {
+            Some(tls) if specs.iter().any(|l| l.protocol.uses_tls()) => Some(
+                crate::security::tls::acceptor(tls)
+                    .map_err(|e| BrokerError::Config(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let mut bound = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let listener = bind(&spec.bind).await?;
+            let address = local_address(&listener, &spec.bind)?;
+            bound.push((spec, listener, address));
+        }
+        let local_addr = bound[0].2;
         let node = prepared.identity(local_addr)?;
         let topology = Topology::single(BrokerAddress {
             node_id: node.node_id,
@@ -286,17 +421,45 @@ impl BrokerBuilder {
         let opened = prepared.open(node, topology)?;
         let state = opened.state.clone();
         let endpoint = Arc::new(Endpoint::new(state.node().node_id));
-        let server = tokio::spawn(listener::run(
-            listener,
-            state.clone(),
-            endpoint,
-            opened.signal.clone(),
-        ));
+        let sasl = Arc::new(SaslServer {
+            config: state.config().sasl.clone(),
+            store: state.scram_credentials().clone(),
+        });
+        let mut addresses = Vec::with_capacity(bound.len());
+        let mut servers = Vec::with_capacity(bound.len());
+        for (spec, listener, address) in bound {
+            let info = listener_info(&spec, address)?;
+            tracing::info!(listener = %spec.name, protocol = %spec.protocol, %address,
+                advertised = %format!("{}:{}", info.host, info.port), "listening");
+            addresses.push((spec.name.clone(), address));
+            let security = ListenerSecurity {
+                info: Some(Arc::new(info)),
+                tls: acceptor.clone().filter(|_| spec.protocol.uses_tls()),
+                sasl: Some(sasl.clone()).filter(|_| spec.protocol.uses_sasl()),
+            };
+            servers.push(listener::run(
+                listener,
+                state.clone(),
+                endpoint.clone(),
+                opened.signal.clone(),
+                Arc::new(security),
+            ));
+        }
+        let server = tokio::spawn(async move {
+            // Each listener returns its open connections; one set holds
+            // them all so shutdown drains (or aborts) them together.
+            let mut all = tokio::task::JoinSet::new();
+            for mut connections in futures::future::join_all(servers).await {
+                all.spawn(async move { while connections.join_next().await.is_some() {} });
+            }
+            all
+        });
         tracing::info!(address = %local_addr, node_id = state.node().node_id, cluster_id = %state.node().cluster_id,
             data_dir = %state.config().data_dir.display(), "broker started");
         Ok(BrokerHandle {
             state,
             local_addr,
+            listeners: addresses,
             trigger: opened.trigger,
             server: Some(server),
             maintenance: Some(opened.maintenance),
@@ -339,6 +502,13 @@ impl BrokerBuilder {
             .validate()
             .map_err(|e| BrokerError::Config(e.to_string()))?;
         check_limits(&config)?;
+        config.check_listeners().map_err(BrokerError::Config)?;
+        // The first listener is the node's identity (bootstrap(), the
+        // topology, other nodes' view).
+        if let Some(primary) = config.listeners.first() {
+            config.listen = primary.bind.clone();
+            config.advertised_listener = primary.advertised.clone();
+        }
         // Locked before anything in it is touched (DataDirs::prepare
         // already removes the clean-shutdown marker).
         std::fs::create_dir_all(&config.data_dir).map_err(|source| BrokerError::DataDir {
@@ -377,6 +547,52 @@ fn check_limits(config: &BrokerConfig) -> Result<(), BrokerError> {
         }
     }
     Ok(())
+}
+
+/// The name, protocol and advertised address of a bound listener.
+fn listener_info(spec: &ListenerConfig, bound: SocketAddr) -> Result<ListenerInfo, BrokerError> {
+    let (host, port) = match &spec.advertised {
+        Some(advertised) => crate::config::split_host_port(advertised).ok_or_else(|| {
+            BrokerError::Config(format!(
+                "advertised address {advertised:?} of {} is not host:port",
+                spec.name
+            ))
+        })?,
+        None if bound.ip().is_unspecified() => ("localhost".to_string(), i32::from(bound.port())),
+        None => (bound.ip().to_string(), i32::from(bound.port())),
+    };
+    Ok(ListenerInfo {
+        name: spec.name.clone(),
+        protocol: spec.protocol,
+        host,
+        port,
+    })
+}
+
+/// Stores the SCRAM users given in the configuration (replacing stored
+/// credentials of the same user and mechanism), salted afresh.
+fn seed_scram_users(store: &ScramStore, config: &BrokerConfig) -> Result<(), BrokerError> {
+    if config.sasl.scram_users.is_empty() {
+        return Ok(());
+    }
+    let changes = config
+        .sasl
+        .scram_users
+        .iter()
+        .map(|(mechanism, user, password)| {
+            let salt: [u8; 16] = rand::random();
+            let credential = ScramCredential::from_password(
+                *mechanism,
+                password.as_bytes(),
+                &salt,
+                MIN_ITERATIONS,
+            );
+            (user.clone(), *mechanism, Some(credential))
+        })
+        .collect();
+    store
+        .apply(changes)
+        .map_err(|e| BrokerError::Config(e.to_string()))
 }
 
 /// Binds a listener on `address`.
@@ -445,6 +661,9 @@ impl Prepared {
         let groups = GroupCoordinator::open(&dirs.groups, groups)?;
         let catalog = TopicCatalog::open(&dirs.topics)?;
         let producer_ids = ProducerIdAllocator::open(&dirs.meta)?;
+        let scram =
+            Arc::new(ScramStore::open(&dirs.meta).map_err(|e| BrokerError::Config(e.to_string()))?);
+        seed_scram_users(&scram, &config)?;
         // Logs may hold producer ids this directory never handed out (logs
         // copied from another broker, or a lost producer_ids file).
         if let Some(highest) = logs.max_producer_id() {
@@ -460,6 +679,7 @@ impl Prepared {
             groups,
             producer_ids,
             signal.clone(),
+            scram,
         ));
         state
             .open_catalog_partitions()

@@ -21,36 +21,51 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
+use super::authenticate::{gate, Gate};
 use super::dispatch::{dispatch, Outcome};
 use super::endpoint::Endpoint;
 use super::frame::{frame_size, FrameError};
 use super::resources::Resources;
 use super::shutdown::Shutdown;
 use crate::config::BrokerConfig;
+use crate::security::listener::ListenerInfo;
+use crate::security::sasl::SaslSession;
 use crate::security::Principal;
 use crate::state::BrokerState;
 
 /// Frames read ahead of the one being processed.
 pub const PIPELINE_DEPTH: usize = 16;
 
-/// Serves `socket` until the client leaves, misbehaves, idles out or the broker shuts down.
-pub async fn serve(
+/// Who a connection is and how it must authenticate.
+#[derive(Debug)]
+pub struct ConnectionSecurity {
+    /// The principal established so far: a client certificate's subject,
+    /// or `User:ANONYMOUS`.
+    pub principal: Principal,
+    /// The SASL session, on SASL listeners.
+    pub sasl: Option<SaslSession>,
+    /// The listener the connection came in on (`None`: the single
+    /// default listener of a test cluster node).
+    pub listener: Option<Arc<ListenerInfo>>,
+}
+
+/// Serves `socket` until the client leaves, misbehaves, idles out, fails
+/// to authenticate in time or the broker shuts down.
+pub async fn serve<S>(
     state: Arc<BrokerState>,
     endpoint: Arc<Endpoint>,
-    socket: TcpStream,
+    socket: S,
     peer: SocketAddr,
     limits: ConnectionLimits,
     shutdown: Shutdown,
-) {
-    if let Err(e) = socket.set_nodelay(true) {
-        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
-    }
-    let (reader, mut writer) = socket.into_split();
+    mut security: ConnectionSecurity,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (reader, mut writer) = tokio::io::split(socket);
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
     let write_timeout = limits.write_timeout;
     let resources = limits.resources.clone();
@@ -58,18 +73,56 @@ pub async fn serve(
     let _reader = AbortOnDrop(tokio::spawn(read_loop(
         reader, frames_tx, peer, limits, shutdown,
     )));
-    // No listener authenticates yet: every connection is anonymous.
-    let principal = Principal::anonymous();
-    while let Some(frame) = frames.recv().await {
-        match dispatch(
-            state.clone(),
-            &endpoint,
-            frame.bytes.clone(),
-            peer,
-            &principal,
-        )
-        .await
+    let auth_deadline = security
+        .sasl
+        .as_ref()
+        .map(|sasl| sasl.handshake_deadline(Instant::now()));
+    loop {
+        let unauthenticated = security
+            .sasl
+            .as_ref()
+            .is_some_and(|sasl| sasl.principal().is_none());
+        let frame = match auth_deadline.filter(|_| unauthenticated) {
+            Some(deadline) => tokio::select! {
+                frame = frames.recv() => frame,
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(%peer, "SASL authentication not completed in time; closing connection");
+                    break;
+                }
+            },
+            None => frames.recv().await,
+        };
+        let Some(frame) = frame else { break };
+        let mut close_after = None;
+        let outcome = match security
+            .sasl
+            .as_mut()
+            .map(|s| gate(s, &frame.bytes, Instant::now()))
         {
+            None | Some(Gate::Dispatch) => {
+                let principal = security
+                    .sasl
+                    .as_ref()
+                    .and_then(|s| s.principal().cloned())
+                    .unwrap_or_else(|| security.principal.clone());
+                dispatch(
+                    state.clone(),
+                    &endpoint,
+                    frame.bytes.clone(),
+                    peer,
+                    &principal,
+                    security.listener.as_ref(),
+                )
+                .await
+            }
+            Some(Gate::Respond(response)) => Outcome::Respond(response),
+            Some(Gate::RespondThenClose(response, why)) => {
+                close_after = Some(why);
+                Outcome::Respond(response)
+            }
+            Some(Gate::Close(why)) => Outcome::Close(why),
+        };
+        match outcome {
             Outcome::Respond(response) => {
                 // The response counts against the response budget until it
                 // is written, so clients that stop reading pin at most that
@@ -96,6 +149,11 @@ pub async fn serve(
                             "client did not read its response in time; closing connection");
                         break;
                     }
+                }
+                if let Some(reason) = close_after {
+                    let _ = writer.flush().await;
+                    tracing::warn!(%peer, %reason, "closing connection");
+                    break;
                 }
             }
             Outcome::Silent => {}
@@ -139,8 +197,8 @@ enum ReadEnd {
     Failed(FrameError),
 }
 
-async fn read_loop(
-    mut reader: OwnedReadHalf,
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut reader: R,
     frames: mpsc::Sender<QueuedFrame>,
     peer: SocketAddr,
     limits: ConnectionLimits,
@@ -189,8 +247,8 @@ const FIRST_CHUNK: usize = 64 * 1024;
 /// body grows, a chunk ahead of the bytes received, never for the
 /// announced size up front: a client announcing 100 MiB and trickling
 /// bytes holds what it sent, not what it promised.
-async fn read_one(
-    reader: &mut OwnedReadHalf,
+async fn read_one<R: AsyncRead + Unpin>(
+    reader: &mut R,
     limits: &ConnectionLimits,
 ) -> Result<QueuedFrame, ReadEnd> {
     let mut prefix = [0u8; 4];
@@ -240,7 +298,7 @@ async fn read_one(
         // growing the buffer past what was charged.
         let wanted = (charged - body.len()) as u64;
         let read = clock
-            .run(async { reader.take(wanted).read_buf(&mut body).await })
+            .run(async { (&mut *reader).take(wanted).read_buf(&mut body).await })
             .await?
             .map_err(|e| ReadEnd::Failed(FrameError::Io(e)))?;
         if read == 0 {
