@@ -26,7 +26,7 @@ use crate::producer_ids::ProducerIdAllocator;
 use crate::security::credentials::ScramStore;
 use crate::security::listener::{ListenerConfig, ListenerInfo, SecurityProtocol};
 use crate::security::sasl::oauthbearer::OAuthBearerValidator;
-use crate::security::sasl::{SaslServer, OAUTHBEARER};
+use crate::security::sasl::SaslServer;
 use crate::security::tls::{ClientAuth, TlsConfig};
 use crate::server::endpoint::Endpoint;
 use crate::server::listener;
@@ -337,15 +337,10 @@ impl BrokerBuilder {
         self
     }
 
-    /// Validates OAUTHBEARER tokens with `validator` and enables the mechanism.
+    /// Validates OAUTHBEARER tokens with `validator`, which enables the
+    /// mechanism unless [`BrokerBuilder::sasl_mechanisms`] lists others.
     pub fn sasl_oauthbearer(mut self, validator: Arc<dyn OAuthBearerValidator>) -> Self {
         self.config.sasl.oauthbearer = Some(validator);
-        if !self.config.sasl.enabled_mechanisms.is_empty() {
-            self.config
-                .sasl
-                .enabled_mechanisms
-                .push(OAUTHBEARER.to_string());
-        }
         self
     }
 
