@@ -19,7 +19,7 @@ use kafka_protocol::messages::alter_user_scram_credentials_request::ScramCredent
 use kafka_protocol::messages::describe_user_scram_credentials_request::UserName;
 use kafka_protocol::messages::{
     AlterUserScramCredentialsRequest, ApiVersionsRequest, DescribeUserScramCredentialsRequest,
-    MetadataRequest, SaslHandshakeRequest,
+    MetadataRequest, SaslAuthenticateRequest, SaslHandshakeRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -193,6 +193,13 @@ async fn an_expired_session_must_reauthenticate() {
     assert_eq!(reply.session_lifetime_ms, 300);
     let reply = plain(&mut client, "alice", "alice-secret").await;
     assert_eq!(reply.error_code, 0, "re-authentication (KIP-368)");
+    served(&mut client).await;
+    // SaslAuthenticate v0 has no lifetime field; the answer still encodes.
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut client, "PLAIN").await.error_code, 0);
+    let v0 = SaslAuthenticateRequest::default()
+        .with_auth_bytes(b"\0alice\0alice-secret".to_vec().into());
+    assert_eq!(client.call(&v0, 0).await.error_code, 0);
     served(&mut client).await;
 
     let mut client = TestClient::connect(broker.local_addr()).await;

@@ -58,7 +58,7 @@ pub fn gate(session: &mut SaslSession, frame: &Bytes, now: Instant) -> Gate {
             answer(frame, prefix, ApiKey::SaslAuthenticate, |body, v| {
                 let request: SaslAuthenticateRequest =
                     decode_guarded(body, v).map_err(|e| e.to_string())?;
-                let (response, next) = session.authenticate(request);
+                let (response, next) = session.authenticate(request, v);
                 Ok((encode(&response, v)?, next))
             })
         }

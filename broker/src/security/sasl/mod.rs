@@ -329,6 +329,7 @@ impl SaslSession {
     pub fn authenticate(
         &mut self,
         request: SaslAuthenticateRequest,
+        version: i16,
     ) -> (SaslAuthenticateResponse, Next) {
         if self.raw {
             return (
@@ -343,11 +344,14 @@ impl SaslSession {
             ResponseError::SaslAuthenticationFailed.code()
         };
         let (result, session, next) = self.step(&request.auth_bytes);
+        // v0 has no session lifetime field: such clients cannot learn it,
+        // and the broker still ends the session on time.
+        let reported = session.filter(|_| version >= 1);
         let response = match result {
             Ok(bytes) => SaslAuthenticateResponse::default()
                 .with_auth_bytes(bytes.into())
                 .with_session_lifetime_ms(
-                    session.map_or(0, |s| i64::try_from(s.as_millis()).unwrap_or(i64::MAX)),
+                    reported.map_or(0, |s| i64::try_from(s.as_millis()).unwrap_or(i64::MAX)),
                 ),
             Err(why) => SaslAuthenticateResponse::default()
                 .with_error_code(code)

@@ -128,6 +128,12 @@ mod tests {
     use durian_core::security::scram::{client_proof, ClientFinal};
 
     fn exchange(password: &[u8]) -> Step {
+        exchange_with(password, false)
+    }
+
+    /// `doubled`: the client sends its nonce again before the combined
+    /// one, as librdkafka does.
+    fn exchange_with(password: &[u8], doubled: bool) -> Step {
         let dir = tempfile::tempdir().unwrap();
         let store = ScramStore::open(dir.path()).unwrap();
         let mechanism = ScramMechanism::Sha256;
@@ -143,11 +149,16 @@ mod tests {
         let server_first = ServerFirst::parse(&server_first).unwrap();
         let salted =
             mechanism.salted_password(password, &server_first.salt, server_first.iterations);
-        let without_proof = ClientFinal::without_proof_for(&server_first.nonce);
+        let sent_nonce = if doubled {
+            format!("clientnonce{}", server_first.nonce)
+        } else {
+            server_first.nonce.clone()
+        };
+        let without_proof = ClientFinal::without_proof_for(&sent_nonce);
         let message = auth_message(&first.bare, &server_first.encode(), &without_proof);
         let proof = client_proof(mechanism, &salted, &message);
         let last = ClientFinal {
-            nonce: server_first.nonce.clone(),
+            nonce: sent_nonce,
             proof,
             without_proof,
         };
@@ -160,5 +171,9 @@ mod tests {
             matches!(exchange(b"pencil"), Step::Done { principal, .. } if principal == Principal::user("user"))
         );
         assert!(matches!(exchange(b"pen"), Step::Failed(_)));
+        assert!(
+            matches!(exchange_with(b"pencil", true), Step::Done { .. }),
+            "librdkafka's nonce"
+        );
     }
 }
