@@ -72,10 +72,10 @@ impl TestPki {
     pub fn client(&self, cn: &str) -> ClientIdentity {
         let key = KeyPair::generate().expect("client key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "Durian Tests");
-        params.distinguished_name.push(DnType::CommonName, cn);
+        let mut subject = rcgen::DistinguishedName::new();
+        subject.push(DnType::OrganizationName, "Durian Tests");
+        subject.push(DnType::CommonName, cn);
+        params.distinguished_name = subject;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let cert = params
             .signed_by(&key, &self.ca, &self.ca_key)

@@ -158,3 +158,74 @@ pub fn peer_principal(connection: &rustls::ServerConnection) -> Result<Principal
         None => Ok(Principal::anonymous()),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    use rustls::pki_types::{PrivatePkcs8KeyDer, ServerName};
+
+    /// A TLS handshake over an in-memory pipe with a client certificate
+    /// for `CN=alice,O=Durian`: the server sees `User:CN=alice,O=Durian`.
+    #[tokio::test]
+    async fn a_client_certificate_becomes_the_subject_dn_principal() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &ca, &ca_key)
+            .unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        // A fresh name: the default one already holds a CN.
+        let mut subject = rcgen::DistinguishedName::new();
+        subject.push(DnType::OrganizationName, "Durian");
+        subject.push(DnType::CommonName, "alice");
+        client_params.distinguished_name = subject;
+        let client = client_params.signed_by(&client_key, &ca, &ca_key).unwrap();
+        let write = |name: &str, text: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let config = TlsConfig {
+            cert_chain: write("server.pem", server.pem()),
+            private_key: write("server.key", server_key.serialize_pem()),
+            client_ca: Some(write("ca.pem", ca.pem())),
+            client_auth: ClientAuth::Required,
+        };
+        let acceptor = acceptor(&config).unwrap();
+
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let client_config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(
+                vec![client.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key.serialize_der())),
+            )
+            .unwrap();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
+        let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+        let name = ServerName::try_from("localhost").unwrap();
+        let (server_side, client_side) = tokio::join!(
+            acceptor.accept(server_end),
+            connector.connect(name, client_end)
+        );
+        let _client = client_side.unwrap();
+        let server_side = server_side.unwrap();
+        assert_eq!(
+            peer_principal(server_side.get_ref().1).unwrap().to_string(),
+            "User:CN=alice,O=Durian"
+        );
+    }
+}
