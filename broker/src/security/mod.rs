@@ -3,6 +3,7 @@
 //! a listener's authentication establishes is what the authorizer checks
 //! each request against.
 
+pub(crate) mod builder;
 pub mod credentials;
 pub mod listener;
 mod principal;
