@@ -138,6 +138,38 @@ async fn requests_before_authentication_close_the_connection() {
 }
 
 #[tokio::test]
+async fn large_frames_wait_for_authentication() {
+    let broker = sasl_broker().await;
+    // Before authentication: at most 512 KiB (sasl.server.max.receive.size).
+    let mut stranger = TestClient::connect(broker.local_addr()).await;
+    stranger.send_raw(&(1024 * 1024i32).to_be_bytes()).await;
+    assert!(stranger.is_closed_by_broker().await);
+    // After it, socket.request.max.bytes applies: a Metadata request of
+    // about 1 MiB (9,000 names of 100 characters) is answered.
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(
+        plain(&mut client, "alice", "alice-secret").await.error_code,
+        0
+    );
+    let topics = (0..9_000)
+        .map(|i| {
+            let name = format!("missing-topic-{i:086}");
+            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default().with_name(
+                Some(kafka_protocol::messages::TopicName(StrBytes::from_string(
+                    name,
+                ))),
+            )
+        })
+        .collect::<Vec<_>>();
+    let request = MetadataRequest::default()
+        .with_topics(Some(topics))
+        .with_allow_auto_topic_creation(false);
+    let response = client.call(&request, 12).await;
+    assert_eq!(response.topics.len(), 9_000);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn v0_handshake_takes_raw_tokens() {
     let broker = sasl_broker().await;
     let mut client = TestClient::connect(broker.local_addr()).await;

@@ -15,6 +15,7 @@
 //! and are written within the write timeout.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +39,11 @@ use crate::state::BrokerState;
 
 /// Frames read ahead of the one being processed.
 pub const PIPELINE_DEPTH: usize = 16;
+
+/// Largest frame a SASL connection may send before it has authenticated
+/// (Kafka's `sasl.server.max.receive.size`): strangers cannot make the
+/// broker buffer `socket.request.max.bytes` per connection.
+pub const SASL_MAX_RECEIVE_BYTES: usize = 512 * 1024;
 
 /// Who a connection is and how it must authenticate.
 #[derive(Debug)]
@@ -66,12 +72,19 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (reader, mut writer) = tokio::io::split(socket);
+    // Shared with the reader, which caps frames until authentication.
+    let authenticated = Arc::new(AtomicBool::new(security.sasl.is_none()));
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
     let write_timeout = limits.write_timeout;
     let resources = limits.resources.clone();
     // Aborted on drop too, so a killed connection releases its read half at once.
     let _reader = AbortOnDrop(tokio::spawn(read_loop(
-        reader, frames_tx, peer, limits, shutdown,
+        reader,
+        frames_tx,
+        peer,
+        limits,
+        shutdown,
+        authenticated.clone(),
     )));
     let auth_deadline = security
         .sasl
@@ -115,7 +128,16 @@ pub async fn serve<S>(
                 )
                 .await
             }
-            Some(Gate::Respond(response)) => Outcome::Respond(response),
+            Some(Gate::Respond(response)) => {
+                if security
+                    .sasl
+                    .as_ref()
+                    .is_some_and(|s| s.principal().is_some())
+                {
+                    authenticated.store(true, Ordering::Release);
+                }
+                Outcome::Respond(response)
+            }
             Some(Gate::RespondThenClose(response, why)) => {
                 close_after = Some(why);
                 Outcome::Respond(response)
@@ -203,11 +225,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
     peer: SocketAddr,
     limits: ConnectionLimits,
     mut shutdown: Shutdown,
+    authenticated: Arc<AtomicBool>,
 ) {
     loop {
         let end = tokio::select! {
             _ = shutdown.wait() => ReadEnd::Shutdown,
-            next = read_one(&mut reader, &limits) => match next {
+            next = read_one(&mut reader, &limits, &authenticated) => match next {
                 Ok(frame) => {
                     if frames.send(frame).await.is_err() {
                         return;
@@ -250,6 +273,7 @@ const FIRST_CHUNK: usize = 64 * 1024;
 async fn read_one<R: AsyncRead + Unpin>(
     reader: &mut R,
     limits: &ConnectionLimits,
+    authenticated: &AtomicBool,
 ) -> Result<QueuedFrame, ReadEnd> {
     let mut prefix = [0u8; 4];
     match tokio::time::timeout(limits.idle, reader.read(&mut prefix[..1])).await {
@@ -271,7 +295,15 @@ async fn read_one<R: AsyncRead + Unpin>(
         })
         .await?
         .map_err(ReadEnd::Failed)?;
-    let size = frame_size(prefix, limits.max_bytes).map_err(ReadEnd::Failed)?;
+    // Read once the prefix is in: the flag is set before the response
+    // that completes authentication is written, so a client that waited
+    // for that response is measured as authenticated.
+    let max_bytes = if authenticated.load(Ordering::Acquire) {
+        limits.max_bytes
+    } else {
+        limits.max_bytes.min(SASL_MAX_RECEIVE_BYTES)
+    };
+    let size = frame_size(prefix, max_bytes).map_err(ReadEnd::Failed)?;
 
     let pool = &limits.resources.requests;
     let mut memory: Option<OwnedSemaphorePermit> = None;
