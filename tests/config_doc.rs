@@ -224,6 +224,10 @@ fn broker_settings(out: &mut String) {
         queued_max_response_bytes,
         max_auto_create_topics_per_request,
         max_auto_created_topics,
+        listeners,
+        tls,
+        sasl,
+        allow_insecure_listener,
     } = BrokerConfig::new(PathBuf::from("unused"));
     let LogConfig {
         max_message_bytes,
@@ -235,6 +239,14 @@ fn broker_settings(out: &mut String) {
         BrokerRow { name: "cluster id", set_by: "`.cluster_id(id)`", default: cluster_id.map_or_else(|| "(the stored one, else random)".to_owned(), |id| id.to_string()), meaning: "Reported in Metadata and DescribeCluster; made up once and kept in the data directory unless set." },
         BrokerRow { name: "listeners", set_by: "`.listen(addr)`, `--listen`", default: listen, meaning: "Address to bind; port 0 picks a free port (the handle and `durian broker`'s first line tell which)." },
         BrokerRow { name: "advertised.listeners", set_by: "`.advertised_listener(host:port)`, `--advertised-listener`", default: advertised_listener.unwrap_or_else(|| "(the bound address)".to_owned()), meaning: "The address clients are told to connect to." },
+        BrokerRow { name: "listeners (named)", set_by: "`.listeners(vec)`, `.add_listener(protocol, addr)`, `--listeners`", default: if listeners.is_empty() { "(one listener on --listen)".to_owned() } else { format!("{listeners:?}") }, meaning: "Kafka's `NAME://host:port` list; replaces `listen`. Each client is told the advertised address of the listener it connected on (docs/SECURITY.md)." },
+        BrokerRow { name: "listener.security.protocol.map", set_by: "`ListenerConfig::protocol`, `--listener-security-protocol-map`", default: "(a listener's name is its protocol)".to_owned(), meaning: "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL for listener names that are not protocol names." },
+        BrokerRow { name: "ssl.keystore.location", set_by: "`.tls(cert_pem, key_pem)`, `--ssl-cert`, `--ssl-key`", default: tls.map_or_else(|| "(none)".to_owned(), |t| format!("{t:?}")), meaning: "PEM certificate chain and private key of SSL and SASL_SSL listeners; with them the default listener uses TLS." },
+        BrokerRow { name: "ssl.client.auth", set_by: "`.ssl_client_auth(ClientAuth, ca_pem)`, `--ssl-client-auth`, `--ssl-ca`", default: "none".to_owned(), meaning: "Ask TLS clients for certificates (requested, required); the principal is `User:<subject DN>`." },
+        BrokerRow { name: "sasl.enabled.mechanisms", set_by: "`.sasl_mechanisms(list)`, `--sasl-enabled-mechanisms`", default: sasl.mechanisms().join(","), meaning: "SASL mechanisms clients may choose (OAUTHBEARER is added with a token validator). Users: `.sasl_plain_user`, `.sasl_scram_user`, `--sasl-plain-users-file`, `--sasl-scram-users-file`; with any, the default listener uses SASL." },
+        BrokerRow { name: "connections.max.reauth.ms", set_by: "`.connections_max_reauth(duration)`, `--connections-max-reauth-ms`", default: sasl.max_reauth.map_or_else(|| "0 (never)".to_owned(), millis), meaning: "SASL sessions end after this long unless the client re-authenticates; the next request of an expired session closes the connection." },
+        BrokerRow { name: "(durian) authentication deadline", set_by: "`.handshake_timeout(duration)`, `--auth-timeout-ms`", default: millis(sasl.handshake_timeout), meaning: "Time a client has for the TLS handshake and for SASL authentication before its connection is closed." },
+        BrokerRow { name: "(durian) allow insecure listener", set_by: "`.allow_insecure_listener(bool)`, `--allow-insecure-listener`", default: allow_insecure_listener.to_string(), meaning: "Whether a listener that does not authenticate clients (PLAINTEXT, SSL without required client certificates) may bind a non-loopback address; refused at start otherwise." },
         BrokerRow { name: "log.dirs", set_by: "`.data_dir(path)` or `.temporary()`, `--data-dir`", default: "(required; `durian broker` uses a temporary directory)".to_owned(), meaning: "Where partitions, the topic catalog and group offsets are stored; a restart on the same directory keeps them." },
         BrokerRow { name: "num.partitions", set_by: "`.default_partitions(n)`, `--partitions`", default: default_partitions.to_string(), meaning: "Partitions of auto-created topics and of CreateTopics asking for the default (-1)." },
         BrokerRow { name: "auto.create.topics.enable", set_by: "`.auto_create_topics(bool)`, `--no-auto-create`", default: auto_create_topics.to_string(), meaning: "Whether a Metadata request that allows it creates unknown topics. durian's clients never ask for it." },
@@ -371,5 +383,11 @@ fn named_builder_methods_exist() {
         .connections_max_idle(Duration::ZERO)
         .retention_check_interval(Duration::ZERO)
         .log_config(LogConfig::default())
-        .group_config(GroupConfig::default());
+        .group_config(GroupConfig::default())
+        .listeners(Vec::new())
+        .tls("cert.pem", "key.pem")
+        .sasl_mechanisms(["PLAIN"])
+        .connections_max_reauth(Duration::ZERO)
+        .handshake_timeout(Duration::ZERO)
+        .allow_insecure_listener(false);
 }

@@ -23,8 +23,12 @@ use crate::data_lock::DataDirLock;
 use crate::group::{GroupConfig, GroupCoordinator, GroupError};
 use crate::handle::BrokerHandle;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::security::builder::{listener_info, seed_scram_users};
+use crate::security::credentials::ScramStore;
+use crate::security::sasl::SaslServer;
 use crate::server::endpoint::Endpoint;
 use crate::server::listener;
+use crate::server::listener::ListenerSecurity;
 use crate::server::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::state::BrokerState;
 use crate::storage::{FlushPolicy, LogConfig, LogManager, StorageError};
@@ -102,7 +106,7 @@ impl Broker {
 /// Configures and starts a broker.
 #[derive(Debug)]
 pub struct BrokerBuilder {
-    config: BrokerConfig,
+    pub(crate) config: BrokerConfig,
     temporary: bool,
     groups: GroupConfig,
 }
@@ -272,11 +276,26 @@ impl BrokerBuilder {
         self
     }
 
-    /// Opens the data directory, binds the listener and starts serving.
+    /// Opens the data directory, binds the listeners and starts serving.
     pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
         let prepared = self.prepare()?;
-        let listener = bind(&prepared.config.listen).await?;
-        let local_addr = local_address(&listener, &prepared.config.listen)?;
+        let specs = prepared.config.effective_listeners();
+        // TLS files are read before anything binds, so a bad certificate
+        // fails the start with its own message.
+        let acceptor = match &prepared.config.tls {
+            Some(tls) if specs.iter().any(|l| l.protocol.uses_tls()) => Some(
+                crate::security::tls::acceptor(tls)
+                    .map_err(|e| BrokerError::Config(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let mut bound = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let listener = bind(&spec.bind).await?;
+            let address = local_address(&listener, &spec.bind)?;
+            bound.push((spec, listener, address));
+        }
+        let local_addr = bound[0].2;
         let node = prepared.identity(local_addr)?;
         let topology = Topology::single(BrokerAddress {
             node_id: node.node_id,
@@ -286,17 +305,45 @@ impl BrokerBuilder {
         let opened = prepared.open(node, topology)?;
         let state = opened.state.clone();
         let endpoint = Arc::new(Endpoint::new(state.node().node_id));
-        let server = tokio::spawn(listener::run(
-            listener,
-            state.clone(),
-            endpoint,
-            opened.signal.clone(),
-        ));
+        let sasl = Arc::new(SaslServer {
+            config: state.config().sasl.clone(),
+            store: state.scram_credentials().clone(),
+        });
+        let mut addresses = Vec::with_capacity(bound.len());
+        let mut servers = Vec::with_capacity(bound.len());
+        for (spec, listener, address) in bound {
+            let info = listener_info(&spec, address)?;
+            tracing::info!(listener = %spec.name, protocol = %spec.protocol, %address,
+                advertised = %format!("{}:{}", info.host, info.port), "listening");
+            addresses.push((spec.name.clone(), address));
+            let security = ListenerSecurity {
+                info: Some(Arc::new(info)),
+                tls: acceptor.clone().filter(|_| spec.protocol.uses_tls()),
+                sasl: Some(sasl.clone()).filter(|_| spec.protocol.uses_sasl()),
+            };
+            servers.push(listener::run(
+                listener,
+                state.clone(),
+                endpoint.clone(),
+                opened.signal.clone(),
+                Arc::new(security),
+            ));
+        }
+        let server = tokio::spawn(async move {
+            // Each listener returns its open connections; one set holds
+            // them all so shutdown drains (or aborts) them together.
+            let mut all = tokio::task::JoinSet::new();
+            for mut connections in futures::future::join_all(servers).await {
+                all.spawn(async move { while connections.join_next().await.is_some() {} });
+            }
+            all
+        });
         tracing::info!(address = %local_addr, node_id = state.node().node_id, cluster_id = %state.node().cluster_id,
             data_dir = %state.config().data_dir.display(), "broker started");
         Ok(BrokerHandle {
             state,
             local_addr,
+            listeners: addresses,
             trigger: opened.trigger,
             server: Some(server),
             maintenance: Some(opened.maintenance),
@@ -339,6 +386,13 @@ impl BrokerBuilder {
             .validate()
             .map_err(|e| BrokerError::Config(e.to_string()))?;
         check_limits(&config)?;
+        config.check_listeners().map_err(BrokerError::Config)?;
+        // The first listener is the node's identity (bootstrap(), the
+        // topology, other nodes' view).
+        if let Some(primary) = config.listeners.first() {
+            config.listen = primary.bind.clone();
+            config.advertised_listener = primary.advertised.clone();
+        }
         // Locked before anything in it is touched (DataDirs::prepare
         // already removes the clean-shutdown marker).
         std::fs::create_dir_all(&config.data_dir).map_err(|source| BrokerError::DataDir {
@@ -445,6 +499,9 @@ impl Prepared {
         let groups = GroupCoordinator::open(&dirs.groups, groups)?;
         let catalog = TopicCatalog::open(&dirs.topics)?;
         let producer_ids = ProducerIdAllocator::open(&dirs.meta)?;
+        let scram =
+            Arc::new(ScramStore::open(&dirs.meta).map_err(|e| BrokerError::Config(e.to_string()))?);
+        seed_scram_users(&scram, &config)?;
         // Logs may hold producer ids this directory never handed out (logs
         // copied from another broker, or a lost producer_ids file).
         if let Some(highest) = logs.max_producer_id() {
@@ -460,6 +517,7 @@ impl Prepared {
             groups,
             producer_ids,
             signal.clone(),
+            scram,
         ));
         state
             .open_catalog_partitions()

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::security::listener::{ListenerConfig, SecurityProtocol};
+use crate::security::sasl::SaslConfig;
+use crate::security::tls::{ClientAuth, TlsConfig};
 use crate::storage::{FlushPolicy, LogConfig};
 
 /// Identity of this broker as other nodes and clients see it.
@@ -88,6 +91,21 @@ pub struct BrokerConfig {
     /// Auto-creation stops once the catalog holds this many topics (durian
     /// limit, default 10 000). CreateTopics is not limited by it.
     pub max_auto_created_topics: usize,
+    /// Named listeners (`listeners`, `advertised.listeners`,
+    /// `listener.security.protocol.map`); the first is the one
+    /// `bootstrap()` reports. Empty: one listener on `listen`, announced
+    /// as `advertised_listener`, whose protocol follows from `tls` and
+    /// `sasl` (PLAINTEXT when neither is set).
+    pub listeners: Vec<ListenerConfig>,
+    /// Certificate, key and client-certificate policy of SSL and SASL_SSL listeners.
+    pub tls: Option<TlsConfig>,
+    /// Users, mechanisms and limits of SASL_PLAINTEXT and SASL_SSL listeners.
+    pub sasl: SaslConfig,
+    /// Lets a listener that does not authenticate clients (PLAINTEXT, or
+    /// SSL without required client certificates) bind a non-loopback
+    /// address. Off by default: such a listener lets anyone on the
+    /// network read and write every topic.
+    pub allow_insecure_listener: bool,
 }
 
 impl BrokerConfig {
@@ -117,12 +135,92 @@ impl BrokerConfig {
             queued_max_response_bytes: 512 << 20,
             max_auto_create_topics_per_request: 100,
             max_auto_created_topics: 10_000,
+            listeners: Vec::new(),
+            tls: None,
+            sasl: SaslConfig::default(),
+            allow_insecure_listener: false,
         }
+    }
+
+    /// Whether SASL users or a token validator are configured.
+    fn has_sasl_users(&self) -> bool {
+        !self.sasl.plain_users.is_empty()
+            || !self.sasl.scram_users.is_empty()
+            || self.sasl.oauthbearer.is_some()
+    }
+
+    /// The listeners the broker binds: `listeners`, or the single default
+    /// one on `listen` (SASL when users are configured, TLS when a
+    /// certificate is).
+    pub fn effective_listeners(&self) -> Vec<ListenerConfig> {
+        if !self.listeners.is_empty() {
+            return self.listeners.clone();
+        }
+        let protocol = match (self.tls.is_some(), self.has_sasl_users()) {
+            (false, false) => SecurityProtocol::Plaintext,
+            (true, false) => SecurityProtocol::Ssl,
+            (false, true) => SecurityProtocol::SaslPlaintext,
+            (true, true) => SecurityProtocol::SaslSsl,
+        };
+        let mut listener = ListenerConfig::new(protocol, self.listen.clone());
+        listener.advertised = self.advertised_listener.clone();
+        vec![listener]
+    }
+
+    /// Refuses listeners that cannot work (TLS without a certificate) or
+    /// that expose an unauthenticated listener beyond this host without
+    /// `allow_insecure_listener`.
+    pub fn check_listeners(&self) -> Result<(), String> {
+        for listener in self.effective_listeners() {
+            if listener.protocol.uses_tls() && self.tls.is_none() {
+                return Err(format!(
+                    "listener {} is {} but no TLS certificate and key are configured",
+                    listener.name, listener.protocol
+                ));
+            }
+            let authenticated = match listener.protocol {
+                SecurityProtocol::Plaintext => false,
+                SecurityProtocol::Ssl => self
+                    .tls
+                    .as_ref()
+                    .is_some_and(|t| t.client_auth == ClientAuth::Required),
+                SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl => true,
+            };
+            if !authenticated && !self.allow_insecure_listener && !is_loopback(&listener.bind) {
+                return Err(format!(
+                    "listener {} ({}) on {} accepts unauthenticated clients from the network: \
+                     anyone who can reach it may read, write and delete every topic. Bind it \
+                     to a loopback address, make it authenticate (SASL_SSL, SASL_PLAINTEXT, or \
+                     SSL with required client certificates), or allow it explicitly \
+                     (--allow-insecure-listener / allow_insecure_listener(true))",
+                    listener.name, listener.protocol, listener.bind
+                ));
+            }
+        }
+        if self
+            .effective_listeners()
+            .iter()
+            .any(|l| l.protocol.uses_sasl())
+        {
+            self.sasl.validate()?;
+        }
+        Ok(())
     }
 
     /// The flush policy every topic gets unless it overrides `flush.messages`.
     pub fn fsync(&self) -> FlushPolicy {
         self.log_config.flush
+    }
+}
+
+/// Whether `address` (`host:port`) binds only the loopback interface.
+fn is_loopback(address: &str) -> bool {
+    match split_host_port(address) {
+        Some((host, _)) if host.eq_ignore_ascii_case("localhost") => true,
+        Some((host, _)) => host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
     }
 }
 
@@ -155,5 +253,25 @@ mod tests {
         assert_eq!(split_host_port("nohost"), None);
         assert_eq!(split_host_port(":9092"), None);
         assert_eq!(split_host_port("h:99999"), None);
+    }
+
+    #[test]
+    fn unauthenticated_listeners_stay_on_loopback_unless_allowed() {
+        let mut config = BrokerConfig::new("unused".into());
+        assert!(config.check_listeners().is_ok());
+        config.listen = "0.0.0.0:9092".to_string();
+        let refused = config.check_listeners().unwrap_err();
+        assert!(refused.contains("allow-insecure-listener"), "{refused}");
+        config
+            .sasl
+            .plain_users
+            .insert("alice".into(), "secret".into());
+        assert!(config.check_listeners().is_ok(), "SASL authenticates");
+        config.sasl.plain_users.clear();
+        config.allow_insecure_listener = true;
+        assert!(config.check_listeners().is_ok());
+        config.allow_insecure_listener = false;
+        config.listen = "[::1]:0".to_string();
+        assert!(config.check_listeners().is_ok());
     }
 }

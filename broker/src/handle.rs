@@ -19,6 +19,8 @@ use crate::state::BrokerState;
 pub struct BrokerHandle {
     pub(crate) state: Arc<BrokerState>,
     pub(crate) local_addr: SocketAddr,
+    /// Every listener's name and bound address, the primary first.
+    pub(crate) listeners: Vec<(String, SocketAddr)>,
     pub(crate) trigger: ShutdownTrigger,
     pub(crate) server: Option<JoinHandle<JoinSet<()>>>,
     pub(crate) maintenance: Option<JoinHandle<()>>,
@@ -44,6 +46,19 @@ impl BrokerHandle {
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address of the listener `name` (`PLAINTEXT`, `SASL_SSL`, …).
+    pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, address)| *address)
+    }
+
+    /// Every listener's name and bound address, the primary first.
+    pub fn listeners(&self) -> &[(String, SocketAddr)] {
+        &self.listeners
     }
 
     /// The node id, cluster id and advertised address of this broker.

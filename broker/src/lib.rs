@@ -44,8 +44,18 @@ mod topology;
 pub use broker::{Broker, BrokerBuilder, BrokerError};
 pub use catalog::CatalogError;
 pub use config::{BrokerConfig, NodeIdentity};
+pub use durian_core::security::scram::ScramMechanism;
 pub use group::{GroupConfig, GroupError};
 pub use handle::BrokerHandle;
+pub use security::credentials::{read_plain_users, CredentialError};
+pub use security::listener::{
+    parse_listeners, ListenerConfig, ListenerError, ListenerInfo, SecurityProtocol,
+};
+pub use security::sasl::oauthbearer::{
+    unsecured_jwt, OAuthBearerValidator, UnsecuredJwtValidator, ValidatedToken,
+};
+pub use security::sasl::SaslConfig;
+pub use security::tls::{ClientAuth, TlsConfig, TlsError};
 pub use security::{Principal, PrincipalParseError};
 pub use server::resources::ResourceUsage;
 #[cfg(feature = "testing")]

@@ -2,13 +2,27 @@
 //!
 //! Contract with scripts and interop tests: once the listener is bound,
 //! exactly one line `listening on HOST:PORT` goes to stdout (with the real
-//! port when `--listen` used port 0); all logging goes to stderr.
+//! port when `--listen` used port 0) for the primary (first) listener;
+//! with `--listeners`, one `listener NAME://HOST:PORT` line per listener
+//! follows. All logging goes to stderr.
+//!
+//! Security: `--listeners` (Kafka syntax) replaces `--listen`; without it,
+//! the single listener on `--listen` becomes SSL when `--ssl-cert` is given
+//! and SASL when SASL users are, so `--listen` + a users file gives a
+//! SASL_PLAINTEXT broker. A listener that does not authenticate clients
+//! must bind a loopback address unless `--allow-insecure-listener` is given.
 
 use std::io::Write;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::{Args, ValueEnum};
-use durian_broker::{Broker, BrokerError, FlushPolicy};
+use durian_broker::{
+    parse_listeners, read_plain_users, Broker, BrokerBuilder, BrokerError, ClientAuth, FlushPolicy,
+    ScramMechanism, UnsecuredJwtValidator,
+};
 
 /// Options of `durian broker`.
 #[derive(Debug, Args)]
@@ -35,6 +49,127 @@ pub struct BrokerArgs {
     /// When appends reach the disk.
     #[arg(long, value_enum, default_value_t = Fsync::Never)]
     pub fsync: Fsync,
+    /// Listener and authentication settings.
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+/// Listeners, TLS and SASL options of `durian broker`.
+#[derive(Debug, Args)]
+pub struct SecurityArgs {
+    /// Named listeners, Kafka's `listeners` (e.g.
+    /// `PLAINTEXT://127.0.0.1:9092,SASL_SSL://0.0.0.0:9094`); replaces --listen.
+    #[arg(long)]
+    pub listeners: Option<String>,
+    /// Kafka's `advertised.listeners` (e.g. `SASL_SSL://kafka.example.com:9094`).
+    #[arg(long, requires = "listeners")]
+    pub advertised_listeners: Option<String>,
+    /// Kafka's `listener.security.protocol.map` for listener names that are
+    /// not protocol names (e.g. `INTERNAL:SASL_PLAINTEXT`).
+    #[arg(long, requires = "listeners")]
+    pub listener_security_protocol_map: Option<String>,
+    /// PEM certificate chain of SSL/SASL_SSL listeners (leaf first).
+    #[arg(long, requires = "ssl_key")]
+    pub ssl_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, RSA or EC) of --ssl-cert.
+    #[arg(long, requires = "ssl_cert")]
+    pub ssl_key: Option<PathBuf>,
+    /// PEM CA certificates client certificates must chain to.
+    #[arg(long)]
+    pub ssl_ca: Option<PathBuf>,
+    /// Kafka's `ssl.client.auth`: none, requested or required (needs --ssl-ca).
+    #[arg(long, default_value = "none", requires = "ssl_cert")]
+    pub ssl_client_auth: String,
+    /// Kafka's `sasl.enabled.mechanisms`, comma-separated (default: PLAIN,
+    /// SCRAM-SHA-256, SCRAM-SHA-512, plus OAUTHBEARER with
+    /// --sasl-oauthbearer-unsecured-jwt).
+    #[arg(long)]
+    pub sasl_enabled_mechanisms: Option<String>,
+    /// PLAIN users: a JAAS file's `user_NAME="PASSWORD"` entries, or
+    /// `name=password` lines.
+    #[arg(long)]
+    pub sasl_plain_users_file: Option<PathBuf>,
+    /// SCRAM users (same format): each gets SCRAM-SHA-256 and -512
+    /// credentials, stored salted in the data dir at start.
+    #[arg(long)]
+    pub sasl_scram_users_file: Option<PathBuf>,
+    /// Accept Kafka's unsecured (unsigned) OAUTHBEARER JWTs. INSECURE:
+    /// anyone can mint them; for tests only.
+    #[arg(long)]
+    pub sasl_oauthbearer_unsecured_jwt: bool,
+    /// Kafka's `connections.max.reauth.ms`: SASL sessions end after this
+    /// long unless the client re-authenticates (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub connections_max_reauth_ms: u64,
+    /// Time a client has for the TLS handshake and SASL authentication.
+    #[arg(long, default_value_t = 10_000)]
+    pub auth_timeout_ms: u64,
+    /// Let a listener that does not authenticate clients (PLAINTEXT, or SSL
+    /// without required client certificates) bind a non-loopback address.
+    /// INSECURE: anyone who reaches it can read, write and delete every topic.
+    #[arg(long)]
+    pub allow_insecure_listener: bool,
+}
+
+impl SecurityArgs {
+    /// Applies the options to `builder`.
+    fn apply(self, mut builder: BrokerBuilder) -> Result<BrokerBuilder, BrokerError> {
+        let config = |e: &dyn std::fmt::Display| BrokerError::Config(e.to_string());
+        if let Some(listeners) = &self.listeners {
+            let parsed = parse_listeners(
+                listeners,
+                self.advertised_listeners.as_deref(),
+                self.listener_security_protocol_map.as_deref(),
+            )
+            .map_err(|e| config(&e))?;
+            builder = builder.listeners(parsed);
+        }
+        if let (Some(cert), Some(key)) = (self.ssl_cert, self.ssl_key) {
+            builder = builder.tls(cert, key);
+            let auth: ClientAuth = self.ssl_client_auth.parse().map_err(|e| config(&e))?;
+            match (auth, self.ssl_ca) {
+                (ClientAuth::None, _) => {}
+                (auth, Some(ca)) => builder = builder.ssl_client_auth(auth, ca),
+                (_, None) => {
+                    return Err(BrokerError::Config(
+                        "--ssl-client-auth requested/required needs --ssl-ca".to_string(),
+                    ))
+                }
+            }
+        }
+        if let Some(path) = &self.sasl_plain_users_file {
+            for (user, password) in read_plain_users(path).map_err(|e| config(&e))? {
+                builder = builder.sasl_plain_user(user, password);
+            }
+        }
+        if let Some(path) = &self.sasl_scram_users_file {
+            for (user, password) in read_plain_users(path).map_err(|e| config(&e))? {
+                for mechanism in [ScramMechanism::Sha256, ScramMechanism::Sha512] {
+                    builder = builder.sasl_scram_user(mechanism, user.clone(), password.clone());
+                }
+            }
+        }
+        if self.sasl_oauthbearer_unsecured_jwt {
+            tracing::warn!("accepting unsecured OAUTHBEARER JWTs: anyone can mint them");
+            builder = builder.sasl_oauthbearer(Arc::new(UnsecuredJwtValidator::default()));
+        }
+        if let Some(mechanisms) = &self.sasl_enabled_mechanisms {
+            builder = builder.sasl_mechanisms(
+                mechanisms
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_ascii_uppercase),
+            );
+        }
+        if self.connections_max_reauth_ms > 0 {
+            builder = builder
+                .connections_max_reauth(Duration::from_millis(self.connections_max_reauth_ms));
+        }
+        Ok(builder
+            .handshake_timeout(Duration::from_millis(self.auth_timeout_ms))
+            .allow_insecure_listener(self.allow_insecure_listener))
+    }
 }
 
 /// The `--fsync` choices.
@@ -67,6 +202,8 @@ pub async fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     if let Some(advertised) = args.advertised_listener {
         builder = builder.advertised_listener(advertised);
     }
+    let named_listeners = args.security.listeners.is_some();
+    let builder = args.security.apply(builder)?;
     let broker = builder.start().await?;
     if broker.is_temporary() {
         tracing::warn!(data_dir = %broker.data_dir().display(),
@@ -75,6 +212,11 @@ pub async fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     let mut stdout = std::io::stdout().lock();
     // A closed stdout must not stop the broker; the address is also logged.
     let _ = writeln!(stdout, "listening on {}", broker.local_addr());
+    if named_listeners {
+        for (name, address) in broker.listeners() {
+            let _ = writeln!(stdout, "listener {name}://{address}");
+        }
+    }
     let _ = stdout.flush();
     drop(stdout);
     tracing::info!(bootstrap = %broker.bootstrap(), "broker ready");

@@ -42,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a Kafka-protocol broker in the foreground until Ctrl-C or SIGTERM.
-    Broker(broker::BrokerArgs),
+    Broker(Box<broker::BrokerArgs>),
     /// Create, list, describe, delete topics and alter their configs.
     Topic(topic::TopicArgs),
     /// List, describe, delete consumer groups and move their offsets.
@@ -62,7 +62,7 @@ impl Cli {
     pub async fn run(self) -> Result<(), CliError> {
         let global = self.global;
         match self.command {
-            Command::Broker(args) => Ok(broker::run(args).await?),
+            Command::Broker(args) => Ok(broker::run(*args).await?),
             Command::Topic(args) => topic::run(args, &global).await,
             Command::Group(args) => group::run(args, &global).await,
             Command::Produce(args) => produce::run(args, &global).await,

@@ -56,3 +56,57 @@ fn prints_its_address_and_stops_cleanly_on_sigterm() {
         "clean shutdown marker written"
     );
 }
+
+#[test]
+fn refuses_an_unauthenticated_listener_beyond_loopback_and_says_why() {
+    let data = tempfile::tempdir().unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_durian"))
+        .args(["broker", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(data.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "must not start");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--allow-insecure-listener") && said.contains("unauthenticated"),
+        "{said}"
+    );
+    assert!(refused.stdout.is_empty(), "no `listening on` line");
+}
+
+#[test]
+fn named_listeners_print_one_line_each() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_durian"))
+        .args([
+            "broker",
+            "--listeners",
+            "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0",
+            "--listener-security-protocol-map",
+            "INTERNAL:PLAINTEXT",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        lines.push(line.trim_end().to_string());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let primary = lines[0].strip_prefix("listening on ").unwrap();
+    assert_eq!(lines[1], format!("listener PLAINTEXT://{primary}"));
+    assert!(
+        lines[2].starts_with("listener INTERNAL://127.0.0.1:"),
+        "{lines:?}"
+    );
+}

@@ -22,6 +22,7 @@ pub async fn handle(
     let brokers = cluster
         .live_brokers()
         .into_iter()
+        .map(|b| ctx.advertised(b))
         .map(|b| {
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.node_id))

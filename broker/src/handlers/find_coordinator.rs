@@ -42,6 +42,7 @@ pub async fn handle(
         cluster
             .coordinator(key)
             .and_then(|node| cluster.broker(node))
+            .map(|b| ctx.advertised(b))
             .ok_or(Refusal::code(ResponseError::CoordinatorNotAvailable))
     };
     if version >= 4 {

@@ -65,6 +65,7 @@ pub async fn handle(
     let brokers = cluster
         .live_brokers()
         .into_iter()
+        .map(|b| ctx.advertised(b))
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.node_id))

@@ -30,6 +30,7 @@ use crate::server::decode_guard::decode_guarded;
 use crate::state::BrokerState;
 
 pub mod alter_configs;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 mod cluster_info_context;
 pub mod create_partitions;
@@ -41,6 +42,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_user_scram_credentials;
 mod error;
 pub mod error_reply;
 pub mod fetch;
@@ -61,6 +63,8 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 mod produce_validate;
 mod producer_id_context;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 mod topic_admin_context;
 
@@ -91,6 +95,28 @@ pub struct RequestContext {
     /// Who sent it: the principal the connection authenticated as
     /// (`User:ANONYMOUS` without authentication).
     pub principal: crate::security::Principal,
+    /// The listener the request came in on (`None` on the nodes of an
+    /// in-process test cluster, which have one unnamed listener each).
+    pub listener: Option<Arc<crate::security::listener::ListenerInfo>>,
+}
+
+impl RequestContext {
+    /// How clients of this request's listener reach `broker`: the
+    /// receiving node is announced at the address of the listener the
+    /// client connected on (Kafka's per-listener advertising).
+    pub fn advertised(
+        &self,
+        broker: crate::topology::BrokerAddress,
+    ) -> crate::topology::BrokerAddress {
+        match &self.listener {
+            Some(listener) if broker.node_id == self.node_id => crate::topology::BrokerAddress {
+                node_id: broker.node_id,
+                host: listener.host.clone(),
+                port: listener.port,
+            },
+            _ => broker,
+        }
+    }
 }
 
 /// A served API: key, versions and the function that runs it.
@@ -265,6 +291,11 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             messages::ListGroupsRequest,
             group_context
         ),
+        api!(
+            SaslHandshake,
+            sasl_handshake,
+            messages::SaslHandshakeRequest
+        ),
         api!(ApiVersions, api_versions, messages::ApiVersionsRequest),
         api_in!(
             CreateTopics,
@@ -308,6 +339,11 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             messages::AlterConfigsRequest,
             topic_admin_context
         ),
+        api!(
+            SaslAuthenticate,
+            sasl_authenticate,
+            messages::SaslAuthenticateRequest
+        ),
         api_in!(
             CreatePartitions,
             create_partitions,
@@ -331,6 +367,18 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             offset_delete,
             messages::OffsetDeleteRequest,
             group_context
+        ),
+        api_in!(
+            DescribeUserScramCredentials,
+            describe_user_scram_credentials,
+            messages::DescribeUserScramCredentialsRequest,
+            scram_credentials
+        ),
+        api_in!(
+            AlterUserScramCredentials,
+            alter_user_scram_credentials,
+            messages::AlterUserScramCredentialsRequest,
+            scram_credentials
         ),
         api_in!(
             DescribeCluster,
@@ -404,6 +452,6 @@ mod tests {
         for h in registry() {
             assert_eq!(lookup(h.key).map(|found| found.key), Some(h.key));
         }
-        assert!(lookup(ApiKey::SaslHandshake).is_none());
+        assert!(lookup(ApiKey::Vote).is_none());
     }
 }

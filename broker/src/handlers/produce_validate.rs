@@ -380,6 +380,7 @@ mod tests {
             peer: "127.0.0.1:1".parse().unwrap(),
             node_id: 0,
             principal: crate::security::Principal::anonymous(),
+            listener: None,
         };
         let ProduceReply::Respond(response) = handle(&state.data_context(), request, &ctx).await
         else {

@@ -15,61 +15,136 @@
 //! and are written within the write timeout.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
+use super::authenticate::{gate, Gate};
 use super::dispatch::{dispatch, Outcome};
 use super::endpoint::Endpoint;
 use super::frame::{frame_size, FrameError};
 use super::resources::Resources;
 use super::shutdown::Shutdown;
 use crate::config::BrokerConfig;
+use crate::security::listener::ListenerInfo;
+use crate::security::sasl::SaslSession;
 use crate::security::Principal;
 use crate::state::BrokerState;
 
 /// Frames read ahead of the one being processed.
 pub const PIPELINE_DEPTH: usize = 16;
 
-/// Serves `socket` until the client leaves, misbehaves, idles out or the broker shuts down.
-pub async fn serve(
+/// Largest frame a SASL connection may send before it has authenticated
+/// (Kafka's `sasl.server.max.receive.size`): strangers cannot make the
+/// broker buffer `socket.request.max.bytes` per connection.
+pub const SASL_MAX_RECEIVE_BYTES: usize = 512 * 1024;
+
+/// Who a connection is and how it must authenticate.
+#[derive(Debug)]
+pub struct ConnectionSecurity {
+    /// The principal established so far: a client certificate's subject,
+    /// or `User:ANONYMOUS`.
+    pub principal: Principal,
+    /// The SASL session, on SASL listeners.
+    pub sasl: Option<SaslSession>,
+    /// The listener the connection came in on (`None`: the single
+    /// default listener of a test cluster node).
+    pub listener: Option<Arc<ListenerInfo>>,
+}
+
+/// Serves `socket` until the client leaves, misbehaves, idles out, fails
+/// to authenticate in time or the broker shuts down.
+pub async fn serve<S>(
     state: Arc<BrokerState>,
     endpoint: Arc<Endpoint>,
-    socket: TcpStream,
+    socket: S,
     peer: SocketAddr,
     limits: ConnectionLimits,
     shutdown: Shutdown,
-) {
-    if let Err(e) = socket.set_nodelay(true) {
-        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
-    }
-    let (reader, mut writer) = socket.into_split();
+    mut security: ConnectionSecurity,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (reader, mut writer) = tokio::io::split(socket);
+    // Shared with the reader, which caps frames until authentication.
+    let authenticated = Arc::new(AtomicBool::new(security.sasl.is_none()));
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
     let write_timeout = limits.write_timeout;
     let resources = limits.resources.clone();
     // Aborted on drop too, so a killed connection releases its read half at once.
     let _reader = AbortOnDrop(tokio::spawn(read_loop(
-        reader, frames_tx, peer, limits, shutdown,
+        reader,
+        frames_tx,
+        peer,
+        limits,
+        shutdown,
+        authenticated.clone(),
     )));
-    // No listener authenticates yet: every connection is anonymous.
-    let principal = Principal::anonymous();
-    while let Some(frame) = frames.recv().await {
-        match dispatch(
-            state.clone(),
-            &endpoint,
-            frame.bytes.clone(),
-            peer,
-            &principal,
-        )
-        .await
+    let auth_deadline = security
+        .sasl
+        .as_ref()
+        .map(|sasl| sasl.handshake_deadline(Instant::now()));
+    loop {
+        let unauthenticated = security
+            .sasl
+            .as_ref()
+            .is_some_and(|sasl| sasl.principal().is_none());
+        let frame = match auth_deadline.filter(|_| unauthenticated) {
+            Some(deadline) => tokio::select! {
+                frame = frames.recv() => frame,
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(%peer, "SASL authentication not completed in time; closing connection");
+                    break;
+                }
+            },
+            None => frames.recv().await,
+        };
+        let Some(frame) = frame else { break };
+        let mut close_after = None;
+        let outcome = match security
+            .sasl
+            .as_mut()
+            .map(|s| gate(s, &frame.bytes, Instant::now()))
         {
+            None | Some(Gate::Dispatch) => {
+                let principal = security
+                    .sasl
+                    .as_ref()
+                    .and_then(|s| s.principal().cloned())
+                    .unwrap_or_else(|| security.principal.clone());
+                dispatch(
+                    state.clone(),
+                    &endpoint,
+                    frame.bytes.clone(),
+                    peer,
+                    &principal,
+                    security.listener.as_ref(),
+                )
+                .await
+            }
+            Some(Gate::Respond(response)) => {
+                if security
+                    .sasl
+                    .as_ref()
+                    .is_some_and(|s| s.principal().is_some())
+                {
+                    authenticated.store(true, Ordering::Release);
+                }
+                Outcome::Respond(response)
+            }
+            Some(Gate::RespondThenClose(response, why)) => {
+                close_after = Some(why);
+                Outcome::Respond(response)
+            }
+            Some(Gate::Close(why)) => Outcome::Close(why),
+        };
+        match outcome {
             Outcome::Respond(response) => {
                 // The response counts against the response budget until it
                 // is written, so clients that stop reading pin at most that
@@ -96,6 +171,11 @@ pub async fn serve(
                             "client did not read its response in time; closing connection");
                         break;
                     }
+                }
+                if let Some(reason) = close_after {
+                    let _ = writer.flush().await;
+                    tracing::warn!(%peer, %reason, "closing connection");
+                    break;
                 }
             }
             Outcome::Silent => {}
@@ -139,17 +219,18 @@ enum ReadEnd {
     Failed(FrameError),
 }
 
-async fn read_loop(
-    mut reader: OwnedReadHalf,
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut reader: R,
     frames: mpsc::Sender<QueuedFrame>,
     peer: SocketAddr,
     limits: ConnectionLimits,
     mut shutdown: Shutdown,
+    authenticated: Arc<AtomicBool>,
 ) {
     loop {
         let end = tokio::select! {
             _ = shutdown.wait() => ReadEnd::Shutdown,
-            next = read_one(&mut reader, &limits) => match next {
+            next = read_one(&mut reader, &limits, &authenticated) => match next {
                 Ok(frame) => {
                     if frames.send(frame).await.is_err() {
                         return;
@@ -189,9 +270,10 @@ const FIRST_CHUNK: usize = 64 * 1024;
 /// body grows, a chunk ahead of the bytes received, never for the
 /// announced size up front: a client announcing 100 MiB and trickling
 /// bytes holds what it sent, not what it promised.
-async fn read_one(
-    reader: &mut OwnedReadHalf,
+async fn read_one<R: AsyncRead + Unpin>(
+    reader: &mut R,
     limits: &ConnectionLimits,
+    authenticated: &AtomicBool,
 ) -> Result<QueuedFrame, ReadEnd> {
     let mut prefix = [0u8; 4];
     match tokio::time::timeout(limits.idle, reader.read(&mut prefix[..1])).await {
@@ -213,7 +295,15 @@ async fn read_one(
         })
         .await?
         .map_err(ReadEnd::Failed)?;
-    let size = frame_size(prefix, limits.max_bytes).map_err(ReadEnd::Failed)?;
+    // Read once the prefix is in: the flag is set before the response
+    // that completes authentication is written, so a client that waited
+    // for that response is measured as authenticated.
+    let max_bytes = if authenticated.load(Ordering::Acquire) {
+        limits.max_bytes
+    } else {
+        limits.max_bytes.min(SASL_MAX_RECEIVE_BYTES)
+    };
+    let size = frame_size(prefix, max_bytes).map_err(ReadEnd::Failed)?;
 
     let pool = &limits.resources.requests;
     let mut memory: Option<OwnedSemaphorePermit> = None;
@@ -240,7 +330,7 @@ async fn read_one(
         // growing the buffer past what was charged.
         let wanted = (charged - body.len()) as u64;
         let read = clock
-            .run(async { reader.take(wanted).read_buf(&mut body).await })
+            .run(async { (&mut *reader).take(wanted).read_buf(&mut body).await })
             .await?
             .map_err(|e| ReadEnd::Failed(FrameError::Io(e)))?;
         if read == 0 {

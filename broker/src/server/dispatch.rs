@@ -13,6 +13,7 @@ use super::intercept::{Interception, RequestInfo};
 use crate::handlers::{api_versions, lookup, HandlerError, Reply, RequestContext};
 #[cfg(feature = "testing")]
 use crate::handlers::{error_reply, ApiHandler};
+use crate::security::listener::ListenerInfo;
 use crate::security::Principal;
 use crate::state::BrokerState;
 
@@ -52,6 +53,7 @@ pub async fn dispatch(
     frame: Bytes,
     peer: SocketAddr,
     principal: &Principal,
+    listener: Option<&Arc<ListenerInfo>>,
 ) -> Outcome {
     let Some(prefix) = RequestPrefix::parse(&frame) else {
         return Outcome::Close("frame too short for a request header".to_string());
@@ -108,6 +110,7 @@ pub async fn dispatch(
         peer,
         node_id: endpoint.node_id,
         principal: principal.clone(),
+        listener: listener.cloned(),
     };
     tracing::trace!(
         ?api,
@@ -249,6 +252,7 @@ mod tests {
             frame,
             peer,
             &Principal::anonymous(),
+            None,
         )
         .await;
         let Outcome::Close(reason) = outcome else {

@@ -6,6 +6,7 @@
 //!                        processor: dispatch ──► handler ──► response, in request order
 //! ```
 
+pub mod authenticate;
 pub mod connection;
 pub mod decode_guard;
 pub mod dispatch;

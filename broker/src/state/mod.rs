@@ -77,6 +77,8 @@ pub struct BrokerState {
     appends: AppendSignals,
     topic_changes: tokio::sync::Mutex<()>,
     shutdown: Shutdown,
+    /// SCRAM credentials (SASL logins, Describe/AlterUserScramCredentials).
+    scram: Arc<crate::security::credentials::ScramStore>,
 }
 
 impl std::fmt::Debug for BrokerState {
@@ -99,6 +101,7 @@ impl BrokerState {
         groups: Arc<GroupCoordinator>,
         producer_ids: ProducerIdAllocator,
         shutdown: Shutdown,
+        scram: Arc<crate::security::credentials::ScramStore>,
     ) -> BrokerState {
         // Epoch bumps record where the new epoch starts (OffsetForLeaderEpoch).
         let end_offsets = logs.clone();
@@ -119,7 +122,13 @@ impl BrokerState {
             appends: AppendSignals::default(),
             topic_changes: tokio::sync::Mutex::new(()),
             shutdown,
+            scram,
         }
+    }
+
+    /// The stored SCRAM credentials.
+    pub fn scram_credentials(&self) -> &Arc<crate::security::credentials::ScramStore> {
+        &self.scram
     }
 
     /// Settings the broker was started with.

@@ -62,6 +62,7 @@ impl Node {
             state,
             self.endpoint.clone(),
             signal,
+            Arc::new(listener::ListenerSecurity::default()),
         ));
         *running = Some(Running { trigger, server });
         true

@@ -11,9 +11,11 @@ use durian_broker::{Broker, BrokerHandle};
 use durian_core::record::{decode_records, BatchScanner, BatchWriter, Record, NO_HEADERS};
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod certs;
+pub mod sasl;
 pub mod wait;
 
 /// Starts a broker in a temporary directory on a free port.
@@ -26,20 +28,29 @@ pub async fn start_broker() -> BrokerHandle {
         .expect("broker starts")
 }
 
+/// Any byte stream a test client can talk over (TCP, TLS).
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 /// A test connection.
 pub struct TestClient {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     next_correlation: i32,
 }
 
 impl TestClient {
+    /// A client over an already connected stream (e.g. TLS).
+    pub fn over(stream: impl Stream + 'static) -> TestClient {
+        TestClient {
+            stream: Box::new(stream),
+            next_correlation: 1,
+        }
+    }
+
     /// Connects to `addr`.
     pub async fn connect(addr: SocketAddr) -> TestClient {
         let stream = TcpStream::connect(addr).await.expect("connect");
-        TestClient {
-            stream,
-            next_correlation: 1,
-        }
+        TestClient::over(stream)
     }
 
     /// Sends `request` at `version` and returns the decoded response.
@@ -105,6 +116,23 @@ impl TestClient {
         tokio::time::timeout(Duration::from_secs(10), read)
             .await
             .expect("the broker answers or closes within 10 s")
+    }
+
+    /// Whether the broker closes this connection within 10 s, whatever it
+    /// sends first (a TLS alert, say).
+    pub async fn is_closed_after_anything(&mut self) -> bool {
+        let drain = async {
+            let mut buf = [0u8; 512];
+            loop {
+                match self.stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), drain)
+            .await
+            .unwrap_or(false)
     }
 
     /// Whether the broker closed this connection (reads EOF within 10 s).

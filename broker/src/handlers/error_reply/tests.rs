@@ -42,6 +42,7 @@ async fn replies<R: Request + Encodable>(
             peer: "127.0.0.1:1".parse().unwrap(),
             node_id: 0,
             principal: crate::security::Principal::anonymous(),
+            listener: None,
         };
         let reply = build(state, &ctx, api, &body.freeze(), CODE)
             .unwrap()
@@ -314,6 +315,7 @@ async fn every_builder_answers_every_served_version_with_the_code() {
         peer: "127.0.0.1:1".parse().unwrap(),
         node_id: 0,
         principal: crate::security::Principal::anonymous(),
+        listener: None,
     };
     let mut body = BytesMut::new();
     CreateTopicsRequest::default().encode(&mut body, 7).unwrap();
@@ -345,6 +347,7 @@ fn produce_log_starts(state: &BrokerState, version: i16, code: i16) -> Vec<i64> 
         peer: "127.0.0.1:1".parse().unwrap(),
         node_id: 0,
         principal: crate::security::Principal::anonymous(),
+        listener: None,
     };
     let Some(Ok(Reply::Body(mut bytes))) =
         build(state, &ctx, ApiKey::Produce, &body.freeze(), code)

@@ -12,6 +12,7 @@ mod cluster;
 mod group;
 mod log;
 mod offsets;
+mod security;
 
 use super::schema::MessageDef;
 
@@ -40,10 +41,13 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         23 => &log::OFFSET_FOR_LEADER_EPOCH_REQUEST,
         32 => &admin::DESCRIBE_CONFIGS_REQUEST,
         33 => &admin::ALTER_CONFIGS_REQUEST,
+        36 => &security::SASL_AUTHENTICATE_REQUEST,
         37 => &admin::CREATE_PARTITIONS_REQUEST,
         42 => &group::DELETE_GROUPS_REQUEST,
         44 => &admin::INCREMENTAL_ALTER_CONFIGS_REQUEST,
         47 => &offsets::OFFSET_DELETE_REQUEST,
+        50 => &security::DESCRIBE_USER_SCRAM_CREDENTIALS_REQUEST,
+        51 => &security::ALTER_USER_SCRAM_CREDENTIALS_REQUEST,
         60 => &cluster::DESCRIBE_CLUSTER_REQUEST,
         _ => return None,
     })

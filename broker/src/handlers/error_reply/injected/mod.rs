@@ -152,6 +152,7 @@ mod offset_for_leader_epoch_tests {
                 peer: "127.0.0.1:1".parse().unwrap(),
                 node_id: 0,
                 principal: crate::security::Principal::anonymous(),
+                listener: None,
             };
             let reply = build(
                 &state,
