@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::security::AuthorizerConfig;
 use crate::storage::{FlushPolicy, LogConfig};
 
 /// Identity of this broker as other nodes and clients see it.
@@ -88,6 +89,9 @@ pub struct BrokerConfig {
     /// Auto-creation stops once the catalog holds this many topics (durian
     /// limit, default 10 000). CreateTopics is not limited by it.
     pub max_auto_created_topics: usize,
+    /// ACL checks: super users and whether resources without ACLs are
+    /// open to everyone (default: yes).
+    pub authorizer: AuthorizerConfig,
 }
 
 impl BrokerConfig {
@@ -117,6 +121,7 @@ impl BrokerConfig {
             queued_max_response_bytes: 512 << 20,
             max_auto_create_topics_per_request: 100,
             max_auto_created_topics: 10_000,
+            authorizer: AuthorizerConfig::default(),
         }
     }
 

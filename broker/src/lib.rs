@@ -46,7 +46,7 @@ pub use catalog::CatalogError;
 pub use config::{BrokerConfig, NodeIdentity};
 pub use group::{GroupConfig, GroupError};
 pub use handle::BrokerHandle;
-pub use security::{Principal, PrincipalParseError};
+pub use security::{AclStoreError, AuthorizerConfig, Principal, PrincipalParseError};
 pub use server::resources::ResourceUsage;
 #[cfg(feature = "testing")]
 pub use storage::{FaultKind, FaultPoint, StorageFaults};

@@ -7,6 +7,7 @@
 //! may be null, where flexible encoding starts, and which tagged fields
 //! kafka-protocol decodes itself.
 
+mod acls;
 mod admin;
 mod cluster;
 mod group;
@@ -38,6 +39,9 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         21 => &log::DELETE_RECORDS_REQUEST,
         22 => &offsets::INIT_PRODUCER_ID_REQUEST,
         23 => &log::OFFSET_FOR_LEADER_EPOCH_REQUEST,
+        29 => &acls::DESCRIBE_ACLS_REQUEST,
+        30 => &acls::CREATE_ACLS_REQUEST,
+        31 => &acls::DELETE_ACLS_REQUEST,
         32 => &admin::DESCRIBE_CONFIGS_REQUEST,
         33 => &admin::ALTER_CONFIGS_REQUEST,
         37 => &admin::CREATE_PARTITIONS_REQUEST,
@@ -72,6 +76,9 @@ pub(crate) fn response(api_key: i16) -> Option<&'static MessageDef> {
         21 => &log::DELETE_RECORDS_RESPONSE,
         22 => &offsets::INIT_PRODUCER_ID_RESPONSE,
         23 => &log::OFFSET_FOR_LEADER_EPOCH_RESPONSE,
+        29 => &acls::DESCRIBE_ACLS_RESPONSE,
+        30 => &acls::CREATE_ACLS_RESPONSE,
+        31 => &acls::DELETE_ACLS_RESPONSE,
         32 => &admin::DESCRIBE_CONFIGS_RESPONSE,
         33 => &admin::ALTER_CONFIGS_RESPONSE,
         37 => &admin::CREATE_PARTITIONS_RESPONSE,

@@ -93,6 +93,9 @@ pub(super) fn covered() -> Vec<Codec> {
         OffsetForLeaderEpochRequest,
         DescribeClusterRequest,
         SaslHandshakeRequest,
+        DescribeAclsRequest,
+        CreateAclsRequest,
+        DeleteAclsRequest,
     ]
 }
 
