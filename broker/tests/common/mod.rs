@@ -30,15 +30,24 @@ pub async fn start_broker() -> BrokerHandle {
 pub struct TestClient {
     stream: TcpStream,
     next_correlation: i32,
+    client_id: String,
 }
 
 impl TestClient {
     /// Connects to `addr`.
     pub async fn connect(addr: SocketAddr) -> TestClient {
+        Self::connect_as(addr, "durian-broker-tests").await
+    }
+
+    /// Connects to `addr`, sending `client_id` in every request header
+    /// (which a broker's `principal_for_client_id` test hook maps to a
+    /// principal).
+    pub async fn connect_as(addr: SocketAddr, client_id: &str) -> TestClient {
         let stream = TcpStream::connect(addr).await.expect("connect");
         TestClient {
             stream,
             next_correlation: 1,
+            client_id: client_id.to_string(),
         }
     }
 
@@ -57,7 +66,7 @@ impl TestClient {
             .with_request_api_key(R::KEY)
             .with_request_api_version(version)
             .with_correlation_id(correlation)
-            .with_client_id(Some(StrBytes::from_static_str("durian-broker-tests")));
+            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())));
         let mut body = BytesMut::new();
         header
             .encode(&mut body, api.request_header_version(version))
