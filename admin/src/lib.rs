@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acls;
 mod cluster;
 mod config;
 mod configs;
@@ -40,6 +41,11 @@ use durian_core::{Client, Result};
 use tokio::time::Instant;
 
 pub use config::{AdminBuilder, AdminConfig, ADMIN_PROPERTIES};
+pub use durian_core::acl::{
+    AccessControlEntry, AccessControlEntryFilter, AclBinding, AclBindingFilter, AclOperation,
+    AclPermissionType, InvalidAcl, PatternType, ResourcePattern, ResourcePatternFilter,
+    ResourceType, UnknownAclName,
+};
 pub use types::*;
 
 /// The admin client; cheap to clone, `Send + Sync`.
