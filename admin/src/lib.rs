@@ -31,6 +31,7 @@ mod member_assignment;
 mod offsets;
 mod partitions;
 mod routing;
+mod scram;
 mod topics;
 mod types;
 
@@ -46,6 +47,8 @@ pub use durian_core::acl::{
     AclPermissionType, InvalidAcl, PatternType, ResourcePattern, ResourcePatternFilter,
     ResourceType, UnknownAclName,
 };
+pub use durian_core::security::scram::ScramMechanism;
+pub use scram::{ScramCredentialInfo, UserScramCredentialAlteration};
 pub use types::*;
 
 /// The admin client; cheap to clone, `Send + Sync`.

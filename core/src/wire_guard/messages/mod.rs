@@ -13,6 +13,7 @@ mod cluster;
 mod group;
 mod log;
 mod offsets;
+mod scram;
 
 use super::schema::MessageDef;
 
@@ -48,6 +49,8 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         42 => &group::DELETE_GROUPS_REQUEST,
         44 => &admin::INCREMENTAL_ALTER_CONFIGS_REQUEST,
         47 => &offsets::OFFSET_DELETE_REQUEST,
+        50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_REQUEST,
+        51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_REQUEST,
         60 => &cluster::DESCRIBE_CLUSTER_REQUEST,
         _ => return None,
     })
@@ -85,6 +88,8 @@ pub(crate) fn response(api_key: i16) -> Option<&'static MessageDef> {
         42 => &group::DELETE_GROUPS_RESPONSE,
         44 => &admin::INCREMENTAL_ALTER_CONFIGS_RESPONSE,
         47 => &offsets::OFFSET_DELETE_RESPONSE,
+        50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_RESPONSE,
+        51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_RESPONSE,
         60 => &cluster::DESCRIBE_CLUSTER_RESPONSE,
         _ => return None,
     })

@@ -96,6 +96,8 @@ pub(super) fn covered() -> Vec<Codec> {
         DescribeAclsRequest,
         CreateAclsRequest,
         DeleteAclsRequest,
+        DescribeUserScramCredentialsRequest,
+        AlterUserScramCredentialsRequest,
     ]
 }
 

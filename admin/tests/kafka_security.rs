@@ -1,6 +1,6 @@
-//! ACL administration against Apache Kafka 4.x (one KRaft node with
-//! `StandardAuthorizer`; plaintext clients are `User:ANONYMOUS`, made a
-//! super user so they may manage ACLs). Skipped without the Kafka jars
+//! ACL and SCRAM credential administration against Apache Kafka 4.x (one
+//! KRaft node with `StandardAuthorizer`; plaintext clients are
+//! `User:ANONYMOUS`, made a super user so they may manage ACLs). Skipped without the Kafka jars
 //! (`DURIAN_KAFKA_LIBS` or `<repo>/.peers/kafka/libs`), failed instead
 //! when `DURIAN_REQUIRE_PEERS=1`.
 
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use durian_admin::{
     AccessControlEntry, AclBinding, AclBindingFilter, AclOperation, AclPermissionType, Admin,
-    PatternType, ResourcePattern, ResourceType,
+    PatternType, ResourcePattern, ResourceType, ScramMechanism, UserScramCredentialAlteration,
 };
 use durian_core::KafkaCode;
 use durian_testkit::KafkaCluster;
@@ -106,4 +106,89 @@ async fn acls_round_trip_through_kafka() {
         .await
         .unwrap();
     assert_eq!(deleted[0].as_ref().unwrap(), &vec![orders]);
+}
+
+#[tokio::test]
+async fn scram_credentials_are_set_described_and_deleted() {
+    let Some(kafka) = KafkaCluster::start(1, AUTHORIZER).await else {
+        return;
+    };
+    let admin = admin_for(&kafka).await;
+    // Kafka refuses two changes of one user in one request
+    // (DUPLICATE_RESOURCE), so alice's two mechanisms go one at a time.
+    let twice = admin
+        .alter_user_scram_credentials(&[
+            UserScramCredentialAlteration::upsert("alice", ScramMechanism::Sha256, 4096, "pw"),
+            UserScramCredentialAlteration::upsert("alice", ScramMechanism::Sha512, 8192, "pw"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        twice["alice"].as_ref().unwrap_err().kafka_code(),
+        Some(KafkaCode::DUPLICATE_RESOURCE)
+    );
+    for (mechanism, iterations) in [
+        (ScramMechanism::Sha256, 4096),
+        (ScramMechanism::Sha512, 8192),
+    ] {
+        let altered = admin
+            .alter_user_scram_credentials(&[UserScramCredentialAlteration::upsert(
+                "alice", mechanism, iterations, "pw",
+            )])
+            .await
+            .unwrap();
+        assert!(altered["alice"].is_ok(), "{altered:?}");
+    }
+
+    let mut infos = durian_testkit::wait::eventually(
+        Duration::from_secs(20),
+        "alice's two credentials",
+        async || {
+            let described = admin
+                .describe_user_scram_credentials(Some(&["alice"]))
+                .await
+                .ok()?;
+            let infos = described.get("alice")?.as_ref().ok()?.clone();
+            (infos.len() == 2).then_some(infos)
+        },
+    )
+    .await;
+    infos.sort_by_key(|i| i.iterations);
+    assert_eq!(
+        infos
+            .iter()
+            .map(|i| (i.mechanism, i.iterations))
+            .collect::<Vec<_>>(),
+        vec![
+            (ScramMechanism::Sha256, 4096),
+            (ScramMechanism::Sha512, 8192)
+        ]
+    );
+    let unknown = admin
+        .describe_user_scram_credentials(Some(&["nobody"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown["nobody"].as_ref().unwrap_err().kafka_code(),
+        Some(KafkaCode::RESOURCE_NOT_FOUND)
+    );
+
+    let deleted = admin
+        .alter_user_scram_credentials(&[UserScramCredentialAlteration::delete(
+            "alice",
+            ScramMechanism::Sha512,
+        )])
+        .await
+        .unwrap();
+    assert!(deleted["alice"].is_ok(), "{deleted:?}");
+    durian_testkit::wait::eventually(
+        Duration::from_secs(20),
+        "alice's SCRAM-SHA-512 credential to go",
+        async || {
+            let all = admin.describe_user_scram_credentials(None).await.ok()?;
+            let infos = all.get("alice")?.as_ref().ok()?;
+            (infos.len() == 1 && infos[0].mechanism == ScramMechanism::Sha256).then_some(())
+        },
+    )
+    .await;
 }
