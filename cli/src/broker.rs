@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use durian_broker::{Broker, BrokerError, FlushPolicy};
+use durian_broker::{Broker, BrokerError, FlushPolicy, Principal};
 
 /// Options of `durian broker`.
 #[derive(Debug, Args)]
@@ -35,6 +35,14 @@ pub struct BrokerArgs {
     /// When appends reach the disk.
     #[arg(long, value_enum, default_value_t = Fsync::Never)]
     pub fsync: Fsync,
+    /// A principal allowed everything whatever the ACLs say
+    /// (`super.users`; repeatable), e.g. `User:admin`.
+    #[arg(long = "super-user", value_name = "PRINCIPAL", value_parser = Principal::parse)]
+    pub super_users: Vec<Principal>,
+    /// Refuse resources no ACL names (`allow.everyone.if.no.acl.found=false`).
+    /// Until listeners authenticate every client is `User:ANONYMOUS`.
+    #[arg(long)]
+    pub deny_if_no_acl: bool,
 }
 
 /// The `--fsync` choices.
@@ -56,6 +64,8 @@ pub async fn run(args: BrokerArgs) -> Result<(), BrokerError> {
         .node_id(args.node_id)
         .default_partitions(args.partitions)
         .auto_create_topics(!args.no_auto_create)
+        .super_users(args.super_users)
+        .allow_everyone_if_no_acl_found(!args.deny_if_no_acl)
         .fsync(match args.fsync {
             Fsync::Always => FlushPolicy::Always,
             Fsync::Never => FlushPolicy::PageCache,

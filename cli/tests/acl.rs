@@ -4,6 +4,9 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
 use common::{durian, start_broker};
 
 /// The data rows of an ACL table, cells split on whitespace.
@@ -161,4 +164,34 @@ async fn acls_are_added_listed_and_removed() {
     .await
     .assert_failed_with("fly");
     broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_started_with_deny_if_no_acl_refuses_anonymous_clients() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_durian"))
+        .args(["broker", "--listen", "127.0.0.1:0", "--deny-if-no-acl"])
+        .args(["--super-user", "User:admin", "--data-dir"])
+        .arg(data.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    // Every client is User:ANONYMOUS, which no ACL names and is no super user.
+    let listed = durian(&address, &["acl", "list"], b"").await;
+    let created = durian(&address, &["topic", "create", "t"], b"").await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    listed.assert_failed_with("CLUSTER_AUTHORIZATION_FAILED");
+    created.assert_failed_with("TOPIC_AUTHORIZATION_FAILED");
 }
