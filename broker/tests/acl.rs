@@ -17,23 +17,38 @@ use common::{batch, TestClient};
 use durian_broker::testing::Cluster;
 use durian_broker::{Broker, BrokerBuilder, BrokerHandle, Principal};
 use kafka_protocol::messages::create_acls_request::AclCreation;
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
+use kafka_protocol::messages::offset_delete_request::{
+    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    CreateAclsRequest, CreateTopicsRequest, DeleteAclsRequest, DeleteGroupsRequest,
-    DeleteTopicsRequest, DescribeAclsRequest, DescribeClusterRequest, DescribeConfigsRequest,
-    DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, GroupId, InitProducerIdRequest,
-    JoinGroupRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest,
-    ProduceRequest, TopicName,
+    CreateAclsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteAclsRequest,
+    DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeAclsRequest,
+    DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest,
+    FindCoordinatorRequest, GroupId, HeartbeatRequest, IncrementalAlterConfigsRequest,
+    InitProducerIdRequest, JoinGroupRequest, ListGroupsRequest, ListOffsetsRequest,
+    MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    OffsetForLeaderEpochRequest, ProduceRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -429,4 +444,114 @@ async fn every_node_of_a_cluster_sees_the_same_acls() {
         );
     }
     cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_other_apis_are_refused_too_and_super_users_see_every_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    let mut admin = TestClient::connect_as(broker.local_addr(), "admin").await;
+    let mut alice = TestClient::connect_as(broker.local_addr(), "alice").await;
+    assert_eq!(create_topic(&mut admin, "t").await, 0);
+    assert_eq!(commit(&mut admin, "g", "t").await, 0);
+
+    let delete_records =
+        DeleteRecordsRequest::default().with_topics(vec![DeleteRecordsTopic::default()
+            .with_name(name("t"))
+            .with_partitions(vec![DeleteRecordsPartition::default()
+                .with_partition_index(0)
+                .with_offset(0)])]);
+    let deleted = alice.call(&delete_records, 2).await;
+    assert_eq!(deleted.topics[0].partitions[0].error_code, TOPIC_DENIED);
+
+    let grow =
+        CreatePartitionsRequest::default().with_topics(vec![CreatePartitionsTopic::default()
+            .with_name(name("t"))
+            .with_count(2)]);
+    assert_eq!(
+        alice.call(&grow, 3).await.results[0].error_code,
+        TOPIC_DENIED
+    );
+
+    let alter = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(text("t"))
+            .with_configs(vec![AlterableConfig::default()
+                .with_name(text("retention.ms"))
+                .with_value(Some(text("1000")))]),
+        AlterConfigsResource::default()
+            .with_resource_type(4)
+            .with_resource_name(text("0")),
+    ]);
+    let altered = alice.call(&alter, 1).await;
+    assert_eq!(altered.responses[0].error_code, TOPIC_DENIED);
+    assert_eq!(altered.responses[1].error_code, CLUSTER_DENIED);
+
+    let epochs = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_topics(vec![OffsetForLeaderTopic::default()
+            .with_topic(name("t"))
+            .with_partitions(vec![OffsetForLeaderPartition::default()
+                .with_partition(0)
+                .with_current_leader_epoch(-1)
+                .with_leader_epoch(0)])]);
+    let answered = alice.call(&epochs, 4).await;
+    assert_eq!(answered.topics[0].partitions[0].error_code, TOPIC_DENIED);
+
+    let offset_delete = OffsetDeleteRequest::default()
+        .with_group_id(GroupId(text("g")))
+        .with_topics(vec![OffsetDeleteRequestTopic::default()
+            .with_name(name("t"))
+            .with_partitions(vec![
+                OffsetDeleteRequestPartition::default().with_partition_index(0)
+            ])]);
+    assert_eq!(alice.call(&offset_delete, 0).await.error_code, GROUP_DENIED);
+    let heartbeat = HeartbeatRequest::default()
+        .with_group_id(GroupId(text("g")))
+        .with_member_id(text("m"));
+    assert_eq!(alice.call(&heartbeat, 4).await.error_code, GROUP_DENIED);
+
+    // ListGroups: without DESCRIBE on the cluster only describable groups.
+    let groups = |r: kafka_protocol::messages::ListGroupsResponse| {
+        r.groups
+            .into_iter()
+            .map(|g| g.group_id.0.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        groups(alice.call(&ListGroupsRequest::default(), 4).await),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        groups(admin.call(&ListGroupsRequest::default(), 4).await),
+        vec!["g"]
+    );
+    create_acls(&mut admin, vec![acl(GROUP, "g", LITERAL, DESCRIBE, ALLOW)]).await;
+    assert_eq!(
+        groups(alice.call(&ListGroupsRequest::default(), 4).await),
+        vec!["g"]
+    );
+
+    // DescribeGroups and DescribeCluster report the principal's operations.
+    let describe = DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(text("g"))])
+        .with_include_authorized_operations(true);
+    let bits = |ops: &[i8]| ops.iter().fold(0, |b, op| b | (1 << op));
+    let seen = alice.call(&describe, 5).await.groups.remove(0);
+    assert_eq!(
+        (seen.error_code, seen.authorized_operations),
+        (0, bits(&[DESCRIBE]))
+    );
+    let seen = admin.call(&describe, 5).await.groups.remove(0);
+    assert_eq!(seen.authorized_operations, bits(&[READ, DESCRIBE, 6]));
+    let cluster =
+        DescribeClusterRequest::default().with_include_cluster_authorized_operations(true);
+    let described = admin.call(&cluster, 1).await;
+    // CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
+    assert_eq!(
+        described.cluster_authorized_operations,
+        bits(&[5, 7, 8, 9, 10, 11, 12])
+    );
+    broker.shutdown().await.unwrap();
 }
