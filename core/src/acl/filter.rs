@@ -127,10 +127,8 @@ impl AclBindingFilter {
         self.pattern.matches(&binding.pattern) && self.entry.matches(&binding.entry)
     }
 
-    /// Whether a broker can evaluate the filter (MATCH needs a concrete
-    /// resource type to be meaningful only with a name, but Kafka accepts
-    /// it either way; what it refuses is a principal that is not
-    /// `Type:name`).
+    /// Whether a broker accepts the filter: every field may be ANY or
+    /// absent, but a principal, when given, must be `Type:name`.
     pub fn validate(&self) -> Result<(), InvalidAcl> {
         if let Some(principal) = &self.entry.principal {
             match principal.split_once(':') {

@@ -15,8 +15,9 @@ use crate::security::Principal;
 /// One access control entry, ready to compare.
 #[derive(Debug)]
 struct Entry {
-    /// `None`: every principal (`User:*`, or `*` of any type).
+    /// The principal's type (`User`).
     principal_type: String,
+    /// The principal's name; `None` for `*` (every principal of the type).
     principal_name: Option<String>,
     /// `None`: every host. A host that is not an IP literal matches nothing
     /// (peers are known by address only, as in Kafka).
@@ -87,7 +88,7 @@ pub(crate) enum Verdict {
 pub(crate) struct AclIndex {
     literal: HashMap<ResourceType, HashMap<String, Vec<Entry>>>,
     prefixed: HashMap<ResourceType, Vec<(String, Entry)>>,
-    /// Resource types that have at least one ACL of any pattern.
+    /// How many ACLs the index holds.
     len: usize,
 }
 
