@@ -3,8 +3,8 @@
 The reference client: KafkaProducer (idempotent, every codec; transactional),
 KafkaConsumer (a classic group of two with commits; the KIP-848 protocol),
 the Admin client (and the APIs durian does not serve), and Kafka's own
-tools (perf, console, topics, consumer groups, configs, API versions,
-cluster id, delete records, offsets). The client side runs as JVMs
+tools (perf, console, topics, ACLs, consumer groups, configs, API
+versions, cluster id, delete records, offsets). The client side runs as JVMs
 (java_runner.py); each test checks what the program printed, value by value.
 """
 
@@ -234,7 +234,6 @@ UNSERVED_ADMIN_CALLS = {
     "describeLogDirs": "DESCRIBE_LOG_DIRS",
     "describeProducers": "DESCRIBE_PRODUCERS",
     "listTransactions": "LIST_TRANSACTIONS",
-    "describeAcls": "DESCRIBE_ACLS",
     "describeClientQuotas": "DESCRIBE_CLIENT_QUOTAS",
     "describeUserScramCredentials": "DESCRIBE_USER_SCRAM_CREDENTIALS",
     "electLeaders": "ELECT_LEADERS",
@@ -252,8 +251,9 @@ def test_admin_client_more_and_what_durian_does_not_serve(java, broker):
     # Partition 0 holds records 0, 2, 4, ... stamped BASE + 1000 i: the first
     # at or after BASE + 4500 is record 6, at offset 3.
     assert lines_of(out, "offset-for-time") == [["3", str(1_700_000_000_000 + 6_000)]]
-    # The APIs durian does not serve: the client says which, clearly.
-    assert not lines_of(out, "served"), lines_of(out, "served")
+    # describeAcls is served (durian's authorizer); the APIs durian does
+    # not serve: the client says which, clearly.
+    assert lines_of(out, "served") == [["describeAcls"]], lines_of(out, "served")
     unsupported = {line[0]: " ".join(line[1:]) for line in lines_of(out, "unsupported")}
     assert set(unsupported) == set(UNSERVED_ADMIN_CALLS)
     for call, api in UNSERVED_ADMIN_CALLS.items():
@@ -311,6 +311,34 @@ def test_kafka_topics_command(java, broker):
 
     java.tool(*base, "--delete", "--topic", topic)
     assert topic not in java.tool(*base, "--list").split()
+
+
+ACL_COMMAND = "org.apache.kafka.tools.AclCommand"
+
+
+def test_kafka_acls_command(java, broker):
+    bootstrap, topic = broker.bootstrap, unique_name("acl-topic")
+    base = [ACL_COMMAND, "--bootstrap-server", bootstrap]
+    pattern = f"ResourcePattern(resourceType=TOPIC, name={topic}, patternType=PREFIXED)"
+    read = "(principal=User:alice, host=*, operation=READ, permissionType=ALLOW)"
+    describe = "(principal=User:alice, host=*, operation=DESCRIBE, permissionType=ALLOW)"
+    out = java.tool(*base, "--add", "--allow-principal", "User:alice", "--operation", "Read",
+                    "--operation", "Describe", "--topic", topic,
+                    "--resource-pattern-type", "prefixed")
+    assert pattern in out and read in out and describe in out, out
+
+    listed = java.tool(*base, "--list", "--topic", topic, "--resource-pattern-type", "prefixed")
+    assert pattern in listed and read in listed and describe in listed, listed
+    # MATCH: the PREFIXED pattern applies to a topic named with the prefix.
+    matched = java.tool(*base, "--list", "--topic", topic + "-x", "--resource-pattern-type", "match")
+    assert pattern in matched and read in matched, matched
+
+    java.tool(*base, "--remove", "--force", "--allow-principal", "User:alice", "--operation",
+              "Read", "--topic", topic, "--resource-pattern-type", "prefixed")
+    listed = java.tool(*base, "--list", "--topic", topic, "--resource-pattern-type", "prefixed")
+    assert read not in listed and describe in listed, listed
+    java.tool(*base, "--remove", "--force", "--topic", topic, "--resource-pattern-type", "prefixed")
+    assert describe not in java.tool(*base, "--list"), "every ACL of the topic removed"
 
 
 def test_perf_tools(java, broker):
@@ -440,7 +468,8 @@ def test_configs_api_versions_cluster_id_and_delete_records_tools(java, broker, 
                 "OffsetFetch", "FindCoordinator", "JoinGroup", "Heartbeat",
                 "LeaveGroup", "SyncGroup", "ApiVersions", "InitProducerId",
                 "CreateTopics", "DeleteTopics", "DeleteRecords",
-                "DescribeConfigs", "IncrementalAlterConfigs", "DescribeCluster"):
+                "DescribeConfigs", "IncrementalAlterConfigs", "DescribeCluster",
+                "DescribeAcls", "CreateAcls", "DeleteAcls"):
         assert "[usable: " in apis.get(api, ""), (api, apis.get(api))
     for api in ("AddPartitionsToTxn", "ConsumerGroupHeartbeat", "DescribeLogDirs"):
         assert apis.get(api) == "UNSUPPORTED", (api, apis.get(api))

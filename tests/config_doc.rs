@@ -228,6 +228,7 @@ fn broker_settings(out: &mut String) {
         tls,
         sasl,
         allow_insecure_listener,
+        authorizer,
     } = BrokerConfig::new(PathBuf::from("unused"));
     let LogConfig {
         max_message_bytes,
@@ -266,6 +267,8 @@ fn broker_settings(out: &mut String) {
         BrokerRow { name: "(durian) decompression budget bytes", set_by: "`.decompression_budget_bytes(n)`", default: decompression_budget_bytes.to_string(), meaning: "Decompression memory shared by every produced batch being checked at once." },
         BrokerRow { name: "(durian) decompression wait", set_by: "`.decompression_wait(duration)`", default: millis(decompression_wait), meaning: "How long a compressed batch waits for decompression budget before it is refused with REQUEST_TIMED_OUT (retriable)." },
         BrokerRow { name: "log.retention.check.interval.ms", set_by: "`.retention_check_interval(duration)`", default: millis(retention_check_interval), meaning: "How often retention deletes expired segments." },
+        BrokerRow { name: "super.users", set_by: "`.super_users([Principal])`, `--super-user`", default: if authorizer.super_users.is_empty() { "(none)".to_owned() } else { authorizer.super_users.iter().map(ToString::to_string).collect::<Vec<_>>().join(";") }, meaning: "Principals allowed every operation whatever the ACLs say." },
+        BrokerRow { name: "allow.everyone.if.no.acl.found", set_by: "`.allow_everyone_if_no_acl_found(bool)`, `--deny-if-no-acl`", default: authorizer.allow_everyone_if_no_acl_found.to_string(), meaning: "Whether a resource no ACL names is open to every principal. True keeps a broker without authentication working with no ACLs; set it false once listeners authenticate (docs/SECURITY.md)." },
         BrokerRow { name: "shutdown grace", set_by: "`.config(BrokerConfig { shutdown_grace, .. })`", default: millis(shutdown_grace), meaning: "How long shutdown waits for requests in flight before closing connections." },
     ];
     out.push_str(

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acls;
 mod cluster;
 mod config;
 mod configs;
@@ -30,6 +31,7 @@ mod member_assignment;
 mod offsets;
 mod partitions;
 mod routing;
+mod scram;
 mod topics;
 mod types;
 
@@ -40,6 +42,13 @@ use durian_core::{Client, Result};
 use tokio::time::Instant;
 
 pub use config::{AdminBuilder, AdminConfig, ADMIN_PROPERTIES};
+pub use durian_core::acl::{
+    AccessControlEntry, AccessControlEntryFilter, AclBinding, AclBindingFilter, AclOperation,
+    AclPermissionType, InvalidAcl, PatternType, ResourcePattern, ResourcePatternFilter,
+    ResourceType, UnknownAclName,
+};
+pub use durian_core::security::scram::ScramMechanism;
+pub use scram::{ScramCredentialInfo, UserScramCredentialAlteration};
 pub use types::*;
 
 /// The admin client; cheap to clone, `Send + Sync`.

@@ -26,6 +26,7 @@ use crate::producer_ids::ProducerIdAllocator;
 use crate::security::builder::{listener_info, seed_scram_users};
 use crate::security::credentials::ScramStore;
 use crate::security::sasl::SaslServer;
+use crate::security::{AclStoreError, Authorizer, Principal};
 use crate::server::endpoint::Endpoint;
 use crate::server::listener;
 use crate::server::listener::ListenerSecurity;
@@ -75,6 +76,9 @@ pub enum BrokerError {
     /// The group coordinator could not be opened.
     #[error("group coordinator: {0}")]
     Group(#[from] GroupError),
+    /// The ACL file could not be loaded.
+    #[error(transparent)]
+    Acls(#[from] AclStoreError),
     /// Another broker holds the data directory (its `.lock` file names a
     /// running process).
     #[error(
@@ -261,6 +265,30 @@ impl BrokerBuilder {
     /// Most topics auto-creation may bring the catalog to.
     pub fn max_auto_created_topics(mut self, topics: usize) -> Self {
         self.config.max_auto_created_topics = topics;
+        self
+    }
+
+    /// Principals allowed everything whatever the ACLs say (`super.users`).
+    pub fn super_users(mut self, users: impl IntoIterator<Item = Principal>) -> Self {
+        self.config.authorizer.super_users = users.into_iter().collect();
+        self
+    }
+
+    /// Whether a resource no ACL names is open to every principal
+    /// (`allow.everyone.if.no.acl.found`, default true).
+    pub fn allow_everyone_if_no_acl_found(mut self, allow: bool) -> Self {
+        self.config.authorizer.allow_everyone_if_no_acl_found = allow;
+        self
+    }
+
+    /// Test hook: requests whose header `client_id` is `client_id` are
+    /// authorized as `principal` (when their connection is anonymous).
+    #[cfg(feature = "testing")]
+    pub fn principal_for_client_id(mut self, client_id: &str, principal: Principal) -> Self {
+        self.config
+            .authorizer
+            .principal_by_client_id
+            .push((client_id.to_string(), principal));
         self
     }
 
@@ -502,6 +530,7 @@ impl Prepared {
         let scram =
             Arc::new(ScramStore::open(&dirs.meta).map_err(|e| BrokerError::Config(e.to_string()))?);
         seed_scram_users(&scram, &config)?;
+        let authorizer = Authorizer::open(&dirs.meta, config.authorizer.clone())?;
         // Logs may hold producer ids this directory never handed out (logs
         // copied from another broker, or a lost producer_ids file).
         if let Some(highest) = logs.max_producer_id() {
@@ -516,6 +545,7 @@ impl Prepared {
             Arc::new(logs),
             groups,
             producer_ids,
+            authorizer,
             signal.clone(),
             scram,
         ));

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::security::listener::{ListenerConfig, SecurityProtocol};
 use crate::security::sasl::SaslConfig;
 use crate::security::tls::{ClientAuth, TlsConfig};
+use crate::security::AuthorizerConfig;
 use crate::storage::{FlushPolicy, LogConfig};
 
 /// Identity of this broker as other nodes and clients see it.
@@ -106,6 +107,9 @@ pub struct BrokerConfig {
     /// address. Off by default: such a listener lets anyone on the
     /// network read and write every topic.
     pub allow_insecure_listener: bool,
+    /// ACL checks: super users and whether resources without ACLs are
+    /// open to everyone (default: yes).
+    pub authorizer: AuthorizerConfig,
 }
 
 impl BrokerConfig {
@@ -139,6 +143,7 @@ impl BrokerConfig {
             tls: None,
             sasl: SaslConfig::default(),
             allow_insecure_listener: false,
+            authorizer: AuthorizerConfig::default(),
         }
     }
 

@@ -56,7 +56,7 @@ pub use security::sasl::oauthbearer::{
 };
 pub use security::sasl::SaslConfig;
 pub use security::tls::{ClientAuth, TlsConfig, TlsError};
-pub use security::{Principal, PrincipalParseError};
+pub use security::{AclStoreError, AuthorizerConfig, Principal, PrincipalParseError};
 pub use server::resources::ResourceUsage;
 #[cfg(feature = "testing")]
 pub use storage::{FaultKind, FaultPoint, StorageFaults};

@@ -21,7 +21,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use durian_broker::{
     parse_listeners, read_plain_users, Broker, BrokerBuilder, BrokerError, ClientAuth, FlushPolicy,
-    ScramMechanism, UnsecuredJwtValidator,
+    Principal, ScramMechanism, UnsecuredJwtValidator,
 };
 
 /// Options of `durian broker`.
@@ -52,6 +52,14 @@ pub struct BrokerArgs {
     /// Listener and authentication settings.
     #[command(flatten)]
     pub security: SecurityArgs,
+    /// A principal allowed everything whatever the ACLs say
+    /// (`super.users`; repeatable), e.g. `User:admin`.
+    #[arg(long = "super-user", value_name = "PRINCIPAL", value_parser = Principal::parse)]
+    pub super_users: Vec<Principal>,
+    /// Refuse resources no ACL names (`allow.everyone.if.no.acl.found=false`).
+    /// Clients of unauthenticated listeners are `User:ANONYMOUS`.
+    #[arg(long)]
+    pub deny_if_no_acl: bool,
 }
 
 /// Listeners, TLS and SASL options of `durian broker`.
@@ -191,6 +199,8 @@ pub async fn run(args: BrokerArgs) -> Result<(), BrokerError> {
         .node_id(args.node_id)
         .default_partitions(args.partitions)
         .auto_create_topics(!args.no_auto_create)
+        .super_users(args.super_users)
+        .allow_everyone_if_no_acl_found(!args.deny_if_no_acl)
         .fsync(match args.fsync {
             Fsync::Always => FlushPolicy::Always,
             Fsync::Never => FlushPolicy::PageCache,

@@ -5,6 +5,7 @@
 //! and dispatches. Global options: `-b/--brokers` (else `DURIAN_BROKERS`,
 //! else `127.0.0.1:9092`) and repeated `-X key=value` client properties.
 
+pub mod acl;
 pub mod broker;
 pub mod consume;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod produce;
 pub mod ship;
 pub mod table;
 pub mod topic;
+pub mod user;
 
 use clap::{Parser, Subcommand};
 
@@ -55,6 +57,10 @@ pub enum Command {
     Perf(perf::PerfArgs),
     /// Follow a growing log file and ship each line to a topic.
     Ship(ship::ShipArgs),
+    /// Add, list and remove ACLs.
+    Acl(acl::AclArgs),
+    /// Manage users' SCRAM credentials.
+    User(user::UserArgs),
 }
 
 impl Cli {
@@ -69,6 +75,8 @@ impl Cli {
             Command::Consume(args) => consume::run(args, &global).await,
             Command::Perf(args) => perf::run(args, &global).await,
             Command::Ship(args) => ship::run(args, &global).await,
+            Command::Acl(args) => acl::run(args, &global).await,
+            Command::User(args) => user::run(args, &global).await,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! client: connections, protocol glue, metadata, configuration, errors and
 //! record batches.
 
+pub mod acl;
 pub mod backoff;
 pub mod broker_pool;
 mod client;

@@ -3,7 +3,9 @@
 //! Replaces a topic's whole set of config overrides (Kafka's
 //! non-incremental semantics: settings not named go back to the default).
 //! `validate_only` checks without applying. Broker settings are static and
-//! cannot be altered (INVALID_REQUEST).
+//! cannot be altered (INVALID_REQUEST). Authorization: ALTER_CONFIGS on
+//! the topic (else TOPIC_AUTHORIZATION_FAILED) or the cluster for broker
+//! resources (else CLUSTER_AUTHORIZATION_FAILED).
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,10 @@ use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
+use durian_core::acl::AclOperation;
+
 use super::describe_configs::RESOURCE_TOPIC;
+use super::topic_admin_context::config_refusal;
 use super::{text, versions, RequestContext, TopicAdminContext};
 
 /// Versions served.
@@ -22,11 +27,20 @@ pub const VERSIONS: VersionRange = versions(0, 2);
 pub async fn handle(
     admin: &TopicAdminContext<'_>,
     request: AlterConfigsRequest,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
 ) -> AlterConfigsResponse {
+    let access = admin.access(ctx);
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
-        let outcome = if resource.resource_type == RESOURCE_TOPIC {
+        let refusal = config_refusal(
+            &access,
+            AclOperation::AlterConfigs,
+            resource.resource_type,
+            &resource.resource_name,
+        );
+        let outcome = if let Some((error, message)) = refusal {
+            Err((error.code(), message))
+        } else if resource.resource_type == RESOURCE_TOPIC {
             let configs: BTreeMap<String, String> = resource
                 .configs
                 .iter()

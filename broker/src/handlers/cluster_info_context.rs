@@ -4,6 +4,8 @@
 //! auto-creation (Metadata may create a missing topic). No logs, groups
 //! or producer ids.
 
+use super::RequestContext;
+use crate::security::{Access, Authorizer};
 use uuid::Uuid;
 
 use crate::catalog::{TopicCatalog, TopicMeta};
@@ -13,6 +15,7 @@ use crate::topology::{BrokerAddress, Placement, Topology};
 /// The cluster-describing handlers' view of the broker state.
 #[derive(Clone, Copy)]
 pub struct ClusterInfoContext<'a> {
+    authorizer: &'a Authorizer,
     cluster_id: &'a str,
     catalog: &'a TopicCatalog,
     topology: &'a Topology,
@@ -22,17 +25,24 @@ pub struct ClusterInfoContext<'a> {
 impl<'a> ClusterInfoContext<'a> {
     /// A view over the given parts of one broker state.
     pub(crate) fn new(
+        authorizer: &'a Authorizer,
         cluster_id: &'a str,
         catalog: &'a TopicCatalog,
         topology: &'a Topology,
         topics: Topics<'a>,
     ) -> ClusterInfoContext<'a> {
         ClusterInfoContext {
+            authorizer,
             cluster_id,
             catalog,
             topology,
             topics,
         }
+    }
+
+    /// The authorizer, for the request `ctx`.
+    pub fn access<'c>(&'c self, ctx: &'c RequestContext) -> Access<'c> {
+        Access::new(self.authorizer, ctx)
     }
 
     /// The cluster id.
@@ -43,6 +53,16 @@ impl<'a> ClusterInfoContext<'a> {
     /// Every topic.
     pub fn topics(&self) -> Vec<TopicMeta> {
         self.catalog.list()
+    }
+
+    /// The topic `name`, if it exists.
+    pub fn topic(&self, name: &str) -> Option<TopicMeta> {
+        self.catalog.get(name)
+    }
+
+    /// Whether the broker creates unknown topics on use.
+    pub fn auto_creates(&self) -> bool {
+        self.topics.auto_creates()
     }
 
     /// The topic with id `id`, if it exists.

@@ -4,11 +4,14 @@
 //! changing anything. Explicit assignments must name nodes of the cluster
 //! (the topology still decides placement). Not
 //! supported: `timeout_ms` (the change is synchronous).
+//! Authorization: ALTER on each topic, else TOPIC_AUTHORIZATION_FAILED.
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
+
+use durian_core::acl::AclOperation;
 
 use super::{text, versions, RequestContext, TopicAdminContext};
 
@@ -19,9 +22,10 @@ pub const VERSIONS: VersionRange = versions(0, 3);
 pub async fn handle(
     admin: &TopicAdminContext<'_>,
     request: CreatePartitionsRequest,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
 ) -> CreatePartitionsResponse {
     let nodes = admin.node_ids();
+    let access = admin.access(ctx);
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let foreign_node = topic
@@ -29,7 +33,12 @@ pub async fn handle(
             .iter()
             .flatten()
             .any(|a| a.broker_ids.iter().any(|b| !nodes.contains(&b.0)));
-        let outcome = if foreign_node {
+        let outcome = if !access.topic(AclOperation::Alter, &topic.name) {
+            Err((
+                ResponseError::TopicAuthorizationFailed.code(),
+                format!("ALTER on topic {} is required", topic.name.0),
+            ))
+        } else if foreign_node {
             Err((
                 ResponseError::InvalidReplicaAssignment.code(),
                 format!("assignments may only name nodes {nodes:?}"),

@@ -9,6 +9,10 @@
 //! topology still decides placement. v5+ responses list the topic's
 //! effective configs; v7 returns the topic id. Not supported: `timeout_ms`
 //! (creation is synchronous).
+//! Authorization: CREATE on the cluster or the topic, else
+//! TOPIC_AUTHORIZATION_FAILED; without DESCRIBE_CONFIGS on a created topic
+//! its configs are left out with TOPIC_AUTHORIZATION_FAILED as
+//! `topic_config_error_code` (v5+), as Kafka answers.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -19,6 +23,8 @@ use kafka_protocol::messages::create_topics_response::{
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
+
+use durian_core::acl::AclOperation;
 
 use super::{text, versions, RequestContext, TopicAdminContext};
 use crate::state::TopicError;
@@ -41,10 +47,17 @@ pub async fn handle(
         .filter(|t| !seen.insert(t.name.0.to_string()))
         .map(|t| t.name.0.to_string())
         .collect();
+    let access = admin.access(ctx);
+    let cluster_create = access.cluster(AclOperation::Create);
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.to_string();
-        let outcome = if duplicates.contains(&name) {
+        let outcome = if !(cluster_create || access.topic(AclOperation::Create, &name)) {
+            Err(TopicError {
+                code: ResponseError::TopicAuthorizationFailed.code(),
+                message: format!("CREATE on the cluster or on topic {name} is required"),
+            })
+        } else if duplicates.contains(&name) {
             Err(TopicError {
                 code: ResponseError::InvalidRequest.code(),
                 message: format!("topic {name} appears more than once in the request"),
@@ -59,7 +72,17 @@ pub async fn handle(
                     // Nothing was created, so there is no id to report.
                     created.id = uuid::Uuid::nil();
                 }
-                success(admin, result, created, version)
+                let described = access.topic(AclOperation::DescribeConfigs, &name);
+                let result = success(admin, result, created, version);
+                if described || version < 5 {
+                    result
+                } else {
+                    // Kafka hides the configs of a topic whose configs the
+                    // principal may not describe.
+                    result.with_configs(None).with_topic_config_error_code(
+                        ResponseError::TopicAuthorizationFailed.code(),
+                    )
+                }
             }
             Err(e) => result
                 .with_error_code(e.code)

@@ -4,6 +4,8 @@
 //! coordinator, no producer ids, and of the topic changes only
 //! auto-creation (Produce may create a missing topic).
 
+use super::RequestContext;
+use crate::security::{Access, Authorizer};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ use crate::topology::{EpochHistory, Topology};
 /// The data handlers' view of the broker state.
 #[derive(Clone, Copy)]
 pub struct DataContext<'a> {
+    authorizer: &'a Authorizer,
     catalog: &'a TopicCatalog,
     logs: &'a LogManager,
     topology: &'a Topology,
@@ -46,7 +49,9 @@ pub struct DataLimits<'a> {
 
 impl<'a> DataContext<'a> {
     /// A view over the given parts of one broker state.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
+        authorizer: &'a Authorizer,
         catalog: &'a TopicCatalog,
         logs: &'a LogManager,
         topology: &'a Topology,
@@ -56,6 +61,7 @@ impl<'a> DataContext<'a> {
         limits: DataLimits<'a>,
     ) -> DataContext<'a> {
         DataContext {
+            authorizer,
             catalog,
             logs,
             topology,
@@ -64,6 +70,11 @@ impl<'a> DataContext<'a> {
             topics,
             limits,
         }
+    }
+
+    /// The authorizer, for the request `ctx`.
+    pub fn access<'c>(&'c self, ctx: &'c RequestContext) -> Access<'c> {
+        Access::new(self.authorizer, ctx)
     }
 
     /// How produced batches may decompress.

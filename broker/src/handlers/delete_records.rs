@@ -4,6 +4,7 @@
 //! watermark); whole segments below it are removed by the storage engine.
 //! Only the partition's leader applies it; other nodes answer
 //! NOT_LEADER_OR_FOLLOWER.
+//! Authorization: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED.
 //! Not supported: `timeout_ms` (the change is synchronous).
 
 use kafka_protocol::messages::delete_records_response::{
@@ -12,6 +13,8 @@ use kafka_protocol::messages::delete_records_response::{
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
+
+use durian_core::acl::AclOperation;
 
 use super::{versions, DataContext, RequestContext};
 
@@ -24,14 +27,22 @@ pub async fn handle(
     request: DeleteRecordsRequest,
     ctx: &RequestContext,
 ) -> DeleteRecordsResponse {
+    let access = data.access(ctx);
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            let allowed = access.topic(AclOperation::Delete, &topic.name);
             let partitions = topic
                 .partitions
                 .iter()
                 .map(|p| {
+                    if !allowed {
+                        return DeleteRecordsPartitionResult::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                            .with_low_watermark(-1);
+                    }
                     let leads = match data.topic(&topic.name) {
                         Some(meta) if (0..meta.partitions).contains(&p.partition_index) => data
                             .check_leader(&topic.name, p.partition_index, ctx.node_id, -1)

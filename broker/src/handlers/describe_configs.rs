@@ -10,6 +10,10 @@
 //! the broker's name for it (e.g. `log.retention.ms`). Not supported:
 //! documentation strings, broker-logger resources (answered with
 //! INVALID_REQUEST).
+//!
+//! Authorization: DESCRIBE_CONFIGS on the topic (else
+//! TOPIC_AUTHORIZATION_FAILED) or, for broker resources, on the cluster
+//! (else CLUSTER_AUTHORIZATION_FAILED).
 
 use std::collections::BTreeMap;
 
@@ -20,6 +24,9 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use kafka_protocol::ResponseError;
 
+use durian_core::acl::AclOperation;
+
+use super::topic_admin_context::config_refusal;
 use super::{text, versions, RequestContext, TopicAdminContext};
 use crate::topic_config::{
     describe_topic_configs, ConfigEntry, ConfigType, SOURCE_DEFAULT, SOURCE_STATIC_BROKER,
@@ -42,52 +49,62 @@ pub async fn handle(
 ) -> DescribeConfigsResponse {
     let version = ctx.version;
     let with_synonyms = request.include_synonyms;
+    let access = admin.access(ctx);
     let results = request
         .resources
         .into_iter()
         .map(|resource| {
-            let entries = match resource.resource_type {
-                RESOURCE_TOPIC => match admin.topic(&resource.resource_name) {
-                    Some(topic) => {
-                        let log_config = &admin.config.log_config;
-                        let entries = describe_topic_configs(log_config, &topic.configs);
-                        let defaults = describe_topic_configs(log_config, &BTreeMap::new());
-                        Ok(entries
-                            .into_iter()
-                            .zip(defaults)
-                            .map(|(entry, default)| {
-                                let synonyms = if with_synonyms {
-                                    topic_synonyms(&entry, default)
-                                } else {
-                                    Vec::new()
-                                };
-                                (entry, synonyms)
-                            })
-                            .collect())
+            let refusal = config_refusal(
+                &access,
+                AclOperation::DescribeConfigs,
+                resource.resource_type,
+                &resource.resource_name,
+            );
+            let entries = match refusal {
+                Some(refused) => Err(refused),
+                None => match resource.resource_type {
+                    RESOURCE_TOPIC => match admin.topic(&resource.resource_name) {
+                        Some(topic) => {
+                            let log_config = &admin.config.log_config;
+                            let entries = describe_topic_configs(log_config, &topic.configs);
+                            let defaults = describe_topic_configs(log_config, &BTreeMap::new());
+                            Ok(entries
+                                .into_iter()
+                                .zip(defaults)
+                                .map(|(entry, default)| {
+                                    let synonyms = if with_synonyms {
+                                        topic_synonyms(&entry, default)
+                                    } else {
+                                        Vec::new()
+                                    };
+                                    (entry, synonyms)
+                                })
+                                .collect())
+                        }
+                        None => Err((
+                            ResponseError::UnknownTopicOrPartition,
+                            format!("topic {} does not exist", &*resource.resource_name),
+                        )),
+                    },
+                    RESOURCE_BROKER => {
+                        let name: &str = &resource.resource_name;
+                        if name.is_empty() || name == ctx.node_id.to_string() {
+                            Ok(broker_entries(admin)
+                                .into_iter()
+                                .map(|entry| (entry, Vec::new()))
+                                .collect())
+                        } else {
+                            Err((
+                                ResponseError::InvalidRequest,
+                                format!("this is broker {}, not {name}", ctx.node_id),
+                            ))
+                        }
                     }
-                    None => Err((
-                        ResponseError::UnknownTopicOrPartition,
-                        format!("topic {} does not exist", &*resource.resource_name),
+                    other => Err((
+                        ResponseError::InvalidRequest,
+                        format!("resource type {other} is not supported"),
                     )),
                 },
-                RESOURCE_BROKER => {
-                    let name: &str = &resource.resource_name;
-                    if name.is_empty() || name == ctx.node_id.to_string() {
-                        Ok(broker_entries(admin)
-                            .into_iter()
-                            .map(|entry| (entry, Vec::new()))
-                            .collect())
-                    } else {
-                        Err((
-                            ResponseError::InvalidRequest,
-                            format!("this is broker {}, not {name}", ctx.node_id),
-                        ))
-                    }
-                }
-                other => Err((
-                    ResponseError::InvalidRequest,
-                    format!("resource type {other} is not supported"),
-                )),
             };
             let result = DescribeConfigsResult::default()
                 .with_resource_type(resource.resource_type)

@@ -20,6 +20,9 @@
 //! supported: read_committed filtering (no transactions are stored, so
 //! last_stable_offset equals the high watermark), follower fetching,
 //! preferred read replicas, diverging-epoch detection.
+//!
+//! Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED for
+//! its partitions (a topic id that names no topic stays UNKNOWN_TOPIC_ID).
 
 use std::time::Duration;
 
@@ -28,12 +31,15 @@ use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::protocol::VersionRange;
+
+use durian_core::acl::AclOperation;
 use kafka_protocol::ResponseError;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{versions, DataContext, RequestContext};
 use crate::catalog::TopicMeta;
+use crate::security::Access;
 use crate::storage::StorageError;
 
 /// Versions served.
@@ -58,11 +64,12 @@ pub async fn handle(
             return FetchResponse::default().with_error_code(code);
         }
     }
+    let access = data.access(ctx);
     let resolved: Vec<(FetchTopic, Result<TopicMeta, i16>)> = request
         .topics
         .into_iter()
         .map(|t| {
-            let found = resolve(data, &t, version);
+            let found = resolve(data, &access, &t, version);
             (t, found)
         })
         .collect();
@@ -132,11 +139,27 @@ fn session_error(session_id: i32, epoch: i32) -> Option<i16> {
     }
 }
 
-fn resolve(data: &DataContext<'_>, topic: &FetchTopic, version: i16) -> Result<TopicMeta, i16> {
+/// The topic a fetch names, if it exists and the request may READ it
+/// (checked once per topic, before any partition is read).
+fn resolve(
+    data: &DataContext<'_>,
+    access: &Access<'_>,
+    topic: &FetchTopic,
+    version: i16,
+) -> Result<TopicMeta, i16> {
+    let denied = ResponseError::TopicAuthorizationFailed.code();
     if version >= 13 {
-        data.topic_by_id(topic.topic_id)
-            .ok_or(ResponseError::UnknownTopicId.code())
+        let meta = data
+            .topic_by_id(topic.topic_id)
+            .ok_or(ResponseError::UnknownTopicId.code())?;
+        if !access.topic(AclOperation::Read, &meta.name) {
+            return Err(denied);
+        }
+        Ok(meta)
     } else {
+        if !access.topic(AclOperation::Read, &topic.topic) {
+            return Err(denied);
+        }
         data.topic(&topic.topic)
             .ok_or(ResponseError::UnknownTopicOrPartition.code())
     }

@@ -13,11 +13,17 @@
 //! producer fails in `initTransactions()`, naming the reason, instead of
 //! being granted a producer id and failing at its first send (the Java
 //! client then met AddPartitionsToTxn, an API durian does not serve).
+//!
+//! Authorization, as Kafka: DESCRIBE on the group (else
+//! GROUP_AUTHORIZATION_FAILED) or on the transactional id (else
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
+
+use durian_core::acl::AclOperation;
 
 use super::{text, versions, ClusterInfoContext, RequestContext};
 use crate::topology::BrokerAddress;
@@ -33,9 +39,18 @@ pub async fn handle(
 ) -> FindCoordinatorResponse {
     let version = ctx.version;
     let key_type = request.key_type;
+    let access = cluster.access(ctx);
     let locate = |key: &str| -> Result<BrokerAddress, Refusal> {
         match key_type {
+            GROUP if !access.group(AclOperation::Describe, key) => {
+                return Err(Refusal::code(ResponseError::GroupAuthorizationFailed))
+            }
             GROUP => {}
+            TRANSACTION if !access.transactional_id(AclOperation::Describe, key) => {
+                return Err(Refusal::code(
+                    ResponseError::TransactionalIdAuthorizationFailed,
+                ))
+            }
             TRANSACTION => return Err(Refusal::no_transactions()),
             _ => return Err(Refusal::code(ResponseError::InvalidRequest)),
         }

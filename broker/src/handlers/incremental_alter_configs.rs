@@ -5,6 +5,9 @@
 //! settings, of which the broker accepts a single value (`cleanup.policy`
 //! = delete), so they are refused with INVALID_CONFIG. `validate_only`
 //! checks without applying. Broker settings are static (INVALID_REQUEST).
+//! Authorization: ALTER_CONFIGS on the topic (else
+//! TOPIC_AUTHORIZATION_FAILED) or the cluster for broker resources (else
+//! CLUSTER_AUTHORIZATION_FAILED).
 
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
@@ -12,7 +15,10 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
+use durian_core::acl::AclOperation;
+
 use super::describe_configs::RESOURCE_TOPIC;
+use super::topic_admin_context::config_refusal;
 use super::{text, versions, RequestContext, TopicAdminContext};
 
 /// Versions served.
@@ -25,11 +31,21 @@ const OP_DELETE: i8 = 1;
 pub async fn handle(
     admin: &TopicAdminContext<'_>,
     request: IncrementalAlterConfigsRequest,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
 ) -> IncrementalAlterConfigsResponse {
+    let access = admin.access(ctx);
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
-        let outcome = alter(admin, &resource, request.validate_only).await;
+        let refusal = config_refusal(
+            &access,
+            AclOperation::AlterConfigs,
+            resource.resource_type,
+            &resource.resource_name,
+        );
+        let outcome = match refusal {
+            Some((error, message)) => Err((error.code(), message)),
+            None => alter(admin, &resource, request.validate_only).await,
+        };
         let response = AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);

@@ -7,10 +7,17 @@
 //! is kept in memory only, and transactions themselves are not supported.
 //! Idempotent producers may ask any node; a transactional id must go to
 //! its coordinator (others answer NOT_COORDINATOR).
+//!
+//! Authorization, as Kafka 3+: WRITE on the transactional id (else
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer needs
+//! IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679; else
+//! CLUSTER_AUTHORIZATION_FAILED).
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
+
+use durian_core::acl::{AclOperation, ResourceType};
 
 use super::{versions, ProducerIdContext, RequestContext};
 use crate::producer_ids::ProducerIdGrant;
@@ -25,6 +32,26 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> InitProducerIdResponse {
     let transactional_id = request.transactional_id.as_ref().map(|t| t.0.as_str());
+    let access = ids.access(ctx);
+    let refused = |error: ResponseError| {
+        InitProducerIdResponse::default()
+            .with_error_code(error.code())
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
+    };
+    match transactional_id {
+        Some(id) if !id.is_empty() && !access.transactional_id(AclOperation::Write, id) => {
+            return refused(ResponseError::TransactionalIdAuthorizationFailed);
+        }
+        // An idempotent producer needs IDEMPOTENT_WRITE on the cluster or
+        // WRITE on some topic (KIP-679), as in Kafka 3+.
+        None if !(access.cluster(AclOperation::IdempotentWrite)
+            || access.any_of_type(AclOperation::Write, ResourceType::Topic)) =>
+        {
+            return refused(ResponseError::ClusterAuthorizationFailed);
+        }
+        _ => {}
+    }
     if let Some(id) = transactional_id.filter(|id| !id.is_empty()) {
         if !ids.coordinates(id, ctx.node_id) {
             return InitProducerIdResponse::default()

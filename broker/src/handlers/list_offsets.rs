@@ -10,6 +10,7 @@
 //! nodes: NOT_LEADER_OR_FOLLOWER; a stale or future `current_leader_epoch`,
 //! v4+: FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), with its leader epoch. Not supported: v0 (multiple offsets per
 //! partition; the crate cannot decode it) and v10 (timeout_ms).
+//! Authorization: DESCRIBE on each topic, else TOPIC_AUTHORIZATION_FAILED.
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -17,6 +18,8 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
+
+use durian_core::acl::AclOperation;
 
 use super::{versions, DataContext, RequestContext};
 use crate::storage::lock_log;
@@ -37,17 +40,23 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> ListOffsetsResponse {
     let version = ctx.version;
+    let access = data.access(ctx);
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
+        let described = access.topic(AclOperation::Describe, &topic.name);
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
-            let leader = leader_check(
-                data,
-                &topic.name,
-                p.partition_index,
-                ctx.node_id,
-                p.current_leader_epoch,
-            );
+            let leader = if described {
+                leader_check(
+                    data,
+                    &topic.name,
+                    p.partition_index,
+                    ctx.node_id,
+                    p.current_leader_epoch,
+                )
+            } else {
+                Err(ResponseError::TopicAuthorizationFailed.code())
+            };
             let (code, timestamp, offset, epoch) = match leader {
                 Err(code) => (code, -1, -1, -1),
                 Ok(epoch) => {

@@ -7,8 +7,14 @@
 //! LEADER_NOT_AVAILABLE. Unknown topics are auto-created when
 //! the broker allows it and the request does (`allow_auto_topic_creation`,
 //! v4+; always allowed before v4, as in Kafka). Topics may be named or,
-//! from v10, given by id. Authorized-operations fields are not filled
-//! (no ACLs): they keep the "not requested" value.
+//! from v10, given by id.
+//!
+//! Authorization, as Kafka: a request for every topic lists only those
+//! the principal may DESCRIBE; a named (or id-given) topic it may not
+//! DESCRIBE gets TOPIC_AUTHORIZATION_FAILED. Auto-creating a missing
+//! topic also needs CREATE on the cluster or the topic, else
+//! TOPIC_AUTHORIZATION_FAILED. The authorized-operations bitfields are
+//! filled when asked for (topics v8+, cluster v8–10).
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -16,10 +22,13 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
+
+use durian_core::acl::{AclOperation, ResourceType};
 use uuid::Uuid;
 
 use super::{text, topic_name, versions, ClusterInfoContext, RequestContext};
 use crate::catalog::{validate_topic_name, TopicMeta};
+use crate::security::Access;
 use crate::state::AutoCreateBudget;
 
 /// Versions served.
@@ -38,10 +47,13 @@ pub async fn handle(
         _ => None,
     };
     let allow_create = version < 4 || request.allow_auto_topic_creation;
+    let access = cluster.access(ctx);
+    let operations = request.include_topic_authorized_operations && version >= 8;
     let topics = match wanted {
         None => cluster
             .topics()
             .iter()
+            .filter(|t| access.topic(AclOperation::Describe, &t.name))
             .map(|t| describe(cluster, t))
             .collect(),
         Some(list) => {
@@ -51,6 +63,7 @@ pub async fn handle(
                 out.push(
                     lookup(
                         cluster,
+                        &access,
                         entry.name.map(|n| n.0.to_string()),
                         entry.topic_id,
                         allow_create,
@@ -61,6 +74,20 @@ pub async fn handle(
             }
             out
         }
+    };
+    let topics = if operations {
+        topics
+            .into_iter()
+            .map(|t| match &t.name {
+                Some(name) if t.error_code == 0 => {
+                    let bits = access.operations(ResourceType::Topic, name);
+                    t.with_topic_authorized_operations(bits)
+                }
+                _ => t,
+            })
+            .collect()
+    } else {
+        topics
     };
     let brokers = cluster
         .live_brokers()
@@ -73,7 +100,13 @@ pub async fn handle(
                 .with_port(b.port)
         })
         .collect();
-    MetadataResponse::default()
+    let response = MetadataResponse::default();
+    let response = if request.include_cluster_authorized_operations && (8..=10).contains(&version) {
+        response.with_cluster_authorized_operations(access.cluster_operations())
+    } else {
+        response
+    };
+    response
         .with_brokers(brokers)
         .with_cluster_id(Some(text(cluster.cluster_id())))
         .with_controller_id(BrokerId(cluster.controller()))
@@ -82,15 +115,23 @@ pub async fn handle(
 
 async fn lookup(
     cluster: &ClusterInfoContext<'_>,
+    access: &Access<'_>,
     name: Option<String>,
     id: Uuid,
     allow_create: bool,
     budget: &mut AutoCreateBudget,
 ) -> MetadataResponseTopic {
+    let denied = |name: Option<&str>| {
+        MetadataResponseTopic::default()
+            .with_name(name.map(topic_name))
+            .with_topic_id(id)
+            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+    };
     let name = match name {
         Some(name) => name,
         None => {
             return match cluster.topic_by_id(id) {
+                Some(topic) if !access.topic(AclOperation::Describe, &topic.name) => denied(None),
                 Some(topic) => describe(cluster, &topic),
                 None => MetadataResponseTopic::default()
                     .with_topic_id(id)
@@ -98,13 +139,23 @@ async fn lookup(
             }
         }
     };
+    if !access.topic(AclOperation::Describe, &name) {
+        return denied(Some(&name));
+    }
     if validate_topic_name(&name).is_err() {
         return MetadataResponseTopic::default()
             .with_name(Some(topic_name(&name)))
             .with_error_code(ResponseError::InvalidTopicException.code());
     }
+    let may_create = allow_create
+        && (cluster.topic(&name).is_some()
+            || access.cluster(AclOperation::Create)
+            || access.topic(AclOperation::Create, &name));
+    if allow_create && !may_create && cluster.auto_creates() {
+        return denied(Some(&name));
+    }
     match cluster
-        .topic_or_auto_create(&name, allow_create, budget)
+        .topic_or_auto_create(&name, may_create, budget)
         .await
     {
         Ok(topic) => describe(cluster, &topic),

@@ -3,9 +3,11 @@
 //! `context` is a narrow view of the broker state holding only what that
 //! API uses: [`DataContext`] (produce, fetch, offsets, delete records),
 //! [`TopicAdminContext`] (topic and config changes), [`ClusterInfoContext`]
-//! (metadata, cluster, coordinators), [`GroupContext`] (group APIs) or
-//! [`ProducerIdContext`] (InitProducerId). ApiVersions needs no state and
-//! takes `(request, version)`.
+//! (metadata, cluster, coordinators), [`GroupContext`] (group APIs),
+//! [`ProducerIdContext`] (InitProducerId) or [`AclContext`] (the ACL
+//! APIs). Every context hands out an `Access`, the authorizer bound to the
+//! request's principal and peer, for the checks Kafka makes per API.
+//! ApiVersions needs no state and takes `(request, version)`.
 //!
 //! [`registry`] is the single list of served APIs: dispatch routes by it
 //! and ApiVersions advertises exactly what it contains, so a handler
@@ -19,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{self, ApiKey, TopicName};
 use kafka_protocol::protocol::{Encodable, StrBytes, VersionRange};
 
+pub use acl_context::AclContext;
 pub use cluster_info_context::ClusterInfoContext;
 pub use data_context::{DataContext, DataLimits};
 pub use error::{EncodeError, HandlerError};
@@ -29,16 +32,20 @@ pub use topic_admin_context::TopicAdminContext;
 use crate::server::decode_guard::decode_guarded;
 use crate::state::BrokerState;
 
+mod acl_context;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
 mod cluster_info_context;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
 mod data_context;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -326,6 +333,24 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             offset_for_leader_epoch,
             messages::OffsetForLeaderEpochRequest,
             data_context
+        ),
+        api_in!(
+            DescribeAcls,
+            describe_acls,
+            messages::DescribeAclsRequest,
+            acl_context
+        ),
+        api_in!(
+            CreateAcls,
+            create_acls,
+            messages::CreateAclsRequest,
+            acl_context
+        ),
+        api_in!(
+            DeleteAcls,
+            delete_acls,
+            messages::DeleteAclsRequest,
+            acl_context
         ),
         api_in!(
             DescribeConfigs,

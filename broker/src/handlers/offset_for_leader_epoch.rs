@@ -22,8 +22,9 @@
 //! only from the leader, for consumers and followers alike); a
 //! `current_leader_epoch` (-1: no check) older than the leader's
 //! FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH. `replica_id` (v3+; -1
-//! consumer, -2 debugging tool, ≥ 0 a follower broker) only decides
-//! authorization in Kafka, and durian has none: it is ignored.
+//! consumer, -2 debugging tool, ≥ 0 a follower broker) is ignored: durian
+//! has no follower brokers. Authorization: DESCRIBE on each topic, else
+//! TOPIC_AUTHORIZATION_FAILED.
 //!
 //! A single broker's history is always epoch 0 from the log start offset
 //! (it never changes leader), so nothing needs to survive a restart. The
@@ -37,6 +38,8 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
+use durian_core::acl::AclOperation;
+
 use super::error_reply::failed_partition;
 use super::{versions, DataContext, RequestContext};
 
@@ -49,15 +52,26 @@ pub async fn handle(
     request: OffsetForLeaderEpochRequest,
     ctx: &RequestContext,
 ) -> OffsetForLeaderEpochResponse {
+    let access = data.access(ctx);
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
             let name = topic.topic.0.to_string();
+            let described = access.topic(AclOperation::Describe, &name);
             let partitions = topic
                 .partitions
                 .iter()
-                .map(|p| answer(data, &name, p, ctx.node_id))
+                .map(|p| {
+                    if described {
+                        answer(data, &name, p, ctx.node_id)
+                    } else {
+                        failed_partition(
+                            p.partition,
+                            ResponseError::TopicAuthorizationFailed.code(),
+                        )
+                    }
+                })
                 .collect();
             OffsetForLeaderTopicResult::default()
                 .with_topic(topic.topic)

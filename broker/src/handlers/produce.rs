@@ -15,6 +15,11 @@
 //! (`record_errors` stays empty), `timeout_ms` (appends never wait for
 //! replicas), and v13 (topic ids in Produce). With acks=0 a failed append
 //! closes the connection (Kafka's way of telling such a producer).
+//!
+//! Authorization, as Kafka 4: WRITE on the transactional id when one is
+//! given (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED everywhere), WRITE
+//! on each topic (else TOPIC_AUTHORIZATION_FAILED for its partitions);
+//! auto-creation also needs CREATE on the cluster or the topic.
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -22,10 +27,13 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
+use durian_core::acl::AclOperation;
+
 use super::error_reply::produce_error_knows_log_start;
 use super::produce_validate::{check_produced_records, Decompression};
 use super::{text, versions, DataContext, HandlerError, RequestContext};
 use crate::clock::now_ms;
+use crate::state::TopicError;
 use crate::storage::{lock_log, PartitionLog, ScannedRecords, SharedLog};
 
 /// Versions served.
@@ -69,11 +77,35 @@ pub async fn handle(
     let mut topics = Vec::with_capacity(request.topic_data.len());
     let mut appends = Vec::new();
     let mut auto_create = context.auto_create_budget();
+    let access = context.access(ctx);
+    // A transactional producer must be allowed to WRITE its transactional
+    // id, or every partition is refused (Kafka's check, before the topics').
+    let transactional_denied = request
+        .transactional_id
+        .as_ref()
+        .is_some_and(|id| !access.transactional_id(AclOperation::Write, id));
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
-        let known = context
-            .topic_or_auto_create(&name, true, &mut auto_create)
-            .await;
+        let known = if transactional_denied {
+            Err(TopicError {
+                code: ResponseError::TransactionalIdAuthorizationFailed.code(),
+                message: "WRITE on the transactional id is not allowed".to_string(),
+            })
+        } else if !access.topic(AclOperation::Write, &name) {
+            Err(TopicError {
+                code: ResponseError::TopicAuthorizationFailed.code(),
+                message: format!("WRITE on topic {name} is not allowed"),
+            })
+        } else if let Some(meta) = context.topic(&name) {
+            Ok(meta)
+        } else {
+            // Only a missing topic pays for the CREATE checks.
+            let may_create =
+                access.cluster(AclOperation::Create) || access.topic(AclOperation::Create, &name);
+            context
+                .topic_or_auto_create(&name, may_create, &mut auto_create)
+                .await
+        };
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let routed = match (&known, acks) {

@@ -1,12 +1,15 @@
 //! What InitProducerId sees of the broker: the producer id allocator and
 //! who coordinates which transactional id, nothing else.
 
+use super::RequestContext;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::security::{Access, Authorizer};
 use crate::topology::Topology;
 
 /// The InitProducerId handler's view of the broker state.
 #[derive(Clone, Copy)]
 pub struct ProducerIdContext<'a> {
+    authorizer: &'a Authorizer,
     /// Hands out producer ids and epochs.
     pub allocator: &'a ProducerIdAllocator,
     topology: &'a Topology,
@@ -15,13 +18,20 @@ pub struct ProducerIdContext<'a> {
 impl<'a> ProducerIdContext<'a> {
     /// A view over the given parts of one broker state.
     pub(crate) fn new(
+        authorizer: &'a Authorizer,
         allocator: &'a ProducerIdAllocator,
         topology: &'a Topology,
     ) -> ProducerIdContext<'a> {
         ProducerIdContext {
+            authorizer,
             allocator,
             topology,
         }
+    }
+
+    /// The authorizer, for the request `ctx`.
+    pub fn access<'c>(&'c self, ctx: &'c RequestContext) -> Access<'c> {
+        Access::new(self.authorizer, ctx)
     }
 
     /// Whether `node` coordinates the transactional id `key`.

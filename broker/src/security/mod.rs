@@ -1,8 +1,9 @@
-//! Who a connection is: listeners and their security protocols, TLS (with
-//! client certificates), SASL and the credentials it checks. The principal
-//! a listener's authentication establishes is what the authorizer checks
-//! each request against.
+//! Who a connection is and what it may do: listeners and their security
+//! protocols, TLS (with client certificates), SASL and the credentials it
+//! checks establish a connection's principal; the authorizer checks each
+//! request of that principal against the ACLs.
 
+pub(crate) mod authorizer;
 pub(crate) mod builder;
 pub mod credentials;
 pub mod listener;
@@ -10,4 +11,5 @@ mod principal;
 pub mod sasl;
 pub mod tls;
 
+pub use authorizer::{Access, AclStoreError, Authorizer, AuthorizerConfig};
 pub use principal::{Principal, PrincipalParseError};

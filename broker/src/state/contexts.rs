@@ -4,13 +4,15 @@
 
 use super::BrokerState;
 use crate::handlers::{
-    ClusterInfoContext, DataContext, DataLimits, GroupContext, ProducerIdContext, TopicAdminContext,
+    AclContext, ClusterInfoContext, DataContext, DataLimits, GroupContext, ProducerIdContext,
+    TopicAdminContext,
 };
 
 impl BrokerState {
     /// For Produce, Fetch, ListOffsets, DeleteRecords and OffsetForLeaderEpoch.
     pub fn data_context(&self) -> DataContext<'_> {
         DataContext::new(
+            &self.authorizer,
             &self.catalog,
             &self.logs,
             &self.topology,
@@ -27,12 +29,19 @@ impl BrokerState {
 
     /// For CreateTopics, DeleteTopics, CreatePartitions and the config APIs.
     pub fn topic_admin_context(&self) -> TopicAdminContext<'_> {
-        TopicAdminContext::new(&self.config, self.topics(), &self.catalog, &self.topology)
+        TopicAdminContext::new(
+            &self.authorizer,
+            &self.config,
+            self.topics(),
+            &self.catalog,
+            &self.topology,
+        )
     }
 
     /// For Metadata, DescribeCluster and FindCoordinator.
     pub fn cluster_info_context(&self) -> ClusterInfoContext<'_> {
         ClusterInfoContext::new(
+            &self.authorizer,
             &self.node.cluster_id,
             &self.catalog,
             &self.topology,
@@ -42,11 +51,16 @@ impl BrokerState {
 
     /// For the group APIs.
     pub fn group_context(&self) -> GroupContext<'_> {
-        GroupContext::new(&self.groups, &self.topology)
+        GroupContext::new(&self.authorizer, &self.groups, &self.topology)
     }
 
     /// For InitProducerId.
     pub fn producer_id_context(&self) -> ProducerIdContext<'_> {
-        ProducerIdContext::new(&self.producer_ids, &self.topology)
+        ProducerIdContext::new(&self.authorizer, &self.producer_ids, &self.topology)
+    }
+
+    /// For CreateAcls, DescribeAcls and DeleteAcls.
+    pub fn acl_context(&self) -> AclContext<'_> {
+        AclContext::new(&self.authorizer)
     }
 }

@@ -20,6 +20,7 @@ use crate::catalog::TopicCatalog;
 use crate::config::{BrokerConfig, NodeIdentity};
 use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::security::Authorizer;
 use crate::server::resources::Resources;
 use crate::server::shutdown::Shutdown;
 use crate::storage::{lock_log, LogManager, PartitionLog};
@@ -74,6 +75,8 @@ pub struct BrokerState {
     producer_ids: ProducerIdAllocator,
     /// Broker-wide memory and connection budgets.
     resources: Arc<Resources>,
+    /// The ACLs and the checks against them.
+    authorizer: Authorizer,
     appends: AppendSignals,
     topic_changes: tokio::sync::Mutex<()>,
     shutdown: Shutdown,
@@ -100,6 +103,7 @@ impl BrokerState {
         logs: Arc<LogManager>,
         groups: Arc<GroupCoordinator>,
         producer_ids: ProducerIdAllocator,
+        authorizer: Authorizer,
         shutdown: Shutdown,
         scram: Arc<crate::security::credentials::ScramStore>,
     ) -> BrokerState {
@@ -119,6 +123,7 @@ impl BrokerState {
             logs,
             groups,
             producer_ids,
+            authorizer,
             appends: AppendSignals::default(),
             topic_changes: tokio::sync::Mutex::new(()),
             shutdown,

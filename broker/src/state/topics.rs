@@ -38,6 +38,11 @@ pub struct Topics<'a> {
 }
 
 impl Topics<'_> {
+    /// Whether unknown topics may be created on use (`auto.create.topics.enable`).
+    pub fn auto_creates(&self) -> bool {
+        self.config.auto_create_topics
+    }
+
     /// The broker settings topic configs may not exceed.
     pub fn topic_limits(&self) -> TopicLimits {
         TopicLimits {

@@ -36,21 +36,35 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 pub struct TestClient {
     stream: Box<dyn Stream>,
     next_correlation: i32,
+    client_id: String,
 }
 
 impl TestClient {
     /// A client over an already connected stream (e.g. TLS).
     pub fn over(stream: impl Stream + 'static) -> TestClient {
+        Self::over_as(stream, "durian-broker-tests")
+    }
+
+    /// A client over `stream` sending `client_id` in every request header.
+    pub fn over_as(stream: impl Stream + 'static, client_id: &str) -> TestClient {
         TestClient {
             stream: Box::new(stream),
             next_correlation: 1,
+            client_id: client_id.to_string(),
         }
     }
 
     /// Connects to `addr`.
     pub async fn connect(addr: SocketAddr) -> TestClient {
+        Self::connect_as(addr, "durian-broker-tests").await
+    }
+
+    /// Connects to `addr`, sending `client_id` in every request header
+    /// (which a broker's `principal_for_client_id` test hook maps to a
+    /// principal).
+    pub async fn connect_as(addr: SocketAddr, client_id: &str) -> TestClient {
         let stream = TcpStream::connect(addr).await.expect("connect");
-        TestClient::over(stream)
+        TestClient::over_as(stream, client_id)
     }
 
     /// Sends `request` at `version` and returns the decoded response.
@@ -68,7 +82,7 @@ impl TestClient {
             .with_request_api_key(R::KEY)
             .with_request_api_version(version)
             .with_correlation_id(correlation)
-            .with_client_id(Some(StrBytes::from_static_str("durian-broker-tests")));
+            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())));
         let mut body = BytesMut::new();
         header
             .encode(&mut body, api.request_header_version(version))

@@ -7,11 +7,13 @@
 //! may be null, where flexible encoding starts, and which tagged fields
 //! kafka-protocol decodes itself.
 
+mod acls;
 mod admin;
 mod cluster;
 mod group;
 mod log;
 mod offsets;
+mod scram;
 mod security;
 
 use super::schema::MessageDef;
@@ -39,6 +41,9 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         21 => &log::DELETE_RECORDS_REQUEST,
         22 => &offsets::INIT_PRODUCER_ID_REQUEST,
         23 => &log::OFFSET_FOR_LEADER_EPOCH_REQUEST,
+        29 => &acls::DESCRIBE_ACLS_REQUEST,
+        30 => &acls::CREATE_ACLS_REQUEST,
+        31 => &acls::DELETE_ACLS_REQUEST,
         32 => &admin::DESCRIBE_CONFIGS_REQUEST,
         33 => &admin::ALTER_CONFIGS_REQUEST,
         36 => &security::SASL_AUTHENTICATE_REQUEST,
@@ -46,8 +51,8 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         42 => &group::DELETE_GROUPS_REQUEST,
         44 => &admin::INCREMENTAL_ALTER_CONFIGS_REQUEST,
         47 => &offsets::OFFSET_DELETE_REQUEST,
-        50 => &security::DESCRIBE_USER_SCRAM_CREDENTIALS_REQUEST,
-        51 => &security::ALTER_USER_SCRAM_CREDENTIALS_REQUEST,
+        50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_REQUEST,
+        51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_REQUEST,
         60 => &cluster::DESCRIBE_CLUSTER_REQUEST,
         _ => return None,
     })
@@ -76,12 +81,17 @@ pub(crate) fn response(api_key: i16) -> Option<&'static MessageDef> {
         21 => &log::DELETE_RECORDS_RESPONSE,
         22 => &offsets::INIT_PRODUCER_ID_RESPONSE,
         23 => &log::OFFSET_FOR_LEADER_EPOCH_RESPONSE,
+        29 => &acls::DESCRIBE_ACLS_RESPONSE,
+        30 => &acls::CREATE_ACLS_RESPONSE,
+        31 => &acls::DELETE_ACLS_RESPONSE,
         32 => &admin::DESCRIBE_CONFIGS_RESPONSE,
         33 => &admin::ALTER_CONFIGS_RESPONSE,
         37 => &admin::CREATE_PARTITIONS_RESPONSE,
         42 => &group::DELETE_GROUPS_RESPONSE,
         44 => &admin::INCREMENTAL_ALTER_CONFIGS_RESPONSE,
         47 => &offsets::OFFSET_DELETE_RESPONSE,
+        50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_RESPONSE,
+        51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_RESPONSE,
         60 => &cluster::DESCRIBE_CLUSTER_RESPONSE,
         _ => return None,
     })

@@ -93,6 +93,11 @@ pub(super) fn covered() -> Vec<Codec> {
         OffsetForLeaderEpochRequest,
         DescribeClusterRequest,
         SaslHandshakeRequest,
+        DescribeAclsRequest,
+        CreateAclsRequest,
+        DeleteAclsRequest,
+        DescribeUserScramCredentialsRequest,
+        AlterUserScramCredentialsRequest,
     ]
 }
 

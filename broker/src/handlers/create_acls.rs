@@ -1,0 +1,81 @@
+//! CreateAcls (key 30), versions 1–3.
+//!
+//! Needs ALTER on the cluster (else CLUSTER_AUTHORIZATION_FAILED for every
+//! creation, as Kafka answers). Each creation is checked as Kafka checks
+//! it (concrete types, LITERAL or PREFIXED, `Type:name` principal, the
+//! cluster named `kafka-cluster`): a bad one gets INVALID_REQUEST, the
+//! others are stored together (an ACL that exists already is a success).
+//! A storage failure answers UNKNOWN_SERVER_ERROR for the valid ones.
+
+use kafka_protocol::messages::create_acls_response::AclCreationResult;
+use kafka_protocol::messages::{CreateAclsRequest, CreateAclsResponse};
+use kafka_protocol::protocol::VersionRange;
+use kafka_protocol::ResponseError;
+
+use durian_core::acl::AclOperation;
+
+use super::acl_context::{AclContext, WireAcl};
+use super::{text, versions, RequestContext};
+
+/// Versions served.
+pub const VERSIONS: VersionRange = versions(1, 3);
+
+/// Answers CreateAcls.
+pub async fn handle(
+    acls: &AclContext<'_>,
+    request: CreateAclsRequest,
+    ctx: &RequestContext,
+) -> CreateAclsResponse {
+    let failed = |error: ResponseError, message: String| {
+        AclCreationResult::default()
+            .with_error_code(error.code())
+            .with_error_message(Some(text(message)))
+    };
+    if !acls.access(ctx).cluster(AclOperation::Alter) {
+        let results = request
+            .creations
+            .iter()
+            .map(|_| {
+                failed(
+                    ResponseError::ClusterAuthorizationFailed,
+                    "ALTER on the cluster is required to create ACLs".to_string(),
+                )
+            })
+            .collect();
+        return CreateAclsResponse::default().with_results(results);
+    }
+    let parsed: Vec<Result<_, String>> = request
+        .creations
+        .iter()
+        .map(|c| {
+            WireAcl {
+                resource_type: c.resource_type,
+                resource_name: Some(&c.resource_name),
+                pattern_type: c.resource_pattern_type,
+                principal: Some(&c.principal),
+                host: Some(&c.host),
+                operation: c.operation,
+                permission_type: c.permission_type,
+            }
+            .binding()
+        })
+        .collect();
+    let valid: Vec<_> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .cloned()
+        .collect();
+    let stored = acls.authorizer.create(&valid);
+    if let Err(e) = &stored {
+        tracing::error!(error = %e, "cannot store ACLs");
+    }
+    let results = parsed
+        .into_iter()
+        .map(|p| match (p, &stored) {
+            (Err(why), _) => failed(ResponseError::InvalidRequest, why),
+            (Ok(_), Err(e)) => failed(ResponseError::UnknownServerError, e.to_string()),
+            (Ok(_), Ok(())) => AclCreationResult::default(),
+        })
+        .collect();
+    CreateAclsResponse::default().with_results(results)
+}
