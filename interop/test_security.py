@@ -151,6 +151,10 @@ def secured(request, tmp_path: Path) -> Iterator[Secured]:
                  "--ssl-key", str(pki.server_key), "--ssl-ca", str(pki.ca),
                  "--ssl-client-auth", "required"],
     }[request.param]
+    # These tests prove authentication: every authenticated user may use
+    # every topic (with authentication on, the broker's default is to refuse
+    # resources no ACL names).
+    args.append("--allow-everyone-if-no-acl")
     broker = DurianBroker(tmp_path / "data", binary=binary, extra_args=args)
     bootstrap = broker.start()
     try:

@@ -275,9 +275,10 @@ impl BrokerBuilder {
     }
 
     /// Whether a resource no ACL names is open to every principal
-    /// (`allow.everyone.if.no.acl.found`, default true).
+    /// (`allow.everyone.if.no.acl.found`; default: true while no listener
+    /// authenticates clients, false once one does).
     pub fn allow_everyone_if_no_acl_found(mut self, allow: bool) -> Self {
-        self.config.authorizer.allow_everyone_if_no_acl_found = allow;
+        self.config.authorizer.allow_everyone_if_no_acl_found = Some(allow);
         self
     }
 
@@ -530,7 +531,11 @@ impl Prepared {
         let scram =
             Arc::new(ScramStore::open(&dirs.meta).map_err(|e| BrokerError::Config(e.to_string()))?);
         seed_scram_users(&scram, &config)?;
-        let authorizer = Authorizer::open(&dirs.meta, config.authorizer.clone())?;
+        let authorizer = Authorizer::open(
+            &dirs.meta,
+            config.authorizer.clone(),
+            config.authenticates_clients(),
+        )?;
         // Logs may hold producer ids this directory never handed out (logs
         // copied from another broker, or a lost producer_ids file).
         if let Some(highest) = logs.max_producer_id() {

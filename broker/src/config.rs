@@ -172,6 +172,21 @@ impl BrokerConfig {
         vec![listener]
     }
 
+    /// Whether some listener authenticates its clients: SASL, or SSL that
+    /// requires client certificates.
+    pub fn authenticates_clients(&self) -> bool {
+        self.effective_listeners()
+            .iter()
+            .any(|listener| match listener.protocol {
+                SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl => true,
+                SecurityProtocol::Ssl => self
+                    .tls
+                    .as_ref()
+                    .is_some_and(|tls| tls.client_auth == ClientAuth::Required),
+                SecurityProtocol::Plaintext => false,
+            })
+    }
+
     /// Refuses listeners that cannot work (TLS without a certificate) or
     /// that expose an unauthenticated listener beyond this host without
     /// `allow_insecure_listener`.

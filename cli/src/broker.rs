@@ -56,10 +56,16 @@ pub struct BrokerArgs {
     /// (`super.users`; repeatable), e.g. `User:admin`.
     #[arg(long = "super-user", value_name = "PRINCIPAL", value_parser = Principal::parse)]
     pub super_users: Vec<Principal>,
-    /// Refuse resources no ACL names (`allow.everyone.if.no.acl.found=false`).
+    /// Refuse resources no ACL names (`allow.everyone.if.no.acl.found=false`),
+    /// also when no listener authenticates (the default once one does).
     /// Clients of unauthenticated listeners are `User:ANONYMOUS`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "allow_everyone_if_no_acl")]
     pub deny_if_no_acl: bool,
+    /// Open resources no ACL names to every principal
+    /// (`allow.everyone.if.no.acl.found=true`), also once a listener
+    /// authenticates (where the default is to refuse them).
+    #[arg(long)]
+    pub allow_everyone_if_no_acl: bool,
 }
 
 /// Listeners, TLS and SASL options of `durian broker`.
@@ -200,11 +206,15 @@ pub async fn run(args: BrokerArgs) -> Result<(), BrokerError> {
         .default_partitions(args.partitions)
         .auto_create_topics(!args.no_auto_create)
         .super_users(args.super_users)
-        .allow_everyone_if_no_acl_found(!args.deny_if_no_acl)
         .fsync(match args.fsync {
             Fsync::Always => FlushPolicy::Always,
             Fsync::Never => FlushPolicy::PageCache,
         });
+    if args.deny_if_no_acl {
+        builder = builder.allow_everyone_if_no_acl_found(false);
+    } else if args.allow_everyone_if_no_acl {
+        builder = builder.allow_everyone_if_no_acl_found(true);
+    }
     builder = match args.data_dir {
         Some(dir) => builder.data_dir(dir),
         None => builder.temporary(),

@@ -39,17 +39,19 @@ use index::{AclIndex, Verdict};
 use store::AclStore;
 
 /// Authorizer settings (`super.users`, `allow.everyone.if.no.acl.found`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct AuthorizerConfig {
     /// Principals allowed everything, whatever the ACLs say (`super.users`).
     pub super_users: Vec<Principal>,
     /// Whether a resource no ACL names is open to everyone
-    /// (`allow.everyone.if.no.acl.found`). Default true: a broker without
-    /// authentication keeps working with no ACLs. Set it to false once
-    /// listeners authenticate, or every principal may use every resource
-    /// no ACL mentions.
-    pub allow_everyone_if_no_acl_found: bool,
+    /// (`allow.everyone.if.no.acl.found`). `None` (the default) decides by
+    /// the listeners: true while none authenticates (a broker without
+    /// authentication keeps working with no ACLs), false once one does
+    /// (SASL, or SSL with required client certificates), as Kafka's
+    /// authorizers default to: authenticated principals get only what
+    /// ACLs grant.
+    pub allow_everyone_if_no_acl_found: Option<bool>,
     /// Test hook: requests whose header `client_id` is the key are
     /// checked as the principal (when the connection is anonymous), so
     /// tests can act as several principals without authentication.
@@ -57,21 +59,12 @@ pub struct AuthorizerConfig {
     pub principal_by_client_id: Vec<(String, Principal)>,
 }
 
-impl Default for AuthorizerConfig {
-    fn default() -> Self {
-        AuthorizerConfig {
-            super_users: Vec::new(),
-            allow_everyone_if_no_acl_found: true,
-            #[cfg(feature = "testing")]
-            principal_by_client_id: Vec::new(),
-        }
-    }
-}
-
 /// The broker's ACLs and the rules to check requests against them.
 #[derive(Debug)]
 pub struct Authorizer {
     config: AuthorizerConfig,
+    /// `allow.everyone.if.no.acl.found` as decided at start.
+    allow_everyone: bool,
     store: AclStore,
     /// Every ACL, in creation order (what DescribeAcls lists and the file holds).
     acls: Mutex<Vec<AclBinding>>,
@@ -82,12 +75,21 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// Loads the ACLs kept in the metadata directory `meta`.
-    pub(crate) fn open(meta: &Path, config: AuthorizerConfig) -> Result<Authorizer, AclStoreError> {
+    /// Loads the ACLs kept in the metadata directory `meta`;
+    /// `authenticating` tells whether a listener authenticates clients
+    /// (what `allow.everyone.if.no.acl.found` defaults by).
+    pub(crate) fn open(
+        meta: &Path,
+        config: AuthorizerConfig,
+        authenticating: bool,
+    ) -> Result<Authorizer, AclStoreError> {
         let store = AclStore::new(meta);
         let acls = store.load()?;
         let index = AclIndex::build(&acls);
         Ok(Authorizer {
+            allow_everyone: config
+                .allow_everyone_if_no_acl_found
+                .unwrap_or(!authenticating),
             config,
             store,
             empty: AtomicBool::new(index.is_empty()),
@@ -105,7 +107,7 @@ impl Authorizer {
         kind: ResourceType,
         name: &str,
     ) -> bool {
-        if self.config.allow_everyone_if_no_acl_found && self.empty.load(Ordering::Acquire) {
+        if self.allow_everyone && self.empty.load(Ordering::Acquire) {
             return true;
         }
         if self.is_super_user(principal) {
@@ -119,7 +121,7 @@ impl Authorizer {
         match verdict {
             Verdict::Allowed => true,
             Verdict::Denied => false,
-            Verdict::NoAcls => self.config.allow_everyone_if_no_acl_found,
+            Verdict::NoAcls => self.allow_everyone,
         }
     }
 

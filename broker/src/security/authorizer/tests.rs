@@ -39,11 +39,11 @@ fn allow(name: &str, pattern: PatternType, principal: &str, op: Op) -> AclBindin
 
 fn strict(dir: &std::path::Path) -> Authorizer {
     let config = AuthorizerConfig {
-        allow_everyone_if_no_acl_found: false,
+        allow_everyone_if_no_acl_found: Some(false),
         super_users: vec![Principal::user("admin")],
         ..AuthorizerConfig::default()
     };
-    Authorizer::open(dir, config).unwrap()
+    Authorizer::open(dir, config, false).unwrap()
 }
 
 fn can(auth: &Authorizer, who: &str, op: Op, topic: &str) -> bool {
@@ -51,9 +51,25 @@ fn can(auth: &Authorizer, who: &str, op: Op, topic: &str) -> bool {
 }
 
 #[test]
+fn the_default_refuses_resources_without_acls_once_listeners_authenticate() {
+    let dir = tempfile::tempdir().unwrap();
+    let authenticating = Authorizer::open(dir.path(), AuthorizerConfig::default(), true).unwrap();
+    assert!(!can(&authenticating, "alice", Op::Write, "t"));
+    let explicit = AuthorizerConfig {
+        allow_everyone_if_no_acl_found: Some(true),
+        ..AuthorizerConfig::default()
+    };
+    let opened = Authorizer::open(dir.path(), explicit, true).unwrap();
+    assert!(
+        can(&opened, "alice", Op::Write, "t"),
+        "an explicit setting wins"
+    );
+}
+
+#[test]
 fn without_acls_allow_everyone_decides() {
     let dir = tempfile::tempdir().unwrap();
-    let open = Authorizer::open(dir.path(), AuthorizerConfig::default()).unwrap();
+    let open = Authorizer::open(dir.path(), AuthorizerConfig::default(), false).unwrap();
     assert!(can(&open, "alice", Op::Write, "t"));
     let closed = strict(dir.path());
     assert!(!can(&closed, "alice", Op::Write, "t"));
@@ -89,7 +105,7 @@ fn literal_prefixed_and_wildcard_patterns_match() {
 #[test]
 fn deny_wins_and_resources_with_acls_are_closed_to_others() {
     let dir = tempfile::tempdir().unwrap();
-    let auth = Authorizer::open(dir.path(), AuthorizerConfig::default()).unwrap();
+    let auth = Authorizer::open(dir.path(), AuthorizerConfig::default(), false).unwrap();
     auth.create(&[
         allow("t", PatternType::Literal, "User:alice", Op::All),
         acl(
