@@ -13,8 +13,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
-use crate::connection::{connect_tcp, Connection, ConnectionSettings};
+use crate::connection::{Connection, ConnectionSettings, Transport};
 use crate::error::{Error, Result};
+use crate::security::SecurityContext;
 use crate::traffic::TrafficClass;
 use crate::ClientConfig;
 
@@ -29,6 +30,10 @@ pub struct PoolSettings {
     pub setup_timeout: Duration,
     /// `reconnect.backoff.ms` and `reconnect.backoff.max.ms`.
     pub reconnect_backoff: (Duration, Duration),
+    /// `security.protocol` and the TLS and SASL settings, or the error
+    /// building them failed with (reported on every connection attempt,
+    /// so a bad `ssl.*` file fails requests instead of client creation).
+    pub security: std::result::Result<SecurityContext, Error>,
 }
 
 impl PoolSettings {
@@ -39,6 +44,7 @@ impl PoolSettings {
             max_frame_bytes: config.receive_message_max_bytes,
             setup_timeout: config.connection_setup_timeout,
             reconnect_backoff: (config.reconnect_backoff, config.reconnect_backoff_max),
+            security: SecurityContext::new(&config.security),
         }
     }
 }
@@ -79,13 +85,19 @@ impl BrokerPool {
         let slot = self.slot(address, class);
         let mut state = slot.lock().await;
         if let Some(connection) = &state.connection {
-            if !connection.is_poisoned() {
+            if !connection.needs_replacement() {
                 return Ok(connection.clone());
             }
-            // The broker may be restarting; do not hammer it.
+            if connection.is_poisoned() {
+                // The broker may be restarting; do not hammer it.
+                let delay = state.backoff.next_delay();
+                state.not_before = Some(Instant::now() + delay);
+            } else {
+                // A healthy connection whose SASL session is running out:
+                // replace it now; requests already on it finish there.
+                tracing::debug!(broker = address, ?class, "renewing the SASL session");
+            }
             state.connection = None;
-            let delay = state.backoff.next_delay();
-            state.not_before = Some(Instant::now() + delay);
         }
         if let Some(not_before) = state.not_before {
             tokio::time::sleep_until(not_before).await;
@@ -160,13 +172,15 @@ impl BrokerPool {
     }
 
     async fn open(&self, address: &str) -> Result<Connection> {
+        let security = self.settings.security.as_ref().map_err(Clone::clone)?;
         let timeout = self.settings.setup_timeout;
-        let stream = connect_tcp(address, timeout).await?;
+        let stream = Transport::connect(address, security, timeout).await?;
         let settings = ConnectionSettings {
             broker: address.to_owned(),
             client_id: Some(self.settings.client_id.clone()),
             max_frame_bytes: self.settings.max_frame_bytes,
         };
-        Connection::establish(stream, settings, timeout).await
+        let sasl = security.sasl().map(|sasl| sasl.as_ref());
+        Connection::establish_authenticated(stream, settings, timeout, sasl).await
     }
 }

@@ -4,10 +4,21 @@
 //! [`actor`], that has completed the ApiVersions handshake and therefore
 //! knows which versions of each API the broker speaks. It is generic over
 //! the byte stream so tests can run it over `tokio::io::duplex`; in
-//! production the stream is TCP with `TCP_NODELAY` (see [`connect_tcp`]).
+//! production the stream is a [`Transport`]: TCP with `TCP_NODELAY` (see
+//! [`connect_tcp`]), wrapped in TLS for `SSL` and `SASL_SSL`.
+//!
+//! A `SASL_*` connection authenticates right after ApiVersions
+//! ([`Connection::establish_authenticated`]). When the broker limits the
+//! session (KIP-368), the connection reports itself due for replacement
+//! ([`Connection::needs_replacement`]) at 85% of the lifetime, like the
+//! Java client's re-authentication window, and the broker pool opens a
+//! fresh, freshly authenticated connection for new requests; requests
+//! already on the old one finish there. durian does not re-authenticate
+//! in place on the same socket.
 
 pub mod actor;
 pub mod frame;
+pub mod transport;
 pub mod versions;
 
 use std::sync::Arc;
@@ -19,16 +30,24 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 pub use actor::{ConnectionSettings, Link, RawRequest};
+pub use transport::Transport;
 pub use versions::{ApiVersionTable, Handshake};
 
 use crate::error::{Error, Result};
 use crate::protocol::{decode_body, encode_body};
+use crate::security::sasl::{self, SaslConfig};
+
+/// The share of a SASL session's lifetime after which the connection asks
+/// to be replaced (the Java client re-authenticates at 85–95%).
+const SESSION_RENEWAL_SHARE: f64 = 0.85;
 
 /// A broker connection whose API versions are known; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Connection {
     link: Link,
     versions: Arc<ApiVersionTable>,
+    /// When the SASL session is due for renewal, if the broker limits it.
+    renew_at: Option<tokio::time::Instant>,
 }
 
 impl Connection {
@@ -48,12 +67,56 @@ impl Connection {
             Ok(versions) => Ok(Connection {
                 link,
                 versions: Arc::new(versions),
+                renew_at: None,
             }),
             Err(error) => {
                 link.close();
                 Err(error)
             }
         }
+    }
+
+    /// [`Connection::establish`], then SASL authentication with `sasl`
+    /// when given. Authentication failures are typed
+    /// ([`Error::SaslAuthentication`], [`Error::UnsupportedSaslMechanism`])
+    /// and close the socket.
+    pub async fn establish_authenticated<IO>(
+        io: IO,
+        settings: ConnectionSettings,
+        timeout: Duration,
+        sasl: Option<&SaslConfig>,
+    ) -> Result<Self>
+    where
+        IO: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let mut connection = Self::establish(io, settings, timeout).await?;
+        let Some(sasl) = sasl else {
+            return Ok(connection);
+        };
+        let started = tokio::time::Instant::now();
+        match sasl::authenticate(&connection, sasl, timeout).await {
+            Ok(lifetime) => {
+                connection.renew_at =
+                    lifetime.map(|lifetime| started + lifetime.mul_f64(SESSION_RENEWAL_SHARE));
+                Ok(connection)
+            }
+            Err(error) => {
+                connection.close();
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether new requests should go to a new connection: this one failed,
+    /// or its SASL session is close to the lifetime the broker granted.
+    pub fn needs_replacement(&self) -> bool {
+        self.is_poisoned() || self.session_expiring()
+    }
+
+    /// Whether the SASL session has reached its renewal point.
+    pub fn session_expiring(&self) -> bool {
+        self.renew_at
+            .is_some_and(|at| tokio::time::Instant::now() >= at)
     }
 
     /// The broker's address.
