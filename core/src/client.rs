@@ -275,6 +275,13 @@ impl Client {
         self.inner.metadata.request_refresh(reason);
     }
 
+    /// The error of the last metadata refresh, if it failed. Callers that
+    /// wait for metadata in the background use it to stop waiting on
+    /// errors no refresh can fix ([`Error::is_auth_failure`]).
+    pub fn last_metadata_error(&self) -> Option<Error> {
+        self.inner.metadata.last_error()
+    }
+
     /// Registers topics whose metadata the client keeps; a new topic
     /// triggers a refresh. Returns whether any topic was new.
     pub fn add_topics<I, S>(&self, topics: I) -> bool

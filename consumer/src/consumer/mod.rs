@@ -288,6 +288,15 @@ impl Consumer {
                 group.touch();
             }
             self.handle_group_events().await?;
+            // Credentials or certificates the cluster refuses will not
+            // change by polling again: report them instead of waiting.
+            if let Some(error) = self
+                .client
+                .last_metadata_error()
+                .filter(durian_core::Error::is_auth_failure)
+            {
+                return Err(ConsumerError::Client(error));
+            }
             self.update_positions().await;
             self.fetcher.handle_ready();
             if self.fetcher.has_ready() {

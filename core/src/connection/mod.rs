@@ -113,6 +113,12 @@ impl Connection {
         self.is_poisoned() || self.session_expiring()
     }
 
+    /// When new requests will stop using this connection because its SASL
+    /// session nears the lifetime the broker granted (`None`: no limit).
+    pub fn session_renewal_at(&self) -> Option<tokio::time::Instant> {
+        self.renew_at
+    }
+
     /// Whether the SASL session has reached its renewal point.
     pub fn session_expiring(&self) -> bool {
         self.renew_at

@@ -210,8 +210,8 @@ pub enum Error {
         broker: String,
         /// What went wrong, by kind.
         failure: TlsFailure,
-        /// rustls' description.
-        detail: String,
+        /// rustls' description (shared: keeps `Error` small).
+        detail: Arc<str>,
     },
 
     /// The broker rejected the SASL credentials (SASL_AUTHENTICATION_FAILED,
@@ -221,11 +221,11 @@ pub enum Error {
     )]
     SaslAuthentication {
         /// The broker's address.
-        broker: String,
+        broker: Arc<str>,
         /// The mechanism used (`sasl.mechanism`).
-        mechanism: String,
+        mechanism: &'static str,
         /// The broker's or the exchange's explanation.
-        reason: String,
+        reason: Arc<str>,
     },
 
     /// The broker does not enable the configured SASL mechanism
@@ -236,11 +236,11 @@ pub enum Error {
     )]
     UnsupportedSaslMechanism {
         /// The broker's address.
-        broker: String,
+        broker: Arc<str>,
         /// The configured mechanism.
-        mechanism: String,
+        mechanism: &'static str,
         /// The mechanisms the broker's listener enables.
-        enabled: Vec<String>,
+        enabled: Arc<[String]>,
     },
 }
 
@@ -275,7 +275,7 @@ impl Error {
             Some((failure, detail)) => Error::Tls {
                 broker,
                 failure,
-                detail,
+                detail: detail.into(),
             },
             None => Error::Connection {
                 broker,

@@ -160,8 +160,8 @@ pub async fn authenticate(
     let response = connection.send_with_version(&handshake, 1, timeout).await?;
     if response.error_code == KafkaCode::UNSUPPORTED_SASL_MECHANISM.0 {
         return Err(Error::UnsupportedSaslMechanism {
-            broker: connection.broker().to_owned(),
-            mechanism: mechanism.name().to_owned(),
+            broker: connection.broker().into(),
+            mechanism: mechanism.name(),
             enabled: response.mechanisms.iter().map(|m| m.to_string()).collect(),
         });
     }
@@ -181,9 +181,9 @@ pub async fn authenticate(
                 .unwrap_or_default();
             if response.error_code == KafkaCode::SASL_AUTHENTICATION_FAILED.0 {
                 return Err(Error::SaslAuthentication {
-                    broker: connection.broker().to_owned(),
-                    mechanism: mechanism.name().to_owned(),
-                    reason,
+                    broker: connection.broker().into(),
+                    mechanism: mechanism.name(),
+                    reason: reason.into(),
                 });
             }
             crate::error::KafkaError::check(response.error_code, Some(&reason))?;
@@ -223,9 +223,9 @@ impl Exchange {
                     match (&config.token_provider, &config.oauthbearer_config) {
                         (Some(provider), _) => provider.0.token().await.map_err(|reason| {
                             Error::SaslAuthentication {
-                                broker: "(before connecting)".to_owned(),
-                                mechanism: "OAUTHBEARER".to_owned(),
-                                reason: format!("the token provider failed: {reason}"),
+                                broker: "(before connecting)".into(),
+                                mechanism: "OAUTHBEARER",
+                                reason: format!("the token provider failed: {reason}").into(),
                             }
                         })?,
                         (None, Some(raw)) => oauthbearer::UnsecuredJwtConfig::parse(raw)?
@@ -263,9 +263,9 @@ impl Exchange {
 
     fn next(&mut self, challenge: &[u8], broker: &str, mechanism: SaslMechanism) -> Result<Step> {
         let failed = |reason: String| Error::SaslAuthentication {
-            broker: broker.to_owned(),
-            mechanism: mechanism.name().to_owned(),
-            reason,
+            broker: broker.into(),
+            mechanism: mechanism.name(),
+            reason: reason.into(),
         };
         match self {
             Exchange::Plain => Ok(Step::Done),
