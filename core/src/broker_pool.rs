@@ -26,26 +26,27 @@ pub struct PoolSettings {
     pub client_id: String,
     /// `receive.message.max.bytes`.
     pub max_frame_bytes: usize,
-    /// `socket.connection.setup.timeout.ms`, covering TCP and the handshake.
+    /// `socket.connection.setup.timeout.ms`, bounding TCP, TLS, ApiVersions
+    /// and each SASL request.
     pub setup_timeout: Duration,
     /// `reconnect.backoff.ms` and `reconnect.backoff.max.ms`.
     pub reconnect_backoff: (Duration, Duration),
-    /// `security.protocol` and the TLS and SASL settings, or the error
-    /// building them failed with (reported on every connection attempt,
-    /// so a bad `ssl.*` file fails requests instead of client creation).
-    pub security: std::result::Result<SecurityContext, Error>,
+    /// `security.protocol` and the TLS and SASL settings, with the TLS
+    /// configuration built (files read) once for every connection.
+    pub security: SecurityContext,
 }
 
 impl PoolSettings {
-    /// The settings of a client config.
-    pub fn from_config(config: &ClientConfig) -> Self {
-        PoolSettings {
+    /// The settings of a client config; fails when the `ssl.*` files it
+    /// names cannot be read or used.
+    pub fn from_config(config: &ClientConfig) -> Result<Self> {
+        Ok(PoolSettings {
             client_id: config.client_id.clone(),
             max_frame_bytes: config.receive_message_max_bytes,
             setup_timeout: config.connection_setup_timeout,
             reconnect_backoff: (config.reconnect_backoff, config.reconnect_backoff_max),
-            security: SecurityContext::new(&config.security),
-        }
+            security: SecurityContext::new(&config.security)?,
+        })
     }
 }
 
@@ -172,7 +173,7 @@ impl BrokerPool {
     }
 
     async fn open(&self, address: &str) -> Result<Connection> {
-        let security = self.settings.security.as_ref().map_err(Clone::clone)?;
+        let security = &self.settings.security;
         let timeout = self.settings.setup_timeout;
         let stream = Transport::connect(address, security, timeout).await?;
         let settings = ConnectionSettings {

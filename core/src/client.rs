@@ -118,10 +118,11 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Creates a client without contacting any broker; connections are
-    /// made on first use. Must be called within a tokio runtime.
+    /// made on first use. Must be called within a tokio runtime. The
+    /// `ssl.*` files are read here, so a missing or malformed one fails now.
     pub fn new(config: ClientConfig) -> Result<Client> {
         config.validate()?;
-        let pool = Arc::new(BrokerPool::new(PoolSettings::from_config(&config)));
+        let pool = Arc::new(BrokerPool::new(PoolSettings::from_config(&config)?));
         let source = Arc::new(PoolMetadataSource {
             pool: pool.clone(),
             bootstrap: config.bootstrap_servers.clone(),

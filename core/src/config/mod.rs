@@ -68,7 +68,8 @@ pub const CLIENT_PROPERTIES: &[PropertyDoc] = &[
     PropertyDoc {
         name: "socket.connection.setup.timeout.ms",
         default: "10000",
-        doc: "Time allowed to open a TCP connection and complete the ApiVersions handshake.",
+        doc: "Time allowed for each step of opening a connection: TCP, the TLS handshake, \
+              ApiVersions and each SASL request.",
     },
     PropertyDoc {
         name: "receive.message.max.bytes",

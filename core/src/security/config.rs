@@ -306,6 +306,20 @@ mod tests {
     }
 
     #[test]
+    fn the_context_reads_the_files_and_names_a_bad_one() {
+        let config = parse(&[
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", "/nonexistent/durian-ca.pem"),
+        ])
+        .unwrap();
+        let err = SecurityContext::new(&config).unwrap_err();
+        assert!(matches!(err, Error::Config { property, .. } if property == "ssl.ca.location"));
+        // Without TLS the files are not even looked at.
+        let plain = parse(&[("ssl.ca.location", "/nonexistent/durian-ca.pem")]).unwrap();
+        assert!(SecurityContext::new(&plain).unwrap().tls().is_none());
+    }
+
+    #[test]
     fn pem_location_and_inline_exclude_each_other() {
         let err = parse(&[("ssl.ca.location", "/a"), ("ssl.ca.pem", "x")]).unwrap_err();
         assert!(matches!(err, Error::Config { property, .. } if property == "ssl.ca.pem"));

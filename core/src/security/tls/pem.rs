@@ -139,3 +139,72 @@ pub(super) fn private_key(
         )
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn section(label: &str, der: &[u8]) -> String {
+        use base64::Engine as _;
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+    }
+
+    fn property_of(error: Error) -> String {
+        match error {
+            Error::Config { property, reason } => format!("{property}: {reason}"),
+            other => panic!("expected a config error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn pkcs8_pkcs1_and_sec1_keys_are_recognised() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let pkcs8 = PemSource::Inline(key.serialize_pem());
+        assert!(matches!(
+            private_key(&pkcs8, false).unwrap(),
+            PrivateKeyDer::Pkcs8(_)
+        ));
+        // The section label decides the format; the content is checked
+        // later, when rustls loads the key.
+        let rsa = PemSource::Inline(section("RSA PRIVATE KEY", b"\x30\x00"));
+        assert!(matches!(
+            private_key(&rsa, false).unwrap(),
+            PrivateKeyDer::Pkcs1(_)
+        ));
+        let ec = PemSource::Inline(section("EC PRIVATE KEY", b"\x30\x00"));
+        assert!(matches!(
+            private_key(&ec, false).unwrap(),
+            PrivateKeyDer::Sec1(_)
+        ));
+    }
+
+    #[test]
+    fn encrypted_keys_are_refused_with_advice() {
+        let encrypted = PemSource::Inline(section("ENCRYPTED PRIVATE KEY", b"\x30\x00"));
+        let text = property_of(private_key(&encrypted, true).unwrap_err());
+        assert!(text.starts_with("ssl.key.pem: "), "{text}");
+        assert!(
+            text.contains("encrypted") && text.contains("ssl.key.password"),
+            "{text}"
+        );
+        let legacy = PemSource::Inline(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n"
+                .to_owned(),
+        );
+        assert!(property_of(private_key(&legacy, false).unwrap_err()).contains("encrypted"));
+    }
+
+    #[test]
+    fn unreadable_or_empty_material_names_its_property() {
+        let missing = PemSource::File("/nonexistent/durian/ca.pem".into());
+        let text = property_of(root_store(Some(&missing)).unwrap_err());
+        assert!(text.starts_with("ssl.ca.location: cannot read"), "{text}");
+        let empty = PemSource::Inline("no pem here".into());
+        let text = property_of(certificates(&empty, "ssl.certificate.location").unwrap_err());
+        assert!(text.starts_with("ssl.certificate.pem: "), "{text}");
+        let text = property_of(private_key(&empty, false).unwrap_err());
+        assert!(text.starts_with("ssl.key.pem: no PKCS#8"), "{text}");
+    }
+}
