@@ -86,19 +86,13 @@ impl BrokerPool {
         let slot = self.slot(address, class);
         let mut state = slot.lock().await;
         if let Some(connection) = &state.connection {
-            if !connection.needs_replacement() {
+            if !connection.is_poisoned() {
                 return Ok(connection.clone());
             }
-            if connection.is_poisoned() {
-                // The broker may be restarting; do not hammer it.
-                let delay = state.backoff.next_delay();
-                state.not_before = Some(Instant::now() + delay);
-            } else {
-                // A healthy connection whose SASL session is running out:
-                // replace it now; requests already on it finish there.
-                tracing::debug!(broker = address, ?class, "renewing the SASL session");
-            }
+            // The broker may be restarting; do not hammer it.
             state.connection = None;
+            let delay = state.backoff.next_delay();
+            state.not_before = Some(Instant::now() + delay);
         }
         if let Some(not_before) = state.not_before {
             tokio::time::sleep_until(not_before).await;
@@ -181,7 +175,7 @@ impl BrokerPool {
             client_id: Some(self.settings.client_id.clone()),
             max_frame_bytes: self.settings.max_frame_bytes,
         };
-        let sasl = security.sasl().map(|sasl| sasl.as_ref());
+        let sasl = security.sasl().cloned();
         Connection::establish_authenticated(stream, settings, timeout, sasl).await
     }
 }

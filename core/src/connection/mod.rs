@@ -9,15 +9,12 @@
 //!
 //! A `SASL_*` connection authenticates right after ApiVersions
 //! ([`Connection::establish_authenticated`]). When the broker limits the
-//! session (KIP-368), the connection reports itself due for replacement
-//! ([`Connection::needs_replacement`]) at 85% of the lifetime, like the
-//! Java client's re-authentication window, and the broker pool opens a
-//! fresh, freshly authenticated connection for new requests; requests
-//! already on the old one finish there. durian does not re-authenticate
-//! in place on the same socket.
+//! session (KIP-368), the connection re-authenticates on the same socket
+//! between requests before the session runs out ([`session`]).
 
 pub mod actor;
 pub mod frame;
+mod session;
 pub mod transport;
 pub mod versions;
 
@@ -36,18 +33,15 @@ pub use versions::{ApiVersionTable, Handshake};
 use crate::error::{Error, Result};
 use crate::protocol::{decode_body, encode_body};
 use crate::security::sasl::{self, SaslConfig};
-
-/// The share of a SASL session's lifetime after which the connection asks
-/// to be replaced (the Java client re-authenticates at 85–95%).
-const SESSION_RENEWAL_SHARE: f64 = 0.85;
+use session::Session;
 
 /// A broker connection whose API versions are known; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Connection {
     link: Link,
     versions: Arc<ApiVersionTable>,
-    /// When the SASL session is due for renewal, if the broker limits it.
-    renew_at: Option<tokio::time::Instant>,
+    /// The SASL session, on authenticated connections.
+    session: Option<Arc<Session>>,
 }
 
 impl Connection {
@@ -67,7 +61,7 @@ impl Connection {
             Ok(versions) => Ok(Connection {
                 link,
                 versions: Arc::new(versions),
-                renew_at: None,
+                session: None,
             }),
             Err(error) => {
                 link.close();
@@ -77,14 +71,15 @@ impl Connection {
     }
 
     /// [`Connection::establish`], then SASL authentication with `sasl`
-    /// when given. Authentication failures are typed
+    /// when given; `timeout` also bounds each request of a later
+    /// re-authentication. Authentication failures are typed
     /// ([`Error::SaslAuthentication`], [`Error::UnsupportedSaslMechanism`])
     /// and close the socket.
     pub async fn establish_authenticated<IO>(
         io: IO,
         settings: ConnectionSettings,
         timeout: Duration,
-        sasl: Option<&SaslConfig>,
+        sasl: Option<Arc<SaslConfig>>,
     ) -> Result<Self>
     where
         IO: AsyncRead + AsyncWrite + Send + 'static,
@@ -94,10 +89,9 @@ impl Connection {
             return Ok(connection);
         };
         let started = tokio::time::Instant::now();
-        match sasl::authenticate(&connection, sasl, timeout).await {
+        match sasl::authenticate(&connection, &sasl, timeout).await {
             Ok(lifetime) => {
-                connection.renew_at =
-                    lifetime.map(|lifetime| started + lifetime.mul_f64(SESSION_RENEWAL_SHARE));
+                connection.session = Some(Arc::new(Session::new(sasl, timeout, started, lifetime)));
                 Ok(connection)
             }
             Err(error) => {
@@ -107,22 +101,15 @@ impl Connection {
         }
     }
 
-    /// Whether new requests should go to a new connection: this one failed,
-    /// or its SASL session is close to the lifetime the broker granted.
-    pub fn needs_replacement(&self) -> bool {
-        self.is_poisoned() || self.session_expiring()
-    }
-
-    /// When new requests will stop using this connection because its SASL
-    /// session nears the lifetime the broker granted (`None`: no limit).
+    /// When the SASL session will be renewed: at 85% of the lifetime the
+    /// broker granted (`None`: not authenticated, or no limit).
     pub fn session_renewal_at(&self) -> Option<tokio::time::Instant> {
-        self.renew_at
+        self.session.as_ref().and_then(|s| s.renew_at())
     }
 
-    /// Whether the SASL session has reached its renewal point.
-    pub fn session_expiring(&self) -> bool {
-        self.renew_at
-            .is_some_and(|at| tokio::time::Instant::now() >= at)
+    /// How many times the SASL session has been renewed on this connection.
+    pub fn reauthentications(&self) -> u64 {
+        self.session.as_ref().map_or(0, |s| s.renewals())
     }
 
     /// The broker's address.
@@ -165,6 +152,10 @@ impl Connection {
         timeout: Duration,
     ) -> Result<R::Response> {
         self.versions.check::<R>(version)?;
+        let _admitted = match &self.session {
+            Some(session) => Some(session.admit(self).await?),
+            None => None,
+        };
         send_unchecked(&self.link, request, version, timeout).await
     }
 
@@ -172,7 +163,29 @@ impl Connection {
     /// requests that get no response (Produce with acks=0) set
     /// `expect_response` to false in `raw`.
     pub async fn send_raw(&self, raw: RawRequest) -> Result<bytes::Bytes> {
+        let _admitted = match &self.session {
+            Some(session) => Some(session.admit(self).await?),
+            None => None,
+        };
         self.link.send(raw).await
+    }
+
+    /// Sends `request` at `version` past the session gate: for the SASL
+    /// exchange itself, which runs while the gate is held.
+    pub(crate) async fn send_authentication<R: Request>(
+        &self,
+        request: &R,
+        version: Option<i16>,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        let version = match version {
+            Some(version) => {
+                self.versions.check::<R>(version)?;
+                version
+            }
+            None => self.versions.negotiate_for::<R>()?,
+        };
+        send_unchecked(&self.link, request, version, timeout).await
     }
 }
 

@@ -12,7 +12,8 @@
 //!
 //! The broker's last SaslAuthenticate response may carry a session
 //! lifetime (KIP-368); [`authenticate`] returns it, and the connection
-//! asks to be replaced before it runs out (see `connection::Connection`).
+//! runs the exchange again on the same socket before it runs out (see
+//! `connection::session`).
 //! GSSAPI (Kerberos) and AWS_MSK_IAM are not implemented.
 
 pub mod jaas;
@@ -157,7 +158,9 @@ pub async fn authenticate(
         SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism.name()));
     // v1: authentication bytes travel in SaslAuthenticate requests (v0's
     // raw frames are only for clients older than Kafka 1.0).
-    let response = connection.send_with_version(&handshake, 1, timeout).await?;
+    let response = connection
+        .send_authentication(&handshake, Some(1), timeout)
+        .await?;
     if response.error_code == KafkaCode::UNSUPPORTED_SASL_MECHANISM.0 {
         return Err(Error::UnsupportedSaslMechanism {
             broker: connection.broker().into(),
@@ -172,7 +175,9 @@ pub async fn authenticate(
     let mut message = exchange.first(config)?;
     loop {
         let request = SaslAuthenticateRequest::default().with_auth_bytes(message.into());
-        let response = connection.send(&request, timeout).await?;
+        let response = connection
+            .send_authentication(&request, None, timeout)
+            .await?;
         if response.error_code != 0 {
             let reason = response
                 .error_message

@@ -32,8 +32,8 @@ impl fmt::Debug for OAuthBearerToken {
 
 /// Fetches OAUTHBEARER tokens, e.g. from an OAuth 2 token endpoint.
 ///
-/// Called for every new connection (and so for every re-authentication,
-/// which durian does by reconnecting); cache tokens in the provider if the
+/// Called for every new connection and every re-authentication of one
+/// (KIP-368); cache tokens in the provider if the
 /// endpoint is slow or rate-limited. An error fails the connection with
 /// [`Error::SaslAuthentication`], which is not retried.
 #[async_trait::async_trait]
