@@ -21,7 +21,6 @@ mod oauthbearer;
 mod scram_client;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
@@ -299,15 +298,6 @@ fn credentials(config: &SaslConfig) -> Result<(&str, &str)> {
         (_, None) => Err(Error::config("sasl.password", "required by this mechanism")),
     }
 }
-
-/// `Arc` of a provider, compared by identity so configs stay `Eq`.
-impl PartialEq for TokenProviderHandle {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for TokenProviderHandle {}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -46,6 +46,15 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
 #[derive(Clone, Debug)]
 pub struct TokenProviderHandle(pub Arc<dyn TokenProvider>);
 
+/// Compared by identity (the same provider), so configs stay `Eq`.
+impl PartialEq for TokenProviderHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TokenProviderHandle {}
+
 /// The initial client response: `n,,\x01auth=Bearer <token>\x01[ext=v\x01]\x01`.
 pub(super) fn initial_response(token: &OAuthBearerToken) -> Vec<u8> {
     let mut message = format!("n,,\x01auth=Bearer {}\x01", token.value);
