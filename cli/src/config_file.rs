@@ -1,4 +1,4 @@
-//! `--config FILE`: client properties in Java's `.properties` format, the
+//! `-F FILE` / `--command-config FILE`: client properties in Java's `.properties` format, the
 //! format Kafka's own tools take (`--command-config`, `client.properties`).
 //!
 //! Supported: `key=value`, `key: value` and `key value`; `#` and `!`

@@ -1,6 +1,7 @@
 //! Options every subcommand shares: where the brokers are (`-b`, else
-//! `DURIAN_BROKERS`, else `bootstrap.servers` from `--config`, else
-//! `127.0.0.1:9092`), a Kafka client properties file (`--config FILE`:
+//! `DURIAN_BROKERS`, else `bootstrap.servers` from `-F`, else
+//! `127.0.0.1:9092`), a Kafka client properties file (`-F FILE` /
+//! `--command-config FILE`:
 //! security settings and the like) and any client property
 //! (`-X key=value`, repeated), turned into the property list the
 //! producer, consumer and admin builders take.
@@ -10,19 +11,27 @@ use clap::Args;
 use crate::config_file::{self, PropertiesFile};
 
 /// Where the brokers are when neither `-b`, `DURIAN_BROKERS` nor the
-/// `--config` file says.
+/// `-F` file says.
 pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
 
 /// The global options.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
     /// Bootstrap brokers, `HOST:PORT[,HOST:PORT...]` [default: the
-    /// --config file's bootstrap.servers, else 127.0.0.1:9092].
+    /// -F file's bootstrap.servers, else 127.0.0.1:9092].
     #[arg(short = 'b', long = "brokers", env = "DURIAN_BROKERS", global = true)]
     pub brokers: Option<String>,
     /// A client properties file (Kafka's `client.properties` format), e.g.
     /// security.protocol, ssl.* and sasl.* settings; `-X` overrides it.
-    #[arg(long = "config", value_name = "FILE", value_parser = config_file::load, global = true)]
+    /// (`--command-config` as Kafka's tools call it, `-F` as kcat does;
+    /// not `--config`, which `topic create` uses for topic configs.)
+    #[arg(
+        short = 'F',
+        long = "command-config",
+        value_name = "FILE",
+        value_parser = config_file::load,
+        global = true
+    )]
     pub config: Option<PropertiesFile>,
     /// A client property, `key=value` (repeatable), e.g. `-X linger.ms=10`;
     /// passed to the producer, consumer or admin client the command uses.
@@ -32,7 +41,7 @@ pub struct GlobalOpts {
 
 impl GlobalOpts {
     /// The properties for a client: `bootstrap.servers` (see the module
-    /// docs), then the command's own `defaults`, then the `--config` file,
+    /// docs), then the command's own `defaults`, then the `-F` file,
     /// then every `-X` (last one wins, so the user can override anything
     /// the command picked).
     pub fn client_properties(&self, defaults: &[(&str, String)]) -> Vec<(String, String)> {
@@ -126,6 +135,14 @@ mod tests {
         opts.config = None;
         opts.brokers = None;
         assert_eq!(opts.client_properties(&[])[0].1, DEFAULT_BROKERS);
+    }
+
+    /// Global flags reach every subcommand, so their names must not clash
+    /// with any subcommand's own (clap checks that when it builds them).
+    #[test]
+    fn global_flags_clash_with_no_subcommand_flag() {
+        use clap::CommandFactory;
+        crate::Cli::command().debug_assert();
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Every subcommand lives in its own module with an `Args` struct (clap)
 //! and an async `run(args, &GlobalOpts)`; `main.rs` only sets up logging
 //! and dispatches. Global options: `-b/--brokers` (else `DURIAN_BROKERS`,
-//! else `127.0.0.1:9092`), `--config client.properties` (a Kafka properties
+//! else `127.0.0.1:9092`), `-F client.properties` (a Kafka properties
 //! file, e.g. security settings) and repeated `-X key=value` client
 //! properties.
 
