@@ -1,22 +1,38 @@
 //! Options every subcommand shares: where the brokers are (`-b`, else
-//! `DURIAN_BROKERS`, else `127.0.0.1:9092`) and any client property
+//! `DURIAN_BROKERS`, else `bootstrap.servers` from `-F`, else
+//! `127.0.0.1:9092`), a Kafka client properties file (`-F FILE` /
+//! `--command-config FILE`:
+//! security settings and the like) and any client property
 //! (`-X key=value`, repeated), turned into the property list the
 //! producer, consumer and admin builders take.
 
 use clap::Args;
 
+use crate::config_file::{self, PropertiesFile};
+
+/// Where the brokers are when neither `-b`, `DURIAN_BROKERS` nor the
+/// `-F` file says.
+pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
+
 /// The global options.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
-    /// Bootstrap brokers, `HOST:PORT[,HOST:PORT...]`.
+    /// Bootstrap brokers, `HOST:PORT[,HOST:PORT...]` [default: the
+    /// -F file's bootstrap.servers, else 127.0.0.1:9092].
+    #[arg(short = 'b', long = "brokers", env = "DURIAN_BROKERS", global = true)]
+    pub brokers: Option<String>,
+    /// A client properties file (Kafka's `client.properties` format), e.g.
+    /// security.protocol, ssl.* and sasl.* settings; `-X` overrides it.
+    /// (`--command-config` as Kafka's tools call it, `-F` as kcat does;
+    /// not `--config`, which `topic create` uses for topic configs.)
     #[arg(
-        short = 'b',
-        long = "brokers",
-        env = "DURIAN_BROKERS",
-        default_value = "127.0.0.1:9092",
+        short = 'F',
+        long = "command-config",
+        value_name = "FILE",
+        value_parser = config_file::load,
         global = true
     )]
-    pub brokers: String,
+    pub config: Option<PropertiesFile>,
     /// A client property, `key=value` (repeatable), e.g. `-X linger.ms=10`;
     /// passed to the producer, consumer or admin client the command uses.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property, global = true)]
@@ -24,15 +40,29 @@ pub struct GlobalOpts {
 }
 
 impl GlobalOpts {
-    /// The properties for a client: `bootstrap.servers` from `-b`, then
-    /// the command's own `defaults`, then every `-X` (last one wins, so
-    /// the user can override anything the command picked).
+    /// The properties for a client: `bootstrap.servers` (see the module
+    /// docs), then the command's own `defaults`, then the `-F` file,
+    /// then every `-X` (last one wins, so the user can override anything
+    /// the command picked).
     pub fn client_properties(&self, defaults: &[(&str, String)]) -> Vec<(String, String)> {
-        let mut merged: Vec<(String, String)> =
-            vec![("bootstrap.servers".to_owned(), self.brokers.clone())];
+        let file = self.config.as_ref().map(|f| f.0.as_slice()).unwrap_or(&[]);
+        // An explicit -b (or DURIAN_BROKERS) beats the file; the built-in
+        // default does not.
+        let from_file = file.iter().rev().find(|(k, _)| k == "bootstrap.servers");
+        let brokers = match (&self.brokers, from_file) {
+            (Some(brokers), _) => brokers.clone(),
+            (None, Some((_, brokers))) => brokers.clone(),
+            (None, None) => DEFAULT_BROKERS.to_owned(),
+        };
+        let mut merged: Vec<(String, String)> = vec![("bootstrap.servers".to_owned(), brokers)];
         let pairs = defaults
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .chain(
+                file.iter()
+                    .filter(|(k, _)| k != "bootstrap.servers")
+                    .cloned(),
+            )
             .chain(self.properties.iter().cloned());
         for (key, value) in pairs {
             match merged.iter_mut().find(|(k, _)| *k == key) {
@@ -61,7 +91,8 @@ mod tests {
     #[test]
     fn later_properties_override_earlier_ones() {
         let opts = GlobalOpts {
-            brokers: "a:1".into(),
+            brokers: Some("a:1".into()),
+            config: None,
             properties: vec![
                 ("acks".into(), "1".into()),
                 ("bootstrap.servers".into(), "b:2".into()),
@@ -76,6 +107,42 @@ mod tests {
                 ("linger.ms".to_owned(), "5".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn config_file_sits_between_defaults_and_x_and_may_name_the_brokers() {
+        let file = config_file::parse(
+            "bootstrap.servers=f:9\nsecurity.protocol=SSL\nacks=0\nlinger.ms=7\n",
+        )
+        .expect("parses");
+        let mut opts = GlobalOpts {
+            brokers: None,
+            config: Some(file),
+            properties: vec![("linger.ms".into(), "1".into())],
+        };
+        let merged = opts.client_properties(&[("acks", "all".into())]);
+        assert_eq!(
+            merged,
+            vec![
+                ("bootstrap.servers".to_owned(), "f:9".to_owned()),
+                ("acks".to_owned(), "0".to_owned()),
+                ("security.protocol".to_owned(), "SSL".to_owned()),
+                ("linger.ms".to_owned(), "1".to_owned()),
+            ]
+        );
+        opts.brokers = Some("b:1".into());
+        assert_eq!(opts.client_properties(&[])[0].1, "b:1", "-b beats the file");
+        opts.config = None;
+        opts.brokers = None;
+        assert_eq!(opts.client_properties(&[])[0].1, DEFAULT_BROKERS);
+    }
+
+    /// Global flags reach every subcommand, so their names must not clash
+    /// with any subcommand's own (clap checks that when it builds them).
+    #[test]
+    fn global_flags_clash_with_no_subcommand_flag() {
+        use clap::CommandFactory;
+        crate::Cli::command().debug_assert();
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! Every subcommand lives in its own module with an `Args` struct (clap)
 //! and an async `run(args, &GlobalOpts)`; `main.rs` only sets up logging
 //! and dispatches. Global options: `-b/--brokers` (else `DURIAN_BROKERS`,
-//! else `127.0.0.1:9092`) and repeated `-X key=value` client properties.
+//! else `127.0.0.1:9092`), `-F client.properties` (a Kafka properties
+//! file, e.g. security settings) and repeated `-X key=value` client
+//! properties.
 
 pub mod acl;
 pub mod broker;
+pub mod config_file;
 pub mod consume;
 pub mod error;
 pub mod global;

@@ -13,8 +13,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
-use crate::connection::{connect_tcp, Connection, ConnectionSettings};
+use crate::connection::{Connection, ConnectionSettings, Transport};
 use crate::error::{Error, Result};
+use crate::security::SecurityContext;
 use crate::traffic::TrafficClass;
 use crate::ClientConfig;
 
@@ -25,21 +26,27 @@ pub struct PoolSettings {
     pub client_id: String,
     /// `receive.message.max.bytes`.
     pub max_frame_bytes: usize,
-    /// `socket.connection.setup.timeout.ms`, covering TCP and the handshake.
+    /// `socket.connection.setup.timeout.ms`, bounding TCP, TLS, ApiVersions
+    /// and each SASL request.
     pub setup_timeout: Duration,
     /// `reconnect.backoff.ms` and `reconnect.backoff.max.ms`.
     pub reconnect_backoff: (Duration, Duration),
+    /// `security.protocol` and the TLS and SASL settings, with the TLS
+    /// configuration built (files read) once for every connection.
+    pub security: SecurityContext,
 }
 
 impl PoolSettings {
-    /// The settings of a client config.
-    pub fn from_config(config: &ClientConfig) -> Self {
-        PoolSettings {
+    /// The settings of a client config; fails when the `ssl.*` files it
+    /// names cannot be read or used.
+    pub fn from_config(config: &ClientConfig) -> Result<Self> {
+        Ok(PoolSettings {
             client_id: config.client_id.clone(),
             max_frame_bytes: config.receive_message_max_bytes,
             setup_timeout: config.connection_setup_timeout,
             reconnect_backoff: (config.reconnect_backoff, config.reconnect_backoff_max),
-        }
+            security: SecurityContext::new(&config.security)?,
+        })
     }
 }
 
@@ -160,13 +167,15 @@ impl BrokerPool {
     }
 
     async fn open(&self, address: &str) -> Result<Connection> {
+        let security = &self.settings.security;
         let timeout = self.settings.setup_timeout;
-        let stream = connect_tcp(address, timeout).await?;
+        let stream = Transport::connect(address, security, timeout).await?;
         let settings = ConnectionSettings {
             broker: address.to_owned(),
             client_id: Some(self.settings.client_id.clone()),
             max_frame_bytes: self.settings.max_frame_bytes,
         };
-        Connection::establish(stream, settings, timeout).await
+        let sasl = security.sasl().cloned();
+        Connection::establish_authenticated(stream, settings, timeout, sasl).await
     }
 }

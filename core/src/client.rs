@@ -118,10 +118,11 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Creates a client without contacting any broker; connections are
-    /// made on first use. Must be called within a tokio runtime.
+    /// made on first use. Must be called within a tokio runtime. The
+    /// `ssl.*` files are read here, so a missing or malformed one fails now.
     pub fn new(config: ClientConfig) -> Result<Client> {
         config.validate()?;
-        let pool = Arc::new(BrokerPool::new(PoolSettings::from_config(&config)));
+        let pool = Arc::new(BrokerPool::new(PoolSettings::from_config(&config)?));
         let source = Arc::new(PoolMetadataSource {
             pool: pool.clone(),
             bootstrap: config.bootstrap_servers.clone(),
@@ -273,6 +274,13 @@ impl Client {
     /// Asks for a metadata refresh without waiting.
     pub fn request_metadata_refresh(&self, reason: impl Into<MetadataTrigger>) {
         self.inner.metadata.request_refresh(reason);
+    }
+
+    /// The error of the last metadata refresh, if it failed. Callers that
+    /// wait for metadata in the background use it to stop waiting on
+    /// errors no refresh can fix ([`Error::is_auth_failure`]).
+    pub fn last_metadata_error(&self) -> Option<Error> {
+        self.inner.metadata.last_error()
     }
 
     /// Registers topics whose metadata the client keeps; a new topic

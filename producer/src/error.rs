@@ -27,6 +27,12 @@ pub enum ProducerError {
     #[error(transparent)]
     Config(durian_core::Error),
 
+    /// The cluster refused the client's TLS handshake or SASL credentials
+    /// ([`durian_core::Error::is_auth_failure`]); nothing is retried until
+    /// the `ssl.*`/`sasl.*` settings change.
+    #[error("cannot authenticate with the cluster: {0}")]
+    Authentication(durian_core::Error),
+
     /// A key or value serializer failed.
     #[error("cannot serialize the {part} of a record for `{topic}`: {source}")]
     Serialization {

@@ -122,6 +122,15 @@ impl Shared {
                 self.client
                     .request_metadata_refresh(format!("topic `{topic}` has no partitions yet"));
             }
+            // Credentials or certificates the cluster refuses will not
+            // change by waiting: fail now rather than at max.block.ms.
+            if let Some(error) = self
+                .client
+                .last_metadata_error()
+                .filter(durian_core::Error::is_auth_failure)
+            {
+                return Err(ProducerError::Authentication(error));
+            }
             let now = Instant::now();
             if now >= deadline {
                 return Err(ProducerError::TopicNotFound {

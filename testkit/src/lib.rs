@@ -25,7 +25,7 @@ pub mod wait;
 
 use std::path::PathBuf;
 
-pub use kafka::KafkaCluster;
+pub use kafka::{KafkaCluster, KafkaOptions, Listener};
 pub use mock_cluster::MockCluster;
 pub use peers::{confluent_python, kcat};
 pub use tansu::Tansu;

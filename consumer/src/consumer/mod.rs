@@ -288,6 +288,20 @@ impl Consumer {
                 group.touch();
             }
             self.handle_group_events().await?;
+            // Credentials or certificates the cluster refuses will not
+            // change by polling again: report them instead of waiting. The
+            // refresh asked for here (debounced by the client) lets a later
+            // poll recover once the cause is fixed, e.g. a token provider
+            // that works again.
+            if let Some(error) = self
+                .client
+                .last_metadata_error()
+                .filter(durian_core::Error::is_auth_failure)
+            {
+                self.client
+                    .request_metadata_refresh("retrying after an authentication failure");
+                return Err(ConsumerError::Client(error));
+            }
             self.update_positions().await;
             self.fetcher.handle_ready();
             if self.fetcher.has_ready() {

@@ -9,9 +9,14 @@
 
 mod properties;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::security::sasl::{SaslMechanism, TokenProvider, TokenProviderHandle};
+use crate::security::tls::PemSource;
+use crate::security::{Password, SecurityConfig, SecurityProtocol};
 
 pub use properties::{PropertyDoc, PropertyParser};
 
@@ -63,13 +68,94 @@ pub const CLIENT_PROPERTIES: &[PropertyDoc] = &[
     PropertyDoc {
         name: "socket.connection.setup.timeout.ms",
         default: "10000",
-        doc: "Time allowed to open a TCP connection and complete the ApiVersions handshake.",
+        doc: "Time allowed for each step of opening a connection: TCP, the TLS handshake, \
+              ApiVersions and each SASL request.",
     },
     PropertyDoc {
         name: "receive.message.max.bytes",
         default: "104857600",
         doc: "Largest response frame accepted from a broker; a larger or negative size \
               prefix closes the connection before any memory is reserved.",
+    },
+    PropertyDoc {
+        name: "security.protocol",
+        default: "PLAINTEXT",
+        doc: "PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL inside TLS); \
+              docs/SECURITY.md has recipes.",
+    },
+    PropertyDoc {
+        name: "ssl.ca.location",
+        default: "",
+        doc: "PEM file of the CA certificates brokers are verified against; when neither \
+              it nor ssl.ca.pem is set, the operating system's trust store is used.",
+    },
+    PropertyDoc {
+        name: "ssl.ca.pem",
+        default: "",
+        doc: "The CA certificates as PEM text, instead of ssl.ca.location (librdkafka's name).",
+    },
+    PropertyDoc {
+        name: "ssl.certificate.location",
+        default: "",
+        doc: "PEM file of the client's certificate chain, for brokers that require client \
+              certificates (mutual TLS, ssl.client.auth=required); needs ssl.key.location.",
+    },
+    PropertyDoc {
+        name: "ssl.certificate.pem",
+        default: "",
+        doc: "The client's certificate chain as PEM text, instead of ssl.certificate.location.",
+    },
+    PropertyDoc {
+        name: "ssl.key.location",
+        default: "",
+        doc: "PEM file of the client certificate's private key: PKCS#8, RSA (PKCS#1) or EC \
+              (SEC1), unencrypted.",
+    },
+    PropertyDoc {
+        name: "ssl.key.pem",
+        default: "",
+        doc: "The client's private key as PEM text, instead of ssl.key.location.",
+    },
+    PropertyDoc {
+        name: "ssl.key.password",
+        default: "",
+        doc: "Accepted for compatibility, but encrypted keys are refused with an error: \
+              decrypt the key (openssl pkcs8) and leave this unset.",
+    },
+    PropertyDoc {
+        name: "ssl.endpoint.identification.algorithm",
+        default: "https",
+        doc: "https: the broker's certificate must name the host (or IP address) dialled; \
+              none: skip that name check (chain, dates and trust are still verified).",
+    },
+    PropertyDoc {
+        name: "sasl.mechanism",
+        default: "PLAIN",
+        doc: "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (librdkafka's \
+              sasl.mechanisms is accepted too). GSSAPI and AWS_MSK_IAM are not supported.",
+    },
+    PropertyDoc {
+        name: "sasl.username",
+        default: "",
+        doc: "User name for PLAIN and SCRAM.",
+    },
+    PropertyDoc {
+        name: "sasl.password",
+        default: "",
+        doc: "Password for PLAIN and SCRAM.",
+    },
+    PropertyDoc {
+        name: "sasl.jaas.config",
+        default: "",
+        doc: "The Java client's login line; durian reads its username, password and \
+              unsecuredLoginStringClaim_sub options (sasl.username/sasl.password win).",
+    },
+    PropertyDoc {
+        name: "sasl.oauthbearer.config",
+        default: "",
+        doc: "librdkafka's unsecured JWT for OAUTHBEARER: principal=NAME [scope=a,b] \
+              [lifeSeconds=N] [extension_KEY=VALUE]. Only for brokers that accept unsigned \
+              tokens; real deployments set a token provider in code.",
     },
 ];
 
@@ -100,6 +186,8 @@ pub struct ClientConfig {
     pub connection_setup_timeout: Duration,
     /// `receive.message.max.bytes`.
     pub receive_message_max_bytes: usize,
+    /// `security.protocol` and the `ssl.*` and `sasl.*` settings.
+    pub security: SecurityConfig,
 }
 
 impl Default for ClientConfig {
@@ -116,6 +204,7 @@ impl Default for ClientConfig {
             reconnect_backoff_max: Duration::from_millis(1_000),
             connection_setup_timeout: Duration::from_millis(10_000),
             receive_message_max_bytes: 104_857_600,
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -195,6 +284,7 @@ impl ClientConfig {
         {
             config.receive_message_max_bytes = max;
         }
+        config.security = SecurityConfig::take_from(parser)?;
         config.validate()?;
         Ok(config)
     }
@@ -245,7 +335,7 @@ impl ClientConfig {
                 format!("must be between 1024 and {}", i32::MAX),
             ));
         }
-        Ok(())
+        self.security.validate()
     }
 }
 
@@ -356,6 +446,90 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// `security.protocol`.
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.config.security.protocol = protocol;
+        self
+    }
+
+    /// `ssl.ca.location`: a PEM file of CA certificates.
+    pub fn ssl_ca_location(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.security.tls.ca = Some(PemSource::File(path.into()));
+        self
+    }
+
+    /// `ssl.ca.pem`: CA certificates as PEM text.
+    pub fn ssl_ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.config.security.tls.ca = Some(PemSource::Inline(pem.into()));
+        self
+    }
+
+    /// `ssl.certificate.location` and `ssl.key.location`: the client's
+    /// certificate chain and key, for mutual TLS.
+    pub fn ssl_client_certificate(
+        mut self,
+        certificate: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.config.security.tls.certificate = Some(PemSource::File(certificate.into()));
+        self.config.security.tls.key = Some(PemSource::File(key.into()));
+        self
+    }
+
+    /// `ssl.certificate.pem` and `ssl.key.pem`: the client's certificate
+    /// chain and key as PEM text.
+    pub fn ssl_client_certificate_pem(
+        mut self,
+        certificate: impl Into<String>,
+        key: impl Into<String>,
+    ) -> Self {
+        self.config.security.tls.certificate = Some(PemSource::Inline(certificate.into()));
+        self.config.security.tls.key = Some(PemSource::Inline(key.into()));
+        self
+    }
+
+    /// `ssl.endpoint.identification.algorithm`: `true` for `https` (the
+    /// default), `false` for `none`.
+    pub fn ssl_verify_hostname(mut self, verify: bool) -> Self {
+        self.config.security.tls.verify_hostname = verify;
+        self
+    }
+
+    /// `sasl.mechanism`.
+    pub fn sasl_mechanism(mut self, mechanism: SaslMechanism) -> Self {
+        self.config.security.sasl.mechanism = mechanism;
+        self
+    }
+
+    /// `sasl.username` and `sasl.password`.
+    pub fn sasl_credentials(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.config.security.sasl.username = Some(username.into());
+        self.config.security.sasl.password = Some(Password::new(password));
+        self
+    }
+
+    /// `sasl.oauthbearer.config`: an unsecured JWT (see [`CLIENT_PROPERTIES`]).
+    pub fn sasl_oauthbearer_config(mut self, config: impl Into<String>) -> Self {
+        self.config.security.sasl.oauthbearer_config = Some(config.into());
+        self
+    }
+
+    /// Where OAUTHBEARER tokens come from (no property: code only).
+    pub fn oauthbearer_token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.config.security.sasl.token_provider = Some(TokenProviderHandle(provider));
+        self
+    }
+
+    /// Replaces every security setting at once.
+    pub fn security(mut self, security: SecurityConfig) -> Self {
+        self.config.security = security;
+        self
+    }
+
     /// Validates and returns the config.
     pub fn build(self) -> Result<ClientConfig> {
         self.config.validate()?;
@@ -388,11 +562,25 @@ mod tests {
             ("reconnect.backoff.max.ms", "1006"),
             ("socket.connection.setup.timeout.ms", "1007"),
             ("receive.message.max.bytes", "4096"),
+            ("security.protocol", "SASL_SSL"),
+            ("ssl.ca.location", "/etc/ca.pem"),
+            ("ssl.certificate.location", "/etc/client.pem"),
+            ("ssl.key.location", "/etc/client.key"),
+            ("ssl.key.password", "pw"),
+            ("ssl.endpoint.identification.algorithm", "none"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "alice-secret"),
+            ("sasl.jaas.config", "M required username=\"bob\";"),
+            ("sasl.oauthbearer.config", "principal=alice"),
         ];
-        assert_eq!(values.len(), CLIENT_PROPERTIES.len());
+        // The inline PEM variants exclude their `.location` twins.
+        let alternatives = ["ssl.ca.pem", "ssl.certificate.pem", "ssl.key.pem"];
+        assert_eq!(values.len() + alternatives.len(), CLIENT_PROPERTIES.len());
         for doc in CLIENT_PROPERTIES {
             assert!(
-                values.iter().any(|(name, _)| *name == doc.name),
+                values.iter().any(|(name, _)| *name == doc.name)
+                    || alternatives.contains(&doc.name),
                 "{}",
                 doc.name
             );
@@ -408,6 +596,40 @@ mod tests {
         assert_eq!(config.reconnect_backoff_max, Duration::from_millis(1006));
         assert_eq!(config.connection_setup_timeout, Duration::from_millis(1007));
         assert_eq!(config.receive_message_max_bytes, 4096);
+        let security = &config.security;
+        assert_eq!(security.protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(security.tls.ca, Some(PemSource::File("/etc/ca.pem".into())));
+        assert!(security.tls.certificate.is_some() && security.tls.key.is_some());
+        assert!(!security.tls.verify_hostname);
+        assert_eq!(
+            security.sasl.mechanism,
+            SaslMechanism::Scram(crate::security::scram::ScramMechanism::Sha512)
+        );
+        assert_eq!(
+            security.sasl.username.as_deref(),
+            Some("alice"),
+            "explicit wins"
+        );
+        assert_eq!(security.sasl.password, Some(Password::new("alice-secret")));
+        assert_eq!(
+            security.sasl.oauthbearer_config.as_deref(),
+            Some("principal=alice")
+        );
+        let inline = ClientConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("ssl.ca.pem", "PEM"),
+            ("ssl.certificate.pem", "CERT"),
+            ("ssl.key.pem", "KEY"),
+        ])
+        .unwrap();
+        assert_eq!(
+            inline.security.tls.ca,
+            Some(PemSource::Inline("PEM".into()))
+        );
+        assert_eq!(
+            inline.security.tls.key,
+            Some(PemSource::Inline("KEY".into()))
+        );
     }
 
     #[test]

@@ -223,6 +223,11 @@ impl Link {
         self.shared.poison(Error::Shutdown);
     }
 
+    /// Fails all pending requests with `cause` and closes the connection.
+    pub(crate) fn poison(&self, cause: Error) {
+        self.shared.poison(cause);
+    }
+
     fn closed_error(&self) -> Error {
         match self.shared.poison_cause() {
             Some(cause) => Error::Poisoned(cause),

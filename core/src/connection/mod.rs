@@ -4,10 +4,18 @@
 //! [`actor`], that has completed the ApiVersions handshake and therefore
 //! knows which versions of each API the broker speaks. It is generic over
 //! the byte stream so tests can run it over `tokio::io::duplex`; in
-//! production the stream is TCP with `TCP_NODELAY` (see [`connect_tcp`]).
+//! production the stream is a [`Transport`]: TCP with `TCP_NODELAY` (see
+//! [`connect_tcp`]), wrapped in TLS for `SSL` and `SASL_SSL`.
+//!
+//! A `SASL_*` connection authenticates right after ApiVersions
+//! ([`Connection::establish_authenticated`]). When the broker limits the
+//! session (KIP-368), the connection re-authenticates on the same socket
+//! between requests before the session runs out ([`session`]).
 
 pub mod actor;
 pub mod frame;
+mod session;
+pub mod transport;
 pub mod versions;
 
 use std::sync::Arc;
@@ -19,16 +27,21 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 pub use actor::{ConnectionSettings, Link, RawRequest};
+pub use transport::Transport;
 pub use versions::{ApiVersionTable, Handshake};
 
 use crate::error::{Error, Result};
 use crate::protocol::{decode_body, encode_body};
+use crate::security::sasl::{self, SaslConfig};
+use session::Session;
 
 /// A broker connection whose API versions are known; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Connection {
     link: Link,
     versions: Arc<ApiVersionTable>,
+    /// The SASL session, on authenticated connections.
+    session: Option<Arc<Session>>,
 }
 
 impl Connection {
@@ -48,12 +61,55 @@ impl Connection {
             Ok(versions) => Ok(Connection {
                 link,
                 versions: Arc::new(versions),
+                session: None,
             }),
             Err(error) => {
                 link.close();
                 Err(error)
             }
         }
+    }
+
+    /// [`Connection::establish`], then SASL authentication with `sasl`
+    /// when given; `timeout` also bounds each request of a later
+    /// re-authentication. Authentication failures are typed
+    /// ([`Error::SaslAuthentication`], [`Error::UnsupportedSaslMechanism`])
+    /// and close the socket.
+    pub async fn establish_authenticated<IO>(
+        io: IO,
+        settings: ConnectionSettings,
+        timeout: Duration,
+        sasl: Option<Arc<SaslConfig>>,
+    ) -> Result<Self>
+    where
+        IO: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let mut connection = Self::establish(io, settings, timeout).await?;
+        let Some(sasl) = sasl else {
+            return Ok(connection);
+        };
+        let started = tokio::time::Instant::now();
+        match sasl::authenticate(&connection, &sasl, timeout).await {
+            Ok(lifetime) => {
+                connection.session = Some(Arc::new(Session::new(sasl, timeout, started, lifetime)));
+                Ok(connection)
+            }
+            Err(error) => {
+                connection.close();
+                Err(error)
+            }
+        }
+    }
+
+    /// When the SASL session will be renewed: at 85% of the lifetime the
+    /// broker granted (`None`: not authenticated, or no limit).
+    pub fn session_renewal_at(&self) -> Option<tokio::time::Instant> {
+        self.session.as_ref().and_then(|s| s.renew_at())
+    }
+
+    /// How many times the SASL session has been renewed on this connection.
+    pub fn reauthentications(&self) -> u64 {
+        self.session.as_ref().map_or(0, |s| s.renewals())
     }
 
     /// The broker's address.
@@ -96,6 +152,10 @@ impl Connection {
         timeout: Duration,
     ) -> Result<R::Response> {
         self.versions.check::<R>(version)?;
+        let _admitted = match &self.session {
+            Some(session) => Some(session.admit(self).await?),
+            None => None,
+        };
         send_unchecked(&self.link, request, version, timeout).await
     }
 
@@ -103,7 +163,29 @@ impl Connection {
     /// requests that get no response (Produce with acks=0) set
     /// `expect_response` to false in `raw`.
     pub async fn send_raw(&self, raw: RawRequest) -> Result<bytes::Bytes> {
+        let _admitted = match &self.session {
+            Some(session) => Some(session.admit(self).await?),
+            None => None,
+        };
         self.link.send(raw).await
+    }
+
+    /// Sends `request` at `version` past the session gate: for the SASL
+    /// exchange itself, which runs while the gate is held.
+    pub(crate) async fn send_authentication<R: Request>(
+        &self,
+        request: &R,
+        version: Option<i16>,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        let version = match version {
+            Some(version) => {
+                self.versions.check::<R>(version)?;
+                version
+            }
+            None => self.versions.negotiate_for::<R>()?,
+        };
+        send_unchecked(&self.link, request, version, timeout).await
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod conversion;
 mod kafka_code;
+mod security;
 
 use std::fmt;
 use std::io;
@@ -21,6 +22,7 @@ use kafka_protocol::protocol::VersionRange;
 
 pub use conversion::ConversionError;
 pub use kafka_code::{CodeInfo, Invalidates, KafkaCode, KAFKA_CODES};
+pub use security::TlsFailure;
 
 /// The result type of durian-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -195,6 +197,51 @@ pub enum Error {
     /// The client has been shut down.
     #[error("the client is shut down")]
     Shutdown,
+
+    /// The TLS handshake with a broker failed, or the broker ended the
+    /// session with a TLS alert. Not retriable: the configuration (or the
+    /// broker's certificate) must change first.
+    #[error(
+        "TLS with {broker} failed: {failure} ({detail}); {hint}",
+        hint = failure.hint()
+    )]
+    Tls {
+        /// The broker's address.
+        broker: String,
+        /// What went wrong, by kind.
+        failure: TlsFailure,
+        /// rustls' description (shared: keeps `Error` small).
+        detail: Arc<str>,
+    },
+
+    /// The broker rejected the SASL credentials (SASL_AUTHENTICATION_FAILED,
+    /// or a SCRAM exchange that did not verify). Not retriable.
+    #[error(
+        "SASL {mechanism} authentication with {broker} failed: {reason}; check sasl.username          and sasl.password (or sasl.jaas.config, or the token provider)"
+    )]
+    SaslAuthentication {
+        /// The broker's address.
+        broker: Arc<str>,
+        /// The mechanism used (`sasl.mechanism`).
+        mechanism: &'static str,
+        /// The broker's or the exchange's explanation.
+        reason: Arc<str>,
+    },
+
+    /// The broker does not enable the configured SASL mechanism
+    /// (UNSUPPORTED_SASL_MECHANISM). Not retriable.
+    #[error(
+        "broker {broker} does not enable SASL mechanism {mechanism}; it enables [{}]: set          sasl.mechanism to one of them",
+        enabled.join(", ")
+    )]
+    UnsupportedSaslMechanism {
+        /// The broker's address.
+        broker: Arc<str>,
+        /// The configured mechanism.
+        mechanism: &'static str,
+        /// The mechanisms the broker's listener enables.
+        enabled: Arc<[String]>,
+    },
 }
 
 /// The step of building a record batch that an [`Error::Batch`] stopped.
@@ -220,11 +267,40 @@ impl fmt::Display for BatchStage {
 }
 
 impl Error {
-    /// Wraps an I/O error for the given broker.
+    /// Wraps an I/O error for the given broker; a TLS failure carried by
+    /// it (rustls reports through `io::Error`) becomes [`Error::Tls`].
     pub fn io(broker: impl Into<String>, source: io::Error) -> Error {
-        Error::Connection {
-            broker: broker.into(),
-            source: Arc::new(source),
+        let broker = broker.into();
+        match security::tls_failure(&source) {
+            Some((failure, detail)) => Error::Tls {
+                broker,
+                failure,
+                detail: detail.into(),
+            },
+            None => Error::Connection {
+                broker,
+                source: Arc::new(source),
+            },
+        }
+    }
+
+    /// Whether this is an authentication or TLS failure: the credentials,
+    /// certificates or mechanism must change before anything can succeed,
+    /// so producers and consumers fail at once instead of retrying.
+    pub fn is_auth_failure(&self) -> bool {
+        match self {
+            Error::Tls { .. }
+            | Error::SaslAuthentication { .. }
+            | Error::UnsupportedSaslMechanism { .. } => true,
+            Error::Kafka(error) => matches!(
+                error.code,
+                KafkaCode::SASL_AUTHENTICATION_FAILED
+                    | KafkaCode::UNSUPPORTED_SASL_MECHANISM
+                    | KafkaCode::ILLEGAL_SASL_STATE
+            ),
+            Error::Poisoned(cause) => cause.is_auth_failure(),
+            Error::Bootstrap { last_error, .. } => last_error.is_auth_failure(),
+            _ => false,
         }
     }
 
@@ -244,10 +320,12 @@ impl Error {
     /// Whether the same operation may succeed if tried again later.
     pub fn is_retriable(&self) -> bool {
         match self {
+            // No bootstrap server was reachable: worth another try, unless
+            // the one that answered refused our credentials.
+            Error::Bootstrap { last_error, .. } => !last_error.is_auth_failure(),
             Error::Timeout { .. }
             | Error::Connection { .. }
             | Error::ConnectionClosed { .. }
-            | Error::Bootstrap { .. }
             | Error::UnknownBroker(_)
             | Error::NoController
             | Error::Resolve { .. } => true,
@@ -259,7 +337,10 @@ impl Error {
             | Error::Config { .. }
             | Error::UnsupportedVersion { .. }
             | Error::FrameTooLarge { .. }
-            | Error::Shutdown => false,
+            | Error::Shutdown
+            | Error::Tls { .. }
+            | Error::SaslAuthentication { .. }
+            | Error::UnsupportedSaslMechanism { .. } => false,
         }
     }
 

@@ -169,6 +169,12 @@ impl MetadataManager {
         self.shared.request(trigger.into());
     }
 
+    /// The error of the last finished fetch, if it failed (`None` once a
+    /// fetch succeeds again).
+    pub fn last_error(&self) -> Option<Error> {
+        self.shared.progress.borrow().error.clone()
+    }
+
     /// Asks for a refresh and waits for a fetch that started after this
     /// call; returns the new snapshot or that fetch's error.
     pub async fn refresh(

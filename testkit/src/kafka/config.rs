@@ -16,12 +16,14 @@ pub struct Ports {
 }
 
 /// `server.properties` for node `id` of a cluster whose nodes (all of them
-/// broker and controller) listen on `all` (index i is node i + 1), with
-/// `extra` settings appended (later keys win in a properties file).
+/// broker and controller) listen on `all` (index i is node i + 1), plus
+/// this node's `listeners` (name, security protocol, port), with `extra`
+/// settings appended (later keys win in a properties file).
 pub fn server_properties(
     id: i32,
     all: &[Ports],
     log_dir: &Path,
+    listeners: &[(String, String, u16)],
     extra: &[(String, String)],
 ) -> String {
     let nodes = all.len();
@@ -35,14 +37,22 @@ pub fn server_properties(
     // nodes, two in-sync replicas are needed for acks=all.
     let replication = nodes.min(3);
     let min_isr = if nodes >= 3 { 2 } else { 1 };
+    let own: String = listeners
+        .iter()
+        .map(|(name, _, port)| format!(",{name}://127.0.0.1:{port}"))
+        .collect();
+    let map: String = listeners
+        .iter()
+        .map(|(name, protocol, _)| format!(",{name}:{protocol}"))
+        .collect();
     let mut text = format!(
         "process.roles=broker,controller\n\
          node.id={id}\n\
-         listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
-         advertised.listeners=PLAINTEXT://127.0.0.1:{client}\n\
+         listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}{own}\n\
+         advertised.listeners=PLAINTEXT://127.0.0.1:{client}{own}\n\
          controller.listener.names=CONTROLLER\n\
          inter.broker.listener.name=PLAINTEXT\n\
-         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT{map}\n\
          controller.quorum.voters={voters}\n\
          log.dirs={log_dir}\n\
          num.partitions=1\n\

@@ -15,6 +15,7 @@
 //! set), in which case its path (with each node's `server.log`) is printed.
 
 mod config;
+pub mod pki;
 mod probe;
 
 use std::fs;
@@ -67,11 +68,48 @@ pub fn installation() -> Option<(PathBuf, PathBuf)> {
     (has_broker && java_runs).then_some((libs, java))
 }
 
+/// A listener beside the PLAINTEXT one every node has (which the harness
+/// and inter-broker traffic keep using). Its settings, e.g.
+/// `listener.name.<name lower-case>.ssl.keystore.location`, go into
+/// [`KafkaOptions::extra`].
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// The listener name, upper case (`SECURE`, `MTLS`, …).
+    pub name: String,
+    /// Its security protocol: `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub protocol: String,
+}
+
+impl Listener {
+    /// A listener called `name` speaking `protocol`.
+    pub fn new(name: &str, protocol: &str) -> Self {
+        Listener {
+            name: name.to_owned(),
+            protocol: protocol.to_owned(),
+        }
+    }
+}
+
+/// How to start a [`KafkaCluster`] beyond its node count.
+#[derive(Debug, Clone, Default)]
+pub struct KafkaOptions {
+    /// Broker settings on top of the test defaults.
+    pub extra: Vec<(String, String)>,
+    /// Listeners besides PLAINTEXT, each on a free port of every node.
+    pub listeners: Vec<Listener>,
+    /// `--add-scram` arguments for the storage tool, e.g.
+    /// `SCRAM-SHA-512=[name=alice,password=alice-secret]`: SCRAM users
+    /// that exist from the first start (KRaft keeps them in its metadata).
+    pub scram_users: Vec<String>,
+}
+
 /// One node of a [`KafkaCluster`].
 #[derive(Debug)]
 struct Node {
     id: i32,
     ports: Ports,
+    /// The port of each of [`KafkaOptions::listeners`], in order.
+    listener_ports: Vec<u16>,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -100,6 +138,7 @@ pub struct KafkaCluster {
     libs: PathBuf,
     dir: PathBuf,
     nodes: Vec<Node>,
+    listeners: Vec<Listener>,
 }
 
 impl KafkaCluster {
@@ -115,6 +154,18 @@ impl KafkaCluster {
     /// 2 from three nodes on, no initial rebalance delay, no topic
     /// auto-creation). Returns once every node answers with all of them.
     pub async fn start(nodes: usize, extra: &[(&str, &str)]) -> Option<KafkaCluster> {
+        let options = KafkaOptions {
+            extra: extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..KafkaOptions::default()
+        };
+        KafkaCluster::start_with(nodes, options).await
+    }
+
+    /// Like [`KafkaCluster::start`], with extra listeners and SCRAM users.
+    pub async fn start_with(nodes: usize, options: KafkaOptions) -> Option<KafkaCluster> {
         assert!(nodes >= 1, "a cluster needs a node");
         let found = installation();
         let (libs, java) = match found {
@@ -126,34 +177,46 @@ impl KafkaCluster {
             }
         };
         let dir = temp_dir();
-        let ports = free_ports(nodes);
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let (ports, listener_ports) = free_ports(nodes, options.listeners.len());
+        let KafkaOptions {
+            extra,
+            listeners,
+            scram_users,
+        } = options;
         fs::write(dir.join("log4j2.properties"), config::LOG4J2).expect("write log4j2 config");
         let mut cluster = KafkaCluster {
             java,
             libs,
             dir: dir.clone(),
             nodes: Vec::new(),
+            listeners,
         };
         for (index, node_ports) in ports.iter().enumerate() {
             let id = i32::try_from(index + 1).expect("node id");
             let node_dir = dir.join(format!("node-{id}"));
             let log_dir = node_dir.join("data");
             fs::create_dir_all(&node_dir).expect("create node dir");
-            let properties = config::server_properties(id, &ports, &log_dir, &extra);
+            let own_listeners: Vec<(String, String, u16)> = cluster
+                .listeners
+                .iter()
+                .zip(&listener_ports[index])
+                .map(|(l, port)| (l.name.clone(), l.protocol.clone(), *port))
+                .collect();
+            let properties =
+                config::server_properties(id, &ports, &log_dir, &own_listeners, &extra);
             fs::write(node_dir.join("server.properties"), properties)
                 .expect("write server.properties");
             cluster.nodes.push(Node {
                 id,
                 ports: *node_ports,
+                listener_ports: listener_ports[index].clone(),
                 dir: node_dir,
                 child: None,
             });
         }
-        cluster.format(&config::random_cluster_id()).await;
+        cluster
+            .format(&config::random_cluster_id(), &scram_users)
+            .await;
         for index in 0..cluster.nodes.len() {
             cluster.spawn(index);
         }
@@ -166,6 +229,20 @@ impl KafkaCluster {
         self.nodes
             .iter()
             .map(Node::address)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// bootstrap.servers for the extra listener called `name`.
+    pub fn listener_bootstrap(&self, name: &str) -> String {
+        let index = self
+            .listeners
+            .iter()
+            .position(|l| l.name == name)
+            .unwrap_or_else(|| panic!("no listener {name} in this cluster"));
+        self.nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.listener_ports[index]))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -274,7 +351,7 @@ impl KafkaCluster {
 
     /// Formats every node's log dir with `cluster_id` (the JVMs run side
     /// by side: each start costs about two seconds).
-    async fn format(&self, cluster_id: &str) {
+    async fn format(&self, cluster_id: &str, scram_users: &[String]) {
         let mut running = Vec::new();
         for node in &self.nodes {
             let log = fs::File::create(node.dir.join("format.log")).expect("create format.log");
@@ -287,6 +364,7 @@ impl KafkaCluster {
                 ))
                 .args(["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c"])
                 .arg(node.dir.join("server.properties"))
+                .args(scram_users.iter().flat_map(|user| ["--add-scram", user]))
                 .stdout(log.try_clone().expect("clone log handle"))
                 .stderr(log)
                 .spawn()
@@ -423,10 +501,12 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-/// Two distinct free loopback ports per node, all held until every one is
-/// picked so none is handed out twice.
-fn free_ports(nodes: usize) -> Vec<Ports> {
-    let listeners: Vec<TcpListener> = (0..nodes * 2)
+/// Distinct free loopback ports: two per node, and `extra` more per node
+/// for its extra listeners, all held until every one is picked so none
+/// is handed out twice.
+fn free_ports(nodes: usize, extra: usize) -> (Vec<Ports>, Vec<Vec<u16>>) {
+    let per_node = 2 + extra;
+    let listeners: Vec<TcpListener> = (0..nodes * per_node)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("no free loopback port"))
         .collect();
     let ports: Vec<u16> = listeners
@@ -434,10 +514,15 @@ fn free_ports(nodes: usize) -> Vec<Ports> {
         .map(|l| l.local_addr().expect("local address").port())
         .collect();
     ports
-        .chunks(2)
-        .map(|pair| Ports {
-            client: pair[0],
-            controller: pair[1],
+        .chunks(per_node)
+        .map(|chunk| {
+            (
+                Ports {
+                    client: chunk[0],
+                    controller: chunk[1],
+                },
+                chunk[2..].to_vec(),
+            )
         })
-        .collect()
+        .unzip()
 }
