@@ -9,6 +9,7 @@
 
 pub mod acl;
 pub mod broker;
+pub mod completions;
 pub mod config_file;
 pub mod consume;
 pub mod error;
@@ -64,6 +65,8 @@ pub enum Command {
     Acl(acl::AclArgs),
     /// Manage users' SCRAM credentials.
     User(user::UserArgs),
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
 }
 
 impl Cli {
@@ -80,6 +83,7 @@ impl Cli {
             Command::Ship(args) => ship::run(args, &global).await,
             Command::Acl(args) => acl::run(args, &global).await,
             Command::User(args) => user::run(args, &global).await,
+            Command::Completions(args) => completions::run(args),
         }
     }
 }
