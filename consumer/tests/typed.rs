@@ -3,6 +3,12 @@
 //! JSON, schema-registry framed JSON), and a record that does not decode
 //! comes back as an error naming it, between the good ones.
 
+//!
+//! JSON needs the crate's `json` feature, so this file is compiled only
+//! with it: `.ci/run` runs `cargo test -p durian-consumer --features json
+//! --test typed` right after the workspace tests.
+
+#![cfg(feature = "json")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
