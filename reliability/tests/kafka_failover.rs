@@ -151,6 +151,15 @@ impl Reader {
     }
 }
 
+/// Logs to the test output when RUST_LOG is set (e.g.
+/// `RUST_LOG=durian_consumer=debug` shows each position validation).
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 /// A metadata client on the cluster, with fast retries.
 async fn metadata_client(bootstrap: &str, topic: &str) -> Client {
     let config = ClientConfig::builder()
@@ -229,6 +238,7 @@ async fn verify(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaders_sigkilled_again_and_again_while_a_group_reads() {
+    init_tracing();
     let records = records();
     let starting = std::time::Instant::now();
     let Some(kafka) = KafkaCluster::start(3, &[]).await else {
@@ -312,6 +322,7 @@ async fn leaders_sigkilled_again_and_again_while_a_group_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controlled_shutdown_and_preferred_leader_election_move_leadership_without_loss() {
+    init_tracing();
     let records = records() / 2;
     let starting = std::time::Instant::now();
     let Some(kafka) = KafkaCluster::start(

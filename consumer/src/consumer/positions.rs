@@ -85,7 +85,8 @@ pub(crate) async fn list_offsets(
 pub(crate) enum Validation {
     /// Where the asked epoch ends in the leader's log.
     Answered(EpochEnd),
-    /// The leader cannot answer OffsetForLeaderEpoch: skip validation.
+    /// The leader cannot answer OffsetForLeaderEpoch (the API is missing,
+    /// or a non-retriable error): skip validation.
     Unsupported,
 }
 
@@ -136,13 +137,23 @@ pub(crate) async fn validate(
                 Ok(end) => {
                     out.insert(tp, Validation::Answered(end));
                 }
-                Err(code) => {
+                Err(code)
+                    if code.is_retriable()
+                        || code.invalidates() != durian_core::error::Invalidates::Nothing =>
+                {
                     // FENCED_LEADER_EPOCH (our metadata is behind),
                     // UNKNOWN_LEADER_EPOCH (the broker is), NOT_LEADER...:
                     // newer metadata settles them; validate again then.
                     tracing::debug!(partition = %tp, %code, "position validation refused; retrying");
                     client
                         .request_metadata_refresh(format!("OffsetForLeaderEpoch for {tp}: {code}"));
+                }
+                Err(code) => {
+                    // A broker that cannot answer for this partition at
+                    // all would otherwise hold it forever: fetch on, as
+                    // clients did before KIP-320.
+                    tracing::warn!(partition = %tp, %code, "position validation impossible; fetching without it");
+                    out.insert(tp, Validation::Unsupported);
                 }
             }
         }

@@ -105,6 +105,7 @@ impl Fetcher {
     /// Validation is impossible (the broker lacks OffsetForLeaderEpoch):
     /// fetch on, as clients did before KIP-320.
     pub(crate) fn skip_validation(&mut self, tp: &TopicPartition) {
+        tracing::debug!(partition = %tp, "position not validated: the leader cannot answer");
         if let Some(cursor) = self.cursors.get_mut(tp) {
             cursor.needs_validation = false;
         }
@@ -120,6 +121,15 @@ impl Fetcher {
             return;
         }
         cursor.needs_validation = false;
+        tracing::debug!(
+            partition = %tp,
+            position = asked.position,
+            last_epoch = asked.last_epoch,
+            leader_epoch = asked.current_leader_epoch,
+            end_epoch = end.epoch,
+            end_offset = end.end_offset,
+            "position validated against the leader's log"
+        );
         let policy = self.config.auto_offset_reset;
         self.apply_epoch_end(tp, end, policy);
     }
