@@ -47,11 +47,11 @@ fn records() -> u64 {
     sized("DURIAN_FAILOVER_RECORDS", 50_000)
 }
 
-/// A workload spread over about a minute of pauses whatever its size, so
-/// faults land while records are being sent.
-fn paced(topic: &str, records: u64) -> Workload {
+/// A workload spread over `seconds` one-second pauses whatever its size,
+/// so faults land while records are being sent.
+fn paced(topic: &str, records: u64, seconds: u64) -> Workload {
     let mut workload = Workload::new(topic, TOPIC_PARTITIONS, records);
-    workload.pause_every = (records / 60).max(500);
+    workload.pause_every = (records / seconds).max(500);
     workload.pause = Duration::from_millis(1_000);
     workload
 }
@@ -257,7 +257,7 @@ async fn leaders_sigkilled_again_and_again_while_a_group_reads() {
     .await;
     let reader = Reader::start(&bootstrap, topic, Some("kill-storm-readers"));
     let producer = fault_tolerant_producer(&bootstrap);
-    let workload = paced(topic, records);
+    let workload = paced(topic, records, 60);
 
     let sent = Arc::new(AtomicU64::new(0));
     let producing = Arc::new(AtomicBool::new(true));
@@ -351,7 +351,7 @@ async fn controlled_shutdown_and_preferred_leader_election_move_leadership_witho
     let preferred = client.metadata().partition(topic, 0).unwrap().replicas[0];
     let reader = Reader::start(&bootstrap, topic, None);
     let producer = fault_tolerant_producer(&bootstrap);
-    let workload = paced(topic, records);
+    let workload = paced(topic, records, 30);
 
     let sent = Arc::new(AtomicU64::new(0));
     let mover = tokio::spawn({

@@ -128,7 +128,7 @@ impl Fetcher {
             leader_epoch = asked.current_leader_epoch,
             end_epoch = end.epoch,
             end_offset = end.end_offset,
-            "position validated against the leader's log"
+            "the leader answered a position validation"
         );
         let policy = self.config.auto_offset_reset;
         self.apply_epoch_end(tp, end, policy);
