@@ -30,6 +30,20 @@ pub enum ConsumerError {
         offset: i64,
     },
 
+    /// The log of a partition was truncated under the consumer (records it
+    /// may have read are gone after an unclean leader election, KIP-320)
+    /// and `auto.offset.reset` is `none`: seek the partition to continue,
+    /// e.g. to `divergent_offset`. As the Java client's LogTruncationException.
+    #[error("the log of {partition} was truncated under position {offset} (first diverging offset: {divergent_offset:?}) and auto.offset.reset is none; seek to continue")]
+    LogTruncation {
+        /// The partition.
+        partition: TopicPartition,
+        /// The consumer's position when the truncation was found.
+        offset: i64,
+        /// The first offset known to diverge, when the leader said.
+        divergent_offset: Option<i64>,
+    },
+
     /// A partition has no committed offset and `auto.offset.reset` is
     /// `none`: seek the partition to choose where to start.
     #[error("{0} has no committed offset and auto.offset.reset is none; seek to choose a start")]

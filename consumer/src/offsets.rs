@@ -231,10 +231,13 @@ pub fn parse_offset_fetch(
     Ok(out)
 }
 
-/// A ListOffsets request asking, per partition, for the offset at `timestamp`.
+/// A ListOffsets request asking, per partition, for the offset at
+/// `timestamp`, naming the leader epoch the consumer knows (`leader_epoch`,
+/// -1 unknown) so a stale leader refuses rather than answers (KIP-320).
 pub fn list_offsets_request(
     partitions: &BTreeMap<TopicPartition, i64>,
     isolation: IsolationLevel,
+    leader_epoch: impl Fn(&str, i32) -> i32,
 ) -> ListOffsetsRequest {
     let topics = by_topic(partitions.iter())
         .into_iter()
@@ -247,7 +250,7 @@ pub fn list_offsets_request(
                         .map(|(partition, timestamp)| {
                             ListOffsetsPartition::default()
                                 .with_partition_index(partition)
-                                .with_current_leader_epoch(-1)
+                                .with_current_leader_epoch(leader_epoch(topic, partition))
                                 .with_timestamp(*timestamp)
                         })
                         .collect(),
@@ -320,6 +323,24 @@ mod tests {
             (1, 10, 3)
         );
         assert_eq!(p.committed_metadata.as_deref(), Some("note"));
+    }
+
+    #[test]
+    fn list_offsets_request_names_the_known_leader_epoch() {
+        let partitions = BTreeMap::from([(TopicPartition::new("t", 2), EARLIEST_TIMESTAMP)]);
+        let request =
+            list_offsets_request(&partitions, IsolationLevel::ReadCommitted, |topic, p| {
+                if topic == "t" && p == 2 {
+                    7
+                } else {
+                    -1
+                }
+            });
+        let p = &request.topics[0].partitions[0];
+        assert_eq!(
+            (p.current_leader_epoch, p.timestamp),
+            (7, EARLIEST_TIMESTAMP)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use super::{commit, positions, Consumer};
 use crate::config::OffsetReset;
 use crate::error::{ConsumerError, Result};
+use crate::fetcher::ToValidate;
 use crate::offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::types::TopicPartition;
 
@@ -16,12 +17,23 @@ impl Consumer {
     pub(super) async fn update_positions(&mut self) {
         let missing = self.fetcher.without_position();
         let out_of_range = self.fetcher.out_of_range();
-        if (missing.is_empty() && out_of_range.is_empty())
+        let to_validate = self.fetcher.awaiting_validation();
+        if (missing.is_empty() && out_of_range.is_empty() && to_validate.is_empty())
             || Instant::now() < self.next_position_lookup
         {
             return;
         }
         self.next_position_lookup = Instant::now() + self.config.client.retry_backoff;
+        if !to_validate.is_empty() {
+            self.validate_positions(&to_validate).await;
+        }
+        // A truncation with a reset policy may have sent some partitions
+        // to be reset.
+        let out_of_range = if to_validate.is_empty() {
+            out_of_range
+        } else {
+            self.fetcher.out_of_range()
+        };
         let mut to_reset: Vec<TopicPartition> = Vec::new();
         match self.config.group_id.clone() {
             Some(group_id) if !missing.is_empty() => {
@@ -50,6 +62,19 @@ impl Consumer {
         }
         to_reset.extend(out_of_range.iter().cloned());
         self.reset_positions(&to_reset, &out_of_range).await;
+    }
+
+    /// Checks positions against their new leader's log (KIP-320).
+    async fn validate_positions(&mut self, partitions: &BTreeMap<TopicPartition, ToValidate>) {
+        for (tp, outcome) in positions::validate(&self.client, partitions).await {
+            let Some(asked) = partitions.get(&tp) else {
+                continue;
+            };
+            match outcome {
+                positions::Validation::Answered(end) => self.fetcher.validated(&tp, *asked, end),
+                positions::Validation::Unsupported => self.fetcher.skip_validation(&tp),
+            }
+        }
     }
 
     async fn reset_positions(

@@ -25,7 +25,17 @@
 //! Each cursor has a `version` bumped by every seek or reassignment; a
 //! response for an older version is dropped, so a seek never races with a
 //! fetch that was already in flight.
+//!
+//! Leader epochs (KIP-320, see [`epochs`]): each fetch names the leader
+//! epoch the consumer knows and the epoch of the last batch it read. When
+//! metadata shows a newer leader epoch, the partition stops fetching until
+//! its position is validated against the new leader's log
+//! (OffsetForLeaderEpoch, sent by the consumer); a fetch answer sent under
+//! an older epoch than the cursor now knows is dropped; a diverging epoch
+//! in a fetch answer, or a validation whose epoch ends before the
+//! position, is a log truncation, handled per `auto.offset.reset`.
 
+mod epochs;
 mod plan;
 mod request;
 mod response;
@@ -37,8 +47,9 @@ use durian_core::{Client, Error as CoreError, KafkaCode, SendOptions, Target, Tr
 use kafka_protocol::messages::FetchResponse;
 use tokio::sync::mpsc;
 
+pub(crate) use epochs::{epoch_request, parse_epoch_response, ToValidate};
 pub use request::{fetch_request, FetchTarget};
-pub use response::{process_partition, PartitionFetch};
+pub use response::{process_partition, EpochEnd, PartitionFetch};
 
 use plan::plan_fetches;
 #[cfg(test)]
@@ -54,8 +65,15 @@ use crate::types::{ConsumerRecord, TopicPartition};
 pub(crate) struct Cursor {
     /// Offset of the next record to hand out; `None` until looked up.
     pub position: Option<i64>,
-    /// Leader epoch of the last record handed out.
+    /// Leader epoch of the last record handed out (or of the last batch
+    /// skipped past): what the next fetch names as its last fetched epoch.
     pub last_epoch: Option<i32>,
+    /// The partition's leader epoch as the consumer last saw it in metadata:
+    /// what fetches name as the current leader epoch.
+    leader_epoch: Option<i32>,
+    /// The leader changed: check the position against the new leader's
+    /// log before fetching again.
+    needs_validation: bool,
     /// Paused by the application.
     pub paused: bool,
     /// Records fetched but not yet handed out.
@@ -64,6 +82,8 @@ pub(crate) struct Cursor {
     buffered_bytes: usize,
     /// Where the next fetch starts once the buffer is empty.
     buffered_next: i64,
+    /// Leader epoch of the last batch before `buffered_next`.
+    buffered_next_epoch: Option<i32>,
     /// High watermark from the last fetch (-1 unknown).
     pub high_watermark: i64,
     /// Where the readable log ended at the last fetch: the high watermark,
@@ -85,14 +105,25 @@ impl Cursor {
             && self.buffer.is_empty()
             && !self.in_flight
             && !self.needs_reset
+            && !self.needs_validation
     }
 }
 
-/// The partitions of one fetch in flight, with the cursor versions they were sent for.
+/// One partition of a fetch in flight: the cursor version, fetch offset
+/// and current leader epoch it was sent with.
+#[derive(Debug)]
+struct Planned {
+    tp: TopicPartition,
+    version: u64,
+    offset: i64,
+    leader_epoch: i32,
+}
+
+/// The partitions of one fetch in flight.
 #[derive(Debug)]
 struct FetchPlan {
     node: i32,
-    partitions: Vec<(TopicPartition, u64, i64)>,
+    partitions: Vec<Planned>,
 }
 
 type FetchResult = (FetchPlan, Result<FetchResponse, CoreError>);
@@ -172,9 +203,16 @@ impl Fetcher {
             Some(cursor) => {
                 cursor.position = Some(offset);
                 cursor.last_epoch = epoch;
+                // A position with an epoch (a committed offset) is checked
+                // against the leader's log before the first fetch.
+                if epoch.is_some() {
+                    cursor.leader_epoch = None;
+                }
+                cursor.needs_validation = false;
                 cursor.buffer.clear();
                 cursor.buffered_bytes = 0;
                 cursor.buffered_next = offset;
+                cursor.buffered_next_epoch = epoch;
                 cursor.version = version;
                 cursor.in_flight = false;
                 cursor.needs_reset = false;
@@ -264,8 +302,12 @@ impl Fetcher {
                 handed_out = true;
             }
             if handed_out && cursor.buffer.is_empty() {
-                // Past trailing control batches and compacted-away offsets too.
-                cursor.position = cursor.position.map(|p| p.max(cursor.buffered_next));
+                // Past trailing control batches and compacted-away offsets
+                // too, and the epoch of the log there.
+                if cursor.position.is_some_and(|p| p < cursor.buffered_next) {
+                    cursor.position = Some(cursor.buffered_next);
+                    cursor.last_epoch = cursor.buffered_next_epoch.or(cursor.last_epoch);
+                }
             }
         }
         out
@@ -276,6 +318,14 @@ impl Fetcher {
     /// back partitions still draining (see [`plan`]).
     pub(crate) fn start_fetches(&mut self) {
         let metadata = self.client.metadata();
+        for (tp, cursor) in &mut self.cursors {
+            let epoch = metadata
+                .partition(&tp.topic, tp.partition)
+                .map(|p| p.leader_epoch);
+            if let Some(epoch) = epoch {
+                cursor.see_leader_epoch(epoch);
+            }
+        }
         let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
             metadata
                 .partition(&tp.topic, tp.partition)
@@ -297,6 +347,8 @@ impl Fetcher {
                             .map(|t| t.topic_id)
                             .unwrap_or_default(),
                         fetch_offset: cursor.position.unwrap_or(0),
+                        current_leader_epoch: cursor.leader_epoch.unwrap_or(-1),
+                        last_fetched_epoch: cursor.last_epoch.unwrap_or(-1),
                         topic: tp.topic,
                         partition: tp.partition,
                     })
@@ -321,8 +373,12 @@ impl Fetcher {
             let tp = TopicPartition::new(target.topic.clone(), target.partition);
             if let Some(cursor) = self.cursors.get_mut(&tp) {
                 cursor.in_flight = true;
-                plan.partitions
-                    .push((tp, cursor.version, target.fetch_offset));
+                plan.partitions.push(Planned {
+                    tp,
+                    version: cursor.version,
+                    offset: target.fetch_offset,
+                    leader_epoch: target.current_leader_epoch,
+                });
             }
         }
         self.brokers_in_flight.insert(node);
@@ -372,16 +428,29 @@ impl Fetcher {
 
     fn handle(&mut self, (plan, result): FetchResult) {
         self.brokers_in_flight.remove(&plan.node);
-        let current: Vec<(TopicPartition, i64)> = plan
-            .partitions
-            .iter()
-            .filter(|(tp, version, _)| self.cursors.get(tp).is_some_and(|c| c.version == *version))
-            .map(|(tp, _, offset)| (tp.clone(), *offset))
-            .collect();
-        for (tp, _) in &current {
-            if let Some(cursor) = self.cursors.get_mut(tp) {
-                cursor.in_flight = false;
+        let mut current: Vec<(TopicPartition, i64)> = Vec::new();
+        for planned in &plan.partitions {
+            let Some(cursor) = self.cursors.get_mut(&planned.tp) else {
+                continue;
+            };
+            if cursor.version != planned.version {
+                continue;
             }
+            cursor.in_flight = false;
+            // Sent under an older leader epoch than the cursor now knows:
+            // the answer (data, error or divergence) speaks for a leader
+            // that is no longer current, so it is dropped and the
+            // partition fetched again (after validation).
+            if planned.leader_epoch >= 0 && cursor.leader_epoch > Some(planned.leader_epoch) {
+                tracing::debug!(
+                    partition = %planned.tp,
+                    sent = planned.leader_epoch,
+                    known = ?cursor.leader_epoch,
+                    "dropping a fetch answer from an older leader epoch"
+                );
+                continue;
+            }
+            current.push((planned.tp.clone(), planned.offset));
         }
         let response = match result {
             Ok(response) => response,
@@ -438,13 +507,33 @@ impl Fetcher {
                 };
                 cursor.readable_end = (end >= 0).then_some(end);
                 cursor.buffered_next = data.next_offset;
+                cursor.buffered_next_epoch = data.last_epoch.or(cursor.buffered_next_epoch);
                 cursor.buffered_bytes += data.records.iter().map(record_bytes).sum::<usize>();
                 cursor.buffer.extend(data.records);
                 if cursor.buffer.is_empty() && data.next_offset > fetch_offset {
                     // Nothing visible, but the log moved on (control
                     // batches, aborted data): skip past it.
                     cursor.position = Some(data.next_offset);
+                    cursor.last_epoch = cursor.buffered_next_epoch;
                 }
+            }
+            PartitionFetch::Diverged(end) => {
+                tracing::info!(
+                    partition = %tp,
+                    position = fetch_offset,
+                    diverging_epoch = end.epoch,
+                    end_offset = end.end_offset,
+                    "the leader's log diverged from what was read"
+                );
+                let policy = self.config.auto_offset_reset;
+                self.apply_epoch_end(tp, end, policy);
+            }
+            PartitionFetch::Error(
+                code @ (KafkaCode::FENCED_LEADER_EPOCH | KafkaCode::UNKNOWN_LEADER_EPOCH),
+            ) => {
+                // Fenced: our metadata is behind. Unknown: the broker is
+                // behind. Either way newer metadata settles it.
+                refresh(&self.client, code)
             }
             PartitionFetch::Error(KafkaCode::OFFSET_OUT_OF_RANGE) => cursor.needs_reset = true,
             PartitionFetch::Error(code)
@@ -483,6 +572,8 @@ fn record_bytes(record: &ConsumerRecord) -> usize {
     field(&record.key) + field(&record.value) + headers
 }
 
+#[cfg(test)]
+mod epoch_tests;
 #[cfg(test)]
 mod long_poll_tests;
 #[cfg(test)]

@@ -24,6 +24,12 @@ pub struct FetchTarget {
     pub partition: i32,
     /// Offset to start at.
     pub fetch_offset: i64,
+    /// The leader epoch the consumer knows for the partition (-1 unknown):
+    /// a leader with another epoch refuses the fetch (KIP-320).
+    pub current_leader_epoch: i32,
+    /// Epoch of the last batch consumed before `fetch_offset` (-1 unknown):
+    /// a leader whose log diverged there answers with a diverging epoch.
+    pub last_fetched_epoch: i32,
 }
 
 /// A Fetch request for `targets`, sorted by topic so each topic appears once.
@@ -32,9 +38,9 @@ pub fn fetch_request(config: &ConsumerConfig, targets: &[FetchTarget]) -> FetchR
     for target in targets {
         let partition = FetchPartition::default()
             .with_partition(target.partition)
-            .with_current_leader_epoch(-1)
+            .with_current_leader_epoch(target.current_leader_epoch)
             .with_fetch_offset(target.fetch_offset)
-            .with_last_fetched_epoch(-1)
+            .with_last_fetched_epoch(target.last_fetched_epoch)
             .with_log_start_offset(-1)
             .with_partition_max_bytes(config.max_partition_fetch_bytes);
         match topics.last_mut() {
@@ -83,6 +89,8 @@ mod tests {
             topic_id: uuid::Uuid::nil(),
             partition: p,
             fetch_offset: o,
+            current_leader_epoch: 4,
+            last_fetched_epoch: 3,
         };
         let request = fetch_request(
             &config,
@@ -93,5 +101,10 @@ mod tests {
         assert_eq!(request.topics[0].partitions[1].partition_max_bytes, 1000);
         assert_eq!(request.session_epoch, -1);
         assert_eq!(request.max_wait_ms, 500);
+        let epochs = &request.topics[1].partitions[0];
+        assert_eq!(
+            (epochs.current_leader_epoch, epochs.last_fetched_epoch),
+            (4, 3)
+        );
     }
 }

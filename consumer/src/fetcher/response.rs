@@ -36,6 +36,10 @@ pub enum PartitionFetch {
     Data(FetchedData),
     /// The broker reported an error for the partition.
     Error(KafkaCode),
+    /// The leader's log diverged from what the consumer read (Fetch v12+,
+    /// KIP-320): the last fetched epoch ends at `end_offset` there, before
+    /// the fetch offset, so the log was truncated under the consumer.
+    Diverged(EpochEnd),
     /// The records could not be decoded.
     Corrupt(String),
 }
@@ -53,6 +57,20 @@ pub struct FetchedData {
     pub last_stable_offset: i64,
     /// Approximate bytes held by `records`.
     pub size: usize,
+    /// Leader epoch of the last whole batch read (records, control or
+    /// skipped), the epoch of the log just before `next_offset`.
+    pub last_epoch: Option<i32>,
+}
+
+/// Where a leader epoch ends in the leader's log: the answer of
+/// OffsetForLeaderEpoch, or a Fetch response's diverging epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochEnd {
+    /// The largest epoch the leader knows at or below the one asked
+    /// about (-1 undefined).
+    pub epoch: i32,
+    /// Where that epoch ends, exclusive (-1 undefined).
+    pub end_offset: i64,
 }
 
 /// Processes the data of one partition fetched from `fetch_offset`.
@@ -65,6 +83,13 @@ pub fn process_partition(
     if data.error_code != 0 {
         return PartitionFetch::Error(KafkaCode(data.error_code));
     }
+    // Absent (the default, -1/-1) unless the leader found a divergence.
+    if data.diverging_epoch.epoch >= 0 {
+        return PartitionFetch::Diverged(EpochEnd {
+            epoch: data.diverging_epoch.epoch,
+            end_offset: data.diverging_epoch.end_offset,
+        });
+    }
     let bytes = data.records.clone().unwrap_or_default();
     let mut aborted = AbortedTransactions::new(data, isolation);
     let mut out = FetchedData {
@@ -73,6 +98,7 @@ pub fn process_partition(
         high_watermark: data.high_watermark,
         last_stable_offset: data.last_stable_offset,
         size: bytes.len(),
+        last_epoch: None,
     };
     for item in BytesBatchScanner::new(bytes).max_batch_size(MAX_BATCH_SIZE) {
         let batch = match item {
@@ -103,6 +129,8 @@ pub fn process_partition(
             break;
         }
         out.next_offset = out.next_offset.max(header.next_offset());
+        out.last_epoch =
+            (header.partition_leader_epoch >= 0).then_some(header.partition_leader_epoch);
     }
     PartitionFetch::Data(out)
 }

@@ -297,7 +297,12 @@ async fn a_seek_discards_buffered_records_and_stale_responses() {
     // A response for the cursor's old version is ignored.
     let plan = FetchPlan {
         node: 1,
-        partitions: vec![(tp.clone(), 0, 0)],
+        partitions: vec![Planned {
+            tp: tp.clone(),
+            version: 0,
+            offset: 0,
+            leader_epoch: -1,
+        }],
     };
     let response = FetchResponse::default();
     fetcher.handle((plan, Ok(response)));
