@@ -333,12 +333,6 @@ impl PartitionLog {
         &self.dir
     }
 
-    /// The settings in force.
-    #[cfg(test)]
-    pub fn config(&self) -> &LogConfig {
-        &self.config
-    }
-
     /// Replaces the settings (e.g. after AlterConfigs); they apply to the
     /// next append, roll and retention pass.
     pub fn set_config(&mut self, config: LogConfig) -> Result<(), StorageError> {
