@@ -235,7 +235,6 @@ UNSERVED_ADMIN_CALLS = {
     "describeProducers": "DESCRIBE_PRODUCERS",
     "listTransactions": "LIST_TRANSACTIONS",
     "describeClientQuotas": "DESCRIBE_CLIENT_QUOTAS",
-    "describeUserScramCredentials": "DESCRIBE_USER_SCRAM_CREDENTIALS",
     "electLeaders": "ELECT_LEADERS",
     "describeMetadataQuorum": "DESCRIBE_QUORUM",
 }
@@ -251,9 +250,11 @@ def test_admin_client_more_and_what_durian_does_not_serve(java, broker):
     # Partition 0 holds records 0, 2, 4, ... stamped BASE + 1000 i: the first
     # at or after BASE + 4500 is record 6, at offset 3.
     assert lines_of(out, "offset-for-time") == [["3", str(1_700_000_000_000 + 6_000)]]
-    # describeAcls is served (durian's authorizer); the APIs durian does
-    # not serve: the client says which, clearly.
-    assert lines_of(out, "served") == [["describeAcls"]], lines_of(out, "served")
+    # describeAcls and describeUserScramCredentials are served (durian's
+    # authorizer and SCRAM store); the APIs durian does not serve: the
+    # client says which, clearly.
+    assert lines_of(out, "served") == [["describeAcls"], ["describeUserScramCredentials"]], \
+        lines_of(out, "served")
     unsupported = {line[0]: " ".join(line[1:]) for line in lines_of(out, "unsupported")}
     assert set(unsupported) == set(UNSERVED_ADMIN_CALLS)
     for call, api in UNSERVED_ADMIN_CALLS.items():

@@ -300,7 +300,8 @@ def test_kafka_configs_manages_scram_users_that_survive_a_restart(
     users = tmp_path / "admins.txt"
     users.write_text("admin=admin-secret\n")
     broker = DurianBroker(tmp_path / "data", binary=binary,
-                          extra_args=["--sasl-plain-users-file", str(users)])
+                          extra_args=["--sasl-plain-users-file", str(users),
+                                      "--super-user", "User:admin"])
     bootstrap = broker.start()
     try:
         admin = _props_file(tmp_path / "admin.properties", {

@@ -260,6 +260,9 @@ async fn scram_credentials_are_managed_by_request_and_survive_a_restart() {
             .data_dir(dir.path())
             .add_listener(SecurityProtocol::Plaintext, "127.0.0.1:0")
             .add_listener(SecurityProtocol::SaslPlaintext, "127.0.0.1:0")
+            // The anonymous PLAINTEXT admin may manage credentials: this
+            // test is about the store; acl_scram.rs tests who may.
+            .allow_everyone_if_no_acl_found(true)
             .start()
     };
     let broker = start().await.unwrap();

@@ -56,9 +56,21 @@ pub enum ConsumerError {
     PollIntervalExceeded,
 
     /// The group refused the consumer for good (fenced static member,
-    /// group authorization, inconsistent protocols...).
+    /// inconsistent protocols...).
     #[error("group membership failed: {0}")]
     Group(String),
+
+    /// The cluster's ACLs refuse this principal the group
+    /// (`GROUP_AUTHORIZATION_FAILED`, Kafka's GroupAuthorizationException):
+    /// like [`ConsumerError::Group`] it ends the membership, and every
+    /// later `poll` reports it.
+    #[error("not authorized to use group `{group}`: {error}")]
+    GroupAuthorization {
+        /// The group (`group.id`).
+        group: String,
+        /// The broker's error.
+        error: durian_core::Error,
+    },
 
     /// A commit was refused because the group rebalanced since the
     /// consumer's assignment; the records will be redelivered elsewhere.

@@ -71,6 +71,18 @@ pub enum ProducerError {
         waited: Duration,
     },
 
+    /// The cluster's ACLs refuse this principal the topic: its metadata
+    /// answered `TOPIC_AUTHORIZATION_FAILED`. Waiting does not grant ACLs,
+    /// so `send` fails at once instead of at `max.block.ms`; a later send
+    /// asks the cluster again (an ACL may have been added meanwhile).
+    #[error("not authorized to access topic `{topic}`: {error}")]
+    TopicAuthorization {
+        /// The topic.
+        topic: String,
+        /// The broker's error (`TOPIC_AUTHORIZATION_FAILED`).
+        error: durian_core::Error,
+    },
+
     /// The topic did not show up in the metadata within `max.block.ms`.
     #[error(
         "topic `{topic}` not found in the cluster metadata within max.block.ms ({waited:?}); \

@@ -96,6 +96,7 @@ impl Shared {
         }
         let mut updates = self.client.subscribe_metadata();
         let mut registered = false;
+        let asked_at = metadata.generation;
         loop {
             let metadata = self.client.metadata();
             if let Some(info) = metadata.topic(topic).filter(|t| !t.partitions.is_empty()) {
@@ -130,6 +131,24 @@ impl Shared {
                 .filter(durian_core::Error::is_auth_failure)
             {
                 return Err(ProducerError::Authentication(error));
+            }
+            // ACLs refusing the topic will not change by waiting either
+            // (Kafka's producer throws TopicAuthorizationException here);
+            // only an answer newer than this send's own request counts,
+            // so an ACL added since an earlier refusal is seen.
+            if let Some(code) = metadata
+                .topic(topic)
+                .and_then(|t| t.error)
+                .filter(|code| *code == durian_core::KafkaCode::TOPIC_AUTHORIZATION_FAILED)
+                .filter(|_| metadata.generation > asked_at)
+            {
+                return Err(ProducerError::TopicAuthorization {
+                    topic: topic.to_owned(),
+                    error: durian_core::Error::Kafka(durian_core::KafkaError {
+                        code,
+                        message: None,
+                    }),
+                });
             }
             let now = Instant::now();
             if now >= deadline {

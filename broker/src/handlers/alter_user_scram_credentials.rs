@@ -8,7 +8,8 @@
 //! salted password (UNACCEPTABLE_CREDENTIAL), one change per user
 //! (DUPLICATE_RESOURCE) and deletions of stored credentials only
 //! (RESOURCE_NOT_FOUND). The valid changes are applied together.
-//! Authorization (ALTER on the cluster) is the authorizer's.
+//! Needs ALTER on the cluster: without it every user's result carries
+//! CLUSTER_AUTHORIZATION_FAILED (Kafka's answer) and nothing changes.
 
 use std::collections::HashMap;
 
@@ -22,8 +23,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{text, versions, RequestContext};
-use crate::security::credentials::ScramStore;
+use durian_core::acl::AclOperation;
+
+use super::{text, versions, RequestContext, ScramContext};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 0);
@@ -33,10 +35,14 @@ type Refusal = (ResponseError, String);
 
 /// Answers AlterUserScramCredentials.
 pub async fn handle(
-    store: &ScramStore,
+    scram: &ScramContext<'_>,
     request: AlterUserScramCredentialsRequest,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
 ) -> AlterUserScramCredentialsResponse {
+    if !scram.access(ctx).cluster(AclOperation::Alter) {
+        return refused(&request);
+    }
+    let store = scram.store();
     let mut count: HashMap<String, usize> = HashMap::new();
     for name in request
         .deletions
@@ -115,6 +121,26 @@ pub async fn handle(
                     .with_error_message(Some(text(message))),
                 None => result,
             }
+        })
+        .collect();
+    AlterUserScramCredentialsResponse::default().with_results(results)
+}
+
+/// The answer without ALTER on the cluster: every deletion's and
+/// upsertion's user refused.
+fn refused(request: &AlterUserScramCredentialsRequest) -> AlterUserScramCredentialsResponse {
+    let results = request
+        .deletions
+        .iter()
+        .map(|d| &d.name)
+        .chain(request.upsertions.iter().map(|u| &u.name))
+        .map(|user| {
+            AlterUserScramCredentialsResult::default()
+                .with_user(user.clone())
+                .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+                .with_error_message(Some(text(
+                    "ALTER on the cluster is required to alter SCRAM credentials".to_string(),
+                )))
         })
         .collect();
     AlterUserScramCredentialsResponse::default().with_results(results)

@@ -3,8 +3,9 @@
 //! Lists the SCRAM mechanisms and iteration counts stored for the named
 //! users (all users when the list is null or empty); never salts or keys.
 //! A named user without credentials gets RESOURCE_NOT_FOUND, a user named
-//! twice DUPLICATE_RESOURCE, as in Kafka. Authorization (DESCRIBE on the
-//! cluster) is the authorizer's.
+//! twice DUPLICATE_RESOURCE, as in Kafka. Needs DESCRIBE on the cluster:
+//! without it the response and every named user's result carry
+//! CLUSTER_AUTHORIZATION_FAILED (Kafka's answer), and nothing is listed.
 
 use std::collections::HashSet;
 
@@ -17,19 +18,23 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{text, versions, RequestContext};
-use crate::security::credentials::ScramStore;
+use durian_core::acl::AclOperation;
+
+use super::{text, versions, RequestContext, ScramContext};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(0, 0);
 
 /// Answers DescribeUserScramCredentials.
 pub async fn handle(
-    store: &ScramStore,
+    scram: &ScramContext<'_>,
     request: DescribeUserScramCredentialsRequest,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
 ) -> DescribeUserScramCredentialsResponse {
-    let stored = store.describe();
+    if !scram.access(ctx).cluster(AclOperation::Describe) {
+        return refused(request);
+    }
+    let stored = scram.store().describe();
     let infos = |user: &str| {
         stored.get(user).map(|list| {
             list.iter()
@@ -82,4 +87,26 @@ pub async fn handle(
             .collect()
     };
     DescribeUserScramCredentialsResponse::default().with_results(results)
+}
+
+/// The answer without DESCRIBE on the cluster: the error at the top and
+/// on each named user, so a client reading either sees the refusal.
+fn refused(request: DescribeUserScramCredentialsRequest) -> DescribeUserScramCredentialsResponse {
+    let code = ResponseError::ClusterAuthorizationFailed.code();
+    let message = "DESCRIBE on the cluster is required to describe SCRAM credentials";
+    let results = request
+        .users
+        .unwrap_or_default()
+        .into_iter()
+        .map(|user| {
+            DescribeUserScramCredentialsResult::default()
+                .with_user(user.name)
+                .with_error_code(code)
+                .with_error_message(Some(text(message.to_string())))
+        })
+        .collect();
+    DescribeUserScramCredentialsResponse::default()
+        .with_error_code(code)
+        .with_error_message(Some(text(message.to_string())))
+        .with_results(results)
 }

@@ -27,6 +27,7 @@ pub use data_context::{DataContext, DataLimits};
 pub use error::{EncodeError, HandlerError};
 pub use group_context::GroupContext;
 pub use producer_id_context::ProducerIdContext;
+pub use scram_context::ScramContext;
 pub use topic_admin_context::TopicAdminContext;
 
 use crate::server::decode_guard::decode_guarded;
@@ -72,6 +73,7 @@ mod produce_validate;
 mod producer_id_context;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+mod scram_context;
 pub mod sync_group;
 mod topic_admin_context;
 
@@ -397,13 +399,13 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             DescribeUserScramCredentials,
             describe_user_scram_credentials,
             messages::DescribeUserScramCredentialsRequest,
-            scram_credentials
+            scram_context
         ),
         api_in!(
             AlterUserScramCredentials,
             alter_user_scram_credentials,
             messages::AlterUserScramCredentialsRequest,
-            scram_credentials
+            scram_context
         ),
         api_in!(
             DescribeCluster,

@@ -5,7 +5,7 @@
 use super::BrokerState;
 use crate::handlers::{
     AclContext, ClusterInfoContext, DataContext, DataLimits, GroupContext, ProducerIdContext,
-    TopicAdminContext,
+    ScramContext, TopicAdminContext,
 };
 
 impl BrokerState {
@@ -62,5 +62,10 @@ impl BrokerState {
     /// For CreateAcls, DescribeAcls and DeleteAcls.
     pub fn acl_context(&self) -> AclContext<'_> {
         AclContext::new(&self.authorizer)
+    }
+
+    /// For DescribeUserScramCredentials and AlterUserScramCredentials.
+    pub fn scram_context(&self) -> ScramContext<'_> {
+        ScramContext::new(&self.authorizer, &self.scram)
     }
 }

@@ -569,6 +569,25 @@ impl GroupTask {
         if error.is_retriable() || error.kafka_code() == Some(KafkaCode::REBALANCE_IN_PROGRESS) {
             return Err(JoinFailure::Retry(error.to_string()));
         }
+        if error.kafka_code() == Some(KafkaCode::GROUP_AUTHORIZATION_FAILED) {
+            tracing::error!(group = %self.group_id, %error, "group membership refused");
+            let _ = self
+                .events
+                .send(GroupEvent::Fatal(ConsumerError::GroupAuthorization {
+                    group: self.group_id.clone(),
+                    error,
+                }));
+            return Err(JoinFailure::Stop);
+        }
+        if error.is_auth_failure() {
+            // Refused credentials or certificates: typed, as poll reports
+            // them without a group.
+            tracing::error!(group = %self.group_id, %error, "cannot authenticate with the coordinator");
+            let _ = self
+                .events
+                .send(GroupEvent::Fatal(ConsumerError::Client(error)));
+            return Err(JoinFailure::Stop);
+        }
         self.fatal(error.to_string())
     }
 
