@@ -80,6 +80,8 @@ impl Outcome {
             | ProducerError::BufferFull { .. }
             | ProducerError::Serialization { .. }
             | ProducerError::TopicNotFound { .. }
+            // Refused at metadata, before any produce request.
+            | ProducerError::TopicAuthorization { .. }
             | ProducerError::InvalidPartition { .. }
             | ProducerError::Closed
             | ProducerError::Config(_) => Outcome::Failed { reason },
