@@ -299,6 +299,23 @@ impl BrokerBuilder {
         self
     }
 
+    /// Applies settings by their `server.properties` names, in order
+    /// ([`crate::SERVER_PROPERTIES`]; a later one wins). Fails on the first
+    /// unknown name or unusable value, naming it.
+    pub fn properties<K, V>(
+        mut self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, BrokerError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (name, value) in pairs {
+            self.config.set_property(name.as_ref(), value.as_ref())?;
+        }
+        Ok(self)
+    }
+
     /// Settings of the group coordinator (rebalance delay, session bounds, offset retention).
     pub fn group_config(mut self, config: GroupConfig) -> Self {
         self.groups = config;

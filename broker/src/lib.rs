@@ -34,6 +34,7 @@ mod handlers;
 mod producer_ids;
 mod security;
 mod server;
+mod server_properties;
 mod state;
 mod storage;
 #[cfg(feature = "testing")]
@@ -58,6 +59,9 @@ pub use security::sasl::SaslConfig;
 pub use security::tls::{ClientAuth, TlsConfig, TlsError};
 pub use security::{AclStoreError, AuthorizerConfig, Principal, PrincipalParseError};
 pub use server::resources::ResourceUsage;
+pub use server_properties::{
+    parse_server_properties, read_server_properties, ServerProperty, SERVER_PROPERTIES,
+};
 #[cfg(feature = "testing")]
 pub use storage::{FaultKind, FaultPoint, StorageFaults};
 pub use storage::{FlushPolicy, LogConfig, StorageError};

@@ -32,3 +32,45 @@ fn broker_md_api_table_is_current() {
          DURIAN_UPDATE_DOCS=1 cargo test -p durian-broker --test docs\nexpected:\n{expected}"
     );
 }
+
+const PROPERTIES_START: &str = "<!-- properties-table:start -->\n";
+const PROPERTIES_END: &str = "<!-- properties-table:end -->";
+
+/// The table of broker settings by `server.properties` name, from
+/// `durian_broker::SERVER_PROPERTIES`.
+fn properties_table() -> String {
+    let mut table = String::from("| Property | Default | What it does |\n|---|---|---|\n");
+    for property in durian_broker::SERVER_PROPERTIES {
+        table.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            property.name, property.default, property.doc
+        ));
+    }
+    table
+}
+
+#[test]
+fn broker_md_properties_table_is_current() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BROKER.md");
+    let text = std::fs::read_to_string(&path).expect("docs/BROKER.md exists");
+    let start = text
+        .find(PROPERTIES_START)
+        .expect("BROKER.md has the properties-table start marker")
+        + PROPERTIES_START.len();
+    let end = text
+        .find(PROPERTIES_END)
+        .expect("BROKER.md has the properties-table end marker");
+    let expected = properties_table();
+    if text.get(start..end) == Some(expected.as_str()) {
+        return;
+    }
+    if std::env::var_os("DURIAN_UPDATE_DOCS").is_some() {
+        let updated = format!("{}{}{}", &text[..start], expected, &text[end..]);
+        std::fs::write(&path, updated).expect("write BROKER.md");
+        return;
+    }
+    panic!(
+        "docs/BROKER.md's properties table is stale; regenerate it with \
+         DURIAN_UPDATE_DOCS=1 cargo test -p durian-broker --test docs\nexpected:\n{expected}"
+    );
+}

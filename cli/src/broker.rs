@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use durian_broker::{
-    parse_listeners, read_plain_users, Broker, BrokerBuilder, BrokerError, ClientAuth, FlushPolicy,
-    Principal, ScramMechanism, UnsecuredJwtValidator,
+    parse_listeners, read_plain_users, read_server_properties, Broker, BrokerBuilder, BrokerError,
+    ClientAuth, FlushPolicy, Principal, ScramMechanism, UnsecuredJwtValidator,
 };
 
 /// Options of `durian broker`.
@@ -37,18 +37,28 @@ pub struct BrokerArgs {
     /// directory deleted on exit).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// This broker's node id.
-    #[arg(long, default_value_t = 0)]
-    pub node_id: i32,
-    /// Partitions of auto-created topics.
-    #[arg(long, default_value_t = 1)]
-    pub partitions: i32,
+    /// This broker's node id (default 0).
+    #[arg(long)]
+    pub node_id: Option<i32>,
+    /// Partitions of auto-created topics (default 1).
+    #[arg(long)]
+    pub partitions: Option<i32>,
     /// Do not create unknown topics on first use.
     #[arg(long)]
     pub no_auto_create: bool,
-    /// When appends reach the disk.
-    #[arg(long, value_enum, default_value_t = Fsync::Never)]
-    pub fsync: Fsync,
+    /// When appends reach the disk (default: never, Kafka's page cache).
+    #[arg(long, value_enum)]
+    pub fsync: Option<Fsync>,
+    /// A Kafka `server.properties` file of broker settings (limits, log
+    /// defaults; docs/BROKER.md lists the names durian knows). The other
+    /// options win over it.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// One broker setting by its `server.properties` name, e.g.
+    /// `--set max.connections=200` (repeatable; wins over --config, loses
+    /// to the dedicated options).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
     /// Listener and authentication settings.
     #[command(flatten)]
     pub security: SecurityArgs,
@@ -200,16 +210,29 @@ pub async fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     // Installed before the address is announced: whoever reads the
     // `listening on` line may send SIGTERM right away.
     let stop = StopSignal::install();
-    let mut builder = Broker::builder()
+    let mut builder = Broker::builder();
+    if let Some(path) = &args.config_file {
+        builder = builder.properties(read_server_properties(path)?)?;
+    }
+    builder = builder
+        .properties(args.settings)?
         .listen(args.listen)
-        .node_id(args.node_id)
-        .default_partitions(args.partitions)
-        .auto_create_topics(!args.no_auto_create)
-        .super_users(args.super_users)
-        .fsync(match args.fsync {
+        .super_users(args.super_users);
+    if let Some(node_id) = args.node_id {
+        builder = builder.node_id(node_id);
+    }
+    if let Some(partitions) = args.partitions {
+        builder = builder.default_partitions(partitions);
+    }
+    if args.no_auto_create {
+        builder = builder.auto_create_topics(false);
+    }
+    if let Some(fsync) = args.fsync {
+        builder = builder.fsync(match fsync {
             Fsync::Always => FlushPolicy::Always,
             Fsync::Never => FlushPolicy::PageCache,
         });
+    }
     if args.deny_if_no_acl {
         builder = builder.allow_everyone_if_no_acl_found(false);
     } else if args.allow_everyone_if_no_acl {
@@ -243,6 +266,16 @@ pub async fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     stop.wait().await;
     tracing::info!("stop signal received; shutting down");
     broker.shutdown().await
+}
+
+/// `KEY=VALUE` of `--set`.
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(format!("expected KEY=VALUE, found {text:?}")),
+    }
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM, listened for from the moment it is installed.

@@ -110,3 +110,95 @@ fn named_listeners_print_one_line_each() {
         "{lines:?}"
     );
 }
+
+/// Starts `durian broker` with `extra` arguments; returns the child and its address.
+fn start_broker(data: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_durian"))
+        .args(["broker", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, address)
+}
+
+#[test]
+fn settings_by_kafka_name_from_a_file_and_set_reach_the_broker() {
+    use std::io::Read;
+
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("server.properties");
+    // The file allows 5 connections per address; --set wins with 1.
+    std::fs::write(
+        &file,
+        "# limits\nmax.connections.per.ip=5\nlog.retention.hours=48\n",
+    )
+    .unwrap();
+    let store = data.path().join("store");
+    let file_arg = file.to_str().unwrap();
+    let (mut child, address) = start_broker(
+        &store,
+        &["--config", file_arg, "--set", "max.connections.per.ip=1"],
+    );
+    let _first = std::net::TcpStream::connect(&address).unwrap();
+    let mut second = std::net::TcpStream::connect(&address).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // Over the limit: the broker closes the connection at once (end of
+    // stream), where a connection within it would wait for a request.
+    let mut byte = [0u8; 1];
+    let read = second.read(&mut byte);
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the second connection from one address must be closed, got {read:?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn an_unknown_or_bad_setting_stops_the_start_and_names_it() {
+    let data = tempfile::tempdir().unwrap();
+    for (setting, named) in [
+        ("max.conections=10", "max.conections"),
+        ("max.connections=none", "max.connections"),
+    ] {
+        let refused = Command::new(env!("CARGO_BIN_EXE_durian"))
+            .args([
+                "broker",
+                "--listen",
+                "127.0.0.1:0",
+                "--set",
+                setting,
+                "--data-dir",
+            ])
+            .arg(data.path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!refused.status.success(), "{setting}: must not start");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains(named), "{setting}: {said}");
+        assert!(
+            refused.stdout.is_empty(),
+            "{setting}: no `listening on` line"
+        );
+    }
+}
