@@ -57,7 +57,7 @@ pub const SERVER_PROPERTIES: &[ServerProperty] = &[
     property("durian.decompression.wait.ms", "5000", "How long a compressed batch waits for decompression budget before a retriable refusal."),
     property("durian.request.body.timeout.ms", "30000", "Once a request's length has arrived, the rest must arrive within this long."),
     property("durian.response.write.timeout.ms", "30000", "A response not written within this long closes the connection."),
-    property("durian.queued.max.response.bytes", "536870912", "Response bytes built but not yet written, over all connections."),
+    property("durian.queued.max.response.bytes", "536870912", "Response bytes built but not yet written, over all connections (responses over 64 KiB; smaller ones never wait)."),
     property("durian.max.auto.create.topics.per.request", "100", "Most topics one request may auto-create."),
     property("durian.max.auto.created.topics", "10000", "Auto-creation stops once the catalog holds this many topics."),
 ];

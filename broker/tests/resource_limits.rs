@@ -200,38 +200,7 @@ async fn connections_per_ip_are_capped() {
 async fn a_client_that_stops_reading_is_counted_then_disconnected() {
     let broker = start(Broker::builder().response_write_timeout(Duration::from_secs(2))).await;
     let mut producer = TestClient::connect(broker.local_addr()).await;
-    let (code, message) = create_topic(&mut producer, "big", &[]).await;
-    assert_eq!(code, 0, "{message}");
-    // 8 batches of ~1 MB: a fetch answer far larger than the socket buffers.
-    let value = "v".repeat(1_000_000);
-    for _ in 0..8 {
-        let request = ProduceRequest::default()
-            .with_acks(1)
-            .with_timeout_ms(5000)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(TopicName(text("big")))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(0)
-                    .with_records(Some(common::batch(&[&value])))])]);
-        let response = producer.call(&request, 9).await;
-        assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
-    }
-
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut reader = socket.connect(broker.local_addr()).await.unwrap();
-    let fetch = FetchRequest::default()
-        .with_max_wait_ms(0)
-        .with_min_bytes(1)
-        .with_max_bytes(50 << 20)
-        .with_session_epoch(-1)
-        .with_topics(vec![FetchTopic::default()
-            .with_topic(TopicName(text("big")))
-            .with_partitions(vec![FetchPartition::default()
-                .with_partition(0)
-                .with_fetch_offset(0)
-                .with_partition_max_bytes(50 << 20)])]);
-    reader.write_all(&frame(&fetch, 12, 1)).await.unwrap();
+    let _reader = stalled_reader(&broker, &mut producer).await;
     // Never read: the response waits, counted, until the write deadline.
     let queued = eventually(WITHIN, "the stalled response to be counted", async || {
         let used = broker.resource_usage().response_bytes;
@@ -249,7 +218,74 @@ async fn a_client_that_stops_reading_is_counted_then_disconnected() {
     )
     .await;
     served(&mut producer).await;
-    drop(reader);
+    broker.shutdown().await.unwrap();
+}
+
+/// Fills topic `big` with 8 MB through `producer`, then opens a connection
+/// with a 4 KiB receive buffer that fetches all of it and never reads.
+async fn stalled_reader(broker: &BrokerHandle, producer: &mut TestClient) -> tokio::net::TcpStream {
+    let (code, message) = create_topic(producer, "big", &[]).await;
+    assert_eq!(code, 0, "{message}");
+    // 8 batches of ~1 MB: a fetch answer far larger than the socket buffers.
+    let value = "v".repeat(1_000_000);
+    for _ in 0..8 {
+        let request = ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(text("big")))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(common::batch(&[&value])))])]);
+        let response = producer.call(&request, 9).await;
+        assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
+    }
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut reader = socket.connect(broker.local_addr()).await.unwrap();
+    let fetch = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(50 << 20)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(text("big")))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(50 << 20)])]);
+    reader.write_all(&frame(&fetch, 12, 1)).await.unwrap();
+    reader
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_does_not_hold_back_small_answers() {
+    // The stalled reader's answer takes the whole (1 MiB) response budget
+    // and keeps it for up to a minute.
+    let broker = start(
+        Broker::builder()
+            .queued_max_response_bytes(1 << 20)
+            .response_write_timeout(Duration::from_secs(60)),
+    )
+    .await;
+    let mut producer = TestClient::connect(broker.local_addr()).await;
+    let _reader = stalled_reader(&broker, &mut producer).await;
+    eventually(
+        WITHIN,
+        "the stalled response to hold the budget",
+        async || (broker.resource_usage().response_bytes == 1 << 20).then_some(()),
+    )
+    .await;
+    // A small answer to another client is written all the same.
+    let mut witness = TestClient::connect(broker.local_addr()).await;
+    tokio::time::timeout(WITHIN, served(&mut witness))
+        .await
+        .expect("a small answer waited for the budget a stalled reader holds");
+    assert_eq!(
+        broker.resource_usage().response_bytes,
+        1 << 20,
+        "the stalled reader still holds the budget"
+    );
     broker.shutdown().await.unwrap();
 }
 

@@ -19,13 +19,14 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
 use std::time::Duration;
 
+use common::broker_probe::{
+    assert_no_panic_logged, assert_serving, client_for, count_panics, panics, request,
+};
 use common::seed;
 use durian_core::compression::Compression;
-use durian_core::{Client, ClientConfig, Target};
+use durian_core::Target;
 use durian_reliability::bombs::{batch, bomb};
 use durian_reliability::readback::create_topic;
 use durian_reliability::{BrokerOptions, BrokerProcess};
@@ -41,51 +42,6 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Generous bound on the broker's peak resident memory, KiB.
 const MEMORY_BOUND_KIB: u64 = 512 << 10;
-
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts panics anywhere in this test process (a panic inside a spawned
-/// client task would otherwise vanish silently), then reports as usual.
-fn count_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            previous(info);
-        }));
-    });
-}
-
-fn client_for(bootstrap: &str) -> Client {
-    let config = ClientConfig::builder()
-        .bootstrap_servers([bootstrap])
-        .request_timeout(Duration::from_secs(3))
-        .connection_setup_timeout(Duration::from_secs(3))
-        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(100))
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(100))
-        .build()
-        .unwrap();
-    Client::new(config).unwrap()
-}
-
-/// A request frame: size, header v1 (key, version, correlation id, client
-/// id) or v2 (plus an empty tagged-field section), then `body`.
-fn request(api_key: i16, version: i16, flexible_header: bool, body: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::new();
-    frame.extend_from_slice(&api_key.to_be_bytes());
-    frame.extend_from_slice(&version.to_be_bytes());
-    frame.extend_from_slice(&7i32.to_be_bytes());
-    frame.extend_from_slice(&7i16.to_be_bytes());
-    frame.extend_from_slice(b"hostile");
-    if flexible_header {
-        frame.push(0);
-    }
-    frame.extend_from_slice(body);
-    let mut out = (frame.len() as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(&frame);
-    out
-}
 
 /// What the broker did with a hostile connection.
 #[derive(Debug, PartialEq, Eq)]
@@ -114,23 +70,6 @@ async fn probe(address: SocketAddr, bytes: &[u8], close_write: bool, wait: Durat
         Ok(Ok(_)) => Verdict::Answered,
         Err(_) => Verdict::Silent,
     }
-}
-
-async fn assert_serving(client: &Client, broker: &mut BrokerProcess, after: &str) {
-    assert!(
-        broker.is_running(),
-        "broker died after {after}:\n{}",
-        broker.log_tail(30)
-    );
-    client
-        .send(Target::Any, MetadataRequest::default())
-        .await
-        .unwrap_or_else(|e| panic!("broker stopped serving after {after}: {e}"));
-}
-
-fn assert_no_panic_logged(broker: &BrokerProcess) {
-    let log = broker.log_tail(100_000);
-    assert!(!log.contains("panicked"), "the broker panicked:\n{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,11 +197,7 @@ async fn f1_hostile_frames_to_the_broker_are_refused_and_it_keeps_serving() {
     eprintln!("F1 broker memory: {memory:?}");
     assert!(memory.peak_kib < MEMORY_BOUND_KIB, "{memory:?}");
     assert_no_panic_logged(&broker);
-    assert_eq!(
-        PANICS.load(Ordering::SeqCst),
-        0,
-        "a panic happened in the test process"
-    );
+    assert_eq!(panics(), 0, "a panic happened in the test process");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,11 +293,7 @@ async fn f2_decompression_bombs_keep_broker_and_consumer_memory_bounded() {
         "test process (consumer side) peak {peak_kib} KiB"
     );
     assert_no_panic_logged(&broker);
-    assert_eq!(
-        PANICS.load(Ordering::SeqCst),
-        0,
-        "a panic happened in the test process"
-    );
+    assert_eq!(panics(), 0, "a panic happened in the test process");
 }
 
 /// Builds a fake server's answer from the request's correlation id.
@@ -488,11 +419,7 @@ async fn f3_hostile_responses_give_the_client_clear_errors() {
     for (name, reply) in cases {
         client_refuses(name, fake_server(reply).await).await;
     }
-    assert_eq!(
-        PANICS.load(Ordering::SeqCst),
-        0,
-        "a panic happened in the test process"
-    );
+    assert_eq!(panics(), 0, "a panic happened in the test process");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -523,9 +450,5 @@ async fn f4_a_non_kafka_port_gives_the_client_a_clear_error() {
         }
     });
     client_refuses("silent server", silent_address).await;
-    assert_eq!(
-        PANICS.load(Ordering::SeqCst),
-        0,
-        "a panic happened in the test process"
-    );
+    assert_eq!(panics(), 0, "a panic happened in the test process");
 }

@@ -40,6 +40,10 @@ use crate::state::BrokerState;
 /// Frames read ahead of the one being processed.
 pub const PIPELINE_DEPTH: usize = 16;
 
+/// Responses up to this size are written without waiting for the
+/// response budget (`queued.max.response.bytes`).
+pub const SMALL_RESPONSE_BYTES: usize = 64 * 1024;
+
 /// Largest frame a SASL connection may send before it has authenticated
 /// (Kafka's `sasl.server.max.receive.size`): strangers cannot make the
 /// broker buffer `socket.request.max.bytes` per connection.
@@ -146,18 +150,28 @@ pub async fn serve<S>(
         };
         match outcome {
             Outcome::Respond(response) => {
-                // The response counts against the response budget until it
-                // is written, so clients that stop reading pin at most that
-                // budget; one that cannot get budget within the write
-                // timeout is not served further.
-                let Some(_memory) = resources
-                    .responses
-                    .acquire_within(response.len(), write_timeout)
-                    .await
-                else {
-                    tracing::warn!(%peer, bytes = response.len(),
-                        "response memory budget exhausted; closing connection");
-                    break;
+                // A large response counts against the response budget until
+                // it is written, so clients that stop reading pin at most
+                // that budget; one that cannot get budget within the write
+                // timeout is not served further. A small one is not held
+                // back: the budget's waiters queue in order, and a client
+                // whose answers are small (Metadata, Produce acks) must not
+                // wait behind readers that stopped reading. Each connection
+                // writes one response at a time, so the small ones add at
+                // most max.connections x SMALL_RESPONSE_BYTES.
+                let _memory = if response.len() <= SMALL_RESPONSE_BYTES {
+                    None
+                } else {
+                    let Some(memory) = resources
+                        .responses
+                        .acquire_within(response.len(), write_timeout)
+                        .await
+                    else {
+                        tracing::warn!(%peer, bytes = response.len(),
+                            "response memory budget exhausted; closing connection");
+                        break;
+                    };
+                    Some(memory)
                 };
                 match tokio::time::timeout(write_timeout, writer.write_all(&response)).await {
                     Ok(Ok(())) => {}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use durian_producer::{Producer, ProducerConfig};
 
+pub mod broker_probe;
 pub mod group_journal;
 pub mod sent;
 
