@@ -9,6 +9,7 @@ use std::time::Duration;
 use durian_producer::{Producer, ProducerConfig};
 
 pub mod group_journal;
+pub mod group_member;
 pub mod sent;
 
 /// The seed of a randomized scenario: `DURIAN_SEED`, else a random one
