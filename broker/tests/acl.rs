@@ -97,29 +97,15 @@ async fn start(dir: &Path) -> BrokerHandle {
         .unwrap()
 }
 
-/// A strict broker in a fresh directory, with a client acting as the
-/// super user `User:admin` and one acting as `User:alice`.
-struct Strict {
-    /// The data directory, deleted when the test ends.
-    dir: TempDir,
-    broker: BrokerHandle,
-    admin: TestClient,
-    alice: TestClient,
-}
-
-impl Strict {
-    async fn start() -> Strict {
-        let dir = tempfile::tempdir().unwrap();
-        let broker = start(dir.path()).await;
-        let admin = TestClient::connect_as(broker.local_addr(), "admin").await;
-        let alice = TestClient::connect_as(broker.local_addr(), "alice").await;
-        Strict {
-            dir,
-            broker,
-            admin,
-            alice,
-        }
-    }
+/// A strict broker in a fresh data directory (deleted when the returned
+/// `TempDir` drops), with a client acting as the super user `User:admin`
+/// and one acting as `User:alice`.
+async fn strict_broker() -> (TempDir, BrokerHandle, TestClient, TestClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    let admin = TestClient::connect_as(broker.local_addr(), "admin").await;
+    let alice = TestClient::connect_as(broker.local_addr(), "alice").await;
+    (dir, broker, admin, alice)
 }
 
 /// A DescribeAcls request for every ACL.
@@ -240,12 +226,7 @@ async fn init_producer_id(client: &mut TestClient) -> i16 {
 
 #[tokio::test]
 async fn a_principal_without_acls_is_refused_by_every_api_family() {
-    let Strict {
-        dir: _dir,
-        broker,
-        mut admin,
-        mut alice,
-    } = Strict::start().await;
+    let (_dir, broker, mut admin, mut alice) = strict_broker().await;
     assert_eq!(create_topic(&mut admin, "orders").await, 0, "super user");
     assert_eq!(produce(&mut admin, "orders").await, 0, "super user");
 
@@ -335,12 +316,7 @@ async fn a_principal_without_acls_is_refused_by_every_api_family() {
 
 #[tokio::test]
 async fn literal_and_prefixed_allows_pass_and_deny_wins() {
-    let Strict {
-        dir: _dir,
-        broker,
-        mut admin,
-        mut alice,
-    } = Strict::start().await;
+    let (_dir, broker, mut admin, mut alice) = strict_broker().await;
     for topic in ["orders", "logs-app", "logs-secret", "other"] {
         assert_eq!(create_topic(&mut admin, topic).await, 0);
     }
@@ -480,12 +456,7 @@ async fn every_node_of_a_cluster_sees_the_same_acls() {
 
 #[tokio::test]
 async fn the_other_apis_are_refused_too_and_super_users_see_every_operation() {
-    let Strict {
-        dir: _dir,
-        broker,
-        mut admin,
-        mut alice,
-    } = Strict::start().await;
+    let (_dir, broker, mut admin, mut alice) = strict_broker().await;
     assert_eq!(create_topic(&mut admin, "t").await, 0);
     assert_eq!(commit(&mut admin, "g", "t").await, 0);
 

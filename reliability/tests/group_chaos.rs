@@ -75,12 +75,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::group_journal::{event_partition, journal, judge, Event, SharedJournal};
 use common::group_member::{
-    spawn_member, Member, Variant, COMMITTING, POLLING, PROCESSING, SESSION_TIMEOUT, TOPIC,
+    short_sessions, spawn_member, Member, Variant, COMMITTING, POLLING, PROCESSING,
+    SESSION_TIMEOUT, TOPIC,
 };
 use common::{fault_tolerant_producer, seed, sized};
 use durian_admin::Admin;
 use durian_broker::testing::Cluster;
-use durian_broker::GroupConfig;
 use durian_consumer::{Consumer, TopicPartition};
 use durian_producer::{DeliveryFuture, Producer, ProducerRecord};
 use durian_reliability::{
@@ -180,15 +180,7 @@ async fn members_killed(variant: Variant, chaos: Duration) {
     let seed = seed();
     eprintln!("{name} seed {seed} (DURIAN_SEED reruns it), {chaos:?} of kills");
     let started = Instant::now();
-    let cluster = Cluster::builder()
-        .nodes(3)
-        .seed(seed)
-        // Kafka's broker refuses sessions under 6 s by default; a 3 s
-        // session lets a dead member go within a kill interval.
-        .group_config(GroupConfig {
-            min_session_timeout: Duration::from_secs(1),
-            ..GroupConfig::default()
-        })
+    let cluster = short_sessions(Cluster::builder().nodes(3).seed(seed))
         .start()
         .await
         .unwrap();

@@ -26,10 +26,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::group_journal::{journal, judge, Event, SharedJournal};
-use common::group_member::{spawn_member, Variant, TOPIC};
+use common::group_member::{short_sessions, spawn_member, Variant, TOPIC};
 use common::{fault_tolerant_producer, seed};
 use durian_broker::testing::Cluster;
-use durian_broker::GroupConfig;
 use durian_producer::ProducerRecord;
 use durian_testkit::wait::eventually;
 use kafka_protocol::messages::ApiKey;
@@ -89,13 +88,7 @@ async fn failed_commit_is_retried(variant: Variant, failure: Failure) {
     let name = variant.name;
     let seed = seed();
     eprintln!("{name}: seed {seed} (DURIAN_SEED reruns it)");
-    let cluster = Cluster::builder()
-        .nodes(1)
-        .seed(seed)
-        .group_config(GroupConfig {
-            min_session_timeout: Duration::from_secs(1),
-            ..GroupConfig::default()
-        })
+    let cluster = short_sessions(Cluster::builder().nodes(1).seed(seed))
         .start()
         .await
         .unwrap();

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use durian_broker::testing::ClusterBuilder;
+use durian_broker::GroupConfig;
 use durian_consumer::{
     Consumer, ConsumerError, CooperativeStickyAssignor, OffsetAndMetadata, OffsetReset,
     TopicPartition,
@@ -23,6 +25,17 @@ pub const TOPIC: &str = "c1";
 
 /// Short, so a killed member is evicted within a kill interval.
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `builder` with a group coordinator that accepts sessions from 1 s:
+/// Kafka's broker refuses sessions under 6 s by default, and a 3 s
+/// session ([`SESSION_TIMEOUT`]) lets a dead member go within a kill
+/// interval.
+pub fn short_sessions(builder: ClusterBuilder) -> ClusterBuilder {
+    builder.group_config(GroupConfig {
+        min_session_timeout: Duration::from_secs(1),
+        ..GroupConfig::default()
+    })
+}
 
 /// What a member is doing, for the killer to pick its moment.
 pub const POLLING: u8 = 0;
