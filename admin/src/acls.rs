@@ -77,26 +77,28 @@ pub(crate) fn creation(acl: &AclBinding) -> AclCreation {
         .with_permission_type(acl.entry.permission_type.code())
 }
 
+/// `$message` with the seven filter fields of `$filter` set: DescribeAcls
+/// requests and DeleteAcls filters name them alike but are distinct types.
+macro_rules! with_filter {
+    ($message:expr, $filter:expr) => {{
+        let filter: &AclBindingFilter = $filter;
+        $message
+            .with_resource_type_filter(filter.pattern.resource_type.code())
+            .with_resource_name_filter(optional(&filter.pattern.name))
+            .with_pattern_type_filter(filter.pattern.pattern_type.code())
+            .with_principal_filter(optional(&filter.entry.principal))
+            .with_host_filter(optional(&filter.entry.host))
+            .with_operation(filter.entry.operation.code())
+            .with_permission_type(filter.entry.permission_type.code())
+    }};
+}
+
 pub(crate) fn describe_request(filter: &AclBindingFilter) -> DescribeAclsRequest {
-    DescribeAclsRequest::default()
-        .with_resource_type_filter(filter.pattern.resource_type.code())
-        .with_resource_name_filter(optional(&filter.pattern.name))
-        .with_pattern_type_filter(filter.pattern.pattern_type.code())
-        .with_principal_filter(optional(&filter.entry.principal))
-        .with_host_filter(optional(&filter.entry.host))
-        .with_operation(filter.entry.operation.code())
-        .with_permission_type(filter.entry.permission_type.code())
+    with_filter!(DescribeAclsRequest::default(), filter)
 }
 
 pub(crate) fn delete_filter(filter: &AclBindingFilter) -> DeleteAclsFilter {
-    DeleteAclsFilter::default()
-        .with_resource_type_filter(filter.pattern.resource_type.code())
-        .with_resource_name_filter(optional(&filter.pattern.name))
-        .with_pattern_type_filter(filter.pattern.pattern_type.code())
-        .with_principal_filter(optional(&filter.entry.principal))
-        .with_host_filter(optional(&filter.entry.host))
-        .with_operation(filter.entry.operation.code())
-        .with_permission_type(filter.entry.permission_type.code())
+    with_filter!(DeleteAclsFilter::default(), filter)
 }
 
 /// One result per binding, matched by position as Kafka answers.
@@ -250,6 +252,19 @@ mod tests {
         assert_eq!(describe.resource_name_filter, None);
         assert_eq!(describe.principal_filter, None);
         assert_eq!((describe.resource_type_filter, describe.operation), (1, 1));
+        let mut named = AclBindingFilter::any();
+        named.pattern.name = Some("t-".to_string());
+        named.entry.principal = Some("User:a".to_string());
+        let delete = delete_filter(&named);
+        assert_eq!(
+            (
+                delete.resource_name_filter,
+                delete.principal_filter,
+                delete.host_filter,
+                delete.permission_type
+            ),
+            (Some(text("t-")), Some(text("User:a")), None, 1)
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ use kafka_protocol::messages::{
     OffsetForLeaderEpochRequest, ProduceRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
+use tempfile::TempDir;
 
 const TOPIC_DENIED: i16 = 29;
 const GROUP_DENIED: i16 = 30;
@@ -94,6 +95,34 @@ async fn start(dir: &Path) -> BrokerHandle {
         .start()
         .await
         .unwrap()
+}
+
+/// A strict broker in a fresh data directory (deleted when the returned
+/// `TempDir` drops), with a client acting as the super user `User:admin`
+/// and one acting as `User:alice`.
+async fn strict_broker() -> (TempDir, BrokerHandle, TestClient, TestClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    let admin = TestClient::connect_as(broker.local_addr(), "admin").await;
+    let alice = TestClient::connect_as(broker.local_addr(), "alice").await;
+    (dir, broker, admin, alice)
+}
+
+/// A DescribeAcls request for every ACL.
+fn describe_all_acls() -> DescribeAclsRequest {
+    DescribeAclsRequest::default()
+        .with_resource_name_filter(None)
+        .with_principal_filter(None)
+        .with_host_filter(None)
+        .with_resource_type_filter(ANY)
+        .with_pattern_type_filter(ANY)
+        .with_operation(ANY)
+        .with_permission_type(ANY)
+}
+
+/// The authorized-operations bitfield of `ops` (bit `1 << code` each).
+fn bits(ops: &[i8]) -> i32 {
+    ops.iter().fold(0, |b, op| b | (1 << op))
 }
 
 fn acl(kind: i8, resource: &str, pattern: i8, op: i8, permission: i8) -> AclCreation {
@@ -197,10 +226,7 @@ async fn init_producer_id(client: &mut TestClient) -> i16 {
 
 #[tokio::test]
 async fn a_principal_without_acls_is_refused_by_every_api_family() {
-    let dir = tempfile::tempdir().unwrap();
-    let broker = start(dir.path()).await;
-    let mut admin = TestClient::connect_as(broker.local_addr(), "admin").await;
-    let mut alice = TestClient::connect_as(broker.local_addr(), "alice").await;
+    let (_dir, broker, mut admin, mut alice) = strict_broker().await;
     assert_eq!(create_topic(&mut admin, "orders").await, 0, "super user");
     assert_eq!(produce(&mut admin, "orders").await, 0, "super user");
 
@@ -276,14 +302,7 @@ async fn a_principal_without_acls_is_refused_by_every_api_family() {
         .with_creations(vec![acl(TOPIC, "orders", LITERAL, ALL, ALLOW)]);
     let created = alice.call(&creations, 3).await;
     assert_eq!(created.results[0].error_code, CLUSTER_DENIED);
-    let describe_acls = DescribeAclsRequest::default()
-        .with_resource_name_filter(None)
-        .with_principal_filter(None)
-        .with_host_filter(None)
-        .with_resource_type_filter(ANY)
-        .with_pattern_type_filter(ANY)
-        .with_operation(ANY)
-        .with_permission_type(ANY);
+    let describe_acls = describe_all_acls();
     assert_eq!(
         alice.call(&describe_acls, 3).await.error_code,
         CLUSTER_DENIED
@@ -297,10 +316,7 @@ async fn a_principal_without_acls_is_refused_by_every_api_family() {
 
 #[tokio::test]
 async fn literal_and_prefixed_allows_pass_and_deny_wins() {
-    let dir = tempfile::tempdir().unwrap();
-    let broker = start(dir.path()).await;
-    let mut admin = TestClient::connect_as(broker.local_addr(), "admin").await;
-    let mut alice = TestClient::connect_as(broker.local_addr(), "alice").await;
+    let (_dir, broker, mut admin, mut alice) = strict_broker().await;
     for topic in ["orders", "logs-app", "logs-secret", "other"] {
         assert_eq!(create_topic(&mut admin, topic).await, 0);
     }
@@ -333,7 +349,6 @@ async fn literal_and_prefixed_allows_pass_and_deny_wins() {
     assert_eq!(init_producer_id(&mut alice).await, 0, "WRITE on some topic");
 
     // WRITE and READ imply DESCRIBE; a DENY of WRITE leaves DESCRIBE alone.
-    let bits = |ops: &[i8]| ops.iter().fold(0, |b, op| b | (1 << op));
     assert_eq!(
         metadata(&mut alice, None).await,
         vec![
@@ -400,14 +415,7 @@ async fn acls_survive_a_restart() {
     let mut alice = TestClient::connect_as(broker.local_addr(), "alice").await;
     assert_eq!(produce(&mut alice, "kept").await, 0);
     let mut admin = TestClient::connect_as(broker.local_addr(), "admin").await;
-    let all = DescribeAclsRequest::default()
-        .with_resource_name_filter(None)
-        .with_principal_filter(None)
-        .with_host_filter(None)
-        .with_resource_type_filter(ANY)
-        .with_pattern_type_filter(ANY)
-        .with_operation(ANY)
-        .with_permission_type(ANY);
+    let all = describe_all_acls();
     let listed = admin.call(&all, 2).await;
     assert_eq!(listed.resources.len(), 1);
     assert_eq!(&*listed.resources[0].acls[0].principal, "User:alice");
@@ -448,10 +456,7 @@ async fn every_node_of_a_cluster_sees_the_same_acls() {
 
 #[tokio::test]
 async fn the_other_apis_are_refused_too_and_super_users_see_every_operation() {
-    let dir = tempfile::tempdir().unwrap();
-    let broker = start(dir.path()).await;
-    let mut admin = TestClient::connect_as(broker.local_addr(), "admin").await;
-    let mut alice = TestClient::connect_as(broker.local_addr(), "alice").await;
+    let (_dir, broker, mut admin, mut alice) = strict_broker().await;
     assert_eq!(create_topic(&mut admin, "t").await, 0);
     assert_eq!(commit(&mut admin, "g", "t").await, 0);
 
@@ -537,7 +542,6 @@ async fn the_other_apis_are_refused_too_and_super_users_see_every_operation() {
     let describe = DescribeGroupsRequest::default()
         .with_groups(vec![GroupId(text("g"))])
         .with_include_authorized_operations(true);
-    let bits = |ops: &[i8]| ops.iter().fold(0, |b, op| b | (1 << op));
     let seen = alice.call(&describe, 5).await.groups.remove(0);
     assert_eq!(
         (seen.error_code, seen.authorized_operations),

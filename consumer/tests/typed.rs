@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{admin, consumer, create_topic, start_broker};
-use durian_consumer::deserializer::{I64Deserializer, JsonDeserializer, StringDeserializer};
+use durian_broker::BrokerHandle;
+use durian_consumer::deserializer::{
+    Deserializer, I64Deserializer, JsonDeserializer, StringDeserializer,
+};
 use durian_consumer::schema_registry::SchemaRegistryDeserializer;
 use durian_consumer::{TopicPartition, TypedConsumer, TypedResult};
 use durian_core::schema_registry::{
@@ -26,13 +29,46 @@ use durian_core::schema_registry::{
 };
 use durian_producer::schema_registry::SchemaRegistrySerializer;
 use durian_producer::{
-    IntegerSerializer, JsonSerializer, Producer, ProducerRecord, StringSerializer,
+    IntegerSerializer, JsonSerializer, Producer, ProducerRecord, Serializer, StringSerializer,
 };
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Order {
     item: String,
     quantity: u32,
+}
+
+/// A fresh broker with `topic` (one partition), and its bootstrap address.
+async fn broker_with(topic: &str) -> (BrokerHandle, String) {
+    let broker = start_broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&admin(&bootstrap).await, topic, 1).await;
+    (broker, bootstrap)
+}
+
+/// A producer writing keys with `keys` and values with `values`.
+fn typed_producer<K, V>(
+    bootstrap: &str,
+    keys: impl Serializer<K> + 'static,
+    values: impl Serializer<V> + 'static,
+) -> Producer<K, V> {
+    Producer::builder()
+        .bootstrap_servers([bootstrap])
+        .serializers(keys, values)
+        .build()
+        .unwrap()
+}
+
+/// A consumer of partition 0 of `topic`, decoding with `keys` and `values`.
+fn typed_consumer<K, V>(
+    bootstrap: &str,
+    topic: &str,
+    keys: impl Deserializer<Output = K> + Send + Sync + 'static,
+    values: impl Deserializer<Output = V> + Send + Sync + 'static,
+) -> TypedConsumer<K, V> {
+    let mut raw = consumer(bootstrap, None).build().unwrap();
+    raw.assign([TopicPartition::new(topic, 0)]).unwrap();
+    TypedConsumer::new(raw, keys, values)
 }
 
 /// Writes raw bytes, as a foreign or broken producer would.
@@ -67,14 +103,8 @@ async fn poll_n<K, V>(consumer: &mut TypedConsumer<K, V>, count: usize) -> Vec<T
 
 #[tokio::test]
 async fn strings_and_longs_round_trip_and_a_poisoned_record_is_reported_in_place() {
-    let broker = start_broker().await;
-    let bootstrap = broker.bootstrap();
-    create_topic(&admin(&bootstrap).await, "counts", 1).await;
-    let producer = Producer::builder()
-        .bootstrap_servers([bootstrap.as_str()])
-        .serializers(StringSerializer, IntegerSerializer)
-        .build()
-        .unwrap();
+    let (_broker, bootstrap) = broker_with("counts").await;
+    let producer = typed_producer(&bootstrap, StringSerializer, IntegerSerializer);
     for (key, value) in [("a", 1_i64), ("b", -2), ("c", i64::MAX)] {
         let record = ProducerRecord::<String, i64>::new("counts", value).with_key(key.to_owned());
         producer.send_and_wait(record).await.unwrap();
@@ -87,9 +117,7 @@ async fn strings_and_longs_round_trip_and_a_poisoned_record_is_reported_in_place
         .unwrap();
 
     let tp = TopicPartition::new("counts", 0);
-    let mut raw = consumer(&bootstrap, None).build().unwrap();
-    raw.assign([tp.clone()]).unwrap();
-    let mut counts = TypedConsumer::new(raw, StringDeserializer, I64Deserializer);
+    let mut counts = typed_consumer(&bootstrap, "counts", StringDeserializer, I64Deserializer);
     let results = poll_n(&mut counts, 5).await;
 
     let good: Vec<(i64, Option<String>, Option<i64>)> = results
@@ -125,14 +153,8 @@ async fn strings_and_longs_round_trip_and_a_poisoned_record_is_reported_in_place
 
 #[tokio::test]
 async fn json_values_round_trip_and_bad_json_is_reported() {
-    let broker = start_broker().await;
-    let bootstrap = broker.bootstrap();
-    create_topic(&admin(&bootstrap).await, "orders", 1).await;
-    let producer = Producer::builder()
-        .bootstrap_servers([bootstrap.as_str()])
-        .serializers(StringSerializer, JsonSerializer)
-        .build()
-        .unwrap();
+    let (_broker, bootstrap) = broker_with("orders").await;
+    let producer = typed_producer(&bootstrap, StringSerializer, JsonSerializer);
     let order = Order {
         item: "durian".to_owned(),
         quantity: 3,
@@ -146,9 +168,12 @@ async fn json_values_round_trip_and_bad_json_is_reported() {
         .unwrap();
     send_raw(&bootstrap, "orders", Bytes::from_static(b"{\"item\":")).await;
 
-    let mut raw = consumer(&bootstrap, None).build().unwrap();
-    raw.assign([TopicPartition::new("orders", 0)]).unwrap();
-    let mut orders = TypedConsumer::new(raw, StringDeserializer, JsonDeserializer::<Order>::new());
+    let mut orders = typed_consumer(
+        &bootstrap,
+        "orders",
+        StringDeserializer,
+        JsonDeserializer::<Order>::new(),
+    );
     let results = poll_n(&mut orders, 2).await;
     let first = results[0].as_ref().unwrap();
     assert_eq!(
@@ -163,9 +188,7 @@ async fn json_values_round_trip_and_bad_json_is_reported() {
 
 #[tokio::test]
 async fn schema_registry_framing_round_trips_and_unknown_ids_are_reported() {
-    let broker = start_broker().await;
-    let bootstrap = broker.bootstrap();
-    create_topic(&admin(&bootstrap).await, "framed", 1).await;
+    let (_broker, bootstrap) = broker_with("framed").await;
     let registry = Arc::new(InMemorySchemaRegistry::new());
     // Another schema first, so the orders' id is not simply 1.
     let other = Schema::new(SchemaKind::Avro, r#""long""#);
@@ -179,11 +202,7 @@ async fn schema_registry_framing_round_trips_and_unknown_ids_are_reported() {
             .await
             .unwrap();
     assert_eq!(values.schema_id(), 2);
-    let producer = Producer::builder()
-        .bootstrap_servers([bootstrap.as_str()])
-        .serializers(StringSerializer, values)
-        .build()
-        .unwrap();
+    let producer = typed_producer(&bootstrap, StringSerializer, values);
     let order = Order {
         item: "mangosteen".to_owned(),
         quantity: 1,
@@ -206,11 +225,9 @@ async fn schema_registry_framing_round_trips_and_unknown_ids_are_reported() {
         .await
         .unwrap();
 
-    let mut raw = consumer(&bootstrap, None).build().unwrap();
-    raw.assign([TopicPartition::new("framed", 0)]).unwrap();
     let deserializer =
         SchemaRegistryDeserializer::new(registry.clone(), JsonDeserializer::<Order>::new());
-    let mut framed = TypedConsumer::new(raw, StringDeserializer, deserializer);
+    let mut framed = typed_consumer(&bootstrap, "framed", StringDeserializer, deserializer);
     let results = poll_n(&mut framed, 4).await;
     for index in [0, 3] {
         let value = results[index].as_ref().unwrap().value.clone().unwrap();

@@ -24,9 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::fault_tolerant_producer;
+use common::group_member::short_sessions;
 use durian_admin::Admin;
 use durian_broker::testing::{Cluster, Fault, Times};
-use durian_broker::GroupConfig;
 use durian_consumer::{
     Consumer, ConsumerError, CooperativeStickyAssignor, OffsetAndMetadata, OffsetReset,
     TopicPartition,
@@ -42,12 +42,7 @@ const RECORDS: u64 = 40;
 /// A one-node cluster that accepts short sessions, with [`RECORDS`]
 /// records in the topic.
 async fn cluster_with_records() -> Cluster {
-    let cluster = Cluster::builder()
-        .nodes(1)
-        .group_config(GroupConfig {
-            min_session_timeout: Duration::from_secs(1),
-            ..GroupConfig::default()
-        })
+    let cluster = short_sessions(Cluster::builder().nodes(1))
         .start()
         .await
         .unwrap();

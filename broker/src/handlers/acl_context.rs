@@ -1,12 +1,14 @@
 //! What the ACL APIs (CreateAcls, DescribeAcls, DeleteAcls) see of the
 //! broker: the authorizer and nothing else, plus the conversions between
-//! the wire's codes and durian-core's typed ACLs.
+//! the wire's codes and durian-core's typed ACLs, and the prologue the
+//! two ACL changes (CreateAcls, DeleteAcls) share.
 
 use durian_core::acl::{
     AccessControlEntry, AccessControlEntryFilter, AclBinding, AclBindingFilter, AclOperation,
     AclPermissionType, PatternType, ResourcePattern, ResourcePatternFilter, ResourceType,
 };
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 
 use super::RequestContext;
 use crate::security::{Access, Authorizer};
@@ -28,6 +30,45 @@ impl<'a> AclContext<'a> {
     pub fn access<'c>(&'c self, ctx: &'c RequestContext) -> Access<'c> {
         Access::new(self.authorizer, ctx)
     }
+}
+
+/// The items of an ACL change, parsed: each item's ACL or filter (or why
+/// it is invalid), in request order, and the valid ones, for the
+/// authorizer.
+pub(crate) struct ParsedItems<V> {
+    /// Per item, in request order: what it asks for, or an
+    /// INVALID_REQUEST message.
+    pub parsed: Vec<Result<V, String>>,
+    /// The valid items, in request order.
+    pub valid: Vec<V>,
+}
+
+/// The prologue of an ACL change (`verb`: "create" or "delete"): unless
+/// the request may ALTER the cluster, every item is answered
+/// CLUSTER_AUTHORIZATION_FAILED (as Kafka answers) through `failed`, the
+/// per-item result builder; otherwise each item is parsed with `parse`.
+pub(crate) fn parse_change<I, V: Clone, R>(
+    acls: &AclContext<'_>,
+    ctx: &RequestContext,
+    verb: &str,
+    items: &[I],
+    parse: impl Fn(&I) -> Result<V, String>,
+    failed: impl Fn(ResponseError, String) -> R,
+) -> Result<ParsedItems<V>, Vec<R>> {
+    if !acls.access(ctx).cluster(AclOperation::Alter) {
+        let why = format!("ALTER on the cluster is required to {verb} ACLs");
+        return Err(items
+            .iter()
+            .map(|_| failed(ResponseError::ClusterAuthorizationFailed, why.clone()))
+            .collect());
+    }
+    let parsed: Vec<Result<V, String>> = items.iter().map(parse).collect();
+    let valid = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .cloned()
+        .collect();
+    Ok(ParsedItems { parsed, valid })
 }
 
 /// The wire fields of one ACL or one filter, before their codes are checked.

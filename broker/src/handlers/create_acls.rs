@@ -7,14 +7,14 @@
 //! others are stored together (an ACL that exists already is a success).
 //! A storage failure answers UNKNOWN_SERVER_ERROR for the valid ones.
 
+use durian_core::acl::AclBinding;
+use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::create_acls_response::AclCreationResult;
 use kafka_protocol::messages::{CreateAclsRequest, CreateAclsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use durian_core::acl::AclOperation;
-
-use super::acl_context::{AclContext, WireAcl};
+use super::acl_context::{parse_change, AclContext, ParsedItems, WireAcl};
 use super::{text, versions, RequestContext};
 
 /// Versions served.
@@ -31,40 +31,11 @@ pub async fn handle(
             .with_error_code(error.code())
             .with_error_message(Some(text(message)))
     };
-    if !acls.access(ctx).cluster(AclOperation::Alter) {
-        let results = request
-            .creations
-            .iter()
-            .map(|_| {
-                failed(
-                    ResponseError::ClusterAuthorizationFailed,
-                    "ALTER on the cluster is required to create ACLs".to_string(),
-                )
-            })
-            .collect();
-        return CreateAclsResponse::default().with_results(results);
-    }
-    let parsed: Vec<Result<_, String>> = request
-        .creations
-        .iter()
-        .map(|c| {
-            WireAcl {
-                resource_type: c.resource_type,
-                resource_name: Some(&c.resource_name),
-                pattern_type: c.resource_pattern_type,
-                principal: Some(&c.principal),
-                host: Some(&c.host),
-                operation: c.operation,
-                permission_type: c.permission_type,
-            }
-            .binding()
-        })
-        .collect();
-    let valid: Vec<_> = parsed
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .cloned()
-        .collect();
+    let items = parse_change(acls, ctx, "create", &request.creations, wire, failed);
+    let ParsedItems { parsed, valid } = match items {
+        Ok(items) => items,
+        Err(refused) => return CreateAclsResponse::default().with_results(refused),
+    };
     let stored = acls.authorizer.create(&valid);
     if let Err(e) = &stored {
         tracing::error!(error = %e, "cannot store ACLs");
@@ -78,4 +49,18 @@ pub async fn handle(
         })
         .collect();
     CreateAclsResponse::default().with_results(results)
+}
+
+/// The ACL one creation asks for, checked as Kafka checks it.
+fn wire(c: &AclCreation) -> Result<AclBinding, String> {
+    WireAcl {
+        resource_type: c.resource_type,
+        resource_name: Some(&c.resource_name),
+        pattern_type: c.resource_pattern_type,
+        principal: Some(&c.principal),
+        host: Some(&c.host),
+        operation: c.operation,
+        permission_type: c.permission_type,
+    }
+    .binding()
 }

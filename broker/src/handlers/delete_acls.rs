@@ -5,6 +5,7 @@
 //! reports per filter the ACLs it matched. A filter with an unknown code
 //! gets INVALID_REQUEST; a storage failure UNKNOWN_SERVER_ERROR for all.
 
+use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::delete_acls_response::{
     DeleteAclsFilterResult, DeleteAclsMatchingAcl,
 };
@@ -12,9 +13,9 @@ use kafka_protocol::messages::{DeleteAclsRequest, DeleteAclsResponse};
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use durian_core::acl::AclOperation;
+use durian_core::acl::AclBindingFilter;
 
-use super::acl_context::{AclContext, WireAcl};
+use super::acl_context::{parse_change, AclContext, ParsedItems, WireAcl};
 use super::{text, versions, RequestContext};
 
 /// Versions served.
@@ -31,40 +32,11 @@ pub async fn handle(
             .with_error_code(error.code())
             .with_error_message(Some(text(message)))
     };
-    if !acls.access(ctx).cluster(AclOperation::Alter) {
-        let results = request
-            .filters
-            .iter()
-            .map(|_| {
-                failed(
-                    ResponseError::ClusterAuthorizationFailed,
-                    "ALTER on the cluster is required to delete ACLs".to_string(),
-                )
-            })
-            .collect();
-        return DeleteAclsResponse::default().with_filter_results(results);
-    }
-    let parsed: Vec<Result<_, String>> = request
-        .filters
-        .iter()
-        .map(|f| {
-            WireAcl {
-                resource_type: f.resource_type_filter,
-                resource_name: f.resource_name_filter.as_ref(),
-                pattern_type: f.pattern_type_filter,
-                principal: f.principal_filter.as_ref(),
-                host: f.host_filter.as_ref(),
-                operation: f.operation,
-                permission_type: f.permission_type,
-            }
-            .filter()
-        })
-        .collect();
-    let valid: Vec<_> = parsed
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .cloned()
-        .collect();
+    let items = parse_change(acls, ctx, "delete", &request.filters, wire, failed);
+    let ParsedItems { parsed, valid } = match items {
+        Ok(items) => items,
+        Err(refused) => return DeleteAclsResponse::default().with_filter_results(refused),
+    };
     let mut removed = match acls.authorizer.delete(&valid) {
         Ok(removed) => removed.into_iter(),
         Err(e) => {
@@ -101,4 +73,18 @@ pub async fn handle(
         })
         .collect();
     DeleteAclsResponse::default().with_filter_results(results)
+}
+
+/// The filter one wire filter describes.
+fn wire(f: &DeleteAclsFilter) -> Result<AclBindingFilter, String> {
+    WireAcl {
+        resource_type: f.resource_type_filter,
+        resource_name: f.resource_name_filter.as_ref(),
+        pattern_type: f.pattern_type_filter,
+        principal: f.principal_filter.as_ref(),
+        host: f.host_filter.as_ref(),
+        operation: f.operation,
+        permission_type: f.permission_type,
+    }
+    .filter()
 }

@@ -1,6 +1,11 @@
 //! What the group APIs see of the broker: the group coordinator and who
 //! coordinates which group, nothing else (no logs, catalog or producer
-//! ids), so a group handler cannot reach past its concern.
+//! ids), so a group handler cannot reach past its concern; and the
+//! per-topic READ check the offset APIs (OffsetCommit, OffsetDelete) share.
+
+use std::future::Future;
+
+use durian_core::acl::AclOperation;
 
 use super::RequestContext;
 use crate::group::GroupCoordinator;
@@ -39,4 +44,41 @@ impl<'a> GroupContext<'a> {
     pub fn coordinates(&self, group: &str, node: i32) -> bool {
         self.topology.coordinates(group, node)
     }
+}
+
+/// Serves a group request topic by topic, as Kafka authorizes it: topics
+/// the request may not READ are answered by `refuse` (with
+/// TOPIC_AUTHORIZATION_FAILED) and added to the reply's topics
+/// (`reply_topics`), the rest go to `serve` (the coordinator), which is not
+/// called when every topic was refused. When nothing can be refused (see
+/// [`Access::allows_everything`]) every topic goes to `serve` unsplit.
+pub(crate) async fn serve_readable_topics<T, Reply, ReplyTopic, Served>(
+    access: &Access<'_>,
+    topics: Vec<T>,
+    name: fn(&T) -> &str,
+    refuse: impl FnOnce(Vec<T>) -> Vec<ReplyTopic>,
+    serve: impl FnOnce(Vec<T>) -> Served,
+    reply_topics: fn(&mut Reply) -> &mut Vec<ReplyTopic>,
+) -> Reply
+where
+    Served: Future<Output = Reply>,
+    Reply: Default,
+{
+    if access.allows_everything() {
+        return serve(topics).await;
+    }
+    let (allowed, denied): (Vec<_>, Vec<_>) = topics
+        .into_iter()
+        .partition(|t| access.topic(AclOperation::Read, name(t)));
+    if denied.is_empty() {
+        return serve(allowed).await;
+    }
+    let refused = refuse(denied);
+    let mut reply = if allowed.is_empty() {
+        Reply::default()
+    } else {
+        serve(allowed).await
+    };
+    reply_topics(&mut reply).extend(refused);
+    reply
 }

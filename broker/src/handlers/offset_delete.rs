@@ -14,6 +14,7 @@ use kafka_protocol::ResponseError;
 
 use durian_core::acl::AclOperation;
 
+use super::group_context::serve_readable_topics;
 use super::{error_reply, versions, GroupContext, RequestContext};
 use crate::group::versions::OFFSET_DELETE;
 
@@ -38,25 +39,20 @@ pub async fn handle(
     }
     // Topics the principal may not READ keep their offsets and get
     // TOPIC_AUTHORIZATION_FAILED; the coordinator deletes the rest.
-    let (allowed, denied): (Vec<_>, Vec<_>) = std::mem::take(&mut request.topics)
-        .into_iter()
-        .partition(|t| access.topic(AclOperation::Read, &t.name));
-    if denied.is_empty() {
-        return groups
-            .coordinator
-            .offset_delete(request.with_topics(allowed), version)
-            .await;
-    }
+    let topics = std::mem::take(&mut request.topics);
+    let skeleton = request.clone();
     let code = ResponseError::TopicAuthorizationFailed.code();
-    let refused = error_reply::offset_delete(&request.clone().with_topics(denied), code).topics;
-    let mut response = if allowed.is_empty() {
-        OffsetDeleteResponse::default()
-    } else {
-        groups
-            .coordinator
-            .offset_delete(request.with_topics(allowed), version)
-            .await
-    };
-    response.topics.extend(refused);
-    response
+    serve_readable_topics(
+        &access,
+        topics,
+        |t| &t.name,
+        |denied| error_reply::offset_delete(&skeleton.with_topics(denied), code).topics,
+        |allowed| {
+            groups
+                .coordinator
+                .offset_delete(request.with_topics(allowed), version)
+        },
+        |reply: &mut OffsetDeleteResponse| &mut reply.topics,
+    )
+    .await
 }

@@ -13,6 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::*;
 use crate::config::OffsetReset;
+use kafka_protocol::messages::FetchResponse;
 
 /// A batch of `count` records at `base`, written under leader `epoch`.
 fn batch(base: i64, epoch: i32, count: usize) -> Bytes {

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{CreateTopicsRequest, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use super::*;
+use durian_core::Target;
 
 const TOPIC: &str = "long-poll";
 

@@ -34,7 +34,12 @@
 //! an older epoch than the cursor now knows is dropped; a diverging epoch
 //! in a fetch answer, or a validation whose epoch ends before the
 //! position, is a log truncation, handled per `auto.offset.reset`.
+//!
+//! This file holds the cursors and hands out buffered records; sending
+//! fetches is [`dispatch`]'s, applying their answers [`answer`]'s.
 
+mod answer;
+mod dispatch;
 mod epochs;
 mod plan;
 mod request;
@@ -43,21 +48,21 @@ mod response;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use durian_core::{Client, Error as CoreError, KafkaCode, SendOptions, Target, TrafficClass};
-use kafka_protocol::messages::FetchResponse;
+use durian_core::Client;
 use tokio::sync::mpsc;
 
 pub(crate) use epochs::{epoch_request, parse_epoch_response, ToValidate};
 pub use request::{fetch_request, FetchTarget};
 pub use response::{process_partition, EpochEnd, PartitionFetch};
 
-use plan::plan_fetches;
+use dispatch::FetchResult;
+#[cfg(test)]
+use dispatch::{FetchPlan, Planned};
 #[cfg(test)]
 use plan::FetchKind;
 
-use crate::config::{ConsumerConfig, IsolationLevel};
+use crate::config::ConsumerConfig;
 use crate::error::ConsumerError;
-use crate::offsets::topic_name;
 use crate::types::{ConsumerRecord, TopicPartition};
 
 /// Where one assigned partition stands.
@@ -108,25 +113,6 @@ impl Cursor {
             && !self.needs_validation
     }
 }
-
-/// One partition of a fetch in flight: the cursor version, fetch offset
-/// and current leader epoch it was sent with.
-#[derive(Debug)]
-struct Planned {
-    tp: TopicPartition,
-    version: u64,
-    offset: i64,
-    leader_epoch: i32,
-}
-
-/// The partitions of one fetch in flight.
-#[derive(Debug)]
-struct FetchPlan {
-    node: i32,
-    partitions: Vec<Planned>,
-}
-
-type FetchResult = (FetchPlan, Result<FetchResponse, CoreError>);
 
 /// Positions, buffers and fetches of the assigned partitions.
 pub(crate) struct Fetcher {
@@ -313,91 +299,6 @@ impl Fetcher {
         out
     }
 
-    /// Sends a fetch to every broker that leads fetchable partitions and
-    /// has none in flight, unless it would only be a long poll holding
-    /// back partitions still draining (see [`plan`]).
-    pub(crate) fn start_fetches(&mut self) {
-        let metadata = self.client.metadata();
-        for (tp, cursor) in &mut self.cursors {
-            let epoch = metadata
-                .partition(&tp.topic, tp.partition)
-                .map(|p| p.leader_epoch);
-            if let Some(epoch) = epoch {
-                cursor.see_leader_epoch(epoch);
-            }
-        }
-        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
-            metadata
-                .partition(&tp.topic, tp.partition)
-                .and_then(|p| p.leader)
-                .filter(|id| metadata.brokers.contains_key(id))
-        });
-        if planning.leaderless {
-            self.client
-                .request_metadata_refresh("consumer: partition without a known leader");
-        }
-        for (node, partitions) in planning.fetches {
-            let targets: Vec<FetchTarget> = partitions
-                .into_iter()
-                .filter_map(|tp| {
-                    let cursor = self.cursors.get(&tp)?;
-                    Some(FetchTarget {
-                        topic_id: metadata
-                            .topic(&tp.topic)
-                            .map(|t| t.topic_id)
-                            .unwrap_or_default(),
-                        fetch_offset: cursor.position.unwrap_or(0),
-                        current_leader_epoch: cursor.leader_epoch.unwrap_or(-1),
-                        last_fetched_epoch: cursor.last_epoch.unwrap_or(-1),
-                        topic: tp.topic,
-                        partition: tp.partition,
-                    })
-                })
-                .collect();
-            tracing::debug!(
-                node,
-                partitions = ?targets.iter().map(|t| (&*t.topic, t.partition, t.fetch_offset)).collect::<Vec<_>>(),
-                "sending fetch"
-            );
-            self.spawn_fetch(node, targets);
-        }
-    }
-
-    fn spawn_fetch(&mut self, node: i32, targets: Vec<FetchTarget>) {
-        let request = fetch_request(&self.config, &targets);
-        let mut plan = FetchPlan {
-            node,
-            partitions: Vec::new(),
-        };
-        for target in &targets {
-            let tp = TopicPartition::new(target.topic.clone(), target.partition);
-            if let Some(cursor) = self.cursors.get_mut(&tp) {
-                cursor.in_flight = true;
-                plan.partitions.push(Planned {
-                    tp,
-                    version: cursor.version,
-                    offset: target.fetch_offset,
-                    leader_epoch: target.current_leader_epoch,
-                });
-            }
-        }
-        self.brokers_in_flight.insert(node);
-        let client = self.client.clone();
-        let options = SendOptions {
-            class: Some(TrafficClass::Fetch),
-            timeout: Some(self.config.client.request_timeout + self.config.fetch_max_wait),
-            ..SendOptions::default()
-        };
-        let tx = self.results_tx.clone();
-        tokio::spawn(async move {
-            let result = client
-                .send_with(Target::Broker(node), request, options)
-                .await;
-            // The fetcher may be gone (consumer closed); nothing to do then.
-            let _ = tx.send((plan, result));
-        });
-    }
-
     /// Whether any fetch is in flight.
     pub(crate) fn fetching(&self) -> bool {
         !self.brokers_in_flight.is_empty()
@@ -410,154 +311,6 @@ impl Fetcher {
             (records + c.buffer.len(), bytes + c.buffered_bytes)
         });
         (records, bytes, self.brokers_in_flight.len())
-    }
-
-    /// Waits for the next fetch response and applies it.
-    pub(crate) async fn wait_and_handle(&mut self) {
-        if let Some(result) = self.results_rx.recv().await {
-            self.handle(result);
-        }
-    }
-
-    /// Applies every response that has already arrived.
-    pub(crate) fn handle_ready(&mut self) {
-        while let Ok(result) = self.results_rx.try_recv() {
-            self.handle(result);
-        }
-    }
-
-    fn handle(&mut self, (plan, result): FetchResult) {
-        self.brokers_in_flight.remove(&plan.node);
-        let mut current: Vec<(TopicPartition, i64)> = Vec::new();
-        for planned in &plan.partitions {
-            let Some(cursor) = self.cursors.get_mut(&planned.tp) else {
-                continue;
-            };
-            if cursor.version != planned.version {
-                continue;
-            }
-            cursor.in_flight = false;
-            // Sent under an older leader epoch than the cursor now knows:
-            // the answer (data, error or divergence) speaks for a leader
-            // that is no longer current, so it is dropped and the
-            // partition fetched again (after validation).
-            if planned.leader_epoch >= 0 && cursor.leader_epoch > Some(planned.leader_epoch) {
-                tracing::debug!(
-                    partition = %planned.tp,
-                    sent = planned.leader_epoch,
-                    known = ?cursor.leader_epoch,
-                    "dropping a fetch answer from an older leader epoch"
-                );
-                continue;
-            }
-            current.push((planned.tp.clone(), planned.offset));
-        }
-        let response = match result {
-            Ok(response) => response,
-            Err(error) => {
-                tracing::debug!(node = plan.node, %error, "fetch failed; retrying after a metadata refresh");
-                self.client.request_metadata_refresh(format!(
-                    "consumer fetch from broker {} failed: {error}",
-                    plan.node
-                ));
-                return;
-            }
-        };
-        if response.error_code != 0 {
-            tracing::debug!(
-                node = plan.node,
-                code = response.error_code,
-                "fetch refused"
-            );
-            self.client
-                .request_metadata_refresh("consumer fetch refused");
-            return;
-        }
-        let metadata = self.client.metadata();
-        let offsets: BTreeMap<TopicPartition, i64> = current.into_iter().collect();
-        for topic in &response.responses {
-            let name: Arc<str> = Arc::from(topic_name(&topic.topic.0, &topic.topic_id, &metadata));
-            for data in &topic.partitions {
-                let tp = TopicPartition::new(name.clone(), data.partition_index);
-                let Some(&fetch_offset) = offsets.get(&tp) else {
-                    continue;
-                };
-                let outcome =
-                    process_partition(&name, fetch_offset, data, self.config.isolation_level);
-                self.apply(&tp, fetch_offset, outcome);
-            }
-        }
-    }
-
-    fn apply(&mut self, tp: &TopicPartition, fetch_offset: i64, outcome: PartitionFetch) {
-        let refresh = |client: &Client, code: KafkaCode| {
-            client.request_metadata_refresh(format!("consumer fetch of {tp}: {code}"));
-        };
-        let Some(cursor) = self.cursors.get_mut(tp) else {
-            return;
-        };
-        match outcome {
-            PartitionFetch::Data(data) => {
-                cursor.high_watermark = data.high_watermark;
-                let end = match self.config.isolation_level {
-                    IsolationLevel::ReadCommitted if data.last_stable_offset >= 0 => {
-                        data.last_stable_offset
-                    }
-                    _ => data.high_watermark,
-                };
-                cursor.readable_end = (end >= 0).then_some(end);
-                cursor.buffered_next = data.next_offset;
-                cursor.buffered_next_epoch = data.last_epoch.or(cursor.buffered_next_epoch);
-                cursor.buffered_bytes += data.records.iter().map(record_bytes).sum::<usize>();
-                cursor.buffer.extend(data.records);
-                if cursor.buffer.is_empty() && data.next_offset > fetch_offset {
-                    // Nothing visible, but the log moved on (control
-                    // batches, aborted data): skip past it.
-                    cursor.position = Some(data.next_offset);
-                    cursor.last_epoch = cursor.buffered_next_epoch;
-                }
-            }
-            PartitionFetch::Diverged(end) => {
-                tracing::info!(
-                    partition = %tp,
-                    position = fetch_offset,
-                    diverging_epoch = end.epoch,
-                    end_offset = end.end_offset,
-                    "the leader's log diverged from what was read"
-                );
-                let policy = self.config.auto_offset_reset;
-                self.apply_epoch_end(tp, end, policy);
-            }
-            PartitionFetch::Error(
-                code @ (KafkaCode::FENCED_LEADER_EPOCH | KafkaCode::UNKNOWN_LEADER_EPOCH),
-            ) => {
-                // Fenced: our metadata is behind. Unknown: the broker is
-                // behind. Either way newer metadata settles it.
-                refresh(&self.client, code)
-            }
-            PartitionFetch::Error(KafkaCode::OFFSET_OUT_OF_RANGE) => cursor.needs_reset = true,
-            PartitionFetch::Error(code)
-                if code.is_retriable()
-                    || code.invalidates() != durian_core::error::Invalidates::Nothing =>
-            {
-                refresh(&self.client, code)
-            }
-            PartitionFetch::Error(code) => {
-                cursor.pending_error = Some(ConsumerError::Client(CoreError::Kafka(
-                    durian_core::KafkaError {
-                        code,
-                        message: Some(format!("fetching {tp} at offset {fetch_offset}")),
-                    },
-                )));
-            }
-            PartitionFetch::Corrupt(reason) => {
-                cursor.pending_error = Some(ConsumerError::CorruptBatch {
-                    partition: tp.clone(),
-                    offset: fetch_offset,
-                    reason,
-                });
-            }
-        }
     }
 }
 

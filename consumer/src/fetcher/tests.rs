@@ -3,10 +3,11 @@
 
 use bytes::{Bytes, BytesMut};
 use durian_core::record::{set_base_offset, BatchWriter, NO_HEADERS};
-use durian_core::ClientConfig;
+use durian_core::{ClientConfig, KafkaCode};
 use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
-use kafka_protocol::messages::ProducerId;
+use kafka_protocol::messages::{FetchResponse, ProducerId};
 
+use super::plan::plan_fetches;
 use super::response::FetchedData;
 use super::*;
 use crate::config::IsolationLevel;

@@ -143,6 +143,42 @@ pub fn event_partition(event: &Event) -> Option<i32> {
     }
 }
 
+/// What the replay knows applied.
+#[derive(Default)]
+struct Known {
+    /// The group's last commit per partition as far as the journal knows
+    /// (0: none yet, where auto.offset.reset=earliest starts too).
+    group_commit: HashMap<i32, i64>,
+    /// Commits proved applied (by a start or by the coordinator) before
+    /// their answer reached the journal: (member, partition, offset).
+    revealed: HashSet<(u32, i32, i64)>,
+    /// Per (member, partition): the highest commit known applied.
+    applied: HashMap<(u32, i32), i64>,
+}
+
+/// Raises `map[key]` to `offset`.
+fn raise(map: &mut HashMap<(u32, i32), i64>, key: (u32, i32), offset: i64) {
+    let best = map.entry(key).or_insert(offset);
+    *best = (*best).max(offset);
+}
+
+/// `member`'s commit of `offset` on partition `p`, in doubt until now,
+/// proved applied (a reader started there, or the coordinator reports it):
+/// it becomes the group's commit, and of the commits in doubt only newer
+/// ones still in flight stay.
+fn reveal(
+    member: u32,
+    p: i32,
+    offset: i64,
+    doubts: &mut BTreeMap<i64, InDoubt>,
+    known: &mut Known,
+) {
+    known.revealed.insert((member, p, offset));
+    raise(&mut known.applied, (member, p), offset);
+    known.group_commit.insert(p, offset);
+    doubts.retain(|&o, d| o > offset && d.pending);
+}
+
 fn fail(seed: u64, why: String) -> ! {
     panic!("seed {seed}: {why}")
 }
@@ -151,18 +187,13 @@ fn fail(seed: u64, why: String) -> ! {
 /// the file's doc comment); panics on the first violation.
 pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
     let mut verdict = Verdict::default();
-    // The group's last commit per partition as far as the journal knows (0:
-    // none yet, where auto.offset.reset=earliest starts too).
-    let mut group_commit: HashMap<i32, i64> = HashMap::new();
+    let mut known = Known::default();
     // Newer commits per partition that may or may not be applied: offset → who.
     let mut in_doubt: HashMap<i32, BTreeMap<i64, InDoubt>> = HashMap::new();
-    // Commits a start proved applied before their answer reached the journal.
-    let mut revealed: HashSet<(u32, i32, i64)> = HashSet::new();
     // Commits sent and not answered yet, per (member, partition).
     let mut sent: HashMap<(u32, i32), i64> = HashMap::new();
-    // Per (member, partition): the highest commit known applied, and the
-    // highest one that failed or was cut off by the kill.
-    let mut applied: HashMap<(u32, i32), i64> = HashMap::new();
+    // Per (member, partition): the highest commit that failed or was cut
+    // off by the kill.
     let mut not_applied: HashMap<(u32, i32), i64> = HashMap::new();
     let mut last_read: HashMap<(u32, i32), i64> = HashMap::new();
     let mut last_reader: HashMap<i32, u32> = HashMap::new();
@@ -170,10 +201,6 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
     // Re-reads: (partition, offset, earlier reader, reader).
     let mut repeats: Vec<(i32, i64, u32, u32)> = Vec::new();
     let mut killed: HashSet<u32> = HashSet::new();
-    let raise = |map: &mut HashMap<(u32, i32), i64>, key: (u32, i32), offset: i64| {
-        let best = map.entry(key).or_insert(offset);
-        *best = (*best).max(offset);
-    };
 
     for event in events {
         match *event {
@@ -194,7 +221,7 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
                 // from the group's committed offset.
                 let continuing = last_reader.get(&p) == Some(&member)
                     && last_read.get(&(member, p)) == Some(&(o - 1));
-                let commit = group_commit.get(&p).copied().unwrap_or(0);
+                let commit = known.group_commit.get(&p).copied().unwrap_or(0);
                 let doubts = in_doubt.entry(p).or_default();
                 if !continuing {
                     verdict.starts += 1;
@@ -205,10 +232,7 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
                     } else if let (Some(d), true) = (doubts.get(&o).copied(), o > commit) {
                         // That commit was applied after all.
                         verdict.starts_at_commit_in_doubt += 1;
-                        revealed.insert((d.member, p, o));
-                        raise(&mut applied, (d.member, p), o);
-                        group_commit.insert(p, o);
-                        doubts.retain(|&offset, d| offset > o && d.pending);
+                        reveal(d.member, p, o, doubts, &mut known);
                     } else {
                         fail(
                             seed,
@@ -223,7 +247,7 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
                 let previous = readers.entry((p, o)).or_default();
                 if let Some(&earlier) = previous.last() {
                     verdict.duplicates += 1;
-                    let commit = group_commit.get(&p).copied().unwrap_or(0);
+                    let commit = known.group_commit.get(&p).copied().unwrap_or(0);
                     if o < commit {
                         fail(
                             seed,
@@ -233,7 +257,7 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
                             ),
                         );
                     }
-                    let earlier_commit = applied.get(&(earlier, p)).copied().unwrap_or(0);
+                    let earlier_commit = known.applied.get(&(earlier, p)).copied().unwrap_or(0);
                     if earlier_commit > o {
                         fail(
                             seed,
@@ -270,8 +294,8 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
             } => {
                 verdict.commits += 1;
                 sent.remove(&(member, p));
-                let commit = group_commit.get(&p).copied().unwrap_or(0);
-                if offset < commit && !revealed.contains(&(member, p, offset)) {
+                let commit = known.group_commit.get(&p).copied().unwrap_or(0);
+                if offset < commit && !known.revealed.contains(&(member, p, offset)) {
                     fail(
                         seed,
                         format!(
@@ -281,12 +305,12 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
                     );
                 }
                 let commit = commit.max(offset);
-                group_commit.insert(p, commit);
+                known.group_commit.insert(p, commit);
                 in_doubt
                     .entry(p)
                     .or_default()
                     .retain(|&offset, _| offset > commit);
-                raise(&mut applied, (member, p), offset);
+                raise(&mut known.applied, (member, p), offset);
             }
             Event::CommitFailed {
                 member,
@@ -299,7 +323,7 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
                 raise(&mut not_applied, (member, p), offset);
                 let doubts = in_doubt.entry(p).or_default();
                 if fenced {
-                    if revealed.contains(&(member, p, offset)) {
+                    if known.revealed.contains(&(member, p, offset)) {
                         fail(
                             seed,
                             format!(
@@ -317,7 +341,7 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
                 partition: p,
                 offset,
             } => {
-                let commit = group_commit.get(&p).copied().unwrap_or(0);
+                let commit = known.group_commit.get(&p).copied().unwrap_or(0);
                 let doubts = in_doubt.entry(p).or_default();
                 if offset == commit {
                     continue;
@@ -334,10 +358,7 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
                 };
                 // That commit was applied, though its member never heard.
                 verdict.settled_by_coordinator += 1;
-                revealed.insert((d.member, p, offset));
-                raise(&mut applied, (d.member, p), offset);
-                group_commit.insert(p, offset);
-                doubts.retain(|&o, d| o > offset && d.pending);
+                reveal(d.member, p, offset, doubts, &mut known);
             }
             Event::Killed { member } => {
                 killed.insert(member);
@@ -380,7 +401,7 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
     for ((p, o), who) in &readers {
         if !who
             .iter()
-            .any(|m| applied.get(&(*m, *p)).is_some_and(|c| c > o))
+            .any(|m| known.applied.get(&(*m, *p)).is_some_and(|c| c > o))
         {
             fail(
                 seed,
@@ -392,7 +413,7 @@ pub fn judge(events: &[Event], end: &BTreeMap<i32, i64>, seed: u64) -> Verdict {
         }
     }
     for (&p, &end) in end {
-        let commit = group_commit.get(&p).copied().unwrap_or(0);
+        let commit = known.group_commit.get(&p).copied().unwrap_or(0);
         if commit != end {
             fail(
                 seed,

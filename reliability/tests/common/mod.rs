@@ -10,6 +10,7 @@ use durian_producer::{Producer, ProducerConfig};
 
 pub mod broker_probe;
 pub mod group_journal;
+pub mod group_member;
 pub mod sent;
 
 /// The seed of a randomized scenario: `DURIAN_SEED`, else a random one

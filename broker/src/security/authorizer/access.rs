@@ -33,6 +33,12 @@ impl<'a> Access<'a> {
             .authorize(self.principal, self.host, operation, kind, name)
     }
 
+    /// Whether every check of this request passes (see
+    /// [`Authorizer::allows_everything`]).
+    pub fn allows_everything(&self) -> bool {
+        self.authorizer.allows_everything(self.principal)
+    }
+
     /// `operation` on the topic `name`.
     pub fn topic(&self, operation: AclOperation, name: &str) -> bool {
         self.allows(operation, ResourceType::Topic, name)

@@ -77,6 +77,27 @@ fn without_acls_allow_everyone_decides() {
 }
 
 #[test]
+fn allows_everything_only_where_no_check_can_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = Principal::user("alice");
+    let open = Authorizer::open(dir.path(), AuthorizerConfig::default(), false).unwrap();
+    assert!(open.allows_everything(&alice), "no ACLs, allow everyone");
+    open.create(&[allow("t", PatternType::Literal, "User:bob", Op::Read)])
+        .unwrap();
+    assert!(
+        !open.allows_everything(&alice),
+        "an ACL exists: checks decide"
+    );
+    let closed_dir = tempfile::tempdir().unwrap();
+    let closed = strict(closed_dir.path());
+    assert!(!closed.allows_everything(&alice), "no ACLs, none allowed");
+    assert!(
+        closed.allows_everything(&Principal::user("admin")),
+        "super users pass"
+    );
+}
+
+#[test]
 fn literal_prefixed_and_wildcard_patterns_match() {
     let dir = tempfile::tempdir().unwrap();
     let auth = strict(dir.path());

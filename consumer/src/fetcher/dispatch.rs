@@ -1,0 +1,116 @@
+//! Sending fetches: which partitions go to which broker now (the choice is
+//! [`super::plan`]'s), and one spawned request per broker whose answer
+//! comes back on the fetcher's channel with the plan it was sent under.
+
+use durian_core::{Error as CoreError, SendOptions, Target, TrafficClass};
+use kafka_protocol::messages::FetchResponse;
+
+use super::plan::plan_fetches;
+use super::{fetch_request, FetchTarget, Fetcher};
+use crate::types::TopicPartition;
+
+/// One partition of a fetch in flight: the cursor version, fetch offset
+/// and current leader epoch it was sent with.
+#[derive(Debug)]
+pub(super) struct Planned {
+    pub(super) tp: TopicPartition,
+    pub(super) version: u64,
+    pub(super) offset: i64,
+    pub(super) leader_epoch: i32,
+}
+
+/// The partitions of one fetch in flight.
+#[derive(Debug)]
+pub(super) struct FetchPlan {
+    pub(super) node: i32,
+    pub(super) partitions: Vec<Planned>,
+}
+
+pub(super) type FetchResult = (FetchPlan, Result<FetchResponse, CoreError>);
+
+impl Fetcher {
+    /// Sends a fetch to every broker that leads fetchable partitions and
+    /// has none in flight, unless it would only be a long poll holding
+    /// back partitions still draining (see [`plan`]).
+    pub(crate) fn start_fetches(&mut self) {
+        let metadata = self.client.metadata();
+        for (tp, cursor) in &mut self.cursors {
+            let epoch = metadata
+                .partition(&tp.topic, tp.partition)
+                .map(|p| p.leader_epoch);
+            if let Some(epoch) = epoch {
+                cursor.see_leader_epoch(epoch);
+            }
+        }
+        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
+            metadata
+                .partition(&tp.topic, tp.partition)
+                .and_then(|p| p.leader)
+                .filter(|id| metadata.brokers.contains_key(id))
+        });
+        if planning.leaderless {
+            self.client
+                .request_metadata_refresh("consumer: partition without a known leader");
+        }
+        for (node, partitions) in planning.fetches {
+            let targets: Vec<FetchTarget> = partitions
+                .into_iter()
+                .filter_map(|tp| {
+                    let cursor = self.cursors.get(&tp)?;
+                    Some(FetchTarget {
+                        topic_id: metadata
+                            .topic(&tp.topic)
+                            .map(|t| t.topic_id)
+                            .unwrap_or_default(),
+                        fetch_offset: cursor.position.unwrap_or(0),
+                        current_leader_epoch: cursor.leader_epoch.unwrap_or(-1),
+                        last_fetched_epoch: cursor.last_epoch.unwrap_or(-1),
+                        topic: tp.topic,
+                        partition: tp.partition,
+                    })
+                })
+                .collect();
+            tracing::debug!(
+                node,
+                partitions = ?targets.iter().map(|t| (&*t.topic, t.partition, t.fetch_offset)).collect::<Vec<_>>(),
+                "sending fetch"
+            );
+            self.spawn_fetch(node, targets);
+        }
+    }
+
+    fn spawn_fetch(&mut self, node: i32, targets: Vec<FetchTarget>) {
+        let request = fetch_request(&self.config, &targets);
+        let mut plan = FetchPlan {
+            node,
+            partitions: Vec::new(),
+        };
+        for target in &targets {
+            let tp = TopicPartition::new(target.topic.clone(), target.partition);
+            if let Some(cursor) = self.cursors.get_mut(&tp) {
+                cursor.in_flight = true;
+                plan.partitions.push(Planned {
+                    tp,
+                    version: cursor.version,
+                    offset: target.fetch_offset,
+                    leader_epoch: target.current_leader_epoch,
+                });
+            }
+        }
+        self.brokers_in_flight.insert(node);
+        let client = self.client.clone();
+        let options = SendOptions {
+            class: Some(TrafficClass::Fetch),
+            timeout: Some(self.config.client.request_timeout + self.config.fetch_max_wait),
+            ..SendOptions::default()
+        };
+        let tx = self.results_tx.clone();
+        tokio::spawn(async move {
+            let result = client
+                .send_with(Target::Broker(node), request, options)
+                .await;
+            // The fetcher may be gone (consumer closed); nothing to do then.
+            let _ = tx.send((plan, result));
+        });
+    }
+}
