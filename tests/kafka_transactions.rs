@@ -25,9 +25,6 @@
 #[path = "support/txn.rs"]
 mod txn_support;
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use durian::admin::{
@@ -38,7 +35,10 @@ use durian::consumer::Consumer;
 use durian::core::{ClientConfig, KafkaCode};
 use durian_testkit::wait::eventually;
 use durian_testkit::KafkaCluster;
-use txn_support::{end_transaction, last_stable_offset, open_transaction, produce_plain};
+use txn_support::{
+    cell, end_transaction, last_stable_offset, open_transaction, produce_plain,
+    transactions_command,
+};
 
 const TOPIC: &str = "txn-admin";
 const TXN_ID: &str = "txn-admin-app";
@@ -46,59 +46,11 @@ const TXN_ID: &str = "txn-admin-app";
 const TXN_TIMEOUT_MS: i32 = 600_000;
 const ABORTED: usize = 3;
 
-/// Runs Kafka's `TransactionsCommand` with `args`; returns one map per
-/// table row, from column heading to cell (cells hold no spaces).
-fn kafka_tool(
-    libs: &Path,
-    java: &Path,
-    bootstrap: &str,
-    args: &[&str],
-) -> Vec<BTreeMap<String, String>> {
-    let output = Command::new(java)
-        .arg("-Xmx256m")
-        .arg("-cp")
-        .arg(format!("{}/*", libs.display()))
-        .arg("org.apache.kafka.tools.TransactionsCommand")
-        .arg("--bootstrap-server")
-        .arg(bootstrap)
-        .args(args)
-        .output()
-        .expect("run TransactionsCommand");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "TransactionsCommand {args:?} failed:\n{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let mut lines = stdout.lines().filter(|l| !l.trim().is_empty());
-    let headings: Vec<String> = lines
-        .next()
-        .unwrap_or_else(|| panic!("no table from {args:?}: {stdout}"))
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    lines
-        .map(|line| {
-            headings
-                .iter()
-                .cloned()
-                .zip(line.split_whitespace().map(str::to_owned))
-                .collect()
-        })
-        .collect()
-}
-
-fn cell<'a>(row: &'a BTreeMap<String, String>, column: &str) -> &'a str {
-    row.get(column)
-        .unwrap_or_else(|| panic!("no column {column} in {row:?}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_are_listed_described_and_aborted_like_kafka_does() {
     let Some(kafka) = KafkaCluster::single().await else {
         return;
     };
-    let (libs, java) = durian_testkit::kafka::installation().expect("a running Kafka has jars");
     let bootstrap = kafka.bootstrap();
     let config = ClientConfig::builder()
         .bootstrap_servers([bootstrap.as_str()])
@@ -181,7 +133,7 @@ async fn transactions_are_listed_described_and_aborted_like_kafka_does() {
         0
     );
 
-    let kafka_list = kafka_tool(&libs, &java, &bootstrap, &["list"]);
+    let kafka_list = transactions_command(&bootstrap, &["list"]);
     let row = kafka_list
         .iter()
         .find(|r| cell(r, "TransactionalId") == TXN_ID)
@@ -212,12 +164,8 @@ async fn transactions_are_listed_described_and_aborted_like_kafka_does() {
         "{description:?}"
     );
     assert_eq!(description.partitions, std::slice::from_ref(&tp));
-    let kafka_described = kafka_tool(
-        &libs,
-        &java,
-        &bootstrap,
-        &["describe", "--transactional-id", TXN_ID],
-    );
+    let kafka_described =
+        transactions_command(&bootstrap, &["describe", "--transactional-id", TXN_ID]);
     let row = &kafka_described[0];
     assert_eq!(
         cell(row, "CoordinatorId"),
@@ -250,9 +198,7 @@ async fn transactions_are_listed_described_and_aborted_like_kafka_does() {
     assert_eq!(producer.producer_epoch, i32::from(txn.producer_epoch));
     assert_eq!(producer.current_txn_start_offset, Some(txn.first_offset));
     assert_eq!(producer.last_sequence, ABORTED as i32 - 1);
-    let kafka_producers = kafka_tool(
-        &libs,
-        &java,
+    let kafka_producers = transactions_command(
         &bootstrap,
         &["describe-producers", "--topic", TOPIC, "--partition", "0"],
     );
@@ -358,7 +304,7 @@ async fn transactions_are_listed_described_and_aborted_like_kafka_does() {
         ongoing.iter().all(|t| t.transactional_id != TXN_ID),
         "{ongoing:?}"
     );
-    let kafka_list = kafka_tool(&libs, &java, &bootstrap, &["list"]);
+    let kafka_list = transactions_command(&bootstrap, &["list"]);
     let row = kafka_list
         .iter()
         .find(|r| cell(r, "TransactionalId") == TXN_ID)

@@ -10,6 +10,12 @@
 //!                                      read_committed readers (LSO stops)
 //! ```
 //!
+//! [`open_hanging_transaction`] skips the middle step, so the coordinator
+//! never learns of the partition: the transaction hangs there (KIP-664's
+//! case). Kafka only accepts that write with
+//! `transaction.partition.verification.enable=false` and a Produce version
+//! below 12 (v12+ adds the partition implicitly under KIP-890).
+//!
 //! Shared by `tests/kafka_transactions.rs` and
 //! `cli/tests/kafka_txn.rs` (through `#[path]`), so it names crates both
 //! can see: `durian` (the facade) and `kafka_protocol`.
@@ -17,6 +23,8 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::process::Command;
 use std::time::Duration;
 
 use durian::core::record::{BatchWriter, NO_HEADERS};
@@ -32,6 +40,9 @@ use kafka_protocol::protocol::StrBytes;
 
 /// Produce v12, the last version naming topics (v13 uses topic ids only).
 const PRODUCE_BY_NAME: i16 = 12;
+
+/// Produce v11, the last version before KIP-890's implicit partition add.
+const PRODUCE_WITHOUT_IMPLICIT_ADD: i16 = 11;
 
 /// AddPartitionsToTxn v3, the last client version (v4+ is broker-only).
 const ADD_PARTITIONS_CLIENT: i16 = 3;
@@ -104,7 +115,8 @@ async fn leader(client: &Client, topic: &str, partition: i32) -> i32 {
 
 /// Appends one batch of `values` to `topic`-`partition` as `producer`
 /// (id, epoch, first sequence; `None`: a plain batch) in the transaction
-/// of `transactional_id` (if any); returns the batch's base offset.
+/// of `transactional_id` (if any), as Produce `version`; returns the
+/// batch's base offset.
 async fn produce(
     client: &Client,
     topic: &str,
@@ -112,6 +124,7 @@ async fn produce(
     values: &[String],
     producer: Option<(i64, i16, i32)>,
     transactional_id: Option<&str>,
+    version: i16,
 ) -> i64 {
     let mut builder = BatchWriter::builder();
     if let Some((id, epoch, sequence)) = producer {
@@ -120,9 +133,14 @@ async fn produce(
             .transactional(transactional_id.is_some());
     }
     let mut writer = builder.build();
+    // Real timestamps: `find-hanging` judges a transaction's age by them.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_millis() as i64;
     for value in values {
         writer
-            .try_append(0, None, Some(value.as_bytes()), NO_HEADERS)
+            .try_append(now, None, Some(value.as_bytes()), NO_HEADERS)
             .expect("a small batch has room");
     }
     let records = writer.finish().expect("batch encodes");
@@ -138,7 +156,7 @@ async fn produce(
     until_done("produce", async || {
         let node = leader(client, topic, partition).await;
         let response = client
-            .send_with_version(Target::Broker(node), request.clone(), PRODUCE_BY_NAME)
+            .send_with_version(Target::Broker(node), request.clone(), version)
             .await?;
         let answer = &response.responses[0].partition_responses[0];
         KafkaError::check(answer.error_code, None)?;
@@ -158,19 +176,9 @@ pub async fn open_transaction(
     records: usize,
     timeout_ms: i32,
 ) -> OpenTransaction {
+    let (producer_id, producer_epoch) =
+        init_producer_id(client, transactional_id, timeout_ms).await;
     let target = txn_target(transactional_id);
-    let init = InitProducerIdRequest::default()
-        .with_transactional_id(Some(TransactionalId(text(transactional_id))))
-        .with_transaction_timeout_ms(timeout_ms)
-        .with_producer_id(ProducerId(-1))
-        .with_producer_epoch(-1);
-    let (producer_id, producer_epoch) = until_done("InitProducerId", async || {
-        let response = client.send(target.clone(), init.clone()).await?;
-        KafkaError::check(response.error_code, None)?;
-        Ok((response.producer_id.0, response.producer_epoch))
-    })
-    .await;
-
     let add = AddPartitionsToTxnRequest::default()
         .with_v3_and_below_transactional_id(TransactionalId(text(transactional_id)))
         .with_v3_and_below_producer_id(ProducerId(producer_id))
@@ -202,6 +210,61 @@ pub async fn open_transaction(
         &values,
         Some((producer_id, producer_epoch, 0)),
         Some(transactional_id),
+        PRODUCE_BY_NAME,
+    )
+    .await;
+    OpenTransaction {
+        transactional_id: transactional_id.to_owned(),
+        producer_id,
+        producer_epoch,
+        topic: topic.to_owned(),
+        partition,
+        first_offset,
+        timeout_ms,
+    }
+}
+
+/// A producer id and epoch for `transactional_id` (InitProducerId).
+async fn init_producer_id(client: &Client, transactional_id: &str, timeout_ms: i32) -> (i64, i16) {
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(text(transactional_id))))
+        .with_transaction_timeout_ms(timeout_ms)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let target = txn_target(transactional_id);
+    until_done("InitProducerId", async || {
+        let response = client.send(target.clone(), init.clone()).await?;
+        KafkaError::check(response.error_code, None)?;
+        Ok((response.producer_id.0, response.producer_epoch))
+    })
+    .await
+}
+
+/// Writes `records` transactional records for `transactional_id` to
+/// `topic`-`partition` without adding the partition to the transaction
+/// at the coordinator: a hanging transaction (see the module docs for the
+/// broker settings this needs).
+pub async fn open_hanging_transaction(
+    client: &Client,
+    transactional_id: &str,
+    topic: &str,
+    partition: i32,
+    records: usize,
+    timeout_ms: i32,
+) -> OpenTransaction {
+    let (producer_id, producer_epoch) =
+        init_producer_id(client, transactional_id, timeout_ms).await;
+    let values: Vec<String> = (0..records)
+        .map(|i| format!("{transactional_id}-{i}"))
+        .collect();
+    let first_offset = produce(
+        client,
+        topic,
+        partition,
+        &values,
+        Some((producer_id, producer_epoch, 0)),
+        Some(transactional_id),
+        PRODUCE_WITHOUT_IMPLICIT_ADD,
     )
     .await;
     OpenTransaction {
@@ -218,7 +281,16 @@ pub async fn open_transaction(
 /// Appends plain (non-transactional) records; returns the base offset.
 pub async fn produce_plain(client: &Client, topic: &str, partition: i32, values: &[&str]) -> i64 {
     let values: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-    produce(client, topic, partition, &values, None, None).await
+    produce(
+        client,
+        topic,
+        partition,
+        &values,
+        None,
+        None,
+        PRODUCE_BY_NAME,
+    )
+    .await
 }
 
 /// Ends `txn` at its coordinator (EndTxn, commit or abort), which writes
@@ -259,4 +331,51 @@ pub async fn last_stable_offset(client: &Client, topic: &str, partition: i32) ->
         Ok(answer.offset)
     })
     .await
+}
+
+/// Runs Kafka's `TransactionsCommand` (`kafka-transactions.sh`) against
+/// `bootstrap` with `args`; returns one map per table row, from column
+/// heading to cell (Kafka's cells hold no spaces). Panics when the tool
+/// fails or Kafka's jars are missing (a test that got a `KafkaCluster`
+/// has them).
+pub fn transactions_command(bootstrap: &str, args: &[&str]) -> Vec<BTreeMap<String, String>> {
+    let (libs, java) = durian_testkit::kafka::installation().expect("Kafka's jars and a JVM");
+    let output = Command::new(java)
+        .arg("-Xmx256m")
+        .arg("-cp")
+        .arg(format!("{}/*", libs.display()))
+        .arg("org.apache.kafka.tools.TransactionsCommand")
+        .arg("--bootstrap-server")
+        .arg(bootstrap)
+        .args(args)
+        .output()
+        .expect("run TransactionsCommand");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "TransactionsCommand {args:?} failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut lines = stdout.lines().filter(|l| !l.trim().is_empty());
+    let headings: Vec<String> = lines
+        .next()
+        .unwrap_or_else(|| panic!("no table from {args:?}: {stdout}"))
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    lines
+        .map(|line| {
+            headings
+                .iter()
+                .cloned()
+                .zip(line.split_whitespace().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+/// The cell of `row` under `column`; panics naming the row when absent.
+pub fn cell<'a>(row: &'a BTreeMap<String, String>, column: &str) -> &'a str {
+    row.get(column)
+        .unwrap_or_else(|| panic!("no column {column} in {row:?}"))
 }

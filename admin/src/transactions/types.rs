@@ -96,8 +96,10 @@ pub struct TransactionFilter {
     /// Only transactions open longer than this (ListTransactions v1,
     /// Kafka 3.8+).
     pub running_longer_than: Option<Duration>,
-    /// Only transactional ids matching this regular expression, evaluated
-    /// by the broker (ListTransactions v2, Kafka 4.1+).
+    /// Only transactional ids this regular expression matches as a whole
+    /// (Kafka does not look for it inside the id: `app-` matches only
+    /// `app-`, `app-.*` every id starting so), evaluated by the broker
+    /// (ListTransactions v2, Kafka 4.1+).
     pub transactional_id_pattern: Option<String>,
 }
 
