@@ -162,8 +162,13 @@ impl Admin {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.per_group(groups, describe_groups_request, parse_describe_groups)
-            .await
+        self.per_coordinator(
+            CoordinatorKind::Group,
+            groups,
+            describe_groups_request,
+            parse_describe_groups,
+        )
+        .await
     }
 
     /// Deletes groups and their committed offsets; one result per group
@@ -173,19 +178,25 @@ impl Admin {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.per_group(groups, delete_groups_request, |response, batch, _| {
-            parse_delete_groups(response, batch)
-        })
+        self.per_coordinator(
+            CoordinatorKind::Group,
+            groups,
+            delete_groups_request,
+            |response, batch, _| parse_delete_groups(response, batch),
+        )
         .await
     }
 
-    /// One result per group (duplicates dropped), retried per group: each
-    /// round sends one request per coordinator, built by `request` from the
-    /// groups it coordinates, whose answer `parse` reads (with the
-    /// coordinator's id); a request that fails fails its groups.
-    async fn per_group<I, S, V, R, B, P>(
+    /// One result per key (duplicates dropped), retried per key: each
+    /// round looks up the `kind` coordinators of the pending keys and sends
+    /// one request per coordinator, built by `request` from the keys it
+    /// coordinates, whose answer `parse` reads (with the coordinator's id);
+    /// a request that fails fails its keys. Groups and transactional ids
+    /// share this path.
+    pub(crate) async fn per_coordinator<I, S, V, R, B, P>(
         &self,
-        groups: I,
+        kind: CoordinatorKind,
+        keys: I,
         request: B,
         parse: P,
     ) -> ItemResults<String, V>
@@ -196,14 +207,14 @@ impl Admin {
         B: Fn(&[String]) -> R,
         P: Fn(&R::Response, &[String], i32) -> Vec<(String, Result<V>)>,
     {
-        let groups = unique(groups.into_iter().map(Into::into));
+        let keys = unique(keys.into_iter().map(Into::into));
         let (request, parse) = (&request, &parse);
         per_item(
             &self.client,
             &self.retry_settings(),
-            groups,
+            keys,
             |pending| async move {
-                self.by_coordinator(pending, |node, batch| async move {
+                self.by_coordinator(kind, pending, |node, batch| async move {
                     let sent = send_versioned(&self.client, &Target::Broker(node), |_| {
                         Ok(request(&batch))
                     })
@@ -219,50 +230,46 @@ impl Admin {
         .await
     }
 
-    /// Looks up the coordinators of `groups`, runs `send` once per
-    /// coordinator concurrently, and forgets the coordinators of groups
-    /// whose answer says it moved.
+    /// Looks up the `kind` coordinators of `keys` (group ids or
+    /// transactional ids), runs `send` once per coordinator concurrently,
+    /// and forgets the coordinators of keys whose answer says it moved.
     async fn by_coordinator<V, F, Fut>(
         &self,
-        groups: Vec<String>,
+        kind: CoordinatorKind,
+        keys: Vec<String>,
         send: F,
     ) -> Vec<(String, Result<V>)>
     where
         F: Fn(i32, Vec<String>) -> Fut,
         Fut: std::future::Future<Output = Vec<(String, Result<V>)>>,
     {
-        let found = match self
-            .client
-            .find_coordinators(CoordinatorKind::Group, &groups)
-            .await
-        {
+        let found = match self.client.find_coordinators(kind, &keys).await {
             Ok(found) => found,
-            Err(error) => return fail_all(&groups, &error),
+            Err(error) => return fail_all(&keys, &error),
         };
         let coordinators: BTreeMap<String, Result<i32>> = found
             .into_iter()
             .map(|(group, broker)| (group, broker.map(|b| b.node_id)))
             .collect();
-        let split = split(groups, |group| match coordinators.get(group) {
+        let split = split(keys, |key| match coordinators.get(key) {
             Some(Ok(node)) => Ok(*node),
             Some(Err(error)) => Err(error.clone()),
-            None => Err(missing(format_args!("the coordinator of group `{group}`"))),
+            None => Err(missing(format_args!("the {kind:?} coordinator of `{key}`"))),
         });
         let mut results: Vec<(String, Result<V>)> = split
             .unroutable
             .into_iter()
-            .map(|(group, error)| (group, Err(error)))
+            .map(|(key, error)| (key, Err(error)))
             .collect();
         let requests = split
             .routed
             .into_iter()
             .map(|(node, batch)| send(node, batch));
         results.extend(join_all(requests).await.into_iter().flatten());
-        for (group, result) in &results {
+        for (key, result) in &results {
             if let Err(error) = result {
                 if error.invalidates() == Invalidates::Coordinator {
-                    self.client
-                        .invalidate_coordinator(CoordinatorKind::Group, group);
+                    self.client.invalidate_coordinator(kind, key);
                 }
             }
         }

@@ -1,8 +1,9 @@
 //! durian-admin: the admin client of durian.
 //!
 //! [`Admin`] manages topics, partitions, configs, consumer groups, group
-//! offsets, partition offsets and records. Every request goes where Kafka
-//! wants it — the controller, a group coordinator, or the partition leaders
+//! offsets, partition offsets and records, and inspects and aborts
+//! transactions. Every request goes where Kafka wants it — the controller,
+//! a group or transaction coordinator, or the partition leaders
 //! — and operations on several items are split per broker, sent as one
 //! request per broker, merged, and retried item by item (docs/ADMIN.md
 //! describes the routing, the errors and every setting).
@@ -33,6 +34,7 @@ mod partitions;
 mod routing;
 mod scram;
 mod topics;
+mod transactions;
 mod types;
 
 use std::sync::Arc;
@@ -49,6 +51,10 @@ pub use durian_core::acl::{
 };
 pub use durian_core::security::scram::ScramMechanism;
 pub use scram::{ScramCredentialInfo, UserScramCredentialAlteration};
+pub use transactions::{
+    AbortTransactionSpec, ProducerState, TransactionDescription, TransactionFilter,
+    TransactionListing, TransactionState,
+};
 pub use types::*;
 
 /// The admin client; cheap to clone, `Send + Sync`.

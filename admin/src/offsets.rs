@@ -204,7 +204,7 @@ impl Admin {
     /// leader, built by `request` for the negotiated version from the
     /// partitions it leads with their values, whose answer `parse` reads;
     /// a request that fails fails its partitions.
-    async fn per_partition<T, V, R, B, P>(
+    pub(crate) async fn per_partition<T, V, R, B, P>(
         &self,
         values: impl IntoIterator<Item = (TopicPartition, T)>,
         request: B,

@@ -21,6 +21,7 @@ pub mod produce;
 pub mod ship;
 pub mod table;
 pub mod topic;
+pub mod txn;
 pub mod user;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +66,8 @@ pub enum Command {
     Acl(acl::AclArgs),
     /// Manage users' SCRAM credentials.
     User(user::UserArgs),
+    /// List, describe, find hanging and abort transactions.
+    Txn(txn::TxnArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
 }
@@ -83,6 +86,7 @@ impl Cli {
             Command::Ship(args) => ship::run(args, &global).await,
             Command::Acl(args) => acl::run(args, &global).await,
             Command::User(args) => user::run(args, &global).await,
+            Command::Txn(args) => txn::run(args, &global).await,
             Command::Completions(args) => completions::run(args),
         }
     }
