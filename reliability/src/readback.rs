@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use durian_admin::{Admin, NewTopic};
-use durian_consumer::{Consumer, OffsetReset, TopicPartition};
+use durian_consumer::{Consumer, IsolationLevel, OffsetReset, TopicPartition};
 use tokio::time::Instant;
 
 use crate::checker::ReadRecord;
@@ -67,9 +67,29 @@ pub async fn read_all(
     partitions: i32,
     timeout: Duration,
 ) -> Result<Vec<ReadRecord>, ReadError> {
+    read_all_with(
+        bootstrap,
+        topic,
+        partitions,
+        timeout,
+        IsolationLevel::ReadUncommitted,
+    )
+    .await
+}
+
+/// [`read_all`] at `isolation`: under read_committed the end is each
+/// partition's last stable offset and aborted records are skipped.
+pub async fn read_all_with(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+    isolation: IsolationLevel,
+) -> Result<Vec<ReadRecord>, ReadError> {
     let deadline = Instant::now() + timeout;
     let mut consumer = Consumer::builder()
         .bootstrap_servers(bootstrap.split(','))
+        .isolation_level(isolation)
         .auto_offset_reset(OffsetReset::Earliest)
         .enable_auto_commit(false)
         .max_poll_records(10_000)
@@ -112,13 +132,20 @@ pub async fn read_all(
             return Err(ReadError(format!("reading {partition}: {error}")));
         }
         for record in batch.iter() {
-            positions.insert(record.partition, record.offset + 1);
             records.push(ReadRecord {
                 partition: record.partition,
                 offset: record.offset,
                 timestamp: record.timestamp,
                 value: record.value.clone().unwrap_or_default(),
             });
+        }
+        // The consumer's position, not the last record's offset: under
+        // read_committed aborted records and transaction markers are
+        // skipped, and a partition may end with them.
+        for tp in &assigned {
+            if let Ok(position) = consumer.position(tp).await {
+                positions.insert(tp.partition, position);
+            }
         }
     }
     let _ = consumer.close().await;
