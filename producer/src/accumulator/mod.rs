@@ -17,6 +17,7 @@ mod completion;
 mod drain;
 mod partition_queue;
 mod split;
+mod txn_gate;
 
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ use buffer_pool::Reservation;
 pub(crate) use drain::seal;
 pub(crate) use partition_queue::DrainRules;
 use partition_queue::{PartitionQueue, Readiness};
+use txn_gate::Admission;
 
 /// Settings the accumulator applies.
 #[derive(Clone, Debug)]
@@ -55,6 +57,9 @@ pub(crate) struct AccumulatorSettings {
     pub(crate) retries: u32,
     pub(crate) retry_backoff: (Duration, Duration),
     pub(crate) adaptive: bool,
+    /// Batches carry the transactional bit and wait for their partition
+    /// to join the transaction (txn_gate.rs).
+    pub(crate) transactional: bool,
 }
 
 /// A record, already serialized, as the accumulator takes it.
@@ -297,6 +302,9 @@ impl Accumulator {
         };
         let index = usize::try_from(partition).map_err(|_| invalid())?;
         let queue = queues.partitions.get_mut(index).ok_or_else(invalid)?;
+        if settings.transactional && queue.admission == Admission::Free {
+            queue.admission = Admission::Wanted;
+        }
         let encode_error = |source| {
             ProducerError::Client(durian_core::Error::Batch {
                 stage: BatchStage::Append,
@@ -333,6 +341,7 @@ impl Accumulator {
         }
         let writer = BatchWriter::builder()
             .compression(settings.compression)
+            .transactional(settings.transactional)
             .size_limit(settings.batch_size)
             .build_with_capacity(reservation.bytes().saturating_sub(BATCH_HEADER_LEN));
         let id = self.next_batch_id;
