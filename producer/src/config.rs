@@ -171,6 +171,11 @@ pub struct ProducerConfig {
     pub transactional_id: Option<String>,
     /// `transaction.timeout.ms`.
     pub transaction_timeout: Duration,
+    /// Use transactions V2 (KIP-890) when the cluster has finalized
+    /// `transaction.version` 2 or more (default `true`); `false` keeps V1
+    /// (explicit AddPartitionsToTxn) on every cluster. durian's own switch:
+    /// no Kafka property sets it.
+    pub transaction_v2: bool,
 }
 
 impl ProducerConfig {
@@ -194,6 +199,7 @@ impl ProducerConfig {
             adaptive_partitioning: true,
             transactional_id: None,
             transaction_timeout: Duration::from_millis(60_000),
+            transaction_v2: true,
         }
     }
 
@@ -468,6 +474,8 @@ impl ProducerConfigBuilder {
         transactional_id: Option<String>;
         /// `transaction.timeout.ms`.
         transaction_timeout: Duration;
+        /// Transactions V2 when the cluster offers them (durian only).
+        transaction_v2: bool;
     }
 
     /// Validates and returns the config.

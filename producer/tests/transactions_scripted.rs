@@ -47,6 +47,8 @@ enum Seen {
         transactional: bool,
         id: Option<String>,
         code: i16,
+        epoch: i16,
+        sequence: i32,
     },
     AddOffsets {
         code: i16,
@@ -66,6 +68,8 @@ enum Seen {
 
 #[derive(Default)]
 struct Script {
+    /// Finalize `transaction.version` 2 (transactions V2) in ApiVersions.
+    v2: bool,
     /// Error codes answered to the first requests of each API, then 0.
     errors: HashMap<ApiKey, VecDeque<KafkaCode>>,
     seen: Vec<Seen>,
@@ -88,7 +92,12 @@ struct Coordinator {
 
 impl Coordinator {
     async fn start(errors: &[(ApiKey, &[KafkaCode])]) -> Coordinator {
+        Coordinator::start_with(false, errors).await
+    }
+
+    async fn start_with(v2: bool, errors: &[(ApiKey, &[KafkaCode])]) -> Coordinator {
         let script = Arc::new(Mutex::new(Script {
+            v2,
             errors: errors
                 .iter()
                 .map(|(api, codes)| (*api, codes.iter().copied().collect()))
@@ -134,17 +143,27 @@ fn answer(script: &Mutex<Script>, request: Request) -> Reply {
     let mut script = script.lock().unwrap();
     let version = request.version;
     match request.api {
-        ApiKey::ApiVersions => request.reply(&scripted::api_versions(&[
-            (ApiKey::ApiVersions, 0, 3),
-            (ApiKey::Metadata, 1, 12),
-            (ApiKey::FindCoordinator, 0, 3),
-            (ApiKey::InitProducerId, 0, 5),
-            (ApiKey::AddPartitionsToTxn, 0, 5),
-            (ApiKey::AddOffsetsToTxn, 0, 4),
-            (ApiKey::TxnOffsetCommit, 0, 5),
-            (ApiKey::EndTxn, 0, 5),
-            (ApiKey::Produce, 3, 12),
-        ])),
+        ApiKey::ApiVersions => {
+            let mut versions = scripted::api_versions(&[
+                (ApiKey::ApiVersions, 0, 3),
+                (ApiKey::Metadata, 1, 12),
+                (ApiKey::FindCoordinator, 0, 3),
+                (ApiKey::InitProducerId, 0, 5),
+                (ApiKey::AddPartitionsToTxn, 0, 5),
+                (ApiKey::AddOffsetsToTxn, 0, 4),
+                (ApiKey::TxnOffsetCommit, 0, 5),
+                (ApiKey::EndTxn, 0, 5),
+                (ApiKey::Produce, 3, 12),
+            ]);
+            if script.v2 {
+                versions.finalized_features =
+                    vec![api_versions_response::FinalizedFeatureKey::default()
+                        .with_name(StrBytes::from_static_str("transaction.version"))
+                        .with_min_version_level(2)
+                        .with_max_version_level(2)];
+            }
+            request.reply(&versions)
+        }
         ApiKey::Metadata => request.reply(&scripted::metadata(request.port, &request.decode())),
         ApiKey::FindCoordinator => {
             let asked: FindCoordinatorRequest = request.decode();
@@ -216,6 +235,8 @@ fn answer(script: &Mutex<Script>, request: Request) -> Reply {
                         transactional: header.is_transactional(),
                         id: asked.transactional_id.as_ref().map(|id| id.0.to_string()),
                         code,
+                        epoch: header.producer_epoch,
+                        sequence: header.base_sequence,
                     });
                     let base = script.next_offset;
                     if code == 0 {
@@ -278,7 +299,18 @@ fn answer(script: &Mutex<Script>, request: Request) -> Reply {
                 commit: asked.committed,
                 code,
             });
-            request.reply(&EndTxnResponse::default().with_error_code(code))
+            // Transactions V2: the coordinator bumps the epoch and says so.
+            let (id, epoch) = if version >= 5 && code == 0 {
+                (asked.producer_id.0, asked.producer_epoch + 1)
+            } else {
+                (-1, -1)
+            };
+            request.reply(
+                &EndTxnResponse::default()
+                    .with_error_code(code)
+                    .with_producer_id(ProducerId(id))
+                    .with_producer_epoch(epoch),
+            )
         }
         other => panic!("the scripted coordinator does not serve {other:?}"),
     }
@@ -289,11 +321,17 @@ fn record(value: &str) -> ProducerRecord {
 }
 
 fn produce_v11(code: i16) -> Seen {
+    produce(11, code, 0, 0)
+}
+
+fn produce(version: i16, code: i16, epoch: i16, sequence: i32) -> Seen {
     Seen::Produce {
-        version: 11,
+        version,
         transactional: true,
         id: Some("scripted-tx".to_owned()),
         code,
+        epoch,
+        sequence,
     }
 }
 
@@ -552,4 +590,84 @@ async fn an_unauthorized_transactional_id_is_fatal_and_misuse_is_refused() {
     );
     assert_eq!(plain.transaction_state(), None);
     plain.close(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn transactions_v2_add_partitions_by_produce_and_bump_the_epoch_at_each_end() {
+    let coordinator = Coordinator::start_with(true, &[]).await;
+    let producer = coordinator.producer();
+    producer.init_transactions().await.unwrap();
+    producer.begin_transaction().unwrap();
+    // Awaited one by one: one batch each.
+    producer.send(record("a")).await.unwrap().await.unwrap();
+    producer.send(record("b")).await.unwrap().await.unwrap();
+    let group = ConsumerGroupMetadata::new("g");
+    let offsets = BTreeMap::from([(TopicPartition::new("in", 0), 1)]);
+    producer
+        .send_offsets_to_transaction(&offsets, &group)
+        .await
+        .unwrap();
+    producer.commit_transaction().await.unwrap();
+    producer.begin_transaction().unwrap();
+    producer.send(record("c")).await.unwrap().await.unwrap();
+    producer.abort_transaction().await.unwrap();
+    producer.begin_transaction().unwrap();
+    producer.send(record("d")).await.unwrap();
+    producer.commit_transaction().await.unwrap();
+    let calls = coordinator.calls();
+    // No AddPartitionsToTxn or AddOffsetsToTxn; Produce v12, EndTxn v5,
+    // TxnOffsetCommit v5; each EndTxn bumps the epoch and the next
+    // transaction's sequences start over at 0.
+    let mut produced = calls
+        .iter()
+        .filter(|s| matches!(s, Seen::Produce { .. }))
+        .cloned()
+        .collect::<Vec<_>>();
+    produced.dedup();
+    assert_eq!(
+        produced,
+        [
+            produce(12, 0, 0, 0),
+            produce(12, 0, 0, 1),
+            produce(12, 0, 1, 0),
+            produce(12, 0, 2, 0),
+        ],
+        "{calls:?}"
+    );
+    let rest: Vec<_> = calls
+        .iter()
+        .filter(|s| !matches!(s, Seen::Produce { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        rest,
+        [
+            Seen::InitProducerId {
+                producer_id: -1,
+                epoch: -1
+            },
+            Seen::TxnOffsetCommit {
+                version: 5,
+                generation: -1,
+                member: String::new(),
+                code: 0
+            },
+            Seen::EndTxn {
+                version: 5,
+                commit: true,
+                code: 0
+            },
+            Seen::EndTxn {
+                version: 5,
+                commit: false,
+                code: 0
+            },
+            Seen::EndTxn {
+                version: 5,
+                commit: true,
+                code: 0
+            },
+        ]
+    );
+    producer.close(Duration::from_secs(5)).await.unwrap();
 }

@@ -1,5 +1,7 @@
-//! durian's transactional producer (transactions V1) against Apache
-//! Kafka 4.x, one KRaft node run by durian-testkit's `KafkaCluster`:
+//! durian's transactional producer against Apache Kafka 4.x, one KRaft
+//! node run by durian-testkit's `KafkaCluster` (which finalizes
+//! `transaction.version` 2), every scenario once with transactions V2
+//! (durian's default there) and once with V1 (`transaction_v2 = false`):
 //!
 //! - commit: a read_committed durian consumer sees every record;
 //! - abort: read_committed sees none of the aborted records (only a later
@@ -34,10 +36,17 @@ use tokio::time::Instant;
 /// How long any one wait of these scenarios may take before it fails.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-fn transactional(bootstrap: &str, id: &str) -> Producer<String, String> {
+/// `base` for one protocol: each scenario runs under V1 and V2 with its
+/// own topics, transactional ids and groups.
+fn named(base: &str, v2: bool) -> String {
+    format!("{base}-v{}", if v2 { 2 } else { 1 })
+}
+
+fn transactional(bootstrap: &str, id: &str, v2: bool) -> Producer<String, String> {
     Producer::builder()
         .bootstrap_servers([bootstrap])
-        .transactional_id(id)
+        .transactional_id(named(id, v2))
+        .configure(|c| c.transaction_v2 = v2)
         .serializers(StringSerializer, StringSerializer)
         .build()
         .unwrap()
@@ -92,17 +101,21 @@ async fn transactions_on_kafka() {
         return;
     };
     let bootstrap = kafka.bootstrap();
-    commit_is_visible_to_read_committed(&bootstrap).await;
-    abort_is_hidden_from_read_committed(&bootstrap).await;
-    a_newer_producer_fences_the_older(&bootstrap).await;
-    offsets_commit_with_the_transaction(&bootstrap).await;
-    consume_transform_produce_exactly_once(&bootstrap).await;
+    // Kafka 4.x finalizes transaction.version 2 on new clusters: V2 is
+    // what durian picks by default; V1 is forced by the switch.
+    for v2 in [true, false] {
+        commit_is_visible_to_read_committed(&bootstrap, v2).await;
+        abort_is_hidden_from_read_committed(&bootstrap, v2).await;
+        a_newer_producer_fences_the_older(&bootstrap, v2).await;
+        offsets_commit_with_the_transaction(&bootstrap, v2).await;
+        consume_transform_produce_exactly_once(&bootstrap, v2).await;
+    }
 }
 
-async fn commit_is_visible_to_read_committed(bootstrap: &str) {
-    let topic = "txn-commit";
+async fn commit_is_visible_to_read_committed(bootstrap: &str, v2: bool) {
+    let topic = &named("txn-commit", v2);
     create_topic(bootstrap, topic, 3).await.unwrap();
-    let producer = transactional(bootstrap, "txn-commit-producer");
+    let producer = transactional(bootstrap, "txn-commit-producer", v2);
     // Misuse is refused before init, and without a transaction.
     let early = producer
         .send(record(topic, "early".into()))
@@ -134,10 +147,10 @@ async fn commit_is_visible_to_read_committed(bootstrap: &str) {
     producer.close(Duration::from_secs(10)).await.unwrap();
 }
 
-async fn abort_is_hidden_from_read_committed(bootstrap: &str) {
-    let topic = "txn-abort";
+async fn abort_is_hidden_from_read_committed(bootstrap: &str, v2: bool) {
+    let topic = &named("txn-abort", v2);
     create_topic(bootstrap, topic, 2).await.unwrap();
-    let producer = transactional(bootstrap, "txn-abort-producer");
+    let producer = transactional(bootstrap, "txn-abort-producer", v2);
     producer.init_transactions().await.unwrap();
 
     // Written, then aborted.
@@ -151,7 +164,8 @@ async fn abort_is_hidden_from_read_committed(bootstrap: &str) {
     // Not sent yet at the abort (linger.ms holds it back): never written.
     let lingering = Producer::builder()
         .bootstrap_servers([bootstrap])
-        .transactional_id("txn-abort-lingering")
+        .transactional_id(named("txn-abort-lingering", v2))
+        .configure(|c| c.transaction_v2 = v2)
         .linger(Duration::from_secs(60))
         .delivery_timeout(Duration::from_secs(120))
         .serializers(StringSerializer, StringSerializer)
@@ -191,10 +205,10 @@ async fn abort_is_hidden_from_read_committed(bootstrap: &str) {
     producer.close(Duration::from_secs(10)).await.unwrap();
 }
 
-async fn a_newer_producer_fences_the_older(bootstrap: &str) {
-    let topic = "txn-fence";
+async fn a_newer_producer_fences_the_older(bootstrap: &str, v2: bool) {
+    let topic = &named("txn-fence", v2);
     create_topic(bootstrap, topic, 1).await.unwrap();
-    let old = transactional(bootstrap, "txn-fenced");
+    let old = transactional(bootstrap, "txn-fenced", v2);
     old.init_transactions().await.unwrap();
     old.begin_transaction().unwrap();
     old.send(record(topic, "old".into()))
@@ -203,7 +217,7 @@ async fn a_newer_producer_fences_the_older(bootstrap: &str) {
         .await
         .unwrap();
 
-    let new = transactional(bootstrap, "txn-fenced");
+    let new = transactional(bootstrap, "txn-fenced", v2);
     new.init_transactions().await.unwrap();
 
     let error = old.commit_transaction().await.unwrap_err();
@@ -240,8 +254,12 @@ async fn a_newer_producer_fences_the_older(bootstrap: &str) {
     new.close(Duration::from_secs(10)).await.unwrap();
 }
 
-async fn offsets_commit_with_the_transaction(bootstrap: &str) {
-    let (input, output, group) = ("txn-offsets-in", "txn-offsets-out", "txn-offsets-group");
+async fn offsets_commit_with_the_transaction(bootstrap: &str, v2: bool) {
+    let (input, output, group) = (
+        &named("txn-offsets-in", v2),
+        &named("txn-offsets-out", v2),
+        &named("txn-offsets-group", v2),
+    );
     create_topic(bootstrap, input, 1).await.unwrap();
     create_topic(bootstrap, output, 1).await.unwrap();
     let plain = Producer::builder()
@@ -264,15 +282,15 @@ async fn offsets_commit_with_the_transaction(bootstrap: &str) {
         read.extend(batch.iter().map(|r| r.offset));
     }
     let metadata = consumer.group_metadata().unwrap();
-    assert_eq!(metadata.group_id, group);
+    assert_eq!(&metadata.group_id, group);
     assert!(metadata.generation_id > 0, "{metadata:?}");
     assert!(!metadata.member_id.is_empty(), "{metadata:?}");
 
-    let producer = transactional(bootstrap, "txn-offsets-producer");
+    let producer = transactional(bootstrap, "txn-offsets-producer", v2);
     producer.init_transactions().await.unwrap();
     producer.begin_transaction().unwrap();
     producer.send(record(output, "out".into())).await.unwrap();
-    let tp = TopicPartition::new(input, 0);
+    let tp = TopicPartition::new(input.as_str(), 0);
     let offsets = BTreeMap::from([(tp.clone(), 5)]);
     producer
         .send_offsets_to_transaction(&offsets, &metadata)
@@ -329,8 +347,12 @@ fn group_consumer(bootstrap: &str, group: &str) -> Consumer {
         .unwrap()
 }
 
-async fn consume_transform_produce_exactly_once(bootstrap: &str) {
-    let (input, output, group) = ("txn-ctp-in", "txn-ctp-out", "txn-ctp-group");
+async fn consume_transform_produce_exactly_once(bootstrap: &str, v2: bool) {
+    let (input, output, group) = (
+        &named("txn-ctp-in", v2),
+        &named("txn-ctp-out", v2),
+        &named("txn-ctp-group", v2),
+    );
     const COUNT: usize = 300;
     create_topic(bootstrap, input, 3).await.unwrap();
     create_topic(bootstrap, output, 3).await.unwrap();
@@ -346,7 +368,7 @@ async fn consume_transform_produce_exactly_once(bootstrap: &str) {
 
     let mut consumer = group_consumer(bootstrap, group);
     consumer.subscribe([input]).unwrap();
-    let producer = transactional(bootstrap, "txn-ctp-producer");
+    let producer = transactional(bootstrap, "txn-ctp-producer", v2);
     producer.init_transactions().await.unwrap();
     let mut copied = 0usize;
     let mut rounds = 0usize;

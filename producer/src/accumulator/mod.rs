@@ -235,6 +235,8 @@ pub(crate) struct Accumulator {
     topics: HashMap<Arc<str>, TopicQueues>,
     settings: AccumulatorSettings,
     next_batch_id: u64,
+    /// Transactions V2: partitions need no AddPartitionsToTxn.
+    implicit_add: bool,
 }
 
 impl Accumulator {
@@ -243,6 +245,7 @@ impl Accumulator {
             topics: HashMap::new(),
             settings,
             next_batch_id: 0,
+            implicit_add: false,
         }
     }
 
@@ -303,7 +306,11 @@ impl Accumulator {
         let index = usize::try_from(partition).map_err(|_| invalid())?;
         let queue = queues.partitions.get_mut(index).ok_or_else(invalid)?;
         if settings.transactional && queue.admission == Admission::Free {
-            queue.admission = Admission::Wanted;
+            queue.admission = if self.implicit_add {
+                Admission::Implicit
+            } else {
+                Admission::Wanted
+            };
         }
         let encode_error = |source| {
             ProducerError::Client(durian_core::Error::Batch {

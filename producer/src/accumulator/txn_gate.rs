@@ -3,7 +3,8 @@
 //! transaction (transactions V1).
 //!
 //! ```text
-//!  append (first record of the partition in this transaction)
+//!  V2 (implicit add): Free ──append──▶ Implicit ──first batch taken──▶ Added
+//!  V1: append (first record of the partition in this transaction)
 //!     Free ──▶ Wanted ──take_wanted (sender)──▶ Pending ──admit(ok)──▶ Added ── readiness as usual
 //!                 ▲                                │ admit(failed)
 //!                 └────────── Free ◀───────────────┘         end_transaction: all Free
@@ -29,6 +30,10 @@ pub(crate) enum Admission {
     Wanted,
     /// AddPartitionsToTxn is in flight for it.
     Pending,
+    /// Transactions V2: the broker adds the partition when its first
+    /// batch arrives (Produce v12); it may be sent, and counts as added
+    /// once a batch was taken for a request.
+    Implicit,
     /// Added: its batches may be sent.
     Added,
 }
@@ -102,6 +107,12 @@ impl Accumulator {
     /// The first batch failure since the transaction began, if any.
     pub(crate) fn transaction_failure(&self) -> Option<ProducerError> {
         self.queues().find_map(|q| q.first_failure.clone())
+    }
+
+    /// Transactions V2 (`true`): partitions join the transaction with
+    /// their first Produce instead of AddPartitionsToTxn.
+    pub(crate) fn set_implicit_add(&mut self, implicit: bool) {
+        self.implicit_add = implicit;
     }
 
     /// Forgets the ended transaction: every partition free, no failure.

@@ -325,10 +325,9 @@ impl Sender {
             request,
             expect_response: config.acks != Acks::None,
             timeout,
-            max_version: if self.shared.txn.is_some() {
-                sink::PRODUCE_TV1_MAX
-            } else {
-                sink::PRODUCE_VERSIONS.max
+            max_version: match &self.shared.txn {
+                Some(txn) if !txn.is_v2() => sink::PRODUCE_TV1_MAX,
+                _ => sink::PRODUCE_VERSIONS.max,
             },
         };
         let sink = self

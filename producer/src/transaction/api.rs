@@ -53,6 +53,15 @@ impl<K, V> Producer<K, V> {
                     "transactions initialized"
                 );
                 txn.set_identity(identity);
+                let v2 = shared.config.transaction_v2
+                    && requests::offers_v2(&shared.client, &txn.id).await;
+                tracing::info!(
+                    transactional_id = %txn.id,
+                    version = if v2 { 2 } else { 1 },
+                    "transactions protocol chosen"
+                );
+                txn.set_v2(v2);
+                shared.accumulator().set_implicit_add(v2);
                 txn.transition(operation, TransactionState::Ready)?;
                 shared.wakeup.notify_one();
                 Ok(())
@@ -108,15 +117,27 @@ impl<K, V> Producer<K, V> {
                 state: Some(txn.state()),
             })?;
         let limits = limits(shared);
-        let added =
-            requests::add_offsets(&shared.client, &txn.id, identity, &group.group_id, limits).await;
-        if let Err(failure) = added {
-            return Err(failed(shared, txn, "AddOffsetsToTxn", operation, failure));
+        let v2 = txn.is_v2();
+        // Transactions V2: TxnOffsetCommit v5 adds the offsets itself.
+        if !v2 {
+            let added =
+                requests::add_offsets(&shared.client, &txn.id, identity, &group.group_id, limits)
+                    .await;
+            if let Err(failure) = added {
+                return Err(failed(shared, txn, "AddOffsetsToTxn", operation, failure));
+            }
         }
         txn.set_offsets_added();
-        let committed =
-            requests::txn_offset_commit(&shared.client, &txn.id, identity, offsets, group, limits)
-                .await;
+        let committed = requests::txn_offset_commit(
+            &shared.client,
+            &txn.id,
+            identity,
+            offsets,
+            group,
+            v2,
+            limits,
+        )
+        .await;
         committed.map_err(|failure| failed(shared, txn, "TxnOffsetCommit", operation, failure))
     }
 
@@ -153,9 +174,19 @@ impl<K, V> Producer<K, V> {
                     operation,
                     state: Some(txn.state()),
                 })?;
-            let ended =
-                requests::end_txn(&shared.client, &txn.id, identity, true, limits(shared)).await;
-            ended.map_err(|failure| failed(shared, txn, "EndTxn", operation, failure))?;
+            let ended = requests::end_txn(
+                &shared.client,
+                &txn.id,
+                identity,
+                (true, txn.is_v2()),
+                limits(shared),
+            )
+            .await;
+            let next =
+                ended.map_err(|failure| failed(shared, txn, "EndTxn", operation, failure))?;
+            if let Some(next) = next {
+                txn.set_identity(next);
+            }
         }
         shared.accumulator().end_transaction();
         txn.finish();
@@ -205,11 +236,23 @@ impl<K, V> Producer<K, V> {
         };
         let started = shared.accumulator().transaction_started() || txn.offsets_added();
         if started {
-            let ended =
-                requests::end_txn(&shared.client, &txn.id, identity, false, limits(shared)).await;
-            ended.map_err(|failure| failed(shared, txn, "EndTxn", operation, failure))?;
+            let ended = requests::end_txn(
+                &shared.client,
+                &txn.id,
+                identity,
+                (false, txn.is_v2()),
+                limits(shared),
+            )
+            .await;
+            let next =
+                ended.map_err(|failure| failed(shared, txn, "EndTxn", operation, failure))?;
+            // Transactions V2: the abort bumped the epoch already.
+            if let Some(next) = next {
+                txn.set_identity(next);
+            }
         }
         if txn.bump_needed() {
+            let identity = txn.identity().unwrap_or(identity);
             // A batch with a sequence number failed: its gap would make the
             // broker refuse the next batch of its partition. A new epoch
             // starts every partition over (KIP-360).

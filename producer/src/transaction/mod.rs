@@ -1,4 +1,6 @@
-//! Transactions (transactions V1, as the Java client's `TransactionManager`).
+//! Transactions, as the Java client's `TransactionManager` runs them:
+//! V1 (explicit AddPartitionsToTxn) everywhere, V2 (KIP-890) when the
+//! cluster finalized `transaction.version` 2 or more.
 //!
 //! ```text
 //!  init_transactions ─FindCoordinator(txn)─▶ InitProducerId(transactional.id) ─▶ identity ─▶ sender
@@ -14,6 +16,12 @@
 //! (accumulator/txn_gate.rs), under the lock sends and drains take.
 //! Errors are classified per request (classify.rs) into retried,
 //! abortable and fatal ones.
+//!
+//! Transactions V2 differ in three places: a partition joins the
+//! transaction with its first Produce (v12) instead of AddPartitionsToTxn,
+//! TxnOffsetCommit (v5) adds the group's offsets without AddOffsetsToTxn,
+//! and EndTxn (v5) bumps the epoch, which its response carries (the
+//! sender then starts every sequence over).
 
 mod api;
 mod classify;
@@ -59,6 +67,8 @@ struct Inner {
     /// A batch with a sequence number failed: the epoch must be bumped
     /// after the abort, or the next batches would follow a gap.
     bump_needed: bool,
+    /// Transactions V2 (KIP-890) in use: decided by `init_transactions`.
+    v2: bool,
 }
 
 impl TransactionManager {
@@ -74,6 +84,7 @@ impl TransactionManager {
                 abortable: None,
                 offsets_added: false,
                 bump_needed: false,
+                v2: false,
             }),
             partitions_added: Notify::new(),
         }
@@ -165,6 +176,15 @@ impl TransactionManager {
                 state: Some(state),
             }),
         }
+    }
+
+    /// Whether transactions V2 are in use.
+    pub(crate) fn is_v2(&self) -> bool {
+        self.inner().v2
+    }
+
+    fn set_v2(&self, v2: bool) {
+        self.inner().v2 = v2;
     }
 
     /// Asks for an epoch bump after the abort.

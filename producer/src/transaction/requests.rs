@@ -29,6 +29,11 @@ const ADD_PARTITIONS_CLIENT_MAX: i16 = 3;
 /// EndTxn v5 and TxnOffsetCommit v5 announce transactions V2.
 const END_TXN_TV1_MAX: i16 = 4;
 const TXN_OFFSET_COMMIT_TV1_MAX: i16 = 4;
+/// The first versions of transactions V2.
+const END_TXN_TV2_MIN: i16 = 5;
+const PRODUCE_TV2_MIN: i16 = 12;
+/// The finalized feature that enables transactions V2 at level 2.
+const TRANSACTION_VERSION_FEATURE: &str = "transaction.version";
 
 /// How long and how fast a transactional request is retried.
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +91,40 @@ pub(crate) async fn init_producer_id(
         id: response.producer_id.0,
         epoch: response.producer_epoch,
     })
+}
+
+/// Whether the transaction coordinator offers transactions V2: the
+/// cluster finalized `transaction.version` 2 or more, and the broker
+/// serves EndTxn v5 and Produce v12 (as the Java client decides). Any
+/// failure to find out keeps V1, which every broker serves.
+pub(crate) async fn offers_v2(client: &Client, id: &str) -> bool {
+    let target = durian_core::Target::Coordinator {
+        kind: CoordinatorKind::Transaction,
+        key: id.to_owned(),
+    };
+    let request = durian_core::connection::versions::api_versions_request();
+    let response = match client.send(target, request).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::debug!(%error, "ApiVersions to the transaction coordinator failed; using transactions V1");
+            return false;
+        }
+    };
+    let level = response
+        .finalized_features
+        .iter()
+        .find(|f| f.name.as_str() == TRANSACTION_VERSION_FEATURE)
+        .map_or(0, |f| f.max_version_level);
+    let max_of = |api: kafka_protocol::messages::ApiKey| {
+        response
+            .api_keys
+            .iter()
+            .find(|k| k.api_key == api as i16)
+            .map_or(-1, |k| k.max_version)
+    };
+    level >= 2
+        && max_of(kafka_protocol::messages::ApiKey::EndTxn) >= END_TXN_TV2_MIN
+        && max_of(kafka_protocol::messages::ApiKey::Produce) >= PRODUCE_TV2_MIN
 }
 
 /// AddPartitionsToTxn (v3 at most) for `partitions`.
@@ -171,6 +210,7 @@ pub(crate) async fn txn_offset_commit(
     identity: ProducerIdentity,
     offsets: &BTreeMap<TopicPartition, i64>,
     group: &ConsumerGroupMetadata,
+    v2: bool,
     limits: Limits,
 ) -> Result<(), RpcFailure> {
     let mut topics: BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = BTreeMap::new();
@@ -204,7 +244,11 @@ pub(crate) async fn txn_offset_commit(
         client,
         TxnRequest::TxnOffsetCommit,
         target,
-        TXN_OFFSET_COMMIT_TV1_MAX,
+        if v2 {
+            i16::MAX
+        } else {
+            TXN_OFFSET_COMMIT_TV1_MAX
+        },
         limits,
     )
     .run(request, |r| {
@@ -217,22 +261,31 @@ pub(crate) async fn txn_offset_commit(
     .map(|_| ())
 }
 
-/// EndTxn: commit or abort the open transaction.
+/// EndTxn: commit or abort the open transaction. With transactions V2
+/// the coordinator bumps the epoch and answers the identity to use next.
 pub(crate) async fn end_txn(
     client: &Client,
     id: &str,
     identity: ProducerIdentity,
-    commit: bool,
+    (commit, v2): (bool, bool),
     limits: Limits,
-) -> Result<(), RpcFailure> {
+) -> Result<Option<ProducerIdentity>, RpcFailure> {
     let request = EndTxnRequest::default()
         .with_transactional_id(transactional_id(id))
         .with_producer_id(ProducerId(identity.id))
         .with_producer_epoch(identity.epoch)
         .with_committed(commit);
     let target = (CoordinatorKind::Transaction, id);
-    call(client, TxnRequest::EndTxn, target, END_TXN_TV1_MAX, limits)
+    let max_version = if v2 { i16::MAX } else { END_TXN_TV1_MAX };
+    let response = call(client, TxnRequest::EndTxn, target, max_version, limits)
         .run(request, |r| check(r.error_code))
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(
+        (v2 && response.producer_id.0 >= 0 && response.producer_epoch >= 0).then_some(
+            ProducerIdentity {
+                id: response.producer_id.0,
+                epoch: response.producer_epoch,
+            },
+        ),
+    )
 }
