@@ -37,6 +37,7 @@ pub use config::{ConsumerConfig, IsolationLevel, OffsetReset, CONSUMER_PROPERTIE
 pub use consumer::{Consumer, ConsumerBuilder, PollBatch};
 /// The header type of [`ConsumerRecord::headers`].
 pub use durian_core::record::RecordHeader;
+pub use durian_core::ConsumerGroupMetadata;
 pub use error::{ConsumerError, Result};
 pub use listener::{NoopListener, RebalanceListener};
 pub use metrics::ConsumerMetrics;

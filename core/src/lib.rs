@@ -11,6 +11,7 @@ pub mod config;
 pub mod connection;
 pub mod coordinator;
 pub mod error;
+mod group_metadata;
 pub mod metadata;
 pub mod protocol;
 pub mod record;
@@ -25,6 +26,7 @@ pub use client::{Client, SendOptions, Target};
 pub use config::ClientConfig;
 pub use coordinator::CoordinatorKind;
 pub use error::{BatchStage, Error, KafkaCode, KafkaError, Result};
+pub use group_metadata::ConsumerGroupMetadata;
 pub use metadata::{
     BrokerInfo, ClusterMetadata, MetadataTrigger, PartitionMetadata, TopicMetadata,
 };

@@ -115,6 +115,20 @@ pub const PRODUCER_PROPERTIES: &[PropertyDoc] = &[
         default: "true",
         doc: "Sticky partitioner prefers partitions with shorter queues (brokers that keep up).",
     },
+    PropertyDoc {
+        name: "transactional.id",
+        default: "",
+        doc: "Makes the producer transactional (empty: not transactional): init_transactions, \
+              begin/commit/abort_transaction. Needs enable.idempotence=true; a newer producer \
+              with the same id fences this one.",
+    },
+    PropertyDoc {
+        name: "transaction.timeout.ms",
+        default: "60000",
+        doc: "How long the transaction coordinator lets a transaction stay open before it \
+              aborts it; sent with InitProducerId (the broker caps it at \
+              transaction.max.timeout.ms).",
+    },
 ];
 
 /// All settings of a producer. Build with [`ProducerConfig::builder`] or
@@ -153,6 +167,15 @@ pub struct ProducerConfig {
     pub partitioner_ignore_keys: bool,
     /// `partitioner.adaptive.partitioning.enable`.
     pub adaptive_partitioning: bool,
+    /// `transactional.id`: `Some` makes the producer transactional.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`.
+    pub transaction_timeout: Duration,
+    /// Use transactions V2 (KIP-890) when the cluster has finalized
+    /// `transaction.version` 2 or more (default `true`); `false` keeps V1
+    /// (explicit AddPartitionsToTxn) on every cluster. durian's own switch:
+    /// no Kafka property sets it.
+    pub transaction_v2: bool,
 }
 
 impl ProducerConfig {
@@ -174,6 +197,9 @@ impl ProducerConfig {
             partitioner: PartitionerKind::Default,
             partitioner_ignore_keys: false,
             adaptive_partitioning: true,
+            transactional_id: None,
+            transaction_timeout: Duration::from_millis(60_000),
+            transaction_v2: true,
         }
     }
 
@@ -250,6 +276,28 @@ impl ProducerConfig {
                 ),
             ));
         }
+        if let Some(id) = &self.transactional_id {
+            if id.is_empty() {
+                return Err(Error::config(
+                    "transactional.id",
+                    "must not be empty (leave it unset for a producer without transactions)",
+                ));
+            }
+            if !self.enable_idempotence {
+                return Err(Error::config(
+                    "enable.idempotence",
+                    "a transactional producer needs idempotence; set enable.idempotence=true \
+                     or remove transactional.id",
+                ));
+            }
+        }
+        let timeout_ms = self.transaction_timeout.as_millis();
+        if timeout_ms == 0 || timeout_ms > i32::MAX as u128 {
+            return Err(Error::config(
+                "transaction.timeout.ms",
+                "must be between 1 and 2147483647",
+            ));
+        }
         if self.enable_idempotence {
             let conflict = if self.acks != Acks::All {
                 Some(("acks", "idempotence needs acks=all"))
@@ -291,6 +339,8 @@ struct ProducerKeys {
     partitioner: Option<PartitionerKind>,
     ignore_keys: Option<bool>,
     adaptive: Option<bool>,
+    transactional_id: Option<String>,
+    transaction_timeout: Option<Duration>,
 }
 
 impl ProducerKeys {
@@ -310,6 +360,9 @@ impl ProducerKeys {
         c.partitioner = self.partitioner.unwrap_or(c.partitioner);
         c.partitioner_ignore_keys = self.ignore_keys.unwrap_or(c.partitioner_ignore_keys);
         c.adaptive_partitioning = self.adaptive.unwrap_or(c.adaptive_partitioning);
+        // Empty means unset, as the documented default says.
+        c.transactional_id = self.transactional_id.filter(|id| !id.is_empty());
+        c.transaction_timeout = self.transaction_timeout.unwrap_or(c.transaction_timeout);
         c
     }
 }
@@ -366,6 +419,8 @@ fn take_producer_keys(parser: &mut PropertyParser) -> Result<ProducerKeys, Error
         partitioner,
         ignore_keys: parser.take_bool("partitioner.ignore.keys")?,
         adaptive: parser.take_bool("partitioner.adaptive.partitioning.enable")?,
+        transactional_id: parser.take("transactional.id"),
+        transaction_timeout: parser.take_millis("transaction.timeout.ms")?,
     })
 }
 
@@ -415,6 +470,12 @@ impl ProducerConfigBuilder {
         partitioner_ignore_keys: bool;
         /// `partitioner.adaptive.partitioning.enable`.
         adaptive_partitioning: bool;
+        /// `transactional.id`.
+        transactional_id: Option<String>;
+        /// `transaction.timeout.ms`.
+        transaction_timeout: Duration;
+        /// Transactions V2 when the cluster offers them (durian only).
+        transaction_v2: bool;
     }
 
     /// Validates and returns the config.
@@ -530,6 +591,31 @@ mod tests {
             ])
             .unwrap();
         }
+    }
+
+    #[test]
+    fn a_transactional_id_needs_idempotence() {
+        let config = ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("transactional.id", "tx-1"),
+            ("transaction.timeout.ms", "30000"),
+        ])
+        .unwrap();
+        assert_eq!(config.transactional_id.as_deref(), Some("tx-1"));
+        assert_eq!(config.transaction_timeout, Duration::from_secs(30));
+        let err = ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("transactional.id", "tx-1"),
+            ("enable.idempotence", "false"),
+        ])
+        .unwrap_err();
+        assert_eq!(property_of(err), "enable.idempotence");
+        let err = ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("transaction.timeout.ms", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(property_of(err), "transaction.timeout.ms");
     }
 
     #[test]

@@ -257,6 +257,71 @@ pub enum ProducerError {
     #[error("the producer is in a fatal state and must be recreated: {0}")]
     Fatal(FatalError),
 
+    /// A newer producer with the same `transactional.id` called
+    /// `init_transactions` and took over (`PRODUCER_FENCED`,
+    /// `INVALID_PRODUCER_EPOCH`): this producer can do nothing more
+    /// (every later call fails with this); close it.
+    #[error(
+        "producer fenced: a newer producer with transactional.id `{transactional_id}` took \
+         over ({error}); close this producer"
+    )]
+    ProducerFenced {
+        /// The transactional id.
+        transactional_id: String,
+        /// The broker's error.
+        error: durian_core::Error,
+    },
+
+    /// The open transaction cannot be committed (a send in it failed, a
+    /// partition or the group's offsets could not be added, ...): call
+    /// `abort_transaction`, then start again. Sends fail with this until then.
+    #[error(
+        "the transaction cannot be committed and must be aborted (abort_transaction): {reason}"
+    )]
+    TransactionAbortable {
+        /// What doomed the transaction.
+        reason: String,
+    },
+
+    /// The record's transaction was aborted (`abort_transaction`) before
+    /// the record was sent; it was not written.
+    #[error("the transaction was aborted before the record was sent; it was not written")]
+    TransactionAborted,
+
+    /// A transactional call that the producer's state does not allow
+    /// (e.g. `send` before `begin_transaction`, `commit_transaction`
+    /// twice), or any transactional call on a producer without
+    /// `transactional.id` (`state` is then `None`).
+    #[error(
+        "{operation} is not allowed {}",
+        match state {
+            Some(state) => format!("in transaction state {state}"),
+            None => "without transactional.id".to_owned(),
+        }
+    )]
+    InvalidTransactionState {
+        /// The call.
+        operation: &'static str,
+        /// The state it found, `None` without transactions.
+        state: Option<crate::transaction::TransactionState>,
+    },
+
+    /// A transactional call could not finish within `max.block.ms`
+    /// (coordinator unreachable or busy); the call may be made again and
+    /// resumes where it stopped.
+    #[error(
+        "{operation} did not complete within max.block.ms ({waited:?}){}; call it again",
+        last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+    )]
+    TransactionTimeout {
+        /// The call.
+        operation: &'static str,
+        /// How long it tried.
+        waited: Duration,
+        /// The last error of the coordinator, if any.
+        last_error: Option<durian_core::Error>,
+    },
+
     /// `close` gave up on this record (its timeout elapsed first).
     #[error("the producer was closed before the record was delivered")]
     Aborted,
@@ -299,12 +364,34 @@ pub enum FatalError {
         /// The last offset the broker acknowledged to this producer.
         last_acked_offset: i64,
     },
+
+    /// A transactional request failed with an error the producer cannot
+    /// recover from (e.g. `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`,
+    /// `INVALID_TXN_STATE`, `UNSUPPORTED_VERSION`; docs/PRODUCER.md has
+    /// the table).
+    #[error("{request} failed: {error}")]
+    Transaction {
+        /// The request: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+        /// TxnOffsetCommit or EndTxn.
+        request: &'static str,
+        /// The broker's error.
+        error: durian_core::Error,
+    },
 }
 
 impl ProducerError {
     /// Whether this error ends the producer (every later send fails too).
     pub fn is_fatal(&self) -> bool {
-        matches!(self, ProducerError::Fatal(_))
+        matches!(
+            self,
+            ProducerError::Fatal(_) | ProducerError::ProducerFenced { .. }
+        )
+    }
+
+    /// Whether this error dooms only the open transaction, which
+    /// `abort_transaction` recovers from.
+    pub fn is_transaction_abortable(&self) -> bool {
+        matches!(self, ProducerError::TransactionAbortable { .. })
     }
 }
 

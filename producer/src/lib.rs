@@ -36,11 +36,13 @@ pub mod schema_registry;
 mod sender;
 pub mod serializer;
 mod shared;
+mod transaction;
 
 pub use api::ProducerApi;
 pub use config::{Acks, ProducerConfig, ProducerConfigBuilder, PRODUCER_PROPERTIES};
 pub use delivery::DeliveryFuture;
 pub use durian_core::compression::Compression;
+pub use durian_core::{ConsumerGroupMetadata, TopicPartition};
 pub use error::{FatalError, ProducerError, Result};
 pub use metrics::ProducerMetrics;
 /// A producer without a broker for tests (cargo feature `testing`).
@@ -54,3 +56,4 @@ pub use serializer::JsonSerializer;
 pub use serializer::{
     BytesSerializer, IntegerSerializer, SerializeError, Serializer, StringSerializer,
 };
+pub use transaction::TransactionState;

@@ -109,7 +109,7 @@ impl Producer {
 }
 
 impl<K, V> Producer<K, V> {
-    fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.handle.shared
     }
 
@@ -126,6 +126,11 @@ impl<K, V> Producer<K, V> {
     ) -> Result<DeliveryFuture, ProducerError> {
         let shared = self.shared();
         shared.check_open()?;
+        // A transactional producer sends only inside a transaction; checked
+        // early too, so a misuse fails before waiting for metadata.
+        if let Some(txn) = &shared.txn {
+            txn.check_send()?;
+        }
         let started = Instant::now();
         let deadline = started + shared.config.max_block;
         let key = match &record.key {
@@ -179,6 +184,11 @@ impl<K, V> Producer<K, V> {
                 // Checked under the lock the sender's exit test also takes,
                 // so no record lands in a queue nobody drains any more.
                 shared.check_open()?;
+                // Also under the lock: a commit or abort that starts
+                // after this check finds the record in the accumulator.
+                if let Some(txn) = &shared.txn {
+                    txn.check_send()?;
+                }
                 accumulator.append(
                     topic,
                     &partitions,
@@ -432,6 +442,18 @@ impl<K, V> ProducerBuilder<K, V> {
         self.configure(|c| c.max_block = timeout)
     }
 
+    /// `transactional.id`: makes the producer transactional
+    /// (`init_transactions`, `begin_transaction`, ...).
+    pub fn transactional_id(self, id: impl Into<String>) -> Self {
+        let id = id.into();
+        self.configure(|c| c.transactional_id = Some(id))
+    }
+
+    /// `transaction.timeout.ms`.
+    pub fn transaction_timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.transaction_timeout = timeout)
+    }
+
     /// A partitioner instead of the one the `partitioner` property names
     /// (by default the Java client's: murmur2 keys, sticky otherwise).
     pub fn partitioner(mut self, partitioner: impl Partitioner) -> Self {
@@ -466,6 +488,7 @@ impl<K, V> ProducerBuilder<K, V> {
             retries: config.retries,
             retry_backoff: (config.client.retry_backoff, config.client.retry_backoff_max),
             adaptive: config.adaptive_partitioning,
+            transactional: config.transactional_id.is_some(),
         };
         let partitioner = self
             .partitioner

@@ -16,6 +16,7 @@ use crate::error::ProducerError;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::partitioner::{SharedPartitioner, TopicPartitions};
+use crate::transaction::TransactionManager;
 
 /// Partitions per topic, with the metadata generation they were read from.
 type TopicCache = HashMap<Arc<str>, (u64, Arc<TopicPartitions>)>;
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     /// not in it: it may strike in any state and carries the error.
     pub(crate) fatal: OnceLock<ProducerError>,
     pub(crate) metrics: Metrics,
+    /// With `transactional.id`: the transaction state machine.
+    pub(crate) txn: Option<Arc<TransactionManager>>,
     topics: Mutex<TopicCache>,
     /// Notified when the sender task stops (the lifecycle is then Closed).
     pub(crate) sender_done: Notify,
@@ -51,6 +54,11 @@ impl Shared {
         accumulator: Accumulator,
         partitioner: SharedPartitioner,
     ) -> Self {
+        let txn = config.transactional_id.clone().map(|id| {
+            let timeout_ms =
+                i32::try_from(config.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
+            Arc::new(TransactionManager::new(id, timeout_ms))
+        });
         Shared {
             client,
             budget: MemoryBudget::new(config.buffer_memory),
@@ -62,6 +70,7 @@ impl Shared {
             lifecycle: Lifecycle::new(),
             fatal: OnceLock::new(),
             metrics: Metrics::default(),
+            txn,
             topics: Mutex::new(HashMap::new()),
             sender_done: Notify::new(),
         }

@@ -121,3 +121,60 @@ async fn held_deliveries_wait_for_the_test() {
         Err(ProducerError::Closed)
     ));
 }
+
+#[tokio::test]
+async fn transactions_show_records_at_commit_and_drop_them_at_abort() {
+    use std::collections::BTreeMap;
+
+    use durian_producer::{ConsumerGroupMetadata, TopicPartition, TransactionState};
+
+    let mock: MockProducer<String, String> = MockProducer::new();
+    assert_eq!(mock.transaction_state(), None);
+    mock.init_transactions().await.unwrap();
+    let outside = mock
+        .send(ProducerRecord::new("t", "outside".to_owned()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(outside, ProducerError::InvalidTransactionState { .. }),
+        "{outside}"
+    );
+
+    mock.begin_transaction().unwrap();
+    mock.send(ProducerRecord::new("t", "kept".to_owned()))
+        .await
+        .unwrap();
+    let group = ConsumerGroupMetadata::new("g");
+    let offsets = BTreeMap::from([(TopicPartition::new("in", 0), 7)]);
+    mock.send_offsets_to_transaction(&offsets, &group)
+        .await
+        .unwrap();
+    assert!(mock.sent().is_empty(), "not visible before the commit");
+    assert_eq!(mock.uncommitted().len(), 1);
+    mock.commit_transaction().await.unwrap();
+    assert_eq!(mock.sent()[0].value.as_deref(), Some("kept"));
+    assert_eq!(mock.committed_offsets()["g"], offsets);
+
+    mock.begin_transaction().unwrap();
+    mock.send(ProducerRecord::new("t", "dropped".to_owned()))
+        .await
+        .unwrap();
+    mock.fail_next_commit(ProducerError::TransactionAbortable {
+        reason: "injected".to_owned(),
+    });
+    let commit = mock.commit_transaction().await.unwrap_err();
+    assert!(commit.is_transaction_abortable(), "{commit}");
+    assert_eq!(
+        mock.transaction_state(),
+        Some(TransactionState::AbortableError)
+    );
+    mock.abort_transaction().await.unwrap();
+    assert_eq!(mock.sent().len(), 1, "the aborted record never shows");
+    assert!(mock.uncommitted().is_empty());
+    assert_eq!(mock.transactions_ended(), (1, 1));
+    let twice = mock.commit_transaction().await.unwrap_err();
+    assert!(
+        matches!(twice, ProducerError::InvalidTransactionState { .. }),
+        "{twice}"
+    );
+}

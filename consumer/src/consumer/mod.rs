@@ -343,6 +343,24 @@ impl Consumer {
         }
     }
 
+    /// The group id, generation, member id and `group.instance.id` as
+    /// they are now, for a transactional producer's
+    /// `send_offsets_to_transaction` (KIP-447): the group coordinator
+    /// refuses offsets sent with a generation the group has left behind,
+    /// so a member that lost its partitions cannot commit for them.
+    /// Take it after the `poll` whose records the transaction holds.
+    /// Fails without `group.id`; before the first join the generation is -1
+    /// and the member id empty.
+    pub fn group_metadata(&self) -> Result<durian_core::ConsumerGroupMetadata> {
+        let identity = self.commit_identity()?;
+        Ok(durian_core::ConsumerGroupMetadata {
+            group_id: identity.group_id,
+            generation_id: identity.generation,
+            member_id: identity.member_id,
+            group_instance_id: identity.group_instance_id,
+        })
+    }
+
     /// What the consumer has buffered and in flight right now.
     pub fn metrics(&self) -> ConsumerMetrics {
         let (buffered_records, buffered_bytes, fetches_in_flight) = self.fetcher.buffered();

@@ -240,6 +240,7 @@ pub(super) fn fail_batch(
     else {
         return Effects::default();
     };
+    queue.first_failure.get_or_insert_with(|| error.clone());
     failed(&batch, error)
 }
 
@@ -264,13 +265,19 @@ fn fail_matching(
     error: impl Fn(&ProducerBatch) -> ProducerError,
 ) -> Effects {
     let mut effects = Effects::default();
+    let mut first = None;
     queue.batches.retain(|batch| {
         if !doomed(batch) {
             return true;
         }
-        effects.merge(failed(batch, error(batch)));
+        let error = error(batch);
+        first.get_or_insert_with(|| error.clone());
+        effects.merge(failed(batch, error));
         false
     });
+    if let Some(error) = first {
+        queue.first_failure.get_or_insert(error);
+    }
     effects
 }
 

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use super::batch::BatchState;
 use super::completion::{error_for, fail_batch};
 use super::partition_queue::{DrainRules, Readiness};
+use super::txn_gate::Admission;
 use super::{Accumulator, DrainedBatch, Effects};
 use crate::idempotence::ProducerIdentity;
 
@@ -124,6 +125,10 @@ impl Accumulator {
                     deadline: batch.deadline,
                     body,
                 });
+                // Transactions V2: this Produce adds the partition.
+                if queue.admission == Admission::Implicit {
+                    queue.admission = Admission::Added;
+                }
             }
         }
         (taken, effects)

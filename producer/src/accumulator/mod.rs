@@ -17,6 +17,7 @@ mod completion;
 mod drain;
 mod partition_queue;
 mod split;
+mod txn_gate;
 
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ use buffer_pool::Reservation;
 pub(crate) use drain::seal;
 pub(crate) use partition_queue::DrainRules;
 use partition_queue::{PartitionQueue, Readiness};
+use txn_gate::Admission;
 
 /// Settings the accumulator applies.
 #[derive(Clone, Debug)]
@@ -55,6 +57,9 @@ pub(crate) struct AccumulatorSettings {
     pub(crate) retries: u32,
     pub(crate) retry_backoff: (Duration, Duration),
     pub(crate) adaptive: bool,
+    /// Batches carry the transactional bit and wait for their partition
+    /// to join the transaction (txn_gate.rs).
+    pub(crate) transactional: bool,
 }
 
 /// A record, already serialized, as the accumulator takes it.
@@ -230,6 +235,8 @@ pub(crate) struct Accumulator {
     topics: HashMap<Arc<str>, TopicQueues>,
     settings: AccumulatorSettings,
     next_batch_id: u64,
+    /// Transactions V2: partitions need no AddPartitionsToTxn.
+    implicit_add: bool,
 }
 
 impl Accumulator {
@@ -238,6 +245,7 @@ impl Accumulator {
             topics: HashMap::new(),
             settings,
             next_batch_id: 0,
+            implicit_add: false,
         }
     }
 
@@ -297,6 +305,13 @@ impl Accumulator {
         };
         let index = usize::try_from(partition).map_err(|_| invalid())?;
         let queue = queues.partitions.get_mut(index).ok_or_else(invalid)?;
+        if settings.transactional && queue.admission == Admission::Free {
+            queue.admission = if self.implicit_add {
+                Admission::Implicit
+            } else {
+                Admission::Wanted
+            };
+        }
         let encode_error = |source| {
             ProducerError::Client(durian_core::Error::Batch {
                 stage: BatchStage::Append,
@@ -333,6 +348,7 @@ impl Accumulator {
         }
         let writer = BatchWriter::builder()
             .compression(settings.compression)
+            .transactional(settings.transactional)
             .size_limit(settings.batch_size)
             .build_with_capacity(reservation.bytes().saturating_sub(BATCH_HEADER_LEN));
         let id = self.next_batch_id;

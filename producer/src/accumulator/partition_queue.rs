@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::batch::{BatchState, ProducerBatch};
+use super::txn_gate::Admission;
+use crate::error::ProducerError;
 use crate::idempotence::PartitionSequence;
 
 /// Whether a partition has a batch to send now.
@@ -38,6 +40,13 @@ pub(crate) struct DrainRules {
 pub(crate) struct PartitionQueue {
     pub(crate) batches: VecDeque<ProducerBatch>,
     pub(crate) sequence: PartitionSequence,
+    /// Whether the partition is in the open transaction (always `Free`
+    /// without transactions; see txn_gate.rs).
+    pub(crate) admission: Admission,
+    /// The first batch of this partition that failed since the
+    /// transaction began: a commit must then fail. Kept without
+    /// transactions too (one error, cleared never), for simplicity.
+    pub(crate) first_failure: Option<ProducerError>,
 }
 
 impl PartitionQueue {
@@ -56,6 +65,10 @@ impl PartitionQueue {
     /// batch is in flight until the partition's first sequence under the
     /// current producer id and epoch is acknowledged.
     pub(crate) fn readiness(&self, leader: i32, rules: &DrainRules) -> Readiness {
+        // A transactional partition waits for AddPartitionsToTxn.
+        if self.admission.holds_back() {
+            return Readiness::Idle;
+        }
         let mut in_flight = 0;
         let mut retry_in_flight = false;
         // Only batches sent at least once can be in flight, and they form a

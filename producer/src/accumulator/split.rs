@@ -48,11 +48,16 @@ pub(super) fn split_batch(
         .closed_bytes()
         .ok_or(BatchError::Encode("only a finished batch can be split"))?;
     let records = decode_records(bytes)?;
+    // The halves stay in the batch's transaction, if it had one.
+    let transactional = durian_core::record::BatchHeader::parse(bytes)?.is_transactional();
     if records.len() < 2 {
         return Err(BatchError::Encode("a single record cannot be split"));
     }
     let (front, back) = records.split_at(records.len() / 2);
-    let writers = [rewrite(front, compression)?, rewrite(back, compression)?];
+    let writers = [
+        rewrite(front, compression, transactional)?,
+        rewrite(back, compression, transactional)?,
+    ];
     let front_count =
         i32::try_from(front.len()).map_err(|_| BatchError::Encode("more than i32::MAX records"))?;
 
@@ -100,13 +105,18 @@ pub(super) fn split_batch(
 
 /// A writer holding `records` again, with no size limit (they were in one
 /// batch before), and their count.
-fn rewrite(records: &[Record], compression: Compression) -> Result<(BatchWriter, i32), BatchError> {
+fn rewrite(
+    records: &[Record],
+    compression: Compression,
+    transactional: bool,
+) -> Result<(BatchWriter, i32), BatchError> {
     let estimate: usize = records
         .iter()
         .map(|r| 32 + r.key.as_ref().map_or(0, Bytes::len) + r.value.as_ref().map_or(0, Bytes::len))
         .sum();
     let mut writer = BatchWriter::builder()
         .compression(compression)
+        .transactional(transactional)
         .size_limit(usize::MAX)
         .build_with_capacity(estimate);
     for record in records {

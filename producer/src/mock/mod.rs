@@ -21,6 +21,9 @@ use crate::error::ProducerError;
 use crate::producer::now_millis;
 use crate::record::ProducerRecord;
 
+mod transactions;
+use transactions::MockTransactions;
+
 /// A delivery held back (auto-complete off) until the test releases it.
 #[derive(Debug)]
 struct Held {
@@ -39,6 +42,8 @@ struct State<K, V> {
     held: VecDeque<Held>,
     flushes: usize,
     closed: bool,
+    /// Transactional calls, once `init_transactions` ran.
+    txn: MockTransactions<K, V>,
 }
 
 /// A producer that records what it is given instead of sending it.
@@ -96,6 +101,7 @@ impl<K, V> MockProducer<K, V> {
                 held: VecDeque::new(),
                 flushes: 0,
                 closed: false,
+                txn: MockTransactions::default(),
             })),
         }
     }
@@ -188,6 +194,7 @@ impl<K, V> MockProducer<K, V> {
         if state.closed {
             return Err(ProducerError::Closed);
         }
+        state.txn.check_send()?;
         if let Some(error) = state.send_failures.pop_front() {
             return Err(error);
         }
@@ -207,7 +214,10 @@ impl<K, V> MockProducer<K, V> {
             signal: BatchSignal::new(partition),
         };
         let future = DeliveryFuture::new(held.signal.clone(), 0, timestamp);
-        state.sent.push(record);
+        // Inside a transaction the record shows in `sent` at the commit.
+        if let Some(record) = state.txn.hold(record) {
+            state.sent.push(record);
+        }
         if let Some(error) = state.delivery_failures.pop_front() {
             held.signal.complete(Err(error));
         } else if state.auto_complete {

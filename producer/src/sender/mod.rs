@@ -23,6 +23,7 @@ mod encode;
 mod precise_timer;
 mod request;
 mod sink;
+mod transaction;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -52,6 +53,11 @@ pub(crate) enum SenderEvent {
     Reply(SinkReply),
     /// InitProducerId finished.
     ProducerId(Result<ProducerIdentity, Error>),
+    /// AddPartitionsToTxn finished for these partitions.
+    PartitionsAdded {
+        partitions: Vec<(Arc<str>, i32)>,
+        result: Result<(), crate::transaction::RpcFailure>,
+    },
 }
 
 /// A batch carried by a request in flight.
@@ -76,6 +82,10 @@ struct Sender {
     producer_id_backoff: Backoff,
     /// Brokers that asked for a pause (throttle_time_ms), and until when.
     throttled_until: HashMap<i32, Instant>,
+    /// The transaction manager's identity generation last adopted.
+    txn_generation: u64,
+    /// An AddPartitionsToTxn is in flight.
+    adding_partitions: bool,
 }
 
 /// Runs the sender until the producer is closed and everything is resolved.
@@ -96,6 +106,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         ),
         shared: shared.clone(),
         throttled_until: HashMap::new(),
+        txn_generation: 0,
+        adding_partitions: false,
     };
     let mut metadata = shared.client.subscribe_metadata();
     // linger.ms deadlines to the microsecond (see precise_timer.rs); the
@@ -148,7 +160,10 @@ impl Sender {
         }
         let effects = shared.accumulator().expire(now);
         self.apply(effects);
-        self.manage_producer_id(now);
+        match shared.txn.clone() {
+            Some(txn) => self.drive_transaction(&txn, now),
+            None => self.manage_producer_id(now),
+        }
 
         let metadata = shared.client.metadata();
         let rules = DrainRules {
@@ -280,6 +295,7 @@ impl Sender {
         let request = request::build_request(
             config.acks.wire_value(),
             config.client.request_timeout,
+            config.transactional_id.as_deref(),
             &batches,
         );
         let bytes: usize = batches.iter().map(|b| b.payload.len()).sum();
@@ -309,6 +325,10 @@ impl Sender {
             request,
             expect_response: config.acks != Acks::None,
             timeout,
+            max_version: match &self.shared.txn {
+                Some(txn) if !txn.is_v2() => sink::PRODUCE_TV1_MAX,
+                _ => sink::PRODUCE_VERSIONS.max,
+            },
         };
         let sink = self
             .sinks
@@ -327,6 +347,9 @@ impl Sender {
         match event {
             SenderEvent::Reply(reply) => self.handle_reply(reply),
             SenderEvent::ProducerId(result) => self.handle_producer_id(result),
+            SenderEvent::PartitionsAdded { partitions, result } => {
+                self.handle_partitions_added(&partitions, result)
+            }
         }
     }
 
@@ -465,6 +488,9 @@ impl Sender {
         Metrics::add(&metrics.retries, effects.retried_batches);
         Metrics::add(&metrics.errors, effects.failed_batches);
         Metrics::add(&metrics.batches_split, effects.split_batches);
+        if let Some(txn) = self.shared.txn.clone() {
+            self.transaction_effects(&txn, &effects);
+        }
         if effects.bump {
             if let Some(state) = &mut self.identity {
                 if state.sendable().is_some() {
@@ -482,7 +508,14 @@ impl Sender {
 
     fn set_fatal(&mut self, reason: FatalError) {
         tracing::error!(%reason, "producer failed fatally");
-        let _ = self.shared.fatal.set(ProducerError::Fatal(reason));
+        let error = match &self.shared.txn {
+            Some(txn) => {
+                txn.set_fatal();
+                txn.fatal_error(reason)
+            }
+            None => ProducerError::Fatal(reason),
+        };
+        let _ = self.shared.fatal.set(error);
         if let Some(fatal) = self.shared.fatal.get() {
             let effects = self.shared.accumulator().fail_all(fatal, false);
             Metrics::add(&self.shared.metrics.errors, effects.failed_batches);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use durian_core::{Error, KafkaCode, KafkaError};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName, TransactionalId};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::accumulator::{BatchOutcome, DrainedBatch};
@@ -18,6 +18,7 @@ use crate::error::FatalError;
 pub(crate) fn build_request(
     acks: i16,
     timeout: Duration,
+    transactional_id: Option<&str>,
     batches: &[DrainedBatch],
 ) -> ProduceRequest {
     let mut topics: Vec<TopicProduceData> = Vec::new();
@@ -35,6 +36,9 @@ pub(crate) fn build_request(
         }
     }
     ProduceRequest::default()
+        .with_transactional_id(
+            transactional_id.map(|id| TransactionalId(StrBytes::from_string(id.to_owned()))),
+        )
         .with_acks(acks)
         .with_timeout_ms(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX))
         .with_topic_data(topics)
@@ -154,7 +158,7 @@ mod tests {
     #[test]
     fn batches_are_grouped_by_topic() {
         let batches = [drained("a", 0), drained("b", 0), drained("a", 1)];
-        let request = build_request(-1, Duration::from_secs(30), &batches);
+        let request = build_request(-1, Duration::from_secs(30), None, &batches);
         assert_eq!(request.acks, -1);
         assert_eq!(request.timeout_ms, 30_000);
         assert_eq!(request.topic_data.len(), 2);

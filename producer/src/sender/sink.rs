@@ -41,6 +41,13 @@ use super::SenderEvent;
 /// v13 addresses topics by id only, which the request builder does not fill.
 pub(crate) const PRODUCE_VERSIONS: VersionRange = VersionRange { min: 3, max: 12 };
 
+/// The last Produce version before transactions V2 (KIP-890): v12 asks a
+/// broker with `transaction.version` 2 to add partitions to the
+/// transaction implicitly, which a V1 transactional producer (explicit
+/// AddPartitionsToTxn, EndTxn below v5) must not ask for, as in the Java
+/// client.
+pub(crate) const PRODUCE_TV1_MAX: i16 = 11;
+
 /// One request for the sink to send.
 #[derive(Debug)]
 pub(crate) struct SinkJob {
@@ -49,6 +56,9 @@ pub(crate) struct SinkJob {
     /// `false` for acks=0: the broker sends no response.
     pub(crate) expect_response: bool,
     pub(crate) timeout: Duration,
+    /// The highest Produce version to use ([`PRODUCE_TV1_MAX`] for a
+    /// transactional producer).
+    pub(crate) max_version: i16,
 }
 
 /// What became of one job: the response (`None` for acks=0) or the error.
@@ -156,7 +166,13 @@ async fn start(
     }
     let version = connection
         .versions()
-        .negotiate(ApiKey::Produce, PRODUCE_VERSIONS)
+        .negotiate(
+            ApiKey::Produce,
+            VersionRange {
+                min: PRODUCE_VERSIONS.min,
+                max: PRODUCE_VERSIONS.max.min(job.max_version),
+            },
+        )
         .map_err(fail)?;
     // The batches are referenced, not copied into the body (see encode.rs).
     let (body, body_tail) = match produce_body_parts(&job.request, version) {
@@ -210,9 +226,10 @@ mod tests {
     fn job(request_id: u64) -> SinkJob {
         SinkJob {
             request_id,
-            request: build_request(-1, Duration::from_secs(5), &[]),
+            request: build_request(-1, Duration::from_secs(5), None, &[]),
             expect_response: true,
             timeout: Duration::from_secs(5),
+            max_version: PRODUCE_VERSIONS.max,
         }
     }
 
