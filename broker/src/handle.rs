@@ -141,6 +141,9 @@ pub(crate) async fn close_storage(
         let _ = maintenance.await;
     }
     state.logs().close_all()?;
+    if let Err(e) = state.transactions().sync() {
+        tracing::error!(error = %e, "syncing the transaction log at shutdown failed");
+    }
     write_durably(
         &clean_marker.with_extension("tmp"),
         clean_marker,

@@ -1,7 +1,8 @@
 //! What the data APIs (Produce, Fetch, ListOffsets, DeleteRecords,
 //! OffsetForLeaderEpoch) see of the broker: topic lookups, partition logs,
-//! leadership checks, append signals and the shutdown signal. No group
-//! coordinator, no producer ids, and of the topic changes only
+//! leadership checks, append signals, the shutdown signal and Produce's
+//! check of transactional batches against the transaction coordinator. No
+//! group coordinator, no producer ids, and of the topic changes only
 //! auto-creation (Produce may create a missing topic).
 
 use super::RequestContext;
@@ -22,6 +23,7 @@ use crate::server::shutdown::Shutdown;
 use crate::state::{AutoCreateBudget, TopicError, Topics};
 use crate::storage::{lock_log, LogManager, PartitionLog, SharedLog, StorageError};
 use crate::topology::{EpochHistory, Topology};
+use crate::txn::{ProducerRef, TransactionCoordinator};
 
 /// The data handlers' view of the broker state.
 #[derive(Clone, Copy)]
@@ -32,6 +34,7 @@ pub struct DataContext<'a> {
     topology: &'a Topology,
     appends: &'a AppendSignals,
     shutdown: &'a Shutdown,
+    transactions: &'a TransactionCoordinator,
     topics: Topics<'a>,
     limits: DataLimits<'a>,
 }
@@ -57,6 +60,7 @@ impl<'a> DataContext<'a> {
         topology: &'a Topology,
         appends: &'a AppendSignals,
         shutdown: &'a Shutdown,
+        transactions: &'a TransactionCoordinator,
         topics: Topics<'a>,
         limits: DataLimits<'a>,
     ) -> DataContext<'a> {
@@ -67,9 +71,23 @@ impl<'a> DataContext<'a> {
             topology,
             appends,
             shutdown,
+            transactions,
             topics,
             limits,
         }
+    }
+
+    /// Whether a transactional batch of `producer` may be appended to
+    /// `topic`-`partition` (KIP-890 part 1); the error to answer if not.
+    pub fn check_transactional(
+        &self,
+        transactional_id: Option<&str>,
+        producer: ProducerRef,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), ResponseError> {
+        self.transactions
+            .check_produce(transactional_id, producer, topic, partition)
     }
 
     /// The authorizer, for the request `ctx`.

@@ -1,0 +1,42 @@
+//! Writing transaction markers to partitions: the one thing the
+//! coordinator asks of the partition side.
+//!
+//! The coordinator talks to a [`MarkerWriter`] so it can be tested with a
+//! fake; the broker's implementation appends control batches through the
+//! storage engine.
+
+/// A COMMIT or ABORT control marker for one producer's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnMarker {
+    /// The producer whose transaction ends.
+    pub producer_id: i64,
+    /// Its epoch (after any fencing bump), which the partition adopts.
+    pub producer_epoch: i16,
+    /// COMMIT (true) or ABORT (false).
+    pub commit: bool,
+    /// The coordinator's epoch; partitions refuse markers from an older one.
+    pub coordinator_epoch: i32,
+}
+
+/// Why a marker could not be written to a partition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot write a transaction marker to {topic}-{partition}: {message}")]
+pub struct MarkerError {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The Kafka error code for a response.
+    pub code: i16,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Writes markers to partitions.
+pub trait MarkerWriter: Send + Sync {
+    /// Appends `marker` to `topic`-`partition` (and wakes its fetches).
+    /// A partition that no longer exists is not an error: there is nothing
+    /// left to commit or abort there.
+    fn write_marker(&self, topic: &str, partition: i32, marker: TxnMarker)
+        -> Result<(), MarkerError>;
+}
