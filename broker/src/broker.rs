@@ -21,7 +21,6 @@ use crate::config::{BrokerConfig, NodeIdentity};
 use crate::data_dir::{node_identity, DataDirs};
 use crate::data_lock::DataDirLock;
 use crate::group::{GroupConfig, GroupCoordinator, GroupError};
-use crate::txn::{TransactionCoordinator, TxnConfig, TxnLogError};
 use crate::handle::BrokerHandle;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::security::builder::{listener_info, seed_scram_users};
@@ -35,6 +34,7 @@ use crate::server::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::state::BrokerState;
 use crate::storage::{FlushPolicy, LogConfig, LogManager, StorageError};
 use crate::topology::{BrokerAddress, Topology};
+use crate::txn::{TransactionCoordinator, TxnConfig, TxnLogError};
 
 /// Why a broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]

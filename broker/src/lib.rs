@@ -62,5 +62,5 @@ pub use security::{AclStoreError, AuthorizerConfig, Principal, PrincipalParseErr
 pub use server::resources::ResourceUsage;
 #[cfg(feature = "testing")]
 pub use storage::{FaultKind, FaultPoint, StorageFaults};
-pub use storage::{FlushPolicy, LogConfig, StorageError};
+pub use storage::{FlushPolicy, LogConfig, StorageError, TxnMarker};
 pub use txn::{TxnConfig, TxnLogError};

@@ -174,14 +174,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let alloc = ProducerIdAllocator::open(dir.path()).unwrap();
         let (pid, epoch) = granted(alloc.init(-1, -1).unwrap());
-        assert_eq!(
-            granted(alloc.init(pid, epoch).unwrap()),
-            (pid, epoch + 1)
-        );
-        assert_eq!(
-            alloc.init(pid, epoch).unwrap(),
-            ProducerIdGrant::Fenced
-        );
+        assert_eq!(granted(alloc.init(pid, epoch).unwrap()), (pid, epoch + 1));
+        assert_eq!(alloc.init(pid, epoch).unwrap(), ProducerIdGrant::Fenced);
         let fresh = alloc.new_id().unwrap();
         assert!(fresh > pid, "{fresh} reuses an id at or below {pid}");
     }

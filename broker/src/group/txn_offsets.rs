@@ -130,11 +130,14 @@ impl GroupCoordinator {
     /// of `group` (OffsetFetch with require_stable answers
     /// UNSTABLE_OFFSET_COMMIT for it).
     pub fn has_pending_txn_offset(&self, group: &str, topic: &str, partition: i32) -> bool {
-        self.shared.pending_txn().get(group).is_some_and(|by_producer| {
-            by_producer
-                .values()
-                .any(|offsets| offsets.contains_key(&(topic.to_owned(), partition)))
-        })
+        self.shared
+            .pending_txn()
+            .get(group)
+            .is_some_and(|by_producer| {
+                by_producer
+                    .values()
+                    .any(|offsets| offsets.contains_key(&(topic.to_owned(), partition)))
+            })
     }
 }
 
@@ -161,10 +164,19 @@ mod tests {
         groups.stage_txn_offsets("g", 8, vec![offset(1, 20)]);
         assert!(groups.has_pending_txn_offset("g", "t", 0));
         assert!(groups.shared.store.get("g", "t", 0).is_none());
-        groups.complete_txn_offsets("g", 7, true).await.expect("commit");
+        groups
+            .complete_txn_offsets("g", 7, true)
+            .await
+            .expect("commit");
         assert!(!groups.has_pending_txn_offset("g", "t", 0));
-        assert_eq!(groups.shared.store.get("g", "t", 0).map(|o| o.offset), Some(10));
-        groups.complete_txn_offsets("g", 8, false).await.expect("abort");
+        assert_eq!(
+            groups.shared.store.get("g", "t", 0).map(|o| o.offset),
+            Some(10)
+        );
+        groups
+            .complete_txn_offsets("g", 8, false)
+            .await
+            .expect("abort");
         assert!(!groups.has_pending_txn_offset("g", "t", 1));
         assert!(groups.shared.store.get("g", "t", 1).is_none());
     }

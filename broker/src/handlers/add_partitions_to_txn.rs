@@ -88,10 +88,7 @@ pub async fn handle(
         );
     }
     if version < 4 {
-        let topics = results
-            .pop()
-            .map(|r| r.topic_results)
-            .unwrap_or_default();
+        let topics = results.pop().map(|r| r.topic_results).unwrap_or_default();
         return AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics);
     }
     AddPartitionsToTxnResponse::default().with_results_by_transaction(results)

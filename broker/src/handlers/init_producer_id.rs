@@ -73,8 +73,8 @@ pub async fn handle(
             .with_producer_epoch(-1);
     }
     if let Some(id) = transactional_id {
-        let expected = (request.producer_id.0 >= 0)
-            .then_some((request.producer_id.0, request.producer_epoch));
+        let expected =
+            (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
         return match ids
             .transactions
             .init_producer_id(id, request.transaction_timeout_ms, expected)

@@ -68,7 +68,11 @@ pub async fn handle(
                 || request.duration_filter < 0
                 || (m.start_ms >= 0 && now.saturating_sub(m.start_ms) >= request.duration_filter)
         })
-        .filter(|m| pattern.as_ref().is_none_or(|re| re.is_match(&m.transactional_id)))
+        .filter(|m| {
+            pattern
+                .as_ref()
+                .is_none_or(|re| re.is_match(&m.transactional_id))
+        })
         .filter(|m| txn.coordinates(&m.transactional_id, ctx.node_id))
         .filter(|m| access.transactional_id(AclOperation::Describe, &m.transactional_id))
         .map(|m| {

@@ -270,7 +270,8 @@ fn verify_transactional(
             producer_id: header.producer_id,
             producer_epoch: header.producer_epoch,
         };
-        if let Err(e) = context.check_transactional(transactional_id, producer, topic, append.partition)
+        if let Err(e) =
+            context.check_transactional(transactional_id, producer, topic, append.partition)
         {
             let message = match e {
                 ResponseError::InvalidProducerEpoch => format!(

@@ -57,7 +57,12 @@ impl<'a> TxnContext<'a> {
     }
 
     /// Whether `node` leads `topic`-`partition` (else the error to answer).
-    pub fn check_leader(&self, topic: &str, partition: i32, node: i32) -> Result<(), ResponseError> {
+    pub fn check_leader(
+        &self,
+        topic: &str,
+        partition: i32,
+        node: i32,
+    ) -> Result<(), ResponseError> {
         self.topology
             .check_leader(topic, partition, node, -1)
             .map(|_| ())

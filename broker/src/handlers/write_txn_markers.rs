@@ -92,36 +92,35 @@ pub async fn handle(
     .await
     .unwrap_or_default();
     let mut codes = codes.into_iter();
-    let markers = request
-        .markers
-        .iter()
-        .map(|m| {
-            let topics = m
-                .topics
-                .iter()
-                .map(|t| {
-                    let partitions = t
-                        .partition_indexes
+    let markers =
+        request
+            .markers
+            .iter()
+            .map(|m| {
+                let topics =
+                    m.topics
                         .iter()
-                        .map(|&p| {
-                            WritableTxnMarkerPartitionResult::default()
-                                .with_partition_index(p)
-                                .with_error_code(
-                                    codes
-                                        .next()
-                                        .unwrap_or(ResponseError::UnknownServerError.code()),
-                                )
+                        .map(|t| {
+                            let partitions =
+                                t.partition_indexes
+                                    .iter()
+                                    .map(|&p| {
+                                        WritableTxnMarkerPartitionResult::default()
+                                            .with_partition_index(p)
+                                            .with_error_code(codes.next().unwrap_or(
+                                                ResponseError::UnknownServerError.code(),
+                                            ))
+                                    })
+                                    .collect();
+                            WritableTxnMarkerTopicResult::default()
+                                .with_name(t.name.clone())
+                                .with_partitions(partitions)
                         })
                         .collect();
-                    WritableTxnMarkerTopicResult::default()
-                        .with_name(t.name.clone())
-                        .with_partitions(partitions)
-                })
-                .collect();
-            WritableTxnMarkerResult::default()
-                .with_producer_id(m.producer_id)
-                .with_topics(topics)
-        })
-        .collect();
+                WritableTxnMarkerResult::default()
+                    .with_producer_id(m.producer_id)
+                    .with_topics(topics)
+            })
+            .collect();
     WriteTxnMarkersResponse::default().with_markers(markers)
 }

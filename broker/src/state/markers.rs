@@ -8,7 +8,6 @@ use kafka_protocol::ResponseError;
 
 use super::BrokerState;
 use crate::clock::now_ms;
-use crate::storage;
 use crate::txn::{MarkerError, MarkerWriter, TxnMarker};
 
 /// Writes markers into the logs of one broker state. Holds the state
@@ -46,14 +45,9 @@ impl MarkerWriter for PartitionMarkers {
             ));
         };
         let leader_epoch = state.topology.placement(topic, partition).leader_epoch;
-        let stored = storage::TxnMarker {
-            producer_id: marker.producer_id,
-            producer_epoch: marker.producer_epoch,
-            commit: marker.commit,
-            coordinator_epoch: marker.coordinator_epoch,
-        };
-        let written =
-            state.with_partition(topic, partition, |log| log.append_marker(stored, leader_epoch, now_ms()));
+        let written = state.with_partition(topic, partition, |log| {
+            log.append_marker(marker, leader_epoch, now_ms())
+        });
         match written {
             // A deleted partition has nothing left to commit or abort.
             None => Ok(()),

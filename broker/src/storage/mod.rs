@@ -22,6 +22,7 @@ mod faults;
 mod index_file;
 mod layout;
 mod log_manager;
+mod marker;
 mod offset_index;
 mod partition_log;
 mod partition_metadata;
@@ -43,5 +44,6 @@ pub(crate) use faults::Faults;
 #[cfg(any(test, feature = "testing"))]
 pub use faults::{FaultKind, StorageFaults};
 pub use log_manager::{lock_log, LogManager, SharedLog};
+pub use marker::TxnMarker;
 pub use partition_log::{PartitionLog, RecoveryHints};
 pub use scanned::ScannedRecords;

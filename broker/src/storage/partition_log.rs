@@ -23,6 +23,7 @@ use super::checkpoint::{sync_dir, write_atomically};
 use super::dir_status::LogDirStatus;
 use super::faults::Faults;
 use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
+use super::marker::read_marker;
 use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManager};
 use super::recovery::{load_segments, remove_if_exists, OpenReport};
 use super::segment::Segment;
@@ -69,8 +70,8 @@ pub struct ReadResult {
     pub high_watermark: i64,
     /// First offset still held.
     pub log_start_offset: i64,
-    /// Offset below which no transaction is open; equal to the high
-    /// watermark because transactions are not tracked.
+    /// Offset below which no transaction is open (at most the high
+    /// watermark): read_committed consumers read up to it.
     pub last_stable_offset: i64,
 }
 
@@ -207,16 +208,28 @@ impl PartitionLog {
             }
         };
         let start = self.log_start_offset.max(from);
-        let producers = &mut self.producers;
         for segment in self.older.values().chain(std::iter::once(&self.active)) {
             if segment.next_offset() <= start {
                 continue;
             }
-            segment.for_each_header(|header| {
+            let mut replayed = Vec::new();
+            segment.for_each_header(|position, header| {
                 if header.base_offset >= from && header.last_offset() >= start {
-                    producers.replay(header, now_ms);
+                    replayed.push((position, *header));
                 }
             })?;
+            for (position, header) in replayed {
+                let Some(txn) = self.producers.replay(&header, now_ms) else {
+                    continue;
+                };
+                // The header tells a marker from data; its record tells
+                // commit from abort and carries the coordinator epoch.
+                let bytes = segment.read_bytes(position, header.total_len())?;
+                if let Some((_, coordinator_epoch)) = read_marker(bytes) {
+                    self.producers
+                        .set_coordinator_epoch(txn.producer_id, coordinator_epoch);
+                }
+            }
         }
         self.producers.remove_before(self.log_start_offset);
         Ok(used)
@@ -297,6 +310,18 @@ impl PartitionLog {
     /// there is one replica.
     pub fn high_watermark(&self) -> i64 {
         self.log_end_offset()
+    }
+
+    /// Offset below which every transaction is decided (committed or
+    /// aborted): the first offset of the oldest open transaction, or the
+    /// high watermark when none is open. read_committed fetches stop here.
+    pub fn last_stable_offset(&self) -> i64 {
+        let high_watermark = self.high_watermark();
+        self.producers
+            .first_unstable_offset()
+            .map_or(high_watermark, |first| {
+                first.max(self.log_start_offset).min(high_watermark)
+            })
     }
 
     /// Offset up to which the log is known to be on disk.

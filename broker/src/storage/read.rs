@@ -57,7 +57,7 @@ impl PartitionLog {
             records: Bytes::from(records),
             high_watermark: end,
             log_start_offset: self.log_start_offset,
-            last_stable_offset: end,
+            last_stable_offset: self.last_stable_offset(),
         })
     }
 

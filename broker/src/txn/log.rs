@@ -287,7 +287,8 @@ mod tests {
         {
             let (mut log, _) = TxnLog::open(dir.path(), false).expect("open");
             log.append(&[rec("a", 0, TxnState::Empty)]).expect("append");
-            log.append(&[rec("a", 0, TxnState::Ongoing)]).expect("append");
+            log.append(&[rec("a", 0, TxnState::Ongoing)])
+                .expect("append");
         }
         let path = dir.path().join(LOG_FILE);
         let full = std::fs::read(&path).expect("read");
@@ -314,7 +315,8 @@ mod tests {
         {
             let (mut log, _) = TxnLog::open(dir.path(), false).expect("open");
             for epoch in 0..3 {
-                log.append(&[rec("a", epoch, TxnState::Empty)]).expect("append");
+                log.append(&[rec("a", epoch, TxnState::Empty)])
+                    .expect("append");
             }
         }
         let path = dir.path().join(LOG_FILE);
@@ -339,9 +341,11 @@ mod tests {
         {
             let (mut log, _) = TxnLog::open(dir.path(), true).expect("open");
             for epoch in 0..5 {
-                log.append(&[rec("a", epoch, TxnState::Empty)]).expect("append");
+                log.append(&[rec("a", epoch, TxnState::Empty)])
+                    .expect("append");
             }
-            log.rewrite(&[rec("a", 4, TxnState::Empty)]).expect("rewrite");
+            log.rewrite(&[rec("a", 4, TxnState::Empty)])
+                .expect("rewrite");
             assert_eq!(log.record_count(), 1);
             log.append(&[rec("b", 0, TxnState::Empty)]).expect("append");
         }

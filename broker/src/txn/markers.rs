@@ -5,18 +5,9 @@
 //! fake; the broker's implementation appends control batches through the
 //! storage engine.
 
-/// A COMMIT or ABORT control marker for one producer's transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TxnMarker {
-    /// The producer whose transaction ends.
-    pub producer_id: i64,
-    /// Its epoch (after any fencing bump), which the partition adopts.
-    pub producer_epoch: i16,
-    /// COMMIT (true) or ABORT (false).
-    pub commit: bool,
-    /// The coordinator's epoch; partitions refuse markers from an older one.
-    pub coordinator_epoch: i32,
-}
+/// The marker the storage engine writes: producer id and epoch, COMMIT or
+/// ABORT, and the coordinator's epoch.
+pub use crate::storage::TxnMarker;
 
 /// Why a marker could not be written to a partition.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +28,10 @@ pub trait MarkerWriter: Send + Sync {
     /// Appends `marker` to `topic`-`partition` (and wakes its fetches).
     /// A partition that no longer exists is not an error: there is nothing
     /// left to commit or abort there.
-    fn write_marker(&self, topic: &str, partition: i32, marker: TxnMarker)
-        -> Result<(), MarkerError>;
+    fn write_marker(
+        &self,
+        topic: &str,
+        partition: i32,
+        marker: TxnMarker,
+    ) -> Result<(), MarkerError>;
 }

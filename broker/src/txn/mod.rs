@@ -41,11 +41,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use kafka_protocol::ResponseError;
 
-pub use config::{
-    TxnConfig, DEFAULT_ABORT_CHECK_INTERVAL, DEFAULT_COMPACTION_MIN_DEAD, DEFAULT_MAX_TIMEOUT,
-};
+pub use config::TxnConfig;
 pub use error::TxnLogError;
-pub use init::Grant;
 pub use markers::{MarkerError, MarkerWriter, TxnMarker};
 pub use ops::ProducerRef;
 
@@ -207,6 +204,7 @@ impl TransactionCoordinator {
 
     /// Stops (true) or resumes (false) completing prepared transactions;
     /// a test's way to stop a broker between PrepareCommit and its markers.
+    #[cfg(any(test, feature = "testing"))]
     pub fn hold_completions(&self, hold: bool) {
         self.hold_completions.store(hold, Ordering::Release);
     }
@@ -254,9 +252,10 @@ impl TransactionCoordinator {
         let mut log = lock(&self.log);
         let live: Vec<TxnRecord> = {
             let entries = lock(&self.entries);
-            let dead = log.record_count().saturating_sub(entries.by_id.len() as u64);
-            if dead < self.config.compaction_min_dead.max(1) || dead < entries.by_id.len() as u64
-            {
+            let dead = log
+                .record_count()
+                .saturating_sub(entries.by_id.len() as u64);
+            if dead < self.config.compaction_min_dead.max(1) || dead < entries.by_id.len() as u64 {
                 return Ok(());
             }
             let mut live: Vec<TxnMetadata> = entries.by_id.values().cloned().collect();

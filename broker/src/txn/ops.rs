@@ -144,7 +144,8 @@ impl TransactionCoordinator {
             _ => return Err(ResponseError::InvalidTxnState),
         }
         for (topic, partition, staged) in offsets {
-            m.offsets.insert((group.to_owned(), topic, partition), staged);
+            m.offsets
+                .insert((group.to_owned(), topic, partition), staged);
         }
         m.last_update_ms = now_ms();
         let staged = m.clone();
@@ -179,8 +180,7 @@ impl TransactionCoordinator {
         if producer.producer_epoch != m.producer_epoch {
             return Err(ResponseError::InvalidProducerEpoch);
         }
-        if m.state != TxnState::Ongoing || !m.partitions.contains(&(topic.to_owned(), partition))
-        {
+        if m.state != TxnState::Ongoing || !m.partitions.contains(&(topic.to_owned(), partition)) {
             return Err(ResponseError::InvalidTxnState);
         }
         Ok(())

@@ -25,14 +25,6 @@ pub enum TxnRecord {
 }
 
 impl TxnRecord {
-    /// The transactional id the record is about.
-    pub fn transactional_id(&self) -> &str {
-        match self {
-            TxnRecord::Metadata(m) => &m.transactional_id,
-            TxnRecord::Remove { transactional_id } => transactional_id,
-        }
-    }
-
     /// Appends the encoding of `self` to `buf`.
     pub fn encode(&self, buf: &mut BytesMut) {
         match self {

@@ -248,17 +248,21 @@ mod tests {
     #[test]
     fn txn_state_walks_a_commit_and_an_abort() {
         let mut m = meta();
-        m.transition(TxnState::Ongoing, 200).expect("Empty → Ongoing");
+        m.transition(TxnState::Ongoing, 200)
+            .expect("Empty → Ongoing");
         assert_eq!(m.start_ms, 200);
         m.partitions.insert(("t".into(), 0));
-        m.transition(TxnState::Ongoing, 300).expect("Ongoing → Ongoing");
+        m.transition(TxnState::Ongoing, 300)
+            .expect("Ongoing → Ongoing");
         assert_eq!(m.start_ms, 200, "adding more keeps the start time");
         m.transition(TxnState::PrepareCommit, 400).expect("prepare");
         assert_eq!(m.partitions.len(), 1, "markers still need the partitions");
-        m.transition(TxnState::CompleteCommit, 500).expect("complete");
+        m.transition(TxnState::CompleteCommit, 500)
+            .expect("complete");
         assert!(m.partitions.is_empty());
         m.transition(TxnState::Ongoing, 600).expect("next txn");
-        m.transition(TxnState::PrepareEpochFence, 700).expect("fence");
+        m.transition(TxnState::PrepareEpochFence, 700)
+            .expect("fence");
         m.transition(TxnState::PrepareAbort, 800).expect("abort");
         m.transition(TxnState::CompleteAbort, 900).expect("aborted");
         m.transition(TxnState::Empty, 1000).expect("re-init");
@@ -268,13 +272,16 @@ mod tests {
     #[test]
     fn txn_state_refuses_invalid_moves() {
         let mut m = meta();
-        let err = m.transition(TxnState::PrepareCommit, 1).unwrap_err();
+        let err = m
+            .transition(TxnState::PrepareCommit, 1)
+            .expect_err("Empty cannot prepare a commit");
         assert_eq!(err.from, TxnState::Empty);
         assert_eq!(err.to, TxnState::PrepareCommit);
         assert_eq!(m.state, TxnState::Empty, "a refused move changes nothing");
         assert!(m.transition(TxnState::CompleteAbort, 1).is_err());
         m.transition(TxnState::Ongoing, 1).expect("ongoing");
-        m.transition(TxnState::PrepareAbort, 2).expect("prepare abort");
+        m.transition(TxnState::PrepareAbort, 2)
+            .expect("prepare abort");
         assert!(m.transition(TxnState::CompleteCommit, 3).is_err());
         assert!(m.transition(TxnState::Ongoing, 3).is_err());
         assert!(m.transition(TxnState::Empty, 3).is_err());

@@ -101,14 +101,20 @@ async fn wait_state(txn: &Arc<TransactionCoordinator>, id: &str, state: TxnState
 #[tokio::test]
 async fn txn_coordinator_commits_with_markers_and_offsets() {
     let s = setup();
-    let grant = s.txn.init_producer_id("tx", 60_000, None).await.expect("init");
+    let grant = s
+        .txn
+        .init_producer_id("tx", 60_000, None)
+        .await
+        .expect("init");
     assert_eq!(grant.producer_epoch, 0);
     let p = producer(grant);
     s.txn
         .add_partitions("tx", p, &[tp("a", 0), tp("b", 1)])
         .await
         .expect("add");
-    s.txn.check_produce(Some("tx"), p, "a", 0).expect("added partition");
+    s.txn
+        .check_produce(Some("tx"), p, "a", 0)
+        .expect("added partition");
     assert_eq!(
         s.txn.check_produce(Some("tx"), p, "a", 9),
         Err(ResponseError::InvalidTxnState)
@@ -132,7 +138,9 @@ async fn txn_coordinator_commits_with_markers_and_offsets() {
     wait_state(&s.txn, "tx", TxnState::CompleteCommit).await;
     let written = s.markers.written();
     assert_eq!(written.len(), 2);
-    assert!(written.iter().all(|(_, _, m)| m.commit && m.producer_id == grant.producer_id));
+    assert!(written
+        .iter()
+        .all(|(_, _, m)| m.commit && m.producer_id == grant.producer_id));
     assert!(!s.groups.has_pending_txn_offset("g", "in", 0));
     // A retried commit is answered; an abort now is not.
     s.txn.end_txn("tx", p, true).await.expect("retry");
@@ -158,7 +166,11 @@ async fn txn_coordinator_fences_and_validates() {
         s.txn.init_producer_id("tx", 0, None).await,
         Err(ResponseError::InvalidTransactionTimeout)
     );
-    let first = s.txn.init_producer_id("tx", 60_000, None).await.expect("init");
+    let first = s
+        .txn
+        .init_producer_id("tx", 60_000, None)
+        .await
+        .expect("init");
     assert_eq!(
         s.txn.end_txn("tx", producer(first), true).await,
         Err(ResponseError::InvalidTxnState),
@@ -174,7 +186,11 @@ async fn txn_coordinator_fences_and_validates() {
         Err(ResponseError::ConcurrentTransactions)
     );
     wait_state(&s.txn, "tx", TxnState::CompleteAbort).await;
-    let second = s.txn.init_producer_id("tx", 60_000, None).await.expect("re-init");
+    let second = s
+        .txn
+        .init_producer_id("tx", 60_000, None)
+        .await
+        .expect("re-init");
     assert_eq!(second.producer_id, first.producer_id);
     assert_eq!(second.producer_epoch, first.producer_epoch + 2);
     let abort = s.markers.written();
@@ -182,12 +198,13 @@ async fn txn_coordinator_fences_and_validates() {
     assert!(!abort[0].2.commit);
     assert_eq!(abort[0].2.producer_epoch, first.producer_epoch + 1);
     assert_eq!(
-        s.txn.add_partitions("tx", producer(first), &[tp("a", 0)]).await,
+        s.txn
+            .add_partitions("tx", producer(first), &[tp("a", 0)])
+            .await,
         Err(ResponseError::ProducerFenced)
     );
     assert_eq!(
-        s.txn
-            .check_produce(Some("tx"), producer(first), "a", 0),
+        s.txn.check_produce(Some("tx"), producer(first), "a", 0),
         Err(ResponseError::InvalidProducerEpoch)
     );
     let wrong_id = ProducerRef {
@@ -202,19 +219,31 @@ async fn txn_coordinator_fences_and_validates() {
     // retry of the last bump gets the same answer again.
     let third = s
         .txn
-        .init_producer_id("tx", 60_000, Some((second.producer_id, second.producer_epoch)))
+        .init_producer_id(
+            "tx",
+            60_000,
+            Some((second.producer_id, second.producer_epoch)),
+        )
         .await
         .expect("kip-360");
     assert_eq!(third.producer_epoch, second.producer_epoch + 1);
     let retried = s
         .txn
-        .init_producer_id("tx", 60_000, Some((second.producer_id, second.producer_epoch)))
+        .init_producer_id(
+            "tx",
+            60_000,
+            Some((second.producer_id, second.producer_epoch)),
+        )
         .await
         .expect("retry");
     assert_eq!(retried, third);
     assert_eq!(
         s.txn
-            .init_producer_id("tx", 60_000, Some((first.producer_id, first.producer_epoch)))
+            .init_producer_id(
+                "tx",
+                60_000,
+                Some((first.producer_id, first.producer_epoch))
+            )
             .await,
         Err(ResponseError::ProducerFenced)
     );
@@ -223,14 +252,22 @@ async fn txn_coordinator_fences_and_validates() {
 #[tokio::test]
 async fn txn_coordinator_moves_to_a_new_id_when_the_epoch_is_exhausted() {
     let s = setup();
-    let grant = s.txn.init_producer_id("tx", 60_000, None).await.expect("init");
+    let grant = s
+        .txn
+        .init_producer_id("tx", 60_000, None)
+        .await
+        .expect("init");
     {
         let _op = s.txn.ops.lock().await;
         let mut m = s.txn.describe("tx").expect("known");
         m.producer_epoch = i16::MAX - 1;
         s.txn.persist(m).await.expect("persist");
     }
-    let next = s.txn.init_producer_id("tx", 60_000, None).await.expect("init");
+    let next = s
+        .txn
+        .init_producer_id("tx", 60_000, None)
+        .await
+        .expect("init");
     assert_ne!(next.producer_id, grant.producer_id);
     assert_eq!(next.producer_epoch, 0);
 }
@@ -238,7 +275,11 @@ async fn txn_coordinator_moves_to_a_new_id_when_the_epoch_is_exhausted() {
 #[tokio::test]
 async fn txn_coordinator_aborts_timed_out_transactions_and_fences_the_zombie() {
     let s = setup();
-    let grant = s.txn.init_producer_id("tx", 1_000, None).await.expect("init");
+    let grant = s
+        .txn
+        .init_producer_id("tx", 1_000, None)
+        .await
+        .expect("init");
     s.txn
         .add_partitions("tx", producer(grant), &[tp("a", 0)])
         .await
@@ -259,9 +300,16 @@ async fn txn_coordinator_aborts_timed_out_transactions_and_fences_the_zombie() {
 async fn txn_coordinator_recovers_a_prepared_commit_after_restart() {
     let s = setup();
     s.txn.hold_completions(true);
-    let grant = s.txn.init_producer_id("tx", 60_000, None).await.expect("init");
+    let grant = s
+        .txn
+        .init_producer_id("tx", 60_000, None)
+        .await
+        .expect("init");
     let p = producer(grant);
-    s.txn.add_partitions("tx", p, &[tp("a", 3)]).await.expect("add");
+    s.txn
+        .add_partitions("tx", p, &[tp("a", 3)])
+        .await
+        .expect("add");
     s.txn.add_group("tx", p, "g").await.expect("group");
     let staged = StagedOffset {
         offset: 5,
@@ -273,20 +321,36 @@ async fn txn_coordinator_recovers_a_prepared_commit_after_restart() {
         .await
         .expect("stage");
     s.txn.end_txn("tx", p, true).await.expect("prepare");
-    assert_eq!(s.txn.describe("tx").map(|m| m.state), Some(TxnState::PrepareCommit));
+    assert_eq!(
+        s.txn.describe("tx").map(|m| m.state),
+        Some(TxnState::PrepareCommit)
+    );
     assert!(s.markers.written().is_empty(), "held: no markers yet");
     // "Crash": reopen everything on the same directory.
     let Setup {
-        dir, markers, groups, txn, ..
+        dir,
+        markers,
+        groups,
+        txn,
+        ..
     } = s;
     drop(txn);
     groups.shutdown().await;
     drop(groups);
     let s = open_in(dir, markers);
-    assert_eq!(s.txn.describe("tx").map(|m| m.state), Some(TxnState::PrepareCommit));
-    assert!(s.groups.has_pending_txn_offset("g", "in", 1), "staged again on replay");
+    assert_eq!(
+        s.txn.describe("tx").map(|m| m.state),
+        Some(TxnState::PrepareCommit)
+    );
+    assert!(
+        s.groups.has_pending_txn_offset("g", "in", 1),
+        "staged again on replay"
+    );
     s.txn.recover().await;
-    assert_eq!(s.txn.describe("tx").map(|m| m.state), Some(TxnState::CompleteCommit));
+    assert_eq!(
+        s.txn.describe("tx").map(|m| m.state),
+        Some(TxnState::CompleteCommit)
+    );
     let written = s.markers.written();
     assert_eq!(written.len(), 1);
     assert_eq!((written[0].0.as_str(), written[0].1), ("a", 3));
@@ -294,12 +358,19 @@ async fn txn_coordinator_recovers_a_prepared_commit_after_restart() {
     assert!(!s.groups.has_pending_txn_offset("g", "in", 1));
     // And the completed state is what the next restart sees.
     let Setup {
-        dir, markers, groups, txn, ..
+        dir,
+        markers,
+        groups,
+        txn,
+        ..
     } = s;
     drop(txn);
     groups.shutdown().await;
     drop(groups);
     let s = open_in(dir, markers);
-    assert_eq!(s.txn.describe("tx").map(|m| m.state), Some(TxnState::CompleteCommit));
+    assert_eq!(
+        s.txn.describe("tx").map(|m| m.state),
+        Some(TxnState::CompleteCommit)
+    );
     let _ = &s.dir;
 }

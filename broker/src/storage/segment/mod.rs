@@ -439,12 +439,12 @@ impl Segment {
     /// producer state); stops quietly at the end of whole batches.
     pub(crate) fn for_each_header(
         &self,
-        mut visit: impl FnMut(&BatchHeader),
+        mut visit: impl FnMut(u64, &BatchHeader),
     ) -> Result<(), StorageError> {
         let mut position = 0;
         while let BatchAt::Batch(header) = batch_at(&self.log, &self.log_path, position, self.size)?
         {
-            visit(&header);
+            visit(position, &header);
             position += header.total_len() as u64;
         }
         Ok(())

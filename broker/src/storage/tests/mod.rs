@@ -11,3 +11,4 @@ mod recovery;
 mod retention;
 mod support;
 mod timestamps;
+mod transactions;
