@@ -398,7 +398,7 @@ async fn coordinator_and_producer_ids() {
         )
         .await;
     assert_eq!(
-        empty_tid.error_code, 42,
+        empty_tid.error_code, INVALID_REQUEST,
         "INVALID_REQUEST for an empty transactional id"
     );
     broker.shutdown().await.unwrap();
