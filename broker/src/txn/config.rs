@@ -8,6 +8,9 @@ pub const DEFAULT_MAX_TIMEOUT: Duration = Duration::from_millis(900_000);
 /// Kafka's `transaction.abort.timed.out.transaction.cleanup.interval.ms`:
 /// how often open transactions are checked against their timeout (10 s).
 pub const DEFAULT_ABORT_CHECK_INTERVAL: Duration = Duration::from_millis(10_000);
+/// Kafka's `transactional.id.expiration.ms`: a transactional id with no
+/// open transaction and no state change for this long is removed (7 days).
+pub const DEFAULT_ID_EXPIRATION: Duration = Duration::from_millis(604_800_000);
 /// Records in the log before compaction is considered; it runs when at
 /// least this many are superseded.
 pub const DEFAULT_COMPACTION_MIN_DEAD: u64 = 1_000;
@@ -19,8 +22,11 @@ pub struct TxnConfig {
     /// (Kafka's `transaction.max.timeout.ms`); longer ones get
     /// INVALID_TRANSACTION_TIMEOUT.
     pub max_timeout: Duration,
-    /// How often timed-out transactions are aborted.
+    /// How often timed-out transactions are aborted (and idle ids expired).
     pub abort_check_interval: Duration,
+    /// How long a transactional id without an open transaction is kept
+    /// after its last state change (Kafka's `transactional.id.expiration.ms`).
+    pub id_expiration: Duration,
     /// Whether every transaction log append is fsynced before it is answered.
     pub fsync: bool,
     /// Superseded records that trigger a compaction of the log.
@@ -32,6 +38,7 @@ impl Default for TxnConfig {
         TxnConfig {
             max_timeout: DEFAULT_MAX_TIMEOUT,
             abort_check_interval: DEFAULT_ABORT_CHECK_INTERVAL,
+            id_expiration: DEFAULT_ID_EXPIRATION,
             fsync: true,
             compaction_min_dead: DEFAULT_COMPACTION_MIN_DEAD,
         }

@@ -203,9 +203,11 @@ impl TransactionCoordinator {
         aborted
     }
 
-    /// The periodic job: abort timed-out transactions and finish prepared ones.
+    /// The periodic job: abort timed-out transactions, finish prepared
+    /// ones, and remove idle transactional ids.
     pub async fn tick(self: &Arc<Self>) {
         self.abort_expired(now_ms()).await;
         self.recover().await;
+        self.expire_idle(now_ms()).await;
     }
 }

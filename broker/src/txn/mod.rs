@@ -24,6 +24,7 @@
 mod config;
 mod end;
 mod error;
+mod expire;
 mod init;
 mod log;
 pub mod markers;
@@ -64,6 +65,12 @@ struct Entries {
 }
 
 impl Entries {
+    fn remove(&mut self, transactional_id: &str) {
+        if let Some(m) = self.by_id.remove(transactional_id) {
+            self.by_producer.remove(&m.producer_id);
+        }
+    }
+
     fn put(&mut self, metadata: TxnMetadata) {
         if let Some(old) = self.by_id.get(&metadata.transactional_id) {
             if old.producer_id != metadata.producer_id {
@@ -139,11 +146,7 @@ impl TransactionCoordinator {
         for record in replay.records {
             match record {
                 TxnRecord::Metadata(m) => entries.put(m),
-                TxnRecord::Remove { transactional_id } => {
-                    if let Some(m) = entries.by_id.remove(&transactional_id) {
-                        entries.by_producer.remove(&m.producer_id);
-                    }
-                }
+                TxnRecord::Remove { transactional_id } => entries.remove(&transactional_id),
             }
         }
         if let Some(highest) = entries.by_id.values().map(|m| m.producer_id).max() {
@@ -164,7 +167,9 @@ impl TransactionCoordinator {
             hold_completions: AtomicBool::new(false),
             completing: Mutex::default(),
         };
-        coordinator.maybe_compact()?;
+        if let Some(live) = coordinator.compaction_snapshot() {
+            lock(&coordinator.log).rewrite(&live)?;
+        }
         Ok(Arc::new(coordinator))
     }
 
@@ -223,8 +228,28 @@ impl TransactionCoordinator {
 
     /// Makes `next` durable, then visible. The caller holds the ops lock.
     async fn persist(&self, next: TxnMetadata) -> Result<(), ResponseError> {
+        let id = next.transactional_id.clone();
+        self.write(TxnRecord::Metadata(next.clone()), &id).await?;
+        lock(&self.entries).put(next);
+        self.compact_if_due().await;
+        Ok(())
+    }
+
+    /// Writes that `transactional_id` is gone, then forgets it. The caller
+    /// holds the ops lock.
+    async fn persist_removal(&self, transactional_id: &str) -> Result<(), ResponseError> {
+        let record = TxnRecord::Remove {
+            transactional_id: transactional_id.to_owned(),
+        };
+        self.write(record, transactional_id).await?;
+        lock(&self.entries).remove(transactional_id);
+        self.compact_if_due().await;
+        Ok(())
+    }
+
+    /// Appends `record` on the blocking pool (the append fsyncs).
+    async fn write(&self, record: TxnRecord, transactional_id: &str) -> Result<(), ResponseError> {
         let log = Arc::clone(&self.log);
-        let record = TxnRecord::Metadata(next.clone());
         let written = tokio::task::spawn_blocking(move || lock(&log).append(&[record]))
             .await
             .unwrap_or_else(|e| {
@@ -233,36 +258,44 @@ impl TransactionCoordinator {
                     std::io::Error::other(e.to_string()),
                 ))
             });
-        if let Err(e) = written {
-            tracing::error!(transactional_id = %next.transactional_id, error = %e,
+        written.map_err(|e| {
+            tracing::error!(%transactional_id, error = %e,
                 "transaction state could not be written");
             // Retriable for the client, as Kafka answers a failed append
             // to __transaction_state.
-            return Err(ResponseError::CoordinatorNotAvailable);
-        }
-        lock(&self.entries).put(next);
-        if let Err(e) = self.maybe_compact() {
-            tracing::warn!(error = %e, "transaction log compaction failed");
-        }
-        Ok(())
+            ResponseError::CoordinatorNotAvailable
+        })
     }
 
-    /// Rewrites the log with only the live records once enough are superseded.
-    fn maybe_compact(&self) -> Result<(), TxnLogError> {
-        let mut log = lock(&self.log);
-        let live: Vec<TxnRecord> = {
-            let entries = lock(&self.entries);
-            let dead = log
-                .record_count()
-                .saturating_sub(entries.by_id.len() as u64);
-            if dead < self.config.compaction_min_dead.max(1) || dead < entries.by_id.len() as u64 {
-                return Ok(());
-            }
-            let mut live: Vec<TxnMetadata> = entries.by_id.values().cloned().collect();
-            live.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
-            live.into_iter().map(TxnRecord::Metadata).collect()
+    /// Rewrites the log with only the live records once enough are
+    /// superseded, on the blocking pool. Runs under the ops lock (or
+    /// before the coordinator is shared), so no append can slip in between
+    /// the snapshot and the rewrite.
+    async fn compact_if_due(&self) {
+        let Some(live) = self.compaction_snapshot() else {
+            return;
         };
-        log.rewrite(&live)
+        let log = Arc::clone(&self.log);
+        let rewritten = tokio::task::spawn_blocking(move || lock(&log).rewrite(&live)).await;
+        match rewritten {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "transaction log compaction failed"),
+            Err(e) => tracing::warn!(error = %e, "transaction log compaction task failed"),
+        }
+    }
+
+    /// The live records, if enough of the log is superseded to rewrite it.
+    fn compaction_snapshot(&self) -> Option<Vec<TxnRecord>> {
+        let records = lock(&self.log).record_count();
+        let entries = lock(&self.entries);
+        let live = entries.by_id.len() as u64;
+        let dead = records.saturating_sub(live);
+        if dead < self.config.compaction_min_dead.max(1) || dead < live {
+            return None;
+        }
+        let mut all: Vec<TxnMetadata> = entries.by_id.values().cloned().collect();
+        all.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        Some(all.into_iter().map(TxnRecord::Metadata).collect())
     }
 
     /// Syncs the log (shutdown).

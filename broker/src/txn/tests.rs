@@ -48,16 +48,15 @@ struct Setup {
 }
 
 fn open_in(dir: tempfile::TempDir, markers: Arc<FakeMarkers>) -> Setup {
+    open_with(dir, markers, TxnConfig::default())
+}
+
+fn open_with(dir: tempfile::TempDir, markers: Arc<FakeMarkers>, config: TxnConfig) -> Setup {
     let ids = Arc::new(ProducerIdAllocator::open(dir.path()).expect("ids"));
     let groups =
         GroupCoordinator::open(&dir.path().join("groups"), GroupConfig::default()).expect("groups");
-    let txn = TransactionCoordinator::open(
-        &dir.path().join("txn"),
-        TxnConfig::default(),
-        ids,
-        groups.clone(),
-    )
-    .expect("open");
+    let txn = TransactionCoordinator::open(&dir.path().join("txn"), config, ids, groups.clone())
+        .expect("open");
     txn.set_markers(markers.clone());
     Setup {
         dir,
@@ -373,4 +372,100 @@ async fn txn_coordinator_recovers_a_prepared_commit_after_restart() {
         Some(TxnState::CompleteCommit)
     );
     let _ = &s.dir;
+}
+
+#[tokio::test]
+async fn txn_coordinator_expires_idle_ids_durably() {
+    let s = setup();
+    let grant = s
+        .txn
+        .init_producer_id("idle", 60_000, None)
+        .await
+        .expect("init");
+    let busy = s
+        .txn
+        .init_producer_id("busy", 60_000, None)
+        .await
+        .expect("init");
+    s.txn
+        .add_partitions("busy", producer(busy), &[tp("a", 0)])
+        .await
+        .expect("add");
+    let later = s.txn.describe("idle").expect("known").last_update_ms
+        + i64::try_from(TxnConfig::default().id_expiration.as_millis()).expect("fits")
+        + 1;
+    assert_eq!(
+        s.txn.expire_idle(later - 2).await,
+        0,
+        "not idle long enough"
+    );
+    // The open transaction is not expired (its timeout aborts it instead).
+    assert_eq!(s.txn.expire_idle(later).await, 1);
+    assert!(s.txn.describe("idle").is_none());
+    assert!(s.txn.describe("busy").is_some());
+    assert_eq!(
+        s.txn.check_produce(Some("idle"), producer(grant), "a", 0),
+        Err(ResponseError::InvalidTxnState)
+    );
+    let Setup {
+        dir,
+        markers,
+        groups,
+        txn,
+        ..
+    } = s;
+    drop(txn);
+    groups.shutdown().await;
+    drop(groups);
+    let s = open_in(dir, markers);
+    assert!(s.txn.describe("idle").is_none(), "the removal is durable");
+    let again = s
+        .txn
+        .init_producer_id("idle", 60_000, None)
+        .await
+        .expect("init");
+    assert_ne!(again.producer_id, grant.producer_id, "a new producer id");
+}
+
+#[tokio::test]
+async fn txn_coordinator_compacts_its_log_and_keeps_the_latest_state() {
+    let config = TxnConfig {
+        compaction_min_dead: 3,
+        ..TxnConfig::default()
+    };
+    let s = open_with(
+        tempfile::tempdir().expect("tempdir"),
+        Arc::default(),
+        config.clone(),
+    );
+    let mut last = None;
+    for _ in 0..10 {
+        last = Some(
+            s.txn
+                .init_producer_id("c", 60_000, None)
+                .await
+                .expect("init"),
+        );
+    }
+    let records = super::lock(&s.txn.log).record_count();
+    assert!(
+        records <= 4,
+        "{records} records for one id: never compacted"
+    );
+    let Setup {
+        dir,
+        markers,
+        groups,
+        txn,
+        ..
+    } = s;
+    drop(txn);
+    groups.shutdown().await;
+    drop(groups);
+    let s = open_with(dir, markers, config);
+    let m = s.txn.describe("c").expect("kept");
+    assert_eq!(
+        Some((m.producer_id, m.producer_epoch)),
+        last.map(|g| (g.producer_id, g.producer_epoch))
+    );
 }
