@@ -349,6 +349,25 @@ async fn transactions_commit_and_abort_over_the_wire() {
         stable_offset(&mut client, "g", "input").await,
         (ResponseError::UnstableOffsetCommit.code(), -1)
     );
+    let long_metadata = client
+        .call(
+            &TxnOffsetCommitRequest::default()
+                .with_transactional_id(tid("tx"))
+                .with_group_id(GroupId(text("g")))
+                .with_producer_id(ProducerId(p.id))
+                .with_producer_epoch(p.epoch)
+                .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+                    .with_name(name("input"))
+                    .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                        .with_committed_offset(6)
+                        .with_committed_metadata(Some(text(&"m".repeat(5000))))])]),
+            2,
+        )
+        .await;
+    assert_eq!(
+        long_metadata.topics[0].partitions[0].error_code,
+        ResponseError::OffsetMetadataTooLarge.code()
+    );
 
     assert_eq!(end(&mut client, "tx", p, true, 3).await, 0);
     wait_for_state(&mut client, "tx", "CompleteCommit").await;

@@ -126,6 +126,12 @@ impl GroupCoordinator {
         None
     }
 
+    /// Longest commit metadata accepted (`offset.metadata.max.bytes`);
+    /// TxnOffsetCommit refuses longer with OFFSET_METADATA_TOO_LARGE.
+    pub fn offset_metadata_max_bytes(&self) -> usize {
+        self.shared.config.offset_metadata_max_bytes
+    }
+
     /// Whether a transaction has a pending offset for `topic`-`partition`
     /// of `group` (OffsetFetch with require_stable answers
     /// UNSTABLE_OFFSET_COMMIT for it).

@@ -8,7 +8,9 @@
 //! transaction commits; an abort drops them. v3+ carry the member id and
 //! generation, checked as Kafka (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION).
 //! A stale producer epoch is INVALID_PRODUCER_EPOCH, another producer id
-//! INVALID_PRODUCER_ID_MAPPING.
+//! INVALID_PRODUCER_ID_MAPPING; metadata longer than the group
+//! coordinator's `offset.metadata.max.bytes` OFFSET_METADATA_TOO_LARGE for
+//! that partition.
 //!
 //! Checks, as Kafka: WRITE on the transactional id (else
 //! TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and READ on the group (else
@@ -61,6 +63,7 @@ pub async fn handle(
     // Per partition: `None` to stage, or the error it gets.
     let mut codes: Vec<Vec<Option<i16>>> = Vec::with_capacity(request.topics.len());
     let mut offsets = Vec::new();
+    let max_metadata = txn.transactions.groups().offset_metadata_max_bytes();
     for topic in &request.topics {
         let name = topic.name.0.as_str();
         let topic_error = if let Some(e) = whole {
@@ -72,9 +75,18 @@ pub async fn handle(
         };
         let mut row = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
+            let too_long = p
+                .committed_metadata
+                .as_ref()
+                .is_some_and(|m| m.len() > max_metadata);
             let error = topic_error.or_else(|| {
-                (!txn.partition_exists(name, p.partition_index))
-                    .then_some(ResponseError::UnknownTopicOrPartition)
+                if !txn.partition_exists(name, p.partition_index) {
+                    Some(ResponseError::UnknownTopicOrPartition)
+                } else if too_long {
+                    Some(ResponseError::OffsetMetadataTooLarge)
+                } else {
+                    None
+                }
             });
             match error {
                 Some(e) => row.push(Some(e.code())),
