@@ -50,6 +50,7 @@ pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_producers;
 pub mod describe_user_scram_credentials;
 mod error;
 pub mod error_reply;
@@ -412,6 +413,12 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             describe_cluster,
             messages::DescribeClusterRequest,
             cluster_info_context
+        ),
+        api_in!(
+            DescribeProducers,
+            describe_producers,
+            messages::DescribeProducersRequest,
+            data_context
         ),
     ]
 });

@@ -47,4 +47,5 @@ pub use faults::{FaultKind, StorageFaults};
 pub use log_manager::{lock_log, LogManager, SharedLog};
 pub use marker::TxnMarker;
 pub use partition_log::{PartitionLog, RecoveryHints};
+pub(crate) use producer_state::ProducerView;
 pub use scanned::ScannedRecords;

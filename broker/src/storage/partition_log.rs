@@ -24,7 +24,7 @@ use super::dir_status::LogDirStatus;
 use super::faults::Faults;
 use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
 use super::marker::{aborted_entry, read_marker};
-use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManager};
+use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManager, ProducerView};
 use super::recovery::{load_segments, remove_if_exists, OpenReport};
 use super::segment::{Segment, TxnIndexState};
 use super::{LogConfig, StorageError};
@@ -360,6 +360,12 @@ impl PartitionLog {
             .map_or(high_watermark, |first| {
                 first.max(self.log_start_offset).min(high_watermark)
             })
+    }
+
+    /// Every producer the partition holds state for, by id, as
+    /// DescribeProducers reports them.
+    pub(crate) fn describe_producers(&self) -> Vec<ProducerView> {
+        self.producers.describe()
     }
 
     /// Offset up to which the log is known to be on disk.

@@ -13,6 +13,7 @@ mod cluster;
 mod group;
 mod log;
 mod offsets;
+mod producers;
 mod scram;
 mod security;
 
@@ -54,6 +55,7 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_REQUEST,
         51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_REQUEST,
         60 => &cluster::DESCRIBE_CLUSTER_REQUEST,
+        61 => &producers::DESCRIBE_PRODUCERS_REQUEST,
         _ => return None,
     })
 }
@@ -93,6 +95,7 @@ pub(crate) fn response(api_key: i16) -> Option<&'static MessageDef> {
         50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_RESPONSE,
         51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_RESPONSE,
         60 => &cluster::DESCRIBE_CLUSTER_RESPONSE,
+        61 => &producers::DESCRIBE_PRODUCERS_RESPONSE,
         _ => return None,
     })
 }

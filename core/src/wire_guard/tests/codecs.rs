@@ -98,6 +98,7 @@ pub(super) fn covered() -> Vec<Codec> {
         DeleteAclsRequest,
         DescribeUserScramCredentialsRequest,
         AlterUserScramCredentialsRequest,
+        DescribeProducersRequest,
     ]
 }
 
