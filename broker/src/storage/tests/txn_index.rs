@@ -4,7 +4,7 @@
 
 use super::support::{batch, segment_path, small_config};
 use super::transactions::{append_txn, marker};
-use crate::storage::{LogConfig, PartitionLog};
+use crate::storage::{LogConfig, PartitionLog, StorageError};
 
 /// Producer 1 aborts 0..=1 (marker 4), producer 2 commits 2..=3 (marker
 /// 5), producer 3 aborts 6 (marker 7): returns the log.
@@ -157,5 +157,56 @@ fn storage_aborts_across_rolls_and_retention() {
     assert_eq!(
         log.aborted_transactions(bases[1], marker_offset),
         vec![(4, 0)]
+    );
+}
+
+#[test]
+fn storage_retention_keeps_open_transactions_and_their_lso() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        retention_bytes: Some(1),
+        producer_id_expiration_ms: 1_000,
+        ..small_config()
+    };
+    let mut log = PartitionLog::open(dir.path(), config).expect("open");
+    assert_eq!(append_txn(&mut log, (8, 0, 0), 2), 0);
+    while log.segment_count() < 3 {
+        log.append(&mut batch(4, 40, 1_000), 0, 0).expect("filler");
+    }
+    // Retention deletes the open transaction's segment, and the producer
+    // is long idle: it is kept anyway, and the LSO stays at the log start.
+    assert!(log.enforce_retention(1_000_000).expect("retention") > 0);
+    let start = log.log_start_offset();
+    assert!(start > 0);
+    assert_eq!(log.producer_count(), 1);
+    assert_eq!(log.last_stable_offset(), start, "still undecided");
+    let end = log.append_marker(marker(8, 0, false), 0, 0).expect("abort");
+    assert_eq!(log.last_stable_offset(), end + 1);
+    assert_eq!(log.aborted_transactions(start, end + 1), vec![(8, 0)]);
+}
+
+#[test]
+fn storage_failed_abort_index_write_takes_the_log_dir_offline() {
+    use crate::storage::{FaultKind, FaultPoint, StorageFaults};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).expect("open");
+    let faults = StorageFaults::new();
+    log.set_faults(faults.clone());
+    append_txn(&mut log, (6, 0, 0), 1);
+    // A commit writes no index entry: unaffected.
+    faults.inject(FaultPoint::IndexWrite, FaultKind::Io, 1);
+    log.append_marker(marker(6, 0, true), 0, 0).expect("commit");
+    append_txn(&mut log, (6, 0, 1), 1);
+    let failed = log
+        .append_marker(marker(6, 0, false), 0, 0)
+        .expect_err("the abort cannot be indexed");
+    assert_eq!(failed.kafka_error_code(), 56, "{failed}");
+    assert_eq!(faults.hits(FaultPoint::IndexWrite), 1);
+    let offline = log
+        .read_isolated(0, usize::MAX, true, true)
+        .expect_err("offline");
+    assert!(
+        matches!(offline, StorageError::LogDirOffline { .. }),
+        "{offline}"
     );
 }
