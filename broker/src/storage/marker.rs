@@ -81,7 +81,7 @@ impl PartitionLog {
         )?;
         let mut records = BytesMut::from(&batch[..]);
         let offset = self.log_end_offset();
-        if offset == i64::MAX - 1 {
+        if offset == i64::MAX {
             return Err(StorageError::InvalidRecord {
                 reason: "the partition has run out of offsets".to_string(),
             });

@@ -133,7 +133,7 @@ impl TxnIndex {
         })
     }
 
-    /// Calls `visit` with every entry, oldest first.
+    /// The entries, oldest first.
     pub(crate) fn entries(&self) -> impl Iterator<Item = &AbortedTxn> {
         self.file.entries().iter().map(|stored| &stored.txn)
     }
