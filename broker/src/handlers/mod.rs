@@ -53,6 +53,7 @@ pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_producers;
 pub mod describe_transactions;
 pub mod describe_user_scram_credentials;
 pub mod end_txn;
@@ -446,6 +447,12 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             describe_cluster,
             messages::DescribeClusterRequest,
             cluster_info_context
+        ),
+        api_in!(
+            DescribeProducers,
+            describe_producers,
+            messages::DescribeProducersRequest,
+            data_context
         ),
         api_in!(
             DescribeTransactions,

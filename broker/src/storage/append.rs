@@ -18,7 +18,7 @@ use durian_core::record::{
 };
 
 use super::faults::FaultPoint;
-use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX};
 use super::partition_log::{AppendResult, PartitionLog};
 use super::producer_state::{SequenceCheck, StagedProducers};
 use super::recovery::remove_if_exists;
@@ -258,7 +258,12 @@ impl PartitionLog {
             Ok(fresh) => fresh,
             Err(e) => {
                 if base != self.active.base_offset() {
-                    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                    for suffix in [
+                        LOG_SUFFIX,
+                        INDEX_SUFFIX,
+                        TIME_INDEX_SUFFIX,
+                        TXN_INDEX_SUFFIX,
+                    ] {
                         let _ = remove_if_exists(&segment_file(&self.dir, base, suffix));
                     }
                 }

@@ -7,6 +7,8 @@
 //!                        ─▶ producer's open transaction closed (the LSO may move)
 //!                        ─▶ abort: entry in the active segment's .txnindex
 //! ```
+//!
+//! Also here: which aborted transactions overlap a fetch's range.
 
 use bytes::{Bytes, BytesMut};
 use durian_core::record::{
@@ -15,7 +17,9 @@ use durian_core::record::{
 };
 
 use super::partition_log::PartitionLog;
+use super::producer_state::{CompletedTxn, ProducerStateManager};
 use super::segment::PlacedBatch;
+use super::txn_index::AbortedTxn;
 use super::StorageError;
 
 /// A transaction marker to write into a partition.
@@ -77,7 +81,7 @@ impl PartitionLog {
         )?;
         let mut records = BytesMut::from(&batch[..]);
         let offset = self.log_end_offset();
-        if offset == i64::MAX - 1 {
+        if offset == i64::MAX {
             return Err(StorageError::InvalidRecord {
                 reason: "the partition has run out of offsets".to_string(),
             });
@@ -91,17 +95,64 @@ impl PartitionLog {
             position: 0,
             header,
         }];
+        let mut completed = None;
         self.write_placed(&mut records, &mut placed, offset, offset, now_ms, |log| {
-            log.producers.complete_txn(
+            completed = Some(log.producers.complete_txn(
                 marker.producer_id,
                 marker.producer_epoch,
                 marker.coordinator_epoch,
                 offset,
                 now_ms,
                 now_ms,
-            );
+            ));
         })?;
+        if let Some(txn) = completed.filter(|_| !marker.commit) {
+            // A read_committed reader must learn of the abort, or it would
+            // take the aborted records for committed ones: if the index
+            // cannot be written the log directory goes offline.
+            let entry = aborted_entry(&self.producers, txn);
+            let written = self.active.append_aborted(entry);
+            self.offline_on_error(written)?;
+        }
         Ok(offset)
+    }
+
+    /// The aborted transactions that overlap the offsets `from..upper`
+    /// (a fetch's range), as (producer id, first offset), in marker order.
+    ///
+    /// An entry lives in the segment of its marker, which comes after the
+    /// transaction's records, so only segments reaching `from` are looked
+    /// at; the walk stops at the first entry whose last stable offset
+    /// reaches `upper` (every transaction starting before `upper` was
+    /// decided by then).
+    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<(i64, i64)> {
+        let mut found = Vec::new();
+        for segment in self.segments().filter(|s| s.next_offset() > from) {
+            for txn in segment.aborted_txns() {
+                if txn.last_offset >= from && txn.first_offset < upper {
+                    found.push((txn.producer_id, txn.first_offset));
+                }
+                if txn.last_stable_offset >= upper {
+                    return found;
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The `.txnindex` entry of the aborted transaction `txn`, whose marker
+/// `producers` has just applied.
+pub(super) fn aborted_entry(producers: &ProducerStateManager, txn: CompletedTxn) -> AbortedTxn {
+    AbortedTxn {
+        producer_id: txn.producer_id,
+        // An abort of a transaction that wrote nothing here covers only
+        // its marker, as in Kafka.
+        first_offset: txn.first_offset.unwrap_or(txn.marker_offset),
+        last_offset: txn.marker_offset,
+        last_stable_offset: producers
+            .first_unstable_offset()
+            .unwrap_or(txn.marker_offset + 1),
     }
 }
 

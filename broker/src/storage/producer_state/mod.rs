@@ -37,7 +37,7 @@ mod snapshot;
 mod txn;
 
 pub(crate) use snapshot::{decode_snapshot, encode_snapshot};
-pub(crate) use txn::CompletedTxn;
+pub(crate) use txn::{CompletedTxn, ProducerView};
 
 /// How many recent batches per producer are remembered for duplicate
 /// detection; producers keep at most 5 requests in flight.

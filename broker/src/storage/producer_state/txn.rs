@@ -28,8 +28,6 @@ pub(crate) struct CompletedTxn {
 }
 
 /// What DescribeProducers reports of one producer.
-// The DescribeProducers handler is the next step of issue 16.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ProducerView {
     /// The producer id.
@@ -159,7 +157,6 @@ impl ProducerStateManager {
     }
 
     /// Every producer, by id, as DescribeProducers reports them.
-    #[allow(dead_code)] // The DescribeProducers handler is the next step of issue 16.
     pub(crate) fn describe(&self) -> Vec<ProducerView> {
         let mut views: Vec<_> = self
             .producers

@@ -12,3 +12,4 @@ mod retention;
 mod support;
 mod timestamps;
 mod transactions;
+mod txn_index;

@@ -189,3 +189,42 @@ fn storage_open_transactions_survive_clean_and_unclean_reopen() {
         .expect("commit 2");
     assert_eq!(log.last_stable_offset(), log.high_watermark());
 }
+
+#[test]
+fn storage_read_committed_stops_at_the_last_stable_offset() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).expect("open");
+    append_txn(&mut log, (1, 0, 0), 2); // 0..=1, aborted below
+    log.append(&mut batch(1, 5, 1), 0, 0).expect("plain"); // 2
+    append_txn(&mut log, (2, 0, 0), 1); // 3, stays open
+    log.append(&mut batch(1, 5, 1), 0, 0).expect("plain"); // 4
+    log.append_marker(marker(1, 0, false), 0, 0)
+        .expect("abort 1"); // 5
+    assert_eq!(log.last_stable_offset(), 3);
+    let committed = log.read_isolated(0, usize::MAX, true, true).expect("read");
+    let offsets: Vec<_> = headers(&committed.records)
+        .iter()
+        .map(|h| h.base_offset)
+        .collect();
+    assert_eq!(offsets, vec![0, 2], "nothing from the open transaction on");
+    assert_eq!(committed.last_stable_offset, 3);
+    assert_eq!(committed.high_watermark, 6);
+    assert_eq!(committed.aborted_transactions, Some(vec![(1, 0)]));
+    // At or past the LSO a read_committed read is empty, not an error.
+    let parked = log.read_isolated(3, usize::MAX, true, true).expect("read");
+    assert!(parked.records.is_empty());
+    assert_eq!(parked.aborted_transactions, Some(Vec::new()));
+    // read_uncommitted sees everything and no aborted list.
+    let all = log.read_isolated(0, usize::MAX, true, false).expect("read");
+    assert_eq!(headers(&all.records).len(), 5);
+    assert_eq!(all.aborted_transactions, None);
+    log.append_marker(marker(2, 0, true), 0, 0)
+        .expect("commit 2");
+    let rest = log.read_isolated(3, usize::MAX, true, true).expect("read");
+    assert_eq!(headers(&rest.records).len(), 4, "3, 4, both markers");
+    assert_eq!(
+        rest.aborted_transactions,
+        Some(vec![(1, 0)]),
+        "marker 5 is in range"
+    );
+}

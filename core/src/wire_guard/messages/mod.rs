@@ -13,6 +13,7 @@ mod cluster;
 mod group;
 mod log;
 mod offsets;
+mod producers;
 mod scram;
 mod security;
 mod txn;
@@ -60,6 +61,7 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_REQUEST,
         51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_REQUEST,
         60 => &cluster::DESCRIBE_CLUSTER_REQUEST,
+        61 => &producers::DESCRIBE_PRODUCERS_REQUEST,
         65 => &txn::DESCRIBE_TRANSACTIONS_REQUEST,
         66 => &txn::LIST_TRANSACTIONS_REQUEST,
         _ => return None,
@@ -106,6 +108,7 @@ pub(crate) fn response(api_key: i16) -> Option<&'static MessageDef> {
         50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_RESPONSE,
         51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_RESPONSE,
         60 => &cluster::DESCRIBE_CLUSTER_RESPONSE,
+        61 => &producers::DESCRIBE_PRODUCERS_RESPONSE,
         65 => &txn::DESCRIBE_TRANSACTIONS_RESPONSE,
         66 => &txn::LIST_TRANSACTIONS_RESPONSE,
         _ => return None,

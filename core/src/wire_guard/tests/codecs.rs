@@ -105,6 +105,7 @@ pub(super) fn covered() -> Vec<Codec> {
         TxnOffsetCommitRequest,
         DescribeTransactionsRequest,
         ListTransactionsRequest,
+        DescribeProducersRequest,
     ]
 }
 
