@@ -469,3 +469,43 @@ async fn txn_coordinator_compacts_its_log_and_keeps_the_latest_state() {
         last.map(|g| (g.producer_id, g.producer_epoch))
     );
 }
+
+#[tokio::test]
+async fn txn_coordinator_keeps_an_open_transaction_across_a_restart_until_its_timeout() {
+    let s = setup();
+    let grant = s
+        .txn
+        .init_producer_id("open", 5_000, None)
+        .await
+        .expect("init");
+    s.txn
+        .add_partitions("open", producer(grant), &[tp("a", 1)])
+        .await
+        .expect("add");
+    let Setup {
+        dir,
+        markers,
+        groups,
+        txn,
+        ..
+    } = s;
+    drop(txn);
+    groups.shutdown().await;
+    drop(groups);
+    let s = open_in(dir, markers);
+    let m = s.txn.describe("open").expect("kept");
+    assert_eq!(m.state, TxnState::Ongoing);
+    s.txn.recover().await;
+    assert!(
+        s.markers.written().is_empty(),
+        "an open transaction is not ended"
+    );
+    s.txn
+        .check_produce(Some("open"), producer(grant), "a", 1)
+        .expect("the producer may go on");
+    assert_eq!(s.txn.abort_expired(m.start_ms + 5_001).await, 1);
+    wait_state(&s.txn, "open", TxnState::CompleteAbort).await;
+    let written = s.markers.written();
+    assert_eq!(written.len(), 1);
+    assert!(!written[0].2.commit);
+}
