@@ -16,7 +16,9 @@ use durian_broker::testing::Cluster;
 use durian_broker::{Broker, TxnConfig};
 use durian_core::record::{BatchWriter, NO_HEADERS};
 use durian_testkit::wait::eventually;
-use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::add_partitions_to_txn_request::{
+    AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
@@ -339,6 +341,37 @@ async fn transactions_commit_and_abort_over_the_wire() {
     );
     let (high, stable) = offsets_of(&mut client, "orders", 0).await;
     assert_eq!((high, stable), (2, 0), "the open transaction holds the LSO");
+    // v4+ (a broker's KIP-890 check): verify_only answers per partition
+    // and adds nothing.
+    let verified = client
+        .call(
+            &AddPartitionsToTxnRequest::default().with_transactions(vec![
+                AddPartitionsToTxnTransaction::default()
+                    .with_transactional_id(tid("tx"))
+                    .with_producer_id(ProducerId(p.id))
+                    .with_producer_epoch(p.epoch)
+                    .with_verify_only(true)
+                    .with_topics(vec![AddPartitionsToTxnTopic::default()
+                        .with_name(name("input"))
+                        .with_partitions(vec![0])]),
+                AddPartitionsToTxnTransaction::default()
+                    .with_transactional_id(tid("tx"))
+                    .with_producer_id(ProducerId(p.id))
+                    .with_producer_epoch(p.epoch)
+                    .with_verify_only(true)
+                    .with_topics(vec![AddPartitionsToTxnTopic::default()
+                        .with_name(name("orders"))
+                        .with_partitions(vec![1])]),
+            ]),
+            4,
+        )
+        .await;
+    let verdicts: Vec<i16> = verified
+        .results_by_transaction
+        .iter()
+        .map(|r| r.topic_results[0].results_by_partition[0].partition_error_code)
+        .collect();
+    assert_eq!(verdicts, vec![ResponseError::InvalidTxnState.code(), 0]);
 
     assert_eq!(add_offsets(&mut client, "tx", p, "g").await, 0);
     assert_eq!(
