@@ -5,12 +5,13 @@
 //! CLIENT_PROPERTIES, PRODUCER_PROPERTIES,      ┐
 //! CONSUMER_PROPERTIES, ADMIN_PROPERTIES         ├─▶ render_config_doc() ─▶ == docs/CONFIG.md ?
 //! BrokerConfig::new, GroupConfig::default,      │                            (DURIAN_BLESS=1 rewrites it)
+//! TxnConfig::default,                           │
 //! describe_topic_configs(LogConfig::default())  ┘
 //! ```
 //!
 //! Client properties come with their meaning from the crates' doc tables.
 //! The broker has no such table, so its settings are read field by field
-//! from `BrokerConfig` and `GroupConfig` (destructured without `..`, so a
+//! from `BrokerConfig`, `GroupConfig` and `TxnConfig` (destructured without `..`, so a
 //! new field breaks this file's build until it is documented here), and the
 //! topic configs come from what the broker's DescribeConfigs reports, with
 //! their meaning kept below; a topic config the broker gains without a
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use durian::broker::testing::reference::{describe_topic_configs, validate_topic_config};
-use durian::broker::{Broker, BrokerConfig, FlushPolicy, GroupConfig, LogConfig};
+use durian::broker::{Broker, BrokerConfig, FlushPolicy, GroupConfig, LogConfig, TxnConfig};
 use durian::core::config::{PropertyDoc, CLIENT_PROPERTIES};
 
 const DOC_PATH: &str = "docs/CONFIG.md";
@@ -150,6 +151,7 @@ fn render_config_doc() -> String {
     }
     broker_settings(&mut out);
     group_settings(&mut out);
+    txn_settings(&mut out);
     topic_configs(&mut out);
     out
 }
@@ -302,6 +304,26 @@ fn group_settings(out: &mut String) {
         BrokerRow { name: "(durian) offset log compaction", set_by, default: offset_log_compaction_min_dead.to_string(), meaning: "The offset log is rewritten to its live records once it holds at least this many superseded ones, and more superseded than live." },
     ];
     out.push_str("### Group coordinator\n\n");
+    broker_table(out, &rows);
+}
+
+fn txn_settings(out: &mut String) {
+    let TxnConfig {
+        max_timeout,
+        abort_check_interval,
+        id_expiration,
+        fsync,
+        compaction_min_dead,
+    } = TxnConfig::default();
+    let set_by = "`.txn_config(TxnConfig { .. })`";
+    let rows = [
+        BrokerRow { name: "transaction.max.timeout.ms", set_by, default: millis(max_timeout), meaning: "Longer `transaction.timeout.ms` in InitProducerId is refused with INVALID_TRANSACTION_TIMEOUT." },
+        BrokerRow { name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", set_by, default: millis(abort_check_interval), meaning: "How often transactions open longer than their timeout are aborted (their producer fenced), prepared ones finished and idle transactional ids expired." },
+        BrokerRow { name: "transactional.id.expiration.ms", set_by, default: millis(id_expiration), meaning: "A transactional id without an open transaction and without a state change for this long is removed; its producer gets a new producer id when it returns." },
+        BrokerRow { name: "(durian) transaction log fsync", set_by, default: fsync.to_string(), meaning: "Whether each transaction state change is fsynced before it is answered." },
+        BrokerRow { name: "(durian) transaction log compaction", set_by, default: compaction_min_dead.to_string(), meaning: "The transaction log is rewritten to its live records once it holds at least this many superseded ones, and more superseded than live." },
+    ];
+    out.push_str("### Transaction coordinator\n\n");
     broker_table(out, &rows);
 }
 

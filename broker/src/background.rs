@@ -1,7 +1,9 @@
 //! Background work that runs for the broker's whole life: retention
-//! enforcement and periodic checkpoints of the logs' recovery points and
+//! enforcement, periodic checkpoints of the logs' recovery points and
 //! log start offsets (so a crash recovers only the unflushed tail and keeps
-//! moved log start offsets).
+//! moved log start offsets), and the transaction coordinator's check for
+//! timed-out transactions (aborted, their producers fenced) and prepared
+//! ones whose markers are still to be written.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +19,9 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 pub(crate) async fn maintenance_loop(state: Arc<BrokerState>, mut shutdown: Shutdown) {
     let mut retention = tokio::time::interval(state.config().retention_check_interval);
     let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
-    for ticker in [&mut retention, &mut checkpoint] {
+    let mut transactions =
+        tokio::time::interval(state.transactions().config().abort_check_interval);
+    for ticker in [&mut retention, &mut checkpoint, &mut transactions] {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
@@ -25,6 +29,11 @@ pub(crate) async fn maintenance_loop(state: Arc<BrokerState>, mut shutdown: Shut
             _ = shutdown.wait() => return,
             _ = retention.tick() => enforce_retention,
             _ = checkpoint.tick() => write_checkpoints,
+            _ = transactions.tick() => {
+                // Async work (log writes go to the blocking pool themselves).
+                state.transactions().tick().await;
+                continue;
+            }
         };
         // File deletions and fsyncs must not stall the runtime's workers.
         let state = state.clone();

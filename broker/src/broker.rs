@@ -34,6 +34,7 @@ use crate::server::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::state::BrokerState;
 use crate::storage::{FlushPolicy, LogConfig, LogManager, StorageError};
 use crate::topology::{BrokerAddress, Topology};
+use crate::txn::{TransactionCoordinator, TxnConfig, TxnLogError};
 
 /// Why a broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,9 @@ pub enum BrokerError {
     /// The group coordinator could not be opened.
     #[error("group coordinator: {0}")]
     Group(#[from] GroupError),
+    /// The transaction log could not be opened or replayed.
+    #[error("transaction coordinator: {0}")]
+    Transactions(#[from] TxnLogError),
     /// The ACL file could not be loaded.
     #[error(transparent)]
     Acls(#[from] AclStoreError),
@@ -103,6 +107,7 @@ impl Broker {
             config: BrokerConfig::new(PathBuf::new()),
             temporary: false,
             groups: GroupConfig::default(),
+            transactions: TxnConfig::default(),
         }
     }
 }
@@ -113,6 +118,7 @@ pub struct BrokerBuilder {
     pub(crate) config: BrokerConfig,
     temporary: bool,
     groups: GroupConfig,
+    transactions: TxnConfig,
 }
 
 impl BrokerBuilder {
@@ -322,6 +328,13 @@ impl BrokerBuilder {
         self
     }
 
+    /// Settings of the transaction coordinator (transaction.max.timeout.ms,
+    /// the timed-out transaction check interval).
+    pub fn txn_config(mut self, config: TxnConfig) -> Self {
+        self.transactions = config;
+        self
+    }
+
     /// Opens the data directory, binds the listeners and starts serving.
     pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
         let prepared = self.prepare()?;
@@ -450,6 +463,7 @@ impl BrokerBuilder {
         Ok(Prepared {
             config,
             groups: self.groups,
+            transactions: self.transactions,
             dirs,
             lock,
             temp_dir,
@@ -504,6 +518,7 @@ pub(crate) fn local_address(
 pub(crate) struct Prepared {
     pub(crate) config: BrokerConfig,
     groups: GroupConfig,
+    transactions: TxnConfig,
     dirs: DataDirs,
     lock: DataDirLock,
     temp_dir: Option<tempfile::TempDir>,
@@ -528,7 +543,8 @@ impl Prepared {
         node_identity(&self.config, bound, &self.dirs)
     }
 
-    /// Opens logs, groups, catalog and producer ids, and starts maintenance.
+    /// Opens logs, groups, catalog, producer ids and transactions, and
+    /// starts maintenance.
     pub(crate) fn open(
         self,
         node: NodeIdentity,
@@ -537,6 +553,7 @@ impl Prepared {
         let Prepared {
             config,
             groups,
+            transactions,
             dirs,
             lock,
             temp_dir,
@@ -544,7 +561,7 @@ impl Prepared {
         let logs = LogManager::open(&dirs.logs, config.log_config.clone())?;
         let groups = GroupCoordinator::open(&dirs.groups, groups)?;
         let catalog = TopicCatalog::open(&dirs.topics)?;
-        let producer_ids = ProducerIdAllocator::open(&dirs.meta)?;
+        let producer_ids = Arc::new(ProducerIdAllocator::open(&dirs.meta)?);
         let scram =
             Arc::new(ScramStore::open(&dirs.meta).map_err(|e| BrokerError::Config(e.to_string()))?);
         seed_scram_users(&scram, &config)?;
@@ -558,6 +575,12 @@ impl Prepared {
         if let Some(highest) = logs.max_producer_id() {
             producer_ids.skip_past(highest);
         }
+        let transactions = TransactionCoordinator::open(
+            &dirs.meta.join("transactions"),
+            transactions,
+            producer_ids.clone(),
+            groups.clone(),
+        )?;
         let (trigger, signal) = shutdown::channel();
         let state = Arc::new(BrokerState::new(
             config,
@@ -567,6 +590,7 @@ impl Prepared {
             Arc::new(logs),
             groups,
             producer_ids,
+            transactions,
             authorizer,
             signal.clone(),
             scram,
@@ -577,6 +601,9 @@ impl Prepared {
                 code: e.code,
                 message: e.message,
             })?;
+        // Prepared commits and aborts of the last run write their markers
+        // again and complete, now that the partitions are open.
+        state.start_transactions();
         let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal.clone()));
         Ok(Opened {
             state,

@@ -96,6 +96,23 @@ impl BrokerHandle {
         faults
     }
 
+    /// Writes a transaction marker into `topic`-`partition` as the
+    /// transaction coordinator would (WriteTxnMarkers), so a test can end
+    /// transactions it wrote itself. Returns the marker's offset, or the
+    /// partition's error (NOT_LEADER_OR_FOLLOWER, INVALID_PRODUCER_EPOCH, ...).
+    #[cfg(feature = "testing")]
+    pub async fn write_txn_marker(
+        &self,
+        topic: &str,
+        partition: i32,
+        marker: crate::TxnMarker,
+    ) -> Result<i64, kafka_protocol::ResponseError> {
+        self.state
+            .data_context()
+            .write_txn_marker(topic, partition, self.state.node().node_id, marker)
+            .await
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to the grace
     /// period), flushes the logs and group state, and marks the data
     /// directory as cleanly shut down.
@@ -141,6 +158,9 @@ pub(crate) async fn close_storage(
         let _ = maintenance.await;
     }
     state.logs().close_all()?;
+    if let Err(e) = state.transactions().sync() {
+        tracing::error!(error = %e, "syncing the transaction log at shutdown failed");
+    }
     write_durably(
         &clean_marker.with_extension("tmp"),
         clean_marker,

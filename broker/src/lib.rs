@@ -11,7 +11,8 @@
 //!
 //! The public surface is the embedding API ([`Broker`], [`BrokerBuilder`],
 //! [`BrokerHandle`]), the settings it takes ([`BrokerConfig`],
-//! [`LogConfig`], [`FlushPolicy`], [`GroupConfig`]) and its errors.
+//! [`LogConfig`], [`FlushPolicy`], [`GroupConfig`], [`TxnConfig`]) and its
+//! errors.
 //! Cargo features add more:
 //! - `testing`: [`testing::Cluster`], N brokers in one process with fault
 //!   injection, for tests of clients (docs/CLUSTER.md);
@@ -41,6 +42,7 @@ mod storage;
 pub mod testing;
 mod topic_config;
 mod topology;
+mod txn;
 
 pub use broker::{Broker, BrokerBuilder, BrokerError};
 pub use catalog::CatalogError;
@@ -64,4 +66,5 @@ pub use server_properties::{
 };
 #[cfg(feature = "testing")]
 pub use storage::{FaultKind, FaultPoint, StorageFaults};
-pub use storage::{FlushPolicy, LogConfig, StorageError};
+pub use storage::{FlushPolicy, LogConfig, StorageError, TxnMarker};
+pub use txn::{TxnConfig, TxnLogError};

@@ -34,8 +34,6 @@ struct AllocatorState {
     reserved_until: i64,
     /// Latest epoch handed out per producer id (since this start).
     epochs: HashMap<i64, i16>,
-    /// Producer id and epoch per transactional id (in memory only).
-    transactional: HashMap<String, (i64, i16)>,
 }
 
 /// Hands out producer ids and epochs.
@@ -80,32 +78,22 @@ impl ProducerIdAllocator {
         }
     }
 
-    /// Answers InitProducerId.
-    ///
-    /// * no transactional id, `producer_id` -1: a fresh id with epoch 0;
-    /// * no transactional id, an existing id and its current epoch (KIP-360):
-    ///   the same id with the epoch bumped, or a fresh id when the epoch
-    ///   would overflow; an older epoch is fenced;
-    /// * a transactional id: the same id every time with the epoch bumped,
-    ///   which fences older instances using that transactional id.
-    pub fn init(
-        &self,
-        transactional_id: Option<&str>,
-        producer_id: i64,
-        epoch: i16,
-    ) -> Result<ProducerIdGrant, CatalogError> {
+    /// A fresh producer id, never handed out before (the transaction
+    /// coordinator's ids for transactional ids).
+    pub fn new_id(&self) -> Result<i64, CatalogError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tid) = transactional_id {
-            let grant = match state.transactional.get(tid).copied() {
-                Some((pid, current)) if current < i16::MAX - 1 => (pid, current + 1),
-                _ => (self.allocate(&mut state)?, 0),
-            };
-            state.transactional.insert(tid.to_string(), grant);
-            return Ok(ProducerIdGrant::Granted {
-                producer_id: grant.0,
-                epoch: grant.1,
-            });
-        }
+        self.allocate(&mut state)
+    }
+
+    /// Answers InitProducerId for an idempotent producer (transactional
+    /// ids are the transaction coordinator's):
+    ///
+    /// * `producer_id` -1: a fresh id with epoch 0;
+    /// * an existing id and its current epoch (KIP-360): the same id with
+    ///   the epoch bumped, or a fresh id when the epoch would overflow; an
+    ///   older epoch is fenced.
+    pub fn init(&self, producer_id: i64, epoch: i16) -> Result<ProducerIdGrant, CatalogError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if producer_id < 0 {
             let id = self.allocate(&mut state)?;
             state.epochs.insert(id, 0);
@@ -172,12 +160,12 @@ mod tests {
     fn ids_are_not_reused_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let first = ProducerIdAllocator::open(dir.path()).unwrap();
-        let a = granted(first.init(None, -1, -1).unwrap());
-        let b = granted(first.init(None, -1, -1).unwrap());
+        let a = granted(first.init(-1, -1).unwrap());
+        let b = granted(first.init(-1, -1).unwrap());
         assert_ne!(a.0, b.0);
         drop(first);
         let second = ProducerIdAllocator::open(dir.path()).unwrap();
-        let c = granted(second.init(None, -1, -1).unwrap());
+        let c = granted(second.init(-1, -1).unwrap());
         assert!(c.0 > b.0, "{c:?} reuses an id at or below {b:?}");
     }
 
@@ -185,19 +173,10 @@ mod tests {
     fn epoch_bump_and_fencing() {
         let dir = tempfile::tempdir().unwrap();
         let alloc = ProducerIdAllocator::open(dir.path()).unwrap();
-        let (pid, epoch) = granted(alloc.init(None, -1, -1).unwrap());
-        assert_eq!(
-            granted(alloc.init(None, pid, epoch).unwrap()),
-            (pid, epoch + 1)
-        );
-        assert_eq!(
-            alloc.init(None, pid, epoch).unwrap(),
-            ProducerIdGrant::Fenced
-        );
-        let (tpid, e0) = granted(alloc.init(Some("tx"), -1, -1).unwrap());
-        assert_eq!(
-            granted(alloc.init(Some("tx"), -1, -1).unwrap()),
-            (tpid, e0 + 1)
-        );
+        let (pid, epoch) = granted(alloc.init(-1, -1).unwrap());
+        assert_eq!(granted(alloc.init(pid, epoch).unwrap()), (pid, epoch + 1));
+        assert_eq!(alloc.init(pid, epoch).unwrap(), ProducerIdGrant::Fenced);
+        let fresh = alloc.new_id().unwrap();
+        assert!(fresh > pid, "{fresh} reuses an id at or below {pid}");
     }
 }

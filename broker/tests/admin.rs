@@ -349,9 +349,8 @@ async fn coordinator_and_producer_ids() {
         .iter()
         .all(|c| c.error_code == 0 && c.node_id.0 == 0));
 
-    // No transaction coordinator yet: a transactional id is refused with a
-    // non-retriable error and a message, at the single-key and batched
-    // versions alike, so transactional clients fail at start-up.
+    // A transactional id is coordinated like a group: this node, at the
+    // single-key and batched versions alike.
     let single = client
         .call(
             &FindCoordinatorRequest::default()
@@ -360,11 +359,7 @@ async fn coordinator_and_producer_ids() {
             3,
         )
         .await;
-    assert_eq!(single.error_code, INVALID_REQUEST);
-    assert!(single
-        .error_message
-        .as_deref()
-        .is_some_and(|m| m.contains("does not support transactions")));
+    assert_eq!((single.error_code, single.node_id.0), (0, 0));
     let batched = client
         .call(
             &FindCoordinatorRequest::default()
@@ -373,12 +368,8 @@ async fn coordinator_and_producer_ids() {
             4,
         )
         .await;
-    assert_eq!(batched.coordinators[0].error_code, INVALID_REQUEST);
-    assert_eq!(batched.coordinators[0].node_id.0, -1);
-    assert!(batched.coordinators[0]
-        .error_message
-        .as_deref()
-        .is_some_and(|m| m.contains("transactional.id")));
+    assert_eq!(batched.coordinators[0].error_code, 0);
+    assert_eq!(batched.coordinators[0].node_id.0, 0);
 
     let idempotent = InitProducerIdRequest::default()
         .with_transactional_id(None)
@@ -407,7 +398,7 @@ async fn coordinator_and_producer_ids() {
         )
         .await;
     assert_eq!(
-        empty_tid.error_code, 42,
+        empty_tid.error_code, INVALID_REQUEST,
         "INVALID_REQUEST for an empty transactional id"
     );
     broker.shutdown().await.unwrap();

@@ -29,6 +29,7 @@ mod state;
 mod subscription;
 mod sync;
 mod timer;
+mod txn_offsets;
 pub mod versions;
 
 #[cfg(test)]
@@ -51,6 +52,7 @@ use tokio::time::Instant;
 pub use config::GroupConfig;
 pub use error::GroupError;
 pub use member::ClientInfo;
+pub use txn_offsets::TxnOffset;
 
 pub(crate) use join::join_error;
 use join::JoinOutcome;
@@ -70,12 +72,21 @@ pub(crate) struct Shared {
     /// Never held across an await: it only maps ids to slots.
     groups: Mutex<HashMap<String, Arc<GroupSlot>>>,
     closed: AtomicBool,
+    /// Offsets staged by open transactions (TxnOffsetCommit).
+    pending_txn: Mutex<txn_offsets::PendingOffsets>,
 }
 
 impl Shared {
     fn registry(&self) -> MutexGuard<'_, HashMap<String, Arc<GroupSlot>>> {
         // Registry operations are single inserts/removes; a poisoned map is still consistent.
         self.groups
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn pending_txn(&self) -> MutexGuard<'_, txn_offsets::PendingOffsets> {
+        // Each update is one insert or remove; a poisoned map is still consistent.
+        self.pending_txn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -170,6 +181,7 @@ impl GroupCoordinator {
                 store: Arc::new(store),
                 groups: Mutex::new(groups),
                 closed: AtomicBool::new(false),
+                pending_txn: Mutex::default(),
             }),
             sweeper_started: AtomicBool::new(false),
         });

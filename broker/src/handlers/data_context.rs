@@ -1,7 +1,8 @@
 //! What the data APIs (Produce, Fetch, ListOffsets, DeleteRecords,
 //! OffsetForLeaderEpoch) see of the broker: topic lookups, partition logs,
-//! leadership checks, append signals and the shutdown signal. No group
-//! coordinator, no producer ids, and of the topic changes only
+//! leadership checks, append signals, the shutdown signal and Produce's
+//! check of transactional batches against the transaction coordinator. No
+//! group coordinator, no producer ids, and of the topic changes only
 //! auto-creation (Produce may create a missing topic).
 
 use super::RequestContext;
@@ -20,8 +21,9 @@ use crate::catalog::{TopicCatalog, TopicMeta};
 use crate::server::resources::Resources;
 use crate::server::shutdown::Shutdown;
 use crate::state::{AutoCreateBudget, TopicError, Topics};
-use crate::storage::{lock_log, LogManager, PartitionLog, SharedLog, StorageError};
+use crate::storage::{lock_log, LogManager, PartitionLog, SharedLog, StorageError, TxnMarker};
 use crate::topology::{EpochHistory, Topology};
+use crate::txn::{ProducerRef, TransactionCoordinator};
 
 /// The data handlers' view of the broker state.
 #[derive(Clone, Copy)]
@@ -32,6 +34,7 @@ pub struct DataContext<'a> {
     topology: &'a Topology,
     appends: &'a AppendSignals,
     shutdown: &'a Shutdown,
+    transactions: &'a TransactionCoordinator,
     topics: Topics<'a>,
     limits: DataLimits<'a>,
 }
@@ -57,6 +60,7 @@ impl<'a> DataContext<'a> {
         topology: &'a Topology,
         appends: &'a AppendSignals,
         shutdown: &'a Shutdown,
+        transactions: &'a TransactionCoordinator,
         topics: Topics<'a>,
         limits: DataLimits<'a>,
     ) -> DataContext<'a> {
@@ -67,9 +71,23 @@ impl<'a> DataContext<'a> {
             topology,
             appends,
             shutdown,
+            transactions,
             topics,
             limits,
         }
+    }
+
+    /// Whether a transactional batch of `producer` may be appended to
+    /// `topic`-`partition` (KIP-890 part 1); the error to answer if not.
+    pub fn check_transactional(
+        &self,
+        transactional_id: Option<&str>,
+        producer: ProducerRef,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), ResponseError> {
+        self.transactions
+            .check_produce(transactional_id, producer, topic, partition)
     }
 
     /// The authorizer, for the request `ctx`.
@@ -126,6 +144,50 @@ impl<'a> DataContext<'a> {
         let log = self.logs.get(topic, partition)?;
         let result = f(&mut lock_log(&log));
         Some(result)
+    }
+
+    /// Writes a transaction marker into `topic`-`partition`, led by `node`
+    /// (WriteTxnMarkers; the transaction coordinator), and wakes the
+    /// fetches waiting on the partition, since its last stable offset may
+    /// have moved. Returns the marker's offset.
+    ///
+    /// Errors are the partition's error in a WriteTxnMarkers response:
+    /// NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, and the storage
+    /// refusals (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED,
+    /// KAFKA_STORAGE_ERROR, ...).
+    // Until WriteTxnMarkers lands only the test hook calls it.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    pub async fn write_txn_marker(
+        &self,
+        topic: &str,
+        partition: i32,
+        node: i32,
+        marker: TxnMarker,
+    ) -> Result<i64, ResponseError> {
+        let leader_epoch = self.check_leader(topic, partition, node, -1)?;
+        let log = self
+            .logs
+            .get(topic, partition)
+            .ok_or(ResponseError::UnknownTopicOrPartition)?;
+        // The append may fsync (flush.messages=1): off the async workers.
+        let written = tokio::task::spawn_blocking(move || {
+            lock_log(&log).append_marker(marker, leader_epoch, crate::clock::now_ms())
+        })
+        .await;
+        let offset = match written {
+            Ok(Ok(offset)) => offset,
+            Ok(Err(e)) => {
+                tracing::debug!(topic, partition, error = %e, "transaction marker refused");
+                return Err(ResponseError::try_from_code(e.kafka_error_code())
+                    .unwrap_or(ResponseError::UnknownServerError));
+            }
+            Err(e) => {
+                tracing::error!(topic, partition, error = %e, "transaction marker task failed");
+                return Err(ResponseError::KafkaStorageError);
+            }
+        };
+        self.notify_append(topic, partition);
+        Ok(offset)
     }
 
     /// Writes every log's checkpoint (log start offsets, after DeleteRecords).

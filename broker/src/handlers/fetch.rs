@@ -16,10 +16,15 @@
 //! Fetch sessions (KIP-227): the broker is sessionless. It answers every
 //! request in full with `session_id` 0, which clients treat as "no session
 //! was created" and keep sending full requests; a request naming a session
-//! id gets FETCH_SESSION_ID_NOT_FOUND so the client starts over. Not
-//! supported: read_committed filtering (no transactions are stored, so
-//! last_stable_offset equals the high watermark), follower fetching,
-//! preferred read replicas, diverging-epoch detection.
+//! id gets FETCH_SESSION_ID_NOT_FOUND so the client starts over.
+//!
+//! Isolation: `last_stable_offset` is the partition's LSO (the oldest open
+//! transaction's first offset, else the high watermark). A read_committed
+//! fetch (isolation_level 1) gets only batches below it and the aborted
+//! transactions overlapping them (`aborted_transactions`; null for
+//! read_uncommitted, as Kafka). A marker moves the LSO and wakes parked
+//! fetches like an append. Not supported: follower fetching, preferred
+//! read replicas, diverging-epoch detection.
 //!
 //! Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED for
 //! its partitions (a topic id that names no topic stays UNKNOWN_TOPIC_ID).
@@ -28,8 +33,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::FetchTopic;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::protocol::VersionRange;
 
 use durian_core::acl::AclOperation;
@@ -44,6 +51,9 @@ use crate::storage::StorageError;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(4, 17);
+
+/// `isolation_level` of a read_committed consumer.
+const READ_COMMITTED: i8 = 1;
 
 /// Longest a fetch waits, whatever the client asks for.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
@@ -80,6 +90,7 @@ pub async fn handle(
         Ok(asked) if asked > 0 => asked.min(FETCH_MAX_BYTES),
         _ => FETCH_MAX_BYTES,
     };
+    let read_committed = request.isolation_level == READ_COMMITTED;
     // Subscribed before the first look for data, so no append is missed.
     let mut appends = subscribe(data, &resolved);
     let mut shutdown = data.shutdown_signal();
@@ -87,7 +98,16 @@ pub async fn handle(
         for receiver in &mut appends {
             receiver.borrow_and_update();
         }
-        let collected = collect(data, &resolved, max_bytes, version, ctx.node_id);
+        let collected = collect(
+            data,
+            &resolved,
+            Limits {
+                max_bytes,
+                read_committed,
+            },
+            version,
+            ctx.node_id,
+        );
         let enough = collected.bytes >= min_bytes || collected.has_error || shutdown.is_shutdown();
         if enough || Instant::now() >= deadline || appends.is_empty() {
             return FetchResponse::default().with_responses(collected.topics);
@@ -171,13 +191,21 @@ struct Collected {
     has_error: bool,
 }
 
+/// What a fetch may read: its byte budget and its isolation level.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_bytes: usize,
+    read_committed: bool,
+}
+
 fn collect(
     data: &DataContext<'_>,
     topics: &[(FetchTopic, Result<TopicMeta, i16>)],
-    max_bytes: usize,
+    limits: Limits,
     version: i16,
     node: i32,
 ) -> Collected {
+    let max_bytes = limits.max_bytes;
     let mut out = Collected {
         topics: Vec::with_capacity(topics.len()),
         bytes: 0,
@@ -203,7 +231,10 @@ fn collect(
                                 topic,
                                 p.partition,
                                 p.fetch_offset,
-                                limit,
+                                Limits {
+                                    max_bytes: limit,
+                                    read_committed: limits.read_committed,
+                                },
                                 out.bytes == 0,
                             )
                         }
@@ -230,29 +261,48 @@ fn read_partition(
     topic: &TopicMeta,
     partition: i32,
     offset: i64,
-    max_bytes: usize,
+    limits: Limits,
     min_one_batch: bool,
 ) -> PartitionData {
     let outcome = data.with_partition(&topic.name, partition, |log| {
-        let read = log.read(offset, max_bytes, min_one_batch);
-        (read, log.high_watermark(), log.log_start_offset())
+        let read = log.read_isolated(
+            offset,
+            limits.max_bytes,
+            min_one_batch,
+            limits.read_committed,
+        );
+        let offsets = (
+            log.high_watermark(),
+            log.last_stable_offset(),
+            log.log_start_offset(),
+        );
+        (read, offsets)
     });
     match outcome {
         None => error_partition(partition, ResponseError::UnknownTopicOrPartition.code()),
-        Some((Ok(read), _, _)) => PartitionData::default()
+        Some((Ok(read), _)) => PartitionData::default()
             .with_partition_index(partition)
             .with_high_watermark(read.high_watermark)
             .with_last_stable_offset(read.last_stable_offset)
             .with_log_start_offset(read.log_start_offset)
-            .with_aborted_transactions(Some(Vec::new()))
+            .with_aborted_transactions(read.aborted_transactions.map(|aborted| {
+                aborted
+                    .into_iter()
+                    .map(|(producer_id, first_offset)| {
+                        AbortedTransaction::default()
+                            .with_producer_id(ProducerId(producer_id))
+                            .with_first_offset(first_offset)
+                    })
+                    .collect()
+            }))
             .with_records(Some(read.records)),
-        Some((Err(e), high_watermark, log_start)) => {
+        Some((Err(e), (high_watermark, last_stable_offset, log_start))) => {
             if !matches!(e, StorageError::OffsetOutOfRange { .. }) {
                 tracing::warn!(topic = %topic.name, partition, offset, error = %e, "fetch failed");
             }
             error_partition(partition, e.kafka_error_code())
                 .with_high_watermark(high_watermark)
-                .with_last_stable_offset(high_watermark)
+                .with_last_stable_offset(last_stable_offset)
                 .with_log_start_offset(log_start)
         }
     }

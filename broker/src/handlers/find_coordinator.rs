@@ -5,14 +5,9 @@
 //! node chosen by the key's hash, or pinned). v0–v3 carry one key; v4+
 //! carry a batch in `coordinator_keys` and get one entry per key. Key
 //! types other than group (0) and transaction (1) get INVALID_REQUEST; no
-//! running node means COORDINATOR_NOT_AVAILABLE.
-//!
-//! durian's broker has no transaction coordinator yet, so a transaction
-//! key (1) gets INVALID_REQUEST with a message saying so. Clients treat a
-//! non-retriable FindCoordinator error as fatal, so a transactional
-//! producer fails in `initTransactions()`, naming the reason, instead of
-//! being granted a producer id and failing at its first send (the Java
-//! client then met AddPartitionsToTxn, an API durian does not serve).
+//! running node means COORDINATOR_NOT_AVAILABLE. Transactional ids are
+//! placed like groups: the node the topology names runs the transaction
+//! APIs for that id (broker/src/txn), the others answer NOT_COORDINATOR.
 //!
 //! Authorization, as Kafka: DESCRIBE on the group (else
 //! GROUP_AUTHORIZATION_FAILED) or on the transactional id (else
@@ -51,7 +46,7 @@ pub async fn handle(
                     ResponseError::TransactionalIdAuthorizationFailed,
                 ))
             }
-            TRANSACTION => return Err(Refusal::no_transactions()),
+            TRANSACTION => {}
             _ => return Err(Refusal::code(ResponseError::InvalidRequest)),
         }
         cluster
@@ -125,16 +120,6 @@ impl Refusal {
         Refusal {
             code: error.code(),
             message: None,
-        }
-    }
-
-    fn no_transactions() -> Refusal {
-        Refusal {
-            code: ResponseError::InvalidRequest.code(),
-            message: Some(
-                "durian's broker does not support transactions yet: \
-                 use an idempotent producer without transactional.id",
-            ),
         }
     }
 }

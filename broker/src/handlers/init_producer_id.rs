@@ -2,11 +2,15 @@
 //!
 //! Hands out producer ids for idempotent producers, never reusing one
 //! after a restart, and bumps the epoch when a producer passes its current
-//! id and epoch (KIP-360). A transactional id gets a stable producer id
-//! with a bumped epoch per call, which fences older instances; that mapping
-//! is kept in memory only, and transactions themselves are not supported.
-//! Idempotent producers may ask any node; a transactional id must go to
-//! its coordinator (others answer NOT_COORDINATOR).
+//! id and epoch (KIP-360). A transactional id goes to the transaction
+//! coordinator (broker/src/txn): a stable producer id with the epoch bumped
+//! per call, which fences older instances; an open transaction is aborted
+//! first (CONCURRENT_TRANSACTIONS until that completes); an exhausted epoch
+//! moves to a new producer id; `transaction_timeout_ms` above
+//! transaction.max.timeout.ms is INVALID_TRANSACTION_TIMEOUT. A fenced
+//! producer gets PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v4, as
+//! Kafka). Idempotent producers may ask any node; a transactional id must
+//! go to its coordinator (others answer NOT_COORDINATOR).
 //!
 //! Authorization, as Kafka 3+: WRITE on the transactional id (else
 //! TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer needs
@@ -68,25 +72,34 @@ pub async fn handle(
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
     }
-    let grant = ids.allocator.init(
-        transactional_id,
-        request.producer_id.0,
-        request.producer_epoch,
-    );
-    let failed = |error: ResponseError| {
-        InitProducerIdResponse::default()
-            .with_error_code(error.code())
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1)
-    };
+    if let Some(id) = transactional_id {
+        let expected =
+            (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
+        return match ids
+            .transactions
+            .init_producer_id(id, request.transaction_timeout_ms, expected)
+            .await
+        {
+            Ok(grant) => InitProducerIdResponse::default()
+                .with_producer_id(ProducerId(grant.producer_id))
+                .with_producer_epoch(grant.producer_epoch),
+            Err(ResponseError::ProducerFenced) if ctx.version < 4 => {
+                refused(ResponseError::InvalidProducerEpoch)
+            }
+            Err(error) => refused(error),
+        };
+    }
+    let grant = ids
+        .allocator
+        .init(request.producer_id.0, request.producer_epoch);
     match grant {
         Ok(ProducerIdGrant::Granted { producer_id, epoch }) => InitProducerIdResponse::default()
             .with_producer_id(ProducerId(producer_id))
             .with_producer_epoch(epoch),
-        Ok(ProducerIdGrant::Fenced) => failed(ResponseError::InvalidProducerEpoch),
+        Ok(ProducerIdGrant::Fenced) => refused(ResponseError::InvalidProducerEpoch),
         Err(e) => {
             tracing::error!(error = %e, "cannot persist producer id block");
-            failed(ResponseError::CoordinatorNotAvailable)
+            refused(ResponseError::CoordinatorNotAvailable)
         }
     }
 }

@@ -5,8 +5,9 @@
 //! local and -5 earliest pending upload (tiered storage, v8+/v9+), which on
 //! a broker without tiered storage both mean the log start offset. Any
 //! other value finds the first offset whose timestamp is at or after it.
-//! read_committed needs nothing extra: without transactions the last stable
-//! offset is the high watermark. Only the partition's leader answers (other
+//! With isolation_level 1 (read_committed), as in Kafka, latest is the last
+//! stable offset and a timestamp (or -3) lookup finding an offset at or
+//! past it answers offset -1, timestamp -1. Only the partition's leader answers (other
 //! nodes: NOT_LEADER_OR_FOLLOWER; a stale or future `current_leader_epoch`,
 //! v4+: FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), with its leader epoch. Not supported: v0 (multiple offsets per
 //! partition; the crate cannot decode it) and v10 (timeout_ms).
@@ -22,7 +23,7 @@ use kafka_protocol::ResponseError;
 use durian_core::acl::AclOperation;
 
 use super::{versions, DataContext, RequestContext};
-use crate::storage::lock_log;
+use crate::storage::{lock_log, PartitionLog};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(1, 9);
@@ -32,6 +33,9 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const EARLIEST_PENDING_UPLOAD: i64 = -5;
+
+/// `isolation_level` of a read_committed consumer.
+const READ_COMMITTED: i8 = 1;
 
 /// Answers ListOffsets.
 pub async fn handle(
@@ -60,8 +64,9 @@ pub async fn handle(
             let (code, timestamp, offset, epoch) = match leader {
                 Err(code) => (code, -1, -1, -1),
                 Ok(epoch) => {
+                    let committed = request.isolation_level == READ_COMMITTED;
                     let (code, timestamp, offset) =
-                        lookup(data, &topic.name, p.partition_index, p.timestamp).await;
+                        lookup(data, &topic.name, p.partition_index, p.timestamp, committed).await;
                     (code, timestamp, offset, epoch)
                 }
             };
@@ -108,6 +113,7 @@ async fn lookup(
     topic: &str,
     partition: i32,
     timestamp: i64,
+    read_committed: bool,
 ) -> (i16, i64, i64) {
     let unknown = (ResponseError::UnknownTopicOrPartition.code(), -1, -1);
     if timestamp >= 0 {
@@ -116,9 +122,13 @@ async fn lookup(
         };
         // Finding the record reads segments and may decompress batches:
         // that runs on the blocking pool, not on the async workers.
-        let found =
-            tokio::task::spawn_blocking(move || lock_log(&log).offset_for_timestamp(timestamp))
-                .await;
+        let found = tokio::task::spawn_blocking(move || {
+            let log = lock_log(&log);
+            let bound = fetchable_bound(&log, read_committed);
+            log.offset_for_timestamp(timestamp)
+                .map(|found| found.filter(|(offset, _)| *offset < bound))
+        })
+        .await;
         return match found {
             Ok(Ok(Some((offset, found_ts)))) => (0, found_ts, offset),
             Ok(Ok(None)) => (0, -1, -1),
@@ -127,18 +137,34 @@ async fn lookup(
         };
     }
     // The special timestamps only read the log's in-memory state.
-    let found = data.with_partition(topic, partition, |log| match timestamp {
-        LATEST => Some((-1, log.high_watermark())),
-        EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => Some((-1, log.log_start_offset())),
-        MAX_TIMESTAMP => Some(
-            log.max_timestamp()
-                .map_or((-1, -1), |(offset, ts)| (ts, offset)),
-        ),
-        _ => None,
+    let found = data.with_partition(topic, partition, |log| {
+        let bound = fetchable_bound(log, read_committed);
+        match timestamp {
+            LATEST => Some((-1, bound)),
+            EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => {
+                Some((-1, log.log_start_offset()))
+            }
+            MAX_TIMESTAMP => Some(
+                log.max_timestamp()
+                    .filter(|(offset, _)| *offset < bound)
+                    .map_or((-1, -1), |(offset, ts)| (ts, offset)),
+            ),
+            _ => None,
+        }
     });
     match found {
         None => unknown,
         Some(Some((ts, offset))) => (0, ts, offset),
         Some(None) => (ResponseError::InvalidRequest.code(), -1, -1),
+    }
+}
+
+/// The offset a consumer of this isolation level may read up to: the last
+/// stable offset for read_committed, else the high watermark.
+fn fetchable_bound(log: &PartitionLog, read_committed: bool) -> i64 {
+    if read_committed {
+        log.last_stable_offset()
+    } else {
+        log.high_watermark()
     }
 }

@@ -4,8 +4,8 @@
 //! API uses: [`DataContext`] (produce, fetch, offsets, delete records),
 //! [`TopicAdminContext`] (topic and config changes), [`ClusterInfoContext`]
 //! (metadata, cluster, coordinators), [`GroupContext`] (group APIs),
-//! [`ProducerIdContext`] (InitProducerId) or [`AclContext`] (the ACL
-//! APIs). Every context hands out an `Access`, the authorizer bound to the
+//! [`ProducerIdContext`] (InitProducerId), [`TxnContext`] (the other
+//! transaction APIs) or [`AclContext`] (the ACL APIs). Every context hands out an `Access`, the authorizer bound to the
 //! request's principal and peer, for the checks Kafka makes per API.
 //! ApiVersions needs no state and takes `(request, version)`.
 //!
@@ -29,11 +29,14 @@ pub use group_context::GroupContext;
 pub use producer_id_context::ProducerIdContext;
 pub use scram_context::ScramContext;
 pub use topic_admin_context::TopicAdminContext;
+pub use txn_context::TxnContext;
 
 use crate::server::decode_guard::decode_guarded;
 use crate::state::BrokerState;
 
 mod acl_context;
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
@@ -50,7 +53,10 @@ pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_producers;
+pub mod describe_transactions;
 pub mod describe_user_scram_credentials;
+pub mod end_txn;
 mod error;
 pub mod error_reply;
 pub mod fetch;
@@ -63,6 +69,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -76,6 +83,9 @@ pub mod sasl_handshake;
 mod scram_context;
 pub mod sync_group;
 mod topic_admin_context;
+mod txn_context;
+pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 /// What a handler produced.
 #[derive(Debug)]
@@ -337,6 +347,31 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             data_context
         ),
         api_in!(
+            AddPartitionsToTxn,
+            add_partitions_to_txn,
+            messages::AddPartitionsToTxnRequest,
+            txn_context
+        ),
+        api_in!(
+            AddOffsetsToTxn,
+            add_offsets_to_txn,
+            messages::AddOffsetsToTxnRequest,
+            txn_context
+        ),
+        api_in!(EndTxn, end_txn, messages::EndTxnRequest, txn_context),
+        api_in!(
+            WriteTxnMarkers,
+            write_txn_markers,
+            messages::WriteTxnMarkersRequest,
+            txn_context
+        ),
+        api_in!(
+            TxnOffsetCommit,
+            txn_offset_commit,
+            messages::TxnOffsetCommitRequest,
+            txn_context
+        ),
+        api_in!(
             DescribeAcls,
             describe_acls,
             messages::DescribeAclsRequest,
@@ -412,6 +447,24 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             describe_cluster,
             messages::DescribeClusterRequest,
             cluster_info_context
+        ),
+        api_in!(
+            DescribeProducers,
+            describe_producers,
+            messages::DescribeProducersRequest,
+            data_context
+        ),
+        api_in!(
+            DescribeTransactions,
+            describe_transactions,
+            messages::DescribeTransactionsRequest,
+            txn_context
+        ),
+        api_in!(
+            ListTransactions,
+            list_transactions,
+            messages::ListTransactionsRequest,
+            txn_context
         ),
     ]
 });

@@ -3,7 +3,10 @@
 //! Returns committed offsets for one group (v1–v7) or several (v8+).
 //! The group coordinator does the work; this file only routes to it, and
 //! answers NOT_COORDINATOR for groups the receiving node does not
-//! coordinate (in a multi-node cluster).
+//! coordinate (in a multi-node cluster). With `require_stable` (v7+), a
+//! partition with an offset staged by an open transaction
+//! (TxnOffsetCommit) answers UNSTABLE_OFFSET_COMMIT, offset -1, as Kafka:
+//! the consumer retries until the transaction ends.
 //!
 //! Authorization, as Kafka: DESCRIBE on the group (else
 //! GROUP_AUTHORIZATION_FAILED) and on each topic: a named topic the
@@ -47,7 +50,23 @@ pub async fn handle(
             return error_reply::offset_fetch(&request, version, code);
         }
         let all_topics = request.topics.is_none();
+        let stable = version >= 7 && request.require_stable;
+        let group = request.group_id.0.to_string();
         let mut response = groups.coordinator.offset_fetch(request, version).await;
+        if stable {
+            for topic in &mut response.topics {
+                for p in &mut topic.partitions {
+                    if groups.coordinator.has_pending_txn_offset(
+                        &group,
+                        &topic.name.0,
+                        p.partition_index,
+                    ) {
+                        p.error_code = ResponseError::UnstableOffsetCommit.code();
+                        p.committed_offset = -1;
+                    }
+                }
+            }
+        }
         response.topics = visible(
             &access,
             all_topics,
@@ -73,6 +92,20 @@ pub async fn handle(
         .await;
     let mut answered = std::mem::take(&mut served.groups);
     for group in &mut answered {
+        if request.require_stable {
+            for topic in &mut group.topics {
+                for p in &mut topic.partitions {
+                    if groups.coordinator.has_pending_txn_offset(
+                        &group.group_id.0,
+                        &topic.name.0,
+                        p.partition_index,
+                    ) {
+                        p.error_code = ResponseError::UnstableOffsetCommit.code();
+                        p.committed_offset = -1;
+                    }
+                }
+            }
+        }
         let all_topics = request
             .groups
             .iter()

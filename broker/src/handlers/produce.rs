@@ -10,8 +10,12 @@
 //! other node answers NOT_LEADER_OR_FOLLOWER. Batches are stamped with the
 //! leader epoch. acks 0, 1 and -1 are accepted; replicas are simulated
 //! (one shared log), so -1 is satisfied as soon as the local append is. acks=0 gets no response at all. Unknown
-//! topics are auto-created when auto-creation is on. Not supported:
-//! transactions (no transaction coordinator), per-record error details
+//! topics are auto-created when auto-creation is on. Transactional batches
+//! are checked against the transaction coordinator first, as Kafka 3.6+
+//! (KIP-890 part 1): the producer must be its transactional id's current
+//! one at its current epoch (else INVALID_PRODUCER_EPOCH) with the
+//! partition added to its open transaction (else INVALID_TXN_STATE). Not
+//! supported: per-record error details
 //! (`record_errors` stays empty), `timeout_ms` (appends never wait for
 //! replicas), and v13 (topic ids in Produce). With acks=0 a failed append
 //! closes the connection (Kafka's way of telling such a producer).
@@ -35,6 +39,7 @@ use super::{text, versions, DataContext, HandlerError, RequestContext};
 use crate::clock::now_ms;
 use crate::state::TopicError;
 use crate::storage::{lock_log, PartitionLog, ScannedRecords, SharedLog};
+use crate::txn::ProducerRef;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(3, 12);
@@ -84,6 +89,7 @@ pub async fn handle(
         .transactional_id
         .as_ref()
         .is_some_and(|id| !access.transactional_id(AclOperation::Write, id));
+    let transactional_id = request.transactional_id.as_ref().map(|id| id.0.to_string());
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
         let known = if transactional_denied {
@@ -129,6 +135,9 @@ pub async fn handle(
                     })
                     .and_then(|epoch| {
                         pending_append(context, &name, data.index, epoch, data.records)
+                    })
+                    .and_then(|append| {
+                        verify_transactional(context, transactional_id.as_deref(), &name, append)
                     }),
             };
             match routed {
@@ -243,6 +252,41 @@ fn pending_append(
         records,
         scanned,
     })
+}
+
+/// Refuses an append whose transactional batches the transaction
+/// coordinator does not expect (KIP-890 part 1); others pass unchanged.
+fn verify_transactional(
+    context: &DataContext<'_>,
+    transactional_id: Option<&str>,
+    topic: &str,
+    append: PendingAppend,
+) -> Result<PendingAppend, Outcome> {
+    for (_, header) in append.scanned.batches() {
+        if !header.is_transactional() || header.is_control() {
+            continue;
+        }
+        let producer = ProducerRef {
+            producer_id: header.producer_id,
+            producer_epoch: header.producer_epoch,
+        };
+        if let Err(e) =
+            context.check_transactional(transactional_id, producer, topic, append.partition)
+        {
+            let message = match e {
+                ResponseError::InvalidProducerEpoch => format!(
+                    "producer {} epoch {} is not the current epoch of its transactional id",
+                    header.producer_id, header.producer_epoch
+                ),
+                _ => format!(
+                    "{topic}-{} is not part of an open transaction of producer {}",
+                    append.partition, header.producer_id
+                ),
+            };
+            return Err(failure(append.partition, e.code(), &message));
+        }
+    }
+    Ok(append)
 }
 
 /// An append for the blocking pool: compressed, or one that may wait on

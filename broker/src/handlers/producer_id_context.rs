@@ -1,10 +1,14 @@
-//! What InitProducerId sees of the broker: the producer id allocator and
-//! who coordinates which transactional id, nothing else.
+//! What InitProducerId sees of the broker: the producer id allocator, the
+//! transaction coordinator and who coordinates which transactional id,
+//! nothing else.
+
+use std::sync::Arc;
 
 use super::RequestContext;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::security::{Access, Authorizer};
 use crate::topology::Topology;
+use crate::txn::TransactionCoordinator;
 
 /// The InitProducerId handler's view of the broker state.
 #[derive(Clone, Copy)]
@@ -12,6 +16,8 @@ pub struct ProducerIdContext<'a> {
     authorizer: &'a Authorizer,
     /// Hands out producer ids and epochs.
     pub allocator: &'a ProducerIdAllocator,
+    /// The transaction coordinator (transactional ids).
+    pub transactions: &'a Arc<TransactionCoordinator>,
     topology: &'a Topology,
 }
 
@@ -20,11 +26,13 @@ impl<'a> ProducerIdContext<'a> {
     pub(crate) fn new(
         authorizer: &'a Authorizer,
         allocator: &'a ProducerIdAllocator,
+        transactions: &'a Arc<TransactionCoordinator>,
         topology: &'a Topology,
     ) -> ProducerIdContext<'a> {
         ProducerIdContext {
             authorizer,
             allocator,
+            transactions,
             topology,
         }
     }

@@ -5,7 +5,7 @@
 use super::BrokerState;
 use crate::handlers::{
     AclContext, ClusterInfoContext, DataContext, DataLimits, GroupContext, ProducerIdContext,
-    ScramContext, TopicAdminContext,
+    ScramContext, TopicAdminContext, TxnContext,
 };
 
 impl BrokerState {
@@ -18,6 +18,7 @@ impl BrokerState {
             &self.topology,
             &self.appends,
             &self.shutdown,
+            &self.transactions,
             self.topics(),
             DataLimits {
                 max_decompressed_batch_bytes: self.config.max_decompressed_batch_bytes,
@@ -56,7 +57,22 @@ impl BrokerState {
 
     /// For InitProducerId.
     pub fn producer_id_context(&self) -> ProducerIdContext<'_> {
-        ProducerIdContext::new(&self.authorizer, &self.producer_ids, &self.topology)
+        ProducerIdContext::new(
+            &self.authorizer,
+            &self.producer_ids,
+            &self.transactions,
+            &self.topology,
+        )
+    }
+
+    /// For the transaction APIs other than InitProducerId.
+    pub fn txn_context(&self) -> TxnContext<'_> {
+        TxnContext::new(
+            &self.authorizer,
+            &self.transactions,
+            &self.catalog,
+            &self.topology,
+        )
     }
 
     /// For CreateAcls, DescribeAcls and DeleteAcls.

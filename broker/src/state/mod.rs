@@ -1,6 +1,7 @@
 //! The state every request handler shares: node identity, topic catalog,
-//! partition logs, group coordinator, producer ids, the topology (who leads
-//! what), and the signal that wakes long-polling fetches when data arrives.
+//! partition logs, group coordinator, producer ids, transaction
+//! coordinator, the topology (who leads what), and the signal that wakes
+//! long-polling fetches when data arrives.
 //!
 //! One state may be served by several listening nodes (an in-process
 //! [`crate::testing::Cluster`]); what differs per node is only the node id
@@ -25,8 +26,10 @@ use crate::server::resources::Resources;
 use crate::server::shutdown::Shutdown;
 use crate::storage::{lock_log, LogManager, PartitionLog};
 use crate::topology::Topology;
+use crate::txn::TransactionCoordinator;
 
 mod contexts;
+mod markers;
 mod topics;
 
 pub use topics::{AutoCreateBudget, Topics};
@@ -72,7 +75,9 @@ pub struct BrokerState {
     /// Consumer group coordinator.
     groups: Arc<GroupCoordinator>,
     /// InitProducerId allocator.
-    producer_ids: ProducerIdAllocator,
+    producer_ids: Arc<ProducerIdAllocator>,
+    /// The transaction coordinator.
+    transactions: Arc<TransactionCoordinator>,
     /// Broker-wide memory and connection budgets.
     resources: Arc<Resources>,
     /// The ACLs and the checks against them.
@@ -102,7 +107,8 @@ impl BrokerState {
         catalog: TopicCatalog,
         logs: Arc<LogManager>,
         groups: Arc<GroupCoordinator>,
-        producer_ids: ProducerIdAllocator,
+        producer_ids: Arc<ProducerIdAllocator>,
+        transactions: Arc<TransactionCoordinator>,
         authorizer: Authorizer,
         shutdown: Shutdown,
         scram: Arc<crate::security::credentials::ScramStore>,
@@ -123,6 +129,7 @@ impl BrokerState {
             logs,
             groups,
             producer_ids,
+            transactions,
             authorizer,
             appends: AppendSignals::default(),
             topic_changes: tokio::sync::Mutex::new(()),
@@ -171,6 +178,11 @@ impl BrokerState {
     /// Consumer group coordinator.
     pub fn groups(&self) -> &GroupCoordinator {
         &self.groups
+    }
+
+    /// The transaction coordinator.
+    pub fn transactions(&self) -> &Arc<TransactionCoordinator> {
+        &self.transactions
     }
 
     /// The topic changes (create, delete, add partitions, alter configs).

@@ -18,7 +18,7 @@ use durian_core::record::{
 };
 
 use super::faults::FaultPoint;
-use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX};
 use super::partition_log::{AppendResult, PartitionLog};
 use super::producer_state::{SequenceCheck, StagedProducers};
 use super::recovery::remove_if_exists;
@@ -101,7 +101,35 @@ impl PartitionLog {
             next_offset = last_offset + 1;
         }
         let last_offset = next_offset - 1;
-        let log_append_time = self.stamp_batches(records, &mut placed, now_ms)?;
+        let log_append_time = self.write_placed(
+            records,
+            &mut placed,
+            first_offset,
+            last_offset,
+            now_ms,
+            |log| {
+                log.producers.commit(staged, now_ms);
+            },
+        )?;
+        Ok(self.result(first_offset, last_offset, log_append_time, false))
+    }
+
+    /// Writes batches whose offsets `first_offset..=last_offset` were
+    /// assigned (stamping offsets, leader epoch and LogAppendTime into
+    /// `records`), rolling first if needed, then runs `written` (the
+    /// producer state update: from then on a retry must be seen as a
+    /// duplicate, whatever the fsync does) and applies the flush policy.
+    /// Returns the log append time, or -1.
+    pub(super) fn write_placed(
+        &mut self,
+        records: &mut [u8],
+        placed: &mut [PlacedBatch],
+        first_offset: i64,
+        last_offset: i64,
+        now_ms: i64,
+        written: impl FnOnce(&mut PartitionLog),
+    ) -> Result<i64, StorageError> {
+        let log_append_time = self.stamp_batches(records, placed, now_ms)?;
         self.remove_clean_marker()?;
         if self
             .active
@@ -109,7 +137,7 @@ impl PartitionLog {
         {
             self.roll(now_ms)?;
         }
-        if let Err(failed) = self.active.append(records, &placed, now_ms) {
+        if let Err(failed) = self.active.append(records, placed, now_ms) {
             // Undone, the append simply did not happen; otherwise the file
             // may hold a partial batch the log does not account for.
             if !failed.undone {
@@ -117,9 +145,7 @@ impl PartitionLog {
             }
             return Err(failed.error);
         }
-        // The batches are in the log: from here on a retry must be seen
-        // as a duplicate, whatever the fsync below does.
-        self.producers.commit(staged, now_ms);
+        written(self);
         if self.config.flush == FlushPolicy::Always {
             let synced = self.active.sync_log();
             self.offline_on_error(synced)?;
@@ -129,7 +155,7 @@ impl PartitionLog {
             self.first_unflushed_ms.get_or_insert(now_ms);
             self.flush_if_due(now_ms)?;
         }
-        Ok(self.result(first_offset, last_offset, log_append_time, false))
+        Ok(log_append_time)
     }
 
     /// Whether appending `bytes` more bytes at `now_ms` may wait on the
@@ -232,7 +258,12 @@ impl PartitionLog {
             Ok(fresh) => fresh,
             Err(e) => {
                 if base != self.active.base_offset() {
-                    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                    for suffix in [
+                        LOG_SUFFIX,
+                        INDEX_SUFFIX,
+                        TIME_INDEX_SUFFIX,
+                        TXN_INDEX_SUFFIX,
+                    ] {
                         let _ = remove_if_exists(&segment_file(&self.dir, base, suffix));
                     }
                 }

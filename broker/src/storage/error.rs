@@ -96,6 +96,18 @@ pub enum StorageError {
         /// Epoch the log holds.
         current: i16,
     },
+    /// A transaction marker came from a transaction coordinator older than
+    /// one that already wrote a marker for the producer: that coordinator
+    /// was replaced.
+    #[error("transaction coordinator epoch {coordinator_epoch} for producer {producer_id} is older than {current}: the coordinator is fenced")]
+    TransactionCoordinatorFenced {
+        /// The producer id of the marker.
+        producer_id: i64,
+        /// Coordinator epoch of the refused marker.
+        coordinator_epoch: i32,
+        /// Coordinator epoch the log holds for the producer.
+        current: i32,
+    },
     /// The topic name cannot be used as a directory name.
     #[error("invalid topic name {name:?}: {reason}")]
     InvalidTopic {
@@ -149,6 +161,7 @@ impl StorageError {
             StorageError::InvalidTimestamp { .. } => 32,
             StorageError::OutOfOrderSequence { .. } => 45,
             StorageError::InvalidProducerEpoch { .. } => 47,
+            StorageError::TransactionCoordinatorFenced { .. } => 52,
             StorageError::Io { .. } | StorageError::LogDirOffline { .. } => 56,
             StorageError::InvalidRecord { .. } => 87,
             // UNKNOWN_TOPIC_OR_PARTITION: the caller should refresh metadata.

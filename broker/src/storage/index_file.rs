@@ -139,6 +139,18 @@ impl<E: IndexEntry> IndexFile<E> {
         Ok(())
     }
 
+    /// Keeps the first `count` entries, cutting the file after them.
+    pub(crate) fn truncate(&mut self, count: usize) -> Result<(), StorageError> {
+        if count >= self.entries.len() {
+            return Ok(());
+        }
+        self.file
+            .set_len((count * E::SIZE) as u64)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.entries.truncate(count);
+        Ok(())
+    }
+
     /// Forces the file to disk.
     pub(crate) fn sync(&self) -> Result<(), StorageError> {
         self.file

@@ -8,6 +8,7 @@
 //!     00000000000000000000.log             record batches as produced
 //!     00000000000000000000.index           offset -> position
 //!     00000000000000000000.timeindex       timestamp -> offset
+//!     00000000000000000000.txnindex        aborted transactions whose marker is here
 //!     00000000000000004711.log             next segment, base offset 4711
 //!     ...
 //!     partition.metadata                   "version: 0\ntopic_id: <base64>"
@@ -25,6 +26,8 @@ pub(crate) const LOG_SUFFIX: &str = "log";
 pub(crate) const INDEX_SUFFIX: &str = "index";
 /// Extension of time index files.
 pub(crate) const TIME_INDEX_SUFFIX: &str = "timeindex";
+/// Extension of aborted-transaction index files.
+pub(crate) const TXN_INDEX_SUFFIX: &str = "txnindex";
 /// Marker written by a clean close, removed when the log is opened.
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".clean_shutdown";
 /// Idempotent producer state written at a clean close.

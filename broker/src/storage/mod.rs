@@ -3,9 +3,9 @@
 //! ```text
 //! LogManager (data dir) ── checkpoints: recovery points, log start offsets
 //!   └─ PartitionLog (<topic>-<partition>/)
-//!        ├─ Segment 00000000000000000000  .log .index .timeindex
+//!        ├─ Segment 00000000000000000000  .log .index .timeindex .txnindex
 //!        ├─ Segment 00000000000000001234  ...
-//!        └─ ProducerStateManager (idempotent producers)
+//!        └─ ProducerStateManager (idempotent producers, open transactions)
 //! ```
 //!
 //! Produce data is validated, given offsets in place and appended as sent;
@@ -22,6 +22,7 @@ mod faults;
 mod index_file;
 mod layout;
 mod log_manager;
+mod marker;
 mod offset_index;
 mod partition_log;
 mod partition_metadata;
@@ -32,6 +33,7 @@ mod retention;
 mod scanned;
 mod segment;
 mod time_index;
+mod txn_index;
 
 #[cfg(test)]
 mod tests;
@@ -43,5 +45,7 @@ pub(crate) use faults::Faults;
 #[cfg(any(test, feature = "testing"))]
 pub use faults::{FaultKind, StorageFaults};
 pub use log_manager::{lock_log, LogManager, SharedLog};
+pub use marker::TxnMarker;
 pub use partition_log::{PartitionLog, RecoveryHints};
+pub(crate) use producer_state::ProducerView;
 pub use scanned::ScannedRecords;

@@ -23,11 +23,13 @@ use super::checkpoint::{sync_dir, write_atomically};
 use super::dir_status::LogDirStatus;
 use super::faults::Faults;
 use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
-use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManager};
+use super::marker::{aborted_entry, read_marker};
+use super::producer_state::{decode_snapshot, encode_snapshot, ProducerStateManager, ProducerView};
 use super::recovery::{load_segments, remove_if_exists, OpenReport};
-use super::segment::Segment;
+use super::segment::{Segment, TxnIndexState};
 use super::{LogConfig, StorageError};
 use crate::clock::now_ms;
+use durian_core::record::ControlRecordType;
 
 /// What the data directory remembers about a log between runs, passed to
 /// [`PartitionLog::open_with`] by the [`LogManager`](super::LogManager).
@@ -69,9 +71,12 @@ pub struct ReadResult {
     pub high_watermark: i64,
     /// First offset still held.
     pub log_start_offset: i64,
-    /// Offset below which no transaction is open; equal to the high
-    /// watermark because transactions are not tracked.
+    /// Offset below which no transaction is open (at most the high
+    /// watermark): read_committed consumers read up to it.
     pub last_stable_offset: i64,
+    /// For read_committed: the aborted transactions overlapping the
+    /// records, as (producer id, first offset); `None` for read_uncommitted.
+    pub aborted_transactions: Option<Vec<(i64, i64)>>,
 }
 
 /// A partition's log. See the module docs.
@@ -187,6 +192,12 @@ impl PartitionLog {
     /// A snapshot taken beyond the log end (recovery cut the log below it)
     /// describes batches that are gone: it is deleted, so it can never be
     /// applied to different batches that later reach the same offsets.
+    ///
+    /// The replay also rebuilds `.txnindex` entries: each abort marker
+    /// replayed in a recovered segment, or one whose index was lost, adds
+    /// its entry. A lost index needs every marker of its segment replayed,
+    /// so a snapshot taken after such a segment's start is not used (the
+    /// state is rebuilt from the log start).
     fn load_producer_state(&mut self, now_ms: i64) -> Result<bool, StorageError> {
         let path = self.dir.join(PRODUCER_SNAPSHOT_FILE);
         let snapshot = match fs::read(&path) {
@@ -195,10 +206,21 @@ impl PartitionLog {
             Err(e) => return Err(StorageError::io(&path, e)),
         };
         let log_end = self.log_end_offset();
+        let first_lost = self
+            .segments()
+            .find(|segment| segment.txn_index_state() == TxnIndexState::Lost)
+            .map(Segment::base_offset);
         let (from, used) = match snapshot {
-            Some((at, state)) if (0..=log_end).contains(&at) => {
+            Some((at, state))
+                if (0..=log_end).contains(&at) && first_lost.is_none_or(|base| base >= at) =>
+            {
                 self.producers = state;
                 (at, true)
+            }
+            Some((at, _)) if (0..=log_end).contains(&at) => {
+                // Valid, but too late to rebuild a stale transaction index.
+                self.producers.clear();
+                (self.log_start_offset, false)
             }
             _ => {
                 remove_if_exists(&path)?;
@@ -208,15 +230,44 @@ impl PartitionLog {
         };
         let start = self.log_start_offset.max(from);
         let producers = &mut self.producers;
-        for segment in self.older.values().chain(std::iter::once(&self.active)) {
+        let segments = self
+            .older
+            .values_mut()
+            .chain(std::iter::once(&mut self.active));
+        for segment in segments {
             if segment.next_offset() <= start {
                 continue;
             }
-            segment.for_each_header(|header| {
+            let mut replayed = Vec::new();
+            segment.for_each_header(|position, header| {
                 if header.base_offset >= from && header.last_offset() >= start {
-                    producers.replay(header, now_ms);
+                    replayed.push((position, *header));
                 }
             })?;
+            let stale = segment.txn_index_state() != TxnIndexState::Current;
+            if stale {
+                segment.truncate_txn_index(start)?;
+            }
+            let mut aborted = Vec::new();
+            for (position, header) in replayed {
+                let Some(txn) = producers.replay(&header, now_ms) else {
+                    continue;
+                };
+                // The header tells a marker from data; its record tells
+                // commit from abort and carries the coordinator epoch.
+                let bytes = segment.read_bytes(position, header.total_len())?;
+                let Some((kind, coordinator_epoch)) = read_marker(bytes) else {
+                    continue;
+                };
+                producers.set_coordinator_epoch(txn.producer_id, coordinator_epoch);
+                if stale && kind == ControlRecordType::Abort {
+                    aborted.push(aborted_entry(producers, txn));
+                }
+            }
+            for txn in aborted {
+                segment.append_aborted(txn)?;
+            }
+            segment.set_txn_index_rebuilt();
         }
         self.producers.remove_before(self.log_start_offset);
         Ok(used)
@@ -297,6 +348,24 @@ impl PartitionLog {
     /// there is one replica.
     pub fn high_watermark(&self) -> i64 {
         self.log_end_offset()
+    }
+
+    /// Offset below which every transaction is decided (committed or
+    /// aborted): the first offset of the oldest open transaction, or the
+    /// high watermark when none is open. read_committed fetches stop here.
+    pub fn last_stable_offset(&self) -> i64 {
+        let high_watermark = self.high_watermark();
+        self.producers
+            .first_unstable_offset()
+            .map_or(high_watermark, |first| {
+                first.max(self.log_start_offset).min(high_watermark)
+            })
+    }
+
+    /// Every producer the partition holds state for, by id, as
+    /// DescribeProducers reports them.
+    pub(crate) fn describe_producers(&self) -> Vec<ProducerView> {
+        self.producers.describe()
     }
 
     /// Offset up to which the log is known to be on disk.

@@ -9,7 +9,8 @@
 //!
 //! Batches are returned as raw bytes, never decoded; the first one may
 //! start before the requested offset, and consumers skip those records, as
-//! with Kafka. A read stays within one segment, as Kafka's does.
+//! with Kafka. A read stays within one segment, as Kafka's does. A
+//! read_committed read also stops at the last stable offset.
 
 use bytes::Bytes;
 use durian_core::record::BatchScanner;
@@ -27,37 +28,69 @@ impl PartitionLog {
     /// progress), else nothing is. Reading at the log end offset returns no
     /// records; an offset below the log start or beyond the log end is
     /// [`StorageError::OffsetOutOfRange`].
+    ///
+    /// The broker's fetch path calls [`read_isolated`](Self::read_isolated);
+    /// this is the read_uncommitted read for tests and the fuzz targets.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<ReadResult, StorageError> {
+        self.read_isolated(offset, max_bytes, min_one_batch, false)
+    }
+
+    /// [`read`](Self::read) for a consumer's isolation level. With
+    /// `read_committed` the batches stop before the last stable offset
+    /// (nothing is returned from there on) and
+    /// [`ReadResult::aborted_transactions`] lists the aborted transactions
+    /// overlapping the batches returned, so the consumer can drop their
+    /// records; read_uncommitted leaves it `None`, as Kafka does.
+    pub fn read_isolated(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        read_committed: bool,
+    ) -> Result<ReadResult, StorageError> {
         self.ensure_live()?;
         self.check_offset(offset)?;
+        let last_stable_offset = self.last_stable_offset();
+        let upper = if read_committed {
+            last_stable_offset
+        } else {
+            self.log_end_offset()
+        };
         let mut records = Vec::new();
-        for segment in self.segments_reaching(offset) {
-            let Some((position, header)) = segment.find_batch(offset)? else {
-                continue;
-            };
-            let first_len = header.total_len();
-            if first_len > max_bytes {
-                if min_one_batch {
-                    records = segment.read_bytes(position, first_len)?;
+        if offset < upper {
+            for segment in self.segments_reaching(offset) {
+                let Some((position, header)) = segment.find_batch(offset)? else {
+                    continue;
+                };
+                let first_len = header.total_len();
+                if first_len > max_bytes {
+                    if min_one_batch {
+                        records = segment.read_bytes(position, first_len)?;
+                    }
+                } else {
+                    records = segment.read_bytes(position, max_bytes)?;
                 }
-            } else {
-                records = segment.read_bytes(position, max_bytes)?;
-                let whole = whole_batches_len(&records);
+                let (whole, _) = batches_below(&records, upper);
                 records.truncate(whole);
+                break;
             }
-            break;
         }
-        let end = self.log_end_offset();
+        let aborted_transactions = read_committed.then(|| match batches_below(&records, upper).1 {
+            Some(end) => self.aborted_transactions(offset, end),
+            None => Vec::new(),
+        });
         Ok(ReadResult {
             records: Bytes::from(records),
-            high_watermark: end,
+            high_watermark: self.high_watermark(),
             log_start_offset: self.log_start_offset,
-            last_stable_offset: end,
+            last_stable_offset,
+            aborted_transactions,
         })
     }
 
@@ -118,9 +151,19 @@ impl PartitionLog {
     }
 }
 
-/// Bytes covered by the whole batches at the start of `bytes`.
-fn whole_batches_len(bytes: &[u8]) -> usize {
+/// The bytes covered by the whole batches at the start of `bytes` that
+/// begin below `upper`, and the offset after the last of them (`None`
+/// when there is none).
+fn batches_below(bytes: &[u8], upper: i64) -> (usize, Option<i64>) {
     let mut scanner = BatchScanner::new(bytes);
-    while let Some(Ok(_)) = scanner.next() {}
-    scanner.consumed()
+    let mut end = None;
+    let mut covered = 0;
+    while let Some(Ok(batch)) = scanner.next() {
+        if batch.header.base_offset >= upper {
+            break;
+        }
+        end = Some(batch.header.next_offset());
+        covered = scanner.consumed();
+    }
+    (covered, end)
 }

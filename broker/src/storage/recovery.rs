@@ -6,7 +6,8 @@
 //!                    yes ─▶ Segment::open (check indexes + log tail) ─┐ problem
 //!                    no  ─▶ Segment::recover ◀──────────────────────┘
 //!                           (CRC every batch, cut at the first bad one,
-//!                            rebuild .index and .timeindex)
+//!                            rebuild .index and .timeindex; .txnindex is
+//!                            rebuilt by the partition's producer replay)
 //!                  cut? ─▶ the log ends here; every later segment is
 //!                          quarantined (renamed *.quarantined), never deleted
 //! ```
@@ -24,6 +25,7 @@ use durian_core::record::BatchHeader;
 use super::batch_io::{batch_at, crc_matches, BatchAt};
 use super::layout::{
     parse_segment_file, segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TMP_SUFFIX,
+    TXN_INDEX_SUFFIX,
 };
 use super::segment::Segment;
 use super::{LogConfig, StorageError};
@@ -217,6 +219,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, StorageError> {
             logs.push(base);
         } else if let Some(base) = parse_segment_file(name, INDEX_SUFFIX)
             .or_else(|| parse_segment_file(name, TIME_INDEX_SUFFIX))
+            .or_else(|| parse_segment_file(name, TXN_INDEX_SUFFIX))
         {
             indexes.push((base, entry.path()));
         } else if name.ends_with(&format!(".{TMP_SUFFIX}")) {
@@ -247,7 +250,12 @@ impl SetAside<'_> {
     /// deleted: they may hold acknowledged records (see `load_segments`).
     fn remove(&self, bases: &[i64], report: &mut OpenReport) -> Result<(), StorageError> {
         for &base in bases {
-            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            for suffix in [
+                LOG_SUFFIX,
+                INDEX_SUFFIX,
+                TIME_INDEX_SUFFIX,
+                TXN_INDEX_SUFFIX,
+            ] {
                 let path = segment_file(self.dir, base, suffix);
                 let mut name = path.clone().into_os_string();
                 name.push(format!(".{}.quarantined", self.stamp));

@@ -289,6 +289,14 @@ impl Cluster {
         faults
     }
 
+    /// Stops (true) or resumes (false) the transaction coordinator's
+    /// completion of prepared transactions: with it held, EndTxn writes
+    /// PrepareCommit or PrepareAbort and answers, but no marker is written,
+    /// as if the broker stopped right after (a restart then completes it).
+    pub fn hold_transaction_completions(&self, hold: bool) {
+        self.state.transactions().hold_completions(hold);
+    }
+
     /// The placement (leader, epoch, replicas) of a partition, if it exists.
     pub fn placement(&self, topic: &str, partition: i32) -> Option<Placement> {
         self.check_partition(topic, partition).ok()?;

@@ -111,33 +111,6 @@ pub struct Record {
     pub headers: Vec<RecordHeader>,
 }
 
-/// The kind of a control record (the `type` field of its key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ControlRecordType {
-    /// The transaction was aborted.
-    Abort,
-    /// The transaction was committed.
-    Commit,
-    /// A type this client does not know; skip it.
-    Unknown(i16),
-}
-
-/// Reads the key of a control record: version i16, then type i16.
-pub fn parse_control_key(key: &[u8]) -> Result<ControlRecordType, BatchError> {
-    let malformed = BatchError::MalformedRecord {
-        index: 0,
-        reason: "control record key shorter than 4 bytes",
-    };
-    let (version, rest) = key.split_first_chunk::<2>().ok_or(malformed.clone())?;
-    let (kind, _) = rest.split_first_chunk::<2>().ok_or(malformed)?;
-    let _version = i16::from_be_bytes(*version);
-    Ok(match i16::from_be_bytes(*kind) {
-        0 => ControlRecordType::Abort,
-        1 => ControlRecordType::Commit,
-        other => ControlRecordType::Unknown(other),
-    })
-}
-
 /// Decodes every record of one batch. See [`RecordIter`].
 pub fn decode_records(batch: &Bytes) -> Result<Vec<Record>, BatchError> {
     RecordIter::new(batch)?.collect()

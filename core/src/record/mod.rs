@@ -11,6 +11,7 @@
 //! zigzag varints of [`varint`]. Nothing here allocates from a length or
 //! count read off the wire before checking it against the bytes present.
 
+mod control;
 mod decode;
 mod error;
 pub mod header;
@@ -23,10 +24,12 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use decode::{
-    decode_records, parse_control_key, ControlRecordType, Record, RecordHeader, RecordIter,
-    DEFAULT_MAX_DECOMPRESSED,
+pub use control::{
+    encode_control_key, encode_end_txn_marker_value, end_txn_marker_batch, parse_control_key,
+    parse_end_txn_marker_value, ControlRecordType, CONTROL_KEY_LEN, CONTROL_RECORD_VERSION,
+    END_TXN_MARKER_VALUE_LEN,
 };
+pub use decode::{decode_records, Record, RecordHeader, RecordIter, DEFAULT_MAX_DECOMPRESSED};
 pub use error::BatchError;
 pub use header::{BatchHeader, TimestampType, BATCH_HEADER_LEN, MAGIC_V2};
 pub use rewrite::{

@@ -34,8 +34,10 @@ use durian_core::record::BatchHeader;
 use super::StorageError;
 
 mod snapshot;
+mod txn;
 
 pub(crate) use snapshot::{decode_snapshot, encode_snapshot};
+pub(crate) use txn::{CompletedTxn, ProducerView};
 
 /// How many recent batches per producer are remembered for duplicate
 /// detection; producers keep at most 5 requests in flight.
@@ -43,6 +45,9 @@ pub(crate) const CACHED_BATCHES: usize = 5;
 
 /// Epoch of a producer the log has not seen.
 const NO_EPOCH: i16 = -1;
+
+/// Coordinator epoch before any transaction marker was seen.
+const NO_COORDINATOR_EPOCH: i32 = -1;
 
 /// Sequence and offset range of one appended batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +71,17 @@ pub(crate) struct ProducerEntry {
     /// `producer.id.expiration.ms`); for state rebuilt from the log, the
     /// time the log was opened.
     last_append_ms: i64,
+    /// Epoch of the transaction coordinator that wrote the producer's
+    /// last marker (older coordinators are fenced).
+    coordinator_epoch: i32,
+    /// Max timestamp of the producer's last batch or marker (-1: none).
+    last_timestamp: i64,
+    /// First offset of the producer's ongoing transaction, if one is open.
+    current_txn_first_offset: Option<i64>,
+    /// Offset of the producer's last transaction marker (-1: none), which
+    /// keeps a producer whose marker bumped its epoch (clearing its
+    /// batches) from being forgotten as if its records were deleted.
+    last_marker_offset: i64,
 }
 
 impl ProducerEntry {
@@ -74,6 +90,27 @@ impl ProducerEntry {
             epoch: NO_EPOCH,
             batches: VecDeque::with_capacity(CACHED_BATCHES),
             last_append_ms: 0,
+            coordinator_epoch: NO_COORDINATOR_EPOCH,
+            last_timestamp: -1,
+            current_txn_first_offset: None,
+            last_marker_offset: -1,
+        }
+    }
+
+    /// Offset of the producer's last batch or marker (-1: none).
+    fn last_offset(&self) -> i64 {
+        self.batches
+            .back()
+            .map_or(-1, |b| b.last_offset)
+            .max(self.last_marker_offset)
+    }
+
+    /// Notes a data batch at `first_offset` of epoch `epoch`: a
+    /// transactional one opens a transaction if none is open.
+    fn note_data_batch(&mut self, header: &BatchHeader, first_offset: i64) {
+        self.last_timestamp = header.max_timestamp;
+        if header.is_transactional() && self.current_txn_first_offset.is_none() {
+            self.current_txn_first_offset = Some(first_offset);
         }
     }
 
@@ -180,6 +217,7 @@ impl ProducerStateManager {
             header.producer_epoch,
             metadata(header, first_offset, last_offset),
         );
+        entry.note_data_batch(header, first_offset);
     }
 
     /// Applies staged updates after the append reached the log at broker
@@ -198,16 +236,24 @@ impl ProducerStateManager {
     /// Returns how many were forgotten.
     pub(crate) fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers
-            .retain(|_, entry| now_ms.saturating_sub(entry.last_append_ms) < expiration_ms);
+        // A producer with an open transaction is kept: its marker is still
+        // to come, and forgetting it would lose the last stable offset.
+        self.producers.retain(|_, entry| {
+            entry.current_txn_first_offset.is_some()
+                || now_ms.saturating_sub(entry.last_append_ms) < expiration_ms
+        });
         before - self.producers.len()
     }
 
     /// Replays a batch found in the log while rebuilding the state at
     /// broker time `now_ms`; no rules are checked, the log is the truth.
-    pub(crate) fn replay(&mut self, header: &BatchHeader, now_ms: i64) {
+    /// A control batch ends its producer's transaction, which is returned.
+    pub(crate) fn replay(&mut self, header: &BatchHeader, now_ms: i64) -> Option<CompletedTxn> {
+        if header.is_control() {
+            return self.replay_marker(header, now_ms);
+        }
         if header.producer_id < 0 || header.base_sequence < 0 {
-            return;
+            return None;
         }
         let entry = self
             .producers
@@ -217,7 +263,9 @@ impl ProducerStateManager {
             header.producer_epoch,
             metadata(header, header.base_offset, header.last_offset()),
         );
+        entry.note_data_batch(header, header.base_offset);
         entry.last_append_ms = entry.last_append_ms.max(now_ms);
+        None
     }
 
     /// Forgets everything (before a rebuild).
@@ -226,13 +274,11 @@ impl ProducerStateManager {
     }
 
     /// Forgets producers whose last batch lies entirely before `offset`
-    /// (their records were deleted; KIP-360 lets them start over).
+    /// (their records were deleted; KIP-360 lets them start over), unless
+    /// a transaction of theirs is still open (its marker is to come).
     pub(crate) fn remove_before(&mut self, offset: i64) {
         self.producers.retain(|_, entry| {
-            entry
-                .batches
-                .back()
-                .is_some_and(|b| b.last_offset >= offset)
+            entry.current_txn_first_offset.is_some() || entry.last_offset() >= offset
         });
     }
 }
@@ -454,5 +500,33 @@ mod tests {
             *b ^= 1;
         }
         assert_eq!(decode_snapshot(&flipped), None);
+    }
+
+    #[test]
+    fn open_transactions_and_markers_survive_a_snapshot() {
+        let mut state = ProducerStateManager::default();
+        let mut txn = header(5, 1, 0, 2);
+        txn.attributes = 0x10;
+        assert!(append(&mut state, &txn, 10).is_ok());
+        assert!(append(&mut state, &header(6, 0, 0, 1), 12).is_ok());
+        let mut other = header(7, 2, 0, 1);
+        other.attributes = 0x10;
+        assert!(append(&mut state, &other, 13).is_ok());
+        // A second transactional batch does not move the first offset.
+        txn.base_sequence = 2;
+        assert!(append(&mut state, &txn, 14).is_ok());
+        state.check_marker(7, 2, 4).expect("marker allowed");
+        let done = state.complete_txn(7, 2, 4, 16, 99, 0);
+        assert_eq!(done.first_offset, Some(13));
+        assert_eq!(state.ongoing_txns(), vec![(5, 10)]);
+        assert_eq!(state.first_unstable_offset(), Some(10));
+        let bytes = encode_snapshot(&state, 17);
+        let (at, restored) = decode_snapshot(&bytes).expect("snapshot");
+        assert_eq!((at, &restored), (17, &state));
+        assert_eq!(restored.ongoing_txns(), vec![(5, 10)]);
+        assert!(matches!(
+            restored.check_marker(7, 2, 3),
+            Err(StorageError::TransactionCoordinatorFenced { current: 4, .. })
+        ));
     }
 }

@@ -6,25 +6,25 @@ use std::collections::{HashMap, VecDeque};
 use super::{BatchMetadata, ProducerEntry, ProducerStateManager, CACHED_BATCHES};
 
 /// Version tag of the snapshot format.
-const SNAPSHOT_VERSION: u16 = 2;
+const SNAPSHOT_VERSION: u16 = 3;
 /// Bytes of one cached batch in a snapshot.
 const SNAPSHOT_BATCH_LEN: usize = 24;
 /// Bytes of one producer in a snapshot before its batches.
-const SNAPSHOT_PRODUCER_LEN: usize = 19;
+const SNAPSHOT_PRODUCER_LEN: usize = 47;
 
 /// Encodes the state as of log end offset `end_offset`.
 ///
 /// ```text
 /// version u16 | crc32c u32 (of the rest) | end_offset i64 | count u32 |
-///   count x (producer_id i64 | epoch i16 | last append ms i64 | n u8 |
+///   count x (producer_id i64 | epoch i16 | last append ms i64 |
+///            coordinator epoch i32 | last timestamp i64 |
+///            open transaction's first offset i64 (-1: none) |
+///            last marker offset i64 (-1: none) | n u8 |
 ///            n x (first_seq i32 | last_seq i32 | first_offset i64 | last_offset i64))
 /// ```
 ///
-/// Version 1 (before the last append time) is not read: the state is then
-/// rebuilt from the log.
-///
-/// ```text
-/// ```
+/// Versions 1 (before the last append time) and 2 (before transactions)
+/// are not read: the state is then rebuilt from the log.
 pub(crate) fn encode_snapshot(state: &ProducerStateManager, end_offset: i64) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(&end_offset.to_be_bytes());
@@ -38,6 +38,10 @@ pub(crate) fn encode_snapshot(state: &ProducerStateManager, end_offset: i64) -> 
         body.extend_from_slice(&id.to_be_bytes());
         body.extend_from_slice(&entry.epoch.to_be_bytes());
         body.extend_from_slice(&entry.last_append_ms.to_be_bytes());
+        body.extend_from_slice(&entry.coordinator_epoch.to_be_bytes());
+        body.extend_from_slice(&entry.last_timestamp.to_be_bytes());
+        body.extend_from_slice(&entry.current_txn_first_offset.unwrap_or(-1).to_be_bytes());
+        body.extend_from_slice(&entry.last_marker_offset.to_be_bytes());
         body.push(entry.batches.len() as u8);
         for b in &entry.batches {
             body.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -74,6 +78,10 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Option<(i64, ProducerStateManager
         let id = r.i64()?;
         let epoch = r.u16()? as i16;
         let last_append_ms = r.i64()?;
+        let coordinator_epoch = r.u32()? as i32;
+        let last_timestamp = r.i64()?;
+        let txn_first_offset = r.i64()?;
+        let last_marker_offset = r.i64()?;
         let n = usize::from(r.u8()?);
         if n > CACHED_BATCHES || n * SNAPSHOT_BATCH_LEN > r.0.len() {
             return None;
@@ -93,6 +101,10 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Option<(i64, ProducerStateManager
                 epoch,
                 batches,
                 last_append_ms,
+                coordinator_epoch,
+                last_timestamp,
+                current_txn_first_offset: (txn_first_offset >= 0).then_some(txn_first_offset),
+                last_marker_offset,
             },
         );
     }

@@ -6,13 +6,16 @@
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 
-use super::{Segment, NO_TIMESTAMP};
+use super::{Segment, TxnIndexState, NO_TIMESTAMP};
 use crate::storage::batch_io::{batch_at, BatchAt};
 use crate::storage::faults::Faults;
-use crate::storage::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use crate::storage::layout::{
+    segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX,
+};
 use crate::storage::offset_index::OffsetIndex;
 use crate::storage::recovery::{validate_log, Truncation};
 use crate::storage::time_index::TimeIndex;
+use crate::storage::txn_index::TxnIndex;
 use crate::storage::{LogConfig, StorageError};
 
 /// What a segment found to be wrong when opened after a clean shutdown.
@@ -68,6 +71,9 @@ impl Segment {
             Ok(index) => index,
             Err(problem) => return Ok(Err(format!("time index: {problem}"))),
         };
+        let txn_path = segment_file(dir, base_offset, TXN_INDEX_SUFFIX);
+        let (txn_index, txn_index_state) =
+            load_txn_index(&txn_path, config, tail.next_offset, TxnIndexState::Current)?;
         let (mut max_timestamp, mut offset_of_max) =
             time_index.last_entry().unwrap_or((NO_TIMESTAMP, -1));
         if tail.max_timestamp > max_timestamp {
@@ -90,6 +96,8 @@ impl Segment {
             index_interval_bytes: u64::from(config.index_interval_bytes),
             faults: Faults::default(),
             index_dirty: false,
+            txn_index,
+            txn_index_state,
         };
         segment.rolling_timestamp = segment
             .first_batch_timestamp()?
@@ -112,6 +120,13 @@ impl Segment {
         let scan_handle = log
             .try_clone()
             .map_err(|e| StorageError::io(&log_path, e))?;
+        // Entries past the validated log are dropped below.
+        let (txn_index, txn_index_state) = load_txn_index(
+            &segment_file(dir, base_offset, TXN_INDEX_SUFFIX),
+            config,
+            i64::MAX,
+            TxnIndexState::Recovered,
+        )?;
         let mut segment = Segment {
             base_offset,
             log_path,
@@ -135,6 +150,8 @@ impl Segment {
             index_interval_bytes: u64::from(config.index_interval_bytes),
             faults: Faults::default(),
             index_dirty: false,
+            txn_index,
+            txn_index_state,
         };
         let path = segment.log_path.clone();
         let truncation = validate_log(
@@ -154,6 +171,7 @@ impl Segment {
                 .map_err(|e| StorageError::io(&segment.log_path, e))?;
         }
         segment.size = truncation.valid_bytes;
+        segment.txn_index.truncate_from(segment.next_offset)?;
         segment.seal();
         segment.rolling_timestamp = segment
             .first_batch_timestamp()?
@@ -166,6 +184,24 @@ impl Segment {
             BatchAt::Batch(header) if header.max_timestamp >= 0 => Some(header.max_timestamp),
             _ => None,
         })
+    }
+}
+
+/// Loads a segment's `.txnindex` (entries for markers before
+/// `next_offset`), in state `state`; a missing or unreadable one is
+/// emptied and [`TxnIndexState::Lost`], to be rebuilt from the log.
+fn load_txn_index(
+    path: &Path,
+    config: &LogConfig,
+    next_offset: i64,
+    state: TxnIndexState,
+) -> Result<(TxnIndex, TxnIndexState), StorageError> {
+    match TxnIndex::load(path, config, next_offset)? {
+        Ok(index) => Ok((index, state)),
+        Err(problem) => {
+            tracing::warn!(index = %path.display(), %problem, "rebuilding a transaction index from the log");
+            Ok((TxnIndex::create(path, config)?, TxnIndexState::Lost))
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! One segment of a partition log: a `.log` file of record batches plus
-//! its `.index` and `.timeindex`.
+//! its `.index`, `.timeindex` and `.txnindex`.
 //!
 //! ```text
 //! append(batches) ──▶ .log  (write at end, one write per append)
@@ -18,9 +18,10 @@ use durian_core::record::BatchHeader;
 
 use super::batch_io::{batch_at, first_record_at_or_after, read_vec_at, BatchAt, Undecodable};
 use super::faults::{FaultPoint, Faults};
-use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX};
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
+use super::txn_index::{AbortedTxn, TxnIndex};
 use super::{LogConfig, StorageError};
 
 mod load;
@@ -73,6 +74,23 @@ pub(crate) struct Segment {
     /// An index write failed: no more entries, roll on the next append,
     /// rebuild the indexes on the next open.
     index_dirty: bool,
+    /// Aborted transactions whose marker is in this segment.
+    txn_index: TxnIndex,
+    /// Whether the `.txnindex` can be trusted (see [`TxnIndexState`]).
+    txn_index_state: TxnIndexState,
+}
+
+/// How far a segment's `.txnindex` can be trusted after opening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TxnIndexState {
+    /// It matches the log.
+    Current,
+    /// The segment was recovered: entries before the producer snapshot are
+    /// kept, later ones are rebuilt by the producer replay.
+    Recovered,
+    /// The file was missing or unreadable: every entry is rebuilt, which
+    /// needs a replay from the segment's start.
+    Lost,
 }
 
 impl Segment {
@@ -101,6 +119,8 @@ impl Segment {
             base_offset,
             config.max_time_index_entries(),
         )?;
+        let txn_index =
+            TxnIndex::create(&segment_file(dir, base_offset, TXN_INDEX_SUFFIX), config)?;
         Ok(Segment {
             base_offset,
             log_path,
@@ -116,6 +136,8 @@ impl Segment {
             index_interval_bytes: u64::from(config.index_interval_bytes),
             faults: Faults::default(),
             index_dirty: false,
+            txn_index,
+            txn_index_state: TxnIndexState::Current,
         })
     }
 
@@ -410,7 +432,37 @@ impl Segment {
             .and_then(|()| self.log.sync_data())
             .map_err(|e| StorageError::io(&self.log_path, e))?;
         self.offset_index.sync()?;
-        self.time_index.sync()
+        self.time_index.sync()?;
+        self.txn_index.sync()
+    }
+
+    /// Records an aborted transaction whose marker was just appended here.
+    pub(crate) fn append_aborted(&mut self, txn: AbortedTxn) -> Result<(), StorageError> {
+        self.faults
+            .check(FaultPoint::IndexWrite)
+            .map_err(|e| StorageError::io(self.txn_index.path(), e))?;
+        self.txn_index.append(txn)
+    }
+
+    /// The aborted transactions whose marker is in this segment, in order.
+    pub(crate) fn aborted_txns(&self) -> impl Iterator<Item = &AbortedTxn> {
+        self.txn_index.entries()
+    }
+
+    /// How far the `.txnindex` can be trusted.
+    pub(crate) fn txn_index_state(&self) -> TxnIndexState {
+        self.txn_index_state
+    }
+
+    /// Drops the `.txnindex` entries whose marker is at or after `offset`,
+    /// before the producer replay adds them again.
+    pub(crate) fn truncate_txn_index(&mut self, offset: i64) -> Result<(), StorageError> {
+        self.txn_index.truncate_from(offset)
+    }
+
+    /// Notes that the `.txnindex` was rebuilt.
+    pub(crate) fn set_txn_index_rebuilt(&mut self) {
+        self.txn_index_state = TxnIndexState::Current;
     }
 
     /// Forces only the log to disk (per-append fsync).
@@ -425,7 +477,8 @@ impl Segment {
     pub(crate) fn delete(self) -> Result<(), StorageError> {
         let index_path = self.offset_index.path().to_path_buf();
         let time_path = self.time_index.path().to_path_buf();
-        for path in [&self.log_path, &index_path, &time_path] {
+        let txn_path = self.txn_index.path().to_path_buf();
+        for path in [&self.log_path, &index_path, &time_path, &txn_path] {
             match fs::remove_file(path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -439,12 +492,12 @@ impl Segment {
     /// producer state); stops quietly at the end of whole batches.
     pub(crate) fn for_each_header(
         &self,
-        mut visit: impl FnMut(&BatchHeader),
+        mut visit: impl FnMut(u64, &BatchHeader),
     ) -> Result<(), StorageError> {
         let mut position = 0;
         while let BatchAt::Batch(header) = batch_at(&self.log, &self.log_path, position, self.size)?
         {
-            visit(&header);
+            visit(position, &header);
             position += header.total_len() as u64;
         }
         Ok(())

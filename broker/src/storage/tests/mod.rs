@@ -11,3 +11,5 @@ mod recovery;
 mod retention;
 mod support;
 mod timestamps;
+mod transactions;
+mod txn_index;

@@ -267,3 +267,40 @@ fn validate_records_checks_offset_deltas_are_consecutive() {
         "{result:?}"
     );
 }
+
+#[test]
+fn transaction_markers_round_trip() {
+    use crate::record::{
+        encode_control_key, end_txn_marker_batch, parse_end_txn_marker_value, validate_batch,
+        BatchHeader,
+    };
+    for (kind, code) in [
+        (ControlRecordType::Abort, 0),
+        (ControlRecordType::Commit, 1),
+    ] {
+        assert_eq!(encode_control_key(kind), [0, 0, 0, code]);
+        let batch = end_txn_marker_batch(42, 7, kind, 9, 1_700_000_000_000).expect("marker");
+        validate_batch(&batch, usize::MAX).expect("a valid batch");
+        let header = BatchHeader::parse(&batch).expect("header");
+        assert!(header.is_control() && header.is_transactional());
+        assert_eq!(
+            (
+                header.producer_id,
+                header.producer_epoch,
+                header.base_sequence,
+                header.record_count
+            ),
+            (42, 7, -1, 1)
+        );
+        let records = decode_records(&batch).expect("records");
+        assert_eq!(records.len(), 1);
+        let key = records[0].key.as_deref().expect("key");
+        assert_eq!(parse_control_key(key), Ok(kind));
+        let value = records[0].value.as_deref().expect("value");
+        assert_eq!(value, &[0, 0, 0, 0, 0, 9]);
+        assert_eq!(parse_end_txn_marker_value(value), Ok(9));
+        assert_eq!(records[0].timestamp, 1_700_000_000_000);
+    }
+    assert!(end_txn_marker_batch(1, 0, ControlRecordType::Unknown(5), 0, 0).is_err());
+    assert!(parse_end_txn_marker_value(&[0, 0, 0, 0, 1]).is_err());
+}

@@ -13,8 +13,10 @@ mod cluster;
 mod group;
 mod log;
 mod offsets;
+mod producers;
 mod scram;
 mod security;
+mod txn;
 
 use super::schema::MessageDef;
 
@@ -41,6 +43,11 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         21 => &log::DELETE_RECORDS_REQUEST,
         22 => &offsets::INIT_PRODUCER_ID_REQUEST,
         23 => &log::OFFSET_FOR_LEADER_EPOCH_REQUEST,
+        24 => &txn::ADD_PARTITIONS_TO_TXN_REQUEST,
+        25 => &txn::ADD_OFFSETS_TO_TXN_REQUEST,
+        26 => &txn::END_TXN_REQUEST,
+        27 => &txn::WRITE_TXN_MARKERS_REQUEST,
+        28 => &txn::TXN_OFFSET_COMMIT_REQUEST,
         29 => &acls::DESCRIBE_ACLS_REQUEST,
         30 => &acls::CREATE_ACLS_REQUEST,
         31 => &acls::DELETE_ACLS_REQUEST,
@@ -54,6 +61,9 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_REQUEST,
         51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_REQUEST,
         60 => &cluster::DESCRIBE_CLUSTER_REQUEST,
+        61 => &producers::DESCRIBE_PRODUCERS_REQUEST,
+        65 => &txn::DESCRIBE_TRANSACTIONS_REQUEST,
+        66 => &txn::LIST_TRANSACTIONS_REQUEST,
         _ => return None,
     })
 }
@@ -81,6 +91,11 @@ pub(crate) fn response(api_key: i16) -> Option<&'static MessageDef> {
         21 => &log::DELETE_RECORDS_RESPONSE,
         22 => &offsets::INIT_PRODUCER_ID_RESPONSE,
         23 => &log::OFFSET_FOR_LEADER_EPOCH_RESPONSE,
+        24 => &txn::ADD_PARTITIONS_TO_TXN_RESPONSE,
+        25 => &txn::ADD_OFFSETS_TO_TXN_RESPONSE,
+        26 => &txn::END_TXN_RESPONSE,
+        27 => &txn::WRITE_TXN_MARKERS_RESPONSE,
+        28 => &txn::TXN_OFFSET_COMMIT_RESPONSE,
         29 => &acls::DESCRIBE_ACLS_RESPONSE,
         30 => &acls::CREATE_ACLS_RESPONSE,
         31 => &acls::DELETE_ACLS_RESPONSE,
@@ -93,6 +108,9 @@ pub(crate) fn response(api_key: i16) -> Option<&'static MessageDef> {
         50 => &scram::DESCRIBE_USER_SCRAM_CREDENTIALS_RESPONSE,
         51 => &scram::ALTER_USER_SCRAM_CREDENTIALS_RESPONSE,
         60 => &cluster::DESCRIBE_CLUSTER_RESPONSE,
+        61 => &producers::DESCRIBE_PRODUCERS_RESPONSE,
+        65 => &txn::DESCRIBE_TRANSACTIONS_RESPONSE,
+        66 => &txn::LIST_TRANSACTIONS_RESPONSE,
         _ => return None,
     })
 }

@@ -98,6 +98,14 @@ pub(super) fn covered() -> Vec<Codec> {
         DeleteAclsRequest,
         DescribeUserScramCredentialsRequest,
         AlterUserScramCredentialsRequest,
+        AddPartitionsToTxnRequest,
+        AddOffsetsToTxnRequest,
+        EndTxnRequest,
+        WriteTxnMarkersRequest,
+        TxnOffsetCommitRequest,
+        DescribeTransactionsRequest,
+        ListTransactionsRequest,
+        DescribeProducersRequest,
     ]
 }
 
