@@ -1,6 +1,7 @@
 """Apache Kafka 4.2's Java client and tools against durian's broker.
 
-The reference client: KafkaProducer (idempotent, every codec; transactional),
+The reference client: KafkaProducer (idempotent, every codec; transactions with a
+read_committed KafkaConsumer),
 KafkaConsumer (a classic group of two with commits; the KIP-848 protocol),
 the Admin client (and the APIs durian does not serve), and Kafka's own
 tools (perf, console, topics, ACLs, consumer groups, configs, API
@@ -17,8 +18,7 @@ import pytest
 
 from conftest import unique_name
 from java_runner import Java, lines_of
-from stored_batches import (assert_idempotent_batches, assert_stored_codec,
-                            stored_batches)
+from stored_batches import assert_idempotent_batches, assert_stored_codec
 
 ROUND_TRIP_RECORDS = 3_000
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
@@ -75,42 +75,43 @@ def test_idempotent_producer_round_trip(java, broker, codec):
     assert_idempotent_batches(broker, topic)
 
 
-def transactional_steps(java, broker) -> tuple[dict[str, str], str]:
-    """Run the transactional scenario: ({step: "ok" or the error}, topic)."""
+def test_transactions_commit_abort_fence_and_offsets(java, broker):
+    """KafkaProducer's transactions against the broker, end to end.
+
+    Transaction A commits, B is flushed then aborted, C is a
+    consume-transform-produce step committing a group's offsets in the
+    transaction (KIP-447), then a second producer with the same
+    transactional id fences the first, whose next transaction must fail,
+    and commits D. A read_committed KafkaConsumer finds exactly A, C and D;
+    a read_uncommitted one finds B's records too.
+    """
     topic = unique_name("java-txn")
+    group = unique_name("java-txn-g")
     out = java.scenario("transactional", broker.bootstrap, topic,
-                        unique_name("txn-id"))
+                        unique_name("txn-id"), group)
     steps = {line[0]: "ok" for line in lines_of(out, "ok")}
     steps.update({line[0]: " ".join(line[1:]) for line in lines_of(out, "error")})
-    assert lines_of(out, "finished"), out
-    return steps, topic
+    for step in ("init", "commit-a", "abort-b", "commit-c", "fence-init", "commit-d"):
+        assert steps.get(step) == "ok", (step, steps)
+    fenced = steps.get("fenced-commit", "missing")
+    assert fenced != "ok", "the fenced producer committed a transaction"
+    assert ("ProducerFenced" in fenced or "InvalidProducerEpoch" in fenced), fenced
+    assert lines_of(out, "finished") == [["true"]], out
 
-
-def test_transactional_producer_is_refused(java, broker):
-    """durian has no transactions: a transactional producer must not commit.
-
-    durian answers FindCoordinator for a transactional id with a
-    non-retriable error saying it has no transactions, so the client fails
-    in initTransactions (test below); nothing reaches the log.
-    """
-    steps, topic = transactional_steps(java, broker)
-    assert "commit" not in steps, steps
-    errors = [e for e in steps.values() if e != "ok"]
-    assert len(errors) == 1, steps
-    assert ("ADD_PARTITIONS_TO_TXN" in errors[0]
-            or "transaction" in errors[0].lower()), errors[0]
-    stored = stored_batches(broker, topic)
-    if stored is not None:
-        assert all(not batches for batches in stored.values()), stored
-
-
-def test_transactional_producer_is_refused_at_init(java, broker):
-    """The refusal comes from initTransactions and names the reason (it came
-    only at the first send, naming ADD_PARTITIONS_TO_TXN, before durian
-    refused the TRANSACTION coordinator lookup)."""
-    steps, _topic = transactional_steps(java, broker)
-    assert steps.get("init", "missing") != "ok", steps
-    assert "transaction" in steps["init"].lower(), steps
+    committed = sorted(v for (v,) in lines_of(out, "committed"))
+    expected = sorted([f"committed-a-{i}" for i in range(10)]
+                      + [f"transformed-in-{i}" for i in range(20)]
+                      + [f"after-fence-{i}" for i in range(3)])
+    assert committed == expected, (
+        f"read_committed found {len(committed)} values, expected {len(expected)}: "
+        f"extra {sorted(set(committed) - set(expected))[:5]}, "
+        f"missing {sorted(set(expected) - set(committed))[:5]}")
+    uncommitted = [v for (v,) in lines_of(out, "uncommitted")]
+    aborted = sorted(v for v in uncommitted if v.startswith("aborted-b-"))
+    assert aborted == sorted(f"aborted-b-{i}" for i in range(10)), uncommitted
+    assert sorted(v for v in uncommitted if not v.startswith(("aborted-b-", "zombie"))) == expected
+    # The offsets committed inside transaction C: the input's end.
+    assert lines_of(out, "group-offset") == [["0", "20"]], out
 
 
 @pytest.mark.parametrize("assignor,mode", [
