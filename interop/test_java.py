@@ -87,8 +87,9 @@ def test_transactions_commit_abort_fence_and_offsets(java, broker):
     """
     topic = unique_name("java-txn")
     group = unique_name("java-txn-g")
+    transactional_id = unique_name("txn-id")
     out = java.scenario("transactional", broker.bootstrap, topic,
-                        unique_name("txn-id"), group)
+                        transactional_id, group)
     steps = {line[0]: "ok" for line in lines_of(out, "ok")}
     steps.update({line[0]: " ".join(line[1:]) for line in lines_of(out, "error")})
     for step in ("init", "commit-a", "abort-b", "commit-c", "fence-init", "commit-d"):
@@ -112,6 +113,30 @@ def test_transactions_commit_abort_fence_and_offsets(java, broker):
     assert sorted(v for v in uncommitted if not v.startswith(("aborted-b-", "zombie"))) == expected
     # The offsets committed inside transaction C: the input's end.
     assert lines_of(out, "group-offset") == [["0", "20"]], out
+
+    # Kafka's kafka-transactions tool sees the finished transaction and
+    # its producer (ListTransactions, DescribeTransactions, DescribeProducers).
+    listed = transactions_tool(java, broker.bootstrap, "list")
+    assert [transactional_id, "CompleteCommit"] in [[row[0], row[3]] for row in listed], listed
+    producer_id = next(row[2] for row in listed if row[0] == transactional_id)
+    described = transactions_tool(java, broker.bootstrap, "describe",
+                                  "--transactional-id", transactional_id)
+    assert len(described) == 1 and described[0][1:3] == [transactional_id, producer_id], described
+    assert described[0][4] == "CompleteCommit", described
+    producers = [row for partition in ("0", "1")
+                 for row in transactions_tool(java, broker.bootstrap, "describe-producers",
+                                              "--topic", topic, "--partition", partition)]
+    assert producer_id in [row[0] for row in producers], producers
+    # No transaction is open any more on the topic.
+    assert all(row[5] == "None" for row in producers), producers
+
+
+def transactions_tool(java, bootstrap: str, *args: str) -> list[list[str]]:
+    """Rows of Kafka's TransactionsCommand table output, header dropped."""
+    out = java.tool("org.apache.kafka.tools.TransactionsCommand",
+                    "--bootstrap-server", bootstrap, *args)
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    return rows[1:]
 
 
 @pytest.mark.parametrize("assignor,mode", [
@@ -233,8 +258,6 @@ def test_admin_client(java, broker):
 
 UNSERVED_ADMIN_CALLS = {
     "describeLogDirs": "DESCRIBE_LOG_DIRS",
-    "describeProducers": "DESCRIBE_PRODUCERS",
-    "listTransactions": "LIST_TRANSACTIONS",
     "describeClientQuotas": "DESCRIBE_CLIENT_QUOTAS",
     "electLeaders": "ELECT_LEADERS",
     "describeMetadataQuorum": "DESCRIBE_QUORUM",
@@ -251,11 +274,13 @@ def test_admin_client_more_and_what_durian_does_not_serve(java, broker):
     # Partition 0 holds records 0, 2, 4, ... stamped BASE + 1000 i: the first
     # at or after BASE + 4500 is record 6, at offset 3.
     assert lines_of(out, "offset-for-time") == [["3", str(1_700_000_000_000 + 6_000)]]
-    # describeAcls and describeUserScramCredentials are served (durian's
-    # authorizer and SCRAM store); the APIs durian does not serve: the
+    # describeProducers, listTransactions (the transaction coordinator),
+    # describeAcls and describeUserScramCredentials (durian's authorizer
+    # and SCRAM store) are served; the APIs durian does not serve: the
     # client says which, clearly.
-    assert lines_of(out, "served") == [["describeAcls"], ["describeUserScramCredentials"]], \
-        lines_of(out, "served")
+    assert lines_of(out, "served") == [
+        ["describeProducers"], ["listTransactions"], ["describeAcls"],
+        ["describeUserScramCredentials"]], lines_of(out, "served")
     unsupported = {line[0]: " ".join(line[1:]) for line in lines_of(out, "unsupported")}
     assert set(unsupported) == set(UNSERVED_ADMIN_CALLS)
     for call, api in UNSERVED_ADMIN_CALLS.items():
@@ -471,9 +496,11 @@ def test_configs_api_versions_cluster_id_and_delete_records_tools(java, broker, 
                 "LeaveGroup", "SyncGroup", "ApiVersions", "InitProducerId",
                 "CreateTopics", "DeleteTopics", "DeleteRecords",
                 "DescribeConfigs", "IncrementalAlterConfigs", "DescribeCluster",
-                "DescribeAcls", "CreateAcls", "DeleteAcls"):
+                "DescribeAcls", "CreateAcls", "DeleteAcls", "AddPartitionsToTxn",
+                "AddOffsetsToTxn", "EndTxn", "TxnOffsetCommit", "WriteTxnMarkers",
+                "DescribeProducers", "DescribeTransactions", "ListTransactions"):
         assert "[usable: " in apis.get(api, ""), (api, apis.get(api))
-    for api in ("AddPartitionsToTxn", "ConsumerGroupHeartbeat", "DescribeLogDirs"):
+    for api in ("ConsumerGroupHeartbeat", "DescribeLogDirs"):
         assert apis.get(api) == "UNSUPPORTED", (api, apis.get(api))
 
     # kafka-cluster cluster-id.
