@@ -1,6 +1,7 @@
 """Apache Kafka 4.2's Java client and tools against durian's broker.
 
-The reference client: KafkaProducer (idempotent, every codec; transactional),
+The reference client: KafkaProducer (idempotent, every codec; transactions with a
+read_committed KafkaConsumer),
 KafkaConsumer (a classic group of two with commits; the KIP-848 protocol),
 the Admin client (and the APIs durian does not serve), and Kafka's own
 tools (perf, console, topics, ACLs, consumer groups, configs, API
@@ -17,8 +18,7 @@ import pytest
 
 from conftest import unique_name
 from java_runner import Java, lines_of
-from stored_batches import (assert_idempotent_batches, assert_stored_codec,
-                            stored_batches)
+from stored_batches import assert_idempotent_batches, assert_stored_codec
 
 ROUND_TRIP_RECORDS = 3_000
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
@@ -75,42 +75,68 @@ def test_idempotent_producer_round_trip(java, broker, codec):
     assert_idempotent_batches(broker, topic)
 
 
-def transactional_steps(java, broker) -> tuple[dict[str, str], str]:
-    """Run the transactional scenario: ({step: "ok" or the error}, topic)."""
+def test_transactions_commit_abort_fence_and_offsets(java, broker):
+    """KafkaProducer's transactions against the broker, end to end.
+
+    Transaction A commits, B is flushed then aborted, C is a
+    consume-transform-produce step committing a group's offsets in the
+    transaction (KIP-447), then a second producer with the same
+    transactional id fences the first, whose next transaction must fail,
+    and commits D. A read_committed KafkaConsumer finds exactly A, C and D;
+    a read_uncommitted one finds B's records too.
+    """
     topic = unique_name("java-txn")
+    group = unique_name("java-txn-g")
+    transactional_id = unique_name("txn-id")
     out = java.scenario("transactional", broker.bootstrap, topic,
-                        unique_name("txn-id"))
+                        transactional_id, group)
     steps = {line[0]: "ok" for line in lines_of(out, "ok")}
     steps.update({line[0]: " ".join(line[1:]) for line in lines_of(out, "error")})
-    assert lines_of(out, "finished"), out
-    return steps, topic
+    for step in ("init", "commit-a", "abort-b", "commit-c", "fence-init", "commit-d"):
+        assert steps.get(step) == "ok", (step, steps)
+    fenced = steps.get("fenced-commit", "missing")
+    assert fenced != "ok", "the fenced producer committed a transaction"
+    assert ("ProducerFenced" in fenced or "InvalidProducerEpoch" in fenced), fenced
+    assert lines_of(out, "finished") == [["true"]], out
+
+    committed = sorted(v for (v,) in lines_of(out, "committed"))
+    expected = sorted([f"committed-a-{i}" for i in range(10)]
+                      + [f"transformed-in-{i}" for i in range(20)]
+                      + [f"after-fence-{i}" for i in range(3)])
+    assert committed == expected, (
+        f"read_committed found {len(committed)} values, expected {len(expected)}: "
+        f"extra {sorted(set(committed) - set(expected))[:5]}, "
+        f"missing {sorted(set(expected) - set(committed))[:5]}")
+    uncommitted = [v for (v,) in lines_of(out, "uncommitted")]
+    aborted = sorted(v for v in uncommitted if v.startswith("aborted-b-"))
+    assert aborted == sorted(f"aborted-b-{i}" for i in range(10)), uncommitted
+    assert sorted(v for v in uncommitted if not v.startswith(("aborted-b-", "zombie"))) == expected
+    # The offsets committed inside transaction C: the input's end.
+    assert lines_of(out, "group-offset") == [["0", "20"]], out
+
+    # Kafka's kafka-transactions tool sees the finished transaction and
+    # its producer (ListTransactions, DescribeTransactions, DescribeProducers).
+    listed = transactions_tool(java, broker.bootstrap, "list")
+    assert [transactional_id, "CompleteCommit"] in [[row[0], row[3]] for row in listed], listed
+    producer_id = next(row[2] for row in listed if row[0] == transactional_id)
+    described = transactions_tool(java, broker.bootstrap, "describe",
+                                  "--transactional-id", transactional_id)
+    assert len(described) == 1 and described[0][1:3] == [transactional_id, producer_id], described
+    assert described[0][4] == "CompleteCommit", described
+    producers = [row for partition in ("0", "1")
+                 for row in transactions_tool(java, broker.bootstrap, "describe-producers",
+                                              "--topic", topic, "--partition", partition)]
+    assert producer_id in [row[0] for row in producers], producers
+    # No transaction is open any more on the topic.
+    assert all(row[5] == "None" for row in producers), producers
 
 
-def test_transactional_producer_is_refused(java, broker):
-    """durian has no transactions: a transactional producer must not commit.
-
-    durian answers FindCoordinator for a transactional id with a
-    non-retriable error saying it has no transactions, so the client fails
-    in initTransactions (test below); nothing reaches the log.
-    """
-    steps, topic = transactional_steps(java, broker)
-    assert "commit" not in steps, steps
-    errors = [e for e in steps.values() if e != "ok"]
-    assert len(errors) == 1, steps
-    assert ("ADD_PARTITIONS_TO_TXN" in errors[0]
-            or "transaction" in errors[0].lower()), errors[0]
-    stored = stored_batches(broker, topic)
-    if stored is not None:
-        assert all(not batches for batches in stored.values()), stored
-
-
-def test_transactional_producer_is_refused_at_init(java, broker):
-    """The refusal comes from initTransactions and names the reason (it came
-    only at the first send, naming ADD_PARTITIONS_TO_TXN, before durian
-    refused the TRANSACTION coordinator lookup)."""
-    steps, _topic = transactional_steps(java, broker)
-    assert steps.get("init", "missing") != "ok", steps
-    assert "transaction" in steps["init"].lower(), steps
+def transactions_tool(java, bootstrap: str, *args: str) -> list[list[str]]:
+    """Rows of Kafka's TransactionsCommand table output, header dropped."""
+    out = java.tool("org.apache.kafka.tools.TransactionsCommand",
+                    "--bootstrap-server", bootstrap, *args)
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    return rows[1:]
 
 
 @pytest.mark.parametrize("assignor,mode", [
@@ -232,8 +258,6 @@ def test_admin_client(java, broker):
 
 UNSERVED_ADMIN_CALLS = {
     "describeLogDirs": "DESCRIBE_LOG_DIRS",
-    "describeProducers": "DESCRIBE_PRODUCERS",
-    "listTransactions": "LIST_TRANSACTIONS",
     "describeClientQuotas": "DESCRIBE_CLIENT_QUOTAS",
     "electLeaders": "ELECT_LEADERS",
     "describeMetadataQuorum": "DESCRIBE_QUORUM",
@@ -250,11 +274,13 @@ def test_admin_client_more_and_what_durian_does_not_serve(java, broker):
     # Partition 0 holds records 0, 2, 4, ... stamped BASE + 1000 i: the first
     # at or after BASE + 4500 is record 6, at offset 3.
     assert lines_of(out, "offset-for-time") == [["3", str(1_700_000_000_000 + 6_000)]]
-    # describeAcls and describeUserScramCredentials are served (durian's
-    # authorizer and SCRAM store); the APIs durian does not serve: the
+    # describeProducers, listTransactions (the transaction coordinator),
+    # describeAcls and describeUserScramCredentials (durian's authorizer
+    # and SCRAM store) are served; the APIs durian does not serve: the
     # client says which, clearly.
-    assert lines_of(out, "served") == [["describeAcls"], ["describeUserScramCredentials"]], \
-        lines_of(out, "served")
+    assert lines_of(out, "served") == [
+        ["describeProducers"], ["listTransactions"], ["describeAcls"],
+        ["describeUserScramCredentials"]], lines_of(out, "served")
     unsupported = {line[0]: " ".join(line[1:]) for line in lines_of(out, "unsupported")}
     assert set(unsupported) == set(UNSERVED_ADMIN_CALLS)
     for call, api in UNSERVED_ADMIN_CALLS.items():
@@ -470,9 +496,11 @@ def test_configs_api_versions_cluster_id_and_delete_records_tools(java, broker, 
                 "LeaveGroup", "SyncGroup", "ApiVersions", "InitProducerId",
                 "CreateTopics", "DeleteTopics", "DeleteRecords",
                 "DescribeConfigs", "IncrementalAlterConfigs", "DescribeCluster",
-                "DescribeAcls", "CreateAcls", "DeleteAcls"):
+                "DescribeAcls", "CreateAcls", "DeleteAcls", "AddPartitionsToTxn",
+                "AddOffsetsToTxn", "EndTxn", "TxnOffsetCommit", "WriteTxnMarkers",
+                "DescribeProducers", "DescribeTransactions", "ListTransactions"):
         assert "[usable: " in apis.get(api, ""), (api, apis.get(api))
-    for api in ("AddPartitionsToTxn", "ConsumerGroupHeartbeat", "DescribeLogDirs"):
+    for api in ("ConsumerGroupHeartbeat", "DescribeLogDirs"):
         assert apis.get(api) == "UNSUPPORTED", (api, apis.get(api))
 
     # kafka-cluster cluster-id.
