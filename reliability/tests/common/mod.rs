@@ -9,6 +9,7 @@ use std::time::Duration;
 use durian_producer::{Producer, ProducerConfig};
 
 pub mod broker_probe;
+pub mod eos;
 pub mod group_journal;
 pub mod group_member;
 pub mod sent;
