@@ -317,7 +317,12 @@ impl BrokerBuilder {
         V: AsRef<str>,
     {
         for (name, value) in pairs {
-            self.config.set_property(name.as_ref(), value.as_ref())?;
+            let (name, value) = (name.as_ref(), value.as_ref());
+            crate::server_properties::set_group_property(&mut self.groups, name, value)
+                .or_else(|| {
+                    crate::server_properties::set_txn_property(&mut self.transactions, name, value)
+                })
+                .unwrap_or_else(|| self.config.set_property(name, value))?;
         }
         Ok(self)
     }

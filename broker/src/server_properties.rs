@@ -12,6 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::BrokerConfig;
+use crate::group::GroupConfig;
+use crate::txn::TxnConfig;
 use crate::BrokerError;
 
 /// One setting `durian broker` accepts by name.
@@ -51,6 +53,15 @@ pub const SERVER_PROPERTIES: &[ServerProperty] = &[
     property("log.flush.interval.messages", "9223372036854775807", "Default `flush.messages` of topics (1 fsyncs every append)."),
     property("log.flush.interval.ms", "9223372036854775807", "Default `flush.ms` of topics."),
     property("producer.id.expiration.ms", "86400000", "Forget an idempotent producer this long after its last append."),
+    property("group.initial.rebalance.delay.ms", "200", "How long a new group waits for more members before its first rebalance (Kafka's default is 3000)."),
+    property("group.min.session.timeout.ms", "6000", "Smallest session timeout a member may ask for."),
+    property("group.max.session.timeout.ms", "1800000", "Largest session timeout a member may ask for."),
+    property("offsets.retention.minutes", "10080", "Committed offsets of a group without members are removed this long after it emptied."),
+    property("offsets.retention.check.interval.ms", "600000", "How often expired offsets are removed."),
+    property("offset.metadata.max.bytes", "4096", "Longest metadata string of a committed offset."),
+    property("transaction.max.timeout.ms", "900000", "Longest `transaction.timeout.ms` a transactional producer may ask for."),
+    property("transactional.id.expiration.ms", "604800000", "A transactional id without an open transaction is forgotten this long after its last use."),
+    property("transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000", "How often timed-out transactions are aborted."),
     property("durian.shutdown.grace.ms", "5000", "How long shutdown waits for in-flight requests."),
     property("durian.max.decompressed.batch.bytes", "67108864", "Most bytes one produced batch may decompress to while its records are checked."),
     property("durian.decompression.budget.bytes", "268435456", "Decompression memory shared by all requests being checked at once."),
@@ -79,7 +90,10 @@ const LOG_DEFAULTS: &[(&str, &str)] = &[
 impl BrokerConfig {
     /// Applies one setting by its `server.properties` name
     /// ([`SERVER_PROPERTIES`]); an unknown name or a value that does not
-    /// parse is a [`BrokerError::Config`] naming both.
+    /// parse is a [`BrokerError::Config`] naming both. The group and
+    /// transaction coordinators' settings (`group.*`, `offsets.*`,
+    /// `offset.metadata.max.bytes`, `transaction*`) live outside
+    /// `BrokerConfig`: [`crate::BrokerBuilder::properties`] takes those too.
     ///
     /// ```
     /// use durian_broker::BrokerConfig;
@@ -157,6 +171,14 @@ impl BrokerConfig {
                 self.max_auto_create_topics_per_request = number(name, value)?
             }
             "durian.max.auto.created.topics" => self.max_auto_created_topics = number(name, value)?,
+            _ if set_group_property(&mut GroupConfig::default(), name, value).is_some()
+                || set_txn_property(&mut TxnConfig::default(), name, value).is_some() =>
+            {
+                return Err(BrokerError::Config(format!(
+                    "`{name}` is a setting of the group or transaction coordinator, not of \
+                     BrokerConfig: give it to BrokerBuilder::properties (or `durian broker --set`)"
+                )));
+            }
             _ => {
                 let known: Vec<&str> = SERVER_PROPERTIES.iter().map(|p| p.name).collect();
                 return Err(BrokerError::Config(format!(
@@ -168,6 +190,57 @@ impl BrokerConfig {
         }
         Ok(())
     }
+}
+
+/// Applies `name` to the group coordinator's settings if it is one of
+/// theirs; `None` when the name belongs elsewhere.
+pub(crate) fn set_group_property(
+    config: &mut GroupConfig,
+    name: &str,
+    value: &str,
+) -> Option<Result<(), BrokerError>> {
+    let value = value.trim();
+    let set = |field: &mut Duration, amount: Result<Duration, BrokerError>| {
+        amount.map(|amount| *field = amount)
+    };
+    Some(match name {
+        "group.initial.rebalance.delay.ms" => {
+            set(&mut config.initial_rebalance_delay, millis(name, value))
+        }
+        "group.min.session.timeout.ms" => set(&mut config.min_session_timeout, millis(name, value)),
+        "group.max.session.timeout.ms" => set(&mut config.max_session_timeout, millis(name, value)),
+        "offsets.retention.minutes" => positive(name, value)
+            .map(|minutes| config.offsets_retention = Duration::from_secs(minutes as u64 * 60)),
+        "offsets.retention.check.interval.ms" => positive(name, value)
+            .map(|ms| config.offsets_retention_check_interval = Duration::from_millis(ms as u64)),
+        "offset.metadata.max.bytes" => {
+            number(name, value).map(|bytes| config.offset_metadata_max_bytes = bytes)
+        }
+        _ => return None,
+    })
+}
+
+/// Applies `name` to the transaction coordinator's settings if it is one
+/// of theirs; `None` when the name belongs elsewhere.
+pub(crate) fn set_txn_property(
+    config: &mut TxnConfig,
+    name: &str,
+    value: &str,
+) -> Option<Result<(), BrokerError>> {
+    let value = value.trim();
+    let duration = |ms: Result<usize, BrokerError>| ms.map(|ms| Duration::from_millis(ms as u64));
+    Some(match name {
+        "transaction.max.timeout.ms" => {
+            duration(positive(name, value)).map(|d| config.max_timeout = d)
+        }
+        "transactional.id.expiration.ms" => {
+            duration(positive(name, value)).map(|d| config.id_expiration = d)
+        }
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+            duration(positive(name, value)).map(|d| config.abort_check_interval = d)
+        }
+        _ => return None,
+    })
 }
 
 /// Reads a `server.properties` file: `key=value` (or `key: value`) lines,
@@ -254,11 +327,29 @@ mod tests {
     #[test]
     fn every_listed_property_is_accepted_at_its_default() {
         let mut config = config();
+        let mut groups = GroupConfig::default();
+        let mut txns = TxnConfig::default();
         for property in SERVER_PROPERTIES {
-            config
-                .set_property(property.name, property.default)
-                .unwrap_or_else(|e| panic!("{}: {e}", property.name));
+            let (name, value) = (property.name, property.default);
+            set_group_property(&mut groups, name, value)
+                .or_else(|| set_txn_property(&mut txns, name, value))
+                .unwrap_or_else(|| config.set_property(name, value))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+        assert_eq!(
+            groups.min_session_timeout,
+            GroupConfig::default().min_session_timeout
+        );
+        assert_eq!(
+            groups.offsets_retention,
+            GroupConfig::default().offsets_retention
+        );
+        assert_eq!(txns.max_timeout, TxnConfig::default().max_timeout);
+        assert_eq!(txns.id_expiration, TxnConfig::default().id_expiration);
+        assert_eq!(
+            txns.abort_check_interval,
+            TxnConfig::default().abort_check_interval
+        );
         // The defaults written in the table are the built-in ones.
         let fresh = BrokerConfig::new("/nonexistent".into());
         assert_eq!(config.log_config, fresh.log_config);

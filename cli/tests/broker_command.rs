@@ -150,7 +150,17 @@ fn settings_by_kafka_name_from_a_file_and_set_reach_the_broker() {
     let file_arg = file.to_str().unwrap();
     let (mut child, address) = start_broker(
         &store,
-        &["--config", file_arg, "--set", "max.connections.per.ip=1"],
+        &[
+            "--config",
+            file_arg,
+            "--set",
+            "max.connections.per.ip=1",
+            // Settings of the coordinators are taken as well.
+            "--set",
+            "group.min.session.timeout.ms=1000",
+            "--set",
+            "transaction.max.timeout.ms=60000",
+        ],
     );
     let _first = std::net::TcpStream::connect(&address).unwrap();
     let mut second = std::net::TcpStream::connect(&address).unwrap();
@@ -178,6 +188,11 @@ fn an_unknown_or_bad_setting_stops_the_start_and_names_it() {
     for (setting, named) in [
         ("max.conections=10", "max.conections"),
         ("max.connections=none", "max.connections"),
+        ("transaction.max.timeout.ms=0", "transaction.max.timeout.ms"),
+        (
+            "group.min.session.timeout.ms=soon",
+            "group.min.session.timeout.ms",
+        ),
     ] {
         let refused = Command::new(env!("CARGO_BIN_EXE_durian"))
             .args([
