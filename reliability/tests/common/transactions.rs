@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use durian_consumer::{Consumer, IsolationLevel, OffsetReset, TopicPartition};
+use durian_core::ClientConfig;
 use durian_producer::{
     ConsumerGroupMetadata, Producer, ProducerError, ProducerRecord, StringSerializer,
     TransactionState,
@@ -290,9 +291,23 @@ pub async fn offsets_commit_with_the_transaction(bootstrap: &str, v2: bool) {
         .unwrap();
     let partitions = BTreeSet::from([tp.clone()]);
     // Kafka answers UNSTABLE_OFFSET_COMMIT while the offsets wait for
-    // their transaction (durian asks for stable offsets, KIP-447); an
-    // answer without the offset would do as well.
-    match consumer.committed(&partitions).await {
+    // their transaction (durian asks for stable offsets, KIP-447), and so
+    // does durian's broker; an answer without the offset would do as well.
+    // The consumer retries that answer for its request timeout, so this
+    // look is taken by a consumer of the group (not a member) with a short
+    // one.
+    let checker = Consumer::builder()
+        .client_config(
+            ClientConfig::builder()
+                .bootstrap_servers([bootstrap])
+                .request_timeout(Duration::from_secs(2))
+                .build()
+                .unwrap(),
+        )
+        .group_id(group)
+        .build()
+        .unwrap();
+    match checker.committed(&partitions).await {
         Ok(before) => assert_eq!(
             before.get(&tp).cloned().flatten().map(|o| o.offset),
             None,
@@ -322,6 +337,7 @@ pub async fn offsets_commit_with_the_transaction(bootstrap: &str, v2: bool) {
     assert!(commit.is_transaction_abortable(), "{commit}");
     producer.abort_transaction().await.unwrap();
     assert_eq!(producer.transaction_state(), Some(TransactionState::Ready));
+    let _ = checker.close().await;
     let _ = consumer.close().await;
     producer.close(Duration::from_secs(10)).await.unwrap();
     plain.close(Duration::from_secs(10)).await.unwrap();
