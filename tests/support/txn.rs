@@ -16,9 +16,12 @@
 //! `transaction.partition.verification.enable=false` and a Produce version
 //! below 12 (v12+ adds the partition implicitly under KIP-890).
 //!
-//! Shared by `tests/kafka_transactions.rs` and
-//! `cli/tests/kafka_txn.rs` (through `#[path]`), so it names crates both
-//! can see: `durian` (the facade) and `kafka_protocol`.
+//! durian's broker refuses that write (it always verifies transactional
+//! writes with its coordinator), so only the Kafka tests use it.
+//!
+//! Shared by `tests/kafka_transactions.rs`, `tests/transactions_admin.rs`,
+//! `cli/tests/kafka_txn.rs` and `cli/tests/txn.rs` (through `#[path]`), so
+//! it names crates all can see: `durian` (the facade) and `kafka_protocol`.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]

@@ -13,6 +13,7 @@ pub mod eos;
 pub mod group_journal;
 pub mod group_member;
 pub mod sent;
+pub mod transactions;
 
 /// The seed of a randomized scenario: `DURIAN_SEED`, else a random one
 /// (printed by the scenario so a failure can be rerun).
