@@ -26,7 +26,9 @@
 //!
 //! Polling, not inotify: at the end of the file the follower checks the
 //! file every `poll_interval` (portable, and a rotation is caught by the
-//! same check that sees new bytes).
+//! same check that sees new bytes). Before each read it also checks that
+//! the last bytes it read are still there, which catches a truncation
+//! followed by more writes than were read (the file never looked shorter).
 
 use std::collections::VecDeque;
 use std::io::SeekFrom;
@@ -41,6 +43,12 @@ use super::identity::{locate, ContentCheck, FileId, Fingerprint, FINGERPRINT_BYT
 
 /// How much one read takes from the file.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Bytes remembered from just before the read position: before each read
+/// they are compared with the file, so a file truncated and written past
+/// that position between two reads (copytruncate) is not read on from the
+/// middle of its new content.
+const RECENT_BYTES: usize = 64;
 
 /// One line (or one piece of an overlong line) of a followed file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +133,11 @@ struct OpenFile {
     buffer: BytesMut,
     /// Set once the file is known to be replaced: read to the end, then leave.
     leaving: bool,
+    /// The last bytes read (at most [`RECENT_BYTES`]), ending at `position()`.
+    recent: Vec<u8>,
+    /// The same file for positioned reads that leave `file`'s cursor alone.
+    #[cfg(unix)]
+    raw: std::fs::File,
 }
 
 /// What the path shows when the open file has no more bytes.
@@ -174,6 +187,14 @@ impl FileFollower {
             if let Some(line) = open.take_line(self.max_line_bytes) {
                 return Ok(line);
             }
+            if open.rewritten().map_err(|e| file_error(&self.path, e))? {
+                tracing::info!(path = %self.path.display(),
+                    "file truncated and written again past the read position; reading it again from the start");
+                if let Some(line) = self.leave_file() {
+                    return Ok(line);
+                }
+                continue;
+            }
             if open
                 .read_more()
                 .await
@@ -200,14 +221,21 @@ impl FileFollower {
                 // The bytes after our position are gone; keep what was read.
                 PathState::Truncated => {
                     tracing::info!(path = %self.path.display(), "file truncated; reading it again from the start");
-                    let rest = open.take_rest();
-                    self.current = None;
-                    if let Some(line) = rest {
+                    if let Some(line) = self.leave_file() {
                         return Ok(line);
                     }
                 }
             }
         }
+    }
+
+    /// Leaves the open file, whose bytes after the position are gone: the
+    /// next one opened is the file at the path, from 0, as a new
+    /// generation. Returns what was read of an unterminated last line.
+    fn leave_file(&mut self) -> Option<Line> {
+        let rest = self.current.as_mut().and_then(OpenFile::take_rest);
+        self.current = None;
+        rest
     }
 
     /// Opens the next resume point, or else the file at the path. Returns
@@ -289,7 +317,9 @@ impl OpenFile {
             .read_to_end(&mut head)
             .await?;
         file.seek(SeekFrom::Start(position)).await?;
-        Ok(OpenFile {
+        #[cfg(unix)]
+        let raw = file.try_clone().await?.into_std().await;
+        let mut open = OpenFile {
             file,
             id,
             generation,
@@ -298,7 +328,53 @@ impl OpenFile {
             line_start: position,
             buffer: BytesMut::new(),
             leaving: false,
-        })
+            recent: Vec::new(),
+            #[cfg(unix)]
+            raw,
+        };
+        // A resumed file was checked by content; what precedes the
+        // position now is what the next reads must find still there.
+        let kept = position.min(RECENT_BYTES as u64);
+        if let Some(recent) = open.read_at(position - kept, kept as usize)? {
+            open.recent = recent;
+        }
+        Ok(open)
+    }
+
+    /// `len` bytes at `offset` without moving the read cursor; `None`
+    /// where positioned reads are not available, or the file is shorter.
+    #[cfg(unix)]
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Option<Vec<u8>>> {
+        use std::os::unix::fs::FileExt;
+        let mut bytes = vec![0; len];
+        let mut filled = 0;
+        while filled < len {
+            match self
+                .raw
+                .read_at(&mut bytes[filled..], offset + filled as u64)?
+            {
+                0 => return Ok(None),
+                n => filled += n,
+            }
+        }
+        Ok(Some(bytes))
+    }
+
+    #[cfg(not(unix))]
+    fn read_at(&self, _offset: u64, _len: usize) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    /// Whether the bytes just before the position are no longer the ones
+    /// read there: the file was truncated and written again (copytruncate)
+    /// since the last read. Without positioned reads (non-unix) this is
+    /// never noticed.
+    fn rewritten(&self) -> std::io::Result<bool> {
+        if self.recent.is_empty() || !cfg!(unix) {
+            return Ok(false);
+        }
+        let start = self.position() - self.recent.len() as u64;
+        Ok(self.read_at(start, self.recent.len())?.as_deref() != Some(&self.recent[..]))
     }
 
     /// The offset of the next byte to read.
@@ -316,7 +392,22 @@ impl OpenFile {
             .read_buf(&mut self.buffer)
             .await?;
         self.extend_head(offset, before);
+        self.remember_recent(before);
         Ok(read)
+    }
+
+    /// Keeps the last [`RECENT_BYTES`] read, the fresh ones at `buffer[before..]`.
+    fn remember_recent(&mut self, before: usize) {
+        let fresh = self.buffer.get(before..).unwrap_or_default();
+        if fresh.len() >= RECENT_BYTES {
+            self.recent.clear();
+            self.recent
+                .extend_from_slice(&fresh[fresh.len() - RECENT_BYTES..]);
+        } else {
+            self.recent.extend_from_slice(fresh);
+            let excess = self.recent.len().saturating_sub(RECENT_BYTES);
+            self.recent.drain(..excess);
+        }
     }
 
     /// Keeps the first bytes of a file that was shorter than the
@@ -489,6 +580,26 @@ mod tests {
                 (6, "new".to_owned(), 0),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_file_truncated_and_written_past_the_position_is_read_again_from_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        append(&path, "one\ntwo\n");
+        let mut follower = FileFollower::new(&path, POLL, 100, Vec::new(), 0);
+        assert_eq!(&next(&mut follower).await.text[..], b"one");
+        assert_eq!(&next(&mut follower).await.text[..], b"two");
+        // copytruncate, and the writer already wrote more than was read:
+        // the file never looks shorter than the position (8).
+        std::fs::write(&path, "a longer first line\nnext\n").unwrap();
+        let line = next(&mut follower).await;
+        assert_eq!(
+            (line.generation, &line.text[..], line.start),
+            (1, &b"a longer first line"[..], 0),
+            "the new content is read from its start, not from the old position"
+        );
+        assert_eq!(&next(&mut follower).await.text[..], b"next");
     }
 
     #[tokio::test]

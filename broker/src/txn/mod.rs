@@ -37,7 +37,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use kafka_protocol::ResponseError;
@@ -211,7 +211,8 @@ impl TransactionCoordinator {
     /// a test's way to stop a broker between PrepareCommit and its markers.
     #[cfg(any(test, feature = "testing"))]
     pub fn hold_completions(&self, hold: bool) {
-        self.hold_completions.store(hold, Ordering::Release);
+        self.hold_completions
+            .store(hold, std::sync::atomic::Ordering::Release);
     }
 
     /// The state of `transactional_id`, if known.
