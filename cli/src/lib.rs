@@ -5,7 +5,8 @@
 //! and dispatches. Global options: `-b/--brokers` (else `DURIAN_BROKERS`,
 //! else `127.0.0.1:9092`), `-F client.properties` (a Kafka properties
 //! file, e.g. security settings) and repeated `-X key=value` client
-//! properties.
+//! properties; `--output table|json` (`-o` before the subcommand) picks
+//! plain-text tables or JSON for every command that prints results.
 
 pub mod acl;
 pub mod broker;
@@ -76,6 +77,7 @@ impl Cli {
     /// Runs the chosen subcommand.
     pub async fn run(self) -> Result<(), CliError> {
         let global = self.global;
+        table::set_format(global.output_format());
         match self.command {
             Command::Broker(args) => Ok(broker::run(*args).await?),
             Command::Topic(args) => topic::run(args, &global).await,
