@@ -13,6 +13,7 @@ pub mod broker;
 pub mod completions;
 pub mod config_file;
 pub mod consume;
+pub mod doctor;
 pub mod error;
 pub mod global;
 pub mod group;
@@ -69,6 +70,8 @@ pub enum Command {
     User(user::UserArgs),
     /// List, describe, find hanging and abort transactions.
     Txn(txn::TxnArgs),
+    /// Check the connection to a cluster step by step, with a hint for what fails.
+    Doctor(doctor::DoctorArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
 }
@@ -89,6 +92,7 @@ impl Cli {
             Command::Acl(args) => acl::run(args, &global).await,
             Command::User(args) => user::run(args, &global).await,
             Command::Txn(args) => txn::run(args, &global).await,
+            Command::Doctor(args) => doctor::run(args, &global).await,
             Command::Completions(args) => completions::run(args),
         }
     }
