@@ -4,11 +4,13 @@
 //! `--command-config FILE`:
 //! security settings and the like) and any client property
 //! (`-X key=value`, repeated), turned into the property list the
-//! producer, consumer and admin builders take.
+//! producer, consumer and admin builders take; and the output format
+//! (`-o`/`--output table|json`).
 
 use clap::Args;
 
 use crate::config_file::{self, PropertiesFile};
+use crate::table::OutputFormat;
 
 /// Where the brokers are when neither `-b`, `DURIAN_BROKERS` nor the
 /// `-F` file says.
@@ -37,9 +39,23 @@ pub struct GlobalOpts {
     /// passed to the producer, consumer or admin client the command uses.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property, global = true)]
     pub properties: Vec<(String, String)>,
+    /// How to print results: `table` (aligned text) or `json` (one JSON
+    /// document); goes anywhere on the command line.
+    #[arg(long = "output", value_enum, value_name = "FORMAT", global = true)]
+    pub output: Option<OutputFormat>,
+    /// Short for `--output`, before the subcommand only (`durian -o json
+    /// topic list`): after it, `-o` is `acl`'s `--operation`.
+    #[arg(short = 'o', value_enum, value_name = "FORMAT")]
+    pub output_short: Option<OutputFormat>,
 }
 
 impl GlobalOpts {
+    /// The output format `--output` or `-o` chose (`--output` wins), else
+    /// [`OutputFormat::Table`].
+    pub fn output_format(&self) -> OutputFormat {
+        self.output.or(self.output_short).unwrap_or_default()
+    }
+
     /// The properties for a client: `bootstrap.servers` (see the module
     /// docs), then the command's own `defaults`, then the `-F` file,
     /// then every `-X` (last one wins, so the user can override anything
@@ -93,6 +109,8 @@ mod tests {
         let opts = GlobalOpts {
             brokers: Some("a:1".into()),
             config: None,
+            output: None,
+            output_short: None,
             properties: vec![
                 ("acks".into(), "1".into()),
                 ("bootstrap.servers".into(), "b:2".into()),
@@ -118,6 +136,8 @@ mod tests {
         let mut opts = GlobalOpts {
             brokers: None,
             config: Some(file),
+            output: None,
+            output_short: None,
             properties: vec![("linger.ms".into(), "1".into())],
         };
         let merged = opts.client_properties(&[("acks", "all".into())]);
@@ -143,6 +163,30 @@ mod tests {
     fn global_flags_clash_with_no_subcommand_flag() {
         use clap::CommandFactory;
         crate::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn output_is_json_with_either_spelling_and_acl_keeps_its_o() {
+        use clap::Parser;
+        let parse = |args: &[&str]| crate::Cli::try_parse_from(args).expect("parses");
+        let cli = parse(&["durian", "-o", "json", "topic", "list"]);
+        assert_eq!(cli.global.output_format(), OutputFormat::Json);
+        let cli = parse(&["durian", "topic", "list", "--output", "json"]);
+        assert_eq!(cli.global.output_format(), OutputFormat::Json);
+        let cli = parse(&["durian", "topic", "list"]);
+        assert_eq!(cli.global.output_format(), OutputFormat::Table);
+        let cli = parse(&[
+            "durian",
+            "acl",
+            "add",
+            "--topic",
+            "t",
+            "--principal",
+            "User:a",
+            "-o",
+            "read",
+        ]);
+        assert_eq!(cli.global.output_format(), OutputFormat::Table);
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //! and dispatches. Global options: `-b/--brokers` (else `DURIAN_BROKERS`,
 //! else `127.0.0.1:9092`), `-F client.properties` (a Kafka properties
 //! file, e.g. security settings) and repeated `-X key=value` client
-//! properties.
+//! properties; `--output table|json` (`-o` before the subcommand) picks
+//! plain-text tables or JSON for every command that prints results.
 
 pub mod acl;
 pub mod broker;
 pub mod completions;
 pub mod config_file;
 pub mod consume;
+pub mod doctor;
 pub mod error;
 pub mod global;
 pub mod group;
@@ -68,6 +70,8 @@ pub enum Command {
     User(user::UserArgs),
     /// List, describe, find hanging and abort transactions.
     Txn(txn::TxnArgs),
+    /// Check the connection to a cluster step by step, with a hint for what fails.
+    Doctor(doctor::DoctorArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
 }
@@ -76,6 +80,7 @@ impl Cli {
     /// Runs the chosen subcommand.
     pub async fn run(self) -> Result<(), CliError> {
         let global = self.global;
+        table::set_format(global.output_format());
         match self.command {
             Command::Broker(args) => Ok(broker::run(*args).await?),
             Command::Topic(args) => topic::run(args, &global).await,
@@ -87,6 +92,7 @@ impl Cli {
             Command::Acl(args) => acl::run(args, &global).await,
             Command::User(args) => user::run(args, &global).await,
             Command::Txn(args) => txn::run(args, &global).await,
+            Command::Doctor(args) => doctor::run(args, &global).await,
             Command::Completions(args) => completions::run(args),
         }
     }

@@ -257,7 +257,7 @@ async fn list(admin: &Admin, filter: &AclBindingFilter) -> Result<(), CliError> 
         .await
         .map_err(|e| CliError::new(format!("cannot list ACLs: {e}")))?;
     acls.sort();
-    print_stdout(&table(&acls).render())
+    table(&acls).print()
 }
 
 async fn remove(admin: &Admin, filter: &AclBindingFilter) -> Result<(), CliError> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use durian::admin::{Admin, GroupDescription, GroupOffsetLag, TopicPartition};
 
 use super::group_error;
-use crate::table::{or_dash, print_stdout, Table};
+use crate::table::{or_dash, Report, Table};
 use crate::topic::take_result;
 use crate::CliError;
 
@@ -39,12 +39,8 @@ pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
         )));
     }
 
-    let mut text = header(&description);
-    if !description.members.is_empty() {
-        text.push('\n');
-        text.push_str(&members_table(&description));
-    }
-    text.push('\n');
+    let mut report = header(&description);
+    report.table_if_any("members", members_table(&description));
     let mut table = Table::new(["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"]);
     let mut problems = Vec::new();
     for (tp, result) in &offsets {
@@ -70,8 +66,8 @@ pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
             owner,
         ]);
     }
-    text.push_str(&table.render());
-    print_stdout(&text)?;
+    report.table("offsets", table);
+    report.print()?;
     if problems.is_empty() {
         Ok(())
     } else {
@@ -83,7 +79,7 @@ pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
 }
 
 /// The lines above the tables.
-fn header(description: &GroupDescription) -> String {
+fn header(description: &GroupDescription) -> Report {
     let protocol = match (
         description.protocol_type.as_str(),
         description.protocol.as_str(),
@@ -92,17 +88,17 @@ fn header(description: &GroupDescription) -> String {
         (kind, "") => kind.to_owned(),
         (kind, assignor) => format!("{kind} ({assignor})"),
     };
-    format!(
-        "group        {}\ncoordinator  {}\nstate        {}\nprotocol     {protocol}\nmembers      {}\n",
-        description.group_id,
-        description.coordinator,
-        description.state,
-        description.members.len(),
-    )
+    let mut report = Report::new();
+    report.field("group", description.group_id.clone());
+    report.field("coordinator", description.coordinator.to_string());
+    report.field("state", description.state.clone());
+    report.field("protocol", protocol);
+    report.field("members", description.members.len().to_string());
+    report
 }
 
 /// One row per member with its partitions written `topic:0,1 other:2`.
-fn members_table(description: &GroupDescription) -> String {
+fn members_table(description: &GroupDescription) -> Table {
     let mut table = Table::new(["MEMBER", "CLIENT-ID", "HOST", "PARTITIONS"]);
     for member in &description.members {
         let mut by_topic: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
@@ -128,7 +124,7 @@ fn members_table(description: &GroupDescription) -> String {
             partitions,
         ]);
     }
-    table.render()
+    table
 }
 
 /// Which member owns each assigned partition.
@@ -163,10 +159,12 @@ mod tests {
         description.protocol = "range".into();
         description.members = vec![member];
         assert_eq!(
-            members_table(&description),
+            members_table(&description).render(),
             "MEMBER  CLIENT-ID  HOST        PARTITIONS\nm-1     durian     /127.0.0.1  a:0,1 b:2\n"
         );
         assert_eq!(owners(&description)[&TopicPartition::new("b", 2)], "m-1");
-        assert!(header(&description).contains("protocol     consumer (range)\n"));
+        assert!(header(&description)
+            .render()
+            .contains("protocol     consumer (range)\n"));
     }
 }

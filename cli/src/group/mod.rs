@@ -8,7 +8,7 @@ use durian::admin::{Admin, OffsetResetTarget, TopicPartition};
 use durian::core::{Error, KafkaCode};
 
 use crate::position::Position;
-use crate::table::{print_stdout, Table};
+use crate::table::{print_message, Table};
 use crate::topic::{admin_client, take_result, topic_partitions};
 use crate::{CliError, GlobalOpts};
 
@@ -98,13 +98,16 @@ async fn list(admin: &Admin) -> Result<(), CliError> {
         };
         table.row([group.group_id, state, kind, group.coordinator.to_string()]);
     }
-    print_stdout(&table.render())
+    table.print()
 }
 
 async fn delete(admin: &Admin, group: &str) -> Result<(), CliError> {
     let mut results = admin.delete_groups([group]).await;
     take_result(&mut results, &group.to_owned())?.map_err(|e| group_error(group, &e))?;
-    print_stdout(&format!("deleted group `{group}`\n"))
+    print_message(
+        &format!("deleted group `{group}`\n"),
+        serde_json::json!({ "deleted": group }),
+    )
 }
 
 async fn seek(admin: &Admin, group: &str, topic: &str, to: Position) -> Result<(), CliError> {
@@ -141,7 +144,7 @@ async fn seek(admin: &Admin, group: &str, topic: &str, to: Position) -> Result<(
             }
         }
     }
-    print_stdout(&table.render())?;
+    table.print()?;
     match failures.first() {
         None => Ok(()),
         Some((tp, error)) => {

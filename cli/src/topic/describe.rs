@@ -11,7 +11,7 @@ use durian::admin::{
 };
 
 use super::{take_result, topic_error};
-use crate::table::{id_list, or_dash, print_stdout, Table};
+use crate::table::{id_list, or_dash, Report, Table};
 use crate::CliError;
 
 /// Prints the description of topic `name`.
@@ -43,12 +43,12 @@ pub async fn run(admin: &Admin, name: &str) -> Result<(), CliError> {
         .map(|p| p.replicas.len())
         .max()
         .unwrap_or(0);
-    let mut text = format!(
-        "topic        {name}\nid           {}\ninternal     {}\npartitions   {}\nreplication  {replication}\n\n",
-        topic.topic_id,
-        topic.is_internal,
-        topic.partitions.len(),
-    );
+    let mut report = Report::new();
+    report.field("topic", name);
+    report.field("id", topic.topic_id.to_string());
+    report.field("internal", topic.is_internal.to_string());
+    report.field("partitions", topic.partitions.len().to_string());
+    report.field("replication", replication.to_string());
     let mut table = Table::new([
         "PARTITION",
         "LEADER",
@@ -71,15 +71,12 @@ pub async fn run(admin: &Admin, name: &str) -> Result<(), CliError> {
             offset_cell(&ends, tp, &mut problems),
         ]);
     }
-    text.push_str(&table.render());
+    report.table("partitions", table);
     match configs {
-        Ok(entries) => {
-            text.push('\n');
-            text.push_str(&config_table(&entries));
-        }
+        Ok(entries) => report.table("configs", config_table(&entries)),
         Err(e) => problems.push(format!("configs: {e}")),
     }
-    print_stdout(&text)?;
+    report.print()?;
     if problems.is_empty() {
         Ok(())
     } else {
@@ -107,7 +104,7 @@ fn offset_cell(
 }
 
 /// The configs sorted by name, with where each value comes from.
-fn config_table(entries: &[ConfigEntry]) -> String {
+fn config_table(entries: &[ConfigEntry]) -> Table {
     let mut sorted: Vec<&ConfigEntry> = entries.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut table = Table::new(["CONFIG", "VALUE", "SOURCE"]);
@@ -119,7 +116,7 @@ fn config_table(entries: &[ConfigEntry]) -> String {
         };
         table.row([entry.name.clone(), value, source_name(entry.source)]);
     }
-    table.render()
+    table
 }
 
 /// A short name for where a config value comes from.
@@ -153,7 +150,8 @@ mod tests {
             entry("z.last", Some("1"), false),
             entry("a.secret", Some("hunter2"), true),
             entry("m.unset", None, false),
-        ]);
+        ])
+        .render();
         assert_eq!(
             text,
             "CONFIG    VALUE        SOURCE\n\

@@ -16,7 +16,7 @@ use durian::admin::{Admin, AlterConfigOp, ConfigResource, NewTopic};
 use durian::core::{Error, KafkaCode};
 
 use crate::global::parse_property;
-use crate::table::{print_stdout, Table};
+use crate::table::{print_message, print_stdout, Table};
 use crate::{CliError, GlobalOpts};
 
 /// How long one admin operation of the CLI may take by default
@@ -163,10 +163,18 @@ async fn create(
         n if n >= 0 => n.to_string(),
         _ => "the default number of".to_owned(),
     };
-    print_stdout(&format!(
-        "created topic `{name}` with {partitions} partitions (id {})\n",
-        created.topic_id
-    ))
+    let json = serde_json::json!({
+        "created": name,
+        "partitions": (created.partitions >= 0).then_some(created.partitions),
+        "id": created.topic_id.to_string(),
+    });
+    print_message(
+        &format!(
+            "created topic `{name}` with {partitions} partitions (id {})\n",
+            created.topic_id
+        ),
+        json,
+    )
 }
 
 async fn list(admin: &Admin, internal: bool) -> Result<(), CliError> {
@@ -202,13 +210,16 @@ async fn list(admin: &Admin, internal: bool) -> Result<(), CliError> {
         };
         table.row([name.clone(), partitions, replicas, id]);
     }
-    print_stdout(&table.render())
+    table.print()
 }
 
 async fn delete(admin: &Admin, name: &str) -> Result<(), CliError> {
     let mut results = admin.delete_topics([name]).await;
     take_result(&mut results, &name.to_owned())?.map_err(|e| topic_error(name, &e))?;
-    print_stdout(&format!("deleted topic `{name}`\n"))
+    print_message(
+        &format!("deleted topic `{name}`\n"),
+        serde_json::json!({ "deleted": name }),
+    )
 }
 
 async fn alter_config(

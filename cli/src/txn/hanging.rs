@@ -23,7 +23,7 @@ use durian::admin::{
 };
 
 use super::{now_ms, producers_of, txn_error};
-use crate::table::{or_dash, print_stdout, Table};
+use crate::table::{or_dash, Table};
 use crate::CliError;
 
 /// A producer's open transaction on one partition.
@@ -63,7 +63,7 @@ pub(super) async fn run(
         let descriptions = describe(admin, ids.values().cloned().collect()).await?;
         filter_hanging(open, &ids, &descriptions)
     };
-    print_stdout(&render(&hanging, now))
+    render(&hanging, now).print()
 }
 
 /// The transactional id of each producer id of `open` that a coordinator
@@ -127,7 +127,7 @@ fn filter_hanging(
         .collect()
 }
 
-fn render(hanging: &[OpenTransaction], now: i64) -> String {
+fn render(hanging: &[OpenTransaction], now: i64) -> Table {
     let mut table = Table::new([
         "TOPIC",
         "PARTITION",
@@ -151,5 +151,5 @@ fn render(hanging: &[OpenTransaction], now: i64) -> String {
             ((now - p.last_timestamp) / 60_000).to_string(),
         ]);
     }
-    table.render()
+    table
 }

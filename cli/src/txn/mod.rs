@@ -233,7 +233,7 @@ async fn list(admin: &Admin, filter: &TransactionFilter) -> Result<(), CliError>
             txn.state.to_string(),
         ]);
     }
-    print_stdout(&table.render())
+    table.print()
 }
 
 async fn describe(admin: &Admin, mut ids: Vec<String>) -> Result<(), CliError> {
@@ -278,8 +278,9 @@ async fn describe(admin: &Admin, mut ids: Vec<String>) -> Result<(), CliError> {
             Err(error) => failures.push((id.clone(), error)),
         }
     }
-    if !table.is_empty() {
-        print_stdout(&table.render())?;
+    // JSON always prints its array (maybe empty), so the output parses.
+    if !table.is_empty() || crate::table::format() == crate::table::OutputFormat::Json {
+        table.print()?;
     }
     match failures.first() {
         None => Ok(()),
@@ -336,7 +337,7 @@ async fn describe_producers(
             ]);
         }
     }
-    print_stdout(&table.render())
+    table.print()
 }
 
 /// The abort spec of the producer whose open transaction on `tp` starts

@@ -169,7 +169,7 @@ async fn list(admin: &Admin, users: &[String]) -> Result<(), CliError> {
             Err(e) => missing.push(format!("`{user}`: {e}")),
         }
     }
-    print_stdout(&table.render())?;
+    table.print()?;
     if missing.is_empty() {
         Ok(())
     } else {
