@@ -45,7 +45,7 @@ pub async fn run(admin: &Admin, name: &str) -> Result<(), CliError> {
         .unwrap_or(0);
     let mut text = format!(
         "topic        {name}\nid           {}\ninternal     {}\npartitions   {}\nreplication  {replication}\n\n",
-        topic.topic_id,
+        super::kafka_id(topic.topic_id.as_bytes()),
         topic.is_internal,
         topic.partitions.len(),
     );

@@ -7,6 +7,7 @@
 //! `consume` and `group seek` fail fast, with a hint, on a missing topic.
 
 mod describe;
+mod settle;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -159,14 +160,22 @@ async fn create(
     };
     let mut results = admin.create_topics([topic]).await;
     let created = take_result(&mut results, &name)?.map_err(|e| topic_error(&name, &e))?;
+    settle::wait_for(admin, &name, settle::Expect::Present).await;
     let partitions = match created.partitions {
         n if n >= 0 => n.to_string(),
         _ => "the default number of".to_owned(),
     };
     print_stdout(&format!(
         "created topic `{name}` with {partitions} partitions (id {})\n",
-        created.topic_id
+        kafka_id(created.topic_id.as_bytes())
     ))
+}
+
+/// A topic id as Kafka's own tools print it (`kafka-topics.sh`, server
+/// logs): URL-safe base64 of its 16 bytes without padding, so the ids the
+/// CLI shows can be matched with Kafka's.
+pub(crate) fn kafka_id(id: &[u8; 16]) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, id)
 }
 
 async fn list(admin: &Admin, internal: bool) -> Result<(), CliError> {
@@ -196,7 +205,7 @@ async fn list(admin: &Admin, internal: bool) -> Result<(), CliError> {
                     .max()
                     .unwrap_or(0)
                     .to_string(),
-                d.topic_id.to_string(),
+                kafka_id(d.topic_id.as_bytes()),
             ),
             Err(_) => ("-".into(), "-".into(), "-".into()),
         };
@@ -208,6 +217,7 @@ async fn list(admin: &Admin, internal: bool) -> Result<(), CliError> {
 async fn delete(admin: &Admin, name: &str) -> Result<(), CliError> {
     let mut results = admin.delete_topics([name]).await;
     take_result(&mut results, &name.to_owned())?.map_err(|e| topic_error(name, &e))?;
+    settle::wait_for(admin, name, settle::Expect::Absent).await;
     print_stdout(&format!("deleted topic `{name}`\n"))
 }
 
