@@ -26,6 +26,7 @@ mod acls;
 mod cluster;
 mod config;
 mod configs;
+mod elections;
 mod group_offsets;
 mod groups;
 mod member_assignment;
@@ -50,6 +51,7 @@ pub use durian_core::acl::{
     ResourceType, UnknownAclName,
 };
 pub use durian_core::security::scram::ScramMechanism;
+pub use elections::ElectionType;
 pub use scram::{ScramCredentialInfo, UserScramCredentialAlteration};
 pub use transactions::{
     AbortTransactionSpec, ProducerState, TransactionDescription, TransactionFilter,

@@ -309,3 +309,23 @@ async fn groups_offsets_lag_resets_and_deletion() {
     assert!(gone.is_empty(), "{gone:?}");
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn elect_leaders_is_refused_clearly_by_durians_broker() {
+    // durian's broker has one replica per partition and does not serve
+    // ElectLeaders: the call fails as a whole, naming the request.
+    let (broker, admin) = start().await;
+    let error = admin
+        .elect_leaders(
+            durian_admin::ElectionType::Preferred,
+            Some(vec![tp("anything", 0)]),
+        )
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("ElectLeaders") && message.contains("does not offer this API"),
+        "{message}"
+    );
+    broker.shutdown().await.unwrap();
+}

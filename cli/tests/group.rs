@@ -1,141 +1,24 @@
 //! Every `durian group` command, and group consumption by `durian consume
-//! -g` processes, against the embedded broker.
+//! -g` processes, against the embedded broker. The first case is the
+//! scenario of tests/cli_scenarios/mod.rs, which tests/kafka_cli.rs runs
+//! against Apache Kafka as well.
 
 #![allow(clippy::unwrap_used)]
 
+mod cli_scenarios;
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use cli_scenarios::offset_rows;
 use common::{command, create_topic, durian, finish, start_broker};
 use durian::admin::Admin;
-
-/// `(partition, committed, end, lag)` rows of `durian group describe`.
-fn offset_rows(text: &str, topic: &str) -> BTreeMap<i32, (String, String, String)> {
-    text.lines()
-        .map(|line| line.split_whitespace().collect::<Vec<_>>())
-        .filter(|cells| cells.len() == 6 && cells[0] == topic)
-        .map(|c| {
-            (
-                c[1].parse().unwrap(),
-                (c[2].to_owned(), c[3].to_owned(), c[4].to_owned()),
-            )
-        })
-        .collect()
-}
-
-fn expect_rows(rows: &[(i32, i64, i64)]) -> BTreeMap<i32, (String, String, String)> {
-    rows.iter()
-        .map(|(p, committed, end)| {
-            let lag = end - committed;
-            (
-                *p,
-                (committed.to_string(), end.to_string(), lag.to_string()),
-            )
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_shows_what_consume_committed_then_seek_and_delete() {
     let broker = start_broker().await;
-    let b = broker.bootstrap();
-    create_topic(&b, "clicks", 2).await;
-    let six: String = (0..6).map(|i| format!("p0-{i}\n")).collect();
-    let four: String = (0..4).map(|i| format!("p1-{i}\n")).collect();
-    durian(&b, &["produce", "clicks", "-p", "0"], six.as_bytes())
-        .await
-        .assert_ok();
-    durian(&b, &["produce", "clicks", "-p", "1"], four.as_bytes())
-        .await
-        .assert_ok();
-
-    // Seven of ten records: which partition is cut short depends on fetch
-    // timing, so the expected commits come from what was printed.
-    let run = durian(
-        &b,
-        &[
-            "consume", "clicks", "-g", "readers", "-n", "7", "--format", "%p %o\\n",
-        ],
-        b"",
-    )
-    .await;
-    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
-    for line in run.assert_ok().text().lines() {
-        let (p, o) = line.split_once(' ').unwrap();
-        next.insert(p.parse().unwrap(), o.parse::<i64>().unwrap() + 1);
-    }
-    assert_eq!(next.values().sum::<i64>(), 7, "printed offsets {next:?}");
-    let ends = [(0, 6), (1, 4)];
-    let expected: Vec<(i32, i64, i64)> = ends
-        .iter()
-        .filter(|(p, _)| next.contains_key(p))
-        .map(|(p, end)| (*p, next[p], *end))
-        .collect();
-
-    let described = durian(&b, &["group", "describe", "readers"], b"").await;
-    let text = described.assert_ok().text();
-    assert!(text.starts_with("group        readers\n"), "{text}");
-    assert!(
-        text.contains("\nstate        Empty\n"),
-        "the member left: {text}"
-    );
-    assert_eq!(
-        offset_rows(&text, "clicks"),
-        expect_rows(&expected),
-        "{text}"
-    );
-
-    let list = durian(&b, &["group", "list"], b"").await;
-    assert!(
-        list.assert_ok()
-            .text()
-            .lines()
-            .any(|l| l.starts_with("readers ")),
-        "{}",
-        list.text()
-    );
-
-    for (to, offsets) in [("beginning", [0, 0]), ("3", [3, 3]), ("end", [6, 4])] {
-        durian(
-            &b,
-            &["group", "seek", "readers", "--topic", "clicks", "--to", to],
-            b"",
-        )
-        .await
-        .assert_ok();
-        let text = durian(&b, &["group", "describe", "readers"], b"")
-            .await
-            .text();
-        let rows = [(0, offsets[0], 6), (1, offsets[1], 4)];
-        assert_eq!(
-            offset_rows(&text, "clicks"),
-            expect_rows(&rows),
-            "after --to {to}: {text}"
-        );
-    }
-    // After the seek to the end, the group has nothing left to read.
-    let run = durian(
-        &b,
-        &["consume", "clicks", "-g", "readers", "--exit-idle", "1s"],
-        b"",
-    )
-    .await;
-    assert_eq!(run.assert_ok().text(), "");
-
-    durian(
-        &b,
-        &["group", "seek", "readers", "--topic", "nope", "--to", "end"],
-        b"",
-    )
-    .await
-    .assert_failed_with("does not exist");
-    let deleted = durian(&b, &["group", "delete", "readers"], b"").await;
-    assert_eq!(deleted.assert_ok().text(), "deleted group `readers`\n");
-    durian(&b, &["group", "describe", "readers"], b"")
-        .await
-        .assert_failed_with("does not exist");
+    cli_scenarios::group_describe_seek_and_delete(&broker.bootstrap()).await;
     broker.shutdown().await.unwrap();
 }
 

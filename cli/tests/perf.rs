@@ -1,17 +1,17 @@
 //! `durian perf` as a process against the embedded broker: the summary
-//! reports what was asked for, and the topic holds exactly that.
+//! reports what was asked for, and the topic holds exactly that. The
+//! first case is the scenario of tests/cli_scenarios/mod.rs, which
+//! tests/kafka_cli.rs runs against Apache Kafka as well.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli_scenarios;
 mod common;
-
-use std::time::Duration;
 
 use common::{create_topic, start_broker, Run};
 use durian::broker::BrokerHandle;
-use durian::consumer::{Consumer, OffsetReset, TopicPartition};
 
-const PARTITIONS: i32 = 3;
+use cli_scenarios::PERF_PARTITIONS as PARTITIONS;
 
 async fn broker_with_topic(topic: &str) -> BrokerHandle {
     let broker = start_broker().await;
@@ -33,82 +33,14 @@ fn seconds_of(summary: &str) -> f64 {
     after.split(" s:").next().unwrap().parse().unwrap()
 }
 
-/// Every record of `topic`, read without a group: (partition, value length).
 async fn read_all(broker: &BrokerHandle, topic: &str, expected: usize) -> Vec<(i32, usize)> {
-    let mut consumer = Consumer::builder()
-        .bootstrap_servers([broker.bootstrap()])
-        .auto_offset_reset(OffsetReset::Earliest)
-        .build()
-        .unwrap();
-    consumer
-        .assign((0..PARTITIONS).map(|p| TopicPartition::new(topic, p)))
-        .unwrap();
-    let mut seen = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while seen.len() < expected && tokio::time::Instant::now() < deadline {
-        let batch = consumer.poll(Duration::from_millis(200)).await.unwrap();
-        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
-        seen.extend(
-            batch
-                .iter()
-                .map(|r| (r.partition, r.value.as_ref().map_or(0, |v| v.len()))),
-        );
-    }
-    // One more poll: anything beyond `expected` would show up here.
-    let extra = consumer.poll(Duration::from_millis(300)).await.unwrap();
-    assert!(extra.is_empty(), "more records than expected");
-    consumer.close().await.unwrap();
-    seen
+    cli_scenarios::read_all(&broker.bootstrap(), topic, expected).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produce_then_consume_reports_and_writes_exactly_n_records() {
-    let broker = broker_with_topic("perf").await;
-    let produced = durian(
-        &broker,
-        &["perf", "produce", "perf", "--num", "700", "--size", "120"],
-    )
-    .await;
-    let summary = stdout(&produced);
-    assert!(
-        summary.starts_with("produced 700 records (84000 bytes) in "),
-        "{summary}"
-    );
-    assert!(summary.contains("\nlatency send → ack: p50 "), "{summary}");
-    let records = read_all(&broker, "perf", 700).await;
-    assert_eq!(records.len(), 700);
-    assert!(
-        records.iter().all(|&(_, len)| len == 120),
-        "every value is 120 bytes"
-    );
-
-    let with_group = durian(
-        &broker,
-        &[
-            "perf",
-            "consume",
-            "perf",
-            "--num",
-            "700",
-            "-g",
-            "perf-readers",
-        ],
-    )
-    .await;
-    let summary = stdout(&with_group);
-    assert!(
-        summary.starts_with("consumed 700 records (84000 bytes) in "),
-        "{summary}"
-    );
-    assert!(summary.contains("\nfirst record after "), "{summary}");
-
-    // Fewer than the topic holds: exactly that many are counted.
-    let without_group = durian(&broker, &["perf", "consume", "perf", "--num", "250"]).await;
-    let summary = stdout(&without_group);
-    assert!(
-        summary.starts_with("consumed 250 records (30000 bytes) in "),
-        "{summary}"
-    );
+    let broker = start_broker().await;
+    cli_scenarios::perf_produce_then_consume(&broker.bootstrap(), "perf").await;
     broker.shutdown().await.unwrap();
 }
 

@@ -1,113 +1,26 @@
 //! `durian produce` and `durian consume` as processes against the
 //! embedded broker: round trips with keys, headers, tabs and unicode,
 //! every --format placeholder, start positions, exit rules, a closed
-//! stdout, and the errors a user meets first.
+//! stdout, and the errors a user meets first. The round trip is the
+//! scenario of tests/cli_scenarios/mod.rs, which tests/kafka_cli.rs runs
+//! against Apache Kafka as well.
 
 #![allow(clippy::unwrap_used)]
 
+mod cli_scenarios;
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use cli_scenarios::now_ms;
 use common::{closed_port, command, consume_all, create_topic, durian, start_broker};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_headers_tabs_and_unicode_survive_the_round_trip() {
     let broker = start_broker().await;
-    let bootstrap = broker.bootstrap();
-    create_topic(&bootstrap, "round-trip", 3).await;
-    // (key, value) per line; `|` splits them, the second `|` stays in the value.
-    let records = [
-        (Some("k1"), "value\twith\ttabs"),
-        (Some("k2"), "dürian ✓ 榴莲"),
-        (None, "a line without separator"),
-        (Some("k3"), ""),
-        (Some(""), "empty key"),
-        (Some("k4"), "pipe | inside"),
-    ];
-    let input: String = records
-        .iter()
-        .map(|(k, v)| match k {
-            Some(k) => format!("{k}|{v}\n"),
-            None => format!("{v}\n"),
-        })
-        .collect();
-    let before = now_ms();
-    let run = durian(
-        &bootstrap,
-        &[
-            "produce",
-            "round-trip",
-            "--key-sep",
-            "|",
-            "--header",
-            "source=test",
-            "--header",
-            "eq=a=b",
-        ],
-        input.as_bytes(),
-    )
-    .await;
-    run.assert_ok();
-    assert!(
-        run.stderr.contains("produced 6 records to `round-trip`"),
-        "summary: {}",
-        run.stderr
-    );
-    let after = now_ms();
-
-    // A separator no value contains, so every field can be cut out again.
-    let lines = consume_all(
-        &bootstrap,
-        "round-trip",
-        "%t\u{1}%p\u{1}%o\u{1}%k\u{1}%v\u{1}%h\u{1}%T\\n",
-    )
-    .await;
-    assert_eq!(lines.len(), records.len(), "{lines:?}");
-    let mut seen = BTreeSet::new();
-    let mut offsets: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
-    for line in &lines {
-        let fields: Vec<&str> = line.split('\u{1}').collect();
-        let [topic, partition, offset, key, value, headers, timestamp] = fields[..] else {
-            panic!("unexpected line {line:?}");
-        };
-        assert_eq!(topic, "round-trip");
-        assert_eq!(headers, "source=test,eq=a=b");
-        let timestamp: i64 = timestamp.parse().unwrap();
-        assert!(
-            (before..=after).contains(&timestamp),
-            "timestamp {timestamp}"
-        );
-        let partition: i32 = partition.parse().unwrap();
-        assert!((0..3).contains(&partition));
-        offsets
-            .entry(partition)
-            .or_default()
-            .push(offset.parse().unwrap());
-        seen.insert((key.to_owned(), value.to_owned()));
-    }
-    let expected: BTreeSet<(String, String)> = records
-        .iter()
-        .map(|(k, v)| (k.unwrap_or("").to_owned(), (*v).to_owned()))
-        .collect();
-    assert_eq!(seen, expected);
-    for (partition, offsets) in offsets {
-        let contiguous: Vec<i64> = (0..i64::try_from(offsets.len()).unwrap()).collect();
-        assert_eq!(offsets, contiguous, "partition {partition}");
-    }
+    cli_scenarios::keys_headers_tabs_and_unicode_round_trip(&broker.bootstrap()).await;
     broker.shutdown().await.unwrap();
 }
 

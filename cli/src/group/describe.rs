@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use durian::admin::{Admin, GroupDescription, GroupOffsetLag, TopicPartition};
+use durian::core::KafkaCode;
 
 use super::group_error;
 use crate::table::{or_dash, Report, Table};
@@ -12,10 +13,25 @@ use crate::topic::take_result;
 use crate::CliError;
 
 /// Prints the description of `group`.
+/// The error for a group the coordinator does not know.
+fn no_such_group(group: &str) -> CliError {
+    CliError::new(format!(
+        "group `{group}` does not exist (list groups with `durian group list`)"
+    ))
+}
+
 pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
     let mut described = admin.describe_groups([group]).await;
-    let description =
-        take_result(&mut described, &group.to_owned())?.map_err(|e| group_error(group, &e))?;
+    // durian's broker describes an unknown group as Dead with nothing in
+    // it; Kafka 4 (DescribeGroups v6) answers GROUP_ID_NOT_FOUND. Both are
+    // the same answer to the user.
+    let description = match take_result(&mut described, &group.to_owned())? {
+        Ok(description) => description,
+        Err(e) if e.kafka_code() == Some(KafkaCode::GROUP_ID_NOT_FOUND) => {
+            return Err(no_such_group(group))
+        }
+        Err(e) => return Err(group_error(group, &e)),
+    };
     let mut offsets = admin
         .list_group_offsets(group, None)
         .await
@@ -34,9 +50,7 @@ pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
         offsets.extend(more);
     }
     if description.state == "Dead" && description.members.is_empty() && offsets.is_empty() {
-        return Err(CliError::new(format!(
-            "group `{group}` does not exist (list groups with `durian group list`)"
-        )));
+        return Err(no_such_group(group));
     }
 
     let mut report = header(&description);

@@ -45,7 +45,7 @@ pub async fn run(admin: &Admin, name: &str) -> Result<(), CliError> {
         .unwrap_or(0);
     let mut report = Report::new();
     report.field("topic", name);
-    report.field("id", topic.topic_id.to_string());
+    report.field("id", super::kafka_id(topic.topic_id.as_bytes()));
     report.field("internal", topic.is_internal.to_string());
     report.field("partitions", topic.partitions.len().to_string());
     report.field("replication", replication.to_string());

@@ -7,6 +7,7 @@
 //! `consume` and `group seek` fail fast, with a hint, on a missing topic.
 
 mod describe;
+mod settle;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -159,6 +160,7 @@ async fn create(
     };
     let mut results = admin.create_topics([topic]).await;
     let created = take_result(&mut results, &name)?.map_err(|e| topic_error(&name, &e))?;
+    settle::wait_for(admin, &name, settle::Expect::Present).await;
     let partitions = match created.partitions {
         n if n >= 0 => n.to_string(),
         _ => "the default number of".to_owned(),
@@ -166,15 +168,22 @@ async fn create(
     let json = serde_json::json!({
         "created": name,
         "partitions": (created.partitions >= 0).then_some(created.partitions),
-        "id": created.topic_id.to_string(),
+        "id": kafka_id(created.topic_id.as_bytes()),
     });
     print_message(
         &format!(
             "created topic `{name}` with {partitions} partitions (id {})\n",
-            created.topic_id
+            kafka_id(created.topic_id.as_bytes())
         ),
         json,
     )
+}
+
+/// A topic id as Kafka's own tools print it (`kafka-topics.sh`, server
+/// logs): URL-safe base64 of its 16 bytes without padding, so the ids the
+/// CLI shows can be matched with Kafka's.
+pub(crate) fn kafka_id(id: &[u8; 16]) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, id)
 }
 
 async fn list(admin: &Admin, internal: bool) -> Result<(), CliError> {
@@ -204,7 +213,7 @@ async fn list(admin: &Admin, internal: bool) -> Result<(), CliError> {
                     .max()
                     .unwrap_or(0)
                     .to_string(),
-                d.topic_id.to_string(),
+                kafka_id(d.topic_id.as_bytes()),
             ),
             Err(_) => ("-".into(), "-".into(), "-".into()),
         };
@@ -216,6 +225,7 @@ async fn list(admin: &Admin, internal: bool) -> Result<(), CliError> {
 async fn delete(admin: &Admin, name: &str) -> Result<(), CliError> {
     let mut results = admin.delete_topics([name]).await;
     take_result(&mut results, &name.to_owned())?.map_err(|e| topic_error(name, &e))?;
+    settle::wait_for(admin, name, settle::Expect::Absent).await;
     print_message(
         &format!("deleted topic `{name}`\n"),
         serde_json::json!({ "deleted": name }),
