@@ -26,6 +26,9 @@ pub struct Log {
     pub lost: BTreeMap<String, Vec<TopicPartition>>,
     /// Errors returned by poll.
     pub errors: Vec<(String, String)>,
+    /// Each member's group generation after its latest poll (-1 before
+    /// its first join): a rebalance shows as a new generation.
+    pub generations: BTreeMap<String, i32>,
 }
 
 impl Log {
@@ -129,8 +132,12 @@ impl Member {
                 match batch {
                     Ok(batch) => {
                         let got_some = !batch.is_empty();
+                        let generation = consumer.group_metadata().map(|g| g.generation_id);
                         {
                             let mut log = log.lock().unwrap();
+                            if let Ok(generation) = generation {
+                                log.generations.insert(member.clone(), generation);
+                            }
                             for record in batch {
                                 super::check_record(&record);
                                 log.deliveries.push((
