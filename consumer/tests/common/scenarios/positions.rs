@@ -10,8 +10,8 @@ use crate::common::{admin, consumer, create_topic, produce_by_name, produce_roun
 
 /// assign() mode on two partitions of 100 records: seek to an offset
 /// and to the end, a paused partition returns nothing while the other
-/// flows (seek_to_beginning on both), resume; offsets_for_times, end and
-/// beginning offsets.
+/// flows (seek_to_beginning on both), resume; offsets_for_times and a
+/// seek to the offset it found; end and beginning offsets.
 pub async fn seek_pause_and_offset_lookups(bootstrap: &str, topic: &str) {
     let admin = admin(bootstrap).await;
     create_topic(&admin, topic, 2).await;
@@ -66,6 +66,21 @@ pub async fn seek_pause_and_offset_lookups(bootstrap: &str, topic: &str) {
     let found = consumer.offsets_for_times(&times).await.unwrap();
     assert_eq!(found[&tp0], Some((40, 1_700_000_000_040)));
     assert_eq!(found[&tp1], None, "no record that late");
+    // Seeking to a time: to the offset the lookup found. Partition 1 is
+    // read to its end, so the next record comes from partition 0.
+    consumer.seek(&tp0, 40).unwrap();
+    let mut at_time = Vec::new();
+    while at_time.is_empty() {
+        at_time.extend(consumer.poll(Duration::from_secs(5)).await.unwrap());
+    }
+    assert_eq!(
+        (
+            at_time[0].partition,
+            at_time[0].offset,
+            at_time[0].timestamp
+        ),
+        (0, 40, 1_700_000_000_040)
+    );
     assert_eq!(
         consumer
             .end_offsets(std::slice::from_ref(&tp1))
