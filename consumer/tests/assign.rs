@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
-use durian_consumer::{OffsetAndMetadata, TopicPartition};
+use durian_consumer::TopicPartition;
 use durian_testkit::wait::eventually;
 
 const TOPIC: &str = "assigned";
@@ -70,133 +70,28 @@ async fn reads_every_record_in_order_then_waits() {
 #[tokio::test]
 async fn seek_pause_and_offset_lookups() {
     let broker = start_broker().await;
-    let admin = admin(&broker.bootstrap()).await;
-    create_topic(&admin, TOPIC, 2).await;
-    produce_all(&admin, TOPIC, 2, 100).await;
-    let tp0 = TopicPartition::new(TOPIC, 0);
-    let tp1 = TopicPartition::new(TOPIC, 1);
+    scenarios::positions::seek_pause_and_offset_lookups(&broker.bootstrap(), TOPIC).await;
+    broker.shutdown().await.unwrap();
+}
 
-    let mut consumer = consumer(&broker.bootstrap(), None).build().unwrap();
-    consumer.assign([tp0.clone(), tp1.clone()]).unwrap();
-    consumer.seek(&tp0, 95).unwrap();
-    consumer
-        .seek_to_end(std::slice::from_ref(&tp1))
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    while got.len() < 5 {
-        got.extend(consumer.poll(Duration::from_secs(5)).await.unwrap());
-    }
-    assert_eq!(
-        got.iter()
-            .map(|r| (r.partition, r.offset))
-            .collect::<Vec<_>>(),
-        [(0, 95), (0, 96), (0, 97), (0, 98), (0, 99)]
-    );
-
-    consumer.pause(std::slice::from_ref(&tp0));
-    consumer
-        .seek_to_beginning(&[tp0.clone(), tp1.clone()])
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    while got.len() < 100 {
-        got.extend(consumer.poll(Duration::from_secs(5)).await.unwrap());
-    }
-    assert!(
-        got.iter().all(|r| r.partition == 1),
-        "a paused partition returned records"
-    );
-    assert_eq!(consumer.paused(), BTreeSet::from([tp0.clone()]));
-    consumer.resume(std::slice::from_ref(&tp0));
-    let batch = consumer.poll(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(
-        batch.iter().next().map(|r| (r.partition, r.offset)),
-        Some((0, 0))
-    );
-
-    // produce() stamps record i with 1_700_000_000_000 + i.
-    let times = BTreeMap::from([
-        (tp0.clone(), 1_700_000_000_040),
-        (tp1.clone(), 1_800_000_000_000),
-    ]);
-    let found = consumer.offsets_for_times(&times).await.unwrap();
-    assert_eq!(found[&tp0], Some((40, 1_700_000_000_040)));
-    assert_eq!(found[&tp1], None, "no record that late");
-    assert_eq!(
-        consumer
-            .end_offsets(std::slice::from_ref(&tp1))
-            .await
-            .unwrap()[&tp1],
-        100
-    );
-    assert_eq!(
-        consumer
-            .beginning_offsets(std::slice::from_ref(&tp1))
-            .await
-            .unwrap()[&tp1],
-        0
-    );
+#[tokio::test]
+async fn pause_then_resume_continues_where_it_was() {
+    let broker = start_broker().await;
+    scenarios::positions::pause_then_resume_continues_where_it_was(&broker.bootstrap(), TOPIC)
+        .await;
     broker.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn manual_commits_without_a_group_membership() {
     let broker = start_broker().await;
-    let admin = admin(&broker.bootstrap()).await;
-    create_topic(&admin, TOPIC, 1).await;
-    produce_all(&admin, TOPIC, 1, 50).await;
-    let tp = TopicPartition::new(TOPIC, 0);
-
-    let mut consumer = consumer(&broker.bootstrap(), Some("standalone"))
-        .enable_auto_commit(false)
-        .max_poll_records(20)
-        .build()
-        .unwrap();
-    consumer.assign([tp.clone()]).unwrap();
-    let first = consumer.poll(Duration::from_secs(5)).await.unwrap();
-    let returned = first.len() as i64;
-    assert!(returned > 0 && returned <= 20);
-    consumer.commit().await.unwrap();
-    let committed = consumer
-        .committed(&BTreeSet::from([tp.clone()]))
-        .await
-        .unwrap();
-    assert_eq!(
-        committed[&tp].as_ref().map(|o| o.offset),
-        Some(returned),
-        "the commit covers exactly the returned records"
-    );
-
-    let mut explicit = BTreeMap::new();
-    explicit.insert(
-        tp.clone(),
-        OffsetAndMetadata {
-            offset: 42,
-            metadata: Some("checkpoint".into()),
-            leader_epoch: None,
-        },
-    );
-    consumer.commit_offsets(explicit).await.unwrap();
-    consumer.close().await.unwrap();
-
-    // A new consumer of the group starts at the committed offset.
-    let mut next = consumer_builder_for(&broker.bootstrap()).build().unwrap();
-    next.assign([tp.clone()]).unwrap();
-    assert_eq!(next.position(&tp).await.unwrap(), 42);
-    let committed = next.committed(&BTreeSet::from([tp.clone()])).await.unwrap();
-    assert_eq!(
-        committed[&tp]
-            .as_ref()
-            .and_then(|o| o.metadata.clone())
-            .as_deref(),
-        Some("checkpoint")
-    );
+    scenarios::positions::manual_commits_without_a_group_membership(
+        &broker.bootstrap(),
+        TOPIC,
+        "standalone",
+    )
+    .await;
     broker.shutdown().await.unwrap();
-}
-
-fn consumer_builder_for(bootstrap: &str) -> durian_consumer::ConsumerBuilder {
-    consumer(bootstrap, Some("standalone")).enable_auto_commit(false)
 }
 
 #[tokio::test]
@@ -283,5 +178,17 @@ async fn auto_commit_covers_only_records_already_returned() {
             .map(|o| o.offset),
         Some(20)
     );
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn read_committed_skips_aborts_and_stops_at_the_lso() {
+    init_tracing();
+    let broker = start_broker().await;
+    scenarios::read_committed::read_committed_skips_aborts_and_stops_at_the_lso(
+        &broker.bootstrap(),
+        "durian",
+    )
+    .await;
     broker.shutdown().await.unwrap();
 }

@@ -429,3 +429,29 @@ async fn crash_mid_stream_repeats_only_records_after_the_last_commit() {
     }
     broker.shutdown().await.unwrap();
 }
+
+/// The Apache Kafka run's group of three (kafka_groups.rs), here: under
+/// each assignor at once on one broker, a member joins late and one
+/// leaves; assignments stay disjoint and covering, every record is read
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_assignor_shares_a_group_of_three_through_a_join_and_a_leave() {
+    init_tracing();
+    let broker = start_broker().await;
+    let bootstrap = &broker.bootstrap();
+    use common::scenarios::groups::group_of_three_with_a_late_join_and_a_leave as scenario;
+    tokio::join!(
+        scenario(bootstrap, Arc::new(durian_consumer::RangeAssignor), "range"),
+        scenario(
+            bootstrap,
+            Arc::new(durian_consumer::RoundRobinAssignor),
+            "roundrobin"
+        ),
+        scenario(
+            bootstrap,
+            Arc::new(CooperativeStickyAssignor),
+            "cooperative"
+        ),
+    );
+    broker.shutdown().await.unwrap();
+}

@@ -14,60 +14,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::members::{assert_disjoint_and_covering, wait_for, Ending, Member, SharedLog};
-use common::{admin, consumer, create_topic, keyed_batch, produce_request, read_in_order_to};
+use common::{admin, consumer, create_topic, produce_by_name as produce, read_in_order_to};
 use durian_consumer::TopicPartition;
-use durian_core::{Client, KafkaError, Target};
 use durian_testkit::KafkaCluster;
-
-/// Produce v12, the last version that names topics: Kafka 4.x also serves
-/// v13, which addresses them by topic id only, so the name-only request
-/// `common::produce` builds must not be sent at the negotiated version.
-const PRODUCE_BY_NAME: i16 = 12;
-
-/// Like `common::produce`: appends `count` records to `partition`,
-/// `per_batch` per batch, keyed by their index, values from `value_of`
-/// numbered from `first`, timestamps 1_700_000_000_000 + index.
-async fn produce(
-    client: &Client,
-    topic: &str,
-    partition: i32,
-    first: usize,
-    count: usize,
-    per_batch: usize,
-) {
-    let mut next = first;
-    while next < first + count {
-        let end = (next + per_batch).min(first + count);
-        let request = produce_request(topic, partition, keyed_batch(partition, next..end));
-        next = end;
-        // A new partition may be in the metadata a moment before its
-        // leader serves it (NOT_LEADER_OR_FOLLOWER): retriable, as for any
-        // client.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let leader = client
-                .partition_leader(topic, partition)
-                .expect("leader known")
-                .node_id;
-            let response = client
-                .send_with_version(Target::Broker(leader), request.clone(), PRODUCE_BY_NAME)
-                .await
-                .unwrap();
-            let code = response.responses[0].partition_responses[0].error_code;
-            match KafkaError::check(code, None) {
-                Ok(()) => break,
-                Err(error) if error.is_retriable() && tokio::time::Instant::now() < deadline => {
-                    client
-                        .refresh_metadata("test: produce retry")
-                        .await
-                        .unwrap();
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(error) => panic!("produce to {topic}-{partition}: {error}"),
-            }
-        }
-    }
-}
 
 #[tokio::test]
 async fn assigned_partitions_are_read_in_order_with_keys_and_end_offsets() {

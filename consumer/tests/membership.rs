@@ -279,3 +279,18 @@ async fn a_rebalance_listener_can_await_committed_and_seek_to_end() {
         "only the record produced after the seek"
     );
 }
+
+/// The Apache Kafka run's static membership case (kafka_groups.rs),
+/// here: the restarted member keeps its partitions and the generation,
+/// and resumes from the commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_static_member_keeps_its_partitions_and_generation() {
+    init_tracing();
+    let broker = start_broker().await;
+    common::scenarios::groups::a_restarted_static_member_keeps_its_partitions(
+        &broker.bootstrap(),
+        "durian",
+    )
+    .await;
+    broker.shutdown().await.unwrap();
+}

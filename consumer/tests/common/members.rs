@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use durian_consumer::{Consumer, ConsumerBuilder, RebalanceListener, TopicPartition};
+use durian_consumer::{
+    Consumer, ConsumerBuilder, ConsumerError, RebalanceListener, TopicPartition,
+};
 use durian_testkit::wait::POLL_INTERVAL;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -26,6 +28,16 @@ pub struct Log {
     pub lost: BTreeMap<String, Vec<TopicPartition>>,
     /// Errors returned by poll.
     pub errors: Vec<(String, String)>,
+    /// Commits among `errors` that the coordinator refused because the
+    /// group was rebalancing (`ConsumerError::CommitFailed`), per member:
+    /// a cooperative member keeps polling and committing while it
+    /// rejoins, and a commit that still carries the generation being
+    /// replaced is refused (Kafka's Java consumer fails a commit made
+    /// while it rebalances too, with RebalanceInProgressException).
+    pub refused_commits: BTreeMap<String, usize>,
+    /// Each member's group generation after its latest poll (-1 before
+    /// its first join): a rebalance shows as a new generation.
+    pub generations: BTreeMap<String, i32>,
 }
 
 impl Log {
@@ -129,8 +141,12 @@ impl Member {
                 match batch {
                     Ok(batch) => {
                         let got_some = !batch.is_empty();
+                        let generation = consumer.group_metadata().map(|g| g.generation_id);
                         {
                             let mut log = log.lock().unwrap();
+                            if let Ok(generation) = generation {
+                                log.generations.insert(member.clone(), generation);
+                            }
                             for record in batch {
                                 super::check_record(&record);
                                 log.deliveries.push((
@@ -142,10 +158,11 @@ impl Member {
                         }
                         if commit_each && got_some {
                             if let Err(error) = consumer.commit().await {
-                                log.lock()
-                                    .unwrap()
-                                    .errors
-                                    .push((member.clone(), error.to_string()));
+                                let mut log = log.lock().unwrap();
+                                if matches!(error, ConsumerError::CommitFailed(_)) {
+                                    *log.refused_commits.entry(member.clone()).or_default() += 1;
+                                }
+                                log.errors.push((member.clone(), error.to_string()));
                             }
                         }
                     }

@@ -133,6 +133,70 @@ pub async fn produce(
     }
 }
 
+/// Produce v12, the last version that names topics: Kafka 4.x also serves
+/// v13, which addresses them by topic id only, so the name-only request
+/// [`produce_request`] builds must not be sent at the negotiated version
+/// there.
+pub const PRODUCE_BY_NAME: i16 = 12;
+
+/// Like [`produce`], on any broker (Apache Kafka included): one batch a
+/// request, sent at [`PRODUCE_BY_NAME`], retrying retriable errors for
+/// up to 20 s.
+pub async fn produce_by_name(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    first: usize,
+    count: usize,
+    per_batch: usize,
+) {
+    let mut next = first;
+    while next < first + count {
+        let end = (next + per_batch).min(first + count);
+        let request = produce_request(topic, partition, keyed_batch(partition, next..end));
+        next = end;
+        // A new partition may be in the metadata a moment before its
+        // leader serves it (NOT_LEADER_OR_FOLLOWER): retriable, as for any
+        // client.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let leader = client
+                .partition_leader(topic, partition)
+                .expect("leader known")
+                .node_id;
+            let response = client
+                .send_with_version(Target::Broker(leader), request.clone(), PRODUCE_BY_NAME)
+                .await
+                .unwrap();
+            let code = response.responses[0].partition_responses[0].error_code;
+            match KafkaError::check(code, None) {
+                Ok(()) => break,
+                Err(error) if error.is_retriable() && tokio::time::Instant::now() < deadline => {
+                    client
+                        .refresh_metadata("test: produce retry")
+                        .await
+                        .unwrap();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("produce to {topic}-{partition}: {error}"),
+            }
+        }
+    }
+}
+
+/// [`produce_by_name`] of records `first..first + count` to every partition.
+pub async fn produce_round(
+    client: &Client,
+    topic: &str,
+    partitions: i32,
+    first: usize,
+    count: usize,
+) {
+    for partition in 0..partitions {
+        produce_by_name(client, topic, partition, first, count, 50).await;
+    }
+}
+
 /// Produces `per_partition` records to every partition.
 pub async fn produce_all(client: &Client, topic: &str, partitions: i32, per_partition: usize) {
     for partition in 0..partitions {
@@ -213,4 +277,5 @@ pub fn init_tracing() {
 
 pub mod members;
 pub mod peers;
+pub mod scenarios;
 pub mod tansu;

@@ -1,0 +1,9 @@
+//! Scenarios that take a bootstrap, so that the same case runs against
+//! durian's broker (group.rs, assign.rs, ...) and Apache Kafka
+//! (kafka_groups.rs) without being written twice.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+pub mod groups;
+pub mod positions;
+pub mod read_committed;
