@@ -236,3 +236,29 @@ async fn metrics_are_off_unless_asked_for() {
     assert!(broker.metrics_addr().is_none());
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_request_closed_for_an_unknown_api_is_counted_as_refused() {
+    let broker = start_with_metrics().await;
+    let metrics = broker.metrics_addr().unwrap();
+    assert_eq!(
+        scrape(metrics).await["durian_broker_requests_refused_total"],
+        0.0
+    );
+    // A header of API key 9999 (no such API): the broker closes the
+    // connection, counting the refusal first.
+    let mut body = Vec::new();
+    body.extend_from_slice(&9999i16.to_be_bytes());
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&7i32.to_be_bytes());
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    let mut kafka = TcpStream::connect(broker.local_addr()).await.unwrap();
+    kafka.write_all(&frame).await.unwrap();
+    read_to_close(&mut kafka).await;
+    assert_eq!(
+        scrape(metrics).await["durian_broker_requests_refused_total"],
+        1.0
+    );
+    broker.shutdown().await.unwrap();
+}

@@ -27,6 +27,7 @@ const API_SLOTS: usize = 128;
 #[derive(Debug)]
 pub struct BrokerMetrics {
     requests: [AtomicU64; API_SLOTS],
+    refused: AtomicU64,
     started: Instant,
 }
 
@@ -34,6 +35,7 @@ impl Default for BrokerMetrics {
     fn default() -> Self {
         BrokerMetrics {
             requests: std::array::from_fn(|_| AtomicU64::new(0)),
+            refused: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -56,6 +58,17 @@ impl BrokerMetrics {
             .ok()
             .and_then(|i| self.requests.get(i))
             .map_or(0, |slot| slot.load(Ordering::Relaxed))
+    }
+
+    /// Counts one request refused by closing its connection (undecodable,
+    /// an API or version not served, refused by the authentication gate).
+    pub fn count_refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests refused by closing their connection so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Seconds since the broker state was opened.
@@ -92,6 +105,18 @@ pub fn render(state: &BrokerState) -> String {
             metrics.requests(api)
         );
     }
+    header(
+        &mut page,
+        "requests_refused_total",
+        "counter",
+        "Requests answered by closing the connection (undecodable, API or version not served, \
+         refused before authentication).",
+    );
+    let _ = writeln!(
+        page,
+        "durian_broker_requests_refused_total {}",
+        metrics.refused()
+    );
     let usage = state.resources().usage();
     let topics = state.catalog().list();
     let partitions: u64 = topics
