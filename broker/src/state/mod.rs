@@ -173,8 +173,8 @@ impl BrokerState {
         &self.topology
     }
 
-    /// Topics and their configs.
-    #[cfg(feature = "testing")] // The in-process cluster's hooks.
+    /// Topics and their configs (the metrics page counts them; the
+    /// in-process cluster's hooks read them).
     pub fn catalog(&self) -> &TopicCatalog {
         &self.catalog
     }
