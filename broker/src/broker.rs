@@ -108,6 +108,7 @@ impl Broker {
             temporary: false,
             groups: GroupConfig::default(),
             transactions: TxnConfig::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -119,6 +120,7 @@ pub struct BrokerBuilder {
     temporary: bool,
     groups: GroupConfig,
     transactions: TxnConfig,
+    metrics_listen: Option<String>,
 }
 
 impl BrokerBuilder {
@@ -144,6 +146,16 @@ impl BrokerBuilder {
     /// `host:port` announced to clients instead of the bound address.
     pub fn advertised_listener(mut self, address: impl Into<String>) -> Self {
         self.config.advertised_listener = Some(address.into());
+        self
+    }
+
+    /// Serve Prometheus metrics (`GET /metrics`) over HTTP on `address`
+    /// (`127.0.0.1:0` picks a free port; see
+    /// [`BrokerHandle::metrics_addr`]). The page is not authenticated, so
+    /// bind an address only those allowed to see it can reach. Off unless
+    /// called.
+    pub fn metrics_listen(mut self, address: impl Into<String>) -> Self {
+        self.metrics_listen = Some(address.into());
         self
     }
 
@@ -341,7 +353,8 @@ impl BrokerBuilder {
     }
 
     /// Opens the data directory, binds the listeners and starts serving.
-    pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
+    pub async fn start(mut self) -> Result<BrokerHandle, BrokerError> {
+        let metrics_listen = self.metrics_listen.take();
         let prepared = self.prepare()?;
         let specs = prepared.config.effective_listeners();
         // TLS files are read before anything binds, so a bad certificate
@@ -360,6 +373,14 @@ impl BrokerBuilder {
             bound.push((spec, listener, address));
         }
         let local_addr = bound[0].2;
+        let metrics_listener = match &metrics_listen {
+            Some(address) => {
+                let listener = bind(address).await?;
+                let bound_to = local_address(&listener, address)?;
+                Some((listener, bound_to))
+            }
+            None => None,
+        };
         let node = prepared.identity(local_addr)?;
         let topology = Topology::single(BrokerAddress {
             node_id: node.node_id,
@@ -393,6 +414,18 @@ impl BrokerBuilder {
                 Arc::new(security),
             ));
         }
+        let (metrics_addr, metrics) = match metrics_listener {
+            Some((listener, address)) => {
+                tracing::info!(%address, "serving metrics on http://{address}/metrics");
+                let task = tokio::spawn(crate::metrics::http::serve(
+                    listener,
+                    state.clone(),
+                    opened.signal.clone(),
+                ));
+                (Some(address), Some(task))
+            }
+            None => (None, None),
+        };
         let server = tokio::spawn(async move {
             // Each listener returns its open connections; one set holds
             // them all so shutdown drains (or aborts) them together.
@@ -408,6 +441,8 @@ impl BrokerBuilder {
             state,
             local_addr,
             listeners: addresses,
+            metrics_addr,
+            metrics,
             trigger: opened.trigger,
             server: Some(server),
             maintenance: Some(opened.maintenance),

@@ -21,6 +21,10 @@ pub struct BrokerHandle {
     pub(crate) local_addr: SocketAddr,
     /// Every listener's name and bound address, the primary first.
     pub(crate) listeners: Vec<(String, SocketAddr)>,
+    /// Where `GET /metrics` is served, when asked for.
+    pub(crate) metrics_addr: Option<SocketAddr>,
+    /// The metrics responder, stopped by the shutdown signal.
+    pub(crate) metrics: Option<JoinHandle<()>>,
     pub(crate) trigger: ShutdownTrigger,
     pub(crate) server: Option<JoinHandle<JoinSet<()>>>,
     pub(crate) maintenance: Option<JoinHandle<()>>,
@@ -59,6 +63,12 @@ impl BrokerHandle {
     /// Every listener's name and bound address, the primary first.
     pub fn listeners(&self) -> &[(String, SocketAddr)] {
         &self.listeners
+    }
+
+    /// The address the Prometheus metrics endpoint is bound to, if
+    /// [`crate::BrokerBuilder::metrics_listen`] asked for one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The node id, cluster id and advertised address of this broker.
@@ -122,6 +132,10 @@ impl BrokerHandle {
             Some(server) => server.await.ok(),
             None => None,
         };
+        // The metrics port is released before shutdown returns.
+        if let Some(metrics) = self.metrics.take() {
+            let _ = metrics.await;
+        }
         // Parked JoinGroup/SyncGroup requests are answered now (NOT_COORDINATOR)
         // instead of holding their connections for the whole grace period.
         self.state.groups().shutdown().await;

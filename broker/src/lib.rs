@@ -32,6 +32,7 @@ pub mod fuzzing;
 mod group;
 mod handle;
 mod handlers;
+mod metrics;
 mod producer_ids;
 mod security;
 mod server;

@@ -1,25 +1,25 @@
-//! docs/BROKER.md's API table must match the handler registry.
+//! docs/BROKER.md's generated tables must match the code: the API table
+//! (the handler registry) and the settings table (`SERVER_PROPERTIES`).
 //!
-//! Regenerate it with `DURIAN_UPDATE_DOCS=1 cargo test -p durian-broker --test docs`.
+//! Regenerate them with `DURIAN_UPDATE_DOCS=1 cargo test -p durian-broker --test docs`.
 
 use std::path::PathBuf;
 
-const START: &str = "<!-- api-table:start -->\n";
-const END: &str = "<!-- api-table:end -->";
-
-#[test]
-fn broker_md_api_table_is_current() {
+/// Checks (or, with `DURIAN_UPDATE_DOCS`, rewrites) the part of BROKER.md
+/// between the markers `<!-- {table}:start -->` and `<!-- {table}:end -->`.
+fn check_table(table: &str, expected: &str) {
+    let start_marker = format!("<!-- {table}:start -->\n");
+    let end_marker = format!("<!-- {table}:end -->");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BROKER.md");
     let text = std::fs::read_to_string(&path).expect("docs/BROKER.md exists");
     let start = text
-        .find(START)
-        .expect("BROKER.md has the api-table start marker")
-        + START.len();
+        .find(&start_marker)
+        .unwrap_or_else(|| panic!("BROKER.md has the {table} start marker"))
+        + start_marker.len();
     let end = text
-        .find(END)
-        .expect("BROKER.md has the api-table end marker");
-    let expected = durian_broker::testing::reference::api_table_markdown();
-    if text.get(start..end) == Some(expected.as_str()) {
+        .find(&end_marker)
+        .unwrap_or_else(|| panic!("BROKER.md has the {table} end marker"));
+    if text.get(start..end) == Some(expected) {
         return;
     }
     if std::env::var_os("DURIAN_UPDATE_DOCS").is_some() {
@@ -28,13 +28,18 @@ fn broker_md_api_table_is_current() {
         return;
     }
     panic!(
-        "docs/BROKER.md's API table is stale; regenerate it with \
+        "docs/BROKER.md's {table} is stale; regenerate it with \
          DURIAN_UPDATE_DOCS=1 cargo test -p durian-broker --test docs\nexpected:\n{expected}"
     );
 }
 
-const PROPERTIES_START: &str = "<!-- properties-table:start -->\n";
-const PROPERTIES_END: &str = "<!-- properties-table:end -->";
+#[test]
+fn broker_md_api_table_is_current() {
+    check_table(
+        "api-table",
+        &durian_broker::testing::reference::api_table_markdown(),
+    );
+}
 
 /// The table of broker settings by `server.properties` name, from
 /// `durian_broker::SERVER_PROPERTIES`.
@@ -51,26 +56,5 @@ fn properties_table() -> String {
 
 #[test]
 fn broker_md_properties_table_is_current() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BROKER.md");
-    let text = std::fs::read_to_string(&path).expect("docs/BROKER.md exists");
-    let start = text
-        .find(PROPERTIES_START)
-        .expect("BROKER.md has the properties-table start marker")
-        + PROPERTIES_START.len();
-    let end = text
-        .find(PROPERTIES_END)
-        .expect("BROKER.md has the properties-table end marker");
-    let expected = properties_table();
-    if text.get(start..end) == Some(expected.as_str()) {
-        return;
-    }
-    if std::env::var_os("DURIAN_UPDATE_DOCS").is_some() {
-        let updated = format!("{}{}{}", &text[..start], expected, &text[end..]);
-        std::fs::write(&path, updated).expect("write BROKER.md");
-        return;
-    }
-    panic!(
-        "docs/BROKER.md's properties table is stale; regenerate it with \
-         DURIAN_UPDATE_DOCS=1 cargo test -p durian-broker --test docs\nexpected:\n{expected}"
-    );
+    check_table("properties-table", &properties_table());
 }

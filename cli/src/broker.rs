@@ -4,7 +4,8 @@
 //! exactly one line `listening on HOST:PORT` goes to stdout (with the real
 //! port when `--listen` used port 0) for the primary (first) listener;
 //! with `--listeners`, one `listener NAME://HOST:PORT` line per listener
-//! follows. All logging goes to stderr.
+//! follows, then with `--metrics-listen` one `metrics on HOST:PORT` line
+//! (the bound address of `GET /metrics`). All logging goes to stderr.
 //!
 //! Security: `--listeners` (Kafka syntax) replaces `--listen`; without it,
 //! the single listener on `--listen` becomes SSL when `--ssl-cert` is given
@@ -33,6 +34,11 @@ pub struct BrokerArgs {
     /// host:port announced to clients (default: the bound address).
     #[arg(long)]
     pub advertised_listener: Option<String>,
+    /// Serve Prometheus metrics at `http://HOST:PORT/metrics` (off unless
+    /// given; port 0 picks a free port). Not authenticated: bind an
+    /// address only those allowed to see the metrics can reach.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
     /// Where topics, logs and group offsets live (default: a temporary
     /// directory deleted on exit).
     #[arg(long)]
@@ -245,6 +251,9 @@ pub async fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     if let Some(advertised) = args.advertised_listener {
         builder = builder.advertised_listener(advertised);
     }
+    if let Some(metrics) = args.metrics_listen {
+        builder = builder.metrics_listen(metrics);
+    }
     let named_listeners = args.security.listeners.is_some();
     let builder = args.security.apply(builder)?;
     let broker = builder.start().await?;
@@ -259,6 +268,9 @@ pub async fn run(args: BrokerArgs) -> Result<(), BrokerError> {
         for (name, address) in broker.listeners() {
             let _ = writeln!(stdout, "listener {name}://{address}");
         }
+    }
+    if let Some(metrics) = broker.metrics_addr() {
+        let _ = writeln!(stdout, "metrics on {metrics}");
     }
     let _ = stdout.flush();
     drop(stdout);

@@ -217,3 +217,43 @@ fn an_unknown_or_bad_setting_stops_the_start_and_names_it() {
         );
     }
 }
+
+#[test]
+fn metrics_listen_prints_its_address_and_serves_the_page() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_durian"))
+        .args(["broker", "--listen", "127.0.0.1:0"])
+        .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        lines.push(line.trim_end().to_string());
+    }
+    assert!(lines[0].starts_with("listening on "), "{lines:?}");
+    let metrics = lines[1]
+        .strip_prefix("metrics on ")
+        .unwrap_or_else(|| panic!("no metrics line: {lines:?}"));
+    let mut stream = std::net::TcpStream::connect(metrics).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+        .unwrap();
+    let mut page = String::new();
+    let read = stream.read_to_string(&mut page);
+    let _ = child.kill();
+    let _ = child.wait();
+    read.unwrap();
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("\ndurian_broker_uptime_seconds "), "{page}");
+}

@@ -26,13 +26,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::eos::{as_copied, run_group, Copy, Tally};
+use common::eos::{finish, run_group, summary, Copy, Tally};
 use common::{fault_tolerant_producer, seed, sized};
-use durian_consumer::IsolationLevel;
-use durian_reliability::readback::{create_topic, read_all_with};
-use durian_reliability::{check, produce, BrokerOptions, BrokerProcess, Expectations, Workload};
+use durian_reliability::readback::create_topic;
+use durian_reliability::{produce, BrokerOptions, BrokerProcess, Workload};
 use rand::{Rng, SeedableRng};
-use tokio::time::Instant;
 
 const PARTITIONS: i32 = 6;
 
@@ -54,6 +52,7 @@ async fn e1_exactly_once_copy_survives_member_and_broker_kills() {
         bootstrap: bootstrap.clone(),
         input: "eos-in".into(),
         output: "eos-out".into(),
+        partitions: PARTITIONS,
         run: seed,
         // The broker's minimum (Kafka's group.min.session.timeout.ms).
         session_timeout: Duration::from_secs(6),
@@ -98,69 +97,14 @@ async fn e1_exactly_once_copy_survives_member_and_broker_kills() {
         .unwrap();
     stop_killing.store(true, Ordering::Release);
 
-    // Let the group finish the copy: until read_committed finds as many
-    // records as were acknowledged (or give up and let the checker say
-    // what is missing).
-    let acked = ledger.count(|o| matches!(o, durian_reliability::Outcome::Acked { .. }));
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let read = read_all_with(
-            &bootstrap,
-            "eos-out",
-            PARTITIONS,
-            Duration::from_secs(60),
-            IsolationLevel::ReadCommitted,
-        )
-        .await;
-        if read.as_ref().is_ok_and(|r| r.len() >= acked) || Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    stop.store(true, Ordering::Release);
-    let member_kills = group.await.unwrap();
-
-    let committed = read_all_with(
-        &bootstrap,
-        "eos-out",
-        PARTITIONS,
-        Duration::from_secs(60),
-        IsolationLevel::ReadCommitted,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}\nbroker log:\n{}", broker.log_tail(40)));
-    let everything = read_all_with(
-        &bootstrap,
-        "eos-out",
-        PARTITIONS,
-        Duration::from_secs(60),
-        IsolationLevel::ReadUncommitted,
-    )
-    .await
-    .unwrap();
-    let report = check(
-        workload.run_id,
-        &as_copied(&ledger),
-        &committed,
-        Expectations { idempotent: true },
-    );
+    let verdict = finish(&copy, workload.run_id, &ledger, &stop, group)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nbroker log:\n{}", broker.log_tail(40)));
+    let faults = format!("{broker_kills} broker kills");
     eprintln!(
-        "E1: {} input records ({acked} acked), {member_kills} member kills, {broker_kills} broker kills, \
-         {} incarnations, {} transactions committed, {} failed; output read_committed {} / \
-         read_uncommitted {}; {report}",
-        workload.records,
-        tally.incarnations.load(Ordering::Relaxed),
-        tally.commits.load(Ordering::Relaxed),
-        tally.failures.load(Ordering::Relaxed),
-        committed.len(),
-        everything.len(),
+        "{}",
+        summary("E1", workload.records, &verdict, &faults, &tally)
     );
-    assert!(report.is_clean(), "seed {seed}: {report}");
-    assert_eq!(report.acked, report.read, "seed {seed}: {report}");
-    assert!(member_kills >= 4, "only {member_kills} member kills");
+    verdict.assert_exactly_once(seed);
     assert_eq!(broker_kills, 3, "broker kills");
-    assert!(
-        everything.len() > committed.len(),
-        "seed {seed}: no aborted record in the output: the chaos never struck mid-transaction"
-    );
 }

@@ -194,6 +194,7 @@ pub async fn serve<S>(
             }
             Outcome::Silent => {}
             Outcome::Close(reason) => {
+                state.metrics().count_refused();
                 tracing::warn!(%peer, %reason, "closing connection");
                 break;
             }

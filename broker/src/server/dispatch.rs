@@ -104,6 +104,7 @@ pub async fn dispatch(
         Ok(parts) => parts,
         Err(e) => return Outcome::Close(format!("{api:?} v{version}: {e}")),
     };
+    state.metrics().count_request(api);
     let ctx = RequestContext {
         version,
         client_id: header.client_id.as_ref().map(|c| c.to_string()),

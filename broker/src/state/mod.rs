@@ -20,6 +20,7 @@ use crate::append_signals::AppendSignals;
 use crate::catalog::TopicCatalog;
 use crate::config::{BrokerConfig, NodeIdentity};
 use crate::group::GroupCoordinator;
+use crate::metrics::BrokerMetrics;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::security::Authorizer;
 use crate::server::resources::Resources;
@@ -87,6 +88,8 @@ pub struct BrokerState {
     shutdown: Shutdown,
     /// SCRAM credentials (SASL logins, Describe/AlterUserScramCredentials).
     scram: Arc<crate::security::credentials::ScramStore>,
+    /// Request counters and the start time the metrics page reports.
+    metrics: BrokerMetrics,
 }
 
 impl std::fmt::Debug for BrokerState {
@@ -135,7 +138,13 @@ impl BrokerState {
             topic_changes: tokio::sync::Mutex::new(()),
             shutdown,
             scram,
+            metrics: BrokerMetrics::default(),
         }
+    }
+
+    /// Request counters and uptime, for the metrics page.
+    pub fn metrics(&self) -> &BrokerMetrics {
+        &self.metrics
     }
 
     /// The stored SCRAM credentials.
@@ -164,8 +173,8 @@ impl BrokerState {
         &self.topology
     }
 
-    /// Topics and their configs.
-    #[cfg(feature = "testing")] // The in-process cluster's hooks.
+    /// Topics and their configs (the metrics page counts them; the
+    /// in-process cluster's hooks read them).
     pub fn catalog(&self) -> &TopicCatalog {
         &self.catalog
     }

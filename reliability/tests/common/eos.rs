@@ -25,7 +25,10 @@ use std::time::Duration;
 use durian_consumer::{Consumer, IsolationLevel, OffsetReset, TopicPartition};
 use durian_core::ClientConfig;
 use durian_producer::{Producer, ProducerRecord};
-use durian_reliability::{Outcome, SendLedger, SentRecord};
+use durian_reliability::readback::{read_all_with, ReadError};
+use durian_reliability::{
+    check, Expectations, Outcome, ReadRecord, Report, SendLedger, SentRecord,
+};
 use rand::{Rng, SeedableRng};
 use tokio::task::JoinHandle;
 
@@ -68,6 +71,8 @@ pub struct Copy {
     pub input: String,
     /// The topic written, with as many partitions as the input.
     pub output: String,
+    /// Partitions of each.
+    pub partitions: i32,
     /// Distinguishes the transactional ids of runs sharing a broker.
     pub run: u64,
     /// Session timeout of the members (the broker's minimum or more).
@@ -266,7 +271,7 @@ pub async fn run_group(
 /// acknowledged in the same partitions, at offsets the checker does not
 /// compare (-1), because the output's offsets also count transaction
 /// markers and aborted records.
-pub fn as_copied(input: &SendLedger) -> SendLedger {
+fn as_copied(input: &SendLedger) -> SendLedger {
     let mut copied = SendLedger::new();
     for record in input.records() {
         let outcome = match &record.outcome {
@@ -282,4 +287,102 @@ pub fn as_copied(input: &SendLedger) -> SendLedger {
         });
     }
     copied
+}
+
+/// What a finished copy shows.
+pub struct Verdict {
+    /// The checker's report on the read_committed read of the output.
+    pub report: Report,
+    /// Records a read_committed reader found in the output.
+    pub committed: usize,
+    /// Records a read_uncommitted reader found (aborted ones included).
+    pub everything: usize,
+    /// Members killed by [`run_group`].
+    pub member_kills: u32,
+}
+
+impl Verdict {
+    /// The checks both scenarios make: every acknowledged input record in
+    /// the output exactly once and in order, enough kills, and aborted
+    /// records present (the chaos struck mid-transaction).
+    pub fn assert_exactly_once(&self, seed: u64) {
+        let report = &self.report;
+        assert!(report.is_clean(), "seed {seed}: {report}");
+        assert_eq!(report.acked, report.read, "seed {seed}: {report}");
+        assert!(
+            self.member_kills >= 4,
+            "seed {seed}: only {} member kills",
+            self.member_kills
+        );
+        assert!(
+            self.everything > self.committed,
+            "seed {seed}: no aborted record in the output: the chaos never struck mid-transaction"
+        );
+    }
+}
+
+/// Reads the whole output at `isolation`.
+async fn read_output(copy: &Copy, isolation: IsolationLevel) -> Result<Vec<ReadRecord>, ReadError> {
+    read_all_with(
+        &copy.bootstrap,
+        &copy.output,
+        copy.partitions,
+        Duration::from_secs(60),
+        isolation,
+    )
+    .await
+}
+
+/// Once the input is written and the faults are over: lets the group
+/// finish the copy (until read_committed finds as many records as were
+/// acknowledged, or 180 s passed, after which the checker says what is
+/// missing), stops it, reads the output both ways and judges it.
+pub async fn finish(
+    copy: &Copy,
+    run_id: u64,
+    ledger: &SendLedger,
+    stop: &AtomicBool,
+    group: JoinHandle<u32>,
+) -> Result<Verdict, ReadError> {
+    let acked = ledger.count(|o| matches!(o, Outcome::Acked { .. }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let read = read_output(copy, IsolationLevel::ReadCommitted).await;
+        if read.as_ref().is_ok_and(|r| r.len() >= acked) || tokio::time::Instant::now() >= deadline
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    stop.store(true, Ordering::Release);
+    let member_kills = group.await.unwrap();
+    let committed = read_output(copy, IsolationLevel::ReadCommitted).await?;
+    let everything = read_output(copy, IsolationLevel::ReadUncommitted).await?;
+    let report = check(
+        run_id,
+        &as_copied(ledger),
+        &committed,
+        Expectations { idempotent: true },
+    );
+    Ok(Verdict {
+        report,
+        committed: committed.len(),
+        everything: everything.len(),
+        member_kills,
+    })
+}
+
+/// One line for the test's output: the run's figures.
+pub fn summary(name: &str, records: u64, verdict: &Verdict, faults: &str, tally: &Tally) -> String {
+    format!(
+        "{name}: {records} input records, {} member kills, {faults}, {} incarnations, \
+         {} transactions committed, {} failed; output read_committed {} / read_uncommitted {}; {}",
+        verdict.member_kills,
+        tally.incarnations.load(Ordering::Relaxed),
+        tally.commits.load(Ordering::Relaxed),
+        tally.failures.load(Ordering::Relaxed),
+        verdict.committed,
+        verdict.everything,
+        verdict.report,
+    )
 }

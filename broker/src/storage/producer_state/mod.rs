@@ -27,7 +27,7 @@
 //! Producers are forgotten after `producer.id.expiration.ms` without an
 //! append, as in Kafka.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use durian_core::record::BatchHeader;
 
@@ -143,6 +143,11 @@ pub(crate) enum SequenceCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
+    /// Every open transaction as (first offset, producer id), so the last
+    /// stable offset, asked for by every Fetch, is the first entry instead
+    /// of a scan of every producer. Kept in step with each entry's
+    /// `current_txn_first_offset` by [`Self::track`].
+    open_txns: BTreeSet<(i64, i64)>,
 }
 
 /// Producer updates of one append, applied only once the append succeeded.
@@ -223,11 +228,39 @@ impl ProducerStateManager {
     /// Applies staged updates after the append reached the log at broker
     /// time `now_ms`.
     pub(crate) fn commit(&mut self, staged: StagedProducers, now_ms: i64) {
-        self.producers
-            .extend(staged.updated.into_iter().map(|(id, mut entry)| {
-                entry.last_append_ms = now_ms;
-                (id, entry)
-            }));
+        for (id, mut entry) in staged.updated {
+            entry.last_append_ms = now_ms;
+            let before = self
+                .producers
+                .get(&id)
+                .and_then(|e| e.current_txn_first_offset);
+            self.track(id, before, entry.current_txn_first_offset);
+            self.producers.insert(id, entry);
+        }
+    }
+
+    /// Moves producer `id`'s open transaction in the index from `before`
+    /// to `after` (either may be none).
+    pub(super) fn track(&mut self, id: i64, before: Option<i64>, after: Option<i64>) {
+        if before == after {
+            return;
+        }
+        if let Some(first) = before {
+            self.open_txns.remove(&(first, id));
+        }
+        if let Some(first) = after {
+            self.open_txns.insert((first, id));
+        }
+    }
+
+    /// Rebuilds the open-transaction index from the entries (after a
+    /// snapshot is loaded).
+    pub(super) fn reindex(&mut self) {
+        self.open_txns = self
+            .producers
+            .iter()
+            .filter_map(|(id, e)| e.current_txn_first_offset.map(|first| (first, *id)))
+            .collect();
     }
 
     /// Forgets producers whose last append is at least `expiration_ms`
@@ -259,18 +292,22 @@ impl ProducerStateManager {
             .producers
             .entry(header.producer_id)
             .or_insert_with(ProducerEntry::new);
+        let before = entry.current_txn_first_offset;
         entry.record(
             header.producer_epoch,
             metadata(header, header.base_offset, header.last_offset()),
         );
         entry.note_data_batch(header, header.base_offset);
         entry.last_append_ms = entry.last_append_ms.max(now_ms);
+        let after = entry.current_txn_first_offset;
+        self.track(header.producer_id, before, after);
         None
     }
 
     /// Forgets everything (before a rebuild).
     pub(crate) fn clear(&mut self) {
         self.producers.clear();
+        self.open_txns.clear();
     }
 
     /// Forgets producers whose last batch lies entirely before `offset`

@@ -108,8 +108,14 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Option<(i64, ProducerStateManager
             },
         );
     }
-    r.0.is_empty()
-        .then_some((end_offset, ProducerStateManager { producers }))
+    r.0.is_empty().then(|| {
+        let mut state = ProducerStateManager {
+            producers,
+            ..ProducerStateManager::default()
+        };
+        state.reindex();
+        (end_offset, state)
+    })
 }
 
 /// Big-endian reads that fail instead of panicking on a short buffer.

@@ -98,9 +98,11 @@ impl ProducerStateManager {
         entry.last_timestamp = timestamp;
         entry.last_marker_offset = offset;
         entry.last_append_ms = entry.last_append_ms.max(now_ms);
+        let first_offset = entry.current_txn_first_offset.take();
+        self.track(producer_id, first_offset, None);
         CompletedTxn {
             producer_id,
-            first_offset: entry.current_txn_first_offset.take(),
+            first_offset,
             marker_offset: offset,
         }
     }
@@ -138,10 +140,7 @@ impl ProducerStateManager {
 
     /// The first offset of the oldest open transaction, if any.
     pub(crate) fn first_unstable_offset(&self) -> Option<i64> {
-        self.producers
-            .values()
-            .filter_map(|entry| entry.current_txn_first_offset)
-            .min()
+        self.open_txns.first().map(|(first, _)| *first)
     }
 
     /// Every open transaction as (producer id, first offset), oldest first.
@@ -153,6 +152,16 @@ impl ProducerStateManager {
             .filter_map(|(id, entry)| entry.current_txn_first_offset.map(|first| (*id, first)))
             .collect();
         open.sort_by_key(|(id, first)| (*first, *id));
+        // Every test that looks also checks the index against the entries.
+        let indexed: Vec<_> = self
+            .open_txns
+            .iter()
+            .map(|(first, id)| (*id, *first))
+            .collect();
+        assert_eq!(
+            indexed, open,
+            "the open-transaction index drifted from the entries"
+        );
         open
     }
 

@@ -1,0 +1,264 @@
+//! The Prometheus metrics endpoint (`BrokerBuilder::metrics_listen`): the
+//! page's counters move with real client traffic, every line is well
+//! formed, other paths get 404, and slow or oversized requests are cut off
+//! within a bound.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use durian_broker::{Broker, BrokerHandle};
+use durian_core::{Client, ClientConfig, Target};
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::{CreateTopicsRequest, MetadataRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Bound on every network wait of these tests.
+const WITHIN: Duration = Duration::from_secs(15);
+
+async fn start_with_metrics() -> BrokerHandle {
+    Broker::builder()
+        .temporary()
+        .listen("127.0.0.1:0")
+        .metrics_listen("127.0.0.1:0")
+        .start()
+        .await
+        .expect("broker starts")
+}
+
+/// Sends `request` raw and reads until the server closes, within [`WITHIN`].
+async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    read_to_close(&mut stream).await
+}
+
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    tokio::time::timeout(WITHIN, stream.read_to_end(&mut out))
+        .await
+        .expect("the metrics server closes the connection in time")
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Splits a response into its status line, headers (lower-cased names) and body.
+fn parse_response(response: &str) -> (String, HashMap<String, String>, String) {
+    let (head, body) = response.split_once("\r\n\r\n").expect("a complete head");
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().to_string();
+    let headers = lines
+        .map(|l| {
+            let (name, value) = l.split_once(':').expect("header line");
+            (name.trim().to_ascii_lowercase(), value.trim().to_string())
+        })
+        .collect();
+    (status, headers, body.to_string())
+}
+
+/// Checks the exposition format and returns each sample (name with its
+/// labels, as written) and its value.
+fn parse_exposition(body: &str) -> HashMap<String, f64> {
+    let mut helped = HashSet::new();
+    let mut typed = HashSet::new();
+    let mut samples = HashMap::new();
+    for line in body.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("HELP has text");
+            assert!(!help.is_empty(), "empty HELP for {name}");
+            assert!(helped.insert(name.to_string()), "HELP twice for {name}");
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE has a kind");
+            assert!(["counter", "gauge"].contains(&kind), "type {kind}");
+            assert!(helped.contains(name), "TYPE before HELP for {name}");
+            assert!(typed.insert(name.to_string()), "TYPE twice for {name}");
+        } else {
+            let (series, value) = line.rsplit_once(' ').expect("sample has a value");
+            let name = series.split('{').next().unwrap();
+            assert!(name.starts_with("durian_broker_"), "unprefixed {name}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "bad metric name {name}"
+            );
+            assert!(typed.contains(name), "sample {name} before its TYPE");
+            if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
+                assert!(
+                    labels.starts_with("{api=\"") && labels.ends_with("\"}"),
+                    "labels {labels}"
+                );
+            }
+            let value: f64 = value.parse().expect("numeric value");
+            assert!(value >= 0.0, "{series} is negative");
+            assert!(samples.insert(series.to_string(), value).is_none());
+        }
+    }
+    samples
+}
+
+async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
+    let response = exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    let (status, headers, body) = parse_response(&response);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(headers["content-type"].starts_with("text/plain; version=0.0.4"));
+    assert_eq!(headers["content-length"], body.len().to_string());
+    parse_exposition(&body)
+}
+
+#[tokio::test]
+async fn counters_move_with_client_requests() {
+    let broker = start_with_metrics().await;
+    let metrics = broker.metrics_addr().expect("metrics are served");
+    let config = ClientConfig::builder()
+        .bootstrap_servers([broker.bootstrap()])
+        .build()
+        .unwrap();
+    let client = Client::connect(config).await.unwrap();
+    let created = client
+        .send(
+            Target::Any,
+            CreateTopicsRequest::default()
+                .with_timeout_ms(10_000)
+                .with_topics(vec![CreatableTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("metered")))
+                    .with_num_partitions(3)
+                    .with_replication_factor(1)]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.topics[0].error_code, 0);
+    const METADATA_CALLS: usize = 5;
+    for _ in 0..METADATA_CALLS {
+        client
+            .send(Target::Any, MetadataRequest::default())
+            .await
+            .unwrap();
+    }
+
+    let samples = scrape(metrics).await;
+    // Client::connect fetched metadata once more than we asked.
+    assert!(samples["durian_broker_requests_total{api=\"Metadata\"}"] > METADATA_CALLS as f64);
+    assert!(samples["durian_broker_requests_total{api=\"CreateTopics\"}"] >= 1.0);
+    assert!(samples["durian_broker_requests_total{api=\"ApiVersions\"}"] >= 1.0);
+    assert_eq!(
+        samples["durian_broker_requests_total{api=\"DeleteTopics\"}"],
+        0.0
+    );
+    assert_eq!(samples["durian_broker_topics"], 1.0);
+    assert_eq!(samples["durian_broker_partitions"], 3.0);
+    assert!(samples["durian_broker_connections"] >= 1.0);
+    for gauge in [
+        "request_bytes_held",
+        "response_bytes_held",
+        "uptime_seconds",
+    ] {
+        assert!(
+            samples.contains_key(&format!("durian_broker_{gauge}")),
+            "{gauge}"
+        );
+    }
+
+    // The counters keep moving: one more Metadata shows on the next scrape.
+    let before = samples["durian_broker_requests_total{api=\"Metadata\"}"];
+    client
+        .send(Target::Any, MetadataRequest::default())
+        .await
+        .unwrap();
+    let after = scrape(metrics).await["durian_broker_requests_total{api=\"Metadata\"}"];
+    assert!(after > before, "{after} after {before}");
+
+    // Shutdown releases the metrics port.
+    broker.shutdown().await.unwrap();
+    assert!(TcpStream::connect(metrics).await.is_err());
+}
+
+#[tokio::test]
+async fn other_paths_and_methods_are_refused() {
+    let broker = start_with_metrics().await;
+    let metrics = broker.metrics_addr().unwrap();
+    let (status, _, _) = parse_response(&exchange(metrics, b"GET / HTTP/1.1\r\n\r\n").await);
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    let (status, _, _) =
+        parse_response(&exchange(metrics, b"POST /metrics HTTP/1.1\r\n\r\n").await);
+    assert_eq!(status, "HTTP/1.1 405 Method Not Allowed");
+    let (status, _, _) = parse_response(&exchange(metrics, b"garbage\r\n\r\n").await);
+    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_oversized_request_head_is_refused() {
+    let broker = start_with_metrics().await;
+    let metrics = broker.metrics_addr().unwrap();
+    // A request line that never ends, one byte over the documented 8 KiB
+    // head limit: the server reads all of it before refusing, so nothing
+    // is left unread and its answer is not lost to a reset.
+    let mut request = b"GET /".to_vec();
+    request.resize(8 * 1024 + 1, b'a');
+    let response = exchange(metrics, &request).await;
+    assert!(
+        response.starts_with("HTTP/1.1 431 "),
+        "unexpected answer {response}"
+    );
+    // The endpoint still serves scrapes.
+    assert!(scrape(metrics)
+        .await
+        .contains_key("durian_broker_uptime_seconds"));
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_silent_client_is_cut_off() {
+    let broker = start_with_metrics().await;
+    let metrics = broker.metrics_addr().unwrap();
+    let mut stream = TcpStream::connect(metrics).await.unwrap();
+    // Half a request line and then nothing: the head timeout closes it.
+    stream.write_all(b"GET /metr").await.unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert!(
+        answer.is_empty(),
+        "no answer to an unfinished request: {answer}"
+    );
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_are_off_unless_asked_for() {
+    let broker = Broker::builder()
+        .temporary()
+        .listen("127.0.0.1:0")
+        .start()
+        .await
+        .unwrap();
+    assert!(broker.metrics_addr().is_none());
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_request_closed_for_an_unknown_api_is_counted_as_refused() {
+    let broker = start_with_metrics().await;
+    let metrics = broker.metrics_addr().unwrap();
+    assert_eq!(
+        scrape(metrics).await["durian_broker_requests_refused_total"],
+        0.0
+    );
+    // A header of API key 9999 (no such API): the broker closes the
+    // connection, counting the refusal first.
+    let mut body = Vec::new();
+    body.extend_from_slice(&9999i16.to_be_bytes());
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&7i32.to_be_bytes());
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    let mut kafka = TcpStream::connect(broker.local_addr()).await.unwrap();
+    kafka.write_all(&frame).await.unwrap();
+    read_to_close(&mut kafka).await;
+    assert_eq!(
+        scrape(metrics).await["durian_broker_requests_refused_total"],
+        1.0
+    );
+    broker.shutdown().await.unwrap();
+}
