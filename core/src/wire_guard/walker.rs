@@ -188,6 +188,17 @@ impl<'a> Walker<'a> {
             Kind::Uuid => self.skip(16, site),
             Kind::String => self.walk_string(nullable, site),
             Kind::Bytes | Kind::Records => self.walk_bytes(nullable, site),
+            // A nullable struct field carries an int8 marker first: 1
+            // when the struct follows, -1 for null (kafka-protocol's
+            // `OptionStruct` reads any other value as null too).
+            Kind::Struct(def) if nullable => {
+                let marker = self.pos;
+                self.skip(1, site)?;
+                if self.buf[marker] == 1 {
+                    self.walk_struct(def)?;
+                }
+                Ok(())
+            }
             Kind::Struct(def) => self.walk_struct(def),
             Kind::StructArray(def) => {
                 let min = self.struct_min_size(def);
@@ -352,7 +363,14 @@ impl<'a> Walker<'a> {
     }
 
     fn struct_min_size(&self, def: &'static StructDef) -> u64 {
-        let fields: u64 = self.present(def).map(|f| self.min_size(&f.kind)).sum();
+        let fields: u64 = self
+            .present(def)
+            .map(|f| match f.kind {
+                // A nullable struct may be just its null marker.
+                Kind::Struct(_) if self.nullable(f) => 1,
+                _ => self.min_size(&f.kind),
+            })
+            .sum();
         fields + u64::from(self.flexible)
     }
 

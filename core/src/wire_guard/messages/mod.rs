@@ -10,6 +10,7 @@
 mod acls;
 mod admin;
 mod cluster;
+mod consumer_group;
 mod group;
 mod log;
 mod offsets;
@@ -64,6 +65,8 @@ pub(crate) fn request(api_key: i16) -> Option<&'static MessageDef> {
         61 => &producers::DESCRIBE_PRODUCERS_REQUEST,
         65 => &txn::DESCRIBE_TRANSACTIONS_REQUEST,
         66 => &txn::LIST_TRANSACTIONS_REQUEST,
+        68 => &consumer_group::CONSUMER_GROUP_HEARTBEAT_REQUEST,
+        69 => &consumer_group::CONSUMER_GROUP_DESCRIBE_REQUEST,
         _ => return None,
     })
 }
@@ -111,6 +114,8 @@ pub(crate) fn response(api_key: i16) -> Option<&'static MessageDef> {
         61 => &producers::DESCRIBE_PRODUCERS_RESPONSE,
         65 => &txn::DESCRIBE_TRANSACTIONS_RESPONSE,
         66 => &txn::LIST_TRANSACTIONS_RESPONSE,
+        68 => &consumer_group::CONSUMER_GROUP_HEARTBEAT_RESPONSE,
+        69 => &consumer_group::CONSUMER_GROUP_DESCRIBE_RESPONSE,
         _ => return None,
     })
 }

@@ -106,6 +106,8 @@ pub(super) fn covered() -> Vec<Codec> {
         DescribeTransactionsRequest,
         ListTransactionsRequest,
         DescribeProducersRequest,
+        ConsumerGroupHeartbeatRequest,
+        ConsumerGroupDescribeRequest,
     ]
 }
 

@@ -194,7 +194,13 @@ impl Synth {
                     self.out.extend_from_slice(&[v, v, v]);
                 }
             }
-            Kind::Struct(def) => self.write_struct(def),
+            Kind::Struct(_) if null => self.out.push(0xff),
+            Kind::Struct(def) => {
+                if nullable {
+                    self.out.push(1);
+                }
+                self.write_struct(def);
+            }
             Kind::StructArray(def) => {
                 if null {
                     self.write_null(Counted::Elements);
