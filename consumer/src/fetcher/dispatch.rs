@@ -1,6 +1,9 @@
 //! Sending fetches: which partitions go to which broker now (the choice is
-//! [`super::plan`]'s), and one spawned request per broker whose answer
+//! [`super::plan`]'s, the broker a partition's leader or preferred read
+//! replica), and one spawned request per broker whose answer
 //! comes back on the fetcher's channel with the plan it was sent under.
+
+use std::collections::BTreeMap;
 
 use durian_core::{Error as CoreError, SendOptions, Target, TrafficClass};
 use kafka_protocol::messages::FetchResponse;
@@ -42,11 +45,22 @@ impl Fetcher {
                 cursor.see_leader_epoch(epoch);
             }
         }
-        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
-            metadata
+        // Where each partition is fetched from: its leader, or the read
+        // replica the leader named (KIP-392, see [`super::replica`]).
+        let now = tokio::time::Instant::now();
+        let mut sources = BTreeMap::new();
+        for tp in self.cursors.keys() {
+            let leader = metadata
                 .partition(&tp.topic, tp.partition)
                 .and_then(|p| p.leader)
-                .filter(|id| metadata.brokers.contains_key(id))
+                .filter(|id| metadata.brokers.contains_key(id));
+            if let Some(leader) = leader {
+                let node = self.replicas.choose(tp, leader, &metadata, now);
+                sources.insert(tp.clone(), node);
+            }
+        }
+        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
+            sources.get(tp).copied()
         });
         if planning.leaderless {
             self.client
@@ -98,6 +112,7 @@ impl Fetcher {
             }
         }
         self.brokers_in_flight.insert(node);
+        *self.fetches_sent.entry(node).or_default() += 1;
         let client = self.client.clone();
         let options = SendOptions {
             class: Some(TrafficClass::Fetch),
