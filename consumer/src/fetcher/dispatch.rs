@@ -3,8 +3,6 @@
 //! replica), and one spawned request per broker whose answer
 //! comes back on the fetcher's channel with the plan it was sent under.
 
-use std::collections::BTreeMap;
-
 use durian_core::{Error as CoreError, SendOptions, Target, TrafficClass};
 use kafka_protocol::messages::FetchResponse;
 
@@ -45,22 +43,16 @@ impl Fetcher {
                 cursor.see_leader_epoch(epoch);
             }
         }
-        // Where each partition is fetched from: its leader, or the read
-        // replica the leader named (KIP-392, see [`super::replica`]).
+        // A partition is fetched from its leader, or from the read replica
+        // the leader named (KIP-392, see [`super::replica`]).
         let now = tokio::time::Instant::now();
-        let mut sources = BTreeMap::new();
-        for tp in self.cursors.keys() {
+        let replicas = &mut self.replicas;
+        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
             let leader = metadata
                 .partition(&tp.topic, tp.partition)
                 .and_then(|p| p.leader)
-                .filter(|id| metadata.brokers.contains_key(id));
-            if let Some(leader) = leader {
-                let node = self.replicas.choose(tp, leader, &metadata, now);
-                sources.insert(tp.clone(), node);
-            }
-        }
-        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
-            sources.get(tp).copied()
+                .filter(|id| metadata.brokers.contains_key(id))?;
+            Some(replicas.choose(tp, leader, &metadata, now))
         });
         if planning.leaderless {
             self.client
