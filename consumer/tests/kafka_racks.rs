@@ -1,8 +1,14 @@
-//! Follower fetching (KIP-392) against Apache Kafka 4.x: three nodes in
-//! racks r0, r1 and r2 with the rack-aware replica selector, a topic with
-//! three replicas led by the node in r0. A consumer in rack r1 reads from
-//! the node in r1, not from the leader; once that node is killed it falls
-//! back to the leader and still reads every record once, in order.
+//! Racks against Apache Kafka 4.x: three nodes in racks r0, r1 and r2
+//! with the rack-aware replica selector, one cluster for both phases (three
+//! JVMs rather than six on a small test machine):
+//!
+//! 1. Rack-aware range (KIP-881): a group of three members, one per rack,
+//!    on a topic whose six partitions have one replica each, partition `p`
+//!    in rack `r(p % 3)`: each member gets the two partitions of its rack.
+//! 2. Follower fetching (KIP-392): a topic with three replicas led by the
+//!    node in r0. A consumer in rack r1 reads from the node in r1, not from
+//!    the leader; once that node is killed it falls back to the leader and
+//!    still reads every record once, in order.
 //!
 //! Skipped without the Kafka jars (see consumer/tests/kafka.rs), failed
 //! instead under `DURIAN_REQUIRE_PEERS=1`.
@@ -11,10 +17,12 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{admin, check_record, consumer, produce_by_name as produce};
-use durian_consumer::{Consumer, TopicPartition};
+use durian_consumer::{Consumer, RangeAssignor, TopicPartition};
 use durian_core::{Client, KafkaError, Target};
 use durian_testkit::kafka::KafkaOptions;
 use durian_testkit::KafkaCluster;
@@ -24,6 +32,8 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
 const TOPIC: &str = "racked";
+/// The topic of the group phase: partition p on node p % 3 + 1 alone.
+const SPREAD: &str = "spread";
 const RECORDS: usize = 4_000;
 /// The leader, in rack r0.
 const LEADER: i32 = 1;
@@ -32,36 +42,87 @@ const LOCAL: i32 = 2;
 /// The node in rack r2, which the consumer never needs.
 const REMOTE: i32 = 3;
 
-/// Creates the one-partition topic on nodes 1, 2, 3, led by node 1.
-async fn create_racked_topic(client: &Client) {
+/// Creates `topic` with one partition per entry of `replicas` on those
+/// nodes (the first leads) and waits until every replica is in sync.
+async fn create_placed_topic(client: &Client, topic: &str, replicas: &[&[i32]]) {
+    let assignments = replicas
+        .iter()
+        .enumerate()
+        .map(|(p, nodes)| {
+            CreatableReplicaAssignment::default()
+                .with_partition_index(i32::try_from(p).unwrap())
+                .with_broker_ids(nodes.iter().map(|n| BrokerId(*n)).collect())
+        })
+        .collect();
     let request = CreateTopicsRequest::default()
         .with_timeout_ms(10_000)
         .with_topics(vec![CreatableTopic::default()
-            .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
+            .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
             .with_num_partitions(-1)
             .with_replication_factor(-1)
-            .with_assignments(vec![CreatableReplicaAssignment::default()
-                .with_partition_index(0)
-                .with_broker_ids(vec![
-                    BrokerId(LEADER),
-                    BrokerId(LOCAL),
-                    BrokerId(REMOTE),
-                ])])]);
+            .with_assignments(assignments)]);
     let response = client.send(Target::Controller, request).await.unwrap();
     KafkaError::check(response.topics[0].error_code, None).unwrap();
-    client.add_topics([TOPIC]);
+    client.add_topics([topic]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let metadata = client.refresh_metadata("test: leader").await.unwrap();
-        let partition = metadata.partition(TOPIC, 0);
-        if partition.is_some_and(|p| p.leader == Some(LEADER) && p.isr.len() == 3) {
+        let metadata = client.refresh_metadata("test: leaders").await.unwrap();
+        let ready = replicas.iter().enumerate().all(|(p, nodes)| {
+            metadata
+                .partition(topic, i32::try_from(p).unwrap())
+                .is_some_and(|m| m.leader == Some(nodes[0]) && m.isr.len() == nodes.len())
+        });
+        if ready {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "no leader on node {LEADER}: {partition:?}"
+            "{topic} not placed: {metadata:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Phase 1: three range members, one per rack, each end up with the two
+/// partitions of `SPREAD` that live in their rack.
+async fn range_pairs_members_with_their_racks(bootstrap: &str, admin: &Client) {
+    create_placed_topic(admin, SPREAD, &[&[1], &[2], &[3], &[1], &[2], &[3]]).await;
+    let mut members: Vec<Consumer> = (0..3)
+        .map(|rack| {
+            let mut member = consumer(bootstrap, Some("racked-range"))
+                .client_rack(format!("r{rack}"))
+                .assignors(vec![Arc::new(RangeAssignor)])
+                .build()
+                .unwrap();
+            member.subscribe([SPREAD]).unwrap();
+            member
+        })
+        .collect();
+    let expected: Vec<BTreeSet<TopicPartition>> = (0..3)
+        .map(|rack| {
+            [rack, rack + 3]
+                .into_iter()
+                .map(|p| TopicPartition::new(SPREAD, p))
+                .collect()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        for member in &mut members {
+            let batch = member.poll(Duration::from_millis(100)).await.unwrap();
+            assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        }
+        let got: Vec<BTreeSet<TopicPartition>> = members.iter().map(Consumer::assignment).collect();
+        if got == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "assignments {got:?}, wanted {expected:?}"
+        );
+    }
+    for member in members {
+        member.close().await.unwrap();
     }
 }
 
@@ -81,7 +142,7 @@ async fn read_until(consumer: &mut Consumer, next: &mut i64, to: i64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_racked_consumer_reads_from_its_rack_then_from_the_leader() {
+async fn racked_members_get_local_partitions_and_read_from_their_rack() {
     let options = KafkaOptions {
         extra: vec![(
             "replica.selector.class".to_owned(),
@@ -96,7 +157,9 @@ async fn a_racked_consumer_reads_from_its_rack_then_from_the_leader() {
         return;
     };
     let admin = admin(&kafka.bootstrap()).await;
-    create_racked_topic(&admin).await;
+    range_pairs_members_with_their_racks(&kafka.bootstrap(), &admin).await;
+
+    create_placed_topic(&admin, TOPIC, &[&[LEADER, LOCAL, REMOTE]]).await;
     // acks=all: every record is on all three replicas before reading.
     produce(&admin, TOPIC, 0, 0, RECORDS, 50).await;
 
