@@ -19,9 +19,18 @@
 //! unowned partitions go to the least loaded subscribed member. With
 //! differing subscriptions this last step is greedy and may leave the
 //! group less balanced than Java's full algorithm would.
+//!
+//! With racks (KIP-881, see [`super::rack`]), balance still comes first,
+//! then in this order: a member keeps the owned partitions that have a
+//! replica in its rack; unowned partitions go to a member in a rack that
+//! holds one, while it is under its quota; owned partitions without a
+//! replica in their owner's rack go back to their owner while it has room
+//! (so racks alone never move a partition); what is left goes to the
+//! least loaded member, a local one among equals.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::rack::{is_local, worth_using, PartitionRacks};
 use super::{
     empty_assignment, sorted_members, subscribed_partitions, Assignor, GroupAssignment,
     MemberSubscription, RebalanceProtocol,
@@ -46,8 +55,17 @@ impl Assignor for CooperativeStickyAssignor {
         partition_counts: &BTreeMap<String, i32>,
         members: &[MemberSubscription],
     ) -> GroupAssignment {
+        self.assign_with_racks(partition_counts, members, &PartitionRacks::new())
+    }
+
+    fn assign_with_racks(
+        &self,
+        partition_counts: &BTreeMap<String, i32>,
+        members: &[MemberSubscription],
+        partition_racks: &PartitionRacks,
+    ) -> GroupAssignment {
         let claims = valid_claims(partition_counts, members);
-        let mut target = sticky_assignment(partition_counts, members);
+        let mut target = balanced(partition_counts, members, partition_racks);
         // Hold back partitions another member still owns: that owner must
         // revoke them first (it sees them missing from its own assignment).
         for (member, partitions) in target.iter_mut() {
@@ -89,25 +107,53 @@ pub fn sticky_assignment(
     partition_counts: &BTreeMap<String, i32>,
     members: &[MemberSubscription],
 ) -> GroupAssignment {
+    balanced(partition_counts, members, &PartitionRacks::new())
+}
+
+/// [`sticky_assignment`], preferring members in a rack that holds a
+/// replica where `racks` can make a difference.
+fn balanced(
+    partition_counts: &BTreeMap<String, i32>,
+    members: &[MemberSubscription],
+    racks: &PartitionRacks,
+) -> GroupAssignment {
     let mut result = empty_assignment(members);
     if members.is_empty() {
         return result;
     }
     let all = subscribed_partitions(partition_counts, members);
+    let use_racks = worth_using(racks, members, &all);
+    let local =
+        |member: &MemberSubscription, tp: &TopicPartition| use_racks && is_local(racks, member, tp);
+    let by_id: BTreeMap<&str, &MemberSubscription> =
+        members.iter().map(|m| (m.member_id.as_str(), m)).collect();
     for (tp, owner) in valid_claims(partition_counts, members) {
         if let Some(set) = result.get_mut(&owner) {
             set.insert(tp);
         }
     }
     let quotas = quotas(&result, members, all.len());
+    let quota = |member: &str| quotas.get(member).copied().unwrap_or(0);
+    // Owned partitions not local to their owner, set aside until local
+    // ones are placed (only with racks).
+    let mut held: Vec<(TopicPartition, String)> = Vec::new();
     let mut unassigned: BTreeSet<TopicPartition> = all.clone();
     for (member, set) in result.iter_mut() {
-        let quota = quotas.get(member).copied().unwrap_or(0);
+        if use_racks {
+            if let Some(m) = by_id.get(member.as_str()) {
+                let away: Vec<TopicPartition> =
+                    set.iter().filter(|tp| !local(m, tp)).cloned().collect();
+                for tp in away {
+                    set.remove(&tp);
+                    unassigned.remove(&tp);
+                    held.push((tp, member.clone()));
+                }
+            }
+        }
         // Release the highest-numbered excess, deterministically.
-        while set.len() > quota {
-            match set.pop_last() {
-                Some(_) => {}
-                None => break,
+        while set.len() > quota(member) {
+            if set.pop_last().is_none() {
+                break;
             }
         }
         for tp in set.iter() {
@@ -115,11 +161,42 @@ pub fn sticky_assignment(
         }
     }
     let order = sorted_members(members);
+    let load = |result: &GroupAssignment, member: &str| result.get(member).map_or(0, BTreeSet::len);
+    if use_racks {
+        // Unowned partitions to a local member with room.
+        for tp in unassigned.clone() {
+            let candidate = order
+                .iter()
+                .filter(|m| {
+                    m.topics.contains(&*tp.topic)
+                        && local(m, &tp)
+                        && load(&result, &m.member_id) < quota(&m.member_id)
+                })
+                .min_by_key(|m| load(&result, &m.member_id));
+            if let Some(member) = candidate {
+                if let Some(set) = result.get_mut(&member.member_id) {
+                    set.insert(tp.clone());
+                    unassigned.remove(&tp);
+                }
+            }
+        }
+        // Owned but not local: back to the owner while it has room.
+        held.sort();
+        for (tp, owner) in held {
+            if load(&result, &owner) < quota(&owner) {
+                if let Some(set) = result.get_mut(&owner) {
+                    set.insert(tp);
+                    continue;
+                }
+            }
+            unassigned.insert(tp);
+        }
+    }
     for tp in unassigned {
         let candidate = order
             .iter()
             .filter(|m| m.topics.contains(&*tp.topic))
-            .min_by_key(|m| result.get(&m.member_id).map_or(0, BTreeSet::len));
+            .min_by_key(|m| (load(&result, &m.member_id), !local(m, &tp)));
         if let Some(member) = candidate {
             if let Some(set) = result.get_mut(&member.member_id) {
                 set.insert(tp);
@@ -276,5 +353,124 @@ mod tests {
         let result = CooperativeStickyAssignor.assign(&counts, &[a, b]);
         assert!(result["a"].contains(&TopicPartition::new("t", 0)));
         assert!(!result["b"].contains(&TopicPartition::new("t", 0)));
+    }
+
+    /// Partitions 0,1 in rack r0, 2,3 in r1, 4,5 in r2.
+    fn paired_racks() -> PartitionRacks {
+        racks_of("t", &[&["r0"], &["r0"], &["r1"], &["r1"], &["r2"], &["r2"]])
+    }
+
+    #[test]
+    fn a_fresh_racked_group_gets_local_partitions() {
+        let counts = counts(&[("t", 6)]);
+        let members = [
+            racked(member("a", &["t"]), "r0"),
+            racked(member("b", &["t"]), "r1"),
+            racked(member("c", &["t"]), "r2"),
+        ];
+        let result =
+            CooperativeStickyAssignor.assign_with_racks(&counts, &members, &paired_racks());
+        assert_disjoint_and_covering(&counts, &members, &result);
+        let of = |m: &str| -> Vec<i32> { result[m].iter().map(|tp| tp.partition).collect() };
+        assert_eq!(
+            (of("a"), of("b"), of("c")),
+            (vec![0, 1], vec![2, 3], vec![4, 5])
+        );
+        assert_ne!(
+            result,
+            CooperativeStickyAssignor.assign(&counts, &members),
+            "without racks the pairing differs"
+        );
+    }
+
+    #[test]
+    fn balance_comes_before_racks() {
+        let counts = counts(&[("t", 6)]);
+        // Only b's rack is local to anything but a and c must get a share.
+        let members = [
+            racked(member("a", &["t"]), "r9"),
+            racked(member("b", &["t"]), "r1"),
+            racked(member("c", &["t"]), "r8"),
+        ];
+        let result =
+            CooperativeStickyAssignor.assign_with_racks(&counts, &members, &paired_racks());
+        assert_disjoint_and_covering(&counts, &members, &result);
+        assert_eq!(sizes(&result), [2, 2, 2]);
+        let b: Vec<i32> = result["b"].iter().map(|tp| tp.partition).collect();
+        assert_eq!(b, [2, 3]);
+    }
+
+    #[test]
+    fn racks_alone_never_move_an_owned_partition() {
+        let counts = counts(&[("t", 6)]);
+        let members = [
+            racked(member("a", &["t"]), "r1"),
+            racked(member("b", &["t"]), "r2"),
+            racked(member("c", &["t"]), "r0"),
+        ];
+        // Everyone owns the partitions of the next rack over.
+        let first = CooperativeStickyAssignor.assign(
+            &counts,
+            &[
+                member("a", &["t"]),
+                member("b", &["t"]),
+                member("c", &["t"]),
+            ],
+        );
+        let owning_all: Vec<_> = members
+            .iter()
+            .map(|m| owning(m.clone(), &first, 1))
+            .collect();
+        let result =
+            CooperativeStickyAssignor.assign_with_racks(&counts, &owning_all, &paired_racks());
+        assert_eq!(result, first, "a stable group stays put");
+    }
+
+    #[test]
+    fn a_joining_member_takes_what_is_local_to_it() {
+        let counts = counts(&[("t", 4)]);
+        // a (r0) owns all four; 0 and 1 are in r1, 2 and 3 in r0.
+        let racks = racks_of("t", &[&["r1"], &["r1"], &["r0"], &["r0"]]);
+        let mut a = racked(member("a", &["t"]), "r0");
+        a.owned = (0..4).map(|p| TopicPartition::new("t", p)).collect();
+        a.generation = 1;
+        let b = racked(member("b", &["t"]), "r1");
+        let members = [a, b];
+        let (settled, rounds) = settle_with(&counts, members.to_vec(), &racks);
+        let of = |m: &str| -> Vec<i32> { settled[m].iter().map(|tp| tp.partition).collect() };
+        assert_eq!(
+            (of("a"), of("b")),
+            (vec![2, 3], vec![0, 1]),
+            "each has its local pair"
+        );
+        assert_eq!(rounds, 3);
+        let plain = sticky_assignment(&counts, &members);
+        assert_eq!(
+            plain["a"].iter().map(|tp| tp.partition).collect::<Vec<_>>(),
+            [0, 1],
+            "without racks a keeps its lowest"
+        );
+    }
+
+    /// Cooperative rounds with racks until nothing changes.
+    fn settle_with(
+        counts: &BTreeMap<String, i32>,
+        mut members: Vec<MemberSubscription>,
+        racks: &PartitionRacks,
+    ) -> (GroupAssignment, usize) {
+        for round in 1..10 {
+            let result = CooperativeStickyAssignor.assign_with_racks(counts, &members, racks);
+            let mut changed = false;
+            for m in &mut members {
+                let before: BTreeSet<_> = m.owned.iter().cloned().collect();
+                changed |= before != result[&m.member_id];
+                m.owned = result[&m.member_id].iter().cloned().collect();
+                m.generation = round + 1;
+            }
+            if !changed {
+                return (result, round as usize);
+            }
+        }
+        panic!("no convergence");
     }
 }

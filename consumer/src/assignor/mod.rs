@@ -14,9 +14,15 @@
 //! KIP-429 incremental). Applications may add their own by implementing
 //! [`Assignor`] and listing it in
 //! [`ConsumerConfig::assignors`](crate::ConsumerConfig::assignors).
+//!
+//! Rack awareness (KIP-881, see [`rack`]): the leader also passes the
+//! racks of each partition's replicas to [`Assignor::assign_with_racks`];
+//! range and cooperative-sticky then pair members with partitions that
+//! have a replica in their `client.rack` where balance allows.
 
 mod cooperative_sticky;
 pub mod protocol;
+mod rack;
 mod range;
 mod round_robin;
 
@@ -24,6 +30,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub use cooperative_sticky::{sticky_assignment, CooperativeStickyAssignor};
+pub(crate) use rack::partition_racks;
+pub use rack::PartitionRacks;
 pub use range::RangeAssignor;
 pub use round_robin::RoundRobinAssignor;
 
@@ -88,6 +96,21 @@ pub trait Assignor: Send + Sync {
         partition_counts: &BTreeMap<String, i32>,
         members: &[MemberSubscription],
     ) -> GroupAssignment;
+
+    /// Like [`Assignor::assign`], knowing which racks hold a replica of
+    /// each partition (KIP-881): what the group leader calls. A
+    /// rack-aware assignor prefers giving a member partitions with a
+    /// replica in its [`MemberSubscription::rack`]; the default ignores
+    /// racks.
+    fn assign_with_racks(
+        &self,
+        partition_counts: &BTreeMap<String, i32>,
+        members: &[MemberSubscription],
+        partition_racks: &PartitionRacks,
+    ) -> GroupAssignment {
+        let _ = partition_racks;
+        self.assign(partition_counts, members)
+    }
 }
 
 /// The built-in assignor with this name (also accepting the Java class names).
@@ -144,6 +167,8 @@ fn subscribed_partitions(
 #[allow(clippy::unwrap_used)]
 pub(crate) mod test_support {
     use super::*;
+
+    pub use super::rack::test_support::{racked, racks_of};
 
     /// A member subscribed to `topics` owning nothing.
     pub fn member(id: &str, topics: &[&str]) -> MemberSubscription {

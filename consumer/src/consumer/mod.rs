@@ -371,6 +371,13 @@ impl Consumer {
         }
     }
 
+    /// Fetch requests sent per broker (node id → count) since the consumer
+    /// was created: shows where reads go, e.g. to a follower in the
+    /// consumer's `client.rack` (KIP-392) rather than to the leader.
+    pub fn fetches_per_broker(&self) -> BTreeMap<i32, u64> {
+        self.fetcher.fetches_sent()
+    }
+
     /// The records as a stream; each item is one record or a poll error.
     /// The stream borrows the consumer; drop it to call other methods.
     pub fn stream(&mut self) -> impl Stream<Item = Result<ConsumerRecord>> + '_ {

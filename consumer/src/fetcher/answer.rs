@@ -1,7 +1,7 @@
 //! Applying fetch answers: each partition's outcome lands in its cursor
 //! (records buffered, position skipped past invisible batches, a divergence
-//! or an error handled), unless a seek or a newer leader epoch made the
-//! answer stale.
+//! or an error handled, a preferred read replica taken in), unless a seek
+//! or a newer leader epoch made the answer stale.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -59,6 +59,8 @@ impl Fetcher {
         let response = match result {
             Ok(response) => response,
             Err(error) => {
+                // An unreachable read replica is left for the leader.
+                self.replicas.forget_node(plan.node);
                 tracing::debug!(node = plan.node, %error, "fetch failed; retrying after a metadata refresh");
                 self.client.request_metadata_refresh(format!(
                     "consumer fetch from broker {} failed: {error}",
@@ -79,6 +81,7 @@ impl Fetcher {
         }
         let metadata = self.client.metadata();
         let offsets: BTreeMap<TopicPartition, i64> = current.into_iter().collect();
+        let now = tokio::time::Instant::now();
         for topic in &response.responses {
             let name: Arc<str> = Arc::from(topic_name(&topic.topic.0, &topic.topic_id, &metadata));
             for data in &topic.partitions {
@@ -86,8 +89,19 @@ impl Fetcher {
                 let Some(&fetch_offset) = offsets.get(&tp) else {
                     continue;
                 };
+                self.replicas.prefer(
+                    &tp,
+                    data.preferred_read_replica.0,
+                    now,
+                    self.config.client.metadata_max_age,
+                );
                 let outcome =
                     process_partition(&name, fetch_offset, data, self.config.isolation_level);
+                if let PartitionFetch::Error(code) = outcome {
+                    if !self.replicas.on_error(&tp, plan.node, code) {
+                        continue;
+                    }
+                }
                 self.apply(&tp, fetch_offset, outcome);
             }
         }

@@ -1,5 +1,6 @@
 //! Sending fetches: which partitions go to which broker now (the choice is
-//! [`super::plan`]'s), and one spawned request per broker whose answer
+//! [`super::plan`]'s, the broker a partition's leader or preferred read
+//! replica), and one spawned request per broker whose answer
 //! comes back on the fetcher's channel with the plan it was sent under.
 
 use durian_core::{Error as CoreError, SendOptions, Target, TrafficClass};
@@ -42,11 +43,16 @@ impl Fetcher {
                 cursor.see_leader_epoch(epoch);
             }
         }
+        // A partition is fetched from its leader, or from the read replica
+        // the leader named (KIP-392, see [`super::replica`]).
+        let now = tokio::time::Instant::now();
+        let replicas = &mut self.replicas;
         let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
-            metadata
+            let leader = metadata
                 .partition(&tp.topic, tp.partition)
                 .and_then(|p| p.leader)
-                .filter(|id| metadata.brokers.contains_key(id))
+                .filter(|id| metadata.brokers.contains_key(id))?;
+            Some(replicas.choose(tp, leader, &metadata, now))
         });
         if planning.leaderless {
             self.client
@@ -98,6 +104,7 @@ impl Fetcher {
             }
         }
         self.brokers_in_flight.insert(node);
+        *self.fetches_sent.entry(node).or_default() += 1;
         let client = self.client.clone();
         let options = SendOptions {
             class: Some(TrafficClass::Fetch),

@@ -35,6 +35,11 @@
 //! in a fetch answer, or a validation whose epoch ends before the
 //! position, is a log truncation, handled per `auto.offset.reset`.
 //!
+//! Follower fetching (KIP-392, see [`replica`]): a leader may name a
+//! preferred read replica (one in the consumer's `client.rack`); the
+//! partition is then fetched from that replica until it errs, is
+//! unreachable, leaves the metadata, or `metadata.max.age` passes.
+//!
 //! This file holds the cursors and hands out buffered records; sending
 //! fetches is [`dispatch`]'s, applying their answers [`answer`]'s.
 
@@ -42,6 +47,7 @@ mod answer;
 mod dispatch;
 mod epochs;
 mod plan;
+mod replica;
 mod request;
 mod response;
 
@@ -126,6 +132,10 @@ pub(crate) struct Fetcher {
     next_version: u64,
     /// Where the last drain stopped, so partitions take turns.
     drain_from: Option<TopicPartition>,
+    /// Preferred read replicas named by leaders (KIP-392).
+    replicas: replica::ReadReplicas,
+    /// Fetch requests sent, per broker, since the consumer was created.
+    fetches_sent: BTreeMap<i32, u64>,
 }
 
 impl Fetcher {
@@ -140,6 +150,8 @@ impl Fetcher {
             results_rx,
             next_version: 1,
             drain_from: None,
+            replicas: replica::ReadReplicas::default(),
+            fetches_sent: BTreeMap::new(),
         }
     }
 
@@ -169,6 +181,7 @@ impl Fetcher {
     pub(crate) fn remove(&mut self, partitions: &[TopicPartition]) {
         for tp in partitions {
             self.cursors.remove(tp);
+            self.replicas.forget(tp);
         }
     }
 
@@ -302,6 +315,11 @@ impl Fetcher {
     /// Whether any fetch is in flight.
     pub(crate) fn fetching(&self) -> bool {
         !self.brokers_in_flight.is_empty()
+    }
+
+    /// Fetch requests sent per broker node id since the consumer was created.
+    pub(crate) fn fetches_sent(&self) -> BTreeMap<i32, u64> {
+        self.fetches_sent.clone()
     }
 
     /// What is buffered now: (records, key/value/header bytes), and the

@@ -53,11 +53,12 @@ pub(crate) struct FetchPlanning {
 /// Groups the fetchable partitions into one fetch per broker without a
 /// fetch in flight (`busy`), holding back a fetch that would only be a
 /// long poll while another partition of that broker is still draining.
-/// `leader` gives a partition's leader.
+/// `leader` gives the broker to fetch a partition from (its leader or a
+/// preferred read replica).
 pub(crate) fn plan_fetches<'a>(
     cursors: impl IntoIterator<Item = (&'a TopicPartition, &'a Cursor)>,
     busy: &BTreeSet<i32>,
-    leader: impl Fn(&TopicPartition) -> Option<i32>,
+    mut leader: impl FnMut(&TopicPartition) -> Option<i32>,
 ) -> FetchPlanning {
     let mut planning = FetchPlanning::default();
     let mut reading = BTreeSet::new();

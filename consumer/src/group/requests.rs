@@ -14,7 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::assignor::protocol::{
     decode_subscription, encode_assignment, encode_subscription, Subscription,
 };
-use crate::assignor::{Assignor, MemberSubscription};
+use crate::assignor::{Assignor, MemberSubscription, PartitionRacks};
 use crate::config::ConsumerConfig;
 use crate::types::TopicPartition;
 
@@ -77,14 +77,16 @@ pub fn join_request(
 }
 
 /// The leader's work: decode members, run the assignor, encode results.
-/// `partition_counts` must cover every topic any member subscribes to.
+/// `partition_counts` must cover every topic any member subscribes to;
+/// `partition_racks` (the racks of their replicas) may be empty.
 pub fn leader_assignments(
     assignor: &dyn Assignor,
     response: &JoinGroupResponse,
     partition_counts: &BTreeMap<String, i32>,
+    partition_racks: &PartitionRacks,
 ) -> Result<Vec<SyncGroupRequestAssignment>, String> {
     let members = member_subscriptions(response)?;
-    let result = assignor.assign(partition_counts, &members);
+    let result = assignor.assign_with_racks(partition_counts, &members, partition_racks);
     members
         .iter()
         .map(|m| {
@@ -233,7 +235,8 @@ mod tests {
                 .collect(),
         );
         let counts: BTreeMap<String, i32> = [("t".to_string(), 4)].into();
-        let assignments = leader_assignments(&RangeAssignor, &response, &counts).unwrap();
+        let assignments =
+            leader_assignments(&RangeAssignor, &response, &counts, &PartitionRacks::new()).unwrap();
         let decoded: Vec<Vec<TopicPartition>> = assignments
             .iter()
             .map(|a| decode_assignment(&a.assignment).unwrap())

@@ -31,7 +31,7 @@ use super::requests::{
 };
 use super::{GroupCommand, GroupEvent, SubscriptionSpec};
 use crate::assignor::protocol::decode_assignment;
-use crate::assignor::RebalanceProtocol;
+use crate::assignor::{partition_racks, RebalanceProtocol};
 use crate::config::ConsumerConfig;
 use crate::error::ConsumerError;
 use crate::types::TopicPartition;
@@ -547,7 +547,8 @@ impl GroupTask {
             .await
             .map_err(|e| JoinFailure::Retry(format!("metadata for the assignment: {e}")))?;
         let counts = partition_counts(&metadata, &topics);
-        leader_assignments(assignor, response, &counts)
+        let racks = partition_racks(&metadata, &topics);
+        leader_assignments(assignor, response, &counts, &racks)
             .map_err(|e| JoinFailure::Retry(format!("assignment: {e}")))
     }
 

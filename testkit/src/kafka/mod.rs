@@ -166,6 +166,17 @@ impl KafkaCluster {
 
     /// Like [`KafkaCluster::start`], with extra listeners and SCRAM users.
     pub async fn start_with(nodes: usize, options: KafkaOptions) -> Option<KafkaCluster> {
+        KafkaCluster::start_per_node(options, &vec![Vec::new(); nodes]).await
+    }
+
+    /// One node per entry of `per_node` (ids 1..=len), each with its entry's
+    /// broker settings on top of `options` (later keys win), e.g. a
+    /// `broker.rack` of its own for rack-aware tests.
+    pub async fn start_per_node(
+        options: KafkaOptions,
+        per_node: &[Vec<(String, String)>],
+    ) -> Option<KafkaCluster> {
+        let nodes = per_node.len();
         assert!(nodes >= 1, "a cluster needs a node");
         let found = installation();
         let (libs, java) = match found {
@@ -202,8 +213,10 @@ impl KafkaCluster {
                 .zip(&listener_ports[index])
                 .map(|(l, port)| (l.name.clone(), l.protocol.clone(), *port))
                 .collect();
+            let settings: Vec<(String, String)> =
+                extra.iter().chain(&per_node[index]).cloned().collect();
             let properties =
-                config::server_properties(id, &ports, &log_dir, &own_listeners, &extra);
+                config::server_properties(id, &ports, &log_dir, &own_listeners, &settings);
             fs::write(node_dir.join("server.properties"), properties)
                 .expect("write server.properties");
             cluster.nodes.push(Node {
