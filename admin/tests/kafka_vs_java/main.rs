@@ -1,0 +1,189 @@
+//! durian's Admin against Kafka's Java Admin, fact by fact (issue 14).
+//!
+//! One Apache Kafka node is put into a known state (topics with configs,
+//! records with chosen timestamps, a group with a live static member and
+//! committed offsets, an offsets-only group, an open transaction, SCRAM
+//! users). Then interop/java's `admin-report` prints what Kafka's Java
+//! `Admin` says about it, one fact per line, and the same facts are
+//! written from durian's Admin results (report.rs); the two lists must be
+//! equal. docs/ADMIN.md ("Compared with the Java Admin") lists what is
+//! compared.
+//!
+//! Needs Kafka's jars (as admin/tests/kafka.rs) and the interop programs'
+//! jar: `DURIAN_JAVA_INTEROP_JAR`, else `<repo>/.peers/java/durian-interop.jar`
+//! (both built by scripts/install-peers.sh). Skipped without them, failed
+//! under `DURIAN_REQUIRE_PEERS=1`.
+
+// Tests panic on purpose when something is wrong.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+mod java;
+mod report;
+mod setup;
+
+use std::time::Duration;
+
+use durian_admin::{
+    Admin, NewTopic, ScramMechanism, TopicPartition, UserScramCredentialAlteration,
+};
+use durian_testkit::KafkaCluster;
+
+use report::{durian_report, Scope};
+use setup::Commit;
+
+/// Timestamps of the records: fixed, so the reports can be read.
+const BASE_TIMESTAMP: i64 = 1_700_000_000_000;
+
+async fn admin_for(kafka: &KafkaCluster) -> Admin {
+    Admin::builder()
+        .client_config(common::client_config(&kafka.bootstrap()))
+        .default_api_timeout(Duration::from_secs(20))
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Sets the cluster up as the module docs describe.
+async fn prepare(admin: &Admin) {
+    let created = admin
+        .create_topics([
+            NewTopic::new("cmp-orders", 3)
+                .replication_factor(1)
+                .config("retention.ms", "3600000")
+                .config("max.message.bytes", "200000"),
+            NewTopic::new("cmp-audit", 1)
+                .replication_factor(1)
+                .config("cleanup.policy", "delete")
+                .config("segment.ms", "600000"),
+        ])
+        .await;
+    for (name, result) in created {
+        result.unwrap_or_else(|e| panic!("create {name}: {e}"));
+    }
+    // Per partition: a later batch first, then an earlier one, so the
+    // max-timestamp offset is not the last record.
+    for partition in 0..3 {
+        let tp = TopicPartition::new("cmp-orders", partition);
+        let late = BASE_TIMESTAMP + 60_000 + i64::from(partition) * 1000;
+        setup::produce(admin, &tp, 2 + partition as usize, late).await;
+        setup::produce(admin, &tp, 3, BASE_TIMESTAMP).await;
+    }
+    let audit = TopicPartition::new("cmp-audit", 0);
+    setup::produce(admin, &audit, 4, BASE_TIMESTAMP + 5_000).await;
+
+    setup::commit(
+        admin,
+        "cmp-idle",
+        ("", None, -1),
+        &[
+            Commit {
+                tp: TopicPartition::new("cmp-orders", 0),
+                offset: 2,
+                leader_epoch: 0,
+                metadata: "idle checkpoint",
+            },
+            Commit {
+                tp: TopicPartition::new("cmp-orders", 2),
+                offset: 5,
+                leader_epoch: -1,
+                metadata: "",
+            },
+        ],
+    )
+    .await;
+    let member = setup::join_group(admin, "cmp-live", "cmp-instance", "cmp-orders", &[0, 2]).await;
+    setup::commit(
+        admin,
+        "cmp-live",
+        (&member.member_id, Some("cmp-instance"), member.generation),
+        &[Commit {
+            tp: TopicPartition::new("cmp-orders", 1),
+            offset: 3,
+            leader_epoch: 0,
+            metadata: "live",
+        }],
+    )
+    .await;
+
+    setup::open_transaction(admin, "cmp-txn", &audit, 2, BASE_TIMESTAMP + 9_000).await;
+
+    // One alteration per user and request: Kafka refuses a user twice in one.
+    for alteration in [
+        UserScramCredentialAlteration::upsert("cmp-alice", ScramMechanism::Sha256, 4096, "a"),
+        UserScramCredentialAlteration::upsert("cmp-alice", ScramMechanism::Sha512, 8192, "b"),
+        UserScramCredentialAlteration::upsert("cmp-bob", ScramMechanism::Sha512, 4096, "c"),
+    ] {
+        let altered = admin
+            .alter_user_scram_credentials(&[alteration])
+            .await
+            .unwrap();
+        for (user, result) in altered {
+            result.unwrap_or_else(|e| panic!("scram {user}: {e}"));
+        }
+    }
+}
+
+/// The lines only one side has, marked `java` or `durian`.
+fn differences(java: &[String], durian: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in java {
+        if !durian.contains(line) {
+            out.push(format!("java   only: {line}"));
+        }
+    }
+    for line in durian {
+        if !java.contains(line) {
+            out.push(format!("durian only: {line}"));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn admin_reports_what_the_java_admin_reports() {
+    let Some(runner) = java::Runner::find() else {
+        return;
+    };
+    let Some(kafka) = KafkaCluster::single().await else {
+        return;
+    };
+    let admin = admin_for(&kafka).await;
+    prepare(&admin).await;
+
+    let scope = Scope {
+        topics: &["cmp-orders", "cmp-audit"],
+        groups: &["cmp-idle", "cmp-live"],
+        txns: &["cmp-txn"],
+        users: &["cmp-alice", "cmp-bob"],
+        broker: kafka.node_ids()[0],
+    };
+    let java = runner.admin_report(&kafka.bootstrap(), &scope).await;
+    let durian = durian_report(&admin, &scope).await;
+    // A report that printed nothing would agree with anything.
+    for word in [
+        "node",
+        "partition",
+        "config",
+        "offset",
+        "member",
+        "group-offset",
+        "txn",
+        "producer",
+        "scram",
+    ] {
+        assert!(
+            java.iter().any(|l| l.starts_with(&format!("{word} "))),
+            "the Java report has no {word} line:\n{}",
+            java.join("\n")
+        );
+    }
+    let differ = differences(&java, &durian);
+    assert!(
+        differ.is_empty(),
+        "durian's Admin and the Java Admin disagree ({} lines):\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}
