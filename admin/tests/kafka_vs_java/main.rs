@@ -1,6 +1,7 @@
 //! durian's Admin against Kafka's Java Admin, fact by fact (issue 14).
 //!
-//! One Apache Kafka node is put into a known state (topics with configs,
+//! One Apache Kafka node (with StandardAuthorizer) is put into a known
+//! state (topics with configs, ACLs,
 //! records with chosen timestamps, a group with a live static member and
 //! committed offsets, an offsets-only group, an open transaction, SCRAM
 //! users). Then interop/java's `admin-report` prints what Kafka's Java
@@ -26,7 +27,9 @@ mod setup;
 use std::time::Duration;
 
 use durian_admin::{
-    Admin, NewTopic, ScramMechanism, TopicPartition, UserScramCredentialAlteration,
+    AccessControlEntry, AclBinding, AclBindingFilter, AclOperation, AclPermissionType, Admin,
+    NewTopic, PatternType, ResourcePattern, ResourceType, ScramMechanism, TopicPartition,
+    UserScramCredentialAlteration,
 };
 use durian_testkit::KafkaCluster;
 use tokio::sync::Mutex;
@@ -44,6 +47,52 @@ async fn admin_for(kafka: &KafkaCluster) -> Admin {
         .connect()
         .await
         .unwrap()
+}
+
+/// Kafka's authorizer, so that ACLs are compared: the plaintext clients
+/// are `User:ANONYMOUS`, a super user, so nothing else is refused.
+const AUTHORIZER: &[(&str, &str)] = &[
+    (
+        "authorizer.class.name",
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    ),
+    ("super.users", "User:ANONYMOUS"),
+];
+
+/// ACLs of three resource kinds and both pattern types.
+fn acls() -> Vec<AclBinding> {
+    let entry = |principal: &str, host: &str, op, permission| {
+        AccessControlEntry::new(principal, host, op, permission)
+    };
+    vec![
+        AclBinding::new(
+            ResourcePattern::new(ResourceType::Topic, "cmp-orders", PatternType::Literal),
+            entry(
+                "User:cmp-alice",
+                "*",
+                AclOperation::Read,
+                AclPermissionType::Allow,
+            ),
+        ),
+        AclBinding::new(
+            ResourcePattern::new(ResourceType::Group, "cmp-", PatternType::Prefixed),
+            entry(
+                "User:cmp-bob",
+                "10.0.0.1",
+                AclOperation::Describe,
+                AclPermissionType::Deny,
+            ),
+        ),
+        AclBinding::new(
+            ResourcePattern::cluster(),
+            entry(
+                "User:cmp-alice",
+                "*",
+                AclOperation::DescribeConfigs,
+                AclPermissionType::Allow,
+            ),
+        ),
+    ]
 }
 
 /// Sets the cluster up as the module docs describe.
@@ -109,6 +158,27 @@ async fn prepare(admin: &Admin) {
     .await;
 
     setup::open_transaction(admin, "cmp-txn", &audit, 2, BASE_TIMESTAMP + 9_000).await;
+
+    let created = admin.create_acls(acls()).await.unwrap();
+    for (acl, result) in created {
+        result.unwrap_or_else(|e| panic!("create acl {acl}: {e}"));
+    }
+    // The broker's authorizer learns new ACLs from the metadata log a
+    // moment after the controller commits them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while admin
+        .describe_acls(&AclBindingFilter::any())
+        .await
+        .unwrap()
+        .len()
+        < acls().len()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ACLs never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // One alteration per user and request: Kafka refuses a user twice in one.
     for alteration in [
@@ -183,7 +253,7 @@ async fn admin_reports_what_the_java_admin_reports() {
     let Some(runner) = java::Runner::find() else {
         return;
     };
-    let Some(kafka) = KafkaCluster::single().await else {
+    let Some(kafka) = KafkaCluster::start(1, AUTHORIZER).await else {
         return;
     };
     let admin = admin_for(&kafka).await;
@@ -204,7 +274,7 @@ async fn admin_reports_what_the_java_admin_reports() {
         "group",
         "member",
         "group-offset",
-        "acls",
+        "acl",
         "txn-listed",
         "txn",
         "producer",
@@ -246,7 +316,8 @@ async fn replicas_and_isr_agree_on_three_nodes() {
         users: &[],
         broker: kafka.node_ids()[1],
     };
-    let words = ["node", "topic", "partition", "config", "offset"];
+    // No authorizer here: both sides say so ("acls disabled").
+    let words = ["node", "topic", "partition", "config", "offset", "acls"];
     let controller = |line: &str| line.starts_with("cluster controller ");
     assert_same_report(&runner, &kafka, &admin, &scope, &words, controller).await;
 }

@@ -144,7 +144,17 @@ pub async fn durian_report(admin: &Admin, scope: &Scope<'_>) -> Vec<String> {
     match admin.describe_acls(&AclBindingFilter::any()).await {
         Ok(acls) => {
             for acl in acls {
-                facts.push(format!("acl {acl:?}"));
+                let (pattern, entry) = (&acl.pattern, &acl.entry);
+                facts.push(format!(
+                    "acl {} {} {} {} {} {} {}",
+                    pattern.resource_type,
+                    pattern.name,
+                    pattern.pattern_type,
+                    entry.principal,
+                    entry.host,
+                    entry.operation,
+                    entry.permission_type
+                ));
             }
         }
         Err(e) if e.kafka_code() == Some(KafkaCode::SECURITY_DISABLED) => {
