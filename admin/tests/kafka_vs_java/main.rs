@@ -217,7 +217,7 @@ fn differences(java: &[String], durian: &[String]) -> Vec<String> {
 static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// The Java report and durian's for `scope` must be equal, apart from the
-/// lines `ignored` says to leave out (of both).
+/// lines `ignored` says to leave out (of both). Returns the Java report.
 async fn assert_same_report(
     runner: &java::Runner,
     kafka: &KafkaCluster,
@@ -225,7 +225,7 @@ async fn assert_same_report(
     scope: &Scope<'_>,
     words: &[&str],
     ignored: impl Fn(&str) -> bool,
-) {
+) -> Vec<String> {
     let mut java = runner.admin_report(&kafka.bootstrap(), scope).await;
     let mut durian = durian_report(admin, scope).await;
     java.retain(|l| !ignored(l));
@@ -245,6 +245,7 @@ async fn assert_same_report(
         differ.len(),
         differ.join("\n")
     );
+    java
 }
 
 #[tokio::test]
@@ -280,7 +281,8 @@ async fn admin_reports_what_the_java_admin_reports() {
         "producer",
         "scram",
     ];
-    assert_same_report(&runner, &kafka, &admin, &scope, &words, |_| false).await;
+    let java = assert_same_report(&runner, &kafka, &admin, &scope, &words, |_| false).await;
+    eprintln!("{} facts agree", java.len());
 }
 
 /// Replicas and ISR (in the broker's order), leaders and leader epochs on
@@ -293,7 +295,8 @@ async fn replicas_and_isr_agree_on_three_nodes() {
     let Some(runner) = java::Runner::find() else {
         return;
     };
-    let Some(kafka) = KafkaCluster::start(3, &[]).await else {
+    // A rack, so that a node's rack is compared as more than null.
+    let Some(kafka) = KafkaCluster::start(3, &[("broker.rack", "cmp-rack")]).await else {
         return;
     };
     let admin = admin_for(&kafka).await;
@@ -305,7 +308,8 @@ async fn replicas_and_isr_agree_on_three_nodes() {
     for (name, result) in created {
         result.unwrap_or_else(|e| panic!("create {name}: {e}"));
     }
-    for partition in 0..6 {
+    // Partition 5 stays empty: no record has the max timestamp there.
+    for partition in 0..5 {
         let tp = TopicPartition::new("cmp-replicated", partition);
         setup::produce(&admin, &tp, 1 + partition as usize, BASE_TIMESTAMP).await;
     }
@@ -319,5 +323,16 @@ async fn replicas_and_isr_agree_on_three_nodes() {
     // No authorizer here: both sides say so ("acls disabled").
     let words = ["node", "topic", "partition", "config", "offset", "acls"];
     let controller = |line: &str| line.starts_with("cluster controller ");
-    assert_same_report(&runner, &kafka, &admin, &scope, &words, controller).await;
+    let java = assert_same_report(&runner, &kafka, &admin, &scope, &words, controller).await;
+    let rack = java
+        .iter()
+        .filter(|l| l.starts_with("node ") && l.ends_with(" cmp-rack"))
+        .count();
+    assert_eq!(rack, 3, "every node has its rack:\n{}", java.join("\n"));
+    let empty = "offset cmp-replicated 5 max-timestamp offset -1 timestamp -1";
+    assert!(
+        java.iter().any(|l| l.starts_with(empty)),
+        "the empty partition has no max-timestamp record:\n{}",
+        java.join("\n")
+    );
 }
