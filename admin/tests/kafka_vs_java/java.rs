@@ -1,9 +1,12 @@
 //! Runs interop/java's `admin-report` (Kafka's Java Admin) with Kafka's
 //! jars on the classpath, found as interop/java_runner.py finds them:
 //! `DURIAN_JAVA_INTEROP_JAR`, else `<repo>/.peers/java/durian-interop.jar`,
-//! and Kafka's libs and JVM as durian-testkit's `KafkaCluster` does.
+//! and Kafka's libs and JVM as durian-testkit's `KafkaCluster` does. A jar
+//! older than a file under interop/java counts as missing, as it does for
+//! scripts/install-peers.sh (which then rebuilds it).
 
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -19,6 +22,32 @@ const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Runner {
     java: PathBuf,
     classpath: String,
+}
+
+/// Whether a file under `<repo>/interop/java` was modified after `jar`.
+fn older_than_sources(jar: &Path) -> bool {
+    let Ok(built) = fs::metadata(jar).and_then(|m| m.modified()) else {
+        return true;
+    };
+    let mut dirs = vec![repo_root().join("interop/java")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified > built)
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 impl Runner {
@@ -37,6 +66,12 @@ impl Runner {
         let jar = require_peer(
             jar.is_file().then_some(jar),
             "the Java interop programs' jar not found: run scripts/install-peers.sh or set DURIAN_JAVA_INTEROP_JAR",
+        )?;
+        // A jar built before admin-report existed would only print its
+        // usage: stale by the rule scripts/install-peers.sh rebuilds by.
+        let jar = require_peer(
+            (!older_than_sources(&jar)).then_some(jar),
+            "the Java interop programs' jar is older than interop/java: run scripts/install-peers.sh",
         )?;
         Some(Runner {
             java,
