@@ -79,7 +79,7 @@ impl Runner {
         })
     }
 
-    /// The Java Admin's facts about `scope`, as `admin-report` sorted them.
+    /// The Java Admin's facts about `scope`, sorted.
     pub async fn admin_report(&self, bootstrap: &str, scope: &Scope<'_>) -> Vec<String> {
         let args = [
             format!("topics={}", scope.topics.join(",")),
@@ -111,6 +111,9 @@ impl Runner {
             output.status,
             String::from_utf8_lossy(&output.stderr)
         );
-        stdout.lines().map(str::to_owned).collect()
+        // Sorted again here: Java orders strings by UTF-16 units, Rust by bytes.
+        let mut lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
     }
 }

@@ -238,12 +238,13 @@ async fn assert_same_report(
             java.join("\n")
         );
     }
-    let differ = differences(&java, &durian);
+    // Both are sorted: equal lists, duplicates included.
     assert!(
-        differ.is_empty(),
-        "durian's Admin and the Java Admin disagree ({} lines):\n{}",
-        differ.len(),
-        differ.join("\n")
+        java == durian,
+        "durian's Admin and the Java Admin disagree ({} Java lines, {} durian lines):\n{}",
+        java.len(),
+        durian.len(),
+        differences(&java, &durian).join("\n")
     );
     java
 }
