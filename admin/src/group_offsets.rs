@@ -45,6 +45,9 @@ const BATCHED_OFFSET_FETCH: i16 = 8;
 pub(crate) struct Committed {
     pub offset: Option<i64>,
     pub metadata: Option<String>,
+    /// The leader epoch the commit named (OffsetFetch v5+; -1 on the wire
+    /// when the committer gave none).
+    pub leader_epoch: Option<i32>,
 }
 
 fn partitions_by_topic(partitions: &[TopicPartition]) -> BTreeMap<&str, Vec<i32>> {
@@ -94,7 +97,9 @@ pub(crate) fn offset_fetch_request(
     }
 }
 
-type Row = (TopicPartition, i16, i64, Option<StrBytes>);
+/// One partition of an OffsetFetch answer: error code, offset, leader
+/// epoch and metadata.
+type Row = (TopicPartition, i16, i64, i32, Option<StrBytes>);
 
 /// The group's committed offsets from an OffsetFetch response; a
 /// group-level error fails the whole answer.
@@ -116,7 +121,13 @@ pub(crate) fn parse_offset_fetch(
             .flat_map(|t| {
                 t.partitions.iter().map(|p| {
                     let tp = TopicPartition::new(t.name.0.to_string(), p.partition_index);
-                    (tp, p.error_code, p.committed_offset, p.metadata.clone())
+                    (
+                        tp,
+                        p.error_code,
+                        p.committed_offset,
+                        p.committed_leader_epoch,
+                        p.metadata.clone(),
+                    )
                 })
             })
             .collect()
@@ -128,17 +139,24 @@ pub(crate) fn parse_offset_fetch(
             .flat_map(|t| {
                 t.partitions.iter().map(|p| {
                     let tp = TopicPartition::new(t.name.0.to_string(), p.partition_index);
-                    (tp, p.error_code, p.committed_offset, p.metadata.clone())
+                    (
+                        tp,
+                        p.error_code,
+                        p.committed_offset,
+                        p.committed_leader_epoch,
+                        p.metadata.clone(),
+                    )
                 })
             })
             .collect()
     };
     Ok(rows
         .into_iter()
-        .map(|(tp, code, offset, metadata)| {
+        .map(|(tp, code, offset, leader_epoch, metadata)| {
             let committed = check(code, None).map(|()| Committed {
                 offset: (offset >= 0).then_some(offset),
                 metadata: metadata.map(|m| m.to_string()),
+                leader_epoch: (leader_epoch >= 0).then_some(leader_epoch),
             });
             (tp, committed)
         })
@@ -158,6 +176,7 @@ pub(crate) fn join_lag(
             committed.entry(tp.clone()).or_insert(Ok(Committed {
                 offset: None,
                 metadata: None,
+                leader_epoch: None,
             }));
         }
     }
@@ -176,6 +195,7 @@ pub(crate) fn join_lag(
                 GroupOffsetLag {
                     committed: c.offset,
                     metadata: c.metadata,
+                    leader_epoch: c.leader_epoch,
                     end_offset,
                     lag,
                 }
@@ -441,7 +461,8 @@ mod tests {
                 .with_partitions(vec![
                     OffsetFetchResponsePartition::default()
                         .with_partition_index(0)
-                        .with_committed_offset(5),
+                        .with_committed_offset(5)
+                        .with_committed_leader_epoch(4),
                     OffsetFetchResponsePartition::default()
                         .with_partition_index(1)
                         .with_committed_offset(-1),
@@ -454,7 +475,8 @@ mod tests {
                     .with_partitions(vec![
                         OffsetFetchResponsePartitions::default()
                             .with_partition_index(0)
-                            .with_committed_offset(5),
+                            .with_committed_offset(5)
+                            .with_committed_leader_epoch(4),
                         OffsetFetchResponsePartitions::default()
                             .with_partition_index(1)
                             .with_committed_offset(-1),
@@ -464,6 +486,9 @@ mod tests {
         assert_eq!(a.len(), 2);
         assert_eq!(a[&tp("a", 0)].as_ref().unwrap().offset, Some(5));
         assert_eq!(a[&tp("a", 1)].as_ref().unwrap().offset, None);
+        // -1 on the wire (the default) is "no epoch given".
+        assert_eq!(a[&tp("a", 0)].as_ref().unwrap().leader_epoch, Some(4));
+        assert_eq!(a[&tp("a", 1)].as_ref().unwrap().leader_epoch, None);
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
         let loading = OffsetFetchResponse::default().with_error_code(14);
         assert_eq!(
@@ -482,6 +507,7 @@ mod tests {
             Ok(Committed {
                 offset,
                 metadata: None,
+                leader_epoch: None,
             })
         };
         committed.insert(tp("a", 0), at(Some(3)));

@@ -46,6 +46,7 @@ pub(crate) fn parse_list_groups(
             group_id: g.group_id.0.to_string(),
             protocol_type: g.protocol_type.to_string(),
             state: g.group_state.to_string(),
+            group_type: g.group_type.to_string(),
             coordinator,
         })
         .collect())
@@ -295,13 +296,15 @@ mod tests {
         let response = ListGroupsResponse::default().with_groups(vec![ListedGroup::default()
             .with_group_id(group_id("g"))
             .with_protocol_type(text("consumer"))
-            .with_group_state(text("Empty"))]);
+            .with_group_state(text("Empty"))
+            .with_group_type(text("classic"))]);
         let groups = parse_list_groups(&response, 3).unwrap();
         assert_eq!(
             (groups[0].group_id.as_str(), groups[0].coordinator),
             ("g", 3)
         );
         assert_eq!(groups[0].state, "Empty");
+        assert_eq!(groups[0].group_type, "classic");
         let failed = ListGroupsResponse::default().with_error_code(14);
         assert_eq!(
             parse_list_groups(&failed, 1).unwrap_err().kafka_code(),

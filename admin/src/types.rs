@@ -364,6 +364,9 @@ pub struct GroupListing {
     pub protocol_type: String,
     /// Group state (ListGroups v4+; empty before).
     pub state: String,
+    /// Group type as the broker spells it: `classic`, `consumer`, `share`
+    /// or `streams` (ListGroups v5+, Kafka 3.8+; empty before).
+    pub group_type: String,
     /// The coordinator that reported the group.
     pub coordinator: i32,
 }
@@ -444,6 +447,9 @@ pub struct GroupOffsetLag {
     pub committed: Option<i64>,
     /// The metadata string stored with the commit.
     pub metadata: Option<String>,
+    /// The leader epoch stored with the commit (OffsetFetch v5+); `None`
+    /// when the committer gave none or the broker is older.
+    pub leader_epoch: Option<i32>,
     /// The partition's end offset (high watermark), if it could be read.
     pub end_offset: Option<i64>,
     /// `end_offset - committed`, when both are known (never negative).

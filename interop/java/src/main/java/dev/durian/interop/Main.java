@@ -29,6 +29,7 @@ public final class Main {
             case "consumer-protocol" -> ConsumerProtocol.run(bootstrap, rest);
             case "admin" -> AdminTour.run(bootstrap, rest);
             case "admin-more" -> AdminMore.run(bootstrap, rest);
+            case "admin-report" -> AdminReport.run(bootstrap, rest);
             default -> usage();
         }
     }
