@@ -25,7 +25,10 @@ use super::faults::{FaultPoint, Faults};
 use super::layout::{
     parse_partition_dir, partition_dir_name, validate_topic_name, DELETE_DIR_SUFFIX,
 };
-use super::{partition_metadata, LogConfig, PartitionLog, RecoveryHints, StorageError};
+use super::{
+    partition_metadata, CleanedPartition, CleanerConfig, LogConfig, PartitionLog, RecoveryHints,
+    StorageError,
+};
 use crate::clock::now_ms;
 
 /// A shared handle to one partition log.
@@ -312,6 +315,32 @@ impl LogManager {
             self.checkpoint()?;
         }
         Ok(deleted)
+    }
+
+    /// Runs the log cleaner over every log whose `cleanup.policy` includes
+    /// `compact` (see [`PartitionLog::clean`]). A partition that fails is
+    /// logged once and skipped by later passes; the others go on. Returns
+    /// the partitions cleaned and what each pass did.
+    pub fn clean_all(
+        &self,
+        now_ms: i64,
+        cleaner: &CleanerConfig,
+    ) -> Result<Vec<CleanedPartition>, StorageError> {
+        self.status.check()?;
+        let mut cleaned = Vec::new();
+        for (key, log) in self.snapshot_logs() {
+            match lock(&log).clean(now_ms, cleaner) {
+                Ok(Some(outcome)) => cleaned.push((key, outcome)),
+                Ok(None) => {}
+                Err(e) => {
+                    // A failed directory fails everything after it.
+                    self.status.check()?;
+                    tracing::error!(topic = %key.0, partition = key.1, error = %e,
+                        "log cleaner failed; the partition is skipped until its configs change");
+                }
+            }
+        }
+        Ok(cleaned)
     }
 
     /// Flushes every log, marks each clean and writes the checkpoints, so
