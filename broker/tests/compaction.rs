@@ -24,9 +24,16 @@ use durian_core::record::{BatchWriter, NO_HEADERS};
 use durian_testkit::kafka::installation;
 use durian_testkit::KafkaCluster;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{CreateTopicsRequest, FetchRequest, ProduceRequest, TopicName};
+use kafka_protocol::messages::{
+    CreateTopicsRequest, DescribeConfigsRequest, FetchRequest, IncrementalAlterConfigsRequest,
+    ProduceRequest, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 
 type Row = (i64, Option<Bytes>, Option<Bytes>);
@@ -55,19 +62,19 @@ fn dataset() -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-async fn create_topic(client: &mut TestClient) {
-    let configs = CONFIGS
+async fn create_topic(client: &mut TestClient, topic: &str, configs: &[(&str, &str)]) {
+    let configs = configs
         .iter()
         .map(|(k, v)| {
             CreatableTopicConfig::default()
-                .with_name(StrBytes::from_static_str(k))
-                .with_value(Some(StrBytes::from_static_str(v)))
+                .with_name(StrBytes::from_string(k.to_string()))
+                .with_value(Some(StrBytes::from_string(v.to_string())))
         })
         .collect();
     let request = CreateTopicsRequest::default()
         .with_timeout_ms(10_000)
         .with_topics(vec![CreatableTopic::default()
-            .with_name(name(TOPIC))
+            .with_name(name(topic))
             .with_num_partitions(1)
             .with_replication_factor(1)
             .with_configs(configs)]);
@@ -80,7 +87,7 @@ async fn create_topic(client: &mut TestClient) {
 }
 
 /// Produces one record in its own batch; returns its offset.
-async fn produce(client: &mut TestClient, key: &str, value: Option<&str>) -> i64 {
+async fn produce_to(client: &mut TestClient, topic: &str, key: &str, value: Option<&str>) -> i64 {
     let mut writer = BatchWriter::builder().build();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -98,7 +105,7 @@ async fn produce(client: &mut TestClient, key: &str, value: Option<&str>) -> i64
         .with_acks(-1)
         .with_timeout_ms(10_000)
         .with_topic_data(vec![TopicProduceData::default()
-            .with_name(name(TOPIC))
+            .with_name(name(topic))
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(0)
                 .with_records(Some(writer.finish().unwrap()))])]);
@@ -108,8 +115,18 @@ async fn produce(client: &mut TestClient, key: &str, value: Option<&str>) -> i64
     partition.base_offset
 }
 
+/// Produces one record to the test topic.
+async fn produce(client: &mut TestClient, key: &str, value: Option<&str>) -> i64 {
+    produce_to(client, TOPIC, key, value).await
+}
+
 /// Every (offset, key, value) a read_uncommitted reader from offset 0 gets.
 async fn read_all(client: &mut TestClient) -> Vec<Row> {
+    read_all_of(client, TOPIC).await
+}
+
+/// [`read_all`] of `topic`.
+async fn read_all_of(client: &mut TestClient, topic: &str) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut offset = 0;
     loop {
@@ -119,7 +136,7 @@ async fn read_all(client: &mut TestClient) -> Vec<Row> {
             .with_max_bytes(1 << 20)
             .with_session_epoch(-1)
             .with_topics(vec![FetchTopic::default()
-                .with_topic(name(TOPIC))
+                .with_topic(name(topic))
                 .with_partitions(vec![FetchPartition::default()
                     .with_partition(0)
                     .with_fetch_offset(offset)
@@ -182,7 +199,7 @@ async fn durian(data: &Path) -> BrokerHandle {
 /// and returns what a reader from 0 gets before and after.
 async fn durian_run(broker: &BrokerHandle, sentinels: &[String]) -> (Vec<Row>, Vec<Row>) {
     let mut client = TestClient::connect(broker.local_addr()).await;
-    create_topic(&mut client).await;
+    create_topic(&mut client, TOPIC, CONFIGS).await;
     for (i, (key, value)) in dataset().iter().enumerate() {
         assert_eq!(produce(&mut client, key, value.as_deref()).await, i as i64);
     }
@@ -214,7 +231,7 @@ async fn compacted_topics_refuse_keyless_records_over_produce() {
     let data = tempfile::tempdir().unwrap();
     let broker = durian(data.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
-    create_topic(&mut client).await;
+    create_topic(&mut client, TOPIC, CONFIGS).await;
     let mut writer = BatchWriter::builder().build();
     writer.try_append(1, None, Some(b"v"), NO_HEADERS).unwrap();
     let request = ProduceRequest::default()
@@ -228,6 +245,109 @@ async fn compacted_topics_refuse_keyless_records_over_produce() {
     let response = client.call(&request, 9).await;
     // INVALID_RECORD, as Kafka answers.
     assert_eq!(response.responses[0].partition_responses[0].error_code, 87);
+    broker.shutdown().await.expect("shutdown");
+}
+
+/// Sets topic configs with IncrementalAlterConfigs; returns the error code.
+async fn alter(client: &mut TestClient, topic: &str, configs: &[(&str, &str)]) -> i16 {
+    let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_string(topic.to_string()))
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        AlterableConfig::default()
+                            .with_name(StrBytes::from_string(k.to_string()))
+                            .with_config_operation(0)
+                            .with_value(Some(StrBytes::from_string(v.to_string())))
+                    })
+                    .collect(),
+            ),
+    ]);
+    client.call(&request, 1).await.responses[0].error_code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_altered_to_compact_is_described_and_cleaned() {
+    let data = tempfile::tempdir().unwrap();
+    let broker = durian(data.path()).await;
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    create_topic(&mut client, "altered", &[]).await;
+    for (key, value) in dataset() {
+        produce_to(&mut client, "altered", &key, value.as_deref()).await;
+    }
+    produce_to(&mut client, "altered", "last", Some("x")).await;
+    let before = read_all_of(&mut client, "altered").await;
+    assert!(
+        broker.run_log_cleaner().await.unwrap().is_empty(),
+        "delete policy: no cleaning"
+    );
+    assert_eq!(
+        alter(
+            &mut client,
+            "altered",
+            &[("min.cleanable.dirty.ratio", "2")]
+        )
+        .await,
+        40
+    );
+    assert_eq!(
+        alter(&mut client, "altered", &[("max.compaction.lag.ms", "0")]).await,
+        40
+    );
+    assert_eq!(
+        alter(
+            &mut client,
+            "altered",
+            &[
+                ("cleanup.policy", "compact"),
+                ("min.cleanable.dirty.ratio", "0.2")
+            ]
+        )
+        .await,
+        0
+    );
+    let describe =
+        DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_static_str("altered"))]);
+    let described = client.call(&describe, 4).await;
+    let config = |wanted: &str| {
+        described.results[0]
+            .configs
+            .iter()
+            .find(|c| c.name.as_str() == wanted)
+            .map(|c| {
+                (
+                    c.value.as_ref().unwrap().to_string(),
+                    c.config_source,
+                    c.config_type,
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(config("cleanup.policy"), ("compact".to_string(), 1, 7));
+    assert_eq!(
+        config("min.cleanable.dirty.ratio"),
+        ("0.2".to_string(), 1, 6)
+    );
+    assert_eq!(
+        config("delete.retention.ms"),
+        ("86400000".to_string(), 5, 5)
+    );
+    assert_eq!(config("min.compaction.lag.ms"), ("0".to_string(), 5, 5));
+    assert_eq!(
+        config("max.compaction.lag.ms"),
+        (i64::MAX.to_string(), 5, 5)
+    );
+    let cleaned = broker.run_log_cleaner().await.unwrap();
+    assert_eq!(cleaned.len(), 1);
+    assert_eq!(
+        read_all_of(&mut client, "altered").await,
+        latest_per_key(&before)
+    );
     broker.shutdown().await.expect("shutdown");
 }
 
@@ -279,7 +399,7 @@ async fn compaction_matches_apache_kafka() {
         .parse()
         .unwrap();
     let mut client = TestClient::connect(address).await;
-    create_topic(&mut client).await;
+    create_topic(&mut client, TOPIC, CONFIGS).await;
     for (i, (key, value)) in dataset().iter().enumerate() {
         assert_eq!(produce(&mut client, key, value.as_deref()).await, i as i64);
     }
