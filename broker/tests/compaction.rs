@@ -88,6 +88,18 @@ async fn create_topic(client: &mut TestClient, topic: &str, configs: &[(&str, &s
 
 /// Produces one record in its own batch; returns its offset.
 async fn produce_to(client: &mut TestClient, topic: &str, key: &str, value: Option<&str>) -> i64 {
+    let (error, offset) = try_produce_to(client, topic, key, value).await;
+    assert_eq!(error, 0, "produce {key}");
+    offset
+}
+
+/// Produces one record in its own batch; returns the error code and offset.
+async fn try_produce_to(
+    client: &mut TestClient,
+    topic: &str,
+    key: &str,
+    value: Option<&str>,
+) -> (i16, i64) {
     let mut writer = BatchWriter::builder().build();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -111,8 +123,7 @@ async fn produce_to(client: &mut TestClient, topic: &str, key: &str, value: Opti
                 .with_records(Some(writer.finish().unwrap()))])]);
     let response = client.call(&request, 9).await;
     let partition = &response.responses[0].partition_responses[0];
-    assert_eq!(partition.error_code, 0, "produce {key}");
-    partition.base_offset
+    (partition.error_code, partition.base_offset)
 }
 
 /// Produces one record to the test topic.
@@ -400,7 +411,22 @@ async fn compaction_matches_apache_kafka() {
         .unwrap();
     let mut client = TestClient::connect(address).await;
     create_topic(&mut client, TOPIC, CONFIGS).await;
-    for (i, (key, value)) in dataset().iter().enumerate() {
+    let data = dataset();
+    // Kafka answers NOT_LEADER_OR_FOLLOWER until the new partition has
+    // its leader: the first record is retried until it is accepted.
+    let (key, value) = &data[0];
+    let first = eventually(
+        Duration::from_secs(30),
+        "Kafka to accept the first record",
+        async || {
+            let (error, offset) = try_produce_to(&mut client, TOPIC, key, value.as_deref()).await;
+            assert!(error == 0 || error == 6, "produce: error {error}");
+            (error == 0).then_some(offset)
+        },
+    )
+    .await;
+    assert_eq!(first, 0);
+    for (i, (key, value)) in data.iter().enumerate().skip(1) {
         assert_eq!(produce(&mut client, key, value.as_deref()).await, i as i64);
     }
     // Kafka cleans only sealed segments, and rolls (segment.ms) only on an

@@ -14,7 +14,9 @@
 use std::ops::Range;
 
 use durian_core::compression::{self, Compression};
-use durian_core::record::header::{BATCH_LENGTH_POS, CRC_POS, MAX_TIMESTAMP_POS, RECORD_COUNT_POS};
+use durian_core::record::header::{
+    BATCH_LENGTH_OVERHEAD, BATCH_LENGTH_POS, CRC_POS, MAX_TIMESTAMP_POS, RECORD_COUNT_POS,
+};
 use durian_core::record::varint::{get_varint, get_varlong};
 use durian_core::record::{compute_crc, BatchHeader, TimestampType, BATCH_HEADER_LEN};
 
@@ -137,7 +139,8 @@ impl Records {
         let mut out = batch.get(..BATCH_HEADER_LEN).unwrap_or_default().to_vec();
         compression::compress(header.compression(), &section, &mut out)
             .map_err(|e| corrupt(header, &e.to_string()))?;
-        let length = i32::try_from(out.len() - 12).map_err(|_| corrupt(header, "too long"))?;
+        let length = i32::try_from(out.len() - BATCH_LENGTH_OVERHEAD)
+            .map_err(|_| corrupt(header, "too long"))?;
         let count = i32::try_from(kept.len()).map_err(|_| corrupt(header, "too many records"))?;
         put(&mut out, BATCH_LENGTH_POS, &length.to_be_bytes());
         put(&mut out, RECORD_COUNT_POS, &count.to_be_bytes());

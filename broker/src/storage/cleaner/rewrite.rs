@@ -94,10 +94,13 @@ pub(super) fn add_to_map(
 
 /// What decides which records stay.
 pub(super) struct Rules<'a> {
+    /// Key → latest offset over the dirty section.
     pub map: &'a OffsetMap,
+    /// The aborted transactions, whose data batches go.
     pub aborted: &'a AbortedRanges,
     /// Tombstones in segments whose newest timestamp is below this go.
     pub delete_horizon: i64,
+    /// Most bytes one batch may decompress to.
     pub max_decompressed: usize,
 }
 
