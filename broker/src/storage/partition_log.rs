@@ -43,6 +43,10 @@ pub struct RecoveryHints {
     /// Log start offset (from `log-start-offset-checkpoint`), which
     /// DeleteRecords may have moved into the middle of a segment.
     pub log_start_offset: Option<i64>,
+    /// Where the log cleaner stopped (from `cleaner-offset-checkpoint`):
+    /// records below it were deduplicated. `None` counts the whole log as
+    /// dirty.
+    pub cleaner_offset: Option<i64>,
 }
 
 /// Outcome of an append.
@@ -181,7 +185,7 @@ impl PartitionLog {
             dir_status: Arc::new(LogDirStatus::new(dir)),
             unflushed_records: 0,
             first_unflushed_ms: None,
-            cleaner: CleanerState::default(),
+            cleaner: CleanerState::resumed(hints.cleaner_offset),
         };
         report.producer_state_rebuilt = !log.load_producer_state(now)?;
         log.remove_clean_marker()?;

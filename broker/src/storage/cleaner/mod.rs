@@ -73,8 +73,8 @@ pub struct CleanOutcome {
 /// A partition ((topic, partition)) a cleaner pass compacted, and how.
 pub type CleanedPartition = ((String, i32), CleanOutcome);
 
-/// The cleaner's memory of one partition (not persisted: after a restart
-/// the whole log counts as dirty once).
+/// The cleaner's memory of one partition (its first dirty offset is kept
+/// in the data directory's `cleaner-offset-checkpoint`).
 #[derive(Debug, Default)]
 pub(crate) struct CleanerState {
     /// Offset below which the log was deduplicated by an earlier pass.
@@ -87,6 +87,16 @@ pub(crate) struct CleanerState {
 struct Plan {
     first_dirty: i64,
     upper: i64,
+}
+
+impl CleanerState {
+    /// The state of a log opened with this first dirty offset, if known.
+    pub(crate) fn resumed(first_dirty_offset: Option<i64>) -> CleanerState {
+        CleanerState {
+            first_dirty_offset,
+            failed: None,
+        }
+    }
 }
 
 impl PartitionLog {
@@ -118,6 +128,12 @@ impl PartitionLog {
                 Err(e)
             }
         }
+    }
+
+    /// Where the cleaner stopped, for the checkpoint (`None` before the
+    /// first pass of a log never cleaned).
+    pub(crate) fn cleaner_offset(&self) -> Option<i64> {
+        self.cleaner.first_dirty_offset
     }
 
     /// Why cleaning this partition failed, if it did; the cleaner skips it.

@@ -467,3 +467,41 @@ fn storage_leftovers_of_an_uncommitted_swap_are_removed_on_open() {
     was.retain(|f| !f.starts_with(".clean"));
     assert_eq!(now, was);
 }
+
+#[test]
+fn storage_the_cleaner_checkpoint_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manager = crate::storage::LogManager::open(dir.path(), compacted()).expect("open");
+    let shared = manager
+        .create_partition("t", 0, uuid::Uuid::from_u128(7), compacted())
+        .expect("create");
+    let before = fill(&mut crate::storage::lock_log(&shared));
+    let cleaned = manager
+        .clean_all(SOON, &CleanerConfig::default())
+        .expect("clean");
+    assert_eq!(cleaned.len(), 1);
+    let upper = cleaned[0].1.cleaned_up_to;
+    let checkpoint = std::fs::read_to_string(dir.path().join("cleaner-offset-checkpoint"))
+        .expect("the cleaner checkpoint is written");
+    assert!(checkpoint.contains(&format!("t 0 {upper}")), "{checkpoint}");
+    manager.close_all().expect("close");
+    drop((shared, manager));
+    let manager = crate::storage::LogManager::open(dir.path(), compacted()).expect("reopen");
+    let shared = manager.get("t", 0).expect("the partition");
+    shared
+        .lock()
+        .expect("lock")
+        .set_config(compacted())
+        .expect("config");
+    // The cleaned part is not dirty again: nothing to do after the restart.
+    assert_eq!(
+        manager
+            .clean_all(SOON, &CleanerConfig::default())
+            .expect("clean"),
+        vec![]
+    );
+    assert_eq!(
+        read_all(&crate::storage::lock_log(&shared)),
+        expected(&before, upper)
+    );
+}
