@@ -34,7 +34,11 @@ const DOC_PATH: &str = "docs/CONFIG.md";
 /// refuses are named, and `restricted_topic_configs_match_the_prose` checks
 /// those claims.
 const TOPIC_CONFIG_MEANINGS: &[(&str, &str)] = &[
-    ("cleanup.policy", "How old data goes away. Only `delete` (by retention) is accepted: log compaction is not implemented, so `compact` is refused rather than silently ignored."),
+    ("cleanup.policy", "How old data goes away: `delete` (by retention), `compact` (the log cleaner keeps the latest record per key; retention deletes nothing) or `compact,delete` (both). Compacted topics refuse records without a key (INVALID_RECORD)."),
+    ("delete.retention.ms", "On compacted topics, a tombstone (null value) is kept until its segment's newest record is this old, so readers see the delete."),
+    ("min.cleanable.dirty.ratio", "On compacted topics, the cleaner runs once the not yet cleaned part of the sealed segments reaches this share of them (0 to 1)."),
+    ("min.compaction.lag.ms", "On compacted topics, segments holding a record younger than this are not cleaned yet."),
+    ("max.compaction.lag.ms", "On compacted topics, a segment this old is cleaned whatever the dirty ratio; the default never forces it."),
     ("compression.type", "Only `producer`: batches are stored exactly as the producer compressed them."),
     ("retention.ms", "Whole segments whose newest record is older than this are deleted; -1 keeps them forever."),
     ("retention.bytes", "The oldest segments are deleted while a partition is larger than this; -1 means no size limit."),
@@ -52,7 +56,7 @@ const TOPIC_CONFIG_MEANINGS: &[(&str, &str)] = &[
 /// The topic configs whose accepted values the prose above restricts:
 /// (name, an accepted value, a refused value).
 const RESTRICTED_TOPIC_CONFIGS: &[(&str, &str, &str)] = &[
-    ("cleanup.policy", "delete", "compact"),
+    ("cleanup.policy", "compact,delete", "remove"),
     ("compression.type", "producer", "zstd"),
     ("min.insync.replicas", "1", "2"),
 ];

@@ -106,6 +106,29 @@ impl BrokerHandle {
         faults
     }
 
+    /// Runs the log cleaner now over every partition whose `cleanup.policy`
+    /// includes `compact`, as the broker's maintenance task does every
+    /// 15 seconds (a hook
+    /// for tests and tools that cannot wait for it). Returns the partitions
+    /// cleaned and what each pass did; a partition that fails is logged and
+    /// skipped, as in the background pass.
+    pub async fn run_log_cleaner(
+        &self,
+    ) -> Result<Vec<crate::CleanedPartition>, crate::StorageError> {
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || {
+            state
+                .logs()
+                .clean_all(crate::clock::now_ms(), &crate::CleanerConfig::default())
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(crate::StorageError::InvalidConfig(format!(
+                "the log cleaner task failed: {e}"
+            )))
+        })
+    }
+
     /// Writes a transaction marker into `topic`-`partition` as the
     /// transaction coordinator would (WriteTxnMarkers), so a test can end
     /// transactions it wrote itself. Returns the marker's offset, or the

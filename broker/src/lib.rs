@@ -65,7 +65,10 @@ pub use server::resources::ResourceUsage;
 pub use server_properties::{
     parse_server_properties, read_server_properties, ServerProperty, SERVER_PROPERTIES,
 };
+pub use storage::{
+    CleanOutcome, CleanedPartition, CleanerConfig, CleanupPolicy, DirtyRatio, FlushPolicy,
+    LogConfig, StorageError, TxnMarker,
+};
 #[cfg(feature = "testing")]
 pub use storage::{FaultKind, FaultPoint, StorageFaults};
-pub use storage::{FlushPolicy, LogConfig, StorageError, TxnMarker};
 pub use txn::{TxnConfig, TxnLogError};

@@ -25,6 +25,8 @@ pub enum ConfigType {
     Int = 3,
     /// 64-bit integer.
     Long = 5,
+    /// Floating point number.
+    Double = 6,
     /// Comma-separated list.
     List = 7,
 }
@@ -45,11 +47,38 @@ const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef {
         name: "cleanup.policy",
         config_type: ConfigType::List,
-        default: |_| "delete".to_string(),
-        // Log compaction is not implemented; accepting `compact` would
-        // silently keep every record, so it is refused.
-        allowed: Some(&["delete"]),
-        applies_to_storage: false,
+        default: |c| c.cleanup_policy.name().to_string(),
+        // delete, compact or both: parsed by the storage settings.
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "delete.retention.ms",
+        config_type: ConfigType::Long,
+        default: |c| c.delete_retention_ms.to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "min.cleanable.dirty.ratio",
+        config_type: ConfigType::Double,
+        default: |c| c.min_cleanable_dirty_ratio.get().to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "min.compaction.lag.ms",
+        config_type: ConfigType::Long,
+        default: |c| c.min_compaction_lag_ms.to_string(),
+        allowed: None,
+        applies_to_storage: true,
+    },
+    TopicConfigDef {
+        name: "max.compaction.lag.ms",
+        config_type: ConfigType::Long,
+        default: |c| c.max_compaction_lag_ms.to_string(),
+        allowed: None,
+        applies_to_storage: true,
     },
     TopicConfigDef {
         name: "compression.type",
@@ -336,13 +365,58 @@ mod tests {
 
     #[test]
     fn unsupported_values_are_rejected_with_a_reason() {
-        let err = validate_topic_config("cleanup.policy", "compact")
+        let err = validate_topic_config("compression.type", "gzip")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("accepted: delete"), "{err}");
+        assert!(err.contains("accepted: producer"), "{err}");
         assert!(validate_topic_config("no.such.config", "1").is_err());
         assert!(validate_topic_config("retention.ms", "soon").is_err());
         assert!(validate_topic_config("retention.ms", "1\nx=y").is_err());
+    }
+
+    #[test]
+    fn compaction_configs_are_validated_and_described() {
+        for ok in ["compact", "delete", "compact,delete", "delete,compact"] {
+            validate_topic_config("cleanup.policy", ok).unwrap();
+        }
+        for bad in ["", "compact,compact", "remove"] {
+            assert!(
+                validate_topic_config("cleanup.policy", bad).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(validate_topic_config("min.cleanable.dirty.ratio", "1.5").is_err());
+        assert!(validate_topic_config("min.cleanable.dirty.ratio", "0.01").is_ok());
+        assert!(validate_topic_config("delete.retention.ms", "-1").is_err());
+        assert!(validate_topic_config("max.compaction.lag.ms", "0").is_err());
+        let overrides = map(&[
+            ("cleanup.policy", "delete,compact"),
+            ("min.compaction.lag.ms", "10"),
+            ("max.compaction.lag.ms", "5"),
+        ]);
+        let limits = TopicLimits {
+            socket_request_max_bytes: 100 << 20,
+        };
+        assert!(validate_topic_configs(&LogConfig::default(), &overrides, limits).is_err());
+        let config = log_config_for(
+            &LogConfig::default(),
+            &map(&[("cleanup.policy", "compact")]),
+        )
+        .unwrap();
+        assert!(config.cleanup_policy.compact && !config.cleanup_policy.delete);
+        let entries = describe_topic_configs(&LogConfig::default(), &BTreeMap::new());
+        let value = |name: &str| {
+            entries
+                .iter()
+                .find(|e| e.name == name)
+                .map(|e| e.value.clone())
+                .unwrap()
+        };
+        assert_eq!(value("cleanup.policy"), "delete");
+        assert_eq!(value("delete.retention.ms"), "86400000");
+        assert_eq!(value("min.cleanable.dirty.ratio"), "0.5");
+        assert_eq!(value("min.compaction.lag.ms"), "0");
+        assert_eq!(value("max.compaction.lag.ms"), i64::MAX.to_string());
     }
 
     #[test]

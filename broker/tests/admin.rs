@@ -239,13 +239,22 @@ async fn create_partitions_delete_and_validate_topics() {
         client.call(&create("bad name", 1, &[]), 4).await.topics[0].error_code,
         17
     );
+    // Compaction is implemented; an unknown policy is still INVALID_CONFIG.
     assert_eq!(
         client
-            .call(&create("c", 1, &[("cleanup.policy", "compact")]), 4)
+            .call(&create("c", 1, &[("cleanup.policy", "shred")]), 4)
             .await
             .topics[0]
             .error_code,
         40
+    );
+    assert_eq!(
+        client
+            .call(&create("c", 1, &[("cleanup.policy", "compact,delete")]), 4)
+            .await
+            .topics[0]
+            .error_code,
+        0
     );
     let rf3 = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
         .with_name(name("r"))

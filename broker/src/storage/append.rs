@@ -203,6 +203,9 @@ impl PartitionLog {
                 })?;
             validate_batch(bytes, self.config.max_message_bytes)?;
             check_client_batch(header)?;
+            if self.config.cleanup_policy.compact {
+                super::cleaner::check_keyed(bytes, header, &self.config)?;
+            }
         }
         scanned.into_whole_batches()
     }

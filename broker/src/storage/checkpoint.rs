@@ -25,6 +25,9 @@ use super::StorageError;
 pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
 /// Name of the log start offset checkpoint in the data directory.
 pub(crate) const LOG_START_OFFSET_FILE: &str = "log-start-offset-checkpoint";
+/// Name of the log cleaner's checkpoint (first dirty offset of each
+/// compacted log) in the data directory.
+pub(crate) const CLEANER_OFFSET_FILE: &str = "cleaner-offset-checkpoint";
 
 /// The only checkpoint format version.
 const VERSION: u32 = 0;

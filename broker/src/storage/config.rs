@@ -66,7 +66,120 @@ pub struct LogConfig {
     /// checked with retention; its next batch is then accepted with any
     /// sequence, as for an unknown producer.
     pub producer_id_expiration_ms: i64,
+    /// `cleanup.policy`: what happens to old records (default delete only).
+    pub cleanup_policy: CleanupPolicy,
+    /// Keep a tombstone (a keyed record with a null value) this long after
+    /// the newest timestamp of its segment before the cleaner may drop it
+    /// (`delete.retention.ms`, default 1 day).
+    pub delete_retention_ms: i64,
+    /// Clean a compacted log once dirty bytes / all bytes reach this
+    /// (`min.cleanable.dirty.ratio`, default 0.5).
+    pub min_cleanable_dirty_ratio: DirtyRatio,
+    /// Never clean a segment whose newest record is younger than this
+    /// (`min.compaction.lag.ms`, default 0).
+    pub min_compaction_lag_ms: i64,
+    /// Clean regardless of the dirty ratio once the oldest dirty segment's
+    /// newest record is this old (`max.compaction.lag.ms`, default
+    /// `Long.MAX_VALUE`: never forced).
+    pub max_compaction_lag_ms: i64,
 }
+
+/// `cleanup.policy`: delete old segments, compact the log by key, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanupPolicy {
+    /// `delete`: retention.ms / retention.bytes delete old segments.
+    pub delete: bool,
+    /// `compact`: the log cleaner keeps the latest record per key.
+    pub compact: bool,
+}
+
+impl Default for CleanupPolicy {
+    fn default() -> Self {
+        CleanupPolicy {
+            delete: true,
+            compact: false,
+        }
+    }
+}
+
+impl CleanupPolicy {
+    /// Parses Kafka's comma-separated list (`delete`, `compact`, or both
+    /// in either order; each at most once).
+    pub fn parse(value: &str) -> Result<CleanupPolicy, StorageError> {
+        let mut policy = CleanupPolicy {
+            delete: false,
+            compact: false,
+        };
+        for item in value.split(',').map(str::trim) {
+            let slot = match item {
+                "delete" => &mut policy.delete,
+                "compact" => &mut policy.compact,
+                _ => {
+                    return Err(bad_value(
+                        "cleanup.policy",
+                        value,
+                        "delete, compact or compact,delete",
+                    ))
+                }
+            };
+            if *slot {
+                return Err(bad_value(
+                    "cleanup.policy",
+                    value,
+                    "each policy at most once",
+                ));
+            }
+            *slot = true;
+        }
+        Ok(policy)
+    }
+
+    /// Kafka's spelling of the policy, as DescribeConfigs shows it.
+    pub fn name(&self) -> &'static str {
+        match (self.compact, self.delete) {
+            (true, true) => "compact,delete",
+            (true, false) => "compact",
+            _ => "delete",
+        }
+    }
+}
+
+/// A ratio in `[0, 1]` (`min.cleanable.dirty.ratio`); compared by value so
+/// [`LogConfig`] stays `Eq`.
+#[derive(Debug, Clone, Copy)]
+pub struct DirtyRatio(f64);
+
+impl DirtyRatio {
+    /// The ratio, or an error outside `[0, 1]` (NaN included).
+    pub fn new(ratio: f64) -> Result<DirtyRatio, StorageError> {
+        if (0.0..=1.0).contains(&ratio) {
+            Ok(DirtyRatio(ratio))
+        } else {
+            Err(StorageError::InvalidConfig(format!(
+                "min.cleanable.dirty.ratio = {ratio} must be between 0 and 1"
+            )))
+        }
+    }
+
+    /// The ratio as a number.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl Default for DirtyRatio {
+    fn default() -> Self {
+        DirtyRatio(0.5)
+    }
+}
+
+impl PartialEq for DirtyRatio {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for DirtyRatio {}
 
 /// Kafka's smallest `segment.bytes` for a topic (1 MiB). Only the property
 /// names ([`LogConfig::set`]) enforce it; the struct itself accepts down to
@@ -99,6 +212,11 @@ impl Default for LogConfig {
             flush_messages: None,
             flush_ms: None,
             producer_id_expiration_ms: 86_400_000,
+            cleanup_policy: CleanupPolicy::default(),
+            delete_retention_ms: 86_400_000,
+            min_cleanable_dirty_ratio: DirtyRatio::default(),
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -130,6 +248,23 @@ impl LogConfig {
                 "max.message.bytes must be positive".to_string(),
             ));
         }
+        if self.delete_retention_ms < 0 || self.min_compaction_lag_ms < 0 {
+            return Err(StorageError::InvalidConfig(
+                "delete.retention.ms and min.compaction.lag.ms must not be negative".to_string(),
+            ));
+        }
+        if self.max_compaction_lag_ms < 1 {
+            return Err(StorageError::InvalidConfig(
+                "max.compaction.lag.ms must be at least 1".to_string(),
+            ));
+        }
+        // Kafka refuses the same conflict.
+        if self.min_compaction_lag_ms > self.max_compaction_lag_ms {
+            return Err(StorageError::InvalidConfig(format!(
+                "min.compaction.lag.ms = {} exceeds max.compaction.lag.ms = {}",
+                self.min_compaction_lag_ms, self.max_compaction_lag_ms
+            )));
+        }
         Ok(())
     }
 
@@ -140,7 +275,9 @@ impl LogConfig {
     /// `retention.bytes`, `index.interval.bytes`, `segment.index.bytes`,
     /// `max.message.bytes`, `flush.messages` (1 = fsync every append, N =
     /// fsync every N records, `Long.MAX_VALUE` = never), `flush.ms`,
-    /// `message.timestamp.type`. Unknown names and unparsable values are
+    /// `message.timestamp.type`, `cleanup.policy`, `delete.retention.ms`,
+    /// `min.cleanable.dirty.ratio`, `min.compaction.lag.ms`,
+    /// `max.compaction.lag.ms`. Unknown names and unparsable values are
     /// errors, never ignored; values below Kafka's minimum
     /// (`segment.bytes` 1 MiB, `segment.ms` 1, `flush.messages` 1,
     /// `flush.ms` 0, and durian's `segment.index.bytes` 12, above Kafka's 4:
@@ -177,6 +314,13 @@ impl LogConfig {
                 let ms: i64 = parse(name, value)?;
                 self.flush_ms = (ms < i64::MAX).then_some(ms);
             }
+            "cleanup.policy" => self.cleanup_policy = CleanupPolicy::parse(value)?,
+            "delete.retention.ms" => self.delete_retention_ms = parse(name, value)?,
+            "min.cleanable.dirty.ratio" => {
+                self.min_cleanable_dirty_ratio = DirtyRatio::new(parse(name, value)?)?
+            }
+            "min.compaction.lag.ms" => self.min_compaction_lag_ms = parse(name, value)?,
+            "max.compaction.lag.ms" => self.max_compaction_lag_ms = parse(name, value)?,
             "message.timestamp.type" => {
                 self.message_timestamp_type = match value {
                     "CreateTime" => TimestampType::CreateTime,

@@ -35,6 +35,15 @@ pub enum FaultPoint {
     /// The append of committed offsets to the group coordinator's
     /// `offsets.log`.
     OffsetsCommit,
+    /// The log cleaner finishing a cleaned segment's `.cleaned` files
+    /// (before their fsync).
+    CleanerWrite,
+    /// The log cleaner renaming the cleaned log to `.swap`, the commit
+    /// point (its index files were renamed already).
+    CleanerSwap,
+    /// The log cleaner renaming the `.swap` log over the old one (its index
+    /// files were replaced already).
+    CleanerReplace,
 }
 
 /// The error an injected fault returns.
@@ -62,7 +71,7 @@ impl FaultKind {
 }
 
 #[cfg(any(test, feature = "testing"))]
-const POINTS: usize = 6;
+const POINTS: usize = 9;
 
 #[cfg(any(test, feature = "testing"))]
 fn slot(point: FaultPoint) -> usize {
@@ -73,6 +82,9 @@ fn slot(point: FaultPoint) -> usize {
         FaultPoint::Fsync => 3,
         FaultPoint::Checkpoint => 4,
         FaultPoint::OffsetsCommit => 5,
+        FaultPoint::CleanerWrite => 6,
+        FaultPoint::CleanerSwap => 7,
+        FaultPoint::CleanerReplace => 8,
     }
 }
 

@@ -19,13 +19,18 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use uuid::Uuid;
 
-use super::checkpoint::{self, Offsets, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
+use super::checkpoint::{
+    self, Offsets, CLEANER_OFFSET_FILE, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE,
+};
 use super::dir_status::LogDirStatus;
 use super::faults::{FaultPoint, Faults};
 use super::layout::{
     parse_partition_dir, partition_dir_name, validate_topic_name, DELETE_DIR_SUFFIX,
 };
-use super::{partition_metadata, LogConfig, PartitionLog, RecoveryHints, StorageError};
+use super::{
+    partition_metadata, CleanedPartition, CleanerConfig, LogConfig, PartitionLog, RecoveryHints,
+    StorageError,
+};
 use crate::clock::now_ms;
 
 /// A shared handle to one partition log.
@@ -73,6 +78,7 @@ impl LogManager {
         fs::create_dir_all(data_dir).map_err(|e| StorageError::io(data_dir, e))?;
         let recovery_points = read_checkpoint(&data_dir.join(RECOVERY_POINT_FILE));
         let log_starts = read_checkpoint(&data_dir.join(LOG_START_OFFSET_FILE));
+        let cleaner_offsets = read_checkpoint(&data_dir.join(CLEANER_OFFSET_FILE));
         let status = Arc::new(LogDirStatus::new(data_dir));
         let mut logs = HashMap::new();
         let mut topic_ids = HashMap::new();
@@ -95,6 +101,7 @@ impl LogManager {
             let hints = RecoveryHints {
                 recovery_point: recovery_points.get(&key).copied(),
                 log_start_offset: log_starts.get(&key).copied(),
+                cleaner_offset: cleaner_offsets.get(&key).copied(),
             };
             let mut log = PartitionLog::open_with(&path, default_config.clone(), hints)?;
             log.share_dir_status(status.clone());
@@ -253,8 +260,8 @@ impl LogManager {
         self.checkpoint()
     }
 
-    /// Writes the recovery-point and log-start-offset checkpoints of every
-    /// log. Call it periodically and after DeleteRecords so a crash keeps
+    /// Writes the recovery-point, log-start-offset and cleaner-offset
+    /// checkpoints of every log. Call it periodically and after DeleteRecords so a crash keeps
     /// moved log start offsets and recovery skips flushed segments.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         let _guard = lock(&self.checkpoint_lock);
@@ -268,13 +275,18 @@ impl LogManager {
             .map_err(|e| StorageError::io(self.data_dir.join(RECOVERY_POINT_FILE), e))?;
         let mut recovery_points = Offsets::new();
         let mut log_starts = Offsets::new();
+        let mut cleaner_offsets = Offsets::new();
         for (key, log) in self.snapshot_logs() {
             let log = lock(&log);
             recovery_points.insert(key.clone(), log.recovery_point());
+            if let Some(offset) = log.cleaner_offset() {
+                cleaner_offsets.insert(key.clone(), offset);
+            }
             log_starts.insert(key, log.log_start_offset());
         }
         checkpoint::write(&self.data_dir.join(RECOVERY_POINT_FILE), &recovery_points)?;
-        checkpoint::write(&self.data_dir.join(LOG_START_OFFSET_FILE), &log_starts)
+        checkpoint::write(&self.data_dir.join(LOG_START_OFFSET_FILE), &log_starts)?;
+        checkpoint::write(&self.data_dir.join(CLEANER_OFFSET_FILE), &cleaner_offsets)
     }
 
     /// Flushes every log to disk, then checkpoints.
@@ -312,6 +324,39 @@ impl LogManager {
             self.checkpoint()?;
         }
         Ok(deleted)
+    }
+
+    /// Runs the log cleaner over every log whose `cleanup.policy` includes
+    /// `compact` (see [`PartitionLog::clean`]). A partition that fails is
+    /// logged once and skipped by later passes; the others go on. Returns
+    /// the partitions cleaned and what each pass did.
+    pub fn clean_all(
+        &self,
+        now_ms: i64,
+        cleaner: &CleanerConfig,
+    ) -> Result<Vec<CleanedPartition>, StorageError> {
+        self.status.check()?;
+        let mut cleaned = Vec::new();
+        for (key, log) in self.snapshot_logs() {
+            match lock(&log).clean(now_ms, cleaner) {
+                Ok(Some(outcome)) => cleaned.push((key, outcome)),
+                Ok(None) => {}
+                Err(e) => {
+                    // A failed directory fails everything after it.
+                    self.status.check()?;
+                    tracing::error!(topic = %key.0, partition = key.1, error = %e,
+                        "log cleaner failed; the partition is skipped until its configs change");
+                }
+            }
+        }
+        // Remember where cleaning stopped, so a restart does not re-read
+        // the cleaned part (a failed write keeps the previous checkpoint).
+        if !cleaned.is_empty() {
+            if let Err(e) = self.checkpoint() {
+                tracing::warn!(error = %e, "could not write the cleaner checkpoint");
+            }
+        }
+        Ok(cleaned)
     }
 
     /// Flushes every log, marks each clean and writes the checkpoints, so

@@ -15,6 +15,7 @@
 mod append;
 mod batch_io;
 mod checkpoint;
+mod cleaner;
 mod config;
 mod dir_status;
 mod error;
@@ -38,7 +39,8 @@ mod txn_index;
 #[cfg(test)]
 mod tests;
 
-pub use config::{FlushPolicy, LogConfig};
+pub use cleaner::{CleanOutcome, CleanedPartition, CleanerConfig};
+pub use config::{CleanupPolicy, DirtyRatio, FlushPolicy, LogConfig};
 pub use error::StorageError;
 pub use faults::FaultPoint;
 pub(crate) use faults::Faults;

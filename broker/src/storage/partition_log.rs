@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::checkpoint::{sync_dir, write_atomically};
+use super::cleaner::CleanerState;
 use super::dir_status::LogDirStatus;
 use super::faults::Faults;
 use super::layout::{CLEAN_SHUTDOWN_FILE, PRODUCER_SNAPSHOT_FILE};
@@ -42,6 +43,10 @@ pub struct RecoveryHints {
     /// Log start offset (from `log-start-offset-checkpoint`), which
     /// DeleteRecords may have moved into the middle of a segment.
     pub log_start_offset: Option<i64>,
+    /// Where the log cleaner stopped (from `cleaner-offset-checkpoint`):
+    /// records below it were deduplicated. `None` counts the whole log as
+    /// dirty.
+    pub cleaner_offset: Option<i64>,
 }
 
 /// Outcome of an append.
@@ -103,6 +108,8 @@ pub struct PartitionLog {
     pub(super) unflushed_records: u64,
     /// Broker time of the oldest append since the last fsync (for `flush.ms`).
     pub(super) first_unflushed_ms: Option<i64>,
+    /// What the log cleaner remembers (compacted topics).
+    pub(super) cleaner: CleanerState,
 }
 
 impl PartitionLog {
@@ -178,6 +185,7 @@ impl PartitionLog {
             dir_status: Arc::new(LogDirStatus::new(dir)),
             unflushed_records: 0,
             first_unflushed_ms: None,
+            cleaner: CleanerState::resumed(hints.cleaner_offset),
         };
         report.producer_state_rebuilt = !log.load_producer_state(now)?;
         log.remove_clean_marker()?;
@@ -406,6 +414,9 @@ impl PartitionLog {
     /// next append, roll and retention pass.
     pub fn set_config(&mut self, config: LogConfig) -> Result<(), StorageError> {
         config.validate()?;
+        if config != self.config {
+            self.reset_cleaner_failure();
+        }
         self.config = config;
         Ok(())
     }

@@ -135,6 +135,9 @@ pub(crate) fn load_segments(
     recovery_point: i64,
     now_ms: i64,
 ) -> Result<LoadedSegments, StorageError> {
+    // A log cleaner swap interrupted by a crash is finished (or discarded)
+    // before the segments are listed.
+    let swaps = super::cleaner::swap::finish_swaps(dir)?;
     let bases = list_segments(dir)?;
     let first_to_recover = if clean_shutdown {
         bases.len()
@@ -148,6 +151,11 @@ pub(crate) fn load_segments(
         clean_shutdown,
         ..OpenReport::default()
     };
+    if swaps > 0 {
+        report
+            .problems
+            .push(format!("finished {swaps} interrupted log cleaner swap(s)"));
+    }
     let mut segments = BTreeMap::new();
     let mut previous_end: Option<i64> = None;
     // Segments after a cut are set aside, never deleted: those below the

@@ -43,6 +43,11 @@ impl PartitionLog {
         self.producers
             .remove_expired(now_ms, self.config.producer_id_expiration_ms);
         let mut deleted = 0;
+        // Only `cleanup.policy=delete` (alone or with compact) deletes by age
+        // and size; a compact-only log keeps every key's latest record.
+        if !self.config.cleanup_policy.delete {
+            return Ok(0);
+        }
         if let Some(retention_ms) = self.config.retention_ms {
             let horizon = now_ms.saturating_sub(retention_ms);
             deleted += self.delete_segments_while(|segment| {

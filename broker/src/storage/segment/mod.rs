@@ -101,7 +101,25 @@ impl Segment {
         config: &LogConfig,
         now_ms: i64,
     ) -> Result<Segment, StorageError> {
-        let log_path = segment_file(dir, base_offset, LOG_SUFFIX);
+        Self::create_named(dir, base_offset, config, now_ms, "")
+    }
+
+    /// Creates an empty segment whose four files carry `extra` after their
+    /// usual names (the log cleaner writes `<name>.cleaned` files, which a
+    /// log never lists as segments).
+    pub(crate) fn create_named(
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+        extra: &str,
+    ) -> Result<Segment, StorageError> {
+        let path = |suffix: &str| {
+            let mut name = segment_file(dir, base_offset, suffix).into_os_string();
+            name.push(extra);
+            PathBuf::from(name)
+        };
+        let log_path = path(LOG_SUFFIX);
         let log = OpenOptions::new()
             .read(true)
             .write(true)
@@ -110,17 +128,16 @@ impl Segment {
             .open(&log_path)
             .map_err(|e| StorageError::io(&log_path, e))?;
         let offset_index = OffsetIndex::create(
-            &segment_file(dir, base_offset, INDEX_SUFFIX),
+            &path(INDEX_SUFFIX),
             base_offset,
             config.max_offset_index_entries(),
         )?;
         let time_index = TimeIndex::create(
-            &segment_file(dir, base_offset, TIME_INDEX_SUFFIX),
+            &path(TIME_INDEX_SUFFIX),
             base_offset,
             config.max_time_index_entries(),
         )?;
-        let txn_index =
-            TxnIndex::create(&segment_file(dir, base_offset, TXN_INDEX_SUFFIX), config)?;
+        let txn_index = TxnIndex::create(&path(TXN_INDEX_SUFFIX), config)?;
         Ok(Segment {
             base_offset,
             log_path,
@@ -303,6 +320,11 @@ impl Segment {
                 }
             }
         }
+    }
+
+    /// Whether an index write failed (the index files are incomplete).
+    pub(crate) fn indexes_dirty(&self) -> bool {
+        self.index_dirty
     }
 
     /// Finds the first batch whose last offset is `>= offset`, as (position,

@@ -2,6 +2,7 @@
 //! the files it writes). Run them with `cargo test -p durian-broker storage`.
 
 mod append_read;
+mod compaction;
 mod faults;
 mod flush;
 mod fuzz;

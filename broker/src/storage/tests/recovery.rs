@@ -206,6 +206,7 @@ fn storage_unclean_shutdown_validates_from_the_recovery_point() {
     let hints = crate::storage::RecoveryHints {
         recovery_point: Some(recovery_point),
         log_start_offset: None,
+        cleaner_offset: None,
     };
     let mut log = PartitionLog::open_with(dir.path(), small_config(), hints).expect("open");
     assert_eq!(
