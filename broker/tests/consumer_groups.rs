@@ -270,3 +270,35 @@ async fn the_consumer_protocol_can_be_switched_off() {
     assert_eq!(refused.error_code, UNSUPPORTED_VERSION);
     off.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn after_a_restart_members_rejoin_and_epochs_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        Broker::builder()
+            .data_dir(dir.path())
+            .listen("127.0.0.1:0")
+            .start()
+    };
+    let broker = start().await.unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    create_topic(&mut client, "events", 2).await;
+    client.call(&join("member-a", "events"), 1).await;
+    let b = client.call(&join("member-b", "events"), 1).await;
+    assert_eq!(b.member_epoch, 2);
+    let committed = client.call(&commit("member-b", 2, "events"), 9).await;
+    assert_eq!(committed.topics[0].partitions[0].error_code, NONE);
+    broker.shutdown().await.unwrap();
+
+    // Membership is not persisted: the old member is unknown and rejoins; the group
+    // epoch goes on from the one stored with the commit.
+    let broker = start().await.unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let stale = client.call(&beat("member-b", 2, None), 1).await;
+    assert_eq!(stale.error_code, UNKNOWN_MEMBER_ID);
+    let rejoined = client.call(&join("member-b", "events"), 1).await;
+    assert_eq!(rejoined.error_code, NONE, "{:?}", rejoined.error_message);
+    assert_eq!(rejoined.member_epoch, 3);
+    assert_eq!(assigned(&rejoined).map(|o| count(&o)), Some(2));
+    broker.shutdown().await.unwrap();
+}

@@ -208,12 +208,18 @@ impl GroupCoordinator {
             }
         }
         if let Some(protocol_type) = group.protocol_type.clone() {
-            let current = Some((protocol_type.clone(), group.generation));
+            // A consumer-protocol group persists its group epoch in the generation's place,
+            // so after a restart its epochs go on from there.
+            let generation = match group.kind {
+                GroupKind::Classic => group.generation,
+                GroupKind::Consumer => group.consumer.group_epoch,
+            };
+            let current = Some((protocol_type.clone(), generation));
             if !records.is_empty() && self.shared.store.meta(&group_id) != current {
                 records.push(LogRecord::GroupMeta {
                     group: group_id.clone(),
                     protocol_type,
-                    generation: group.generation,
+                    generation,
                 });
             }
         }
