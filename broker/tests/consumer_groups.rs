@@ -17,10 +17,11 @@ use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest,
     ConsumerGroupHeartbeatResponse, CreateTopicsRequest, DescribeGroupsRequest, GroupId,
-    JoinGroupRequest, ListGroupsRequest, OffsetCommitRequest, TopicName,
+    JoinGroupRequest, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
@@ -146,6 +147,26 @@ async fn two_members_share_partitions_only_after_revocation() {
     assert_eq!(stale.topics[0].partitions[0].error_code, STALE_MEMBER_EPOCH);
     let fresh = client.call(&commit("member-a", 1, "events"), 9).await;
     assert_eq!(fresh.topics[0].partitions[0].error_code, NONE);
+    let old_version = client.call(&commit("member-a", 1, "events"), 8).await;
+    assert_eq!(
+        old_version.topics[0].partitions[0].error_code,
+        UNSUPPORTED_VERSION
+    );
+    let fetch = |epoch: i32| {
+        OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(text("g")))
+            .with_member_id(Some(text("member-a")))
+            .with_member_epoch(epoch)
+            .with_topics(None)])
+    };
+    let stale = client.call(&fetch(0), 9).await;
+    assert_eq!(stale.groups[0].error_code, STALE_MEMBER_EPOCH);
+    let fetched = client.call(&fetch(1), 9).await;
+    assert_eq!(fetched.groups[0].error_code, NONE);
+    assert_eq!(
+        fetched.groups[0].topics[0].partitions[0].committed_offset,
+        5
+    );
 
     // a acknowledges; then b receives the other two.
     let a = client.call(&beat("member-a", 1, Some(&a_kept)), 1).await;

@@ -120,10 +120,10 @@ impl ConsumerGroup {
         now: Instant,
         new_id: impl FnOnce() -> String,
     ) -> Result<HeartbeatReply, HeartbeatFailure> {
-        if p.member_epoch == LEAVE_EPOCH || p.member_epoch == STATIC_LEAVE_EPOCH {
-            return self.leave(&p, catalog);
-        }
         let session = self.config.consumer_session_timeout;
+        if p.member_epoch == LEAVE_EPOCH || p.member_epoch == STATIC_LEAVE_EPOCH {
+            return self.leave(&p, catalog, now + session);
+        }
         let (mut member, mut changed) = self.member_for(&p, now, session, new_id)?;
         if let Some(names) = &p.subscribed_topic_names {
             let names: BTreeSet<String> = names.iter().cloned().collect();
@@ -283,6 +283,7 @@ impl ConsumerGroup {
         &mut self,
         p: &HeartbeatParams,
         catalog: &TopicsMeta,
+        away_until: Instant,
     ) -> Result<HeartbeatReply, HeartbeatFailure> {
         let member = match p.instance_id.as_deref() {
             // Kafka finds a leaving static member by its instance id.
@@ -304,7 +305,9 @@ impl ConsumerGroup {
         let id = member.id.clone();
         if p.member_epoch == STATIC_LEAVE_EPOCH {
             if let Some(member) = self.members.get_mut(&id) {
+                // Its assignment is kept for one session timeout from now.
                 member.reconciliation.epoch = STATIC_LEAVE_EPOCH;
+                member.session_deadline = away_until;
             }
         } else {
             self.members.remove(&id);

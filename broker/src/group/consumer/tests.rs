@@ -417,3 +417,24 @@ fn regex_subscriptions_follow_the_catalog_and_the_size_limit_holds() {
         ResponseError::GroupMaxSizeReached
     );
 }
+
+#[test]
+fn a_static_member_away_is_removed_one_session_after_it_left() {
+    let now = Instant::now();
+    let mut g = group();
+    let mut join = join_params("s1", &["orders"]);
+    join.instance_id = Some("instance".into());
+    beat(&mut g, join, now);
+    let left_at = now + Duration::from_secs(30);
+    let mut away = beat_params("s1", -2, None);
+    away.instance_id = Some("instance".into());
+    beat(&mut g, away, left_at);
+    let session = GroupConfig::default().consumer_session_timeout;
+    assert_eq!(g.next_deadline(), Some(left_at + session));
+    assert_eq!(
+        g.on_timer("g", left_at + session - Duration::from_millis(1)),
+        0
+    );
+    assert_eq!(g.on_timer("g", left_at + session), 1);
+    assert!(g.members.is_empty());
+}
