@@ -2,7 +2,8 @@
 
 The reference client: KafkaProducer (idempotent, every codec; transactions with a
 read_committed KafkaConsumer),
-KafkaConsumer (a classic group of two with commits; the KIP-848 protocol),
+KafkaConsumer (a classic group of two with commits; a KIP-848 group of two,
+and the KIP-848 protocol refused when the broker switches it off),
 the Admin client (and the APIs durian does not serve), and Kafka's own
 tools (perf, console, topics, ACLs, consumer groups, configs, API
 versions, cluster id, delete records, offsets). The client side runs as JVMs
@@ -16,7 +17,8 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import unique_name
+from conftest import peer_missing, unique_name
+from durian_broker import DurianBroker, durian_binary
 from java_runner import Java, lines_of
 from stored_batches import assert_idempotent_batches, assert_stored_codec
 
@@ -196,8 +198,65 @@ def test_group_of_two_reads_each_record_once(java, broker, assignor, mode):
     assert ["C"] in lines_of(out, "closed")
 
 
-def test_consumer_group_protocol_is_refused_clearly(java, broker):
-    """durian serves only the classic group protocol (no KIP-848)."""
+@pytest.fixture
+def classic_only_broker(tmp_path):
+    """A durian broker started with group.coordinator.rebalance.protocols=classic."""
+    binary = durian_binary()
+    if not binary.is_file():
+        peer_missing(f"the durian binary ({binary})",
+                     "build it with `cargo build -p durian-cli --bin durian`")
+    instance = DurianBroker(tmp_path / "data", binary=binary, extra_args=[
+        "--set", "group.coordinator.rebalance.protocols=classic"])
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+def test_consumer_protocol_group_of_two_shares_reads_and_hands_over(java, broker):
+    """KafkaConsumer with group.protocol=consumer (KIP-848): two members split
+    the partitions (broker-side assignment, revocation before assignment),
+    each record is read exactly once, commits land, and when A leaves, B
+    takes every partition over and reads on from the commits."""
+    topic, group = unique_name("java-848"), unique_name("java-848-g")
+    partitions, records, extra = 4, 400, 40
+    out = java.scenario("consumer-group", broker.bootstrap, topic, group,
+                        str(partitions), str(records), str(extra), timeout=240)
+    assert not lines_of(out, "error"), out
+    assigned = lines_of(out, "assigned")
+    # A first owned everything alone; later both held a share at once.
+    assert ["A", "0,1,2,3"] in assigned, assigned
+    assert any(m == "B" and p for m, *rest in assigned for p in rest), assigned
+    reads = lines_of(out, "read")
+    first = [r for r in reads if r[3].startswith("g")]
+    # Exactly once: every value read one time, by one of the two members.
+    assert sorted(r[3] for r in first) == sorted(f"g{i}" for i in range(records))
+    assert {r[0] for r in first} == {"A", "B"}, "both members read"
+    for _member, partition, offset, got in first:
+        i = int(got[1:])
+        assert (int(partition), int(offset)) == (i % partitions, i // partitions), got
+    described = lines_of(out, "described")
+    assert described == [["Stable", "Consumer", "2"]], out
+    assert ["A"] in lines_of(out, "closed")
+    assert lines_of(out, "takeover") == [["0,1,2,3"]]
+    # B reads on from the commits: only the new values, each once.
+    second = [r for r in reads if r[3].startswith("x")]
+    assert sorted(r[3] for r in second) == sorted(f"x{i}" for i in range(extra))
+    assert {r[0] for r in second} == {"B"}
+    per_partition = records // partitions
+    for _member, partition, offset, got in second:
+        i = int(got[1:])
+        assert (int(partition), int(offset)) == (
+            i % partitions, per_partition + i // partitions), got
+    committed = {int(p): int(o) for p, o in lines_of(out, "committed")}
+    assert committed == {p: per_partition + extra // partitions
+                         for p in range(partitions)}, committed
+
+
+def test_consumer_group_protocol_is_refused_clearly(java, classic_only_broker):
+    """With the consumer protocol switched off, the client says so."""
+    broker = classic_only_broker
     out = java.scenario("consumer-protocol", broker.bootstrap,
                         unique_name("java-848"), unique_name("java-848-g"))
     errors = [" ".join(line) for line in lines_of(out, "error")]
@@ -498,9 +557,10 @@ def test_configs_api_versions_cluster_id_and_delete_records_tools(java, broker, 
                 "DescribeConfigs", "IncrementalAlterConfigs", "DescribeCluster",
                 "DescribeAcls", "CreateAcls", "DeleteAcls", "AddPartitionsToTxn",
                 "AddOffsetsToTxn", "EndTxn", "TxnOffsetCommit", "WriteTxnMarkers",
-                "DescribeProducers", "DescribeTransactions", "ListTransactions"):
+                "DescribeProducers", "DescribeTransactions", "ListTransactions",
+                "ConsumerGroupHeartbeat", "ConsumerGroupDescribe"):
         assert "[usable: " in apis.get(api, ""), (api, apis.get(api))
-    for api in ("ConsumerGroupHeartbeat", "DescribeLogDirs"):
+    for api in ("DescribeLogDirs",):
         assert apis.get(api) == "UNSUPPORTED", (api, apis.get(api))
 
     # kafka-cluster cluster-id.

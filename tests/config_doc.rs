@@ -295,6 +295,10 @@ fn group_settings(out: &mut String) {
         offset_metadata_max_bytes,
         fsync_offset_log,
         offset_log_compaction_min_dead,
+        consumer_protocol,
+        consumer_heartbeat_interval,
+        consumer_session_timeout,
+        consumer_max_size,
     } = GroupConfig::default();
     let set_by = "`.group_config(GroupConfig { .. })`";
     let rows = [
@@ -306,6 +310,10 @@ fn group_settings(out: &mut String) {
         BrokerRow { name: "offset.metadata.max.bytes", set_by, default: offset_metadata_max_bytes.to_string(), meaning: "Longer commit metadata is refused with OFFSET_METADATA_TOO_LARGE." },
         BrokerRow { name: "(durian) offset log fsync", set_by, default: fsync_offset_log.to_string(), meaning: "Whether each offset commit is fsynced before it is acknowledged." },
         BrokerRow { name: "(durian) offset log compaction", set_by, default: offset_log_compaction_min_dead.to_string(), meaning: "The offset log is rewritten to its live records once it holds at least this many superseded ones, and more superseded than live." },
+        BrokerRow { name: "group.coordinator.rebalance.protocols", set_by, default: if consumer_protocol { "classic,consumer" } else { "classic" }.to_owned(), meaning: "With `consumer`, the KIP-848 consumer group protocol (ConsumerGroupHeartbeat, ConsumerGroupDescribe) is served and advertised." },
+        BrokerRow { name: "group.consumer.heartbeat.interval.ms", set_by, default: millis(consumer_heartbeat_interval), meaning: "The heartbeat interval consumer-protocol members are told to keep." },
+        BrokerRow { name: "group.consumer.session.timeout.ms", set_by, default: millis(consumer_session_timeout), meaning: "A consumer-protocol member that has not heartbeat for this long is removed and its partitions reassigned." },
+        BrokerRow { name: "group.consumer.max.size", set_by, default: consumer_max_size.to_string(), meaning: "Joining a consumer-protocol group of this many members is refused with GROUP_MAX_SIZE_REACHED." },
     ];
     out.push_str("### Group coordinator\n\n");
     broker_table(out, &rows);

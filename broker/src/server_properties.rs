@@ -56,6 +56,10 @@ pub const SERVER_PROPERTIES: &[ServerProperty] = &[
     property("group.initial.rebalance.delay.ms", "200", "How long a new group waits for more members before its first rebalance (Kafka's default is 3000)."),
     property("group.min.session.timeout.ms", "6000", "Smallest session timeout a member may ask for."),
     property("group.max.session.timeout.ms", "1800000", "Largest session timeout a member may ask for."),
+    property("group.coordinator.rebalance.protocols", "classic,consumer", "Group protocols served: `classic` (always) and `consumer` (KIP-848: ConsumerGroupHeartbeat and ConsumerGroupDescribe, advertised only when listed)."),
+    property("group.consumer.heartbeat.interval.ms", "5000", "How often consumer-protocol members are told to heartbeat."),
+    property("group.consumer.session.timeout.ms", "45000", "A consumer-protocol member that has not heartbeat for this long is removed."),
+    property("group.consumer.max.size", "2147483647", "Most members of one consumer-protocol group (GROUP_MAX_SIZE_REACHED beyond)."),
     property("offsets.retention.minutes", "10080", "Committed offsets of a group without members are removed this long after it emptied."),
     property("offsets.retention.check.interval.ms", "600000", "How often expired offsets are removed."),
     property("offset.metadata.max.bytes", "4096", "Longest metadata string of a committed offset."),
@@ -216,6 +220,18 @@ pub(crate) fn set_group_property(
         "offset.metadata.max.bytes" => {
             number(name, value).map(|bytes| config.offset_metadata_max_bytes = bytes)
         }
+        "group.coordinator.rebalance.protocols" => {
+            rebalance_protocols(name, value).map(|consumer| config.consumer_protocol = consumer)
+        }
+        "group.consumer.heartbeat.interval.ms" => {
+            set(&mut config.consumer_heartbeat_interval, millis(name, value))
+        }
+        "group.consumer.session.timeout.ms" => {
+            set(&mut config.consumer_session_timeout, millis(name, value))
+        }
+        "group.consumer.max.size" => {
+            positive(name, value).map(|size| config.consumer_max_size = size)
+        }
         _ => return None,
     })
 }
@@ -274,6 +290,19 @@ pub fn parse_server_properties(text: &str) -> Result<Vec<(String, String)>, Stri
         pairs.push((key.to_string(), value.to_string()));
     }
     Ok(pairs)
+}
+
+/// Parses `group.coordinator.rebalance.protocols`: whether `consumer` is listed. `classic`
+/// must be (as in Kafka); `share` and `streams` are not served here.
+fn rebalance_protocols(name: &str, value: &str) -> Result<bool, BrokerError> {
+    let listed: Vec<&str> = value.split(',').map(str::trim).collect();
+    if listed.iter().any(|p| !matches!(*p, "classic" | "consumer")) {
+        return Err(invalid(name, value, "a list of `classic` and `consumer`"));
+    }
+    if !listed.contains(&"classic") {
+        return Err(invalid(name, value, "a list that includes `classic`"));
+    }
+    Ok(listed.contains(&"consumer"))
 }
 
 fn invalid(name: &str, value: &str, expected: &str) -> BrokerError {

@@ -10,16 +10,15 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::consumer::GroupKind;
 use super::heartbeat::NONE;
 use super::offset_record::LogRecord;
 use super::state::{Group, GroupState};
 use super::GroupCoordinator;
 
-/// The group type ListGroups v5 reports: every group here speaks the classic protocol.
-const CLASSIC: &str = "classic";
 /// READ, DELETE and DESCRIBE (bits 3, 6 and 8): what anyone may do to a group here, as no
 /// ACLs exist.
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+pub(crate) const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 fn text(value: &str) -> StrBytes {
     StrBytes::from_string(value.to_owned())
@@ -28,6 +27,9 @@ fn text(value: &str) -> StrBytes {
 impl Group {
     /// Kafka's group summary: members with metadata and assignment only once Stable.
     fn describe(&self, include_operations: bool) -> DescribedGroup {
+        if self.kind == GroupKind::Consumer {
+            return self.describe_consumer_group(include_operations);
+        }
         let stable = self.state == GroupState::Stable;
         let protocol = self
             .protocol
@@ -62,6 +64,51 @@ impl Group {
             described.with_authorized_operations(GROUP_OPERATIONS)
         } else {
             described
+        }
+    }
+}
+
+impl Group {
+    /// A consumer-protocol group in DescribeGroups' classic shape: its state name, protocol
+    /// type `consumer`, the assignor as protocol, and members without metadata or assignment
+    /// bytes (those exist only in the classic protocol).
+    fn describe_consumer_group(&self, include_operations: bool) -> DescribedGroup {
+        let consumer = &self.consumer;
+        let members = consumer
+            .members
+            .values()
+            .map(|m| {
+                DescribedGroupMember::default()
+                    .with_member_id(text(&m.id))
+                    .with_group_instance_id(m.instance_id.as_deref().map(text))
+                    .with_client_id(text(&m.client.client_id))
+                    .with_client_host(text(&m.client.client_host))
+            })
+            .collect();
+        let protocol = if consumer.members.is_empty() {
+            ""
+        } else {
+            consumer.assignor.name()
+        };
+        let described = DescribedGroup::default()
+            .with_group_id(GroupId(text(&self.id)))
+            .with_group_state(text(consumer.state_name()))
+            .with_protocol_type(text("consumer"))
+            .with_protocol_data(text(protocol))
+            .with_members(members);
+        if include_operations {
+            described.with_authorized_operations(GROUP_OPERATIONS)
+        } else {
+            described
+        }
+    }
+
+    /// The state name ListGroups reports for the group's kind.
+    fn listed_state(&self) -> &'static str {
+        match self.kind {
+            GroupKind::Classic => self.state.name(),
+            GroupKind::Consumer if self.state == GroupState::Dead => self.state.name(),
+            GroupKind::Consumer => self.consumer.state_name(),
         }
     }
 }
@@ -102,15 +149,14 @@ impl GroupCoordinator {
             return ListGroupsResponse::default()
                 .with_error_code(ResponseError::NotCoordinator.code());
         }
-        let wanted_type = version < 5
-            || req.types_filter.is_empty()
-            || req
-                .types_filter
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(CLASSIC));
-        if !wanted_type {
-            return ListGroupsResponse::default();
-        }
+        let wanted_type = |kind: GroupKind| {
+            version < 5
+                || req.types_filter.is_empty()
+                || req
+                    .types_filter
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(kind.name()))
+        };
         let states: Vec<&StrBytes> = if version >= 4 {
             req.states_filter.iter().collect()
         } else {
@@ -119,10 +165,10 @@ impl GroupCoordinator {
         let mut listed = Vec::new();
         for (id, slot) in self.shared.snapshot() {
             let group = slot.group.lock().await;
-            let state = group.state;
-            if state == GroupState::Dead
-                || !(states.is_empty()
-                    || states.iter().any(|s| s.eq_ignore_ascii_case(state.name())))
+            let state = group.listed_state();
+            if group.state == GroupState::Dead
+                || !wanted_type(group.kind)
+                || !(states.is_empty() || states.iter().any(|s| s.eq_ignore_ascii_case(state)))
             {
                 continue;
             }
@@ -130,8 +176,8 @@ impl GroupCoordinator {
                 ListedGroup::default()
                     .with_group_id(GroupId(text(&id)))
                     .with_protocol_type(text(group.protocol_type.as_deref().unwrap_or_default()))
-                    .with_group_state(text(state.name()))
-                    .with_group_type(text(CLASSIC)),
+                    .with_group_state(text(state))
+                    .with_group_type(text(group.kind.name())),
             );
         }
         ListGroupsResponse::default().with_groups(listed)
@@ -167,7 +213,7 @@ impl GroupCoordinator {
         let mut group = slot.group.lock().await;
         match group.state {
             GroupState::Dead => return ResponseError::GroupIdNotFound.code(),
-            GroupState::Empty if group.pending_members.is_empty() => {}
+            GroupState::Empty if group.is_empty() => {}
             _ => return ResponseError::NonEmptyGroup.code(),
         }
         let tombstone = LogRecord::GroupTombstone {

@@ -23,6 +23,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
+use super::consumer::GroupKind;
 use super::error::GroupError;
 use super::heartbeat::NONE;
 use super::offset_record::{CommittedOffset, LogRecord};
@@ -41,15 +42,20 @@ fn topic_name(name: &str) -> TopicName {
 }
 
 impl Group {
-    /// Why a commit from `member_id` at `generation` must be refused, if it must.
+    /// Why a commit from `member_id` at `generation` (a member epoch in a consumer-protocol
+    /// group) must be refused, if it must.
     fn commit_error(
         &self,
         member_id: &str,
         instance_id: Option<&str>,
         generation: i32,
+        version: i16,
     ) -> Option<ResponseError> {
         if self.state == GroupState::Dead {
             return Some(ResponseError::CoordinatorNotAvailable);
+        }
+        if self.kind == GroupKind::Consumer {
+            return self.consumer_commit_error(member_id, generation, version);
         }
         if self.is_fenced(member_id, instance_id) {
             return Some(ResponseError::FencedInstanceId);
@@ -69,6 +75,39 @@ impl Group {
             return Some(ResponseError::RebalanceInProgress);
         }
         None
+    }
+
+    /// Kafka's checks of a commit to a consumer-protocol group: epoch -1 commits while it has
+    /// no members; otherwise the member must exist, use OffsetCommit v9+ and send its
+    /// current member epoch.
+    fn consumer_commit_error(
+        &self,
+        member_id: &str,
+        epoch: i32,
+        version: i16,
+    ) -> Option<ResponseError> {
+        if epoch < 0 && self.consumer.members.is_empty() {
+            return None;
+        }
+        let Some(member) = self.consumer.members.get(member_id) else {
+            return Some(ResponseError::UnknownMemberId);
+        };
+        if version < 9 {
+            return Some(ResponseError::UnsupportedVersion);
+        }
+        (epoch != member.epoch()).then_some(ResponseError::StaleMemberEpoch)
+    }
+
+    /// OffsetFetch v9's member check in a consumer-protocol group: a request naming a
+    /// member (or an epoch) must come from a current member at its current epoch.
+    fn fetch_error(&self, member_id: Option<&str>, epoch: i32) -> Option<ResponseError> {
+        if self.kind != GroupKind::Consumer || (member_id.is_none() && epoch < 0) {
+            return None;
+        }
+        let Some(member) = member_id.and_then(|id| self.consumer.members.get(id)) else {
+            return Some(ResponseError::UnknownMemberId);
+        };
+        (epoch != member.epoch()).then_some(ResponseError::StaleMemberEpoch)
     }
 
     /// Topics the members subscribe to; `None` when a subscription cannot be read, which
@@ -113,7 +152,6 @@ impl GroupCoordinator {
         req: OffsetCommitRequest,
         version: i16,
     ) -> OffsetCommitResponse {
-        let _ = version; // v2-9 differ only in fields this coordinator reads the same way
         self.ensure_sweeper();
         let partitions: usize = req.topics.iter().map(|t| t.partitions.len()).sum();
         let reject_all =
@@ -137,7 +175,7 @@ impl GroupCoordinator {
         };
         let mut group = slot.group.lock().await;
         let instance_id = req.group_instance_id.as_deref();
-        if let Some(error) = group.commit_error(&req.member_id, instance_id, generation) {
+        if let Some(error) = group.commit_error(&req.member_id, instance_id, generation, version) {
             return reject_all(error);
         }
         let timestamp = now_ms();
@@ -170,12 +208,18 @@ impl GroupCoordinator {
             }
         }
         if let Some(protocol_type) = group.protocol_type.clone() {
-            let current = Some((protocol_type.clone(), group.generation));
+            // A consumer-protocol group persists its group epoch in the generation's place,
+            // so after a restart its epochs go on from there.
+            let generation = match group.kind {
+                GroupKind::Classic => group.generation,
+                GroupKind::Consumer => group.consumer.group_epoch,
+            };
+            let current = Some((protocol_type.clone(), generation));
             if !records.is_empty() && self.shared.store.meta(&group_id) != current {
                 records.push(LogRecord::GroupMeta {
                     group: group_id.clone(),
                     protocol_type,
-                    generation: group.generation,
+                    generation,
                 });
             }
         }
@@ -235,26 +279,37 @@ impl GroupCoordinator {
     pub async fn offset_fetch(&self, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
         self.ensure_sweeper();
         if version >= 8 {
-            let groups = req
-                .groups
-                .iter()
-                .map(|g| {
-                    let topics = g.topics.as_ref().map(|topics| {
-                        topics
-                            .iter()
-                            .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
-                            .collect()
-                    });
-                    let (topics, code) = match self.fetch_offsets(&g.group_id.0, topics) {
-                        Ok(fetched) => (topics_v8(fetched), NONE),
-                        Err(code) => (Vec::new(), code),
-                    };
+            let mut groups = Vec::with_capacity(req.groups.len());
+            for g in &req.groups {
+                let topics = g.topics.as_ref().map(|topics| {
+                    topics
+                        .iter()
+                        .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                let member_error = match self.shared.slot(&g.group_id.0) {
+                    Some(slot) if version >= 9 => slot
+                        .group
+                        .lock()
+                        .await
+                        .fetch_error(g.member_id.as_deref(), g.member_epoch),
+                    _ => None,
+                };
+                let fetched = match member_error {
+                    Some(error) => Err(error.code()),
+                    None => self.fetch_offsets(&g.group_id.0, topics),
+                };
+                let (topics, code) = match fetched {
+                    Ok(fetched) => (topics_v8(fetched), NONE),
+                    Err(code) => (Vec::new(), code),
+                };
+                groups.push(
                     OffsetFetchResponseGroup::default()
                         .with_group_id(g.group_id.clone())
                         .with_topics(topics)
-                        .with_error_code(code)
-                })
-                .collect();
+                        .with_error_code(code),
+                );
+            }
             return OffsetFetchResponse::default().with_groups(groups);
         }
         let requested: TopicSelection = req.topics.as_ref().map(|topics| {
@@ -307,6 +362,7 @@ impl GroupCoordinator {
         let group = slot.group.lock().await;
         let subscribed = match group.state {
             GroupState::Dead => return top_error(ResponseError::GroupIdNotFound),
+            _ if !group.consumer.members.is_empty() => Some(group.consumer.subscribed_topics()),
             GroupState::Empty => Some(Default::default()),
             _ if group.protocol_type.as_deref() == Some("consumer") => group.subscribed_topics(),
             _ => return top_error(ResponseError::NonEmptyGroup),

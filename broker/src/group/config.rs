@@ -47,6 +47,18 @@ pub struct GroupConfig {
     /// superseded records and more superseded than live ones (checked on open and after
     /// appends).
     pub offset_log_compaction_min_dead: u64,
+    /// `group.coordinator.rebalance.protocols` includes `consumer`: ConsumerGroupHeartbeat
+    /// and ConsumerGroupDescribe (KIP-848) are served and advertised.
+    pub consumer_protocol: bool,
+    /// `group.consumer.heartbeat.interval.ms`: the interval consumer-protocol members are
+    /// told to heartbeat at.
+    pub consumer_heartbeat_interval: Duration,
+    /// `group.consumer.session.timeout.ms`: a consumer-protocol member that has not
+    /// heartbeat for this long is removed.
+    pub consumer_session_timeout: Duration,
+    /// `group.consumer.max.size`: joining a consumer-protocol group this large is refused
+    /// with GROUP_MAX_SIZE_REACHED.
+    pub consumer_max_size: usize,
 }
 
 impl Default for GroupConfig {
@@ -60,6 +72,10 @@ impl Default for GroupConfig {
             offset_metadata_max_bytes: 4096,
             fsync_offset_log: true,
             offset_log_compaction_min_dead: 10_000,
+            consumer_protocol: true,
+            consumer_heartbeat_interval: Duration::from_millis(5_000),
+            consumer_session_timeout: Duration::from_millis(45_000),
+            consumer_max_size: i32::MAX as usize,
         }
     }
 }

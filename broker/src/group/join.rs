@@ -8,6 +8,7 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::consumer::GroupKind;
 use super::member::{new_member_id, JoinParams, Member, ParkedJoin};
 use super::state::{Group, GroupState};
 
@@ -49,6 +50,13 @@ impl Group {
         if self.state == GroupState::Dead {
             // The group was deleted under us; a retry finds (or creates) the live one.
             return error(ResponseError::CoordinatorNotAvailable);
+        }
+        if self.kind == GroupKind::Consumer {
+            if !self.consumer.members.is_empty() {
+                // Online migration between the protocols (Kafka's mixed groups) is not served.
+                return error(ResponseError::InconsistentGroupProtocol);
+            }
+            self.become_classic_group();
         }
         if !self.supports_protocols(&params.protocol_type, &params.protocols) {
             return error(ResponseError::InconsistentGroupProtocol);

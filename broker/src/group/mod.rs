@@ -17,6 +17,7 @@
 mod admin;
 mod commit;
 mod config;
+pub(crate) mod consumer;
 mod error;
 mod heartbeat;
 mod join;

@@ -9,7 +9,6 @@ use std::sync::{Arc, Weak};
 use kafka_protocol::error::ResponseError;
 
 use super::offset_record::LogRecord;
-use super::state::GroupState;
 use super::Shared;
 use crate::clock::now_ms;
 
@@ -39,7 +38,7 @@ pub(crate) async fn sweep(shared: &Arc<Shared>, now_ms: i64) {
         i64::try_from(shared.config.offsets_retention.as_millis()).unwrap_or(i64::MAX);
     for (id, slot) in shared.snapshot() {
         let mut group = slot.group.lock().await;
-        if group.state != GroupState::Empty || !group.pending_members.is_empty() {
+        if !group.is_empty() {
             continue;
         }
         let empty_since = group.empty_since_ms;

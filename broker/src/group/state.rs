@@ -20,6 +20,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::time::Instant;
 
 use super::config::GroupConfig;
+use super::consumer::{ConsumerGroup, GroupKind};
 use super::join::join_error;
 use super::member::Member;
 use super::sync::sync_error;
@@ -84,6 +85,10 @@ pub(crate) struct Group {
     /// Wall-clock ms at which the group last became empty; offsets expire relative to it.
     pub empty_since_ms: i64,
     pub config: Arc<GroupConfig>,
+    /// Which protocol the group speaks; an empty group of either kind may become the other.
+    pub kind: GroupKind,
+    /// The consumer-protocol (KIP-848) side; without members unless `kind` is `Consumer`.
+    pub consumer: ConsumerGroup,
 }
 
 impl Group {
@@ -110,8 +115,33 @@ impl Group {
             join_timer: None,
             sync_deadline: None,
             empty_since_ms: now_ms,
+            consumer: ConsumerGroup::new(Arc::clone(&config)),
             config,
+            kind: GroupKind::Classic,
         }
+    }
+
+    /// Whether the group has no member of either protocol (nor a pending classic one).
+    pub fn is_empty(&self) -> bool {
+        self.state == GroupState::Empty
+            && self.pending_members.is_empty()
+            && self.consumer.members.is_empty()
+    }
+
+    /// Turns an empty classic group into a consumer-protocol group; its group epoch
+    /// continues from the classic generation, so epochs never go back.
+    pub fn become_consumer_group(&mut self) {
+        self.kind = GroupKind::Consumer;
+        self.protocol_type = Some("consumer".to_owned());
+        self.consumer.group_epoch = self.consumer.group_epoch.max(self.generation);
+    }
+
+    /// Turns an empty consumer-protocol group into a classic group, its generation
+    /// continuing from the group epoch.
+    pub fn become_classic_group(&mut self) {
+        self.kind = GroupKind::Classic;
+        self.generation = self.generation.max(self.consumer.group_epoch);
+        self.consumer.clear();
     }
 
     pub fn member(&self, id: &str) -> Option<&Member> {
@@ -393,6 +423,7 @@ impl Group {
             .chain(pending)
             .chain(join)
             .chain(self.sync_deadline)
+            .chain(self.consumer.next_deadline())
             .min()
     }
 
@@ -400,6 +431,11 @@ impl Group {
     pub fn on_timer(&mut self, now: Instant) {
         if self.state == GroupState::Dead {
             return;
+        }
+        let had_consumers = !self.consumer.members.is_empty();
+        let removed = self.consumer.on_timer(&self.id, now);
+        if removed > 0 && had_consumers && self.consumer.members.is_empty() {
+            self.empty_since_ms = crate::clock::now_ms();
         }
         let before = self.pending_members.len();
         self.pending_members.retain(|_, deadline| *deadline > now);
@@ -467,6 +503,7 @@ impl Group {
             }
         }
         self.members.clear();
+        self.consumer.clear();
         self.pending_members.clear();
         self.join_timer = None;
         self.sync_deadline = None;

@@ -117,6 +117,17 @@ impl GroupCoordinator {
         if group.state == super::state::GroupState::Dead {
             return Some(ResponseError::CoordinatorNotAvailable);
         }
+        if group.kind == super::consumer::GroupKind::Consumer {
+            if member_id.is_empty() && generation < 0 {
+                return None;
+            }
+            let Some(member) = group.consumer.members.get(member_id) else {
+                return Some(ResponseError::UnknownMemberId);
+            };
+            // TxnOffsetCommit has no STALE_MEMBER_EPOCH: Kafka answers a stale epoch with
+            // ILLEGAL_GENERATION, which producers understand.
+            return (generation != member.epoch()).then_some(ResponseError::IllegalGeneration);
+        }
         if !member_id.is_empty() && group.member(member_id).is_none() {
             return Some(ResponseError::UnknownMemberId);
         }

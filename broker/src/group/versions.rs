@@ -26,3 +26,8 @@ pub const LIST_GROUPS: (i16, i16) = (0, 5);
 pub const DELETE_GROUPS: (i16, i16) = (0, 2);
 /// OffsetDelete (API key 47).
 pub const OFFSET_DELETE: (i16, i16) = (0, 0);
+/// ConsumerGroupHeartbeat (API key 68, KIP-848); v1 adds subscribed_topic_regex and
+/// client-chosen member ids.
+pub const CONSUMER_GROUP_HEARTBEAT: (i16, i16) = (0, 1);
+/// ConsumerGroupDescribe (API key 69, KIP-848); v1 adds member_type.
+pub const CONSUMER_GROUP_DESCRIBE: (i16, i16) = (0, 1);

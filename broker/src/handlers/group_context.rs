@@ -8,6 +8,8 @@ use std::future::Future;
 use durian_core::acl::AclOperation;
 
 use super::RequestContext;
+use crate::catalog::TopicCatalog;
+use crate::group::consumer::assignor::{TopicInfo, TopicsMeta};
 use crate::group::GroupCoordinator;
 use crate::security::{Access, Authorizer};
 use crate::topology::Topology;
@@ -19,6 +21,7 @@ pub struct GroupContext<'a> {
     /// Every group's membership, generations and committed offsets.
     pub coordinator: &'a GroupCoordinator,
     topology: &'a Topology,
+    catalog: &'a TopicCatalog,
 }
 
 impl<'a> GroupContext<'a> {
@@ -27,12 +30,29 @@ impl<'a> GroupContext<'a> {
         authorizer: &'a Authorizer,
         coordinator: &'a GroupCoordinator,
         topology: &'a Topology,
+        catalog: &'a TopicCatalog,
     ) -> GroupContext<'a> {
         GroupContext {
             authorizer,
             coordinator,
             topology,
+            catalog,
         }
+    }
+
+    /// Every topic's id and partition count, for consumer-protocol subscriptions.
+    pub(crate) fn topics(&self) -> TopicsMeta {
+        self.catalog
+            .list()
+            .into_iter()
+            .map(|t| {
+                let info = TopicInfo {
+                    id: t.id,
+                    partitions: t.partitions,
+                };
+                (t.name, info)
+            })
+            .collect()
     }
 
     /// The authorizer, for the request `ctx`.

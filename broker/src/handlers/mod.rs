@@ -41,6 +41,8 @@ pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
 mod cluster_info_context;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
@@ -315,7 +317,23 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             sasl_handshake,
             messages::SaslHandshakeRequest
         ),
-        api!(ApiVersions, api_versions, messages::ApiVersionsRequest),
+        ApiHandler {
+            key: ApiKey::ApiVersions,
+            versions: api_versions::VERSIONS,
+            advertised: api_versions::VERSIONS,
+            #[cfg(test)]
+            decodable:
+                <messages::ApiVersionsRequest as kafka_protocol::protocol::Message>::VERSIONS,
+            run: |state, ctx, body| {
+                Box::pin(async move {
+                    let version = ctx.version;
+                    let request: messages::ApiVersionsRequest = decode_guarded(&body, version)?;
+                    let consumer = state.groups().consumer_protocol_enabled();
+                    let response = api_versions::handle(request, version, consumer).await;
+                    encode_body(&response, version)
+                })
+            },
+        },
         api_in!(
             CreateTopics,
             create_topics,
@@ -465,6 +483,18 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             list_transactions,
             messages::ListTransactionsRequest,
             txn_context
+        ),
+        api_in!(
+            ConsumerGroupHeartbeat,
+            consumer_group_heartbeat,
+            messages::ConsumerGroupHeartbeatRequest,
+            group_context
+        ),
+        api_in!(
+            ConsumerGroupDescribe,
+            consumer_group_describe,
+            messages::ConsumerGroupDescribeRequest,
+            group_context
         ),
     ]
 });

@@ -80,7 +80,7 @@ pub async fn dispatch(
             return respond(
                 prefix.correlation_id,
                 0,
-                api_versions::unsupported_version_reply(),
+                api_versions::unsupported_version_reply(state.groups().consumer_protocol_enabled()),
             );
         }
         if version >= handler.advertised.min && version <= handler.advertised.max {

@@ -52,7 +52,12 @@ impl BrokerState {
 
     /// For the group APIs.
     pub fn group_context(&self) -> GroupContext<'_> {
-        GroupContext::new(&self.authorizer, &self.groups, &self.topology)
+        GroupContext::new(
+            &self.authorizer,
+            &self.groups,
+            &self.topology,
+            &self.catalog,
+        )
     }
 
     /// For InitProducerId.

@@ -27,6 +27,7 @@ public final class Main {
             case "transactional" -> Transactional.run(bootstrap, rest);
             case "group" -> GroupOfTwo.run(bootstrap, rest);
             case "consumer-protocol" -> ConsumerProtocol.run(bootstrap, rest);
+            case "consumer-group" -> ConsumerProtocolGroup.run(bootstrap, rest);
             case "admin" -> AdminTour.run(bootstrap, rest);
             case "admin-more" -> AdminMore.run(bootstrap, rest);
             case "admin-report" -> AdminReport.run(bootstrap, rest);
@@ -35,7 +36,7 @@ public final class Main {
     }
 
     private static void usage() {
-        System.err.println("usage: Main roundtrip|transactional|group|consumer-protocol|admin|admin-more BOOTSTRAP ARGS...");
+        System.err.println("usage: Main roundtrip|transactional|group|consumer-protocol|consumer-group|admin|admin-more BOOTSTRAP ARGS...");
         System.exit(2);
     }
 }
