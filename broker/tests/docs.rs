@@ -7,7 +7,15 @@ use std::path::PathBuf;
 
 /// Checks (or, with `DURIAN_UPDATE_DOCS`, rewrites) the part of BROKER.md
 /// between the markers `<!-- {table}:start -->` and `<!-- {table}:end -->`.
+/// Held while a test reads and rewrites BROKER.md: the tests run on
+/// parallel threads, and two read-modify-write passes over the same file
+/// would lose one table's update (or interleave the writes).
+static BROKER_MD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn check_table(table: &str, expected: &str) {
+    let _file = BROKER_MD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let start_marker = format!("<!-- {table}:start -->\n");
     let end_marker = format!("<!-- {table}:end -->");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BROKER.md");
