@@ -99,10 +99,26 @@ impl Shared {
         deadline: Instant,
     ) -> Result<Arc<TopicPartitions>, ProducerError> {
         // The common case: known topic, unchanged metadata. No allocation.
-        let metadata = self.client.metadata();
-        if let Some(found) = self.cached(topic, metadata.generation) {
+        if let Some(found) = self.known_partitions(topic) {
             return Ok(found);
         }
+        self.wait_for_partitions(topic, deadline).await
+    }
+
+    /// The partitions of `topic` when the cache already knows them for the
+    /// current metadata, without waiting: the path of nearly every `send`,
+    /// which can then tell that no time passed in a wait (so the clock
+    /// read it took before still dates a batch it opens).
+    pub(crate) fn known_partitions(&self, topic: &str) -> Option<Arc<TopicPartitions>> {
+        self.cached(topic, self.client.metadata().generation)
+    }
+
+    async fn wait_for_partitions(
+        &self,
+        topic: &str,
+        deadline: Instant,
+    ) -> Result<Arc<TopicPartitions>, ProducerError> {
+        let metadata = self.client.metadata();
         let mut updates = self.client.subscribe_metadata();
         let mut registered = false;
         let asked_at = metadata.generation;

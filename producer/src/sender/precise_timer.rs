@@ -67,8 +67,19 @@ impl PreciseTimer {
     /// deadline), or never for `None`.
     pub(crate) fn arm(&self, deadline: Option<Instant>) {
         let mut state = self.inner.lock();
-        if state.deadline != deadline {
-            state.deadline = deadline;
+        // The sender re-arms on every pass, mostly with a later deadline
+        // (the next batch's linger) or none. Only an earlier one needs the
+        // thread woken: otherwise it wakes at the deadline it sleeps
+        // towards, finds the new one and sleeps on. This keeps the
+        // cross-thread wake-ups to about one per linger period instead of
+        // one per sender pass (a futex pair each).
+        let sooner = match (deadline, state.deadline) {
+            (Some(new), Some(old)) => new < old,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        state.deadline = deadline;
+        if sooner {
             self.inner.changed.notify_one();
         }
     }
@@ -147,5 +158,17 @@ mod tests {
         timer.arm(None);
         let waited = tokio::time::timeout(Duration::from_millis(100), timer.fired()).await;
         assert!(waited.is_err(), "a disarmed timer does not fire");
+    }
+
+    #[tokio::test]
+    async fn a_later_deadline_replaces_an_earlier_one_without_firing_at_it() {
+        // `arm` does not wake the thread for a later deadline: it must
+        // still find the new one when the old one passes, and sleep on.
+        let timer = PreciseTimer::start().unwrap();
+        let start = Instant::now();
+        timer.arm(Some(start + Duration::from_millis(2)));
+        timer.arm(Some(start + Duration::from_millis(40)));
+        fired_within_10s(&timer).await;
+        assert!(start.elapsed() >= Duration::from_millis(40));
     }
 }
