@@ -35,6 +35,10 @@
 //! in a fetch answer, or a validation whose epoch ends before the
 //! position, is a log truncation, handled per `auto.offset.reset`.
 //!
+//! Fetch sessions (KIP-227, see [`session`]): after a full first fetch,
+//! a broker is told only which partitions changed, and answers only
+//! those with news.
+//!
 //! This file holds the cursors and hands out buffered records; sending
 //! fetches is [`dispatch`]'s, applying their answers [`answer`]'s.
 
@@ -44,6 +48,8 @@ mod epochs;
 mod plan;
 mod request;
 mod response;
+mod session;
+mod traffic;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -60,6 +66,8 @@ use dispatch::FetchResult;
 use dispatch::{FetchPlan, Planned};
 #[cfg(test)]
 use plan::FetchKind;
+use session::Sessions;
+use traffic::FetchTraffic;
 
 use crate::config::ConsumerConfig;
 use crate::error::ConsumerError;
@@ -126,6 +134,10 @@ pub(crate) struct Fetcher {
     next_version: u64,
     /// Where the last drain stopped, so partitions take turns.
     drain_from: Option<TopicPartition>,
+    /// The fetch session with each broker.
+    sessions: Sessions,
+    /// Fetch requests sent and their bytes.
+    traffic: Arc<FetchTraffic>,
 }
 
 impl Fetcher {
@@ -133,13 +145,15 @@ impl Fetcher {
         let (results_tx, results_rx) = mpsc::unbounded_channel();
         Fetcher {
             client,
-            config,
             cursors: BTreeMap::new(),
             brokers_in_flight: BTreeSet::new(),
             results_tx,
             results_rx,
             next_version: 1,
             drain_from: None,
+            sessions: Sessions::new(config.fetch_sessions),
+            traffic: Arc::default(),
+            config,
         }
     }
 
@@ -314,6 +328,13 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// Fetch requests sent so far and their encoded body bytes.
+    pub(crate) fn fetch_traffic(&self) -> (u64, u64) {
+        self.traffic.totals()
+    }
+}
+
 /// The payload bytes of a record: key, value and headers.
 fn record_bytes(record: &ConsumerRecord) -> usize {
     let field = |f: &Option<bytes::Bytes>| f.as_ref().map_or(0, bytes::Bytes::len);
@@ -329,5 +350,7 @@ fn record_bytes(record: &ConsumerRecord) -> usize {
 mod epoch_tests;
 #[cfg(test)]
 mod long_poll_tests;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;
