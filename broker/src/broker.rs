@@ -286,6 +286,13 @@ impl BrokerBuilder {
         self
     }
 
+    /// Most fetch sessions (KIP-227) held at once
+    /// (`max.incremental.fetch.session.cache.slots`); 0 turns them off.
+    pub fn fetch_session_cache_slots(mut self, slots: usize) -> Self {
+        self.config.fetch_session_cache_slots = slots;
+        self
+    }
+
     /// Principals allowed everything whatever the ACLs say (`super.users`).
     pub fn super_users(mut self, users: impl IntoIterator<Item = Principal>) -> Self {
         self.config.authorizer.super_users = users.into_iter().collect();

@@ -92,6 +92,10 @@ pub struct BrokerConfig {
     /// Auto-creation stops once the catalog holds this many topics (durian
     /// limit, default 10 000). CreateTopics is not limited by it.
     pub max_auto_created_topics: usize,
+    /// Most fetch sessions (KIP-227) held at once
+    /// (`max.incremental.fetch.session.cache.slots`, default 1000); 0
+    /// turns sessions off, every fetch is then answered in full.
+    pub fetch_session_cache_slots: usize,
     /// Named listeners (`listeners`, `advertised.listeners`,
     /// `listener.security.protocol.map`); the first is the one
     /// `bootstrap()` reports. Empty: one listener on `listen`, announced
@@ -139,6 +143,7 @@ impl BrokerConfig {
             queued_max_response_bytes: 512 << 20,
             max_auto_create_topics_per_request: 100,
             max_auto_created_topics: 10_000,
+            fetch_session_cache_slots: crate::fetch_session::DEFAULT_SLOTS,
             listeners: Vec::new(),
             tls: None,
             sasl: SaslConfig::default(),

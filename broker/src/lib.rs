@@ -27,6 +27,7 @@ mod clock;
 mod config;
 mod data_dir;
 mod data_lock;
+mod fetch_session;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod group;

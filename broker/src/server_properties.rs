@@ -66,6 +66,7 @@ pub const SERVER_PROPERTIES: &[ServerProperty] = &[
     property("transaction.max.timeout.ms", "900000", "Longest `transaction.timeout.ms` a transactional producer may ask for."),
     property("transactional.id.expiration.ms", "604800000", "A transactional id without an open transaction is forgotten this long after its last use."),
     property("transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000", "How often timed-out transactions are aborted."),
+    property("max.incremental.fetch.session.cache.slots", "1000", "Most fetch sessions (KIP-227) held at once; 0 answers every fetch in full."),
     property("durian.shutdown.grace.ms", "5000", "How long shutdown waits for in-flight requests."),
     property("durian.max.decompressed.batch.bytes", "67108864", "Most bytes one produced batch may decompress to while its records are checked."),
     property("durian.decompression.budget.bytes", "268435456", "Decompression memory shared by all requests being checked at once."),
@@ -155,6 +156,9 @@ impl BrokerConfig {
                 if self.log_config.producer_id_expiration_ms < 1 {
                     return Err(invalid(name, value, "at least 1"));
                 }
+            }
+            "max.incremental.fetch.session.cache.slots" => {
+                self.fetch_session_cache_slots = number(name, value)?
             }
             "durian.shutdown.grace.ms" => self.shutdown_grace = millis(name, value)?,
             "durian.max.decompressed.batch.bytes" => {
@@ -391,6 +395,10 @@ mod tests {
         assert_eq!(
             config.max_auto_created_topics,
             fresh.max_auto_created_topics
+        );
+        assert_eq!(
+            config.fetch_session_cache_slots,
+            fresh.fetch_session_cache_slots
         );
     }
 

@@ -65,6 +65,7 @@ pub const CONSUMER_PROPERTIES: &[PropertyDoc] = &[
     doc("max.partition.fetch.bytes", "1048576", "Upper bound of the data one partition contributes to a fetch response."),
     doc("max.poll.records", "500", "Most records one poll returns."),
     doc("client.rack", "", "Rack of this consumer, sent with fetches and in the subscription (v3)."),
+    doc("durian.fetch.sessions", "true", "Use fetch sessions (KIP-227): after a full first fetch, tell each broker only the partitions that changed. false sends every fetch in full."),
 ];
 
 const fn doc(name: &'static str, default: &'static str, doc: &'static str) -> PropertyDoc {
@@ -109,6 +110,8 @@ pub struct ConsumerConfig {
     pub max_poll_records: usize,
     /// `client.rack`.
     pub client_rack: Option<String>,
+    /// `durian.fetch.sessions`: fetch sessions (KIP-227) with each broker.
+    pub fetch_sessions: bool,
 }
 
 impl fmt::Debug for ConsumerConfig {
@@ -132,6 +135,7 @@ impl fmt::Debug for ConsumerConfig {
             .field("max_partition_fetch_bytes", &self.max_partition_fetch_bytes)
             .field("max_poll_records", &self.max_poll_records)
             .field("client_rack", &self.client_rack)
+            .field("fetch_sessions", &self.fetch_sessions)
             .finish()
     }
 }
@@ -157,6 +161,7 @@ impl ConsumerConfig {
             max_partition_fetch_bytes: 1_048_576,
             max_poll_records: 500,
             client_rack: None,
+            fetch_sessions: true,
         }
     }
 
@@ -259,6 +264,9 @@ impl ConsumerConfig {
             self.max_poll_records = value;
         }
         self.client_rack = parser.take("client.rack").filter(|r| !r.is_empty());
+        if let Some(value) = parser.take_bool("durian.fetch.sessions")? {
+            self.fetch_sessions = value;
+        }
         Ok(())
     }
 
@@ -364,6 +372,7 @@ mod tests {
             ("isolation.level", "read_committed"),
             ("max.poll.records", "7"),
             ("client.id", "me"),
+            ("durian.fetch.sessions", "false"),
         ]);
         let config = ConsumerConfig::from_properties(props).unwrap();
         assert_eq!(config.group_instance_id.as_deref(), Some("i"));
@@ -374,6 +383,7 @@ mod tests {
         assert_eq!(config.isolation_level, IsolationLevel::ReadCommitted);
         assert_eq!(config.max_poll_records, 7);
         assert_eq!(config.client.client_id, "me");
+        assert!(!config.fetch_sessions);
 
         for (name, value) in [
             ("auto.offset.reset", "smallest"),

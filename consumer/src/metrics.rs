@@ -13,4 +13,9 @@ pub struct ConsumerMetrics {
     pub buffered_bytes: usize,
     /// Fetch requests awaiting their response (at most one per broker).
     pub fetches_in_flight: usize,
+    /// Fetch requests sent since the consumer was created.
+    pub fetch_requests: u64,
+    /// Their encoded body bytes (without the request header and frame
+    /// length), at the version each was sent: what fetch sessions save.
+    pub fetch_request_bytes: u64,
 }

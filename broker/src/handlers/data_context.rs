@@ -18,6 +18,7 @@ use kafka_protocol::ResponseError;
 use super::produce_validate::Decompression;
 use crate::append_signals::AppendSignals;
 use crate::catalog::{TopicCatalog, TopicMeta};
+use crate::fetch_session::FetchSessionCache;
 use crate::server::resources::Resources;
 use crate::server::shutdown::Shutdown;
 use crate::state::{AutoCreateBudget, TopicError, Topics};
@@ -33,6 +34,7 @@ pub struct DataContext<'a> {
     logs: &'a LogManager,
     topology: &'a Topology,
     appends: &'a AppendSignals,
+    fetch_sessions: &'a FetchSessionCache,
     shutdown: &'a Shutdown,
     transactions: &'a TransactionCoordinator,
     topics: Topics<'a>,
@@ -59,6 +61,7 @@ impl<'a> DataContext<'a> {
         logs: &'a LogManager,
         topology: &'a Topology,
         appends: &'a AppendSignals,
+        fetch_sessions: &'a FetchSessionCache,
         shutdown: &'a Shutdown,
         transactions: &'a TransactionCoordinator,
         topics: Topics<'a>,
@@ -70,6 +73,7 @@ impl<'a> DataContext<'a> {
             logs,
             topology,
             appends,
+            fetch_sessions,
             shutdown,
             transactions,
             topics,
@@ -88,6 +92,11 @@ impl<'a> DataContext<'a> {
     ) -> Result<(), ResponseError> {
         self.transactions
             .check_produce(transactional_id, producer, topic, partition)
+    }
+
+    /// The fetch sessions (KIP-227).
+    pub fn fetch_sessions(&self) -> &'a FetchSessionCache {
+        self.fetch_sessions
     }
 
     /// The authorizer, for the request `ctx`.

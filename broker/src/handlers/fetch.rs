@@ -13,10 +13,12 @@
 //! rechecks when it wakes. Topics are named up to v12 and identified by topic id
 //! from v13. Records are never null: an empty buffer is sent instead.
 //!
-//! Fetch sessions (KIP-227): the broker is sessionless. It answers every
-//! request in full with `session_id` 0, which clients treat as "no session
-//! was created" and keep sending full requests; a request naming a session
-//! id gets FETCH_SESSION_ID_NOT_FOUND so the client starts over.
+//! Fetch sessions (KIP-227, see [`crate::fetch_session`]) from v7: a
+//! request may open a session, then name only the partitions whose fetch
+//! position changed; an incremental answer carries only partitions with
+//! records, errors or moved offsets. A session error (unknown id, wrong
+//! epoch, topic ids used inconsistently) is the top-level error code with
+//! no partitions.
 //!
 //! Isolation: `last_stable_offset` is the partition's LSO (the oldest open
 //! transaction's first offset, else the high watermark). A read_committed
@@ -46,6 +48,7 @@ use tokio::time::Instant;
 
 use super::{versions, DataContext, RequestContext};
 use crate::catalog::TopicMeta;
+use crate::fetch_session::{SessionContext, SessionRequest};
 use crate::security::Access;
 use crate::storage::StorageError;
 
@@ -69,14 +72,25 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> FetchResponse {
     let version = ctx.version;
-    if version >= 7 {
-        if let Some(code) = session_error(request.session_id, request.session_epoch) {
-            return FetchResponse::default().with_error_code(code);
+    let sessions = data.fetch_sessions();
+    let (session, topics) = if version >= 7 {
+        let asked = SessionRequest {
+            session_id: request.session_id,
+            epoch: request.session_epoch,
+            uses_topic_ids: version >= 13,
+            node: ctx.node_id,
+            topics: request.topics,
+            forgotten: request.forgotten_topics_data,
+        };
+        match sessions.begin(asked, Instant::now()) {
+            Ok(begun) => (begun.context, begun.topics),
+            Err(error) => return FetchResponse::default().with_error_code(error.code()),
         }
-    }
+    } else {
+        (SessionContext::Sessionless, request.topics)
+    };
     let access = data.access(ctx);
-    let resolved: Vec<(FetchTopic, Result<TopicMeta, i16>)> = request
-        .topics
+    let resolved: Vec<(FetchTopic, Result<TopicMeta, i16>)> = topics
         .into_iter()
         .map(|t| {
             let found = resolve(data, &access, &t, version);
@@ -110,7 +124,9 @@ pub async fn handle(
         );
         let enough = collected.bytes >= min_bytes || collected.has_error || shutdown.is_shutdown();
         if enough || Instant::now() >= deadline || appends.is_empty() {
-            return FetchResponse::default().with_responses(collected.topics);
+            return FetchResponse::default()
+                .with_session_id(session.session_id())
+                .with_responses(sessions.finish(session, collected.topics));
         }
         tokio::select! {
             _ = any_changed(&mut appends) => {}
@@ -146,17 +162,6 @@ async fn any_changed(receivers: &mut [watch::Receiver<u64>]) {
     }
     let waits = receivers.iter_mut().map(|r| Box::pin(r.changed()));
     let _ = futures::future::select_all(waits).await;
-}
-
-/// The error for a request that tries to use a fetch session.
-fn session_error(session_id: i32, epoch: i32) -> Option<i16> {
-    match (session_id, epoch) {
-        // Full fetch without a session, or a request to create one (which
-        // we decline by answering with session id 0).
-        (0, -1) | (0, 0) => None,
-        (0, _) => Some(ResponseError::InvalidFetchSessionEpoch.code()),
-        _ => Some(ResponseError::FetchSessionIdNotFound.code()),
-    }
 }
 
 /// The topic a fetch names, if it exists and the request may READ it
@@ -316,20 +321,6 @@ fn error_partition(partition: i32, code: i16) -> PartitionData {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sessions_are_declined_cleanly() {
-        assert_eq!(session_error(0, -1), None);
-        assert_eq!(session_error(0, 0), None);
-        assert_eq!(
-            session_error(0, 3),
-            Some(ResponseError::InvalidFetchSessionEpoch.code())
-        );
-        assert_eq!(
-            session_error(17, 1),
-            Some(ResponseError::FetchSessionIdNotFound.code())
-        );
-    }
 
     #[test]
     fn error_partitions_carry_empty_records() {

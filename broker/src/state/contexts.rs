@@ -17,6 +17,7 @@ impl BrokerState {
             &self.logs,
             &self.topology,
             &self.appends,
+            &self.fetch_sessions,
             &self.shutdown,
             &self.transactions,
             self.topics(),

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::append_signals::AppendSignals;
 use crate::catalog::TopicCatalog;
 use crate::config::{BrokerConfig, NodeIdentity};
+use crate::fetch_session::FetchSessionCache;
 use crate::group::GroupCoordinator;
 use crate::metrics::BrokerMetrics;
 use crate::producer_ids::ProducerIdAllocator;
@@ -84,6 +85,8 @@ pub struct BrokerState {
     /// The ACLs and the checks against them.
     authorizer: Authorizer,
     appends: AppendSignals,
+    /// Fetch sessions (KIP-227).
+    fetch_sessions: FetchSessionCache,
     topic_changes: tokio::sync::Mutex<()>,
     shutdown: Shutdown,
     /// SCRAM credentials (SASL logins, Describe/AlterUserScramCredentials).
@@ -123,6 +126,7 @@ impl BrokerState {
             let end = lock_log(&log).log_end_offset();
             Some(end)
         }));
+        let fetch_session_slots = config.fetch_session_cache_slots;
         BrokerState {
             resources: Arc::new(Resources::new(&config)),
             config,
@@ -135,6 +139,7 @@ impl BrokerState {
             transactions,
             authorizer,
             appends: AppendSignals::default(),
+            fetch_sessions: FetchSessionCache::new(fetch_session_slots),
             topic_changes: tokio::sync::Mutex::new(()),
             shutdown,
             scram,

@@ -84,6 +84,13 @@ impl ConsumerBuilder {
         self
     }
 
+    /// `durian.fetch.sessions`: fetch sessions (KIP-227) with each broker
+    /// (default on); off sends every fetch in full.
+    pub fn fetch_sessions(mut self, enabled: bool) -> Self {
+        self.config.fetch_sessions = enabled;
+        self
+    }
+
     /// `partition.assignment.strategy`, preferred first.
     pub fn assignors(mut self, assignors: Vec<Arc<dyn Assignor>>) -> Self {
         self.config.assignors = assignors;

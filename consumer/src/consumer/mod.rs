@@ -364,10 +364,13 @@ impl Consumer {
     /// What the consumer has buffered and in flight right now.
     pub fn metrics(&self) -> ConsumerMetrics {
         let (buffered_records, buffered_bytes, fetches_in_flight) = self.fetcher.buffered();
+        let (fetch_requests, fetch_request_bytes) = self.fetcher.fetch_traffic();
         ConsumerMetrics {
             buffered_records,
             buffered_bytes,
             fetches_in_flight,
+            fetch_requests,
+            fetch_request_bytes,
         }
     }
 
@@ -518,6 +521,7 @@ impl Consumer {
         if let Some(mut group) = self.group.take() {
             group.leave(self.config.client.request_timeout).await;
         }
+        self.fetcher.close_sessions().await;
         result
     }
 }

@@ -3,10 +3,12 @@
 //! replica), and one spawned request per broker whose answer
 //! comes back on the fetcher's channel with the plan it was sent under.
 
-use durian_core::{Error as CoreError, SendOptions, Target, TrafficClass};
+use durian_core::{Error as CoreError, SendOptions, TrafficClass};
 use kafka_protocol::messages::FetchResponse;
 
 use super::plan::plan_fetches;
+use super::session::SessionUse;
+use super::traffic::send_fetch;
 use super::{fetch_request, FetchTarget, Fetcher};
 use crate::types::TopicPartition;
 
@@ -25,6 +27,8 @@ pub(super) struct Planned {
 pub(super) struct FetchPlan {
     pub(super) node: i32,
     pub(super) partitions: Vec<Planned>,
+    /// How the fetch used the broker's fetch session.
+    pub(super) session: SessionUse,
 }
 
 pub(super) type FetchResult = (FetchPlan, Result<FetchResponse, CoreError>);
@@ -86,10 +90,13 @@ impl Fetcher {
     }
 
     fn spawn_fetch(&mut self, node: i32, targets: Vec<FetchTarget>) {
-        let request = fetch_request(&self.config, &targets);
+        let (request, session) =
+            self.sessions
+                .prepare(node, &targets, fetch_request(&self.config, &targets));
         let mut plan = FetchPlan {
             node,
             partitions: Vec::new(),
+            session,
         };
         for target in &targets {
             let tp = TopicPartition::new(target.topic.clone(), target.partition);
@@ -112,10 +119,9 @@ impl Fetcher {
             ..SendOptions::default()
         };
         let tx = self.results_tx.clone();
+        let traffic = self.traffic.clone();
         tokio::spawn(async move {
-            let result = client
-                .send_with(Target::Broker(node), request, options)
-                .await;
+            let result = send_fetch(&client, node, request, options, &traffic).await;
             // The fetcher may be gone (consumer closed); nothing to do then.
             let _ = tx.send((plan, result));
         });

@@ -39,6 +39,9 @@
 //! preferred read replica (one in the consumer's `client.rack`); the
 //! partition is then fetched from that replica until it errs, is
 //! unreachable, leaves the metadata, or `metadata.max.age` passes.
+//! Fetch sessions (KIP-227, see [`session`]): after a full first fetch,
+//! a broker is told only which partitions changed, and answers only
+//! those with news.
 //!
 //! This file holds the cursors and hands out buffered records; sending
 //! fetches is [`dispatch`]'s, applying their answers [`answer`]'s.
@@ -50,6 +53,8 @@ mod plan;
 mod replica;
 mod request;
 mod response;
+mod session;
+mod traffic;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -66,6 +71,8 @@ use dispatch::FetchResult;
 use dispatch::{FetchPlan, Planned};
 #[cfg(test)]
 use plan::FetchKind;
+use session::Sessions;
+use traffic::FetchTraffic;
 
 use crate::config::ConsumerConfig;
 use crate::error::ConsumerError;
@@ -136,6 +143,10 @@ pub(crate) struct Fetcher {
     replicas: replica::ReadReplicas,
     /// Fetch requests sent, per broker, since the consumer was created.
     fetches_sent: BTreeMap<i32, u64>,
+    /// The fetch session with each broker.
+    sessions: Sessions,
+    /// Fetch requests sent and their bytes.
+    traffic: Arc<FetchTraffic>,
 }
 
 impl Fetcher {
@@ -143,7 +154,6 @@ impl Fetcher {
         let (results_tx, results_rx) = mpsc::unbounded_channel();
         Fetcher {
             client,
-            config,
             cursors: BTreeMap::new(),
             brokers_in_flight: BTreeSet::new(),
             results_tx,
@@ -152,6 +162,9 @@ impl Fetcher {
             drain_from: None,
             replicas: replica::ReadReplicas::default(),
             fetches_sent: BTreeMap::new(),
+            sessions: Sessions::new(config.fetch_sessions),
+            traffic: Arc::default(),
+            config,
         }
     }
 
@@ -332,6 +345,13 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// Fetch requests sent so far and their encoded body bytes.
+    pub(crate) fn fetch_traffic(&self) -> (u64, u64) {
+        self.traffic.totals()
+    }
+}
+
 /// The payload bytes of a record: key, value and headers.
 fn record_bytes(record: &ConsumerRecord) -> usize {
     let field = |f: &Option<bytes::Bytes>| f.as_ref().map_or(0, bytes::Bytes::len);
@@ -347,5 +367,7 @@ fn record_bytes(record: &ConsumerRecord) -> usize {
 mod epoch_tests;
 #[cfg(test)]
 mod long_poll_tests;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;

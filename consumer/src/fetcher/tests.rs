@@ -304,6 +304,7 @@ async fn a_seek_discards_buffered_records_and_stale_responses() {
             offset: 0,
             leader_epoch: -1,
         }],
+        session: super::session::SessionUse::none(),
     };
     let response = FetchResponse::default();
     fetcher.handle((plan, Ok(response)));
