@@ -52,6 +52,23 @@ pub struct ConsumerGroupDescription {
     pub coordinator: i32,
 }
 
+impl ConsumerGroupDescription {
+    /// A group without members, state or epochs; the fields are public to
+    /// fill in. For tests and mock admin clients.
+    pub fn new(group_id: impl Into<String>, protocol: GroupProtocolKind, coordinator: i32) -> Self {
+        ConsumerGroupDescription {
+            group_id: group_id.into(),
+            protocol,
+            state: String::new(),
+            group_epoch: None,
+            assignment_epoch: None,
+            assignor: String::new(),
+            members: Vec::new(),
+            coordinator,
+        }
+    }
+}
+
 /// One member of a [`ConsumerGroupDescription`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -77,6 +94,29 @@ pub struct ConsumerGroupMember {
     /// The partitions the coordinator wants it to own (consumer protocol
     /// only): differs from `assignment` while the member reconciles.
     pub target_assignment: Option<Vec<TopicPartition>>,
+}
+
+impl ConsumerGroupMember {
+    /// A dynamic member with no subscription, epoch or partitions; the
+    /// fields are public to fill in. For tests and mock admin clients.
+    pub fn new(
+        member_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_host: impl Into<String>,
+    ) -> Self {
+        ConsumerGroupMember {
+            member_id: member_id.into(),
+            group_instance_id: None,
+            rack: None,
+            client_id: client_id.into(),
+            client_host: client_host.into(),
+            member_epoch: None,
+            subscribed_topics: Vec::new(),
+            subscribed_topic_regex: None,
+            assignment: Vec::new(),
+            target_assignment: None,
+        }
+    }
 }
 
 /// A ConsumerGroupDescribe request for `groups`.
