@@ -118,6 +118,8 @@ impl RebalanceListener for Events {
 #[derive(Default)]
 struct Coordinator {
     heartbeats: Vec<ConsumerGroupHeartbeatRequest>,
+    /// Answer the first acknowledgement with FENCED_MEMBER_EPOCH.
+    fence_the_ack: bool,
     fenced: bool,
 }
 
@@ -146,7 +148,7 @@ fn heartbeat(state: &Mutex<Coordinator>, request: &Request) -> Reply {
         0 => response
             .with_member_epoch(3)
             .with_assignment(Some(assignment())),
-        1 if acked => {
+        1 if acked && state.fence_the_ack => {
             state.fenced = true;
             response.with_error_code(110) // FENCED_MEMBER_EPOCH
         }
@@ -179,11 +181,11 @@ fn offset_fetch(request: &Request) -> Reply {
     request.reply(&OffsetFetchResponse::default().with_topics(topics))
 }
 
-#[tokio::test]
-async fn a_fenced_member_loses_its_partitions_and_rejoins_with_epoch_zero() {
-    let state = Arc::new(Mutex::new(Coordinator::default()));
-    let script = state.clone();
-    let broker = FakeBroker::start(move |request: Request| match request.api {
+/// A coordinator following `state`'s script, with a partition that
+/// commits say starts at 0 and fetches that never answer.
+async fn scripted_coordinator(state: Arc<Mutex<Coordinator>>) -> FakeBroker {
+    let script = state;
+    FakeBroker::start(move |request: Request| match request.api {
         ApiKey::ApiVersions => request.reply(&api_versions(&[
             (ApiKey::ApiVersions, 0, 3),
             (ApiKey::Metadata, 1, 12),
@@ -200,7 +202,16 @@ async fn a_fenced_member_loses_its_partitions_and_rejoins_with_epoch_zero() {
         ApiKey::Fetch => Reply::later(std::future::pending()),
         other => panic!("this fake broker does not serve {other:?}"),
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_fenced_member_loses_its_partitions_and_rejoins_with_epoch_zero() {
+    let state = Arc::new(Mutex::new(Coordinator {
+        fence_the_ack: true,
+        ..Coordinator::default()
+    }));
+    let broker = scripted_coordinator(state.clone()).await;
     let events = Events::default();
     let mut consumer = consumer(&broker.bootstrap())
         .rebalance_listener(events.clone())
@@ -260,4 +271,61 @@ async fn a_fenced_member_loses_its_partitions_and_rejoins_with_epoch_zero() {
     assert_eq!(rejoin.topic_partitions, Some(Vec::new()));
     // close() leaves with -1, the last heartbeat.
     assert_eq!(beats.last().unwrap().member_epoch, -1, "{beats:?}");
+}
+
+#[tokio::test]
+async fn a_poll_timeout_leaves_with_epoch_minus_one_and_the_next_poll_rejoins() {
+    let state = Arc::new(Mutex::new(Coordinator::default()));
+    let broker = scripted_coordinator(state.clone()).await;
+    let events = Events::default();
+    let mut consumer = consumer(&broker.bootstrap())
+        .max_poll_interval(Duration::from_millis(500))
+        .rebalance_listener(events.clone())
+        .build()
+        .unwrap();
+    consumer.subscribe(["t"]).unwrap();
+    let t0 = format!("{:?}", [TopicPartition::new("t", 0)]);
+    let deadline = Instant::now() + LIMIT;
+    while events.0.lock().unwrap().is_empty() {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "never assigned");
+    }
+    // No poll now: the member must leave by itself, with epoch -1.
+    let left = |state: &Coordinator| state.heartbeats.iter().any(|b| b.member_epoch == -1);
+    while !left(&state.lock().unwrap()) {
+        assert!(Instant::now() < deadline, "no leave after the poll timeout");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let error = consumer.poll(Duration::from_millis(50)).await.unwrap_err();
+    assert!(
+        matches!(error, durian_consumer::ConsumerError::PollIntervalExceeded),
+        "{error}"
+    );
+    loop {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        if events.0.lock().unwrap().len() >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rejoin: {:?}",
+            events.0.lock().unwrap()
+        );
+    }
+    assert_eq!(
+        *events.0.lock().unwrap(),
+        [
+            format!("assigned {t0}"),
+            format!("lost {t0}"),
+            format!("assigned {t0}")
+        ]
+    );
+    let beats = std::mem::take(&mut state.lock().unwrap().heartbeats);
+    let leave = beats.iter().position(|b| b.member_epoch == -1).unwrap();
+    assert_eq!(
+        beats[leave + 1].member_epoch,
+        0,
+        "rejoined with epoch 0: {beats:?}"
+    );
+    consumer.close().await.unwrap();
 }

@@ -386,8 +386,11 @@ impl ConsumerGroupTask {
             let step = if !plan.revoke.is_empty() {
                 tracing::info!(group = %self.group_id, epoch = self.epoch, revoked = plan.revoke.len(), "revoking");
                 let outcome = self.hand_over(Vec::new(), plan.revoke.clone()).await;
-                for tp in &plan.revoke {
-                    self.owned.remove(tp);
+                if matches!(outcome, Beat::Ok | Beat::Fenced(_)) {
+                    // The consumer applied it (it acknowledged).
+                    for tp in &plan.revoke {
+                        self.owned.remove(tp);
+                    }
                 }
                 outcome
             } else if !plan.is_settled() {
@@ -395,7 +398,9 @@ impl ConsumerGroupTask {
                 self.client
                     .add_topics(plan.assign.iter().map(|tp| tp.topic.to_string()));
                 let outcome = self.hand_over(plan.assign.clone(), Vec::new()).await;
-                self.owned.extend(plan.assign);
+                if matches!(outcome, Beat::Ok | Beat::Fenced(_)) {
+                    self.owned.extend(plan.assign);
+                }
                 outcome
             } else {
                 if !plan.unresolved.is_empty() {
@@ -450,6 +455,7 @@ impl ConsumerGroupTask {
         revoked: Vec<TopicPartition>,
     ) -> Beat {
         let (ack, mut done) = oneshot::channel();
+        let in_flight = (added.clone(), revoked.clone());
         if self
             .events
             .send(GroupEvent::Assigned {
@@ -476,6 +482,14 @@ impl ConsumerGroupTask {
                 }
                 _ = tick.tick() => {
                     if sent.elapsed() > self.config.max_poll_interval {
+                        // The consumer applies the queued event before the
+                        // loss that follows it, so the loss must cover
+                        // what it will own by then.
+                        let (added, revoked) = &in_flight;
+                        for tp in revoked {
+                            self.owned.remove(tp);
+                        }
+                        self.owned.extend(added.iter().cloned());
                         return self.leave_for_poll_timeout().await;
                     }
                     if fenced.is_none() {
