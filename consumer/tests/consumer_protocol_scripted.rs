@@ -16,12 +16,16 @@ use durian_consumer::{Consumer, GroupProtocol, RebalanceListener, TopicPartition
 use durian_core::ClientConfig;
 use durian_testkit::scripted::{api_versions, metadata, FakeBroker, Reply, Request, NODE_ID};
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_protocol::messages::{
     ApiKey, BrokerId, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
-    FindCoordinatorResponse, MetadataRequest, OffsetFetchRequest, OffsetFetchResponse,
+    FindCoordinatorResponse, MetadataRequest, OffsetCommitRequest, OffsetCommitResponse,
+    OffsetFetchRequest, OffsetFetchResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
@@ -121,6 +125,12 @@ struct Coordinator {
     /// Answer the first acknowledgement with FENCED_MEMBER_EPOCH.
     fence_the_ack: bool,
     fenced: bool,
+    /// Hand a joined member this epoch at its next heartbeat.
+    bump_to: Option<i32>,
+    /// The epoch the member has as far as the coordinator is concerned.
+    current: i32,
+    /// The member epoch of every OffsetCommit.
+    commits: Vec<i32>,
 }
 
 fn assignment() -> Assignment {
@@ -152,9 +162,44 @@ fn heartbeat(state: &Mutex<Coordinator>, request: &Request) -> Reply {
             state.fenced = true;
             response.with_error_code(110) // FENCED_MEMBER_EPOCH
         }
-        epoch => response.with_member_epoch(epoch),
+        epoch => response.with_member_epoch(state.bump_to.filter(|_| epoch > 0).unwrap_or(epoch)),
     };
+    if response.error_code == 0 {
+        state.current = response.member_epoch;
+    }
     request.reply(&response)
+}
+
+/// Refuses a commit from an epoch other than the member's current one
+/// with STALE_MEMBER_EPOCH, as Kafka does.
+fn offset_commit(state: &Mutex<Coordinator>, request: &Request) -> Reply {
+    let asked: OffsetCommitRequest = request.decode();
+    let mut state = state.lock().unwrap();
+    state.commits.push(asked.generation_id_or_member_epoch);
+    let code = if asked.generation_id_or_member_epoch == state.current {
+        0
+    } else {
+        113 // STALE_MEMBER_EPOCH
+    };
+    let topics = asked
+        .topics
+        .iter()
+        .map(|t| {
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    request.reply(&OffsetCommitResponse::default().with_topics(topics))
 }
 
 fn offset_fetch(request: &Request) -> Reply {
@@ -193,10 +238,12 @@ async fn scripted_coordinator(state: Arc<Mutex<Coordinator>>) -> FakeBroker {
             (ApiKey::ConsumerGroupHeartbeat, 0, 1),
             (ApiKey::OffsetFetch, 1, 7),
             (ApiKey::Fetch, 4, 12),
+            (ApiKey::OffsetCommit, 8, 9),
         ])),
         ApiKey::Metadata => metadata_with_ids(&request),
         ApiKey::FindCoordinator => coordinator(&request),
         ApiKey::ConsumerGroupHeartbeat => heartbeat(&script, &request),
+        ApiKey::OffsetCommit => offset_commit(&script, &request),
         ApiKey::OffsetFetch => offset_fetch(&request),
         // Fetches stay parked: only membership is under test.
         ApiKey::Fetch => Reply::later(std::future::pending()),
@@ -327,5 +374,40 @@ async fn a_poll_timeout_leaves_with_epoch_minus_one_and_the_next_poll_rejoins() 
         0,
         "rejoined with epoch 0: {beats:?}"
     );
+    consumer.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_commit_from_a_stale_epoch_is_sent_again_with_the_next_one() {
+    let state = Arc::new(Mutex::new(Coordinator::default()));
+    let broker = scripted_coordinator(state.clone()).await;
+    let events = Events::default();
+    let mut consumer = consumer(&broker.bootstrap())
+        .rebalance_listener(events.clone())
+        .build()
+        .unwrap();
+    consumer.subscribe(["t"]).unwrap();
+    let deadline = Instant::now() + LIMIT;
+    while consumer.group_metadata().unwrap().generation_id != 1
+        || events.0.lock().unwrap().is_empty()
+    {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "never joined");
+    }
+    // The coordinator moves the member to epoch 2; the consumer learns
+    // it only at its next heartbeat, after the commit below is refused.
+    {
+        let mut state = state.lock().unwrap();
+        state.bump_to = Some(2);
+        state.current = 2;
+    }
+    let offsets = [(
+        TopicPartition::new("t", 0),
+        durian_consumer::OffsetAndMetadata::new(1),
+    )]
+    .into();
+    consumer.commit_offsets(offsets).await.unwrap();
+    assert_eq!(state.lock().unwrap().commits, [1, 2]);
+    assert_eq!(consumer.group_metadata().unwrap().generation_id, 2);
     consumer.close().await.unwrap();
 }
