@@ -26,6 +26,7 @@ mod acls;
 mod cluster;
 mod config;
 mod configs;
+mod consumer_groups;
 mod elections;
 mod group_offsets;
 mod groups;
@@ -45,6 +46,7 @@ use durian_core::{Client, Result};
 use tokio::time::Instant;
 
 pub use config::{AdminBuilder, AdminConfig, ADMIN_PROPERTIES};
+pub use consumer_groups::{ConsumerGroupDescription, ConsumerGroupMember, GroupProtocolKind};
 pub use durian_core::acl::{
     AccessControlEntry, AccessControlEntryFilter, AclBinding, AclBindingFilter, AclOperation,
     AclPermissionType, InvalidAcl, PatternType, ResourcePattern, ResourcePatternFilter,

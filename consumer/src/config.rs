@@ -47,9 +47,39 @@ impl IsolationLevel {
     }
 }
 
+/// Which group membership protocol the consumer speaks (`group.protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup/Heartbeat, with the assignment computed by the
+    /// group leader among the members.
+    #[default]
+    Classic,
+    /// KIP-848: ConsumerGroupHeartbeat only; the coordinator computes the
+    /// assignment and hands it out member by member.
+    Consumer,
+}
+
+/// Settings that only the classic protocol uses: Java's consumer refuses
+/// them under `group.protocol=consumer`, where the broker decides them.
+const CLASSIC_ONLY: [&str; 3] = [
+    "partition.assignment.strategy",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+];
+
+fn classic_only_error(property: &str) -> Error {
+    Error::config(
+        property,
+        "not supported with group.protocol=consumer: the coordinator decides it \
+         (group.consumer.* broker settings; group.remote.assignor picks the assignor)",
+    )
+}
+
 /// Documentation of every consumer property (besides [`durian_core::config::CLIENT_PROPERTIES`]).
 pub const CONSUMER_PROPERTIES: &[PropertyDoc] = &[
     doc("group.id", "", "The consumer group; required by subscribe() and commits."),
+    doc("group.protocol", "classic", "Group membership protocol: classic (JoinGroup/SyncGroup, client-side assignors) or consumer (KIP-848 ConsumerGroupHeartbeat, broker-side assignors; needs Kafka 4.0+). Under consumer, partition.assignment.strategy, session.timeout.ms and heartbeat.interval.ms are refused."),
+    doc("group.remote.assignor", "", "Under group.protocol=consumer: the broker-side assignor to ask for (uniform, range); empty lets the broker choose."),
     doc("group.instance.id", "", "Static membership id: a restart within session.timeout.ms keeps the partitions without a rebalance."),
     doc("auto.offset.reset", "latest", "Where to start without a committed offset, or after OFFSET_OUT_OF_RANGE: earliest, latest or none (error)."),
     doc("enable.auto.commit", "true", "Commit the positions of records already returned by poll every auto.commit.interval.ms, before a rebalance and on close."),
@@ -82,6 +112,10 @@ pub struct ConsumerConfig {
     pub group_id: Option<String>,
     /// `group.instance.id`.
     pub group_instance_id: Option<String>,
+    /// `group.protocol`.
+    pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor` (`None`: the broker's default).
+    pub group_remote_assignor: Option<String>,
     /// `auto.offset.reset`.
     pub auto_offset_reset: OffsetReset,
     /// `enable.auto.commit`.
@@ -121,6 +155,8 @@ impl fmt::Debug for ConsumerConfig {
             .field("client", &self.client)
             .field("group_id", &self.group_id)
             .field("group_instance_id", &self.group_instance_id)
+            .field("group_protocol", &self.group_protocol)
+            .field("group_remote_assignor", &self.group_remote_assignor)
             .field("auto_offset_reset", &self.auto_offset_reset)
             .field("enable_auto_commit", &self.enable_auto_commit)
             .field("assignors", &assignors)
@@ -147,6 +183,8 @@ impl ConsumerConfig {
             client,
             group_id: None,
             group_instance_id: None,
+            group_protocol: GroupProtocol::Classic,
+            group_remote_assignor: None,
             auto_offset_reset: OffsetReset::Latest,
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_millis(5_000),
@@ -194,6 +232,30 @@ impl ConsumerConfig {
     fn take_own(&mut self, parser: &mut PropertyParser) -> Result<(), Error> {
         self.group_id = parser.take("group.id").filter(|g| !g.is_empty());
         self.group_instance_id = parser.take("group.instance.id").filter(|g| !g.is_empty());
+        if let Some(raw) = parser.take("group.protocol") {
+            self.group_protocol = match raw.to_ascii_lowercase().as_str() {
+                "classic" => GroupProtocol::Classic,
+                "consumer" => GroupProtocol::Consumer,
+                _ => {
+                    return Err(Error::config(
+                        "group.protocol",
+                        format!("`{raw}` is not classic or consumer"),
+                    ))
+                }
+            };
+        }
+        self.group_remote_assignor = parser
+            .take("group.remote.assignor")
+            .filter(|a| !a.is_empty());
+        if self.group_protocol == GroupProtocol::Consumer {
+            // Refused when present at all, even with the default value,
+            // as Java's consumer does.
+            for property in CLASSIC_ONLY {
+                if parser.take(property).is_some() {
+                    return Err(classic_only_error(property));
+                }
+            }
+        }
         if let Some(raw) = parser.take("auto.offset.reset") {
             self.auto_offset_reset = match raw.to_ascii_lowercase().as_str() {
                 "earliest" => OffsetReset::Earliest,
@@ -309,8 +371,36 @@ impl ConsumerConfig {
         if self.max_poll_records == 0 {
             return Err(Error::config("max.poll.records", "must be greater than 0"));
         }
+        if self.group_protocol == GroupProtocol::Consumer {
+            self.validate_consumer_protocol()?;
+        } else if self.group_remote_assignor.is_some() {
+            return Err(Error::config(
+                "group.remote.assignor",
+                "only used with group.protocol=consumer",
+            ));
+        }
         if self.group_instance_id.is_some() && self.group_id.is_none() {
             return Err(Error::config("group.instance.id", "needs group.id"));
+        }
+        Ok(())
+    }
+
+    /// The typed builder cannot tell a setting left alone from one set
+    /// to its default, so a classic-only setting that differs from its
+    /// default is what is refused here.
+    fn validate_consumer_protocol(&self) -> Result<(), Error> {
+        let defaults = ConsumerConfig::new(ClientConfig::default());
+        let names = |list: &[Arc<dyn Assignor>]| -> Vec<String> {
+            list.iter().map(|a| a.name().to_owned()).collect()
+        };
+        if names(&self.assignors) != names(&defaults.assignors) {
+            return Err(classic_only_error(CLASSIC_ONLY[0]));
+        }
+        if self.session_timeout != defaults.session_timeout {
+            return Err(classic_only_error(CLASSIC_ONLY[1]));
+        }
+        if self.heartbeat_interval != defaults.heartbeat_interval {
+            return Err(classic_only_error(CLASSIC_ONLY[2]));
         }
         Ok(())
     }
@@ -391,6 +481,8 @@ mod tests {
             ("partition.assignment.strategy", "sticky"),
             ("max.poll.records", "0"),
             ("linger.ms", "5"),
+            ("group.protocol", "streams"),
+            ("group.remote.assignor", "uniform"),
         ] {
             let mut props = base();
             props.push((name, value));
@@ -400,5 +492,42 @@ mod tests {
                 "{name}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_consumer_protocol_refuses_classic_only_settings() {
+        let mut props = base();
+        props.extend([
+            ("group.id", "g"),
+            ("group.protocol", "Consumer"),
+            ("group.remote.assignor", "range"),
+        ]);
+        let config = ConsumerConfig::from_properties(props).unwrap();
+        assert_eq!(config.group_protocol, GroupProtocol::Consumer);
+        assert_eq!(config.group_remote_assignor.as_deref(), Some("range"));
+        for name in CLASSIC_ONLY {
+            let value = if name == "partition.assignment.strategy" {
+                "range,cooperative-sticky"
+            } else {
+                "3000"
+            };
+            let mut props = base();
+            props.extend([("group.protocol", "consumer"), (name, value)]);
+            let err = ConsumerConfig::from_properties(props).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config { property, reason } if property == name && reason.contains("group.protocol=consumer")),
+                "{name}: {err}"
+            );
+        }
+        let mut typed = ConsumerConfig::new(ClientConfig::default());
+        typed.client.bootstrap_servers = vec!["h:1".into()];
+        typed.group_protocol = GroupProtocol::Consumer;
+        typed.validate().unwrap();
+        typed.session_timeout = Duration::from_secs(10);
+        let err = typed.validate().unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { property, .. } if property == "session.timeout.ms"),
+            "{err}"
+        );
     }
 }

@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use durian::admin::{Admin, GroupDescription, GroupOffsetLag, TopicPartition};
+use durian::admin::{
+    Admin, ConsumerGroupDescription, GroupDescription, GroupOffsetLag, GroupProtocolKind,
+    MemberDescription, TopicPartition,
+};
 use durian::core::KafkaCode;
 
 use super::group_error;
@@ -21,7 +24,18 @@ fn no_such_group(group: &str) -> CliError {
 }
 
 pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
-    let mut described = admin.describe_groups([group]).await;
+    // A KIP-848 group first: Kafka describes those only through
+    // ConsumerGroupDescribe, and durian_admin falls back to DescribeGroups
+    // for the others, read again below as before.
+    let mut kip848 = admin.describe_consumer_groups([group]).await;
+    let consumer_protocol = match kip848.remove(group) {
+        Some(Ok(d)) if d.protocol == GroupProtocolKind::Consumer => Some(d),
+        _ => None,
+    };
+    let mut described = match &consumer_protocol {
+        Some(d) => [(group.to_owned(), Ok(as_group_description(d)))].into(),
+        None => admin.describe_groups([group]).await,
+    };
     // durian's broker describes an unknown group as Dead with nothing in
     // it; Kafka 4 (DescribeGroups v6) answers GROUP_ID_NOT_FOUND. Both are
     // the same answer to the user.
@@ -54,7 +68,13 @@ pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
     }
 
     let mut report = header(&description);
+    if let Some(d) = &consumer_protocol {
+        add_epochs(&mut report, d);
+    }
     report.table_if_any("members", members_table(&description));
+    if let Some(d) = &consumer_protocol {
+        report.table_if_any("epochs", epochs_table(d));
+    }
     let mut table = Table::new(["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"]);
     let mut problems = Vec::new();
     for (tp, result) in &offsets {
@@ -92,6 +112,70 @@ pub async fn run(admin: &Admin, group: &str) -> Result<(), CliError> {
     }
 }
 
+/// A consumer-protocol group in the shape the classic tables print.
+fn as_group_description(d: &ConsumerGroupDescription) -> GroupDescription {
+    let mut description = GroupDescription::new(d.group_id.clone(), d.coordinator);
+    description.state = d.state.clone();
+    description.protocol_type = "consumer (KIP-848)".to_owned();
+    description.protocol = d.assignor.clone();
+    description.members = d
+        .members
+        .iter()
+        .map(|m| {
+            let mut member = MemberDescription::new(
+                m.member_id.clone(),
+                m.client_id.clone(),
+                m.client_host.clone(),
+            );
+            member.group_instance_id = m.group_instance_id.clone();
+            member.assignment = m.assignment.clone();
+            member
+        })
+        .collect();
+    description
+}
+
+/// The group and assignment epochs of a consumer-protocol group.
+fn add_epochs(report: &mut Report, d: &ConsumerGroupDescription) {
+    report.field("group epoch", or_dash(d.group_epoch));
+    report.field("assignment epoch", or_dash(d.assignment_epoch));
+}
+
+/// Per member of a consumer-protocol group: its epoch and the partitions
+/// the coordinator is moving it to (its target assignment).
+fn epochs_table(d: &ConsumerGroupDescription) -> Table {
+    let mut table = Table::new(["MEMBER", "EPOCH", "TARGET"]);
+    for m in &d.members {
+        let target = m.target_assignment.as_deref().unwrap_or_default();
+        table.row([
+            m.member_id.clone(),
+            or_dash(m.member_epoch),
+            written(target),
+        ]);
+    }
+    table
+}
+
+/// Partitions written `topic:0,1 other:2`, `-` for none.
+fn written(partitions: &[TopicPartition]) -> String {
+    let mut by_topic: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
+    for tp in partitions {
+        by_topic.entry(&tp.topic).or_default().insert(tp.partition);
+    }
+    let list: Vec<String> = by_topic
+        .iter()
+        .map(|(topic, parts)| {
+            let list: Vec<String> = parts.iter().map(i32::to_string).collect();
+            format!("{topic}:{}", list.join(","))
+        })
+        .collect();
+    if list.is_empty() {
+        "-".to_owned()
+    } else {
+        list.join(" ")
+    }
+}
+
 /// The lines above the tables.
 fn header(description: &GroupDescription) -> Report {
     let protocol = match (
@@ -115,22 +199,7 @@ fn header(description: &GroupDescription) -> Report {
 fn members_table(description: &GroupDescription) -> Table {
     let mut table = Table::new(["MEMBER", "CLIENT-ID", "HOST", "PARTITIONS"]);
     for member in &description.members {
-        let mut by_topic: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
-        for tp in &member.assignment {
-            by_topic.entry(&tp.topic).or_default().insert(tp.partition);
-        }
-        let partitions: Vec<String> = by_topic
-            .iter()
-            .map(|(topic, parts)| {
-                let list: Vec<String> = parts.iter().map(i32::to_string).collect();
-                format!("{topic}:{}", list.join(","))
-            })
-            .collect();
-        let partitions = if partitions.is_empty() {
-            "-".to_owned()
-        } else {
-            partitions.join(" ")
-        };
+        let partitions = written(&member.assignment);
         table.row([
             member.member_id.clone(),
             member.client_id.clone(),
@@ -180,5 +249,40 @@ mod tests {
         assert!(header(&description)
             .render()
             .contains("protocol     consumer (range)\n"));
+    }
+
+    #[test]
+    fn a_consumer_protocol_group_shows_epochs_and_targets() {
+        use durian::admin::ConsumerGroupMember;
+        let mut member = ConsumerGroupMember::new("m-1", "durian", "/127.0.0.1");
+        member.member_epoch = Some(4);
+        member.assignment = vec![TopicPartition::new("a", 0)];
+        member.target_assignment = Some(vec![
+            TopicPartition::new("a", 0),
+            TopicPartition::new("a", 1),
+        ]);
+        let mut d = ConsumerGroupDescription::new("g", GroupProtocolKind::Consumer, 1);
+        d.state = "Reconciling".into();
+        d.assignor = "uniform".into();
+        d.group_epoch = Some(5);
+        d.assignment_epoch = Some(5);
+        d.members = vec![member];
+        let description = as_group_description(&d);
+        let mut report = header(&description);
+        add_epochs(&mut report, &d);
+        let text = report.render();
+        assert!(
+            text.contains("protocol          consumer (KIP-848) (uniform)\n"),
+            "{text}"
+        );
+        assert!(text.contains("group epoch       5\n"), "{text}");
+        assert_eq!(
+            members_table(&description).render(),
+            "MEMBER  CLIENT-ID  HOST        PARTITIONS\nm-1     durian     /127.0.0.1  a:0\n"
+        );
+        assert_eq!(
+            epochs_table(&d).render(),
+            "MEMBER  EPOCH  TARGET\nm-1     4      a:0,1\n"
+        );
     }
 }

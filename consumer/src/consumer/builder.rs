@@ -7,7 +7,7 @@ use durian_core::ClientConfig;
 
 use super::Consumer;
 use crate::assignor::Assignor;
-use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
+use crate::config::{ConsumerConfig, GroupProtocol, IsolationLevel, OffsetReset};
 use crate::error::Result;
 use crate::listener::RebalanceListener;
 
@@ -78,6 +78,13 @@ impl ConsumerBuilder {
         self
     }
 
+    /// `group.remote.assignor`: the broker-side assignor asked for under
+    /// [`GroupProtocol::Consumer`].
+    pub fn group_remote_assignor(mut self, assignor: impl Into<String>) -> Self {
+        self.config.group_remote_assignor = Some(assignor.into());
+        self
+    }
+
     /// `client.rack`.
     pub fn client_rack(mut self, rack: impl Into<String>) -> Self {
         self.config.client_rack = Some(rack.into());
@@ -97,6 +104,8 @@ impl ConsumerBuilder {
         self
     }
 
+    setter!(/// `group.protocol`.
+        group_protocol: GroupProtocol);
     setter!(/// `auto.offset.reset`.
         auto_offset_reset: OffsetReset);
     setter!(/// `enable.auto.commit`.

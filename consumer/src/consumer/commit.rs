@@ -13,11 +13,13 @@ use durian_core::{
     Client, CoordinatorKind, Error as CoreError, KafkaCode, KafkaError, SendOptions, Target,
     TrafficClass,
 };
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::Consumer;
 use crate::error::{ConsumerError, Result};
+use crate::group::MemberIdentityState;
 use crate::offsets::{
     offset_commit_request, offset_fetch_request, parse_offset_commit, parse_offset_fetch,
     CommitIdentity,
@@ -47,11 +49,58 @@ fn is_rebalance_code(code: KafkaCode) -> bool {
             | KafkaCode::ILLEGAL_GENERATION
             | KafkaCode::UNKNOWN_MEMBER_ID
             | KafkaCode::FENCED_INSTANCE_ID
+            | KafkaCode::STALE_MEMBER_EPOCH
+            | KafkaCode::FENCED_MEMBER_EPOCH
     )
 }
 
-/// Commits `offsets`, retrying coordinator errors.
+/// How many newer member epochs a commit refused as STALE_MEMBER_EPOCH
+/// follows before giving up.
+const STALE_EPOCH_RETRIES: usize = 3;
+
+/// Commits `offsets`, retrying coordinator errors. Under
+/// `group.protocol=consumer` the epoch may move on while the commit is on
+/// its way; a STALE_MEMBER_EPOCH refusal then waits (bounded by
+/// `request.timeout.ms`) for the membership task to publish the epoch its
+/// next heartbeat brings (`updates`), and commits again with it.
 pub(crate) async fn send_commit(
+    client: &Client,
+    identity: &CommitIdentity,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    mut updates: Option<watch::Receiver<MemberIdentityState>>,
+) -> Result<()> {
+    let mut identity = identity.clone();
+    let mut attempts = 0;
+    loop {
+        let result = send_commit_once(client, &identity, offsets).await;
+        let stale = matches!(
+            result,
+            Err(ConsumerError::CommitFailed(KafkaCode::STALE_MEMBER_EPOCH))
+        );
+        let Some(updates) = updates
+            .as_mut()
+            .filter(|_| stale && attempts < STALE_EPOCH_RETRIES)
+        else {
+            return result;
+        };
+        attempts += 1;
+        let wait = client.config().request_timeout;
+        loop {
+            let now = updates.borrow_and_update().clone();
+            if now.generation != identity.generation && now.generation > 0 {
+                identity.generation = now.generation;
+                identity.member_id = now.member_id;
+                break;
+            }
+            match tokio::time::timeout(wait, updates.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return result,
+            }
+        }
+    }
+}
+
+async fn send_commit_once(
     client: &Client,
     identity: &CommitIdentity,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
@@ -165,6 +214,12 @@ impl Consumer {
         })
     }
 
+    /// The membership task's identity updates, to follow a newer member
+    /// epoch when a commit is refused as stale.
+    fn identity_updates(&self) -> Option<watch::Receiver<MemberIdentityState>> {
+        self.group.as_ref().map(|group| group.identity.clone())
+    }
+
     /// Starts an auto-commit in the background when one is due and none
     /// is running. Only positions of records already returned are
     /// committed, so a crash never skips records (at-least-once).
@@ -207,7 +262,8 @@ impl Consumer {
             return Ok(());
         }
         let identity = self.commit_identity()?;
-        send_commit(&self.client, &identity, &offsets).await?;
+        let updates = self.identity_updates();
+        send_commit(&self.client, &identity, &offsets, updates).await?;
         for (tp, offset) in offsets {
             self.last_committed.insert(tp, offset.offset);
         }
@@ -226,6 +282,7 @@ impl Consumer {
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Result<JoinHandle<Result<()>>> {
         let identity = self.commit_identity()?;
+        let updates = self.identity_updates();
         let client = self.client.clone();
         // Counted as committed right away so the next auto-commit does not
         // resend them; a failed commit is reported through the handle.
@@ -233,7 +290,7 @@ impl Consumer {
             self.last_committed.insert(tp.clone(), offset.offset);
         }
         Ok(tokio::spawn(async move {
-            send_commit(&client, &identity, &offsets).await
+            send_commit(&client, &identity, &offsets, updates).await
         }))
     }
 

@@ -14,7 +14,13 @@
 //! an acknowledgement and proceeds only after the consumer's next `poll`
 //! has run the listener (and, with auto-commit, committed). Coordinator
 //! moves and loading are retried inside the task and never reach `poll`.
+//!
+//! `group.protocol` picks the task: [`task`] speaks the classic protocol
+//! (JoinGroup/SyncGroup, assignors in the leader), [`consumer_protocol`]
+//! KIP-848's ConsumerGroupHeartbeat. Both talk to the consumer through
+//! the same events, commands and identity watch.
 
+mod consumer_protocol;
 pub mod requests;
 mod task;
 
@@ -29,7 +35,7 @@ use tokio::time::Instant;
 
 pub use requests::MemberIdentityState;
 
-use crate::config::ConsumerConfig;
+use crate::config::{ConsumerConfig, GroupProtocol};
 use crate::error::ConsumerError;
 use crate::types::TopicPartition;
 
@@ -94,21 +100,38 @@ impl GroupHandle {
             generation: -1,
         });
         let last_poll = Arc::new(Mutex::new(Instant::now()));
-        let task = task::GroupTask::new(
-            client,
-            config,
-            group_id,
-            events_tx,
-            commands_rx,
-            last_poll.clone(),
-            identity_tx,
-        );
+        let task = match config.group_protocol {
+            GroupProtocol::Classic => tokio::spawn(
+                task::GroupTask::new(
+                    client,
+                    config,
+                    group_id,
+                    events_tx,
+                    commands_rx,
+                    last_poll.clone(),
+                    identity_tx,
+                )
+                .run(),
+            ),
+            GroupProtocol::Consumer => tokio::spawn(
+                consumer_protocol::ConsumerGroupTask::new(
+                    client,
+                    config,
+                    group_id,
+                    events_tx,
+                    commands_rx,
+                    last_poll.clone(),
+                    identity_tx,
+                )
+                .run(),
+            ),
+        };
         GroupHandle {
             events,
             commands,
             last_poll,
             identity,
-            task: tokio::spawn(task.run()),
+            task,
         }
     }
 

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod consumer_protocol;
 pub mod groups;
 pub mod positions;
 pub mod read_committed;

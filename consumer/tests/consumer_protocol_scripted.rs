@@ -1,0 +1,413 @@
+//! `group.protocol=consumer` against testkit's scripted fake broker, for
+//! what a real broker rarely shows on demand: the heartbeats on the wire
+//! (every field on a join, only changes afterwards, the acknowledgement of
+//! an assignment by topic id), FENCED_MEMBER_EPOCH losing the partitions
+//! and rejoining with epoch 0 and the same member id, the leave with epoch
+//! -1 on close, and a broker without ConsumerGroupHeartbeat refused with
+//! an error that names `group.protocol=classic`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use durian_consumer::{Consumer, GroupProtocol, RebalanceListener, TopicPartition};
+use durian_core::ClientConfig;
+use durian_testkit::scripted::{api_versions, metadata, FakeBroker, Reply, Request, NODE_ID};
+use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
+    FindCoordinatorResponse, MetadataRequest, OffsetCommitRequest, OffsetCommitResponse,
+    OffsetFetchRequest, OffsetFetchResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+const TOPIC_ID: Uuid = Uuid::from_u128(0x848);
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn coordinator(request: &Request) -> Reply {
+    request.reply(
+        &FindCoordinatorResponse::default()
+            .with_node_id(BrokerId(NODE_ID))
+            .with_host(StrBytes::from_static_str("127.0.0.1"))
+            .with_port(i32::from(request.port)),
+    )
+}
+
+fn metadata_with_ids(request: &Request) -> Reply {
+    let asked: MetadataRequest = request.decode();
+    let mut response = metadata(request.port, &asked);
+    for topic in &mut response.topics {
+        topic.topic_id = TOPIC_ID;
+    }
+    request.reply(&response)
+}
+
+fn consumer(bootstrap: &str) -> durian_consumer::ConsumerBuilder {
+    let client = ClientConfig::builder()
+        .bootstrap_servers([bootstrap])
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    Consumer::builder()
+        .client_config(client)
+        .group_id("g")
+        .group_protocol(GroupProtocol::Consumer)
+        .enable_auto_commit(false)
+}
+
+#[tokio::test]
+async fn a_broker_without_the_api_is_refused_naming_the_classic_protocol() {
+    let broker = FakeBroker::start(|request: Request| match request.api {
+        ApiKey::ApiVersions => request.reply(&api_versions(&[
+            (ApiKey::ApiVersions, 0, 3),
+            (ApiKey::Metadata, 1, 12),
+            (ApiKey::FindCoordinator, 0, 3),
+        ])),
+        ApiKey::Metadata => metadata_with_ids(&request),
+        ApiKey::FindCoordinator => coordinator(&request),
+        other => panic!("this fake broker does not serve {other:?}"),
+    })
+    .await;
+    let mut consumer = consumer(&broker.bootstrap()).build().unwrap();
+    consumer.subscribe(["t"]).unwrap();
+    let deadline = Instant::now() + LIMIT;
+    let error = loop {
+        match consumer.poll(Duration::from_millis(100)).await {
+            Err(error) => break error,
+            Ok(_) => assert!(Instant::now() < deadline, "no error from poll"),
+        }
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("group.protocol=classic") && message.contains("ConsumerGroupHeartbeat"),
+        "{message}"
+    );
+}
+
+/// What the listener saw, in order.
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<String>>>);
+
+#[async_trait]
+impl RebalanceListener for Events {
+    async fn on_partitions_revoked(&mut self, _: &mut Consumer, partitions: &[TopicPartition]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("revoked {partitions:?}"));
+    }
+    async fn on_partitions_assigned(&mut self, _: &mut Consumer, partitions: &[TopicPartition]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("assigned {partitions:?}"));
+    }
+    async fn on_partitions_lost(&mut self, _: &mut Consumer, partitions: &[TopicPartition]) {
+        self.0.lock().unwrap().push(format!("lost {partitions:?}"));
+    }
+}
+
+/// The coordinator's side of the script: heartbeats seen, and whether
+/// the member was fenced already.
+#[derive(Default)]
+struct Coordinator {
+    heartbeats: Vec<ConsumerGroupHeartbeatRequest>,
+    /// Answer the first acknowledgement with FENCED_MEMBER_EPOCH.
+    fence_the_ack: bool,
+    fenced: bool,
+    /// Hand a joined member this epoch at its next heartbeat.
+    bump_to: Option<i32>,
+    /// The epoch the member has as far as the coordinator is concerned.
+    current: i32,
+    /// The member epoch of every OffsetCommit.
+    commits: Vec<i32>,
+}
+
+fn assignment() -> Assignment {
+    Assignment::default().with_topic_partitions(vec![TopicPartitions::default()
+        .with_topic_id(TOPIC_ID)
+        .with_partitions(vec![0])])
+}
+
+fn heartbeat(state: &Mutex<Coordinator>, request: &Request) -> Reply {
+    let beat: ConsumerGroupHeartbeatRequest = request.decode();
+    let mut state = state.lock().unwrap();
+    state.heartbeats.push(beat.clone());
+    let mut response = ConsumerGroupHeartbeatResponse::default()
+        .with_member_id(Some(beat.member_id.clone()))
+        .with_heartbeat_interval_ms(100);
+    let acked = beat
+        .topic_partitions
+        .as_ref()
+        .is_some_and(|owned| owned.len() == 1 && owned[0].topic_id == TOPIC_ID);
+    response = match beat.member_epoch {
+        // First join: epoch 1 and t-0. Rejoin after the fence: epoch 3.
+        0 if !state.fenced => response
+            .with_member_epoch(1)
+            .with_assignment(Some(assignment())),
+        0 => response
+            .with_member_epoch(3)
+            .with_assignment(Some(assignment())),
+        1 if acked && state.fence_the_ack => {
+            state.fenced = true;
+            response.with_error_code(110) // FENCED_MEMBER_EPOCH
+        }
+        epoch => response.with_member_epoch(state.bump_to.filter(|_| epoch > 0).unwrap_or(epoch)),
+    };
+    if response.error_code == 0 {
+        state.current = response.member_epoch;
+    }
+    request.reply(&response)
+}
+
+/// Refuses a commit from an epoch other than the member's current one
+/// with STALE_MEMBER_EPOCH, as Kafka does.
+fn offset_commit(state: &Mutex<Coordinator>, request: &Request) -> Reply {
+    let asked: OffsetCommitRequest = request.decode();
+    let mut state = state.lock().unwrap();
+    state.commits.push(asked.generation_id_or_member_epoch);
+    let code = if asked.generation_id_or_member_epoch == state.current {
+        0
+    } else {
+        113 // STALE_MEMBER_EPOCH
+    };
+    let topics = asked
+        .topics
+        .iter()
+        .map(|t| {
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    request.reply(&OffsetCommitResponse::default().with_topics(topics))
+}
+
+fn offset_fetch(request: &Request) -> Reply {
+    let asked: OffsetFetchRequest = request.decode();
+    let topics = asked
+        .topics
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| {
+            OffsetFetchResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(
+                    t.partition_indexes
+                        .iter()
+                        .map(|p| {
+                            OffsetFetchResponsePartition::default()
+                                .with_partition_index(*p)
+                                .with_committed_offset(0)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    request.reply(&OffsetFetchResponse::default().with_topics(topics))
+}
+
+/// A coordinator following `state`'s script, with a partition that
+/// commits say starts at 0 and fetches that never answer.
+async fn scripted_coordinator(state: Arc<Mutex<Coordinator>>) -> FakeBroker {
+    let script = state;
+    FakeBroker::start(move |request: Request| match request.api {
+        ApiKey::ApiVersions => request.reply(&api_versions(&[
+            (ApiKey::ApiVersions, 0, 3),
+            (ApiKey::Metadata, 1, 12),
+            (ApiKey::FindCoordinator, 0, 3),
+            (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+            (ApiKey::OffsetFetch, 1, 7),
+            (ApiKey::Fetch, 4, 12),
+            (ApiKey::OffsetCommit, 8, 9),
+        ])),
+        ApiKey::Metadata => metadata_with_ids(&request),
+        ApiKey::FindCoordinator => coordinator(&request),
+        ApiKey::ConsumerGroupHeartbeat => heartbeat(&script, &request),
+        ApiKey::OffsetCommit => offset_commit(&script, &request),
+        ApiKey::OffsetFetch => offset_fetch(&request),
+        // Fetches stay parked: only membership is under test.
+        ApiKey::Fetch => Reply::later(std::future::pending()),
+        other => panic!("this fake broker does not serve {other:?}"),
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_fenced_member_loses_its_partitions_and_rejoins_with_epoch_zero() {
+    let state = Arc::new(Mutex::new(Coordinator {
+        fence_the_ack: true,
+        ..Coordinator::default()
+    }));
+    let broker = scripted_coordinator(state.clone()).await;
+    let events = Events::default();
+    let mut consumer = consumer(&broker.bootstrap())
+        .rebalance_listener(events.clone())
+        .build()
+        .unwrap();
+    consumer.subscribe(["t"]).unwrap();
+    let t0 = format!("{:?}", [TopicPartition::new("t", 0)]);
+    let wanted = [
+        format!("assigned {t0}"),
+        format!("lost {t0}"),
+        format!("assigned {t0}"),
+    ];
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        let seen = events.0.lock().unwrap().clone();
+        let epoch = consumer.group_metadata().unwrap().generation_id;
+        if seen.len() >= wanted.len() && epoch == 3 {
+            assert_eq!(seen, wanted);
+            break;
+        }
+        assert!(Instant::now() < deadline, "events {seen:?}, epoch {epoch}");
+    }
+    consumer.close().await.unwrap();
+
+    let beats = std::mem::take(&mut state.lock().unwrap().heartbeats);
+    let member = beats[0].member_id.clone();
+    assert!(!member.is_empty(), "v1: the member id is the client's");
+    assert!(
+        beats.iter().all(|b| b.member_id == member),
+        "one member id throughout"
+    );
+    // The join carries everything.
+    let join = &beats[0];
+    assert_eq!(join.member_epoch, 0);
+    assert_eq!(
+        join.subscribed_topic_names.as_ref().unwrap()[0].0.as_str(),
+        "t"
+    );
+    assert_eq!(join.topic_partitions, Some(Vec::new()));
+    assert!(join.rebalance_timeout_ms > 0);
+    // Then the acknowledgement: owned partitions by topic id, and nothing
+    // that did not change.
+    let ack = &beats[1];
+    assert_eq!(ack.member_epoch, 1);
+    let owned = ack.topic_partitions.as_ref().unwrap();
+    assert_eq!(
+        (owned[0].topic_id, owned[0].partitions.clone()),
+        (TOPIC_ID, vec![0])
+    );
+    assert_eq!(ack.subscribed_topic_names, None);
+    assert_eq!(ack.rebalance_timeout_ms, -1);
+    // Fenced on that ack: the rejoin starts over with every field.
+    let rejoin = &beats[2];
+    assert_eq!(rejoin.member_epoch, 0);
+    assert!(rejoin.subscribed_topic_names.is_some());
+    assert_eq!(rejoin.topic_partitions, Some(Vec::new()));
+    // close() leaves with -1, the last heartbeat.
+    assert_eq!(beats.last().unwrap().member_epoch, -1, "{beats:?}");
+}
+
+#[tokio::test]
+async fn a_poll_timeout_leaves_with_epoch_minus_one_and_the_next_poll_rejoins() {
+    let state = Arc::new(Mutex::new(Coordinator::default()));
+    let broker = scripted_coordinator(state.clone()).await;
+    let events = Events::default();
+    let mut consumer = consumer(&broker.bootstrap())
+        .max_poll_interval(Duration::from_millis(500))
+        .rebalance_listener(events.clone())
+        .build()
+        .unwrap();
+    consumer.subscribe(["t"]).unwrap();
+    let t0 = format!("{:?}", [TopicPartition::new("t", 0)]);
+    let deadline = Instant::now() + LIMIT;
+    while events.0.lock().unwrap().is_empty() {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "never assigned");
+    }
+    // No poll now: the member must leave by itself, with epoch -1.
+    let left = |state: &Coordinator| state.heartbeats.iter().any(|b| b.member_epoch == -1);
+    while !left(&state.lock().unwrap()) {
+        assert!(Instant::now() < deadline, "no leave after the poll timeout");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let error = consumer.poll(Duration::from_millis(50)).await.unwrap_err();
+    assert!(
+        matches!(error, durian_consumer::ConsumerError::PollIntervalExceeded),
+        "{error}"
+    );
+    loop {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        if events.0.lock().unwrap().len() >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rejoin: {:?}",
+            events.0.lock().unwrap()
+        );
+    }
+    assert_eq!(
+        *events.0.lock().unwrap(),
+        [
+            format!("assigned {t0}"),
+            format!("lost {t0}"),
+            format!("assigned {t0}")
+        ]
+    );
+    let beats = std::mem::take(&mut state.lock().unwrap().heartbeats);
+    let leave = beats.iter().position(|b| b.member_epoch == -1).unwrap();
+    assert_eq!(
+        beats[leave + 1].member_epoch,
+        0,
+        "rejoined with epoch 0: {beats:?}"
+    );
+    consumer.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_commit_from_a_stale_epoch_is_sent_again_with_the_next_one() {
+    let state = Arc::new(Mutex::new(Coordinator::default()));
+    let broker = scripted_coordinator(state.clone()).await;
+    let events = Events::default();
+    let mut consumer = consumer(&broker.bootstrap())
+        .rebalance_listener(events.clone())
+        .build()
+        .unwrap();
+    consumer.subscribe(["t"]).unwrap();
+    let deadline = Instant::now() + LIMIT;
+    while consumer.group_metadata().unwrap().generation_id != 1
+        || events.0.lock().unwrap().is_empty()
+    {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "never joined");
+    }
+    // The coordinator moves the member to epoch 2; the consumer learns
+    // it only at its next heartbeat, after the commit below is refused.
+    {
+        let mut state = state.lock().unwrap();
+        state.bump_to = Some(2);
+        state.current = 2;
+    }
+    let offsets = [(
+        TopicPartition::new("t", 0),
+        durian_consumer::OffsetAndMetadata::new(1),
+    )]
+    .into();
+    consumer.commit_offsets(offsets).await.unwrap();
+    assert_eq!(state.lock().unwrap().commits, [1, 2]);
+    assert_eq!(consumer.group_metadata().unwrap().generation_id, 2);
+    consumer.close().await.unwrap();
+}
