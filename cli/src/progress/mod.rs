@@ -13,7 +13,7 @@
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressState, ProgressStyle};
 
 /// How many times a second a bar may be redrawn at most.
 pub const REFRESH_HZ: u8 = 4;
@@ -62,8 +62,18 @@ pub fn spinner(style: ProgressStyle) -> ProgressBar {
 /// The style of `template`; a template indicatif rejects (a bug of ours,
 /// not the user's) falls back to its default bar rather than failing the
 /// command.
+/// Every style also knows `{rate}`: the position per second as a whole
+/// number (indicatif's own `{per_sec}` prints four decimals).
 pub fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                // Nowhere to report a failed write into the bar's buffer.
+                let _ = write!(out, "{:.0}/s", state.per_sec());
+            },
+        )
 }
 
 fn build(total: Option<u64>, style: ProgressStyle) -> ProgressBar {
@@ -83,8 +93,7 @@ fn build(total: Option<u64>, style: ProgressStyle) -> ProgressBar {
 pub const PRODUCE_TEMPLATE: &str =
     "{spinner} {bytes}/{total_bytes} [{wide_bar}] {percent}% {records} ({elapsed})";
 /// `consume -n`: records of N.
-pub const CONSUME_TEMPLATE: &str =
-    "{spinner} {pos}/{len} records [{wide_bar}] {per_sec} ({elapsed})";
+pub const CONSUME_TEMPLATE: &str = "{spinner} {pos}/{len} records [{wide_bar}] {rate} ({elapsed})";
 /// `perf`: records of `--num` with MB/s.
 pub const PERF_TEMPLATE: &str = "{msg} {pos}/{len} records [{wide_bar}] {rates} ({elapsed})";
 /// `ship`: records shipped and the current file offset, no total.
