@@ -5,7 +5,8 @@
 //! security settings and the like) and any client property
 //! (`-X key=value`, repeated), turned into the property list the
 //! producer, consumer and admin builders take; and the output format
-//! (`-o`/`--output table|json`).
+//! (`-o`/`--output table|json`); `--no-progress` (`--quiet`) turns the
+//! progress bars off.
 
 use clap::Args;
 
@@ -47,6 +48,10 @@ pub struct GlobalOpts {
     /// topic list`): after it, `-o` is `acl`'s `--operation`.
     #[arg(short = 'o', value_enum, value_name = "FORMAT")]
     pub output_short: Option<OutputFormat>,
+    /// Draw no progress bars (they appear only on a terminal anyway);
+    /// goes anywhere on the command line.
+    #[arg(long = "no-progress", visible_alias = "quiet", global = true)]
+    pub no_progress: bool,
 }
 
 impl GlobalOpts {
@@ -111,6 +116,7 @@ mod tests {
             config: None,
             output: None,
             output_short: None,
+            no_progress: false,
             properties: vec![
                 ("acks".into(), "1".into()),
                 ("bootstrap.servers".into(), "b:2".into()),
@@ -138,6 +144,7 @@ mod tests {
             config: Some(file),
             output: None,
             output_short: None,
+            no_progress: false,
             properties: vec![("linger.ms".into(), "1".into())],
         };
         let merged = opts.client_properties(&[("acks", "all".into())]);
@@ -187,6 +194,23 @@ mod tests {
             "read",
         ]);
         assert_eq!(cli.global.output_format(), OutputFormat::Table);
+    }
+
+    #[test]
+    fn no_progress_and_quiet_turn_bars_off_anywhere_on_the_line() {
+        use clap::Parser;
+        let parse = |args: &[&str]| crate::Cli::try_parse_from(args).expect("parses");
+        assert!(!parse(&["durian", "consume", "t"]).global.no_progress);
+        assert!(
+            parse(&["durian", "--no-progress", "consume", "t"])
+                .global
+                .no_progress
+        );
+        assert!(
+            parse(&["durian", "perf", "consume", "t", "--num", "1", "--quiet"])
+                .global
+                .no_progress
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! else `127.0.0.1:9092`), `-F client.properties` (a Kafka properties
 //! file, e.g. security settings) and repeated `-X key=value` client
 //! properties; `--output table|json` (`-o` before the subcommand) picks
-//! plain-text tables or JSON for every command that prints results.
+//! plain-text tables or JSON for every command that prints results;
+//! `--no-progress` (`--quiet`) turns off the stderr progress bars.
 
 pub mod acl;
 pub mod broker;
@@ -20,6 +21,7 @@ pub mod group;
 pub mod perf;
 pub mod position;
 pub mod produce;
+pub mod progress;
 pub mod ship;
 pub mod table;
 pub mod topic;
@@ -81,6 +83,7 @@ impl Cli {
     pub async fn run(self) -> Result<(), CliError> {
         let global = self.global;
         table::set_format(global.output_format());
+        progress::set_disabled(global.no_progress);
         match self.command {
             Command::Broker(args) => Ok(broker::run(*args).await?),
             Command::Topic(args) => topic::run(args, &global).await,

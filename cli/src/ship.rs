@@ -4,6 +4,8 @@
 //! record, through `durian::ship` (docs/SHIP.md). Runs until Ctrl-C or
 //! SIGTERM, then delivers what is buffered, writes its checkpoint and
 //! exits 0. Progress goes to stderr every few seconds; stdout stays empty.
+//! On a terminal a spinner also shows the lines shipped and the offset in
+//! the file as they change (`--no-progress` turns it off).
 //! There is no `--partitioner`: every line of a source goes to one
 //! partition (docs/SHIP.md, "One partition per source").
 
@@ -12,8 +14,9 @@ use std::time::Duration;
 
 use clap::Args;
 use durian::ship::{ShipConfig, ShipProgress, Shipper, CHECKPOINT_SUFFIX};
+use indicatif::ProgressBar;
 
-use crate::{CliError, GlobalOpts};
+use crate::{progress, CliError, GlobalOpts};
 
 /// How often a progress line is logged while lines flow.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -67,8 +70,15 @@ pub async fn run(args: ShipArgs, global: &GlobalOpts) -> Result<(), CliError> {
     );
     let shipper = Shipper::new(config)?;
     let reporter = tokio::spawn(report_progress(shipper.progress()));
+    let spinner = progress::spinner(progress::style(progress::SHIP_TEMPLATE));
+    let drawer = (!spinner.is_hidden())
+        .then(|| tokio::spawn(draw_progress(shipper.progress(), spinner.clone())));
     let result = shipper.run(stop).await;
     reporter.abort();
+    if let Some(drawer) = drawer {
+        drawer.abort();
+    }
+    spinner.finish_and_clear();
     let progress = result?;
     tracing::info!(
         shipped = progress.lines_shipped,
@@ -100,6 +110,22 @@ async fn report_progress(mut progress: tokio::sync::watch::Receiver<ShipProgress
             );
             last = now;
         }
+    }
+}
+
+/// Keeps the spinner's message at the latest progress. The watch channel
+/// keeps only the newest value, so a burst of lines is one update, and
+/// the spinner's draw target limits how often it is redrawn.
+async fn draw_progress(
+    mut progress: tokio::sync::watch::Receiver<ShipProgress>,
+    spinner: ProgressBar,
+) {
+    while progress.changed().await.is_ok() {
+        let now = progress.borrow_and_update().clone();
+        spinner.set_message(format!(
+            "{} lines shipped, file offset {}",
+            now.lines_shipped, now.position
+        ));
     }
 }
 

@@ -240,3 +240,52 @@ async fn an_unreachable_broker_fails_within_the_admin_timeout() {
         started.elapsed()
     );
 }
+
+/// Runs `durian` with piped output and without `NO_COLOR`, so only the
+/// "is stderr a terminal" decision keeps escape codes out, and fails the
+/// test if any output carries one (a progress bar, a coloured log line).
+async fn piped_without_escapes(bootstrap: &str, args: &[&str]) {
+    let mut command = command(bootstrap, args);
+    command.env_remove("NO_COLOR").env("RUST_LOG", "info");
+    let run = common::finish(command.spawn().unwrap(), args).await;
+    run.assert_ok();
+    for (name, text) in [("stdout", run.text()), ("stderr", run.stderr.clone())] {
+        assert!(
+            !text.contains('\x1b') && !text.contains('\r'),
+            "durian {args:?} wrote escape codes to a piped {name}: {text:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piped_commands_draw_no_progress_bars() {
+    let broker = start_broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "bars", 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lines.txt");
+    let lines: Vec<String> = (0..2_000).map(|i| format!("line {i}")).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let file = file.to_str().unwrap();
+    piped_without_escapes(&bootstrap, &["produce", "bars", "-f", file]).await;
+    piped_without_escapes(&bootstrap, &["consume", "bars", "-n", "2000"]).await;
+    piped_without_escapes(
+        &bootstrap,
+        &["perf", "produce", "bars", "--num", "500", "--size", "100"],
+    )
+    .await;
+    piped_without_escapes(&bootstrap, &["perf", "consume", "bars", "--num", "500"]).await;
+    piped_without_escapes(
+        &bootstrap,
+        &["group", "seek", "idle", "--topic", "bars", "--to", "end"],
+    )
+    .await;
+    // The flags turning bars off are accepted anywhere on the line.
+    piped_without_escapes(&bootstrap, &["--quiet", "consume", "bars", "-n", "10"]).await;
+    piped_without_escapes(
+        &bootstrap,
+        &["consume", "bars", "-n", "10", "--no-progress"],
+    )
+    .await;
+    broker.shutdown().await.unwrap();
+}

@@ -106,6 +106,13 @@ async fn kill_and_restart_after_rotation_ships_every_line_exactly_once_in_order(
         std::fs::read_to_string(&agent_log).unwrap_or_default()
     );
 
+    // stderr is a file here: no spinner (nor any other escape code).
+    let stderr = std::fs::read_to_string(&agent_log).unwrap();
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\r'),
+        "escape codes in a piped stderr: {stderr:?}"
+    );
+
     let saved = Checkpoint::load(&checkpoint_path).unwrap().unwrap();
     assert_eq!(saved.generation, 1, "the second file is generation 1");
     assert_eq!(saved.position, std::fs::metadata(log).unwrap().len());

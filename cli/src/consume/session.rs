@@ -3,7 +3,8 @@
 //! Each batch is rendered into one buffer and written to stdout with a
 //! flush; only then are its offsets committed (with `-g`), so what the
 //! group has committed was printed. A closed stdout ends the loop without
-//! committing the batch that could not be written.
+//! committing the batch that could not be written. With `-n` a progress
+//! bar (records of N, on a terminal only) moves once per batch.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use durian::consumer::{Consumer, ConsumerError, OffsetAndMetadata, TopicPartition};
+use indicatif::ProgressBar;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::{ConsumeArgs, Format};
-use crate::CliError;
+use crate::{progress, CliError};
 
 /// Longest single wait in `poll`, so signals and exit rules are checked
 /// at least this often.
@@ -47,6 +49,8 @@ pub struct Session {
     printed: u64,
     idle: IdleClock,
     assignment: BTreeSet<TopicPartition>,
+    /// Records printed of `-n`; hidden without `-n` or off a terminal.
+    bar: ProgressBar,
 }
 
 /// The `--exit-idle` clock. It runs only while the consumer can read:
@@ -93,6 +97,10 @@ impl Session {
             printed: 0,
             idle: IdleClock::default(),
             assignment: BTreeSet::new(),
+            bar: match args.count {
+                Some(count) => progress::bar(count, progress::style(progress::CONSUME_TEMPLATE)),
+                None => ProgressBar::hidden(),
+            },
         }
     }
 
@@ -153,7 +161,7 @@ impl Session {
                     offsets.insert(record.topic_partition(), next);
                 }
                 match write_flushed(&mut stdout, &text).await {
-                    Ok(()) => {}
+                    Ok(()) => self.bar.set_position(self.printed),
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                         return Ok(Ending::StdoutClosed)
                     }

@@ -8,6 +8,7 @@ use durian::admin::{Admin, OffsetResetTarget, TopicPartition};
 use durian::core::{Error, KafkaCode};
 
 use crate::position::Position;
+use crate::progress;
 use crate::table::{print_message, Table};
 use crate::topic::{admin_client, take_result, topic_partitions};
 use crate::{CliError, GlobalOpts};
@@ -121,10 +122,21 @@ async fn seek(admin: &Admin, group: &str, topic: &str, to: Position) -> Result<(
         Position::Offset(offset) => OffsetResetTarget::Offset(offset),
         Position::Timestamp(ms) => OffsetResetTarget::Timestamp(ms),
     };
+    // The offsets move in one request, so the bar (on a terminal) turns
+    // while it is out and then jumps to the partitions it moved.
+    let bar = progress::bar(
+        count.max(0) as u64,
+        progress::style(progress::SEEK_TEMPLATE),
+    );
+    if !bar.is_hidden() {
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    }
     let results = admin
         .reset_group_offsets(group, Some(partitions), reset)
         .await
         .map_err(|e| group_error(group, &e))?;
+    bar.set_position(results.iter().filter(|(_, r)| r.is_ok()).count() as u64);
+    bar.finish_and_clear();
     let mut table = Table::new(["TOPIC", "PARTITION", "NEW-OFFSET"]);
     let mut failures = Vec::new();
     for (tp, result) in results {

@@ -1,11 +1,12 @@
 //! The live progress line of `durian perf` and the throughput figures.
 //!
 //! The measuring loop only bumps two atomic counters ([`Progress::add`]);
-//! a separate task ([`ProgressReporter`]) samples them and writes to stderr,
-//! so drawing never slows the loop down. On a terminal the line is redrawn
-//! in place with `\r` a few times a second; anywhere else (a log file, a
-//! CI console) a plain line is written every second instead, because `\r`
-//! would pile up into one unreadable line.
+//! a separate task ([`ProgressReporter`]) samples them and draws on stderr,
+//! so drawing never slows the loop down. On a terminal that is an
+//! indicatif bar (records of `--num`, rec/s and MB/s; see
+//! `crate::progress`); anywhere else (a log file, a CI console) a plain
+//! line is written every second instead, because redrawing in place
+//! would pile up into one unreadable line. `--no-progress` turns both off.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,37 +84,17 @@ impl ProgressReporter {
         target: u64,
         started: Instant,
     ) -> Self {
-        let terminal = std::io::stderr().is_terminal();
-        let period = if terminal {
-            Duration::from_millis(250)
+        let (stop, stopped) = oneshot::channel();
+        let task = if crate::progress::enabled() {
+            let bar = crate::progress::bar(target, bar_style(progress.clone(), started));
+            bar.set_message(what);
+            tokio::spawn(draw_bar(bar, progress, stopped))
+        } else if crate::progress::disabled() || std::io::stderr().is_terminal() {
+            // Turned off: nothing at all, not even the plain lines.
+            tokio::spawn(async {})
         } else {
-            Duration::from_secs(1)
+            tokio::spawn(write_lines(what, progress, target, started, stopped))
         };
-        let (stop, mut stopped) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            let mut drew = false;
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => break,
-                    _ = ticks.tick() => {}
-                }
-                let (records, bytes) = progress.snapshot();
-                let line = progress_line(what, records, target, bytes, started.elapsed());
-                let mut stderr = std::io::stderr().lock();
-                // A failed write to stderr leaves nothing to report it to.
-                let _ = if terminal {
-                    write!(stderr, "\r\x1b[2K{line}")
-                } else {
-                    writeln!(stderr, "{line}")
-                };
-                let _ = stderr.flush();
-                drew = true;
-            }
-            if terminal && drew {
-                let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
-            }
-        });
         ProgressReporter {
             stop: Some(stop),
             task,
@@ -126,6 +107,62 @@ impl ProgressReporter {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+    }
+}
+
+/// The bar's style: `{rates}` is records/s and MB/s over the whole run,
+/// worked out from the counters only when the bar is redrawn.
+fn bar_style(progress: Arc<Progress>, started: Instant) -> indicatif::ProgressStyle {
+    crate::progress::style(crate::progress::PERF_TEMPLATE).with_key(
+        "rates",
+        move |_: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+            let (records, bytes) = progress.snapshot();
+            let (per_second, megabytes) = rates(records, bytes, started.elapsed());
+            // Nowhere to report a failed write into the bar's own buffer.
+            let _ = write!(out, "{per_second:.0} rec/s, {megabytes:.2} MB/s");
+        },
+    )
+}
+
+/// Moves the bar to the counters a few times a second (the loop itself
+/// only bumps the atomics), and clears it when told to stop.
+async fn draw_bar(
+    bar: indicatif::ProgressBar,
+    progress: Arc<Progress>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let period = Duration::from_millis(1000 / u64::from(crate::progress::REFRESH_HZ));
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = ticks.tick() => {}
+        }
+        bar.set_position(progress.snapshot().0);
+    }
+    bar.finish_and_clear();
+}
+
+/// Off a terminal (a log file, a CI console): a plain progress line every
+/// second, since redrawing in place would pile up into one line there.
+async fn write_lines(
+    what: &'static str,
+    progress: Arc<Progress>,
+    target: u64,
+    started: Instant,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let period = Duration::from_secs(1);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = ticks.tick() => {}
+        }
+        let (records, bytes) = progress.snapshot();
+        let line = progress_line(what, records, target, bytes, started.elapsed());
+        // A failed write to stderr leaves nothing to report it to.
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 }
 

@@ -19,6 +19,16 @@ pub enum Line {
     },
 }
 
+impl Line {
+    /// The line's length without its line ending (progress counts it).
+    pub fn length(&self) -> usize {
+        match self {
+            Line::Text(bytes) => bytes.len(),
+            Line::TooLong { length } => *length,
+        }
+    }
+}
+
 /// Splits a byte stream into bounded lines.
 #[derive(Debug)]
 pub struct LineReader<R> {

@@ -23,16 +23,20 @@ mod lines;
 mod summary;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Args, ValueEnum};
 use durian::admin::Admin;
 use durian::producer::{DeliveryFuture, Producer, ProducerError, ProducerRecord};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use tokio::io::{AsyncBufRead, BufReader};
 use tokio::sync::mpsc;
 
 use crate::global::parse_property;
+use crate::progress;
 use crate::topic::{topic_partitions, ADMIN_TIMEOUT};
 use crate::{CliError, GlobalOpts};
 use lines::{Line, LineReader};
@@ -132,20 +136,53 @@ pub async fn run(args: ProduceArgs, global: &GlobalOpts) -> Result<(), CliError>
             args.topic
         )));
     }
-    let input: Box<dyn AsyncBufRead + Unpin + Send> = match &args.file {
+    let (input, length): (Box<dyn AsyncBufRead + Unpin + Send>, _) = match &args.file {
         Some(path) => {
             let file = tokio::fs::File::open(path)
                 .await
                 .map_err(|e| CliError::new(format!("cannot open {}: {e}", path.display())))?;
-            Box::new(BufReader::with_capacity(READ_BUFFER, file))
+            // The bar's total; without it (a FIFO, say) there is no bar.
+            let length = file.metadata().await.ok().map(|m| m.len());
+            (
+                Box::new(BufReader::with_capacity(READ_BUFFER, file)),
+                length,
+            )
         }
-        None => Box::new(BufReader::with_capacity(READ_BUFFER, tokio::io::stdin())),
+        None => (
+            Box::new(BufReader::with_capacity(READ_BUFFER, tokio::io::stdin())),
+            None,
+        ),
+    };
+    let lines = Arc::new(AtomicU64::new(0));
+    let bar = match length {
+        Some(length) if length > 0 => progress::bar(length, file_style(lines.clone())),
+        _ => ProgressBar::hidden(),
     };
     let started = Instant::now();
-    let (tally, read, stopped) = stream_lines(&producer, &args, input).await;
+    let (tally, read, stopped) = stream_lines(&producer, &args, input, &bar, &lines).await;
+    bar.finish_and_clear();
     // Everything is resolved by now, so this only stops the sender task.
     let _ = producer.close(CLOSE_TIMEOUT).await;
     report(&args.topic, &tally, read, started.elapsed(), stopped)
+}
+
+/// The `produce -f` bar: bytes of the file read, and the lines read so
+/// far with their rate (the `{records}` key, computed only when drawn).
+fn file_style(lines: Arc<AtomicU64>) -> ProgressStyle {
+    progress::style(progress::PRODUCE_TEMPLATE).with_key(
+        "records",
+        move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+            let lines = lines.load(Ordering::Relaxed);
+            let seconds = state.elapsed().as_secs_f64();
+            let rate = if seconds > 0.0 {
+                lines as f64 / seconds
+            } else {
+                0.0
+            };
+            // Nowhere to report a failed write into the bar's own buffer.
+            let _ = write!(out, "{lines} records, {rate:.0} rec/s");
+        },
+    )
 }
 
 /// The command's defaults, from its flags; `-X` may override any of them.
@@ -184,6 +221,8 @@ async fn stream_lines(
     producer: &Producer,
     args: &ProduceArgs,
     input: Box<dyn AsyncBufRead + Unpin + Send>,
+    bar: &ProgressBar,
+    lines: &AtomicU64,
 ) -> (Tally, u64, Option<String>) {
     let (queue, mut pending) =
         mpsc::channel::<Vec<(u64, DeliveryFuture)>>(PENDING_DELIVERIES / DELIVERY_CHUNK);
@@ -215,6 +254,9 @@ async fn stream_lines(
             }
         };
         read += 1;
+        lines.store(read, Ordering::Relaxed);
+        // The line's bytes and its newline: a hidden bar only counts.
+        bar.inc(line.length() as u64 + 1);
         let bytes = match line {
             Line::Text(bytes) => bytes,
             Line::TooLong { length } => {
