@@ -15,6 +15,7 @@ use durian_core::{
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::Consumer;
 use crate::error::{ConsumerError, Result};
@@ -22,6 +23,7 @@ use crate::offsets::{
     offset_commit_request, offset_fetch_request, parse_offset_commit, parse_offset_fetch,
     CommitIdentity,
 };
+use crate::spans;
 use crate::types::{OffsetAndMetadata, TopicPartition};
 use crate::versioned::send_versioned;
 
@@ -85,6 +87,7 @@ pub(crate) async fn send_commit(
             }
         }
     })
+    .instrument(spans::group_span("commit", &identity.group_id))
     .await;
     match outcome {
         Ok(result) => result,

@@ -5,6 +5,7 @@
 
 use durian_core::{Error as CoreError, SendOptions, Target, TrafficClass};
 use kafka_protocol::messages::FetchResponse;
+use tracing::Instrument;
 
 use super::plan::plan_fetches;
 use super::{fetch_request, FetchTarget, Fetcher};
@@ -87,6 +88,12 @@ impl Fetcher {
 
     fn spawn_fetch(&mut self, node: i32, targets: Vec<FetchTarget>) {
         let request = fetch_request(&self.config, &targets);
+        let span = crate::spans::fetch_span(
+            &self.client,
+            self.config.group_id.as_deref(),
+            node,
+            &targets,
+        );
         let mut plan = FetchPlan {
             node,
             partitions: Vec::new(),
@@ -112,12 +119,15 @@ impl Fetcher {
             ..SendOptions::default()
         };
         let tx = self.results_tx.clone();
-        tokio::spawn(async move {
-            let result = client
-                .send_with(Target::Broker(node), request, options)
-                .await;
-            // The fetcher may be gone (consumer closed); nothing to do then.
-            let _ = tx.send((plan, result));
-        });
+        tokio::spawn(
+            async move {
+                let result = client
+                    .send_with(Target::Broker(node), request, options)
+                    .await;
+                // The fetcher may be gone (consumer closed); nothing to do then.
+                let _ = tx.send((plan, result));
+            }
+            .instrument(span),
+        );
     }
 }
