@@ -23,9 +23,23 @@ pub(super) fn produce_span(node: i32, address: &str, request: &ProduceRequest) -
         messaging.destination.name = Empty,
         messaging.destination.partition.id = Empty,
         messaging.batch.partition_count = partitions,
-        server.address = address,
+        server.address = Empty,
+        server.port = Empty,
         durian.node_id = node,
     );
+    // OTel wants the host and the port apart; the connection knows "host:port".
+    let split = address
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)));
+    match split {
+        Some((host, port)) => {
+            span.record("server.address", host);
+            span.record("server.port", port);
+        }
+        None => {
+            span.record("server.address", address);
+        }
+    }
     if let [topic] = request.topic_data.as_slice() {
         span.record("messaging.destination.name", topic.name.0.as_str());
         if let [partition] = topic.partition_data.as_slice() {
