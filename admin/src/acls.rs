@@ -177,6 +177,7 @@ impl Admin {
     /// Creates `acls`; one result per ACL (an ACL that exists already is a
     /// success). Needs ALTER on the cluster: without it every ACL fails
     /// with CLUSTER_AUTHORIZATION_FAILED.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "create_acls"))]
     pub async fn create_acls(&self, acls: Vec<AclBinding>) -> Result<ItemResults<AclBinding, ()>> {
         if acls.is_empty() {
             return Ok(ItemResults::new());
@@ -192,6 +193,7 @@ impl Admin {
 
     /// Every ACL `filter` selects (`AclBindingFilter::any()` for all).
     /// Needs DESCRIBE on the cluster.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "describe_acls"))]
     pub async fn describe_acls(&self, filter: &AclBindingFilter) -> Result<Vec<AclBinding>> {
         self.retrying(|| async {
             let (_, response) =
@@ -204,6 +206,7 @@ impl Admin {
 
     /// Deletes every ACL any of `filters` selects; per filter, in order,
     /// the ACLs it deleted or why it failed. Needs ALTER on the cluster.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "delete_acls"))]
     pub async fn delete_acls(
         &self,
         filters: &[AclBindingFilter],

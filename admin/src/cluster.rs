@@ -58,6 +58,7 @@ pub(crate) fn cluster_from_metadata(response: &MetadataResponse) -> ClusterDescr
 
 impl Admin {
     /// Describes the cluster: its id, the controller and every broker.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "describe_cluster"))]
     pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
         self.retrying(|| self.describe_cluster_once()).await
     }

@@ -148,6 +148,7 @@ pub(crate) fn parse_alter_configs(
 impl Admin {
     /// Describes every setting of each resource, with its value and source;
     /// one result per resource.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "describe_configs"))]
     pub async fn describe_configs(
         &self,
         resources: impl IntoIterator<Item = ConfigResource>,
@@ -176,6 +177,7 @@ impl Admin {
 
     /// Applies SET / DELETE / APPEND / SUBTRACT changes to each resource;
     /// settings not named keep their values. One result per resource.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "incremental_alter_configs"))]
     pub async fn incremental_alter_configs(
         &self,
         changes: impl IntoIterator<Item = (ConfigResource, Vec<AlterConfigOp>)>,

@@ -99,6 +99,7 @@ impl Admin {
     /// with ELECTION_NOT_NEEDED, as Kafka does. The whole call fails when
     /// the request does (a broker that does not serve ElectLeaders, such
     /// as durian's own, fails it with an unsupported-version error).
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "elect_leaders"))]
     pub async fn elect_leaders(
         &self,
         election_type: ElectionType,

@@ -259,6 +259,7 @@ impl Admin {
     /// lag: for `partitions`, or every partition the group committed when
     /// `None`. Group-level failures (e.g. the coordinator cannot be
     /// reached) are the outer error; partition-level ones are per item.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "list_group_offsets", messaging.consumer.group.name = group))]
     pub async fn list_group_offsets(
         &self,
         group: &str,
@@ -278,6 +279,7 @@ impl Admin {
 
     /// Sets a group's committed offsets; one result per partition. The
     /// group must have no active members.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "alter_group_offsets", messaging.consumer.group.name = group))]
     pub async fn alter_group_offsets(
         &self,
         group: &str,
@@ -317,6 +319,7 @@ impl Admin {
     /// Moves a group's offsets for `partitions` (every committed partition
     /// when `None`) to the earliest, latest, a timestamp's or a fixed
     /// offset; one result per partition with the offset committed.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "reset_group_offsets", messaging.consumer.group.name = group))]
     pub async fn reset_group_offsets(
         &self,
         group: &str,

@@ -132,6 +132,7 @@ pub(crate) fn parse_delete_groups(
 impl Admin {
     /// Lists the groups of every broker in the cluster. Fails if any
     /// broker cannot be asked, since the list would be incomplete.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "list_groups"))]
     pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
         self.retrying(|| self.list_groups_once()).await
     }
@@ -158,6 +159,7 @@ impl Admin {
 
     /// Describes groups: state, protocol and members with their assigned
     /// partitions; one result per group.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "describe_groups"))]
     pub async fn describe_groups<I, S>(&self, groups: I) -> ItemResults<String, GroupDescription>
     where
         I: IntoIterator<Item = S>,
@@ -174,6 +176,7 @@ impl Admin {
 
     /// Deletes groups and their committed offsets; one result per group
     /// (`NON_EMPTY_GROUP` while a group has members).
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "delete_groups"))]
     pub async fn delete_groups<I, S>(&self, groups: I) -> ItemResults<String, ()>
     where
         I: IntoIterator<Item = S>,

@@ -176,6 +176,7 @@ pub(crate) fn parse_delete_records(
 impl Admin {
     /// Looks up offsets (earliest, latest, max timestamp, or by
     /// timestamp); one result per partition.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "list_offsets"))]
     pub async fn list_offsets(
         &self,
         specs: impl IntoIterator<Item = (TopicPartition, OffsetSpec)>,
@@ -186,6 +187,7 @@ impl Admin {
 
     /// Deletes the records before the given offset of each partition (-1:
     /// all records), moving its log start offset; one result per partition.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "delete_records"))]
     pub async fn delete_records(
         &self,
         before: impl IntoIterator<Item = (TopicPartition, i64)>,

@@ -55,6 +55,7 @@ pub(crate) fn parse_create_partitions(
 impl Admin {
     /// Raises each topic's partition count to the given total; one result
     /// per topic (`INVALID_PARTITIONS` when the total is not larger).
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "create_partitions"))]
     pub async fn create_partitions(
         &self,
         new_totals: impl IntoIterator<Item = (String, i32)>,

@@ -227,6 +227,7 @@ impl Admin {
     /// The SCRAM credentials of `users` (`None`: every user that has
     /// some); per user, its mechanisms and iteration counts. A user
     /// without credentials gets RESOURCE_NOT_FOUND.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "describe_user_scram_credentials"))]
     pub async fn describe_user_scram_credentials(
         &self,
         users: Option<&[&str]>,
@@ -247,6 +248,7 @@ impl Admin {
 
     /// Sets and removes SCRAM credentials; one result per user. Needs
     /// ALTER on the cluster.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "alter_user_scram_credentials"))]
     pub async fn alter_user_scram_credentials(
         &self,
         alterations: &[UserScramCredentialAlteration],

@@ -233,6 +233,7 @@ impl Admin {
 
     /// Like [`Admin::create_topics`], but with `validate_only` the broker
     /// only checks the request and creates nothing.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "create_topics"))]
     pub async fn create_topics_with(
         &self,
         topics: impl IntoIterator<Item = NewTopic>,
@@ -257,6 +258,7 @@ impl Admin {
     }
 
     /// Deletes topics by name; one result per name.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "delete_topics"))]
     pub async fn delete_topics<I, S>(&self, names: I) -> ItemResults<String, ()>
     where
         I: IntoIterator<Item = S>,
@@ -283,6 +285,7 @@ impl Admin {
     }
 
     /// Lists every topic of the cluster, internal ones included.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "list_topics"))]
     pub async fn list_topics(&self) -> Result<Vec<TopicListing>> {
         self.retrying(|| async {
             let response = self.topics_metadata(None).await?;
@@ -293,6 +296,7 @@ impl Admin {
 
     /// Describes topics: id, partitions, leaders, replicas and ISR; one
     /// result per name (`UNKNOWN_TOPIC_OR_PARTITION` for a missing topic).
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "describe_topics"))]
     pub async fn describe_topics<I, S>(&self, names: I) -> ItemResults<String, TopicDescription>
     where
         I: IntoIterator<Item = S>,

@@ -26,7 +26,10 @@ mod metrics;
 #[cfg(feature = "testing")]
 mod mock;
 mod offsets;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod schema_registry;
+mod spans;
 mod typed;
 mod types;
 mod versioned;

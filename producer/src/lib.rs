@@ -29,6 +29,8 @@ mod lifecycle;
 mod metrics;
 #[cfg(feature = "testing")]
 mod mock;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod partitioner;
 mod producer;
 mod record;

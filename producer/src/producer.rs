@@ -120,10 +120,21 @@ impl<K, V> Producer<K, V> {
     /// `max.block.ms`, which also bounds waiting for a new topic's metadata).
     /// Errors here concern this record alone (too large, serializer failed,
     /// unknown topic) or the producer (closed, fatal).
+    ///
+    /// With the `otel` feature, the current span's OpenTelemetry context is
+    /// added as `traceparent`/`tracestate` headers unless the record already
+    /// has a `traceparent` (see the `otel` module).
     pub async fn send(
         &self,
         record: ProducerRecord<K, V>,
     ) -> Result<DeliveryFuture, ProducerError> {
+        // The trace context goes in before the size check: it counts.
+        #[cfg(feature = "otel")]
+        let record = {
+            let mut record = record;
+            crate::otel::inject_current_span(&mut record.headers);
+            record
+        };
         let shared = self.shared();
         shared.check_open()?;
         // A transactional producer sends only inside a transaction; checked

@@ -258,6 +258,7 @@ impl Admin {
     /// Lists the transactional ids every broker coordinates, with their
     /// producer id and state, filtered by `filter`. Fails if any broker
     /// cannot be asked, since the list would be incomplete.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "list_transactions"))]
     pub async fn list_transactions(
         &self,
         filter: &TransactionFilter,
@@ -291,6 +292,7 @@ impl Admin {
     /// Describes transactional ids: state, producer id and epoch, timeout,
     /// start time and the partitions of the open transaction; one result
     /// per id (`TRANSACTIONAL_ID_NOT_FOUND` for an id no coordinator knows).
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "describe_transactions"))]
     pub async fn describe_transactions<I, S>(
         &self,
         transactional_ids: I,
@@ -311,6 +313,7 @@ impl Admin {
     /// Describes the producers with state on each partition (asked of its
     /// leader): ids, epochs, last sequence and timestamp, and where their
     /// open transaction starts; one result per partition.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "describe_producers"))]
     pub async fn describe_producers(
         &self,
         partitions: impl IntoIterator<Item = TopicPartition>,
@@ -332,6 +335,7 @@ impl Admin {
     /// `kafka-transactions.sh abort` does. Meant for hanging transactions
     /// whose coordinator no longer tracks them; the marker lets the
     /// partition's last stable offset move past the transaction.
+    #[tracing::instrument(name = "admin", level = "info", skip_all, fields(otel.kind = "client", messaging.system = "kafka", messaging.operation.name = "abort_transaction"))]
     pub async fn abort_transaction(&self, spec: &AbortTransactionSpec) -> Result<()> {
         let mut results = self
             .per_partition(

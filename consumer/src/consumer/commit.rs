@@ -16,6 +16,7 @@ use durian_core::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::Consumer;
 use crate::error::{ConsumerError, Result};
@@ -24,6 +25,7 @@ use crate::offsets::{
     offset_commit_request, offset_fetch_request, parse_offset_commit, parse_offset_fetch,
     CommitIdentity,
 };
+use crate::spans;
 use crate::types::{OffsetAndMetadata, TopicPartition};
 use crate::versioned::send_versioned;
 
@@ -134,6 +136,7 @@ async fn send_commit_once(
             }
         }
     })
+    .instrument(spans::group_span("commit", &identity.group_id))
     .await;
     match outcome {
         Ok(result) => result,

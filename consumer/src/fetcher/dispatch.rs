@@ -5,6 +5,7 @@
 
 use durian_core::{Error as CoreError, SendOptions, TrafficClass};
 use kafka_protocol::messages::FetchResponse;
+use tracing::Instrument;
 
 use super::plan::plan_fetches;
 use super::session::SessionUse;
@@ -93,6 +94,12 @@ impl Fetcher {
         let (request, session) =
             self.sessions
                 .prepare(node, &targets, fetch_request(&self.config, &targets));
+        let span = crate::spans::fetch_span(
+            &self.client,
+            self.config.group_id.as_deref(),
+            node,
+            &targets,
+        );
         let mut plan = FetchPlan {
             node,
             partitions: Vec::new(),
@@ -120,10 +127,13 @@ impl Fetcher {
         };
         let tx = self.results_tx.clone();
         let traffic = self.traffic.clone();
-        tokio::spawn(async move {
-            let result = send_fetch(&client, node, request, options, &traffic).await;
-            // The fetcher may be gone (consumer closed); nothing to do then.
-            let _ = tx.send((plan, result));
-        });
+        tokio::spawn(
+            async move {
+                let result = send_fetch(&client, node, request, options, &traffic).await;
+                // The fetcher may be gone (consumer closed); nothing to do then.
+                let _ = tx.send((plan, result));
+            }
+            .instrument(span),
+        );
     }
 }

@@ -24,6 +24,7 @@ use durian_core::{
 use kafka_protocol::messages::{JoinGroupResponse, MetadataRequest};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::requests::{
     all_member_topics, heartbeat_request, join_request, leader_assignments, leave_request,
@@ -34,6 +35,7 @@ use crate::assignor::protocol::decode_assignment;
 use crate::assignor::{partition_racks, RebalanceProtocol};
 use crate::config::ConsumerConfig;
 use crate::error::ConsumerError;
+use crate::spans;
 use crate::types::TopicPartition;
 use crate::versioned::send_versioned;
 
@@ -207,6 +209,7 @@ impl GroupTask {
         let result = self
             .client
             .send(self.target.clone(), request)
+            .instrument(spans::group_span("heartbeat", &self.group_id))
             .await
             .and_then(|r| KafkaError::check(r.error_code, None));
         match result {
@@ -294,6 +297,7 @@ impl GroupTask {
             TrafficClass::Group,
             |version| leave_request(config, group_id, member_id, reason, version),
         )
+        .instrument(spans::group_span("leave", group_id))
         .await;
         if let Err(error) = sent {
             tracing::debug!(group = %self.group_id, %error, "LeaveGroup failed; the session will expire instead");
@@ -422,7 +426,11 @@ impl GroupTask {
                 &protocol_name,
                 assignments,
             );
-            let sync = match self.send_group(request).await {
+            let sync = match self
+                .send_group(request)
+                .instrument(spans::group_span("sync", &self.group_id))
+                .await
+            {
                 Ok(sync) => sync,
                 Err(error) => match error.kafka_code() {
                     Some(KafkaCode::REBALANCE_IN_PROGRESS) => {
@@ -498,6 +506,7 @@ impl GroupTask {
             let response = match self
                 .client
                 .send_with(self.target.clone(), request, options)
+                .instrument(spans::group_span("join", &self.group_id))
                 .await
             {
                 Ok(response) => response,

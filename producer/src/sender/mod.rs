@@ -23,6 +23,7 @@ mod encode;
 mod precise_timer;
 mod request;
 mod sink;
+mod span;
 mod transaction;
 
 use std::collections::HashMap;

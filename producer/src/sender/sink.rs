@@ -35,7 +35,8 @@ use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::VersionRange;
 use tokio::sync::mpsc;
 
-use super::SenderEvent;
+use super::{span, SenderEvent};
+use tracing::Instrument;
 
 /// Produce versions durian speaks: v3 is the first with record batches v2;
 /// v13 addresses topics by id only, which the request builder does not fill.
@@ -164,6 +165,7 @@ async fn start(
         );
         return Err(fail(Error::io(earlier.broker(), overtaking)));
     }
+    let span = span::produce_span(node, connection.broker(), &job.request);
     let version = connection
         .versions()
         .negotiate(
@@ -194,18 +196,23 @@ async fn start(
     let request_id = job.request_id;
     let expect_response = job.expect_response;
     let link = connection.clone();
-    let mut response: PendingResponse = Box::pin(async move {
-        let result = match link.send_raw(raw).await {
-            Ok(_) if !expect_response => Ok(None),
-            Ok(body) => decode_body::<ProduceResponse>(ApiKey::Produce, body, version).map(Some),
-            Err(error) => Err(error),
-        };
-        SinkReply {
-            request_id,
-            result,
-            handed_over: true,
+    let mut response: PendingResponse = Box::pin(
+        async move {
+            let result = match link.send_raw(raw).await {
+                Ok(_) if !expect_response => Ok(None),
+                Ok(body) => {
+                    decode_body::<ProduceResponse>(ApiKey::Produce, body, version).map(Some)
+                }
+                Err(error) => Err(error),
+            };
+            SinkReply {
+                request_id,
+                result,
+                handed_over: true,
+            }
         }
-    });
+        .instrument(span),
+    );
     // The first poll hands the frame to the connection's writer queue, so
     // requests reach the socket in the order the sender made them.
     match futures::poll!(&mut response) {
