@@ -66,6 +66,7 @@ fn parse_exposition(body: &str) -> HashMap<String, f64> {
     let mut helped = HashSet::new();
     let mut typed = HashSet::new();
     let mut samples = HashMap::new();
+    let mut histograms = HashSet::new();
     for line in body.lines() {
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').expect("HELP has text");
@@ -73,23 +74,40 @@ fn parse_exposition(body: &str) -> HashMap<String, f64> {
             assert!(helped.insert(name.to_string()), "HELP twice for {name}");
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("TYPE has a kind");
-            assert!(["counter", "gauge"].contains(&kind), "type {kind}");
+            assert!(
+                ["counter", "gauge", "histogram"].contains(&kind),
+                "type {kind}"
+            );
+            if kind == "histogram" {
+                histograms.insert(name.to_string());
+            }
             assert!(helped.contains(name), "TYPE before HELP for {name}");
             assert!(typed.insert(name.to_string()), "TYPE twice for {name}");
         } else {
             let (series, value) = line.rsplit_once(' ').expect("sample has a value");
             let name = series.split('{').next().unwrap();
+            // A histogram's samples are named after it with a suffix.
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|family| histograms.contains(*family));
             assert!(name.starts_with("durian_broker_"), "unprefixed {name}");
             assert!(
                 name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
                 "bad metric name {name}"
             );
-            assert!(typed.contains(name), "sample {name} before its TYPE");
+            assert!(
+                typed.contains(family.unwrap_or(name)),
+                "sample {name} before its TYPE"
+            );
             if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
                 assert!(
                     labels.starts_with("{api=\"") && labels.ends_with("\"}"),
                     "labels {labels}"
                 );
+                if name.ends_with("_bucket") && family.is_some() {
+                    assert!(labels.contains("\",le=\""), "bucket without le: {labels}");
+                }
             }
             let value: f64 = value.parse().expect("numeric value");
             assert!(value >= 0.0, "{series} is negative");
@@ -161,14 +179,49 @@ async fn counters_move_with_client_requests() {
         );
     }
 
+    // Histograms: the queue time is recorded before the handler runs, so
+    // every Metadata counted has one; the latency after the response is
+    // written, so the last answer may still be on its way when scraping.
+    let metadata_requests = samples["durian_broker_requests_total{api=\"Metadata\"}"];
+    assert_eq!(
+        samples["durian_broker_request_queue_seconds_count{api=\"Metadata\"}"],
+        metadata_requests
+    );
+    let latency_count = samples["durian_broker_request_latency_seconds_count{api=\"Metadata\"}"];
+    assert!(latency_count >= METADATA_CALLS as f64, "{latency_count}");
+    for family in ["request_latency_seconds", "request_queue_seconds"] {
+        let buckets: Vec<f64> = ["0.0005", "0.001", "0.01", "0.1", "1", "10", "+Inf"]
+            .iter()
+            .map(|le| {
+                samples[&format!("durian_broker_{family}_bucket{{api=\"Metadata\",le=\"{le}\"}}")]
+            })
+            .collect();
+        assert!(
+            buckets.windows(2).all(|w| w[0] <= w[1]),
+            "{family}: {buckets:?}"
+        );
+        assert_eq!(
+            buckets.last().copied(),
+            Some(samples[&format!("durian_broker_{family}_count{{api=\"Metadata\"}}")])
+        );
+        assert!(samples[&format!("durian_broker_{family}_sum{{api=\"Metadata\"}}")] >= 0.0);
+    }
+    assert!(
+        !samples.contains_key("durian_broker_request_latency_seconds_count{api=\"DeleteTopics\"}"),
+        "APIs without requests have no histogram lines"
+    );
+
     // The counters keep moving: one more Metadata shows on the next scrape.
     let before = samples["durian_broker_requests_total{api=\"Metadata\"}"];
     client
         .send(Target::Any, MetadataRequest::default())
         .await
         .unwrap();
-    let after = scrape(metrics).await["durian_broker_requests_total{api=\"Metadata\"}"];
+    let again = scrape(metrics).await;
+    let after = again["durian_broker_requests_total{api=\"Metadata\"}"];
     assert!(after > before, "{after} after {before}");
+    let queued = "durian_broker_request_queue_seconds_count{api=\"Metadata\"}";
+    assert!(again[queued] > samples[queued], "queue histogram moves");
 
     // Shutdown releases the metrics port.
     broker.shutdown().await.unwrap();
