@@ -10,9 +10,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use durian_broker::{Broker, BrokerHandle};
+use durian_core::record::{BatchWriter, NO_HEADERS};
 use durian_core::{Client, ClientConfig, Target};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::{CreateTopicsRequest, MetadataRequest, TopicName};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{CreateTopicsRequest, MetadataRequest, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -101,10 +103,19 @@ fn parse_exposition(body: &str) -> HashMap<String, f64> {
                 "sample {name} before its TYPE"
             );
             if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
-                assert!(
-                    labels.starts_with("{api=\"") && labels.ends_with("\"}"),
-                    "labels {labels}"
-                );
+                if name == "durian_broker_log_end_offset" {
+                    assert!(
+                        labels.starts_with("{topic=\"")
+                            && labels.contains("\",partition=\"")
+                            && labels.ends_with("\"}"),
+                        "labels {labels}"
+                    );
+                } else {
+                    assert!(
+                        labels.starts_with("{api=\"") && labels.ends_with("\"}"),
+                        "labels {labels}"
+                    );
+                }
                 if name.ends_with("_bucket") && family.is_some() {
                     assert!(labels.contains("\",le=\""), "bucket without le: {labels}");
                 }
@@ -167,6 +178,13 @@ async fn counters_move_with_client_requests() {
     );
     assert_eq!(samples["durian_broker_topics"], 1.0);
     assert_eq!(samples["durian_broker_partitions"], 3.0);
+    for partition in 0..3 {
+        let end =
+            format!("durian_broker_log_end_offset{{topic=\"metered\",partition=\"{partition}\"}}");
+        assert_eq!(samples[&end], 0.0, "nothing produced yet");
+    }
+    assert_eq!(samples["durian_broker_log_end_offsets_omitted"], 0.0);
+    assert_eq!(samples["durian_broker_log_size_bytes"], 0.0);
     assert!(samples["durian_broker_connections"] >= 1.0);
     for gauge in [
         "request_bytes_held",
@@ -210,6 +228,48 @@ async fn counters_move_with_client_requests() {
         !samples.contains_key("durian_broker_request_latency_seconds_count{api=\"DeleteTopics\"}"),
         "APIs without requests have no histogram lines"
     );
+
+    // Three records appended to partition 1 move its log end offset and
+    // the bytes on disk.
+    let mut writer = BatchWriter::builder().build();
+    for n in 0..3 {
+        writer
+            .try_append(
+                1_700_000_000_000 + n,
+                None,
+                Some(b"metered value"),
+                NO_HEADERS,
+            )
+            .unwrap();
+    }
+    client.add_topics(["metered"]);
+    client.refresh_metadata("test: leaders").await.unwrap();
+    let leader = client.partition_leader("metered", 1).unwrap().node_id;
+    let produced = client
+        .send(
+            Target::Broker(leader),
+            ProduceRequest::default()
+                .with_acks(-1)
+                .with_timeout_ms(10_000)
+                .with_topic_data(vec![TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_static_str("metered")))
+                    .with_partition_data(vec![PartitionProduceData::default()
+                        .with_index(1)
+                        .with_records(Some(writer.finish().unwrap()))])]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(produced.responses[0].partition_responses[0].error_code, 0);
+    let logs = scrape(metrics).await;
+    assert_eq!(
+        logs["durian_broker_log_end_offset{topic=\"metered\",partition=\"1\"}"],
+        3.0
+    );
+    assert_eq!(
+        logs["durian_broker_log_end_offset{topic=\"metered\",partition=\"0\"}"],
+        0.0
+    );
+    assert!(logs["durian_broker_log_size_bytes"] > 0.0);
 
     // The counters keep moving: one more Metadata shows on the next scrape.
     let before = samples["durian_broker_requests_total{api=\"Metadata\"}"];

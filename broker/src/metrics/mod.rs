@@ -12,6 +12,7 @@
 
 pub mod histogram;
 pub mod http;
+pub mod logs;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -190,6 +191,7 @@ pub fn render(state: &BrokerState) -> String {
         header(&mut page, name, "gauge", help);
         let _ = writeln!(page, "durian_broker_{name} {value}");
     }
+    logs::render(&mut page, state);
     page
 }
 
