@@ -52,6 +52,7 @@ pub use config::{BrokerConfig, NodeIdentity};
 pub use durian_core::security::scram::ScramMechanism;
 pub use group::{GroupConfig, GroupError};
 pub use handle::BrokerHandle;
+pub use metrics::http::serve_page as serve_metrics_page;
 pub use security::credentials::{read_plain_users, CredentialError};
 pub use security::listener::{
     parse_listeners, ListenerConfig, ListenerError, ListenerInfo, SecurityProtocol,

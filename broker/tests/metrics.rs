@@ -10,9 +10,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use durian_broker::{Broker, BrokerHandle};
+use durian_core::record::{BatchWriter, NO_HEADERS};
 use durian_core::{Client, ClientConfig, Target};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::{CreateTopicsRequest, MetadataRequest, TopicName};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{CreateTopicsRequest, MetadataRequest, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -66,6 +68,7 @@ fn parse_exposition(body: &str) -> HashMap<String, f64> {
     let mut helped = HashSet::new();
     let mut typed = HashSet::new();
     let mut samples = HashMap::new();
+    let mut histograms = HashSet::new();
     for line in body.lines() {
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').expect("HELP has text");
@@ -73,23 +76,49 @@ fn parse_exposition(body: &str) -> HashMap<String, f64> {
             assert!(helped.insert(name.to_string()), "HELP twice for {name}");
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("TYPE has a kind");
-            assert!(["counter", "gauge"].contains(&kind), "type {kind}");
+            assert!(
+                ["counter", "gauge", "histogram"].contains(&kind),
+                "type {kind}"
+            );
+            if kind == "histogram" {
+                histograms.insert(name.to_string());
+            }
             assert!(helped.contains(name), "TYPE before HELP for {name}");
             assert!(typed.insert(name.to_string()), "TYPE twice for {name}");
         } else {
             let (series, value) = line.rsplit_once(' ').expect("sample has a value");
             let name = series.split('{').next().unwrap();
+            // A histogram's samples are named after it with a suffix.
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|family| histograms.contains(*family));
             assert!(name.starts_with("durian_broker_"), "unprefixed {name}");
             assert!(
                 name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
                 "bad metric name {name}"
             );
-            assert!(typed.contains(name), "sample {name} before its TYPE");
+            assert!(
+                typed.contains(family.unwrap_or(name)),
+                "sample {name} before its TYPE"
+            );
             if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
-                assert!(
-                    labels.starts_with("{api=\"") && labels.ends_with("\"}"),
-                    "labels {labels}"
-                );
+                if name == "durian_broker_log_end_offset" {
+                    assert!(
+                        labels.starts_with("{topic=\"")
+                            && labels.contains("\",partition=\"")
+                            && labels.ends_with("\"}"),
+                        "labels {labels}"
+                    );
+                } else {
+                    assert!(
+                        labels.starts_with("{api=\"") && labels.ends_with("\"}"),
+                        "labels {labels}"
+                    );
+                }
+                if name.ends_with("_bucket") && family.is_some() {
+                    assert!(labels.contains("\",le=\""), "bucket without le: {labels}");
+                }
             }
             let value: f64 = value.parse().expect("numeric value");
             assert!(value >= 0.0, "{series} is negative");
@@ -149,6 +178,13 @@ async fn counters_move_with_client_requests() {
     );
     assert_eq!(samples["durian_broker_topics"], 1.0);
     assert_eq!(samples["durian_broker_partitions"], 3.0);
+    for partition in 0..3 {
+        let end =
+            format!("durian_broker_log_end_offset{{topic=\"metered\",partition=\"{partition}\"}}");
+        assert_eq!(samples[&end], 0.0, "nothing produced yet");
+    }
+    assert_eq!(samples["durian_broker_log_end_offsets_omitted"], 0.0);
+    assert_eq!(samples["durian_broker_log_size_bytes"], 0.0);
     assert!(samples["durian_broker_connections"] >= 1.0);
     for gauge in [
         "request_bytes_held",
@@ -161,14 +197,91 @@ async fn counters_move_with_client_requests() {
         );
     }
 
+    // Histograms: the queue time is recorded before the handler runs, so
+    // every Metadata counted has one; the latency after the response is
+    // written, so the last answer may still be on its way when scraping.
+    let metadata_requests = samples["durian_broker_requests_total{api=\"Metadata\"}"];
+    assert_eq!(
+        samples["durian_broker_request_queue_seconds_count{api=\"Metadata\"}"],
+        metadata_requests
+    );
+    let latency_count = samples["durian_broker_request_latency_seconds_count{api=\"Metadata\"}"];
+    assert!(latency_count >= METADATA_CALLS as f64, "{latency_count}");
+    for family in ["request_latency_seconds", "request_queue_seconds"] {
+        let buckets: Vec<f64> = ["0.0005", "0.001", "0.01", "0.1", "1", "10", "+Inf"]
+            .iter()
+            .map(|le| {
+                samples[&format!("durian_broker_{family}_bucket{{api=\"Metadata\",le=\"{le}\"}}")]
+            })
+            .collect();
+        assert!(
+            buckets.windows(2).all(|w| w[0] <= w[1]),
+            "{family}: {buckets:?}"
+        );
+        assert_eq!(
+            buckets.last().copied(),
+            Some(samples[&format!("durian_broker_{family}_count{{api=\"Metadata\"}}")])
+        );
+        assert!(samples[&format!("durian_broker_{family}_sum{{api=\"Metadata\"}}")] >= 0.0);
+    }
+    assert!(
+        !samples.contains_key("durian_broker_request_latency_seconds_count{api=\"DeleteTopics\"}"),
+        "APIs without requests have no histogram lines"
+    );
+
+    // Three records appended to partition 1 move its log end offset and
+    // the bytes on disk.
+    let mut writer = BatchWriter::builder().build();
+    for n in 0..3 {
+        writer
+            .try_append(
+                1_700_000_000_000 + n,
+                None,
+                Some(b"metered value"),
+                NO_HEADERS,
+            )
+            .unwrap();
+    }
+    client.add_topics(["metered"]);
+    client.refresh_metadata("test: leaders").await.unwrap();
+    let leader = client.partition_leader("metered", 1).unwrap().node_id;
+    let produced = client
+        .send(
+            Target::Broker(leader),
+            ProduceRequest::default()
+                .with_acks(-1)
+                .with_timeout_ms(10_000)
+                .with_topic_data(vec![TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_static_str("metered")))
+                    .with_partition_data(vec![PartitionProduceData::default()
+                        .with_index(1)
+                        .with_records(Some(writer.finish().unwrap()))])]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(produced.responses[0].partition_responses[0].error_code, 0);
+    let logs = scrape(metrics).await;
+    assert_eq!(
+        logs["durian_broker_log_end_offset{topic=\"metered\",partition=\"1\"}"],
+        3.0
+    );
+    assert_eq!(
+        logs["durian_broker_log_end_offset{topic=\"metered\",partition=\"0\"}"],
+        0.0
+    );
+    assert!(logs["durian_broker_log_size_bytes"] > 0.0);
+
     // The counters keep moving: one more Metadata shows on the next scrape.
     let before = samples["durian_broker_requests_total{api=\"Metadata\"}"];
     client
         .send(Target::Any, MetadataRequest::default())
         .await
         .unwrap();
-    let after = scrape(metrics).await["durian_broker_requests_total{api=\"Metadata\"}"];
+    let again = scrape(metrics).await;
+    let after = again["durian_broker_requests_total{api=\"Metadata\"}"];
     assert!(after > before, "{after} after {before}");
+    let queued = "durian_broker_request_queue_seconds_count{api=\"Metadata\"}";
+    assert!(again[queued] > samples[queued], "queue histogram moves");
 
     // Shutdown releases the metrics port.
     broker.shutdown().await.unwrap();

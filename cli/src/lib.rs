@@ -18,6 +18,7 @@ pub mod doctor;
 pub mod error;
 pub mod global;
 pub mod group;
+pub mod metrics_listen;
 pub mod perf;
 pub mod position;
 pub mod produce;

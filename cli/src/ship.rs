@@ -45,12 +45,22 @@ pub struct ShipArgs {
     /// Longest line shipped as one record; longer lines are cut into pieces.
     #[arg(long, default_value_t = durian::ship::DEFAULT_MAX_LINE_BYTES)]
     pub max_line_bytes: usize,
+    /// Serve the client's metrics at `http://HOST:PORT/metrics` in the
+    /// Prometheus text format while the command runs (port 0 picks a free
+    /// one; `metrics on HOST:PORT` is printed on stderr). Not
+    /// authenticated.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Runs `durian ship` until Ctrl-C or SIGTERM.
 pub async fn run(args: ShipArgs, global: &GlobalOpts) -> Result<(), CliError> {
     // Installed before anything else so an early signal still stops cleanly.
     let stop = stop_signal()?;
+    let _metrics = match &args.metrics_listen {
+        Some(address) => Some(crate::metrics_listen::start(address).await?),
+        None => None,
+    };
     let mut config = ShipConfig::new(&args.file, &args.topic)
         .properties(global.client_properties(&[]))
         .poll_interval(Duration::from_millis(args.poll_interval_ms))

@@ -1,5 +1,9 @@
 //! A snapshot of what a consumer holds, for monitoring and for the
-//! bounded-memory test.
+//! bounded-memory test, and the consumer's metrics sent to the `metrics`
+//! facade (issue 20) under `durian.consumer.*`: a no-op until the
+//! application installs a recorder (docs/OBSERVABILITY.md).
+
+use crate::types::TopicPartition;
 
 /// What a consumer has buffered and in flight, from [`Consumer::metrics`].
 ///
@@ -18,4 +22,45 @@ pub struct ConsumerMetrics {
     /// Their encoded body bytes (without the request header and frame
     /// length), at the version each was sent: what fetch sessions save.
     pub fetch_request_bytes: u64,
+}
+
+/// Sends what one fetch answer brought for `tp` to the `metrics` facade:
+/// once per partition per fetch answer, never per record.
+///
+/// `lag` is the partition's high watermark minus the offset the consumer
+/// will read next, when the broker told the high watermark.
+pub(crate) fn export_fetch(
+    client_id: &str,
+    tp: &TopicPartition,
+    records: usize,
+    bytes: usize,
+    lag: Option<i64>,
+) {
+    if records > 0 {
+        let labels = [
+            ("client.id", client_id.to_owned()),
+            ("topic", tp.topic.to_string()),
+        ];
+        metrics::counter!("durian.consumer.records_fetched", &labels).increment(records as u64);
+        metrics::counter!("durian.consumer.bytes_fetched", &labels).increment(bytes as u64);
+    }
+    if let Some(lag) = lag {
+        metrics::gauge!(
+            "durian.consumer.lag",
+            "client.id" => client_id.to_owned(),
+            "topic" => tp.topic.clone(),
+            "partition" => tp.partition.to_string()
+        )
+        .set(lag.max(0) as f64);
+    }
+}
+
+/// Counts one completed rebalance (a new assignment) of `group`.
+pub(crate) fn export_rebalance(client_id: &str, group: &str) {
+    metrics::counter!(
+        "durian.consumer.rebalances",
+        "client.id" => client_id.to_owned(),
+        "group" => group.to_owned()
+    )
+    .increment(1);
 }

@@ -3,6 +3,11 @@
 //! Counters are updated per batch or per request, never per record, with
 //! relaxed atomics: a snapshot is a consistent-enough view for monitoring,
 //! not a synchronisation point.
+//!
+//! The same counts also go to the `metrics` facade (issue 20) under
+//! `durian.producer.*`, labelled with the `client.id`, for applications
+//! that install a recorder (docs/OBSERVABILITY.md); without one that is a
+//! no-op.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -59,6 +64,24 @@ impl Metrics {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         if n > 0 {
             counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends what one round of completions acknowledged, retried and
+    /// failed to the `metrics` facade; per completion round, never per
+    /// record.
+    pub(crate) fn export(client_id: &str, effects: &crate::accumulator::Effects) {
+        let pairs = [
+            ("durian.producer.records_sent", effects.acked_records),
+            ("durian.producer.bytes_sent", effects.acked_bytes),
+            ("durian.producer.batches_sent", effects.acked_batches),
+            ("durian.producer.retries", effects.retried_batches),
+            ("durian.producer.batch_errors", effects.failed_batches),
+        ];
+        for (name, n) in pairs {
+            if n > 0 {
+                metrics::counter!(name, "client.id" => client_id.to_owned()).increment(n);
+            }
         }
     }
 

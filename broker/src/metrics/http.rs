@@ -29,13 +29,32 @@ pub const MAX_CONNECTIONS: usize = 16;
 /// The content type of the Prometheus text exposition format.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Serves `listener` until `shutdown` fires.
+/// Serves the broker's page on `listener` until `shutdown` fires.
 pub async fn serve(listener: TcpListener, state: Arc<BrokerState>, mut shutdown: Shutdown) {
+    let render = move || super::render(&state);
+    serve_page(listener, render, async move { shutdown.wait().await }).await;
+}
+
+/// Serves `GET /metrics` on `listener` with the page `render` builds at
+/// each scrape, until `stop` resolves; the bounds of this module apply.
+///
+/// Public (re-exported as `durian_broker::serve_metrics_page`) so the CLI's
+/// long-running client commands serve their own recorder's page with the
+/// same responder.
+pub async fn serve_page<F>(
+    listener: TcpListener,
+    render: F,
+    stop: impl std::future::Future<Output = ()> + Send,
+) where
+    F: Fn() -> String + Send + Sync + 'static,
+{
+    let render = Arc::new(render);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
-            _ = shutdown.wait() => break,
+            _ = &mut stop => break,
             accepted = listener.accept() => accepted,
         };
         // Reap finished connections so the set does not grow.
@@ -51,9 +70,9 @@ pub async fn serve(listener: TcpListener, state: Arc<BrokerState>, mut shutdown:
             tracing::debug!(%peer, "metrics: too many scrape connections; closing");
             continue;
         };
-        let state = state.clone();
+        let render = render.clone();
         connections.spawn(async move {
-            if let Err(e) = answer(stream, &state).await {
+            if let Err(e) = answer(stream, &*render).await {
                 tracing::debug!(%peer, error = %e, "metrics: connection ended");
             }
             drop(slot);
@@ -76,7 +95,10 @@ enum Route {
 }
 
 /// Reads one request head and answers it.
-async fn answer(mut stream: TcpStream, state: &BrokerState) -> std::io::Result<()> {
+async fn answer(
+    mut stream: TcpStream,
+    render: &(dyn Fn() -> String + Send + Sync),
+) -> std::io::Result<()> {
     let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
         Ok(head) => head?,
         Err(_) => {
@@ -89,7 +111,7 @@ async fn answer(mut stream: TcpStream, state: &BrokerState) -> std::io::Result<(
     let (status, body) = match head {
         None => ("431 Request Header Fields Too Large", String::new()),
         Some(head) => match route(&head) {
-            Route::Metrics => ("200 OK", super::render(state)),
+            Route::Metrics => ("200 OK", render()),
             Route::NotFound => ("404 Not Found", "not found; try /metrics\n".to_string()),
             Route::MethodNotAllowed => ("405 Method Not Allowed", String::new()),
             Route::BadRequest => ("400 Bad Request", String::new()),

@@ -4,20 +4,24 @@
 //! `AtomicU64` of a fixed array indexed by its API key, with `Relaxed`
 //! ordering (a scrape needs a recent value, not a synchronised one).
 //! Everything else (connections, held bytes, topics, uptime) is read from
-//! the broker's state when a scrape renders the page.
+//! the broker's state when a scrape renders the page. Request latency and
+//! queue time are fixed-bucket histograms per API ([`histogram`]).
 //!
 //! [`http`] serves the page on its own listener, when the embedder asks
 //! for one with `BrokerBuilder::metrics_listen`.
 
+pub mod histogram;
 pub mod http;
+pub mod logs;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::ApiKey;
 
 use crate::state::BrokerState;
+use histogram::ApiHistograms;
 
 /// Slots of the per-API counter array: every Kafka API key is below this
 /// (the highest today is under 100); a larger key is not counted.
@@ -28,6 +32,10 @@ const API_SLOTS: usize = 128;
 pub struct BrokerMetrics {
     requests: [AtomicU64; API_SLOTS],
     refused: AtomicU64,
+    /// Frame read to response written, per API.
+    latency: ApiHistograms,
+    /// Frame read to handler start, per API.
+    queue: ApiHistograms,
     started: Instant,
 }
 
@@ -36,6 +44,8 @@ impl Default for BrokerMetrics {
         BrokerMetrics {
             requests: std::array::from_fn(|_| AtomicU64::new(0)),
             refused: AtomicU64::new(0),
+            latency: ApiHistograms::default(),
+            queue: ApiHistograms::default(),
             started: Instant::now(),
         }
     }
@@ -69,6 +79,18 @@ impl BrokerMetrics {
     /// Requests refused by closing their connection so far.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Records how long a request of `api` waited between its frame being
+    /// read and its handler starting.
+    pub fn record_queue_time(&self, api: ApiKey, waited: Duration) {
+        self.queue.record(api, waited);
+    }
+
+    /// Records how long a request of `api` took from its frame being read
+    /// to its response being written (or, without a response, handled).
+    pub fn record_latency(&self, api: ApiKey, took: Duration) {
+        self.latency.record(api, took);
     }
 
     /// Seconds since the broker state was opened.
@@ -117,6 +139,20 @@ pub fn render(state: &BrokerState) -> String {
         "durian_broker_requests_refused_total {}",
         metrics.refused()
     );
+    header(
+        &mut page,
+        "request_latency_seconds",
+        "histogram",
+        "Seconds from a request's frame being read to its response being written, by Kafka API.",
+    );
+    metrics.latency.render(&mut page, "request_latency_seconds");
+    header(
+        &mut page,
+        "request_queue_seconds",
+        "histogram",
+        "Seconds from a request's frame being read to its handler starting, by Kafka API.",
+    );
+    metrics.queue.render(&mut page, "request_queue_seconds");
     let usage = state.resources().usage();
     let topics = state.catalog().list();
     let partitions: u64 = topics
@@ -155,6 +191,7 @@ pub fn render(state: &BrokerState) -> String {
         header(&mut page, name, "gauge", help);
         let _ = writeln!(page, "durian_broker_{name} {value}");
     }
+    logs::render(&mut page, state);
     page
 }
 

@@ -111,6 +111,8 @@ pub async fn serve<S>(
         };
         let Some(frame) = frame else { break };
         let mut close_after = None;
+        // Set for frames handed to `dispatch`: the API to time them under.
+        let mut timed = None;
         let outcome = match security
             .sasl
             .as_mut()
@@ -122,6 +124,12 @@ pub async fn serve<S>(
                     .as_ref()
                     .and_then(|s| s.principal().cloned())
                     .unwrap_or_else(|| security.principal.clone());
+                timed = api_of(&frame.bytes);
+                if let Some(api) = timed {
+                    state
+                        .metrics()
+                        .record_queue_time(api, frame.read_at.elapsed());
+                }
                 dispatch(
                     state.clone(),
                     &endpoint,
@@ -186,13 +194,20 @@ pub async fn serve<S>(
                         break;
                     }
                 }
+                if let Some(api) = timed {
+                    state.metrics().record_latency(api, frame.read_at.elapsed());
+                }
                 if let Some(reason) = close_after {
                     let _ = writer.flush().await;
                     tracing::warn!(%peer, %reason, "closing connection");
                     break;
                 }
             }
-            Outcome::Silent => {}
+            Outcome::Silent => {
+                if let Some(api) = timed {
+                    state.metrics().record_latency(api, frame.read_at.elapsed());
+                }
+            }
             Outcome::Close(reason) => {
                 state.metrics().count_refused();
                 tracing::warn!(%peer, %reason, "closing connection");
@@ -206,6 +221,12 @@ pub async fn serve<S>(
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// The API key of a request frame (its first two bytes), when known.
+fn api_of(frame: &[u8]) -> Option<kafka_protocol::messages::ApiKey> {
+    let key = i16::from_be_bytes([*frame.first()?, *frame.get(1)?]);
+    kafka_protocol::messages::ApiKey::try_from(key).ok()
 }
 
 /// Aborts the task when dropped.
@@ -222,6 +243,9 @@ impl Drop for AbortOnDrop {
 pub struct QueuedFrame {
     /// The frame (without its length prefix).
     pub bytes: Bytes,
+    /// When the whole frame had been read: request latency and queue time
+    /// are measured from here.
+    pub read_at: Instant,
     _memory: OwnedSemaphorePermit,
 }
 
@@ -355,6 +379,7 @@ async fn read_one<R: AsyncRead + Unpin>(
     let memory = memory.ok_or(ReadEnd::Failed(FrameError::TooShort(0)))?;
     Ok(QueuedFrame {
         bytes: body.freeze(),
+        read_at: Instant::now(),
         _memory: memory,
     })
 }

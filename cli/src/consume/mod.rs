@@ -60,10 +60,20 @@ pub struct ConsumeArgs {
     /// value, %h headers, %T timestamp (ms), %%, and \n \t \r \\.
     #[arg(long, default_value = "%v\\n", value_name = "FMT")]
     pub format: Format,
+    /// Serve the consumer's metrics at `http://HOST:PORT/metrics` in the
+    /// Prometheus text format while the command runs (port 0 picks a free
+    /// one; `metrics on HOST:PORT` is printed on stderr). Not
+    /// authenticated.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Runs `durian consume`.
 pub async fn run(args: ConsumeArgs, global: &GlobalOpts) -> Result<(), CliError> {
+    let _metrics = match &args.metrics_listen {
+        Some(address) => Some(crate::metrics_listen::start(address).await?),
+        None => None,
+    };
     let mut settings = vec![
         ("enable.auto.commit", "false".to_owned()),
         (

@@ -35,6 +35,12 @@ pub struct PerfArgs {
     /// Which side to measure.
     #[command(subcommand)]
     pub mode: PerfMode,
+    /// Serve the client's metrics at `http://HOST:PORT/metrics` in the
+    /// Prometheus text format while the command runs (port 0 picks a free
+    /// one; `metrics on HOST:PORT` is printed on stderr). Not
+    /// authenticated.
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
 }
 
 /// `durian perf produce` or `durian perf consume`.
@@ -88,6 +94,10 @@ pub struct PerfConsumeArgs {
 
 /// Runs `durian perf`.
 pub async fn run(args: PerfArgs, global: &GlobalOpts) -> Result<(), CliError> {
+    let _metrics = match &args.metrics_listen {
+        Some(address) => Some(crate::metrics_listen::start(address).await?),
+        None => None,
+    };
     let report = match args.mode {
         PerfMode::Produce(args) => produce(args, global).await?,
         PerfMode::Consume(args) => consume(args, global).await?,

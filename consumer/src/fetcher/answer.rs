@@ -133,7 +133,17 @@ impl Fetcher {
                 cursor.readable_end = (end >= 0).then_some(end);
                 cursor.buffered_next = data.next_offset;
                 cursor.buffered_next_epoch = data.last_epoch.or(cursor.buffered_next_epoch);
-                cursor.buffered_bytes += data.records.iter().map(record_bytes).sum::<usize>();
+                let bytes = data.records.iter().map(record_bytes).sum::<usize>();
+                cursor.buffered_bytes += bytes;
+                let lag =
+                    (data.high_watermark >= 0).then(|| data.high_watermark - data.next_offset);
+                crate::metrics::export_fetch(
+                    &self.config.client.client_id,
+                    tp,
+                    data.records.len(),
+                    bytes,
+                    lag,
+                );
                 cursor.buffer.extend(data.records);
                 if cursor.buffer.is_empty() && data.next_offset > fetch_offset {
                     // Nothing visible, but the log moved on (control

@@ -456,6 +456,7 @@ impl GroupTask {
             let revoked: Vec<TopicPartition> = self.owned.difference(&assigned).cloned().collect();
             tracing::info!(group = %self.group_id, generation = self.member.generation, member = %self.member.member_id,
                 assigned = assigned.len(), added = added.len(), revoked = revoked.len(), "joined the group");
+            crate::metrics::export_rebalance(&self.config.client.client_id, &self.group_id);
             let _ = self.identity_tx.send(self.member.clone());
             self.counts_at_assignment = partition_counts(&self.client.metadata(), &self.topics);
             let (ack, done) = oneshot::channel();

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 
 use super::frame::{write_frame, FrameReader};
+use super::telemetry::RequestLabels;
 use crate::error::{Error, Result};
 use crate::protocol::{encode_request_header, peek_correlation_id, strip_response_header};
 
@@ -93,6 +94,8 @@ struct State {
 
 struct Shared {
     broker: String,
+    /// Labels of this connection's request metrics.
+    labels: RequestLabels,
     state: Mutex<State>,
     poisoned: watch::Sender<bool>,
     deadlines_changed: Notify,
@@ -160,6 +163,7 @@ impl Link {
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         let shared = Arc::new(Shared {
             broker: settings.broker.clone(),
+            labels: RequestLabels::new(settings.client_id.as_deref(), &settings.broker),
             state: Mutex::new(State::default()),
             poisoned: watch::channel(false).0,
             deadlines_changed: Notify::new(),
@@ -189,6 +193,17 @@ impl Link {
         if let Some(cause) = self.shared.poison_cause() {
             return Err(Error::Poisoned(cause));
         }
+        let api = request.api;
+        let started = Instant::now();
+        let result = self.exchange(request).await;
+        self.shared
+            .labels
+            .record(api, started.elapsed(), result.is_ok());
+        result
+    }
+
+    /// Queues `request` and waits for its answer.
+    async fn exchange(&self, request: RawRequest) -> Result<Bytes> {
         let (reply, response) = oneshot::channel();
         let timeout = request.timeout;
         let deadline = Instant::now() + timeout;

@@ -15,6 +15,7 @@
 pub mod actor;
 pub mod frame;
 mod session;
+pub mod telemetry;
 pub mod transport;
 pub mod versions;
 

@@ -40,9 +40,12 @@ impl KafkaError {
     /// Builds an error from a response's error code and message; `None` when
     /// the code is 0 (no error).
     pub fn from_code(code: i16, message: Option<&str>) -> Option<KafkaError> {
-        (code != 0).then(|| KafkaError {
-            code: KafkaCode(code),
-            message: message.map(str::to_owned),
+        (code != 0).then(|| {
+            crate::connection::telemetry::record_error_code(code);
+            KafkaError {
+                code: KafkaCode(code),
+                message: message.map(str::to_owned),
+            }
         })
     }
 

@@ -56,6 +56,9 @@ impl Accumulator {
                         .sequence
                         .acknowledge(sequence, batch.records, ack.base_offset);
                 }
+                // Per batch, never per record (issue 20).
+                metrics::histogram!("durian.producer.batch_size_bytes", "topic" => topic.to_owned())
+                    .record(batch.size() as f64);
                 batch.succeed(ack);
                 Effects {
                     acked_records: batch.records as u64,

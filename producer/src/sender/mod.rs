@@ -489,6 +489,7 @@ impl Sender {
         Metrics::add(&metrics.retries, effects.retried_batches);
         Metrics::add(&metrics.errors, effects.failed_batches);
         Metrics::add(&metrics.batches_split, effects.split_batches);
+        Metrics::export(&self.shared.config.client.client_id, &effects);
         if let Some(txn) = self.shared.txn.clone() {
             self.transaction_effects(&txn, &effects);
         }
