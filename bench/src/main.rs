@@ -66,7 +66,7 @@ struct RunArgs {
     write: Option<PathBuf>,
     /// The listener clients use: `sasl-ssl` starts durian's broker with a
     /// SASL_SSL listener (run-time certificate, SCRAM-SHA-512 user) and
-    /// runs durian and rdkafka over it; rskafka and Tansu sit it out.
+    /// runs every client over it; Tansu sits it out.
     #[arg(long, value_enum, default_value_t = security::Security::Plaintext)]
     security: security::Security,
 }
@@ -133,18 +133,11 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     if sasl_ssl && args.brokers.is_some() {
         return Err("--security sasl-ssl runs against durian's own broker; drop --brokers".into());
     }
-    let mut clients = if args.clients.is_empty() {
+    let clients = if args.clients.is_empty() {
         vec![ClientKind::Durian, ClientKind::Rdkafka, ClientKind::Rskafka]
     } else {
         metrics::client_columns(&args.clients)
     };
-    if sasl_ssl && clients.contains(&ClientKind::Rskafka) {
-        // rskafka 0.6 has SCRAM, but bench builds it without its
-        // `transport-tls` feature (a second rustls build), so it cannot
-        // open the TLS connection.
-        eprintln!("rskafka skipped: bench builds it without TLS (rskafka's transport-tls feature)");
-        clients.retain(|c| *c != ClientKind::Rskafka);
-    }
     let plan = Plan {
         clients: clients.clone(),
         scale: if args.quick {
