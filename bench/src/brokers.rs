@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::procstat::{self, ProcSnapshot};
+use crate::security::{self, Security};
 
 /// Line the `serve-broker` subcommand prints once it listens.
 pub const LISTENING_PREFIX: &str = "LISTENING ";
@@ -23,23 +24,43 @@ pub struct BrokerUnderTest {
     pub name: &'static str,
     /// Bootstrap address.
     pub bootstrap: String,
+    /// How clients reach it.
+    pub security: Security,
+    /// The CA its certificate chains to, when it speaks TLS.
+    pub ca_file: Option<PathBuf>,
     child: Option<Child>,
     // Removed when dropped, after the child is gone.
     _data_dir: Option<tempfile::TempDir>,
+    _tls_dir: Option<tempfile::TempDir>,
 }
 
 impl BrokerUnderTest {
-    /// Starts `durian-bench serve-broker` on a free port with data in a fresh temp dir.
-    pub fn start_durian() -> Result<BrokerUnderTest, String> {
+    /// Starts `durian-bench serve-broker` on a free port with data in a fresh
+    /// temp dir; for SASL_SSL, with a certificate made now in another one.
+    pub fn start_durian(security: Security) -> Result<BrokerUnderTest, String> {
         let data_dir = tempfile::Builder::new()
             .prefix("durian-bench-broker")
             .tempdir()
             .map_err(|e| format!("cannot create the broker's temp dir: {e}"))?;
         let exe = std::env::current_exe().map_err(|e| format!("cannot find own binary: {e}"))?;
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        command
             .arg("serve-broker")
             .arg("--data-dir")
-            .arg(data_dir.path())
+            .arg(data_dir.path());
+        let (tls_dir, ca_file) = match security {
+            Security::Plaintext => (None, None),
+            Security::SaslSsl => {
+                let dir = tempfile::Builder::new()
+                    .prefix("durian-bench-tls")
+                    .tempdir()
+                    .map_err(|e| format!("cannot create the TLS temp dir: {e}"))?;
+                let ca = security::write_tls_files(dir.path())?;
+                command.arg("--sasl-ssl-dir").arg(dir.path());
+                (Some(dir), Some(ca))
+            }
+        };
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -58,8 +79,11 @@ impl BrokerUnderTest {
         Ok(BrokerUnderTest {
             name: "durian",
             bootstrap: bootstrap.to_owned(),
+            security,
+            ca_file,
             child: Some(child),
             _data_dir: Some(data_dir),
+            _tls_dir: tls_dir,
         })
     }
 
@@ -87,8 +111,11 @@ impl BrokerUnderTest {
         let broker = BrokerUnderTest {
             name: "tansu",
             bootstrap,
+            security: Security::Plaintext,
+            ca_file: None,
             child: Some(child),
             _data_dir: None,
+            _tls_dir: None,
         };
         broker.wait_listening()?;
         Ok(broker)
@@ -99,8 +126,11 @@ impl BrokerUnderTest {
         BrokerUnderTest {
             name: "external",
             bootstrap: bootstrap.to_owned(),
+            security: Security::Plaintext,
+            ca_file: None,
             child: None,
             _data_dir: None,
+            _tls_dir: None,
         }
     }
 
@@ -143,11 +173,25 @@ pub fn tansu_binary() -> Option<PathBuf> {
 }
 
 /// Body of `durian-bench serve-broker`: runs durian's broker until killed.
-pub async fn serve(data_dir: PathBuf) -> Result<(), String> {
-    let handle = durian_broker::Broker::builder()
+/// With `sasl_ssl_dir` (the files of [`security::write_tls_files`]) its one
+/// listener is SASL_SSL with the bench's SCRAM-SHA-512 user, a super user
+/// so that no ACLs are needed.
+pub async fn serve(data_dir: PathBuf, sasl_ssl_dir: Option<PathBuf>) -> Result<(), String> {
+    let mut builder = durian_broker::Broker::builder()
         .data_dir(data_dir)
         .listen("127.0.0.1:0")
-        .auto_create_topics(false)
+        .auto_create_topics(false);
+    if let Some(dir) = sasl_ssl_dir {
+        builder = builder
+            .tls(dir.join(security::CERT_FILE), dir.join(security::KEY_FILE))
+            .sasl_scram_user(
+                durian_broker::ScramMechanism::Sha512,
+                security::USER,
+                security::PASSWORD,
+            )
+            .super_users([durian_broker::Principal::user(security::USER)]);
+    }
+    let handle = builder
         .start()
         .await
         .map_err(|e| format!("durian broker failed to start: {e}"))?;

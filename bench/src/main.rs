@@ -17,6 +17,7 @@ mod pacing;
 mod payload;
 mod procstat;
 mod report;
+mod security;
 mod topics;
 
 use std::path::PathBuf;
@@ -63,6 +64,11 @@ struct RunArgs {
     /// Write the tables into this markdown file (between the bench markers).
     #[arg(long)]
     write: Option<PathBuf>,
+    /// The listener clients use: `sasl-ssl` starts durian's broker with a
+    /// SASL_SSL listener (run-time certificate, SCRAM-SHA-512 user) and
+    /// runs every client over it; Tansu sits it out.
+    #[arg(long, value_enum, default_value_t = security::Security::Plaintext)]
+    security: security::Security,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +86,9 @@ enum Command {
         /// Data directory.
         #[arg(long)]
         data_dir: PathBuf,
+        /// Serve SASL_SSL with the certificate and key in this directory.
+        #[arg(long)]
+        sasl_ssl_dir: Option<PathBuf>,
     },
 }
 
@@ -103,7 +112,10 @@ fn main() -> ExitCode {
                 println!("{}", m.to_line());
                 Ok(())
             }
-            Some(Command::ServeBroker { data_dir }) => brokers::serve(data_dir).await,
+            Some(Command::ServeBroker {
+                data_dir,
+                sasl_ssl_dir,
+            }) => brokers::serve(data_dir, sasl_ssl_dir).await,
             None => orchestrate_all(cli.run).await,
         }
     });
@@ -117,6 +129,10 @@ fn main() -> ExitCode {
 }
 
 async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
+    let sasl_ssl = args.security == security::Security::SaslSsl;
+    if sasl_ssl && args.brokers.is_some() {
+        return Err("--security sasl-ssl runs against durian's own broker; drop --brokers".into());
+    }
     let clients = if args.clients.is_empty() {
         vec![ClientKind::Durian, ClientKind::Rdkafka, ClientKind::Rskafka]
     } else {
@@ -130,7 +146,9 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
             Scale::FULL
         },
         brokers: args.brokers.clone(),
-        skip_tansu: args.skip_tansu,
+        // Tansu is compared over plaintext only.
+        skip_tansu: args.skip_tansu || sasl_ssl,
+        security: args.security,
         count_allocs: args.count_allocs,
         partitions: 6,
     };
@@ -142,10 +160,18 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     }
     let s = plan.scale;
     let mut section = format!(
-        "Measured by `durian-bench{}{}` on {} ({} run{}, medians; ratios are medians of per-run ratios; took {:.0} s):\n\n{machine}\n",
+        "Measured by `durian-bench{}{}{}` on {} ({} run{}, medians; ratios are medians of per-run ratios; took {:.0} s):\n\n{machine}\n",
         if args.quick { " --quick" } else { "" },
         if args.runs > 1 { format!(" --runs {}", args.runs) } else { String::new() },
-        args.brokers.as_deref().map_or("durian's broker (child process, temp dir, page-cache durability)".to_owned(), |b| format!("the broker at {b}")),
+        if sasl_ssl { " --security sasl-ssl" } else { "" },
+        args.brokers.as_deref().map_or(
+            if sasl_ssl {
+                "durian's broker with one SASL_SSL listener (TLS with a certificate made at run time, SCRAM-SHA-512; child process, temp dir, page-cache durability)".to_owned()
+            } else {
+                "durian's broker (child process, temp dir, page-cache durability)".to_owned()
+            },
+            |b| format!("the broker at {b}"),
+        ),
         runs.len(),
         if runs.len() == 1 { "" } else { "s" },
         started.elapsed().as_secs_f64(),
@@ -156,7 +182,12 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     ));
     section.push_str(&report::loopback_line(&runs));
     section.push('\n');
-    section.push_str(&report::client_table(&runs, &clients, args.count_allocs));
+    section.push_str(&report::client_table(
+        &runs,
+        &clients,
+        args.count_allocs,
+        sasl_ssl.then_some(args.security.listener_name()),
+    ));
     if let Some(table) = report::broker_table(&runs) {
         section.push_str("\nBrokers under the same load (durian's producer, then its consumer), fresh broker each:\n\n");
         section.push_str(&table);

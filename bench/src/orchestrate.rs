@@ -15,6 +15,7 @@ use crate::clients::{ClientKind, Scenario, WorkerSpec};
 use crate::measure::Measurement;
 use crate::metrics::{BrokerMetric, ClientMetric};
 use crate::report::RunFigures;
+use crate::security::Security;
 use crate::topics;
 
 /// Record counts and durations of one run.
@@ -66,6 +67,8 @@ pub struct Plan {
     pub count_allocs: bool,
     /// Partitions per topic.
     pub partitions: i32,
+    /// The listener the clients use on durian's broker.
+    pub security: Security,
 }
 
 const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
@@ -176,6 +179,8 @@ impl RunContext<'_> {
             lz4: false,
             rate: self.plan.scale.latency_rate,
             duration_secs: self.plan.scale.latency_secs,
+            security: self.broker.security,
+            ca_file: self.broker.ca_file.clone(),
         }
     }
 
@@ -207,7 +212,7 @@ impl RunContext<'_> {
 
     async fn fresh_topic(&self, what: &str, client: ClientKind) -> Result<String, String> {
         let topic = format!("bench-r{}-{what}-{client}", self.run);
-        topics::create(&self.broker.bootstrap, &topic, self.plan.partitions).await?;
+        topics::create(self.broker, &topic, self.plan.partitions).await?;
         Ok(topic)
     }
 
@@ -226,7 +231,7 @@ impl RunContext<'_> {
                         self.spec(client, Scenario::Produce, topic.clone(), records, size);
                     spec.lz4 = lz4;
                     let outcome = measured(self.broker, &spec, self.plan.count_allocs).await;
-                    topics::delete(&self.broker.bootstrap, &topic).await;
+                    topics::delete(self.broker, &topic).await;
                     outcome
                 }
                 .await;
@@ -311,7 +316,7 @@ impl RunContext<'_> {
                 Err(e) => eprintln!("  FAILED: {e}"),
             }
         }
-        topics::delete(&self.broker.bootstrap, &topic).await;
+        topics::delete(self.broker, &topic).await;
         Ok(())
     }
 
@@ -322,7 +327,7 @@ impl RunContext<'_> {
                 let topic = self.fresh_topic("latency", client).await?;
                 let spec = self.spec(client, Scenario::Latency, topic.clone(), 0, 100);
                 let outcome = measured(self.broker, &spec, false).await;
-                topics::delete(&self.broker.bootstrap, &topic).await;
+                topics::delete(self.broker, &topic).await;
                 outcome
             }
             .await;
@@ -354,12 +359,12 @@ async fn broker_comparison(
         return Ok(());
     };
     for broker in [
-        BrokerUnderTest::start_durian()?,
+        BrokerUnderTest::start_durian(Security::Plaintext)?,
         BrokerUnderTest::start_tansu(&tansu)?,
     ] {
         eprintln!("run {run} broker {}", broker.name);
         let topic = format!("bench-r{run}-broker");
-        topics::create(&broker.bootstrap, &topic, plan.partitions).await?;
+        topics::create(&broker, &topic, plan.partitions).await?;
         let records = plan.scale.small_records;
         let mut spec = WorkerSpec {
             client: ClientKind::Durian,
@@ -372,6 +377,8 @@ async fn broker_comparison(
             lz4: false,
             rate: plan.scale.latency_rate,
             duration_secs: plan.scale.latency_secs,
+            security: broker.security,
+            ca_file: broker.ca_file.clone(),
         };
         let (produced, produce_cpu) = measured(&broker, &spec, false).await?;
         spec.scenario = Scenario::Consume;
@@ -403,7 +410,7 @@ async fn broker_comparison(
 pub async fn run_once(plan: &Plan, run: usize) -> Result<RunFigures, String> {
     let broker = match &plan.brokers {
         Some(address) => BrokerUnderTest::external(address),
-        None => BrokerUnderTest::start_durian()?,
+        None => BrokerUnderTest::start_durian(plan.security)?,
     };
     let s = plan.scale;
     let loopback =

@@ -80,7 +80,15 @@ fn median_of<K: Ord + Copy>(runs: &[BTreeMap<K, f64>], key: K) -> Option<f64> {
 }
 
 /// The client table: absolutes per client, ratios durian ÷ each other, target.
-pub fn client_table(runs: &[RunFigures], columns: &[ClientKind], counted_allocs: bool) -> String {
+///
+/// With `listener` (e.g. `SASL_SSL`), every row's label names it, so rows
+/// copied out of the table still say which listener they were measured on.
+pub fn client_table(
+    runs: &[RunFigures],
+    columns: &[ClientKind],
+    counted_allocs: bool,
+    listener: Option<&str>,
+) -> String {
     let maps: Vec<_> = runs.iter().map(|r| r.clients.clone()).collect();
     let others: Vec<ClientKind> = columns
         .iter()
@@ -106,7 +114,14 @@ pub fn client_table(runs: &[RunFigures], columns: &[ClientKind], counted_allocs:
         if metric.needs_alloc_counting() && !counted_allocs {
             continue;
         }
-        let _ = write!(out, "| {} |", metric.label());
+        match listener {
+            Some(name) => {
+                let _ = write!(out, "| {name}: {} |", metric.label());
+            }
+            None => {
+                let _ = write!(out, "| {} |", metric.label());
+            }
+        }
         for c in columns {
             let _ = write!(out, " {} |", fmt_value(median_of(&maps, (metric, *c))));
         }
@@ -211,7 +226,12 @@ mod tests {
                 .insert((ClientMetric::ProduceRate, ClientKind::Rdkafka), r);
             runs.push(f);
         }
-        let table = client_table(&runs, &[ClientKind::Durian, ClientKind::Rdkafka], false);
+        let table = client_table(
+            &runs,
+            &[ClientKind::Durian, ClientKind::Rdkafka],
+            false,
+            None,
+        );
         let row = table
             .lines()
             .find(|l| l.starts_with("| produce 100 B: records/s"))
@@ -221,6 +241,23 @@ mod tests {
             "{row}"
         );
         assert!(!table.contains("allocations"));
+    }
+
+    #[test]
+    fn rows_name_the_listener_when_given() {
+        let mut f = RunFigures::default();
+        f.clients
+            .insert((ClientMetric::ProduceRate, ClientKind::Durian), 90.0);
+        f.clients
+            .insert((ClientMetric::ProduceRate, ClientKind::Rdkafka), 60.0);
+        let columns = [ClientKind::Durian, ClientKind::Rdkafka];
+        let table = client_table(&[f], &columns, false, Some("SASL_SSL"));
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("| SASL_SSL: produce 100 B: records/s"))
+            .expect("row named after the listener");
+        assert!(row.contains("| 90.0 | 60.0 | 1.50 |"), "{row}");
+        assert!(table.lines().skip(2).all(|l| l.starts_with("| SASL_SSL: ")));
     }
 
     #[test]

@@ -5,11 +5,24 @@ use std::time::Duration;
 
 use durian_admin::{Admin, NewTopic};
 
+use crate::brokers::BrokerUnderTest;
+use crate::security;
+
+/// An admin client for `broker`, over its listener's protocol.
+fn admin(broker: &BrokerUnderTest) -> Result<Admin, String> {
+    let mut properties = vec![("bootstrap.servers".to_owned(), broker.bootstrap.clone())];
+    properties.extend(security::client_properties(
+        broker.security,
+        broker.ca_file.as_deref(),
+    ));
+    Admin::from_properties(properties)
+        .map_err(|e| format!("admin client for {}: {e}", broker.bootstrap))
+}
+
 /// Creates `name` with `partitions` partitions and waits until the broker
 /// reports leaders for all of them.
-pub async fn create(bootstrap: &str, name: &str, partitions: i32) -> Result<(), String> {
-    let admin = Admin::from_properties([("bootstrap.servers", bootstrap)])
-        .map_err(|e| format!("admin client for {bootstrap}: {e}"))?;
+pub async fn create(broker: &BrokerUnderTest, name: &str, partitions: i32) -> Result<(), String> {
+    let admin = admin(broker)?;
     let results = admin.create_topics([NewTopic::new(name, partitions)]).await;
     for (topic, result) in results {
         result.map_err(|e| format!("creating topic {topic}: {e}"))?;
@@ -22,11 +35,11 @@ pub async fn create(bootstrap: &str, name: &str, partitions: i32) -> Result<(), 
 /// Deletes `name` so its segments leave the disk before the next scenario
 /// (a full run writes about 3 GB otherwise). Failure only warns: the
 /// broker's data directory is removed at the end of the run anyway.
-pub async fn delete(bootstrap: &str, name: &str) {
-    let admin = match Admin::from_properties([("bootstrap.servers", bootstrap)]) {
+pub async fn delete(broker: &BrokerUnderTest, name: &str) {
+    let admin = match admin(broker) {
         Ok(admin) => admin,
         Err(e) => {
-            eprintln!("  warning: admin client for deleting {name}: {e}");
+            eprintln!("  warning: deleting {name}: {e}");
             return;
         }
     };

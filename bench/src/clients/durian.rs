@@ -21,8 +21,18 @@ fn producer(spec: &WorkerSpec) -> Result<Producer, String> {
     } else {
         Compression::None
     };
-    Producer::builder()
-        .bootstrap_servers([spec.bootstrap.clone()])
+    let security = spec.security_properties();
+    let mut builder = Producer::builder().bootstrap_servers([spec.bootstrap.clone()]);
+    if !security.is_empty() {
+        // The client settings (TLS, SASL) come from the same property list
+        // rdkafka gets; the producer's own settings stay on the builder.
+        let mut properties = vec![("bootstrap.servers".to_owned(), spec.bootstrap.clone())];
+        properties.extend(security);
+        let client = durian_core::config::ClientConfig::from_properties(properties)
+            .map_err(|e| format!("durian producer security settings: {e}"))?;
+        builder = builder.configure(|c| c.client = client);
+    }
+    builder
         .acks(Acks::All)
         .idempotence(true)
         .linger(LINGER)
@@ -49,6 +59,7 @@ fn consumer(spec: &WorkerSpec) -> Result<Consumer, String> {
         ("auto.offset.reset".to_owned(), "earliest".to_owned()),
         ("enable.auto.commit".to_owned(), "false".to_owned()),
     ];
+    properties.extend(spec.security_properties());
     properties.extend(extra_consumer_properties());
     let mut consumer =
         Consumer::from_properties(properties).map_err(|e| format!("durian consumer: {e}"))?;

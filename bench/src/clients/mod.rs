@@ -12,9 +12,12 @@ pub mod rskafka;
 use std::fmt;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use clap::ValueEnum;
 
 use crate::measure::Measurement;
+use crate::security::{self, Security};
 
 /// Producer linger used by every client.
 pub const LINGER: Duration = Duration::from_millis(5);
@@ -95,6 +98,12 @@ pub struct WorkerSpec {
     /// Latency scenario: how long to send.
     #[arg(long, default_value_t = 30)]
     pub duration_secs: u64,
+    /// The broker listener's protocol.
+    #[arg(long, value_enum, default_value_t = Security::Plaintext)]
+    pub security: Security,
+    /// CA certificate (PEM) of a TLS listener.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl WorkerSpec {
@@ -123,7 +132,19 @@ impl WorkerSpec {
         if self.lz4 {
             args.push("--lz4".into());
         }
+        args.push("--security".into());
+        args.push(self.security.arg().into());
+        if let Some(ca) = &self.ca_file {
+            args.push("--ca-file".into());
+            args.push(ca.display().to_string());
+        }
         args
+    }
+
+    /// Connection properties beyond `bootstrap.servers` (the listener's
+    /// protocol, SASL credentials, CA), the same for every client.
+    pub fn security_properties(&self) -> Vec<(String, String)> {
+        security::client_properties(self.security, self.ca_file.as_deref())
     }
 }
 

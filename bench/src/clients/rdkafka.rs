@@ -47,10 +47,19 @@ impl ProducerContext for Counting {
 
 type Threaded = ThreadedProducer<Counting>;
 
+/// A config with the bootstrap address and the listener's security settings.
+fn base_config(spec: &WorkerSpec) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &spec.bootstrap);
+    for (key, value) in spec.security_properties() {
+        config.set(key, value);
+    }
+    config
+}
+
 fn producer(spec: &WorkerSpec) -> Result<(Threaded, Counting), String> {
     let context = Counting::default();
-    let producer = ClientConfig::new()
-        .set("bootstrap.servers", &spec.bootstrap)
+    let producer = base_config(spec)
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", LINGER.as_millis().to_string())
@@ -62,8 +71,7 @@ fn producer(spec: &WorkerSpec) -> Result<(Threaded, Counting), String> {
 }
 
 fn consumer(spec: &WorkerSpec) -> Result<BaseConsumer, String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &spec.bootstrap)
+    let consumer: BaseConsumer = base_config(spec)
         .set("group.id", format!("durian-bench-{}", spec.topic))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

@@ -12,7 +12,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::producer::aggregator::RecordAggregator;
 use rskafka::client::producer::{BatchProducer, BatchProducerBuilder};
-use rskafka::client::ClientBuilder;
+use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
 
 use super::{
@@ -21,6 +21,7 @@ use super::{
 use crate::measure::{ConsumeClock, Span};
 use crate::pacing::{paced, Collector, WARM_UP};
 use crate::payload;
+use crate::security::{self, Security};
 
 /// Produce futures kept in flight per partition before awaiting the oldest.
 const IN_FLIGHT_PER_PARTITION: usize = 4096;
@@ -29,8 +30,45 @@ const FETCH_BYTES: std::ops::Range<i32> = 1..1_048_576;
 /// Long-poll wait of a fetch, as the other clients' fetch.max.wait.ms.
 const FETCH_WAIT_MS: i32 = 500;
 
+/// rustls settings trusting the run's CA (`ssl.ca.location` for the others).
+fn tls_config(spec: &WorkerSpec) -> Result<rustls::ClientConfig, String> {
+    use rustls_pki_types::pem::PemObject;
+    let ca = spec
+        .ca_file
+        .as_ref()
+        .ok_or("rskafka: SASL_SSL without a CA file")?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca)
+        .map_err(|e| format!("rskafka: reading {}: {e}", ca.display()))?
+    {
+        let cert = cert.map_err(|e| format!("rskafka: {}: {e}", ca.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("rskafka: CA certificate: {e}"))?;
+    }
+    // ring, as durian's TLS uses (docs/SECURITY.md): rustls marks it
+    // deprecated only for lacking post-quantum key exchange.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("rskafka: TLS versions: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 async fn partitions(spec: &WorkerSpec) -> Result<Vec<Arc<PartitionClient>>, String> {
-    let client = ClientBuilder::new(vec![spec.bootstrap.clone()])
+    let mut builder = ClientBuilder::new(vec![spec.bootstrap.clone()]);
+    if spec.security == Security::SaslSsl {
+        builder =
+            builder
+                .tls_config(Arc::new(tls_config(spec)?))
+                .sasl_config(SaslConfig::ScramSha512(Credentials::new(
+                    security::USER.to_owned(),
+                    security::PASSWORD.to_owned(),
+                )));
+    }
+    let client = builder
         .build()
         .await
         .map_err(|e| format!("rskafka client: {e}"))?;
