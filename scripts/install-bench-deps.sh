@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what bench/ needs to build beyond Rust: rdkafka's `cmake-build`
 # feature compiles the bundled librdkafka, which needs cmake and a C/C++
-# compiler, and (as configured by rdkafka-sys) the libcurl headers.
+# compiler, and (as configured by rdkafka-sys) the libcurl headers; the OpenSSL
+# headers for rdkafka's `ssl` feature (the SASL_SSL scenario).
 # Debian/Ubuntu only; run as root (or with sudo available).
 set -euo pipefail
 
-packages=(cmake build-essential libcurl4-openssl-dev pkg-config)
+packages=(cmake build-essential libcurl4-openssl-dev libssl-dev pkg-config)
 
 missing=()
 for p in "${packages[@]}"; do
