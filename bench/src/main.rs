@@ -34,7 +34,7 @@ use crate::orchestrate::{Plan, Scale};
 #[global_allocator]
 static ALLOCATOR: alloc_count::CountingAllocator = alloc_count::CountingAllocator;
 
-/// durian against rdkafka and rskafka.
+/// durian against rdkafka, rskafka and Apache Kafka.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
