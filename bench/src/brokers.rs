@@ -20,7 +20,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// A running broker and, when we started it, its process.
 #[derive(Debug)]
 pub struct BrokerUnderTest {
-    /// Short name for tables: "durian", "tansu" or "external".
+    /// Short name for tables: "durian", "tansu", "kafka" or "external".
     pub name: &'static str,
     /// Bootstrap address.
     pub bootstrap: String,
@@ -119,6 +119,26 @@ impl BrokerUnderTest {
         };
         broker.wait_listening()?;
         Ok(broker)
+    }
+
+    /// A broker process started elsewhere in the bench (Apache Kafka's
+    /// node), already serving `bootstrap`; `data_dir` is removed once the
+    /// process is gone.
+    pub fn from_child(
+        name: &'static str,
+        bootstrap: String,
+        child: Child,
+        data_dir: tempfile::TempDir,
+    ) -> BrokerUnderTest {
+        BrokerUnderTest {
+            name,
+            bootstrap,
+            security: Security::Plaintext,
+            ca_file: None,
+            child: Some(child),
+            _data_dir: Some(data_dir),
+            _tls_dir: None,
+        }
     }
 
     /// A broker somebody else runs.

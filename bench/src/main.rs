@@ -1,11 +1,14 @@
-//! `durian-bench`: durian's clients against rdkafka and rskafka, and durian's
-//! broker against Tansu, in one run. See docs/PERFORMANCE.md.
+//! `durian-bench`: durian's clients against rdkafka, rskafka and (with
+//! `--kafka`) Apache Kafka's Java clients, on durian's broker and Apache
+//! Kafka's; and durian's broker against Tansu, in one run. See
+//! docs/PERFORMANCE.md.
 //!
 //! The orchestrator (the default command) starts the broker and one worker
 //! process per client and scenario (`durian-bench worker ...`), so each
 //! client's CPU time and peak memory are its own.
 
 mod alloc_count;
+mod apache_kafka;
 mod baseline;
 mod brokers;
 mod clients;
@@ -31,7 +34,7 @@ use crate::orchestrate::{Plan, Scale};
 #[global_allocator]
 static ALLOCATOR: alloc_count::CountingAllocator = alloc_count::CountingAllocator;
 
-/// durian against rdkafka and rskafka.
+/// durian against rdkafka, rskafka and Apache Kafka.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -52,7 +55,7 @@ struct RunArgs {
     /// Repeat the whole run K times and report medians.
     #[arg(long, default_value_t = 1)]
     runs: usize,
-    /// Clients to run (default: all three).
+    /// Clients to run (default: durian, rdkafka, rskafka; and java with `--kafka`).
     #[arg(long, value_enum, value_delimiter = ',')]
     clients: Vec<ClientKind>,
     /// Skip durian's broker vs Tansu.
@@ -69,6 +72,10 @@ struct RunArgs {
     /// runs every client over it; Tansu sits it out.
     #[arg(long, value_enum, default_value_t = security::Security::Plaintext)]
     security: security::Security,
+    /// Also run every client against Apache Kafka's broker (one KRaft node
+    /// from `.peers/kafka/libs`), and add Kafka's Java perf tools as a client.
+    #[arg(long)]
+    kafka: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,11 +140,29 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     if sasl_ssl && args.brokers.is_some() {
         return Err("--security sasl-ssl runs against durian's own broker; drop --brokers".into());
     }
-    let clients = if args.clients.is_empty() {
-        vec![ClientKind::Durian, ClientKind::Rdkafka, ClientKind::Rskafka]
+    if args.kafka && (sasl_ssl || args.brokers.is_some()) {
+        return Err("--kafka runs over plaintext against brokers the bench starts; drop --security and --brokers".into());
+    }
+    let mut clients = if args.clients.is_empty() {
+        let mut all = vec![ClientKind::Durian, ClientKind::Rdkafka, ClientKind::Rskafka];
+        if args.kafka {
+            all.push(ClientKind::Java);
+        }
+        all
     } else {
         metrics::client_columns(&args.clients)
     };
+    if clients.contains(&ClientKind::Java) {
+        let why_not = if sasl_ssl {
+            Some("the bench gives it no SASL_SSL settings".to_owned())
+        } else {
+            apache_kafka::find().err()
+        };
+        if let Some(why) = why_not {
+            eprintln!("java client skipped: {why}");
+            clients.retain(|c| *c != ClientKind::Java);
+        }
+    }
     let plan = Plan {
         clients: clients.clone(),
         scale: if args.quick {
@@ -149,6 +174,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         // Tansu is compared over plaintext only.
         skip_tansu: args.skip_tansu || sasl_ssl,
         security: args.security,
+        kafka: args.kafka,
         count_allocs: args.count_allocs,
         partitions: 6,
     };
@@ -160,10 +186,11 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     }
     let s = plan.scale;
     let mut section = format!(
-        "Measured by `durian-bench{}{}{}` on {} ({} run{}, medians; ratios are medians of per-run ratios; took {:.0} s):\n\n{machine}\n",
+        "Measured by `durian-bench{}{}{}{}` on {} ({} run{}, medians; ratios are medians of per-run ratios; took {:.0} s):\n\n{machine}\n",
         if args.quick { " --quick" } else { "" },
         if args.runs > 1 { format!(" --runs {}", args.runs) } else { String::new() },
         if sasl_ssl { " --security sasl-ssl" } else { "" },
+        if args.kafka { " --kafka" } else { "" },
         args.brokers.as_deref().map_or(
             if sasl_ssl {
                 "durian's broker with one SASL_SSL listener (TLS with a certificate made at run time, SCRAM-SHA-512; child process, temp dir, page-cache durability)".to_owned()
@@ -188,6 +215,10 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         args.count_allocs,
         sasl_ssl.then_some(args.security.listener_name()),
     ));
+    if let Some(table) = report::peer_table(&runs, &clients) {
+        section.push_str("\nThe same clients and scenarios against Apache Kafka's broker (one KRaft node, broker and controller in one JVM, -Xmx1g, temp dir, page-cache durability), started after durian's broker was stopped; rows name the broker:\n\n");
+        section.push_str(&table);
+    }
     if let Some(table) = report::broker_table(&runs) {
         section.push_str("\nBrokers under the same load (durian's producer, then its consumer), fresh broker each:\n\n");
         section.push_str(&table);

@@ -1,5 +1,6 @@
 //! Runs every scenario for every client, each in a child process of this
-//! binary, against one broker; then durian's broker against Tansu.
+//! binary, against one broker; with `--kafka` again against Apache Kafka's
+//! broker; then durian's broker against Tansu.
 //!
 //! Scenarios are the outer loop and clients the inner one, so slow drift of
 //! the shared machine spreads over all clients instead of hitting one.
@@ -69,6 +70,8 @@ pub struct Plan {
     pub partitions: i32,
     /// The listener the clients use on durian's broker.
     pub security: Security,
+    /// Run every client's scenarios against Apache Kafka's broker too.
+    pub kafka: bool,
 }
 
 const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
@@ -320,9 +323,47 @@ impl RunContext<'_> {
         Ok(())
     }
 
+    /// One unmeasured produce and consume of the small scenario's size,
+    /// so that a JVM broker's JIT has compiled its produce and fetch paths
+    /// before the first measurement (durian's broker gets the same, so the
+    /// two stay alike).
+    async fn warm_up(&self) -> Result<(), String> {
+        eprintln!(
+            "run {} warm-up of the {} broker (not measured)",
+            self.run, self.broker.name
+        );
+        let records = self.plan.scale.small_records;
+        let topic = self.fresh_topic("warmup", ClientKind::Durian).await?;
+        let produce = self.spec(
+            ClientKind::Durian,
+            Scenario::Produce,
+            topic.clone(),
+            records,
+            100,
+        );
+        let consume = self.spec(
+            ClientKind::Durian,
+            Scenario::Consume,
+            topic.clone(),
+            records + 1,
+            100,
+        );
+        let outcome = async {
+            worker(&produce, false).await?;
+            worker(&consume, false).await
+        }
+        .await;
+        topics::delete(self.broker, &topic).await;
+        outcome.map(|_| ())
+    }
+
     async fn latency_runs(&mut self) {
         eprintln!("run {} latency", self.run);
         for client in self.clients_in_order() {
+            if !client.has_latency_scenario() {
+                eprintln!("  {client:<8} has no latency scenario: skipped");
+                continue;
+            }
             let result = async {
                 let topic = self.fresh_topic("latency", client).await?;
                 let spec = self.spec(client, Scenario::Latency, topic.clone(), 0, 100);
@@ -406,7 +447,73 @@ async fn broker_comparison(
     Ok(())
 }
 
-/// One complete run: loopback baseline, client scenarios, broker comparison.
+/// Every client scenario against `broker`; the broker's RSS after them
+/// (and its peak) go into `peer_brokers` under its name.
+async fn client_runs(
+    plan: &Plan,
+    run: usize,
+    broker: &BrokerUnderTest,
+    figures: RunFigures,
+) -> RunFigures {
+    let mut ctx = RunContext {
+        plan,
+        run,
+        broker,
+        figures,
+    };
+    if plan.kafka {
+        if let Err(e) = ctx.warm_up().await {
+            eprintln!("  warm-up FAILED: {e}");
+        }
+    }
+    ctx.produce_runs().await;
+    if let Err(e) = ctx.consume_runs().await {
+        eprintln!("  consume FAILED: {e}");
+    }
+    ctx.latency_runs().await;
+    let mut figures = ctx.figures;
+    if let Some(snap) = broker.snapshot() {
+        let name = broker.name;
+        figures
+            .peer_brokers
+            .insert((BrokerMetric::Rss, name), snap.rss_kib as f64 / 1024.0);
+        figures
+            .peer_brokers
+            .insert((BrokerMetric::PeakRss, name), snap.hwm_kib as f64 / 1024.0);
+    }
+    figures
+}
+
+/// The same client scenarios against a fresh Apache Kafka node; its
+/// figures land in `kafka_clients` (broker rows in `peer_brokers`).
+async fn kafka_runs(plan: &Plan, run: usize, figures: &mut RunFigures) {
+    let install = match crate::apache_kafka::find() {
+        Ok(install) => install,
+        Err(e) => {
+            eprintln!("Apache Kafka not found ({e}): the runs against Kafka's broker are skipped");
+            return;
+        }
+    };
+    eprintln!("run {run} starting Apache Kafka's broker (KRaft, one node)");
+    let broker = match crate::apache_kafka::start(&install).await {
+        Ok(broker) => broker,
+        Err(e) => {
+            eprintln!("  Apache Kafka's broker FAILED to start: {e}");
+            return;
+        }
+    };
+    eprintln!("run {run} against Apache Kafka at {}", broker.bootstrap);
+    let fresh = RunFigures {
+        loopback_mb_per_sec: figures.loopback_mb_per_sec,
+        ..RunFigures::default()
+    };
+    let on_kafka = client_runs(plan, run, &broker, fresh).await;
+    figures.kafka_clients = on_kafka.clients;
+    figures.peer_brokers.extend(on_kafka.peer_brokers);
+}
+
+/// One complete run: loopback baseline, client scenarios (against durian's
+/// broker, then with `--kafka` against Kafka's), broker comparison.
 pub async fn run_once(plan: &Plan, run: usize) -> Result<RunFigures, String> {
     let broker = match &plan.brokers {
         Some(address) => BrokerUnderTest::external(address),
@@ -416,22 +523,15 @@ pub async fn run_once(plan: &Plan, run: usize) -> Result<RunFigures, String> {
     let loopback =
         crate::baseline::loopback(s.large_records * s.large_size as u64, s.large_size).await?;
     eprintln!("run {run} loopback {:.0} MB/s", loopback.mb_per_sec());
-    let mut ctx = RunContext {
-        plan,
-        run,
-        broker: &broker,
-        figures: RunFigures {
-            loopback_mb_per_sec: Some(loopback.mb_per_sec()),
-            ..RunFigures::default()
-        },
+    let figures = RunFigures {
+        loopback_mb_per_sec: Some(loopback.mb_per_sec()),
+        ..RunFigures::default()
     };
-    ctx.produce_runs().await;
-    if let Err(e) = ctx.consume_runs().await {
-        eprintln!("  consume FAILED: {e}");
-    }
-    ctx.latency_runs().await;
-    let mut figures = ctx.figures;
+    let mut figures = client_runs(plan, run, &broker, figures).await;
     drop(broker);
+    if plan.kafka {
+        kafka_runs(plan, run, &mut figures).await;
+    }
     if plan.brokers.is_none() && !plan.skip_tansu {
         if let Err(e) = broker_comparison(plan, run, &mut figures).await {
             eprintln!("  broker comparison FAILED: {e}");

@@ -18,6 +18,11 @@ pub struct RunFigures {
     pub brokers: BTreeMap<(BrokerMetric, &'static str), f64>,
     /// Loopback baseline, MB/s.
     pub loopback_mb_per_sec: Option<f64>,
+    /// Per client and row, measured against Apache Kafka's broker (`--kafka`).
+    pub kafka_clients: BTreeMap<(ClientMetric, ClientKind), f64>,
+    /// RSS rows of the brokers the clients ran against ("durian", "kafka"),
+    /// read after all their client scenarios.
+    pub peer_brokers: BTreeMap<(BrokerMetric, &'static str), f64>,
 }
 
 /// Median of `values` (mean of the middle two for an even count); `None` when empty.
@@ -194,6 +199,85 @@ pub fn broker_table(runs: &[RunFigures]) -> Option<String> {
     Some(out)
 }
 
+/// The "Against Apache Kafka" tables: every client row twice, once per
+/// broker (rows named after it), with durian ÷ each other client; then the
+/// brokers' memory after the client scenarios. `None` without Kafka figures.
+pub fn peer_table(runs: &[RunFigures], columns: &[ClientKind]) -> Option<String> {
+    let on_durian: Vec<_> = runs.iter().map(|r| r.clients.clone()).collect();
+    let on_kafka: Vec<_> = runs.iter().map(|r| r.kafka_clients.clone()).collect();
+    if on_kafka.iter().all(|m| m.is_empty()) {
+        return None;
+    }
+    let others: Vec<ClientKind> = columns
+        .iter()
+        .copied()
+        .filter(|c| *c != ClientKind::Durian)
+        .collect();
+    let has_durian = columns.contains(&ClientKind::Durian);
+    let mut out = String::from("| figure |");
+    for c in columns {
+        let _ = write!(out, " {c} client |");
+    }
+    if has_durian {
+        for o in &others {
+            let _ = write!(out, " durian ÷ {o} |");
+        }
+    }
+    out.push('\n');
+    let width = 1 + columns.len() + if has_durian { others.len() } else { 0 };
+    out.push_str(&"|---".repeat(width));
+    out.push_str("|\n");
+    for metric in ClientMetric::ALL {
+        for (broker, maps) in [("durian broker", &on_durian), ("kafka broker", &on_kafka)] {
+            let values: Vec<Option<f64>> = columns
+                .iter()
+                .map(|c| median_of(maps, (metric, *c)))
+                .collect();
+            if values.iter().all(Option::is_none) {
+                continue;
+            }
+            let _ = write!(out, "| {broker}: {} |", metric.label());
+            for v in values {
+                let _ = write!(out, " {} |", fmt_value(v));
+            }
+            if has_durian {
+                for o in &others {
+                    // A share of loopback is judged on its own, as in the client table.
+                    let ratio = (metric != ClientMetric::LargeVsLoopback)
+                        .then(|| median_ratio(maps, (metric, ClientKind::Durian), (metric, *o)))
+                        .flatten();
+                    let _ = write!(out, " {} |", fmt_ratio(ratio));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    let brokers: Vec<_> = runs.iter().map(|r| r.peer_brokers.clone()).collect();
+    out.push_str(
+        "\n| figure | durian broker | kafka broker | durian ÷ kafka |\n|---|---|---|---|\n",
+    );
+    for (metric, label) in [
+        (
+            BrokerMetric::Rss,
+            "broker RSS after all client scenarios MB",
+        ),
+        (BrokerMetric::PeakRss, "broker peak RSS MB"),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {} |",
+            fmt_value(median_of(&brokers, (metric, "durian"))),
+            fmt_value(median_of(&brokers, (metric, "kafka"))),
+            fmt_ratio(median_ratio(
+                &brokers,
+                (metric, "durian"),
+                (metric, "kafka")
+            )),
+        );
+    }
+    Some(out)
+}
+
 /// Loopback baseline line.
 pub fn loopback_line(runs: &[RunFigures]) -> String {
     let mb = median(runs.iter().filter_map(|r| r.loopback_mb_per_sec).collect());
@@ -258,6 +342,43 @@ mod tests {
             .expect("row named after the listener");
         assert!(row.contains("| 90.0 | 60.0 | 1.50 |"), "{row}");
         assert!(table.lines().skip(2).all(|l| l.starts_with("| SASL_SSL: ")));
+    }
+
+    #[test]
+    fn peer_rows_name_the_broker() {
+        let mut f = RunFigures::default();
+        f.clients
+            .insert((ClientMetric::ProduceRate, ClientKind::Durian), 300.0);
+        f.clients
+            .insert((ClientMetric::ProduceRate, ClientKind::Java), 100.0);
+        f.kafka_clients
+            .insert((ClientMetric::ProduceRate, ClientKind::Durian), 200.0);
+        f.kafka_clients
+            .insert((ClientMetric::ProduceRate, ClientKind::Java), 400.0);
+        f.peer_brokers
+            .insert((BrokerMetric::PeakRss, "durian"), 20.0);
+        f.peer_brokers
+            .insert((BrokerMetric::PeakRss, "kafka"), 800.0);
+        let columns = [ClientKind::Durian, ClientKind::Java];
+        let table = peer_table(std::slice::from_ref(&f), &columns).expect("kafka figures");
+        assert!(
+            table.contains("| durian broker: produce 100 B: records/s | 300 | 100 | 3.00 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| kafka broker: produce 100 B: records/s | 200 | 400 | 0.50 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| broker peak RSS MB | 20.0 | 800 | 0.03 |"),
+            "{table}"
+        );
+        assert!(
+            !table.contains("latency"),
+            "rows without figures are left out"
+        );
+        f.kafka_clients.clear();
+        assert!(peer_table(&[f], &columns).is_none());
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //!
 //! Settings are equal across clients: acks=all, idempotence where the
 //! client has it (durian, rdkafka; rskafka has none), linger 5 ms, batch
-//! size 16 KiB, no compression unless the scenario asks for lz4.
+//! size 16 KiB, no compression unless the scenario asks for lz4. The
+//! Java peer (Kafka's perf tools) gets the same settings as properties.
 
 pub mod durian;
+pub mod java;
 pub mod rdkafka;
 pub mod rskafka;
 
@@ -42,6 +44,17 @@ pub enum ClientKind {
     Rdkafka,
     /// rskafka, a pure-Rust partition-level client.
     Rskafka,
+    /// Apache Kafka's Java producer and consumer, through the perf tools
+    /// of the kafka-tools jar (ProducerPerformance, ConsumerPerformance).
+    Java,
+}
+
+impl ClientKind {
+    /// Whether the client has the paced end-to-end latency scenario
+    /// (Kafka's perf tools have none).
+    pub fn has_latency_scenario(self) -> bool {
+        self != ClientKind::Java
+    }
 }
 
 impl fmt::Display for ClientKind {
@@ -50,6 +63,7 @@ impl fmt::Display for ClientKind {
             ClientKind::Durian => "durian",
             ClientKind::Rdkafka => "rdkafka",
             ClientKind::Rskafka => "rskafka",
+            ClientKind::Java => "java",
         })
     }
 }
@@ -163,5 +177,10 @@ pub async fn run(spec: &WorkerSpec) -> WorkerResult {
         (ClientKind::Rskafka, Scenario::Produce) => rskafka::produce(spec).await,
         (ClientKind::Rskafka, Scenario::Consume) => rskafka::consume(spec).await,
         (ClientKind::Rskafka, Scenario::Latency) => rskafka::latency(spec).await,
+        (ClientKind::Java, Scenario::Produce) => java::produce(spec).await,
+        (ClientKind::Java, Scenario::Consume) => java::consume(spec).await,
+        (ClientKind::Java, Scenario::Latency) => {
+            Err("Kafka's perf tools have no paced end-to-end latency scenario".to_owned())
+        }
     }
 }
