@@ -14,9 +14,8 @@ use durian_core::{Error, KafkaCode, Result};
 use kafka_protocol::messages::consumer_group_describe_response::{Assignment, DescribedGroup};
 use kafka_protocol::messages::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
 
-use crate::groups::group_id;
-use crate::routing::check;
-use crate::types::{missing, GroupDescription, ItemResults, TopicPartition};
+use crate::groups::{group_id, per_group};
+use crate::types::{GroupDescription, ItemResults, TopicPartition};
 use crate::Admin;
 
 /// Which membership protocol a described group uses.
@@ -177,18 +176,9 @@ pub(crate) fn parse_consumer_group_describe(
     groups: &[String],
     coordinator: i32,
 ) -> Vec<(String, Result<ConsumerGroupDescription>)> {
-    groups
-        .iter()
-        .map(|id| {
-            let found = response.groups.iter().find(|g| g.group_id.0.as_str() == id);
-            let result = match found {
-                None => Err(missing(format_args!("group `{id}`"))),
-                Some(group) => check(group.error_code, group.error_message.as_ref())
-                    .map(|()| describe(group, coordinator)),
-            };
-            (id.clone(), result)
-        })
-        .collect()
+    per_group(groups, &response.groups, |_, group| {
+        describe(group, coordinator)
+    })
 }
 
 /// A classic group's DescribeGroups answer in the common shape.

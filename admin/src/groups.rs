@@ -33,6 +33,53 @@ pub(crate) fn group_id(id: &str) -> GroupId {
     GroupId(StrBytes::from_string(id.to_owned()))
 }
 
+/// A group's entry in a describe response: DescribeGroups and
+/// ConsumerGroupDescribe answer each group with an id and an error.
+pub(crate) trait GroupEntry {
+    /// The group id the entry answers for.
+    fn entry_id(&self) -> &str;
+    /// The entry's error, if any.
+    fn entry_error(&self) -> Result<()>;
+}
+
+/// Both responses' entries carry the same fields under the same names.
+macro_rules! group_entry {
+    ($entry:ty) => {
+        impl GroupEntry for $entry {
+            fn entry_id(&self) -> &str {
+                self.group_id.0.as_str()
+            }
+
+            fn entry_error(&self) -> Result<()> {
+                check(self.error_code, self.error_message.as_ref())
+            }
+        }
+    };
+}
+
+group_entry!(DescribedGroup);
+group_entry!(kafka_protocol::messages::consumer_group_describe_response::DescribedGroup);
+
+/// One result per asked-for group: its entry in `entries` made into a
+/// `T` by `describe`, or the entry's error, or a protocol error when the
+/// response left the group out.
+pub(crate) fn per_group<G: GroupEntry, T>(
+    groups: &[String],
+    entries: &[G],
+    describe: impl Fn(&str, &G) -> T,
+) -> Vec<(String, Result<T>)> {
+    groups
+        .iter()
+        .map(|id| {
+            let result = match entries.iter().find(|g| g.entry_id() == id) {
+                None => Err(missing(format_args!("group `{id}`"))),
+                Some(group) => group.entry_error().map(|()| describe(id, group)),
+            };
+            (id.clone(), result)
+        })
+        .collect()
+}
+
 /// The groups of one coordinator's ListGroups response.
 pub(crate) fn parse_list_groups(
     response: &ListGroupsResponse,
@@ -63,18 +110,9 @@ pub(crate) fn parse_describe_groups(
     groups: &[String],
     coordinator: i32,
 ) -> Vec<(String, Result<GroupDescription>)> {
-    groups
-        .iter()
-        .map(|id| {
-            let found = response.groups.iter().find(|g| g.group_id.0.as_str() == id);
-            let result = match found {
-                None => Err(missing(format_args!("group `{id}`"))),
-                Some(group) => check(group.error_code, group.error_message.as_ref())
-                    .map(|()| describe(id, group, coordinator)),
-            };
-            (id.clone(), result)
-        })
-        .collect()
+    per_group(groups, &response.groups, |id, group| {
+        describe(id, group, coordinator)
+    })
 }
 
 fn describe(id: &str, group: &DescribedGroup, coordinator: i32) -> GroupDescription {

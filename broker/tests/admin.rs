@@ -6,8 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{batch, records_of, TestClient};
-use durian_broker::Broker;
+use common::{batch, records_of, start_broker_in, TestClient};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
@@ -416,13 +415,7 @@ async fn coordinator_and_producer_ids() {
 #[tokio::test]
 async fn restart_on_the_same_data_dir_keeps_topics_and_data() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        Broker::builder()
-            .data_dir(dir.path())
-            .listen("127.0.0.1:0")
-            .start()
-    };
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     client
         .call(&create("keep", 2, &[("retention.ms", "3600000")]), 7)
@@ -447,7 +440,7 @@ async fn restart_on_the_same_data_dir_keeps_topics_and_data() {
     let cluster = broker.node().cluster_id.clone();
     broker.shutdown().await.unwrap();
 
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     assert_eq!(broker.node().cluster_id, cluster);
     let mut client = TestClient::connect(broker.local_addr()).await;
     let meta = client.call(&metadata_for(&["keep"], false), 12).await;
@@ -483,14 +476,8 @@ async fn restart_on_the_same_data_dir_keeps_topics_and_data() {
 #[tokio::test]
 async fn producer_ids_found_in_the_logs_are_not_handed_out_again() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        Broker::builder()
-            .data_dir(dir.path())
-            .listen("127.0.0.1:0")
-            .start()
-    };
     let foreign = 7_000;
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     client.call(&create("imported", 1, &[]), 7).await;
     let mut writer = durian_core::record::BatchWriter::builder()
@@ -518,7 +505,7 @@ async fn producer_ids_found_in_the_logs_are_not_handed_out_again() {
     );
     broker.shutdown().await.unwrap();
 
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     let granted = client
         .call(
@@ -541,13 +528,7 @@ async fn producer_ids_found_in_the_logs_are_not_handed_out_again() {
 #[tokio::test]
 async fn logs_without_a_catalog_entry_are_not_resurrected() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        Broker::builder()
-            .data_dir(dir.path())
-            .listen("127.0.0.1:0")
-            .start()
-    };
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     client.call(&create("ghost", 1, &[]), 7).await;
     let produce = ProduceRequest::default()
@@ -566,7 +547,7 @@ async fn logs_without_a_catalog_entry_are_not_resurrected() {
     // As if a crash hit between removing the catalog entry and the logs.
     std::fs::remove_file(dir.path().join("meta/topics/ghost.topic")).unwrap();
 
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     let meta = client.call(&metadata_for(&["ghost"], true), 12).await;
     assert_eq!(meta.topics[0].error_code, 0, "auto-created afresh");
@@ -592,12 +573,6 @@ async fn logs_without_a_catalog_entry_are_not_resurrected() {
 #[tokio::test]
 async fn topic_settings_still_apply_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        Broker::builder()
-            .data_dir(dir.path())
-            .listen("127.0.0.1:0")
-            .start()
-    };
     let big = "x".repeat(4000);
     let produce = ProduceRequest::default()
         .with_acks(1)
@@ -607,7 +582,7 @@ async fn topic_settings_still_apply_after_a_restart() {
             .with_partition_data(vec![
                 PartitionProduceData::default().with_records(Some(batch(&[&big])))
             ])]);
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     client
         .call(&create("small", 1, &[("max.message.bytes", "1000")]), 7)
@@ -616,7 +591,7 @@ async fn topic_settings_still_apply_after_a_restart() {
     assert_eq!(code, 10, "MESSAGE_TOO_LARGE before the restart");
     broker.shutdown().await.unwrap();
 
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     let code = client.call(&produce, 9).await.responses[0].partition_responses[0].error_code;
     assert_eq!(code, 10, "MESSAGE_TOO_LARGE after the restart too");

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::TestClient;
+use common::{start_broker_in, TestClient};
 use durian_broker::{Broker, BrokerHandle};
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -295,13 +295,7 @@ async fn the_consumer_protocol_can_be_switched_off() {
 #[tokio::test]
 async fn after_a_restart_members_rejoin_and_epochs_go_on() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        Broker::builder()
-            .data_dir(dir.path())
-            .listen("127.0.0.1:0")
-            .start()
-    };
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     create_topic(&mut client, "events", 2).await;
     client.call(&join("member-a", "events"), 1).await;
@@ -313,7 +307,7 @@ async fn after_a_restart_members_rejoin_and_epochs_go_on() {
 
     // Membership is not persisted: the old member is unknown and rejoins; the group
     // epoch goes on from the one stored with the commit.
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     let stale = client.call(&beat("member-b", 2, None), 1).await;
     assert_eq!(stale.error_code, UNKNOWN_MEMBER_ID);

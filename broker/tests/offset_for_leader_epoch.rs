@@ -8,9 +8,8 @@
 mod common;
 
 use bytes::Bytes;
-use common::{batch, TestClient};
+use common::{batch, start_broker_in, TestClient};
 use durian_broker::testing::Cluster;
-use durian_broker::Broker;
 use durian_core::record::BatchScanner;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::offset_for_leader_epoch_request::{
@@ -123,13 +122,7 @@ async fn batches(client: &mut TestClient, topic: &str) -> Vec<(i64, i64, i32)> {
 #[tokio::test]
 async fn a_single_broker_has_one_epoch_ending_at_the_log_end_and_keeps_it_over_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        Broker::builder()
-            .data_dir(dir.path())
-            .listen("127.0.0.1:0")
-            .start()
-    };
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
 
     // Advertised at exactly the served versions.
@@ -193,7 +186,7 @@ async fn a_single_broker_has_one_epoch_ending_at_the_log_end_and_keeps_it_over_a
     broker.shutdown().await.unwrap();
 
     // After a restart the single epoch still ends at the log end offset.
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     assert_eq!(ask(&mut client, 4, "solo", 0, 0, 0).await, (0, 0, 5));
     assert_eq!(produce(&mut client, "solo", &["f"]).await, 5);

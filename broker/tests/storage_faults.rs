@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{batch, start_broker, TestClient};
+use common::{batch, start_broker, start_broker_in, TestClient};
 use durian_broker::{FaultKind, FaultPoint};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -147,13 +147,7 @@ fn offset_commit(topic: &str, offset: i64) -> kafka_protocol::messages::OffsetCo
 async fn a_failed_offsets_write_is_answered_not_coordinator_and_loses_nothing() {
     const NOT_COORDINATOR: i16 = 16;
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        durian_broker::Broker::builder()
-            .data_dir(dir.path())
-            .listen("127.0.0.1:0")
-            .start()
-    };
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let faults = broker.storage_faults();
     let mut client = TestClient::connect(broker.local_addr()).await;
     create_topic(&mut client, "t").await;
@@ -170,7 +164,7 @@ async fn a_failed_offsets_write_is_answered_not_coordinator_and_loses_nothing() 
     broker.shutdown().await.unwrap();
 
     // After a restart the last acknowledged commit is there.
-    let broker = start().await.unwrap();
+    let broker = start_broker_in(dir.path()).await;
     let mut client = TestClient::connect(broker.local_addr()).await;
     let fetch = kafka_protocol::messages::OffsetFetchRequest::default()
         .with_group_id(kafka_protocol::messages::GroupId(

@@ -50,23 +50,24 @@ pub(crate) fn fetch_span(
 /// A span for one group request (`operation` is "join", "sync",
 /// "heartbeat", "leave" or "commit") of `group`.
 pub(crate) fn group_span(operation: &'static str, group: &str) -> tracing::Span {
+    // A span's level is fixed where it is declared, so the one field list
+    // is spelled out at both levels.
+    macro_rules! group_span_at {
+        ($span:ident) => {
+            tracing::$span!(
+                "group",
+                otel.kind = "client",
+                messaging.system = "kafka",
+                messaging.operation.name = operation,
+                messaging.consumer.group.name = group,
+            )
+        };
+    }
     // Heartbeats come every few seconds for the consumer's whole life:
     // debug, where the membership changes are info.
     if operation == "heartbeat" {
-        tracing::debug_span!(
-            "group",
-            otel.kind = "client",
-            messaging.system = "kafka",
-            messaging.operation.name = operation,
-            messaging.consumer.group.name = group,
-        )
+        group_span_at!(debug_span)
     } else {
-        tracing::info_span!(
-            "group",
-            otel.kind = "client",
-            messaging.system = "kafka",
-            messaging.operation.name = operation,
-            messaging.consumer.group.name = group,
-        )
+        group_span_at!(info_span)
     }
 }

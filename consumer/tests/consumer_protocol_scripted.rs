@@ -117,6 +117,15 @@ impl RebalanceListener for Events {
     }
 }
 
+/// A consumer of `broker` built from `builder` with a listener recording
+/// into the returned events, subscribed to `t`.
+fn subscribed(builder: durian_consumer::ConsumerBuilder) -> (Consumer, Events) {
+    let events = Events::default();
+    let mut consumer = builder.rebalance_listener(events.clone()).build().unwrap();
+    consumer.subscribe(["t"]).unwrap();
+    (consumer, events)
+}
+
 /// The coordinator's side of the script: heartbeats seen, and whether
 /// the member was fenced already.
 #[derive(Default)]
@@ -259,12 +268,7 @@ async fn a_fenced_member_loses_its_partitions_and_rejoins_with_epoch_zero() {
         ..Coordinator::default()
     }));
     let broker = scripted_coordinator(state.clone()).await;
-    let events = Events::default();
-    let mut consumer = consumer(&broker.bootstrap())
-        .rebalance_listener(events.clone())
-        .build()
-        .unwrap();
-    consumer.subscribe(["t"]).unwrap();
+    let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
     let t0 = format!("{:?}", [TopicPartition::new("t", 0)]);
     let wanted = [
         format!("assigned {t0}"),
@@ -324,13 +328,8 @@ async fn a_fenced_member_loses_its_partitions_and_rejoins_with_epoch_zero() {
 async fn a_poll_timeout_leaves_with_epoch_minus_one_and_the_next_poll_rejoins() {
     let state = Arc::new(Mutex::new(Coordinator::default()));
     let broker = scripted_coordinator(state.clone()).await;
-    let events = Events::default();
-    let mut consumer = consumer(&broker.bootstrap())
-        .max_poll_interval(Duration::from_millis(500))
-        .rebalance_listener(events.clone())
-        .build()
-        .unwrap();
-    consumer.subscribe(["t"]).unwrap();
+    let (mut consumer, events) =
+        subscribed(consumer(&broker.bootstrap()).max_poll_interval(Duration::from_millis(500)));
     let t0 = format!("{:?}", [TopicPartition::new("t", 0)]);
     let deadline = Instant::now() + LIMIT;
     while events.0.lock().unwrap().is_empty() {
@@ -381,12 +380,7 @@ async fn a_poll_timeout_leaves_with_epoch_minus_one_and_the_next_poll_rejoins() 
 async fn a_commit_from_a_stale_epoch_is_sent_again_with_the_next_one() {
     let state = Arc::new(Mutex::new(Coordinator::default()));
     let broker = scripted_coordinator(state.clone()).await;
-    let events = Events::default();
-    let mut consumer = consumer(&broker.bootstrap())
-        .rebalance_listener(events.clone())
-        .build()
-        .unwrap();
-    consumer.subscribe(["t"]).unwrap();
+    let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
     let deadline = Instant::now() + LIMIT;
     while consumer.group_metadata().unwrap().generation_id != 1
         || events.0.lock().unwrap().is_empty()

@@ -12,6 +12,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::consumer::GroupKind;
 use super::heartbeat::NONE;
+use super::member::ClientInfo;
 use super::offset_record::LogRecord;
 use super::state::{Group, GroupState};
 use super::GroupCoordinator;
@@ -22,6 +23,42 @@ pub(crate) const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 fn text(value: &str) -> StrBytes {
     StrBytes::from_string(value.to_owned())
+}
+
+/// A member as DescribeGroups shows it, before any protocol bytes: the
+/// same fields for a classic and a consumer-protocol member.
+fn described_member(
+    id: &str,
+    instance_id: Option<&str>,
+    client: &ClientInfo,
+) -> DescribedGroupMember {
+    DescribedGroupMember::default()
+        .with_member_id(text(id))
+        .with_group_instance_id(instance_id.map(text))
+        .with_client_id(text(&client.client_id))
+        .with_client_host(text(&client.client_host))
+}
+
+/// DescribeGroups' entry for group `id`, whichever protocol it runs.
+fn described_group(
+    id: &str,
+    state: &str,
+    protocol_type: &str,
+    protocol: &str,
+    members: Vec<DescribedGroupMember>,
+    include_operations: bool,
+) -> DescribedGroup {
+    let described = DescribedGroup::default()
+        .with_group_id(GroupId(text(id)))
+        .with_group_state(text(state))
+        .with_protocol_type(text(protocol_type))
+        .with_protocol_data(text(protocol))
+        .with_members(members);
+    if include_operations {
+        described.with_authorized_operations(GROUP_OPERATIONS)
+    } else {
+        described
+    }
 }
 
 impl Group {
@@ -40,11 +77,7 @@ impl Group {
             .members
             .iter()
             .map(|m| {
-                let member = DescribedGroupMember::default()
-                    .with_member_id(text(&m.id))
-                    .with_group_instance_id(m.instance_id.as_deref().map(text))
-                    .with_client_id(text(&m.client.client_id))
-                    .with_client_host(text(&m.client.client_host));
+                let member = described_member(&m.id, m.instance_id.as_deref(), &m.client);
                 if stable {
                     member
                         .with_member_metadata(m.metadata_for(protocol))
@@ -54,17 +87,14 @@ impl Group {
                 }
             })
             .collect();
-        let described = DescribedGroup::default()
-            .with_group_id(GroupId(text(&self.id)))
-            .with_group_state(text(self.state.name()))
-            .with_protocol_type(text(self.protocol_type.as_deref().unwrap_or_default()))
-            .with_protocol_data(text(protocol))
-            .with_members(members);
-        if include_operations {
-            described.with_authorized_operations(GROUP_OPERATIONS)
-        } else {
-            described
-        }
+        described_group(
+            &self.id,
+            self.state.name(),
+            self.protocol_type.as_deref().unwrap_or_default(),
+            protocol,
+            members,
+            include_operations,
+        )
     }
 }
 
@@ -77,30 +107,21 @@ impl Group {
         let members = consumer
             .members
             .values()
-            .map(|m| {
-                DescribedGroupMember::default()
-                    .with_member_id(text(&m.id))
-                    .with_group_instance_id(m.instance_id.as_deref().map(text))
-                    .with_client_id(text(&m.client.client_id))
-                    .with_client_host(text(&m.client.client_host))
-            })
+            .map(|m| described_member(&m.id, m.instance_id.as_deref(), &m.client))
             .collect();
         let protocol = if consumer.members.is_empty() {
             ""
         } else {
             consumer.assignor.name()
         };
-        let described = DescribedGroup::default()
-            .with_group_id(GroupId(text(&self.id)))
-            .with_group_state(text(consumer.state_name()))
-            .with_protocol_type(text("consumer"))
-            .with_protocol_data(text(protocol))
-            .with_members(members);
-        if include_operations {
-            described.with_authorized_operations(GROUP_OPERATIONS)
-        } else {
-            described
-        }
+        described_group(
+            &self.id,
+            consumer.state_name(),
+            "consumer",
+            protocol,
+            members,
+            include_operations,
+        )
     }
 
     /// The state name ListGroups reports for the group's kind.

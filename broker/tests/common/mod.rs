@@ -28,6 +28,17 @@ pub async fn start_broker() -> BrokerHandle {
         .expect("broker starts")
 }
 
+/// Starts a broker on a free port keeping its data in `dir`, so that a
+/// test can stop it and start another on the same data.
+pub async fn start_broker_in(dir: &std::path::Path) -> BrokerHandle {
+    Broker::builder()
+        .data_dir(dir)
+        .listen("127.0.0.1:0")
+        .start()
+        .await
+        .expect("broker starts")
+}
+
 /// Any byte stream a test client can talk over (TCP, TLS).
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}

@@ -363,15 +363,14 @@ mod tests {
     #[test]
     fn a_fresh_racked_group_gets_local_partitions() {
         let counts = counts(&[("t", 6)]);
-        let members = [
-            racked(member("a", &["t"]), "r0"),
-            racked(member("b", &["t"]), "r1"),
-            racked(member("c", &["t"]), "r2"),
-        ];
-        let result =
-            CooperativeStickyAssignor.assign_with_racks(&counts, &members, &paired_racks());
-        assert_disjoint_and_covering(&counts, &members, &result);
-        let of = |m: &str| -> Vec<i32> { result[m].iter().map(|tp| tp.partition).collect() };
+        let members = racked_members(&["t"], &[("a", "r0"), ("b", "r1"), ("c", "r2")]);
+        let result = assign_checked(
+            &CooperativeStickyAssignor,
+            &counts,
+            &members,
+            &paired_racks(),
+        );
+        let of = |m: &str| numbers(&result, m);
         assert_eq!(
             (of("a"), of("b"), of("c")),
             (vec![0, 1], vec![2, 3], vec![4, 5])
@@ -387,27 +386,21 @@ mod tests {
     fn balance_comes_before_racks() {
         let counts = counts(&[("t", 6)]);
         // Only b's rack is local to anything but a and c must get a share.
-        let members = [
-            racked(member("a", &["t"]), "r9"),
-            racked(member("b", &["t"]), "r1"),
-            racked(member("c", &["t"]), "r8"),
-        ];
-        let result =
-            CooperativeStickyAssignor.assign_with_racks(&counts, &members, &paired_racks());
-        assert_disjoint_and_covering(&counts, &members, &result);
+        let members = racked_members(&["t"], &[("a", "r9"), ("b", "r1"), ("c", "r8")]);
+        let result = assign_checked(
+            &CooperativeStickyAssignor,
+            &counts,
+            &members,
+            &paired_racks(),
+        );
         assert_eq!(sizes(&result), [2, 2, 2]);
-        let b: Vec<i32> = result["b"].iter().map(|tp| tp.partition).collect();
-        assert_eq!(b, [2, 3]);
+        assert_eq!(numbers(&result, "b"), [2, 3]);
     }
 
     #[test]
     fn racks_alone_never_move_an_owned_partition() {
         let counts = counts(&[("t", 6)]);
-        let members = [
-            racked(member("a", &["t"]), "r1"),
-            racked(member("b", &["t"]), "r2"),
-            racked(member("c", &["t"]), "r0"),
-        ];
+        let members = racked_members(&["t"], &[("a", "r1"), ("b", "r2"), ("c", "r0")]);
         // Everyone owns the partitions of the next rack over.
         let first = CooperativeStickyAssignor.assign(
             &counts,
@@ -437,7 +430,7 @@ mod tests {
         let b = racked(member("b", &["t"]), "r1");
         let members = [a, b];
         let (settled, rounds) = settle_with(&counts, members.to_vec(), &racks);
-        let of = |m: &str| -> Vec<i32> { settled[m].iter().map(|tp| tp.partition).collect() };
+        let of = |m: &str| numbers(&settled, m);
         assert_eq!(
             (of("a"), of("b")),
             (vec![2, 3], vec![0, 1]),

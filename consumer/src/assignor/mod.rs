@@ -168,7 +168,7 @@ fn subscribed_partitions(
 pub(crate) mod test_support {
     use super::*;
 
-    pub use super::rack::test_support::{racked, racks_of};
+    pub use super::rack::test_support::{racked, racked_members, racks_of};
 
     /// A member subscribed to `topics` owning nothing.
     pub fn member(id: &str, topics: &[&str]) -> MemberSubscription {
@@ -202,6 +202,33 @@ pub(crate) mod test_support {
             let got = result.get(&member.member_id).expect("member missing");
             assert!(got.iter().all(|tp| member.topics.contains(&*tp.topic)));
         }
+    }
+
+    /// Runs `assignor` with `racks` and checks the result with
+    /// [`assert_disjoint_and_covering`].
+    pub fn assign_checked(
+        assignor: &dyn Assignor,
+        counts: &BTreeMap<String, i32>,
+        members: &[MemberSubscription],
+        racks: &PartitionRacks,
+    ) -> GroupAssignment {
+        let result = assignor.assign_with_racks(counts, members, racks);
+        assert_disjoint_and_covering(counts, members, &result);
+        result
+    }
+
+    /// The partition numbers `member` got, of every topic.
+    pub fn numbers(result: &GroupAssignment, member: &str) -> Vec<i32> {
+        result[member].iter().map(|tp| tp.partition).collect()
+    }
+
+    /// The partition numbers `member` got of `topic`.
+    pub fn numbers_in(result: &GroupAssignment, member: &str, topic: &str) -> Vec<i32> {
+        result[member]
+            .iter()
+            .filter(|tp| &*tp.topic == topic)
+            .map(|tp| tp.partition)
+            .collect()
     }
 
     /// Sizes of each member's assignment.

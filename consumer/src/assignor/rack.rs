@@ -97,6 +97,14 @@ pub(crate) mod test_support {
         member
     }
 
+    /// Members subscribed to `topics`, one per `(id, rack)`.
+    pub fn racked_members(topics: &[&str], racks: &[(&str, &str)]) -> Vec<MemberSubscription> {
+        racks
+            .iter()
+            .map(|(id, rack)| racked(super::super::test_support::member(id, topics), rack))
+            .collect()
+    }
+
     /// Racks for partitions of `topic`: entry i lists partition i's racks.
     pub fn racks_of(topic: &str, per_partition: &[&[&str]]) -> PartitionRacks {
         per_partition

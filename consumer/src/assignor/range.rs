@@ -150,16 +150,9 @@ mod tests {
         ];
         let result = RangeAssignor.assign(&counts, &members);
         assert_disjoint_and_covering(&counts, &members, &result);
-        let a_of = |m: &str| -> Vec<i32> {
-            result[m]
-                .iter()
-                .filter(|tp| &*tp.topic == "a")
-                .map(|tp| tp.partition)
-                .collect()
-        };
-        assert_eq!(a_of("m1"), [0, 1, 2]);
-        assert_eq!(a_of("m2"), [3, 4]);
-        assert_eq!(a_of("m3"), [5, 6]);
+        assert_eq!(numbers_in(&result, "m1", "a"), [0, 1, 2]);
+        assert_eq!(numbers_in(&result, "m2", "a"), [3, 4]);
+        assert_eq!(numbers_in(&result, "m3", "a"), [5, 6]);
         assert_eq!(result["m3"].len(), 2, "m3 is not subscribed to b");
     }
 
@@ -196,19 +189,13 @@ mod tests {
     #[test]
     fn racks_pair_members_with_local_partitions_keeping_the_counts() {
         let counts = counts(&[("t", 6)]);
-        let members = [
-            racked(member("a", &["t"]), "r0"),
-            racked(member("b", &["t"]), "r1"),
-            racked(member("c", &["t"]), "r2"),
-        ];
+        let members = racked_members(&["t"], &[("a", "r0"), ("b", "r1"), ("c", "r2")]);
         // Partition p has its only replica in rack r(p % 3).
         let racks = racks_of("t", &[&["r0"], &["r1"], &["r2"], &["r0"], &["r1"], &["r2"]]);
-        let result = RangeAssignor.assign_with_racks(&counts, &members, &racks);
-        assert_disjoint_and_covering(&counts, &members, &result);
-        let of = |m: &str| -> Vec<i32> { result[m].iter().map(|tp| tp.partition).collect() };
-        assert_eq!(of("a"), [0, 3]);
-        assert_eq!(of("b"), [1, 4]);
-        assert_eq!(of("c"), [2, 5]);
+        let result = assign_checked(&RangeAssignor, &counts, &members, &racks);
+        assert_eq!(numbers(&result, "a"), [0, 3]);
+        assert_eq!(numbers(&result, "b"), [1, 4]);
+        assert_eq!(numbers(&result, "c"), [2, 5]);
         assert_eq!(
             RangeAssignor.assign(&counts, &members)["a"].len(),
             2,
@@ -220,61 +207,43 @@ mod tests {
     fn racks_never_unbalance_and_fall_back_to_ranges() {
         let counts = counts(&[("t", 5)]);
         // Every replica in r0: a could take all, but gets its share only.
-        let members = [
-            racked(member("a", &["t"]), "r0"),
-            racked(member("b", &["t"]), "r1"),
-        ];
+        let members = racked_members(&["t"], &[("a", "r0"), ("b", "r1")]);
         let racks = racks_of("t", &[&["r0"], &["r0"], &["r1"], &["r0"], &["r0"]]);
-        let result = RangeAssignor.assign_with_racks(&counts, &members, &racks);
-        assert_disjoint_and_covering(&counts, &members, &result);
-        let of = |m: &str| -> Vec<i32> { result[m].iter().map(|tp| tp.partition).collect() };
-        assert_eq!(of("a"), [0, 1, 3], "local first, up to its three");
-        assert_eq!(of("b"), [2, 4], "its local 2, then what is left");
+        let result = assign_checked(&RangeAssignor, &counts, &members, &racks);
+        assert_eq!(
+            numbers(&result, "a"),
+            [0, 1, 3],
+            "local first, up to its three"
+        );
+        assert_eq!(
+            numbers(&result, "b"),
+            [2, 4],
+            "its local 2, then what is left"
+        );
     }
 
     #[test]
     fn co_partitioned_topics_stay_aligned_with_racks() {
         let counts = counts(&[("x", 4), ("y", 4)]);
-        let members = [
-            racked(member("a", &["x", "y"]), "r0"),
-            racked(member("b", &["x", "y"]), "r1"),
-        ];
+        let members = racked_members(&["x", "y"], &[("a", "r0"), ("b", "r1")]);
         let mut racks = racks_of("x", &[&["r1"], &["r0"], &["r1"], &["r0"]]);
         racks.extend(racks_of("y", &[&["r1"], &["r0"], &["r0", "r1"], &["r0"]]));
-        let result = RangeAssignor.assign_with_racks(&counts, &members, &racks);
-        assert_disjoint_and_covering(&counts, &members, &result);
+        let result = assign_checked(&RangeAssignor, &counts, &members, &racks);
         for m in ["a", "b"] {
-            let numbers = |t: &str| -> Vec<i32> {
-                result[m]
-                    .iter()
-                    .filter(|tp| &*tp.topic == t)
-                    .map(|tp| tp.partition)
-                    .collect()
-            };
             assert_eq!(
-                numbers("x"),
-                numbers("y"),
+                numbers_in(&result, m, "x"),
+                numbers_in(&result, m, "y"),
                 "{m}: same numbers of both topics"
             );
         }
-        let x_of = |m: &str| -> Vec<i32> {
-            result[m]
-                .iter()
-                .filter(|tp| &*tp.topic == "x")
-                .map(|tp| tp.partition)
-                .collect()
-        };
-        assert_eq!(x_of("a"), [1, 3]);
-        assert_eq!(x_of("b"), [0, 2]);
+        assert_eq!(numbers_in(&result, "a", "x"), [1, 3]);
+        assert_eq!(numbers_in(&result, "b", "x"), [0, 2]);
     }
 
     #[test]
     fn racks_alike_everywhere_change_nothing() {
         let counts = counts(&[("t", 4)]);
-        let members = [
-            racked(member("a", &["t"]), "r0"),
-            racked(member("b", &["t"]), "r1"),
-        ];
+        let members = racked_members(&["t"], &[("a", "r0"), ("b", "r1")]);
         let racks = racks_of(
             "t",
             &[&["r0", "r1"], &["r0", "r1"], &["r0", "r1"], &["r0", "r1"]],

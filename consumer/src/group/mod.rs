@@ -21,13 +21,14 @@
 //! the same events, commands and identity watch.
 
 mod consumer_protocol;
+mod link;
 pub mod requests;
 mod task;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use durian_core::Client;
+use durian_core::{Client, CoordinatorKind, Target};
 use regex::Regex;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -81,6 +82,15 @@ pub(crate) enum GroupCommand {
     Leave(oneshot::Sender<()>),
 }
 
+/// Where a group's membership requests go: its coordinator, looked up
+/// (and re-looked up after it moves) by the client.
+fn coordinator(group_id: &str) -> Target {
+    Target::Coordinator {
+        kind: CoordinatorKind::Group,
+        key: group_id.to_owned(),
+    }
+}
+
 /// The consumer's side of the membership task.
 pub(crate) struct GroupHandle {
     pub events: mpsc::UnboundedReceiver<GroupEvent>,
@@ -100,30 +110,18 @@ impl GroupHandle {
             generation: -1,
         });
         let last_poll = Arc::new(Mutex::new(Instant::now()));
+        let link = link::TaskLink {
+            events: events_tx,
+            commands: commands_rx,
+            last_poll: last_poll.clone(),
+            identity: identity_tx,
+        };
         let task = match config.group_protocol {
-            GroupProtocol::Classic => tokio::spawn(
-                task::GroupTask::new(
-                    client,
-                    config,
-                    group_id,
-                    events_tx,
-                    commands_rx,
-                    last_poll.clone(),
-                    identity_tx,
-                )
-                .run(),
-            ),
+            GroupProtocol::Classic => {
+                tokio::spawn(task::GroupTask::new(client, config, group_id, link).run())
+            }
             GroupProtocol::Consumer => tokio::spawn(
-                consumer_protocol::ConsumerGroupTask::new(
-                    client,
-                    config,
-                    group_id,
-                    events_tx,
-                    commands_rx,
-                    last_poll.clone(),
-                    identity_tx,
-                )
-                .run(),
+                consumer_protocol::ConsumerGroupTask::new(client, config, group_id, link).run(),
             ),
         };
         GroupHandle {

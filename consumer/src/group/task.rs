@@ -14,23 +14,23 @@
 //! rejoin once more so the revoked partitions can be handed out.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use durian_core::backoff::Backoff;
 use durian_core::{
-    Client, CoordinatorKind, Error as CoreError, KafkaCode, KafkaError, SendOptions, Target,
-    TrafficClass,
+    Client, Error as CoreError, KafkaCode, KafkaError, SendOptions, Target, TrafficClass,
 };
 use kafka_protocol::messages::{JoinGroupResponse, MetadataRequest};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::link::{Resume, TaskLink};
 use super::requests::{
     all_member_topics, heartbeat_request, join_request, leader_assignments, leave_request,
     member_subscriptions, partition_counts, sync_request, MemberIdentityState,
 };
-use super::{GroupCommand, GroupEvent, SubscriptionSpec};
+use super::{coordinator, GroupCommand, GroupEvent, SubscriptionSpec};
 use crate::assignor::protocol::decode_assignment;
 use crate::assignor::{partition_racks, RebalanceProtocol};
 use crate::config::ConsumerConfig;
@@ -58,10 +58,7 @@ pub(super) struct GroupTask {
     config: Arc<ConsumerConfig>,
     group_id: String,
     target: Target,
-    events: mpsc::UnboundedSender<GroupEvent>,
-    commands: mpsc::UnboundedReceiver<GroupCommand>,
-    last_poll: Arc<Mutex<Instant>>,
-    identity_tx: watch::Sender<MemberIdentityState>,
+    link: TaskLink,
     member: MemberIdentityState,
     owned: BTreeSet<TopicPartition>,
     subscription: Option<SubscriptionSpec>,
@@ -76,24 +73,15 @@ impl GroupTask {
         client: Client,
         config: Arc<ConsumerConfig>,
         group_id: String,
-        events: mpsc::UnboundedSender<GroupEvent>,
-        commands: mpsc::UnboundedReceiver<GroupCommand>,
-        last_poll: Arc<Mutex<Instant>>,
-        identity_tx: watch::Sender<MemberIdentityState>,
+        link: TaskLink,
     ) -> Self {
         let backoff = Backoff::new(config.client.retry_backoff, config.client.retry_backoff_max);
         GroupTask {
-            target: Target::Coordinator {
-                kind: CoordinatorKind::Group,
-                key: group_id.clone(),
-            },
+            target: coordinator(&group_id),
             client,
             config,
             group_id,
-            events,
-            commands,
-            last_poll,
-            identity_tx,
+            link,
             member: MemberIdentityState {
                 member_id: String::new(),
                 generation: -1,
@@ -111,16 +99,11 @@ impl GroupTask {
         let mut rejoin: Option<String> = None;
         loop {
             if self.subscription.is_none() {
-                match self.commands.recv().await {
-                    Some(GroupCommand::Subscribe(spec)) => {
+                match self.link.first_subscription().await {
+                    Some(spec) => {
                         self.subscription = Some(spec);
                         rejoin = Some("subscribed".to_owned());
                     }
-                    Some(GroupCommand::Leave(ack)) => {
-                        let _ = ack.send(());
-                        return;
-                    }
-                    Some(GroupCommand::Rejoin) => continue,
                     None => return,
                 }
             }
@@ -144,8 +127,7 @@ impl GroupTask {
     }
 
     fn poll_overdue(&self) -> bool {
-        let last = *self.last_poll.lock().unwrap_or_else(|p| p.into_inner());
-        last.elapsed() > self.config.max_poll_interval
+        self.link.poll_overdue(self.config.max_poll_interval)
     }
 
     /// Heartbeats until something calls for a rejoin or a stop.
@@ -166,7 +148,7 @@ impl GroupTask {
                         return next;
                     }
                 }
-                command = self.commands.recv() => match command {
+                command = self.link.commands.recv() => match command {
                     Some(GroupCommand::Subscribe(spec)) => {
                         self.subscription = Some(spec);
                         let topics = self.resolve_topics().await;
@@ -224,8 +206,9 @@ impl GroupTask {
                     | KafkaCode::FENCED_INSTANCE_ID,
                 ) => {
                     if error.kafka_code() == Some(KafkaCode::FENCED_INSTANCE_ID) {
-                        self.lose_partitions(false);
+                        self.link.lose(&mut self.owned, false);
                         let _ = self
+                            .link
                             .events
                             .send(GroupEvent::Fatal(ConsumerError::Group(format!(
                                 "another consumer uses group.instance.id {:?}; this one stopped",
@@ -233,7 +216,7 @@ impl GroupTask {
                             ))));
                         return Some(Next::Stop);
                     }
-                    self.lose_partitions(false);
+                    self.link.lose(&mut self.owned, false);
                     self.reset_member(error.kafka_code() == Some(KafkaCode::UNKNOWN_MEMBER_ID));
                     Some(Next::Rejoin(format!("heartbeat: {error}")))
                 }
@@ -253,34 +236,17 @@ impl GroupTask {
             self.member.member_id.clear();
         }
         self.member.generation = -1;
-        let _ = self.identity_tx.send(self.member.clone());
-    }
-
-    fn lose_partitions(&mut self, poll_timeout: bool) {
-        let partitions: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
-        if !partitions.is_empty() || poll_timeout {
-            let _ = self.events.send(GroupEvent::Lost {
-                partitions,
-                poll_timeout,
-            });
-        }
+        let _ = self.link.identity.send(self.member.clone());
     }
 
     async fn leave_for_poll_timeout(&mut self) -> Next {
         tracing::warn!(group = %self.group_id, "poll not called within max.poll.interval.ms; leaving the group");
         self.leave("max.poll.interval.ms exceeded").await;
-        self.lose_partitions(true);
+        self.link.lose(&mut self.owned, true);
         self.reset_member(true);
-        loop {
-            match self.commands.recv().await {
-                Some(GroupCommand::Rejoin) => return Next::Rejoin("poll resumed".to_owned()),
-                Some(GroupCommand::Subscribe(spec)) => self.subscription = Some(spec),
-                Some(GroupCommand::Leave(ack)) => {
-                    let _ = ack.send(());
-                    return Next::Stop;
-                }
-                None => return Next::Stop,
-            }
+        match self.link.wait_for_poll(&mut self.subscription).await {
+            Resume::Rejoin => Next::Rejoin("poll resumed".to_owned()),
+            Resume::Stop => Next::Stop,
         }
     }
 
@@ -354,7 +320,7 @@ impl GroupTask {
                         let _ = self.client.send(self.target.clone(), request).await;
                     }
                 }
-                command = self.commands.recv() => match command {
+                command = self.link.commands.recv() => match command {
                     Some(GroupCommand::Leave(done)) => {
                         self.leave("the consumer is closing").await;
                         let _ = done.send(());
@@ -384,6 +350,7 @@ impl GroupTask {
             let partitions: Vec<TopicPartition> = self.owned.iter().cloned().collect();
             let (ack, done) = oneshot::channel();
             if self
+                .link
                 .events
                 .send(GroupEvent::RevokeAll { partitions, ack })
                 .is_err()
@@ -438,7 +405,7 @@ impl GroupTask {
                         continue;
                     }
                     Some(KafkaCode::UNKNOWN_MEMBER_ID | KafkaCode::ILLEGAL_GENERATION) => {
-                        self.lose_partitions(false);
+                        self.link.lose(&mut self.owned, false);
                         self.reset_member(error.kafka_code() == Some(KafkaCode::UNKNOWN_MEMBER_ID));
                         reason = format!("sync: {error}");
                         continue;
@@ -457,22 +424,13 @@ impl GroupTask {
             tracing::info!(group = %self.group_id, generation = self.member.generation, member = %self.member.member_id,
                 assigned = assigned.len(), added = added.len(), revoked = revoked.len(), "joined the group");
             crate::metrics::export_rebalance(&self.config.client.client_id, &self.group_id);
-            let _ = self.identity_tx.send(self.member.clone());
+            let _ = self.link.identity.send(self.member.clone());
             self.counts_at_assignment = partition_counts(&self.client.metadata(), &self.topics);
-            let (ack, done) = oneshot::channel();
             let must_rejoin =
                 self.protocol == RebalanceProtocol::Cooperative && !revoked.is_empty();
-            if self
-                .events
-                .send(GroupEvent::Assigned {
-                    added,
-                    revoked,
-                    ack,
-                })
-                .is_err()
-            {
+            let Some(done) = self.link.assign(added, revoked) else {
                 return Err(JoinFailure::Stop);
-            }
+            };
             self.owned = assigned;
             self.wait_ack(done).await?;
             if !must_rejoin {
@@ -521,7 +479,7 @@ impl GroupTask {
                     self.member.member_id = response.member_id.to_string()
                 }
                 KafkaCode::UNKNOWN_MEMBER_ID => {
-                    self.lose_partitions(false);
+                    self.link.lose(&mut self.owned, false);
                     self.reset_member(true);
                 }
                 code => {
@@ -583,6 +541,7 @@ impl GroupTask {
         if error.kafka_code() == Some(KafkaCode::GROUP_AUTHORIZATION_FAILED) {
             tracing::error!(group = %self.group_id, %error, "group membership refused");
             let _ = self
+                .link
                 .events
                 .send(GroupEvent::Fatal(ConsumerError::GroupAuthorization {
                     group: self.group_id.clone(),
@@ -595,6 +554,7 @@ impl GroupTask {
             // them without a group.
             tracing::error!(group = %self.group_id, %error, "cannot authenticate with the coordinator");
             let _ = self
+                .link
                 .events
                 .send(GroupEvent::Fatal(ConsumerError::Client(error)));
             return Err(JoinFailure::Stop);
@@ -603,10 +563,7 @@ impl GroupTask {
     }
 
     fn fatal<T>(&mut self, message: String) -> Result<T, JoinFailure> {
-        tracing::error!(group = %self.group_id, %message, "group membership failed");
-        let _ = self
-            .events
-            .send(GroupEvent::Fatal(ConsumerError::Group(message)));
+        self.link.fail(&self.group_id, message);
         Err(JoinFailure::Stop)
     }
 }

@@ -49,6 +49,34 @@ impl Log {
         }
         counts
     }
+
+    /// Whether every member in `members` owns something, nobody else owns
+    /// anything, and their assignments add up to `partitions`.
+    pub fn settled(&self, members: &[&str], partitions: i32) -> bool {
+        let others_empty = self
+            .assignment
+            .iter()
+            .filter(|(m, _)| !members.contains(&m.as_str()))
+            .all(|(_, set)| set.is_empty());
+        let owned: usize = members
+            .iter()
+            .map(|m| self.assignment.get(*m).map_or(0, |s| s.len()))
+            .sum();
+        others_empty
+            && owned == partitions as usize
+            && members
+                .iter()
+                .all(|m| self.assignment.get(*m).is_some_and(|s| !s.is_empty()))
+    }
+
+    /// Asserts that `read` distinct records were delivered, each once
+    /// (`name` tells the scenario apart in the failure).
+    pub fn assert_exactly_once(&self, read: usize, name: &str) {
+        let counts = self.counts();
+        let twice: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).take(5).collect();
+        assert!(twice.is_empty(), "{name}: read more than once: {twice:?}");
+        assert_eq!(counts.len(), read, "{name}: records lost");
+    }
 }
 
 pub type SharedLog = Arc<Mutex<Log>>;
@@ -191,6 +219,12 @@ impl Member {
             .expect("member stops")
             .unwrap();
     }
+}
+
+/// Waits (up to `limit`) until `read` distinct records were delivered;
+/// `what` names the wait in the failure.
+pub async fn wait_for_reads(log: &SharedLog, limit: Duration, what: &str, read: usize) {
+    wait_for(log, limit, what, |l| l.counts().len() >= read).await;
 }
 
 /// Waits until `condition` holds on the log, failing after `limit`.

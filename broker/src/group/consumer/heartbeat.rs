@@ -124,7 +124,11 @@ impl ConsumerGroup {
         if p.member_epoch == LEAVE_EPOCH || p.member_epoch == STATIC_LEAVE_EPOCH {
             return self.leave(&p, catalog, now + session);
         }
-        let (mut member, mut changed) = self.member_for(&p, now, session, new_id)?;
+        let (mut member, mut changed) = if p.member_epoch == 0 {
+            self.join(&p, now, session, new_id)?
+        } else {
+            (self.known_member(&p)?, false)
+        };
         if let Some(names) = &p.subscribed_topic_names {
             let names: BTreeSet<String> = names.iter().cloned().collect();
             changed |= names != member.subscribed_names;
@@ -166,18 +170,8 @@ impl ConsumerGroup {
         Ok(self.reconcile(&id, &p, now))
     }
 
-    /// Finds (or creates) the member a non-leaving heartbeat is for; the flag says whether
-    /// the group must move to a new epoch because of it.
-    fn member_for(
-        &mut self,
-        p: &HeartbeatParams,
-        now: Instant,
-        session: Duration,
-        new_id: impl FnOnce() -> String,
-    ) -> Result<(ConsumerMember, bool), HeartbeatFailure> {
-        if p.member_epoch == 0 {
-            return self.join(p, now, session, new_id);
-        }
+    /// The member a heartbeat with an epoch above 0 is for, unless it is unknown or fenced.
+    fn known_member(&self, p: &HeartbeatParams) -> Result<ConsumerMember, HeartbeatFailure> {
         let Some(member) = self.members.get(&p.member_id) else {
             return fail(
                 ResponseError::UnknownMemberId,
@@ -213,7 +207,7 @@ impl ConsumerGroup {
                 ),
             );
         }
-        Ok((member.clone(), false))
+        Ok(member.clone())
     }
 
     /// A heartbeat with epoch 0: a new member, a static member taking over its instance, or

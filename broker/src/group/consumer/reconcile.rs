@@ -66,43 +66,50 @@ impl Reconciliation {
         owned: Option<&Assignment>,
         owned_elsewhere: impl Fn(Uuid, i32) -> bool,
     ) -> Reconciliation {
-        match self.state {
-            MemberState::Stable if self.epoch == target_epoch => self.clone(),
+        let waiting = match self.state {
+            MemberState::Stable => self.epoch == target_epoch,
+            // Nothing moves until the member stops reporting the revoked partitions.
             MemberState::UnrevokedPartitions => {
-                let still_owned = owned.is_none_or(|owned| intersects(owned, &self.revoking));
-                if still_owned {
-                    return self.clone();
-                }
-                self.compute(target, target_epoch, owned, owned_elsewhere)
+                owned.is_none_or(|owned| intersects(owned, &self.revoking))
             }
-            MemberState::Stable | MemberState::UnreleasedPartitions => {
-                self.compute(target, target_epoch, owned, owned_elsewhere)
-            }
+            MemberState::UnreleasedPartitions => false,
+        };
+        if waiting {
+            return self.clone();
         }
+        self.revocation(target, owned)
+            .unwrap_or_else(|| self.advance(target, target_epoch, owned_elsewhere))
     }
 
-    fn compute(
+    /// The member must first give up what `target` no longer holds, unless it reported it
+    /// already did.
+    fn revocation(
         &self,
         target: &Assignment,
-        target_epoch: i32,
         owned: Option<&Assignment>,
-        owned_elsewhere: impl Fn(Uuid, i32) -> bool,
-    ) -> Reconciliation {
-        let kept = intersection(&self.assigned, target);
+    ) -> Option<Reconciliation> {
         let to_revoke = difference(&self.assigned, target);
         // A member that reported its partitions and no longer holds these need not be asked.
         let must_revoke =
             !to_revoke.is_empty() && owned.is_none_or(|owned| intersects(owned, &to_revoke));
-        if must_revoke {
-            return Reconciliation {
-                epoch: self.epoch,
-                previous_epoch: self.previous_epoch,
-                state: MemberState::UnrevokedPartitions,
-                assigned: kept,
-                revoking: to_revoke,
-            };
-        }
-        let mut assigned = kept;
+        must_revoke.then(|| Reconciliation {
+            epoch: self.epoch,
+            previous_epoch: self.previous_epoch,
+            state: MemberState::UnrevokedPartitions,
+            assigned: intersection(&self.assigned, target),
+            revoking: to_revoke,
+        })
+    }
+
+    /// Moves the member to `target_epoch` with what it keeps and every partition of `target`
+    /// no other member still owns.
+    fn advance(
+        &self,
+        target: &Assignment,
+        target_epoch: i32,
+        owned_elsewhere: impl Fn(Uuid, i32) -> bool,
+    ) -> Reconciliation {
+        let mut assigned = intersection(&self.assigned, target);
         let mut unreleased = false;
         for (topic, partitions) in difference(target, &self.assigned) {
             for partition in partitions {

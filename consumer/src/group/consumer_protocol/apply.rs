@@ -6,12 +6,11 @@ use std::collections::BTreeSet;
 
 use durian_core::Target;
 use kafka_protocol::messages::MetadataRequest;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{reconcile, Beat, ConsumerGroupTask};
-use crate::group::{GroupCommand, GroupEvent};
+use crate::group::GroupCommand;
 use crate::types::TopicPartition;
 
 impl ConsumerGroupTask {
@@ -102,19 +101,10 @@ impl ConsumerGroupTask {
         added: Vec<TopicPartition>,
         revoked: Vec<TopicPartition>,
     ) -> Beat {
-        let (ack, mut done) = oneshot::channel();
         let in_flight = (added.clone(), revoked.clone());
-        if self
-            .events
-            .send(GroupEvent::Assigned {
-                added,
-                revoked,
-                ack,
-            })
-            .is_err()
-        {
+        let Some(mut done) = self.link.assign(added, revoked) else {
             return Beat::Stop;
-        }
+        };
         let sent = Instant::now();
         let mut fenced: Option<String> = None;
         let mut tick = tokio::time::interval(self.interval);
@@ -148,7 +138,7 @@ impl ConsumerGroupTask {
                         }
                     }
                 }
-                command = self.commands.recv() => match command {
+                command = self.link.commands.recv() => match command {
                     Some(GroupCommand::Leave(ack)) => {
                         self.leave_on_close().await;
                         let _ = ack.send(());

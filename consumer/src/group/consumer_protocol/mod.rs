@@ -23,21 +23,21 @@ mod fields;
 mod reconcile;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use durian_core::backoff::Backoff;
-use durian_core::{Client, CoordinatorKind, Error as CoreError, KafkaCode, Target, TrafficClass};
+use durian_core::{Client, Error as CoreError, KafkaCode, Target, TrafficClass};
 use kafka_protocol::messages::ConsumerGroupHeartbeatResponse;
-use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use self::fields::{
     heartbeat_request, leave_request, Fields, Subscribed, LEAVE_EPOCH, STATIC_LEAVE_EPOCH,
 };
+use super::link::{Resume, TaskLink};
 use super::requests::MemberIdentityState;
-use super::{GroupCommand, GroupEvent, SubscriptionSpec};
+use super::{coordinator, GroupCommand, GroupEvent, SubscriptionSpec};
 use crate::config::ConsumerConfig;
 use crate::error::ConsumerError;
 use crate::types::TopicPartition;
@@ -65,10 +65,7 @@ pub(super) struct ConsumerGroupTask {
     config: Arc<ConsumerConfig>,
     group_id: String,
     target: Target,
-    events: mpsc::UnboundedSender<GroupEvent>,
-    commands: mpsc::UnboundedReceiver<GroupCommand>,
-    last_poll: Arc<Mutex<Instant>>,
-    identity_tx: watch::Sender<MemberIdentityState>,
+    link: TaskLink,
     /// Generated here (ConsumerGroupHeartbeat v1) and kept across fencing.
     member_id: String,
     epoch: i32,
@@ -89,25 +86,16 @@ impl ConsumerGroupTask {
         client: Client,
         config: Arc<ConsumerConfig>,
         group_id: String,
-        events: mpsc::UnboundedSender<GroupEvent>,
-        commands: mpsc::UnboundedReceiver<GroupCommand>,
-        last_poll: Arc<Mutex<Instant>>,
-        identity_tx: watch::Sender<MemberIdentityState>,
+        link: TaskLink,
     ) -> Self {
         let backoff = Backoff::new(config.client.retry_backoff, config.client.retry_backoff_max);
         let member_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
         ConsumerGroupTask {
-            target: Target::Coordinator {
-                kind: CoordinatorKind::Group,
-                key: group_id.clone(),
-            },
+            target: coordinator(&group_id),
             client,
             config,
             group_id,
-            events,
-            commands,
-            last_poll,
-            identity_tx,
+            link,
             member_id: member_id.to_string(),
             epoch: 0,
             owned: BTreeSet::new(),
@@ -121,16 +109,9 @@ impl ConsumerGroupTask {
     }
 
     pub(super) async fn run(mut self) {
-        while self.subscription.is_none() {
-            match self.commands.recv().await {
-                Some(GroupCommand::Subscribe(spec)) => self.subscription = Some(spec),
-                Some(GroupCommand::Leave(ack)) => {
-                    let _ = ack.send(());
-                    return;
-                }
-                Some(GroupCommand::Rejoin) => {}
-                None => return,
-            }
+        match self.link.first_subscription().await {
+            Some(spec) => self.subscription = Some(spec),
+            None => return,
         }
         let mut next = Instant::now();
         loop {
@@ -156,7 +137,7 @@ impl ConsumerGroupTask {
                     };
                     next = Instant::now() + delay;
                 }
-                command = self.commands.recv() => match command {
+                command = self.link.commands.recv() => match command {
                     Some(GroupCommand::Subscribe(spec)) => {
                         // The next heartbeat carries the new subscription.
                         self.subscription = Some(spec);
@@ -183,8 +164,7 @@ impl ConsumerGroupTask {
     }
 
     fn poll_overdue(&self) -> bool {
-        let last = *self.last_poll.lock().unwrap_or_else(|p| p.into_inner());
-        last.elapsed() > self.config.max_poll_interval
+        self.link.poll_overdue(self.config.max_poll_interval)
     }
 
     fn fields(&self) -> Fields {
@@ -254,12 +234,13 @@ impl ConsumerGroupTask {
                     code: KafkaCode::GROUP_AUTHORIZATION_FAILED,
                     message: None,
                 });
-                let _ = self
-                    .events
-                    .send(GroupEvent::Fatal(ConsumerError::GroupAuthorization {
-                        group: self.group_id.clone(),
-                        error,
-                    }));
+                let _ =
+                    self.link
+                        .events
+                        .send(GroupEvent::Fatal(ConsumerError::GroupAuthorization {
+                            group: self.group_id.clone(),
+                            error,
+                        }));
                 Beat::Stop
             }
             KafkaCode::UNSUPPORTED_VERSION => self.unsupported(),
@@ -295,7 +276,7 @@ impl ConsumerGroupTask {
     }
 
     fn publish_identity(&self) {
-        let _ = self.identity_tx.send(MemberIdentityState {
+        let _ = self.link.identity.send(MemberIdentityState {
             member_id: self.member_id.clone(),
             generation: self.epoch,
         });
@@ -320,6 +301,7 @@ impl ConsumerGroupTask {
         }
         if error.is_auth_failure() {
             let _ = self
+                .link
                 .events
                 .send(GroupEvent::Fatal(ConsumerError::Client(error)));
             return Beat::Stop;
@@ -336,10 +318,7 @@ impl ConsumerGroupTask {
     }
 
     fn fatal(&mut self, message: String) -> Beat {
-        tracing::error!(group = %self.group_id, %message, "group membership failed");
-        let _ = self
-            .events
-            .send(GroupEvent::Fatal(ConsumerError::Group(message)));
+        self.link.fail(&self.group_id, message);
         Beat::Stop
     }
 
@@ -347,7 +326,7 @@ impl ConsumerGroupTask {
     /// now) and the member joins again with epoch 0, keeping its id.
     fn fenced(&mut self, why: &str) {
         tracing::info!(group = %self.group_id, member = %self.member_id, %why, "fenced; rejoining");
-        self.lose_partitions(false);
+        self.link.lose(&mut self.owned, false);
         self.reset();
     }
 
@@ -358,34 +337,17 @@ impl ConsumerGroupTask {
         self.publish_identity();
     }
 
-    fn lose_partitions(&mut self, poll_timeout: bool) {
-        let partitions: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
-        if !partitions.is_empty() || poll_timeout {
-            let _ = self.events.send(GroupEvent::Lost {
-                partitions,
-                poll_timeout,
-            });
-        }
-    }
-
     /// Leaves the group (epoch -1) because the application stopped
     /// polling, as Java's consumer does even for static members, so the
     /// partitions move on at once; rejoins once `poll` runs again.
     async fn leave_for_poll_timeout(&mut self) -> Beat {
         tracing::warn!(group = %self.group_id, "poll not called within max.poll.interval.ms; leaving the group");
         self.send_leave(LEAVE_EPOCH).await;
-        self.lose_partitions(true);
+        self.link.lose(&mut self.owned, true);
         self.reset();
-        loop {
-            match self.commands.recv().await {
-                Some(GroupCommand::Rejoin) => return Beat::Restart,
-                Some(GroupCommand::Subscribe(spec)) => self.subscription = Some(spec),
-                Some(GroupCommand::Leave(ack)) => {
-                    let _ = ack.send(());
-                    return Beat::Stop;
-                }
-                None => return Beat::Stop,
-            }
+        match self.link.wait_for_poll(&mut self.subscription).await {
+            Resume::Rejoin => Beat::Restart,
+            Resume::Stop => Beat::Stop,
         }
     }
 

@@ -16,7 +16,7 @@ use durian_core::ClientConfig;
 
 use crate::common::members::{
     assert_disjoint_and_covering, close_all, partitions_of, wait_for, wait_for_commits_at_end,
-    Ending, Log, Member, SharedLog,
+    wait_for_reads, Ending, Member, SharedLog,
 };
 use crate::common::{admin, create_topic, produce_round};
 
@@ -42,32 +42,6 @@ pub fn member_builder(bootstrap: &str, group: &str) -> ConsumerBuilder {
         .max_poll_records(20)
 }
 
-/// Whether exactly `members` own partitions, all of them do, and the
-/// assignments add up to `partitions`.
-fn settled(log: &Log, members: &[&str], partitions: i32) -> bool {
-    let others_empty = log
-        .assignment
-        .iter()
-        .filter(|(m, _)| !members.contains(&m.as_str()))
-        .all(|(_, set)| set.is_empty());
-    let owned: usize = members
-        .iter()
-        .map(|m| log.assignment.get(*m).map_or(0, |s| s.len()))
-        .sum();
-    others_empty
-        && owned == partitions as usize
-        && members
-            .iter()
-            .all(|m| log.assignment.get(*m).is_some_and(|s| !s.is_empty()))
-}
-
-fn assert_exactly_once(log: &Log, read: usize, name: &str) {
-    let counts = log.counts();
-    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).take(5).collect();
-    assert!(twice.is_empty(), "{name}: read more than once: {twice:?}");
-    assert_eq!(counts.len(), read, "{name}: records lost");
-}
-
 /// Three members share six partitions (two each) and commit after every
 /// poll; then one closes and its partitions move to the other two well
 /// before `session` could have expired (the close left the group with
@@ -86,7 +60,7 @@ pub async fn group_of_three_then_a_close(bootstrap: &str, name: &str, session: D
     let mut members: Vec<Member> = ["m1", "m2", "m3"].iter().map(|m| start(m)).collect();
     let mut read = PARTITIONS as usize * ROUND;
     wait_for(&log, STEP, &format!("{name}: round 0 read by three"), |l| {
-        settled(l, &["m1", "m2", "m3"], PARTITIONS) && l.counts().len() >= read
+        l.settled(&["m1", "m2", "m3"], PARTITIONS) && l.counts().len() >= read
     })
     .await;
     {
@@ -110,7 +84,7 @@ pub async fn group_of_three_then_a_close(bootstrap: &str, name: &str, session: D
         &log,
         session,
         &format!("{name}: m1's partitions moved"),
-        |l| settled(l, &["m2", "m3"], PARTITIONS),
+        |l| l.settled(&["m2", "m3"], PARTITIONS),
     )
     .await;
     let moved_after = closed_at.elapsed();
@@ -121,17 +95,14 @@ pub async fn group_of_three_then_a_close(bootstrap: &str, name: &str, session: D
     assert_disjoint_and_covering(&log.lock().unwrap(), topic, PARTITIONS);
     produce_round(&admin, topic, PARTITIONS, ROUND, ROUND).await;
     read += PARTITIONS as usize * ROUND;
-    wait_for(&log, STEP, &format!("{name}: round 1 read by two"), |l| {
-        l.counts().len() >= read
-    })
-    .await;
+    wait_for_reads(&log, STEP, &format!("{name}: round 1 read by two"), read).await;
     let observer = member_builder(bootstrap, topic).build().unwrap();
     wait_for_commits_at_end(&observer, &partitions_of(topic, PARTITIONS), STEP).await;
     close_all(members).await;
     let log = log.lock().unwrap();
     assert!(log.errors.is_empty(), "{name}: {:?}", log.errors);
     assert!(log.lost.is_empty(), "{name}: nothing lost: {:?}", log.lost);
-    assert_exactly_once(&log, read, name);
+    log.assert_exactly_once(read, name);
 }
 
 /// Two members; one is dropped without leaving (a crash). Its partitions
@@ -156,7 +127,7 @@ pub async fn a_killed_member_is_replaced_after_the_session(
     let b = start("b");
     let mut read = partitions as usize * ROUND;
     wait_for(&log, STEP, &format!("{name}: round 0 read by two"), |l| {
-        settled(l, &["a", "b"], partitions) && l.counts().len() >= read
+        l.settled(&["a", "b"], partitions) && l.counts().len() >= read
     })
     .await;
     // Commits reach the coordinator before the crash: the survivor
@@ -185,14 +156,11 @@ pub async fn a_killed_member_is_replaced_after_the_session(
     );
     produce_round(&admin, topic, partitions, ROUND, ROUND).await;
     read += partitions as usize * ROUND;
-    wait_for(&log, STEP, &format!("{name}: round 1 read by b"), |l| {
-        l.counts().len() >= read
-    })
-    .await;
+    wait_for_reads(&log, STEP, &format!("{name}: round 1 read by b"), read).await;
     close_all([b]).await;
     let log = log.lock().unwrap();
     assert!(log.errors.is_empty(), "{name}: {:?}", log.errors);
-    assert_exactly_once(&log, read, name);
+    log.assert_exactly_once(read, name);
 }
 
 /// Two static members; `a` closes (leaving with epoch -2) and a new
@@ -219,10 +187,7 @@ pub async fn a_restarted_static_member_keeps_its_assignment(bootstrap: &str, nam
     .await;
     produce_round(&admin, topic, partitions, 0, ROUND).await;
     let first = partitions as usize * ROUND;
-    wait_for(&log, STEP, &format!("{name}: round 0"), |l| {
-        l.counts().len() >= first
-    })
-    .await;
+    wait_for_reads(&log, STEP, &format!("{name}: round 0"), first).await;
     let observer = member_builder(bootstrap, topic).build().unwrap();
     wait_for_commits_at_end(&observer, &partitions_of(topic, partitions), STEP).await;
     let (before, b_revoked) = {
@@ -244,10 +209,7 @@ pub async fn a_restarted_static_member_keeps_its_assignment(bootstrap: &str, nam
     .await;
     produce_round(&admin, topic, partitions, ROUND, ROUND).await;
     let total = first + partitions as usize * ROUND;
-    wait_for(&log, STEP, &format!("{name}: round 1"), |l| {
-        l.counts().len() >= total
-    })
-    .await;
+    wait_for_reads(&log, STEP, &format!("{name}: round 1"), total).await;
     {
         let log = log.lock().unwrap();
         assert_eq!(
@@ -263,7 +225,7 @@ pub async fn a_restarted_static_member_keeps_its_assignment(bootstrap: &str, nam
     close_all([again, b]).await;
     let log = log.lock().unwrap();
     assert!(log.errors.is_empty(), "{name}: {:?}", log.errors);
-    assert_exactly_once(&log, total, name);
+    log.assert_exactly_once(total, name);
 }
 
 /// A consumer subscribed to `<name>-re-.*` gets the matching topic that

@@ -2,7 +2,6 @@
 //! with a member joining late and one leaving, and a static member's
 //! restart.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use durian_consumer::Assignor;
 
 use crate::common::members::{
     assert_disjoint_and_covering, close_all, partitions_of, wait_for, wait_for_commits_at_end,
-    Ending, Log, Member, SharedLog,
+    wait_for_reads, Ending, Log, Member, SharedLog,
 };
 use crate::common::{admin, consumer, create_topic, produce_round};
 
@@ -26,20 +25,7 @@ const STEP: Duration = Duration::from_secs(90);
 /// Whether every member in `members` owns something, nobody else owns
 /// anything, and their assignments add up to the whole topic.
 fn settled(log: &Log, members: &[&str]) -> bool {
-    let others_empty = log
-        .assignment
-        .iter()
-        .filter(|(m, _)| !members.contains(&m.as_str()))
-        .all(|(_, set)| set.is_empty());
-    let owned: usize = members
-        .iter()
-        .map(|m| log.assignment.get(*m).map_or(0, |s| s.len()))
-        .sum();
-    others_empty
-        && owned == PARTITIONS as usize
-        && members
-            .iter()
-            .all(|m| log.assignment.get(*m).is_some_and(|s| !s.is_empty()))
+    log.settled(members, PARTITIONS)
 }
 
 /// Three members under `assignor` (`name` keeps topic and group apart
@@ -92,10 +78,7 @@ pub async fn group_of_three_with_a_late_join_and_a_leave(
     assert_disjoint_and_covering(&log.lock().unwrap(), topic, PARTITIONS);
     produce_round(&admin, topic, PARTITIONS, ROUND, ROUND).await;
     read += PARTITIONS as usize * ROUND;
-    wait_for(&log, STEP, &format!("{name}: round 1 read by four"), |l| {
-        l.counts().len() >= read
-    })
-    .await;
+    wait_for_reads(&log, STEP, &format!("{name}: round 1 read by four"), read).await;
     assert!(
         log.lock()
             .unwrap()
@@ -116,10 +99,7 @@ pub async fn group_of_three_with_a_late_join_and_a_leave(
     assert_disjoint_and_covering(&log.lock().unwrap(), topic, PARTITIONS);
     produce_round(&admin, topic, PARTITIONS, 2 * ROUND, ROUND).await;
     read += PARTITIONS as usize * ROUND;
-    wait_for(&log, STEP, &format!("{name}: round 2 read by three"), |l| {
-        l.counts().len() >= read
-    })
-    .await;
+    wait_for_reads(&log, STEP, &format!("{name}: round 2 read by three"), read).await;
     let observer = consumer(bootstrap, Some(topic)).build().unwrap();
     let all = partitions_of(topic, PARTITIONS);
     wait_for_commits_at_end(&observer, &all, STEP).await;
@@ -143,10 +123,7 @@ pub async fn group_of_three_with_a_late_join_and_a_leave(
             log.errors
         ),
     }
-    let counts = log.counts();
-    let twice: BTreeMap<_, _> = counts.iter().filter(|(_, n)| **n != 1).take(5).collect();
-    assert!(twice.is_empty(), "{name}: read more than once: {twice:?}");
-    assert_eq!(counts.len(), read, "{name}: records lost");
+    log.assert_exactly_once(read, name);
 }
 
 /// Two static members (`group.instance.id` a and b) share four
@@ -178,7 +155,7 @@ pub async fn a_restarted_static_member_keeps_its_partitions(bootstrap: &str, nam
     .await;
     produce_round(&admin, topic, partitions, 0, ROUND).await;
     let first = partitions as usize * ROUND;
-    wait_for(&log, STEP, "round 0", |l| l.counts().len() >= first).await;
+    wait_for_reads(&log, STEP, "round 0", first).await;
     // Whichever joined first revoked everything when the other joined:
     // b's revocations up to here are the group forming, not the restart.
     let (before, generation, b_revoked) = {
@@ -197,7 +174,7 @@ pub async fn a_restarted_static_member_keeps_its_partitions(bootstrap: &str, nam
     .await;
     produce_round(&admin, topic, partitions, ROUND, ROUND).await;
     let total = first + partitions as usize * ROUND;
-    wait_for(&log, STEP, "round 1", |l| l.counts().len() >= total).await;
+    wait_for_reads(&log, STEP, "round 1", total).await;
     {
         // Checked before closing: closing revokes everything.
         let log = log.lock().unwrap();

@@ -1,24 +1,11 @@
 package dev.durian.interop;
 
-import java.time.Duration;
-import java.util.Collection;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.RangeAssignor;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * {@code group BOOTSTRAP TOPIC GROUP PARTITIONS RECORDS EXTRA ASSIGNOR MODE}:
@@ -63,8 +50,8 @@ final class GroupOfTwo {
         };
         Topics.create(bootstrap, topic, partitions, Map.of());
 
-        Member a = new Member("A", bootstrap, topic, group, assignor);
-        Member b = new Member("B", bootstrap, topic, group, assignor);
+        GroupMember a = member("A", bootstrap, topic, group, assignor);
+        GroupMember b = member("B", bootstrap, topic, group, assignor);
         a.start();
         int first = 0;
         if (late) {
@@ -99,115 +86,23 @@ final class GroupOfTwo {
 
         produce(bootstrap, topic, partitions, "x", 0, extra);
         SEEN.clear();
-        Member c = new Member("C", bootstrap, topic, group, assignor);
+        GroupMember c = member("C", bootstrap, topic, group, assignor);
         c.start();
         Out.await(60, () -> SEEN.size() >= extra || c.failed());
         c.finish();
     }
 
+    /** A classic-protocol member under {@code assignor} (a class name). */
+    private static GroupMember member(String name, String bootstrap, String topic, String group, String assignor) {
+        return new GroupMember(name, bootstrap, topic, group, SEEN, false,
+                "group.protocol", "classic",
+                "partition.assignment.strategy", assignor);
+    }
+
     /** Produces values {@code prefix + i} for i in [from, to), i to partition i % partitions. */
     private static void produce(String bootstrap, String topic, int partitions, String prefix, int from, int to)
             throws Exception {
-        var props = Out.props(bootstrap,
-                "acks", "all",
-                "key.serializer", StringSerializer.class.getName(),
-                "value.serializer", StringSerializer.class.getName());
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(props)) {
-            for (int i = from; i < to; i++) {
-                producer.send(new ProducerRecord<>(topic, i % partitions, null, prefix + i));
-            }
-            producer.flush();
-        }
+        Topics.produceRoundRobin(bootstrap, topic, partitions, prefix, from, to);
         Out.line("produced", prefix, from, to);
-    }
-
-    /** One group member polling on its own thread until told to finish. */
-    private static final class Member implements ConsumerRebalanceListener {
-        private final String name;
-        private final KafkaConsumer<String, String> consumer;
-        private final String topic;
-        private final AtomicBoolean stop = new AtomicBoolean();
-        private final AtomicBoolean failed = new AtomicBoolean();
-        final Set<Integer> assignment = ConcurrentHashMap.newKeySet();
-        private final Thread thread;
-
-        Member(String name, String bootstrap, String topic, String group, String assignor) {
-            this.name = name;
-            this.topic = topic;
-            this.consumer = new KafkaConsumer<>(Out.props(bootstrap,
-                    "group.id", group,
-                    "client.id", "member-" + name,
-                    "group.protocol", "classic",
-                    "partition.assignment.strategy", assignor,
-                    "auto.offset.reset", "earliest",
-                    "enable.auto.commit", "false",
-                    "max.poll.records", "100",
-                    "key.deserializer", StringDeserializer.class.getName(),
-                    "value.deserializer", StringDeserializer.class.getName()));
-            this.thread = new Thread(this::loop, "member-" + name);
-        }
-
-        void start() {
-            thread.start();
-        }
-
-        int owns() {
-            return assignment.size();
-        }
-
-        boolean failed() {
-            return failed.get();
-        }
-
-        /** Stops polling, commits, closes (LeaveGroup) and waits for the thread. */
-        void finish() throws InterruptedException {
-            stop.set(true);
-            thread.join(60_000);
-            if (thread.isAlive()) {
-                throw new IllegalStateException("member " + name + " did not close within 60 s");
-            }
-        }
-
-        private void loop() {
-            try (consumer) {
-                consumer.subscribe(List.of(topic), this);
-                while (!stop.get()) {
-                    var batch = consumer.poll(Duration.ofMillis(100));
-                    for (ConsumerRecord<String, String> r : batch) {
-                        Out.line("read", name, r.partition(), r.offset(), r.value());
-                        SEEN.add(r.value());
-                    }
-                    if (!batch.isEmpty()) {
-                        consumer.commitSync();
-                    }
-                }
-            } catch (Exception e) {
-                failed.set(true);
-                Out.line("error", name, Out.describe(e));
-                return;
-            }
-            Out.line("closed", name);
-        }
-
-        @Override
-        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-            // Commit what was read before another member takes these over,
-            // so a rebalance re-reads nothing.
-            if (!partitions.isEmpty()) {
-                consumer.commitSync();
-            }
-            for (TopicPartition tp : partitions) {
-                assignment.remove(tp.partition());
-            }
-        }
-
-        @Override
-        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            for (TopicPartition tp : partitions) {
-                assignment.add(tp.partition());
-            }
-            Out.line("assigned", name, String.join(",",
-                    new TreeSet<>(assignment).stream().map(String::valueOf).toList()));
-        }
     }
 }

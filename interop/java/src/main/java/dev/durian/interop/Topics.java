@@ -4,8 +4,11 @@ import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
 
-/** Topic creation through the Java Admin, for scenarios that need a fresh topic. */
+/** Topic creation through the Java Admin, and filling topics, for scenarios that need a fresh topic. */
 final class Topics {
     private Topics() {}
 
@@ -17,5 +20,23 @@ final class Topics {
             admin.createTopics(List.of(spec)).all().get();
         }
         Out.line("created", topic, partitions);
+    }
+
+    /**
+     * Produces values {@code prefix + i} for i in [from, to), i to partition
+     * i % partitions, and waits until every one is acknowledged.
+     */
+    static void produceRoundRobin(String bootstrap, String topic, int partitions, String prefix, int from, int to)
+            throws Exception {
+        var props = Out.props(bootstrap,
+                "acks", "all",
+                "key.serializer", StringSerializer.class.getName(),
+                "value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(props)) {
+            for (int i = from; i < to; i++) {
+                producer.send(new ProducerRecord<>(topic, i % partitions, null, prefix + i));
+            }
+            producer.flush();
+        }
     }
 }
