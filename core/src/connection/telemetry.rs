@@ -2,14 +2,15 @@
 //!
 //! Every request of every client goes through [`super::Link::send`], so the
 //! latency histogram is recorded there once, per request (never per
-//! record). Without an installed recorder the `metrics` macros are a
-//! no-op, so applications that bring no exporter pay a relaxed atomic load
-//! per request and nothing else.
+//! record). Without an installed recorder the `metrics` macros record
+//! nothing; what a request still pays is building its three labels (two
+//! `Arc` clones, a shared API name and a small vector).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
+use metrics::SharedString;
 
 /// Name of the request latency histogram, in seconds.
 pub const REQUEST_LATENCY: &str = "durian.client.request_latency_seconds";
@@ -39,12 +40,10 @@ impl RequestLabels {
     /// Records one request of `api` that took `elapsed`; `answered` is
     /// false when it got no response.
     pub(super) fn record(&self, api: ApiKey, elapsed: Duration, answered: bool) {
-        // The Debug name of a key is its Kafka name (Produce, Fetch, ...):
-        // bounded by the number of APIs.
         let labels = vec![
             metrics::Label::new("client.id", self.client_id.clone()),
             metrics::Label::new("broker", self.broker.clone()),
-            metrics::Label::new("api", format!("{api:?}")),
+            metrics::Label::new("api", api_name(api)),
         ];
         if answered {
             metrics::histogram!(REQUEST_LATENCY, labels).record(elapsed.as_secs_f64());
@@ -54,9 +53,50 @@ impl RequestLabels {
     }
 }
 
+/// The Kafka name of `api` (Produce, Fetch, ...), formatted once per
+/// process and shared: formatting it per request would allocate on every
+/// request.
+fn api_name(api: ApiKey) -> SharedString {
+    static NAMES: OnceLock<Vec<SharedString>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        (0..=MAX_API_KEY)
+            .map(|key| match ApiKey::try_from(key) {
+                Ok(known) => SharedString::from(Arc::<str>::from(format!("{known:?}"))),
+                Err(()) => SharedString::const_str("Unknown"),
+            })
+            .collect()
+    });
+    usize::try_from(api as i16)
+        .ok()
+        .and_then(|index| names.get(index))
+        .cloned()
+        .unwrap_or_else(|| SharedString::from(Arc::<str>::from(format!("{api:?}"))))
+}
+
+/// The largest API key the name table covers; keys above it (none today)
+/// are formatted per request.
+const MAX_API_KEY: i16 = 127;
+
 /// Counts one error `code` found in a response (where responses are
 /// classified, [`crate::KafkaError::from_code`]); bounded by the number of
 /// Kafka error codes.
 pub(crate) fn record_error_code(code: i16) {
     metrics::counter!(RESPONSE_ERRORS, "code" => crate::KafkaCode(code).name()).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_names_are_kafka_names_formatted_once() {
+        assert_eq!(&*api_name(ApiKey::Produce), "Produce");
+        assert_eq!(
+            &*api_name(ApiKey::ConsumerGroupHeartbeat),
+            "ConsumerGroupHeartbeat"
+        );
+        // Both calls hand out the one string made when the table was built.
+        let (a, b) = (api_name(ApiKey::Fetch), api_name(ApiKey::Fetch));
+        assert!(std::ptr::eq(a.as_ptr(), b.as_ptr()));
+    }
 }
