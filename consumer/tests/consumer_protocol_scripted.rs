@@ -405,3 +405,77 @@ async fn a_commit_from_a_stale_epoch_is_sent_again_with_the_next_one() {
     assert_eq!(consumer.group_metadata().unwrap().generation_id, 2);
     consumer.close().await.unwrap();
 }
+
+/// An assigned topic id that no metadata names (a topic this broker has
+/// not heard of yet, or one deleted meanwhile) is looked up with an
+/// all-topics Metadata request, but not on every heartbeat: the lookups
+/// back off from one second while the id stays unknown.
+#[tokio::test]
+async fn an_unknown_assigned_topic_id_is_looked_up_with_backoff_not_per_heartbeat() {
+    const UNKNOWN_ID: Uuid = Uuid::from_u128(0x999);
+    #[derive(Default)]
+    struct Seen {
+        heartbeats: usize,
+        all_topics_lookups: usize,
+    }
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let script = seen.clone();
+    let broker = FakeBroker::start(move |request: Request| match request.api {
+        ApiKey::ApiVersions => request.reply(&api_versions(&[
+            (ApiKey::ApiVersions, 0, 3),
+            (ApiKey::Metadata, 1, 12),
+            (ApiKey::FindCoordinator, 0, 3),
+            (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+            (ApiKey::OffsetFetch, 1, 7),
+            (ApiKey::Fetch, 4, 12),
+        ])),
+        ApiKey::Metadata => {
+            let asked: MetadataRequest = request.decode();
+            if asked.topics.is_none() {
+                script.lock().unwrap().all_topics_lookups += 1;
+            }
+            metadata_with_ids(&request)
+        }
+        ApiKey::FindCoordinator => coordinator(&request),
+        ApiKey::ConsumerGroupHeartbeat => {
+            let beat: ConsumerGroupHeartbeatRequest = request.decode();
+            script.lock().unwrap().heartbeats += 1;
+            request.reply(
+                &ConsumerGroupHeartbeatResponse::default()
+                    .with_member_id(Some(beat.member_id))
+                    .with_member_epoch(1)
+                    .with_heartbeat_interval_ms(50)
+                    .with_assignment(Some(Assignment::default().with_topic_partitions(vec![
+                        TopicPartitions::default()
+                            .with_topic_id(UNKNOWN_ID)
+                            .with_partitions(vec![0]),
+                    ]))),
+            )
+        }
+        ApiKey::OffsetFetch => offset_fetch(&request),
+        ApiKey::Fetch => Reply::later(std::future::pending()),
+        other => panic!("this fake broker does not serve {other:?}"),
+    })
+    .await;
+    let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
+    let deadline = Instant::now() + LIMIT;
+    while seen.lock().unwrap().heartbeats < 40 {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "heartbeats stopped");
+    }
+    let (beats, lookups) = {
+        let seen = seen.lock().unwrap();
+        (seen.heartbeats, seen.all_topics_lookups)
+    };
+    assert!(lookups >= 1, "the unknown id was never looked up");
+    // Without the backoff there is one lookup per heartbeat.
+    assert!(
+        lookups * 4 <= beats,
+        "{lookups} all-topics lookups in {beats} heartbeats"
+    );
+    assert!(
+        events.0.lock().unwrap().is_empty(),
+        "nothing is assigned while the topic id is unknown"
+    );
+    consumer.close().await.unwrap();
+}

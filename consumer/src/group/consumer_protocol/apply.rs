@@ -68,7 +68,8 @@ impl ConsumerGroupTask {
 
     /// Learns the names of `ids` from the client's metadata, else from a
     /// Metadata request for every topic (the ids of topics created after
-    /// the subscription, e.g. by a pattern, are nowhere else).
+    /// the subscription, e.g. by a pattern, are nowhere else), sent at most
+    /// as often as `names_lookup` allows while ids stay unknown.
     async fn learn_names(&mut self, ids: &BTreeSet<Uuid>) {
         let known = self.client.metadata();
         for topic in known.topics.values() {
@@ -77,6 +78,10 @@ impl ConsumerGroupTask {
             }
         }
         if ids.iter().all(|id| self.names.contains_key(id)) {
+            self.names_lookup.settled();
+            return;
+        }
+        if !self.names_lookup.due() {
             return;
         }
         let request = MetadataRequest::default().with_topics(None);
@@ -91,6 +96,11 @@ impl ConsumerGroupTask {
                 }
             }
             Err(error) => tracing::debug!(%error, "metadata for assigned topic ids failed"),
+        }
+        if ids.iter().all(|id| self.names.contains_key(id)) {
+            self.names_lookup.settled();
+        } else {
+            self.names_lookup.missed();
         }
     }
 

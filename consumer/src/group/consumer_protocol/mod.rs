@@ -79,7 +79,50 @@ pub(super) struct ConsumerGroupTask {
     last_sent: Option<Fields>,
     interval: Duration,
     backoff: Backoff,
+    /// Spaces out the all-topics Metadata requests that look for assigned
+    /// topic ids missing from the client's metadata (apply.rs).
+    names_lookup: NamesLookup,
 }
+
+/// When the next all-topics Metadata request for unknown topic ids may go
+/// out. A topic id the coordinator assigned may stay unknown for a while
+/// (a topic created moments ago that this broker has not heard of, or one
+/// deleted meanwhile); asking for every topic on each heartbeat would cost
+/// the cluster a full Metadata answer per member every few seconds.
+pub(super) struct NamesLookup {
+    not_before: Option<Instant>,
+    backoff: Backoff,
+}
+
+impl NamesLookup {
+    /// The first lookup goes out at once; while ids stay unknown the next
+    /// ones wait from one second doubling up to `max`.
+    fn new(max: Duration) -> Self {
+        NamesLookup {
+            not_before: None,
+            backoff: Backoff::new(NAMES_LOOKUP_INITIAL, max),
+        }
+    }
+
+    /// Whether a lookup may be sent now.
+    pub(super) fn due(&self) -> bool {
+        self.not_before.is_none_or(|at| Instant::now() >= at)
+    }
+
+    /// A lookup left ids unknown: the next one waits longer.
+    pub(super) fn missed(&mut self) {
+        self.not_before = Some(Instant::now() + self.backoff.next_delay());
+    }
+
+    /// Every id is known: a later unknown one is looked up at once.
+    pub(super) fn settled(&mut self) {
+        self.not_before = None;
+        self.backoff.reset();
+    }
+}
+
+/// The first wait between two all-topics lookups for the same unknown ids.
+const NAMES_LOOKUP_INITIAL: Duration = Duration::from_secs(1);
 
 impl ConsumerGroupTask {
     pub(super) fn new(
@@ -89,6 +132,7 @@ impl ConsumerGroupTask {
         link: TaskLink,
     ) -> Self {
         let backoff = Backoff::new(config.client.retry_backoff, config.client.retry_backoff_max);
+        let names_lookup = NamesLookup::new(config.client.metadata_max_age);
         let member_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
         ConsumerGroupTask {
             target: coordinator(&group_id),
@@ -105,6 +149,7 @@ impl ConsumerGroupTask {
             last_sent: None,
             interval: INITIAL_INTERVAL,
             backoff,
+            names_lookup,
         }
     }
 
