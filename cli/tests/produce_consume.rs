@@ -289,3 +289,60 @@ async fn piped_commands_draw_no_progress_bars() {
     .await;
     broker.shutdown().await.unwrap();
 }
+
+/// Runs `durian ARGS` on a pseudo-terminal (util-linux's `script`, part of
+/// every Debian system) with colours off, so escape codes in what the
+/// terminal showed can only come from a progress bar.
+async fn on_a_terminal(bootstrap: &str, args: &[&str]) -> String {
+    let quote = |word: &str| format!("'{}'", word.replace('\'', r"'\''"));
+    let line = [env!("CARGO_BIN_EXE_durian"), "-b", bootstrap]
+        .into_iter()
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut command = tokio::process::Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "warn")
+        .env_remove("DURIAN_BROKERS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let run = common::finish(command.spawn().expect("run `script`"), args).await;
+    run.assert_ok();
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+/// The other half of `piped_commands_draw_no_progress_bars`: on a terminal
+/// the bar is drawn, and `--no-progress` / `--quiet` still turn it off, so
+/// the decision itself is under test, not only indicatif's own terminal
+/// check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_gets_progress_bars_unless_they_are_turned_off() {
+    let broker = start_broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "tty", 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lines.txt");
+    let lines: Vec<String> = (0..2_000).map(|i| format!("line {i}")).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let file = file.to_str().unwrap();
+
+    let shown = on_a_terminal(&bootstrap, &["produce", "tty", "-f", file]).await;
+    assert!(
+        shown.contains('\x1b'),
+        "no progress bar drawn on a terminal: {shown:?}"
+    );
+    for off in [["--no-progress", "produce"], ["--quiet", "produce"]] {
+        let args = [off[0], off[1], "tty", "-f", file];
+        let shown = on_a_terminal(&bootstrap, &args).await;
+        assert!(
+            !shown.contains('\x1b'),
+            "durian {args:?} drew on the terminal: {shown:?}"
+        );
+    }
+    broker.shutdown().await.unwrap();
+}
