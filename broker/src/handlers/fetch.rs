@@ -46,6 +46,7 @@ use kafka_protocol::ResponseError;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::fetch_trace::{self, Look, Wake};
 use super::{versions, DataContext, RequestContext};
 use crate::catalog::TopicMeta;
 use crate::fetch_session::{SessionContext, SessionRequest};
@@ -98,7 +99,8 @@ pub async fn handle(
         })
         .collect();
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
-    let deadline = Instant::now() + wait;
+    let started = Instant::now();
+    let deadline = started + wait;
     let min_bytes = request.min_bytes.max(0) as usize;
     let max_bytes = match usize::try_from(request.max_bytes) {
         Ok(asked) if asked > 0 => asked.min(FETCH_MAX_BYTES),
@@ -123,17 +125,28 @@ pub async fn handle(
             ctx.node_id,
         );
         let enough = collected.bytes >= min_bytes || collected.has_error || shutdown.is_shutdown();
-        if enough || Instant::now() >= deadline || appends.is_empty() {
+        let now = Instant::now();
+        let look = Look {
+            topics: &resolved,
+            read: &collected.topics,
+            bytes: collected.bytes,
+            min_bytes,
+            waited: now - started,
+        };
+        if enough || now >= deadline || appends.is_empty() {
+            fetch_trace::answering(&look);
             return FetchResponse::default()
                 .with_session_id(session.session_id())
                 .with_responses(sessions.finish(session, collected.topics));
         }
-        tokio::select! {
-            _ = any_changed(&mut appends) => {}
-            _ = tokio::time::sleep_until(deadline) => {}
+        fetch_trace::parking(&look, deadline - now);
+        let wake = tokio::select! {
+            _ = any_changed(&mut appends) => Wake::Append,
+            _ = tokio::time::sleep_until(deadline) => Wake::Deadline,
             // Answer with what there is rather than hold up shutdown.
-            _ = shutdown.wait() => {}
-        }
+            _ = shutdown.wait() => Wake::Shutdown,
+        };
+        fetch_trace::woke(wake, started.elapsed());
     }
 }
 

@@ -62,6 +62,7 @@ pub mod end_txn;
 mod error;
 pub mod error_reply;
 pub mod fetch;
+mod fetch_trace;
 pub mod find_coordinator;
 mod group_context;
 pub mod heartbeat;
