@@ -5,17 +5,26 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::{batch, TestClient};
 use durian_broker::{Broker, BrokerHandle};
 use durian_core::record::{BatchWriter, NO_HEADERS};
 use durian_core::{Client, ClientConfig, Target};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{CreateTopicsRequest, MetadataRequest, ProduceRequest, TopicName};
+use kafka_protocol::messages::{
+    CreateTopicsRequest, FetchRequest, GroupId, JoinGroupRequest, MetadataRequest, ProduceRequest,
+    TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -372,6 +381,142 @@ async fn a_request_closed_for_an_unknown_api_is_counted_as_refused() {
     assert_eq!(
         scrape(metrics).await["durian_broker_requests_refused_total"],
         1.0
+    );
+    broker.shutdown().await.unwrap();
+}
+
+/// The `durian_broker_response_errors_total` sample of `api` and `code`,
+/// zero when the page has no line for it.
+fn response_errors(samples: &HashMap<String, f64>, api: &str, code: &str) -> f64 {
+    let series = format!("durian_broker_response_errors_total{{api=\"{api}\",code=\"{code}\"}}");
+    samples.get(&series).copied().unwrap_or(0.0)
+}
+
+/// The `durian_broker_response_errors_total` lines of `api`.
+fn error_lines(samples: &HashMap<String, f64>, api: &str) -> usize {
+    let prefix = format!("durian_broker_response_errors_total{{api=\"{api}\",");
+    samples.keys().filter(|k| k.starts_with(&prefix)).count()
+}
+
+fn text(value: &'static str) -> StrBytes {
+    StrBytes::from_static_str(value)
+}
+
+fn produce_to(topic: &'static str, partitions: &[i32]) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(text(topic)))
+            .with_partition_data(
+                partitions
+                    .iter()
+                    .map(|&p| {
+                        PartitionProduceData::default()
+                            .with_index(p)
+                            .with_records(Some(batch(&["counted"])))
+                    })
+                    .collect(),
+            )])
+}
+
+#[tokio::test]
+async fn error_codes_inside_responses_are_counted_per_api_and_code() {
+    let broker = Broker::builder()
+        .temporary()
+        .listen("127.0.0.1:0")
+        .metrics_listen("127.0.0.1:0")
+        .auto_create_topics(false)
+        .start()
+        .await
+        .expect("broker starts");
+    let metrics = broker.metrics_addr().unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let created = client
+        .call(
+            &CreateTopicsRequest::default()
+                .with_timeout_ms(10_000)
+                .with_topics(vec![CreatableTopic::default()
+                    .with_name(TopicName(text("counted")))
+                    .with_num_partitions(1)
+                    .with_replication_factor(1)]),
+            5,
+        )
+        .await;
+    assert_eq!(created.topics[0].error_code, 0);
+
+    // A Produce without errors adds no line.
+    let ok = client.call(&produce_to("counted", &[0]), 9).await;
+    assert_eq!(ok.responses[0].partition_responses[0].error_code, 0);
+    let before = scrape(metrics).await;
+    assert!(
+        !before
+            .keys()
+            .any(|k| k.starts_with("durian_broker_response_errors_total")),
+        "no errors yet: {before:?}"
+    );
+
+    // Two partitions of a topic that does not exist: two occurrences.
+    let unknown = ResponseError::UnknownTopicOrPartition.code();
+    let missing = client.call(&produce_to("missing", &[0, 1]), 9).await;
+    let codes: Vec<i16> = missing.responses[0]
+        .partition_responses
+        .iter()
+        .map(|p| p.error_code)
+        .collect();
+    assert_eq!(codes, [unknown, unknown]);
+
+    // A fetch far past the log end.
+    let fetch = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_session_epoch(-1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(text("counted")))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(1_000)
+                .with_partition_max_bytes(1 << 20)])]);
+    let fetched = client.call(&fetch, 12).await;
+    assert_eq!(
+        fetched.responses[0].partitions[0].error_code,
+        ResponseError::OffsetOutOfRange.code()
+    );
+
+    // A JoinGroup by a member the group never had.
+    let join = JoinGroupRequest::default()
+        .with_group_id(GroupId(text("counted-group")))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_member_id(text("ghost"))
+        .with_protocol_type(text("consumer"))
+        .with_protocols(vec![
+            JoinGroupRequestProtocol::default().with_name(text("range"))
+        ]);
+    let joined = client.call(&join, 5).await;
+    assert_eq!(joined.error_code, ResponseError::UnknownMemberId.code());
+
+    let after = scrape(metrics).await;
+    assert_eq!(
+        response_errors(&after, "Produce", "UNKNOWN_TOPIC_OR_PARTITION"),
+        2.0
+    );
+    assert_eq!(error_lines(&after, "Produce"), 1, "{after:?}");
+    assert_eq!(response_errors(&after, "Fetch", "OFFSET_OUT_OF_RANGE"), 1.0);
+    assert_eq!(error_lines(&after, "Fetch"), 1, "{after:?}");
+    assert_eq!(
+        response_errors(&after, "JoinGroup", "UNKNOWN_MEMBER_ID"),
+        1.0
+    );
+    assert_eq!(error_lines(&after, "JoinGroup"), 1, "{after:?}");
+    assert_eq!(error_lines(&after, "CreateTopics"), 0, "{after:?}");
+
+    // The counters keep counting.
+    client.call(&produce_to("missing", &[2]), 9).await;
+    let again = scrape(metrics).await;
+    assert_eq!(
+        response_errors(&again, "Produce", "UNKNOWN_TOPIC_OR_PARTITION"),
+        3.0
     );
     broker.shutdown().await.unwrap();
 }

@@ -182,6 +182,19 @@ pub fn encode_body<T: Encodable>(response: &T, version: i16) -> Result<Reply, Ha
     Ok(Reply::Body(buf.freeze()))
 }
 
+/// Counts the error codes of `response`, an answer of `api`, on the
+/// metrics page, then encodes it at `version`: the one place a handler's
+/// typed response passes before it becomes bytes.
+pub fn answer<T: Encodable + crate::metrics::response_codes::ErrorCodes>(
+    state: &BrokerState,
+    api: ApiKey,
+    response: &T,
+    version: i16,
+) -> Result<Reply, HandlerError> {
+    state.metrics().count_response_errors(api, response);
+    encode_body(response, version)
+}
+
 /// Builds an [`ApiHandler`] for a module whose `handle` needs no broker
 /// state, only the request and its version.
 macro_rules! api {
@@ -192,12 +205,12 @@ macro_rules! api {
             advertised: $module::VERSIONS,
             #[cfg(test)]
             decodable: <$request as kafka_protocol::protocol::Message>::VERSIONS,
-            run: |_state, ctx, body| {
+            run: |state, ctx, body| {
                 Box::pin(async move {
                     let version = ctx.version;
                     let request: $request = decode_guarded(&body, version)?;
                     let response = $module::handle(request, version).await;
-                    encode_body(&response, version)
+                    answer(&state, ApiKey::$key, &response, version)
                 })
             },
         }
@@ -219,7 +232,7 @@ macro_rules! api_in {
                     let request: $request = decode_guarded(&body, ctx.version)?;
                     let context = state.$context();
                     let response = $module::handle(&context, request, &ctx).await;
-                    encode_body(&response, ctx.version)
+                    answer(&state, ApiKey::$key, &response, ctx.version)
                 })
             },
         }
@@ -239,7 +252,9 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
                     let version = ctx.version;
                     let request: messages::ProduceRequest = decode_guarded(&body, version)?;
                     match produce::handle(&state.data_context(), request, &ctx).await {
-                        produce::ProduceReply::Respond(response) => encode_body(&response, version),
+                        produce::ProduceReply::Respond(response) => {
+                            answer(&state, ApiKey::Produce, &response, version)
+                        }
                         produce::ProduceReply::Silent => Ok(Reply::Nothing),
                         produce::ProduceReply::Close(reason) => Err(reason),
                     }
@@ -331,7 +346,7 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
                     let request: messages::ApiVersionsRequest = decode_guarded(&body, version)?;
                     let consumer = state.groups().consumer_protocol_enabled();
                     let response = api_versions::handle(request, version, consumer).await;
-                    encode_body(&response, version)
+                    answer(&state, ApiKey::ApiVersions, &response, version)
                 })
             },
         },

@@ -5,14 +5,18 @@
 //! ordering (a scrape needs a recent value, not a synchronised one).
 //! Everything else (connections, held bytes, topics, uptime) is read from
 //! the broker's state when a scrape renders the page. Request latency and
-//! queue time are fixed-bucket histograms per API ([`histogram`]).
+//! queue time are fixed-bucket histograms per API ([`histogram`]). Error
+//! codes inside responses are counted per API and code before the
+//! response is encoded ([`errors`], walking [`response_codes`]).
 //!
 //! [`http`] serves the page on its own listener, when the embedder asks
 //! for one with `BrokerBuilder::metrics_listen`.
 
+pub mod errors;
 pub mod histogram;
 pub mod http;
 pub mod logs;
+pub mod response_codes;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +25,9 @@ use std::time::{Duration, Instant};
 use kafka_protocol::messages::ApiKey;
 
 use crate::state::BrokerState;
+use errors::ResponseErrors;
 use histogram::ApiHistograms;
+use response_codes::ErrorCodes;
 
 /// Slots of the per-API counter array: every Kafka API key is below this
 /// (the highest today is under 100); a larger key is not counted.
@@ -36,6 +42,8 @@ pub struct BrokerMetrics {
     latency: ApiHistograms,
     /// Frame read to handler start, per API.
     queue: ApiHistograms,
+    /// Non-zero error codes inside responses, per API and code.
+    errors: ResponseErrors,
     started: Instant,
 }
 
@@ -46,6 +54,7 @@ impl Default for BrokerMetrics {
             refused: AtomicU64::new(0),
             latency: ApiHistograms::default(),
             queue: ApiHistograms::default(),
+            errors: ResponseErrors::default(),
             started: Instant::now(),
         }
     }
@@ -91,6 +100,20 @@ impl BrokerMetrics {
     /// to its response being written (or, without a response, handled).
     pub fn record_latency(&self, api: ApiKey, took: Duration) {
         self.latency.record(api, took);
+    }
+
+    /// Counts the non-zero error codes of `response`, an answer of `api`
+    /// about to be encoded (one count per occurrence).
+    pub fn count_response_errors<R: ErrorCodes>(&self, api: ApiKey, response: &R) {
+        self.errors.count(api, response);
+    }
+
+    /// Counts one `code` in an answer of `api` built without a typed
+    /// response at hand.
+    pub fn count_response_error(&self, api: ApiKey, code: i16) {
+        if code != 0 {
+            self.errors.count_code(api, code);
+        }
     }
 
     /// Seconds since the broker state was opened.
@@ -139,6 +162,14 @@ pub fn render(state: &BrokerState) -> String {
         "durian_broker_requests_refused_total {}",
         metrics.refused()
     );
+    header(
+        &mut page,
+        "response_errors_total",
+        "counter",
+        "Non-zero error codes inside responses, by Kafka API and error name (one per occurrence: \
+         top-level, per topic, per partition, per group or member).",
+    );
+    metrics.errors.render(&mut page);
     header(
         &mut page,
         "request_latency_seconds",

@@ -77,6 +77,10 @@ pub async fn dispatch(
     let version = prefix.api_version;
     if version < handler.versions.min || version > handler.versions.max {
         if api == ApiKey::ApiVersions {
+            state.metrics().count_response_error(
+                ApiKey::ApiVersions,
+                kafka_protocol::ResponseError::UnsupportedVersion.code(),
+            );
             return respond(
                 prefix.correlation_id,
                 0,

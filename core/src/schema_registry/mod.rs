@@ -14,8 +14,10 @@
 //! `SchemaRegistrySerializer` and the consumer's `SchemaRegistryDeserializer`
 //! build on them. Encoding the payload by its schema (Avro, Protobuf,
 //! JSON-Schema) is left to the inner serializer: durian frames bytes and
-//! resolves ids, it does not interpret schemas. There is no HTTP client
-//! here: implement [`SchemaRegistry`] over the registry's REST API with the
+//! resolves ids, it does not interpret schemas. With the
+//! `schema-registry-http` feature, `HttpSchemaRegistry` implements the
+//! trait over the registry's REST API (Confluent's, also served by
+//! Karapace and Redpanda); without it, implement [`SchemaRegistry`] with the
 //! HTTP stack the application already uses.
 //!
 //! ```
@@ -25,6 +27,8 @@
 //! assert_eq!(decode_frame(&framed).unwrap(), (42, &b"payload"[..]));
 //! ```
 
+#[cfg(feature = "schema-registry-http")]
+mod http;
 mod memory;
 
 use std::fmt;
@@ -32,6 +36,8 @@ use std::fmt;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::BoxFuture;
 
+#[cfg(feature = "schema-registry-http")]
+pub use http::{HttpSchemaRegistry, HttpSchemaRegistryBuilder, DEFAULT_TIMEOUT};
 pub use memory::InMemorySchemaRegistry;
 
 /// The first byte of every framed payload.
@@ -115,6 +121,20 @@ pub enum SchemaRegistryError {
     /// The registry could not be reached or answered nonsense.
     #[error("schema registry unavailable: {0}")]
     Unavailable(String),
+    /// The registry answered with an error no other variant names
+    /// (authentication, authorization, a server error, ...).
+    #[error("schema registry error: HTTP {status}, error code {error_code:?}: {message}")]
+    Registry {
+        /// The HTTP status.
+        status: u16,
+        /// The registry's `error_code` (e.g. 40101), when its body had one.
+        error_code: Option<i64>,
+        /// The registry's `message`, or the start of a body that was not JSON.
+        message: String,
+    },
+    /// The registry client's settings are unusable (URL, TLS material).
+    #[error("schema registry settings: {0}")]
+    Config(String),
 }
 
 /// A schema registry: register schemas under subjects, find ids.
