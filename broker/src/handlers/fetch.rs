@@ -110,6 +110,7 @@ pub async fn handle(
     // Subscribed before the first look for data, so no append is missed.
     let mut appends = subscribe(data, &resolved);
     let mut shutdown = data.shutdown_signal();
+    let mut topic_gone = false;
     loop {
         for receiver in &mut appends {
             receiver.borrow_and_update();
@@ -124,7 +125,10 @@ pub async fn handle(
             version,
             ctx.node_id,
         );
-        let enough = collected.bytes >= min_bytes || collected.has_error || shutdown.is_shutdown();
+        let enough = collected.bytes >= min_bytes
+            || collected.has_error
+            || topic_gone
+            || shutdown.is_shutdown();
         let now = Instant::now();
         let look = Look {
             topics: &resolved,
@@ -141,12 +145,18 @@ pub async fn handle(
         }
         fetch_trace::parking(&look, deadline - now);
         let wake = tokio::select! {
-            _ = any_changed(&mut appends) => Wake::Append,
+            closed = any_changed(&mut appends) => if closed { Wake::TopicGone } else { Wake::Append },
             _ = tokio::time::sleep_until(deadline) => Wake::Deadline,
             // Answer with what there is rather than hold up shutdown.
             _ = shutdown.wait() => Wake::Shutdown,
         };
         fetch_trace::woke(wake, started.elapsed());
+        // A deleted topic's signal never fires again but reports itself
+        // closed at once, so waiting on it again would spin until the
+        // deadline (a topic deleted and created again under the same name
+        // between two looks shows no error). Answer with what there is; the
+        // client's next metadata tells it what happened.
+        topic_gone |= wake == Wake::TopicGone;
     }
 }
 
@@ -167,14 +177,16 @@ fn subscribe(
         .collect()
 }
 
-/// Resolves when any receiver sees a change (or its topic is deleted).
-async fn any_changed(receivers: &mut [watch::Receiver<u64>]) {
+/// Resolves when any receiver sees a change, with `true` when that is its
+/// topic's deletion (the sender is gone).
+async fn any_changed(receivers: &mut [watch::Receiver<u64>]) -> bool {
     if receivers.is_empty() {
         // select_all needs at least one future; nothing can change.
         return std::future::pending().await;
     }
     let waits = receivers.iter_mut().map(|r| Box::pin(r.changed()));
-    let _ = futures::future::select_all(waits).await;
+    let (changed, _, _) = futures::future::select_all(waits).await;
+    changed.is_err()
 }
 
 /// The topic a fetch names, if it exists and the request may READ it
@@ -339,5 +351,27 @@ mod tests {
     fn error_partitions_carry_empty_records() {
         let data = error_partition(3, 1);
         assert_eq!(data.records, Some(Bytes::new()));
+    }
+
+    /// A deleted topic's append signal reports itself closed, and keeps
+    /// doing so at once on every later wait: the fetch loop must see that
+    /// as "topic gone" and answer, not wait on it again.
+    #[tokio::test]
+    async fn a_closed_append_signal_is_told_apart_from_an_append() {
+        let (appended, on_append) = watch::channel(0_u64);
+        let (deleted, on_delete) = watch::channel(0_u64);
+        let mut receivers = vec![on_append, on_delete];
+        appended.send_replace(1);
+        assert!(!any_changed(&mut receivers).await, "an append");
+        receivers[0].borrow_and_update();
+        drop(deleted);
+        for _ in 0..2 {
+            let waited = tokio::time::timeout(Duration::from_secs(5), any_changed(&mut receivers));
+            assert!(
+                waited.await.expect("a closed signal resolves at once"),
+                "the deletion"
+            );
+        }
+        drop(appended);
     }
 }

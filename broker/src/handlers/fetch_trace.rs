@@ -23,8 +23,10 @@ use crate::catalog::TopicMeta;
 /// Why a parked fetch stopped waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Wake {
-    /// A partition it reads was appended to (or its topic was deleted).
+    /// A partition it reads was appended to.
     Append,
+    /// A topic it reads was deleted.
+    TopicGone,
     /// Its `max_wait_ms` ran out.
     Deadline,
     /// The broker is shutting down.
