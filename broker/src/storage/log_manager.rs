@@ -352,6 +352,9 @@ impl LogManager {
             match PartitionLog::clean_shared(&log, now_ms, cleaner) {
                 Ok(Some(outcome)) => cleaned.push((key, outcome)),
                 Ok(None) => {}
+                // The topic was deleted while its log was being cleaned
+                // (the clean removed its copies): nothing failed.
+                Err(StorageError::LogDeleted { .. }) => {}
                 Err(e) => {
                     // A failed directory fails everything after it.
                     self.status.check()?;

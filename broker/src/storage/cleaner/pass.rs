@@ -17,10 +17,12 @@
 //! DeleteRecords cannot pull the bytes away mid-read. Those are the only
 //! operations that remove sealed segments, and the install step notices
 //! them ([`Segment::is_viewed_by`]) and throws the work away, so a cleaned
-//! copy never resurrects a deleted segment. Aborted transactions of the
-//! snapshot are complete for the cleaned range: the bound lies at or below
-//! the last stable offset, so every transaction with data there had its
-//! marker written before the snapshot. Fetches run under the lock, so they
+//! copy never resurrects a deleted segment (a log whose settings no longer
+//! ask for compaction, or that was deleted, gets its copies removed
+//! too). The aborted transactions of the snapshot are complete for the
+//! cleaned range: the bound lies at or below the last stable offset, so
+//! every transaction with data there had its marker written before the
+//! snapshot. Fetches run under the lock, so they
 //! see either the old segment or its cleaned copy, never a half-swapped one.
 //! Two cleans of one log must not overlap (their `.cleaned` files would
 //! collide); the [`LogManager`](crate::storage::LogManager) runs one pass
