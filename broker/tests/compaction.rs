@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -256,6 +257,78 @@ async fn compacted_topics_refuse_keyless_records_over_produce() {
     let response = client.call(&request, 9).await;
     // INVALID_RECORD, as Kafka answers.
     assert_eq!(response.responses[0].partition_responses[0].error_code, 87);
+    broker.shutdown().await.expect("shutdown");
+}
+
+/// How long a produce or fetch may take while the cleaner is held (below
+/// the test client's own 10 s, so this test's message is the one seen).
+const WHILE_HELD: Duration = Duration::from_secs(5);
+
+/// Lets a held cleaner go when dropped, so a failing test does not leave
+/// it waiting.
+struct Release(Arc<durian_broker::StorageFaults>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.release_cleaner();
+    }
+}
+
+/// The cleaner builds its cleaned segments without the partition lock: a
+/// produce and a fetch to the partition complete while a clean of a large
+/// sealed set is held mid-way. With the old locking the produce blocked
+/// on the partition lock until the clean ended, stalling the runtime's
+/// workers: the test then failed once the held cleaner gave up waiting
+/// (`StorageFaults::hold_cleaner`'s one-minute limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_and_fetch_complete_while_the_cleaner_is_mid_clean() {
+    let data = tempfile::tempdir().unwrap();
+    let broker = durian(data.path()).await;
+    let faults = broker.storage_faults();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    create_topic(&mut client, TOPIC, CONFIGS).await;
+    for i in 0..300 {
+        let value = format!("v{i}");
+        produce(&mut client, &format!("k{}", i % 16), Some(&value)).await;
+    }
+    let before = read_all(&mut client).await;
+    faults.hold_cleaner();
+    let during = async {
+        let _release = Release(Arc::clone(&faults));
+        let held = Arc::clone(&faults);
+        let reached =
+            tokio::task::spawn_blocking(move || held.wait_cleaner_held(Duration::from_secs(30)))
+                .await
+                .unwrap();
+        assert!(reached, "the cleaner never reached its pause point");
+        let (error, offset) = tokio::time::timeout(
+            WHILE_HELD,
+            try_produce_to(&mut client, TOPIC, "during", Some("the clean")),
+        )
+        .await
+        .expect("produce completes while the cleaner is held");
+        assert_eq!(error, 0);
+        let fetched = tokio::time::timeout(WHILE_HELD, read_all(&mut client))
+            .await
+            .expect("fetch completes while the cleaner is held");
+        assert_eq!(fetched.len(), before.len() + 1);
+        offset
+    };
+    let (cleaned, offset) = tokio::join!(broker.run_log_cleaner(), during);
+    cleaned.expect("cleaner");
+    let after = read_all(&mut client).await;
+    let produced = (
+        offset,
+        Some(Bytes::from_static(b"during")),
+        Some(Bytes::from_static(b"the clean")),
+    );
+    // Cleaned: superseded records are gone, the latest of every key and
+    // the record produced mid-clean are there.
+    assert!(after.len() < before.len(), "{} rows", after.len());
+    assert!(after.contains(&produced));
+    for latest in latest_per_key(&before) {
+        assert!(after.contains(&latest), "{latest:?}");
+    }
     broker.shutdown().await.expect("shutdown");
 }
 

@@ -7,6 +7,10 @@
 //! log write · index write · roll · fsync · checkpoint · offsets commit
 //! ```
 //!
+//! Besides failures, a test can hold the log cleaner at one point in the
+//! middle of a clean ([`StorageFaults::hold_cleaner`]), to act on the log
+//! while the cleaner is known to be in progress.
+//!
 //! The points are compiled in only with `cfg(test)` or the crate's
 //! `testing` feature. Without them [`Faults`] is an empty struct whose
 //! check is `Ok(())`, so the production path carries no branch; with them
@@ -15,7 +19,14 @@
 #[cfg(any(test, feature = "testing"))]
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 #[cfg(any(test, feature = "testing"))]
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+#[cfg(any(test, feature = "testing"))]
+use std::time::{Duration, Instant};
+
+/// Longest a held cleaner waits for [`StorageFaults::release_cleaner`]: a
+/// test that fails before releasing it must not leave a thread stuck.
+#[cfg(any(test, feature = "testing"))]
+const CLEANER_HOLD_LIMIT: Duration = Duration::from_secs(60);
 
 /// A place in the storage layer where a fault can be injected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,6 +113,20 @@ pub struct StorageFaults {
     remaining: [AtomicI64; POINTS],
     /// Faults returned so far, per point.
     hits: [AtomicI64; POINTS],
+    /// The log cleaner's pause point (see [`hold_cleaner`](Self::hold_cleaner)).
+    cleaner_gate: Mutex<CleanerGate>,
+    /// Signalled whenever `cleaner_gate` changes.
+    cleaner_gate_changed: Condvar,
+}
+
+/// State of the cleaner's pause point.
+#[cfg(any(test, feature = "testing"))]
+#[derive(Debug, Default)]
+struct CleanerGate {
+    /// A cleaner reaching the point waits there.
+    armed: bool,
+    /// A cleaner is waiting there now.
+    held: bool,
 }
 
 #[cfg(any(test, feature = "testing"))]
@@ -131,6 +156,69 @@ impl StorageFaults {
     /// How many operations at `point` an injected fault failed so far.
     pub fn hits(&self, point: FaultPoint) -> i64 {
         self.hits[slot(point)].load(Ordering::SeqCst)
+    }
+
+    /// Makes the log cleaner stop in the middle of its next clean (after
+    /// it wrote the cleaned copies, before it locks the partition again to
+    /// swap them in) until [`release_cleaner`](Self::release_cleaner), or
+    /// at most a minute.
+    pub fn hold_cleaner(&self) {
+        self.gate().armed = true;
+        self.cleaner_gate_changed.notify_all();
+    }
+
+    /// Waits up to `timeout` for a cleaner to be held at the pause point;
+    /// returns whether one is.
+    pub fn wait_cleaner_held(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut gate = self.gate();
+        while !gate.held {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            gate = self
+                .cleaner_gate_changed
+                .wait_timeout(gate, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Lets a held cleaner go on, and disarms the pause point.
+    pub fn release_cleaner(&self) {
+        self.gate().armed = false;
+        self.cleaner_gate_changed.notify_all();
+    }
+
+    /// Called by the cleaner at its pause point: waits there while armed.
+    fn pause_cleaner(&self) {
+        let deadline = Instant::now() + CLEANER_HOLD_LIMIT;
+        let mut gate = self.gate();
+        if !gate.armed {
+            return;
+        }
+        gate.held = true;
+        self.cleaner_gate_changed.notify_all();
+        while gate.armed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!("a held log cleaner was never released; going on");
+                break;
+            }
+            gate = self
+                .cleaner_gate_changed
+                .wait_timeout(gate, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        gate.held = false;
+        self.cleaner_gate_changed.notify_all();
+    }
+
+    fn gate(&self) -> std::sync::MutexGuard<'_, CleanerGate> {
+        self.cleaner_gate.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The fault to return at `point` now, if one is armed.
@@ -187,5 +275,15 @@ impl Faults {
         }
         let _ = point;
         Ok(())
+    }
+
+    /// The log cleaner's pause point: returns at once unless a test holds
+    /// the cleaner here (see [`StorageFaults::hold_cleaner`]).
+    #[inline]
+    pub(crate) fn cleaner_pause(&self) {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(faults) = &self.installed {
+            faults.pause_cleaner();
+        }
     }
 }

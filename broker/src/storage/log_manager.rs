@@ -44,6 +44,9 @@ pub struct LogManager {
     topic_ids: RwLock<HashMap<String, Uuid>>,
     /// Serialises checkpoint writers so files are never written concurrently.
     checkpoint_lock: Mutex<()>,
+    /// Serialises cleaner passes: a clean works on a log without holding
+    /// its lock, and two cleans of one log would write the same files.
+    cleaner_lock: Mutex<()>,
     /// Storage faults injected by tests, given to every log (nothing in
     /// production builds).
     faults: RwLock<Faults>,
@@ -121,6 +124,7 @@ impl LogManager {
             logs: RwLock::new(logs),
             topic_ids: RwLock::new(topic_ids),
             checkpoint_lock: Mutex::new(()),
+            cleaner_lock: Mutex::new(()),
             faults: RwLock::new(Faults::default()),
             status,
         };
@@ -330,17 +334,27 @@ impl LogManager {
     /// `compact` (see [`PartitionLog::clean`]). A partition that fails is
     /// logged once and skipped by later passes; the others go on. Returns
     /// the partitions cleaned and what each pass did.
+    ///
+    /// A partition's lock is held only to plan its clean and to swap the
+    /// cleaned segments in, not while they are built, so its appends and
+    /// fetches go on meanwhile. Passes run one at a time (a second caller
+    /// waits for the first). Blocks on the disk: call it on a thread that
+    /// may.
     pub fn clean_all(
         &self,
         now_ms: i64,
         cleaner: &CleanerConfig,
     ) -> Result<Vec<CleanedPartition>, StorageError> {
+        let _pass = lock(&self.cleaner_lock);
         self.status.check()?;
         let mut cleaned = Vec::new();
         for (key, log) in self.snapshot_logs() {
-            match lock(&log).clean(now_ms, cleaner) {
+            match PartitionLog::clean_shared(&log, now_ms, cleaner) {
                 Ok(Some(outcome)) => cleaned.push((key, outcome)),
                 Ok(None) => {}
+                // The topic was deleted while its log was being cleaned
+                // (the clean removed its copies): nothing failed.
+                Err(StorageError::LogDeleted { .. }) => {}
                 Err(e) => {
                     // A failed directory fails everything after it.
                     self.status.check()?;

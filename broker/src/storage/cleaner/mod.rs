@@ -12,9 +12,13 @@
 //!  2. map    key -> latest offset over the dirty section (bounded memory)
 //!  3. rewrite every sealed segment below the bound, one by one, dropping
 //!            superseded records, old tombstones, keyless records and
-//!            aborted transactions (see `rewrite.rs`)
+//!            aborted transactions, into .cleaned copies (see `rewrite.rs`)
 //!  4. swap   .cleaned -> .swap -> in place (see `swap.rs`)
 //! ```
+//!
+//! Steps 2 and 3 run without the partition lock, on views of the sealed
+//! segments; the lock is taken only to plan and to swap, so appends and
+//! fetches of the partition do not wait for a clean (see `pass.rs`).
 //!
 //! The upper bound is a segment boundary: the first sealed segment that
 //! reaches the last stable offset or holds a record newer than
@@ -24,16 +28,17 @@
 //! skipped by later passes (see [`PartitionLog::cleaner_failure`]).
 
 mod offset_map;
+mod pass;
 mod records;
 mod rewrite;
 pub(crate) mod swap;
 
 use durian_core::record::BatchHeader;
 
+use super::log_manager::lock_log;
 use super::partition_log::PartitionLog;
-use super::{LogConfig, StorageError};
-use offset_map::OffsetMap;
-use rewrite::AbortedRanges;
+use super::{LogConfig, SharedLog, StorageError};
+use pass::{Cleaned, Snapshot};
 
 /// Settings of the log cleaner shared by every partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,13 +109,45 @@ impl PartitionLog {
     /// cleaning is due at `now_ms` (see the module docs). Returns `None`
     /// when nothing was due. An error marks the partition failed: later
     /// calls return `Ok(None)` until [`set_config`](Self::set_config)
-    /// changes its settings. The broker calls it from its maintenance
-    /// task; tests may call it directly to clean now.
+    /// changes its settings. For tests, which call it to clean now; the
+    /// broker cleans through the [`LogManager`](super::LogManager), which
+    /// does not hold the partition lock for the whole clean as this
+    /// `&mut self` call must.
+    #[cfg(test)]
     pub fn clean(
         &mut self,
         now_ms: i64,
         cleaner: &CleanerConfig,
     ) -> Result<Option<CleanOutcome>, StorageError> {
+        let Some(snapshot) = self.start_clean(now_ms)? else {
+            return Ok(None);
+        };
+        let built = snapshot.build(cleaner);
+        self.finish_clean(built)
+    }
+
+    /// [`clean`](Self::clean) of a shared log, holding its lock only to
+    /// plan and to swap the cleaned segments in: the offset map and the
+    /// cleaned copies are built with the lock released (see `pass.rs`), so
+    /// appends and fetches of the partition go on meanwhile. Blocks on the
+    /// disk: call it on a thread that may. Two cleans of one log must not
+    /// run at once (the [`LogManager`](super::LogManager) serialises its
+    /// passes).
+    pub(crate) fn clean_shared(
+        log: &SharedLog,
+        now_ms: i64,
+        cleaner: &CleanerConfig,
+    ) -> Result<Option<CleanOutcome>, StorageError> {
+        let started = lock_log(log).start_clean(now_ms);
+        let Some(snapshot) = started? else {
+            return Ok(None);
+        };
+        let built = snapshot.build(cleaner);
+        lock_log(log).finish_clean(built)
+    }
+
+    /// The first step of a clean: whether one is due, and what it needs.
+    fn start_clean(&mut self, now_ms: i64) -> Result<Option<Snapshot>, StorageError> {
         self.ensure_live()?;
         if !self.config.cleanup_policy.compact || self.cleaner.failed.is_some() {
             return Ok(None);
@@ -118,16 +155,29 @@ impl PartitionLog {
         let Some(plan) = self.plan(now_ms) else {
             return Ok(None);
         };
-        match self.clean_range(&plan, now_ms, cleaner) {
-            Ok(outcome) => {
-                self.cleaner.first_dirty_offset = Some(outcome.cleaned_up_to);
-                Ok(Some(outcome))
+        self.snapshot_for(plan, now_ms)
+            .map(Some)
+            .inspect_err(|e| self.cleaner.failed = Some(e.to_string()))
+    }
+
+    /// The last step of a clean: swaps what `built` wrote in, or records
+    /// why the clean failed. A log deleted or taken offline meanwhile only
+    /// gets the copies removed.
+    fn finish_clean(
+        &mut self,
+        built: Result<Cleaned, StorageError>,
+    ) -> Result<Option<CleanOutcome>, StorageError> {
+        if let Err(e) = self.ensure_live() {
+            if let Ok(cleaned) = &built {
+                cleaned.discard_from(0);
             }
-            Err(e) => {
-                self.cleaner.failed = Some(e.to_string());
-                Err(e)
-            }
+            return Err(e);
         }
+        let installed = built.and_then(|cleaned| self.install(cleaned));
+        if let Err(e) = &installed {
+            self.cleaner.failed = Some(e.to_string());
+        }
+        installed
     }
 
     /// Where the cleaner stopped, for the checkpoint (`None` before the
@@ -187,64 +237,6 @@ impl PartitionLog {
         });
         (ratio >= self.config.min_cleanable_dirty_ratio.get() || forced)
             .then_some(Plan { first_dirty, upper })
-    }
-
-    /// Builds the offset map over the dirty section and rewrites the
-    /// sealed segments below the bound the map reached.
-    fn clean_range(
-        &mut self,
-        plan: &Plan,
-        now_ms: i64,
-        cleaner: &CleanerConfig,
-    ) -> Result<CleanOutcome, StorageError> {
-        let aborted = AbortedRanges::of(self.segments().flat_map(|s| s.aborted_txns()));
-        let max_decompressed = rewrite::max_decompressed(&self.config);
-        let mut map = OffsetMap::new(cleaner.dedupe_buffer_bytes);
-        let mut end = plan.upper;
-        for (&base, segment) in self.older.range(..plan.upper) {
-            if segment.next_offset() <= plan.first_dirty {
-                continue;
-            }
-            if !rewrite::add_to_map(
-                segment,
-                plan.first_dirty,
-                &aborted,
-                max_decompressed,
-                &mut map,
-            )? {
-                end = base;
-                break;
-            }
-        }
-        if end <= plan.first_dirty
-            || self
-                .older
-                .range(..end)
-                .all(|(_, s)| s.next_offset() <= plan.first_dirty)
-        {
-            return Err(StorageError::InvalidConfig(format!(
-                "log cleaner: the offset map ({} bytes, log.cleaner.dedupe.buffer.size) cannot hold the keys of one segment of {}",
-                cleaner.dedupe_buffer_bytes,
-                self.dir.display()
-            )));
-        }
-        let delete_horizon = now_ms.saturating_sub(self.config.delete_retention_ms);
-        let bases: Vec<i64> = self.older.range(..end).map(|(base, _)| *base).collect();
-        let mut outcome = CleanOutcome {
-            cleaned_up_to: end,
-            ..CleanOutcome::default()
-        };
-        for base in bases {
-            let rules = rewrite::Rules {
-                map: &map,
-                aborted: &aborted,
-                delete_horizon,
-                max_decompressed,
-            };
-            self.rewrite_segment(base, &rules, now_ms, &mut outcome)?;
-        }
-        tracing::debug!(log = %self.dir.display(), keys = map.len(), ?outcome, "log cleaner pass");
-        Ok(outcome)
     }
 }
 

@@ -1,4 +1,6 @@
-//! What the cleaner keeps, and the rewrite of one sealed segment.
+//! What the cleaner keeps, the cleaned copy of one sealed segment (written
+//! without the partition lock, from a [`SealedSegment`] view), and the
+//! swap of that copy into the log (under the lock).
 //!
 //! A record is kept when it has a key, no later record of that key is in
 //! the offset map, and it is not a tombstone whose segment's newest
@@ -11,6 +13,7 @@
 //! Kafka's cleaner does with those written before the topic was compacted.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use durian_core::record::BatchHeader;
 
@@ -18,9 +21,9 @@ use super::offset_map::OffsetMap;
 use super::records::Records;
 use super::swap::{self, CLEANED};
 use super::CleanOutcome;
-use crate::storage::faults::FaultPoint;
+use crate::storage::faults::{FaultPoint, Faults};
 use crate::storage::partition_log::PartitionLog;
-use crate::storage::segment::{PlacedBatch, Segment};
+use crate::storage::segment::{PlacedBatch, SealedSegment, Segment};
 use crate::storage::txn_index::AbortedTxn;
 use crate::storage::{LogConfig, StorageError};
 
@@ -59,7 +62,7 @@ impl AbortedRanges {
 }
 
 /// Every batch of `segment`, as (position, header).
-fn batches(segment: &Segment) -> Result<Vec<(u64, BatchHeader)>, StorageError> {
+fn batches(segment: &SealedSegment) -> Result<Vec<(u64, BatchHeader)>, StorageError> {
     let mut found = Vec::new();
     segment.for_each_header(|position, header| found.push((position, *header)))?;
     Ok(found)
@@ -68,7 +71,7 @@ fn batches(segment: &Segment) -> Result<Vec<(u64, BatchHeader)>, StorageError> {
 /// Adds the keyed records at or after `first_dirty` of `segment` to the
 /// map. Returns `false` when the map filled up before the segment's end.
 pub(super) fn add_to_map(
-    segment: &Segment,
+    segment: &SealedSegment,
     first_dirty: i64,
     aborted: &AbortedRanges,
     max_decompressed: usize,
@@ -106,11 +109,11 @@ pub(super) struct Rules<'a> {
 
 /// The cleaned batches of one segment, or `None` when nothing changes.
 fn filter_segment(
-    segment: &Segment,
+    segment: &SealedSegment,
     rules: &Rules<'_>,
     outcome: &mut CleanOutcome,
 ) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
-    let drop_tombstones = segment.retention_timestamp()? < rules.delete_horizon;
+    let drop_tombstones = segment.retention_timestamp() < rules.delete_horizon;
     let mut changed = false;
     let mut kept_batches = Vec::new();
     for (position, header) in batches(segment)? {
@@ -151,33 +154,99 @@ fn filter_segment(
     Ok(changed.then_some(kept_batches))
 }
 
+/// Where cleaned copies go and how they are written: the log's directory
+/// and settings as they were when the clean began.
+pub(super) struct Target<'a> {
+    /// The log's directory.
+    pub dir: &'a Path,
+    /// The log's settings (index sizes, intervals).
+    pub config: &'a LogConfig,
+    /// The log's fault hook (tests).
+    pub faults: &'a Faults,
+    /// Broker time of the clean.
+    pub now_ms: i64,
+}
+
+/// Writes the cleaned copy of `segment` as `<base>.*.cleaned` files, if
+/// cleaning changes it, and returns whether it did. Runs without the
+/// partition lock: `segment` is a view of a sealed segment, whose bytes do
+/// not change. On an error nothing of the copy is left.
+pub(super) fn write_cleaned_copy(
+    target: &Target<'_>,
+    segment: &SealedSegment,
+    rules: &Rules<'_>,
+    outcome: &mut CleanOutcome,
+) -> Result<bool, StorageError> {
+    let removed_before = outcome.records_removed;
+    let Some(cleaned) = filter_segment(segment, rules, outcome)? else {
+        return Ok(false);
+    };
+    if let Err(e) = write_cleaned(target, segment, &cleaned) {
+        swap::discard(target.dir, segment.base_offset());
+        outcome.records_removed = removed_before;
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// Writes `batches` as `<base>.*.cleaned` with fresh indexes and the old
+/// segment's transaction index entries (its markers are all kept), and
+/// fsyncs them.
+fn write_cleaned(
+    target: &Target<'_>,
+    old: &SealedSegment,
+    batches: &[Vec<u8>],
+) -> Result<(), StorageError> {
+    let base = old.base_offset();
+    let mut cleaned =
+        Segment::create_named(target.dir, base, target.config, target.now_ms, CLEANED)?;
+    for bytes in batches {
+        let header = BatchHeader::parse(bytes)?;
+        cleaned
+            .append(
+                bytes,
+                &[PlacedBatch {
+                    position: 0,
+                    header,
+                }],
+                target.now_ms,
+            )
+            .map_err(|failed| failed.error)?;
+    }
+    for txn in old.aborted_txns() {
+        cleaned.append_aborted(*txn)?;
+    }
+    cleaned.seal();
+    if cleaned.indexes_dirty() {
+        return Err(StorageError::io(
+            target.dir,
+            std::io::Error::other(format!(
+                "log cleaner: could not write the indexes of cleaned segment {base}"
+            )),
+        ));
+    }
+    target
+        .faults
+        .check(FaultPoint::CleanerWrite)
+        .map_err(|e| StorageError::io(target.dir, e))?;
+    cleaned.sync()
+}
+
 impl PartitionLog {
-    /// Replaces the sealed segment at `base` by its cleaned copy, if
-    /// cleaning changes it. Failures before the swap commits remove the
-    /// copy and leave the log as it was; failures after it take the log
-    /// directory offline (the next open finishes the swap).
-    pub(super) fn rewrite_segment(
-        &mut self,
-        base: i64,
-        rules: &Rules<'_>,
-        now_ms: i64,
-        outcome: &mut CleanOutcome,
-    ) -> Result<(), StorageError> {
-        let Some(old) = self.older.get(&base) else {
-            return Ok(());
-        };
-        let removed_before = outcome.records_removed;
-        let Some(cleaned) = filter_segment(old, rules, outcome)? else {
-            return Ok(());
-        };
-        let old_size = old.size();
-        let written = self
-            .write_cleaned(base, &cleaned, now_ms)
-            .and_then(|()| self.remove_clean_marker())
+    /// Swaps the cleaned copy of the sealed segment at `base` (written by
+    /// [`write_cleaned_copy`]) in, under the partition lock, and returns
+    /// the sizes of the old and the new segment. The caller checked that
+    /// the segment is still the one the copy was made from. Failures
+    /// before the swap commits remove the copy and leave the log as it
+    /// was; failures after it take the log directory offline (the next
+    /// open finishes the swap).
+    pub(super) fn swap_in(&mut self, base: i64, now_ms: i64) -> Result<(u64, u64), StorageError> {
+        let old_size = self.older.get(&base).map_or(0, Segment::size);
+        let committed = self
+            .remove_clean_marker()
             .and_then(|()| swap::commit(&self.dir, base, &self.faults));
-        if let Err(e) = written {
+        if let Err(e) = committed {
             swap::discard(&self.dir, base);
-            outcome.records_removed = removed_before;
             return Err(e);
         }
         // Committed: from here on the disk holds the cleaned segment (or a
@@ -186,54 +255,11 @@ impl PartitionLog {
         let replaced = swap::replace(&self.dir, base, &self.faults)
             .and_then(|()| self.reopen_segment(base, now_ms));
         let fresh = self.offline_on_error(replaced)?;
-        outcome.segments_rewritten += 1;
-        outcome.bytes_before += old_size;
-        outcome.bytes_after += fresh.size();
+        let new_size = fresh.size();
+        // The old segment's file stays open for whoever still holds a view
+        // of it (the cleaner's own, until this pass ends).
         self.older.insert(base, fresh);
-        Ok(())
-    }
-
-    /// Writes `batches` as `<base>.*.cleaned` with fresh indexes and the old
-    /// segment's transaction index entries (its markers are all kept), and
-    /// fsyncs them.
-    fn write_cleaned(
-        &self,
-        base: i64,
-        batches: &[Vec<u8>],
-        now_ms: i64,
-    ) -> Result<(), StorageError> {
-        let mut cleaned = Segment::create_named(&self.dir, base, &self.config, now_ms, CLEANED)?;
-        for bytes in batches {
-            let header = BatchHeader::parse(bytes)?;
-            cleaned
-                .append(
-                    bytes,
-                    &[PlacedBatch {
-                        position: 0,
-                        header,
-                    }],
-                    now_ms,
-                )
-                .map_err(|failed| failed.error)?;
-        }
-        if let Some(old) = self.older.get(&base) {
-            for txn in old.aborted_txns() {
-                cleaned.append_aborted(*txn)?;
-            }
-        }
-        cleaned.seal();
-        if cleaned.indexes_dirty() {
-            return Err(StorageError::io(
-                &self.dir,
-                std::io::Error::other(format!(
-                    "log cleaner: could not write the indexes of cleaned segment {base}"
-                )),
-            ));
-        }
-        self.faults
-            .check(FaultPoint::CleanerWrite)
-            .map_err(|e| StorageError::io(&self.dir, e))?;
-        cleaned.sync()
+        Ok((old_size, new_size))
     }
 
     /// Opens the segment at `base` after its files were replaced.

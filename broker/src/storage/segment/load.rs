@@ -5,6 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{Segment, TxnIndexState, NO_TIMESTAMP};
 use crate::storage::batch_io::{batch_at, BatchAt};
@@ -83,7 +84,7 @@ impl Segment {
         let mut segment = Segment {
             base_offset,
             log_path,
-            log,
+            log: Arc::new(log),
             size,
             next_offset: tail.next_offset,
             offset_index,
@@ -130,7 +131,7 @@ impl Segment {
         let mut segment = Segment {
             base_offset,
             log_path,
-            log,
+            log: Arc::new(log),
             size: 0,
             next_offset: base_offset,
             offset_index: OffsetIndex::create(

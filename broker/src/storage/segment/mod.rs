@@ -12,6 +12,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use durian_core::record::BatchHeader;
@@ -25,6 +26,9 @@ use super::txn_index::{AbortedTxn, TxnIndex};
 use super::{LogConfig, StorageError};
 
 mod load;
+mod sealed;
+
+pub(crate) use sealed::SealedSegment;
 
 /// "No timestamp", as Kafka writes it.
 pub(crate) const NO_TIMESTAMP: i64 = -1;
@@ -54,7 +58,10 @@ pub(crate) struct WriteFailed {
 pub(crate) struct Segment {
     base_offset: i64,
     log_path: PathBuf,
-    log: File,
+    /// Shared with the [`SealedSegment`] views the log cleaner reads
+    /// without the partition lock: a view keeps the file open (and its
+    /// bytes readable) even after the segment is deleted or replaced.
+    log: Arc<File>,
     /// Bytes of whole batches in the log.
     size: u64,
     /// Offset after the last batch (`base_offset` while empty).
@@ -141,7 +148,7 @@ impl Segment {
         Ok(Segment {
             base_offset,
             log_path,
-            log,
+            log: Arc::new(log),
             size: 0,
             next_offset: base_offset,
             offset_index,
@@ -367,9 +374,7 @@ impl Segment {
 
     /// Reads `len` bytes at `position`, clamped to the segment size.
     pub(crate) fn read_bytes(&self, position: u64, len: usize) -> Result<Vec<u8>, StorageError> {
-        let available = self.size.saturating_sub(position);
-        let len = (len as u64).min(available) as usize;
-        read_vec_at(&self.log, &self.log_path, position, len)
+        read_clamped(&self.log, &self.log_path, self.size, position, len)
     }
 
     /// The earliest record at or after `min_offset` with a timestamp
@@ -514,16 +519,63 @@ impl Segment {
     /// producer state); stops quietly at the end of whole batches.
     pub(crate) fn for_each_header(
         &self,
-        mut visit: impl FnMut(u64, &BatchHeader),
+        visit: impl FnMut(u64, &BatchHeader),
     ) -> Result<(), StorageError> {
-        let mut position = 0;
-        while let BatchAt::Batch(header) = batch_at(&self.log, &self.log_path, position, self.size)?
-        {
-            visit(position, &header);
-            position += header.total_len() as u64;
-        }
-        Ok(())
+        visit_headers(&self.log, &self.log_path, self.size, visit)
     }
+
+    /// A read-only view of this segment for reading it without the
+    /// partition lock; only meaningful for a sealed segment, whose bytes no
+    /// longer change (see [`SealedSegment`]).
+    pub(crate) fn sealed_view(&self) -> Result<SealedSegment, StorageError> {
+        Ok(SealedSegment {
+            base_offset: self.base_offset,
+            log_path: self.log_path.clone(),
+            log: Arc::clone(&self.log),
+            size: self.size,
+            next_offset: self.next_offset,
+            retention_timestamp: self.retention_timestamp()?,
+            aborted: self.txn_index.entries().copied().collect(),
+        })
+    }
+
+    /// Whether `view` was taken of this very segment and the segment has
+    /// not changed since (same open file, same length): the check the log
+    /// cleaner makes before swapping a cleaned copy in.
+    pub(crate) fn is_viewed_by(&self, view: &SealedSegment) -> bool {
+        Arc::ptr_eq(&self.log, &view.log)
+            && self.size == view.size
+            && self.next_offset == view.next_offset
+    }
+}
+
+/// Reads `len` bytes at `position` of a log of `size` bytes, clamped to it.
+fn read_clamped(
+    log: &File,
+    path: &Path,
+    size: u64,
+    position: u64,
+    len: usize,
+) -> Result<Vec<u8>, StorageError> {
+    let available = size.saturating_sub(position);
+    let len = (len as u64).min(available) as usize;
+    read_vec_at(log, path, position, len)
+}
+
+/// Calls `visit` with every batch header of a log of `size` bytes, in
+/// order; stops quietly at the end of whole batches.
+fn visit_headers(
+    log: &File,
+    path: &Path,
+    size: u64,
+    mut visit: impl FnMut(u64, &BatchHeader),
+) -> Result<(), StorageError> {
+    let mut position = 0;
+    while let BatchAt::Batch(header) = batch_at(log, path, position, size)? {
+        visit(position, &header);
+        position += header.total_len() as u64;
+    }
+    Ok(())
 }
 
 /// Where a header scan ended.

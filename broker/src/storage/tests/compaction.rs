@@ -17,13 +17,13 @@ use crate::storage::{
 /// Time of the appended records.
 const T: i64 = 1_700_000_000_000;
 /// A cleaning time at which tombstones of `T` are still kept.
-const SOON: i64 = T + 1_000;
+pub(super) const SOON: i64 = T + 1_000;
 /// A cleaning time past `delete.retention.ms` (1 day) after `T`.
 const LATER: i64 = T + 2 * 86_400_000;
 
-type Row = (i64, Option<Bytes>, Option<Bytes>);
+pub(super) type Row = (i64, Option<Bytes>, Option<Bytes>);
 
-fn compacted() -> LogConfig {
+pub(super) fn compacted() -> LogConfig {
     LogConfig {
         cleanup_policy: CleanupPolicy {
             delete: false,
@@ -57,14 +57,14 @@ fn keyed(
     writer.finish().expect("finish").to_vec()
 }
 
-fn put(log: &mut PartitionLog, key: &str, value: Option<&str>) -> i64 {
+pub(super) fn put(log: &mut PartitionLog, key: &str, value: Option<&str>) -> i64 {
     log.append(&mut keyed(&[(key, value)], None, false), 0, T)
         .expect("append")
         .base_offset
 }
 
 /// Every (offset, key, value) a reader from the log start gets.
-fn read_all(log: &PartitionLog) -> Vec<Row> {
+pub(super) fn read_all(log: &PartitionLog) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut offset = log.log_start_offset();
     while offset < log.log_end_offset() {
@@ -90,7 +90,7 @@ fn read_all(log: &PartitionLog) -> Vec<Row> {
     rows
 }
 
-fn row(offset: i64, key: &str, value: Option<&str>) -> Row {
+pub(super) fn row(offset: i64, key: &str, value: Option<&str>) -> Row {
     (
         offset,
         Some(Bytes::copy_from_slice(key.as_bytes())),
@@ -100,7 +100,7 @@ fn row(offset: i64, key: &str, value: Option<&str>) -> Row {
 
 /// What a cleaned log must hold: per key its latest record below `upper`,
 /// and every record from `upper` on.
-fn expected(all: &[Row], upper: i64) -> Vec<Row> {
+pub(super) fn expected(all: &[Row], upper: i64) -> Vec<Row> {
     all.iter()
         .enumerate()
         .filter(|(i, (offset, key, _))| {
@@ -114,7 +114,7 @@ fn expected(all: &[Row], upper: i64) -> Vec<Row> {
 }
 
 /// 60 updates of 5 keys, then a few more to fill the active segment.
-fn fill(log: &mut PartitionLog) -> Vec<Row> {
+pub(super) fn fill(log: &mut PartitionLog) -> Vec<Row> {
     for i in 0..60 {
         let key = format!("k{}", i % 5);
         put(log, &key, Some(&format!("v{i}")));
@@ -122,7 +122,7 @@ fn fill(log: &mut PartitionLog) -> Vec<Row> {
     read_all(log)
 }
 
-fn sealed_end(log: &PartitionLog) -> i64 {
+pub(super) fn sealed_end(log: &PartitionLog) -> i64 {
     *log.segment_base_offsets().last().expect("a segment")
 }
 
@@ -367,7 +367,7 @@ fn storage_a_small_offset_map_cleans_in_several_passes() {
     assert!(second.cleaned_up_to > first.cleaned_up_to);
 }
 
-fn dir_files(dir: &std::path::Path) -> Vec<String> {
+pub(super) fn dir_files(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

@@ -2,6 +2,7 @@
 //! the files it writes). Run them with `cargo test -p durian-broker storage`.
 
 mod append_read;
+mod cleaner_locking;
 mod compaction;
 mod faults;
 mod flush;
