@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::wait::eventually;
 use common::{records_of, TestClient};
-use durian_broker::{Broker, BrokerHandle, LogConfig};
+use durian_broker::{Broker, BrokerHandle};
 use durian_core::record::{BatchWriter, NO_HEADERS};
 use durian_testkit::kafka::installation;
 use durian_testkit::KafkaCluster;
@@ -198,10 +198,7 @@ async fn durian(data: &Path) -> BrokerHandle {
     Broker::builder()
         .data_dir(data)
         .listen("127.0.0.1:0")
-        .log_config(LogConfig {
-            segment_bytes: 128,
-            ..LogConfig::default()
-        })
+        .log_config(common::tiny_segments())
         .start()
         .await
         .expect("broker starts")

@@ -158,15 +158,11 @@ async fn a_caught_up_partition_does_not_hold_back_one_with_records() {
 
 #[tokio::test]
 async fn a_fetch_at_a_segment_boundary_is_answered_at_once() {
-    // Tiny segments (as in produce_fetch.rs): every batch after the first
-    // rolls a new one, so offsets 1 and 2 each start a segment.
+    // Tiny segments: offsets 1 and 2 each start a segment.
     let broker = durian_broker::Broker::builder()
         .temporary()
         .listen("127.0.0.1:0")
-        .log_config(durian_broker::LogConfig {
-            segment_bytes: 128,
-            ..durian_broker::LogConfig::default()
-        })
+        .log_config(common::tiny_segments())
         .start()
         .await
         .unwrap();

@@ -247,17 +247,11 @@ async fn list_offsets_and_delete_records() {
 
 #[tokio::test]
 async fn background_retention_removes_expired_segments() {
-    // Tiny segments: every batch after the first rolls a new one. Topic
-    // configs refuse segment.bytes below Kafka's 1 MiB minimum; the
-    // embedding API's LogConfig goes lower (as Kafka's internal.segment.bytes).
     let broker = durian_broker::Broker::builder()
         .temporary()
         .listen("127.0.0.1:0")
         .retention_check_interval(Duration::from_millis(50))
-        .log_config(durian_broker::LogConfig {
-            segment_bytes: 128,
-            ..durian_broker::LogConfig::default()
-        })
+        .log_config(common::tiny_segments())
         .start()
         .await
         .unwrap();

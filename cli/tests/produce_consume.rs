@@ -302,15 +302,7 @@ async fn on_a_terminal(bootstrap: &str, args: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     let mut command = tokio::process::Command::new("script");
-    command
-        .args(["-qec", &line, "/dev/null"])
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "warn")
-        .env_remove("DURIAN_BROKERS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    common::quiet_and_piped(command.args(["-qec", &line, "/dev/null"]));
     let run = common::finish(command.spawn().expect("run `script`"), args).await;
     run.assert_ok();
     String::from_utf8_lossy(&run.stdout).into_owned()

@@ -235,20 +235,23 @@ fn offset_fetch(request: &Request) -> Reply {
     request.reply(&OffsetFetchResponse::default().with_topics(topics))
 }
 
+/// The APIs and versions the scripted coordinators offer.
+const SERVED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::Metadata, 1, 12),
+    (ApiKey::FindCoordinator, 0, 3),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::OffsetCommit, 8, 9),
+];
+
 /// A coordinator following `state`'s script, with a partition that
 /// commits say starts at 0 and fetches that never answer.
 async fn scripted_coordinator(state: Arc<Mutex<Coordinator>>) -> FakeBroker {
     let script = state;
     FakeBroker::start(move |request: Request| match request.api {
-        ApiKey::ApiVersions => request.reply(&api_versions(&[
-            (ApiKey::ApiVersions, 0, 3),
-            (ApiKey::Metadata, 1, 12),
-            (ApiKey::FindCoordinator, 0, 3),
-            (ApiKey::ConsumerGroupHeartbeat, 0, 1),
-            (ApiKey::OffsetFetch, 1, 7),
-            (ApiKey::Fetch, 4, 12),
-            (ApiKey::OffsetCommit, 8, 9),
-        ])),
+        ApiKey::ApiVersions => request.reply(&api_versions(SERVED)),
         ApiKey::Metadata => metadata_with_ids(&request),
         ApiKey::FindCoordinator => coordinator(&request),
         ApiKey::ConsumerGroupHeartbeat => heartbeat(&script, &request),
@@ -421,14 +424,7 @@ async fn an_unknown_assigned_topic_id_is_looked_up_with_backoff_not_per_heartbea
     let seen = Arc::new(Mutex::new(Seen::default()));
     let script = seen.clone();
     let broker = FakeBroker::start(move |request: Request| match request.api {
-        ApiKey::ApiVersions => request.reply(&api_versions(&[
-            (ApiKey::ApiVersions, 0, 3),
-            (ApiKey::Metadata, 1, 12),
-            (ApiKey::FindCoordinator, 0, 3),
-            (ApiKey::ConsumerGroupHeartbeat, 0, 1),
-            (ApiKey::OffsetFetch, 1, 7),
-            (ApiKey::Fetch, 4, 12),
-        ])),
+        ApiKey::ApiVersions => request.reply(&api_versions(SERVED)),
         ApiKey::Metadata => {
             let asked: MetadataRequest = request.decode();
             if asked.topics.is_none() {

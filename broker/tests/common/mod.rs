@@ -28,6 +28,17 @@ pub async fn start_broker() -> BrokerHandle {
         .expect("broker starts")
 }
 
+/// Segments that hold one small batch each: every batch after the first
+/// rolls a new segment. Topic configs refuse `segment.bytes` below Kafka's
+/// 1 MiB minimum; the embedding API's `LogConfig` goes lower (as Kafka's
+/// `internal.segment.bytes` does).
+pub fn tiny_segments() -> durian_broker::LogConfig {
+    durian_broker::LogConfig {
+        segment_bytes: 128,
+        ..durian_broker::LogConfig::default()
+    }
+}
+
 /// Starts a broker on a free port keeping its data in `dir`, so that a
 /// test can stop it and start another on the same data.
 pub async fn start_broker_in(dir: &std::path::Path) -> BrokerHandle {

@@ -74,18 +74,23 @@ impl Run {
 /// piped output, stdin closed unless the caller pipes it.
 pub fn command(bootstrap: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_durian"));
+    command.arg("-b").arg(bootstrap).args(args);
+    quiet_and_piped(&mut command);
     command
-        .arg("-b")
-        .arg(bootstrap)
-        .args(args)
+}
+
+/// What every test run of `durian` gets, directly or under a wrapper such
+/// as `script`: no colours, warnings only, no `DURIAN_BROKERS` from the
+/// environment, stdin closed, output piped, killed when dropped.
+pub fn quiet_and_piped(command: &mut Command) -> &mut Command {
+    command
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "warn")
         .env_remove("DURIAN_BROKERS")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
+        .kill_on_drop(true)
 }
 
 /// Runs `durian` to completion, feeding `stdin`; panics after [`RUN_LIMIT`].
