@@ -1,7 +1,8 @@
 //! The log-shipping agent as a library, against the embedded broker:
 //! appends, rotation by rename, truncation, a file that appears late,
-//! restarts from the checkpoint, and a restart after lines were
-//! acknowledged but not yet checkpointed (no duplicate, no loss).
+//! restarts from the checkpoint, a restart after lines were
+//! acknowledged but not yet checkpointed (no duplicate, no loss), and the
+//! transactional mode killed with a transaction open.
 
 #![allow(clippy::unwrap_used)]
 
@@ -409,4 +410,62 @@ async fn a_second_agent_on_the_same_checkpoint_is_refused() {
     let mut expected = lines;
     expected.extend(more);
     assert_shipped_exactly(&reader.read_to_end().await, &expected);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_transactional_agent_killed_mid_transaction_ships_every_line_once_for_read_committed() {
+    let setup = setup().await;
+    // One transaction holds every line: it never commits before the kill.
+    let open = setup
+        .config()
+        .transactional_id("ship-web")
+        .checkpoint_interval(Duration::from_secs(3600));
+    let mut lines = append(&setup.log, 0..200);
+    let running = start(open.clone());
+    let mut uncommitted = setup.reader(DEADLINE);
+    uncommitted.wait_for(200).await;
+    // More lines, and the kill while the agent is sending them: requests
+    // of the open transaction may still be on their way.
+    lines.extend(append(&setup.log, 200..300));
+    uncommitted.wait_for(201).await;
+    running.kill().await;
+    let stale = Checkpoint::load(&open.checkpoint).unwrap().unwrap();
+    assert_eq!(
+        (stale.generation, stale.file, stale.position),
+        (0, None, 0),
+        "nothing committed, nothing checkpointed"
+    );
+
+    // The restart fences the killed agent and aborts its transaction:
+    // its read_committed scan finds nothing, so it sends every line again.
+    lines.extend(append(&setup.log, 300..350));
+    let running = start(
+        setup
+            .config()
+            .transactional_id("ship-web")
+            .checkpoint_interval(Duration::from_millis(50)),
+    );
+    let mut committed = setup.committed_reader(DEADLINE);
+    committed.wait_for(350).await;
+    let progress = running.stop().await;
+    assert_eq!(progress.recovered_records, 0);
+    assert_eq!((progress.lines_skipped, progress.lines_shipped), (0, 350));
+    assert_shipped_exactly(&committed.read_to_end().await, &lines);
+    // The aborted copies are in the log, hidden from read_committed.
+    let everything = uncommitted.read_to_end().await;
+    assert!(everything.len() > 350, "{} records", everything.len());
+    let last = Checkpoint::load(&open.checkpoint).unwrap().unwrap();
+    assert!(
+        last.complete,
+        "a clean stop after the last commit: {last:?}"
+    );
+
+    // A third start from that complete checkpoint ships only new lines.
+    lines.extend(append(&setup.log, 350..360));
+    let running = start(setup.config().transactional_id("ship-web"));
+    committed.wait_for(360).await;
+    let progress = running.stop().await;
+    assert_eq!((progress.lines_skipped, progress.lines_shipped), (0, 10));
+    assert_shipped_exactly(&committed.read_to_end().await, &lines);
 }

@@ -45,6 +45,13 @@ pub struct ShipArgs {
     /// Longest line shipped as one record; longer lines are cut into pieces.
     #[arg(long, default_value_t = durian::ship::DEFAULT_MAX_LINE_BYTES)]
     pub max_line_bytes: usize,
+    /// Ship in transactions under this `transactional.id`, one commit per
+    /// checkpoint interval: a restart fences the previous agent, so a
+    /// killed agent's produce request still in flight cannot duplicate a
+    /// line for read_committed readers (docs/SHIP.md, "Transactional
+    /// mode"). One id per checkpoint.
+    #[arg(long, value_name = "ID")]
+    pub transactional_id: Option<String>,
     /// Serve the client's metrics at `http://HOST:PORT/metrics` in the
     /// Prometheus text format while the command runs (port 0 picks a free
     /// one; `metrics on HOST:PORT` is printed on stderr). Not
@@ -71,6 +78,9 @@ pub async fn run(args: ShipArgs, global: &GlobalOpts) -> Result<(), CliError> {
     }
     if let Some(source) = args.source {
         config = config.source(source);
+    }
+    if let Some(id) = args.transactional_id {
+        config = config.transactional_id(id);
     }
     tracing::info!(
         file = %args.file.display(),

@@ -1,7 +1,8 @@
 //! `durian ship` as a process (issue 6's acceptance): lines appended while
 //! it runs, the file rotated, the agent SIGKILLed between acknowledgement
 //! and checkpoint and restarted → the topic holds every line exactly
-//! once, in file order.
+//! once, in file order. With `--transactional-id`, a SIGKILL while a
+//! transaction is open → every line once for a read_committed reader.
 
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)]
@@ -19,6 +20,17 @@ use ship_support::{append, assert_shipped_exactly, setup, TOPIC};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn ship(bootstrap: &str, log: &Path, stderr: &Path, checkpoint_interval_ms: u64) -> Child {
+    ship_with(bootstrap, log, stderr, checkpoint_interval_ms, &[])
+}
+
+/// `durian ship` with `extra` arguments after the usual ones.
+fn ship_with(
+    bootstrap: &str,
+    log: &Path,
+    stderr: &Path,
+    checkpoint_interval_ms: u64,
+    extra: &[&str],
+) -> Child {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -38,6 +50,7 @@ fn ship(bootstrap: &str, log: &Path, stderr: &Path, checkpoint_interval_ms: u64)
         .arg(checkpoint_interval_ms.to_string())
         .arg("--file")
         .arg(log)
+        .args(extra)
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -147,5 +160,43 @@ async fn a_second_agent_on_the_same_file_exits_with_an_error_naming_the_holder()
     first.kill().unwrap();
     first.wait().unwrap();
     assert_shipped_exactly(&topic.read_to_end().await, &lines);
+    setup.broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transactional_agent_killed_with_a_transaction_open_ships_each_line_once_committed() {
+    let setup = setup().await;
+    let bootstrap = setup.broker.bootstrap();
+    let (dir, log) = (&setup.dir, &setup.log);
+    let agent_log = dir.path().join("agent.stderr");
+    let transactional = ["--transactional-id", "ship-web"];
+    let mut uncommitted = setup.reader(DEADLINE).with_diagnostics(&agent_log);
+    let mut lines = append(log, 0..100);
+    // One transaction, never committed before the SIGKILL.
+    let mut agent = ship_with(&bootstrap, log, &agent_log, 3_600_000, &transactional);
+    uncommitted.wait_for(100).await;
+    agent.kill().unwrap(); // SIGKILL
+    agent.wait().unwrap();
+
+    lines.extend(append(log, 100..150));
+    let mut agent = ship_with(&bootstrap, log, &agent_log, 50, &transactional);
+    let mut committed = setup
+        .committed_reader(DEADLINE)
+        .with_diagnostics(&agent_log);
+    committed.wait_for(150).await;
+    let term = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = wait_exit(&mut agent).await;
+    assert!(
+        status.success(),
+        "exit {status:?}; stderr:\n{}",
+        std::fs::read_to_string(&agent_log).unwrap_or_default()
+    );
+    assert_shipped_exactly(&committed.read_to_end().await, &lines);
+    // The killed agent's lines are in the log too, aborted.
+    assert_eq!(uncommitted.read_to_end().await.len(), 250);
     setup.broker.shutdown().await.unwrap();
 }

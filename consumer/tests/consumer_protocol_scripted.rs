@@ -2,8 +2,9 @@
 //! what a real broker rarely shows on demand: the heartbeats on the wire
 //! (every field on a join, only changes afterwards, the acknowledgement of
 //! an assignment by topic id), FENCED_MEMBER_EPOCH losing the partitions
-//! and rejoining with epoch 0 and the same member id, the leave with epoch
-//! -1 on close, and a broker without ConsumerGroupHeartbeat refused with
+//! and rejoining with epoch 0 and the same member id, a stale commit not
+//! following the member past such a fence, the leave with epoch -1 on
+//! close, and a broker without ConsumerGroupHeartbeat refused with
 //! an error that names `group.protocol=classic`.
 
 #![allow(clippy::unwrap_used)]
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use durian_consumer::{Consumer, GroupProtocol, RebalanceListener, TopicPartition};
-use durian_core::ClientConfig;
+use durian_core::{ClientConfig, KafkaCode};
 use durian_testkit::scripted::{api_versions, metadata, FakeBroker, Reply, Request, NODE_ID};
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::offset_commit_response::{
@@ -140,6 +141,12 @@ struct Coordinator {
     current: i32,
     /// The member epoch of every OffsetCommit.
     commits: Vec<i32>,
+    /// Refuse the next OffsetCommit as STALE_MEMBER_EPOCH and fence the
+    /// member at its next heartbeat: its epoch moved on and it lost its
+    /// partitions while the commit was on its way.
+    fence_at_commit: bool,
+    /// Answer the next heartbeat of a joined member with FENCED_MEMBER_EPOCH.
+    fence_next: bool,
 }
 
 fn assignment() -> Assignment {
@@ -167,6 +174,11 @@ fn heartbeat(state: &Mutex<Coordinator>, request: &Request) -> Reply {
         0 => response
             .with_member_epoch(3)
             .with_assignment(Some(assignment())),
+        epoch if epoch > 0 && state.fence_next => {
+            state.fence_next = false;
+            state.fenced = true;
+            response.with_error_code(110) // FENCED_MEMBER_EPOCH
+        }
         1 if acked && state.fence_the_ack => {
             state.fenced = true;
             response.with_error_code(110) // FENCED_MEMBER_EPOCH
@@ -185,7 +197,10 @@ fn offset_commit(state: &Mutex<Coordinator>, request: &Request) -> Reply {
     let asked: OffsetCommitRequest = request.decode();
     let mut state = state.lock().unwrap();
     state.commits.push(asked.generation_id_or_member_epoch);
-    let code = if asked.generation_id_or_member_epoch == state.current {
+    let code = if std::mem::take(&mut state.fence_at_commit) {
+        state.fence_next = true;
+        113 // STALE_MEMBER_EPOCH
+    } else if asked.generation_id_or_member_epoch == state.current {
         0
     } else {
         113 // STALE_MEMBER_EPOCH
@@ -472,6 +487,59 @@ async fn an_unknown_assigned_topic_id_is_looked_up_with_backoff_not_per_heartbea
     assert!(
         events.0.lock().unwrap().is_empty(),
         "nothing is assigned while the topic id is unknown"
+    );
+    consumer.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stale_commit_is_not_sent_again_after_the_member_lost_its_partitions() {
+    let state = Arc::new(Mutex::new(Coordinator::default()));
+    let broker = scripted_coordinator(state.clone()).await;
+    let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
+    let deadline = Instant::now() + LIMIT;
+    while consumer.group_metadata().unwrap().generation_id != 1
+        || events.0.lock().unwrap().is_empty()
+    {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "never joined");
+    }
+    // The commit is refused as stale and the member is fenced before it
+    // learns a newer epoch: it rejoins under epoch 3, and t-0 may have
+    // another owner by then, so the commit must not follow it there.
+    state.lock().unwrap().fence_at_commit = true;
+    let offsets = [(
+        TopicPartition::new("t", 0),
+        durian_consumer::OffsetAndMetadata::new(1),
+    )]
+    .into();
+    let error = consumer.commit_offsets(offsets).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            durian_consumer::ConsumerError::CommitFailed(KafkaCode::STALE_MEMBER_EPOCH)
+        ),
+        "{error:?}"
+    );
+    assert_eq!(state.lock().unwrap().commits, [1]);
+    let t0 = format!("{:?}", [TopicPartition::new("t", 0)]);
+    loop {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        if events.0.lock().unwrap().len() >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rejoin: {:?}",
+            events.0.lock().unwrap()
+        );
+    }
+    assert_eq!(
+        *events.0.lock().unwrap(),
+        [
+            format!("assigned {t0}"),
+            format!("lost {t0}"),
+            format!("assigned {t0}")
+        ]
     );
     consumer.close().await.unwrap();
 }

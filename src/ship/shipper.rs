@@ -16,6 +16,12 @@
 //!
 //! The reader and the acknowledger run in the same task (joined futures),
 //! so dropping the `run` future stops both at once, as a kill would.
+//!
+//! With a `transactional.id` the reader also opens a transaction before
+//! the first line it sends and commits it every checkpoint interval,
+//! queueing a commit mark behind the transaction's lines; the
+//! acknowledger then checkpoints only up to the last commit mark, so the
+//! checkpoint never covers a line an abort could still remove.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -84,6 +90,8 @@ pub struct Shipper {
     producer: Producer,
     consumer_properties: Vec<(String, String)>,
     progress: watch::Sender<ShipProgress>,
+    /// Lines go out in transactions (`transactional.id` is set).
+    transactional: bool,
 }
 
 /// Where recovery says to go on from.
@@ -91,6 +99,14 @@ struct Plan {
     checkpoint: Checkpoint,
     written: Written,
     follower: FileFollower,
+}
+
+/// What the reader queues for the acknowledger, in file order.
+enum Queued {
+    /// A line, sent or skipped.
+    Line(Pending),
+    /// Transactional mode: every line queued before this is committed.
+    Committed,
 }
 
 /// A line on its way, in file order.
@@ -108,12 +124,14 @@ impl Shipper {
     /// A shipper for `config`; fails on invalid settings. Connects on `run`.
     pub fn new(config: ShipConfig) -> Result<Shipper, ShipError> {
         let (producer_config, consumer_properties) = config.split_properties()?;
+        let transactional = producer_config.transactional_id.is_some();
         let producer = Producer::builder().config(producer_config).build()?;
         Ok(Shipper {
             config,
             producer,
             consumer_properties,
             progress: watch::Sender::new(ShipProgress::default()),
+            transactional,
         })
     }
 
@@ -136,6 +154,13 @@ impl Shipper {
         let _lock = tokio::task::spawn_blocking(move || CheckpointLock::acquire(&checkpoint))
             .await
             .map_err(|e| checkpoint_io(&self.config.checkpoint, e))??;
+        if self.transactional {
+            // Before the scan: fences the previous incarnation (a produce
+            // request of it still on its way is refused from now on) and
+            // aborts its open transaction, so the read_committed scan
+            // sees every line that will ever be visible, and only those.
+            self.producer.init_transactions().await?;
+        }
         let plan = self.recover().await?;
         let (queue, acknowledgements) = mpsc::channel(MAX_UNACKED_LINES);
         let source = Bytes::from(self.config.source.clone().into_bytes());
@@ -356,21 +381,32 @@ impl Shipper {
         written: &Written,
         partition: i32,
         source: &Bytes,
-        queue: mpsc::Sender<Pending>,
+        queue: mpsc::Sender<Queued>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ShipError> {
         tokio::pin!(shutdown);
+        // Transactional mode: when the open transaction is due to commit.
+        let mut commit_due: Option<tokio::time::Instant> = None;
         loop {
             let line: Line = tokio::select! {
                 biased;
-                () = &mut shutdown => return Ok(()),
+                () = &mut shutdown => return self.commit_open(&mut commit_due, &queue).await,
                 // The acknowledger stopped on an error; it reports it.
                 () = queue.closed() => return Ok(()),
+                () = sleep_until_some(commit_due) => {
+                    self.commit_open(&mut commit_due, &queue).await?;
+                    continue;
+                }
                 line = follower.next_line() => line?,
             };
             let delivery = if written.contains(line.generation, line.start) {
                 None
             } else {
+                if self.transactional && commit_due.is_none() {
+                    self.producer.begin_transaction()?;
+                    commit_due =
+                        Some(tokio::time::Instant::now() + self.config.checkpoint_interval);
+                }
                 let record = line_record(&self.config.topic, partition, source, &line);
                 Some(self.producer.send(record).await?)
             };
@@ -382,17 +418,31 @@ impl Shipper {
                 end: line.end,
                 delivery,
             };
-            if queue.send(pending).await.is_err() {
+            if queue.send(Queued::Line(pending)).await.is_err() {
                 return Ok(());
             }
         }
+    }
+
+    /// Commits the open transaction, if any, and queues its commit mark.
+    async fn commit_open(
+        &self,
+        commit_due: &mut Option<tokio::time::Instant>,
+        queue: &mpsc::Sender<Queued>,
+    ) -> Result<(), ShipError> {
+        if commit_due.take().is_some() {
+            self.producer.commit_transaction().await?;
+            // A closed queue: the acknowledger stopped on an error and reports it.
+            let _ = queue.send(Queued::Committed).await;
+        }
+        Ok(())
     }
 
     /// Awaits deliveries in file order and checkpoints the acknowledged
     /// prefix every checkpoint interval and at the end.
     async fn acknowledge(
         &self,
-        mut queue: mpsc::Receiver<Pending>,
+        mut queue: mpsc::Receiver<Queued>,
         mut checkpoint: Checkpoint,
         written: &Written,
     ) -> Result<ShipProgress, ShipError> {
@@ -400,17 +450,34 @@ impl Shipper {
         let interval = self.config.checkpoint_interval;
         let mut last_store = Instant::now();
         let mut dirty = false;
+        // What may be stored: `checkpoint` itself, except in transactional
+        // mode while lines past the last commit mark are uncommitted.
+        let mut durable = checkpoint.clone();
+        let mut uncommitted = false;
         let outcome = loop {
             let next = tokio::select! {
                 next = queue.recv() => next,
                 () = tokio::time::sleep_until((last_store + interval).into()), if dirty => {
-                    self.store_checkpoint(path, &checkpoint).await?;
+                    self.store_checkpoint(path, &durable).await?;
                     last_store = Instant::now();
                     dirty = false;
                     continue;
                 }
             };
-            let Some(pending) = next else { break Ok(()) };
+            let pending = match next {
+                None => break Ok(()),
+                Some(Queued::Committed) => {
+                    // The transaction's lines are visible now: record
+                    // them at once, as a commit comes once an interval.
+                    uncommitted = false;
+                    durable = checkpoint.clone();
+                    self.store_checkpoint(path, &durable).await?;
+                    last_store = Instant::now();
+                    dirty = false;
+                    continue;
+                }
+                Some(Queued::Line(pending)) => pending,
+            };
             let shipped = match pending.delivery {
                 Some(delivery) => match delivery.await {
                     Ok(written) => {
@@ -431,7 +498,11 @@ impl Shipper {
                 tail: Some(pending.tail),
             });
             checkpoint.position = pending.end;
-            dirty = true;
+            uncommitted |= shipped && self.transactional;
+            if !uncommitted {
+                durable = checkpoint.clone();
+                dirty = true;
+            }
             self.progress.send_modify(|p| {
                 if shipped {
                     p.lines_shipped += 1;
@@ -441,8 +512,8 @@ impl Shipper {
                 p.generation = pending.generation;
                 p.position = pending.end;
             });
-            if last_store.elapsed() >= interval {
-                self.store_checkpoint(path, &checkpoint).await?;
+            if dirty && last_store.elapsed() >= interval {
+                self.store_checkpoint(path, &durable).await?;
                 last_store = Instant::now();
                 dirty = false;
             }
@@ -450,13 +521,18 @@ impl Shipper {
         // Every line sent was acknowledged (the reader is done and the
         // queue drained without error), and no line recovery found lies
         // past the position: the topic holds nothing of ours past it.
-        if outcome.is_ok() && !written.has_line_past(checkpoint.generation, checkpoint.position) {
-            checkpoint.complete = true;
+        // In transactional mode every line must be committed as well.
+        if outcome.is_ok()
+            && !uncommitted
+            && !written.has_line_past(checkpoint.generation, checkpoint.position)
+        {
+            durable.complete = true;
             dirty = true;
         }
-        // What was acknowledged is safe to record even when stopping on an error.
+        // What was acknowledged (and, transactional, committed) is safe to
+        // record even when stopping on an error.
         if dirty {
-            self.store_checkpoint(path, &checkpoint).await?;
+            self.store_checkpoint(path, &durable).await?;
         }
         outcome.map(|()| self.progress.borrow().clone())
     }
@@ -469,6 +545,14 @@ impl Shipper {
         store(path, checkpoint.clone()).await?;
         self.progress.send_modify(|p| p.checkpoints_written += 1);
         Ok(())
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use durian::admin::{Admin, NewTopic};
 use durian::broker::{Broker, BrokerHandle};
-use durian::consumer::{Consumer, OffsetReset, TopicPartition};
+use durian::consumer::{Consumer, IsolationLevel, OffsetReset, TopicPartition};
 
 /// The topic the agent ships to.
 pub const TOPIC: &str = "web_log";
@@ -68,6 +68,16 @@ impl Setup {
     pub fn reader(&self, patience: Duration) -> TopicReader {
         TopicReader::new(&self.broker.bootstrap(), patience)
     }
+
+    /// A reader like [`Setup::reader`] that sees committed transactions
+    /// only (`isolation.level=read_committed`).
+    pub fn committed_reader(&self, patience: Duration) -> TopicReader {
+        TopicReader::with_isolation(
+            &self.broker.bootstrap(),
+            patience,
+            IsolationLevel::ReadCommitted,
+        )
+    }
 }
 
 /// Log line number `i`: an access-log line, different for every `i`, so a
@@ -107,9 +117,19 @@ pub struct TopicReader {
 impl TopicReader {
     /// A reader bootstrapped from `bootstrap`; see [`Setup::reader`].
     pub fn new(bootstrap: &str, patience: Duration) -> TopicReader {
+        TopicReader::with_isolation(bootstrap, patience, IsolationLevel::ReadUncommitted)
+    }
+
+    /// A reader that reads at `isolation`.
+    pub fn with_isolation(
+        bootstrap: &str,
+        patience: Duration,
+        isolation: IsolationLevel,
+    ) -> TopicReader {
         let mut consumer = Consumer::builder()
             .bootstrap_servers([bootstrap])
             .auto_offset_reset(OffsetReset::Earliest)
+            .isolation_level(isolation)
             .build()
             .unwrap();
         consumer

@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use super::Consumer;
 use crate::error::{ConsumerError, Result};
+use crate::group::GroupEvent;
 use crate::group::MemberIdentityState;
 use crate::offsets::{
     offset_commit_request, offset_fetch_request, parse_offset_commit, parse_offset_fetch,
@@ -64,7 +65,10 @@ const STALE_EPOCH_RETRIES: usize = 3;
 /// `group.protocol=consumer` the epoch may move on while the commit is on
 /// its way; a STALE_MEMBER_EPOCH refusal then waits (bounded by
 /// `request.timeout.ms`) for the membership task to publish the epoch its
-/// next heartbeat brings (`updates`), and commits again with it.
+/// next heartbeat brings (`updates`), and commits again with it, unless
+/// the member lost its partitions meanwhile (fenced, then rejoined): the
+/// offsets may then be of partitions another member owns, and the
+/// refusal stands.
 pub(crate) async fn send_commit(
     client: &Client,
     identity: &CommitIdentity,
@@ -89,6 +93,9 @@ pub(crate) async fn send_commit(
         let wait = client.config().request_timeout;
         loop {
             let now = updates.borrow_and_update().clone();
+            if now.losses != identity.losses {
+                return result;
+            }
             if now.generation != identity.generation && now.generation > 0 {
                 identity.generation = now.generation;
                 identity.member_id = now.member_id;
@@ -178,7 +185,7 @@ pub(crate) async fn fetch_committed(
 
 impl Consumer {
     /// Positions that changed since the last commit, optionally only of `only`.
-    pub(super) fn uncommitted_positions(
+    fn uncommitted_positions(
         &self,
         only: Option<&[TopicPartition]>,
     ) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
@@ -200,20 +207,70 @@ impl Consumer {
             .collect()
     }
 
+    /// The identity a commit of positions carries, with the positions it
+    /// may carry: those changed since the last commit (optionally only of
+    /// `only`), less every partition the membership task reported lost
+    /// that `poll` has not applied yet.
+    ///
+    /// The membership task reports a loss (eviction: UNKNOWN_MEMBER_ID,
+    /// ILLEGAL_GENERATION) and then rejoins on its own, so the consumer can
+    /// see the new generation before its next `poll` has dropped the lost
+    /// partitions' positions. Committed under that generation, which the
+    /// coordinator accepts for any partition, such a position could move
+    /// the new owner's committed offset backwards. The identity is read
+    /// before the queued events: the task reports the loss before it
+    /// publishes a new generation, so a loss behind the generation read
+    /// here is always in the queue by then.
+    pub(super) fn commit_snapshot(
+        &mut self,
+        only: Option<&[TopicPartition]>,
+    ) -> Result<(CommitIdentity, BTreeMap<TopicPartition, OffsetAndMetadata>)> {
+        let identity = self.commit_identity()?;
+        let lost = self.pending_losses();
+        let mut offsets = self.uncommitted_positions(only);
+        offsets.retain(|tp, _| !lost.contains(tp));
+        Ok((identity, offsets))
+    }
+
+    /// Partitions named by loss events that `poll` has not applied yet;
+    /// takes the task's queued events into the consumer's own queue (in
+    /// order), where the next `poll` applies them.
+    fn pending_losses(&mut self) -> BTreeSet<TopicPartition> {
+        if let Some(group) = &mut self.group {
+            while let Ok(event) = group.events.try_recv() {
+                self.events.push_back(event);
+            }
+        }
+        self.events
+            .iter()
+            .filter_map(|event| match event {
+                GroupEvent::Lost { partitions, .. } => Some(partitions),
+                _ => None,
+            })
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     pub(super) fn commit_identity(&self) -> Result<CommitIdentity> {
         let group_id = self.group_id()?.to_owned();
-        let (generation, member_id) = match &self.group {
+        let (generation, member_id, losses) = match &self.group {
             Some(group) => {
                 let identity = group.identity.borrow();
-                (identity.generation, identity.member_id.clone())
+                (
+                    identity.generation,
+                    identity.member_id.clone(),
+                    identity.losses,
+                )
             }
-            None => (-1, String::new()),
+            None => (-1, String::new(), 0),
         };
         Ok(CommitIdentity {
             group_id,
             generation,
             member_id,
             group_instance_id: self.config.group_instance_id.clone(),
+            losses,
         })
     }
 
@@ -225,7 +282,8 @@ impl Consumer {
 
     /// Starts an auto-commit in the background when one is due and none
     /// is running. Only positions of records already returned are
-    /// committed, so a crash never skips records (at-least-once).
+    /// committed, so a crash never skips records (at-least-once), and
+    /// only of partitions still owned.
     pub(super) fn maybe_auto_commit(&mut self) {
         if !self.config.enable_auto_commit || self.config.group_id.is_none() {
             return;
@@ -240,23 +298,32 @@ impl Consumer {
             return;
         }
         self.last_auto_commit = Instant::now();
-        let offsets = self.uncommitted_positions(None);
+        let Ok((identity, offsets)) = self.commit_snapshot(None) else {
+            return;
+        };
         if offsets.is_empty() {
             return;
         }
-        if let Ok(handle) = self.commit_async_offsets(offsets) {
-            self.auto_commit_task = Some(handle);
-        }
+        self.auto_commit_task = Some(self.spawn_commit(identity, offsets));
     }
 
     /// Commits the positions of every assigned partition (the offsets
     /// after the records `poll` returned) and waits for the answer.
+    /// Partitions lost to an eviction are left out even before the next
+    /// `poll` applies the loss.
     pub async fn commit(&mut self) -> Result<()> {
-        let offsets = self.uncommitted_positions(None);
-        self.commit_offsets(offsets).await
+        let (identity, offsets) = self.commit_snapshot(None)?;
+        self.commit_as(identity, offsets).await
     }
 
     /// Commits explicit offsets and waits for the answer.
+    ///
+    /// The offsets are sent as given, under the member's current
+    /// generation, whether or not the consumer owns their partitions now:
+    /// the classic group protocol does not check ownership, and neither
+    /// does this method (as Kafka's Java consumer does not). Committing
+    /// offsets of a partition another member owns moves its committed
+    /// offset; [`Consumer::commit`] never does that.
     pub async fn commit_offsets(
         &mut self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
@@ -265,6 +332,18 @@ impl Consumer {
             return Ok(());
         }
         let identity = self.commit_identity()?;
+        self.commit_as(identity, offsets).await
+    }
+
+    /// Sends `offsets` under `identity`, waits, and remembers them as committed.
+    pub(super) async fn commit_as(
+        &mut self,
+        identity: CommitIdentity,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
         let updates = self.identity_updates();
         send_commit(&self.client, &identity, &offsets, updates).await?;
         for (tp, offset) in offsets {
@@ -273,18 +352,19 @@ impl Consumer {
         Ok(())
     }
 
-    /// Commits the current positions in the background; await the handle
+    /// Commits the current positions in the background (those of
+    /// partitions still owned, as [`Consumer::commit`]); await the handle
     /// for the result, or drop it.
     pub fn commit_async(&mut self) -> Result<JoinHandle<Result<()>>> {
-        let offsets = self.uncommitted_positions(None);
-        self.commit_async_offsets(offsets)
+        let (identity, offsets) = self.commit_snapshot(None)?;
+        Ok(self.spawn_commit(identity, offsets))
     }
 
-    pub(super) fn commit_async_offsets(
+    fn spawn_commit(
         &mut self,
+        identity: CommitIdentity,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
-    ) -> Result<JoinHandle<Result<()>>> {
-        let identity = self.commit_identity()?;
+    ) -> JoinHandle<Result<()>> {
         let updates = self.identity_updates();
         let client = self.client.clone();
         // Counted as committed right away so the next auto-commit does not
@@ -292,9 +372,7 @@ impl Consumer {
         for (tp, offset) in &offsets {
             self.last_committed.insert(tp.clone(), offset.offset);
         }
-        Ok(tokio::spawn(async move {
-            send_commit(&client, &identity, &offsets, updates).await
-        }))
+        tokio::spawn(async move { send_commit(&client, &identity, &offsets, updates).await })
     }
 
     /// The committed offsets of `partitions` (`None` where nothing was committed).

@@ -469,8 +469,11 @@ impl Consumer {
             if let Some(task) = self.auto_commit_task.take() {
                 let _ = task.await;
             }
-            let offsets = self.uncommitted_positions(Some(partitions));
-            if let Err(error) = self.commit_offsets(offsets).await {
+            let outcome = match self.commit_snapshot(Some(partitions)) {
+                Ok((identity, offsets)) => self.commit_as(identity, offsets).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = outcome {
                 tracing::warn!(%error, "commit before revocation failed; records may be consumed again");
             }
         }
@@ -515,8 +518,10 @@ impl Consumer {
             if let Some(task) = self.auto_commit_task.take() {
                 let _ = task.await;
             }
-            let offsets = self.uncommitted_positions(None);
-            result = self.commit_offsets(offsets).await;
+            result = match self.commit_snapshot(None) {
+                Ok((identity, offsets)) => self.commit_as(identity, offsets).await,
+                Err(error) => Err(error),
+            };
         }
         if let Some(mut group) = self.group.take() {
             group.leave(self.config.client.request_timeout).await;

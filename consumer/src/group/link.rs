@@ -63,6 +63,10 @@ impl TaskLink {
     /// Reports every partition in `owned` lost and empties it. A poll
     /// timeout is reported even with nothing owned, since `poll` must
     /// learn that it has to rejoin.
+    ///
+    /// The loss count in the identity moves only after the event is
+    /// queued, so a commit that sees the new count also finds the event
+    /// (and leaves the lost partitions out).
     pub(super) fn lose(&self, owned: &mut BTreeSet<TopicPartition>, poll_timeout: bool) {
         let partitions: Vec<TopicPartition> = std::mem::take(owned).into_iter().collect();
         if !partitions.is_empty() || poll_timeout {
@@ -71,6 +75,16 @@ impl TaskLink {
                 poll_timeout,
             });
         }
+        self.identity.send_modify(|identity| identity.losses += 1);
+    }
+
+    /// Publishes the member id and generation commits are to carry,
+    /// keeping the loss count.
+    pub(super) fn publish(&self, member_id: &str, generation: i32) {
+        self.identity.send_modify(|identity| {
+            member_id.clone_into(&mut identity.member_id);
+            identity.generation = generation;
+        });
     }
 
     /// After leaving for a poll timeout: waits until `poll` runs again,

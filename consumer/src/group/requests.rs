@@ -36,6 +36,11 @@ pub struct MemberIdentityState {
     pub member_id: String,
     /// The generation of the last completed join (-1 before).
     pub generation: i32,
+    /// How many times the membership task has reported partitions lost,
+    /// counted after each report is queued: a commit taken before a loss
+    /// must not follow the member into a later generation (the lost
+    /// partitions may have a new owner by then).
+    pub losses: u64,
 }
 
 /// A JoinGroup request offering every configured assignor.

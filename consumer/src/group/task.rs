@@ -85,6 +85,7 @@ impl GroupTask {
             member: MemberIdentityState {
                 member_id: String::new(),
                 generation: -1,
+                losses: 0,
             },
             owned: BTreeSet::new(),
             subscription: None,
@@ -236,7 +237,8 @@ impl GroupTask {
             self.member.member_id.clear();
         }
         self.member.generation = -1;
-        let _ = self.link.identity.send(self.member.clone());
+        self.link
+            .publish(&self.member.member_id, self.member.generation);
     }
 
     async fn leave_for_poll_timeout(&mut self) -> Next {
@@ -424,7 +426,8 @@ impl GroupTask {
             tracing::info!(group = %self.group_id, generation = self.member.generation, member = %self.member.member_id,
                 assigned = assigned.len(), added = added.len(), revoked = revoked.len(), "joined the group");
             crate::metrics::export_rebalance(&self.config.client.client_id, &self.group_id);
-            let _ = self.link.identity.send(self.member.clone());
+            self.link
+                .publish(&self.member.member_id, self.member.generation);
             self.counts_at_assignment = partition_counts(&self.client.metadata(), &self.topics);
             let must_rejoin =
                 self.protocol == RebalanceProtocol::Cooperative && !revoked.is_empty();

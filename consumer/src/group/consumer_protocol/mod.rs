@@ -36,7 +36,6 @@ use self::fields::{
     heartbeat_request, leave_request, Fields, Subscribed, LEAVE_EPOCH, STATIC_LEAVE_EPOCH,
 };
 use super::link::{Resume, TaskLink};
-use super::requests::MemberIdentityState;
 use super::{coordinator, GroupCommand, GroupEvent, SubscriptionSpec};
 use crate::config::ConsumerConfig;
 use crate::error::ConsumerError;
@@ -321,10 +320,7 @@ impl ConsumerGroupTask {
     }
 
     fn publish_identity(&self) {
-        let _ = self.link.identity.send(MemberIdentityState {
-            member_id: self.member_id.clone(),
-            generation: self.epoch,
-        });
+        self.link.publish(&self.member_id, self.epoch);
     }
 
     fn send_failed(&mut self, error: CoreError, version: i16, fields: &Fields) -> Beat {
