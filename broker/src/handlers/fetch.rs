@@ -30,6 +30,9 @@
 //!
 //! Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED for
 //! its partitions (a topic id that names no topic stays UNKNOWN_TOPIC_ID).
+//!
+//! The records read here are sent as they are: the registry encodes the
+//! response with `fetch_encode`, which writes them by reference.
 
 use std::time::Duration;
 

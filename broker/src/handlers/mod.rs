@@ -62,6 +62,7 @@ pub mod end_txn;
 mod error;
 pub mod error_reply;
 pub mod fetch;
+mod fetch_encode;
 mod fetch_trace;
 pub mod find_coordinator;
 mod group_context;
@@ -95,6 +96,10 @@ pub mod write_txn_markers;
 pub enum Reply {
     /// An encoded response body (without the response header).
     Body(Bytes),
+    /// An encoded response body in pieces, sent in order without being
+    /// joined (Fetch: the structure around the record bytes, and the
+    /// record bytes as read from the segments).
+    Parts(Vec<Bytes>),
     /// Nothing is sent back (Produce with acks=0).
     Nothing,
 }
@@ -172,6 +177,11 @@ pub const fn versions(min: i16, max: i16) -> VersionRange {
 
 /// Encodes a response body at `version`.
 pub fn encode_body<T: Encodable>(response: &T, version: i16) -> Result<Reply, HandlerError> {
+    encode_bytes(response, version).map(Reply::Body)
+}
+
+/// Encodes a response body at `version` into one buffer.
+pub fn encode_bytes<T: Encodable>(response: &T, version: i16) -> Result<Bytes, HandlerError> {
     let mut buf = BytesMut::new();
     response
         .encode(&mut buf, version)
@@ -179,7 +189,7 @@ pub fn encode_body<T: Encodable>(response: &T, version: i16) -> Result<Reply, Ha
             version,
             source: e.into(),
         })?;
-    Ok(Reply::Body(buf.freeze()))
+    Ok(buf.freeze())
 }
 
 /// Counts the error codes of `response`, an answer of `api`, on the
@@ -261,7 +271,25 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
                 })
             },
         },
-        api_in!(Fetch, fetch, messages::FetchRequest, data_context),
+        ApiHandler {
+            key: ApiKey::Fetch,
+            versions: fetch::VERSIONS,
+            advertised: fetch::VERSIONS,
+            #[cfg(test)]
+            decodable: <messages::FetchRequest as kafka_protocol::protocol::Message>::VERSIONS,
+            run: |state, ctx, body| {
+                Box::pin(async move {
+                    let request: messages::FetchRequest = decode_guarded(&body, ctx.version)?;
+                    let response = fetch::handle(&state.data_context(), request, &ctx).await;
+                    // Counted as `answer` counts every other API's errors.
+                    state
+                        .metrics()
+                        .count_response_errors(ApiKey::Fetch, &response);
+                    // The records go out by reference, not through the encoder.
+                    fetch_encode::encode_parts(response, ctx.version)
+                })
+            },
+        },
         api_in!(
             ListOffsets,
             list_offsets,

@@ -9,7 +9,7 @@ use kafka_protocol::protocol::Encodable;
 use tokio::time::Instant;
 
 use super::decode_guard::decode_guarded;
-use super::frame::{decode_header, response_frame, RequestPrefix};
+use super::frame::{decode_header, response_frame, RequestPrefix, ResponseFrame};
 use crate::security::sasl::{Next, SaslSession};
 
 /// What the connection does with a frame.
@@ -18,9 +18,9 @@ pub enum Gate {
     /// Serve it as usual.
     Dispatch,
     /// Write this frame and go on.
-    Respond(Bytes),
+    Respond(ResponseFrame),
     /// Write this frame, then close the connection for the reason given.
-    RespondThenClose(Bytes, String),
+    RespondThenClose(ResponseFrame, String),
     /// Close the connection now.
     Close(String),
 }
@@ -38,7 +38,7 @@ pub fn gate(session: &mut SaslSession, frame: &Bytes, now: Instant) -> Gate {
                 let mut out = BytesMut::with_capacity(4 + token.len());
                 out.put_u32(token.len() as u32);
                 out.put_slice(&token);
-                Gate::Respond(out.freeze())
+                Gate::Respond(ResponseFrame::whole(out.freeze()))
             }
             Err(why) => Gate::Close(why),
         };
@@ -121,7 +121,7 @@ fn answer(
     let framed = match response_frame(
         header.correlation_id,
         api.response_header_version(version),
-        &response,
+        vec![response.freeze()],
     ) {
         Ok(framed) => framed,
         Err(e) => return Gate::Close(e.to_string()),

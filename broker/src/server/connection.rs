@@ -12,7 +12,9 @@
 //! wait for memory instead of exhausting it; memory is charged as bytes
 //! arrive, and a started request must complete within the body timeout.
 //! Responses count against a broker-wide response budget until written,
-//! and are written within the write timeout.
+//! and are written within the write timeout, piece by piece as the
+//! handler left them (a Fetch's record bytes are never copied into one
+//! response buffer).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -167,21 +169,21 @@ pub async fn serve<S>(
                 // wait behind readers that stopped reading. Each connection
                 // writes one response at a time, so the small ones add at
                 // most max.connections x SMALL_RESPONSE_BYTES.
-                let _memory = if response.len() <= SMALL_RESPONSE_BYTES {
+                let _memory = if response.wire_len() <= SMALL_RESPONSE_BYTES {
                     None
                 } else {
                     let Some(memory) = resources
                         .responses
-                        .acquire_within(response.len(), write_timeout)
+                        .acquire_within(response.wire_len(), write_timeout)
                         .await
                     else {
-                        tracing::warn!(%peer, bytes = response.len(),
+                        tracing::warn!(%peer, bytes = response.wire_len(),
                             "response memory budget exhausted; closing connection");
                         break;
                     };
                     Some(memory)
                 };
-                match tokio::time::timeout(write_timeout, writer.write_all(&response)).await {
+                match tokio::time::timeout(write_timeout, response.write_to(&mut writer)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "write failed; closing connection");

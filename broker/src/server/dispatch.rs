@@ -7,7 +7,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
 use super::endpoint::Endpoint;
-use super::frame::{decode_header, response_frame, RequestPrefix};
+use super::frame::{decode_header, response_frame, RequestPrefix, ResponseFrame};
 #[cfg(feature = "testing")]
 use super::intercept::{Interception, RequestInfo};
 use crate::handlers::{api_versions, lookup, HandlerError, Reply, RequestContext};
@@ -26,7 +26,7 @@ pub const MAX_NON_PRODUCE_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Debug)]
 pub enum Outcome {
     /// Write this response frame.
-    Respond(Bytes),
+    Respond(ResponseFrame),
     /// Send nothing (Produce with acks=0).
     Silent,
     /// Close the connection, logging the reason.
@@ -210,16 +210,18 @@ fn respond(
     header_version: i16,
     reply: Result<Reply, HandlerError>,
 ) -> Outcome {
-    match reply {
-        Ok(Reply::Body(body)) => match response_frame(correlation_id, header_version, &body) {
-            Ok(frame) => Outcome::Respond(frame),
-            Err(too_large) => {
-                tracing::error!(error = %too_large, "cannot send response");
-                Outcome::Close(too_large.to_string())
-            }
-        },
-        Ok(Reply::Nothing) => Outcome::Silent,
-        Err(reason) => Outcome::Close(reason.to_string()),
+    let body = match reply {
+        Ok(Reply::Body(body)) => vec![body],
+        Ok(Reply::Parts(parts)) => parts,
+        Ok(Reply::Nothing) => return Outcome::Silent,
+        Err(reason) => return Outcome::Close(reason.to_string()),
+    };
+    match response_frame(correlation_id, header_version, body) {
+        Ok(frame) => Outcome::Respond(frame),
+        Err(too_large) => {
+            tracing::error!(error = %too_large, "cannot send response");
+            Outcome::Close(too_large.to_string())
+        }
     }
 }
 

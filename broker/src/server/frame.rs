@@ -5,6 +5,7 @@
 //! a negative, zero or oversized length means the peer is not speaking the
 //! protocol (or is hostile), and the connection is closed.
 
+use std::io::IoSlice;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -12,6 +13,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::Decodable;
 #[cfg(test)]
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// Smallest meaningful request: api key, api version, correlation id.
 pub const MIN_REQUEST_BYTES: usize = 8;
@@ -171,25 +173,106 @@ pub fn response_length(header_len: usize, body_len: usize) -> Result<i32, Respon
     i32::try_from(total).map_err(|_| ResponseTooLarge(total))
 }
 
+/// Most buffers one `writev` takes on Linux (IOV_MAX); a frame of more
+/// pieces is written in several calls.
+const MAX_IO_SLICES: usize = 1024;
+
+/// A response ready to be written: length prefix, response header and
+/// body, as pieces written in order and never joined into one buffer.
+///
+/// The body's pieces are the encoder's own buffers, and for Fetch the
+/// record bytes as read from the segment files (see
+/// `handlers::fetch_encode`), so a response is not copied between the
+/// handler and the socket.
+#[derive(Debug, Clone)]
+pub struct ResponseFrame {
+    parts: Vec<Bytes>,
+    len: usize,
+}
+
+impl ResponseFrame {
+    /// A frame already laid out in one buffer, length prefix included.
+    pub fn whole(frame: Bytes) -> ResponseFrame {
+        ResponseFrame {
+            len: frame.len(),
+            parts: vec![frame],
+        }
+    }
+
+    /// Bytes on the wire, length prefix included: what the response
+    /// budget is charged for this frame.
+    pub fn wire_len(&self) -> usize {
+        self.len
+    }
+
+    /// The whole frame in one buffer (a copy; for tests and comparisons).
+    #[cfg(test)]
+    pub fn to_bytes(&self) -> Bytes {
+        match self.parts.as_slice() {
+            [only] => only.clone(),
+            parts => {
+                let mut out = BytesMut::with_capacity(self.len);
+                for part in parts {
+                    out.put_slice(part);
+                }
+                out.freeze()
+            }
+        }
+    }
+
+    /// Writes the frame with vectored writes (`writev`), as many pieces
+    /// per call as the socket takes, so the pieces are neither joined nor
+    /// sent as a packet each. Does not flush. The caller bounds it with
+    /// its write deadline; a write cut short leaves the connection unusable,
+    /// and the caller closes it.
+    pub async fn write_to<W: AsyncWrite + Unpin>(&self, writer: &mut W) -> std::io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = self
+            .parts
+            .iter()
+            .filter(|part| !part.is_empty())
+            .map(|part| IoSlice::new(part))
+            .collect();
+        let mut remaining = &mut slices[..];
+        while !remaining.is_empty() {
+            let batch = remaining.len().min(MAX_IO_SLICES);
+            let written = writer.write_vectored(&remaining[..batch]).await?;
+            if written == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            IoSlice::advance_slices(&mut remaining, written);
+        }
+        Ok(())
+    }
+}
+
 /// Builds a response frame: length, response header (v0 or v1 with tagged
-/// fields), then the encoded body. A body too large for the length prefix
-/// is refused rather than sent with a wrapped length.
+/// fields), then the body's pieces as they are (not copied). A body too
+/// large for the length prefix is refused rather than sent with a wrapped
+/// length.
 pub fn response_frame(
     correlation_id: i32,
     header_version: i16,
-    body: &[u8],
-) -> Result<Bytes, ResponseTooLarge> {
+    body: Vec<Bytes>,
+) -> Result<ResponseFrame, ResponseTooLarge> {
     let header_len = if header_version >= 1 { 5 } else { 4 };
-    let length = response_length(header_len, body.len())?;
-    let mut out = BytesMut::with_capacity(4 + header_len + body.len());
-    out.put_i32(length);
-    out.put_i32(correlation_id);
+    let body_len = body
+        .iter()
+        .fold(0usize, |total, part| total.saturating_add(part.len()));
+    let length = response_length(header_len, body_len)?;
+    let mut head = BytesMut::with_capacity(4 + header_len);
+    head.put_i32(length);
+    head.put_i32(correlation_id);
     if header_version >= 1 {
         // Empty tagged-field section.
-        out.put_u8(0);
+        head.put_u8(0);
     }
-    out.put_slice(body);
-    Ok(out.freeze())
+    let mut parts = Vec::with_capacity(1 + body.len());
+    parts.push(head.freeze());
+    parts.extend(body);
+    Ok(ResponseFrame {
+        parts,
+        len: 4 + header_len + body_len,
+    })
 }
 
 #[cfg(test)]
@@ -236,6 +319,35 @@ mod tests {
         let err = response_length(5, i32::MAX as usize).unwrap_err();
         assert!(err.to_string().contains("2 GiB"), "{err}");
         assert!(response_length(5, usize::MAX).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_frame_in_pieces_is_written_whole_through_short_writes() {
+        let body = vec![
+            Bytes::from_static(b"structure-"),
+            Bytes::new(),
+            Bytes::from(vec![7u8; 5_000]),
+            Bytes::from_static(b"-tail"),
+        ];
+        let frame = response_frame(9, 1, body).unwrap();
+        assert_eq!(frame.wire_len(), 4 + 5 + 10 + 5_000 + 5);
+        // A pipe of 64 bytes: every write is cut short many times.
+        let (mut near, mut far) = tokio::io::duplex(64);
+        let expected = frame.to_bytes();
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            far.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        frame.write_to(&mut near).await.unwrap();
+        drop(near);
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), reader)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, &expected[..]);
+        assert_eq!(&got[..4], &(5i32 + 10 + 5_000 + 5).to_be_bytes());
+        assert_eq!(&got[4..9], &[0, 0, 0, 9, 0]);
     }
 
     #[tokio::test]
