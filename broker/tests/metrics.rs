@@ -520,3 +520,34 @@ async fn error_codes_inside_responses_are_counted_per_api_and_code() {
     );
     broker.shutdown().await.unwrap();
 }
+
+/// SaslHandshake and SaslAuthenticate are answered by the SASL gate, not
+/// by the handlers; their error codes count all the same.
+#[tokio::test]
+async fn sasl_failures_are_counted_too() {
+    let broker = Broker::builder()
+        .temporary()
+        .listen("127.0.0.1:0")
+        .metrics_listen("127.0.0.1:0")
+        .sasl_plain_user("alice", "alice-secret")
+        .start()
+        .await
+        .expect("broker starts");
+    let metrics = broker.metrics_addr().unwrap();
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let refused = common::sasl::handshake(&mut client, "GSSAPI").await;
+    assert_eq!(refused.error_code, 33, "UNSUPPORTED_SASL_MECHANISM");
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let failed = common::sasl::plain(&mut client, "alice", "wrong").await;
+    assert_eq!(failed.error_code, 58, "SASL_AUTHENTICATION_FAILED");
+    let samples = scrape(metrics).await;
+    assert_eq!(
+        response_errors(&samples, "SaslHandshake", "UNSUPPORTED_SASL_MECHANISM"),
+        1.0
+    );
+    assert_eq!(
+        response_errors(&samples, "SaslAuthenticate", "SASL_AUTHENTICATION_FAILED"),
+        1.0
+    );
+    broker.shutdown().await.unwrap();
+}

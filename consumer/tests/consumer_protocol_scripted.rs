@@ -431,10 +431,13 @@ async fn a_commit_from_a_stale_epoch_is_sent_again_with_the_next_one() {
 #[tokio::test]
 async fn an_unknown_assigned_topic_id_is_looked_up_with_backoff_not_per_heartbeat() {
     const UNKNOWN_ID: Uuid = Uuid::from_u128(0x999);
+    const SECOND_UNKNOWN_ID: Uuid = Uuid::from_u128(0x99a);
     #[derive(Default)]
     struct Seen {
         heartbeats: usize,
         all_topics_lookups: usize,
+        /// Assign a second unknown id too from now on.
+        second: bool,
     }
     let seen = Arc::new(Mutex::new(Seen::default()));
     let script = seen.clone();
@@ -450,17 +453,27 @@ async fn an_unknown_assigned_topic_id_is_looked_up_with_backoff_not_per_heartbea
         ApiKey::FindCoordinator => coordinator(&request),
         ApiKey::ConsumerGroupHeartbeat => {
             let beat: ConsumerGroupHeartbeatRequest = request.decode();
-            script.lock().unwrap().heartbeats += 1;
+            let mut seen = script.lock().unwrap();
+            seen.heartbeats += 1;
+            let ids = if seen.second {
+                vec![UNKNOWN_ID, SECOND_UNKNOWN_ID]
+            } else {
+                vec![UNKNOWN_ID]
+            };
+            let owned = ids
+                .into_iter()
+                .map(|id| {
+                    TopicPartitions::default()
+                        .with_topic_id(id)
+                        .with_partitions(vec![0])
+                })
+                .collect();
             request.reply(
                 &ConsumerGroupHeartbeatResponse::default()
                     .with_member_id(Some(beat.member_id))
-                    .with_member_epoch(1)
+                    .with_member_epoch(if seen.second { 2 } else { 1 })
                     .with_heartbeat_interval_ms(50)
-                    .with_assignment(Some(Assignment::default().with_topic_partitions(vec![
-                        TopicPartitions::default()
-                            .with_topic_id(UNKNOWN_ID)
-                            .with_partitions(vec![0]),
-                    ]))),
+                    .with_assignment(Some(Assignment::default().with_topic_partitions(owned))),
             )
         }
         ApiKey::OffsetFetch => offset_fetch(&request),
@@ -487,6 +500,22 @@ async fn an_unknown_assigned_topic_id_is_looked_up_with_backoff_not_per_heartbea
     assert!(
         events.0.lock().unwrap().is_empty(),
         "nothing is assigned while the topic id is unknown"
+    );
+    // A newly assigned unknown id is looked up at once, not after the
+    // backoff the first one has built up (seconds by now).
+    let (switched_at, lookups_before) = {
+        let mut seen = seen.lock().unwrap();
+        seen.second = true;
+        (seen.heartbeats, seen.all_topics_lookups)
+    };
+    while seen.lock().unwrap().heartbeats < switched_at + 4 {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "heartbeats stopped");
+    }
+    let lookups_after = seen.lock().unwrap().all_topics_lookups;
+    assert!(
+        lookups_after > lookups_before,
+        "the new id waited for the old id's backoff"
     );
     consumer.close().await.unwrap();
 }

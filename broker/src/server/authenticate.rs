@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::decode_guard::decode_guarded;
 use super::frame::{decode_header, response_frame, RequestPrefix, ResponseFrame};
+use crate::metrics::BrokerMetrics;
 use crate::security::sasl::{Next, SaslSession};
 
 /// What the connection does with a frame.
@@ -30,8 +31,14 @@ pub const HANDSHAKE_VERSIONS: (i16, i16) = (0, 1);
 /// Versions of SaslAuthenticate served.
 pub const AUTHENTICATE_VERSIONS: (i16, i16) = (0, 2);
 
-/// Decides what happens to `frame` on a SASL connection.
-pub fn gate(session: &mut SaslSession, frame: &Bytes, now: Instant) -> Gate {
+/// Decides what happens to `frame` on a SASL connection; the error codes
+/// of the answers given here count on the metrics page like any other.
+pub fn gate(
+    session: &mut SaslSession,
+    frame: &Bytes,
+    now: Instant,
+    metrics: &BrokerMetrics,
+) -> Gate {
     if session.expects_raw_token() {
         return match session.raw_token(frame) {
             Ok(token) => {
@@ -52,6 +59,7 @@ pub fn gate(session: &mut SaslSession, frame: &Bytes, now: Instant) -> Gate {
             let request: SaslHandshakeRequest =
                 decode_guarded(body, v).map_err(|e| e.to_string())?;
             let (response, next) = session.handshake(request, v);
+            metrics.count_response_errors(ApiKey::SaslHandshake, &response);
             Ok((encode(&response, v)?, next))
         }),
         Some(ApiKey::SaslAuthenticate) => {
@@ -59,6 +67,7 @@ pub fn gate(session: &mut SaslSession, frame: &Bytes, now: Instant) -> Gate {
                 let request: SaslAuthenticateRequest =
                     decode_guarded(body, v).map_err(|e| e.to_string())?;
                 let (response, next) = session.authenticate(request, v);
+                metrics.count_response_errors(ApiKey::SaslAuthenticate, &response);
                 Ok((encode(&response, v)?, next))
             })
         }

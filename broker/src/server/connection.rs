@@ -118,7 +118,7 @@ pub async fn serve<S>(
         let outcome = match security
             .sasl
             .as_mut()
-            .map(|s| gate(s, &frame.bytes, Instant::now()))
+            .map(|s| gate(s, &frame.bytes, Instant::now(), state.metrics()))
         {
             None | Some(Gate::Dispatch) => {
                 let principal = security

@@ -222,9 +222,12 @@ impl ResponseFrame {
 
     /// Writes the frame with vectored writes (`writev`), as many pieces
     /// per call as the socket takes, so the pieces are neither joined nor
-    /// sent as a packet each. Does not flush. The caller bounds it with
-    /// its write deadline; a write cut short leaves the connection unusable,
-    /// and the caller closes it.
+    /// sent as a packet each, then flushes: a TLS stream accepts a write
+    /// into its own buffer even when the socket is full, and only a flush
+    /// (or a later write, which may never come: the client is waiting for
+    /// the rest of this frame) sends what is left. The caller bounds it
+    /// with its write deadline; a write cut short leaves the connection
+    /// unusable, and the caller closes it.
     pub async fn write_to<W: AsyncWrite + Unpin>(&self, writer: &mut W) -> std::io::Result<()> {
         let mut slices: Vec<IoSlice<'_>> = self
             .parts
@@ -241,7 +244,7 @@ impl ResponseFrame {
             }
             IoSlice::advance_slices(&mut remaining, written);
         }
-        Ok(())
+        writer.flush().await
     }
 }
 
@@ -348,6 +351,16 @@ mod tests {
         assert_eq!(got, &expected[..]);
         assert_eq!(&got[..4], &(5i32 + 10 + 5_000 + 5).to_be_bytes());
         assert_eq!(&got[4..9], &[0, 0, 0, 9, 0]);
+    }
+
+    /// A writer that keeps what it accepts until flushed (as tokio-rustls
+    /// does with a full socket) still gets the whole frame out.
+    #[tokio::test]
+    async fn a_frame_leaves_a_buffering_writer_whole() {
+        let frame = response_frame(3, 0, vec![Bytes::from(vec![1u8; 1_000])]).unwrap();
+        let mut writer = tokio::io::BufWriter::with_capacity(1 << 16, Vec::new());
+        frame.write_to(&mut writer).await.unwrap();
+        assert_eq!(writer.get_ref().as_slice(), &frame.to_bytes()[..]);
     }
 
     #[tokio::test]

@@ -78,6 +78,7 @@ impl PartitionLog {
                 }
                 let (whole, _) = batches_below(&records, upper);
                 records.truncate(whole);
+                release_slack(&mut records);
                 break;
             }
         }
@@ -166,4 +167,42 @@ fn batches_below(bytes: &[u8], upper: i64) -> (usize, Option<i64>) {
         covered = scanner.consumed();
     }
     (covered, end)
+}
+
+/// Gives back a read buffer's unused capacity when it is large. Records go
+/// to the socket by reference (handlers/fetch_encode), so the buffer lives
+/// until the response is written, while the response budget counts only the
+/// bytes sent: a read_committed fetch that keeps a few hundred bytes of a
+/// 1 MiB read (the last stable offset just past it) must not pin the rest.
+fn release_slack(records: &mut Vec<u8>) {
+    let slack = records.capacity() - records.len();
+    if slack > RELEASABLE_SLACK.max(records.len() / 4) {
+        records.shrink_to_fit();
+    }
+}
+
+/// Unused read-buffer capacity worth a copy to give back.
+const RELEASABLE_SLACK: usize = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mostly_unused_read_buffer_gives_its_capacity_back() {
+        let mut kept = Vec::with_capacity(1 << 20);
+        kept.extend_from_slice(&[1u8; 600]);
+        release_slack(&mut kept);
+        assert!(
+            kept.capacity() < 64 * 1024,
+            "{} bytes pinned",
+            kept.capacity()
+        );
+        assert_eq!(kept, vec![1u8; 600]);
+        // A nearly full one is left as it is: no copy for a little slack.
+        let mut full = Vec::with_capacity(1 << 20);
+        full.resize((1 << 20) - 100, 2u8);
+        release_slack(&mut full);
+        assert_eq!(full.capacity(), 1 << 20);
+    }
 }

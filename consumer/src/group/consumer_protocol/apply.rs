@@ -77,11 +77,12 @@ impl ConsumerGroupTask {
                 self.names.insert(topic.topic_id, topic.name.clone());
             }
         }
-        if ids.iter().all(|id| self.names.contains_key(id)) {
+        let unknown = self.unknown_of(ids);
+        if unknown.is_empty() {
             self.names_lookup.settled();
             return;
         }
-        if !self.names_lookup.due() {
+        if !self.names_lookup.due(&unknown) {
             return;
         }
         let request = MetadataRequest::default().with_topics(None);
@@ -97,11 +98,20 @@ impl ConsumerGroupTask {
             }
             Err(error) => tracing::debug!(%error, "metadata for assigned topic ids failed"),
         }
-        if ids.iter().all(|id| self.names.contains_key(id)) {
+        let unknown = self.unknown_of(ids);
+        if unknown.is_empty() {
             self.names_lookup.settled();
         } else {
-            self.names_lookup.missed();
+            self.names_lookup.missed(unknown);
         }
+    }
+
+    /// The ids among `ids` whose names are not known yet.
+    fn unknown_of(&self, ids: &BTreeSet<Uuid>) -> BTreeSet<Uuid> {
+        ids.iter()
+            .filter(|id| !self.names.contains_key(id))
+            .copied()
+            .collect()
     }
 
     /// Tells the consumer to revoke and assign, and waits until its next

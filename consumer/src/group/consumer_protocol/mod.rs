@@ -89,6 +89,9 @@ pub(super) struct ConsumerGroupTask {
 /// deleted meanwhile); asking for every topic on each heartbeat would cost
 /// the cluster a full Metadata answer per member every few seconds.
 pub(super) struct NamesLookup {
+    /// The ids the last lookup left unknown; a different set (a topic
+    /// assigned since) is looked up at once, whatever the backoff says.
+    unknown: BTreeSet<Uuid>,
     not_before: Option<Instant>,
     backoff: Backoff,
 }
@@ -98,23 +101,30 @@ impl NamesLookup {
     /// ones wait from one second doubling up to `max`.
     fn new(max: Duration) -> Self {
         NamesLookup {
+            unknown: BTreeSet::new(),
             not_before: None,
             backoff: Backoff::new(NAMES_LOOKUP_INITIAL, max),
         }
     }
 
-    /// Whether a lookup may be sent now.
-    pub(super) fn due(&self) -> bool {
-        self.not_before.is_none_or(|at| Instant::now() >= at)
+    /// Whether a lookup for `unknown` may be sent now.
+    pub(super) fn due(&self, unknown: &BTreeSet<Uuid>) -> bool {
+        *unknown != self.unknown || self.not_before.is_none_or(|at| Instant::now() >= at)
     }
 
-    /// A lookup left ids unknown: the next one waits longer.
-    pub(super) fn missed(&mut self) {
+    /// A lookup left `unknown` unknown: the next one for the same ids waits
+    /// longer; for other ids the wait starts over.
+    pub(super) fn missed(&mut self, unknown: BTreeSet<Uuid>) {
+        if unknown != self.unknown {
+            self.backoff.reset();
+            self.unknown = unknown;
+        }
         self.not_before = Some(Instant::now() + self.backoff.next_delay());
     }
 
     /// Every id is known: a later unknown one is looked up at once.
     pub(super) fn settled(&mut self) {
+        self.unknown.clear();
         self.not_before = None;
         self.backoff.reset();
     }

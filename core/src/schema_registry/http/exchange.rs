@@ -46,7 +46,11 @@ where
         if buf.len() > MAX_HEAD_BYTES {
             return Err(format!("response head over {MAX_HEAD_BYTES} bytes"));
         }
-        if read_more(stream, &mut buf).await? == 0 {
+        if read_more(stream, &mut buf)
+            .await
+            .map_err(|e| e.to_string())?
+            == 0
+        {
             return Err("connection closed before a complete response head".to_string());
         }
     };
@@ -59,22 +63,43 @@ where
                 return Err(format!("response body of {length} bytes is too large"));
             }
             while buf.len() - head_end < length {
-                if read_more(stream, &mut buf).await? == 0 {
+                if read_more(stream, &mut buf)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    == 0
+                {
                     return Err("connection closed inside the response body".to_string());
                 }
             }
             buf[head_end..head_end + length].to_vec()
         }
-        Framing::Chunked => loop {
-            if let Some(body) = decode_chunked(&buf[head_end..])? {
-                break body;
+        Framing::Chunked => {
+            let mut chunked = Chunked::default();
+            loop {
+                if chunked.advance(&buf[head_end..])? {
+                    break chunked.body;
+                }
+                if read_more(stream, &mut buf)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    == 0
+                {
+                    return Err("connection closed inside a chunked body".to_string());
+                }
             }
-            if read_more(stream, &mut buf).await? == 0 {
-                return Err("connection closed inside a chunked body".to_string());
-            }
-        },
+        }
         Framing::UntilClose => {
-            while read_more(stream, &mut buf).await? != 0 {}
+            loop {
+                match read_more(stream, &mut buf).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    // Over TLS a server that closes without close_notify
+                    // ends the body all the same (browsers and curl accept
+                    // it when the body's end is the connection's end).
+                    Err(ReadError::UnexpectedEof) => break,
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
             buf[head_end..].to_vec()
         }
     };
@@ -86,17 +111,33 @@ where
 async fn read_more<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
-) -> Result<usize, String> {
+) -> Result<usize, ReadError> {
     if buf.len() >= MAX_RESPONSE_BYTES {
-        return Err(format!("response over {MAX_RESPONSE_BYTES} bytes"));
+        return Err(ReadError::TooLarge);
     }
     let mut chunk = [0u8; 8192];
-    let read = stream
-        .read(&mut chunk)
-        .await
-        .map_err(|e| format!("reading the response: {e}"))?;
+    let read = stream.read(&mut chunk).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            ReadError::UnexpectedEof
+        } else {
+            ReadError::Io(e)
+        }
+    })?;
     buf.extend_from_slice(&chunk[..read]);
     Ok(read)
+}
+
+/// Why [`read_more`] could not read.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("response over {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge,
+    /// The peer closed without ending the stream properly (TLS without
+    /// close_notify).
+    #[error("reading the response: the connection ended abruptly")]
+    UnexpectedEof,
+    #[error("reading the response: {0}")]
+    Io(std::io::Error),
 }
 
 /// How the body's end is found.
@@ -144,42 +185,74 @@ fn parse_head(head: &str) -> Result<(u16, Framing), String> {
     Ok((status, framing))
 }
 
-/// The body of a complete chunked encoding at the start of `data`, or
-/// `None` when more bytes are needed. Chunk extensions and trailers are
-/// skipped.
-fn decode_chunked(mut data: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    let mut body = Vec::new();
-    loop {
-        let Some(line_end) = find(data, b"\r\n") else {
-            return Ok(None);
-        };
-        let line = std::str::from_utf8(&data[..line_end])
-            .map_err(|_| "chunk size line is not UTF-8".to_string())?;
-        let size_text = line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        if size > MAX_RESPONSE_BYTES {
-            return Err(format!("chunk of {size} bytes is too large"));
+/// The longest chunk size line (size and extensions) accepted: a peer that
+/// never ends one is refused rather than searched again on every read.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// A chunked body decoded as it arrives: each call goes on from where the
+/// last one stopped, so a body read in many pieces (or sent in many tiny
+/// chunks) is decoded in time linear in its size. Chunk extensions and
+/// trailers are skipped.
+#[derive(Debug, Default)]
+struct Chunked {
+    /// Where the next chunk's size line starts, in the bytes after the head.
+    at: usize,
+    /// After the last (empty) chunk: where its trailers start.
+    trailers_from: Option<usize>,
+    /// Where the search for the end of the trailers goes on.
+    trailer_search: usize,
+    /// The chunks' data so far.
+    body: Vec<u8>,
+}
+
+impl Chunked {
+    /// Decodes what `data` (every byte after the head received so far)
+    /// holds past the last call; `true` once the body is complete.
+    fn advance(&mut self, data: &[u8]) -> Result<bool, String> {
+        loop {
+            if let Some(start) = self.trailers_from {
+                // Trailers (usually none) end with an empty line: CRLF
+                // right away, else the first CRLFCRLF.
+                if data[start..].starts_with(b"\r\n") {
+                    return Ok(true);
+                }
+                let from = self.trailer_search.max(start);
+                if find(&data[from..], b"\r\n\r\n").is_some() {
+                    return Ok(true);
+                }
+                // Go on where a CRLFCRLF could still begin.
+                self.trailer_search = data.len().saturating_sub(3).max(start);
+                return Ok(false);
+            }
+            let rest = &data[self.at..];
+            let Some(line_end) = find(rest, b"\r\n") else {
+                if rest.len() > MAX_CHUNK_LINE {
+                    return Err(format!("chunk size line over {MAX_CHUNK_LINE} bytes"));
+                }
+                return Ok(false);
+            };
+            let line = std::str::from_utf8(&rest[..line_end])
+                .map_err(|_| "chunk size line is not UTF-8".to_string())?;
+            let size_text = line.split(';').next().unwrap_or_default().trim();
+            let size = usize::from_str_radix(size_text, 16)
+                .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+            if size > MAX_RESPONSE_BYTES {
+                return Err(format!("chunk of {size} bytes is too large"));
+            }
+            let chunk = &rest[line_end + 2..];
+            if size == 0 {
+                self.trailers_from = Some(self.at + line_end + 2);
+                continue;
+            }
+            if chunk.len() < size + 2 {
+                return Ok(false);
+            }
+            if &chunk[size..size + 2] != b"\r\n" {
+                return Err("chunk not followed by CRLF".to_string());
+            }
+            self.body.extend_from_slice(&chunk[..size]);
+            self.at += line_end + 2 + size + 2;
         }
-        data = &data[line_end + 2..];
-        if size == 0 {
-            // Trailers (usually none) end with an empty line.
-            return Ok(
-                if data.starts_with(b"\r\n") || find(data, b"\r\n\r\n").is_some() {
-                    Some(body)
-                } else {
-                    None
-                },
-            );
-        }
-        if data.len() < size + 2 {
-            return Ok(None);
-        }
-        body.extend_from_slice(&data[..size]);
-        if &data[size..size + 2] != b"\r\n" {
-            return Err("chunk not followed by CRLF".to_string());
-        }
-        data = &data[size + 2..];
     }
 }
 
@@ -232,6 +305,100 @@ mod tests {
         );
         let until_close = answer(b"HTTP/1.0 500 Oops\r\n\r\nbroken").await;
         assert_eq!(until_close.unwrap().body, b"broken");
+    }
+
+    /// Feeds `data` to a decoder one byte at a time; the body once it is
+    /// complete, with the count of bytes it took.
+    fn chunked_by_bytes(data: &[u8]) -> Result<Option<(Vec<u8>, usize)>, String> {
+        let mut chunked = Chunked::default();
+        for end in 1..=data.len() {
+            if chunked.advance(&data[..end])? {
+                return Ok(Some((chunked.body, end)));
+            }
+        }
+        Ok(None)
+    }
+
+    #[test]
+    fn a_chunked_body_arriving_byte_by_byte_ends_exactly_at_its_end() {
+        let mut data = Vec::new();
+        for byte in b"hello world" {
+            data.extend_from_slice(b"1\r\n");
+            data.push(*byte);
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(b"0\r\nX-Trailer: 1\r\n\r\n");
+        let whole = data.len();
+        data.extend_from_slice(b"next response");
+        assert_eq!(
+            chunked_by_bytes(&data).unwrap(),
+            Some((b"hello world".to_vec(), whole))
+        );
+        // A trailer line followed by something else is not the end yet.
+        assert_eq!(chunked_by_bytes(b"2\r\nok\r\n0\r\nAB\r\nC").unwrap(), None);
+        assert_eq!(
+            chunked_by_bytes(b"2\r\nok\r\n0\r\n\r\n").unwrap(),
+            Some((b"ok".to_vec(), 12))
+        );
+        let endless = vec![b'f'; MAX_CHUNK_LINE + 10];
+        assert!(chunked_by_bytes(&endless)
+            .unwrap_err()
+            .contains("size line"));
+    }
+
+    /// Reads `data`, then fails as a TLS stream does when the peer closed
+    /// without close_notify; accepts every write.
+    struct AbruptEnd(std::io::Cursor<Vec<u8>>);
+
+    impl AsyncRead for AbruptEnd {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.0.position() as usize == self.0.get_ref().len() {
+                return std::task::Poll::Ready(Err(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+        }
+    }
+
+    impl tokio::io::AsyncWrite for AbruptEnd {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_ended_by_an_abrupt_close_is_kept_but_a_cut_length_is_not() {
+        let until_close = b"HTTP/1.0 200 OK\r\n\r\n{\"id\":7}".to_vec();
+        let mut stream = AbruptEnd(std::io::Cursor::new(until_close));
+        let response = exchange(&mut stream, b"GET / HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(response.body, b"{\"id\":7}");
+        let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort".to_vec();
+        let mut stream = AbruptEnd(std::io::Cursor::new(cut));
+        let error = exchange(&mut stream, b"GET / HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap_err();
+        assert!(error.contains("ended abruptly"), "{error}");
     }
 
     #[tokio::test]

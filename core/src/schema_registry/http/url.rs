@@ -30,6 +30,13 @@ impl BaseUrl {
         } else {
             return Err(invalid("must start with http:// or https://"));
         };
+        if rest
+            .chars()
+            .any(|c| c.is_ascii_control() || c.is_whitespace())
+        {
+            // They would end up raw in the request line and the Host header.
+            return Err(invalid("no spaces or control characters"));
+        }
         if rest.contains(['?', '#', '@']) {
             return Err(invalid(
                 "no user info, query or fragment (use basic_auth for credentials)",
@@ -137,6 +144,8 @@ mod tests {
             "http://x:port",
             "http://u:p@x",
             "http://x/?q",
+            "http://r:8081/p x\r\nX-Evil: 1",
+            "http://r\n:8081",
         ] {
             assert!(
                 matches!(BaseUrl::parse(bad), Err(SchemaRegistryError::Config(_))),
