@@ -5,7 +5,9 @@
 //!
 //! The orchestrator (the default command) starts the broker and one worker
 //! process per client and scenario (`durian-bench worker ...`), so each
-//! client's CPU time and peak memory are its own.
+//! client's CPU time and peak memory are its own. The whole-process file →
+//! topic scenario (`fileload`) runs the durian CLI and the rdkafka program
+//! (`durian-bench rdkafka-file ...`) as processes measured from outside.
 
 mod alloc_count;
 mod apache_kafka;
