@@ -5,13 +5,16 @@
 //!
 //! The orchestrator (the default command) starts the broker and one worker
 //! process per client and scenario (`durian-bench worker ...`), so each
-//! client's CPU time and peak memory are its own.
+//! client's CPU time and peak memory are its own. The whole-process file →
+//! topic scenario (`fileload`) runs the durian CLI and the rdkafka program
+//! (`durian-bench rdkafka-file ...`) as processes measured from outside.
 
 mod alloc_count;
 mod apache_kafka;
 mod baseline;
 mod brokers;
 mod clients;
+mod fileload;
 mod machine;
 mod measure;
 mod metrics;
@@ -76,6 +79,21 @@ struct RunArgs {
     /// from `.peers/kafka/libs`), and add Kafka's Java perf tools as a client.
     #[arg(long)]
     kafka: bool,
+    /// Skip the whole-process file → topic scenario.
+    #[arg(long)]
+    skip_file: bool,
+    /// Leave `durian ship` out of the file → topic scenario.
+    #[arg(long)]
+    skip_ship: bool,
+    /// The durian CLI (release build) for the file → topic scenario
+    /// [default: `DURIAN_BENCH_CLI`, else ../target/release/durian
+    /// relative to bench/].
+    #[arg(long)]
+    durian_bin: Option<PathBuf>,
+    /// Count the system calls of each file → topic tool, in one more run
+    /// of it under `strace -c -f` (needs strace).
+    #[arg(long)]
+    strace: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +105,19 @@ enum Command {
         /// Count heap allocations.
         #[arg(long)]
         count_allocs: bool,
+    },
+    /// Internal: the file → topic scenario's rdkafka program (read lines,
+    /// send each with a ThreadedProducer, flush).
+    RdkafkaFile {
+        /// Bootstrap address.
+        #[arg(long)]
+        bootstrap: String,
+        /// Topic (already created).
+        #[arg(long)]
+        topic: String,
+        /// The file whose lines to send.
+        #[arg(long)]
+        file: PathBuf,
     },
     /// Internal: run durian's broker until killed; prints its address.
     ServeBroker {
@@ -101,6 +132,21 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::RdkafkaFile {
+        bootstrap,
+        topic,
+        file,
+    }) = &cli.command
+    {
+        // Before the runtime exists: the process is the program alone.
+        return match clients::rdkafka_file::run(bootstrap, topic, file) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("durian-bench rdkafka-file: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -123,6 +169,9 @@ fn main() -> ExitCode {
                 data_dir,
                 sasl_ssl_dir,
             }) => brokers::serve(data_dir, sasl_ssl_dir).await,
+            Some(Command::RdkafkaFile { .. }) => {
+                Err("rdkafka-file runs without a runtime".to_owned())
+            }
             None => orchestrate_all(cli.run).await,
         }
     });
@@ -163,13 +212,15 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
             clients.retain(|c| *c != ClientKind::Java);
         }
     }
+    let scale = if args.quick {
+        Scale::QUICK
+    } else {
+        Scale::FULL
+    };
+    let file = file_setup(&args, scale);
     let plan = Plan {
         clients: clients.clone(),
-        scale: if args.quick {
-            Scale::QUICK
-        } else {
-            Scale::FULL
-        },
+        scale,
         brokers: args.brokers.clone(),
         // Tansu is compared over plaintext only.
         skip_tansu: args.skip_tansu || sasl_ssl,
@@ -177,6 +228,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         kafka: args.kafka,
         count_allocs: args.count_allocs,
         partitions: 6,
+        file: file.clone(),
     };
     let machine = machine::describe();
     let started = std::time::Instant::now();
@@ -207,6 +259,27 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         "Load: {} × 100 B records (and again with lz4), {} × {} B records, consume {} × 100 B from the beginning, latency at {} records/s for {} s; 6 partitions, acks=all, linger 5 ms, batch 16 KiB.\n\n",
         s.small_records, s.large_records, s.large_size, s.small_records, s.latency_rate, s.latency_secs
     ));
+    if let Some(table) = report::defaults_table(&runs, &clients) {
+        section.push_str(&format!(
+            "At each client's defaults (what a user who sets only the bootstrap address gets): {} × 100 B records produced from memory; durian `Producer::builder()` defaults (acks=all, idempotence on, linger 5 ms, batch 16 KiB), rdkafka with only `bootstrap.servers` set (librdkafka 2.12: acks=all, idempotence off, linger 5 ms, batch.size 1 MB, batch.num.messages 10,000), rskafka as in the table below (it has no defaults for them); peak RSS is this one worker's:\n\n",
+            s.small_records
+        ));
+        section.push_str(&table);
+        section.push('\n');
+    }
+    if let Some(table) = report::file_table(&runs) {
+        if let Some(setup) = &file {
+            section.push_str(&format!(
+                "Whole process, file → topic: a file of {} lines × {} B written once per run, each tool run as its own process against a fresh 6-partition topic, which must then hold exactly {} records (end offsets). Wall time is spawn to exit (`durian ship`, which runs until stopped: spawn until the end offsets sum to the line count, polled every 20 ms, then SIGTERM); CPU and peak RSS are the process's own, from `wait4`. `durian produce TOPIC -f FILE` and `durian ship --file FILE --topic TOPIC` are the release CLI at its defaults (acks=all, idempotence; `produce` sets batch.size 256 KiB, `ship` keys every line with its source and sends it to one partition); the rdkafka program reads lines with a `BufReader`, sends each with a `ThreadedProducer` (sleeping 200 µs when librdkafka's queue is full) and flushes, at librdkafka 2.12's defaults but `bootstrap.servers`, `acks=all`, `enable.idempotence=true`{}:\n\n",
+                setup.lines,
+                fileload::LINE_BYTES,
+                setup.lines,
+                if setup.strace { "; system calls from one more run of each under `strace -c -f`" } else { "" },
+            ));
+        }
+        section.push_str(&table);
+        section.push('\n');
+    }
     section.push_str(&report::loopback_line(&runs));
     section.push('\n');
     section.push_str(&report::client_table(
@@ -230,4 +303,41 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The file → topic scenario's setup, or `None` when it is skipped or
+/// cannot run (over SASL_SSL the CLI would need the listener's settings).
+fn file_setup(args: &RunArgs, scale: Scale) -> Option<fileload::FileSetup> {
+    if args.skip_file {
+        return None;
+    }
+    if args.security != security::Security::Plaintext {
+        eprintln!("file → topic scenario skipped: it runs over plaintext only");
+        return None;
+    }
+    let durian_bin = args
+        .durian_bin
+        .clone()
+        .or_else(|| std::env::var_os("DURIAN_BENCH_CLI").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(fileload::DEFAULT_DURIAN_BIN));
+    let durian_bin = if durian_bin.is_file() {
+        Some(durian_bin)
+    } else {
+        eprintln!(
+            "durian CLI not found at {} (cargo build --release -p durian-cli --bin durian, or --durian-bin): its file → topic columns are skipped",
+            durian_bin.display()
+        );
+        None
+    };
+    let strace = args.strace && fileload::process::strace_available();
+    if args.strace && !strace {
+        eprintln!("strace not found: no system call counts");
+    }
+    Some(fileload::FileSetup {
+        lines: scale.small_records,
+        partitions: 6,
+        durian_bin,
+        strace,
+        ship: !args.skip_ship,
+    })
 }

@@ -13,6 +13,7 @@ use tokio::process::Command;
 
 use crate::brokers::{self, BrokerUnderTest};
 use crate::clients::{ClientKind, Scenario, WorkerSpec};
+use crate::fileload::{self, FileSetup};
 use crate::measure::Measurement;
 use crate::metrics::{BrokerMetric, ClientMetric};
 use crate::report::RunFigures;
@@ -72,6 +73,8 @@ pub struct Plan {
     pub security: Security,
     /// Run every client's scenarios against Apache Kafka's broker too.
     pub kafka: bool,
+    /// The whole-process file → topic scenario, when it runs.
+    pub file: Option<FileSetup>,
 }
 
 const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
@@ -121,7 +124,7 @@ async fn worker(spec: &WorkerSpec, count_allocs: bool) -> Result<Measurement, St
 /// writeback of what the previous worker produced (up to 1 GB for the
 /// 10 KB scenario) does not run during the next client's measurement and
 /// tax whichever client happens to come next.
-async fn settle_disk() {
+pub(crate) async fn settle_disk() {
     // SAFETY: sync(2) takes no arguments and cannot fail.
     let _ = tokio::task::spawn_blocking(|| unsafe { libc::sync() }).await;
 }
@@ -184,6 +187,7 @@ impl RunContext<'_> {
             duration_secs: self.plan.scale.latency_secs,
             security: self.broker.security,
             ca_file: self.broker.ca_file.clone(),
+            defaults: false,
         }
     }
 
@@ -217,6 +221,42 @@ impl RunContext<'_> {
         let topic = format!("bench-r{}-{what}-{client}", self.run);
         topics::create(self.broker, &topic, self.plan.partitions).await?;
         Ok(topic)
+    }
+
+    /// The 100 B produce scenario with every producer at its library's
+    /// defaults (Kafka's perf tools have no such mode and sit it out).
+    async fn defaults_runs(&mut self) {
+        eprintln!("run {} produce 100 B at each client's defaults", self.run);
+        let records = self.plan.scale.small_records;
+        for client in self.clients_in_order() {
+            if client == ClientKind::Java {
+                continue;
+            }
+            let result = async {
+                let topic = self.fresh_topic("defaults", client).await?;
+                let mut spec = self.spec(client, Scenario::Produce, topic.clone(), records, 100);
+                spec.defaults = true;
+                let outcome = measured(self.broker, &spec, false).await;
+                topics::delete(self.broker, &topic).await;
+                outcome
+            }
+            .await;
+            match result {
+                Ok((m, broker_cpu)) => {
+                    let figures = &mut self.figures.defaults;
+                    figures.insert((ClientMetric::ProduceRate, client), m.records_per_sec());
+                    figures.insert((ClientMetric::ProduceCpu, client), m.cpu.as_secs_f64());
+                    if let Some(b) = broker_cpu {
+                        figures.insert((ClientMetric::ProduceBrokerCpu, client), b);
+                    }
+                    figures.insert(
+                        (ClientMetric::PeakRss, client),
+                        m.max_rss_kib as f64 / 1024.0,
+                    );
+                }
+                Err(e) => eprintln!("  FAILED: {e}"),
+            }
+        }
     }
 
     async fn produce_runs(&mut self) {
@@ -420,6 +460,7 @@ async fn broker_comparison(
             duration_secs: plan.scale.latency_secs,
             security: broker.security,
             ca_file: broker.ca_file.clone(),
+            defaults: false,
         };
         let (produced, produce_cpu) = measured(&broker, &spec, false).await?;
         spec.scenario = Scenario::Consume;
@@ -454,6 +495,7 @@ async fn client_runs(
     run: usize,
     broker: &BrokerUnderTest,
     figures: RunFigures,
+    with_defaults: bool,
 ) -> RunFigures {
     let mut ctx = RunContext {
         plan,
@@ -465,6 +507,9 @@ async fn client_runs(
         if let Err(e) = ctx.warm_up().await {
             eprintln!("  warm-up FAILED: {e}");
         }
+    }
+    if with_defaults {
+        ctx.defaults_runs().await;
     }
     ctx.produce_runs().await;
     if let Err(e) = ctx.consume_runs().await {
@@ -507,7 +552,7 @@ async fn kafka_runs(plan: &Plan, run: usize, figures: &mut RunFigures) {
         loopback_mb_per_sec: figures.loopback_mb_per_sec,
         ..RunFigures::default()
     };
-    let on_kafka = client_runs(plan, run, &broker, fresh).await;
+    let on_kafka = client_runs(plan, run, &broker, fresh, false).await;
     figures.kafka_clients = on_kafka.clients;
     figures.peer_brokers.extend(on_kafka.peer_brokers);
 }
@@ -523,11 +568,19 @@ pub async fn run_once(plan: &Plan, run: usize) -> Result<RunFigures, String> {
     let loopback =
         crate::baseline::loopback(s.large_records * s.large_size as u64, s.large_size).await?;
     eprintln!("run {run} loopback {:.0} MB/s", loopback.mb_per_sec());
-    let figures = RunFigures {
+    let mut figures = RunFigures {
         loopback_mb_per_sec: Some(loopback.mb_per_sec()),
         ..RunFigures::default()
     };
-    let mut figures = client_runs(plan, run, &broker, figures).await;
+    if let Some(setup) = &plan.file {
+        eprintln!(
+            "run {run} file → topic, whole processes ({} lines × {} B)",
+            setup.lines,
+            fileload::LINE_BYTES
+        );
+        figures.file = fileload::run(setup, &broker, run).await;
+    }
+    let mut figures = client_runs(plan, run, &broker, figures, true).await;
     drop(broker);
     if plan.kafka {
         kafka_runs(plan, run, &mut figures).await;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::clients::ClientKind;
+use crate::fileload::{FileFigures, FileMetric, FileTool};
 use crate::metrics::{BrokerMetric, ClientMetric};
 
 /// Figures of one run.
@@ -23,6 +24,11 @@ pub struct RunFigures {
     /// RSS rows of the brokers the clients ran against ("durian", "kafka"),
     /// read after all their client scenarios.
     pub peer_brokers: BTreeMap<(BrokerMetric, &'static str), f64>,
+    /// Per client and row, the 100 B produce scenario at each client's
+    /// own defaults (rate, CPU, broker CPU, that worker's peak RSS).
+    pub defaults: BTreeMap<(ClientMetric, ClientKind), f64>,
+    /// The whole-process file → topic scenario.
+    pub file: FileFigures,
 }
 
 /// Median of `values` (mean of the middle two for an even count); `None` when empty.
@@ -95,6 +101,42 @@ pub fn client_table(
     listener: Option<&str>,
 ) -> String {
     let maps: Vec<_> = runs.iter().map(|r| r.clients.clone()).collect();
+    let metrics: Vec<ClientMetric> = ClientMetric::ALL
+        .into_iter()
+        .filter(|m| counted_allocs || !m.needs_alloc_counting())
+        .collect();
+    metric_table(&maps, columns, &metrics, listener)
+}
+
+/// The rows of the produce scenario at each client's defaults (the
+/// client's peak RSS row is that one worker's); `None` without figures.
+pub fn defaults_table(runs: &[RunFigures], columns: &[ClientKind]) -> Option<String> {
+    let maps: Vec<_> = runs.iter().map(|r| r.defaults.clone()).collect();
+    if maps.iter().all(|m| m.is_empty()) {
+        return None;
+    }
+    let columns: Vec<ClientKind> = columns
+        .iter()
+        .copied()
+        .filter(|c| *c != ClientKind::Java)
+        .collect();
+    let metrics = [
+        ClientMetric::ProduceRate,
+        ClientMetric::ProduceCpu,
+        ClientMetric::ProduceBrokerCpu,
+        ClientMetric::PeakRss,
+    ];
+    Some(metric_table(&maps, &columns, &metrics, None))
+}
+
+/// `metrics` as rows, `columns` as client columns, then durian ÷ each
+/// other client and the row's target judged on durian ÷ rdkafka.
+fn metric_table(
+    maps: &[BTreeMap<(ClientMetric, ClientKind), f64>],
+    columns: &[ClientKind],
+    metrics: &[ClientMetric],
+    listener: Option<&str>,
+) -> String {
     let others: Vec<ClientKind> = columns
         .iter()
         .copied()
@@ -115,10 +157,7 @@ pub fn client_table(
     let width = 1 + columns.len() + if has_durian { others.len() + 2 } else { 0 };
     out.push_str(&"|---".repeat(width));
     out.push_str("|\n");
-    for metric in ClientMetric::ALL {
-        if metric.needs_alloc_counting() && !counted_allocs {
-            continue;
-        }
+    for &metric in metrics {
         match listener {
             Some(name) => {
                 let _ = write!(out, "| {name}: {} |", metric.label());
@@ -128,22 +167,22 @@ pub fn client_table(
             }
         }
         for c in columns {
-            let _ = write!(out, " {} |", fmt_value(median_of(&maps, (metric, *c))));
+            let _ = write!(out, " {} |", fmt_value(median_of(maps, (metric, *c))));
         }
         if has_durian {
             for o in &others {
                 let ratio = if metric == ClientMetric::LargeVsLoopback {
                     None
                 } else {
-                    median_ratio(&maps, (metric, ClientKind::Durian), (metric, *o))
+                    median_ratio(maps, (metric, ClientKind::Durian), (metric, *o))
                 };
                 let _ = write!(out, " {} |", fmt_ratio(ratio));
             }
             let judged = if metric == ClientMetric::LargeVsLoopback {
-                median_of(&maps, (metric, ClientKind::Durian))
+                median_of(maps, (metric, ClientKind::Durian))
             } else {
                 median_ratio(
-                    &maps,
+                    maps,
                     (metric, ClientKind::Durian),
                     (metric, ClientKind::Rdkafka),
                 )
@@ -164,6 +203,79 @@ pub fn client_table(
         out.push('\n');
     }
     out
+}
+
+/// The whole-process file → topic table: one column per tool, each durian
+/// tool ÷ the rdkafka program, and the issue's ≥ 1.5 target on lines/s
+/// for each; `None` without figures.
+pub fn file_table(runs: &[RunFigures]) -> Option<String> {
+    let maps: Vec<FileFigures> = runs.iter().map(|r| r.file.clone()).collect();
+    let tools: Vec<FileTool> = FileTool::ALL
+        .into_iter()
+        .filter(|t| maps.iter().any(|m| m.keys().any(|(_, tool)| tool == t)))
+        .collect();
+    if tools.is_empty() {
+        return None;
+    }
+    let durian_tools: Vec<FileTool> = tools
+        .iter()
+        .copied()
+        .filter(|t| *t != FileTool::Rdkafka)
+        .collect();
+    let mut out = String::from("| figure |");
+    for t in &tools {
+        let _ = write!(out, " {t} |");
+    }
+    for t in &durian_tools {
+        let _ = write!(out, " {t} ÷ rdkafka |");
+    }
+    out.push_str(" target | met |\n");
+    out.push_str(&"|---".repeat(1 + tools.len() + durian_tools.len() + 2));
+    out.push_str("|\n");
+    for metric in FileMetric::ALL {
+        if tools
+            .iter()
+            .all(|t| median_of(&maps, (metric, *t)).is_none())
+        {
+            continue;
+        }
+        let _ = write!(out, "| {} |", metric.label());
+        for t in &tools {
+            let _ = write!(out, " {} |", fmt_value(median_of(&maps, (metric, *t))));
+        }
+        let ratios: Vec<(FileTool, Option<f64>)> = durian_tools
+            .iter()
+            .map(|t| {
+                (
+                    *t,
+                    median_ratio(&maps, (metric, *t), (metric, FileTool::Rdkafka)),
+                )
+            })
+            .collect();
+        for (_, ratio) in &ratios {
+            let _ = write!(out, " {} |", fmt_ratio(*ratio));
+        }
+        if metric == FileMetric::Rate {
+            let target = crate::metrics::Target::AtLeast(1.5);
+            let met: Vec<String> = ratios
+                .iter()
+                .map(|(t, r)| {
+                    let verdict = r.map_or("–", |v| if target.met(v) { "yes" } else { "**no**" });
+                    format!("{t}: {verdict}")
+                })
+                .collect();
+            let _ = write!(
+                out,
+                " ÷ rdkafka {} | {} |",
+                target.describe(),
+                met.join(", ")
+            );
+        } else {
+            out.push_str(" | |");
+        }
+        out.push('\n');
+    }
+    Some(out)
 }
 
 /// The broker table: durian's broker and Tansu under durian's client.
@@ -379,6 +491,54 @@ mod tests {
         );
         f.kafka_clients.clear();
         assert!(peer_table(&[f], &columns).is_none());
+    }
+
+    #[test]
+    fn file_table_judges_each_durian_tool_against_rdkafka() {
+        let mut f = RunFigures::default();
+        f.file
+            .insert((FileMetric::Rate, FileTool::DurianProduce), 300.0);
+        f.file
+            .insert((FileMetric::Rate, FileTool::DurianShip), 100.0);
+        f.file.insert((FileMetric::Rate, FileTool::Rdkafka), 150.0);
+        f.file.insert((FileMetric::Cpu, FileTool::Rdkafka), 2.0);
+        let table = file_table(std::slice::from_ref(&f)).expect("file figures");
+        let rate = table
+            .lines()
+            .find(|l| l.starts_with("| file → topic: lines/s"))
+            .expect("rate row");
+        assert!(
+            rate.contains("| 300 | 100 | 150 | 2.00 | 0.67 | ÷ rdkafka ≥ 1.5 | durian produce -f: yes, durian ship: **no** |"),
+            "{rate}"
+        );
+        assert!(
+            table.contains("| process CPU s (user+sys) | – | – | 2.00 | – | – | | |"),
+            "{table}"
+        );
+        assert!(
+            !table.contains("system calls"),
+            "rows without figures are left out"
+        );
+        assert!(file_table(&[RunFigures::default()]).is_none());
+    }
+
+    #[test]
+    fn defaults_table_leaves_java_out() {
+        let mut f = RunFigures::default();
+        f.defaults
+            .insert((ClientMetric::ProduceRate, ClientKind::Durian), 300.0);
+        f.defaults
+            .insert((ClientMetric::ProduceRate, ClientKind::Rdkafka), 100.0);
+        let columns = [ClientKind::Durian, ClientKind::Rdkafka, ClientKind::Java];
+        let table = defaults_table(std::slice::from_ref(&f), &columns).expect("figures");
+        assert!(!table.contains("java"), "{table}");
+        assert!(
+            table.contains(
+                "| produce 100 B: records/s | 300 | 100 | 3.00 | ÷ rdkafka ≥ 1.5 | yes |"
+            ),
+            "{table}"
+        );
+        assert!(defaults_table(&[RunFigures::default()], &columns).is_none());
     }
 
     #[test]

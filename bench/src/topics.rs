@@ -49,3 +49,39 @@ pub async fn delete(broker: &BrokerUnderTest, name: &str) {
         }
     }
 }
+
+/// Sums of the latest offsets of a topic's partitions, asked through one
+/// admin client (kept, so polling does not reconnect each time).
+pub struct EndOffsets {
+    admin: Admin,
+    topic: String,
+    partitions: i32,
+}
+
+impl EndOffsets {
+    /// An admin client for `broker`, asking about `topic`'s `partitions`.
+    pub fn new(broker: &BrokerUnderTest, topic: &str, partitions: i32) -> Result<Self, String> {
+        Ok(EndOffsets {
+            admin: admin(broker)?,
+            topic: topic.to_owned(),
+            partitions,
+        })
+    }
+
+    /// The sum of every partition's end offset: the records the topic
+    /// holds (it starts empty and nothing is deleted).
+    pub async fn sum(&self) -> Result<i64, String> {
+        let specs = (0..self.partitions).map(|p| {
+            (
+                durian_admin::TopicPartition::new(self.topic.as_str(), p),
+                durian_admin::OffsetSpec::Latest,
+            )
+        });
+        let mut total = 0;
+        for (tp, result) in self.admin.list_offsets(specs).await {
+            let listed = result.map_err(|e| format!("end offset of {tp}: {e}"))?;
+            total += listed.offset.unwrap_or(0);
+        }
+        Ok(total)
+    }
+}

@@ -32,6 +32,10 @@ fn producer(spec: &WorkerSpec) -> Result<Producer, String> {
             .map_err(|e| format!("durian producer security settings: {e}"))?;
         builder = builder.configure(|c| c.client = client);
     }
+    if spec.defaults {
+        // What `Producer::builder()` gives a user who sets nothing else.
+        return builder.build().map_err(|e| format!("durian producer: {e}"));
+    }
     builder
         .acks(Acks::All)
         .idempotence(true)

@@ -5,10 +5,14 @@
 //! client has it (durian, rdkafka; rskafka has none), linger 5 ms, batch
 //! size 16 KiB, no compression unless the scenario asks for lz4. The
 //! Java peer (Kafka's perf tools) gets the same settings as properties.
+//! With `--defaults` the producers keep their own defaults instead (the
+//! "At each client's defaults" scenario); `rdkafka_file` is the
+//! whole-process rdkafka program of the file scenario.
 
 pub mod durian;
 pub mod java;
 pub mod rdkafka;
+pub mod rdkafka_file;
 pub mod rskafka;
 
 use std::fmt;
@@ -118,6 +122,11 @@ pub struct WorkerSpec {
     /// CA certificate (PEM) of a TLS listener.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Produce: leave the producer at its library's defaults (only the
+    /// bootstrap address and the listener's security settings are set;
+    /// rskafka, which has no defaults for them, keeps its usual settings).
+    #[arg(long)]
+    pub defaults: bool,
 }
 
 impl WorkerSpec {
@@ -145,6 +154,9 @@ impl WorkerSpec {
         ];
         if self.lz4 {
             args.push("--lz4".into());
+        }
+        if self.defaults {
+            args.push("--defaults".into());
         }
         args.push("--security".into());
         args.push(self.security.arg().into());

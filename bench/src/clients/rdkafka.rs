@@ -24,13 +24,17 @@ use crate::payload;
 
 /// Counts delivery reports.
 #[derive(Default)]
-struct Deliveries {
-    ok: AtomicU64,
-    failed: AtomicU64,
+pub(crate) struct Deliveries {
+    /// Records acknowledged.
+    pub(crate) ok: AtomicU64,
+    /// Records that failed.
+    pub(crate) failed: AtomicU64,
 }
 
+/// A producer context counting delivery reports (shared with the
+/// whole-process program in `rdkafka_file`).
 #[derive(Clone, Default)]
-struct Counting(Arc<Deliveries>);
+pub(crate) struct Counting(pub(crate) Arc<Deliveries>);
 
 impl ClientContext for Counting {}
 
@@ -45,7 +49,8 @@ impl ProducerContext for Counting {
     }
 }
 
-type Threaded = ThreadedProducer<Counting>;
+/// The producer every rdkafka scenario uses.
+pub(crate) type Threaded = ThreadedProducer<Counting>;
 
 /// A config with the bootstrap address and the listener's security settings.
 fn base_config(spec: &WorkerSpec) -> ClientConfig {
@@ -59,6 +64,14 @@ fn base_config(spec: &WorkerSpec) -> ClientConfig {
 
 fn producer(spec: &WorkerSpec) -> Result<(Threaded, Counting), String> {
     let context = Counting::default();
+    if spec.defaults {
+        // librdkafka's own defaults: only the bootstrap address (and the
+        // listener's security settings) are set.
+        let producer = base_config(spec)
+            .create_with_context::<_, Threaded>(context.clone())
+            .map_err(|e| format!("rdkafka producer: {e}"))?;
+        return Ok((producer, context));
+    }
     let producer = base_config(spec)
         .set("acks", "all")
         .set("enable.idempotence", "true")
