@@ -158,6 +158,25 @@ impl HttpSchemaRegistry {
         }
     }
 
+    /// The id of `schema` under `subject` from the cache, else from
+    /// `remote` (a register or a lookup), cached both ways once known.
+    async fn id_of(
+        &self,
+        subject: &str,
+        schema: &Schema,
+        remote: impl std::future::Future<Output = Result<u32, SchemaRegistryError>>,
+    ) -> Result<u32, SchemaRegistryError> {
+        let key = (subject.to_string(), schema.clone());
+        if let Some(&id) = self.cache().ids.get(&key) {
+            return Ok(id);
+        }
+        let id = remote.await?;
+        let mut cache = self.cache();
+        cache.ids.insert(key, id);
+        cache.schemas.insert(id, schema.clone());
+        Ok(id)
+    }
+
     fn cache(&self) -> MutexGuard<'_, Cache> {
         // Each update is one insert; a panic cannot leave half of one.
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
@@ -289,17 +308,7 @@ impl SchemaRegistry for HttpSchemaRegistry {
         subject: &'a str,
         schema: &'a Schema,
     ) -> BoxFuture<'a, Result<u32, SchemaRegistryError>> {
-        Box::pin(async move {
-            let key = (subject.to_string(), schema.clone());
-            if let Some(&id) = self.cache().ids.get(&key) {
-                return Ok(id);
-            }
-            let id = self.register_remote(subject, schema).await?;
-            let mut cache = self.cache();
-            cache.ids.insert(key, id);
-            cache.schemas.insert(id, schema.clone());
-            Ok(id)
-        })
+        Box::pin(self.id_of(subject, schema, self.register_remote(subject, schema)))
     }
 
     fn lookup<'a>(
@@ -307,18 +316,8 @@ impl SchemaRegistry for HttpSchemaRegistry {
         subject: &'a str,
         schema: &'a Schema,
     ) -> BoxFuture<'a, Result<u32, SchemaRegistryError>> {
-        Box::pin(async move {
-            let key = (subject.to_string(), schema.clone());
-            if let Some(&id) = self.cache().ids.get(&key) {
-                return Ok(id);
-            }
-            // A miss is not cached: the schema may be registered later.
-            let id = self.lookup_remote(subject, schema).await?;
-            let mut cache = self.cache();
-            cache.ids.insert(key, id);
-            cache.schemas.insert(id, schema.clone());
-            Ok(id)
-        })
+        // A miss is not cached: the schema may be registered later.
+        Box::pin(self.id_of(subject, schema, self.lookup_remote(subject, schema)))
     }
 
     fn schema_by_id(&self, id: u32) -> BoxFuture<'_, Result<Schema, SchemaRegistryError>> {
