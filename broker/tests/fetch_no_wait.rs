@@ -14,14 +14,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{batch, records_of, start_broker, TestClient};
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use common::topics::{create_topic, name, produce};
+use common::{records_of, start_broker, TestClient};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    CreateTopicsRequest, FetchRequest, FetchResponse, ProduceRequest, TopicName,
-};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use uuid::Uuid;
 
 /// The long poll each fetch asks for.
@@ -29,35 +25,6 @@ const MAX_WAIT_MS: i32 = 10_000;
 
 /// An answer later than this waited for data that was already there.
 const PROMPT: Duration = Duration::from_secs(5);
-
-fn name(topic: &str) -> TopicName {
-    TopicName(StrBytes::from_string(topic.to_string()))
-}
-
-async fn create_topic(client: &mut TestClient, topic: &str, partitions: i32) -> Uuid {
-    let request = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![CreatableTopic::default()
-            .with_name(name(topic))
-            .with_num_partitions(partitions)
-            .with_replication_factor(-1)]);
-    let response = client.call(&request, 7).await;
-    assert_eq!(response.topics[0].error_code, 0);
-    response.topics[0].topic_id
-}
-
-async fn produce(client: &mut TestClient, topic: &str, partition: i32, values: &[&str]) {
-    let request = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(name(topic))
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(partition)
-                .with_records(Some(batch(values)))])]);
-    let response = client.call(&request, 9).await;
-    assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
-}
 
 /// A sessionless long-poll fetch of `(partition, offset)`s, each limited
 /// to `partition_max_bytes`.

@@ -9,48 +9,15 @@ mod common;
 
 use std::time::Duration;
 
+use common::topics::{create_topic, name, produce};
 use common::wait::Served;
-use common::{batch, records_of, start_broker, TestClient};
+use common::{records_of, start_broker, TestClient};
 use durian_broker::Broker;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, FetchRequest, FetchResponse, ProduceRequest, TopicName,
-};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
 use uuid::Uuid;
 
 const TOPIC: &str = "sessions";
-
-fn name(topic: &str) -> TopicName {
-    TopicName(StrBytes::from_string(topic.to_string()))
-}
-
-async fn create_topic(client: &mut TestClient, partitions: i32) -> Uuid {
-    let request = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![CreatableTopic::default()
-            .with_name(name(TOPIC))
-            .with_num_partitions(partitions)
-            .with_replication_factor(-1)]);
-    let response = client.call(&request, 7).await;
-    assert_eq!(response.topics[0].error_code, 0);
-    response.topics[0].topic_id
-}
-
-async fn produce(client: &mut TestClient, partition: i32, values: &[&str]) {
-    let request = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(name(TOPIC))
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(partition)
-                .with_records(Some(batch(values)))])]);
-    let response = client.call(&request, 9).await;
-    assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
-}
 
 /// A fetch in session `id` at `epoch` naming `(partition, offset)`s and
 /// forgetting `forget`; by topic id when `topic_id` is not nil.
@@ -118,8 +85,8 @@ fn answered(response: &FetchResponse) -> Vec<(i32, usize)> {
 async fn incremental_fetches_name_and_answer_only_what_changed() {
     let broker = start_broker().await;
     let mut client = TestClient::connect(broker.local_addr()).await;
-    let topic_id = create_topic(&mut client, 3).await;
-    produce(&mut client, 0, &["a", "b"]).await;
+    let topic_id = create_topic(&mut client, TOPIC, 3).await;
+    produce(&mut client, TOPIC, 0, &["a", "b"]).await;
 
     // Where each partition's log ends, as the rounds append.
     let mut ends = [2i64, 0, 0];
@@ -147,7 +114,7 @@ async fn incremental_fetches_name_and_answer_only_what_changed() {
 
         // Records on partition 1, named by nobody in this request: the
         // session fetches it at the offset it holds.
-        produce(&mut client, 1, &["c"]).await;
+        produce(&mut client, TOPIC, 1, &["c"]).await;
         ends[1] += 1;
         let news: FetchResponse = client
             .call(&fetch(id, 2, id_of_topic, &[], &[], 0), version)
@@ -168,7 +135,7 @@ async fn incremental_fetches_name_and_answer_only_what_changed() {
             .await;
         fetches.wait(Duration::from_secs(10)).await;
         let mut producer = TestClient::connect(broker.local_addr()).await;
-        produce(&mut producer, 2, &["d"]).await;
+        produce(&mut producer, TOPIC, 2, &["d"]).await;
         ends[2] += 1;
         let woken: FetchResponse = tokio::time::timeout(
             Duration::from_secs(20),
@@ -213,7 +180,7 @@ async fn a_full_cache_replaces_a_smaller_session_and_declines_a_smaller_one() {
         .await
         .unwrap();
     let mut client = TestClient::connect(broker.local_addr()).await;
-    create_topic(&mut client, 3).await;
+    create_topic(&mut client, TOPIC, 3).await;
     let open = |partitions: &[(i32, i64)]| fetch(0, 0, Uuid::nil(), partitions, &[], 0);
 
     let two: FetchResponse = client.call(&open(&[(0, 0), (1, 0)]), 12).await;

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::topics::{create_topic, name};
 use common::wait::{eventually, Served};
 use common::{batch, records_of, start_broker, TestClient};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
@@ -17,14 +18,10 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, CreateTopicsRequest, DeleteRecordsRequest, FetchRequest, FetchResponse,
-    ListOffsetsRequest, ProduceRequest, ProduceResponse, TopicName,
+    ListOffsetsRequest, ProduceRequest, ProduceResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
-
-fn name(topic: &str) -> TopicName {
-    TopicName(StrBytes::from_string(topic.to_string()))
-}
 
 fn produce_request(
     topic: &str,
@@ -55,22 +52,6 @@ fn fetch_request(topic: &str, topic_id: Uuid, offset: i64, max_wait_ms: i32) -> 
                 .with_partition(0)
                 .with_fetch_offset(offset)
                 .with_partition_max_bytes(1 << 20)])])
-}
-
-async fn create_topic(client: &mut TestClient, topic: &str, partitions: i32) -> Uuid {
-    let request = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![CreatableTopic::default()
-            .with_name(name(topic))
-            .with_num_partitions(partitions)
-            .with_replication_factor(-1)]);
-    let response = client.call(&request, 7).await;
-    assert_eq!(
-        response.topics[0].error_code, 0,
-        "{:?}",
-        response.topics[0].error_message
-    );
-    response.topics[0].topic_id
 }
 
 fn only_partition(response: &ProduceResponse) -> (i16, i64) {

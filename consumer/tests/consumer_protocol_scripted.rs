@@ -261,6 +261,35 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetCommit, 8, 9),
 ];
 
+/// Polls until the listener saw three events, which must be: `t-0`
+/// assigned, lost, and assigned again (the rejoin).
+async fn polls_until_lost_and_assigned_again(
+    consumer: &mut Consumer,
+    events: &Events,
+    deadline: Instant,
+) {
+    loop {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        if events.0.lock().unwrap().len() >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rejoin: {:?}",
+            events.0.lock().unwrap()
+        );
+    }
+    let t0 = format!("{:?}", [TopicPartition::new("t", 0)]);
+    assert_eq!(
+        *events.0.lock().unwrap(),
+        [
+            format!("assigned {t0}"),
+            format!("lost {t0}"),
+            format!("assigned {t0}")
+        ]
+    );
+}
+
 /// A coordinator following `state`'s script, with a partition that
 /// commits say starts at 0 and fetches that never answer.
 async fn scripted_coordinator(state: Arc<Mutex<Coordinator>>) -> FakeBroker {
@@ -348,7 +377,6 @@ async fn a_poll_timeout_leaves_with_epoch_minus_one_and_the_next_poll_rejoins() 
     let broker = scripted_coordinator(state.clone()).await;
     let (mut consumer, events) =
         subscribed(consumer(&broker.bootstrap()).max_poll_interval(Duration::from_millis(500)));
-    let t0 = format!("{:?}", [TopicPartition::new("t", 0)]);
     let deadline = Instant::now() + LIMIT;
     while events.0.lock().unwrap().is_empty() {
         consumer.poll(Duration::from_millis(50)).await.unwrap();
@@ -365,25 +393,7 @@ async fn a_poll_timeout_leaves_with_epoch_minus_one_and_the_next_poll_rejoins() 
         matches!(error, durian_consumer::ConsumerError::PollIntervalExceeded),
         "{error}"
     );
-    loop {
-        consumer.poll(Duration::from_millis(50)).await.unwrap();
-        if events.0.lock().unwrap().len() >= 3 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no rejoin: {:?}",
-            events.0.lock().unwrap()
-        );
-    }
-    assert_eq!(
-        *events.0.lock().unwrap(),
-        [
-            format!("assigned {t0}"),
-            format!("lost {t0}"),
-            format!("assigned {t0}")
-        ]
-    );
+    polls_until_lost_and_assigned_again(&mut consumer, &events, deadline).await;
     let beats = std::mem::take(&mut state.lock().unwrap().heartbeats);
     let leave = beats.iter().position(|b| b.member_epoch == -1).unwrap();
     assert_eq!(
@@ -550,25 +560,6 @@ async fn a_stale_commit_is_not_sent_again_after_the_member_lost_its_partitions()
         "{error:?}"
     );
     assert_eq!(state.lock().unwrap().commits, [1]);
-    let t0 = format!("{:?}", [TopicPartition::new("t", 0)]);
-    loop {
-        consumer.poll(Duration::from_millis(50)).await.unwrap();
-        if events.0.lock().unwrap().len() >= 3 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no rejoin: {:?}",
-            events.0.lock().unwrap()
-        );
-    }
-    assert_eq!(
-        *events.0.lock().unwrap(),
-        [
-            format!("assigned {t0}"),
-            format!("lost {t0}"),
-            format!("assigned {t0}")
-        ]
-    );
+    polls_until_lost_and_assigned_again(&mut consumer, &events, deadline).await;
     consumer.close().await.unwrap();
 }

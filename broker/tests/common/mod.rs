@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 
 pub mod certs;
 pub mod sasl;
+pub mod topics;
 pub mod wait;
 
 /// Starts a broker in a temporary directory on a free port.
