@@ -36,12 +36,18 @@ where
     }
 }
 
-/// The replicas and ISR of partition 0 as the cluster describes them.
-async fn replicas_and_isr(admin: &Admin) -> (Vec<i32>, Vec<i32>) {
+/// The replicas and ISR of partition 0 as the cluster describes them;
+/// `None` while the broker asked does not know the topic yet (a new topic,
+/// or a restarted broker, reaches each broker's metadata a moment later).
+async fn replicas_and_isr(admin: &Admin) -> Option<(Vec<i32>, Vec<i32>)> {
     let mut described = admin.describe_topics([TOPIC]).await;
-    let topic = described.remove(TOPIC).unwrap().unwrap();
-    let partition = &topic.partitions[0];
-    (partition.replicas.clone(), partition.isr.clone())
+    let topic = match described.remove(TOPIC)? {
+        Ok(topic) => topic,
+        Err(e) if e.kafka_code() == Some(KafkaCode::UNKNOWN_TOPIC_OR_PARTITION) => return None,
+        Err(e) => panic!("describing {TOPIC}: {e}"),
+    };
+    let partition = topic.partitions.first()?;
+    Some((partition.replicas.clone(), partition.isr.clone()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +68,17 @@ async fn a_preferred_election_moves_leadership_back_to_the_restarted_replica() {
         .await;
     created[TOPIC].as_ref().unwrap();
     let tp = TopicPartition::new(TOPIC, 0);
-    let (replicas, _) = replicas_and_isr(&admin).await;
+    let deadline = Instant::now() + PATIENCE;
+    let replicas = loop {
+        if let Some((replicas, _)) = replicas_and_isr(&admin).await {
+            break replicas;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new topic was never described"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let preferred = replicas[0];
     wait_until("the preferred replica to lead", || async {
         kafka.leader(TOPIC, 0).await == Some(preferred)
@@ -99,7 +115,9 @@ async fn a_preferred_election_moves_leadership_back_to_the_restarted_replica() {
     .await;
     kafka.restart(preferred).await;
     wait_until("the restarted replica to rejoin the ISR", || async {
-        replicas_and_isr(&admin).await.1.contains(&preferred)
+        replicas_and_isr(&admin)
+            .await
+            .is_some_and(|(_, isr)| isr.contains(&preferred))
     })
     .await;
     assert_ne!(
