@@ -12,11 +12,12 @@
 //!
 //! The value is the line without its newline.
 
+use std::io::Write;
 use std::str::FromStr;
 
 use bytes::Bytes;
 use durian_consumer::ConsumerRecord;
-use durian_producer::ProducerRecord;
+use durian_producer::{Header, ProducerRecord};
 
 use super::follow::Line;
 use super::identity::FileId;
@@ -30,12 +31,72 @@ pub const RANGE_HEADER: &str = "durian.ship.range";
 
 /// The record for one line.
 pub fn line_record(topic: &str, partition: i32, source: &Bytes, line: &Line) -> ProducerRecord {
-    ProducerRecord::new(topic, line.text.clone())
-        .with_key(source.clone())
-        .with_partition(partition)
-        .with_header(GENERATION_HEADER, line.generation.to_string())
-        .with_header(FILE_HEADER, line.file.to_string())
-        .with_header(RANGE_HEADER, format!("{}-{}", line.start, line.end))
+    LineRecords::new(topic, partition, source.clone()).record(line)
+}
+
+/// Makes the records of a stream of lines: the same as [`line_record`]
+/// for each, but the generation and file header values, the same for every
+/// line of a file, are formatted once per file and shared, and the header
+/// names are static, so a record costs three allocations (topic, header
+/// list, range) instead of nine.
+#[derive(Debug)]
+pub struct LineRecords {
+    topic: String,
+    partition: i32,
+    source: Bytes,
+    /// The file of the last line and its two header values.
+    file: Option<(u64, FileId, Bytes, Bytes)>,
+}
+
+impl LineRecords {
+    /// Records of `source`'s lines for `partition` of `topic`.
+    pub fn new(topic: &str, partition: i32, source: Bytes) -> LineRecords {
+        LineRecords {
+            topic: topic.to_owned(),
+            partition,
+            source,
+            file: None,
+        }
+    }
+
+    /// The record for `line`.
+    pub fn record(&mut self, line: &Line) -> ProducerRecord {
+        let (generation, file) = match &self.file {
+            Some((generation, file, g, f))
+                if (*generation, *file) == (line.generation, line.file) =>
+            {
+                (g.clone(), f.clone())
+            }
+            _ => {
+                let g = Bytes::from(line.generation.to_string());
+                let f = Bytes::from(line.file.to_string());
+                self.file = Some((line.generation, line.file, g.clone(), f.clone()));
+                (g, f)
+            }
+        };
+        // `start-end`: two u64 in decimal and a dash fit in 41 bytes.
+        let mut range = [0u8; 41];
+        let mut cursor = &mut range[..];
+        let room = cursor.len();
+        // Cannot fail: the buffer holds the longest range.
+        let _ = write!(cursor, "{}-{}", line.start, line.end);
+        let used = room - cursor.len();
+        let mut record = ProducerRecord::new(self.topic.as_str(), line.text.clone())
+            .with_key(self.source.clone())
+            .with_partition(self.partition);
+        record.headers = vec![
+            Header::new(
+                Bytes::from_static(GENERATION_HEADER.as_bytes()),
+                Some(generation),
+            ),
+            Header::new(Bytes::from_static(FILE_HEADER.as_bytes()), Some(file)),
+            Header::new(
+                Bytes::from_static(RANGE_HEADER.as_bytes()),
+                Some(Bytes::copy_from_slice(&range[..used])),
+            ),
+        ];
+        record
+    }
 }
 
 /// A line found in the topic.
@@ -86,7 +147,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::ship::identity::{ContentCheck, Fingerprint};
+    use crate::ship::identity::Fingerprint;
 
     fn consumed(produced: ProducerRecord) -> ConsumerRecord {
         ConsumerRecord {
@@ -110,7 +171,6 @@ mod tests {
                 inode: 99,
             },
             fingerprint: Fingerprint::default(),
-            tail: ContentCheck::default(),
             start: 120,
             end: 131,
             text: Bytes::from_static(b"GET / 200"),
@@ -131,6 +191,52 @@ mod tests {
     }
 
     #[test]
+    fn records_of_a_stream_match_records_made_one_by_one() {
+        let source = Bytes::from_static(b"/var/log/a.log");
+        let line = |generation, inode, start: u64, text: &'static [u8]| Line {
+            generation,
+            file: FileId { device: 8, inode },
+            fingerprint: Fingerprint::default(),
+            start,
+            end: start + text.len() as u64 + 1,
+            text: Bytes::from_static(text),
+        };
+        let lines = [
+            line(0, 7, 0, b"one"),
+            line(0, 7, 4, b"two"),
+            // Rotation: a new file, a new generation.
+            line(1, 9, 0, b"three"),
+            line(1, 9, u64::MAX - 10, b"far"),
+            // Truncation: the same file, a new generation.
+            line(2, 9, 0, b"again"),
+        ];
+        let mut records = LineRecords::new("web_log", 3, source.clone());
+        for line in &lines {
+            let streamed = records.record(line);
+            let single = line_record("web_log", 3, &source, line);
+            assert_eq!(
+                (
+                    &streamed.topic,
+                    streamed.partition,
+                    &streamed.key,
+                    &streamed.value
+                ),
+                (&single.topic, single.partition, &single.key, &single.value)
+            );
+            assert_eq!(streamed.headers, single.headers);
+            assert_eq!(
+                shipped_line(&consumed(streamed), &source),
+                Some(ShippedLine {
+                    generation: line.generation,
+                    file: line.file,
+                    start: line.start,
+                    end: line.end
+                })
+            );
+        }
+    }
+
+    #[test]
     fn malformed_headers_make_a_record_foreign() {
         let source = Bytes::from_static(b"s");
         let line = Line {
@@ -140,7 +246,6 @@ mod tests {
                 inode: 0,
             },
             fingerprint: Fingerprint::default(),
-            tail: ContentCheck::default(),
             start: 5,
             end: 9,
             text: Bytes::new(),

@@ -38,14 +38,19 @@ use super::checkpoint::{Checkpoint, CheckpointFile};
 use super::config::ShipConfig;
 use super::error::ShipError;
 use super::follow::{FileFollower, Line, ResumePoint};
-use super::identity::{ContentCheck, FileId, Fingerprint};
 use super::lock::CheckpointLock;
-use super::record::line_record;
+use super::record::LineRecords;
 use super::recovery::{scan, Written};
 
 /// Lines sent and not yet acknowledged, at most (the producer's
 /// `buffer.memory` bounds their bytes).
 const MAX_UNACKED_LINES: usize = 10_000;
+/// Lines the reader hands the acknowledger at once, at most: the lines of
+/// one read go over in bursts of this many, so the queue, the checkpoint
+/// copy and the progress update happen per burst rather than per line.
+/// A burst ends early when no further line is read yet, so a slow writer's
+/// lines never wait for company.
+const LINES_PER_HANDOVER: usize = 512;
 /// How long shutdown waits for the producer to deliver what is buffered.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long start-up waits for the topic to show up in the metadata.
@@ -103,19 +108,15 @@ struct Plan {
 
 /// What the reader queues for the acknowledger, in file order.
 enum Queued {
-    /// A line, sent or skipped.
-    Line(Pending),
+    /// Lines, sent or skipped, in file order.
+    Lines(Vec<Pending>),
     /// Transactional mode: every line queued before this is committed.
     Committed,
 }
 
 /// A line on its way, in file order.
 struct Pending {
-    generation: u64,
-    file: FileId,
-    fingerprint: Fingerprint,
-    tail: ContentCheck,
-    end: u64,
+    line: Line,
     /// `None` when the line was already in the topic.
     delivery: Option<DeliveryFuture>,
 }
@@ -162,7 +163,7 @@ impl Shipper {
             self.producer.init_transactions().await?;
         }
         let plan = self.recover().await?;
-        let (queue, acknowledgements) = mpsc::channel(MAX_UNACKED_LINES);
+        let (queue, acknowledgements) = mpsc::channel(MAX_UNACKED_LINES / LINES_PER_HANDOVER);
         let source = Bytes::from(self.config.source.clone().into_bytes());
         let partition = plan.checkpoint.partition;
         let reading = async {
@@ -385,6 +386,7 @@ impl Shipper {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ShipError> {
         tokio::pin!(shutdown);
+        let mut records = LineRecords::new(&self.config.topic, partition, source.clone());
         // Transactional mode: when the open transaction is due to commit.
         let mut commit_due: Option<tokio::time::Instant> = None;
         loop {
@@ -399,29 +401,54 @@ impl Shipper {
                 }
                 line = follower.next_line() => line?,
             };
-            let delivery = if written.contains(line.generation, line.start) {
-                None
-            } else {
-                if self.transactional && commit_due.is_none() {
-                    self.producer.begin_transaction()?;
-                    commit_due =
-                        Some(tokio::time::Instant::now() + self.config.checkpoint_interval);
+            // The lines already read go over with this one.
+            let mut lines = Vec::with_capacity(LINES_PER_HANDOVER);
+            let mut next = Some(line);
+            let mut refused = None;
+            while let Some(line) = next.take() {
+                match self
+                    .send_line(line, written, &mut records, &mut commit_due)
+                    .await
+                {
+                    Ok(pending) => lines.push(pending),
+                    Err(error) => refused = Some(error),
                 }
-                let record = line_record(&self.config.topic, partition, source, &line);
-                Some(self.producer.send(record).await?)
-            };
-            let pending = Pending {
-                generation: line.generation,
-                file: line.file,
-                fingerprint: line.fingerprint,
-                tail: line.tail,
-                end: line.end,
-                delivery,
-            };
-            if queue.send(Queued::Line(pending)).await.is_err() {
+                if lines.len() < LINES_PER_HANDOVER && refused.is_none() {
+                    next = follower.buffered_line();
+                }
+            }
+            // The lines sent before a refusal still get acknowledged and
+            // checkpointed.
+            if queue.send(Queued::Lines(lines)).await.is_err() {
                 return Ok(());
             }
+            if let Some(error) = refused {
+                return Err(error);
+            }
         }
+    }
+
+    /// Sends `line` unless recovery found it in the topic (opening a
+    /// transaction first in transactional mode), and returns what the
+    /// acknowledger needs of it.
+    async fn send_line(
+        &self,
+        line: Line,
+        written: &Written,
+        records: &mut LineRecords,
+        commit_due: &mut Option<tokio::time::Instant>,
+    ) -> Result<Pending, ShipError> {
+        let delivery = if written.contains(line.generation, line.start) {
+            None
+        } else {
+            if self.transactional && commit_due.is_none() {
+                self.producer.begin_transaction()?;
+                *commit_due = Some(tokio::time::Instant::now() + self.config.checkpoint_interval);
+            }
+            let record = records.record(&line);
+            Some(self.producer.send(record).await?)
+        };
+        Ok(Pending { line, delivery })
     }
 
     /// Commits the open transaction, if any, and queues its commit mark.
@@ -464,7 +491,7 @@ impl Shipper {
                     continue;
                 }
             };
-            let pending = match next {
+            let lines = match next {
                 None => break Ok(()),
                 Some(Queued::Committed) => {
                     // The transaction's lines are visible now: record
@@ -476,42 +503,58 @@ impl Shipper {
                     dirty = false;
                     continue;
                 }
-                Some(Queued::Line(pending)) => pending,
+                Some(Queued::Lines(lines)) => lines,
             };
-            let shipped = match pending.delivery {
-                Some(delivery) => match delivery.await {
-                    Ok(written) => {
-                        // Every later line lands after this offset.
-                        if written.offset >= 0 {
-                            checkpoint.scan_from = written.offset.saturating_add(1);
+            let mut tally = Tally::default();
+            // Whether `checkpoint` moved past `durable` while every line
+            // was durable: `durable` catches up once per handover (and
+            // before the first line of a transaction), not per line.
+            let mut behind = false;
+            // The last line acknowledged, not yet folded into `checkpoint`
+            // (its tail check is computed only when folded in).
+            let mut last: Option<Line> = None;
+            let mut failed = None;
+            for pending in lines {
+                let offset = match pending.delivery {
+                    Some(delivery) => match delivery.await {
+                        Ok(written) => Some(written.offset),
+                        Err(error) => {
+                            failed = Some(ShipError::from(error));
+                            break;
                         }
-                        true
+                    },
+                    None => None,
+                };
+                let shipped = offset.is_some();
+                if shipped && self.transactional && !uncommitted {
+                    // The first line of a transaction: what precedes it
+                    // is durable, nothing from here to the commit mark is.
+                    fold_in(&mut checkpoint, last.take());
+                    if std::mem::take(&mut behind) {
+                        durable = checkpoint.clone();
+                        dirty = true;
                     }
-                    Err(error) => break Err(ShipError::from(error)),
-                },
-                None => false,
-            };
-            checkpoint.generation = pending.generation;
-            checkpoint.file = Some(CheckpointFile {
-                id: pending.file,
-                fingerprint: pending.fingerprint,
-                tail: Some(pending.tail),
-            });
-            checkpoint.position = pending.end;
-            uncommitted |= shipped && self.transactional;
-            if !uncommitted {
+                    uncommitted = true;
+                }
+                // Every later line lands after this offset.
+                if let Some(offset) = offset.filter(|offset| *offset >= 0) {
+                    checkpoint.scan_from = offset.saturating_add(1);
+                }
+                behind |= !uncommitted;
+                tally.count(shipped, pending.line.generation, pending.line.end);
+                last = Some(pending.line);
+            }
+            fold_in(&mut checkpoint, last);
+            if behind {
                 durable = checkpoint.clone();
                 dirty = true;
             }
-            self.progress.send_modify(|p| {
-                if shipped {
-                    p.lines_shipped += 1;
-                } else {
-                    p.lines_skipped += 1;
-                }
-                p.generation = pending.generation;
-                p.position = pending.end;
-            });
+            if tally.lines() > 0 {
+                self.progress.send_modify(|p| tally.apply_to(p));
+            }
+            if let Some(error) = failed {
+                break Err(error);
+            }
             if dirty && last_store.elapsed() >= interval {
                 self.store_checkpoint(path, &durable).await?;
                 last_store = Instant::now();
@@ -545,6 +588,52 @@ impl Shipper {
         store(path, checkpoint.clone()).await?;
         self.progress.send_modify(|p| p.checkpoints_written += 1);
         Ok(())
+    }
+}
+
+/// Moves `checkpoint` to just after `line`, if any.
+fn fold_in(checkpoint: &mut Checkpoint, line: Option<Line>) {
+    if let Some(line) = line {
+        checkpoint.generation = line.generation;
+        checkpoint.file = Some(CheckpointFile {
+            id: line.file,
+            fingerprint: line.fingerprint,
+            tail: Some(line.tail()),
+        });
+        checkpoint.position = line.end;
+    }
+}
+
+/// What one handover of lines adds to the progress.
+#[derive(Default)]
+struct Tally {
+    shipped: u64,
+    skipped: u64,
+    /// Generation and end of the last line counted.
+    last: Option<(u64, u64)>,
+}
+
+impl Tally {
+    fn count(&mut self, shipped: bool, generation: u64, end: u64) {
+        if shipped {
+            self.shipped += 1;
+        } else {
+            self.skipped += 1;
+        }
+        self.last = Some((generation, end));
+    }
+
+    fn lines(&self) -> u64 {
+        self.shipped + self.skipped
+    }
+
+    fn apply_to(&self, progress: &mut ShipProgress) {
+        progress.lines_shipped += self.shipped;
+        progress.lines_skipped += self.skipped;
+        if let Some((generation, position)) = self.last {
+            progress.generation = generation;
+            progress.position = position;
+        }
     }
 }
 
@@ -617,6 +706,7 @@ fn checkpoint_io(path: &std::path::Path, error: tokio::task::JoinError) -> ShipE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ship::identity::{ContentCheck, FileId, Fingerprint};
     use crate::ship::recovery::{RangeSet, WrittenFile};
 
     fn checkpoint(generation: u64, file: Option<u64>, position: u64) -> Checkpoint {
