@@ -45,9 +45,9 @@ pub struct CommitIdentity {
     pub member_id: String,
     /// Static instance id.
     pub group_instance_id: Option<String>,
-    /// The membership task's loss count when the identity was taken
-    /// ([`crate::group::MemberIdentityState::losses`]); not sent.
-    pub losses: u64,
+    /// How often the member had given partitions up when the identity
+    /// was taken ([`crate::group::MemberIdentityState::releases`]); not sent.
+    pub releases: u64,
 }
 
 fn str_bytes(s: &str) -> StrBytes {
@@ -304,7 +304,7 @@ mod tests {
             generation: 4,
             member_id: "m".into(),
             group_instance_id: None,
-            losses: 0,
+            releases: 0,
         };
         let mut offsets = BTreeMap::new();
         offsets.insert(

@@ -3,7 +3,8 @@
 //! (every field on a join, only changes afterwards, the acknowledgement of
 //! an assignment by topic id), FENCED_MEMBER_EPOCH losing the partitions
 //! and rejoining with epoch 0 and the same member id, a stale commit not
-//! following the member past such a fence, the leave with epoch -1 on
+//! following the member past such a fence, a stale background commit
+//! not following it past a revocation, the leave with epoch -1 on
 //! close, and a broker without ConsumerGroupHeartbeat refused with
 //! an error that names `group.protocol=classic`.
 
@@ -29,6 +30,7 @@ use kafka_protocol::messages::{
     OffsetFetchRequest, OffsetFetchResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -147,6 +149,15 @@ struct Coordinator {
     fence_at_commit: bool,
     /// Answer the next heartbeat of a joined member with FENCED_MEMBER_EPOCH.
     fence_next: bool,
+    /// Take t-0 away from the member at epoch 1 (same epoch, as Kafka
+    /// does while a partition is being revoked); the heartbeat that
+    /// acknowledges the revocation brings epoch 2 and fires `revoked`.
+    revoke: bool,
+    /// Fired when the member reached epoch 2 by giving t-0 up.
+    revoked: Option<oneshot::Sender<()>>,
+    /// Hold the answer to the next OffsetCommit until this fires, then
+    /// answer it as the coordinator stands by then.
+    hold_commit: Option<oneshot::Receiver<()>>,
 }
 
 fn assignment() -> Assignment {
@@ -179,6 +190,20 @@ fn heartbeat(state: &Mutex<Coordinator>, request: &Request) -> Reply {
             state.fenced = true;
             response.with_error_code(110) // FENCED_MEMBER_EPOCH
         }
+        1 if state.revoke => {
+            let gave_up = beat.topic_partitions.as_ref().is_some_and(Vec::is_empty);
+            if gave_up {
+                state.revoke = false;
+                if let Some(revoked) = state.revoked.take() {
+                    let _ = revoked.send(());
+                }
+                response.with_member_epoch(2)
+            } else {
+                response
+                    .with_member_epoch(1)
+                    .with_assignment(Some(Assignment::default()))
+            }
+        }
         1 if acked && state.fence_the_ack => {
             state.fenced = true;
             response.with_error_code(110) // FENCED_MEMBER_EPOCH
@@ -192,11 +217,28 @@ fn heartbeat(state: &Mutex<Coordinator>, request: &Request) -> Reply {
 }
 
 /// Refuses a commit from an epoch other than the member's current one
-/// with STALE_MEMBER_EPOCH, as Kafka does.
-fn offset_commit(state: &Mutex<Coordinator>, request: &Request) -> Reply {
+/// with STALE_MEMBER_EPOCH, as Kafka does; when told to, only once
+/// `hold_commit` fired.
+fn offset_commit(state: &Arc<Mutex<Coordinator>>, request: &Request) -> Reply {
     let asked: OffsetCommitRequest = request.decode();
-    let mut state = state.lock().unwrap();
-    state.commits.push(asked.generation_id_or_member_epoch);
+    let held = {
+        let mut state = state.lock().unwrap();
+        state.commits.push(asked.generation_id_or_member_epoch);
+        state.hold_commit.take()
+    };
+    let Some(release) = held else {
+        return request.reply(&commit_answer(&mut state.lock().unwrap(), &asked));
+    };
+    let (state, version) = (state.clone(), request.version);
+    Reply::later(async move {
+        let _ = release.await;
+        let answer = commit_answer(&mut state.lock().unwrap(), &asked);
+        durian_testkit::scripted::encode(&answer, version)
+    })
+}
+
+/// The coordinator's answer to `asked` as it stands now.
+fn commit_answer(state: &mut Coordinator, asked: &OffsetCommitRequest) -> OffsetCommitResponse {
     let code = if std::mem::take(&mut state.fence_at_commit) {
         state.fence_next = true;
         113 // STALE_MEMBER_EPOCH
@@ -223,7 +265,7 @@ fn offset_commit(state: &Mutex<Coordinator>, request: &Request) -> Reply {
                 )
         })
         .collect();
-    request.reply(&OffsetCommitResponse::default().with_topics(topics))
+    OffsetCommitResponse::default().with_topics(topics)
 }
 
 fn offset_fetch(request: &Request) -> Reply {
@@ -288,6 +330,16 @@ async fn polls_until_lost_and_assigned_again(
             format!("assigned {t0}")
         ]
     );
+}
+
+/// Polls until the member has epoch 1 and the listener saw t-0 assigned.
+async fn polls_until_joined(consumer: &mut Consumer, events: &Events, deadline: Instant) {
+    while consumer.group_metadata().unwrap().generation_id != 1
+        || events.0.lock().unwrap().is_empty()
+    {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "never joined");
+    }
 }
 
 /// A coordinator following `state`'s script, with a partition that
@@ -410,12 +462,7 @@ async fn a_commit_from_a_stale_epoch_is_sent_again_with_the_next_one() {
     let broker = scripted_coordinator(state.clone()).await;
     let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
     let deadline = Instant::now() + LIMIT;
-    while consumer.group_metadata().unwrap().generation_id != 1
-        || events.0.lock().unwrap().is_empty()
-    {
-        consumer.poll(Duration::from_millis(50)).await.unwrap();
-        assert!(Instant::now() < deadline, "never joined");
-    }
+    polls_until_joined(&mut consumer, &events, deadline).await;
     // The coordinator moves the member to epoch 2; the consumer learns
     // it only at its next heartbeat, after the commit below is refused.
     {
@@ -536,12 +583,7 @@ async fn a_stale_commit_is_not_sent_again_after_the_member_lost_its_partitions()
     let broker = scripted_coordinator(state.clone()).await;
     let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
     let deadline = Instant::now() + LIMIT;
-    while consumer.group_metadata().unwrap().generation_id != 1
-        || events.0.lock().unwrap().is_empty()
-    {
-        consumer.poll(Duration::from_millis(50)).await.unwrap();
-        assert!(Instant::now() < deadline, "never joined");
-    }
+    polls_until_joined(&mut consumer, &events, deadline).await;
     // The commit is refused as stale and the member is fenced before it
     // learns a newer epoch: it rejoins under epoch 3, and t-0 may have
     // another owner by then, so the commit must not follow it there.
@@ -561,5 +603,58 @@ async fn a_stale_commit_is_not_sent_again_after_the_member_lost_its_partitions()
     );
     assert_eq!(state.lock().unwrap().commits, [1]);
     polls_until_lost_and_assigned_again(&mut consumer, &events, deadline).await;
+    consumer.close().await.unwrap();
+}
+
+/// KIP-848 keeps the member epoch while a partition is revoked and moves
+/// it once the member acknowledged the revocation. A `commit_async` taken
+/// before the revocation and refused as stale when the new epoch has come
+/// must not be sent again with it: the partition may have another owner.
+#[tokio::test]
+async fn a_stale_background_commit_is_not_sent_again_after_its_partition_was_revoked() {
+    let state = Arc::new(Mutex::new(Coordinator::default()));
+    let broker = scripted_coordinator(state.clone()).await;
+    let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
+    let deadline = Instant::now() + LIMIT;
+    polls_until_joined(&mut consumer, &events, deadline).await;
+    let t0 = TopicPartition::new("t", 0);
+    consumer.seek(&t0, 5).unwrap();
+    let (revoked, release) = oneshot::channel();
+    {
+        let mut state = state.lock().unwrap();
+        state.revoked = Some(revoked);
+        state.hold_commit = Some(release);
+    }
+    // Taken at epoch 1 with t-0; answered only after the revocation.
+    let commit = consumer.commit_async().unwrap();
+    state.lock().unwrap().revoke = true;
+    let gone = format!("revoked {:?}", [t0]);
+    loop {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        let seen = events.0.lock().unwrap().clone();
+        let epoch = consumer.group_metadata().unwrap().generation_id;
+        if seen.contains(&gone) && epoch == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "events {seen:?}, epoch {epoch}");
+    }
+    let outcome = tokio::time::timeout(LIMIT, commit)
+        .await
+        .expect("the commit never finished")
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Err(durian_consumer::ConsumerError::CommitFailed(
+                KafkaCode::STALE_MEMBER_EPOCH
+            ))
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        state.lock().unwrap().commits,
+        [1],
+        "sent again after the revocation"
+    );
     consumer.close().await.unwrap();
 }

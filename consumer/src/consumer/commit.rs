@@ -66,9 +66,18 @@ const STALE_EPOCH_RETRIES: usize = 3;
 /// its way; a STALE_MEMBER_EPOCH refusal then waits (bounded by
 /// `request.timeout.ms`) for the membership task to publish the epoch its
 /// next heartbeat brings (`updates`), and commits again with it, unless
-/// the member lost its partitions meanwhile (fenced, then rejoined): the
-/// offsets may then be of partitions another member owns, and the
-/// refusal stands.
+/// the member gave partitions up meanwhile: lost them (fenced, then
+/// rejoined), or revoked them in an orderly rebalance. The offsets may
+/// then be of partitions another member owns, and the refusal stands.
+///
+/// The revocation case concerns commits in the background
+/// (`commit_async`): the application's next `poll` may apply a revocation
+/// while the commit is on its way, and KIP-848 keeps the member epoch
+/// through a revocation and moves it only once the member acknowledged
+/// it, so the refusal arrives just as a newer epoch does. Kafka's Java
+/// consumer follows a newer epoch only for its auto-commit before a
+/// revocation and fails every other stale commit; this one follows it for
+/// any commit, which is safe because a give-up in between stops it.
 pub(crate) async fn send_commit(
     client: &Client,
     identity: &CommitIdentity,
@@ -93,7 +102,7 @@ pub(crate) async fn send_commit(
         let wait = client.config().request_timeout;
         loop {
             let now = updates.borrow_and_update().clone();
-            if now.losses != identity.losses {
+            if now.releases != identity.releases {
                 return result;
             }
             if now.generation != identity.generation && now.generation > 0 {
@@ -254,13 +263,13 @@ impl Consumer {
 
     pub(super) fn commit_identity(&self) -> Result<CommitIdentity> {
         let group_id = self.group_id()?.to_owned();
-        let (generation, member_id, losses) = match &self.group {
+        let (generation, member_id, releases) = match &self.group {
             Some(group) => {
                 let identity = group.identity.borrow();
                 (
                     identity.generation,
                     identity.member_id.clone(),
-                    identity.losses,
+                    identity.releases,
                 )
             }
             None => (-1, String::new(), 0),
@@ -270,7 +279,7 @@ impl Consumer {
             generation,
             member_id,
             group_instance_id: self.config.group_instance_id.clone(),
-            losses,
+            releases,
         })
     }
 

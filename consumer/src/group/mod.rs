@@ -108,7 +108,7 @@ impl GroupHandle {
         let (identity_tx, identity) = watch::channel(MemberIdentityState {
             member_id: String::new(),
             generation: -1,
-            losses: 0,
+            releases: 0,
         });
         let last_poll = Arc::new(Mutex::new(Instant::now()));
         let link = link::TaskLink {

@@ -85,7 +85,7 @@ impl GroupTask {
             member: MemberIdentityState {
                 member_id: String::new(),
                 generation: -1,
-                losses: 0,
+                releases: 0,
             },
             owned: BTreeSet::new(),
             subscription: None,
