@@ -45,9 +45,12 @@ pub struct CommitIdentity {
     pub member_id: String,
     /// Static instance id.
     pub group_instance_id: Option<String>,
-    /// How often the member had given partitions up when the identity
-    /// was taken ([`crate::group::MemberIdentityState::releases`]); not sent.
-    pub releases: u64,
+    /// The membership task's loss count when the identity was taken
+    /// ([`crate::group::MemberIdentityState::losses`]); not sent.
+    pub losses: u64,
+    /// The consumer's revocation count when the identity was taken
+    /// ([`crate::group::GroupHandle::revocations`]); not sent.
+    pub revocations: u64,
 }
 
 fn str_bytes(s: &str) -> StrBytes {
@@ -304,7 +307,8 @@ mod tests {
             generation: 4,
             member_id: "m".into(),
             group_instance_id: None,
-            releases: 0,
+            losses: 0,
+            revocations: 0,
         };
         let mut offsets = BTreeMap::new();
         offsets.insert(

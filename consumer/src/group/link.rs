@@ -64,7 +64,7 @@ impl TaskLink {
     /// timeout is reported even with nothing owned, since `poll` must
     /// learn that it has to rejoin.
     ///
-    /// The release count in the identity moves only after the event is
+    /// The loss count in the identity moves only after the event is
     /// queued, so a commit that sees the new count also finds the event
     /// (and leaves the lost partitions out).
     pub(super) fn lose(&self, owned: &mut BTreeSet<TopicPartition>, poll_timeout: bool) {
@@ -75,22 +75,11 @@ impl TaskLink {
                 poll_timeout,
             });
         }
-        self.identity.send_modify(|identity| identity.releases += 1);
-    }
-
-    /// Counts a revocation the consumer applied (its `poll` acknowledged
-    /// it). Called before the heartbeat that acknowledges it to the
-    /// coordinator, hence before the epoch that heartbeat brings is
-    /// published: a commit refused as stale that sees the new epoch also
-    /// sees the new count, and is not sent again with partitions the
-    /// member no longer owns. A commit that reads the new count was taken
-    /// after the revocation was applied, so it carries none of them.
-    pub(super) fn revoked(&self) {
-        self.identity.send_modify(|identity| identity.releases += 1);
+        self.identity.send_modify(|identity| identity.losses += 1);
     }
 
     /// Publishes the member id and generation commits are to carry,
-    /// keeping the release count.
+    /// keeping the loss count.
     pub(super) fn publish(&self, member_id: &str, generation: i32) {
         self.identity.send_modify(|identity| {
             member_id.clone_into(&mut identity.member_id);

@@ -36,14 +36,11 @@ pub struct MemberIdentityState {
     pub member_id: String,
     /// The generation of the last completed join (-1 before).
     pub generation: i32,
-    /// How many times the member gave partitions up: a loss reported
-    /// (counted after the report is queued), or a revocation the consumer
-    /// applied (counted once it acknowledged, before the heartbeat that
-    /// brings the next epoch). A commit taken before either must not
-    /// follow the member to a later generation or epoch: the partitions
-    /// it gave up may have a new owner by then. Under KIP-848 a
-    /// revocation keeps the member epoch, so the epoch alone cannot tell.
-    pub releases: u64,
+    /// How many times the membership task has reported partitions lost,
+    /// counted after each report is queued: a commit taken before a loss
+    /// must not follow the member into a later generation (the lost
+    /// partitions may have a new owner by then).
+    pub losses: u64,
 }
 
 /// A JoinGroup request offering every configured assignor.

@@ -85,7 +85,7 @@ impl GroupTask {
             member: MemberIdentityState {
                 member_id: String::new(),
                 generation: -1,
-                releases: 0,
+                losses: 0,
             },
             owned: BTreeSet::new(),
             subscription: None,

@@ -132,11 +132,6 @@ impl ConsumerGroupTask {
         loop {
             tokio::select! {
                 result = &mut done => {
-                    if result.is_ok() && !in_flight.1.is_empty() {
-                        // Before any heartbeat acknowledges the revocation
-                        // and brings the next epoch (see `revoked`).
-                        self.link.revoked();
-                    }
                     return match (result, fenced) {
                         (Err(_), _) => Beat::Stop,
                         (Ok(()), Some(why)) => Beat::Fenced(why),
