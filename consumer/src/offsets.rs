@@ -48,6 +48,9 @@ pub struct CommitIdentity {
     /// The membership task's loss count when the identity was taken
     /// ([`crate::group::MemberIdentityState::losses`]); not sent.
     pub losses: u64,
+    /// The consumer's revocation count when the identity was taken
+    /// ([`crate::group::GroupHandle::revocations`]); not sent.
+    pub revocations: u64,
 }
 
 fn str_bytes(s: &str) -> StrBytes {
@@ -305,6 +308,7 @@ mod tests {
             member_id: "m".into(),
             group_instance_id: None,
             losses: 0,
+            revocations: 0,
         };
         let mut offsets = BTreeMap::new();
         offsets.insert(

@@ -3,7 +3,8 @@
 //! (every field on a join, only changes afterwards, the acknowledgement of
 //! an assignment by topic id), FENCED_MEMBER_EPOCH losing the partitions
 //! and rejoining with epoch 0 and the same member id, a stale commit not
-//! following the member past such a fence, the leave with epoch -1 on
+//! following the member past such a fence, a stale background commit
+//! not following it past a revocation, the leave with epoch -1 on
 //! close, and a broker without ConsumerGroupHeartbeat refused with
 //! an error that names `group.protocol=classic`.
 
@@ -29,6 +30,7 @@ use kafka_protocol::messages::{
     OffsetFetchRequest, OffsetFetchResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -44,11 +46,14 @@ fn coordinator(request: &Request) -> Reply {
     )
 }
 
+/// Every topic asked for, with id `TOPIC_ID` and two partitions.
 fn metadata_with_ids(request: &Request) -> Reply {
     let asked: MetadataRequest = request.decode();
     let mut response = metadata(request.port, &asked);
     for topic in &mut response.topics {
         topic.topic_id = TOPIC_ID;
+        let second = topic.partitions[0].clone().with_partition_index(1);
+        topic.partitions.push(second);
     }
     request.reply(&response)
 }
@@ -147,12 +152,36 @@ struct Coordinator {
     fence_at_commit: bool,
     /// Answer the next heartbeat of a joined member with FENCED_MEMBER_EPOCH.
     fence_next: bool,
+    /// Joins assign t-1 besides t-0.
+    both: bool,
+    /// Move the member at epoch 1 to these partitions of `t`, keeping the
+    /// epoch while it revokes the others (as Kafka does); the heartbeat
+    /// that acknowledges the revocation brings epoch 2 and fires
+    /// `revoked`.
+    revoke_to: Option<Vec<i32>>,
+    /// Fired when the member reached epoch 2 by acknowledging the revocation.
+    revoked: Option<oneshot::Sender<()>>,
+    /// Hold the answer to that acknowledgement until this fires.
+    hold_ack: Option<oneshot::Receiver<()>>,
+    /// Fired by the next OffsetCommit.
+    commit_seen: Option<oneshot::Sender<()>>,
+    /// Hold the answer to the next OffsetCommit until this fires, then
+    /// answer it as the coordinator stands by then.
+    hold_commit: Option<oneshot::Receiver<()>>,
 }
 
-fn assignment() -> Assignment {
-    Assignment::default().with_topic_partitions(vec![TopicPartitions::default()
+/// `partitions` of `t` by topic id, as heartbeats carry them both ways.
+fn of_t(partitions: &[i32]) -> Vec<TopicPartitions> {
+    if partitions.is_empty() {
+        return Vec::new();
+    }
+    vec![TopicPartitions::default()
         .with_topic_id(TOPIC_ID)
-        .with_partitions(vec![0])])
+        .with_partitions(partitions.to_vec())]
+}
+
+fn assignment_of(partitions: &[i32]) -> Assignment {
+    Assignment::default().with_topic_partitions(of_t(partitions))
 }
 
 fn heartbeat(state: &Mutex<Coordinator>, request: &Request) -> Reply {
@@ -166,18 +195,42 @@ fn heartbeat(state: &Mutex<Coordinator>, request: &Request) -> Reply {
         .topic_partitions
         .as_ref()
         .is_some_and(|owned| owned.len() == 1 && owned[0].topic_id == TOPIC_ID);
+    let joined: &[i32] = if state.both { &[0, 1] } else { &[0] };
+    let mut hold = None;
     response = match beat.member_epoch {
         // First join: epoch 1 and t-0. Rejoin after the fence: epoch 3.
         0 if !state.fenced => response
             .with_member_epoch(1)
-            .with_assignment(Some(assignment())),
+            .with_assignment(Some(assignment_of(joined))),
         0 => response
             .with_member_epoch(3)
-            .with_assignment(Some(assignment())),
+            .with_assignment(Some(assignment_of(joined))),
         epoch if epoch > 0 && state.fence_next => {
             state.fence_next = false;
             state.fenced = true;
             response.with_error_code(110) // FENCED_MEMBER_EPOCH
+        }
+        1 if state.revoke_to.is_some() => {
+            let target = state.revoke_to.clone().unwrap_or_default();
+            let owned: Option<Vec<i32>> = beat.topic_partitions.as_ref().map(|topics| {
+                topics
+                    .iter()
+                    .filter(|t| t.topic_id == TOPIC_ID)
+                    .flat_map(|t| t.partitions.iter().copied())
+                    .collect()
+            });
+            if owned.as_deref() == Some(target.as_slice()) {
+                state.revoke_to = None;
+                if let Some(revoked) = state.revoked.take() {
+                    let _ = revoked.send(());
+                }
+                hold = state.hold_ack.take();
+                response.with_member_epoch(2)
+            } else {
+                response
+                    .with_member_epoch(1)
+                    .with_assignment(Some(assignment_of(&target)))
+            }
         }
         1 if acked && state.fence_the_ack => {
             state.fenced = true;
@@ -188,15 +241,44 @@ fn heartbeat(state: &Mutex<Coordinator>, request: &Request) -> Reply {
     if response.error_code == 0 {
         state.current = response.member_epoch;
     }
-    request.reply(&response)
+    match hold {
+        None => request.reply(&response),
+        Some(release) => {
+            let version = request.version;
+            Reply::later(async move {
+                let _ = release.await;
+                durian_testkit::scripted::encode(&response, version)
+            })
+        }
+    }
 }
 
 /// Refuses a commit from an epoch other than the member's current one
-/// with STALE_MEMBER_EPOCH, as Kafka does.
-fn offset_commit(state: &Mutex<Coordinator>, request: &Request) -> Reply {
+/// with STALE_MEMBER_EPOCH, as Kafka does; when told to, only once
+/// `hold_commit` fired.
+fn offset_commit(state: &Arc<Mutex<Coordinator>>, request: &Request) -> Reply {
     let asked: OffsetCommitRequest = request.decode();
-    let mut state = state.lock().unwrap();
-    state.commits.push(asked.generation_id_or_member_epoch);
+    let held = {
+        let mut state = state.lock().unwrap();
+        state.commits.push(asked.generation_id_or_member_epoch);
+        if let Some(seen) = state.commit_seen.take() {
+            let _ = seen.send(());
+        }
+        state.hold_commit.take()
+    };
+    let Some(release) = held else {
+        return request.reply(&commit_answer(&mut state.lock().unwrap(), &asked));
+    };
+    let (state, version) = (state.clone(), request.version);
+    Reply::later(async move {
+        let _ = release.await;
+        let answer = commit_answer(&mut state.lock().unwrap(), &asked);
+        durian_testkit::scripted::encode(&answer, version)
+    })
+}
+
+/// The coordinator's answer to `asked` as it stands now.
+fn commit_answer(state: &mut Coordinator, asked: &OffsetCommitRequest) -> OffsetCommitResponse {
     let code = if std::mem::take(&mut state.fence_at_commit) {
         state.fence_next = true;
         113 // STALE_MEMBER_EPOCH
@@ -223,7 +305,7 @@ fn offset_commit(state: &Mutex<Coordinator>, request: &Request) -> Reply {
                 )
         })
         .collect();
-    request.reply(&OffsetCommitResponse::default().with_topics(topics))
+    OffsetCommitResponse::default().with_topics(topics)
 }
 
 fn offset_fetch(request: &Request) -> Reply {
@@ -288,6 +370,16 @@ async fn polls_until_lost_and_assigned_again(
             format!("assigned {t0}")
         ]
     );
+}
+
+/// Polls until the member has epoch 1 and the listener saw t-0 assigned.
+async fn polls_until_joined(consumer: &mut Consumer, events: &Events, deadline: Instant) {
+    while consumer.group_metadata().unwrap().generation_id != 1
+        || events.0.lock().unwrap().is_empty()
+    {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "never joined");
+    }
 }
 
 /// A coordinator following `state`'s script, with a partition that
@@ -410,12 +502,7 @@ async fn a_commit_from_a_stale_epoch_is_sent_again_with_the_next_one() {
     let broker = scripted_coordinator(state.clone()).await;
     let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
     let deadline = Instant::now() + LIMIT;
-    while consumer.group_metadata().unwrap().generation_id != 1
-        || events.0.lock().unwrap().is_empty()
-    {
-        consumer.poll(Duration::from_millis(50)).await.unwrap();
-        assert!(Instant::now() < deadline, "never joined");
-    }
+    polls_until_joined(&mut consumer, &events, deadline).await;
     // The coordinator moves the member to epoch 2; the consumer learns
     // it only at its next heartbeat, after the commit below is refused.
     {
@@ -536,12 +623,7 @@ async fn a_stale_commit_is_not_sent_again_after_the_member_lost_its_partitions()
     let broker = scripted_coordinator(state.clone()).await;
     let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
     let deadline = Instant::now() + LIMIT;
-    while consumer.group_metadata().unwrap().generation_id != 1
-        || events.0.lock().unwrap().is_empty()
-    {
-        consumer.poll(Duration::from_millis(50)).await.unwrap();
-        assert!(Instant::now() < deadline, "never joined");
-    }
+    polls_until_joined(&mut consumer, &events, deadline).await;
     // The commit is refused as stale and the member is fenced before it
     // learns a newer epoch: it rejoins under epoch 3, and t-0 may have
     // another owner by then, so the commit must not follow it there.
@@ -561,5 +643,101 @@ async fn a_stale_commit_is_not_sent_again_after_the_member_lost_its_partitions()
     );
     assert_eq!(state.lock().unwrap().commits, [1]);
     polls_until_lost_and_assigned_again(&mut consumer, &events, deadline).await;
+    consumer.close().await.unwrap();
+}
+
+/// KIP-848 keeps the member epoch while a partition is revoked and moves
+/// it once the member acknowledged the revocation. A `commit_async` taken
+/// before the revocation and refused as stale when the new epoch has come
+/// must not be sent again with it: the partition may have another owner.
+#[tokio::test]
+async fn a_stale_background_commit_is_not_sent_again_after_its_partition_was_revoked() {
+    let state = Arc::new(Mutex::new(Coordinator::default()));
+    let broker = scripted_coordinator(state.clone()).await;
+    let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
+    let deadline = Instant::now() + LIMIT;
+    polls_until_joined(&mut consumer, &events, deadline).await;
+    let t0 = TopicPartition::new("t", 0);
+    consumer.seek(&t0, 5).unwrap();
+    let (revoked, release) = oneshot::channel();
+    {
+        let mut state = state.lock().unwrap();
+        state.revoked = Some(revoked);
+        state.hold_commit = Some(release);
+    }
+    // Taken at epoch 1 with t-0; answered only after the revocation.
+    let commit = consumer.commit_async().unwrap();
+    state.lock().unwrap().revoke_to = Some(Vec::new());
+    let gone = format!("revoked {:?}", [t0]);
+    loop {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        let seen = events.0.lock().unwrap().clone();
+        let epoch = consumer.group_metadata().unwrap().generation_id;
+        if seen.contains(&gone) && epoch == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "events {seen:?}, epoch {epoch}");
+    }
+    let outcome = tokio::time::timeout(LIMIT, commit)
+        .await
+        .expect("the commit never finished")
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Err(durian_consumer::ConsumerError::CommitFailed(
+                KafkaCode::STALE_MEMBER_EPOCH
+            ))
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        state.lock().unwrap().commits,
+        [1],
+        "sent again after the revocation"
+    );
+    consumer.close().await.unwrap();
+}
+
+/// The other side of the test above: a commit taken after the `poll`
+/// that applied a revocation carries only partitions still owned, so when
+/// it is refused as stale because the acknowledgement already moved the
+/// coordinator to epoch 2, it follows the member there.
+#[tokio::test]
+async fn a_commit_taken_after_a_revocation_follows_the_epoch_it_brings() {
+    let state = Arc::new(Mutex::new(Coordinator {
+        both: true,
+        ..Coordinator::default()
+    }));
+    let broker = scripted_coordinator(state.clone()).await;
+    let (mut consumer, events) = subscribed(consumer(&broker.bootstrap()));
+    let deadline = Instant::now() + LIMIT;
+    polls_until_joined(&mut consumer, &events, deadline).await;
+    let (t0, t1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+    consumer.seek(&t0, 5).unwrap();
+    let (revoked, acknowledged) = oneshot::channel();
+    let (seen, release) = oneshot::channel();
+    {
+        let mut state = state.lock().unwrap();
+        state.revoked = Some(revoked);
+        state.hold_ack = Some(release);
+        state.commit_seen = Some(seen);
+        state.revoke_to = Some(vec![0]);
+    }
+    let gone = format!("revoked {:?}", [t1]);
+    while !events.0.lock().unwrap().contains(&gone) {
+        consumer.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "t-1 never revoked");
+    }
+    // The coordinator has epoch 2 now; the member learns it only from the
+    // held answer, released by the commit below.
+    tokio::time::timeout(LIMIT, acknowledged)
+        .await
+        .expect("the revocation was never acknowledged")
+        .unwrap();
+    assert_eq!(consumer.group_metadata().unwrap().generation_id, 1);
+    consumer.commit().await.unwrap();
+    assert_eq!(state.lock().unwrap().commits, [1, 2]);
+    assert_eq!(consumer.group_metadata().unwrap().generation_id, 2);
     consumer.close().await.unwrap();
 }

@@ -10,6 +10,7 @@
 //! no-op.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// A point-in-time view of a producer's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,4 +104,30 @@ impl Metrics {
             throttle_time_ms: get(&self.throttle_time_ms),
         }
     }
+}
+
+/// Where the `metrics` macros would place these metrics: this module, at
+/// INFO, as `histogram!` called here describes them.
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// The key of `durian.producer.batch_size_bytes` for `topic`, built once
+/// per topic so that an acknowledged batch allocates nothing for it. A
+/// key rather than a handle: a handle stays bound to the recorder of its
+/// registration, and the application may install one later.
+pub(crate) fn batch_size_key(topic: &Arc<str>) -> metrics::Key {
+    metrics::Key::from_parts(
+        "durian.producer.batch_size_bytes",
+        vec![metrics::Label::new("topic", topic.clone())],
+    )
+}
+
+/// Records the size of one acknowledged batch under `key`
+/// ([`batch_size_key`]); per batch, never per record.
+pub(crate) fn record_batch_size(key: &metrics::Key, bytes: usize) {
+    metrics::with_recorder(|recorder| {
+        recorder
+            .register_histogram(key, &METADATA)
+            .record(bytes as f64);
+    });
 }

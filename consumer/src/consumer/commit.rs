@@ -6,6 +6,8 @@
 //! loading are retried until `request.timeout.ms` runs out.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use durian_core::backoff::Backoff;
 use durian_core::retry::{retry, AttemptError};
@@ -61,19 +63,41 @@ fn is_rebalance_code(code: KafkaCode) -> bool {
 /// follows before giving up.
 const STALE_EPOCH_RETRIES: usize = 3;
 
+/// What a commit refused as stale watches to follow the member to a
+/// newer epoch, and to learn whether it may.
+pub(crate) struct Membership {
+    /// The identity the membership task publishes (epoch, member id, losses).
+    identity: watch::Receiver<MemberIdentityState>,
+    /// The consumer's revocation count ([`crate::group::GroupHandle::revocations`]).
+    revocations: Arc<AtomicU64>,
+}
+
 /// Commits `offsets`, retrying coordinator errors. Under
 /// `group.protocol=consumer` the epoch may move on while the commit is on
 /// its way; a STALE_MEMBER_EPOCH refusal then waits (bounded by
 /// `request.timeout.ms`) for the membership task to publish the epoch its
-/// next heartbeat brings (`updates`), and commits again with it, unless
-/// the member lost its partitions meanwhile (fenced, then rejoined): the
-/// offsets may then be of partitions another member owns, and the
-/// refusal stands.
+/// next heartbeat brings (`membership`), and commits again with it,
+/// unless the member gave partitions up meanwhile: lost them (fenced,
+/// then rejoined), or applied a revocation. The offsets may then be of
+/// partitions another member owns, and the refusal stands.
+///
+/// The revocation case concerns commits in the background
+/// (`commit_async`): the application's next `poll` may apply a revocation
+/// while the commit is on its way, and KIP-848 keeps the member epoch
+/// through a revocation and moves it only once the member acknowledged
+/// it, so the refusal arrives just as a newer epoch does. The consumer
+/// counts a revocation before acknowledging it, so a commit that sees the
+/// newer epoch also sees the count, and a commit taken after the
+/// revocation (which carries none of its partitions) starts from the new
+/// count and still follows. Kafka's Java consumer follows a newer epoch
+/// only for its auto-commit before a revocation and fails every other
+/// stale commit; this one follows it for any commit, which is safe
+/// because a give-up in between stops it.
 pub(crate) async fn send_commit(
     client: &Client,
     identity: &CommitIdentity,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
-    mut updates: Option<watch::Receiver<MemberIdentityState>>,
+    mut membership: Option<Membership>,
 ) -> Result<()> {
     let mut identity = identity.clone();
     let mut attempts = 0;
@@ -83,7 +107,7 @@ pub(crate) async fn send_commit(
             result,
             Err(ConsumerError::CommitFailed(KafkaCode::STALE_MEMBER_EPOCH))
         );
-        let Some(updates) = updates
+        let Some(membership) = membership
             .as_mut()
             .filter(|_| stale && attempts < STALE_EPOCH_RETRIES)
         else {
@@ -91,9 +115,11 @@ pub(crate) async fn send_commit(
         };
         attempts += 1;
         let wait = client.config().request_timeout;
+        let updates = &mut membership.identity;
         loop {
             let now = updates.borrow_and_update().clone();
-            if now.losses != identity.losses {
+            let revocations = membership.revocations.load(Ordering::SeqCst);
+            if now.losses != identity.losses || revocations != identity.revocations {
                 return result;
             }
             if now.generation != identity.generation && now.generation > 0 {
@@ -254,16 +280,17 @@ impl Consumer {
 
     pub(super) fn commit_identity(&self) -> Result<CommitIdentity> {
         let group_id = self.group_id()?.to_owned();
-        let (generation, member_id, losses) = match &self.group {
+        let (generation, member_id, losses, revocations) = match &self.group {
             Some(group) => {
                 let identity = group.identity.borrow();
                 (
                     identity.generation,
                     identity.member_id.clone(),
                     identity.losses,
+                    group.revocations.load(Ordering::SeqCst),
                 )
             }
-            None => (-1, String::new(), 0),
+            None => (-1, String::new(), 0, 0),
         };
         Ok(CommitIdentity {
             group_id,
@@ -271,13 +298,17 @@ impl Consumer {
             member_id,
             group_instance_id: self.config.group_instance_id.clone(),
             losses,
+            revocations,
         })
     }
 
-    /// The membership task's identity updates, to follow a newer member
-    /// epoch when a commit is refused as stale.
-    fn identity_updates(&self) -> Option<watch::Receiver<MemberIdentityState>> {
-        self.group.as_ref().map(|group| group.identity.clone())
+    /// The membership task's identity updates and the revocation count,
+    /// to follow a newer member epoch when a commit is refused as stale.
+    fn membership(&self) -> Option<Membership> {
+        self.group.as_ref().map(|group| Membership {
+            identity: group.identity.clone(),
+            revocations: group.revocations.clone(),
+        })
     }
 
     /// Starts an auto-commit in the background when one is due and none
@@ -344,8 +375,8 @@ impl Consumer {
         if offsets.is_empty() {
             return Ok(());
         }
-        let updates = self.identity_updates();
-        send_commit(&self.client, &identity, &offsets, updates).await?;
+        let membership = self.membership();
+        send_commit(&self.client, &identity, &offsets, membership).await?;
         for (tp, offset) in offsets {
             self.last_committed.insert(tp, offset.offset);
         }
@@ -365,14 +396,14 @@ impl Consumer {
         identity: CommitIdentity,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> JoinHandle<Result<()>> {
-        let updates = self.identity_updates();
+        let membership = self.membership();
         let client = self.client.clone();
         // Counted as committed right away so the next auto-commit does not
         // resend them; a failed commit is reported through the handle.
         for (tp, offset) in &offsets {
             self.last_committed.insert(tp.clone(), offset.offset);
         }
-        tokio::spawn(async move { send_commit(&client, &identity, &offsets, updates).await })
+        tokio::spawn(async move { send_commit(&client, &identity, &offsets, membership).await })
     }
 
     /// The committed offsets of `partitions` (`None` where nothing was committed).

@@ -19,6 +19,7 @@ mod positions;
 mod seek;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -416,6 +417,7 @@ impl Consumer {
             match event {
                 GroupEvent::RevokeAll { partitions, ack } => {
                     self.revoke(&partitions).await;
+                    self.count_revocation();
                     let _ = ack.send(());
                 }
                 GroupEvent::Assigned {
@@ -425,6 +427,7 @@ impl Consumer {
                 } => {
                     if !revoked.is_empty() {
                         self.revoke(&revoked).await;
+                        self.count_revocation();
                     }
                     self.fetcher.add(added.iter().cloned());
                     self.client
@@ -478,6 +481,17 @@ impl Consumer {
             }
         }
         self.forget(partitions);
+    }
+
+    /// Counts an applied revocation before it is acknowledged: the
+    /// coordinator's next epoch comes only after the acknowledgement, so
+    /// a commit refused as stale that sees that epoch sees this count too
+    /// and does not follow it with the revoked partitions
+    /// (`commit::send_commit`).
+    fn count_revocation(&self) {
+        if let Some(group) = &self.group {
+            group.revocations.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     fn forget(&mut self, partitions: &[TopicPartition]) {

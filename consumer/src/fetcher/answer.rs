@@ -137,13 +137,7 @@ impl Fetcher {
                 cursor.buffered_bytes += bytes;
                 let lag =
                     (data.high_watermark >= 0).then(|| data.high_watermark - data.next_offset);
-                crate::metrics::export_fetch(
-                    &self.config.client.client_id,
-                    tp,
-                    data.records.len(),
-                    bytes,
-                    lag,
-                );
+                cursor.metrics.export_fetch(data.records.len(), bytes, lag);
                 cursor.buffer.extend(data.records);
                 if cursor.buffer.is_empty() && data.next_offset > fetch_offset {
                     // Nothing visible, but the log moved on (control

@@ -56,6 +56,7 @@ mod response;
 mod session;
 mod traffic;
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -76,10 +77,11 @@ use traffic::FetchTraffic;
 
 use crate::config::ConsumerConfig;
 use crate::error::ConsumerError;
+use crate::metrics::PartitionMetrics;
 use crate::types::{ConsumerRecord, TopicPartition};
 
 /// Where one assigned partition stands.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Cursor {
     /// Offset of the next record to hand out; `None` until looked up.
     pub position: Option<i64>,
@@ -113,9 +115,33 @@ pub(crate) struct Cursor {
     pub pending_error: Option<ConsumerError>,
     /// The position was out of range: reset it by policy.
     pub needs_reset: bool,
+    /// The partition's metric keys, built once.
+    metrics: PartitionMetrics,
 }
 
 impl Cursor {
+    /// A newly assigned partition: position unknown, nothing buffered.
+    fn new(version: u64, metrics: PartitionMetrics) -> Self {
+        Cursor {
+            position: None,
+            last_epoch: None,
+            leader_epoch: None,
+            needs_validation: false,
+            paused: false,
+            buffer: VecDeque::new(),
+            buffered_bytes: 0,
+            buffered_next: 0,
+            buffered_next_epoch: None,
+            high_watermark: -1,
+            readable_end: None,
+            version,
+            in_flight: false,
+            pending_error: None,
+            needs_reset: false,
+            metrics,
+        }
+    }
+
     /// Whether a fetch may be sent for this partition now.
     fn fetchable(&self) -> bool {
         self.position.is_some()
@@ -182,11 +208,10 @@ impl Fetcher {
     pub(crate) fn add(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) {
         for tp in partitions {
             let version = self.bump();
-            self.cursors.entry(tp).or_insert_with(|| Cursor {
-                version,
-                high_watermark: -1,
-                ..Cursor::default()
-            });
+            if let Entry::Vacant(entry) = self.cursors.entry(tp) {
+                let metrics = PartitionMetrics::new(&self.config.client.client_id, entry.key());
+                entry.insert(Cursor::new(version, metrics));
+            }
         }
     }
 

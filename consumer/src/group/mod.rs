@@ -26,6 +26,7 @@ pub mod requests;
 mod task;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use durian_core::{Client, CoordinatorKind, Target};
@@ -97,6 +98,13 @@ pub(crate) struct GroupHandle {
     pub commands: mpsc::UnboundedSender<GroupCommand>,
     pub last_poll: Arc<Mutex<Instant>>,
     pub identity: watch::Receiver<MemberIdentityState>,
+    /// How many revocations the consumer has applied, counted before it
+    /// acknowledges each (so before the heartbeat that brings the epoch
+    /// after it). Shared with commits in the background: under KIP-848 a
+    /// revocation keeps the member epoch, so a commit refused as stale
+    /// tells by this count, not by the epoch, that a partition it carries
+    /// may have been given up since it was taken.
+    pub revocations: Arc<AtomicU64>,
     task: JoinHandle<()>,
 }
 
@@ -130,6 +138,7 @@ impl GroupHandle {
             commands,
             last_poll,
             identity,
+            revocations: Arc::default(),
             task,
         }
     }

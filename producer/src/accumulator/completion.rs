@@ -57,8 +57,7 @@ impl Accumulator {
                         .acknowledge(sequence, batch.records, ack.base_offset);
                 }
                 // Per batch, never per record (issue 20).
-                metrics::histogram!("durian.producer.batch_size_bytes", "topic" => topic.to_owned())
-                    .record(batch.size() as f64);
+                crate::metrics::record_batch_size(&queues.batch_size, batch.size());
                 batch.succeed(ack);
                 Effects {
                     acked_records: batch.records as u64,

@@ -13,11 +13,10 @@
 //! (only queued batches expire) touch it; only the sender task, which runs
 //! all three steps in one go, could, and it does not.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use durian_core::record::{BatchError, BatchWriter};
 use durian_core::{BatchStage, ClusterMetadata};
+use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
 use super::batch::BatchState;
@@ -43,7 +42,7 @@ pub(crate) enum TakenBody {
 /// A batch taken out for a request, under the lock.
 #[derive(Debug)]
 pub(crate) struct TakenBatch {
-    pub(crate) topic: Arc<str>,
+    pub(crate) topic: StrBytes,
     pub(crate) partition: i32,
     pub(crate) batch_id: u64,
     pub(crate) deadline: Instant,
@@ -119,7 +118,7 @@ impl Accumulator {
                 batch.retry_at = None;
                 total += size;
                 taken.push(TakenBatch {
-                    topic: queues.name.clone(),
+                    topic: queues.wire_name.clone(),
                     partition,
                     batch_id: batch.id,
                     deadline: batch.deadline,

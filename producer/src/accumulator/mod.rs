@@ -28,6 +28,8 @@ mod tests_split;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+
+use kafka_protocol::protocol::StrBytes;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -105,7 +107,8 @@ pub(crate) enum Append {
 /// One batch taken for a produce request.
 #[derive(Clone, Debug)]
 pub(crate) struct DrainedBatch {
-    pub(crate) topic: Arc<str>,
+    /// The topic as the request names it, shared with its queues.
+    pub(crate) topic: StrBytes,
     pub(crate) partition: i32,
     pub(crate) batch_id: u64,
     pub(crate) payload: Bytes,
@@ -226,6 +229,12 @@ pub(crate) struct ReadyScan {
 
 struct TopicQueues {
     name: Arc<str>,
+    /// The same name as produce requests carry it: every batch's request
+    /// shares these bytes instead of copying the name.
+    wire_name: StrBytes,
+    /// `durian.producer.batch_size_bytes{topic}`, built once per topic
+    /// rather than per acknowledged batch.
+    batch_size: metrics::Key,
     partitions: Vec<PartitionQueue>,
     sticky: StickyPartition,
 }
@@ -268,6 +277,8 @@ impl Accumulator {
             self.topics.insert(
                 name.clone(),
                 TopicQueues {
+                    wire_name: StrBytes::from_string(topic.to_owned()),
+                    batch_size: crate::metrics::batch_size_key(&name),
                     name,
                     partitions: Vec::new(),
                     sticky: StickyPartition::default(),

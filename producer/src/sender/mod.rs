@@ -34,6 +34,7 @@ use std::time::Duration;
 use durian_core::backoff::Backoff;
 use durian_core::{Error, KafkaError, Target};
 use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
+use kafka_protocol::protocol::StrBytes;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -64,7 +65,7 @@ pub(crate) enum SenderEvent {
 /// A batch carried by a request in flight.
 #[derive(Debug)]
 struct BatchRef {
-    topic: Arc<str>,
+    topic: StrBytes,
     partition: i32,
     batch_id: u64,
 }

@@ -30,7 +30,7 @@ pub(crate) fn build_request(
             Some(topic) => topic.partition_data.push(data),
             None => topics.push(
                 TopicProduceData::default()
-                    .with_name(TopicName(StrBytes::from_string(batch.topic.to_string())))
+                    .with_name(TopicName(batch.topic.clone()))
                     .with_partition_data(vec![data]),
             ),
         }
@@ -129,8 +129,6 @@ pub(crate) fn partition_outcome(partition: &PartitionProduceResponse) -> BatchOu
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::sync::Arc;
-
     use bytes::Bytes;
     use kafka_protocol::messages::produce_response::TopicProduceResponse;
     use tokio::time::Instant;
@@ -139,7 +137,7 @@ mod tests {
 
     fn drained(topic: &str, partition: i32) -> DrainedBatch {
         DrainedBatch {
-            topic: Arc::from(topic),
+            topic: StrBytes::from_string(topic.to_owned()),
             partition,
             batch_id: partition as u64,
             payload: Bytes::from_static(b"batch"),
