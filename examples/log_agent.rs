@@ -146,12 +146,10 @@ async fn print_topic(bootstrap: &str, partition: i32, total: u64) -> AnyResult<(
     while read < total {
         for record in consumer.poll(Duration::from_millis(200)).await?.iter() {
             read += 1;
-            let generation = record
-                .headers
-                .iter()
-                .find(|h| &h.key[..] == durian::ship::record::GENERATION_HEADER.as_bytes())
-                .and_then(|h| h.value.as_deref())
-                .map(|v| String::from_utf8_lossy(v).into_owned())
+            // The header the agent adds names the file generation, the
+            // file and the line's byte range.
+            let generation = durian::ship::record::line_of(record)
+                .map(|line| line.generation.to_string())
                 .unwrap_or_default();
             let text =
                 String::from_utf8_lossy(record.value.as_deref().unwrap_or_default()).into_owned();

@@ -1,7 +1,8 @@
 //! The log-shipping agent as a library, against the embedded broker:
 //! appends, rotation by rename, truncation, a file that appears late,
 //! restarts from the checkpoint, a restart after lines were
-//! acknowledged but not yet checkpointed (no duplicate, no loss), and the
+//! acknowledged but not yet checkpointed (no duplicate, no loss), an upgrade
+//! over records in the older three-header form, and the
 //! transactional mode killed with a transaction open.
 
 #![allow(clippy::unwrap_used)]
@@ -468,4 +469,76 @@ async fn a_transactional_agent_killed_mid_transaction_ships_every_line_once_for_
     let progress = running.stop().await;
     assert_eq!((progress.lines_skipped, progress.lines_shipped), (0, 10));
     assert_shipped_exactly(&committed.read_to_end().await, &lines);
+}
+
+/// Lines `range` of `lines` (as `append` wrote them from byte 0) sent the
+/// way agents before the one-header record form sent them: three headers.
+async fn ship_as_an_older_agent(
+    setup: &Setup,
+    partition: i32,
+    lines: &[String],
+    range: std::ops::Range<usize>,
+) {
+    use durian::ship::identity::FileId;
+    use durian::ship::record::{FILE_HEADER, GENERATION_HEADER, RANGE_HEADER};
+    let file = FileId::of(&std::fs::metadata(&setup.log).unwrap());
+    let source = setup.log.to_string_lossy().into_owned();
+    let producer = Producer::builder()
+        .bootstrap_servers([setup.broker.bootstrap()])
+        .build()
+        .unwrap();
+    let mut start = 0u64;
+    for (i, line) in lines.iter().enumerate() {
+        let end = start + line.len() as u64 + 1;
+        if range.contains(&i) {
+            let record = ProducerRecord::new(ship_support::TOPIC, line.clone().into_bytes())
+                .with_key(source.clone().into_bytes())
+                .with_partition(partition)
+                .with_header(GENERATION_HEADER, "0")
+                .with_header(FILE_HEADER, file.to_string())
+                .with_header(RANGE_HEADER, format!("{start}-{end}"));
+            producer.send(record).await.unwrap().await.unwrap();
+        }
+        start = end;
+    }
+    producer.close(DEADLINE).await.unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_upgraded_agent_resumes_over_lines_an_older_version_shipped() {
+    let setup = setup().await;
+    // An agent that starts (its first checkpoint: nothing shipped, scan
+    // from the partition's end) and is killed before the file exists.
+    let rarely = setup
+        .config()
+        .checkpoint_interval(Duration::from_secs(3600));
+    let shipper = Shipper::new(rarely.clone()).unwrap();
+    let mut progress = shipper.progress();
+    let task = tokio::spawn(shipper.run(std::future::pending()));
+    // Recovery publishes the partition once the first checkpoint is stored.
+    tokio::time::timeout(DEADLINE, progress.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let first = Checkpoint::load(&rarely.checkpoint).unwrap().unwrap();
+    assert_eq!(
+        (first.file, first.position, first.complete),
+        (None, 0, false)
+    );
+
+    // The older version shipped the first 60 of 100 lines, then died
+    // before its next checkpoint.
+    let lines = append(&setup.log, 0..100);
+    ship_as_an_older_agent(&setup, first.partition, &lines, 0..60).await;
+
+    let mut reader = setup.reader(DEADLINE);
+    let running = start(setup.config());
+    reader.wait_for(100).await;
+    let progress = running.stop().await;
+    assert_eq!(progress.recovered_records, 60);
+    assert_eq!((progress.lines_skipped, progress.lines_shipped), (60, 40));
+    assert_shipped_exactly(&reader.read_to_end().await, &lines);
 }

@@ -82,6 +82,10 @@ struct RunArgs {
     /// Skip the whole-process file → topic scenario.
     #[arg(long)]
     skip_file: bool,
+    /// Only the whole-process file → topic scenario: no library clients,
+    /// no broker comparison (its table is the only one printed).
+    #[arg(long, conflicts_with = "skip_file")]
+    file_only: bool,
     /// Leave `durian ship` out of the file → topic scenario.
     #[arg(long)]
     skip_ship: bool,
@@ -218,12 +222,15 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         Scale::FULL
     };
     let file = file_setup(&args, scale);
+    if args.file_only {
+        clients.clear();
+    }
     let plan = Plan {
         clients: clients.clone(),
         scale,
         brokers: args.brokers.clone(),
         // Tansu is compared over plaintext only.
-        skip_tansu: args.skip_tansu || sasl_ssl,
+        skip_tansu: args.skip_tansu || sasl_ssl || args.file_only,
         security: args.security,
         kafka: args.kafka,
         count_allocs: args.count_allocs,

@@ -47,6 +47,9 @@ use super::identity::{locate, ContentCheck, FileId, Fingerprint, FINGERPRINT_BYT
 /// (64 KiB reads made the trips a visible share of the agent's CPU).
 const READ_CHUNK: usize = 1024 * 1024;
 
+/// Reads go on into the current buffer block while it has this much room.
+const MIN_READ: usize = 64 * 1024;
+
 /// Bytes remembered from just before the read position: before each read
 /// they are compared with the file, so a file truncated and written past
 /// that position between two reads (copytruncate) is not read on from the
@@ -403,9 +406,16 @@ impl OpenFile {
     async fn read_more(&mut self) -> std::io::Result<usize> {
         let before = self.buffer.len();
         let offset = self.position();
-        self.buffer.reserve(READ_CHUNK);
+        // A new block only when the current one is nearly full: at the
+        // end of a slowly written file each read takes a few lines, and a
+        // fresh 1 MiB block per read would be pinned by those lines until
+        // they are acknowledged.
+        if self.buffer.capacity() - self.buffer.len() < MIN_READ {
+            self.buffer.reserve(READ_CHUNK);
+        }
+        let room = self.buffer.capacity() - self.buffer.len();
         let read = (&mut self.file)
-            .take(READ_CHUNK as u64)
+            .take(room as u64)
             .read_buf(&mut self.buffer)
             .await?;
         self.extend_head(offset, before);
