@@ -277,7 +277,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     if let Some(table) = report::file_table(&runs) {
         if let Some(setup) = &file {
             section.push_str(&format!(
-                "Whole process, file → topic: a file of {} lines × {} B written once per run, each tool run as its own process against a fresh 6-partition topic, which must then hold exactly {} records (end offsets). Wall time is spawn to exit (`durian ship`, which runs until stopped: spawn until the end offsets sum to the line count, polled every 20 ms, then SIGTERM); CPU and peak RSS are the process's own, from `wait4`. `durian produce TOPIC -f FILE` and `durian ship --file FILE --topic TOPIC` are the release CLI at its defaults (acks=all, idempotence; `produce` sets batch.size 256 KiB, `ship` keys every line with its source and sends it to one partition); the rdkafka program reads lines with a `BufReader`, sends each with a `ThreadedProducer` (sleeping 200 µs when librdkafka's queue is full) and flushes, at librdkafka 2.12's defaults but `bootstrap.servers`, `acks=all`, `enable.idempotence=true`{}:\n\n",
+                "Whole process, file → topic: a file of {} lines × {} B written once per run, each tool run as its own process against a fresh 6-partition topic, which must then hold exactly {} records (end offsets). Wall time is spawn to exit (`durian ship`, which runs until stopped: spawn until the end offsets sum to the line count, polled every 20 ms, then SIGTERM); CPU and peak RSS are the process's own, from `wait4`. `durian produce TOPIC -f FILE` and `durian ship --file FILE --topic TOPIC` are the release CLI at its defaults (acks=all, idempotence; `produce` sets batch.size 256 KiB; `ship` too, and keys every line with its source, adds one header naming the line and sends it to one partition); the rdkafka program reads lines with a `BufReader`, sends each with a `ThreadedProducer` (sleeping 200 µs when librdkafka's queue is full) and flushes, at librdkafka 2.12's defaults but `bootstrap.servers`, `acks=all`, `enable.idempotence=true`{}:\n\n",
                 setup.lines,
                 fileload::LINE_BYTES,
                 setup.lines,
@@ -287,14 +287,16 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         section.push_str(&table);
         section.push('\n');
     }
-    section.push_str(&report::loopback_line(&runs));
-    section.push('\n');
-    section.push_str(&report::client_table(
-        &runs,
-        &clients,
-        args.count_allocs,
-        sasl_ssl.then_some(args.security.listener_name()),
-    ));
+    if !clients.is_empty() {
+        section.push_str(&report::loopback_line(&runs));
+        section.push('\n');
+        section.push_str(&report::client_table(
+            &runs,
+            &clients,
+            args.count_allocs,
+            sasl_ssl.then_some(args.security.listener_name()),
+        ));
+    }
     if let Some(table) = report::peer_table(&runs, &clients) {
         section.push_str("\nThe same clients and scenarios against Apache Kafka's broker (one KRaft node, broker and controller in one JVM, -Xmx1g, temp dir, page-cache durability), started after durian's broker was stopped; rows name the broker:\n\n");
         section.push_str(&table);
