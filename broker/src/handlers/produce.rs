@@ -25,7 +25,7 @@
 //! on each topic (else TOPIC_AUTHORIZATION_FAILED for its partitions);
 //! auto-creation also needs CREATE on the cluster or the topic.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::VersionRange;
@@ -342,9 +342,9 @@ impl PendingAppend {
             scanned,
             ..
         } = self;
-        // Offsets are stamped in place, so the log gets its own copy.
-        let mut batches = BytesMut::from(&records[..]);
-        match log.append_scanned(&mut batches, scanned, leader_epoch, now_ms()) {
+        // Offsets are stamped into copies of the headers, so the records
+        // are written from the request's own buffer.
+        match log.append_scanned(&records, scanned, leader_epoch, now_ms()) {
             Err(e) => {
                 tracing::debug!(partition, error = %e, "produce rejected");
                 let code = e.kafka_error_code();
