@@ -122,9 +122,9 @@ fuzz_target!(|data: &[u8]| {
             .read(start, 1 << 20, true)
             .expect("a recovered log serves its first batch");
     }
-    let mut batch = valid_batch();
+    let batch = valid_batch();
     partition
-        .append(&mut batch, 0, 2)
+        .append(&batch, 0, 2)
         .expect("a recovered log takes a valid batch");
     assert_eq!(
         partition.log_end_offset(),

@@ -25,7 +25,7 @@
 //! on each topic (else TOPIC_AUTHORIZATION_FAILED for its partitions);
 //! auto-creation also needs CREATE on the cluster or the topic.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::VersionRange;
@@ -293,33 +293,45 @@ fn verify_transactional(
 /// the disk.
 struct Deferred {
     append: PendingAppend,
+    /// Whether the records were already walked and found to decode (an
+    /// uncompressed append that turned out to need the disk).
+    decoded: bool,
 }
 
 impl PendingAppend {
-    /// Appends now, in one hold of the partition lock, when that only
-    /// copies uncompressed batches into the page cache, which is cheaper
-    /// than handing it to another thread. Anything compressed is
-    /// decompressed to be checked (within the broker's decompression limit
-    /// and budget), and
-    /// an append that fsyncs or rolls a segment waits on the disk: those
-    /// must not hold up a runtime worker (nor, while decompressing, the
-    /// partition's fetches), so they come back [`Deferred`].
+    /// Appends now when that only copies uncompressed batches into the
+    /// page cache, which is cheaper than handing it to another thread.
+    /// The records are walked (decode check) before the partition lock is
+    /// taken, so fetches of the partition wait only for the append itself;
+    /// the lock is then held once, for the may-block check and the append.
+    /// Anything compressed is decompressed to be checked (within the
+    /// broker's decompression limit and budget), and an append that
+    /// fsyncs or rolls a segment waits on the disk: those must not hold up
+    /// a runtime worker (nor, while decompressing, the partition's
+    /// fetches), so they come back [`Deferred`].
     fn append_inline(
         self,
         now_ms: i64,
         decompression: &Decompression,
     ) -> Result<Outcome, Deferred> {
+        if !self.scanned.all_uncompressed() {
+            return Err(Deferred {
+                append: self,
+                decoded: false,
+            });
+        }
+        if let Some(refused) = self.refuse_undecodable(decompression) {
+            return Ok(refused);
+        }
         let shared = SharedLog::clone(&self.log);
         let mut log = lock_log(&shared);
-        let cheap =
-            self.scanned.all_uncompressed() && !log.append_may_block(self.records.len(), now_ms);
-        if !cheap {
-            return Err(Deferred { append: self });
+        if log.append_may_block(self.records.len(), now_ms) {
+            return Err(Deferred {
+                append: self,
+                decoded: true,
+            });
         }
-        Ok(match self.refuse_undecodable(decompression) {
-            Some(refused) => refused,
-            None => self.append_locked(&mut log),
-        })
+        Ok(self.append_locked(&mut log))
     }
 
     /// CORRUPT_MESSAGE if a batch's records do not decode (REQUEST_TIMED_OUT
@@ -342,9 +354,9 @@ impl PendingAppend {
             scanned,
             ..
         } = self;
-        // Offsets are stamped in place, so the log gets its own copy.
-        let mut batches = BytesMut::from(&records[..]);
-        match log.append_scanned(&mut batches, scanned, leader_epoch, now_ms()) {
+        // Offsets are stamped into copies of the headers, so the records
+        // are written from the request's own buffer.
+        match log.append_scanned(&records, scanned, leader_epoch, now_ms()) {
             Err(e) => {
                 tracing::debug!(partition, error = %e, "produce rejected");
                 let code = e.kafka_error_code();
@@ -373,9 +385,11 @@ impl Deferred {
     /// the slow part and must not hold up fetches of this partition), then
     /// appends them in one hold of it.
     fn run(self, decompression: &Decompression) -> Outcome {
-        let Deferred { append } = self;
-        if let Some(refused) = append.refuse_undecodable(decompression) {
-            return refused;
+        let Deferred { append, decoded } = self;
+        if !decoded {
+            if let Some(refused) = append.refuse_undecodable(decompression) {
+                return refused;
+            }
         }
         let shared = SharedLog::clone(&append.log);
         let mut log = lock_log(&shared);

@@ -10,7 +10,7 @@
 //!
 //! Also here: which aborted transactions overlap a fetch's range.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use durian_core::record::{
     end_txn_marker_batch, parse_control_key, parse_end_txn_marker_value, BatchHeader,
     ControlRecordType, RecordIter,
@@ -79,7 +79,6 @@ impl PartitionLog {
             marker.coordinator_epoch,
             now_ms,
         )?;
-        let mut records = BytesMut::from(&batch[..]);
         let offset = self.log_end_offset();
         if offset == i64::MAX {
             return Err(StorageError::InvalidRecord {
@@ -89,14 +88,14 @@ impl PartitionLog {
         let header = BatchHeader {
             base_offset: offset,
             partition_leader_epoch: leader_epoch,
-            ..BatchHeader::parse(&records)?
+            ..BatchHeader::parse(&batch)?
         };
         let mut placed = [PlacedBatch {
             position: 0,
             header,
         }];
         let mut completed = None;
-        self.write_placed(&mut records, &mut placed, offset, offset, now_ms, |log| {
+        self.write_placed(&batch, &mut placed, offset, offset, now_ms, |log| {
             completed = Some(log.producers.complete_txn(
                 marker.producer_id,
                 marker.producer_epoch,

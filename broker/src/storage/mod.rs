@@ -8,7 +8,8 @@
 //!        └─ ProducerStateManager (idempotent producers, open transactions)
 //! ```
 //!
-//! Produce data is validated, given offsets in place and appended as sent;
+//! Produce data is validated and appended as sent, with offsets stamped
+//! into copies of the batch headers written in the same vectored write;
 //! fetches return raw byte ranges of whole batches. See `docs/STORAGE.md`
 //! for the on-disk formats, recovery and flush policy.
 
@@ -33,6 +34,7 @@ mod recovery;
 mod retention;
 mod scanned;
 mod segment;
+mod stamped;
 mod time_index;
 mod txn_index;
 

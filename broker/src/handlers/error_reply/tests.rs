@@ -386,10 +386,10 @@ async fn produce_errors_carry_the_log_start_offset_where_kafka_reports_it() {
             .try_append(i, None, Some(b"v"), durian_core::record::NO_HEADERS)
             .unwrap();
     }
-    let mut batch = writer.finish().unwrap().to_vec();
+    let batch = writer.finish().unwrap().to_vec();
     let start = state
         .with_partition("t", 0, |log| {
-            log.append(&mut batch, 0, 0).unwrap();
+            log.append(&batch, 0, 0).unwrap();
             log.delete_records_before(3).unwrap();
             log.log_start_offset()
         })

@@ -2,7 +2,7 @@
 //! its `.index`, `.timeindex` and `.txnindex`.
 //!
 //! ```text
-//! append(batches) ──▶ .log  (write at end, one write per append)
+//! append(batches) ──▶ .log  (write at end, one pwritev per append)
 //!                 └─▶ .index / .timeindex  (an entry every index.interval.bytes)
 //! read(offset)    ──▶ .index lookup ──▶ scan headers from there ──▶ byte range
 //! ```
@@ -10,6 +10,7 @@
 //! Opening a segment found on disk is in `segment/load.rs`.
 
 use std::fs::{self, File, OpenOptions};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use super::batch_io::{batch_at, first_record_at_or_after, read_vec_at, BatchAt, 
 use super::faults::{FaultPoint, Faults};
 use super::layout::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX};
 use super::offset_index::OffsetIndex;
+use super::stamped::{write_all_vectored_at, StampedHeaders};
 use super::time_index::TimeIndex;
 use super::txn_index::{AbortedTxn, TxnIndex};
 use super::{LogConfig, StorageError};
@@ -216,9 +218,10 @@ impl Segment {
             || last_offset - self.base_offset > i64::from(u32::MAX)
     }
 
-    /// Appends `bytes` (whole batches, offsets already assigned) and indexes
-    /// the batches. On a failed write the log is cut back to its old size
-    /// ([`WriteFailed::undone`] says whether that worked).
+    /// Appends `bytes`, whole batches written as they are (offsets already
+    /// in them), and indexes the batches. On a failed write the log is cut
+    /// back to its old size ([`WriteFailed::undone`] says whether that
+    /// worked).
     ///
     /// The age for `segment.ms` counts from the broker time `now_ms` of the
     /// first append, not from record timestamps: producers sending old
@@ -229,11 +232,42 @@ impl Segment {
         batches: &[PlacedBatch],
         now_ms: i64,
     ) -> Result<(), WriteFailed> {
+        self.append_with(bytes.len(), batches, now_ms, |log, start| {
+            log.write_all_at(bytes, start)
+        })
+    }
+
+    /// [`Segment::append`] of the placed batches of `records` with their
+    /// `stamped` headers in place of the ones in `records`, in one
+    /// vectored write: the produce path, which never copies the records.
+    pub(crate) fn append_stamped(
+        &mut self,
+        records: &[u8],
+        stamped: &StampedHeaders,
+        batches: &[PlacedBatch],
+        now_ms: i64,
+    ) -> Result<(), WriteFailed> {
+        self.append_with(records.len(), batches, now_ms, |log, start| {
+            let mut slices = stamped.slices(records, batches).map_err(io::Error::other)?;
+            write_all_vectored_at(log, &mut slices, start)
+        })
+    }
+
+    /// Writes `len` bytes with `write` (given the log file and the write
+    /// position), then accounts for and indexes `batches`; a failed write
+    /// is cut back.
+    fn append_with(
+        &mut self,
+        len: usize,
+        batches: &[PlacedBatch],
+        now_ms: i64,
+        write: impl FnOnce(&File, u64) -> io::Result<()>,
+    ) -> Result<(), WriteFailed> {
         let start = self.size;
         let written = self
             .faults
             .check(FaultPoint::LogWrite)
-            .and_then(|()| self.log.write_all_at(bytes, start));
+            .and_then(|()| write(&self.log, start));
         if let Err(e) = written {
             // Leave no partial batch behind for readers or the next append.
             let undone = self.log.set_len(start).is_ok();
@@ -247,7 +281,7 @@ impl Segment {
         }
         // The bytes are in the file: account for them, then index them;
         // indexing cannot fail the append (see `index_batch`).
-        self.size = start + bytes.len() as u64;
+        self.size = start + len as u64;
         for batch in batches {
             let position = start + batch.position as u64;
             self.index_batch(&batch.header, position);

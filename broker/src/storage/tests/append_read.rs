@@ -125,11 +125,11 @@ fn storage_rejects_invalid_batches_without_writing() {
     corrupt[last] ^= 0x40;
     let mut both = good.clone();
     both.extend_from_slice(&corrupt);
-    let err = log.append(&mut both, 0, 0).expect_err("CRC mismatch");
+    let err = log.append(&both, 0, 0).expect_err("CRC mismatch");
     assert_eq!(err.kafka_error_code(), 2, "{err}");
 
-    let mut big = batch(2, 400, 5);
-    let err = log.append(&mut big, 0, 0).expect_err("too large");
+    let big = batch(2, 400, 5);
+    let err = log.append(&big, 0, 0).expect_err("too large");
     assert!(
         matches!(err, StorageError::MessageTooLarge { max: 600, .. }),
         "{err}"
@@ -139,7 +139,7 @@ fn storage_rejects_invalid_batches_without_writing() {
     let mut partial = good.clone();
     partial.extend_from_slice(&good[..good.len() - 3]);
     assert_eq!(
-        log.append(&mut partial, 0, 0)
+        log.append(&partial, 0, 0)
             .expect_err("partial")
             .kafka_error_code(),
         2
@@ -150,19 +150,19 @@ fn storage_rejects_invalid_batches_without_writing() {
     let crc = crc32c::crc32c(&control[21..]);
     control[17..21].copy_from_slice(&crc.to_be_bytes());
     assert_eq!(
-        log.append(&mut control, 0, 0)
+        log.append(&control, 0, 0)
             .expect_err("control")
             .kafka_error_code(),
         87
     );
 
-    let mut junk = vec![7u8; 100];
-    assert!(log.append(&mut junk, 0, 0).is_err());
+    let junk = vec![7u8; 100];
+    assert!(log.append(&junk, 0, 0).is_err());
 
     assert_eq!(log.log_end_offset(), 3, "nothing was written");
     assert_eq!(all_headers(&log).len(), 1);
 
-    let empty = log.append(&mut [], 0, 0).expect("empty append");
+    let empty = log.append(&[], 0, 0).expect("empty append");
     assert_eq!((empty.base_offset, empty.last_offset), (-1, -1));
 }
 
@@ -172,7 +172,7 @@ fn storage_multi_batch_append_gets_consecutive_offsets() {
     let mut log = open(dir.path(), LogConfig::default());
     let mut records = batch(2, 5, 10);
     records.extend_from_slice(&batch(4, 5, 20));
-    let result = log.append(&mut records, 3, 0).expect("append");
+    let result = log.append(&records, 3, 0).expect("append");
     assert_eq!(
         (result.base_offset, result.last_offset, result.duplicate),
         (0, 5, false)
@@ -193,10 +193,8 @@ fn storage_log_append_time_stamps_batches() {
         ..LogConfig::default()
     };
     let mut log = open(dir.path(), config);
-    let mut records = batch(3, 5, 10);
-    let result = log
-        .append(&mut records, 0, 1_700_000_000_123)
-        .expect("append");
+    let records = batch(3, 5, 10);
+    let result = log.append(&records, 0, 1_700_000_000_123).expect("append");
     assert_eq!(result.log_append_time, 1_700_000_000_123);
     let read = log.read(0, usize::MAX, true).expect("read");
     let header = BatchHeader::parse(&read.records).expect("header");
@@ -215,13 +213,10 @@ fn storage_segment_rolls_on_time() {
     };
     let mut log = open(dir.path(), config);
     // Batch timestamps drive segment age, as in Kafka.
-    log.append(&mut batch(1, 5, 10_000), 0, 10_000)
-        .expect("append");
-    log.append(&mut batch(1, 5, 10_500), 0, 10_500)
-        .expect("append");
+    log.append(&batch(1, 5, 10_000), 0, 10_000).expect("append");
+    log.append(&batch(1, 5, 10_500), 0, 10_500).expect("append");
     assert_eq!(log.segment_count(), 1);
-    log.append(&mut batch(1, 5, 11_500), 0, 11_500)
-        .expect("append");
+    log.append(&batch(1, 5, 11_500), 0, 11_500).expect("append");
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
 }
 
@@ -235,8 +230,7 @@ fn storage_segment_rolls_when_index_is_full() {
     };
     let mut log = open(dir.path(), config);
     for i in 0..10 {
-        log.append(&mut batch(1, 5, 1_000 + i), 0, 0)
-            .expect("append");
+        log.append(&batch(1, 5, 1_000 + i), 0, 0).expect("append");
     }
     assert!(log.segment_count() >= 3, "full indexes roll segments");
     assert_eq!(all_headers(&log).len(), 10);

@@ -58,7 +58,7 @@ fn keyed(
 }
 
 pub(super) fn put(log: &mut PartitionLog, key: &str, value: Option<&str>) -> i64 {
-    log.append(&mut keyed(&[(key, value)], None, false), 0, T)
+    log.append(&keyed(&[(key, value)], None, false), 0, T)
         .expect("append")
         .base_offset
 }
@@ -245,14 +245,14 @@ fn storage_aborted_transactions_go_control_batches_stay_and_the_lso_bounds_clean
     put(&mut log, "a", Some("plain"));
     // Producer 5 commits "a"=committed; producer 6 aborts "a"=aborted.
     log.append(
-        &mut keyed(&[("a", Some("committed"))], Some((5, 0, 0)), true),
+        &keyed(&[("a", Some("committed"))], Some((5, 0, 0)), true),
         0,
         T,
     )
     .expect("txn");
     let aborted = log
         .append(
-            &mut keyed(
+            &keyed(
                 &[("a", Some("aborted")), ("b", Some("aborted"))],
                 Some((6, 0, 0)),
                 true,
@@ -267,11 +267,7 @@ fn storage_aborted_transactions_go_control_batches_stay_and_the_lso_bounds_clean
     fill(&mut log);
     // An open transaction of producer 7 pins the last stable offset.
     let open = log
-        .append(
-            &mut keyed(&[("z", Some("open"))], Some((7, 0, 0)), true),
-            0,
-            T,
-        )
+        .append(&keyed(&[("z", Some("open"))], Some((7, 0, 0)), true), 0, T)
         .expect("txn")
         .base_offset;
     fill(&mut log);
@@ -312,8 +308,8 @@ fn storage_compacted_topics_refuse_keyless_records() {
     writer
         .try_append(T, None, Some(b"v"), NO_HEADERS)
         .expect("encode");
-    let mut keyless = writer.finish().expect("finish").to_vec();
-    let err = log.append(&mut keyless, 0, T).expect_err("refused");
+    let keyless = writer.finish().expect("finish").to_vec();
+    let err = log.append(&keyless, 0, T).expect_err("refused");
     assert!(matches!(err, StorageError::InvalidRecord { .. }), "{err}");
     assert_eq!(err.kafka_error_code(), 87);
     assert_eq!(log.log_end_offset(), 0);

@@ -39,12 +39,12 @@ fn three_batches() -> Vec<u8> {
 fn storage_index_write_failure_does_not_fail_the_append() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut log, faults) = open_with_faults(dir.path());
-    log.append(&mut batch(2, 40, 500), 0, 0).expect("first");
+    log.append(&batch(2, 40, 500), 0, 0).expect("first");
     for kind in [FaultKind::NoSpace, FaultKind::Io] {
         faults.inject(FaultPoint::IndexWrite, kind, 1);
         let end = log.log_end_offset();
         let result = log
-            .append(&mut three_batches(), 0, 0)
+            .append(&three_batches(), 0, 0)
             .expect("the batches are in the log: the append succeeds");
         assert_eq!((result.base_offset, result.last_offset), (end, end + 5));
         assert_eq!(log.log_end_offset(), end + 6);
@@ -63,12 +63,12 @@ fn storage_index_write_failure_does_not_fail_the_append() {
 fn storage_index_write_failure_keeps_idempotent_retries_duplicates() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut log, faults) = open_with_faults(dir.path());
-    log.append(&mut batch(2, 40, 500), 0, 0).expect("first");
+    log.append(&batch(2, 40, 500), 0, 0).expect("first");
     faults.inject(FaultPoint::IndexWrite, FaultKind::Io, 1);
-    let first = log.append(&mut idempotent_batch((9, 0, 0), 3), 0, 0);
+    let first = log.append(&idempotent_batch((9, 0, 0), 3), 0, 0);
     // Whatever the answer, a retry must not append the batch a second time.
     let retry = log
-        .append(&mut idempotent_batch((9, 0, 0), 3), 0, 0)
+        .append(&idempotent_batch((9, 0, 0), 3), 0, 0)
         .expect("retry");
     if let Ok(first) = first {
         assert_eq!(retry.base_offset, first.base_offset);
@@ -82,13 +82,13 @@ fn storage_index_write_failure_keeps_idempotent_retries_duplicates() {
 fn storage_index_write_failure_is_repaired_by_recovery() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut log, faults) = open_with_faults(dir.path());
-    log.append(&mut batch(2, 40, 500), 0, 0).expect("first");
+    log.append(&batch(2, 40, 500), 0, 0).expect("first");
     faults.inject(FaultPoint::IndexWrite, FaultKind::NoSpace, -1);
     for _ in 0..4 {
-        log.append(&mut three_batches(), 0, 0).expect("append");
+        log.append(&three_batches(), 0, 0).expect("append");
     }
     faults.clear(FaultPoint::IndexWrite);
-    log.append(&mut batch(1, 5, 9_000), 0, 0).expect("after");
+    log.append(&batch(1, 5, 9_000), 0, 0).expect("after");
     let end = log.log_end_offset();
     let max = log.max_timestamp();
     log.close().expect("close");
@@ -122,18 +122,18 @@ fn storage_fsync_failure_takes_the_log_dir_offline() {
         .create_partition("b", 0, uuid::Uuid::from_u128(7), config)
         .expect("b");
     crate::storage::lock_log(&a)
-        .append(&mut batch(2, 40, 500), 0, 0)
+        .append(&batch(2, 40, 500), 0, 0)
         .expect("acknowledged");
     faults.inject(FaultPoint::Fsync, FaultKind::Io, 1);
     let failed = crate::storage::lock_log(&a)
-        .append(&mut batch(2, 40, 600), 0, 0)
+        .append(&batch(2, 40, 600), 0, 0)
         .expect_err("the fsync failed");
     assert_eq!(failed.kafka_error_code(), 56);
     // The fault fired once; the directory stays offline for every log.
     for log in [&a, &b] {
         let mut log = crate::storage::lock_log(log);
         let err = log
-            .append(&mut batch(1, 5, 700), 0, 0)
+            .append(&batch(1, 5, 700), 0, 0)
             .expect_err("no further writes");
         assert_eq!(err.kafka_error_code(), 56, "{err}");
         let err = log.read(0, 1024, true).expect_err("no reads");
@@ -155,14 +155,14 @@ fn storage_failed_roll_keeps_the_old_segment() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut log, faults) = open_with_faults(dir.path());
     while log.segment_count() < 2 {
-        log.append(&mut batch(2, 40, 500), 0, 0).expect("fill");
+        log.append(&batch(2, 40, 500), 0, 0).expect("fill");
     }
     let filled = log.segment_base_offsets();
     // Append until the next one must roll, with the roll failing.
     faults.inject(FaultPoint::Roll, FaultKind::NoSpace, -1);
     let err = loop {
         let end = log.log_end_offset();
-        match log.append(&mut batch(2, 40, 600), 0, 0) {
+        match log.append(&batch(2, 40, 600), 0, 0) {
             Ok(_) => assert_eq!(log.segment_base_offsets(), filled),
             Err(e) => {
                 assert_eq!(log.log_end_offset(), end, "nothing appended");
@@ -180,7 +180,7 @@ fn storage_failed_roll_keeps_the_old_segment() {
     assert_consistent(&log);
     // Once the disk recovers, the same append rolls and succeeds.
     faults.clear(FaultPoint::Roll);
-    log.append(&mut batch(2, 40, 600), 0, 0).expect("append");
+    log.append(&batch(2, 40, 600), 0, 0).expect("append");
     assert_eq!(log.segment_count(), filled.len() + 1);
     assert_consistent(&log);
 }
@@ -190,13 +190,13 @@ fn storage_fsync_failure_during_roll_loses_no_segment() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut log, faults) = open_with_faults(dir.path());
     while log.segment_count() < 2 {
-        log.append(&mut batch(2, 40, 500), 0, 0).expect("fill");
+        log.append(&batch(2, 40, 500), 0, 0).expect("fill");
     }
     let before = log.segment_base_offsets();
     faults.inject(FaultPoint::Fsync, FaultKind::Io, -1);
     let end = loop {
         let end = log.log_end_offset();
-        if log.append(&mut batch(2, 40, 600), 0, 0).is_err() {
+        if log.append(&batch(2, 40, 600), 0, 0).is_err() {
             break end;
         }
     };
@@ -222,7 +222,7 @@ fn storage_checkpoint_failure_keeps_the_previous_checkpoint_and_the_dir_online()
         .create_partition("c", 0, uuid::Uuid::from_u128(9), small_config())
         .expect("create");
     crate::storage::lock_log(&log)
-        .append(&mut batch(2, 40, 500), 0, 0)
+        .append(&batch(2, 40, 500), 0, 0)
         .expect("append");
     manager.checkpoint().expect("first checkpoint");
     let path = dir.path().join("log-start-offset-checkpoint");
@@ -238,7 +238,7 @@ fn storage_checkpoint_failure_keeps_the_previous_checkpoint_and_the_dir_online()
         "a failed checkpoint is retried, not fatal"
     );
     crate::storage::lock_log(&log)
-        .append(&mut batch(2, 40, 600), 0, 0)
+        .append(&batch(2, 40, 600), 0, 0)
         .expect("the log keeps working");
     manager.checkpoint().expect("next checkpoint");
 }

@@ -40,12 +40,12 @@ fn storage_flush_messages_fsyncs_every_n_records() {
     config.set("flush.messages", "3").expect("flush.messages");
     assert_eq!(config.flush_messages, Some(3));
     let mut log = PartitionLog::open(dir.path(), config).expect("open");
-    log.append(&mut batch(1, 5, 1_000), 0, 0).expect("1");
-    log.append(&mut batch(1, 5, 1_000), 0, 0).expect("2");
+    log.append(&batch(1, 5, 1_000), 0, 0).expect("1");
+    log.append(&batch(1, 5, 1_000), 0, 0).expect("2");
     assert_eq!(log.recovery_point(), 0, "two records: not yet");
-    log.append(&mut batch(1, 5, 1_000), 0, 0).expect("3");
+    log.append(&batch(1, 5, 1_000), 0, 0).expect("3");
     assert_eq!(log.recovery_point(), 3, "the third record flushes");
-    log.append(&mut batch(2, 5, 1_000), 0, 0).expect("4, 5");
+    log.append(&batch(2, 5, 1_000), 0, 0).expect("4, 5");
     assert_eq!(log.recovery_point(), 3);
 }
 
@@ -56,10 +56,8 @@ fn storage_flush_ms_fsyncs_the_oldest_unflushed_append_once_due() {
     config.segment_bytes = 1 << 20;
     config.set("flush.ms", "100").expect("flush.ms");
     let mut log = PartitionLog::open(dir.path(), config).expect("open");
-    log.append(&mut batch(1, 5, 1_000), 0, 10_000)
-        .expect("append");
-    log.append(&mut batch(1, 5, 1_000), 0, 10_050)
-        .expect("append");
+    log.append(&batch(1, 5, 1_000), 0, 10_000).expect("append");
+    log.append(&batch(1, 5, 1_000), 0, 10_050).expect("append");
     assert_eq!(log.recovery_point(), 0);
     assert!(!log.flush_if_due(10_099).expect("not due"));
     assert!(
@@ -67,9 +65,8 @@ fn storage_flush_ms_fsyncs_the_oldest_unflushed_append_once_due() {
         "an idle log is flushed too"
     );
     assert_eq!(log.recovery_point(), 2);
-    log.append(&mut batch(1, 5, 1_000), 0, 20_000)
-        .expect("append");
-    log.append(&mut batch(1, 5, 1_000), 0, 20_100)
+    log.append(&batch(1, 5, 1_000), 0, 20_000).expect("append");
+    log.append(&batch(1, 5, 1_000), 0, 20_100)
         .expect("due at this append");
     assert_eq!(log.recovery_point(), 4);
 }
@@ -80,6 +77,6 @@ fn storage_default_flush_is_never_on_count_or_time() {
     assert_eq!((config.flush_messages, config.flush_ms), (None, None));
     let dir = tempfile::tempdir().expect("temp dir");
     let mut log = PartitionLog::open(dir.path(), small_config()).expect("open");
-    log.append(&mut batch(1, 5, 1_000), 0, 0).expect("append");
+    log.append(&batch(1, 5, 1_000), 0, 0).expect("append");
     assert!(!log.flush_if_due(i64::MAX).expect("never due"));
 }

@@ -62,7 +62,7 @@ fn exercise(log: &mut PartitionLog, rng: &mut StdRng) {
     let _ = log.offset_for_timestamp(rng.random_range(0..40_000));
     let _ = log.max_timestamp();
     let result = log
-        .append(&mut batch(2, 10, 50_000), 0, 0)
+        .append(&batch(2, 10, 50_000), 0, 0)
         .expect("append to a recovered log");
     assert_eq!(result.base_offset, end);
     let _ = log.enforce_retention(rng.random());
@@ -101,7 +101,7 @@ fn storage_random_produce_input_is_rejected_cleanly() {
     let mut log = PartitionLog::open(dir.path(), small_config()).expect("open");
     let valid = batch(2, 10, 1);
     for _ in 0..500 {
-        let mut input: Vec<u8> = if rng.random() {
+        let input: Vec<u8> = if rng.random() {
             (0..rng.random_range(0..300))
                 .map(|_| rng.random())
                 .collect()
@@ -112,7 +112,7 @@ fn storage_random_produce_input_is_rejected_cleanly() {
             v
         };
         let end = log.log_end_offset();
-        match log.append(&mut input, 0, 0) {
+        match log.append(&input, 0, 0) {
             Ok(result) => assert!(result.base_offset == end || result.base_offset == -1),
             Err(_) => assert_eq!(log.log_end_offset(), end),
         }

@@ -9,14 +9,14 @@ fn append(
     producer: (i64, i16, i32),
     count: usize,
 ) -> Result<crate::storage::partition_log::AppendResult, StorageError> {
-    log.append(&mut idempotent_batch(producer, count), 0, 0)
+    log.append(&idempotent_batch(producer, count), 0, 0)
 }
 
 #[test]
 fn storage_duplicate_batch_returns_original_offsets() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut log = PartitionLog::open(dir.path(), LogConfig::default()).expect("open");
-    log.append(&mut batch(2, 5, 1), 0, 0).expect("plain batch");
+    log.append(&batch(2, 5, 1), 0, 0).expect("plain batch");
     let first = append(&mut log, (42, 0, 0), 3).expect("first");
     assert_eq!(
         (first.base_offset, first.last_offset, first.duplicate),
@@ -71,14 +71,12 @@ fn storage_sequence_gap_and_fencing_are_rejected() {
     let mut two = idempotent_batch((7, 4, 1), 1);
     two.extend_from_slice(&idempotent_batch((7, 4, 3), 1));
     assert_eq!(
-        log.append(&mut two, 0, 0)
-            .expect_err("gap")
-            .kafka_error_code(),
+        log.append(&two, 0, 0).expect_err("gap").kafka_error_code(),
         45
     );
     let mut two = idempotent_batch((7, 4, 1), 1);
     two.extend_from_slice(&idempotent_batch((7, 4, 2), 1));
-    assert_eq!(log.append(&mut two, 0, 0).expect("in order").last_offset, 4);
+    assert_eq!(log.append(&two, 0, 0).expect("in order").last_offset, 4);
 }
 
 #[test]
@@ -87,7 +85,7 @@ fn storage_producer_state_survives_clean_and_unclean_restarts() {
     let mut log = PartitionLog::open(dir.path(), small_config()).expect("open");
     for seq in 0..20 {
         append(&mut log, (9, 1, seq * 2), 2).expect("append");
-        log.append(&mut batch(1, 30, 5), 0, 0).expect("plain");
+        log.append(&batch(1, 30, 5), 0, 0).expect("plain");
     }
     append(&mut log, (10, 0, 0), 1).expect("second producer");
     assert!(log.segment_count() > 1);
@@ -172,7 +170,7 @@ fn storage_producer_snapshot_past_the_log_end_is_discarded() {
     let mut log = PartitionLog::open(dir.path(), small_config()).expect("open");
     append(&mut log, (31, 0, 0), 1).expect("append");
     for _ in 0..30 {
-        log.append(&mut batch(3, 40, 5), 0, 0).expect("plain");
+        log.append(&batch(3, 40, 5), 0, 0).expect("plain");
     }
     log.close().expect("close: snapshot at the log end");
     // Lose the last segment, as if recovery had cut it away.
@@ -201,16 +199,16 @@ fn storage_idle_producers_expire_after_producer_id_expiration_ms() {
         ..small_config()
     };
     let mut log = PartitionLog::open(dir.path(), config).expect("open");
-    log.append(&mut idempotent_batch((41, 0, 0), 1), 0, 10_000)
+    log.append(&idempotent_batch((41, 0, 0), 1), 0, 10_000)
         .expect("append at 10 s");
-    log.append(&mut idempotent_batch((42, 0, 0), 1), 0, 10_500)
+    log.append(&idempotent_batch((42, 0, 0), 1), 0, 10_500)
         .expect("append at 10.5 s");
     log.enforce_retention(10_999).expect("retention");
     assert_eq!(log.producer_count(), 2, "not idle long enough");
     log.enforce_retention(11_000).expect("retention");
     assert_eq!(log.producer_count(), 1, "41 expired, 42 not yet");
     // An expired producer is unknown: any sequence is accepted (KIP-360).
-    log.append(&mut idempotent_batch((41, 0, 7), 1), 0, 11_001)
+    log.append(&idempotent_batch((41, 0, 7), 1), 0, 11_001)
         .expect("accepted as a new producer");
 }
 
@@ -220,7 +218,7 @@ fn storage_deleted_records_forget_their_producers() {
     let mut log = PartitionLog::open(dir.path(), small_config()).expect("open");
     append(&mut log, (5, 0, 0), 1).expect("append");
     for _ in 0..10 {
-        log.append(&mut batch(3, 40, 5), 0, 0).expect("plain");
+        log.append(&batch(3, 40, 5), 0, 0).expect("plain");
     }
     log.delete_records_before(10).expect("delete records");
     assert_eq!(log.producer_count(), 0);

@@ -11,7 +11,7 @@ mod idempotence;
 mod log_manager;
 mod recovery;
 mod retention;
-mod support;
+pub(super) mod support;
 mod timestamps;
 mod transactions;
 mod txn_index;

@@ -34,7 +34,7 @@ fn assert_intact(log: &mut PartitionLog, end: i64) {
         assert_eq!(pair[0].next_offset(), pair[1].base_offset);
     }
     let result = log
-        .append(&mut batch(1, 5, 99_000), 0, 0)
+        .append(&batch(1, 5, 99_000), 0, 0)
         .expect("append after recovery");
     assert_eq!(result.base_offset, end);
 }

@@ -36,9 +36,9 @@ fn storage_time_retention_keeps_the_active_segment() {
         log.read(0, 100, true),
         Err(StorageError::OffsetOutOfRange { .. })
     ));
-    let mut more = super::support::batch(1, 5, 2_000_000);
+    let more = super::support::batch(1, 5, 2_000_000);
     assert_eq!(
-        log.append(&mut more, 0, 0).expect("append").base_offset,
+        log.append(&more, 0, 0).expect("append").base_offset,
         before_end
     );
 }

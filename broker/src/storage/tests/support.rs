@@ -91,8 +91,8 @@ pub(crate) fn fill(log: &mut PartitionLog, n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|i| {
             let sent = batch(3, 40, 1_000 * (i as i64 + 1));
-            let mut copy = sent.clone();
-            log.append(&mut copy, 7, 0).expect("append");
+            let copy = sent.clone();
+            log.append(&copy, 7, 0).expect("append");
             sent
         })
         .collect()

@@ -45,7 +45,7 @@ fn storage_offset_for_timestamp_finds_the_record_inside_a_batch() {
         .iter()
         .map(|&t| (t, b"v".to_vec()))
         .collect();
-    log.append(&mut encode_batch(&records, None), 0, 0)
+    log.append(&encode_batch(&records, None), 0, 0)
         .expect("append");
     assert_eq!(
         log.offset_for_timestamp(120).expect("lookup"),
@@ -68,7 +68,7 @@ fn storage_offset_for_timestamp_with_out_of_order_batches() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut log = PartitionLog::open(dir.path(), small_config()).expect("open");
     for ts in [5_000, 1_000, 7_000, 2_000, 9_000] {
-        log.append(&mut encode_batch(&[(ts, vec![0; 100])], None), 0, 0)
+        log.append(&encode_batch(&[(ts, vec![0; 100])], None), 0, 0)
             .expect("append");
     }
     // Earliest offset whose timestamp reaches the target, not the closest one.

@@ -30,7 +30,7 @@ pub(super) fn marker(producer_id: i64, epoch: i16, commit: bool) -> TxnMarker {
 
 /// Appends a transactional batch and returns its first offset.
 pub(super) fn append_txn(log: &mut PartitionLog, producer: Producer, count: usize) -> i64 {
-    log.append(&mut txn_batch(producer, count), 0, 0)
+    log.append(&txn_batch(producer, count), 0, 0)
         .expect("transactional append")
         .base_offset
 }
@@ -79,7 +79,7 @@ fn storage_last_stable_offset_follows_interleaved_transactions() {
     let mut log = PartitionLog::open(dir.path(), LogConfig::default()).expect("open");
     assert_eq!(log.last_stable_offset(), 0);
     assert_eq!(append_txn(&mut log, (1, 0, 0), 2), 0); // A: 0..=1
-    log.append(&mut batch(2, 5, 1), 0, 0).expect("plain"); // 2..=3
+    log.append(&batch(2, 5, 1), 0, 0).expect("plain"); // 2..=3
     assert_eq!(append_txn(&mut log, (2, 0, 0), 2), 4); // B: 4..=5
     assert_eq!(append_txn(&mut log, (1, 0, 2), 1), 6); // A again: 6
     assert_eq!(log.high_watermark(), 7);
@@ -167,7 +167,7 @@ fn storage_open_transactions_survive_clean_and_unclean_reopen() {
             ..marker(1, 0, true)
         };
         log.append_marker(fenced, 0, 0).expect("commit 1"); // 4
-        log.append(&mut batch(1, 5, 1), 0, 0).expect("plain"); // 5
+        log.append(&batch(1, 5, 1), 0, 0).expect("plain"); // 5
         assert_eq!(log.last_stable_offset(), 2);
         log.close().expect("close");
     }
@@ -195,9 +195,9 @@ fn storage_read_committed_stops_at_the_last_stable_offset() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut log = PartitionLog::open(dir.path(), LogConfig::default()).expect("open");
     append_txn(&mut log, (1, 0, 0), 2); // 0..=1, aborted below
-    log.append(&mut batch(1, 5, 1), 0, 0).expect("plain"); // 2
+    log.append(&batch(1, 5, 1), 0, 0).expect("plain"); // 2
     append_txn(&mut log, (2, 0, 0), 1); // 3, stays open
-    log.append(&mut batch(1, 5, 1), 0, 0).expect("plain"); // 4
+    log.append(&batch(1, 5, 1), 0, 0).expect("plain"); // 4
     log.append_marker(marker(1, 0, false), 0, 0)
         .expect("abort 1"); // 5
     assert_eq!(log.last_stable_offset(), 3);

@@ -121,7 +121,7 @@ fn storage_aborts_across_rolls_and_retention() {
     // Fill segments so the marker lands several segments later.
     let mut seq = 2;
     while log.segment_count() < 3 {
-        log.append(&mut batch(4, 40, 1_000), 0, 0).expect("filler");
+        log.append(&batch(4, 40, 1_000), 0, 0).expect("filler");
         append_txn(&mut log, (4, 0, seq), 1);
         seq += 1;
     }
@@ -171,7 +171,7 @@ fn storage_retention_keeps_open_transactions_and_their_lso() {
     let mut log = PartitionLog::open(dir.path(), config).expect("open");
     assert_eq!(append_txn(&mut log, (8, 0, 0), 2), 0);
     while log.segment_count() < 3 {
-        log.append(&mut batch(4, 40, 1_000), 0, 0).expect("filler");
+        log.append(&batch(4, 40, 1_000), 0, 0).expect("filler");
     }
     // Retention deletes the open transaction's segment, and the producer
     // is long idle: it is kept anyway, and the LSO stays at the log start.
