@@ -82,6 +82,10 @@ struct RunArgs {
     /// Skip the whole-process file → topic scenario.
     #[arg(long)]
     skip_file: bool,
+    /// Run only "at each client's defaults" (and the file → topic
+    /// scenario unless `--skip-file`): the quick loop for tuning a default.
+    #[arg(long)]
+    defaults_only: bool,
     /// Leave `durian ship` out of the file → topic scenario.
     #[arg(long)]
     skip_ship: bool,
@@ -229,6 +233,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         count_allocs: args.count_allocs,
         partitions: 6,
         file: file.clone(),
+        defaults_only: args.defaults_only,
     };
     let machine = machine::describe();
     let started = std::time::Instant::now();
