@@ -266,7 +266,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     ));
     if let Some(table) = report::defaults_table(&runs, &clients) {
         section.push_str(&format!(
-            "At each client's defaults (what a user who sets only the bootstrap address gets): {} × 100 B records produced from memory; durian `Producer::builder()` defaults (acks=all, idempotence on, linger 5 ms, batch 16 KiB), rdkafka with only `bootstrap.servers` set (librdkafka 2.12: acks=all, idempotence off, linger 5 ms, batch.size 1 MB, batch.num.messages 10,000), rskafka as in the table below (it has no defaults for them); peak RSS is this one worker's:\n\n",
+            "At each client's defaults (what a user who sets only the bootstrap address gets): {} × 100 B records produced from memory; durian `Producer::builder()` defaults (acks=all, idempotence on, linger 5 ms, batch.size 1,000,000), rdkafka with only `bootstrap.servers` set (librdkafka 2.12: acks=all, idempotence off, linger 5 ms, batch.size 1 MB, batch.num.messages 10,000), rskafka as in the table below (it has no defaults for them); peak RSS is this one worker's:\n\n",
             s.small_records
         ));
         section.push_str(&table);
@@ -275,7 +275,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     if let Some(table) = report::file_table(&runs) {
         if let Some(setup) = &file {
             section.push_str(&format!(
-                "Whole process, file → topic: a file of {} lines × {} B written once per run, each tool run as its own process against a fresh 6-partition topic, which must then hold exactly {} records (end offsets). Wall time is spawn to exit (`durian ship`, which runs until stopped: spawn until the end offsets sum to the line count, polled every 20 ms, then SIGTERM); CPU and peak RSS are the process's own, from `wait4`. `durian produce TOPIC -f FILE` and `durian ship --file FILE --topic TOPIC` are the release CLI at its defaults (acks=all, idempotence; `produce` sets batch.size 256 KiB, `ship` keys every line with its source and sends it to one partition); the rdkafka program reads lines with a `BufReader`, sends each with a `ThreadedProducer` (sleeping 200 µs when librdkafka's queue is full) and flushes, at librdkafka 2.12's defaults but `bootstrap.servers`, `acks=all`, `enable.idempotence=true`{}:\n\n",
+                "Whole process, file → topic: a file of {} lines × {} B written once per run, each tool run as its own process against a fresh 6-partition topic, which must then hold exactly {} records (end offsets). Wall time is spawn to exit (`durian ship`, which runs until stopped: spawn until the end offsets sum to the line count, polled every 20 ms, then SIGTERM); CPU and peak RSS are the process's own, from `wait4`. `durian produce TOPIC -f FILE` and `durian ship --file FILE --topic TOPIC` are the release CLI at its defaults (acks=all, idempotence, batch.size 1,000,000; `ship` keys every line with its source and sends it to one partition); the rdkafka program reads lines with a `BufReader`, sends each with a `ThreadedProducer` (sleeping 200 µs when librdkafka's queue is full) and flushes, at librdkafka 2.12's defaults but `bootstrap.servers`, `acks=all`, `enable.idempotence=true`{}:\n\n",
                 setup.lines,
                 fileload::LINE_BYTES,
                 setup.lines,

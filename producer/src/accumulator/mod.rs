@@ -65,6 +65,9 @@ pub(crate) struct AccumulatorSettings {
     pub(crate) retries: u32,
     pub(crate) retry_backoff: (Duration, Duration),
     pub(crate) adaptive: bool,
+    /// How long a sticky partition keeps null-key records at most
+    /// (`linger.ms`, at least `sticky::MIN_TURN`; see the sticky partitioner).
+    pub(crate) sticky_turn: Duration,
     /// Batches carry the transactional bit and wait for their partition
     /// to join the transaction (txn_gate.rs).
     pub(crate) transactional: bool,
@@ -304,9 +307,13 @@ impl Accumulator {
                         .and_then(|i| lengths.get(i))
                         .map_or(0, PartitionQueue::queued_batches)
                 };
-                queues
-                    .sticky
-                    .partition(partitions, settings.adaptive, queued, &mut rand::rng())
+                queues.sticky.partition(
+                    partitions,
+                    settings.adaptive,
+                    queued,
+                    &mut rand::rng(),
+                    (now, settings.sticky_turn),
+                )
             }
         };
         let invalid = || ProducerError::InvalidPartition {

@@ -22,6 +22,7 @@ pub(super) fn settings() -> AccumulatorSettings {
         retries: u32::MAX,
         retry_backoff: (Duration::from_millis(100), Duration::from_millis(100)),
         adaptive: true,
+        sticky_turn: Duration::from_millis(5),
         transactional: false,
     }
 }
