@@ -86,6 +86,10 @@ struct RunArgs {
     /// no broker comparison (its table is the only one printed).
     #[arg(long, conflicts_with = "skip_file")]
     file_only: bool,
+    /// Run only "at each client's defaults" (and the file → topic
+    /// scenario unless `--skip-file`): the quick loop for tuning a default.
+    #[arg(long)]
+    defaults_only: bool,
     /// Leave `durian ship` out of the file → topic scenario.
     #[arg(long)]
     skip_ship: bool,
@@ -236,6 +240,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         count_allocs: args.count_allocs,
         partitions: 6,
         file: file.clone(),
+        defaults_only: args.defaults_only,
     };
     let machine = machine::describe();
     let started = std::time::Instant::now();
@@ -268,7 +273,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     ));
     if let Some(table) = report::defaults_table(&runs, &clients) {
         section.push_str(&format!(
-            "At each client's defaults (what a user who sets only the bootstrap address gets): {} × 100 B records produced from memory; durian `Producer::builder()` defaults (acks=all, idempotence on, linger 5 ms, batch 16 KiB), rdkafka with only `bootstrap.servers` set (librdkafka 2.12: acks=all, idempotence off, linger 5 ms, batch.size 1 MB, batch.num.messages 10,000), rskafka as in the table below (it has no defaults for them); peak RSS is this one worker's:\n\n",
+            "At each client's defaults (what a user who sets only the bootstrap address gets): {} × 100 B records produced from memory; durian `Producer::builder()` defaults (acks=all, idempotence on, linger 5 ms, batch.size 1,000,000), rdkafka with only `bootstrap.servers` set (librdkafka 2.12: acks=all, idempotence off, linger 5 ms, batch.size 1 MB, batch.num.messages 10,000), rskafka as in the table below (it has no defaults for them); peak RSS is this one worker's:\n\n",
             s.small_records
         ));
         section.push_str(&table);
@@ -277,7 +282,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     if let Some(table) = report::file_table(&runs) {
         if let Some(setup) = &file {
             section.push_str(&format!(
-                "Whole process, file → topic: a file of {} lines × {} B written once per run, each tool run as its own process against a fresh 6-partition topic, which must then hold exactly {} records (end offsets). Wall time is spawn to exit (`durian ship`, which runs until stopped: spawn until the end offsets sum to the line count, polled every 20 ms, then SIGTERM); CPU and peak RSS are the process's own, from `wait4`. `durian produce TOPIC -f FILE` and `durian ship --file FILE --topic TOPIC` are the release CLI at its defaults (acks=all, idempotence; `produce` sets batch.size 256 KiB; `ship` too, and keys every line with its source, adds one header naming the line and sends it to one partition); the rdkafka program reads lines with a `BufReader`, sends each with a `ThreadedProducer` (sleeping 200 µs when librdkafka's queue is full) and flushes, at librdkafka 2.12's defaults but `bootstrap.servers`, `acks=all`, `enable.idempotence=true`{}:\n\n",
+                "Whole process, file → topic: a file of {} lines × {} B written once per run, each tool run as its own process against a fresh 6-partition topic, which must then hold exactly {} records (end offsets). Wall time is spawn to exit (`durian ship`, which runs until stopped: spawn until the end offsets sum to the line count, polled every 20 ms, then SIGTERM); CPU and peak RSS are the process's own, from `wait4`. `durian produce TOPIC -f FILE` and `durian ship --file FILE --topic TOPIC` are the release CLI at its defaults (acks=all, idempotence; `produce` at the producer's batch.size 1,000,000, `ship` at its own 256 KiB, keying every line with its source, adding one header naming the line and sending it to one partition); the rdkafka program reads lines with a `BufReader`, sends each with a `ThreadedProducer` (sleeping 200 µs when librdkafka's queue is full) and flushes, at librdkafka 2.12's defaults but `bootstrap.servers`, `acks=all`, `enable.idempotence=true`{}:\n\n",
                 setup.lines,
                 fileload::LINE_BYTES,
                 setup.lines,

@@ -75,6 +75,9 @@ pub struct Plan {
     pub kafka: bool,
     /// The whole-process file → topic scenario, when it runs.
     pub file: Option<FileSetup>,
+    /// Run only the "at each client's defaults" scenario (and the file
+    /// scenario unless skipped): for tuning experiments.
+    pub defaults_only: bool,
 }
 
 const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
@@ -511,11 +514,13 @@ async fn client_runs(
     if with_defaults {
         ctx.defaults_runs().await;
     }
-    ctx.produce_runs().await;
-    if let Err(e) = ctx.consume_runs().await {
-        eprintln!("  consume FAILED: {e}");
+    if !plan.defaults_only {
+        ctx.produce_runs().await;
+        if let Err(e) = ctx.consume_runs().await {
+            eprintln!("  consume FAILED: {e}");
+        }
+        ctx.latency_runs().await;
     }
-    ctx.latency_runs().await;
     let mut figures = ctx.figures;
     if let Some(snap) = broker.snapshot() {
         let name = broker.name;
@@ -585,7 +590,7 @@ pub async fn run_once(plan: &Plan, run: usize) -> Result<RunFigures, String> {
     if plan.kafka {
         kafka_runs(plan, run, &mut figures).await;
     }
-    if plan.brokers.is_none() && !plan.skip_tansu {
+    if plan.brokers.is_none() && !plan.skip_tansu && !plan.defaults_only {
         if let Err(e) = broker_comparison(plan, run, &mut figures).await {
             eprintln!("  broker comparison FAILED: {e}");
         }

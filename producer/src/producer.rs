@@ -511,6 +511,7 @@ impl<K, V> ProducerBuilder<K, V> {
             retries: config.retries,
             retry_backoff: (config.client.retry_backoff, config.client.retry_backoff_max),
             adaptive: config.adaptive_partitioning,
+            sticky_turn: config.linger.max(crate::partitioner::sticky::MIN_TURN),
             transactional: config.transactional_id.is_some(),
         };
         let partitioner = self

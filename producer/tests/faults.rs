@@ -169,6 +169,18 @@ async fn an_outage_past_delivery_timeout_fails_pending_records_then_recovers() {
 
 #[tokio::test]
 async fn a_full_buffer_blocks_send_then_fails_without_exceeding_buffer_memory() {
+    fill_the_buffer_with_the_broker_gone(4096).await;
+}
+
+/// The same with batches larger than the whole buffer: they reserve what
+/// they hold and grow, and a batch that cannot grow blocks `send` as a
+/// new batch without room does.
+#[tokio::test]
+async fn a_batch_that_cannot_grow_blocks_send_then_fails_without_exceeding_buffer_memory() {
+    fill_the_buffer_with_the_broker_gone(1024 * 1024).await;
+}
+
+async fn fill_the_buffer_with_the_broker_gone(batch_size: usize) {
     let broker = start_broker(None, "127.0.0.1:0").await;
     let admin = admin_client(&broker.bootstrap());
     create_topic(&admin, "full", 3).await;
@@ -177,7 +189,7 @@ async fn a_full_buffer_blocks_send_then_fails_without_exceeding_buffer_memory() 
     let producer = Producer::builder()
         .bootstrap_servers([broker.bootstrap()])
         .buffer_memory(buffer_memory)
-        .batch_size(4096)
+        .batch_size(batch_size)
         .max_block(max_block)
         .build()
         .unwrap();

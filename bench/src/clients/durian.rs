@@ -27,12 +27,23 @@ fn producer(spec: &WorkerSpec) -> Result<Producer, String> {
         // The client settings (TLS, SASL) come from the same property list
         // rdkafka gets; the producer's own settings stay on the builder.
         let mut properties = vec![("bootstrap.servers".to_owned(), spec.bootstrap.clone())];
-        properties.extend(security);
+        properties.extend(security.iter().cloned());
         let client = durian_core::config::ClientConfig::from_properties(properties)
             .map_err(|e| format!("durian producer security settings: {e}"))?;
         builder = builder.configure(|c| c.client = client);
     }
     if spec.defaults {
+        let extra = extra_properties("DURIAN_BENCH_PRODUCER_PROPS");
+        if !extra.is_empty() {
+            // A tuning experiment: the defaults but these keys (e.g. what
+            // a default batch.size should be).
+            let mut properties = vec![("bootstrap.servers".to_owned(), spec.bootstrap.clone())];
+            properties.extend(security);
+            properties.extend(extra);
+            let config = durian_producer::ProducerConfig::from_properties(properties)
+                .map_err(|e| format!("durian producer settings: {e}"))?;
+            builder = builder.config(config);
+        }
         // What `Producer::builder()` gives a user who sets nothing else.
         return builder.build().map_err(|e| format!("durian producer: {e}"));
     }
@@ -46,10 +57,12 @@ fn producer(spec: &WorkerSpec) -> Result<Producer, String> {
         .map_err(|e| format!("durian producer: {e}"))
 }
 
-/// Extra consumer properties from `DURIAN_BENCH_CONSUMER_PROPS`
+/// Extra properties from the environment variable `name`
 /// (`key=value,key=value`), for tuning experiments; empty by default.
-fn extra_consumer_properties() -> Vec<(String, String)> {
-    std::env::var("DURIAN_BENCH_CONSUMER_PROPS")
+/// `DURIAN_BENCH_CONSUMER_PROPS` goes to every durian consumer,
+/// `DURIAN_BENCH_PRODUCER_PROPS` to the producer of the defaults scenario.
+fn extra_properties(name: &str) -> Vec<(String, String)> {
+    std::env::var(name)
         .unwrap_or_default()
         .split(',')
         .filter_map(|kv| kv.split_once('='))
@@ -64,7 +77,7 @@ fn consumer(spec: &WorkerSpec) -> Result<Consumer, String> {
         ("enable.auto.commit".to_owned(), "false".to_owned()),
     ];
     properties.extend(spec.security_properties());
-    properties.extend(extra_consumer_properties());
+    properties.extend(extra_properties("DURIAN_BENCH_CONSUMER_PROPS"));
     let mut consumer =
         Consumer::from_properties(properties).map_err(|e| format!("durian consumer: {e}"))?;
     let topic: Arc<str> = Arc::from(spec.topic.as_str());

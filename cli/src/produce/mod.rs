@@ -53,15 +53,6 @@ const DELIVERY_CHUNK: usize = 512;
 /// Bytes of input read at once.
 const READ_BUFFER: usize = 1 << 20;
 
-/// The command's `batch.size` (the producer library keeps Kafka's 16 KiB).
-/// Measured on 1M × 100 B lines, 6 partitions (docs/PERFORMANCE.md,
-/// "Syscalls and CPU per 1M lines"): 256 KiB sends ~6× fewer Produce
-/// requests than 16 KiB for ~15% less client CPU; 1 MiB saves little more
-/// and would let keyed input spread over many partitions fill
-/// `buffer.memory` (32 MiB) with mostly empty batches, since every open
-/// batch reserves `batch.size`.
-const COMMAND_BATCH_SIZE: usize = 256 * 1024;
-
 /// How long `close` may take once every record has been resolved.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -187,10 +178,12 @@ fn file_style(lines: Arc<AtomicU64>) -> ProgressStyle {
 
 /// The command's defaults, from its flags; `-X` may override any of them.
 fn producer_settings(args: &ProduceArgs) -> Vec<(&'static str, String)> {
-    // Larger batches than the library's 16 KiB: a file is a bulk load,
-    // and each batch costs a Produce request with its cross-thread hand-offs
-    // (see COMMAND_BATCH_SIZE).
-    let mut settings = vec![("batch.size", COMMAND_BATCH_SIZE.to_string())];
+    // batch.size is the library's (1,000,000, as librdkafka's): a file is a
+    // bulk load, and each batch costs a Produce request with its
+    // cross-thread hand-offs; the command's own 256 KiB became redundant
+    // once the library's default grew (docs/PERFORMANCE.md, "Syscalls and
+    // CPU per 1M lines", measured 1 MiB below 256 KiB in CPU).
+    let mut settings = Vec::new();
     if let Some(codec) = args.compression {
         let name = match codec {
             CompressionArg::None => "none",
@@ -402,6 +395,7 @@ mod tests {
         assert!(settings.contains(&("compression.type", "lz4".to_owned())));
         let settings = producer_settings(&args(Some(AcksArg::All)));
         assert!(!settings.iter().any(|(k, _)| *k == "enable.idempotence"));
-        assert!(settings.contains(&("batch.size", "262144".to_owned())));
+        // The library's default batch.size applies (1,000,000).
+        assert!(!settings.iter().any(|(k, _)| *k == "batch.size"));
     }
 }

@@ -186,6 +186,18 @@ pub struct BatchWriter {
     max_timestamp: i64,
 }
 
+/// Where a record's fields go, computed before it is written.
+struct RecordLayout {
+    base_timestamp: i64,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    header_count: i32,
+    /// The record's length without its own length varint.
+    body_len: i32,
+    /// The whole record's length, length varint included.
+    record_len: usize,
+}
+
 /// Encoded size of a nullable length-prefixed field.
 fn nullable_len(field: Option<&[u8]>) -> Result<usize, BatchError> {
     match field {
@@ -247,21 +259,46 @@ impl BatchWriter {
         self.settings.compression
     }
 
-    /// Appends one record if it fits the size limit.
-    ///
-    /// Returns `Ok(false)` without changing the batch when the record would
-    /// push the batch past the limit; the first record is always accepted.
-    /// Headers are written in the order given, repeated keys included.
-    /// Errors only when the record cannot be encoded at all (a field longer
-    /// than i32::MAX, more than i32::MAX records, a timestamp delta that
-    /// overflows).
-    pub fn try_append<H: HeaderView>(
-        &mut self,
+    /// Makes room in the buffer for `additional` more bytes of records, so
+    /// that appends up to that size do not reallocate. Grows the buffer
+    /// to exactly that, not by doubling: a caller that accounts for the
+    /// memory of its batches (a producer's `buffer.memory`) can size the
+    /// buffer to what it reserved.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve_exact(additional);
+    }
+
+    /// Bytes the buffer holds before it must reallocate, the batch
+    /// header's included (compare with [`estimated_size`](Self::estimated_size)).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Whether [`try_append`](Self::try_append) would take this record
+    /// now (the first record always fits). Errors as `try_append` does
+    /// when the record cannot be encoded at all.
+    pub fn would_fit<H: HeaderView>(
+        &self,
         timestamp_ms: i64,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[H],
     ) -> Result<bool, BatchError> {
+        if self.is_empty() {
+            return Ok(true);
+        }
+        let layout = self.layout(timestamp_ms, key, value, headers)?;
+        Ok(self.buf.len().saturating_add(layout.record_len) <= self.settings.size_limit)
+    }
+
+    /// The encoded layout of a record appended next.
+    fn layout<H: HeaderView>(
+        &self,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> Result<RecordLayout, BatchError> {
         let base_timestamp = if self.is_empty() {
             timestamp_ms
         } else {
@@ -287,9 +324,41 @@ impl BatchWriter {
             body_len +=
                 nullable_len(Some(header.header_key()))? + nullable_len(header.header_value())?;
         }
-        let body_len_i32 = i32::try_from(body_len)
+        let body_len = i32::try_from(body_len)
             .map_err(|_| BatchError::Encode("record longer than i32::MAX"))?;
-        let record_len = varint_len(body_len_i32) + body_len;
+        Ok(RecordLayout {
+            base_timestamp,
+            timestamp_delta,
+            offset_delta,
+            header_count,
+            body_len,
+            record_len: varint_len(body_len) + body_len as usize,
+        })
+    }
+
+    /// Appends one record if it fits the size limit.
+    ///
+    /// Returns `Ok(false)` without changing the batch when the record would
+    /// push the batch past the limit; the first record is always accepted.
+    /// Headers are written in the order given, repeated keys included.
+    /// Errors only when the record cannot be encoded at all (a field longer
+    /// than i32::MAX, more than i32::MAX records, a timestamp delta that
+    /// overflows).
+    pub fn try_append<H: HeaderView>(
+        &mut self,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> Result<bool, BatchError> {
+        let RecordLayout {
+            base_timestamp,
+            timestamp_delta,
+            offset_delta,
+            header_count,
+            body_len,
+            record_len,
+        } = self.layout(timestamp_ms, key, value, headers)?;
         let new_size = self.buf.len().saturating_add(record_len);
         if !self.is_empty() && new_size > self.settings.size_limit {
             return Ok(false);
@@ -300,7 +369,7 @@ impl BatchWriter {
 
         let start = self.buf.len();
         self.buf.reserve(record_len);
-        put_varint(&mut self.buf, body_len_i32);
+        put_varint(&mut self.buf, body_len);
         self.buf.push(0); // record attributes: unused in v2
         put_varlong(&mut self.buf, timestamp_delta);
         put_varint(&mut self.buf, offset_delta);

@@ -3,14 +3,27 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use durian_core::record::{set_producer_state, BatchError, BatchWriter};
+use durian_core::record::{set_producer_state, BatchError, BatchWriter, BATCH_HEADER_LEN};
 use tokio::time::Instant;
 
 use super::buffer_pool::Reservation;
+use super::RecordParts;
 use crate::delivery::{BatchAck, BatchSignal};
 use crate::error::ProducerError;
 use crate::idempotence::ProducerIdentity;
-use crate::record::Header;
+
+/// What an append to one batch did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Appended {
+    /// The record is in the batch, at this index.
+    At(i32),
+    /// The batch takes no more records: it is closed, or the record would
+    /// take it past `batch.size`.
+    Full,
+    /// The record fits, but the batch's reservation must first grow by
+    /// this many bytes, and `buffer.memory` has no room for them now.
+    NeedsRoom(usize),
+}
 
 /// Where a batch is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,23 +108,60 @@ impl ProducerBatch {
         }
     }
 
-    /// Appends a record if it fits; `Ok(None)` when it does not. Returns
-    /// the record's index in the batch.
+    /// Appends a record if it fits in `batch_size`, first growing the
+    /// batch's memory reservation (and its buffer with it) when the record
+    /// could outgrow them: to twice the reservation, at most `batch_size`,
+    /// at least what the record needs. Growth never waits: when the budget
+    /// has no room now, the caller is told how much to wait for.
     pub(crate) fn try_append(
         &mut self,
-        timestamp: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[Header],
-    ) -> Result<Option<i32>, BatchError> {
+        record: &RecordParts<'_>,
+        batch_size: usize,
+    ) -> Result<Appended, BatchError> {
         let Content::Open(writer) = &mut self.content else {
-            return Ok(None);
+            return Ok(Appended::Full);
         };
-        if writer.try_append(timestamp, key, value, headers)? {
+        let reserved = self.reservation.bytes();
+        // An upper bound of the buffer's length once the record is in.
+        let need =
+            writer.estimated_size() + record.max_encoded_size().saturating_sub(BATCH_HEADER_LEN);
+        if need > reserved {
+            // Checked exactly first: a record that cannot go in anyway
+            // must not make the batch grow, or wait for memory.
+            if !writer.would_fit(record.timestamp, record.key, record.value, record.headers)? {
+                return Ok(Appended::Full);
+            }
+            // A record that fits a non-empty batch keeps it within
+            // batch.size, whatever the upper bound says.
+            let cap = if writer.is_empty() {
+                need
+            } else {
+                need.min(batch_size)
+            };
+            let target = cap.max(reserved.saturating_mul(2).min(batch_size));
+            if target > reserved {
+                let extra = target - reserved;
+                if !self.reservation.try_grow(extra) {
+                    return Ok(Appended::NeedsRoom(extra));
+                }
+                writer.reserve(target.saturating_sub(writer.estimated_size()));
+            }
+        }
+        if writer.try_append(record.timestamp, record.key, record.value, record.headers)? {
             self.records += 1;
-            Ok(Some(self.records - 1))
+            Ok(Appended::At(self.records - 1))
         } else {
-            Ok(None)
+            Ok(Appended::Full)
+        }
+    }
+
+    /// Takes in bytes that were waited for to grow this batch, growing its
+    /// buffer to the whole reservation (so no append reallocates past it).
+    pub(crate) fn absorb(&mut self, more: Reservation) {
+        self.reservation.absorb(more);
+        if let Content::Open(writer) = &mut self.content {
+            let len = writer.estimated_size();
+            writer.reserve(self.reservation.bytes().saturating_sub(len));
         }
     }
 
@@ -162,6 +212,18 @@ impl ProducerBatch {
             Content::Open(writer) | Content::Full(writer) => writer.estimated_size(),
             Content::Sealing(estimate) => *estimate,
             Content::Closed(bytes) => bytes.len(),
+        }
+    }
+
+    /// Whether the batch's buffer (while records go in) stays within its
+    /// reservation.
+    #[cfg(test)]
+    pub(crate) fn buffer_within_reservation(&self) -> bool {
+        match &self.content {
+            Content::Open(writer) | Content::Full(writer) => {
+                writer.capacity() <= self.reservation.bytes()
+            }
+            Content::Sealing(_) | Content::Closed(_) => true,
         }
     }
 

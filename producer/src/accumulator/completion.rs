@@ -144,11 +144,30 @@ impl Accumulator {
     /// Fails every queued batch whose delivery timeout has passed. Batches
     /// in flight wait for their response (their request timeout is capped
     /// at their deadline, so that comes soon).
+    ///
+    /// Runs on every sender pass, so it looks only at the front of each
+    /// queue: a batch's deadline is its creation time plus one timeout,
+    /// and batches are queued as they are created (split halves keep their
+    /// batch's place and deadline), so deadlines follow queue order and
+    /// the first batch still in time ends the look. (Two sends may read
+    /// the clock in one order and take the lock in the other; a deadline
+    /// out of order by that lock wait can only make a batch expire that
+    /// much late.) Scanning every batch instead cost 13 % of the client's
+    /// CPU with 10 KB records, thousands of batches queued under a 32 MiB
+    /// buffer.
     pub(crate) fn expire(&mut self, now: Instant) -> Effects {
         let mut effects = Effects::default();
         let timeout = self.settings.delivery_timeout;
         for queues in self.topics.values_mut() {
             for queue in &mut queues.partitions {
+                let due = queue
+                    .batches
+                    .iter()
+                    .take_while(|b| b.deadline <= now)
+                    .any(|b| b.state == BatchState::Queued);
+                if !due {
+                    continue;
+                }
                 effects.merge(fail_matching(
                     queue,
                     |b| b.state == BatchState::Queued && b.deadline <= now,

@@ -24,6 +24,8 @@ mod tests;
 #[cfg(test)]
 mod tests_bump;
 #[cfg(test)]
+mod tests_memory;
+#[cfg(test)]
 mod tests_split;
 
 use std::collections::{BTreeSet, HashMap};
@@ -43,12 +45,18 @@ use crate::error::{FatalError, ProducerError};
 use crate::partitioner::sticky::StickyPartition;
 use crate::partitioner::TopicPartitions;
 use crate::record::Header;
-use batch::ProducerBatch;
+use batch::{Appended, ProducerBatch};
 use buffer_pool::Reservation;
 pub(crate) use drain::seal;
 pub(crate) use partition_queue::DrainRules;
 use partition_queue::{PartitionQueue, Readiness};
 use txn_gate::Admission;
+
+/// What a new batch reserves of `buffer.memory` at first (or all of
+/// `batch.size`, if smaller; or its first record's size, if larger): Kafka's
+/// default `batch.size`, so many mostly-empty batches hold no more memory
+/// than under that default, whatever `batch.size` is.
+pub(crate) const FIRST_RESERVATION: usize = 16 * 1024;
 
 /// Settings the accumulator applies.
 #[derive(Clone, Debug)]
@@ -59,6 +67,9 @@ pub(crate) struct AccumulatorSettings {
     pub(crate) retries: u32,
     pub(crate) retry_backoff: (Duration, Duration),
     pub(crate) adaptive: bool,
+    /// How long a sticky partition keeps null-key records at most
+    /// (`linger.ms`, at least `sticky::MIN_TURN`; see the sticky partitioner).
+    pub(crate) sticky_turn: Duration,
     /// Batches carry the transactional bit and wait for their partition
     /// to join the transaction (txn_gate.rs).
     pub(crate) transactional: bool,
@@ -259,9 +270,12 @@ impl Accumulator {
     }
 
     /// Appends a record to `partition`, or, when `None`, to the topic's
-    /// sticky partition. Without a `reservation` only an open batch can
-    /// take the record; otherwise a new batch is opened with it (and an
-    /// unneeded reservation is dropped, returning its bytes).
+    /// sticky partition. Without a `reservation` only an open batch with
+    /// room (or whose reservation can grow at once) takes the record. The
+    /// `reservation` a `NeedsMemory` asked for either grows the open batch
+    /// or, if that batch is gone or full meanwhile, opens a new one when
+    /// it is large enough; an unneeded reservation is dropped, returning
+    /// its bytes.
     pub(crate) fn append(
         &mut self,
         topic: &str,
@@ -304,9 +318,13 @@ impl Accumulator {
                         .and_then(|i| lengths.get(i))
                         .map_or(0, PartitionQueue::queued_batches)
                 };
-                queues
-                    .sticky
-                    .partition(partitions, settings.adaptive, queued, &mut rand::rng())
+                queues.sticky.partition(
+                    partitions,
+                    settings.adaptive,
+                    queued,
+                    &mut rand::rng(),
+                    (now, settings.sticky_turn),
+                )
             }
         };
         let invalid = || ProducerError::InvalidPartition {
@@ -330,22 +348,45 @@ impl Accumulator {
             })
         };
 
+        let mut reservation = reservation;
         if let Some(open) = queue.open_batch() {
-            let appended = open
-                .try_append(record.timestamp, record.key, record.value, record.headers)
+            let mut appended = open
+                .try_append(record, settings.batch_size)
                 .map_err(encode_error)?;
-            if let Some(index) = appended {
-                let future = DeliveryFuture::new(open.signal.clone(), index, record.timestamp);
-                queues
-                    .sticky
-                    .appended(partition, record.max_encoded_size(), settings.batch_size);
-                return Ok(Append::Done {
-                    future,
-                    new_batch: false,
-                });
+            if matches!(appended, Appended::NeedsRoom(_)) {
+                // The caller waited for room to grow this batch: take it in.
+                if let Some(more) = reservation.take() {
+                    open.absorb(more);
+                    appended = open
+                        .try_append(record, settings.batch_size)
+                        .map_err(encode_error)?;
+                }
+            }
+            match appended {
+                Appended::At(index) => {
+                    let future = DeliveryFuture::new(open.signal.clone(), index, record.timestamp);
+                    queues.sticky.appended(
+                        partition,
+                        record.max_encoded_size(),
+                        settings.batch_size,
+                    );
+                    return Ok(Append::Done {
+                        future,
+                        new_batch: false,
+                    });
+                }
+                Appended::NeedsRoom(bytes) => {
+                    return Ok(Append::NeedsMemory { partition, bytes });
+                }
+                Appended::Full => {}
             }
         }
-        let needed = settings.batch_size.max(record.max_encoded_size());
+        // A new batch reserves what its first records need, not all of
+        // batch.size: it grows as it fills (see `buffer_pool`).
+        let needed = settings
+            .batch_size
+            .min(FIRST_RESERVATION)
+            .max(record.max_encoded_size());
         let Some(reservation) = reservation.filter(|r| r.bytes() >= needed) else {
             return Ok(Append::NeedsMemory {
                 partition,
@@ -372,10 +413,14 @@ impl Accumulator {
             now + settings.delivery_timeout,
             reservation,
         );
-        let index = batch
-            .try_append(record.timestamp, record.key, record.value, record.headers)
+        // A first record always goes in, and the reservation covers it.
+        let index = match batch
+            .try_append(record, settings.batch_size)
             .map_err(encode_error)?
-            .unwrap_or(0);
+        {
+            Appended::At(index) => index,
+            Appended::Full | Appended::NeedsRoom(_) => 0,
+        };
         let future = DeliveryFuture::new(batch.signal.clone(), index, record.timestamp);
         queue.batches.push_back(batch);
         queues
@@ -434,6 +479,16 @@ impl Accumulator {
             .values()
             .flat_map(|q| q.partitions.iter())
             .all(|q| q.batches.is_empty())
+    }
+
+    /// Whether every batch's buffer stays within its reservation.
+    #[cfg(test)]
+    pub(crate) fn buffers_within_reservations(&self) -> bool {
+        self.topics
+            .values()
+            .flat_map(|q| q.partitions.iter())
+            .flat_map(|q| q.batches.iter())
+            .all(ProducerBatch::buffer_within_reservation)
     }
 
     /// Bytes of `buffer.memory` held by batches (for tests and metrics).

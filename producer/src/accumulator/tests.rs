@@ -22,6 +22,7 @@ pub(super) fn settings() -> AccumulatorSettings {
         retries: u32::MAX,
         retry_backoff: (Duration::from_millis(100), Duration::from_millis(100)),
         adaptive: true,
+        sticky_turn: Duration::from_millis(5),
         transactional: false,
     }
 }
@@ -364,6 +365,69 @@ async fn queued_batches_expire_with_a_timeout_error() {
         matches!(error, ProducerError::DeliveryTimeout { attempts: 0, .. }),
         "{error}"
     );
+    assert_eq!(budget.in_use(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn expiry_looks_past_batches_in_flight_and_stops_at_the_first_in_time() {
+    let budget = MemoryBudget::new(1 << 20);
+    let mut acc = Accumulator::new(settings());
+    let meta = metadata(&[1, 1]);
+    let _in_flight = append(&mut acc, &budget, 0, 0);
+    let hurried = DrainRules {
+        hurry: true,
+        ..rules(Instant::now())
+    };
+    let (sent, _) = acc.drain(1, &meta, &hurried, 1 << 20, None);
+    assert_eq!(sent.len(), 1);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let queued = append(&mut acc, &budget, 0, 1);
+    tokio::time::advance(Duration::from_millis(9_500)).await;
+    // Too large to join the queued batch: a batch of its own behind it.
+    let large = vec![b'x'; 1000];
+    let record = RecordParts {
+        timestamp: 0,
+        key: None,
+        value: Some(&large),
+        headers: &[],
+    };
+    let parts = partitions(2);
+    let now = Instant::now();
+    let newest = match acc
+        .append(TOPIC, &parts, Some(0), &record, now, None)
+        .unwrap()
+    {
+        Append::NeedsMemory { bytes, .. } => {
+            let reservation = budget.try_reserve(bytes);
+            match acc
+                .append(TOPIC, &parts, Some(0), &record, now, reservation)
+                .unwrap()
+            {
+                Append::Done { future, new_batch } => {
+                    assert!(new_batch);
+                    future
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        other => panic!("a new batch needs memory, got {other:?}"),
+    };
+    // The batch in flight is past its deadline, the queued one not yet.
+    assert!(acc.expire(Instant::now()).is_nothing());
+    tokio::time::advance(Duration::from_millis(500)).await;
+    let effects = acc.expire(Instant::now());
+    assert_eq!(effects.failed_batches, 1, "{effects:?}");
+    assert!(matches!(
+        queued.await.unwrap_err(),
+        ProducerError::DeliveryTimeout { attempts: 0, .. }
+    ));
+    // The batch in flight waits for its answer; the newest is in time.
+    acc.complete(TOPIC, 0, sent[0].batch_id, ack(3), Instant::now());
+    tokio::time::advance(Duration::from_millis(9_000)).await;
+    assert!(acc.expire(Instant::now()).is_nothing());
+    tokio::time::advance(Duration::from_millis(1_000)).await;
+    assert_eq!(acc.expire(Instant::now()).failed_batches, 1);
+    assert!(newest.await.is_err());
     assert_eq!(budget.in_use(), 0);
 }
 

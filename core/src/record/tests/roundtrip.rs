@@ -5,7 +5,7 @@ use bytes::Bytes;
 use crate::compression::Compression;
 use crate::record::{
     decode_records, validate_batch, verify_crc, BatchError, BatchHeader, BatchWriter,
-    BytesBatchScanner, RecordHeader, RecordIter, TimestampType, NO_HEADERS,
+    BytesBatchScanner, RecordHeader, RecordIter, TimestampType, BATCH_HEADER_LEN, NO_HEADERS,
 };
 
 const CODECS: [Compression; 5] = [
@@ -173,6 +173,75 @@ fn size_limit_refuses_the_record_that_would_overflow_but_never_the_first() {
         .try_append(0, None, Some(b"x"), NO_HEADERS)
         .expect("second"));
     assert_eq!(tiny.record_count(), 1);
+}
+
+#[test]
+fn would_fit_answers_as_try_append_then_does() {
+    let value = vec![7u8; 1000];
+    let mut writer = BatchWriter::builder().size_limit(3000).build();
+    // Exact, not an estimate: a record that fits to the byte is taken.
+    loop {
+        let fits = writer
+            .would_fit(0, None, Some(&value), NO_HEADERS)
+            .expect("measure");
+        let size = writer.estimated_size();
+        let appended = writer
+            .try_append(0, None, Some(&value), NO_HEADERS)
+            .expect("append");
+        assert_eq!(fits, appended, "at {size} bytes");
+        if !appended {
+            break;
+        }
+    }
+    // The largest value that would fit fills the batch to the byte, and
+    // try_append agrees on it and on one byte more.
+    let largest = (0..3000usize)
+        .rev()
+        .find(|n| {
+            writer
+                .would_fit(0, None, Some(&vec![1u8; *n]), NO_HEADERS)
+                .expect("test record")
+        })
+        .expect("some value fits");
+    let mut over = writer.clone();
+    assert!(!over
+        .try_append(0, None, Some(&vec![1u8; largest + 1]), NO_HEADERS)
+        .expect("test record"));
+    assert!(writer
+        .try_append(0, None, Some(&vec![1u8; largest]), NO_HEADERS)
+        .expect("test record"));
+    assert_eq!(writer.estimated_size(), 3000);
+    // The first record always fits.
+    let empty = BatchWriter::builder().size_limit(10).build();
+    assert!(empty
+        .would_fit(0, None, Some(&value), NO_HEADERS)
+        .expect("test record"));
+}
+
+#[test]
+fn reserve_grows_the_buffer_to_exactly_what_is_asked() {
+    let mut writer = BatchWriter::builder().build_with_capacity(100);
+    assert_eq!(writer.capacity(), BATCH_HEADER_LEN + 100);
+    writer.reserve(10_000);
+    // Exactly, not doubled: callers size the buffer to memory they reserved.
+    assert_eq!(writer.capacity(), BATCH_HEADER_LEN + 10_000);
+    let value = vec![3u8; 5000];
+    assert!(writer
+        .try_append(0, None, Some(&value), NO_HEADERS)
+        .expect("test record"));
+    assert_eq!(
+        writer.capacity(),
+        BATCH_HEADER_LEN + 10_000,
+        "no reallocation"
+    );
+    writer.reserve(10);
+    assert_eq!(
+        writer.capacity(),
+        BATCH_HEADER_LEN + 10_000,
+        "room was there"
+    );
+    let batch = writer.finish().expect("test record");
+    assert_eq!(decode_records(&batch).expect("test record").len(), 1);
 }
 
 #[test]

@@ -1,11 +1,17 @@
 //! `buffer.memory` as a semaphore of bytes.
 //!
-//! Opening a batch reserves `max(batch.size, record size)` bytes; the
-//! reservation travels with the batch and is returned when the batch is
-//! dropped (acknowledged, failed or expired). A `send` that finds no room
-//! waits, in FIFO order, up to `max.block.ms`: this is the producer's
-//! backpressure. Bytes in use can never exceed the budget, because the
-//! batch writer is sized from its reservation before any record goes in.
+//! A batch reserves what it holds, not what it may hold: opening one
+//! reserves `min(batch.size, 16 KiB)` (or the first record's size, if
+//! larger), and an append that would outgrow the reservation first grows
+//! it, doubling up to `batch.size`. So a large `batch.size` costs memory
+//! only where batches fill, and many mostly-empty batches (keyed records
+//! over many partitions) hold no more than with Kafka's 16 KiB default.
+//! The reservation travels with the batch and is returned when the batch
+//! is dropped (acknowledged, failed or expired). A `send` that finds no
+//! room, for a new batch or for growing one, waits in FIFO order up to
+//! `max.block.ms`: this is the producer's backpressure. Bytes in use can
+//! never exceed the budget, because a batch's buffer is grown to its
+//! reservation before a record goes in, never beyond it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +38,37 @@ impl Reservation {
     /// How many bytes this reservation holds.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Adds `bytes` to this reservation if they are free right now.
+    pub(crate) fn try_grow(&mut self, bytes: usize) -> bool {
+        let Ok(permits) = u32::try_from(bytes) else {
+            return false;
+        };
+        match self
+            .permit
+            .semaphore()
+            .clone()
+            .try_acquire_many_owned(permits)
+        {
+            Ok(more) => {
+                self.permit.merge(more);
+                self.bytes += bytes;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Adds `other` to this reservation (bytes waited for to grow a
+    /// batch). A reservation from another budget is given back instead.
+    pub(crate) fn absorb(&mut self, other: Reservation) {
+        // `merge` requires permits of one semaphore; a producer has one
+        // budget, so the check only keeps a misuse from panicking.
+        if Arc::ptr_eq(self.permit.semaphore(), other.permit.semaphore()) {
+            self.bytes += other.bytes;
+            self.permit.merge(other.permit);
+        }
     }
 
     /// Moves `bytes` of this reservation into a new one (for the halves of
@@ -124,6 +161,25 @@ mod tests {
         drop(first);
         let second = waiter.await.unwrap().unwrap();
         assert_eq!((second.bytes(), budget.in_use()), (50, 50));
+    }
+
+    #[test]
+    fn a_reservation_grows_only_while_the_budget_has_room() {
+        let budget = MemoryBudget::new(100);
+        let mut held = budget.try_reserve(40).unwrap();
+        assert!(held.try_grow(50));
+        assert_eq!((held.bytes(), budget.in_use()), (90, 90));
+        assert!(!held.try_grow(11), "only 10 bytes are free");
+        assert_eq!((held.bytes(), budget.in_use()), (90, 90));
+        let more = budget.try_reserve(10).unwrap();
+        held.absorb(more);
+        assert_eq!((held.bytes(), budget.in_use()), (100, 100));
+        // A reservation of another budget is not taken in, but returned.
+        let other = MemoryBudget::new(10);
+        held.absorb(other.try_reserve(10).unwrap());
+        assert_eq!((held.bytes(), other.in_use()), (100, 0));
+        drop(held);
+        assert_eq!(budget.in_use(), 0);
     }
 
     #[tokio::test]
