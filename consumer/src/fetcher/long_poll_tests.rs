@@ -17,10 +17,10 @@ use kafka_protocol::protocol::StrBytes;
 use super::*;
 use durian_core::Target;
 
-const TOPIC: &str = "long-poll";
+pub(super) const TOPIC: &str = "long-poll";
 
 /// A connected client that knows the two-partition topic's leaders.
-async fn client_with_topic(bootstrap: &str) -> (Client, i32) {
+pub(super) async fn client_with_topic(bootstrap: &str) -> (Client, i32) {
     let config = ClientConfig::builder()
         .bootstrap_servers([bootstrap])
         .build()
@@ -54,7 +54,7 @@ async fn client_with_topic(bootstrap: &str) -> (Client, i32) {
 }
 
 /// Writes `batches` batches of ten 100-byte records to `partition`.
-async fn produce(client: &Client, leader: i32, partition: i32, batches: usize) {
+pub(super) async fn produce(client: &Client, leader: i32, partition: i32, batches: usize) {
     let mut all = Vec::new();
     for _ in 0..batches {
         let mut writer = BatchWriter::builder().size_limit(usize::MAX).build();
@@ -95,6 +95,9 @@ async fn a_caught_up_partition_does_not_hold_back_one_with_records() {
     config.fetch_max_wait = Duration::from_secs(60);
     // One batch of ten records per partition and fetch.
     config.max_partition_fetch_bytes = 1_200;
+    // Fetching only once drained, so each fetch is one this test expects
+    // (fetching ahead has its own test, in ahead_tests.rs).
+    config.fetch_buffer_bytes = 0;
     let mut fetcher = Fetcher::new(client, Arc::new(config));
     let (empty, full) = (TopicPartition::new(TOPIC, 0), TopicPartition::new(TOPIC, 1));
     fetcher.add([empty.clone(), full.clone()]);

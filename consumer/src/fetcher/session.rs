@@ -6,9 +6,9 @@
 //! now: added partitions, and partitions whose fetch offset or epochs
 //! changed. That includes a position that advanced because records were
 //! handed out: the broker fetches from the offset it holds, so a new
-//! position must be sent (as Kafka's Java client does). Partitions no
-//! longer fetched (removed, paused, or with records still buffered) go in
-//! `forgotten_topics_data`. The broker answers only partitions with news;
+//! position must be sent (as Kafka's Java client does). Partitions not in
+//! a fetch (removed, paused, or with records still buffered and not
+//! fetched ahead) go in `forgotten_topics_data`. The broker answers only partitions with news;
 //! the rest of the session was read and had none.
 //!
 //! The session's state advances only with a successful answer (at most
