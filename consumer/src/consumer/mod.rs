@@ -309,12 +309,19 @@ impl Consumer {
                     errors: self.fetcher.take_errors(),
                     ..PollBatch::default()
                 };
-                for record in self.fetcher.drain(self.config.max_poll_records) {
-                    batch
-                        .records
-                        .entry(record.topic_partition())
-                        .or_default()
-                        .push(record);
+                for (tp, records) in self
+                    .fetcher
+                    .drain_by_partition(self.config.max_poll_records)
+                {
+                    match batch.records.entry(tp) {
+                        std::collections::btree_map::Entry::Vacant(slot) => {
+                            slot.insert(records);
+                        }
+                        // A partition comes once per drain; kept for safety.
+                        std::collections::btree_map::Entry::Occupied(mut slot) => {
+                            slot.get_mut().extend(records)
+                        }
+                    }
                 }
                 // Prefetch while the application works on this batch.
                 self.fetcher.start_fetches();

@@ -324,8 +324,23 @@ impl Fetcher {
 
     /// Hands out up to `max` buffered records, partitions taking turns,
     /// and advances positions past them.
+    #[cfg(test)]
     pub(crate) fn drain(&mut self, max: usize) -> Vec<ConsumerRecord> {
+        self.drain_by_partition(max)
+            .into_iter()
+            .flat_map(|(_, records)| records)
+            .collect()
+    }
+
+    /// Hands out up to `max` buffered records, partitions taking turns,
+    /// each partition's records together (so a caller groups them without
+    /// a lookup per record), and advances positions past them.
+    pub(crate) fn drain_by_partition(
+        &mut self,
+        max: usize,
+    ) -> Vec<(TopicPartition, Vec<ConsumerRecord>)> {
         let mut out = Vec::new();
+        let mut left = max;
         let start = self.drain_from.take();
         let order: Vec<TopicPartition> = match &start {
             Some(from) => self
@@ -337,28 +352,26 @@ impl Fetcher {
             None => self.cursors.keys().cloned().collect(),
         };
         for tp in order {
-            if out.len() >= max {
+            if left == 0 {
                 self.drain_from = Some(tp);
                 break;
             }
             let Some(cursor) = self.cursors.get_mut(&tp) else {
                 continue;
             };
-            if cursor.paused {
+            if cursor.paused || cursor.buffer.is_empty() {
                 continue;
             }
-            let mut handed_out = false;
-            while out.len() < max {
-                let Some(record) = cursor.buffer.pop_front() else {
-                    break;
-                };
-                cursor.buffered_bytes = cursor.buffered_bytes.saturating_sub(record_bytes(&record));
-                cursor.position = Some(record.offset + 1);
-                cursor.last_epoch = (record.leader_epoch >= 0).then_some(record.leader_epoch);
-                out.push(record);
-                handed_out = true;
+            let take = left.min(cursor.buffer.len());
+            let records: Vec<ConsumerRecord> = cursor.buffer.drain(..take).collect();
+            left -= take;
+            let bytes: usize = records.iter().map(record_bytes).sum();
+            cursor.buffered_bytes = cursor.buffered_bytes.saturating_sub(bytes);
+            if let Some(last) = records.last() {
+                cursor.position = Some(last.offset + 1);
+                cursor.last_epoch = (last.leader_epoch >= 0).then_some(last.leader_epoch);
             }
-            if handed_out && cursor.buffer.is_empty() {
+            if cursor.buffer.is_empty() {
                 cursor.hold_ahead = false;
                 // Past trailing control batches and compacted-away offsets
                 // too, and the epoch of the log there.
@@ -367,6 +380,7 @@ impl Fetcher {
                     cursor.last_epoch = cursor.buffered_next_epoch.or(cursor.last_epoch);
                 }
             }
+            out.push((tp, records));
         }
         out
     }
