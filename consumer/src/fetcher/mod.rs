@@ -55,6 +55,7 @@
 //! fetches is [`dispatch`]'s, applying their answers [`answer`]'s.
 
 mod answer;
+mod decode;
 mod dispatch;
 mod epochs;
 mod plan;
@@ -74,7 +75,7 @@ pub(crate) use epochs::{epoch_request, parse_epoch_response, ToValidate};
 pub use request::{fetch_request, FetchTarget};
 pub use response::{process_partition, EpochEnd, PartitionFetch};
 
-use dispatch::FetchResult;
+use dispatch::Answer;
 #[cfg(test)]
 use dispatch::{FetchPlan, Planned};
 #[cfg(test)]
@@ -178,8 +179,8 @@ pub(crate) struct Fetcher {
     cursors: BTreeMap<TopicPartition, Cursor>,
     /// The brokers with a fetch in flight.
     brokers_in_flight: BTreeSet<i32>,
-    results_tx: mpsc::UnboundedSender<FetchResult>,
-    results_rx: mpsc::UnboundedReceiver<FetchResult>,
+    results_tx: mpsc::UnboundedSender<Answer>,
+    results_rx: mpsc::UnboundedReceiver<Answer>,
     next_version: u64,
     /// Where the last drain stopped, so partitions take turns.
     drain_from: Option<TopicPartition>,
