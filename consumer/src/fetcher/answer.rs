@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use durian_core::{Client, Error as CoreError, KafkaCode};
 
-use super::decode::Decoded;
 use super::dispatch::FetchResult;
 use super::{process_partition, record_bytes, Fetcher, PartitionFetch};
 use crate::config::IsolationLevel;
@@ -21,27 +20,19 @@ use crate::types::TopicPartition;
 impl Fetcher {
     /// Waits for the next fetch response and applies it.
     pub(crate) async fn wait_and_handle(&mut self) {
-        if let Some((result, decoded)) = self.results_rx.recv().await {
-            self.handle_decoded(result, decoded);
+        if let Some(result) = self.results_rx.recv().await {
+            self.handle(result);
         }
     }
 
     /// Applies every response that has already arrived.
     pub(crate) fn handle_ready(&mut self) {
-        while let Ok((result, decoded)) = self.results_rx.try_recv() {
-            self.handle_decoded(result, decoded);
+        while let Ok(result) = self.results_rx.try_recv() {
+            self.handle(result);
         }
     }
 
-    /// Applies an answer, decoding every partition here.
-    #[cfg(test)]
-    pub(super) fn handle(&mut self, result: FetchResult) {
-        self.handle_decoded(result, Decoded::new());
-    }
-
-    /// Applies an answer; partitions in `decoded` were decoded by the
-    /// task that sent the fetch, the others are decoded here.
-    fn handle_decoded(&mut self, (mut plan, result): FetchResult, mut decoded: Decoded) {
+    pub(super) fn handle(&mut self, (mut plan, result): FetchResult) {
         self.brokers_in_flight.remove(&plan.node);
         self.sessions
             .answered(plan.node, &mut plan.session, &result);
@@ -108,12 +99,8 @@ impl Fetcher {
                     now,
                     self.config.client.metadata_max_age,
                 );
-                let outcome = match decoded.remove(&tp) {
-                    Some(outcome) => outcome,
-                    None => {
-                        process_partition(&name, fetch_offset, data, self.config.isolation_level)
-                    }
-                };
+                let outcome =
+                    process_partition(&name, fetch_offset, data, self.config.isolation_level);
                 if let PartitionFetch::Error(code) = outcome {
                     if !self.replicas.on_error(&tp, plan.node, code) {
                         continue;

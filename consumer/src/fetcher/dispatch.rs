@@ -7,7 +7,6 @@ use durian_core::{Error as CoreError, SendOptions, TrafficClass};
 use kafka_protocol::messages::FetchResponse;
 use tracing::Instrument;
 
-use super::decode::{decode, Decoded};
 use super::plan::plan_fetches;
 use super::session::SessionUse;
 use super::traffic::send_fetch;
@@ -34,9 +33,6 @@ pub(super) struct FetchPlan {
 }
 
 pub(super) type FetchResult = (FetchPlan, Result<FetchResponse, CoreError>);
-
-/// A fetch result with the partitions the sending task already decoded.
-pub(super) type Answer = (FetchResult, Decoded);
 
 impl Fetcher {
     /// Sends a fetch to every broker that leads fetchable partitions and
@@ -138,16 +134,11 @@ impl Fetcher {
         };
         let tx = self.results_tx.clone();
         let traffic = self.traffic.clone();
-        let isolation = self.config.isolation_level;
         tokio::spawn(
             async move {
                 let result = send_fetch(&client, node, request, options, &traffic).await;
-                let decoded = match &result {
-                    Ok(response) => decode(&plan, response, &client.metadata(), isolation),
-                    Err(_) => Decoded::new(),
-                };
                 // The fetcher may be gone (consumer closed); nothing to do then.
-                let _ = tx.send(((plan, result), decoded));
+                let _ = tx.send((plan, result));
             }
             .instrument(span),
         );

@@ -55,7 +55,6 @@
 //! fetches is [`dispatch`]'s, applying their answers [`answer`]'s.
 
 mod answer;
-mod decode;
 mod dispatch;
 mod epochs;
 mod plan;
@@ -75,7 +74,7 @@ pub(crate) use epochs::{epoch_request, parse_epoch_response, ToValidate};
 pub use request::{fetch_request, FetchTarget};
 pub use response::{process_partition, EpochEnd, PartitionFetch};
 
-use dispatch::Answer;
+use dispatch::FetchResult;
 #[cfg(test)]
 use dispatch::{FetchPlan, Planned};
 #[cfg(test)]
@@ -179,8 +178,8 @@ pub(crate) struct Fetcher {
     cursors: BTreeMap<TopicPartition, Cursor>,
     /// The brokers with a fetch in flight.
     brokers_in_flight: BTreeSet<i32>,
-    results_tx: mpsc::UnboundedSender<Answer>,
-    results_rx: mpsc::UnboundedReceiver<Answer>,
+    results_tx: mpsc::UnboundedSender<FetchResult>,
+    results_rx: mpsc::UnboundedReceiver<FetchResult>,
     next_version: u64,
     /// Where the last drain stopped, so partitions take turns.
     drain_from: Option<TopicPartition>,
