@@ -95,6 +95,7 @@ pub const CONSUMER_PROPERTIES: &[PropertyDoc] = &[
     doc("max.partition.fetch.bytes", "1048576", "Upper bound of the data one partition contributes to a fetch response."),
     doc("max.poll.records", "500", "Most records one poll returns."),
     doc("client.rack", "", "Rack of this consumer, sent with fetches and in the subscription (v3)."),
+    doc("durian.fetch.buffer.bytes", "67108864", "Fetch ahead (the next fetch of a partition sent while its records are still being handed out) only while the consumer buffers fewer key, value and header bytes than this, and the partition fewer than max.partition.fetch.bytes. 0 fetches a partition only once its buffer is empty."),
     doc("durian.fetch.sessions", "true", "Use fetch sessions (KIP-227): after a full first fetch, tell each broker only the partitions that changed. false sends every fetch in full."),
 ];
 
@@ -146,6 +147,10 @@ pub struct ConsumerConfig {
     pub client_rack: Option<String>,
     /// `durian.fetch.sessions`: fetch sessions (KIP-227) with each broker.
     pub fetch_sessions: bool,
+    /// `durian.fetch.buffer.bytes`: fetch ahead of buffered records only
+    /// while fewer key, value and header bytes than this are buffered
+    /// (0: never fetch ahead).
+    pub fetch_buffer_bytes: usize,
 }
 
 impl fmt::Debug for ConsumerConfig {
@@ -172,6 +177,7 @@ impl fmt::Debug for ConsumerConfig {
             .field("max_poll_records", &self.max_poll_records)
             .field("client_rack", &self.client_rack)
             .field("fetch_sessions", &self.fetch_sessions)
+            .field("fetch_buffer_bytes", &self.fetch_buffer_bytes)
             .finish()
     }
 }
@@ -200,6 +206,7 @@ impl ConsumerConfig {
             max_poll_records: 500,
             client_rack: None,
             fetch_sessions: true,
+            fetch_buffer_bytes: 64 << 20,
         }
     }
 
@@ -328,6 +335,11 @@ impl ConsumerConfig {
         self.client_rack = parser.take("client.rack").filter(|r| !r.is_empty());
         if let Some(value) = parser.take_bool("durian.fetch.sessions")? {
             self.fetch_sessions = value;
+        }
+        if let Some(value) =
+            parser.take_parsed::<usize>("durian.fetch.buffer.bytes", "a byte count")?
+        {
+            self.fetch_buffer_bytes = value;
         }
         Ok(())
     }
@@ -463,6 +475,7 @@ mod tests {
             ("max.poll.records", "7"),
             ("client.id", "me"),
             ("durian.fetch.sessions", "false"),
+            ("durian.fetch.buffer.bytes", "0"),
         ]);
         let config = ConsumerConfig::from_properties(props).unwrap();
         assert_eq!(config.group_instance_id.as_deref(), Some("i"));
@@ -474,6 +487,7 @@ mod tests {
         assert_eq!(config.max_poll_records, 7);
         assert_eq!(config.client.client_id, "me");
         assert!(!config.fetch_sessions);
+        assert_eq!(config.fetch_buffer_bytes, 0);
 
         for (name, value) in [
             ("auto.offset.reset", "smallest"),

@@ -192,3 +192,29 @@ async fn read_committed_skips_aborts_and_stops_at_the_lso() {
     .await;
     broker.shutdown().await.unwrap();
 }
+
+/// A fresh consumer knows no leader for the partitions it was just
+/// assigned; its first position lookup asks for metadata. The records
+/// must follow as soon as the metadata is in, not at `poll`'s next
+/// wake-up (here the whole poll, with a minute-long backoff ceiling).
+#[tokio::test]
+async fn the_first_records_follow_the_metadata_not_a_backoff() {
+    let broker = start_broker().await;
+    let admin = admin(&broker.bootstrap()).await;
+    create_topic(&admin, "fresh", 1).await;
+    produce(&admin, "fresh", 0, 0, 10, 100).await;
+    let client = durian_core::ClientConfig::builder()
+        .bootstrap_servers([broker.bootstrap()])
+        .retry_backoff(Duration::from_millis(20), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut consumer = durian_consumer::Consumer::builder()
+        .client_config(client)
+        .auto_offset_reset(durian_consumer::OffsetReset::Earliest)
+        .build()
+        .unwrap();
+    consumer.assign([TopicPartition::new("fresh", 0)]).unwrap();
+    let batch = consumer.poll(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(batch.len(), 10, "poll waited out its timeout instead");
+    consumer.close().await.unwrap();
+}

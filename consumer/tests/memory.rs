@@ -109,6 +109,19 @@ async fn produce_topic(client: &Client, per_partition: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes 1 GiB to disk (~30 s): CI runs it with -- --ignored"]
 async fn memory_stays_flat_while_consuming_a_large_topic() {
+    consume_large_topic(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes 1 GiB to disk (~30 s): CI runs it with -- --ignored"]
+async fn memory_stays_flat_without_fetch_ahead() {
+    consume_large_topic(false).await;
+}
+
+/// Reads the large topic with fetch-ahead on (the default) or off
+/// (`durian.fetch.buffer.bytes=0`), checking the bound docs/CONSUMER.md
+/// states for each.
+async fn consume_large_topic(fetch_ahead: bool) {
     let mib: usize = std::env::var("DURIAN_MEMORY_TEST_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -123,15 +136,22 @@ async fn memory_stays_flat_while_consuming_a_large_topic() {
     produce_topic(&admin, per_partition).await;
     let produced_in = started.elapsed();
 
-    let mut consumer = consumer(&bootstrap, None).build().unwrap();
+    let mut builder = consumer(&bootstrap, None);
+    if !fetch_ahead {
+        builder = builder.fetch_buffer_bytes(0);
+    }
+    let mut consumer = builder.build().unwrap();
     let config = consumer.config().clone();
     // What docs/CONSUMER.md bounds prefetched data by, for one broker:
-    // every partition keeps at most one response alive, and a response
-    // is at most min(fetch.max.bytes, partitions × max.partition.fetch.bytes).
+    // without fetch-ahead every partition keeps at most one response
+    // alive (with it, at most two), and a response is at most
+    // min(fetch.max.bytes, partitions × max.partition.fetch.bytes).
+    let responses_each = if fetch_ahead { 2 } else { 1 };
     let response_cap = (config.fetch_max_bytes as u64)
         .min(PARTITIONS as u64 * config.max_partition_fetch_bytes as u64);
-    let prefetch_cap = PARTITIONS as u64 * response_cap;
-    let buffered_cap = PARTITIONS as usize * config.max_partition_fetch_bytes as usize;
+    let prefetch_cap = responses_each * PARTITIONS as u64 * response_cap;
+    let buffered_cap =
+        responses_each as usize * PARTITIONS as usize * config.max_partition_fetch_bytes as usize;
     consumer
         .assign((0..PARTITIONS).map(|p| TopicPartition::new(TOPIC, p)))
         .unwrap();
@@ -177,7 +197,7 @@ async fn memory_stays_flat_while_consuming_a_large_topic() {
     );
     assert!(
         peak_buffered <= buffered_cap,
-        "buffered {peak_buffered} bytes, more than partitions × max.partition.fetch.bytes = {buffered_cap}"
+        "buffered {peak_buffered} bytes, more than {responses_each} × partitions × max.partition.fetch.bytes = {buffered_cap}"
     );
     assert!(
         growth <= prefetch_cap + CONSTANT_ALLOWANCE,

@@ -1,8 +1,10 @@
 //! The poll → print → commit loop of `durian consume` and its exit rules.
 //!
-//! Each batch is rendered into one buffer and written to stdout with a
-//! flush; only then are its offsets committed (with `-g`), so what the
-//! group has committed was printed. A closed stdout ends the loop without
+//! Each batch is rendered into one reused buffer and written to stdout.
+//! With `-g` the write is flushed and only then are its offsets committed,
+//! so what the group has committed was printed; without a group the write
+//! runs on while the next batch is fetched (the next write, or the flush
+//! when the loop ends, waits for it). A closed stdout ends the loop without
 //! committing the batch that could not be written. With `-n` a progress
 //! bar (records of N, on a terminal only) moves once per batch.
 
@@ -11,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use durian::consumer::{Consumer, ConsumerError, OffsetAndMetadata, TopicPartition};
+use durian::consumer::{Consumer, ConsumerError, OffsetAndMetadata, PollBatch, TopicPartition};
 use indicatif::ProgressBar;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -109,11 +111,59 @@ impl Session {
         self.printed
     }
 
-    /// Polls and prints until an exit rule applies.
+    /// Polls and prints until an exit rule applies, then flushes stdout.
     pub async fn run(&mut self, consumer: &mut Consumer) -> Result<Ending, CliError> {
+        let mut stdout = tokio::io::stdout();
+        let ending = self.print(consumer, &mut stdout).await;
+        match (stdout.flush().await, ending) {
+            (Err(e), Ok(_)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                Ok(Ending::StdoutClosed)
+            }
+            (Err(e), Ok(_)) => Err(CliError::new(format!("cannot write to stdout: {e}"))),
+            (_, ending) => ending,
+        }
+    }
+
+    /// Renders the records of `batch` (up to `-n`) into `text`, and returns
+    /// the offsets to commit after them when in a group (none without).
+    fn render(
+        &mut self,
+        batch: PollBatch,
+        text: &mut Vec<u8>,
+    ) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+        let mut offsets = BTreeMap::new();
+        for (tp, records) in batch.records {
+            let mut last = None;
+            for record in &records {
+                if self.count.is_some_and(|n| self.printed >= n) {
+                    break;
+                }
+                self.format.render(record, text);
+                self.printed += 1;
+                last = Some(record);
+            }
+            if let Some(record) = last.filter(|_| self.grouped) {
+                let next = OffsetAndMetadata {
+                    offset: record.offset + 1,
+                    metadata: None,
+                    leader_epoch: (record.leader_epoch >= 0).then_some(record.leader_epoch),
+                };
+                offsets.insert(tp, next);
+            }
+        }
+        offsets
+    }
+
+    /// The poll → print → commit loop.
+    async fn print(
+        &mut self,
+        consumer: &mut Consumer,
+        stdout: &mut tokio::io::Stdout,
+    ) -> Result<Ending, CliError> {
         let interrupted = raised_by(interrupt());
         let stdout_closed = raised_by(closed_stdout());
-        let mut stdout = tokio::io::stdout();
+        // One buffer for every batch's text: no allocation per batch.
+        let mut text = Vec::new();
         loop {
             if self.count.is_some_and(|n| self.printed >= n) {
                 return Ok(Ending::Count);
@@ -145,22 +195,18 @@ impl Session {
             }
             if !batch.is_empty() {
                 self.idle.activity(Instant::now());
-                let mut text = Vec::new();
-                let mut offsets = BTreeMap::new();
-                for record in batch {
-                    if self.count.is_some_and(|n| self.printed >= n) {
-                        break;
-                    }
-                    self.format.render(&record, &mut text);
-                    self.printed += 1;
-                    let next = OffsetAndMetadata {
-                        offset: record.offset + 1,
-                        metadata: None,
-                        leader_epoch: (record.leader_epoch >= 0).then_some(record.leader_epoch),
-                    };
-                    offsets.insert(record.topic_partition(), next);
-                }
-                match write_flushed(&mut stdout, &text).await {
+                text.clear();
+                let offsets = self.render(batch, &mut text);
+                // With a group the batch is flushed before its offsets are
+                // committed. Without one, the write is left running while
+                // the next batch is fetched and rendered: the next write (or
+                // the flush at the end) waits for it and reports its error.
+                let written = if self.grouped {
+                    write_flushed(stdout, &text).await
+                } else {
+                    stdout.write_all(&text).await
+                };
+                match written {
                     Ok(()) => self.bar.set_position(self.printed),
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                         return Ok(Ending::StdoutClosed)

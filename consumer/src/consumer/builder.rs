@@ -98,6 +98,14 @@ impl ConsumerBuilder {
         self
     }
 
+    /// `durian.fetch.buffer.bytes`: fetch ahead of buffered records only
+    /// while fewer bytes than this are buffered (default 64 MiB; 0 never
+    /// fetches ahead).
+    pub fn fetch_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.config.fetch_buffer_bytes = bytes;
+        self
+    }
+
     /// `partition.assignment.strategy`, preferred first.
     pub fn assignors(mut self, assignors: Vec<Arc<dyn Assignor>>) -> Self {
         self.config.assignors = assignors;

@@ -109,6 +109,10 @@ pub struct Consumer {
     last_committed: BTreeMap<TopicPartition, i64>,
     auto_commit_task: Option<JoinHandle<Result<()>>>,
     next_position_lookup: Instant,
+    /// Metadata updates, to go on at once when the consumer waits for
+    /// them (e.g. a partition's leader, to look its position up); `None`
+    /// once the client's metadata task is gone.
+    metadata_updates: Option<tokio::sync::watch::Receiver<Arc<durian_core::ClusterMetadata>>>,
     closed: bool,
 }
 
@@ -143,6 +147,7 @@ impl Consumer {
     pub fn new(config: ConsumerConfig) -> Result<Consumer> {
         config.validate()?;
         let client = Client::new(config.client.clone())?;
+        let metadata_updates = client.subscribe_metadata();
         let config = Arc::new(config);
         Ok(Consumer {
             fetcher: Fetcher::new(client.clone(), config.clone()),
@@ -157,6 +162,7 @@ impl Consumer {
             last_committed: BTreeMap::new(),
             auto_commit_task: None,
             next_position_lookup: Instant::now(),
+            metadata_updates: Some(metadata_updates),
             closed: false,
         })
     }
@@ -310,12 +316,19 @@ impl Consumer {
                     errors: self.fetcher.take_errors(),
                     ..PollBatch::default()
                 };
-                for record in self.fetcher.drain(self.config.max_poll_records) {
-                    batch
-                        .records
-                        .entry(record.topic_partition())
-                        .or_default()
-                        .push(record);
+                for (tp, records) in self
+                    .fetcher
+                    .drain_by_partition(self.config.max_poll_records)
+                {
+                    match batch.records.entry(tp) {
+                        std::collections::btree_map::Entry::Vacant(slot) => {
+                            slot.insert(records);
+                        }
+                        // A partition comes once per drain; kept for safety.
+                        std::collections::btree_map::Entry::Occupied(mut slot) => {
+                            slot.get_mut().extend(records)
+                        }
+                    }
                 }
                 // Prefetch while the application works on this batch.
                 self.fetcher.start_fetches();
@@ -329,8 +342,22 @@ impl Consumer {
             // Wake up now and then to retry position lookups and leaderless partitions.
             let wake = deadline.min(now + self.config.client.retry_backoff_max);
             let fetching = self.fetcher.fetching();
+            // Nothing in flight, or positions still to look up: new
+            // metadata (the leader a lookup or a fetch needs) is worth
+            // acting on at once rather than at the next wake-up, which cost
+            // a fresh consumer about `poll`'s timeout before its first fetch.
+            let awaits_metadata = self.metadata_updates.is_some()
+                && (!fetching || !self.fetcher.without_position().is_empty());
             tokio::select! {
                 _ = self.fetcher.wait_and_handle(), if fetching => {}
+                changed = metadata_changed(&mut self.metadata_updates), if awaits_metadata => {
+                    if changed {
+                        // A lookup held back by the backoff may now succeed.
+                        self.next_position_lookup = Instant::now();
+                    } else {
+                        self.metadata_updates = None;
+                    }
+                }
                 event = next_event(&mut self.group) => match event {
                     Some(event) => self.events.push_back(event),
                     None => {
@@ -542,6 +569,16 @@ impl Consumer {
         }
         self.fetcher.close_sessions().await;
         result
+    }
+}
+
+/// Waits for the next metadata update; false when there will be none.
+async fn metadata_changed(
+    updates: &mut Option<tokio::sync::watch::Receiver<Arc<durian_core::ClusterMetadata>>>,
+) -> bool {
+    match updates {
+        Some(updates) => updates.changed().await.is_ok(),
+        None => std::future::pending().await,
     }
 }
 

@@ -1,7 +1,9 @@
 //! Applying fetch answers: each partition's outcome lands in its cursor
 //! (records buffered, position skipped past invisible batches, a divergence
 //! or an error handled, a preferred read replica taken in), unless a seek
-//! or a newer leader epoch made the answer stale.
+//! or a newer leader epoch made the answer stale. Records of a fetch ahead
+//! join the buffer behind those already there; any other answer to a fetch
+//! ahead is set aside until the buffer is drained (see [`super`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -121,6 +123,14 @@ impl Fetcher {
         let Some(cursor) = self.cursors.get_mut(tp) else {
             return;
         };
+        if !cursor.buffer.is_empty() && !matches!(outcome, PartitionFetch::Data(_)) {
+            // An answer to a fetch ahead of records not handed out yet: an
+            // error, divergence or corruption there is handled at the
+            // position, so the partition fetches again from it once drained.
+            tracing::debug!(partition = %tp, fetch_offset, ?outcome, "setting a fetch-ahead answer aside until the buffer is drained");
+            cursor.hold_ahead = true;
+            return;
+        }
         match outcome {
             PartitionFetch::Data(data) => {
                 cursor.high_watermark = data.high_watermark;

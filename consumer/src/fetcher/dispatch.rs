@@ -51,8 +51,15 @@ impl Fetcher {
         // A partition is fetched from its leader, or from the read replica
         // the leader named (KIP-392, see [`super::replica`]).
         let now = tokio::time::Instant::now();
+        // Fetch ahead of buffered records only while the consumer as a
+        // whole buffers less than `durian.fetch.buffer.bytes`.
+        let ahead_below = if self.buffered_bytes() < self.config.fetch_buffer_bytes {
+            usize::try_from(self.config.max_partition_fetch_bytes).unwrap_or(0)
+        } else {
+            0
+        };
         let replicas = &mut self.replicas;
-        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, |tp| {
+        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, ahead_below, |tp| {
             let leader = metadata
                 .partition(&tp.topic, tp.partition)
                 .and_then(|p| p.leader)
@@ -73,9 +80,9 @@ impl Fetcher {
                             .topic(&tp.topic)
                             .map(|t| t.topic_id)
                             .unwrap_or_default(),
-                        fetch_offset: cursor.position.unwrap_or(0),
+                        fetch_offset: cursor.fetch_offset().unwrap_or(0),
                         current_leader_epoch: cursor.leader_epoch.unwrap_or(-1),
-                        last_fetched_epoch: cursor.last_epoch.unwrap_or(-1),
+                        last_fetched_epoch: cursor.fetch_epoch().unwrap_or(-1),
                         topic: tp.topic,
                         partition: tp.partition,
                     })

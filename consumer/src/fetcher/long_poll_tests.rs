@@ -1,6 +1,7 @@
 //! Against the embedded broker: a partition at the end of its log, whose
 //! fetch the broker holds for `fetch.max.wait.ms`, does not keep another
-//! partition of the same broker from being fetched.
+//! partition of the same broker from being fetched, nor closing the
+//! consumer.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -17,10 +18,10 @@ use kafka_protocol::protocol::StrBytes;
 use super::*;
 use durian_core::Target;
 
-const TOPIC: &str = "long-poll";
+pub(super) const TOPIC: &str = "long-poll";
 
 /// A connected client that knows the two-partition topic's leaders.
-async fn client_with_topic(bootstrap: &str) -> (Client, i32) {
+pub(super) async fn client_with_topic(bootstrap: &str) -> (Client, i32) {
     let config = ClientConfig::builder()
         .bootstrap_servers([bootstrap])
         .build()
@@ -54,7 +55,7 @@ async fn client_with_topic(bootstrap: &str) -> (Client, i32) {
 }
 
 /// Writes `batches` batches of ten 100-byte records to `partition`.
-async fn produce(client: &Client, leader: i32, partition: i32, batches: usize) {
+pub(super) async fn produce(client: &Client, leader: i32, partition: i32, batches: usize) {
     let mut all = Vec::new();
     for _ in 0..batches {
         let mut writer = BatchWriter::builder().size_limit(usize::MAX).build();
@@ -95,6 +96,9 @@ async fn a_caught_up_partition_does_not_hold_back_one_with_records() {
     config.fetch_max_wait = Duration::from_secs(60);
     // One batch of ten records per partition and fetch.
     config.max_partition_fetch_bytes = 1_200;
+    // Fetching only once drained, so each fetch is one this test expects
+    // (fetching ahead has its own test, in ahead_tests.rs).
+    config.fetch_buffer_bytes = 0;
     let mut fetcher = Fetcher::new(client, Arc::new(config));
     let (empty, full) = (TopicPartition::new(TOPIC, 0), TopicPartition::new(TOPIC, 1));
     fetcher.add([empty.clone(), full.clone()]);
@@ -138,5 +142,38 @@ async fn a_caught_up_partition_does_not_hold_back_one_with_records() {
         FetchKind::of(fetcher.cursor(&full).unwrap()),
         FetchKind::LongPoll
     );
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn closing_does_not_wait_out_a_long_poll_in_flight() {
+    let broker = Broker::builder()
+        .temporary()
+        .listen("127.0.0.1:0")
+        .start()
+        .await
+        .unwrap();
+    let (client, leader) = client_with_topic(&broker.bootstrap()).await;
+    produce(&client, leader, 1, 1).await;
+    let mut config = ConsumerConfig::new(client.config().clone());
+    config.fetch_max_wait = Duration::from_secs(60);
+    let mut fetcher = Fetcher::new(client, Arc::new(config));
+    let tp = TopicPartition::new(TOPIC, 1);
+    fetcher.add([tp.clone()]);
+    fetcher.seek(&tp, 0, None);
+    // The first fetch opens a session and brings all ten records.
+    fetcher.start_fetches();
+    fetcher.wait_and_handle().await;
+    assert_eq!(fetcher.drain(100).len(), 10);
+    assert!(!fetcher.sessions.open().is_empty(), "a session to close");
+    // At the end of the log: the next fetch is held by the broker.
+    fetcher.start_fetches();
+    assert!(fetcher.fetching());
+    let answered = tokio::time::timeout(Duration::from_millis(300), fetcher.wait_and_handle());
+    assert!(answered.await.is_err(), "the broker holds the fetch");
+    assert!(fetcher.fetching());
+    tokio::time::timeout(Duration::from_secs(10), fetcher.close_sessions())
+        .await
+        .expect("the close queued behind the 60 s long poll");
     broker.shutdown().await.unwrap();
 }

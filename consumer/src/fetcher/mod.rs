@@ -8,12 +8,20 @@
 //!  buffers ◀──────────── handle(): process_partition per partition ◀──┘
 //! ```
 //!
-//! A partition is fetchable when its position is known, it is not paused,
-//! nothing is buffered for it and no fetch for it is in flight, so it is in
-//! at most one fetch at a time and holds at most one response's worth of
-//! data, buffered or in flight (≤ `max.partition.fetch.bytes`). Memory
-//! thus stays flat however slowly the application polls, while fetches for
-//! other partitions go on between polls.
+//! A partition is fetchable when its position is known, it is not paused
+//! and no fetch for it is in flight, so it is in at most one fetch at a
+//! time. With nothing buffered the fetch starts at its position. With
+//! records still buffered it is a fetch *ahead*, from where the buffered
+//! records end, so the broker prepares the next answer while the
+//! application drains this one: the consumer is otherwise idle for a
+//! round trip per answer. A fetch ahead goes out only while the
+//! partition buffers fewer than `max.partition.fetch.bytes` and the whole
+//! consumer fewer than `durian.fetch.buffer.bytes` (0: never), so a
+//! partition holds at most about two answers' worth and memory stays
+//! bounded however slowly the application polls. A fetch ahead whose
+//! answer is not records (an error, a divergence, a corrupt batch) is
+//! set aside: the partition fetches again once its buffer is drained,
+//! from its position, where the answer is handled as before.
 //!
 //! At most one fetch is in flight per broker (a broker answers a
 //! connection's requests in order, so a second one would only queue behind
@@ -111,6 +119,9 @@ pub(crate) struct Cursor {
     readable_end: Option<i64>,
     version: u64,
     in_flight: bool,
+    /// A fetch ahead was answered with something other than records: no
+    /// further fetch ahead until the buffer is drained.
+    hold_ahead: bool,
     /// An error to report on the next poll.
     pub pending_error: Option<ConsumerError>,
     /// The position was out of range: reset it by policy.
@@ -136,20 +147,54 @@ impl Cursor {
             readable_end: None,
             version,
             in_flight: false,
+            hold_ahead: false,
             pending_error: None,
             needs_reset: false,
             metrics,
         }
     }
 
-    /// Whether a fetch may be sent for this partition now.
+    /// Whether a fetch from the position may be sent for this partition
+    /// now (nothing buffered).
+    #[cfg(test)]
     fn fetchable(&self) -> bool {
+        self.buffer.is_empty() && self.may_fetch()
+    }
+
+    /// Whether a fetch may be sent now, ahead of the buffered records
+    /// while they hold fewer than `ahead_below` bytes (0: never ahead).
+    fn fetchable_ahead(&self, ahead_below: usize) -> bool {
+        let room =
+            self.buffer.is_empty() || (!self.hold_ahead && self.buffered_bytes < ahead_below);
+        room && self.may_fetch()
+    }
+
+    fn may_fetch(&self) -> bool {
         self.position.is_some()
             && !self.paused
-            && self.buffer.is_empty()
             && !self.in_flight
             && !self.needs_reset
             && !self.needs_validation
+    }
+
+    /// Where the next fetch starts: the position, or where the buffered
+    /// records end.
+    fn fetch_offset(&self) -> Option<i64> {
+        if self.buffer.is_empty() {
+            self.position
+        } else {
+            Some(self.buffered_next)
+        }
+    }
+
+    /// The epoch of the log just before [`Cursor::fetch_offset`]: what a
+    /// fetch names as its last fetched epoch.
+    fn fetch_epoch(&self) -> Option<i32> {
+        if self.buffer.is_empty() {
+            self.last_epoch
+        } else {
+            self.buffered_next_epoch.or(self.last_epoch)
+        }
     }
 }
 
@@ -252,6 +297,7 @@ impl Fetcher {
                 cursor.buffered_next_epoch = epoch;
                 cursor.version = version;
                 cursor.in_flight = false;
+                cursor.hold_ahead = false;
                 cursor.needs_reset = false;
                 cursor.pending_error = None;
                 true
@@ -304,8 +350,23 @@ impl Fetcher {
 
     /// Hands out up to `max` buffered records, partitions taking turns,
     /// and advances positions past them.
+    #[cfg(test)]
     pub(crate) fn drain(&mut self, max: usize) -> Vec<ConsumerRecord> {
+        self.drain_by_partition(max)
+            .into_iter()
+            .flat_map(|(_, records)| records)
+            .collect()
+    }
+
+    /// Hands out up to `max` buffered records, partitions taking turns,
+    /// each partition's records together (so a caller groups them without
+    /// a lookup per record), and advances positions past them.
+    pub(crate) fn drain_by_partition(
+        &mut self,
+        max: usize,
+    ) -> Vec<(TopicPartition, Vec<ConsumerRecord>)> {
         let mut out = Vec::new();
+        let mut left = max;
         let start = self.drain_from.take();
         let order: Vec<TopicPartition> = match &start {
             Some(from) => self
@@ -317,28 +378,27 @@ impl Fetcher {
             None => self.cursors.keys().cloned().collect(),
         };
         for tp in order {
-            if out.len() >= max {
+            if left == 0 {
                 self.drain_from = Some(tp);
                 break;
             }
             let Some(cursor) = self.cursors.get_mut(&tp) else {
                 continue;
             };
-            if cursor.paused {
+            if cursor.paused || cursor.buffer.is_empty() {
                 continue;
             }
-            let mut handed_out = false;
-            while out.len() < max {
-                let Some(record) = cursor.buffer.pop_front() else {
-                    break;
-                };
-                cursor.buffered_bytes = cursor.buffered_bytes.saturating_sub(record_bytes(&record));
-                cursor.position = Some(record.offset + 1);
-                cursor.last_epoch = (record.leader_epoch >= 0).then_some(record.leader_epoch);
-                out.push(record);
-                handed_out = true;
+            let take = left.min(cursor.buffer.len());
+            let records: Vec<ConsumerRecord> = cursor.buffer.drain(..take).collect();
+            left -= take;
+            let bytes: usize = records.iter().map(record_bytes).sum();
+            cursor.buffered_bytes = cursor.buffered_bytes.saturating_sub(bytes);
+            if let Some(last) = records.last() {
+                cursor.position = Some(last.offset + 1);
+                cursor.last_epoch = (last.leader_epoch >= 0).then_some(last.leader_epoch);
             }
-            if handed_out && cursor.buffer.is_empty() {
+            if cursor.buffer.is_empty() {
+                cursor.hold_ahead = false;
                 // Past trailing control batches and compacted-away offsets
                 // too, and the epoch of the log there.
                 if cursor.position.is_some_and(|p| p < cursor.buffered_next) {
@@ -346,6 +406,7 @@ impl Fetcher {
                     cursor.last_epoch = cursor.buffered_next_epoch.or(cursor.last_epoch);
                 }
             }
+            out.push((tp, records));
         }
         out
     }
@@ -358,6 +419,11 @@ impl Fetcher {
     /// Fetch requests sent per broker node id since the consumer was created.
     pub(crate) fn fetches_sent(&self) -> BTreeMap<i32, u64> {
         self.fetches_sent.clone()
+    }
+
+    /// Key, value and header bytes buffered across all partitions.
+    fn buffered_bytes(&self) -> usize {
+        self.cursors.values().map(|c| c.buffered_bytes).sum()
     }
 
     /// What is buffered now: (records, key/value/header bytes), and the
@@ -388,6 +454,8 @@ fn record_bytes(record: &ConsumerRecord) -> usize {
     field(&record.key) + field(&record.value) + headers
 }
 
+#[cfg(test)]
+mod ahead_tests;
 #[cfg(test)]
 mod epoch_tests;
 #[cfg(test)]

@@ -13,7 +13,10 @@
 //! So a fetch naming only caught-up partitions waits until no partition
 //! of that broker is still draining its buffer; the caught-up partitions
 //! then ride along in the next fetch, which the records of the others
-//! make the broker answer at once.
+//! make the broker answer at once. A fetch ahead (a partition with records
+//! still buffered, see [`super`]) counts as reading when its buffered
+//! records end before the log does, and otherwise as a long poll that
+//! holds itself back: it drains.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,10 +35,21 @@ pub(crate) enum FetchKind {
 }
 
 impl FetchKind {
-    /// The kind of fetch a partition would get now.
+    /// The kind of fetch a partition would get from its position.
+    #[cfg(test)]
     pub(crate) fn of(cursor: &Cursor) -> FetchKind {
-        match (cursor.position, cursor.readable_end) {
-            (Some(position), Some(end)) if position >= end => FetchKind::LongPoll,
+        FetchKind::at(cursor.position, cursor.readable_end)
+    }
+
+    /// The kind of the fetch a partition would send now, ahead of its
+    /// buffered records if it has any.
+    fn next(cursor: &Cursor) -> FetchKind {
+        FetchKind::at(cursor.fetch_offset(), cursor.readable_end)
+    }
+
+    fn at(offset: Option<i64>, readable_end: Option<i64>) -> FetchKind {
+        match (offset, readable_end) {
+            (Some(offset), Some(end)) if offset >= end => FetchKind::LongPoll,
             _ => FetchKind::Reading,
         }
     }
@@ -54,17 +68,19 @@ pub(crate) struct FetchPlanning {
 /// fetch in flight (`busy`), holding back a fetch that would only be a
 /// long poll while another partition of that broker is still draining.
 /// `leader` gives the broker to fetch a partition from (its leader or a
-/// preferred read replica).
+/// preferred read replica). A partition with records buffered is fetched
+/// ahead while they hold fewer than `ahead_below` bytes (0: never).
 pub(crate) fn plan_fetches<'a>(
     cursors: impl IntoIterator<Item = (&'a TopicPartition, &'a Cursor)>,
     busy: &BTreeSet<i32>,
+    ahead_below: usize,
     mut leader: impl FnMut(&TopicPartition) -> Option<i32>,
 ) -> FetchPlanning {
     let mut planning = FetchPlanning::default();
     let mut reading = BTreeSet::new();
     let mut draining = BTreeSet::new();
     for (tp, cursor) in cursors {
-        let fetchable = cursor.fetchable();
+        let fetchable = cursor.fetchable_ahead(ahead_below);
         // Paused partitions drain nothing, so they never hold a fetch back.
         let is_draining = !cursor.paused && !cursor.buffer.is_empty();
         if !fetchable && !is_draining {
@@ -81,8 +97,12 @@ pub(crate) fn plan_fetches<'a>(
             draining.insert(node);
             continue;
         }
-        if FetchKind::of(cursor) == FetchKind::Reading {
+        if FetchKind::next(cursor) == FetchKind::Reading {
             reading.insert(node);
+        } else if is_draining {
+            // Caught up ahead of its buffer: as a long poll it would hold
+            // back this partition's own next fetch once it is drained.
+            draining.insert(node);
         }
         planning.fetches.entry(node).or_default().push(tp.clone());
     }

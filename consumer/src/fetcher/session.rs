@@ -6,9 +6,9 @@
 //! now: added partitions, and partitions whose fetch offset or epochs
 //! changed. That includes a position that advanced because records were
 //! handed out: the broker fetches from the offset it holds, so a new
-//! position must be sent (as Kafka's Java client does). Partitions no
-//! longer fetched (removed, paused, or with records still buffered) go in
-//! `forgotten_topics_data`. The broker answers only partitions with news;
+//! position must be sent (as Kafka's Java client does). Partitions not in
+//! a fetch (removed, paused, or with records still buffered and not
+//! fetched ahead) go in `forgotten_topics_data`. The broker answers only partitions with news;
 //! the rest of the session was read and had none.
 //!
 //! The session's state advances only with a successful answer (at most
@@ -254,7 +254,7 @@ impl Sessions {
     }
 
     /// The brokers with an open session, and its id.
-    fn open(&self) -> Vec<(i32, i32)> {
+    pub(super) fn open(&self) -> Vec<(i32, i32)> {
         self.brokers
             .iter()
             .filter(|(_, s)| s.id != 0)
@@ -268,10 +268,14 @@ impl Fetcher {
     /// partitions), so they free their broker's cache slots at once
     /// rather than waiting for eviction. Best effort: failures are
     /// ignored, and each broker gets at most `fetch.max.wait.ms` plus a
-    /// second (a fetch still in flight is answered first).
+    /// second. A broker answers a connection's requests in order, so where
+    /// a fetch is still in flight (often a long poll, held up to
+    /// `fetch.max.wait.ms`) the close goes on the admin connection instead:
+    /// sessions belong to no connection, and closing must not wait it out.
     pub(crate) async fn close_sessions(&mut self) {
         let open = self.sessions.open();
         self.sessions.brokers.clear();
+        let busy = self.brokers_in_flight.clone();
         let options = SendOptions {
             class: Some(TrafficClass::Fetch),
             timeout: Some(
@@ -287,7 +291,10 @@ impl Fetcher {
                 .with_session_id(id)
                 .with_session_epoch(FINAL_EPOCH);
             let client = &self.client;
-            let options = options.clone();
+            let mut options = options.clone();
+            if busy.contains(&node) {
+                options.class = Some(TrafficClass::Admin);
+            }
             async move {
                 if let Err(error) = client
                     .send_with(Target::Broker(node), request, options)

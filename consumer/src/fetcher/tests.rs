@@ -13,7 +13,7 @@ use super::*;
 use crate::config::IsolationLevel;
 
 /// A batch at `base` with one record per value.
-fn batch(base: i64, values: &[&str]) -> Bytes {
+pub(super) fn batch(base: i64, values: &[&str]) -> Bytes {
     batch_with(BatchWriter::builder(), base, values)
 }
 
@@ -59,7 +59,7 @@ fn concat(parts: &[Bytes]) -> Bytes {
     all.freeze()
 }
 
-fn data(records: Bytes) -> PartitionData {
+pub(super) fn data(records: Bytes) -> PartitionData {
     PartitionData::default()
         .with_partition_index(2)
         .with_high_watermark(100)
@@ -77,7 +77,7 @@ fn offsets(data: &FetchedData) -> Vec<i64> {
     data.records.iter().map(|r| r.offset).collect()
 }
 
-fn topic() -> Arc<str> {
+pub(super) fn topic() -> Arc<str> {
     Arc::from("t")
 }
 
@@ -240,7 +240,7 @@ fn errors_and_corruption_are_reported_per_partition() {
     ));
 }
 
-fn fetcher() -> Fetcher {
+pub(super) fn fetcher() -> Fetcher {
     let client = Client::new(
         ClientConfig::builder()
             .bootstrap_servers(["127.0.0.1:9"])
@@ -358,7 +358,7 @@ async fn a_long_poll_waits_while_another_partition_drains() {
             IsolationLevel::ReadUncommitted,
         ),
     );
-    let plan = |fetcher: &Fetcher| plan_fetches(&fetcher.cursors, &BTreeSet::new(), |_| Some(1));
+    let plan = |fetcher: &Fetcher| plan_fetches(&fetcher.cursors, &BTreeSet::new(), 0, |_| Some(1));
     assert!(
         plan(&fetcher).fetches.is_empty(),
         "p0 alone would be a long poll holding p1's next fetch back"
@@ -394,19 +394,21 @@ async fn a_long_poll_waits_while_another_partition_drains() {
 
     // Nor does a partition of another broker.
     fetcher.cursor_mut(&p1).unwrap().paused = false;
-    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::new(), |tp| Some(tp.partition));
+    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::new(), 0, |tp| {
+        Some(tp.partition)
+    });
     assert_eq!(planning.fetches, BTreeMap::from([(0, vec![p0])]));
 }
 
 #[tokio::test]
 async fn a_busy_broker_gets_no_second_fetch() {
     let (fetcher, p0, p1) = two_partitions();
-    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::from([1]), |tp| {
+    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::from([1]), 0, |tp| {
         (tp.partition == 1).then_some(1)
     });
     assert!(planning.fetches.is_empty());
     assert!(planning.leaderless, "p0 has no leader");
-    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::new(), |_| Some(1));
+    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::new(), 0, |_| Some(1));
     assert_eq!(
         planning.fetches,
         BTreeMap::from([(1, vec![p0, p1])]),
