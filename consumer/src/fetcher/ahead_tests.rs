@@ -9,12 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use durian_core::KafkaCode;
 
-use durian_broker::Broker;
 use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
 use kafka_protocol::messages::{FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use super::long_poll_tests::{client_with_topic, produce, TOPIC};
+use super::long_poll_tests::{broker_and_fetcher, TOPIC};
 use super::plan::plan_fetches;
 use super::tests::{batch, data, fetcher, topic};
 use super::*;
@@ -165,21 +164,14 @@ async fn read(fetcher: &mut Fetcher, count: usize) -> Vec<i64> {
     read
 }
 
+/// About two batches of ten records per partition and fetch.
+fn two_batches_per_fetch(config: &mut ConsumerConfig) {
+    config.max_partition_fetch_bytes = 2_400;
+}
+
 #[tokio::test]
 async fn fetches_ahead_against_the_broker_deliver_every_record_once_in_order() {
-    let broker = Broker::builder()
-        .temporary()
-        .listen("127.0.0.1:0")
-        .start()
-        .await
-        .unwrap();
-    let (client, leader) = client_with_topic(&broker.bootstrap()).await;
-    produce(&client, leader, 1, 8).await;
-    let mut config = ConsumerConfig::new(client.config().clone());
-    config.fetch_max_wait = Duration::from_secs(60);
-    // About two batches of ten records per partition and fetch.
-    config.max_partition_fetch_bytes = 2_400;
-    let mut fetcher = Fetcher::new(client, Arc::new(config));
+    let (broker, mut fetcher) = broker_and_fetcher(8, two_batches_per_fetch).await;
     let full = TopicPartition::new(TOPIC, 1);
     fetcher.add([full.clone()]);
     fetcher.seek(&full, 0, None);
@@ -199,18 +191,7 @@ async fn fetches_ahead_against_the_broker_deliver_every_record_once_in_order() {
 
 #[tokio::test]
 async fn a_seek_with_a_fetch_ahead_in_flight_reads_from_the_new_position() {
-    let broker = Broker::builder()
-        .temporary()
-        .listen("127.0.0.1:0")
-        .start()
-        .await
-        .unwrap();
-    let (client, leader) = client_with_topic(&broker.bootstrap()).await;
-    produce(&client, leader, 1, 8).await;
-    let mut config = ConsumerConfig::new(client.config().clone());
-    config.fetch_max_wait = Duration::from_secs(60);
-    config.max_partition_fetch_bytes = 2_400;
-    let mut fetcher = Fetcher::new(client, Arc::new(config));
+    let (broker, mut fetcher) = broker_and_fetcher(8, two_batches_per_fetch).await;
     let full = TopicPartition::new(TOPIC, 1);
     fetcher.add([full.clone()]);
     fetcher.seek(&full, 0, None);

@@ -79,8 +79,17 @@ pub(super) async fn produce(client: &Client, leader: i32, partition: i32, batche
     KafkaError::check(code, None).unwrap();
 }
 
-#[tokio::test]
-async fn a_caught_up_partition_does_not_hold_back_one_with_records() {
+/// The setting every test here shares: a long poll the broker holds for
+/// 60 s, so nothing in a test may depend on the hold ending.
+const LONG_POLL: Duration = Duration::from_secs(60);
+
+/// An embedded broker whose partition 1 of [`TOPIC`] holds `batches`
+/// batches of ten records, and a fetcher on it with [`LONG_POLL`] and
+/// whatever else `configure` sets (no partition assigned yet).
+pub(super) async fn broker_and_fetcher(
+    batches: usize,
+    configure: impl FnOnce(&mut ConsumerConfig),
+) -> (durian_broker::BrokerHandle, Fetcher) {
     let broker = Broker::builder()
         .temporary()
         .listen("127.0.0.1:0")
@@ -88,18 +97,24 @@ async fn a_caught_up_partition_does_not_hold_back_one_with_records() {
         .await
         .unwrap();
     let (client, leader) = client_with_topic(&broker.bootstrap()).await;
-    // Partition 1 has more than one fetch's worth; partition 0 is empty.
-    produce(&client, leader, 1, 4).await;
-
+    produce(&client, leader, 1, batches).await;
     let mut config = ConsumerConfig::new(client.config().clone());
-    // Long enough that nothing in this test may depend on the hold ending.
-    config.fetch_max_wait = Duration::from_secs(60);
-    // One batch of ten records per partition and fetch.
-    config.max_partition_fetch_bytes = 1_200;
-    // Fetching only once drained, so each fetch is one this test expects
-    // (fetching ahead has its own test, in ahead_tests.rs).
-    config.fetch_buffer_bytes = 0;
-    let mut fetcher = Fetcher::new(client, Arc::new(config));
+    config.fetch_max_wait = LONG_POLL;
+    configure(&mut config);
+    (broker, Fetcher::new(client, Arc::new(config)))
+}
+
+#[tokio::test]
+async fn a_caught_up_partition_does_not_hold_back_one_with_records() {
+    // Partition 1 has more than one fetch's worth; partition 0 is empty.
+    let (broker, mut fetcher) = broker_and_fetcher(4, |config| {
+        // One batch of ten records per partition and fetch.
+        config.max_partition_fetch_bytes = 1_200;
+        // Fetching only once drained, so each fetch is one this test
+        // expects (fetching ahead has its own test, in ahead_tests.rs).
+        config.fetch_buffer_bytes = 0;
+    })
+    .await;
     let (empty, full) = (TopicPartition::new(TOPIC, 0), TopicPartition::new(TOPIC, 1));
     fetcher.add([empty.clone(), full.clone()]);
     fetcher.seek(&empty, 0, None);
@@ -147,17 +162,7 @@ async fn a_caught_up_partition_does_not_hold_back_one_with_records() {
 
 #[tokio::test]
 async fn closing_does_not_wait_out_a_long_poll_in_flight() {
-    let broker = Broker::builder()
-        .temporary()
-        .listen("127.0.0.1:0")
-        .start()
-        .await
-        .unwrap();
-    let (client, leader) = client_with_topic(&broker.bootstrap()).await;
-    produce(&client, leader, 1, 1).await;
-    let mut config = ConsumerConfig::new(client.config().clone());
-    config.fetch_max_wait = Duration::from_secs(60);
-    let mut fetcher = Fetcher::new(client, Arc::new(config));
+    let (broker, mut fetcher) = broker_and_fetcher(1, |_| {}).await;
     let tp = TopicPartition::new(TOPIC, 1);
     fetcher.add([tp.clone()]);
     fetcher.seek(&tp, 0, None);
