@@ -32,7 +32,7 @@ use durian_admin::{Admin, OffsetSpec, TopicPartition as AdminPartition};
 use durian_consumer::ConsumerError;
 use durian_producer::partitioner::partition_for_key;
 use durian_producer::{DeliveryFuture, Producer};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::checkpoint::{Checkpoint, CheckpointFile};
 use super::config::ShipConfig;
@@ -42,8 +42,10 @@ use super::lock::CheckpointLock;
 use super::record::LineRecords;
 use super::recovery::{scan, Written};
 
-/// Lines sent and not yet acknowledged, at most (the producer's
-/// `buffer.memory` bounds their bytes).
+/// Lines read and not yet acknowledged, at most (the producer's
+/// `buffer.memory` bounds their bytes). Counted per line, whatever the
+/// size of the handovers they travel in: a slowly written file hands
+/// lines over one at a time and still gets the whole window.
 const MAX_UNACKED_LINES: usize = 10_000;
 /// Lines the reader hands the acknowledger at once, at most: the lines of
 /// one read go over in bursts of this many, so the queue, the checkpoint
@@ -163,7 +165,10 @@ impl Shipper {
             self.producer.init_transactions().await?;
         }
         let plan = self.recover().await?;
-        let (queue, acknowledgements) = mpsc::channel(MAX_UNACKED_LINES / LINES_PER_HANDOVER);
+        // Every handover holds at least one line of the window, so the
+        // queue never fills before the window does.
+        let (queue, acknowledgements) = mpsc::channel(MAX_UNACKED_LINES);
+        let window = Semaphore::new(MAX_UNACKED_LINES);
         let source = Bytes::from(self.config.source.clone().into_bytes());
         let partition = plan.checkpoint.partition;
         let reading = async {
@@ -174,6 +179,7 @@ impl Shipper {
                     partition,
                     &source,
                     queue,
+                    &window,
                     shutdown,
                 )
                 .await;
@@ -181,7 +187,7 @@ impl Shipper {
             let flushed = self.producer.flush().await;
             read.and(flushed.map_err(ShipError::from))
         };
-        let acking = self.acknowledge(acknowledgements, plan.checkpoint, &plan.written);
+        let acking = self.acknowledge(acknowledgements, &window, plan.checkpoint, &plan.written);
         let (read, acked) = tokio::join!(reading, acking);
         let closed = self.producer.close(CLOSE_TIMEOUT).await;
         // A failed delivery also stops the reader, so it is the cause to report.
@@ -375,7 +381,9 @@ impl Shipper {
     }
 
     /// Reads lines and sends those not yet in the topic, queueing every
-    /// line for the acknowledger in file order.
+    /// line for the acknowledger in file order. Each line read takes one
+    /// permit of `window`; the acknowledger gives them back.
+    #[allow(clippy::too_many_arguments)]
     async fn read_lines(
         &self,
         mut follower: FileFollower,
@@ -383,6 +391,7 @@ impl Shipper {
         partition: i32,
         source: &Bytes,
         queue: mpsc::Sender<Queued>,
+        window: &Semaphore,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ShipError> {
         tokio::pin!(shutdown);
@@ -399,7 +408,11 @@ impl Shipper {
                     self.commit_open(&mut commit_due, &queue).await?;
                     continue;
                 }
-                line = follower.next_line() => line?,
+                line = next_line_in_window(&mut follower, window) => match line {
+                    Some(line) => line?,
+                    // Never closed while the reader runs.
+                    None => return Ok(()),
+                },
             };
             // The lines already read go over with this one.
             let mut lines = Vec::with_capacity(LINES_PER_HANDOVER);
@@ -414,7 +427,14 @@ impl Shipper {
                     Err(error) => refused = Some(error),
                 }
                 if lines.len() < LINES_PER_HANDOVER && refused.is_none() {
-                    next = follower.buffered_line();
+                    // A full window ends the handover; the next line
+                    // waits for the acknowledger at the top of the loop.
+                    if let Ok(permit) = window.try_acquire() {
+                        next = follower.buffered_line();
+                        if next.is_some() {
+                            permit.forget();
+                        }
+                    }
                 }
             }
             // The lines sent before a refusal still get acknowledged and
@@ -470,6 +490,7 @@ impl Shipper {
     async fn acknowledge(
         &self,
         mut queue: mpsc::Receiver<Queued>,
+        window: &Semaphore,
         mut checkpoint: Checkpoint,
         written: &Written,
     ) -> Result<ShipProgress, ShipError> {
@@ -505,6 +526,9 @@ impl Shipper {
                 }
                 Some(Queued::Lines(lines)) => lines,
             };
+            // The reader may read as many lines again once these are
+            // resolved (below, before the next handover is awaited).
+            let handed_over = lines.len();
             let mut tally = Tally::default();
             // Whether `checkpoint` moved past `durable` while every line
             // was durable: `durable` catches up once per handover (and
@@ -545,6 +569,7 @@ impl Shipper {
                 last = Some(pending.line);
             }
             fold_in(&mut checkpoint, last);
+            window.add_permits(handed_over);
             if behind {
                 durable = checkpoint.clone();
                 dirty = true;
@@ -637,6 +662,21 @@ impl Tally {
     }
 }
 
+/// The next line of `follower` once `window` has room for it; `None` if
+/// the window is closed. Cancel-safe as `FileFollower::next_line` is: a
+/// permit not yet spent on a line goes back when the future is dropped.
+async fn next_line_in_window(
+    follower: &mut FileFollower,
+    window: &Semaphore,
+) -> Option<Result<Line, ShipError>> {
+    let permit = window.acquire().await.ok()?;
+    let line = follower.next_line().await;
+    if line.is_ok() {
+        permit.forget();
+    }
+    Some(line)
+}
+
 /// Sleeps until `deadline`, or forever without one.
 async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
     match deadline {
@@ -705,6 +745,7 @@ fn checkpoint_io(path: &std::path::Path, error: tokio::task::JoinError) -> ShipE
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::ship::identity::{ContentCheck, FileId, Fingerprint};
     use crate::ship::recovery::{RangeSet, WrittenFile};
@@ -790,5 +831,51 @@ mod tests {
         assert_eq!(points.len(), 1);
         assert_eq!((points[0].generation, points[0].file.inode), (0, 7));
         assert_eq!(next, 1);
+    }
+
+    /// The window counts lines, not handovers: with one permit a second
+    /// line waits until the first is acknowledged, and a wait given up
+    /// (for a commit or shutdown) hands its permit back.
+    #[tokio::test]
+    async fn the_window_admits_a_line_per_permit_and_a_dropped_wait_returns_its_permit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, "a\nb\n").unwrap();
+        let mut follower = FileFollower::new(&path, Duration::from_millis(10), 100, Vec::new(), 0);
+        let window = Semaphore::new(1);
+        let first = next_line_in_window(&mut follower, &window)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&first.text[..], b"a");
+        assert_eq!(window.available_permits(), 0, "the line holds its permit");
+        let full = tokio::time::timeout(
+            Duration::from_millis(50),
+            next_line_in_window(&mut follower, &window),
+        )
+        .await;
+        assert!(full.is_err(), "a full window admits no line");
+        window.add_permits(1);
+        let second = tokio::time::timeout(
+            Duration::from_secs(10),
+            next_line_in_window(&mut follower, &window),
+        )
+        .await
+        .expect("a line once the window has room")
+        .unwrap()
+        .unwrap();
+        assert_eq!(&second.text[..], b"b");
+        window.add_permits(1);
+        let none_written = tokio::time::timeout(
+            Duration::from_millis(50),
+            next_line_in_window(&mut follower, &window),
+        )
+        .await;
+        assert!(none_written.is_err(), "no third line was written");
+        assert_eq!(
+            window.available_permits(),
+            1,
+            "the dropped wait gave its permit back"
+        );
     }
 }
