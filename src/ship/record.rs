@@ -230,9 +230,26 @@ mod tests {
             // Truncation: the same file, a new generation.
             line(2, 9, 0, b"again"),
         ];
+        // Written out by hand, so that a mistake shared by both ways of
+        // making records cannot pass.
+        let expected = [
+            "0/8:7/0-4",
+            "0/8:7/4-8",
+            "1/8:9/0-6",
+            "1/8:9/18446744073709551605-18446744073709551609",
+            "2/8:9/0-6",
+        ];
         let mut records = LineRecords::new("web_log", 3, source.clone());
-        for line in &lines {
+        for (line, expected) in lines.iter().zip(expected) {
             let streamed = records.record(line);
+            assert_eq!(streamed.key.as_deref(), Some(&b"/var/log/a.log"[..]));
+            assert_eq!(streamed.value.as_deref(), Some(&line.text[..]));
+            assert_eq!(streamed.headers.len(), 1);
+            assert_eq!(&streamed.headers[0].key[..], b"durian.ship");
+            assert_eq!(
+                streamed.headers[0].value.as_deref(),
+                Some(expected.as_bytes())
+            );
             let single = line_record("web_log", 3, &source, line);
             assert_eq!(
                 (
