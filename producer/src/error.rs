@@ -231,6 +231,30 @@ pub enum ProducerError {
         error: durian_core::Error,
     },
 
+    /// The broker refused a batch as larger than the topic's
+    /// `segment.bytes` (`RECORD_LIST_TOO_LARGE`). As with the Java client it
+    /// is neither retried nor split: the same batch would be refused again,
+    /// and a segment smaller than a batch is a configuration mismatch
+    /// (Kafka's smallest `segment.bytes`, 1 MiB, is above the default
+    /// `batch.size`). Nothing of the batch was written.
+    #[error(
+        "broker refused a batch of {batch_bytes} bytes ({records} record(s)) for \
+         {topic}-{partition} as larger than the topic's segment.bytes: {error}; lower the \
+         producer's batch.size below the topic's segment.bytes, or raise segment.bytes on the topic"
+    )]
+    BatchLargerThanSegment {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// Size of the refused batch as sent (compressed when a codec is set).
+        batch_bytes: usize,
+        /// Records in it.
+        records: i32,
+        /// The broker's error (`RECORD_LIST_TOO_LARGE`, with its message).
+        error: durian_core::Error,
+    },
+
     /// The broker reported a gap in the producer's sequence numbers for the
     /// first unacknowledged batch (`OUT_OF_ORDER_SEQUENCE_NUMBER`): this
     /// batch fails, the producer bumps its epoch and goes on.

@@ -1,8 +1,9 @@
 //! Broker limits: batches too large for the topic are split (and a record
-//! too large on its own fails alone, naming the limit), and throttled
-//! responses (KIP-219) pause the producer's requests to that broker.
-//! Against a scripted broker that checks sequence numbers, and against
-//! durian's broker with a small `max.message.bytes`.
+//! too large on its own fails alone, naming the limit), batches larger
+//! than a segment fail whole naming the settings, and throttled responses
+//! (KIP-219) pause the producer's requests to that broker. Against a
+//! scripted broker that checks sequence numbers, and against durian's
+//! broker with a small `max.message.bytes` or `segment.bytes`.
 
 // Tests panic on purpose when something is wrong.
 #![allow(clippy::unwrap_used)]
@@ -14,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::scripted_broker::{Rules, ScriptedBroker};
 use common::{admin_client, create_topic, read_partition};
-use durian_broker::Broker;
+use durian_broker::{Broker, LogConfig};
 use durian_producer::{Producer, ProducerError, ProducerRecord};
 use futures::future::join_all;
 
@@ -192,5 +193,75 @@ async fn durian_broker_max_message_bytes_splits_batches_and_rejects_a_huge_recor
         let values: Vec<Bytes> = records.into_iter().map(|r| r.value.unwrap()).collect();
         assert_eq!(values, expected, "partition {partition} in send order");
     }
+    broker.shutdown().await.unwrap();
+}
+
+/// A batch larger than the topic's `segment.bytes` is refused by the broker
+/// (RECORD_LIST_TOO_LARGE, as Kafka's) and, as in the Java client, neither
+/// retried nor split: its records fail with an error naming the topic, the
+/// batch size and the settings to change. Nothing of it is written, and a
+/// `batch.size` below the segment then goes through.
+#[tokio::test]
+async fn batches_larger_than_a_segment_fail_naming_batch_size_and_segment_bytes() {
+    let broker = Broker::builder()
+        .listen("127.0.0.1:0")
+        .auto_create_topics(false)
+        .temporary()
+        // Below Kafka's 1 MiB topic minimum, as its internal.segment.bytes.
+        .log_config(LogConfig {
+            segment_bytes: 4_096,
+            ..LogConfig::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let admin = admin_client(&broker.bootstrap());
+    create_topic(&admin, "small-segments", 1).await;
+    // A linger no test outlasts: the batches go out at the flush, as full
+    // as batch.size lets them be, whatever the machine's speed.
+    let producer_with = |batch_size: usize| {
+        Producer::builder()
+            .bootstrap_servers([broker.bootstrap()])
+            .linger(Duration::from_secs(60))
+            .batch_size(batch_size)
+            .build()
+            .unwrap()
+    };
+    let send_all = async |producer: &Producer| {
+        let mut deliveries = Vec::new();
+        for n in 0..100 {
+            let record = ProducerRecord::new("small-segments", value(n)).with_partition(0);
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        producer.flush().await.unwrap();
+        join_all(deliveries).await
+    };
+
+    // 100 records of 100 bytes under a 16 KiB batch.size: one ~11 KB batch.
+    let producer = producer_with(16 * 1024);
+    for result in send_all(&producer).await {
+        let error = result.unwrap_err();
+        assert!(
+            matches!(error, ProducerError::BatchLargerThanSegment { records, batch_bytes, .. }
+                if records > 1 && batch_bytes > 4_096),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        for part in ["small-segments-0", "segment.bytes = 4096", "batch.size"] {
+            assert!(text.contains(part), "{part:?} in {text}");
+        }
+    }
+    assert_eq!(producer.metrics().retries, 0, "not retried");
+    producer.close(Duration::from_secs(5)).await.unwrap();
+
+    let smaller = producer_with(2_048);
+    for (n, result) in send_all(&smaller).await.into_iter().enumerate() {
+        assert_eq!(
+            result.unwrap().offset,
+            n as i64,
+            "record {n}: nothing before it"
+        );
+    }
+    smaller.close(Duration::from_secs(5)).await.unwrap();
     broker.shutdown().await.unwrap();
 }

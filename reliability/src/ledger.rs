@@ -72,6 +72,7 @@ impl Outcome {
                 ..
             }
             | ProducerError::TooLargeForTopic { .. }
+            | ProducerError::BatchLargerThanSegment { .. }
             | ProducerError::OutOfOrderSequence {
                 may_be_written: false,
                 ..

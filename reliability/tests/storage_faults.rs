@@ -41,11 +41,15 @@ async fn f6_enospc_and_eio_at_log_write_index_write_and_roll_lose_and_duplicate_
     cluster.create_topic("f6", partitions).await.unwrap();
     let faults = cluster.storage_faults();
     let bootstrap = cluster.bootstrap();
-    // Batches no larger than a segment: Kafka's minimum segment.bytes (1 MiB)
-    // is above any batch, and these 64 KiB segments are below it. With
-    // batches over a segment (the producer's 1,000,000 default) records fail
-    // under roll faults: an open finding (docs/RELIABILITY.md), not what F6
-    // is about.
+    // Batches no larger than a segment. The broker refuses a partition's
+    // records larger than segment.bytes with RECORD_LIST_TOO_LARGE, as
+    // Kafka does, and the producer fails such a batch without a retry
+    // (BatchLargerThanSegment), as the Java client does. With the default
+    // batch.size (1,000,000) over these 64 KiB segments (below Kafka's 1 MiB
+    // minimum, which no default batch reaches) batches grow past a segment
+    // while a partition waits out a retry after a fault, and are refused:
+    // that refusal is what a misconfiguration gets (docs/RELIABILITY.md,
+    // F6), not what F6 tests, which is that storage faults are retried.
     let producer = producer_with(&bootstrap, |c| c.batch_size = 16 * 1024);
     let mut workload = Workload::new("f6", partitions, sized("DURIAN_F6_RECORDS", 20_000));
     workload.pause_every = 200;

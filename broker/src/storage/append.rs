@@ -192,6 +192,9 @@ impl PartitionLog {
         records: &[u8],
         scanned: ScannedRecords,
     ) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
+        // As Kafka's log append: a segment holds an append whole, so records
+        // larger than one are refused (RECORD_LIST_TOO_LARGE), before the
+        // producer checks take a sequence and before any roll or write.
         if records.len() as u64 > self.config.segment_bytes {
             return Err(StorageError::RecordListTooLarge {
                 size: records.len(),

@@ -63,12 +63,16 @@ pub enum StorageError {
         /// The configured limit.
         max: usize,
     },
-    /// The whole append is larger than a segment can hold.
+    /// A partition's records in one Produce are larger than the topic's
+    /// `segment.bytes`: Kafka's log append refuses them
+    /// (`RECORD_LIST_TOO_LARGE`, not retriable) because a segment must hold
+    /// an append whole. Nothing is written.
     #[error(
-        "append of {size} bytes exceeds segment.bytes = {max}; send fewer batches per request"
+        "records of {size} bytes for one partition exceed the topic's segment.bytes = {max}; \
+         send smaller batches (the producer's batch.size) or raise segment.bytes"
     )]
     RecordListTooLarge {
-        /// Size of the append.
+        /// Size of the partition's records in the request.
         size: usize,
         /// The configured segment size.
         max: u64,

@@ -121,6 +121,11 @@ impl Accumulator {
                     now,
                 )
             }
+            BatchOutcome::Failed(error)
+                if error.kafka_code() == Some(durian_core::KafkaCode::RECORD_LIST_TOO_LARGE) =>
+            {
+                larger_than_segment(queue, (topic, partition, position), error)
+            }
             BatchOutcome::Failed(error) => {
                 let failed = error_for(topic, partition, error, queue.batches.get(position));
                 fail_batch(queue, batch_id, failed)
@@ -345,6 +350,37 @@ fn too_large(
         }
     }
     let failed = ProducerError::TooLargeForTopic {
+        topic: topic.to_owned(),
+        partition,
+        batch_bytes,
+        records,
+        error,
+    };
+    fail_batch(queue, id, failed)
+}
+
+/// A batch refused with `RECORD_LIST_TOO_LARGE`: larger than the topic's
+/// `segment.bytes`. The Java client fails it without a retry or a split
+/// (the error is not retriable, and only `MESSAGE_TOO_LARGE` splits), and
+/// so does this; the error names the sizes and the settings to change.
+fn larger_than_segment(
+    queue: &mut PartitionQueue,
+    (topic, partition, position): (&str, i32, usize),
+    error: durian_core::Error,
+) -> Effects {
+    let Some(batch) = queue.batches.get(position) else {
+        return Effects::default();
+    };
+    let (id, records, batch_bytes) = (batch.id, batch.records, batch.size());
+    tracing::warn!(
+        topic,
+        partition,
+        records,
+        batch_bytes,
+        %error,
+        "batch larger than the topic's segment.bytes: failed; lower batch.size or raise segment.bytes"
+    );
+    let failed = ProducerError::BatchLargerThanSegment {
         topic: topic.to_owned(),
         partition,
         batch_bytes,

@@ -1,5 +1,6 @@
 //! Compression outside the lock, and splitting batches the broker found
-//! too large, with a paused clock.
+//! too large (and failing whole those larger than a segment), with a
+//! paused clock.
 
 #![allow(clippy::unwrap_used)]
 
@@ -180,4 +181,56 @@ async fn a_single_record_too_large_fails_alone_naming_the_limit() {
     let text = error.to_string();
     assert!(text.contains("max.message.bytes = 50"), "{text}");
     assert_eq!(neighbour.await.unwrap().offset, 9);
+}
+
+/// RECORD_LIST_TOO_LARGE (the batch is larger than the topic's
+/// `segment.bytes`) is not retriable and, as in the Java client, does not
+/// split: the batch of several records fails whole, with an error naming
+/// the topic, the batch's size and the settings to change.
+#[tokio::test(start_paused = true)]
+async fn a_batch_larger_than_a_segment_fails_whole_naming_the_settings() {
+    let budget = MemoryBudget::new(1 << 20);
+    let mut acc = Accumulator::new(settings());
+    let meta = metadata(&[1, 1]);
+    let records: Vec<_> = (0..4).map(|n| append(&mut acc, &budget, 0, n)).collect();
+    let neighbour = append(&mut acc, &budget, 1, 0);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let (sent, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(identity()));
+    assert_eq!(sent.len(), 2);
+    let bytes = sent[0].payload.len();
+    let refused = BatchOutcome::Failed(durian_core::Error::Kafka(KafkaError {
+        code: KafkaCode::RECORD_LIST_TOO_LARGE,
+        message: Some("exceeds segment.bytes = 64".to_owned()),
+    }));
+    let now = Instant::now();
+    let effects = acc.complete(TOPIC, 0, sent[0].batch_id, refused, now);
+    assert_eq!((effects.failed_batches, effects.split_batches), (1, 0));
+    assert!(effects.bump, "its sequence range is now a gap");
+    acc.complete(TOPIC, 1, sent[1].batch_id, ack(9), now);
+    for record in records {
+        let error = record.await.unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                ProducerError::BatchLargerThanSegment { partition: 0, records: 4, batch_bytes, .. }
+                    if *batch_bytes == bytes
+            ),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        for part in [
+            &format!("{TOPIC}-0"),
+            &format!("{bytes} bytes"),
+            "segment.bytes = 64",
+            "lower the producer's batch.size",
+            "raise segment.bytes",
+        ] {
+            assert!(text.contains(part), "{part:?} in {text}");
+        }
+    }
+    assert_eq!(neighbour.await.unwrap().offset, 9);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let (again, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(identity()));
+    assert!(again.is_empty(), "not retried: {again:?}");
+    assert!(acc.is_empty());
 }

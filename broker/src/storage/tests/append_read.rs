@@ -166,6 +166,58 @@ fn storage_rejects_invalid_batches_without_writing() {
     assert_eq!((empty.base_offset, empty.last_offset), (-1, -1));
 }
 
+/// As Kafka's log append (RECORD_LIST_TOO_LARGE, 18): a partition's records
+/// larger than `segment.bytes` are refused before anything is written or
+/// any producer sequence is taken, whether one batch or several; records
+/// of exactly a segment are accepted.
+#[test]
+fn storage_refuses_records_larger_than_a_segment_without_writing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = open(dir.path(), small_config());
+    fill(&mut log, 2);
+    let before = (log.log_end_offset(), log.size_bytes(), log.segment_count());
+    let segment = small_config().segment_bytes;
+
+    let values = |n: usize| (0..n).map(|_| (1_000, vec![7u8; 40])).collect::<Vec<_>>();
+    let over = encode_batch(&values(30), Some((9, 0, 0)));
+    assert!(over.len() as u64 > segment);
+    let err = log.append(&over, 0, 0).expect_err("a batch over a segment");
+    assert!(
+        matches!(err, StorageError::RecordListTooLarge { size, max } if size == over.len() && max == segment),
+        "{err}"
+    );
+    assert_eq!(err.kafka_error_code(), 18);
+    assert!(err.to_string().contains("segment.bytes = 1024"), "{err}");
+
+    // Two batches that each fit but not together.
+    let half = encode_batch(&values(12), Some((9, 0, 0)));
+    assert!((half.len() as u64) < segment && half.len() as u64 * 2 > segment);
+    let mut pair = half.clone();
+    pair.extend_from_slice(&encode_batch(&values(12), Some((9, 0, 12))));
+    let err = log
+        .append(&pair, 0, 0)
+        .expect_err("two batches over a segment");
+    assert_eq!(err.kafka_error_code(), 18, "{err}");
+
+    assert_eq!(
+        (log.log_end_offset(), log.size_bytes(), log.segment_count()),
+        before,
+        "nothing was written and no segment rolled"
+    );
+    // The refused batches took no sequence: the producer's smaller batch
+    // at sequence 0 is a first append, not a duplicate or a gap.
+    let fits = log.append(&half, 0, 0).expect("a batch that fits");
+    assert_eq!((fits.base_offset, fits.duplicate), (before.0, false));
+
+    let exact = (900..1_000)
+        .map(|len| encode_batch(&[(1_000, vec![1u8; len])], None))
+        .find(|b| b.len() as u64 == segment)
+        .expect("a batch of exactly one segment");
+    let whole = log.append(&exact, 0, 0).expect("exactly a segment fits");
+    assert_eq!(whole.base_offset, before.0 + 12);
+    assert_eq!(all_headers(&log).len(), 4);
+}
+
 #[test]
 fn storage_multi_batch_append_gets_consecutive_offsets() {
     let dir = tempfile::tempdir().expect("temp dir");
