@@ -90,6 +90,11 @@ struct RunArgs {
     /// scenario unless `--skip-file`): the quick loop for tuning a default.
     #[arg(long)]
     defaults_only: bool,
+    /// Run only the 10 KB produce scenario (with the loopback baseline),
+    /// no file, defaults, consume, latency or Tansu parts: the quick loop
+    /// for large-record work (issue 18). Implies `--skip-file`.
+    #[arg(long, conflicts_with_all = ["defaults_only", "file_only"])]
+    large_only: bool,
     /// Leave `durian ship` out of the file → topic scenario.
     #[arg(long)]
     skip_ship: bool,
@@ -225,7 +230,11 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
     } else {
         Scale::FULL
     };
-    let file = file_setup(&args, scale);
+    let file = if args.large_only {
+        None
+    } else {
+        file_setup(&args, scale)
+    };
     if args.file_only {
         clients.clear();
     }
@@ -234,13 +243,14 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         scale,
         brokers: args.brokers.clone(),
         // Tansu is compared over plaintext only.
-        skip_tansu: args.skip_tansu || sasl_ssl || args.file_only,
+        skip_tansu: args.skip_tansu || sasl_ssl || args.file_only || args.large_only,
         security: args.security,
         kafka: args.kafka,
         count_allocs: args.count_allocs,
         partitions: 6,
         file: file.clone(),
         defaults_only: args.defaults_only,
+        large_only: args.large_only,
     };
     let machine = machine::describe();
     let started = std::time::Instant::now();

@@ -78,6 +78,8 @@ pub struct Plan {
     /// Run only the "at each client's defaults" scenario (and the file
     /// scenario unless skipped): for tuning experiments.
     pub defaults_only: bool,
+    /// Run only the 10 KB produce scenario (after the loopback baseline).
+    pub large_only: bool,
 }
 
 const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
@@ -268,7 +270,13 @@ impl RunContext<'_> {
             ("small", false, s.small_records, 100),
             ("lz4", true, s.small_records, 100),
             ("large", false, s.large_records, s.large_size),
+            ("large-defaults", false, s.large_records, s.large_size),
         ] {
+            // 10 KB at each library's defaults is measured only in the
+            // 10 KB loop (`--large-only`), and only printed, not tabled.
+            if self.plan.large_only != what.starts_with("large") {
+                continue;
+            }
             eprintln!("run {} produce {what}", self.run);
             for client in self.clients_in_order() {
                 let result = async {
@@ -276,6 +284,7 @@ impl RunContext<'_> {
                     let mut spec =
                         self.spec(client, Scenario::Produce, topic.clone(), records, size);
                     spec.lz4 = lz4;
+                    spec.defaults = what == "large-defaults";
                     let outcome = measured(self.broker, &spec, self.plan.count_allocs).await;
                     topics::delete(self.broker, &topic).await;
                     outcome
@@ -309,7 +318,22 @@ impl RunContext<'_> {
                         self.put(ClientMetric::Lz4Rate, client, m.records_per_sec());
                         self.put(ClientMetric::Lz4Cpu, client, cpu);
                     }
+                    "large-defaults" => {
+                        let share = self
+                            .figures
+                            .loopback_mb_per_sec
+                            .map_or(f64::NAN, |base| m.mb_per_sec() / base);
+                        eprintln!(
+                            "  {client} 10 KB at its defaults: {:.0} MB/s, {share:.2} of loopback, client CPU {cpu:.2} s, broker CPU {}",
+                            m.mb_per_sec(),
+                            broker_cpu.map_or("-".to_owned(), |b| format!("{b:.2} s")),
+                        );
+                    }
                     _ => {
+                        eprintln!(
+                            "  {client} 10 KB at equal settings: broker CPU {}",
+                            broker_cpu.map_or("-".to_owned(), |b| format!("{b:.2} s")),
+                        );
                         self.put(ClientMetric::LargeRate, client, m.mb_per_sec());
                         self.put(ClientMetric::LargeCpu, client, cpu);
                         if let Some(base) = self.figures.loopback_mb_per_sec {
@@ -510,6 +534,10 @@ async fn client_runs(
         if let Err(e) = ctx.warm_up().await {
             eprintln!("  warm-up FAILED: {e}");
         }
+    }
+    if plan.large_only {
+        ctx.produce_runs().await;
+        return ctx.figures;
     }
     if with_defaults {
         ctx.defaults_runs().await;

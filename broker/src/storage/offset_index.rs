@@ -137,7 +137,12 @@ impl OffsetIndex {
         self.file.is_full()
     }
 
-    /// Forces the file to disk.
+    /// Writes the entries still waiting in memory (see `index_file`).
+    pub(crate) fn flush(&self) -> Result<(), StorageError> {
+        self.file.flush()
+    }
+
+    /// Writes the waiting entries and forces the file to disk.
     pub(crate) fn sync(&self) -> Result<(), StorageError> {
         self.file.sync()
     }
@@ -172,6 +177,9 @@ mod tests {
         assert_eq!(index.lookup(109), 300);
         assert_eq!(index.lookup(500), 700);
         assert_eq!(index.last_entry(), Some((110, 700)));
+        // Entries are written in groups (see `index_file`); flush writes
+        // the waiting ones.
+        index.flush().expect("flush");
         assert_eq!(std::fs::metadata(&path).expect("stat").len(), 16);
 
         let loaded = OffsetIndex::load(&path, 100, 10, 800)

@@ -138,7 +138,12 @@ impl TimeIndex {
         self.file.is_full()
     }
 
-    /// Forces the file to disk.
+    /// Writes the entries still waiting in memory (see `index_file`).
+    pub(crate) fn flush(&self) -> Result<(), StorageError> {
+        self.file.flush()
+    }
+
+    /// Writes the waiting entries and forces the file to disk.
     pub(crate) fn sync(&self) -> Result<(), StorageError> {
         self.file.sync()
     }
@@ -167,6 +172,9 @@ mod tests {
         assert_eq!(index.lookup(1_999), 52);
         assert_eq!(index.lookup(5_000), 58);
         assert_eq!(index.last_entry(), Some((2_000, 58)));
+        // Entries are written in groups (see `index_file`); flush writes
+        // the waiting ones.
+        index.flush().expect("flush");
         assert!(TimeIndex::load(&path, 50, 10, 59).expect("io").is_ok());
         assert!(
             TimeIndex::load(&path, 50, 10, 58).expect("io").is_err(),

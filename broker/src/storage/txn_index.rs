@@ -87,7 +87,8 @@ impl TxnIndex {
     /// Creates (or empties) the index at `path`.
     pub(crate) fn create(path: &Path, config: &LogConfig) -> Result<TxnIndex, StorageError> {
         Ok(TxnIndex {
-            file: IndexFile::create(path, max_entries(config))?,
+            // Written through: few entries, each deciding what consumers skip.
+            file: IndexFile::create(path, max_entries(config))?.write_through(),
         })
     }
 
@@ -102,7 +103,7 @@ impl TxnIndex {
     ) -> Result<Result<TxnIndex, IndexProblem>, StorageError> {
         cut_torn_tail(path)?;
         let file = match IndexFile::<Stored>::open(path, max_entries(config))? {
-            Ok(file) => file,
+            Ok(file) => file.write_through(),
             Err(problem) => return Ok(Err(problem)),
         };
         if let Some(bad) = file.entries().iter().find(|e| e.version != ENTRY_VERSION) {

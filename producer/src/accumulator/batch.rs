@@ -172,9 +172,14 @@ impl ProducerBatch {
 
     /// Takes no more records; compression is left to the sender.
     pub(crate) fn mark_full(&mut self) {
-        if let Content::Open(writer) = &mut self.content {
-            let writer = std::mem::replace(writer, BatchWriter::builder().build());
-            self.content = Content::Full(writer);
+        if matches!(self.content, Content::Open(_)) {
+            // Moved through a placeholder rather than swapped with an empty
+            // writer, whose buffer would be one more allocation per batch.
+            let estimate = self.size();
+            self.content = match std::mem::replace(&mut self.content, Content::Sealing(estimate)) {
+                Content::Open(writer) => Content::Full(writer),
+                other => other,
+            };
         }
     }
 

@@ -37,6 +37,8 @@ pub(crate) enum TakenBody {
     /// A first attempt: the records still have to be finished (compressed)
     /// and stamped.
     Unsealed { writer: BatchWriter, stamp: Stamp },
+    /// A first attempt whose writer [`seal`] has finished (moved out).
+    Sealed { stamp: Stamp },
 }
 
 /// A batch taken out for a request, under the lock.
@@ -153,7 +155,7 @@ impl Accumulator {
                 continue;
             };
             let payload = match (bytes, taken.body) {
-                (Ok(bytes), TakenBody::Unsealed { stamp, .. }) => {
+                (Ok(bytes), TakenBody::Unsealed { stamp, .. } | TakenBody::Sealed { stamp }) => {
                     if let Some(batch) = queue.batches.get_mut(position) {
                         batch.seal(bytes.clone(), stamp);
                     }
@@ -209,11 +211,21 @@ pub(crate) fn seal(taken: Vec<TakenBatch>) -> Vec<SealedBatch> {
     taken
         .into_iter()
         .map(|mut taken| {
-            let bytes = match &mut taken.body {
-                TakenBody::Finished(bytes) => Ok(bytes.clone()),
+            // The writer is moved out, not swapped for an empty one (whose
+            // buffer would be one more allocation per batch).
+            let bytes = match std::mem::replace(&mut taken.body, TakenBody::Sealed { stamp: None })
+            {
+                TakenBody::Finished(bytes) => {
+                    taken.body = TakenBody::Finished(bytes.clone());
+                    Ok(bytes)
+                }
                 TakenBody::Unsealed { writer, stamp } => {
-                    let writer = std::mem::replace(writer, BatchWriter::builder().build());
-                    finish(writer, *stamp)
+                    taken.body = TakenBody::Sealed { stamp };
+                    finish(writer, stamp)
+                }
+                sealed @ TakenBody::Sealed { .. } => {
+                    taken.body = sealed;
+                    Err(BatchError::Encode("the batch was already sealed"))
                 }
             };
             SealedBatch { taken, bytes }

@@ -467,21 +467,32 @@ impl Segment {
     }
 
     /// Writes the closing time index entry (the segment's final maximum)
-    /// when the segment stops being active.
+    /// when the segment stops being active, and the index entries still
+    /// waiting in memory (see `index_file`) rather than at drop.
     /// Like any index write, a failure only marks the indexes dirty.
     pub(crate) fn seal(&mut self) {
-        if self.max_timestamp == NO_TIMESTAMP || self.index_dirty {
+        if self.index_dirty {
             return;
         }
-        let written = self
-            .faults
-            .check(FaultPoint::IndexWrite)
-            .map_err(|e| StorageError::io(self.time_index.path(), e))
-            .and_then(|()| {
-                self.time_index
-                    .append(self.max_timestamp, self.offset_of_max_timestamp)
-            });
-        if let Err(e) = written {
+        if self.max_timestamp != NO_TIMESTAMP {
+            let written = self
+                .faults
+                .check(FaultPoint::IndexWrite)
+                .map_err(|e| StorageError::io(self.time_index.path(), e))
+                .and_then(|()| {
+                    self.time_index
+                        .append(self.max_timestamp, self.offset_of_max_timestamp)
+                });
+            if let Err(e) = written {
+                self.mark_index_dirty(&e);
+                return;
+            }
+        }
+        let flushed = self
+            .offset_index
+            .flush()
+            .and_then(|()| self.time_index.flush());
+        if let Err(e) = flushed {
             self.mark_index_dirty(&e);
         }
     }
