@@ -15,6 +15,7 @@
 //! text of several polls goes out in one write (see `session`).
 
 mod format;
+mod output;
 mod session;
 mod start;
 

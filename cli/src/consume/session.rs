@@ -1,6 +1,6 @@
 //! The poll → print → commit loop of `durian consume` and its exit rules.
 //!
-//! Records are rendered into one reused buffer and written to stdout.
+//! Records are rendered into a buffer that is written to stdout whole.
 //! With `-g` every poll's batch is written and flushed and only then are
 //! its offsets committed, so what the group has committed was printed.
 //! Without a group the text of several polls goes out in one write: while
@@ -10,8 +10,8 @@
 //! would wait, so output on a live topic still appears at once. Each write
 //! is a hop to tokio's blocking pool; one per 500-record poll cost
 //! `consume` most of its system time. The write runs on while the next
-//! records are fetched (the next write, or the flush when the loop ends,
-//! waits for it). A closed stdout ends the loop without committing the
+//! records are fetched (the next write, or the end of the loop, waits for
+//! it; see `output`). A closed stdout ends the loop without committing the
 //! batch that could not be written. With `-n` a progress bar (records of
 //! N, on a terminal only) moves once per write.
 
@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use durian::consumer::{Consumer, ConsumerError, OffsetAndMetadata, PollBatch, TopicPartition};
 use indicatif::ProgressBar;
-use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
+use super::output::Output;
 use super::{ConsumeArgs, Format};
 use crate::{progress, CliError};
 
@@ -34,7 +34,8 @@ const POLL_WAIT: Duration = Duration::from_millis(500);
 
 /// Text gathered before one stdout write without a group: large enough
 /// that the hop to the blocking pool is paid about once per 10,000
-/// 100-byte records, and below tokio's 2 MiB limit for one blocking write.
+/// 100-byte records. At most two such buffers exist: one being written,
+/// one being rendered into.
 const CHUNK: usize = 1024 * 1024;
 
 /// Why the loop ended (all of them are a clean exit).
@@ -126,14 +127,15 @@ impl Session {
     /// Polls and prints until an exit rule applies, then writes what is
     /// still rendered (unless stdout is closed) and flushes stdout.
     pub async fn run(&mut self, consumer: &mut Consumer) -> Result<Ending, CliError> {
-        let mut stdout = tokio::io::stdout();
-        // One buffer for every write's text: no allocation per batch.
+        let mut stdout = Output::default();
+        // The text of the next write; it trades places with the buffer of
+        // the write before, so there is no allocation per write.
         let mut text = Vec::new();
         let mut ending = self.print(consumer, &mut stdout, &mut text).await;
         // Records rendered but not yet written (without a group, when an
         // exit rule or an error came between polls) are still printed.
         if !text.is_empty() && !matches!(ending, Ok(Ending::StdoutClosed)) {
-            match stdout.write_all(&text).await {
+            match stdout.write(&mut text).await {
                 Ok(()) => self.bar.set_position(self.printed),
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                     ending = ending.map(|_| Ending::StdoutClosed)
@@ -145,7 +147,7 @@ impl Session {
                 }
             }
         }
-        match (stdout.flush().await, ending) {
+        match (stdout.finish().await, ending) {
             (Err(e), Ok(_)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                 Ok(Ending::StdoutClosed)
             }
@@ -189,7 +191,7 @@ impl Session {
     async fn print(
         &mut self,
         consumer: &mut Consumer,
-        stdout: &mut tokio::io::Stdout,
+        stdout: &mut Output,
         text: &mut Vec<u8>,
     ) -> Result<Ending, CliError> {
         let interrupted = raised_by(interrupt());
@@ -244,12 +246,10 @@ impl Session {
             // rendered: the next write (or the flush at the end) waits for
             // it and reports its error.
             if !text.is_empty() && (self.grouped || !polled || counted_out || text.len() >= CHUNK) {
-                let written = if self.grouped {
-                    write_flushed(stdout, text).await
-                } else {
-                    stdout.write_all(text).await
-                };
-                text.clear();
+                let mut written = stdout.write(text).await;
+                if self.grouped && written.is_ok() {
+                    written = stdout.finish().await;
+                }
                 match written {
                     Ok(()) => self.bar.set_position(self.printed),
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -301,11 +301,6 @@ fn ready(consumer: &Consumer, assignment: &BTreeSet<TopicPartition>) -> bool {
 /// member still joining its group does not count as at the end).
 fn at_end(consumer: &Consumer, assignment: &BTreeSet<TopicPartition>) -> bool {
     !assignment.is_empty() && assignment.iter().all(|tp| consumer.lag(tp) == Some(0))
-}
-
-async fn write_flushed(stdout: &mut tokio::io::Stdout, text: &[u8]) -> std::io::Result<()> {
-    stdout.write_all(text).await?;
-    stdout.flush().await
 }
 
 /// A flag raised once `event` happens. The loop checks flags rather than
