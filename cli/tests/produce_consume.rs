@@ -1,7 +1,8 @@
 //! `durian produce` and `durian consume` as processes against the
 //! embedded broker: round trips with keys, headers, tabs and unicode,
 //! every --format placeholder, start positions, exit rules, a closed
-//! stdout, and the errors a user meets first. The round trip is the
+//! stdout, records printed as a live topic receives them, and the errors
+//! a user meets first. The round trip is the
 //! scenario of tests/cli_scenarios/mod.rs, which tests/kafka_cli.rs runs
 //! against Apache Kafka as well.
 
@@ -165,6 +166,38 @@ async fn a_closed_stdout_ends_consume_cleanly() {
         .expect("consume kept running with a closed stdout")
         .unwrap();
     assert!(status.success(), "exit status {status}");
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_a_live_topic_are_printed_as_they_arrive() {
+    // Without a group, output is gathered over several polls; a record
+    // must still be written as soon as nothing more is at hand, not when
+    // the buffer fills or the command ends (it never ends here).
+    let broker = start_broker().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "live", 1).await;
+    let mut child = command(&bootstrap, &["consume", "live"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    for value in ["one", "two"] {
+        durian(
+            &bootstrap,
+            &["produce", "live"],
+            format!("{value}\n").as_bytes(),
+        )
+        .await
+        .assert_ok();
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(20), stdout.read_line(&mut line))
+            .await
+            .unwrap_or_else(|_| panic!("`{value}` was not printed within 20 s"))
+            .unwrap();
+        assert_eq!(line, format!("{value}\n"));
+    }
+    child.kill().await.unwrap();
     broker.shutdown().await.unwrap();
 }
 

@@ -21,6 +21,7 @@
 
 mod accumulator;
 mod api;
+mod clock;
 mod config;
 mod delivery;
 mod error;

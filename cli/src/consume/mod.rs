@@ -11,9 +11,11 @@
 //! With a group, auto-commit is off: after every batch is flushed to
 //! stdout the command commits the offsets after the records it printed,
 //! so a rebalance or an exit never commits a record nobody saw, and the
-//! member leaves the group when the command ends.
+//! member leaves the group when the command ends. Without a group the
+//! text of several polls goes out in one write (see `session`).
 
 mod format;
+mod output;
 mod session;
 mod start;
 

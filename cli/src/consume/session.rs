@@ -1,12 +1,19 @@
 //! The poll → print → commit loop of `durian consume` and its exit rules.
 //!
-//! Each batch is rendered into one reused buffer and written to stdout.
-//! With `-g` the write is flushed and only then are its offsets committed,
-//! so what the group has committed was printed; without a group the write
-//! runs on while the next batch is fetched (the next write, or the flush
-//! when the loop ends, waits for it). A closed stdout ends the loop without
-//! committing the batch that could not be written. With `-n` a progress
-//! bar (records of N, on a terminal only) moves once per batch.
+//! Records are rendered into a buffer that is written to stdout whole.
+//! With `-g` every poll's batch is written and flushed and only then are
+//! its offsets committed, so what the group has committed was printed.
+//! Without a group the text of several polls goes out in one write: while
+//! the consumer has records buffered (a poll that does not wait returns
+//! some) they are rendered on, and the buffer is written once it passes
+//! [`CHUNK`] bytes or once a poll finds nothing more, before any poll that
+//! would wait, so output on a live topic still appears at once. Each write
+//! is a hop to tokio's blocking pool; one per 500-record poll cost
+//! `consume` most of its system time. The write runs on while the next
+//! records are fetched (the next write, or the end of the loop, waits for
+//! it; see `output`). A closed stdout ends the loop without committing the
+//! batch that could not be written. With `-n` a progress bar (records of
+//! N, on a terminal only) moves once per write.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,15 +22,21 @@ use std::time::Duration;
 
 use durian::consumer::{Consumer, ConsumerError, OffsetAndMetadata, PollBatch, TopicPartition};
 use indicatif::ProgressBar;
-use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
+use super::output::Output;
 use super::{ConsumeArgs, Format};
 use crate::{progress, CliError};
 
 /// Longest single wait in `poll`, so signals and exit rules are checked
 /// at least this often.
 const POLL_WAIT: Duration = Duration::from_millis(500);
+
+/// Text gathered before one stdout write without a group: large enough
+/// that the hop to the blocking pool is paid about once per 10,000
+/// 100-byte records. At most two such buffers exist: one being written,
+/// one being rendered into.
+const CHUNK: usize = 1024 * 1024;
 
 /// Why the loop ended (all of them are a clean exit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,11 +124,30 @@ impl Session {
         self.printed
     }
 
-    /// Polls and prints until an exit rule applies, then flushes stdout.
+    /// Polls and prints until an exit rule applies, then writes what is
+    /// still rendered (unless stdout is closed) and flushes stdout.
     pub async fn run(&mut self, consumer: &mut Consumer) -> Result<Ending, CliError> {
-        let mut stdout = tokio::io::stdout();
-        let ending = self.print(consumer, &mut stdout).await;
-        match (stdout.flush().await, ending) {
+        let mut stdout = Output::default();
+        // The text of the next write; it trades places with the buffer of
+        // the write before, so there is no allocation per write.
+        let mut text = Vec::new();
+        let mut ending = self.print(consumer, &mut stdout, &mut text).await;
+        // Records rendered but not yet written (without a group, when an
+        // exit rule or an error came between polls) are still printed.
+        if !text.is_empty() && !matches!(ending, Ok(Ending::StdoutClosed)) {
+            match stdout.write(&mut text).await {
+                Ok(()) => self.bar.set_position(self.printed),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    ending = ending.map(|_| Ending::StdoutClosed)
+                }
+                Err(e) => {
+                    if ending.is_ok() {
+                        ending = Err(CliError::new(format!("cannot write to stdout: {e}")));
+                    }
+                }
+            }
+        }
+        match (stdout.finish().await, ending) {
             (Err(e), Ok(_)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                 Ok(Ending::StdoutClosed)
             }
@@ -154,16 +186,16 @@ impl Session {
         offsets
     }
 
-    /// The poll → print → commit loop.
+    /// The poll → print → commit loop. `text` holds what is rendered and
+    /// not yet written when it returns.
     async fn print(
         &mut self,
         consumer: &mut Consumer,
-        stdout: &mut tokio::io::Stdout,
+        stdout: &mut Output,
+        text: &mut Vec<u8>,
     ) -> Result<Ending, CliError> {
         let interrupted = raised_by(interrupt());
         let stdout_closed = raised_by(closed_stdout());
-        // One buffer for every batch's text: no allocation per batch.
-        let mut text = Vec::new();
         loop {
             if self.count.is_some_and(|n| self.printed >= n) {
                 return Ok(Ending::Count);
@@ -174,7 +206,14 @@ impl Session {
             if stdout_closed.load(Ordering::Acquire) {
                 return Ok(Ending::StdoutClosed);
             }
-            let batch = match consumer.poll(self.next_wait()).await {
+            // With text waiting to be written, only take what the
+            // consumer already holds: the write must not wait for the broker.
+            let wait = if text.is_empty() {
+                self.next_wait()
+            } else {
+                Duration::ZERO
+            };
+            let batch = match consumer.poll(wait).await {
                 Ok(batch) => batch,
                 Err(ConsumerError::PollIntervalExceeded) => {
                     tracing::warn!("left the group after max.poll.interval.ms; rejoining");
@@ -193,19 +232,24 @@ impl Session {
             if ready(consumer, &self.assignment) {
                 self.idle.ready(Instant::now());
             }
-            if !batch.is_empty() {
+            let polled = !batch.is_empty();
+            let mut offsets = BTreeMap::new();
+            if polled {
                 self.idle.activity(Instant::now());
-                text.clear();
-                let offsets = self.render(batch, &mut text);
-                // With a group the batch is flushed before its offsets are
-                // committed. Without one, the write is left running while
-                // the next batch is fetched and rendered: the next write (or
-                // the flush at the end) waits for it and reports its error.
-                let written = if self.grouped {
-                    write_flushed(stdout, &text).await
-                } else {
-                    stdout.write_all(&text).await
-                };
+                offsets = self.render(batch, text);
+            }
+            let counted_out = self.count.is_some_and(|n| self.printed >= n);
+            // With a group every batch is written and flushed before its
+            // offsets are committed. Without one, text gathers until it is
+            // large or the consumer has nothing more at hand; the write is
+            // then left running while the next records are fetched and
+            // rendered: the next write (or the flush at the end) waits for
+            // it and reports its error.
+            if !text.is_empty() && (self.grouped || !polled || counted_out || text.len() >= CHUNK) {
+                let mut written = stdout.write(text).await;
+                if self.grouped && written.is_ok() {
+                    written = stdout.finish().await;
+                }
                 match written {
                     Ok(()) => self.bar.set_position(self.printed),
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -213,11 +257,11 @@ impl Session {
                     }
                     Err(e) => return Err(CliError::new(format!("cannot write to stdout: {e}"))),
                 }
-                if self.grouped {
-                    if let Err(error) = consumer.commit_offsets(offsets).await {
-                        tracing::warn!(%error, "commit failed; the printed records may be \
-                            printed again by the member that takes their partitions over");
-                    }
+            }
+            if polled && self.grouped {
+                if let Err(error) = consumer.commit_offsets(offsets).await {
+                    tracing::warn!(%error, "commit failed; the printed records may be \
+                        printed again by the member that takes their partitions over");
                 }
             }
             if self.exit_at_end && at_end(consumer, &self.assignment) {
@@ -257,11 +301,6 @@ fn ready(consumer: &Consumer, assignment: &BTreeSet<TopicPartition>) -> bool {
 /// member still joining its group does not count as at the end).
 fn at_end(consumer: &Consumer, assignment: &BTreeSet<TopicPartition>) -> bool {
     !assignment.is_empty() && assignment.iter().all(|tp| consumer.lag(tp) == Some(0))
-}
-
-async fn write_flushed(stdout: &mut tokio::io::Stdout, text: &[u8]) -> std::io::Result<()> {
-    stdout.write_all(text).await?;
-    stdout.flush().await
 }
 
 /// A flag raised once `event` happens. The loop checks flags rather than

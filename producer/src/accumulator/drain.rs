@@ -144,7 +144,7 @@ impl Accumulator {
         let mut drained = Vec::with_capacity(sealed.len());
         let mut effects = Effects::default();
         for SealedBatch { taken, bytes } in sealed {
-            let Some(queue) = self.topics.get_mut(&*taken.topic).and_then(|q| {
+            let Some(queue) = self.topics.get_mut(&taken.topic).and_then(|q| {
                 usize::try_from(taken.partition)
                     .ok()
                     .and_then(|i| q.partitions.get_mut(i))

@@ -17,6 +17,7 @@ mod completion;
 mod drain;
 mod partition_queue;
 mod split;
+mod topic_map;
 mod txn_gate;
 
 #[cfg(test)]
@@ -28,7 +29,7 @@ mod tests_memory;
 #[cfg(test)]
 mod tests_split;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use kafka_protocol::protocol::StrBytes;
@@ -50,6 +51,7 @@ use buffer_pool::Reservation;
 pub(crate) use drain::seal;
 pub(crate) use partition_queue::DrainRules;
 use partition_queue::{PartitionQueue, Readiness};
+use topic_map::TopicMap;
 use txn_gate::Admission;
 
 /// What a new batch reserves of `buffer.memory` at first (or all of
@@ -252,7 +254,8 @@ struct TopicQueues {
 
 /// See the module docs.
 pub(crate) struct Accumulator {
-    topics: HashMap<Arc<str>, TopicQueues>,
+    /// By name, the last one looked up first (see `topic_map`).
+    topics: TopicMap<TopicQueues>,
     settings: AccumulatorSettings,
     next_batch_id: u64,
     /// Transactions V2: partitions need no AddPartitionsToTxn.
@@ -262,7 +265,7 @@ pub(crate) struct Accumulator {
 impl Accumulator {
     pub(crate) fn new(settings: AccumulatorSettings) -> Self {
         Accumulator {
-            topics: HashMap::new(),
+            topics: TopicMap::default(),
             settings,
             next_batch_id: 0,
             implicit_add: false,
@@ -286,22 +289,13 @@ impl Accumulator {
         reservation: Option<Reservation>,
     ) -> Result<Append, ProducerError> {
         let settings = &self.settings;
-        if !self.topics.contains_key(topic) {
-            let name: Arc<str> = Arc::from(topic);
-            self.topics.insert(
-                name.clone(),
-                TopicQueues {
-                    wire_name: StrBytes::from_string(topic.to_owned()),
-                    batch_size: crate::metrics::batch_size_key(&name),
-                    name,
-                    partitions: Vec::new(),
-                    sticky: StickyPartition::default(),
-                },
-            );
-        }
-        let Some(queues) = self.topics.get_mut(topic) else {
-            return Err(ProducerError::Closed);
-        };
+        let queues = self.topics.get_or_insert_with(topic, |name| TopicQueues {
+            wire_name: StrBytes::from_string(topic.to_owned()),
+            batch_size: crate::metrics::batch_size_key(name),
+            name: name.clone(),
+            partitions: Vec::new(),
+            sticky: StickyPartition::default(),
+        });
         let count = usize::try_from(partitions.count).unwrap_or(0);
         if queues.partitions.len() < count {
             queues

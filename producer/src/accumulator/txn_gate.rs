@@ -65,7 +65,7 @@ impl Accumulator {
     /// failed by the sender).
     pub(crate) fn admit(&mut self, partitions: &[(Arc<str>, i32)], added: bool) {
         for (topic, partition) in partitions {
-            let queue = self.topics.get_mut(&**topic).and_then(|q| {
+            let queue = self.topics.get_mut(topic).and_then(|q| {
                 usize::try_from(*partition)
                     .ok()
                     .and_then(|i| q.partitions.get_mut(i))

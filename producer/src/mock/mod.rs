@@ -18,7 +18,6 @@ use std::time::Duration;
 use crate::api::ProducerApi;
 use crate::delivery::{BatchAck, BatchSignal, DeliveryFuture};
 use crate::error::ProducerError;
-use crate::producer::now_millis;
 use crate::record::ProducerRecord;
 
 mod transactions;
@@ -282,4 +281,12 @@ where
         self.state().closed = true;
         Ok(())
     }
+}
+
+/// The wall-clock time in milliseconds since the epoch: a mock send's
+/// timestamp when the record has none.
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
