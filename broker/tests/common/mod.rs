@@ -199,10 +199,12 @@ pub fn batch(values: &[&str]) -> Bytes {
 
 /// One record batch holding `values`, record i stamped `timestamp + i`.
 pub fn batch_at(timestamp: i64, values: &[&str]) -> Bytes {
-    let mut writer = BatchWriter::builder().build();
+    // No size limit: a test asks for every value it names in one batch
+    // (the writer's default limit would leave records out past 16 KiB).
+    let mut writer = BatchWriter::builder().size_limit(usize::MAX).build();
     for (i, value) in values.iter().enumerate() {
         let key = format!("k{i}");
-        writer
+        let appended = writer
             .try_append(
                 timestamp + i as i64,
                 Some(key.as_bytes()),
@@ -210,6 +212,7 @@ pub fn batch_at(timestamp: i64, values: &[&str]) -> Bytes {
                 NO_HEADERS,
             )
             .expect("append record");
+        assert!(appended, "record {i} left out of the test batch");
     }
     writer.finish().expect("finish batch")
 }
