@@ -42,7 +42,7 @@ const TOPIC_CONFIG_MEANINGS: &[(&str, &str)] = &[
     ("compression.type", "Only `producer`: batches are stored exactly as the producer compressed them."),
     ("retention.ms", "Whole segments whose newest record is older than this are deleted; -1 keeps them forever."),
     ("retention.bytes", "The oldest segments are deleted while a partition is larger than this; -1 means no size limit."),
-    ("segment.bytes", "A partition rolls to a new segment file once the active one would grow past this size."),
+    ("segment.bytes", "A partition rolls to a new segment file once the active one would grow past this size. A partition's records in one Produce larger than this are refused (RECORD_LIST_TOO_LARGE), as Kafka does: keep the producer's `batch.size` below it."),
     ("segment.ms", "A partition rolls to a new segment once the active one's first batch is this old."),
     ("segment.index.bytes", "Largest size of a segment's offset or time index; a full index rolls the segment."),
     ("index.interval.bytes", "An index entry is added after at least this many bytes of batches; smaller means faster lookups and bigger indexes."),
