@@ -28,6 +28,7 @@ mod config;
 mod data_dir;
 mod data_lock;
 mod fetch_session;
+mod framed_log;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod group;

@@ -1,294 +1,59 @@
-//! The append-only file that makes committed offsets durable.
-//!
-//! ```text
-//! offsets.log = header ("drnoffs1") frame*
-//! frame       = length: u32 BE | crc: u32 BE (CRC-32C of payload) | payload: LogRecord+
-//! ```
-//!
-//! One frame holds every record of one request, so a commit of several partitions lands
-//! whole or not at all. On open the frames are replayed in order; the first frame that is
-//! cut short, fails its CRC or does not decode ends the log, and the file is truncated
-//! there (a crash during an append leaves exactly such a torn tail). The bytes cut are
-//! first copied to `offsets.log.<ms>.quarantined`: a damaged frame with more frames after
-//! it (damage, not a torn write) would otherwise drop later commits without a trace. Compaction writes the
-//! live records to `offsets.log.compacting`, syncs it and renames it over the log.
+//! The append-only file that makes committed offsets durable:
+//! `offsets.log`, a framed log (`crate::framed_log`, which has the format
+//! and the crash rules) of [`LogRecord`]s, one frame per commit request,
+//! so a commit of several partitions lands whole or not at all.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::error::GroupError;
-use super::offset_record::{LogRecord, Reader};
-use crate::clock::now_ms;
-use crate::storage::{FaultPoint, Faults};
+use super::offset_record::LogRecord;
+use crate::framed_log::{FramedLog, FramedLogError, FramedRecord, LogFormat, Reader};
+use crate::storage::FaultPoint;
 
 const HEADER: &[u8; 8] = b"drnoffs1";
 const LOG_FILE: &str = "offsets.log";
 const COMPACTING_FILE: &str = "offsets.log.compacting";
-/// Length and CRC in front of every frame.
-const FRAME_OVERHEAD: usize = 8;
 
 /// An open offset log positioned for appends.
-pub(crate) struct OffsetLog {
-    dir: PathBuf,
-    path: PathBuf,
-    file: File,
-    /// Bytes of valid data; a failed append is cut back to this.
-    len: u64,
-    fsync: bool,
-    /// Records in the file, live or superseded; compaction compares it with the live set.
-    records: u64,
-    /// Storage faults injected by tests (nothing in production builds).
-    faults: Faults,
-}
+pub(crate) type OffsetLog = FramedLog<LogRecord>;
 
-/// What replaying the log found.
-pub(crate) struct Replay {
-    pub records: Vec<LogRecord>,
-    /// Bytes cut from the end because they did not form a valid frame.
-    pub truncated_bytes: u64,
-    /// Where the cut bytes were kept (`offsets.log.<ms>.quarantined`), so
-    /// nothing is ever dropped without a copy.
-    pub quarantined: Option<PathBuf>,
-    /// Whether a complete frame failed its CRC or decoding with more bytes
-    /// after it: commits made after the damage were cut, not just a torn
-    /// last write.
-    pub damage_before_end: bool,
-}
-
-impl OffsetLog {
-    /// Opens (creating if needed) the log in `dir`, returning it with the records it holds.
-    pub fn open(dir: &Path, fsync: bool) -> Result<(OffsetLog, Replay), GroupError> {
-        std::fs::create_dir_all(dir).map_err(|e| GroupError::io(dir, e))?;
-        let path = dir.join(LOG_FILE);
-        // A leftover from a compaction interrupted before its rename is incomplete by
-        // definition: the log itself is still authoritative.
-        let leftover = dir.join(COMPACTING_FILE);
-        if leftover.exists() {
-            std::fs::remove_file(&leftover).map_err(|e| GroupError::io(&leftover, e))?;
-        }
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(GroupError::io(&path, e)),
-        };
-        let (records, valid_len, damage_before_end) = if bytes.len() < HEADER.len() {
-            // Empty, or a crash while the header itself was written: start afresh.
-            if !HEADER.starts_with(&bytes) {
-                return Err(GroupError::UnknownFormat { path });
-            }
-            write_fresh(&path, &[], fsync)?;
-            (Vec::new(), HEADER.len(), false)
-        } else if !bytes.starts_with(HEADER) {
-            return Err(GroupError::UnknownFormat { path });
-        } else {
-            parse_frames(&bytes)
-        };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| GroupError::io(&path, e))?;
-        let truncated_bytes = (bytes.len().max(valid_len) - valid_len) as u64;
-        let mut quarantined = None;
-        if truncated_bytes > 0 {
-            // Keep a copy of what is cut before cutting it: a damaged frame
-            // in the middle would otherwise take every later commit with it.
-            let copy = dir.join(format!("{LOG_FILE}.{}.quarantined", now_ms()));
-            let tail = bytes.get(valid_len..).unwrap_or_default();
-            std::fs::write(&copy, tail)
-                .and_then(|()| File::open(&copy)?.sync_all())
-                .map_err(|e| GroupError::io(&copy, e))?;
-            sync_dir(dir)?;
-            quarantined = Some(copy);
-            file.set_len(valid_len as u64)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| GroupError::io(&path, e))?;
-        }
-        let log = OffsetLog {
-            dir: dir.to_owned(),
-            path,
-            file,
-            len: valid_len as u64,
-            fsync,
-            records: records.len() as u64,
-            faults: Faults::default(),
-        };
-        Ok((
-            log,
-            Replay {
-                records,
-                truncated_bytes,
-                quarantined,
-                damage_before_end,
-            },
-        ))
-    }
-
-    /// Records in the file, superseded ones included.
-    pub fn record_count(&self) -> u64 {
-        self.records
-    }
-
-    /// Appends `records` as one frame and (if configured) syncs it to disk.
-    ///
-    /// On failure the file is cut back to its previous length, so a half-written frame can
-    /// never hide later appends from the next replay.
-    pub fn append(&mut self, records: &[LogRecord]) -> Result<(), GroupError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let frame = encode_frame(records);
-        let result = self.write_at_end(&frame);
-        if let Err(e) = result {
-            // Best effort: if even this fails, the torn tail is dropped on the next open.
-            let _ = self.file.set_len(self.len);
-            return Err(GroupError::io(&self.path, e));
-        }
-        self.len += frame.len() as u64;
-        self.records += records.len() as u64;
-        Ok(())
-    }
-
-    /// Routes appends through `faults` (tests).
-    #[cfg(feature = "testing")]
-    pub fn set_faults(&mut self, faults: Faults) {
-        self.faults = faults;
-    }
-
-    fn write_at_end(&mut self, frame: &[u8]) -> std::io::Result<()> {
-        use std::io::{Seek, SeekFrom};
-        self.faults.check(FaultPoint::OffsetsCommit)?;
-        self.file.seek(SeekFrom::Start(self.len))?;
-        self.file.write_all(frame)?;
-        if self.fsync {
-            self.file.sync_data()?;
-        }
-        Ok(())
-    }
-
-    /// Forces everything appended so far to disk (for logs opened without per-append fsync).
-    pub fn sync(&self) -> Result<(), GroupError> {
-        self.file
-            .sync_all()
-            .map_err(|e| GroupError::io(&self.path, e))
-    }
-
-    /// Replaces the log with one holding only `live`, atomically: a crash leaves either the
-    /// old log or the new one.
-    pub fn rewrite(&mut self, live: &[LogRecord]) -> Result<(), GroupError> {
-        let tmp = self.dir.join(COMPACTING_FILE);
-        write_fresh(&tmp, live, true)?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| GroupError::io(&self.path, e))?;
-        sync_dir(&self.dir)?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .map_err(|e| GroupError::io(&self.path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| GroupError::io(&self.path, e))?
-            .len();
-        self.file = file;
-        self.len = len;
-        self.records = live.len() as u64;
-        Ok(())
-    }
-}
-
-/// Splits `bytes` (header included) into records, returning them with the length of the
-/// valid prefix and whether a complete but damaged frame had more bytes after it.
-fn parse_frames(bytes: &[u8]) -> (Vec<LogRecord>, usize, bool) {
-    let mut records = Vec::new();
-    let mut valid = HEADER.len();
-    let mut reader = Reader::new(bytes.get(HEADER.len()..).unwrap_or_default());
-    while !reader.is_empty() {
-        match next_frame(&mut reader) {
-            Frame::Records(frame_records) => {
-                valid = bytes.len() - reader.remaining();
-                records.extend(frame_records);
-            }
-            Frame::CutShort => break,
-            Frame::Damaged => return (records, valid, !reader.is_empty()),
-        }
-    }
-    (records, valid, false)
-}
-
-/// One frame as read.
-enum Frame {
-    Records(Vec<LogRecord>),
-    /// The file ends inside the frame (a torn last write).
-    CutShort,
-    /// All its bytes are there, but its CRC fails or a record is malformed.
-    Damaged,
-}
-
-/// Reads one frame, leaving `reader` after it.
-fn next_frame(reader: &mut Reader<'_>) -> Frame {
-    let (Some(len), Some(crc)) = (reader.u32(), reader.u32()) else {
-        return Frame::CutShort;
+impl FramedRecord for LogRecord {
+    const FORMAT: LogFormat = LogFormat {
+        magic: HEADER,
+        file: LOG_FILE,
+        compacting: COMPACTING_FILE,
+        rewrite_frame_records: 1024,
+        fault_point: Some(FaultPoint::OffsetsCommit),
     };
-    let Some(payload) = usize::try_from(len).ok().and_then(|len| reader.take(len)) else {
-        return Frame::CutShort;
-    };
-    if crc32c::crc32c(payload) != crc {
-        return Frame::Damaged;
+    type Error = GroupError;
+
+    fn encode(&self, out: &mut BytesMut) {
+        LogRecord::encode(self, out);
     }
-    let mut records = Vec::new();
-    let mut inner = Reader::new(payload);
-    while !inner.is_empty() {
-        match LogRecord::decode(&mut inner) {
-            Some(record) => records.push(record),
-            None => return Frame::Damaged,
+
+    fn decode_all(payload: &[u8]) -> Option<Vec<LogRecord>> {
+        let mut reader = Reader::new(payload);
+        let mut records = Vec::new();
+        while !reader.is_empty() {
+            records.push(LogRecord::decode(&mut reader)?);
         }
+        Some(records)
     }
-    Frame::Records(records)
 }
 
-fn encode_frame(records: &[LogRecord]) -> BytesMut {
-    let mut payload = BytesMut::new();
-    for record in records {
-        record.encode(&mut payload);
-    }
-    let mut frame = BytesMut::with_capacity(FRAME_OVERHEAD + payload.len());
-    frame.put_u32(u32::try_from(payload.len()).unwrap_or(u32::MAX));
-    frame.put_u32(crc32c::crc32c(&payload));
-    frame.put_slice(&payload);
-    frame
-}
-
-/// Writes a complete log holding `records` to `path`, replacing any file there.
-fn write_fresh(path: &Path, records: &[LogRecord], fsync: bool) -> Result<(), GroupError> {
-    let mut file = File::create(path).map_err(|e| GroupError::io(path, e))?;
-    let mut bytes = BytesMut::from(&HEADER[..]);
-    // Many small frames keep each frame's length far from the u32 limit.
-    for chunk in records.chunks(1024) {
-        bytes.put_slice(&encode_frame(chunk));
-    }
-    file.write_all(&bytes)
-        .map_err(|e| GroupError::io(path, e))?;
-    if fsync {
-        file.sync_all().map_err(|e| GroupError::io(path, e))?;
-    }
-    Ok(())
-}
-
-/// Makes a rename durable: the directory entry itself must reach the disk.
-fn sync_dir(dir: &Path) -> Result<(), GroupError> {
-    match File::open(dir) {
-        Ok(handle) => handle.sync_all().map_err(|e| GroupError::io(dir, e)),
-        // Some platforms cannot open directories; the rename is still atomic there.
-        Err(_) => Ok(()),
+impl From<FramedLogError> for GroupError {
+    fn from(error: FramedLogError) -> GroupError {
+        match error {
+            FramedLogError::Io { path, source } => GroupError::Io { path, source },
+            FramedLogError::UnknownFormat { path } => GroupError::UnknownFormat { path },
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framed_log::FRAME_OVERHEAD;
     use crate::group::offset_record::CommittedOffset;
 
     fn commit(partition: i32, offset: i64) -> LogRecord {

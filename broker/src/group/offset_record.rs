@@ -7,6 +7,8 @@
 
 use bytes::{BufMut, BytesMut};
 
+use crate::framed_log::{put_str, Reader};
+
 const KIND_COMMIT: u8 = 1;
 const KIND_OFFSET_TOMBSTONE: u8 = 2;
 const KIND_GROUP_TOMBSTONE: u8 = 3;
@@ -142,70 +144,6 @@ impl LogRecord {
             }),
             _ => None,
         }
-    }
-}
-
-/// A `u32` length covers every string the protocol can carry (compact strings have `u32`
-/// lengths), so names are never truncated.
-fn put_str(buf: &mut BytesMut, text: &str) {
-    buf.put_u32(u32::try_from(text.len()).unwrap_or(u32::MAX));
-    buf.put_slice(text.as_bytes());
-}
-
-/// A bounds-checked cursor over bytes read from disk.
-pub(crate) struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
-        Reader { bytes }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    pub fn remaining(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn take(&mut self, len: usize) -> Option<&'a [u8]> {
-        if len > self.bytes.len() {
-            return None;
-        }
-        let (head, tail) = self.bytes.split_at(len);
-        self.bytes = tail;
-        Some(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-
-    pub fn u8(&mut self) -> Option<u8> {
-        Some(u8::from_be_bytes(self.array()?))
-    }
-
-    pub fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.array()?))
-    }
-
-    pub fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_be_bytes(self.array()?))
-    }
-
-    pub fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_be_bytes(self.array()?))
-    }
-
-    fn utf8(&mut self, len: usize) -> Option<String> {
-        std::str::from_utf8(self.take(len)?).ok().map(str::to_owned)
-    }
-
-    fn string(&mut self) -> Option<String> {
-        let len = usize::try_from(self.u32()?).ok()?;
-        self.utf8(len)
     }
 }
 

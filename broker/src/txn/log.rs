@@ -1,254 +1,59 @@
 //! The append-only file that makes transaction state durable (durian's
-//! `__transaction_state`).
-//!
-//! ```text
-//! transactions.log = header ("drntxns1") frame*
-//! frame            = length: u32 BE | crc: u32 BE (CRC-32C of payload) | payload: TxnRecord+
-//! ```
-//!
-//! The same framing as the group offset log: a frame lands whole or not at
-//! all; on open, frames are replayed in order and the first one cut short,
-//! failing its CRC or not decoding ends the log. The cut bytes are copied
-//! to `transactions.log.<ms>.quarantined` before the file is truncated, so
-//! damage before the end never drops state without a trace. Compaction
-//! writes the live records to `transactions.log.compacting`, syncs it and
-//! renames it over the log.
+//! `__transaction_state`): `transactions.log`, a framed log
+//! (`crate::framed_log`, which has the format and the crash rules) of
+//! [`TxnRecord`]s, the same framing as the group offset log.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::error::TxnLogError;
-use super::record::{Reader, TxnRecord};
-use crate::clock::now_ms;
+use super::record::TxnRecord;
+use crate::framed_log::{FramedLog, FramedLogError, FramedRecord, LogFormat, Reader};
 
 const HEADER: &[u8; 8] = b"drntxns1";
 /// The log's file name inside the coordinator's directory.
-pub const LOG_FILE: &str = "transactions.log";
+const LOG_FILE: &str = "transactions.log";
 const COMPACTING_FILE: &str = "transactions.log.compacting";
-const FRAME_OVERHEAD: usize = 8;
 
 /// An open transaction log positioned for appends.
-pub struct TxnLog {
-    dir: PathBuf,
-    path: PathBuf,
-    file: File,
-    len: u64,
-    fsync: bool,
-    records: u64,
-}
+pub(crate) type TxnLog = FramedLog<TxnRecord>;
 
-/// What replaying the log found.
-#[derive(Debug)]
-pub struct Replay {
-    /// Every record, in order.
-    pub records: Vec<TxnRecord>,
-    /// Bytes cut from the end because they did not form a valid frame.
-    pub truncated_bytes: u64,
-    /// Where the cut bytes were kept.
-    pub quarantined: Option<PathBuf>,
-    /// Whether a complete frame was damaged with more bytes after it.
-    pub damage_before_end: bool,
-}
+impl FramedRecord for TxnRecord {
+    const FORMAT: LogFormat = LogFormat {
+        magic: HEADER,
+        file: LOG_FILE,
+        compacting: COMPACTING_FILE,
+        rewrite_frame_records: 256,
+        fault_point: None,
+    };
+    type Error = TxnLogError;
 
-impl TxnLog {
-    /// Opens (creating if needed) the log in `dir`, with the records it holds.
-    pub fn open(dir: &Path, fsync: bool) -> Result<(TxnLog, Replay), TxnLogError> {
-        std::fs::create_dir_all(dir).map_err(|e| TxnLogError::io(dir, e))?;
-        let path = dir.join(LOG_FILE);
-        // An interrupted compaction's output is incomplete; the log is authoritative.
-        let leftover = dir.join(COMPACTING_FILE);
-        if leftover.exists() {
-            std::fs::remove_file(&leftover).map_err(|e| TxnLogError::io(&leftover, e))?;
+    fn encode(&self, out: &mut BytesMut) {
+        TxnRecord::encode(self, out);
+    }
+
+    fn decode_all(payload: &[u8]) -> Option<Vec<TxnRecord>> {
+        let mut reader = Reader::new(payload);
+        let mut records = Vec::new();
+        while !reader.is_empty() {
+            records.push(TxnRecord::decode(&mut reader)?);
         }
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(TxnLogError::io(&path, e)),
-        };
-        let (records, valid_len, damage_before_end) = if bytes.len() < HEADER.len() {
-            if !HEADER.starts_with(&bytes) {
-                return Err(TxnLogError::UnknownFormat { path });
-            }
-            write_fresh(&path, &[], fsync)?;
-            (Vec::new(), HEADER.len(), false)
-        } else if !bytes.starts_with(HEADER) {
-            return Err(TxnLogError::UnknownFormat { path });
-        } else {
-            parse_frames(&bytes)
-        };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| TxnLogError::io(&path, e))?;
-        let truncated_bytes = bytes.len().saturating_sub(valid_len) as u64;
-        let mut quarantined = None;
-        if truncated_bytes > 0 {
-            let copy = dir.join(format!("{LOG_FILE}.{}.quarantined", now_ms()));
-            let tail = bytes.get(valid_len..).unwrap_or_default();
-            std::fs::write(&copy, tail)
-                .and_then(|()| File::open(&copy)?.sync_all())
-                .map_err(|e| TxnLogError::io(&copy, e))?;
-            sync_dir(dir)?;
-            quarantined = Some(copy);
-            file.set_len(valid_len as u64)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| TxnLogError::io(&path, e))?;
+        Some(records)
+    }
+}
+
+impl From<FramedLogError> for TxnLogError {
+    fn from(error: FramedLogError) -> TxnLogError {
+        match error {
+            FramedLogError::Io { path, source } => TxnLogError::Io { path, source },
+            FramedLogError::UnknownFormat { path } => TxnLogError::UnknownFormat { path },
         }
-        let log = TxnLog {
-            dir: dir.to_owned(),
-            path,
-            file,
-            len: valid_len as u64,
-            fsync,
-            records: records.len() as u64,
-        };
-        let replay = Replay {
-            records,
-            truncated_bytes,
-            quarantined,
-            damage_before_end,
-        };
-        Ok((log, replay))
-    }
-
-    /// Records in the file, superseded ones included.
-    pub fn record_count(&self) -> u64 {
-        self.records
-    }
-
-    /// Appends `records` as one frame and (if configured) syncs it. On
-    /// failure the file is cut back, so a torn frame never hides later ones.
-    pub fn append(&mut self, records: &[TxnRecord]) -> Result<(), TxnLogError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let frame = encode_frame(records);
-        let written = self
-            .file
-            .seek(SeekFrom::Start(self.len))
-            .and_then(|_| self.file.write_all(&frame))
-            .and_then(|()| {
-                if self.fsync {
-                    self.file.sync_data()
-                } else {
-                    Ok(())
-                }
-            });
-        if let Err(e) = written {
-            // Best effort: if this fails too, the next open drops the torn tail.
-            let _ = self.file.set_len(self.len);
-            return Err(TxnLogError::io(&self.path, e));
-        }
-        self.len += frame.len() as u64;
-        self.records += records.len() as u64;
-        Ok(())
-    }
-
-    /// Forces everything appended so far to disk.
-    pub fn sync(&self) -> Result<(), TxnLogError> {
-        self.file
-            .sync_all()
-            .map_err(|e| TxnLogError::io(&self.path, e))
-    }
-
-    /// Replaces the log with one holding only `live`, atomically.
-    pub fn rewrite(&mut self, live: &[TxnRecord]) -> Result<(), TxnLogError> {
-        let tmp = self.dir.join(COMPACTING_FILE);
-        write_fresh(&tmp, live, true)?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| TxnLogError::io(&self.path, e))?;
-        sync_dir(&self.dir)?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .map_err(|e| TxnLogError::io(&self.path, e))?;
-        self.len = file
-            .metadata()
-            .map_err(|e| TxnLogError::io(&self.path, e))?
-            .len();
-        self.file = file;
-        self.records = live.len() as u64;
-        Ok(())
-    }
-}
-
-/// Splits `bytes` (header included) into records: the records, the valid
-/// prefix length, and whether a damaged frame had bytes after it.
-fn parse_frames(bytes: &[u8]) -> (Vec<TxnRecord>, usize, bool) {
-    let mut records = Vec::new();
-    let mut valid = HEADER.len();
-    let mut reader = Reader::new(bytes.get(HEADER.len()..).unwrap_or_default());
-    while !reader.is_empty() {
-        let (Some(len), Some(crc)) = (reader.u32(), reader.u32()) else {
-            break;
-        };
-        let Some(payload) = usize::try_from(len).ok().and_then(|l| reader.take(l)) else {
-            break;
-        };
-        let decoded = (crc32c::crc32c(payload) == crc)
-            .then(|| decode_payload(payload))
-            .flatten();
-        match decoded {
-            Some(frame) => {
-                records.extend(frame);
-                valid = bytes.len() - reader.remaining();
-            }
-            None => return (records, valid, !reader.is_empty()),
-        }
-    }
-    (records, valid, false)
-}
-
-fn decode_payload(payload: &[u8]) -> Option<Vec<TxnRecord>> {
-    let mut inner = Reader::new(payload);
-    let mut records = Vec::new();
-    while !inner.is_empty() {
-        records.push(TxnRecord::decode(&mut inner)?);
-    }
-    Some(records)
-}
-
-fn encode_frame(records: &[TxnRecord]) -> BytesMut {
-    let mut payload = BytesMut::new();
-    for record in records {
-        record.encode(&mut payload);
-    }
-    let mut frame = BytesMut::with_capacity(FRAME_OVERHEAD + payload.len());
-    frame.put_u32(u32::try_from(payload.len()).unwrap_or(u32::MAX));
-    frame.put_u32(crc32c::crc32c(&payload));
-    frame.put_slice(&payload);
-    frame
-}
-
-fn write_fresh(path: &Path, records: &[TxnRecord], fsync: bool) -> Result<(), TxnLogError> {
-    let mut file = File::create(path).map_err(|e| TxnLogError::io(path, e))?;
-    let mut bytes = BytesMut::from(&HEADER[..]);
-    for chunk in records.chunks(256) {
-        bytes.put_slice(&encode_frame(chunk));
-    }
-    file.write_all(&bytes)
-        .map_err(|e| TxnLogError::io(path, e))?;
-    if fsync {
-        file.sync_all().map_err(|e| TxnLogError::io(path, e))?;
-    }
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) -> Result<(), TxnLogError> {
-    match File::open(dir) {
-        Ok(handle) => handle.sync_all().map_err(|e| TxnLogError::io(dir, e)),
-        // Some platforms cannot open directories; the rename is still atomic there.
-        Err(_) => Ok(()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framed_log::FRAME_OVERHEAD;
     use crate::txn::state::{TxnMetadata, TxnState};
 
     fn rec(id: &str, epoch: i16, state: TxnState) -> TxnRecord {
