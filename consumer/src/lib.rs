@@ -36,7 +36,10 @@ mod versioned;
 
 pub use api::ConsumerApi;
 pub use assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor};
-pub use config::{ConsumerConfig, GroupProtocol, IsolationLevel, OffsetReset, CONSUMER_PROPERTIES};
+pub use config::{
+    ConsumerConfig, GroupProtocol, IsolationLevel, OffsetReset, CONSUMER_PROPERTIES,
+    MAX_FETCHES_IN_FLIGHT,
+};
 pub use consumer::{Consumer, ConsumerBuilder, PollBatch};
 /// The header type of [`ConsumerRecord::headers`].
 pub use durian_core::record::RecordHeader;
