@@ -91,12 +91,12 @@ pub const CONSUMER_PROPERTIES: &[PropertyDoc] = &[
     doc("isolation.level", "read_uncommitted", "read_committed hides records of aborted and open transactions."),
     doc("fetch.min.bytes", "1", "The broker waits for this many bytes (or fetch.max.wait.ms) before answering a fetch."),
     doc("fetch.max.wait.ms", "500", "Longest a fetch waits on the broker for fetch.min.bytes."),
-    doc("fetch.max.bytes", "52428800", "Upper bound of one fetch response; also bounds what is buffered per broker."),
+    doc("fetch.max.bytes", "52428800", "Upper bound of one fetch response (up to durian.fetch.max.in.flight.per.broker of them in flight per broker, for disjoint partitions)."),
     doc("max.partition.fetch.bytes", "1048576", "Upper bound of the data one partition contributes to a fetch response."),
     doc("max.poll.records", "500", "Most records one poll returns."),
     doc("client.rack", "", "Rack of this consumer, sent with fetches and in the subscription (v3)."),
     doc("durian.fetch.buffer.bytes", "67108864", "Fetch ahead (the next fetch of a partition sent while its records are still being handed out) only while the consumer buffers fewer key, value and header bytes than this, and the partition fewer than max.partition.fetch.bytes. 0 fetches a partition only once its buffer is empty."),
-    doc("durian.fetch.max.in.flight.per.broker", "2", "Fetch requests in flight to one broker at a time (1 to 8), each for other partitions, so the broker prepares one answer while the consumer takes in another. A second one goes out only while every fetch to that broker has records to return at once: a long poll is alone."),
+    doc("durian.fetch.max.in.flight.per.broker", "4", "Fetch requests in flight to one broker at a time (1 to 8), each for other partitions, so the broker prepares one answer while the consumer takes in another; each keeps its own fetch session. A second one goes out only while every fetch to that broker, and it, has records known to be waiting: a long poll, or a first fetch, goes alone. 1 is one fetch per broker, as before."),
     doc("durian.fetch.sessions", "true", "Use fetch sessions (KIP-227): after a full first fetch, tell each broker only the partitions that changed. false sends every fetch in full."),
 ];
 
@@ -218,7 +218,7 @@ impl ConsumerConfig {
             client_rack: None,
             fetch_sessions: true,
             fetch_buffer_bytes: 64 << 20,
-            fetch_max_in_flight: 2,
+            fetch_max_in_flight: 4,
         }
     }
 

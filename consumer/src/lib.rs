@@ -1,7 +1,7 @@
 //! durian-consumer: Kafka's group consumer in pure Rust.
 //!
 //! ```text
-//!  Consumer::poll ──▶ Fetcher (one fetch in flight per broker, bounded buffers)
+//!  Consumer::poll ──▶ Fetcher (up to 4 fetches in flight per broker, bounded buffers)
 //!       │    ▲                      │
 //!       │    └── records ◀──────────┘
 //!       ├──▶ group task (JoinGroup / SyncGroup / Heartbeat, assignors) ──events──▶ RebalanceListener

@@ -107,7 +107,7 @@ impl ConsumerBuilder {
     }
 
     /// `durian.fetch.max.in.flight.per.broker`: fetch requests in flight
-    /// to one broker at a time, each for other partitions (default 2;
+    /// to one broker at a time, each for other partitions (default 4;
     /// 1 to [`crate::MAX_FETCHES_IN_FLIGHT`], checked when the consumer
     /// is built).
     pub fn fetch_max_in_flight(mut self, requests: usize) -> Self {
