@@ -16,7 +16,9 @@
 //! The session's state advances only with a successful answer (at most
 //! one fetch per session is in flight). A partition that moves to another
 //! lane is forgotten by the session it leaves with that session's next
-//! fetch, so no two sessions answer for it. FETCH_SESSION_ID_NOT_FOUND,
+//! fetch, so no two sessions answer for it. A fetch takes the lowest free
+//! lane, so a caught-up consumer, whose long polls go alone, keeps all its
+//! partitions in lane 0's session and its fetches incremental. FETCH_SESSION_ID_NOT_FOUND,
 //! INVALID_FETCH_SESSION_EPOCH and FETCH_SESSION_TOPIC_ID_ERROR start a new
 //! session with a full fetch; any other failure closes the session and
 //! opens a new one in the same full fetch (id kept, epoch 0). A broker
