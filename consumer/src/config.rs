@@ -91,13 +91,19 @@ pub const CONSUMER_PROPERTIES: &[PropertyDoc] = &[
     doc("isolation.level", "read_uncommitted", "read_committed hides records of aborted and open transactions."),
     doc("fetch.min.bytes", "1", "The broker waits for this many bytes (or fetch.max.wait.ms) before answering a fetch."),
     doc("fetch.max.wait.ms", "500", "Longest a fetch waits on the broker for fetch.min.bytes."),
-    doc("fetch.max.bytes", "52428800", "Upper bound of one fetch response; also bounds what is buffered per broker."),
+    doc("fetch.max.bytes", "52428800", "Upper bound of one fetch response (up to durian.fetch.max.in.flight.per.broker of them in flight per broker, for disjoint partitions)."),
     doc("max.partition.fetch.bytes", "1048576", "Upper bound of the data one partition contributes to a fetch response."),
     doc("max.poll.records", "500", "Most records one poll returns."),
     doc("client.rack", "", "Rack of this consumer, sent with fetches and in the subscription (v3)."),
     doc("durian.fetch.buffer.bytes", "67108864", "Fetch ahead (the next fetch of a partition sent while its records are still being handed out) only while the consumer buffers fewer key, value and header bytes than this, and the partition fewer than max.partition.fetch.bytes. 0 fetches a partition only once its buffer is empty."),
+    doc("durian.fetch.max.in.flight.per.broker", "4", "Fetch requests in flight to one broker at a time (1 to 8), each for other partitions, so the broker prepares one answer while the consumer takes in another; each keeps its own fetch session. A second one goes out only while every fetch to that broker, and it, has records known to be waiting: a long poll, or a first fetch, goes alone. 1 is one fetch per broker, as before."),
     doc("durian.fetch.sessions", "true", "Use fetch sessions (KIP-227): after a full first fetch, tell each broker only the partitions that changed. false sends every fetch in full."),
 ];
+
+/// Most fetch requests in flight to one broker
+/// (`durian.fetch.max.in.flight.per.broker`): more only splits the
+/// partitions of a broker into smaller answers.
+pub const MAX_FETCHES_IN_FLIGHT: usize = 8;
 
 const fn doc(name: &'static str, default: &'static str, doc: &'static str) -> PropertyDoc {
     PropertyDoc { name, default, doc }
@@ -151,6 +157,10 @@ pub struct ConsumerConfig {
     /// while fewer key, value and header bytes than this are buffered
     /// (0: never fetch ahead).
     pub fetch_buffer_bytes: usize,
+    /// `durian.fetch.max.in.flight.per.broker`: fetch requests in flight
+    /// to one broker at a time, each for other partitions (1 to
+    /// [`MAX_FETCHES_IN_FLIGHT`]).
+    pub fetch_max_in_flight: usize,
 }
 
 impl fmt::Debug for ConsumerConfig {
@@ -178,6 +188,7 @@ impl fmt::Debug for ConsumerConfig {
             .field("client_rack", &self.client_rack)
             .field("fetch_sessions", &self.fetch_sessions)
             .field("fetch_buffer_bytes", &self.fetch_buffer_bytes)
+            .field("fetch_max_in_flight", &self.fetch_max_in_flight)
             .finish()
     }
 }
@@ -207,6 +218,7 @@ impl ConsumerConfig {
             client_rack: None,
             fetch_sessions: true,
             fetch_buffer_bytes: 64 << 20,
+            fetch_max_in_flight: 4,
         }
     }
 
@@ -341,6 +353,11 @@ impl ConsumerConfig {
         {
             self.fetch_buffer_bytes = value;
         }
+        if let Some(value) = parser
+            .take_parsed::<usize>("durian.fetch.max.in.flight.per.broker", "a request count")?
+        {
+            self.fetch_max_in_flight = value;
+        }
         Ok(())
     }
 
@@ -378,6 +395,12 @@ impl ConsumerConfig {
             return Err(Error::config(
                 "fetch.max.bytes",
                 "fetch.max.bytes and max.partition.fetch.bytes must be greater than 0",
+            ));
+        }
+        if !(1..=MAX_FETCHES_IN_FLIGHT).contains(&self.fetch_max_in_flight) {
+            return Err(Error::config(
+                "durian.fetch.max.in.flight.per.broker",
+                format!("must be 1 to {MAX_FETCHES_IN_FLIGHT}"),
             ));
         }
         if self.max_poll_records == 0 {
@@ -476,6 +499,7 @@ mod tests {
             ("client.id", "me"),
             ("durian.fetch.sessions", "false"),
             ("durian.fetch.buffer.bytes", "0"),
+            ("durian.fetch.max.in.flight.per.broker", "3"),
         ]);
         let config = ConsumerConfig::from_properties(props).unwrap();
         assert_eq!(config.group_instance_id.as_deref(), Some("i"));
@@ -488,6 +512,7 @@ mod tests {
         assert_eq!(config.client.client_id, "me");
         assert!(!config.fetch_sessions);
         assert_eq!(config.fetch_buffer_bytes, 0);
+        assert_eq!(config.fetch_max_in_flight, 3);
 
         for (name, value) in [
             ("auto.offset.reset", "smallest"),
@@ -497,6 +522,8 @@ mod tests {
             ("linger.ms", "5"),
             ("group.protocol", "streams"),
             ("group.remote.assignor", "uniform"),
+            ("durian.fetch.max.in.flight.per.broker", "0"),
+            ("durian.fetch.max.in.flight.per.broker", "9"),
         ] {
             let mut props = base();
             props.push((name, value));

@@ -1,7 +1,7 @@
 //! durian-consumer: Kafka's group consumer in pure Rust.
 //!
 //! ```text
-//!  Consumer::poll ──▶ Fetcher (one fetch in flight per broker, bounded buffers)
+//!  Consumer::poll ──▶ Fetcher (up to 4 fetches in flight per broker, bounded buffers)
 //!       │    ▲                      │
 //!       │    └── records ◀──────────┘
 //!       ├──▶ group task (JoinGroup / SyncGroup / Heartbeat, assignors) ──events──▶ RebalanceListener
@@ -36,7 +36,10 @@ mod versioned;
 
 pub use api::ConsumerApi;
 pub use assignor::{Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor};
-pub use config::{ConsumerConfig, GroupProtocol, IsolationLevel, OffsetReset, CONSUMER_PROPERTIES};
+pub use config::{
+    ConsumerConfig, GroupProtocol, IsolationLevel, OffsetReset, CONSUMER_PROPERTIES,
+    MAX_FETCHES_IN_FLIGHT,
+};
 pub use consumer::{Consumer, ConsumerBuilder, PollBatch};
 /// The header type of [`ConsumerRecord::headers`].
 pub use durian_core::record::RecordHeader;

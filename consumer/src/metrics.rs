@@ -17,7 +17,8 @@ pub struct ConsumerMetrics {
     pub buffered_records: usize,
     /// Key, value and header bytes of those records (decompressed).
     pub buffered_bytes: usize,
-    /// Fetch requests awaiting their response (at most one per broker).
+    /// Fetch requests awaiting their response (at most
+    /// `durian.fetch.max.in.flight.per.broker` per broker).
     pub fetches_in_flight: usize,
     /// Fetch requests sent since the consumer was created.
     pub fetch_requests: u64,

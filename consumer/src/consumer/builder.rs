@@ -106,6 +106,15 @@ impl ConsumerBuilder {
         self
     }
 
+    /// `durian.fetch.max.in.flight.per.broker`: fetch requests in flight
+    /// to one broker at a time, each for other partitions (default 4;
+    /// 1 to [`crate::MAX_FETCHES_IN_FLIGHT`], checked when the consumer
+    /// is built).
+    pub fn fetch_max_in_flight(mut self, requests: usize) -> Self {
+        self.config.fetch_max_in_flight = requests;
+        self
+    }
+
     /// `partition.assignment.strategy`, preferred first.
     pub fn assignors(mut self, assignors: Vec<Arc<dyn Assignor>>) -> Self {
         self.config.assignors = assignors;

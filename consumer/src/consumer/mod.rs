@@ -5,7 +5,7 @@
 //!          ├─ auto-commit of positions already returned (every auto.commit.interval.ms)
 //!          ├─ positions: committed offsets, else auto.offset.reset (ListOffsets)
 //!          ├─ buffered records? ──▶ up to max.poll.records, grouped by partition
-//!          └─ start fetches (one per broker) and wait for one, an event, or the timeout
+//!          └─ start fetches (up to N per broker) and wait for one, an event, or the timeout
 //! ```
 //!
 //! A consumer either `subscribe`s (group membership, partitions assigned

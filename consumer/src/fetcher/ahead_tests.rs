@@ -13,6 +13,7 @@ use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
 use kafka_protocol::messages::{FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::lanes::Lanes;
 use super::long_poll_tests::{broker_and_fetcher, TOPIC};
 use super::plan::plan_fetches;
 use super::tests::{batch, data, fetcher, topic};
@@ -46,6 +47,7 @@ fn ahead_plan(fetcher: &Fetcher, tp: &TopicPartition) -> FetchPlan {
             offset: cursor.fetch_offset().unwrap(),
             leader_epoch: -1,
         }],
+        lane: 0,
         session: super::session::SessionUse::none(),
     }
 }
@@ -67,7 +69,7 @@ async fn a_partition_with_records_buffered_is_fetched_from_where_they_end() {
     let cursor = fetcher.cursor(&tp).unwrap();
     assert_eq!(cursor.fetch_offset(), Some(2));
     assert_eq!(cursor.position, Some(0), "nothing handed out yet");
-    let plan = |below| plan_fetches(&fetcher.cursors, &BTreeSet::new(), below, |_| Some(1));
+    let plan = |below| plan_fetches(&fetcher.cursors, &Lanes::new(1), below, |_| Some(1));
     assert_eq!(
         plan(1_000).fetches,
         BTreeMap::from([(1, vec![tp.clone()])]),

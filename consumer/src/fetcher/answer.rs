@@ -33,9 +33,9 @@ impl Fetcher {
     }
 
     pub(super) fn handle(&mut self, (mut plan, result): FetchResult) {
-        self.brokers_in_flight.remove(&plan.node);
+        self.lanes.free(plan.node, plan.lane);
         self.sessions
-            .answered(plan.node, &mut plan.session, &result);
+            .answered(plan.node, plan.lane, &mut plan.session, &result);
         let mut current: Vec<(TopicPartition, i64)> = Vec::new();
         for planned in &plan.partitions {
             let Some(cursor) = self.cursors.get_mut(&planned.tp) else {

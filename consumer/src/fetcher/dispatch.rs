@@ -1,13 +1,15 @@
 //! Sending fetches: which partitions go to which broker now (the choice is
 //! [`super::plan`]'s, the broker a partition's leader or preferred read
-//! replica), and one spawned request per broker whose answer
-//! comes back on the fetcher's channel with the plan it was sent under.
+//! replica), split over the broker's free lanes ([`super::lanes`]), and one
+//! spawned request per fetch whose answer comes back on the fetcher's
+//! channel with the plan it was sent under.
 
-use durian_core::{Error as CoreError, SendOptions, TrafficClass};
+use durian_core::{ClusterMetadata, Error as CoreError, SendOptions, TrafficClass};
 use kafka_protocol::messages::FetchResponse;
 use tracing::Instrument;
 
-use super::plan::plan_fetches;
+use super::lanes::{split, Room};
+use super::plan::{plan_fetches, FetchKind};
 use super::session::SessionUse;
 use super::traffic::send_fetch;
 use super::{fetch_request, FetchTarget, Fetcher};
@@ -27,6 +29,8 @@ pub(super) struct Planned {
 #[derive(Debug)]
 pub(super) struct FetchPlan {
     pub(super) node: i32,
+    /// The broker's lane the fetch went out in (see [`super::lanes`]).
+    pub(super) lane: usize,
     pub(super) partitions: Vec<Planned>,
     /// How the fetch used the broker's fetch session.
     pub(super) session: SessionUse,
@@ -35,9 +39,9 @@ pub(super) struct FetchPlan {
 pub(super) type FetchResult = (FetchPlan, Result<FetchResponse, CoreError>);
 
 impl Fetcher {
-    /// Sends a fetch to every broker that leads fetchable partitions and
-    /// has none in flight, unless it would only be a long poll holding
-    /// back partitions still draining (see [`plan`]).
+    /// Sends fetches to every broker that leads fetchable partitions and
+    /// has room for them ([`super::lanes`]), unless one would only be a
+    /// long poll holding back partitions still draining (see [`plan`]).
     pub(crate) fn start_fetches(&mut self) {
         let metadata = self.client.metadata();
         for (tp, cursor) in &mut self.cursors {
@@ -59,7 +63,7 @@ impl Fetcher {
             0
         };
         let replicas = &mut self.replicas;
-        let planning = plan_fetches(&self.cursors, &self.brokers_in_flight, ahead_below, |tp| {
+        let planning = plan_fetches(&self.cursors, &self.lanes, ahead_below, |tp| {
             let leader = metadata
                 .partition(&tp.topic, tp.partition)
                 .and_then(|p| p.leader)
@@ -71,36 +75,61 @@ impl Fetcher {
                 .request_metadata_refresh("consumer: partition without a known leader");
         }
         for (node, partitions) in planning.fetches {
-            let targets: Vec<FetchTarget> = partitions
+            let room = match self.lanes.room(node) {
+                Room::Any(n) | Room::Reading(n) => n,
+                Room::Full => continue,
+            };
+            let kinds = partitions
                 .into_iter()
                 .filter_map(|tp| {
-                    let cursor = self.cursors.get(&tp)?;
-                    Some(FetchTarget {
-                        topic_id: metadata
-                            .topic(&tp.topic)
-                            .map(|t| t.topic_id)
-                            .unwrap_or_default(),
-                        fetch_offset: cursor.fetch_offset().unwrap_or(0),
-                        current_leader_epoch: cursor.leader_epoch.unwrap_or(-1),
-                        last_fetched_epoch: cursor.fetch_epoch().unwrap_or(-1),
-                        topic: tp.topic,
-                        partition: tp.partition,
-                    })
+                    let kind = FetchKind::sure(self.cursors.get(&tp)?);
+                    Some((tp, kind))
                 })
                 .collect();
-            tracing::debug!(
-                node,
-                partitions = ?targets.iter().map(|t| (&*t.topic, t.partition, t.fetch_offset)).collect::<Vec<_>>(),
-                "sending fetch"
-            );
-            self.spawn_fetch(node, targets);
+            for (kind, partitions) in split(kinds, room) {
+                self.send_fetch_for(node, kind, partitions, &metadata);
+            }
         }
     }
 
-    fn spawn_fetch(&mut self, node: i32, targets: Vec<FetchTarget>) {
+    /// Sends one fetch of `partitions` to `node`.
+    fn send_fetch_for(
+        &mut self,
+        node: i32,
+        kind: FetchKind,
+        partitions: Vec<TopicPartition>,
+        metadata: &ClusterMetadata,
+    ) {
+        let targets: Vec<FetchTarget> = partitions
+            .into_iter()
+            .filter_map(|tp| {
+                let cursor = self.cursors.get(&tp)?;
+                Some(FetchTarget {
+                    topic_id: metadata
+                        .topic(&tp.topic)
+                        .map(|t| t.topic_id)
+                        .unwrap_or_default(),
+                    fetch_offset: cursor.fetch_offset().unwrap_or(0),
+                    current_leader_epoch: cursor.leader_epoch.unwrap_or(-1),
+                    last_fetched_epoch: cursor.fetch_epoch().unwrap_or(-1),
+                    topic: tp.topic,
+                    partition: tp.partition,
+                })
+            })
+            .collect();
+        tracing::debug!(
+            node,
+            partitions = ?targets.iter().map(|t| (&*t.topic, t.partition, t.fetch_offset)).collect::<Vec<_>>(),
+            "sending fetch"
+        );
+        self.spawn_fetch(node, kind, targets);
+    }
+
+    fn spawn_fetch(&mut self, node: i32, kind: FetchKind, targets: Vec<FetchTarget>) {
+        let lane = self.lanes.take(node, kind);
         let (request, session) =
             self.sessions
-                .prepare(node, &targets, fetch_request(&self.config, &targets));
+                .prepare(node, lane, &targets, fetch_request(&self.config, &targets));
         let span = crate::spans::fetch_span(
             &self.client,
             self.config.group_id.as_deref(),
@@ -109,6 +138,7 @@ impl Fetcher {
         );
         let mut plan = FetchPlan {
             node,
+            lane,
             partitions: Vec::new(),
             session,
         };
@@ -124,7 +154,6 @@ impl Fetcher {
                 });
             }
         }
-        self.brokers_in_flight.insert(node);
         *self.fetches_sent.entry(node).or_default() += 1;
         let client = self.client.clone();
         let options = SendOptions {

@@ -63,6 +63,7 @@ fn plan(fetcher: &Fetcher, tp: &TopicPartition, epoch: i32) -> FetchPlan {
             offset: cursor.position.unwrap(),
             leader_epoch: epoch,
         }],
+        lane: 0,
         session: super::session::SessionUse::none(),
     }
 }

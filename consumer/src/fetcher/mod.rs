@@ -1,7 +1,7 @@
 //! The fetcher: positions, fetches in flight, and buffered records.
 //!
 //! ```text
-//!            start_fetches()                       spawned task per broker
+//!            start_fetches()                  spawned task per fetch (≤ N per broker)
 //!  cursors ──(fetchable partitions by leader)──▶ Fetch request ──▶ response
 //!     ▲                                                               │ channel
 //!     │ drain(): records handed out, position advances                ▼
@@ -23,11 +23,13 @@
 //! set aside: the partition fetches again once its buffer is drained,
 //! from its position, where the answer is handled as before.
 //!
-//! At most one fetch is in flight per broker (a broker answers a
-//! connection's requests in order, so a second one would only queue behind
-//! the first). A fetch that would only be a long poll for caught-up
-//! partitions waits while other partitions of that broker are draining
-//! their buffers ([`plan`]), so it never holds them back for
+//! Up to `durian.fetch.max.in.flight.per.broker` fetches are in flight
+//! per broker, for disjoint partitions ([`lanes`]): the broker answers a
+//! connection's requests in order, and prepares the next answer while the
+//! consumer takes in the last. Only fetches with records to read share a
+//! broker; a fetch that would only be a long poll for caught-up
+//! partitions goes alone, and waits while other partitions of that broker
+//! are draining their buffers ([`plan`]), so it never holds them back for
 //! `fetch.max.wait.ms`.
 //!
 //! Each cursor has a `version` bumped by every seek or reassignment; a
@@ -57,6 +59,7 @@
 mod answer;
 mod dispatch;
 mod epochs;
+mod lanes;
 mod plan;
 mod replica;
 mod request;
@@ -203,8 +206,8 @@ pub(crate) struct Fetcher {
     client: Client,
     config: Arc<ConsumerConfig>,
     cursors: BTreeMap<TopicPartition, Cursor>,
-    /// The brokers with a fetch in flight.
-    brokers_in_flight: BTreeSet<i32>,
+    /// The fetches in flight, per broker.
+    lanes: lanes::Lanes,
     results_tx: mpsc::UnboundedSender<FetchResult>,
     results_rx: mpsc::UnboundedReceiver<FetchResult>,
     next_version: u64,
@@ -226,7 +229,7 @@ impl Fetcher {
         Fetcher {
             client,
             cursors: BTreeMap::new(),
-            brokers_in_flight: BTreeSet::new(),
+            lanes: lanes::Lanes::new(config.fetch_max_in_flight),
             results_tx,
             results_rx,
             next_version: 1,
@@ -413,7 +416,7 @@ impl Fetcher {
 
     /// Whether any fetch is in flight.
     pub(crate) fn fetching(&self) -> bool {
-        !self.brokers_in_flight.is_empty()
+        self.lanes.any()
     }
 
     /// Fetch requests sent per broker node id since the consumer was created.
@@ -432,7 +435,7 @@ impl Fetcher {
         let (records, bytes) = self.cursors.values().fold((0, 0), |(records, bytes), c| {
             (records + c.buffer.len(), bytes + c.buffered_bytes)
         });
-        (records, bytes, self.brokers_in_flight.len())
+        (records, bytes, self.lanes.count())
     }
 }
 
@@ -458,6 +461,8 @@ fn record_bytes(record: &ConsumerRecord) -> usize {
 mod ahead_tests;
 #[cfg(test)]
 mod epoch_tests;
+#[cfg(test)]
+mod lanes_tests;
 #[cfg(test)]
 mod long_poll_tests;
 #[cfg(test)]

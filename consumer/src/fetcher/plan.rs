@@ -1,4 +1,5 @@
-//! Which fetches to send: one per broker, and when to hold a long poll back.
+//! Which partitions to fetch from which broker now, and when to hold a
+//! long poll back.
 //!
 //! A broker holds a Fetch for up to `fetch.max.wait.ms` while it has
 //! fewer than `fetch.min.bytes` to return across the whole request, and
@@ -17,9 +18,14 @@
 //! still buffered, see [`super`]) counts as reading when its buffered
 //! records end before the log does, and otherwise as a long poll that
 //! holds itself back: it drains.
+//!
+//! A broker with fetches in flight ([`Lanes`]) takes more only while
+//! those have records to return at once, and only a fetch that does too:
+//! a long poll goes to a broker with nothing in flight.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::lanes::{Lanes, Room};
 use super::Cursor;
 use crate::types::TopicPartition;
 
@@ -43,8 +49,18 @@ impl FetchKind {
 
     /// The kind of the fetch a partition would send now, ahead of its
     /// buffered records if it has any.
-    fn next(cursor: &Cursor) -> FetchKind {
+    pub(super) fn next(cursor: &Cursor) -> FetchKind {
         FetchKind::at(cursor.fetch_offset(), cursor.readable_end)
+    }
+
+    /// The kind of the fetch a partition would send now as far as sharing
+    /// its broker with other fetches goes ([`super::lanes`]): an unknown
+    /// log end counts as a long poll, since the broker may hold it.
+    pub(super) fn sure(cursor: &Cursor) -> FetchKind {
+        match (cursor.fetch_offset(), cursor.readable_end) {
+            (Some(offset), Some(end)) if offset < end => FetchKind::Reading,
+            _ => FetchKind::LongPoll,
+        }
     }
 
     fn at(offset: Option<i64>, readable_end: Option<i64>) -> FetchKind {
@@ -64,21 +80,25 @@ pub(crate) struct FetchPlanning {
     pub leaderless: bool,
 }
 
-/// Groups the fetchable partitions into one fetch per broker without a
-/// fetch in flight (`busy`), holding back a fetch that would only be a
-/// long poll while another partition of that broker is still draining.
+/// Groups the fetchable partitions by the broker to fetch them from,
+/// among brokers with room for another fetch ([`Lanes::room`]), holding
+/// back a fetch that would only be a long poll while another partition of
+/// that broker is still draining or another fetch to it is in flight.
 /// `leader` gives the broker to fetch a partition from (its leader or a
 /// preferred read replica). A partition with records buffered is fetched
 /// ahead while they hold fewer than `ahead_below` bytes (0: never).
 pub(crate) fn plan_fetches<'a>(
     cursors: impl IntoIterator<Item = (&'a TopicPartition, &'a Cursor)>,
-    busy: &BTreeSet<i32>,
+    lanes: &Lanes,
     ahead_below: usize,
     mut leader: impl FnMut(&TopicPartition) -> Option<i32>,
 ) -> FetchPlanning {
     let mut planning = FetchPlanning::default();
     let mut reading = BTreeSet::new();
     let mut draining = BTreeSet::new();
+    // Brokers with a partition surely answered at once: only those may
+    // take a fetch beside others in flight.
+    let mut sure = BTreeSet::new();
     for (tp, cursor) in cursors {
         let fetchable = cursor.fetchable_ahead(ahead_below);
         // Paused partitions drain nothing, so they never hold a fetch back.
@@ -90,12 +110,15 @@ pub(crate) fn plan_fetches<'a>(
             planning.leaderless |= fetchable;
             continue;
         };
-        if busy.contains(&node) {
+        if lanes.room(node) == Room::Full {
             continue;
         }
         if !fetchable {
             draining.insert(node);
             continue;
+        }
+        if FetchKind::sure(cursor) == FetchKind::Reading {
+            sure.insert(node);
         }
         if FetchKind::next(cursor) == FetchKind::Reading {
             reading.insert(node);
@@ -106,8 +129,9 @@ pub(crate) fn plan_fetches<'a>(
         }
         planning.fetches.entry(node).or_default().push(tp.clone());
     }
-    planning
-        .fetches
-        .retain(|node, _| reading.contains(node) || !draining.contains(node));
+    planning.fetches.retain(|node, _| match lanes.room(*node) {
+        Room::Any(_) => reading.contains(node) || !draining.contains(node),
+        Room::Reading(_) | Room::Full => sure.contains(node),
+    });
     planning
 }

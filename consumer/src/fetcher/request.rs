@@ -1,4 +1,5 @@
-//! Building one Fetch request for all the partitions a broker leads.
+//! Building one Fetch request for the partitions it names (some or all of
+//! those a broker leads).
 //!
 //! The request is sessionless (session id 0, epoch -1: KIP-227's "full
 //! fetch, no session"), so every request names every partition and no

@@ -1,4 +1,6 @@
-//! Fetch sessions (KIP-227), one per broker.
+//! Fetch sessions (KIP-227), one per broker and lane: each of the fetches
+//! that may be in flight to one broker at a time ([`super::lanes`]) keeps
+//! its own session, since a session's requests go one after another.
 //!
 //! The first fetch to a broker is full and asks for a session (epoch 0).
 //! Once the broker grants one, each later fetch names only the partitions
@@ -12,7 +14,11 @@
 //! the rest of the session was read and had none.
 //!
 //! The session's state advances only with a successful answer (at most
-//! one fetch per broker is in flight). FETCH_SESSION_ID_NOT_FOUND,
+//! one fetch per session is in flight). A partition that moves to another
+//! lane is forgotten by the session it leaves with that session's next
+//! fetch, so no two sessions answer for it. A fetch takes the lowest free
+//! lane, so a caught-up consumer, whose long polls go alone, keeps all its
+//! partitions in lane 0's session and its fetches incremental. FETCH_SESSION_ID_NOT_FOUND,
 //! INVALID_FETCH_SESSION_EPOCH and FETCH_SESSION_TOPIC_ID_ERROR start a new
 //! session with a full fetch; any other failure closes the session and
 //! opens a new one in the same full fetch (id kept, epoch 0). A broker
@@ -100,11 +106,11 @@ impl SessionUse {
     }
 }
 
-/// The fetch sessions of one consumer, by broker.
+/// The fetch sessions of one consumer, by broker and lane.
 #[derive(Debug)]
 pub(super) struct Sessions {
     enabled: bool,
-    brokers: BTreeMap<i32, BrokerSession>,
+    brokers: BTreeMap<(i32, usize), BrokerSession>,
 }
 
 impl Sessions {
@@ -117,11 +123,12 @@ impl Sessions {
     }
 
     /// Turns `request`, built for all of `targets`, into the next request
-    /// of `node`'s session: only the changed partitions, the forgotten
-    /// ones, the session id and epoch.
+    /// of the session in `node`'s `lane`: only the changed partitions, the
+    /// forgotten ones, the session id and epoch.
     pub(super) fn prepare(
         &mut self,
         node: i32,
+        lane: usize,
         targets: &[FetchTarget],
         mut request: FetchRequest,
     ) -> (FetchRequest, SessionUse) {
@@ -145,7 +152,7 @@ impl Sessions {
                 used,
             );
         }
-        let session = self.brokers.entry(node).or_default();
+        let session = self.brokers.entry((node, lane)).or_default();
         let recreated = next.iter().any(|(tp, now)| {
             session.held.get(tp).is_some_and(|held| {
                 held.topic_id != now.topic_id && !held.topic_id.is_nil() && !now.topic_id.is_nil()
@@ -194,10 +201,12 @@ impl Sessions {
         (request.with_forgotten_topics_data(forgotten), used)
     }
 
-    /// Moves `node`'s session on by the outcome of the fetch that `used` it.
+    /// Moves the session in `node`'s `lane` on by the outcome of the
+    /// fetch that `used` it.
     pub(super) fn answered(
         &mut self,
         node: i32,
+        lane: usize,
         used: &mut SessionUse,
         result: &Result<FetchResponse, CoreError>,
     ) {
@@ -205,7 +214,7 @@ impl Sessions {
             return;
         }
         let next = std::mem::take(&mut used.next);
-        let session = self.brokers.entry(node).or_default();
+        let session = self.brokers.entry((node, lane)).or_default();
         let session_error = |code: i16| {
             [
                 KafkaCode::FETCH_SESSION_ID_NOT_FOUND,
@@ -253,12 +262,12 @@ impl Sessions {
         }
     }
 
-    /// The brokers with an open session, and its id.
+    /// The open sessions: broker and session id.
     pub(super) fn open(&self) -> Vec<(i32, i32)> {
         self.brokers
             .iter()
             .filter(|(_, s)| s.id != 0)
-            .map(|(node, s)| (*node, s.id))
+            .map(|((node, _), s)| (*node, s.id))
             .collect()
     }
 }
@@ -275,7 +284,6 @@ impl Fetcher {
     pub(crate) async fn close_sessions(&mut self) {
         let open = self.sessions.open();
         self.sessions.brokers.clear();
-        let busy = self.brokers_in_flight.clone();
         let options = SendOptions {
             class: Some(TrafficClass::Fetch),
             timeout: Some(
@@ -292,7 +300,7 @@ impl Fetcher {
                 .with_session_epoch(FINAL_EPOCH);
             let client = &self.client;
             let mut options = options.clone();
-            if busy.contains(&node) {
+            if self.lanes.busy(node) {
                 options.class = Some(TrafficClass::Admin);
             }
             async move {

@@ -55,8 +55,8 @@ fn round(
     targets: &[FetchTarget],
     answer: Result<FetchResponse, CoreError>,
 ) -> FetchRequest {
-    let (sent, mut used) = sessions.prepare(1, targets, request(targets));
-    sessions.answered(1, &mut used, &answer);
+    let (sent, mut used) = sessions.prepare(1, 0, targets, request(targets));
+    sessions.answered(1, 0, &mut used, &answer);
     sent
 }
 

@@ -7,6 +7,7 @@ use durian_core::{ClientConfig, KafkaCode};
 use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
 use kafka_protocol::messages::{FetchResponse, ProducerId};
 
+use super::lanes::Lanes;
 use super::plan::plan_fetches;
 use super::response::FetchedData;
 use super::*;
@@ -304,6 +305,7 @@ async fn a_seek_discards_buffered_records_and_stale_responses() {
             offset: 0,
             leader_epoch: -1,
         }],
+        lane: 0,
         session: super::session::SessionUse::none(),
     };
     let response = FetchResponse::default();
@@ -358,7 +360,7 @@ async fn a_long_poll_waits_while_another_partition_drains() {
             IsolationLevel::ReadUncommitted,
         ),
     );
-    let plan = |fetcher: &Fetcher| plan_fetches(&fetcher.cursors, &BTreeSet::new(), 0, |_| Some(1));
+    let plan = |fetcher: &Fetcher| plan_fetches(&fetcher.cursors, &Lanes::new(1), 0, |_| Some(1));
     assert!(
         plan(&fetcher).fetches.is_empty(),
         "p0 alone would be a long poll holding p1's next fetch back"
@@ -394,21 +396,21 @@ async fn a_long_poll_waits_while_another_partition_drains() {
 
     // Nor does a partition of another broker.
     fetcher.cursor_mut(&p1).unwrap().paused = false;
-    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::new(), 0, |tp| {
-        Some(tp.partition)
-    });
+    let planning = plan_fetches(&fetcher.cursors, &Lanes::new(1), 0, |tp| Some(tp.partition));
     assert_eq!(planning.fetches, BTreeMap::from([(0, vec![p0])]));
 }
 
 #[tokio::test]
 async fn a_busy_broker_gets_no_second_fetch() {
     let (fetcher, p0, p1) = two_partitions();
-    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::from([1]), 0, |tp| {
+    let mut busy = Lanes::new(1);
+    busy.take(1, FetchKind::Reading);
+    let planning = plan_fetches(&fetcher.cursors, &busy, 0, |tp| {
         (tp.partition == 1).then_some(1)
     });
     assert!(planning.fetches.is_empty());
     assert!(planning.leaderless, "p0 has no leader");
-    let planning = plan_fetches(&fetcher.cursors, &BTreeSet::new(), 0, |_| Some(1));
+    let planning = plan_fetches(&fetcher.cursors, &Lanes::new(1), 0, |_| Some(1));
     assert_eq!(
         planning.fetches,
         BTreeMap::from([(1, vec![p0, p1])]),
