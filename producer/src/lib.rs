@@ -39,6 +39,7 @@ pub mod schema_registry;
 mod sender;
 pub mod serializer;
 mod shared;
+mod topic_map;
 mod transaction;
 
 pub use api::ProducerApi;

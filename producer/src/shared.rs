@@ -1,6 +1,5 @@
 //! State shared by the producer handles and the sender task.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -16,17 +15,13 @@ use crate::error::ProducerError;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::partitioner::{SharedPartitioner, TopicPartitions};
+use crate::topic_map::TopicMap;
 use crate::transaction::TransactionManager;
 
-/// Partitions per topic, with the metadata generation they were read from.
-#[derive(Default)]
-struct TopicCache {
-    by_name: HashMap<Arc<str>, (u64, Arc<TopicPartitions>)>,
-    /// The entry the last lookup found, compared by name before hashing:
-    /// a SipHash of the topic name per `send` showed in `durian ship`'s
-    /// profile, and nearly every send names the topic of the one before.
-    last: Option<(Arc<str>, u64, Arc<TopicPartitions>)>,
-}
+/// Partitions per topic, with the metadata generation they were read
+/// from; nearly every `send` names the topic of the one before, which
+/// [`TopicMap`] finds without hashing the name.
+type TopicCache = TopicMap<(u64, Arc<TopicPartitions>)>;
 
 /// Everything the handles and the sender share.
 pub(crate) struct Shared {
@@ -142,9 +137,8 @@ impl Shared {
                         .collect(),
                 });
                 let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
-                topics
-                    .by_name
-                    .insert(Arc::from(topic), (metadata.generation, partitions.clone()));
+                *topics.get_or_insert_with(topic, |_| (metadata.generation, partitions.clone())) =
+                    (metadata.generation, partitions.clone());
                 return Ok(partitions);
             }
             if !registered {
@@ -210,18 +204,9 @@ impl Shared {
 
     fn cached(&self, topic: &str, generation: u64) -> Option<Arc<TopicPartitions>> {
         let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((name, seen, partitions)) = &topics.last {
-            if **name == *topic && *seen == generation {
-                return Some(partitions.clone());
-            }
-        }
-        let (name, (seen, partitions)) = topics.by_name.get_key_value(topic)?;
-        if *seen != generation {
-            return None;
-        }
-        let found = (name.clone(), *seen, partitions.clone());
-        let partitions = found.2.clone();
-        topics.last = Some(found);
-        Some(partitions)
+        topics
+            .get_mut(topic)
+            .filter(|(seen, _)| *seen == generation)
+            .map(|(_, partitions)| partitions.clone())
     }
 }

@@ -17,7 +17,6 @@ mod completion;
 mod drain;
 mod partition_queue;
 mod split;
-mod topic_map;
 mod txn_gate;
 
 #[cfg(test)]
@@ -46,12 +45,12 @@ use crate::error::{FatalError, ProducerError};
 use crate::partitioner::sticky::StickyPartition;
 use crate::partitioner::TopicPartitions;
 use crate::record::Header;
+use crate::topic_map::TopicMap;
 use batch::{Appended, ProducerBatch};
 use buffer_pool::Reservation;
 pub(crate) use drain::seal;
 pub(crate) use partition_queue::DrainRules;
 use partition_queue::{PartitionQueue, Readiness};
-use topic_map::TopicMap;
 use txn_gate::Admission;
 
 /// What a new batch reserves of `buffer.memory` at first (or all of

@@ -1,11 +1,11 @@
-//! The accumulator's topics by name, with the last topic looked up kept
-//! at hand.
+//! Per-topic entries by name, with the last topic looked up kept at hand:
+//! the accumulator's queues and the producer's partition cache.
 //!
 //! Nearly every `send` names the same topic as the one before (a log
 //! shipper, a perf run), and looking it up in a `HashMap` hashed its name
 //! with SipHash, twice per record (whether present, then the entry): about
 //! 8 % of `durian ship`'s CPU in a profile together with the partition
-//! cache's lookup. A comparison with the last topic's name replaces both
+//! cache's lookup, which hashed it once more. A comparison with the last topic's name replaces both
 //! for such runs; other names still go through the map. Topics are only
 //! ever added, so an index into the `Vec` stays valid.
 
@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Topics by name; see the module docs.
-pub(super) struct TopicMap<T> {
+pub(crate) struct TopicMap<T> {
     entries: Vec<(Arc<str>, T)>,
     index: HashMap<Arc<str>, usize>,
     /// Where the last lookup by name found its topic.
@@ -40,7 +40,7 @@ impl<T> TopicMap<T> {
     }
 
     /// The entry of `topic`, if any, for changing it.
-    pub(super) fn get_mut(&mut self, topic: &str) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, topic: &str) -> Option<&mut T> {
         let position = self.position(topic)?;
         self.last = position;
         self.entries.get_mut(position).map(|(_, entry)| entry)
@@ -48,7 +48,7 @@ impl<T> TopicMap<T> {
 
     /// The entry of `topic`, made by `make` (given the name as an `Arc`)
     /// if the topic is new.
-    pub(super) fn get_or_insert_with(
+    pub(crate) fn get_or_insert_with(
         &mut self,
         topic: &str,
         make: impl FnOnce(&Arc<str>) -> T,
@@ -68,12 +68,12 @@ impl<T> TopicMap<T> {
     }
 
     /// Every entry, in the order the topics were added.
-    pub(super) fn values(&self) -> impl Iterator<Item = &T> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
         self.entries.iter().map(|(_, entry)| entry)
     }
 
     /// Every entry, for changing them.
-    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.entries.iter_mut().map(|(_, entry)| entry)
     }
 }
@@ -85,7 +85,7 @@ impl<T> std::ops::Index<&str> for TopicMap<T> {
     fn index(&self, topic: &str) -> &T {
         match self.position(topic).and_then(|i| self.entries.get(i)) {
             Some((_, entry)) => entry,
-            None => panic!("no topic `{topic}` in the accumulator"),
+            None => panic!("no entry for topic `{topic}`"),
         }
     }
 }
