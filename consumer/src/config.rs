@@ -95,7 +95,7 @@ pub const CONSUMER_PROPERTIES: &[PropertyDoc] = &[
     doc("max.partition.fetch.bytes", "1048576", "Upper bound of the data one partition contributes to a fetch response."),
     doc("max.poll.records", "500", "Most records one poll returns."),
     doc("client.rack", "", "Rack of this consumer, sent with fetches and in the subscription (v3)."),
-    doc("durian.fetch.buffer.bytes", "67108864", "Fetch ahead (the next fetch of a partition sent while its records are still being handed out) only while the consumer buffers fewer key, value and header bytes than this, and the partition fewer than max.partition.fetch.bytes. 0 fetches a partition only once its buffer is empty."),
+    doc("durian.fetch.buffer.bytes", "67108864", "Fetch ahead (the next fetch of a partition sent while its records are still being handed out) only while the consumer buffers fewer record bytes than this (the records sections of the fetched batches, decompressed), and the partition fewer than max.partition.fetch.bytes. 0 fetches a partition only once its buffer is empty."),
     doc("durian.fetch.max.in.flight.per.broker", "4", "Fetch requests in flight to one broker at a time (1 to 8), each for other partitions, so the broker prepares one answer while the consumer takes in another; each keeps its own fetch session. A second one goes out only while every fetch to that broker, and it, has records known to be waiting: a long poll, or a first fetch, goes alone. 1 is one fetch per broker, as before."),
     doc("durian.fetch.sessions", "true", "Use fetch sessions (KIP-227): after a full first fetch, tell each broker only the partitions that changed. false sends every fetch in full."),
 ];
@@ -154,8 +154,8 @@ pub struct ConsumerConfig {
     /// `durian.fetch.sessions`: fetch sessions (KIP-227) with each broker.
     pub fetch_sessions: bool,
     /// `durian.fetch.buffer.bytes`: fetch ahead of buffered records only
-    /// while fewer key, value and header bytes than this are buffered
-    /// (0: never fetch ahead).
+    /// while fewer record bytes (fetched batches' records sections,
+    /// decompressed) than this are buffered (0: never fetch ahead).
     pub fetch_buffer_bytes: usize,
     /// `durian.fetch.max.in.flight.per.broker`: fetch requests in flight
     /// to one broker at a time, each for other partitions (1 to

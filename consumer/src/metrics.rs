@@ -15,7 +15,8 @@ use crate::types::TopicPartition;
 pub struct ConsumerMetrics {
     /// Records fetched and not yet returned by `poll`.
     pub buffered_records: usize,
-    /// Key, value and header bytes of those records (decompressed).
+    /// Bytes of the batches holding those records: their records
+    /// sections (decompressed), kept until their last record is returned.
     pub buffered_bytes: usize,
     /// Fetch requests awaiting their response (at most
     /// `durian.fetch.max.in.flight.per.broker` per broker).

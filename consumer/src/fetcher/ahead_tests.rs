@@ -16,7 +16,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::lanes::Lanes;
 use super::long_poll_tests::{broker_and_fetcher, TOPIC};
 use super::plan::plan_fetches;
-use super::tests::{batch, data, fetcher, topic};
+use super::tests::{batch, data, fetcher};
 use super::*;
 use crate::config::IsolationLevel;
 
@@ -27,7 +27,6 @@ fn buffered_two() -> (Fetcher, TopicPartition) {
     fetcher.add([tp.clone()]);
     fetcher.seek(&tp, 0, None);
     let outcome = process_partition(
-        &topic(),
         0,
         &data(batch(0, &["a", "b"])),
         IsolationLevel::ReadUncommitted,

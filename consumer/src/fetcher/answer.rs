@@ -11,7 +11,7 @@ use std::sync::Arc;
 use durian_core::{Client, Error as CoreError, KafkaCode};
 
 use super::dispatch::FetchResult;
-use super::{process_partition, record_bytes, Fetcher, PartitionFetch};
+use super::{process_partition, Fetcher, PartitionFetch};
 use crate::config::IsolationLevel;
 use crate::error::ConsumerError;
 use crate::offsets::topic_name;
@@ -99,8 +99,7 @@ impl Fetcher {
                     now,
                     self.config.client.metadata_max_age,
                 );
-                let outcome =
-                    process_partition(&name, fetch_offset, data, self.config.isolation_level);
+                let outcome = process_partition(fetch_offset, data, self.config.isolation_level);
                 if let PartitionFetch::Error(code) = outcome {
                     if !self.replicas.on_error(&tp, plan.node, code) {
                         continue;
@@ -143,12 +142,12 @@ impl Fetcher {
                 cursor.readable_end = (end >= 0).then_some(end);
                 cursor.buffered_next = data.next_offset;
                 cursor.buffered_next_epoch = data.last_epoch.or(cursor.buffered_next_epoch);
-                let bytes = data.records.iter().map(record_bytes).sum::<usize>();
-                cursor.buffered_bytes += bytes;
                 let lag =
                     (data.high_watermark >= 0).then(|| data.high_watermark - data.next_offset);
-                cursor.metrics.export_fetch(data.records.len(), bytes, lag);
-                cursor.buffer.extend(data.records);
+                cursor
+                    .metrics
+                    .export_fetch(data.records, data.record_bytes, lag);
+                cursor.buffer.extend(data.batches);
                 if cursor.buffer.is_empty() && data.next_offset > fetch_offset {
                     // Nothing visible, but the log moved on (control
                     // batches, aborted data): skip past it.

@@ -57,6 +57,7 @@
 //! fetches is [`dispatch`]'s, applying their answers [`answer`]'s.
 
 mod answer;
+mod buffer;
 mod dispatch;
 mod epochs;
 mod lanes;
@@ -68,7 +69,7 @@ mod session;
 mod traffic;
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use durian_core::Client;
@@ -78,6 +79,7 @@ pub(crate) use epochs::{epoch_request, parse_epoch_response, ToValidate};
 pub use request::{fetch_request, FetchTarget};
 pub use response::{process_partition, EpochEnd, PartitionFetch};
 
+use buffer::RecordBuffer;
 use dispatch::FetchResult;
 #[cfg(test)]
 use dispatch::{FetchPlan, Planned};
@@ -108,9 +110,7 @@ pub(crate) struct Cursor {
     /// Paused by the application.
     pub paused: bool,
     /// Records fetched but not yet handed out.
-    buffer: VecDeque<ConsumerRecord>,
-    /// Key, value and header bytes of the buffered records.
-    buffered_bytes: usize,
+    buffer: RecordBuffer,
     /// Where the next fetch starts once the buffer is empty.
     buffered_next: i64,
     /// Leader epoch of the last batch before `buffered_next`.
@@ -142,8 +142,7 @@ impl Cursor {
             leader_epoch: None,
             needs_validation: false,
             paused: false,
-            buffer: VecDeque::new(),
-            buffered_bytes: 0,
+            buffer: RecordBuffer::default(),
             buffered_next: 0,
             buffered_next_epoch: None,
             high_watermark: -1,
@@ -168,7 +167,7 @@ impl Cursor {
     /// while they hold fewer than `ahead_below` bytes (0: never ahead).
     fn fetchable_ahead(&self, ahead_below: usize) -> bool {
         let room =
-            self.buffer.is_empty() || (!self.hold_ahead && self.buffered_bytes < ahead_below);
+            self.buffer.is_empty() || (!self.hold_ahead && self.buffer.bytes() < ahead_below);
         room && self.may_fetch()
     }
 
@@ -295,7 +294,6 @@ impl Fetcher {
                 }
                 cursor.needs_validation = false;
                 cursor.buffer.clear();
-                cursor.buffered_bytes = 0;
                 cursor.buffered_next = offset;
                 cursor.buffered_next_epoch = epoch;
                 cursor.version = version;
@@ -369,6 +367,7 @@ impl Fetcher {
         max: usize,
     ) -> Vec<(TopicPartition, Vec<ConsumerRecord>)> {
         let mut out = Vec::new();
+        let mut failed = Vec::new();
         let mut left = max;
         let start = self.drain_from.take();
         let order: Vec<TopicPartition> = match &start {
@@ -392,13 +391,19 @@ impl Fetcher {
                 continue;
             }
             let take = left.min(cursor.buffer.len());
-            let records: Vec<ConsumerRecord> = cursor.buffer.drain(..take).collect();
-            left -= take;
-            let bytes: usize = records.iter().map(record_bytes).sum();
-            cursor.buffered_bytes = cursor.buffered_bytes.saturating_sub(bytes);
+            let mut records = Vec::with_capacity(take);
+            let drained = cursor.buffer.drain_into(&tp, take, &mut records);
+            left -= records.len();
             if let Some(last) = records.last() {
                 cursor.position = Some(last.offset + 1);
                 cursor.last_epoch = (last.leader_epoch >= 0).then_some(last.leader_epoch);
+            }
+            if let Err(error) = drained {
+                failed.push((tp.clone(), error));
+                if !records.is_empty() {
+                    out.push((tp, records));
+                }
+                continue;
             }
             if cursor.buffer.is_empty() {
                 cursor.hold_ahead = false;
@@ -411,7 +416,34 @@ impl Fetcher {
             }
             out.push((tp, records));
         }
+        for (tp, error) in failed {
+            self.stop_at_undecodable(&tp, error);
+        }
         out
+    }
+
+    /// A record of `tp` could not be decoded (its batch's CRC was right:
+    /// a producer's bug, not damage): nothing after it may be handed out.
+    /// The partition stops at its position, which is that record; the
+    /// version drops any fetch ahead in flight; the error is reported, and
+    /// fetching from there reports it again until the application seeks
+    /// past it, as with a damaged batch.
+    fn stop_at_undecodable(&mut self, tp: &TopicPartition, error: durian_core::record::BatchError) {
+        let version = self.bump();
+        let Some(cursor) = self.cursors.get_mut(tp) else {
+            return;
+        };
+        let offset = cursor.position.unwrap_or(cursor.buffered_next);
+        cursor.buffer.clear();
+        cursor.buffered_next = offset;
+        cursor.version = version;
+        cursor.in_flight = false;
+        cursor.hold_ahead = false;
+        cursor.pending_error = Some(ConsumerError::CorruptBatch {
+            partition: tp.clone(),
+            offset,
+            reason: error.to_string(),
+        });
     }
 
     /// Whether any fetch is in flight.
@@ -424,16 +456,16 @@ impl Fetcher {
         self.fetches_sent.clone()
     }
 
-    /// Key, value and header bytes buffered across all partitions.
+    /// Bytes of the batches buffered across all partitions.
     fn buffered_bytes(&self) -> usize {
-        self.cursors.values().map(|c| c.buffered_bytes).sum()
+        self.cursors.values().map(|c| c.buffer.bytes()).sum()
     }
 
     /// What is buffered now: (records, key/value/header bytes), and the
     /// number of fetches in flight.
     pub(crate) fn buffered(&self) -> (usize, usize, usize) {
         let (records, bytes) = self.cursors.values().fold((0, 0), |(records, bytes), c| {
-            (records + c.buffer.len(), bytes + c.buffered_bytes)
+            (records + c.buffer.len(), bytes + c.buffer.bytes())
         });
         (records, bytes, self.lanes.count())
     }
@@ -444,17 +476,6 @@ impl Fetcher {
     pub(crate) fn fetch_traffic(&self) -> (u64, u64) {
         self.traffic.totals()
     }
-}
-
-/// The payload bytes of a record: key, value and headers.
-fn record_bytes(record: &ConsumerRecord) -> usize {
-    let field = |f: &Option<bytes::Bytes>| f.as_ref().map_or(0, bytes::Bytes::len);
-    let headers: usize = record
-        .headers
-        .iter()
-        .map(|h| h.key.len() + field(&h.value))
-        .sum();
-    field(&record.key) + field(&record.value) + headers
 }
 
 #[cfg(test)]

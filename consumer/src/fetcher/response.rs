@@ -1,10 +1,10 @@
-//! Turning one partition of a fetch response into records.
+//! Turning one partition of a fetch response into batches of records to hand out.
 //!
 //! ```text
 //!  records bytes ─▶ BytesBatchScanner ─┬─ batch wholly before the fetch offset ──▶ skipped
 //!                                      ├─ control batch ──▶ ends an aborted transaction, skipped
 //!                                      ├─ aborted transactional batch (read_committed) ──▶ skipped
-//!                                      ├─ data batch ──▶ records at or after the fetch offset
+//!                                      ├─ data batch ──▶ kept undecoded, from the fetch offset on
 //!                                      └─ cut-off last batch ──▶ ignored, fetched again next time
 //!  next fetch offset = last whole batch's base offset + last_offset_delta + 1
 //! ```
@@ -14,7 +14,6 @@
 //! and control batches hold no user records at all.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use durian_core::record::{
@@ -23,14 +22,14 @@ use durian_core::record::{
 use durian_core::KafkaCode;
 use kafka_protocol::messages::fetch_response::PartitionData;
 
+use super::buffer::PendingBatch;
 use crate::config::IsolationLevel;
-use crate::types::ConsumerRecord;
 
 /// Largest batch the scanner accepts; a bigger length field is corruption.
 const MAX_BATCH_SIZE: usize = 1 << 30;
 
 /// What one partition of a fetch response yielded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum PartitionFetch {
     /// Records (possibly none) and where to fetch next.
     Data(FetchedData),
@@ -45,18 +44,22 @@ pub enum PartitionFetch {
 }
 
 /// The records of one partition and what the broker said about the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FetchedData {
-    /// Records at or after the fetch offset, in offset order.
-    pub records: Vec<ConsumerRecord>,
+    /// The batches with records at or after the fetch offset, in offset
+    /// order, checked but not decoded.
+    pub(crate) batches: Vec<PendingBatch>,
+    /// Records in `batches`.
+    pub records: usize,
     /// The offset the next fetch starts at.
     pub next_offset: i64,
     /// The partition's high watermark.
     pub high_watermark: i64,
     /// The last stable offset (-1 when the broker did not say).
     pub last_stable_offset: i64,
-    /// Approximate bytes held by `records`.
-    pub size: usize,
+    /// Bytes held by `batches` (their records sections, decompressed):
+    /// what they count against the consumer's buffer limits.
+    pub record_bytes: usize,
     /// Leader epoch of the last whole batch read (records, control or
     /// skipped), the epoch of the log just before `next_offset`.
     pub last_epoch: Option<i32>,
@@ -73,9 +76,10 @@ pub struct EpochEnd {
     pub end_offset: i64,
 }
 
-/// Processes the data of one partition fetched from `fetch_offset`.
+/// Processes the data of one partition fetched from `fetch_offset`:
+/// checks each batch and keeps those with records to hand out, undecoded
+/// (see [`super::buffer`]).
 pub fn process_partition(
-    topic: &Arc<str>,
     fetch_offset: i64,
     data: &PartitionData,
     isolation: IsolationLevel,
@@ -93,11 +97,12 @@ pub fn process_partition(
     let bytes = data.records.clone().unwrap_or_default();
     let mut aborted = AbortedTransactions::new(data, isolation);
     let mut out = FetchedData {
-        records: Vec::new(),
+        batches: Vec::new(),
+        records: 0,
+        record_bytes: 0,
         next_offset: fetch_offset,
         high_watermark: data.high_watermark,
         last_stable_offset: data.last_stable_offset,
-        size: bytes.len(),
         last_epoch: None,
     };
     for item in BytesBatchScanner::new(bytes).max_batch_size(MAX_BATCH_SIZE) {
@@ -105,7 +110,7 @@ pub fn process_partition(
             Ok(batch) => batch,
             // Records before the error are good; return them and let the
             // next fetch, starting after them, report the corruption.
-            Err(err) if !out.records.is_empty() => {
+            Err(err) if !out.batches.is_empty() => {
                 tracing::debug!(%err, "stopping at a corrupt batch");
                 break;
             }
@@ -115,15 +120,8 @@ pub fn process_partition(
         if header.next_offset() <= fetch_offset {
             continue;
         }
-        if let Err(reason) = read_batch(
-            topic,
-            data.partition_index,
-            fetch_offset,
-            &batch.bytes,
-            &mut aborted,
-            &mut out,
-        ) {
-            if out.records.is_empty() {
+        if let Err(reason) = read_batch(fetch_offset, &batch.bytes, &mut aborted, &mut out) {
+            if out.batches.is_empty() {
                 return PartitionFetch::Corrupt(reason);
             }
             break;
@@ -135,10 +133,9 @@ pub fn process_partition(
     PartitionFetch::Data(out)
 }
 
-/// Adds the visible records of one whole batch to `out`.
+/// Checks one whole batch and keeps it in `out` if it holds records to
+/// hand out.
 fn read_batch(
-    topic: &Arc<str>,
-    partition: i32,
     fetch_offset: i64,
     batch: &Bytes,
     aborted: &mut AbortedTransactions,
@@ -166,21 +163,10 @@ fn read_batch(
     if header.is_transactional() && aborted.is_aborted(header.producer_id) {
         return Ok(());
     }
-    for record in iter {
-        let record = record.map_err(|e| e.to_string())?;
-        if record.offset < fetch_offset {
-            continue;
-        }
-        out.records.push(ConsumerRecord {
-            topic: topic.clone(),
-            partition,
-            offset: record.offset,
-            timestamp: record.timestamp,
-            key: record.key,
-            value: record.value,
-            headers: record.headers,
-            leader_epoch: header.partition_leader_epoch,
-        });
+    if let Some(pending) = PendingBatch::new(iter, fetch_offset).map_err(|e| e.to_string())? {
+        out.records += pending.len();
+        out.record_bytes += pending.bytes();
+        out.batches.push(pending);
     }
     Ok(())
 }

@@ -74,8 +74,21 @@ fn fetched(outcome: PartitionFetch) -> FetchedData {
     }
 }
 
+/// The records of `data` as partition 2 of "t" hands them out.
+fn records(data: &FetchedData) -> Vec<ConsumerRecord> {
+    let mut buffer = super::buffer::RecordBuffer::default();
+    buffer.extend(data.batches.clone());
+    assert_eq!(buffer.len(), data.records, "the count matches the records");
+    let mut out = Vec::new();
+    buffer
+        .drain_into(&TopicPartition::new(topic(), 2), usize::MAX, &mut out)
+        .unwrap();
+    assert!(buffer.is_empty());
+    out
+}
+
 fn offsets(data: &FetchedData) -> Vec<i64> {
-    data.records.iter().map(|r| r.offset).collect()
+    records(data).iter().map(|r| r.offset).collect()
 }
 
 pub(super) fn topic() -> Arc<str> {
@@ -87,15 +100,13 @@ fn truncated_last_batch_is_left_for_the_next_fetch() {
     let whole = concat(&[batch(0, &["a", "b"]), batch(2, &["c"])]);
     let cut = whole.slice(..whole.len() - 5);
     let out = fetched(process_partition(
-        &topic(),
         0,
         &data(cut),
         IsolationLevel::ReadUncommitted,
     ));
     assert_eq!(offsets(&out), [0, 1]);
     assert_eq!(out.next_offset, 2, "the cut batch is fetched again");
-    assert!(out
-        .records
+    assert!(records(&out)
         .iter()
         .all(|r| r.partition == 2 && &*r.topic == "t"));
 }
@@ -104,7 +115,6 @@ fn truncated_last_batch_is_left_for_the_next_fetch() {
 fn batch_starting_before_the_fetch_offset_yields_only_later_records() {
     let records = concat(&[batch(0, &["a", "b", "c", "d"]), batch(4, &["e"])]);
     let out = fetched(process_partition(
-        &topic(),
         2,
         &data(records),
         IsolationLevel::ReadUncommitted,
@@ -116,22 +126,15 @@ fn batch_starting_before_the_fetch_offset_yields_only_later_records() {
 #[test]
 fn empty_records_keep_the_offset() {
     let out = fetched(process_partition(
-        &topic(),
         7,
         &data(Bytes::new()),
         IsolationLevel::ReadUncommitted,
     ));
-    assert!(out.records.is_empty());
+    assert!(out.batches.is_empty() && out.records == 0);
     assert_eq!((out.next_offset, out.high_watermark), (7, 100));
     let none = PartitionData::default().with_records(None);
     assert_eq!(
-        fetched(process_partition(
-            &topic(),
-            7,
-            &none,
-            IsolationLevel::ReadUncommitted
-        ))
-        .next_offset,
+        fetched(process_partition(7, &none, IsolationLevel::ReadUncommitted)).next_offset,
         7
     );
 }
@@ -147,7 +150,6 @@ fn next_offset_comes_from_the_batch_header_on_compacted_topics() {
     let crc = durian_core::record::compute_crc(&bytes).unwrap();
     bytes[17..21].copy_from_slice(&crc.to_be_bytes());
     let out = fetched(process_partition(
-        &topic(),
         10,
         &data(bytes.freeze()),
         IsolationLevel::ReadUncommitted,
@@ -164,7 +166,6 @@ fn a_batch_with_a_bad_crc_is_reported_never_handed_out() {
     damaged[last] ^= 0x01;
     // Alone, the damaged batch is the partition's error.
     let alone = process_partition(
-        &topic(),
         2,
         &data(damaged.clone().freeze()),
         IsolationLevel::ReadUncommitted,
@@ -176,7 +177,6 @@ fn a_batch_with_a_bad_crc_is_reported_never_handed_out() {
     // Behind good records, those are handed out and the fetch stops before
     // it, so the next fetch (from offset 2) reports it.
     let out = fetched(process_partition(
-        &topic(),
         0,
         &data(concat(&[good, damaged.freeze()])),
         IsolationLevel::ReadUncommitted,
@@ -207,7 +207,6 @@ fn read_committed_drops_aborted_transactions_and_markers() {
         .with_producer_id(ProducerId(7))
         .with_first_offset(0)]);
     let committed = fetched(process_partition(
-        &topic(),
         0,
         &partition,
         IsolationLevel::ReadCommitted,
@@ -215,7 +214,6 @@ fn read_committed_drops_aborted_transactions_and_markers() {
     assert_eq!(offsets(&committed), [2, 5]);
     assert_eq!(committed.next_offset, 6);
     let uncommitted = fetched(process_partition(
-        &topic(),
         0,
         &partition,
         IsolationLevel::ReadUncommitted,
@@ -230,13 +228,13 @@ fn read_committed_drops_aborted_transactions_and_markers() {
 #[test]
 fn errors_and_corruption_are_reported_per_partition() {
     let error = PartitionData::default().with_error_code(KafkaCode::OFFSET_OUT_OF_RANGE.0);
-    assert_eq!(
-        process_partition(&topic(), 0, &error, IsolationLevel::ReadUncommitted),
+    assert!(matches!(
+        process_partition(0, &error, IsolationLevel::ReadUncommitted),
         PartitionFetch::Error(KafkaCode::OFFSET_OUT_OF_RANGE)
-    );
+    ));
     let garbage = Bytes::from(vec![0xff; 80]);
     assert!(matches!(
-        process_partition(&topic(), 0, &data(garbage), IsolationLevel::ReadUncommitted),
+        process_partition(0, &data(garbage), IsolationLevel::ReadUncommitted),
         PartitionFetch::Corrupt(_)
     ));
 }
@@ -260,7 +258,7 @@ async fn drain_advances_positions_only_past_returned_records() {
     fetcher.add([tp.clone()]);
     fetcher.seek(&tp, 0, None);
     let records = concat(&[batch(0, &["a", "b", "c"]), marker(3, 9, 1)]);
-    let outcome = process_partition(&topic(), 0, &data(records), IsolationLevel::ReadUncommitted);
+    let outcome = process_partition(0, &data(records), IsolationLevel::ReadUncommitted);
     fetcher.apply(&tp, 0, outcome);
 
     let first = fetcher.drain(2);
@@ -286,7 +284,6 @@ async fn a_seek_discards_buffered_records_and_stale_responses() {
     fetcher.add([tp.clone()]);
     fetcher.seek(&tp, 0, None);
     let outcome = process_partition(
-        &topic(),
         0,
         &data(batch(0, &["a", "b"])),
         IsolationLevel::ReadUncommitted,
@@ -322,12 +319,7 @@ async fn paused_partitions_are_neither_drained_nor_fetched() {
     fetcher.apply(
         &tp,
         0,
-        process_partition(
-            &topic(),
-            0,
-            &data(batch(0, &["a"])),
-            IsolationLevel::ReadUncommitted,
-        ),
+        process_partition(0, &data(batch(0, &["a"])), IsolationLevel::ReadUncommitted),
     );
     fetcher.cursor_mut(&tp).unwrap().paused = true;
     assert!(fetcher.drain(10).is_empty());
@@ -354,7 +346,6 @@ async fn a_long_poll_waits_while_another_partition_drains() {
         &p1,
         10,
         process_partition(
-            &topic(),
             10,
             &data(batch(10, &["a", "b"])),
             IsolationLevel::ReadUncommitted,
@@ -382,7 +373,6 @@ async fn a_long_poll_waits_while_another_partition_drains() {
         &p1,
         12,
         process_partition(
-            &topic(),
             12,
             &data(batch(12, &["c"])),
             IsolationLevel::ReadUncommitted,
@@ -427,7 +417,7 @@ async fn a_response_moves_a_drained_partition_to_the_long_poll() {
     fetcher.apply(
         &p0,
         10,
-        process_partition(&topic(), 10, &partition, IsolationLevel::ReadUncommitted),
+        process_partition(10, &partition, IsolationLevel::ReadUncommitted),
     );
     assert_eq!(fetcher.cursor(&p0).unwrap().readable_end, Some(12));
     assert_eq!(fetcher.drain(1).len(), 1);
@@ -439,5 +429,103 @@ async fn a_response_moves_a_drained_partition_to_the_long_poll() {
     assert_eq!(
         FetchKind::of(fetcher.cursor(&p0).unwrap()),
         FetchKind::LongPoll
+    );
+}
+
+#[tokio::test]
+async fn buffered_bytes_are_the_batches_held() {
+    let mut fetcher = fetcher();
+    let tp = TopicPartition::new("t", 2);
+    fetcher.add([tp.clone()]);
+    fetcher.seek(&tp, 0, None);
+    let first = batch(0, &["aa", "bbb", "cccc"]);
+    let second = batch(3, &["d"]);
+    // A batch holds its records section: the batch less its 61-byte header.
+    let held = first.len() - 61 + second.len() - 61;
+    let outcome = process_partition(
+        0,
+        &data(concat(&[first.clone(), second])),
+        IsolationLevel::ReadUncommitted,
+    );
+    assert_eq!(fetched(outcome.clone()).record_bytes, held);
+    fetcher.apply(&tp, 0, outcome);
+    assert_eq!(fetcher.buffered(), (4, held, 0));
+    assert_eq!(fetcher.drain(2).len(), 2);
+    assert_eq!(
+        fetcher.buffered(),
+        (2, held, 0),
+        "a batch is held until its last record is out"
+    );
+    assert_eq!(fetcher.drain(1).len(), 1);
+    assert_eq!(fetcher.buffered(), (1, held - (first.len() - 61), 0));
+    assert_eq!(fetcher.drain(10).len(), 1);
+    assert_eq!(fetcher.buffered(), (0, 0, 0));
+}
+
+/// `bytes` with its CRC recomputed, as a producer that wrote them would.
+fn with_crc(mut bytes: BytesMut) -> Bytes {
+    let crc = durian_core::record::compute_crc(&bytes).unwrap();
+    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+    bytes.freeze()
+}
+
+/// A fetcher holding `records` for partition 2 of "t", read from offset 0.
+fn holding(records: Bytes) -> (Fetcher, TopicPartition) {
+    let mut fetcher = fetcher();
+    let tp = TopicPartition::new("t", 2);
+    fetcher.add([tp.clone()]);
+    fetcher.seek(&tp, 0, None);
+    let outcome = process_partition(0, &data(records), IsolationLevel::ReadUncommitted);
+    fetcher.apply(&tp, 0, outcome);
+    (fetcher, tp)
+}
+
+#[tokio::test]
+async fn an_undecodable_record_stops_the_partition_there() {
+    // Records 0..3 of one-byte-key-less values "aa", "bb", "cc": record 1
+    // starts 9 bytes after the header, its value length 5 bytes further.
+    // Claiming 63 value bytes makes it undecodable under a valid CRC.
+    let mut bytes = BytesMut::from(&batch(0, &["aa", "bb", "cc"])[..]);
+    assert_eq!(bytes[61 + 9 + 5], 0x04, "value length 2, zigzag-encoded");
+    bytes[61 + 9 + 5] = 0x7e;
+    let (mut fetcher, tp) = holding(with_crc(bytes));
+    let version = fetcher.cursor(&tp).unwrap().version;
+    let drained = fetcher.drain(10);
+    assert_eq!(drained.iter().map(|r| r.offset).collect::<Vec<_>>(), [0]);
+    assert_eq!(fetcher.buffered(), (0, 0, 0), "nothing after it is kept");
+    let cursor = fetcher.cursor(&tp).unwrap();
+    assert_eq!(cursor.position, Some(1));
+    assert_eq!(
+        cursor.fetch_offset(),
+        Some(1),
+        "fetched again from the record"
+    );
+    assert!(
+        cursor.version > version,
+        "a fetch ahead in flight is dropped"
+    );
+    let errors = fetcher.take_errors();
+    assert!(
+        matches!(&errors[..], [(p, ConsumerError::CorruptBatch { offset: 1, .. })] if *p == tp),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn bytes_after_a_batchs_last_record_are_reported_after_its_records() {
+    let mut bytes = BytesMut::from(&batch(0, &["a", "b"])[..]);
+    bytes.extend_from_slice(&[0]);
+    let length = i32::from_be_bytes(bytes[8..12].try_into().unwrap()) + 1;
+    bytes[8..12].copy_from_slice(&length.to_be_bytes());
+    let (mut fetcher, tp) = holding(with_crc(bytes));
+    assert_eq!(
+        fetcher.drain(10).len(),
+        2,
+        "the records themselves are sound"
+    );
+    let errors = fetcher.take_errors();
+    assert!(
+        matches!(&errors[..], [(p, ConsumerError::CorruptBatch { offset: 2, .. })] if *p == tp),
+        "{errors:?}"
     );
 }

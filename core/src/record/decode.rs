@@ -181,6 +181,12 @@ impl RecordIter {
         self.header.is_control()
     }
 
+    /// Bytes of the records section being decoded (decompressed, for a
+    /// compressed batch): what holding this iterator keeps in memory.
+    pub fn records_len(&self) -> usize {
+        self.records.len()
+    }
+
     /// Records not yet yielded, as announced by the header.
     pub fn remaining_count(&self) -> usize {
         self.count.saturating_sub(self.index)
