@@ -4,8 +4,6 @@
 //! the fetcher by hand; the last ones run against the embedded broker.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use durian_core::KafkaCode;
 
@@ -16,23 +14,12 @@ use kafka_protocol::protocol::StrBytes;
 use super::lanes::Lanes;
 use super::long_poll_tests::{broker_and_fetcher, TOPIC};
 use super::plan::plan_fetches;
-use super::tests::{batch, data, fetcher};
+use super::tests::{batch, data, holding, read_as_poll_does};
 use super::*;
-use crate::config::IsolationLevel;
 
 /// Partition 2 of "t" at offset 0 with records 0 and 1 buffered.
 fn buffered_two() -> (Fetcher, TopicPartition) {
-    let mut fetcher = fetcher();
-    let tp = TopicPartition::new("t", 2);
-    fetcher.add([tp.clone()]);
-    fetcher.seek(&tp, 0, None);
-    let outcome = process_partition(
-        0,
-        &data(batch(0, &["a", "b"])),
-        IsolationLevel::ReadUncommitted,
-    );
-    fetcher.apply(&tp, 0, outcome);
-    (fetcher, tp)
+    holding(batch(0, &["a", "b"]))
 }
 
 /// The plan of a fetch ahead sent for the cursor as it is now.
@@ -141,28 +128,12 @@ async fn an_error_answering_a_fetch_ahead_waits_for_the_position() {
     assert!(cursor.fetchable() && cursor.fetchable_ahead(1_000));
 }
 
-/// Reads `count` records of `tp` with `fetcher`, fetching as `poll` does
-/// (fetches started after each drain), and returns their offsets.
+/// Reads `count` records of the one partition assigned to `fetcher`, as
+/// `poll` does, and returns their offsets.
 async fn read(fetcher: &mut Fetcher, count: usize) -> Vec<i64> {
-    let mut read = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while read.len() < count {
-        assert!(tokio::time::Instant::now() < deadline, "read {read:?}");
-        fetcher.handle_ready();
-        let drained = fetcher.drain(5);
-        if drained.is_empty() {
-            fetcher.start_fetches();
-            if fetcher.fetching() {
-                tokio::time::timeout(Duration::from_secs(10), fetcher.wait_and_handle())
-                    .await
-                    .unwrap();
-            }
-            continue;
-        }
-        read.extend(drained.iter().map(|r| r.offset));
-        fetcher.start_fetches();
-    }
-    read
+    let read = read_as_poll_does(fetcher, BTreeMap::new(), count).await;
+    assert!(read.len() <= 1, "one partition: {read:?}");
+    read.into_values().flatten().collect()
 }
 
 /// About two batches of ten records per partition and fetch.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::lanes::{split, Lanes, Room};
 use super::long_poll_tests::{client_with_topic, produce, TOPIC};
 use super::plan::{plan_fetches, FetchKind};
+use super::tests::read_as_poll_does;
 use super::*;
 
 #[test]
@@ -123,46 +124,13 @@ async fn two_fetches_out(fetcher: &mut Fetcher, p0: &TopicPartition, p1: &TopicP
     assert!(fetcher.cursor(p1).unwrap().in_flight);
 }
 
-/// Reads with `fetcher` as `poll` does until `counts` records of each
-/// partition arrived, and returns each partition's offsets in order of
-/// delivery.
-async fn read_all(
-    fetcher: &mut Fetcher,
-    already: BTreeMap<TopicPartition, Vec<i64>>,
-    counts: usize,
-) -> BTreeMap<TopicPartition, Vec<i64>> {
-    let mut read = already;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while read.values().map(Vec::len).sum::<usize>() < counts {
-        assert!(tokio::time::Instant::now() < deadline, "read {read:?}");
-        fetcher.handle_ready();
-        let drained = fetcher.drain_by_partition(5);
-        if drained.is_empty() {
-            fetcher.start_fetches();
-            if fetcher.fetching() {
-                tokio::time::timeout(Duration::from_secs(10), fetcher.wait_and_handle())
-                    .await
-                    .unwrap();
-            }
-            continue;
-        }
-        for (tp, records) in drained {
-            read.entry(tp)
-                .or_default()
-                .extend(records.iter().map(|r| r.offset));
-        }
-        fetcher.start_fetches();
-    }
-    read
-}
-
 #[tokio::test]
 async fn two_fetches_in_flight_to_one_broker_deliver_every_record_once_in_order() {
     let (broker, mut fetcher, p0, p1) = two_partitions_on_a_broker(8).await;
     two_fetches_out(&mut fetcher, &p0, &p1).await;
     let mut first = BTreeMap::new();
     first.insert(p0.clone(), (0..5).collect::<Vec<i64>>());
-    let read = read_all(&mut fetcher, first, 160).await;
+    let read = read_as_poll_does(&mut fetcher, first, 160).await;
     assert_eq!(read[&p0], (0..80).collect::<Vec<i64>>());
     assert_eq!(read[&p1], (0..80).collect::<Vec<i64>>());
     assert_eq!(
@@ -180,7 +148,7 @@ async fn a_seek_or_revocation_with_two_fetches_out_delivers_nothing_stale() {
     // p0 back to 3 and p1 revoked while both fetches ahead are out.
     fetcher.seek(&p0, 3, None);
     fetcher.remove(std::slice::from_ref(&p1));
-    let read = read_all(&mut fetcher, BTreeMap::new(), 77).await;
+    let read = read_as_poll_does(&mut fetcher, BTreeMap::new(), 77).await;
     assert_eq!(read[&p0], (3..80).collect::<Vec<i64>>());
     assert!(!read.contains_key(&p1), "nothing of a revoked partition");
     broker.shutdown().await.unwrap();

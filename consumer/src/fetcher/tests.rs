@@ -1,6 +1,8 @@
 //! Fetch response processing and cursor bookkeeping, without sockets.
 #![allow(clippy::unwrap_used)]
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
 use durian_core::record::{set_base_offset, BatchWriter, NO_HEADERS};
 use durian_core::{ClientConfig, KafkaCode};
@@ -279,16 +281,7 @@ async fn drain_advances_positions_only_past_returned_records() {
 
 #[tokio::test]
 async fn a_seek_discards_buffered_records_and_stale_responses() {
-    let mut fetcher = fetcher();
-    let tp = TopicPartition::new("t", 2);
-    fetcher.add([tp.clone()]);
-    fetcher.seek(&tp, 0, None);
-    let outcome = process_partition(
-        0,
-        &data(batch(0, &["a", "b"])),
-        IsolationLevel::ReadUncommitted,
-    );
-    fetcher.apply(&tp, 0, outcome);
+    let (mut fetcher, tp) = holding(batch(0, &["a", "b"]));
     fetcher.seek(&tp, 1, None);
     assert!(fetcher.drain(10).is_empty());
     assert_eq!(fetcher.positions()[&tp].0, 1);
@@ -434,21 +427,11 @@ async fn a_response_moves_a_drained_partition_to_the_long_poll() {
 
 #[tokio::test]
 async fn buffered_bytes_are_the_batches_held() {
-    let mut fetcher = fetcher();
-    let tp = TopicPartition::new("t", 2);
-    fetcher.add([tp.clone()]);
-    fetcher.seek(&tp, 0, None);
     let first = batch(0, &["aa", "bbb", "cccc"]);
     let second = batch(3, &["d"]);
     // A batch holds its records section: the batch less its 61-byte header.
     let held = first.len() - 61 + second.len() - 61;
-    let outcome = process_partition(
-        0,
-        &data(concat(&[first.clone(), second])),
-        IsolationLevel::ReadUncommitted,
-    );
-    assert_eq!(fetched(outcome.clone()).record_bytes, held);
-    fetcher.apply(&tp, 0, outcome);
+    let (mut fetcher, _) = holding(concat(&[first.clone(), second]));
     assert_eq!(fetcher.buffered(), (4, held, 0));
     assert_eq!(fetcher.drain(2).len(), 2);
     assert_eq!(
@@ -470,7 +453,7 @@ fn with_crc(mut bytes: BytesMut) -> Bytes {
 }
 
 /// A fetcher holding `records` for partition 2 of "t", read from offset 0.
-fn holding(records: Bytes) -> (Fetcher, TopicPartition) {
+pub(super) fn holding(records: Bytes) -> (Fetcher, TopicPartition) {
     let mut fetcher = fetcher();
     let tp = TopicPartition::new("t", 2);
     fetcher.add([tp.clone()]);
@@ -528,4 +511,37 @@ async fn bytes_after_a_batchs_last_record_are_reported_after_its_records() {
         matches!(&errors[..], [(p, ConsumerError::CorruptBatch { offset: 2, .. })] if *p == tp),
         "{errors:?}"
     );
+}
+
+/// Reads with `fetcher` as `poll` does (fetches started after each drain)
+/// until `counts` records arrived in all, and returns each partition's offsets in order of
+/// delivery.
+pub(super) async fn read_as_poll_does(
+    fetcher: &mut Fetcher,
+    already: BTreeMap<TopicPartition, Vec<i64>>,
+    counts: usize,
+) -> BTreeMap<TopicPartition, Vec<i64>> {
+    let mut read = already;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while read.values().map(Vec::len).sum::<usize>() < counts {
+        assert!(tokio::time::Instant::now() < deadline, "read {read:?}");
+        fetcher.handle_ready();
+        let drained = fetcher.drain_by_partition(5);
+        if drained.is_empty() {
+            fetcher.start_fetches();
+            if fetcher.fetching() {
+                tokio::time::timeout(Duration::from_secs(10), fetcher.wait_and_handle())
+                    .await
+                    .unwrap();
+            }
+            continue;
+        }
+        for (tp, records) in drained {
+            read.entry(tp)
+                .or_default()
+                .extend(records.iter().map(|r| r.offset));
+        }
+        fetcher.start_fetches();
+    }
+    read
 }
