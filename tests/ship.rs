@@ -106,6 +106,18 @@ async fn appended_lines_are_shipped_in_order_and_partial_lines_wait() {
     assert_shipped_exactly(&reader.read_to_end().await, &lines);
 }
 
+/// The window holds 10,000 unacknowledged lines; every acknowledgement
+/// gives its lines' room back, so a file of several windows ships whole
+/// instead of stalling at the first 10,000.
+#[tokio::test]
+async fn a_file_longer_than_the_window_ships_whole() {
+    let setup = setup().await;
+    let (lines, running, mut reader) = setup.ship_first(setup.config(), 25_000).await;
+    let progress = running.stop().await;
+    assert_eq!(progress.lines_shipped, 25_000);
+    assert_shipped_exactly(&reader.read_to_end().await, &lines);
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn rotation_by_rename_finishes_the_old_file_first() {
