@@ -68,7 +68,6 @@ pub struct ConnectionSecurity {
 /// Serves a connection, given as its read and write halves, until the
 /// client leaves, misbehaves, idles out, fails to authenticate in time or
 /// the broker shuts down.
-#[allow(clippy::too_many_arguments)]
 pub async fn serve<R, W>(
     state: Arc<BrokerState>,
     endpoint: Arc<Endpoint>,
