@@ -32,7 +32,12 @@
 //! its partitions (a topic id that names no topic stays UNKNOWN_TOPIC_ID).
 //!
 //! The records read here are sent as they are: the registry encodes the
-//! response with `fetch_encode`, which writes them by reference.
+//! response with `fetch_encode`, which writes them by reference. On a
+//! plaintext connection ([`RequestContext::file_records`]) they are not
+//! even read: the answer carries the ranges of the segment files holding
+//! them, which the connection sends with `sendfile` (see
+//! `server::response_write`), and the response's records fields hold
+//! placeholders naming those ranges until `fetch_encode` splices them in.
 
 use std::time::Duration;
 
@@ -49,12 +54,13 @@ use kafka_protocol::ResponseError;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::fetch_encode::{file_token, INLINE_RECORDS_BYTES};
 use super::fetch_trace::{self, Look, Wake};
 use super::{versions, DataContext, RequestContext};
 use crate::catalog::TopicMeta;
 use crate::fetch_session::{SessionContext, SessionRequest};
 use crate::security::Access;
-use crate::storage::StorageError;
+use crate::storage::{FileRange, ReadResult, StorageError};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = versions(4, 17);
@@ -69,12 +75,33 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
 /// `fetch.max.bytes` default): bounds the memory one request can pin.
 pub const FETCH_MAX_BYTES: usize = 57_671_680;
 
+/// A Fetch answer: the response, and the segment file ranges its
+/// placeholder records fields name (empty unless the connection takes
+/// file ranges).
+#[derive(Debug)]
+pub struct FetchAnswer {
+    /// The response; a records field holding a [`file_token`] stands for
+    /// the range at that index of `files`.
+    pub response: FetchResponse,
+    /// The ranges the placeholders name.
+    pub files: Vec<FileRange>,
+}
+
+impl From<FetchResponse> for FetchAnswer {
+    fn from(response: FetchResponse) -> FetchAnswer {
+        FetchAnswer {
+            response,
+            files: Vec::new(),
+        }
+    }
+}
+
 /// Answers Fetch, waiting for data as the request allows.
 pub async fn handle(
     data: &DataContext<'_>,
     request: FetchRequest,
     ctx: &RequestContext,
-) -> FetchResponse {
+) -> FetchAnswer {
     let version = ctx.version;
     let sessions = data.fetch_sessions();
     let (session, topics) = if version >= 7 {
@@ -88,7 +115,11 @@ pub async fn handle(
         };
         match sessions.begin(asked, Instant::now()) {
             Ok(begun) => (begun.context, begun.topics),
-            Err(error) => return FetchResponse::default().with_error_code(error.code()),
+            Err(error) => {
+                return FetchResponse::default()
+                    .with_error_code(error.code())
+                    .into()
+            }
         }
     } else {
         (SessionContext::Sessionless, request.topics)
@@ -124,6 +155,7 @@ pub async fn handle(
             Limits {
                 max_bytes,
                 read_committed,
+                file_records: ctx.file_records,
             },
             version,
             ctx.node_id,
@@ -136,15 +168,20 @@ pub async fn handle(
         let look = Look {
             topics: &resolved,
             read: &collected.topics,
+            files: &collected.files,
             bytes: collected.bytes,
             min_bytes,
             waited: now - started,
         };
         if enough || now >= deadline || appends.is_empty() {
             fetch_trace::answering(&look);
-            return FetchResponse::default()
+            let response = FetchResponse::default()
                 .with_session_id(session.session_id())
                 .with_responses(sessions.finish(session, collected.topics));
+            return FetchAnswer {
+                response,
+                files: collected.files,
+            };
         }
         fetch_trace::parking(&look, deadline - now);
         let wake = tokio::select! {
@@ -220,15 +257,19 @@ fn resolve(
 
 struct Collected {
     topics: Vec<FetchableTopicResponse>,
+    /// The file ranges the topics' placeholder records name.
+    files: Vec<FileRange>,
     bytes: usize,
     has_error: bool,
 }
 
-/// What a fetch may read: its byte budget and its isolation level.
+/// What a fetch may read: its byte budget and its isolation level, and
+/// whether its records may be answered as file ranges.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     max_bytes: usize,
     read_committed: bool,
+    file_records: bool,
 }
 
 fn collect(
@@ -241,12 +282,14 @@ fn collect(
     let max_bytes = limits.max_bytes;
     let mut out = Collected {
         topics: Vec::with_capacity(topics.len()),
+        files: Vec::new(),
         bytes: 0,
         has_error: false,
     };
     for (request, found) in topics {
         let mut partitions = Vec::with_capacity(request.partitions.len());
         for p in &request.partitions {
+            let mut file = None;
             let data = match found {
                 Err(code) => error_partition(p.partition, *code),
                 Ok(topic) if !(0..topic.partitions).contains(&p.partition) => {
@@ -259,23 +302,36 @@ fn collect(
                         Ok(_) => {
                             let budget = max_bytes.saturating_sub(out.bytes);
                             let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
-                            read_partition(
+                            let (read, range) = read_partition(
                                 data,
                                 topic,
                                 p.partition,
                                 p.fetch_offset,
                                 Limits {
                                     max_bytes: limit,
-                                    read_committed: limits.read_committed,
+                                    ..limits
                                 },
                                 out.bytes == 0,
-                            )
+                            );
+                            file = range;
+                            read
                         }
                     }
                 }
             };
             out.has_error |= data.error_code != 0;
-            out.bytes += data.records.as_ref().map_or(0, Bytes::len);
+            let data = match file {
+                Some(range) => {
+                    out.bytes += range.len();
+                    let token = file_token(out.files.len());
+                    out.files.push(range);
+                    data.with_records(Some(token))
+                }
+                None => {
+                    out.bytes += data.records.as_ref().map_or(0, Bytes::len);
+                    data
+                }
+            };
             partitions.push(data);
         }
         let response = FetchableTopicResponse::default().with_partitions(partitions);
@@ -289,6 +345,9 @@ fn collect(
     out
 }
 
+/// Reads one partition: its answer, and the file range holding its
+/// records when they are to be sent from the file (the answer's records
+/// are then empty).
 fn read_partition(
     data: &DataContext<'_>,
     topic: &TopicMeta,
@@ -296,14 +355,45 @@ fn read_partition(
     offset: i64,
     limits: Limits,
     min_one_batch: bool,
-) -> PartitionData {
+) -> (PartitionData, Option<FileRange>) {
     let outcome = data.with_partition(&topic.name, partition, |log| {
-        let read = log.read_isolated(
-            offset,
-            limits.max_bytes,
-            min_one_batch,
-            limits.read_committed,
-        );
+        let read_isolated = || {
+            log.read_isolated(
+                offset,
+                limits.max_bytes,
+                min_one_batch,
+                limits.read_committed,
+            )
+            .map(|read| (read, None))
+        };
+        let read = if limits.file_records {
+            match log.locate_isolated(
+                offset,
+                limits.max_bytes,
+                min_one_batch,
+                limits.read_committed,
+            ) {
+                Ok(Some(located)) if located.range.len() >= INLINE_RECORDS_BYTES => {
+                    Ok((located.result, Some(located.range)))
+                }
+                // Too small for a piece of its own: read while the lock
+                // is held, as the read path would.
+                Ok(Some(located)) => match located.range.read() {
+                    Ok(records) => Ok((
+                        ReadResult {
+                            records,
+                            ..located.result
+                        },
+                        None,
+                    )),
+                    Err(_) => read_isolated(),
+                },
+                Ok(None) => read_isolated(),
+                Err(e) => Err(e),
+            }
+        } else {
+            read_isolated()
+        };
         let offsets = (
             log.high_watermark(),
             log.last_stable_offset(),
@@ -312,33 +402,42 @@ fn read_partition(
         (read, offsets)
     });
     match outcome {
-        None => error_partition(partition, ResponseError::UnknownTopicOrPartition.code()),
-        Some((Ok(read), _)) => PartitionData::default()
-            .with_partition_index(partition)
-            .with_high_watermark(read.high_watermark)
-            .with_last_stable_offset(read.last_stable_offset)
-            .with_log_start_offset(read.log_start_offset)
-            .with_aborted_transactions(read.aborted_transactions.map(|aborted| {
-                aborted
-                    .into_iter()
-                    .map(|(producer_id, first_offset)| {
-                        AbortedTransaction::default()
-                            .with_producer_id(ProducerId(producer_id))
-                            .with_first_offset(first_offset)
-                    })
-                    .collect()
-            }))
-            .with_records(Some(read.records)),
+        None => (
+            error_partition(partition, ResponseError::UnknownTopicOrPartition.code()),
+            None,
+        ),
+        Some((Ok((read, range)), _)) => (answer_partition(partition, read), range),
         Some((Err(e), (high_watermark, last_stable_offset, log_start))) => {
             if !matches!(e, StorageError::OffsetOutOfRange { .. }) {
                 tracing::warn!(topic = %topic.name, partition, offset, error = %e, "fetch failed");
             }
-            error_partition(partition, e.kafka_error_code())
+            let data = error_partition(partition, e.kafka_error_code())
                 .with_high_watermark(high_watermark)
                 .with_last_stable_offset(last_stable_offset)
-                .with_log_start_offset(log_start)
+                .with_log_start_offset(log_start);
+            (data, None)
         }
     }
+}
+
+/// A partition's answer to a read.
+fn answer_partition(partition: i32, read: ReadResult) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(partition)
+        .with_high_watermark(read.high_watermark)
+        .with_last_stable_offset(read.last_stable_offset)
+        .with_log_start_offset(read.log_start_offset)
+        .with_aborted_transactions(read.aborted_transactions.map(|aborted| {
+            aborted
+                .into_iter()
+                .map(|(producer_id, first_offset)| {
+                    AbortedTransaction::default()
+                        .with_producer_id(ProducerId(producer_id))
+                        .with_first_offset(first_offset)
+                })
+                .collect()
+        }))
+        .with_records(Some(read.records))
 }
 
 fn error_partition(partition: i32, code: i16) -> PartitionData {

@@ -13,12 +13,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
 use tracing::Level;
 
+use super::fetch_encode::token_index;
 use crate::catalog::TopicMeta;
+use crate::storage::FileRange;
 
 /// Why a parked fetch stopped waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub(super) struct Look<'a> {
     pub topics: &'a [(FetchTopic, Result<TopicMeta, i16>)],
     /// What the look read, in the same order.
     pub read: &'a [FetchableTopicResponse],
+    /// The file ranges placeholders in `read` name.
+    pub files: &'a [FileRange],
     /// Bytes read in all.
     pub bytes: usize,
     /// The request's `min_bytes`.
@@ -96,7 +99,11 @@ fn summary(look: &Look<'_>) -> String {
             if got.error_code != 0 {
                 let _ = write!(out, "err={}; ", got.error_code);
             } else {
-                let bytes = got.records.as_ref().map_or(0, Bytes::len);
+                let bytes = got.records.as_ref().map_or(0, |records| {
+                    token_index(records)
+                        .and_then(|i| look.files.get(i))
+                        .map_or(records.len(), FileRange::len)
+                });
                 let _ = write!(
                     out,
                     "hw={} leo={} bytes={bytes}; ",
@@ -144,6 +151,7 @@ mod tests {
         let look = Look {
             topics: &topics,
             read: &read,
+            files: &[],
             bytes: 3,
             min_bytes: 1,
             waited: Duration::ZERO,

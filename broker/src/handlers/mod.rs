@@ -98,8 +98,9 @@ pub enum Reply {
     Body(Bytes),
     /// An encoded response body in pieces, sent in order without being
     /// joined (Fetch: the structure around the record bytes, and the
-    /// record bytes as read from the segments).
-    Parts(Vec<Bytes>),
+    /// record bytes as read from the segments or the segment file ranges
+    /// holding them).
+    Parts(Vec<crate::server::frame::Piece>),
     /// Nothing is sent back (Produce with acks=0).
     Nothing,
 }
@@ -125,6 +126,10 @@ pub struct RequestContext {
     /// The listener the request came in on (`None` on the nodes of an
     /// in-process test cluster, which have one unnamed listener each).
     pub listener: Option<Arc<crate::security::listener::ListenerInfo>>,
+    /// Whether the connection writes to a plain TCP socket (no TLS): a
+    /// Fetch may then answer with ranges of the segment files, which the
+    /// connection sends with `sendfile`, instead of reading the records.
+    pub file_records: bool,
 }
 
 impl RequestContext {
@@ -280,13 +285,13 @@ static REGISTRY: LazyLock<Vec<ApiHandler>> = LazyLock::new(|| {
             run: |state, ctx, body| {
                 Box::pin(async move {
                     let request: messages::FetchRequest = decode_guarded(&body, ctx.version)?;
-                    let response = fetch::handle(&state.data_context(), request, &ctx).await;
+                    let answer = fetch::handle(&state.data_context(), request, &ctx).await;
                     // Counted as `answer` counts every other API's errors.
                     state
                         .metrics()
-                        .count_response_errors(ApiKey::Fetch, &response);
+                        .count_response_errors(ApiKey::Fetch, &answer.response);
                     // The records go out by reference, not through the encoder.
-                    fetch_encode::encode_parts(response, ctx.version)
+                    fetch_encode::encode_parts(answer, ctx.version)
                 })
             },
         },

@@ -381,6 +381,7 @@ mod tests {
             node_id: 0,
             principal: crate::security::Principal::anonymous(),
             listener: None,
+            file_records: false,
         };
         let ProduceReply::Respond(response) = handle(&state.data_context(), request, &ctx).await
         else {

@@ -9,7 +9,7 @@ use kafka_protocol::protocol::Encodable;
 use tokio::time::Instant;
 
 use super::decode_guard::decode_guarded;
-use super::frame::{decode_header, response_frame, RequestPrefix, ResponseFrame};
+use super::frame::{decode_header, response_frame, Piece, RequestPrefix, ResponseFrame};
 use crate::metrics::BrokerMetrics;
 use crate::security::sasl::{Next, SaslSession};
 
@@ -130,7 +130,7 @@ fn answer(
     let framed = match response_frame(
         header.correlation_id,
         api.response_header_version(version),
-        vec![response.freeze()],
+        vec![Piece::Bytes(response.freeze())],
     ) {
         Ok(framed) => framed,
         Err(e) => return Gate::Close(e.to_string()),

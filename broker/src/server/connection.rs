@@ -24,14 +24,15 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::authenticate::{gate, Gate};
-use super::dispatch::{dispatch, Outcome};
+use super::dispatch::{dispatch, Caller, Outcome};
 use super::endpoint::Endpoint;
 use super::frame::{frame_size, FrameError};
 use super::resources::Resources;
+use super::response_write::ResponseWriter;
 use super::shutdown::Shutdown;
 use crate::config::BrokerConfig;
 use crate::security::listener::ListenerInfo;
@@ -64,20 +65,23 @@ pub struct ConnectionSecurity {
     pub listener: Option<Arc<ListenerInfo>>,
 }
 
-/// Serves `socket` until the client leaves, misbehaves, idles out, fails
-/// to authenticate in time or the broker shuts down.
-pub async fn serve<S>(
+/// Serves a connection, given as its read and write halves, until the
+/// client leaves, misbehaves, idles out, fails to authenticate in time or
+/// the broker shuts down.
+pub async fn serve<R, W>(
     state: Arc<BrokerState>,
     endpoint: Arc<Endpoint>,
-    socket: S,
+    (reader, mut writer): (R, W),
     peer: SocketAddr,
     limits: ConnectionLimits,
     shutdown: Shutdown,
     mut security: ConnectionSecurity,
 ) where
-    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    R: AsyncRead + Send + Unpin + 'static,
+    W: ResponseWriter,
 {
-    let (reader, mut writer) = tokio::io::split(socket);
+    // Fetch answers with file ranges only where `sendfile` can send them.
+    let file_records = writer.plain_socket().is_some();
     // Shared with the reader, which caps frames until authentication.
     let authenticated = Arc::new(AtomicBool::new(security.sasl.is_none()));
     let (frames_tx, mut frames) = mpsc::channel(PIPELINE_DEPTH);
@@ -136,9 +140,12 @@ pub async fn serve<S>(
                     state.clone(),
                     &endpoint,
                     frame.bytes.clone(),
-                    peer,
-                    &principal,
-                    security.listener.as_ref(),
+                    Caller {
+                        peer,
+                        principal: &principal,
+                        listener: security.listener.as_ref(),
+                        file_records,
+                    },
                 )
                 .await
             }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
 use super::endpoint::Endpoint;
-use super::frame::{decode_header, response_frame, RequestPrefix, ResponseFrame};
+use super::frame::{decode_header, response_frame, Piece, RequestPrefix, ResponseFrame};
 #[cfg(feature = "testing")]
 use super::intercept::{Interception, RequestInfo};
 use crate::handlers::{api_versions, lookup, HandlerError, Reply, RequestContext};
@@ -21,6 +21,20 @@ use crate::state::BrokerState;
 /// capping the rest keeps the decoder's worst-case allocations (bounded by
 /// frame length times element size, see `decode_guard`) small.
 pub const MAX_NON_PRODUCE_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+
+/// Who sent a request, and what its connection can carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The principal the connection authenticated as.
+    pub principal: &'a Principal,
+    /// The listener the connection came in on.
+    pub listener: Option<&'a Arc<ListenerInfo>>,
+    /// Whether the connection writes to a plain TCP socket, so a Fetch
+    /// may answer with segment file ranges (sent with `sendfile`).
+    pub file_records: bool,
+}
 
 /// What to do after a request.
 #[derive(Debug)]
@@ -51,10 +65,14 @@ pub async fn dispatch(
     state: Arc<BrokerState>,
     endpoint: &Endpoint,
     frame: Bytes,
-    peer: SocketAddr,
-    principal: &Principal,
-    listener: Option<&Arc<ListenerInfo>>,
+    caller: Caller<'_>,
 ) -> Outcome {
+    let Caller {
+        peer,
+        principal,
+        listener,
+        file_records,
+    } = caller;
     let Some(prefix) = RequestPrefix::parse(&frame) else {
         return Outcome::Close("frame too short for a request header".to_string());
     };
@@ -116,6 +134,7 @@ pub async fn dispatch(
         node_id: endpoint.node_id,
         principal: principal.clone(),
         listener: listener.cloned(),
+        file_records,
     };
     tracing::trace!(
         ?api,
@@ -211,7 +230,7 @@ fn respond(
     reply: Result<Reply, HandlerError>,
 ) -> Outcome {
     let body = match reply {
-        Ok(Reply::Body(body)) => vec![body],
+        Ok(Reply::Body(body)) => vec![Piece::Bytes(body)],
         Ok(Reply::Parts(parts)) => parts,
         Ok(Reply::Nothing) => return Outcome::Silent,
         Err(reason) => return Outcome::Close(reason.to_string()),
@@ -252,16 +271,14 @@ mod tests {
         let endpoint = Endpoint::new(0);
         // ApiVersions v3 (header v2): a client id of 200 bytes, 2 present.
         let frame = Bytes::from_static(&[0, 18, 0, 3, 0, 0, 0, 1, 0, 200, b'a', b'b']);
-        let peer = "127.0.0.1:1".parse().unwrap();
-        let outcome = dispatch(
-            broker.state.clone(),
-            &endpoint,
-            frame,
-            peer,
-            &Principal::anonymous(),
-            None,
-        )
-        .await;
+        let principal = Principal::anonymous();
+        let caller = Caller {
+            peer: "127.0.0.1:1".parse().unwrap(),
+            principal: &principal,
+            listener: None,
+            file_records: false,
+        };
+        let outcome = dispatch(broker.state.clone(), &endpoint, frame, caller).await;
         let Outcome::Close(reason) = outcome else {
             panic!("a lying header must close the connection: {outcome:?}");
         };

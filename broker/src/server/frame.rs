@@ -5,7 +5,6 @@
 //! a negative, zero or oversized length means the peer is not speaking the
 //! protocol (or is hostile), and the connection is closed.
 
-use std::io::IoSlice;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -13,7 +12,8 @@ use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::Decodable;
 #[cfg(test)]
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::storage::FileRange;
 
 /// Smallest meaningful request: api key, api version, correlation id.
 pub const MIN_REQUEST_BYTES: usize = 8;
@@ -173,20 +173,49 @@ pub fn response_length(header_len: usize, body_len: usize) -> Result<i32, Respon
     i32::try_from(total).map_err(|_| ResponseTooLarge(total))
 }
 
-/// Most buffers one `writev` takes on Linux (IOV_MAX); a frame of more
-/// pieces is written in several calls.
-const MAX_IO_SLICES: usize = 1024;
+/// One piece of a response frame.
+#[derive(Debug, Clone)]
+pub enum Piece {
+    /// Bytes in memory: the length prefix, the header, an encoded body,
+    /// the structure of a Fetch response, records read from a segment.
+    Bytes(Bytes),
+    /// Record batches still in their segment file, sent with `sendfile`
+    /// on plaintext connections (see `response_write`).
+    File(FileRange),
+}
+
+impl Piece {
+    /// Bytes this piece puts on the wire.
+    pub fn len(&self) -> usize {
+        match self {
+            Piece::Bytes(bytes) => bytes.len(),
+            Piece::File(range) => range.len(),
+        }
+    }
+
+    /// Whether the piece puts nothing on the wire.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Bytes> for Piece {
+    fn from(bytes: Bytes) -> Piece {
+        Piece::Bytes(bytes)
+    }
+}
 
 /// A response ready to be written: length prefix, response header and
 /// body, as pieces written in order and never joined into one buffer.
 ///
 /// The body's pieces are the encoder's own buffers, and for Fetch the
-/// record bytes as read from the segment files (see
+/// record bytes as read from the segment files, or on plaintext
+/// connections the ranges of the segment files holding them (see
 /// `handlers::fetch_encode`), so a response is not copied between the
 /// handler and the socket.
 #[derive(Debug, Clone)]
 pub struct ResponseFrame {
-    parts: Vec<Bytes>,
+    parts: Vec<Piece>,
     len: usize,
 }
 
@@ -195,7 +224,7 @@ impl ResponseFrame {
     pub fn whole(frame: Bytes) -> ResponseFrame {
         ResponseFrame {
             len: frame.len(),
-            parts: vec![frame],
+            parts: vec![Piece::Bytes(frame)],
         }
     }
 
@@ -205,46 +234,25 @@ impl ResponseFrame {
         self.len
     }
 
-    /// The whole frame in one buffer (a copy; for tests and comparisons).
-    #[cfg(test)]
-    pub fn to_bytes(&self) -> Bytes {
-        match self.parts.as_slice() {
-            [only] => only.clone(),
-            parts => {
-                let mut out = BytesMut::with_capacity(self.len);
-                for part in parts {
-                    out.put_slice(part);
-                }
-                out.freeze()
-            }
-        }
+    /// The pieces, in wire order.
+    pub fn pieces(&self) -> &[Piece] {
+        &self.parts
     }
 
-    /// Writes the frame with vectored writes (`writev`), as many pieces
-    /// per call as the socket takes, so the pieces are neither joined nor
-    /// sent as a packet each, then flushes: a TLS stream accepts a write
-    /// into its own buffer even when the socket is full, and only a flush
-    /// (or a later write, which may never come: the client is waiting for
-    /// the rest of this frame) sends what is left. The caller bounds it
-    /// with its write deadline; a write cut short leaves the connection
-    /// unusable, and the caller closes it.
-    pub async fn write_to<W: AsyncWrite + Unpin>(&self, writer: &mut W) -> std::io::Result<()> {
-        let mut slices: Vec<IoSlice<'_>> = self
-            .parts
-            .iter()
-            .filter(|part| !part.is_empty())
-            .map(|part| IoSlice::new(part))
-            .collect();
-        let mut remaining = &mut slices[..];
-        while !remaining.is_empty() {
-            let batch = remaining.len().min(MAX_IO_SLICES);
-            let written = writer.write_vectored(&remaining[..batch]).await?;
-            if written == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
+    /// The whole frame in one buffer (a copy, file ranges read; for tests
+    /// and comparisons).
+    #[cfg(test)]
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.len);
+        for part in &self.parts {
+            match part {
+                Piece::Bytes(bytes) => out.put_slice(bytes),
+                Piece::File(range) => {
+                    out.put_slice(&range.read().expect("a test frame's file range is readable"))
+                }
             }
-            IoSlice::advance_slices(&mut remaining, written);
         }
-        writer.flush().await
+        out.freeze()
     }
 }
 
@@ -255,7 +263,7 @@ impl ResponseFrame {
 pub fn response_frame(
     correlation_id: i32,
     header_version: i16,
-    body: Vec<Bytes>,
+    body: Vec<Piece>,
 ) -> Result<ResponseFrame, ResponseTooLarge> {
     let header_len = if header_version >= 1 { 5 } else { 4 };
     let body_len = body
@@ -270,7 +278,7 @@ pub fn response_frame(
         head.put_u8(0);
     }
     let mut parts = Vec::with_capacity(1 + body.len());
-    parts.push(head.freeze());
+    parts.push(Piece::Bytes(head.freeze()));
     parts.extend(body);
     Ok(ResponseFrame {
         parts,
@@ -322,45 +330,6 @@ mod tests {
         let err = response_length(5, i32::MAX as usize).unwrap_err();
         assert!(err.to_string().contains("2 GiB"), "{err}");
         assert!(response_length(5, usize::MAX).is_err());
-    }
-
-    #[tokio::test]
-    async fn a_frame_in_pieces_is_written_whole_through_short_writes() {
-        let body = vec![
-            Bytes::from_static(b"structure-"),
-            Bytes::new(),
-            Bytes::from(vec![7u8; 5_000]),
-            Bytes::from_static(b"-tail"),
-        ];
-        let frame = response_frame(9, 1, body).unwrap();
-        assert_eq!(frame.wire_len(), 4 + 5 + 10 + 5_000 + 5);
-        // A pipe of 64 bytes: every write is cut short many times.
-        let (mut near, mut far) = tokio::io::duplex(64);
-        let expected = frame.to_bytes();
-        let reader = tokio::spawn(async move {
-            let mut got = Vec::new();
-            far.read_to_end(&mut got).await.unwrap();
-            got
-        });
-        frame.write_to(&mut near).await.unwrap();
-        drop(near);
-        let got = tokio::time::timeout(std::time::Duration::from_secs(10), reader)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(got, &expected[..]);
-        assert_eq!(&got[..4], &(5i32 + 10 + 5_000 + 5).to_be_bytes());
-        assert_eq!(&got[4..9], &[0, 0, 0, 9, 0]);
-    }
-
-    /// A writer that keeps what it accepts until flushed (as tokio-rustls
-    /// does with a full socket) still gets the whole frame out.
-    #[tokio::test]
-    async fn a_frame_leaves_a_buffering_writer_whole() {
-        let frame = response_frame(3, 0, vec![Bytes::from(vec![1u8; 1_000])]).unwrap();
-        let mut writer = tokio::io::BufWriter::with_capacity(1 << 16, Vec::new());
-        frame.write_to(&mut writer).await.unwrap();
-        assert_eq!(writer.get_ref().as_slice(), &frame.to_bytes()[..]);
     }
 
     #[tokio::test]

@@ -133,7 +133,9 @@ async fn accept(
     };
     let Some(tls) = &security.tls else {
         let connection = session(Principal::anonymous());
-        serve(state, endpoint, socket, peer, limits, shutdown, connection).await;
+        // Owned halves keep the socket reachable for `sendfile`.
+        let halves = socket.into_split();
+        serve(state, endpoint, halves, peer, limits, shutdown, connection).await;
         return;
     };
     let listener = security.info.as_ref().map_or("", |l| l.name.as_str());
@@ -163,7 +165,7 @@ async fn accept(
     serve(
         state,
         endpoint,
-        stream,
+        tokio::io::split(stream),
         peer,
         limits,
         shutdown,

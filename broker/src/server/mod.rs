@@ -16,4 +16,5 @@ pub mod frame;
 pub mod intercept;
 pub mod listener;
 pub mod resources;
+pub mod response_write;
 pub mod shutdown;

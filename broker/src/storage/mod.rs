@@ -21,6 +21,7 @@ mod config;
 mod dir_status;
 mod error;
 mod faults;
+mod file_range;
 mod index_file;
 mod layout;
 mod log_manager;
@@ -48,8 +49,9 @@ pub use faults::FaultPoint;
 pub(crate) use faults::Faults;
 #[cfg(any(test, feature = "testing"))]
 pub use faults::{FaultKind, StorageFaults};
+pub(crate) use file_range::FileRange;
 pub use log_manager::{lock_log, LogManager, SharedLog};
 pub use marker::TxnMarker;
-pub use partition_log::{PartitionLog, RecoveryHints};
+pub use partition_log::{PartitionLog, ReadResult, RecoveryHints};
 pub(crate) use producer_state::ProducerView;
 pub use scanned::ScannedRecords;

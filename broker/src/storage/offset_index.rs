@@ -121,6 +121,20 @@ impl OffsetIndex {
             .map_or(0, |e| e.position)
     }
 
+    /// A batch start from which a forward scan finds the last whole batch
+    /// ending at or before `limit` in a few steps: the position of the
+    /// next-to-last entry at or before `limit` (that batch ends at or
+    /// before the last entry's position, so within `limit`); `None` when
+    /// fewer than two entries lie there.
+    pub(crate) fn batch_ending_by(&self, limit: u64) -> Option<u64> {
+        let entries = self.file.entries();
+        let within = entries.partition_point(|e| u64::from(e.position) <= limit);
+        within
+            .checked_sub(2)
+            .and_then(|i| entries.get(i))
+            .map(|e| u64::from(e.position))
+    }
+
     /// The newest entry as (absolute last offset, position).
     pub(crate) fn last_entry(&self) -> Option<(i64, u32)> {
         self.file.last().map(|e| {

@@ -17,7 +17,17 @@ use durian_core::record::BatchScanner;
 
 use super::partition_log::{PartitionLog, ReadResult};
 use super::segment::Segment;
-use super::StorageError;
+use super::{FileRange, StorageError};
+
+/// A fetch read answered with a range of a segment file instead of bytes
+/// (see [`PartitionLog::locate_isolated`]).
+#[derive(Debug, Clone)]
+pub(crate) struct LocatedRead {
+    /// The whole batches [`PartitionLog::read_isolated`] would have read.
+    pub range: FileRange,
+    /// The read's offsets and aborted transactions; its `records` are empty.
+    pub result: ReadResult,
+}
 
 impl PartitionLog {
     /// Reads whole record batches starting with the one that contains
@@ -93,6 +103,72 @@ impl PartitionLog {
             last_stable_offset,
             aborted_transactions,
         })
+    }
+
+    /// [`read_isolated`](Self::read_isolated) without reading the records:
+    /// the same whole batches as a range of their segment file, for a
+    /// response that sends them with `sendfile`.
+    ///
+    /// `Ok(None)` when there is nothing to send, and when the end of the
+    /// batches is not known cheaply: a read_committed read whose last
+    /// stable offset lies inside the segment read (the read path stops at
+    /// it batch by batch), or bytes that are not well-formed batches. The
+    /// caller then calls `read_isolated`. Every byte of the range was
+    /// appended before this call (a segment's size only counts finished
+    /// appends) and lies below the offset the read may see.
+    pub(crate) fn locate_isolated(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        read_committed: bool,
+    ) -> Result<Option<LocatedRead>, StorageError> {
+        self.ensure_live()?;
+        self.check_offset(offset)?;
+        let last_stable_offset = self.last_stable_offset();
+        let upper = if read_committed {
+            last_stable_offset
+        } else {
+            self.log_end_offset()
+        };
+        if offset >= upper {
+            return Ok(None);
+        }
+        for segment in self.segments_reaching(offset) {
+            let Some((position, header)) = segment.find_batch(offset)? else {
+                continue;
+            };
+            // Every batch of the segment lies below `upper`, or the read
+            // path's per-batch cut is needed.
+            if segment.next_offset() > upper {
+                return Ok(None);
+            }
+            let first_len = header.total_len();
+            let budget = if first_len <= max_bytes {
+                max_bytes
+            } else if min_one_batch {
+                first_len
+            } else {
+                return Ok(None);
+            };
+            let Some(located) = segment.locate_batches(position, header, budget)? else {
+                return Ok(None);
+            };
+            let end = located.last.next_offset();
+            let aborted_transactions =
+                read_committed.then(|| self.aborted_transactions(offset, end));
+            return Ok(Some(LocatedRead {
+                range: located.range,
+                result: ReadResult {
+                    records: Bytes::new(),
+                    high_watermark: self.high_watermark(),
+                    log_start_offset: self.log_start_offset,
+                    last_stable_offset,
+                    aborted_transactions,
+                },
+            }));
+        }
+        Ok(None)
     }
 
     /// The earliest record whose timestamp is `>= timestamp` and whose

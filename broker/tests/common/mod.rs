@@ -136,6 +136,16 @@ impl TestClient {
         self.stream.write_all(&out).await.expect("write frame");
     }
 
+    /// Reads `len` raw bytes (within 10 s), whatever frame they belong to.
+    pub async fn read_exact_raw(&mut self, len: usize) -> Bytes {
+        let mut buf = vec![0u8; len];
+        tokio::time::timeout(Duration::from_secs(10), self.stream.read_exact(&mut buf))
+            .await
+            .expect("bytes within 10 s")
+            .expect("read");
+        Bytes::from(buf)
+    }
+
     /// Writes arbitrary bytes.
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         // The broker may already have closed the connection; that is fine here.

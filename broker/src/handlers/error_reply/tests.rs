@@ -43,6 +43,7 @@ async fn replies<R: Request + Encodable>(
             node_id: 0,
             principal: crate::security::Principal::anonymous(),
             listener: None,
+            file_records: false,
         };
         let reply = build(state, &ctx, api, &body.freeze(), CODE)
             .unwrap()
@@ -316,6 +317,7 @@ async fn every_builder_answers_every_served_version_with_the_code() {
         node_id: 0,
         principal: crate::security::Principal::anonymous(),
         listener: None,
+        file_records: false,
     };
     let mut body = BytesMut::new();
     CreateTopicsRequest::default().encode(&mut body, 7).unwrap();
@@ -348,6 +350,7 @@ fn produce_log_starts(state: &BrokerState, version: i16, code: i16) -> Vec<i64> 
         node_id: 0,
         principal: crate::security::Principal::anonymous(),
         listener: None,
+        file_records: false,
     };
     let Some(Ok(Reply::Body(mut bytes))) =
         build(state, &ctx, ApiKey::Produce, &body.freeze(), code)

@@ -22,11 +22,21 @@
 //! there, each length written for the real records and the records
 //! spliced in. Should the two encodings ever differ anywhere else, the
 //! response is encoded whole, as before, rather than sent wrong.
+//!
+//! On plaintext connections the fetch handler does not read the records:
+//! a records field then holds a placeholder ([`file_token`]) naming a
+//! range of a segment file, and the piece spliced in is that range, which
+//! the connection sends with `sendfile`. A placeholder is shorter than
+//! any record batch (61 bytes at least), so it cannot be taken for
+//! records.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::FetchResponse;
 
-use super::{encode_body, encode_bytes, HandlerError, Reply};
+use super::fetch::FetchAnswer;
+use super::{encode_body, encode_bytes, EncodeError, HandlerError, Reply};
+use crate::server::frame::Piece;
+use crate::storage::FileRange;
 
 /// Records shorter than this are left in the structure: copying a few
 /// hundred bytes costs less than a piece of its own (an allocation for the
@@ -36,10 +46,39 @@ pub const INLINE_RECORDS_BYTES: usize = 512;
 /// First version whose PartitionData.records is a compact (varint length) field.
 const FIRST_FLEXIBLE: i16 = 12;
 
-/// Encodes `response` at `version` as pieces whose concatenation is
-/// exactly kafka-protocol's encoding of it.
-pub fn encode_parts(mut response: FetchResponse, version: i16) -> Result<Reply, HandlerError> {
-    let taken = take_records(&mut response);
+/// What a placeholder starts with; the index of its range follows.
+const TOKEN_MAGIC: &[u8; 8] = b"\0durian\xff";
+
+/// A placeholder is this long: shorter than any record batch.
+const TOKEN_LEN: usize = TOKEN_MAGIC.len() + 4;
+
+/// The placeholder a records field holds for the `index`th file range of
+/// a [`FetchAnswer`].
+pub fn file_token(index: usize) -> Bytes {
+    let mut token = BytesMut::with_capacity(TOKEN_LEN);
+    token.put_slice(TOKEN_MAGIC);
+    token.put_u32(u32::try_from(index).unwrap_or(u32::MAX));
+    token.freeze()
+}
+
+/// The range index a placeholder names; `None` for real records.
+pub fn token_index(records: &[u8]) -> Option<usize> {
+    if records.len() != TOKEN_LEN || !records.starts_with(TOKEN_MAGIC) {
+        return None;
+    }
+    let index = records.get(TOKEN_MAGIC.len()..)?;
+    Some(u32::from_be_bytes(index.try_into().ok()?) as usize)
+}
+
+/// Encodes the answer's response at `version` as pieces whose
+/// concatenation is exactly kafka-protocol's encoding of it with every
+/// placeholder replaced by the bytes of the file range it names.
+pub fn encode_parts(answer: FetchAnswer, version: i16) -> Result<Reply, HandlerError> {
+    let FetchAnswer {
+        mut response,
+        files,
+    } = answer;
+    let taken = take_records(&mut response, &files).map_err(|e| e.at(version))?;
     if taken.is_empty() {
         return encode_body(&response, version);
     }
@@ -47,7 +86,7 @@ pub fn encode_parts(mut response: FetchResponse, version: i16) -> Result<Reply, 
     set_records(&mut response, &taken, |_| Some(Bytes::new()));
     let with_empty = encode_bytes(&response, version)?;
     let flexible = version >= FIRST_FLEXIBLE;
-    let records: Vec<&Bytes> = taken.iter().map(|t| &t.records).collect();
+    let records: Vec<&Piece> = taken.iter().map(|t| &t.records).collect();
     match splice(&with_null, &with_empty, &records, flexible) {
         Some(parts) => Ok(Reply::Parts(parts)),
         None => {
@@ -55,7 +94,19 @@ pub fn encode_parts(mut response: FetchResponse, version: i16) -> Result<Reply, 
                 version,
                 "fetch response structure did not locate its records; encoding it whole"
             );
-            set_records(&mut response, &taken, |t| Some(t.records.clone()));
+            let read: Vec<Bytes> = taken
+                .iter()
+                .map(|t| match &t.records {
+                    Piece::Bytes(bytes) => Ok(bytes.clone()),
+                    Piece::File(range) => range.read(),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| Unsendable::Unreadable(e).at(version))?;
+            for (t, records) in taken.iter().zip(read) {
+                set_records(&mut response, std::slice::from_ref(t), |_| {
+                    Some(records.clone())
+                });
+            }
             encode_body(&response, version)
         }
     }
@@ -66,31 +117,56 @@ pub fn encode_parts(mut response: FetchResponse, version: i16) -> Result<Reply, 
 struct Taken {
     topic: usize,
     partition: usize,
-    records: Bytes,
+    records: Piece,
 }
 
-/// Takes the records of at least [`INLINE_RECORDS_BYTES`] out of
-/// `response` (leaving null in their place), in wire order.
-fn take_records(response: &mut FetchResponse) -> Vec<Taken> {
+/// Why a response's records cannot be sent.
+#[derive(Debug, thiserror::Error)]
+enum Unsendable {
+    /// A placeholder names no range of the answer (a bug in the handler).
+    #[error("fetch response placeholder names file range {0}, which the answer does not hold")]
+    UnknownRange(usize),
+    /// A file range could not be read for the whole encoding.
+    #[error("fetch records could not be read from their segment: {0}")]
+    Unreadable(std::io::Error),
+}
+
+impl Unsendable {
+    fn at(self, version: i16) -> HandlerError {
+        HandlerError::Encode(EncodeError {
+            version,
+            source: self.into(),
+        })
+    }
+}
+
+/// Takes the records of at least [`INLINE_RECORDS_BYTES`], and every
+/// placeholder (as the file range it names), out of `response` (leaving
+/// null in their place), in wire order.
+fn take_records(
+    response: &mut FetchResponse,
+    files: &[FileRange],
+) -> Result<Vec<Taken>, Unsendable> {
     let mut taken = Vec::new();
     for (t, topic) in response.responses.iter_mut().enumerate() {
         for (p, partition) in topic.partitions.iter_mut().enumerate() {
-            if partition
-                .records
-                .as_ref()
-                .is_some_and(|r| r.len() >= INLINE_RECORDS_BYTES)
-            {
-                if let Some(records) = partition.records.take() {
-                    taken.push(Taken {
-                        topic: t,
-                        partition: p,
-                        records,
-                    });
-                }
-            }
+            let Some(records) = partition.records.as_ref() else {
+                continue;
+            };
+            let piece = match token_index(records) {
+                Some(i) => Piece::File(files.get(i).cloned().ok_or(Unsendable::UnknownRange(i))?),
+                None if records.len() >= INLINE_RECORDS_BYTES => Piece::Bytes(records.clone()),
+                None => continue,
+            };
+            partition.records = None;
+            taken.push(Taken {
+                topic: t,
+                partition: p,
+                records: piece,
+            });
         }
     }
-    taken
+    Ok(taken)
 }
 
 /// Sets the records field of every taken partition to `value(taken)`.
@@ -116,9 +192,9 @@ fn set_records(
 fn splice(
     with_null: &[u8],
     with_empty: &Bytes,
-    records: &[&Bytes],
+    records: &[&Piece],
     flexible: bool,
-) -> Option<Vec<Bytes>> {
+) -> Option<Vec<Piece>> {
     let (null, empty): (&[u8], &[u8]) = if flexible {
         (&[0], &[1])
     } else {
@@ -142,15 +218,15 @@ fn splice(
         let records = next.next()?;
         structure.put_slice(&with_empty[from..at]);
         put_length(&mut structure, records.len(), flexible)?;
-        parts.push(structure.split().freeze());
-        parts.push(Bytes::clone(records));
+        parts.push(Piece::Bytes(structure.split().freeze()));
+        parts.push(Piece::clone(records));
         from = at + width;
     }
     if next.next().is_some() {
         return None;
     }
     structure.put_slice(&with_empty[from..]);
-    parts.push(structure.freeze());
+    parts.push(Piece::Bytes(structure.freeze()));
     Some(parts)
 }
 

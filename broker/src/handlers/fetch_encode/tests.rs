@@ -119,8 +119,14 @@ fn whole(response: &FetchResponse, version: i16) -> Bytes {
 }
 
 fn pieces(response: FetchResponse, version: i16) -> Vec<Bytes> {
-    match encode_parts(response, version).unwrap() {
-        Reply::Parts(parts) => parts,
+    match encode_parts(response.into(), version).unwrap() {
+        Reply::Parts(parts) => parts
+            .into_iter()
+            .map(|part| match part {
+                Piece::Bytes(bytes) => bytes,
+                Piece::File(_) => panic!("no file ranges were given"),
+            })
+            .collect(),
         Reply::Body(body) => vec![body],
         Reply::Nothing => panic!("a fetch response is never nothing"),
     }
@@ -188,7 +194,7 @@ fn responses_without_large_records_stay_one_buffer() {
                     error_partition(2, 3),
                 ])]);
         let expected = whole(&response, version);
-        let Reply::Body(body) = encode_parts(response, version).unwrap() else {
+        let Reply::Body(body) = encode_parts(response.into(), version).unwrap() else {
             panic!("v{version}: small records were split out");
         };
         assert_eq!(body, expected);
@@ -212,7 +218,11 @@ fn the_framed_response_is_the_old_frame_byte_for_byte() {
             old.push(0);
         }
         old.extend_from_slice(&body);
-        let frame = response_frame(42, header_version, pieces(response, version)).unwrap();
+        let body = pieces(response, version)
+            .into_iter()
+            .map(Piece::Bytes)
+            .collect();
+        let frame = response_frame(42, header_version, body).unwrap();
         assert_eq!(frame.wire_len(), old.len(), "v{version}");
         assert_eq!(&frame.to_bytes()[..], &old[..], "v{version}");
     }
@@ -220,7 +230,7 @@ fn the_framed_response_is_the_old_frame_byte_for_byte() {
 
 #[test]
 fn encodings_that_differ_elsewhere_are_not_spliced() {
-    let records = records(1_000, 1);
+    let records = Piece::Bytes(records(1_000, 1));
     // Same length, but a difference that is no records field.
     let with_null = [0u8, 0xff, 0xff, 0xff, 0xff, 9];
     let with_empty = Bytes::from_static(&[0u8, 0, 0, 0, 0, 8]);
@@ -233,4 +243,81 @@ fn encodings_that_differ_elsewhere_are_not_spliced() {
     assert!(splice(&with_null, &with_empty, &[&records], true).is_none());
     // Lengths differ.
     assert!(splice(&with_null[..5], &with_empty, &[&records], false).is_none());
+}
+
+/// A segment file holding `bytes`, open for reading.
+fn file_of(bytes: &[u8]) -> (tempfile::TempDir, std::sync::Arc<std::fs::File>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0.log");
+    std::fs::write(&path, bytes).unwrap();
+    let file = std::sync::Arc::new(std::fs::File::open(&path).unwrap());
+    (dir, file)
+}
+
+/// Placeholders are replaced by the file ranges they name, as pieces of
+/// their own, and the frame is the one the records in memory would give.
+#[test]
+fn placeholders_become_the_file_ranges_they_name() {
+    let content = records(20_000, 9);
+    let (_dir, file) = file_of(&content);
+    let ranges = [(100u64, 5_000usize), (9_000, 600), (12_000, 8_000)];
+    let files: Vec<FileRange> = ranges
+        .iter()
+        .map(|&(at, len)| FileRange::new(file.clone(), at, len))
+        .collect();
+    let slice = |i: usize| {
+        let (at, len) = ranges[i];
+        content.slice(at as usize..at as usize + len)
+    };
+    for version in [4, 11, 12, 13, 17] {
+        let build = |records: &dyn Fn(usize) -> Bytes| {
+            FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+                .with_topic(TopicName(StrBytes::from_static_str("t")))
+                .with_topic_id(Uuid::from_u128(5))
+                .with_partitions(vec![
+                    partition(0, Some(records(1))),
+                    partition(1, Some(records(0))),
+                    partition(2, Some(self::records(700, 3))),
+                    partition(3, Some(records(2))),
+                    error_partition(4, 3),
+                ])])
+        };
+        let in_memory = build(&slice);
+        let with_tokens = build(&file_token);
+        let answer = fetch::FetchAnswer {
+            response: with_tokens,
+            files: files.clone(),
+        };
+        let Reply::Parts(parts) = encode_parts(answer, version).unwrap() else {
+            panic!("v{version}: ranges were not split out");
+        };
+        let file_pieces: Vec<usize> = parts
+            .iter()
+            .filter_map(|p| match p {
+                Piece::File(range) => Some(range.len()),
+                Piece::Bytes(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            file_pieces,
+            vec![600, 5_000, 8_000],
+            "v{version}: wire order"
+        );
+        let frame = response_frame(7, 1, parts).unwrap();
+        let expected = response_frame(7, 1, vec![Piece::Bytes(whole(&in_memory, version))])
+            .unwrap()
+            .to_bytes();
+        assert_eq!(frame.to_bytes(), expected, "v{version}");
+    }
+}
+
+/// A placeholder naming no range is refused, never sent as records.
+#[test]
+fn a_placeholder_without_its_range_is_an_error() {
+    let response = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+        .with_topic(TopicName(StrBytes::from_static_str("t")))
+        .with_partitions(vec![partition(0, Some(file_token(3)))])]);
+    assert!(encode_parts(response.into(), 12).is_err());
+    assert_eq!(token_index(&file_token(3)), Some(3));
+    assert_eq!(token_index(&records(12, 0)), None);
 }

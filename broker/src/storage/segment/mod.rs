@@ -28,6 +28,7 @@ use super::txn_index::{AbortedTxn, TxnIndex};
 use super::{LogConfig, StorageError};
 
 mod load;
+mod range;
 mod sealed;
 
 pub(crate) use sealed::SealedSegment;

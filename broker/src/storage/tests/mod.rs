@@ -8,6 +8,7 @@ mod faults;
 mod flush;
 mod fuzz;
 mod idempotence;
+mod located;
 mod log_manager;
 mod recovery;
 mod retention;

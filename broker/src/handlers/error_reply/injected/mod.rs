@@ -153,6 +153,7 @@ mod offset_for_leader_epoch_tests {
                 node_id: 0,
                 principal: crate::security::Principal::anonymous(),
                 listener: None,
+                file_records: false,
             };
             let reply = build(
                 &state,
