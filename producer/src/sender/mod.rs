@@ -294,7 +294,7 @@ impl Sender {
             .request_timeout
             .min(earliest.saturating_duration_since(now))
             .max(Duration::from_millis(50));
-        let request = request::build_request(
+        let (request, records) = request::build_request(
             config.acks.wire_value(),
             config.client.request_timeout,
             config.transactional_id.as_deref(),
@@ -325,6 +325,7 @@ impl Sender {
         let job = SinkJob {
             request_id,
             request,
+            batches: records,
             expect_response: config.acks != Acks::None,
             timeout,
             max_version: match &self.shared.txn {
