@@ -34,7 +34,7 @@ use super::{BatchError, BatchHeader, BATCH_HEADER_LEN};
 /// assert_eq!(rope.pieces()[1].as_ptr(), value.as_ptr());
 /// verify_crc(&rope.to_bytes()).unwrap();
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchRope {
     pieces: Vec<Bytes>,
     len: usize,

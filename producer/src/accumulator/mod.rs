@@ -61,9 +61,11 @@ pub(crate) const FIRST_RESERVATION: usize = 16 * 1024;
 
 /// Values at least this long go into uncompressed batches by reference
 /// (the batch keeps the caller's `Bytes` and is sent in pieces) instead of
-/// being copied into the batch's buffer. Below it, the copy costs less
-/// than a piece more per request and a reference count.
-pub(crate) const REFERENCE_VALUES_FROM: usize = 2048;
+/// being copied into the batch's buffer. Measured (docs/PERFORMANCE.md,
+/// "10 KB records by reference"): referencing 512-byte values cost more
+/// client CPU than copying them (two more pieces per record to write and
+/// free), 1 KiB values cost less at 1 MB batches and the same at 16 KiB.
+pub(crate) const REFERENCE_VALUES_FROM: usize = 1024;
 
 /// Buffer bytes a batch that references its first value starts with:
 /// record prefixes (lengths, deltas, key, header count) of a few records.

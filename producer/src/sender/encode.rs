@@ -61,7 +61,14 @@ fn encode(
     let flexible = version >= 9;
     let mut next_batch = batches.iter();
     let mut buf = BytesMut::with_capacity(64 + 32 * request.topic_data.len());
-    let mut parts = Vec::new();
+    // Structure before and after each partition's batch, and its pieces.
+    let partitions: usize = request
+        .topic_data
+        .iter()
+        .map(|t| t.partition_data.len())
+        .sum();
+    let pieces: usize = batches.iter().map(|b| b.pieces().len()).sum();
+    let mut parts = Vec::with_capacity(2 * partitions + pieces.max(partitions) + 1);
     string(
         &mut buf,
         request.transactional_id.as_ref().map(|id| &id.0[..]),

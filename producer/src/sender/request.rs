@@ -16,7 +16,9 @@ use crate::error::FatalError;
 
 /// Builds one ProduceRequest carrying `batches` (one per partition),
 /// grouped by topic in the order given, and the batches in the order the
-/// request lists their partitions.
+/// request lists their partitions. The payloads are moved out of
+/// `batches` (left empty), not cloned: the accumulator keeps its own
+/// reference for retries.
 ///
 /// A batch in one piece is also the partition's `records`; a batch in
 /// several (referencing values) leaves `records` empty (`None`) until
@@ -26,11 +28,12 @@ pub(crate) fn build_request(
     acks: i16,
     timeout: Duration,
     transactional_id: Option<&str>,
-    batches: &[DrainedBatch],
+    batches: &mut [DrainedBatch],
 ) -> (ProduceRequest, Vec<BatchRope>) {
     let mut topics: Vec<(TopicProduceData, Vec<BatchRope>)> = Vec::new();
-    for batch in batches {
-        let contiguous = match batch.payload.pieces() {
+    for batch in batches.iter_mut() {
+        let payload = std::mem::take(&mut batch.payload);
+        let contiguous = match payload.pieces() {
             [only] => Some(only.clone()),
             _ => None,
         };
@@ -40,13 +43,13 @@ pub(crate) fn build_request(
         match topics.iter_mut().find(|(t, _)| *t.name.0 == *batch.topic) {
             Some((topic, ropes)) => {
                 topic.partition_data.push(data);
-                ropes.push(batch.payload.clone());
+                ropes.push(payload);
             }
             None => topics.push((
                 TopicProduceData::default()
                     .with_name(TopicName(batch.topic.clone()))
                     .with_partition_data(vec![data]),
-                vec![batch.payload.clone()],
+                vec![payload],
             )),
         }
     }
@@ -192,8 +195,8 @@ mod tests {
 
     #[test]
     fn batches_are_grouped_by_topic() {
-        let batches = [drained("a", 0), drained("b", 0), drained("a", 1)];
-        let (request, ropes) = build_request(-1, Duration::from_secs(30), None, &batches);
+        let mut batches = [drained("a", 0), drained("b", 0), drained("a", 1)];
+        let (request, ropes) = build_request(-1, Duration::from_secs(30), None, &mut batches);
         assert_eq!(request.acks, -1);
         assert_eq!(request.timeout_ms, 30_000);
         assert_eq!(request.topic_data.len(), 2);
@@ -220,10 +223,15 @@ mod tests {
         let rope = writer.finish_rope().unwrap();
         assert_eq!(rope.pieces().len(), 3);
         batches[2].payload = rope.clone();
-        let (mut request, ropes) = build_request(-1, Duration::from_secs(30), None, &batches);
+        let b = batches[1].payload.clone();
+        let (mut request, ropes) = build_request(-1, Duration::from_secs(30), None, &mut batches);
         // Topic a's partitions first (0, then the one in pieces), then b's.
         assert_eq!(ropes[1], rope);
-        assert_eq!(ropes[2], batches[1].payload);
+        assert_eq!(ropes[2], b);
+        assert!(
+            batches.iter().all(|b| b.payload.is_empty()),
+            "moved, not cloned"
+        );
         assert_eq!(request.topic_data[0].partition_data[1].records, None);
         fill_records(&mut request, &ropes);
         assert_eq!(

@@ -242,7 +242,7 @@ mod tests {
     use crate::sender::request::build_request;
 
     fn job(request_id: u64) -> SinkJob {
-        let (request, batches) = build_request(-1, Duration::from_secs(5), None, &[]);
+        let (request, batches) = build_request(-1, Duration::from_secs(5), None, &mut []);
         SinkJob {
             request_id,
             request,
