@@ -19,12 +19,11 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::rope::BatchRope;
-
 use super::header::{
     ATTRIBUTES_POS, ATTR_CONTROL, ATTR_TIMESTAMP_TYPE, ATTR_TRANSACTIONAL, BATCH_LENGTH_OVERHEAD,
     CRC_POS,
 };
+use super::rope::BatchRope;
 use super::validate::store_crc;
 use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
 use super::{BatchError, TimestampType, BATCH_HEADER_LEN, MAGIC_V2};
