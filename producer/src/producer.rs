@@ -190,7 +190,7 @@ impl<K, V> Producer<K, V> {
                 .timestamp
                 .unwrap_or_else(|| crate::clock::wall_millis_at(now)),
             key: key.as_deref(),
-            value: value.as_deref(),
+            value: value.as_ref(),
             headers: &record.headers,
         };
         let size = parts.max_encoded_size();
@@ -509,6 +509,7 @@ impl<K, V> ProducerBuilder<K, V> {
             adaptive: config.adaptive_partitioning,
             sticky_turn: config.linger.max(crate::partitioner::sticky::MIN_TURN),
             transactional: config.transactional_id.is_some(),
+            reference_values_from: crate::accumulator::REFERENCE_VALUES_FROM,
         };
         let partitioner = self
             .partitioner

@@ -134,3 +134,42 @@ async fn acks_zero_delivers_without_offsets() {
     }
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn large_values_sent_by_reference_round_trip() {
+    // Values of 1 KiB or more go into batches by reference and reach the
+    // socket in pieces; the broker checks each batch's CRC, so a wrong
+    // byte or CRC would fail the sends. Mixed with small (copied) values.
+    let broker = start_broker(None, "127.0.0.1:0").await;
+    let admin = admin_client(&broker.bootstrap());
+    create_topic(&admin, "large", 2).await;
+    let producer = producer_for(&broker.bootstrap(), Compression::None);
+    let value = |partition: i32, n: usize| {
+        let len = if n % 5 == 4 { 100 } else { 10_000 };
+        let stamp = format!("p{partition}-{n:06}-");
+        let mut bytes = stamp.repeat(len / stamp.len() + 1).into_bytes();
+        bytes.truncate(len);
+        bytes::Bytes::from(bytes)
+    };
+    let per_partition = 200;
+    let mut deliveries = Vec::new();
+    for n in 0..per_partition {
+        for partition in 0..2 {
+            let record =
+                ProducerRecord::new("large", value(partition, n)).with_partition(partition);
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+    }
+    for (i, result) in join_all(deliveries).await.into_iter().enumerate() {
+        let written = result.unwrap();
+        assert_eq!(written.offset, (i / 2) as i64);
+    }
+    producer.close(Duration::from_secs(10)).await.unwrap();
+    for partition in 0..2 {
+        let records = read_partition(&admin, "large", partition, per_partition).await;
+        for (n, record) in records.iter().enumerate() {
+            assert_eq!(record.value.as_ref(), Some(&value(partition, n)), "{n}");
+        }
+    }
+    broker.shutdown().await.unwrap();
+}

@@ -7,6 +7,9 @@
 //!                                  set_partition_leader_epoch()        RecordIter
 //! ```
 //!
+//! `BatchWriter::finish_rope` gives the batch as pieces ([`BatchRope`]),
+//! referencing large values instead of copying them (uncompressed only).
+//!
 //! The batch layout is documented on [`header`]; records inside use the
 //! zigzag varints of [`varint`]. Nothing here allocates from a length or
 //! count read off the wire before checking it against the bytes present.
@@ -16,6 +19,7 @@ mod decode;
 mod error;
 pub mod header;
 mod rewrite;
+mod rope;
 mod scanner;
 mod validate;
 pub mod varint;
@@ -35,6 +39,7 @@ pub use header::{BatchHeader, TimestampType, BATCH_HEADER_LEN, MAGIC_V2};
 pub use rewrite::{
     set_base_offset, set_log_append_time, set_partition_leader_epoch, set_producer_state,
 };
+pub use rope::BatchRope;
 pub use scanner::{BatchScanner, BytesBatchScanner, ScannedBatch};
 pub use validate::{compute_crc, validate_batch, validate_records, verify_crc, MIN_RECORD_LEN};
 pub use writer::{BatchWriter, BatchWriterBuilder, HeaderView, DEFAULT_BATCH_SIZE, NO_HEADERS};

@@ -10,10 +10,20 @@
 //! computed first so the record length varint can be written before the
 //! record, and no per-record allocation happens. The header is filled in
 //! and the CRC computed once, in [`BatchWriter::finish`].
+//!
+//! Uncompressed batches can reference large values instead of copying them
+//! ([`BatchWriterBuilder::reference_values_from`],
+//! [`BatchWriter::try_append_shared`]): the buffer then holds everything
+//! but those values, and [`BatchWriter::finish_rope`] returns the batch as
+//! pieces ([`BatchRope`]) with the values' own `Bytes` between them.
 
 use bytes::{BufMut, Bytes};
 
-use super::header::{ATTR_CONTROL, ATTR_TIMESTAMP_TYPE, ATTR_TRANSACTIONAL, BATCH_LENGTH_OVERHEAD};
+use super::header::{
+    ATTRIBUTES_POS, ATTR_CONTROL, ATTR_TIMESTAMP_TYPE, ATTR_TRANSACTIONAL, BATCH_LENGTH_OVERHEAD,
+    CRC_POS,
+};
+use super::rope::BatchRope;
 use super::validate::store_crc;
 use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
 use super::{BatchError, TimestampType, BATCH_HEADER_LEN, MAGIC_V2};
@@ -76,6 +86,9 @@ pub struct BatchWriterBuilder {
     timestamp_type: TimestampType,
     compression: Compression,
     size_limit: usize,
+    /// Values at least this long are referenced, not copied (uncompressed
+    /// batches only); `usize::MAX`: never.
+    reference_from: usize,
 }
 
 impl Default for BatchWriterBuilder {
@@ -90,6 +103,7 @@ impl Default for BatchWriterBuilder {
             timestamp_type: TimestampType::CreateTime,
             compression: Compression::None,
             size_limit: DEFAULT_BATCH_SIZE,
+            reference_from: usize::MAX,
         }
     }
 }
@@ -143,6 +157,25 @@ impl BatchWriterBuilder {
         self
     }
 
+    /// Values of at least `min_len` bytes appended with
+    /// [`BatchWriter::try_append_shared`] are referenced rather than copied
+    /// into the buffer (default: never). Applies to uncompressed batches
+    /// only: a codec needs the records contiguous. The batch then holds
+    /// those values alive until it is dropped, and
+    /// [`BatchWriter::finish_rope`] returns it in pieces.
+    pub fn reference_values_from(mut self, min_len: usize) -> Self {
+        self.reference_from = min_len.max(1);
+        self
+    }
+
+    /// How many bytes of `value` a writer with these settings would
+    /// reference rather than copy: its length or 0.
+    pub fn referenced_len(&self, value: Option<&Bytes>) -> usize {
+        value
+            .filter(|v| v.len() >= self.reference_from && self.compression == Compression::None)
+            .map_or(0, Bytes::len)
+    }
+
     /// Starts an empty batch with these settings.
     pub fn build(self) -> BatchWriter {
         self.build_with_capacity(0)
@@ -156,6 +189,8 @@ impl BatchWriterBuilder {
         BatchWriter {
             settings: self,
             buf,
+            shared: Vec::new(),
+            shared_len: 0,
             record_count: 0,
             base_timestamp: 0,
             max_timestamp: 0,
@@ -181,6 +216,10 @@ impl BatchWriterBuilder {
 pub struct BatchWriter {
     settings: BatchWriterBuilder,
     buf: Vec<u8>,
+    /// Referenced values, each with the position in `buf` it goes before.
+    shared: Vec<(usize, Bytes)>,
+    /// Bytes of the referenced values together.
+    shared_len: usize,
     record_count: i32,
     base_timestamp: i64,
     max_timestamp: i64,
@@ -251,7 +290,7 @@ impl BatchWriter {
     /// Current size of the batch, uncompressed: exact for uncompressed
     /// batches, an upper estimate of the compressed size otherwise.
     pub fn estimated_size(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.shared_len
     }
 
     /// The codec `finish` will apply.
@@ -269,9 +308,33 @@ impl BatchWriter {
     }
 
     /// Bytes the buffer holds before it must reallocate, the batch
-    /// header's included (compare with [`estimated_size`](Self::estimated_size)).
+    /// header's included, plus the referenced values (compare with
+    /// [`estimated_size`](Self::estimated_size)): the memory the batch keeps.
     pub fn capacity(&self) -> usize {
-        self.buf.capacity()
+        self.buf.capacity() + self.shared_len
+    }
+
+    /// Bytes of values referenced rather than copied so far.
+    pub fn referenced_bytes(&self) -> usize {
+        self.shared_len
+    }
+
+    /// How many bytes of `value` [`try_append_shared`](Self::try_append_shared)
+    /// would reference rather than copy: its length or 0. A caller sizing
+    /// the buffer to its memory budget leaves those bytes out.
+    pub fn referenced_len(&self, value: Option<&Bytes>) -> usize {
+        self.settings.referenced_len(value)
+    }
+
+    /// Gives back buffer room so that [`capacity`](Self::capacity) is at
+    /// most `bytes`, as far as the bytes written allow: referenced values
+    /// take memory of their own, so room set aside for copying them is
+    /// not needed.
+    pub fn fit_within(&mut self, bytes: usize) {
+        if self.capacity() > bytes {
+            let room = bytes.saturating_sub(self.shared_len).max(self.buf.len());
+            self.buf.shrink_to(room);
+        }
     }
 
     /// Whether [`try_append`](Self::try_append) would take this record
@@ -288,7 +351,7 @@ impl BatchWriter {
             return Ok(true);
         }
         let layout = self.layout(timestamp_ms, key, value, headers)?;
-        Ok(self.buf.len().saturating_add(layout.record_len) <= self.settings.size_limit)
+        Ok(self.estimated_size().saturating_add(layout.record_len) <= self.settings.size_limit)
     }
 
     /// The encoded layout of a record appended next.
@@ -351,6 +414,34 @@ impl BatchWriter {
         value: Option<&[u8]>,
         headers: &[H],
     ) -> Result<bool, BatchError> {
+        self.append(timestamp_ms, key, value, None, headers)
+    }
+
+    /// [`try_append`](Self::try_append) for a value held as `Bytes`: when
+    /// the batch is uncompressed and the value is at least
+    /// [`reference_values_from`](BatchWriterBuilder::reference_values_from)
+    /// long, the batch keeps a reference to it instead of a copy.
+    pub fn try_append_shared<H: HeaderView>(
+        &mut self,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&Bytes>,
+        headers: &[H],
+    ) -> Result<bool, BatchError> {
+        let shared = value.filter(|v| self.referenced_len(Some(v)) > 0);
+        self.append(timestamp_ms, key, value.map(|v| &v[..]), shared, headers)
+    }
+
+    /// Appends a record; `shared` is `value` as `Bytes` when it is to be
+    /// referenced.
+    fn append<H: HeaderView>(
+        &mut self,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        shared: Option<&Bytes>,
+        headers: &[H],
+    ) -> Result<bool, BatchError> {
         let RecordLayout {
             base_timestamp,
             timestamp_delta,
@@ -359,7 +450,7 @@ impl BatchWriter {
             body_len,
             record_len,
         } = self.layout(timestamp_ms, key, value, headers)?;
-        let new_size = self.buf.len().saturating_add(record_len);
+        let new_size = self.estimated_size().saturating_add(record_len);
         if !self.is_empty() && new_size > self.settings.size_limit {
             return Ok(false);
         }
@@ -367,20 +458,29 @@ impl BatchWriter {
             return Err(BatchError::Encode("batch longer than i32::MAX"));
         }
 
-        let start = self.buf.len();
-        self.buf.reserve(record_len);
+        let start = self.estimated_size();
+        let copied = record_len - shared.map_or(0, Bytes::len);
+        self.buf.reserve(copied);
         put_varint(&mut self.buf, body_len);
         self.buf.push(0); // record attributes: unused in v2
         put_varlong(&mut self.buf, timestamp_delta);
         put_varint(&mut self.buf, offset_delta);
         put_nullable(&mut self.buf, key);
-        put_nullable(&mut self.buf, value);
+        match shared {
+            Some(bytes) => {
+                // The length here, the bytes themselves between pieces.
+                put_varint(&mut self.buf, bytes.len() as i32);
+                self.shared.push((self.buf.len(), bytes.clone()));
+                self.shared_len += bytes.len();
+            }
+            None => put_nullable(&mut self.buf, value),
+        }
         put_varint(&mut self.buf, header_count);
         for header in headers {
             put_nullable(&mut self.buf, Some(header.header_key()));
             put_nullable(&mut self.buf, header.header_value());
         }
-        debug_assert_eq!(self.buf.len() - start, record_len);
+        debug_assert_eq!(self.estimated_size() - start, record_len);
 
         self.max_timestamp = if self.is_empty() {
             timestamp_ms
@@ -395,26 +495,59 @@ impl BatchWriter {
     /// Completes the batch: compresses the records when a codec is set,
     /// fills the header and the CRC, and returns the batch bytes.
     ///
+    /// Referenced values are copied in here, so that the result is
+    /// contiguous; [`finish_rope`](Self::finish_rope) keeps them apart.
     /// Fails with [`BatchError::Empty`] when no record was appended, since
     /// Kafka rejects empty produced batches.
     pub fn finish(self) -> Result<Bytes, BatchError> {
-        if self.is_empty() {
-            return Err(BatchError::Empty);
+        if self.shared.is_empty() {
+            self.finish_contiguous()
+        } else {
+            Ok(self.finish_rope()?.to_bytes())
         }
-        let settings = &self.settings;
-        let mut batch = match settings.compression {
-            Compression::None => self.buf,
-            codec => {
-                let records = self.buf.get(BATCH_HEADER_LEN..).unwrap_or_default();
-                let mut packed = Vec::with_capacity(BATCH_HEADER_LEN + records.len() / 2);
-                packed.resize(BATCH_HEADER_LEN, 0);
-                compression::compress(codec, records, &mut packed)?;
-                packed
-            }
-        };
-        let batch_length = i32::try_from(batch.len() - BATCH_LENGTH_OVERHEAD)
-            .map_err(|_| BatchError::Encode("batch longer than i32::MAX"))?;
+    }
 
+    /// Completes the batch as [`finish`](Self::finish) does, as pieces:
+    /// the buffer cut where referenced values go, with the values' own
+    /// `Bytes` between the cuts (one piece when nothing was referenced).
+    pub fn finish_rope(mut self) -> Result<BatchRope, BatchError> {
+        if self.shared.is_empty() {
+            return self.finish_contiguous().map(BatchRope::from);
+        }
+        let total = self.estimated_size();
+        let attributes = self.attributes();
+        self.fill_header(total, attributes)?;
+        // The CRC goes in while the buffer is still one `Vec` of ours.
+        // CRC-32C from attributes on, carried across the values.
+        let mut crc = 0;
+        let mut from = ATTRIBUTES_POS;
+        for (at, value) in &self.shared {
+            let own = self
+                .buf
+                .get(from..*at)
+                .ok_or(BatchError::Encode("misplaced value"))?;
+            crc = crc32c::crc32c_append(crc32c::crc32c_append(crc, own), value);
+            from = *at;
+        }
+        crc = crc32c::crc32c_append(crc, self.buf.get(from..).unwrap_or_default());
+        if let Some(slot) = self.buf.get_mut(CRC_POS..CRC_POS + 4) {
+            slot.copy_from_slice(&crc.to_be_bytes());
+        }
+        let mut buf = Bytes::from(std::mem::take(&mut self.buf));
+        let mut pieces = Vec::with_capacity(2 * self.shared.len() + 1);
+        let mut taken = 0;
+        for (at, value) in std::mem::take(&mut self.shared) {
+            pieces.push(buf.split_to(at - taken));
+            pieces.push(value);
+            taken = at;
+        }
+        pieces.push(buf);
+        Ok(BatchRope::from_pieces(pieces))
+    }
+
+    /// The batch's attributes as its settings give them.
+    fn attributes(&self) -> i16 {
+        let settings = &self.settings;
         let mut attributes = settings.compression.attribute_bits();
         if settings.timestamp_type == TimestampType::LogAppendTime {
             attributes |= ATTR_TIMESTAMP_TYPE;
@@ -425,13 +558,24 @@ impl BatchWriter {
         if settings.control {
             attributes |= ATTR_CONTROL;
         }
+        attributes
+    }
 
-        let mut header = batch.get_mut(..BATCH_HEADER_LEN).unwrap_or_default();
+    /// Writes the header (CRC left 0) into the buffer's first 61 bytes,
+    /// for a batch of `total` bytes.
+    fn fill_header(&mut self, total: usize, attributes: i16) -> Result<(), BatchError> {
+        if self.is_empty() {
+            return Err(BatchError::Empty);
+        }
+        let batch_length = i32::try_from(total - BATCH_LENGTH_OVERHEAD)
+            .map_err(|_| BatchError::Encode("batch longer than i32::MAX"))?;
+        let settings = &self.settings;
+        let mut header = self.buf.get_mut(..BATCH_HEADER_LEN).unwrap_or_default();
         header.put_i64(settings.base_offset);
         header.put_i32(batch_length);
         header.put_i32(-1); // partitionLeaderEpoch: assigned by the broker
         header.put_i8(MAGIC_V2);
-        header.put_u32(0); // CRC, stored below once the header is complete
+        header.put_u32(0); // CRC, stored once the header is complete
         header.put_i16(attributes);
         header.put_i32(self.record_count - 1);
         header.put_i64(self.base_timestamp);
@@ -440,7 +584,25 @@ impl BatchWriter {
         header.put_i16(settings.producer_epoch);
         header.put_i32(settings.base_sequence);
         header.put_i32(self.record_count);
-        store_crc(&mut batch)?;
-        Ok(Bytes::from(batch))
+        Ok(())
+    }
+
+    /// `finish` for a batch without referenced values.
+    fn finish_contiguous(mut self) -> Result<Bytes, BatchError> {
+        if self.is_empty() {
+            return Err(BatchError::Empty);
+        }
+        let attributes = self.attributes();
+        if self.settings.compression != Compression::None {
+            let records = self.buf.get(BATCH_HEADER_LEN..).unwrap_or_default();
+            let mut packed = Vec::with_capacity(BATCH_HEADER_LEN + records.len() / 2);
+            packed.resize(BATCH_HEADER_LEN, 0);
+            compression::compress(self.settings.compression, records, &mut packed)?;
+            self.buf = packed;
+        }
+        let total = self.buf.len();
+        self.fill_header(total, attributes)?;
+        store_crc(&mut self.buf)?;
+        Ok(Bytes::from(self.buf))
     }
 }

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use durian_core::record::{set_producer_state, BatchError, BatchWriter, BATCH_HEADER_LEN};
+use durian_core::record::{BatchError, BatchRope, BatchWriter, BATCH_HEADER_LEN};
 use tokio::time::Instant;
 
 use super::buffer_pool::Reservation;
@@ -52,8 +51,9 @@ enum Content {
     Full(BatchWriter),
     /// The writer is being finished by the sender; the estimated size.
     Sealing(usize),
-    /// Finished bytes, compressed when a codec is set.
-    Closed(Bytes),
+    /// Finished bytes, compressed when a codec is set; in pieces when
+    /// values are referenced.
+    Closed(BatchRope),
 }
 
 /// A batch of one partition.
@@ -128,7 +128,8 @@ impl ProducerBatch {
         if need > reserved {
             // Checked exactly first: a record that cannot go in anyway
             // must not make the batch grow, or wait for memory.
-            if !writer.would_fit(record.timestamp, record.key, record.value, record.headers)? {
+            let value = record.value.map(|v| &v[..]);
+            if !writer.would_fit(record.timestamp, record.key, value, record.headers)? {
                 return Ok(Appended::Full);
             }
             // A record that fits a non-empty batch keeps it within
@@ -144,10 +145,20 @@ impl ProducerBatch {
                 if !self.reservation.try_grow(extra) {
                     return Ok(Appended::NeedsRoom(extra));
                 }
-                writer.reserve(target.saturating_sub(writer.estimated_size()));
+                // A batch that references its values needs little buffer
+                // (record prefixes): it grows as records go in, and
+                // `fit_within` keeps it and the values within the
+                // reservation. A copying batch's buffer grows to the
+                // reservation at once, so no append reallocates.
+                if writer.referenced_bytes() == 0 && writer.referenced_len(record.value) == 0 {
+                    writer.reserve(target.saturating_sub(writer.estimated_size()));
+                }
             }
         }
-        if writer.try_append(record.timestamp, record.key, record.value, record.headers)? {
+        if writer.try_append_shared(record.timestamp, record.key, record.value, record.headers)? {
+            // Buffer room beyond what the referenced values leave of the
+            // reservation goes back (a no-op unless the buffer outgrew it).
+            writer.fit_within(self.reservation.bytes());
             self.records += 1;
             Ok(Appended::At(self.records - 1))
         } else {
@@ -198,13 +209,13 @@ impl ProducerBatch {
 
     /// Stores the finished bytes of a taken writer, with the producer
     /// state already stamped into them.
-    pub(crate) fn seal(&mut self, bytes: Bytes, stamped: Option<(ProducerIdentity, i32)>) {
+    pub(crate) fn seal(&mut self, bytes: BatchRope, stamped: Option<(ProducerIdentity, i32)>) {
         self.content = Content::Closed(bytes);
         self.stamped = stamped;
     }
 
     /// The finished bytes, once closed (used to split the batch).
-    pub(crate) fn closed_bytes(&self) -> Option<&Bytes> {
+    pub(crate) fn closed_bytes(&self) -> Option<&BatchRope> {
         match &self.content {
             Content::Closed(bytes) => Some(bytes),
             _ => None,
@@ -243,16 +254,15 @@ impl ProducerBatch {
     pub(crate) fn payload(
         &mut self,
         identity: Option<(ProducerIdentity, i32)>,
-    ) -> Result<Bytes, BatchError> {
+    ) -> Result<BatchRope, BatchError> {
         let Content::Closed(bytes) = &mut self.content else {
             return Err(BatchError::Encode("the batch is not finished"));
         };
         if let Some((identity, sequence)) = identity.filter(|_| identity != self.stamped) {
             // The request that carried the last attempt has been dropped, so
-            // this normally reclaims the buffer without copying.
-            let mut owned = BytesMut::from(std::mem::take(bytes));
-            set_producer_state(&mut owned, identity.id, identity.epoch, sequence)?;
-            *bytes = owned.freeze();
+            // this normally reclaims the header's buffer without copying;
+            // referenced values are only read again, for the CRC.
+            bytes.set_producer_state(identity.id, identity.epoch, sequence)?;
             self.stamped = Some((identity, sequence));
         }
         Ok(bytes.clone())

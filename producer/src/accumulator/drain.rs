@@ -13,8 +13,7 @@
 //! (only queued batches expire) touch it; only the sender task, which runs
 //! all three steps in one go, could, and it does not.
 
-use bytes::Bytes;
-use durian_core::record::{BatchError, BatchWriter};
+use durian_core::record::{BatchError, BatchRope, BatchWriter};
 use durian_core::{BatchStage, ClusterMetadata};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
@@ -33,7 +32,7 @@ type Stamp = Option<(ProducerIdentity, i32)>;
 #[derive(Debug)]
 pub(crate) enum TakenBody {
     /// A retry: the bytes are final (stamped for the current identity).
-    Finished(Bytes),
+    Finished(BatchRope),
     /// A first attempt: the records still have to be finished (compressed)
     /// and stamped.
     Unsealed { writer: BatchWriter, stamp: Stamp },
@@ -55,7 +54,7 @@ pub(crate) struct TakenBatch {
 #[derive(Debug)]
 pub(crate) struct SealedBatch {
     pub(crate) taken: TakenBatch,
-    pub(crate) bytes: Result<Bytes, BatchError>,
+    pub(crate) bytes: Result<BatchRope, BatchError>,
 }
 
 impl Accumulator {
@@ -233,10 +232,10 @@ pub(crate) fn seal(taken: Vec<TakenBatch>) -> Vec<SealedBatch> {
         .collect()
 }
 
-fn finish(mut writer: BatchWriter, stamp: Stamp) -> Result<Bytes, BatchError> {
+fn finish(mut writer: BatchWriter, stamp: Stamp) -> Result<BatchRope, BatchError> {
     // Stamped before finishing, so the CRC is computed once.
     if let Some((identity, sequence)) = stamp {
         writer.set_producer(identity.id, identity.epoch, sequence);
     }
-    writer.finish()
+    writer.finish_rope()
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use durian_core::compression::Compression;
-use durian_core::record::{BatchWriter, BATCH_HEADER_LEN};
+use durian_core::record::{BatchRope, BatchWriter, BATCH_HEADER_LEN};
 use durian_core::{BatchStage, ClusterMetadata};
 use tokio::time::Instant;
 
@@ -59,6 +59,18 @@ use txn_gate::Admission;
 /// than under that default, whatever `batch.size` is.
 pub(crate) const FIRST_RESERVATION: usize = 16 * 1024;
 
+/// Values at least this long go into uncompressed batches by reference
+/// (the batch keeps the caller's `Bytes` and is sent in pieces) instead of
+/// being copied into the batch's buffer. Measured (docs/PERFORMANCE.md,
+/// "10 KB records by reference"): referencing 512-byte values cost more
+/// client CPU than copying them (two more pieces per record to write and
+/// free), 1 KiB values cost less at 1 MB batches and the same at 16 KiB.
+pub(crate) const REFERENCE_VALUES_FROM: usize = 1024;
+
+/// Buffer bytes a batch that references its first value starts with:
+/// record prefixes (lengths, deltas, key, header count) of a few records.
+const PREFIX_ROOM: usize = 512;
+
 /// Settings the accumulator applies.
 #[derive(Clone, Debug)]
 pub(crate) struct AccumulatorSettings {
@@ -74,6 +86,9 @@ pub(crate) struct AccumulatorSettings {
     /// Batches carry the transactional bit and wait for their partition
     /// to join the transaction (txn_gate.rs).
     pub(crate) transactional: bool,
+    /// Values at least this long are referenced, not copied, into
+    /// uncompressed batches ([`REFERENCE_VALUES_FROM`]).
+    pub(crate) reference_values_from: usize,
 }
 
 /// A record, already serialized, as the accumulator takes it.
@@ -81,7 +96,7 @@ pub(crate) struct AccumulatorSettings {
 pub(crate) struct RecordParts<'a> {
     pub(crate) timestamp: i64,
     pub(crate) key: Option<&'a [u8]>,
-    pub(crate) value: Option<&'a [u8]>,
+    pub(crate) value: Option<&'a Bytes>,
     pub(crate) headers: &'a [Header],
 }
 
@@ -93,13 +108,14 @@ impl RecordParts<'_> {
         // value lengths, header count: at most 5 varints of 5 bytes, one
         // varlong of 10, one byte.
         const RECORD_OVERHEAD: usize = 5 * 5 + 10 + 1;
-        let field = |f: Option<&[u8]>| f.map_or(0, <[u8]>::len);
+        let key = self.key.map_or(0, <[u8]>::len);
+        let value = self.value.map_or(0, Bytes::len);
         let headers: usize = self
             .headers
             .iter()
             .map(|h| 10 + h.key.len() + h.value.as_ref().map_or(0, Bytes::len))
             .sum();
-        BATCH_HEADER_LEN + RECORD_OVERHEAD + field(self.key) + field(self.value) + headers
+        BATCH_HEADER_LEN + RECORD_OVERHEAD + key + value + headers
     }
 }
 
@@ -123,7 +139,8 @@ pub(crate) struct DrainedBatch {
     pub(crate) topic: StrBytes,
     pub(crate) partition: i32,
     pub(crate) batch_id: u64,
-    pub(crate) payload: Bytes,
+    /// The batch, in pieces when it references values.
+    pub(crate) payload: BatchRope,
     pub(crate) deadline: Instant,
 }
 
@@ -391,11 +408,20 @@ impl Accumulator {
         if let Some(open) = queue.open_batch() {
             open.mark_full();
         }
-        let writer = BatchWriter::builder()
+        let builder = BatchWriter::builder()
             .compression(settings.compression)
             .transactional(settings.transactional)
             .size_limit(settings.batch_size)
-            .build_with_capacity(reservation.bytes().saturating_sub(BATCH_HEADER_LEN));
+            .reference_values_from(settings.reference_values_from);
+        // A copying batch's buffer takes the whole reservation; one that
+        // references its first value only room for record prefixes (it
+        // grows if records are copied after all, within the reservation).
+        let room = reservation.bytes().saturating_sub(BATCH_HEADER_LEN);
+        let room = match builder.referenced_len(record.value) {
+            0 => room,
+            referenced => room.saturating_sub(referenced).min(PREFIX_ROOM),
+        };
+        let writer = builder.build_with_capacity(room);
         let id = self.next_batch_id;
         self.next_batch_id += 1;
         let mut batch = ProducerBatch::new(

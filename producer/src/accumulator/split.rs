@@ -44,12 +44,15 @@ pub(super) fn split_batch(
     let Some(batch) = queue.batches.get(position) else {
         return Err(BatchError::Encode("no batch to split"));
     };
+    // Contiguous for decoding (a copy only for a batch referencing values;
+    // splits are rare). The halves reference the decoded values again.
     let bytes = batch
         .closed_bytes()
-        .ok_or(BatchError::Encode("only a finished batch can be split"))?;
-    let records = decode_records(bytes)?;
+        .ok_or(BatchError::Encode("only a finished batch can be split"))?
+        .to_bytes();
+    let records = decode_records(&bytes)?;
     // The halves stay in the batch's transaction, if it had one.
-    let transactional = durian_core::record::BatchHeader::parse(bytes)?.is_transactional();
+    let transactional = durian_core::record::BatchHeader::parse(&bytes)?.is_transactional();
     if records.len() < 2 {
         return Err(BatchError::Encode("a single record cannot be split"));
     }

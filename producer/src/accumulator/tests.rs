@@ -24,6 +24,7 @@ pub(super) fn settings() -> AccumulatorSettings {
         adaptive: true,
         sticky_turn: Duration::from_millis(5),
         transactional: false,
+        reference_values_from: REFERENCE_VALUES_FROM,
     }
 }
 
@@ -77,8 +78,8 @@ pub(super) fn rules(now: Instant) -> DrainRules {
     }
 }
 
-pub(super) fn value(n: usize) -> Vec<u8> {
-    format!("value-{n:04}").into_bytes()
+pub(super) fn value(n: usize) -> Bytes {
+    Bytes::from(format!("value-{n:04}").into_bytes())
 }
 
 /// Appends one record, reserving memory from `budget` when asked.
@@ -159,7 +160,7 @@ pub(super) fn not_leader() -> durian_core::Error {
 }
 
 pub(super) fn base_sequence(batch: &DrainedBatch) -> i32 {
-    durian_core::record::BatchHeader::parse(&batch.payload)
+    durian_core::record::BatchHeader::parse(batch.payload.head())
         .unwrap()
         .base_sequence
 }
@@ -205,7 +206,7 @@ async fn a_batch_waits_for_linger_unless_full_or_hurried() {
     assert_eq!(p1.len(), 1, "only the full batch, not the new open one");
     assert!(p1[0].payload.len() <= 1024);
     assert_eq!(
-        durian_core::record::BatchHeader::parse(&p1[0].payload)
+        durian_core::record::BatchHeader::parse(p1[0].payload.head())
             .unwrap()
             .record_count as usize,
         n - 1
@@ -384,7 +385,7 @@ async fn expiry_looks_past_batches_in_flight_and_stops_at_the_first_in_time() {
     let queued = append(&mut acc, &budget, 0, 1);
     tokio::time::advance(Duration::from_millis(9_500)).await;
     // Too large to join the queued batch: a batch of its own behind it.
-    let large = vec![b'x'; 1000];
+    let large = Bytes::from(vec![b'x'; 1000]);
     let record = RecordParts {
         timestamp: 0,
         key: None,
@@ -466,7 +467,7 @@ async fn out_of_order_on_the_first_unacked_batch_fails_it_and_bumps() {
     tokio::time::advance(Duration::from_millis(200)).await;
     let bumped = ProducerIdentity { id: 42, epoch: 1 };
     let (again, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(bumped));
-    let header = durian_core::record::BatchHeader::parse(&again[0].payload).unwrap();
+    let header = durian_core::record::BatchHeader::parse(again[0].payload.head()).unwrap();
     assert_eq!((header.producer_epoch, header.base_sequence), (1, 0));
     acc.complete(TOPIC, 0, again[0].batch_id, ack(7), Instant::now());
     assert_eq!(second.await.unwrap().offset, 7);

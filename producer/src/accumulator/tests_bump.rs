@@ -66,7 +66,7 @@ async fn an_unanswered_batch_is_failed_at_an_epoch_bump_and_a_refused_one_renumb
     let bumped = ProducerIdentity { id: 42, epoch: 1 };
     let (again, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(bumped));
     assert_eq!(again.len(), 1);
-    let header = durian_core::record::BatchHeader::parse(&again[0].payload).unwrap();
+    let header = durian_core::record::BatchHeader::parse(again[0].payload.head()).unwrap();
     assert_eq!(
         (
             again[0].partition,

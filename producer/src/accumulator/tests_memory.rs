@@ -19,7 +19,7 @@ fn large_batches() -> AccumulatorSettings {
 }
 
 /// A record of `len` bytes of value.
-fn record(value: &[u8]) -> RecordParts<'_> {
+fn record(value: &Bytes) -> RecordParts<'_> {
     RecordParts {
         timestamp: 1_000,
         key: None,
@@ -35,7 +35,7 @@ fn append_now(
     budget: &MemoryBudget,
     count: i32,
     partition: i32,
-    value: &[u8],
+    value: &Bytes,
 ) -> bool {
     let mut reservation = None;
     for _ in 0..3 {
@@ -60,7 +60,7 @@ fn append_now(
 }
 
 /// Asks for memory once more than the budget has: returns what was asked.
-fn needs_memory(acc: &mut Accumulator, count: i32, partition: i32, value: &[u8]) -> usize {
+fn needs_memory(acc: &mut Accumulator, count: i32, partition: i32, value: &Bytes) -> usize {
     match acc
         .append(
             TOPIC,
@@ -81,7 +81,7 @@ fn needs_memory(acc: &mut Accumulator, count: i32, partition: i32, value: &[u8])
 async fn a_batch_reserves_what_it_holds_and_doubles_up_to_batch_size() {
     let budget = MemoryBudget::new(4 * LARGE_BATCH);
     let mut acc = Accumulator::new(large_batches());
-    let value = vec![b'v'; 1000];
+    let value = Bytes::from(vec![b'v'; 1000]);
     assert!(append_now(&mut acc, &budget, 1, 0, &value));
     assert_eq!(acc.reserved_bytes(), FIRST_RESERVATION);
     let mut seen = vec![acc.reserved_bytes()];
@@ -138,19 +138,31 @@ async fn many_mostly_empty_batches_hold_only_their_first_reservation() {
     let budget = MemoryBudget::new(64 * FIRST_RESERVATION);
     let mut acc = Accumulator::new(large_batches());
     for partition in 0..64 {
-        assert!(append_now(&mut acc, &budget, 64, partition, b"small"));
+        assert!(append_now(
+            &mut acc,
+            &budget,
+            64,
+            partition,
+            &Bytes::from_static(b"small")
+        ));
     }
     assert_eq!(acc.reserved_bytes(), 64 * FIRST_RESERVATION);
     assert_eq!(budget.in_use(), 64 * FIRST_RESERVATION);
     // The budget is spent: another partition's first record must wait.
     let mut wider = Accumulator::new(large_batches());
     assert_eq!(
-        needs_memory(&mut wider, 65, 64, b"small"),
+        needs_memory(&mut wider, 65, 64, &Bytes::from_static(b"small")),
         FIRST_RESERVATION
     );
     // Appends that fit a batch's reservation need nothing more.
     for partition in 0..64 {
-        assert!(!append_now(&mut acc, &budget, 64, partition, b"more"));
+        assert!(!append_now(
+            &mut acc,
+            &budget,
+            64,
+            partition,
+            &Bytes::from_static(b"more")
+        ));
     }
     assert_eq!(budget.in_use(), 64 * FIRST_RESERVATION);
 }
@@ -162,7 +174,7 @@ async fn a_batch_that_cannot_grow_asks_for_the_difference_and_keeps_filling() {
     let budget = MemoryBudget::new(3 * FIRST_RESERVATION);
     let mut acc = Accumulator::new(large_batches());
     let other: Reservation = budget.try_reserve(2 * FIRST_RESERVATION).unwrap();
-    let value = vec![b'v'; 1000];
+    let value = Bytes::from(vec![b'v'; 1000]);
     let mut appended = 0;
     let wanted = loop {
         let outcome = acc
@@ -228,11 +240,89 @@ async fn a_record_past_batch_size_opens_a_new_batch_without_growing_the_full_one
         batch_size,
         ..settings()
     });
-    let value = vec![b'v'; 1000];
+    let value = Bytes::from(vec![b'v'; 1000]);
     let mut opened = 0;
     while opened < 2 {
         opened += usize::from(append_now(&mut acc, &budget, 1, 0, &value));
         assert!(acc.reserved_bytes() <= batch_size + FIRST_RESERVATION);
     }
     assert_eq!(acc.reserved_bytes(), batch_size + FIRST_RESERVATION);
+}
+
+#[tokio::test(start_paused = true)]
+async fn referenced_values_count_against_buffer_memory_as_copied_ones_do() {
+    // The same 10 KB records into an accumulator that copies values and
+    // one that references them: both reserve the same bytes at every step.
+    let value = Bytes::from(vec![b'v'; 10_000]);
+    let copying_settings = AccumulatorSettings {
+        reference_values_from: usize::MAX,
+        ..large_batches()
+    };
+    let mut reserved = Vec::new();
+    for settings in [copying_settings, large_batches()] {
+        let budget = MemoryBudget::new(4 * LARGE_BATCH);
+        let mut acc = Accumulator::new(settings);
+        let mut steps = Vec::new();
+        for _ in 0..(LARGE_BATCH / 10_000 + 10) {
+            append_now(&mut acc, &budget, 1, 0, &value);
+            assert_eq!(budget.in_use(), acc.reserved_bytes());
+            assert!(acc.buffers_within_reservations());
+            steps.push(acc.reserved_bytes());
+        }
+        assert!(acc.reserved_bytes() > LARGE_BATCH, "a second batch opened");
+        let meta = metadata(&[1]);
+        let hurried = DrainRules {
+            hurry: true,
+            ..rules(Instant::now())
+        };
+        let (drained, _) = acc.drain(1, &meta, &hurried, 4 * LARGE_BATCH, None);
+        let batch = &drained[0].payload;
+        let referenced = batch
+            .pieces()
+            .iter()
+            .filter(|p| p.as_ptr() == value.as_ptr())
+            .count();
+        assert!(batch.len() <= LARGE_BATCH);
+        if referenced > 0 {
+            let records = batch.header().unwrap().record_count as usize;
+            assert_eq!(referenced, records, "every value referenced");
+        }
+        acc.complete(TOPIC, 0, drained[0].batch_id, ack(0), Instant::now());
+        drop(drained);
+        assert!(
+            budget.in_use() > 0,
+            "the second batch still holds its bytes"
+        );
+        reserved.push((steps, referenced > 0));
+    }
+    assert_eq!(reserved[0].0, reserved[1].0, "the same reservations");
+    assert_eq!((reserved[0].1, reserved[1].1), (false, true));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_mixing_referenced_and_copied_values_stays_within_its_reservation() {
+    let budget = MemoryBudget::new(4 * LARGE_BATCH);
+    let mut acc = Accumulator::new(large_batches());
+    let large = Bytes::from(vec![b'L'; 10_000]);
+    let small = Bytes::from(vec![b's'; 300]);
+    let mut opened = 0;
+    for i in 0..400 {
+        let value = if i % 3 == 0 { &small } else { &large };
+        opened += usize::from(append_now(&mut acc, &budget, 1, 0, value));
+        assert_eq!(budget.in_use(), acc.reserved_bytes());
+        assert!(acc.buffers_within_reservations(), "record {i}");
+    }
+    assert!(opened >= 2, "batches filled up");
+    let meta = metadata(&[1]);
+    let hurried = DrainRules {
+        hurry: true,
+        ..rules(Instant::now())
+    };
+    let (drained, _) = acc.drain(1, &meta, &hurried, 4 * LARGE_BATCH, None);
+    let batch = drained[0].payload.to_bytes();
+    durian_core::record::verify_crc(&batch).unwrap();
+    let records = durian_core::record::decode_records(&batch).unwrap();
+    assert_eq!(records[0].value.as_ref(), Some(&small));
+    assert_eq!(records[1].value.as_ref(), Some(&large));
+    assert!(batch.len() <= LARGE_BATCH);
 }

@@ -22,11 +22,11 @@ fn too_large(message: Option<&str>) -> BatchOutcome {
     }))
 }
 
-fn values(batch: &DrainedBatch) -> Vec<Vec<u8>> {
-    decode_records(&batch.payload)
+fn values(batch: &DrainedBatch) -> Vec<Bytes> {
+    decode_records(&batch.payload.to_bytes())
         .unwrap()
         .into_iter()
-        .map(|r| r.value.unwrap().to_vec())
+        .map(|r| r.value.unwrap())
         .collect()
 }
 
@@ -52,7 +52,7 @@ async fn batches_are_compressed_outside_the_lock_and_kept_for_retries() {
     let other = append(&mut acc, &budget, 1, 0);
     let (sent, effects) = acc.store_sealed(seal(taken));
     assert!(effects.is_nothing(), "{effects:?}");
-    let header = BatchHeader::parse(&sent[0].payload).unwrap();
+    let header = BatchHeader::parse(sent[0].payload.head()).unwrap();
     assert_eq!(header.compression(), Compression::Gzip);
     assert_eq!((header.producer_id, header.base_sequence), (42, 0));
     assert_eq!(values(&sent[0]), [value(0), value(1), value(2)]);
@@ -132,7 +132,7 @@ async fn a_too_large_batch_is_split_in_halves_that_keep_its_sequences() {
     for _ in 0..3 {
         let (batch, _) = acc.drain(1, &meta, &rules(Instant::now()), 1 << 20, Some(identity()));
         assert_eq!(batch.len(), 1, "one batch of the partition per request");
-        let header = BatchHeader::parse(&batch[0].payload).unwrap();
+        let header = BatchHeader::parse(batch[0].payload.head()).unwrap();
         sent.push((header.base_sequence, values(&batch[0])));
         acc.complete(TOPIC, 0, batch[0].batch_id, ack(offset), Instant::now());
         offset += i64::from(header.record_count);

@@ -14,8 +14,13 @@
 //! writes structure and batches with one vectored write. A test keeps the
 //! concatenation byte-identical to kafka-protocol's encoding at every
 //! version served.
+//!
+//! A batch that references large values (`BatchRope`) is written as its
+//! pieces, so those values reach the socket straight from the caller's
+//! `Bytes`.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use durian_core::record::BatchRope;
 use durian_core::{Error, Result};
 use kafka_protocol::messages::ProduceRequest;
 
@@ -23,10 +28,13 @@ use kafka_protocol::messages::ProduceRequest;
 type EncodeResult<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The request's body in pieces: `(first, rest)`, concatenated in that
-/// order. `None` when the request carries something this encoder does not
-/// write (unknown tagged fields, or v13's topic ids): encode it whole.
+/// order. `batches`, when not empty, holds each partition's records in the
+/// request's order and takes the place of its `records` field. `None` when
+/// the request carries something this encoder does not write (unknown
+/// tagged fields, or v13's topic ids): encode it whole.
 pub(crate) fn produce_body_parts(
     request: &ProduceRequest,
+    batches: &[BatchRope],
     version: i16,
 ) -> Option<Result<(Bytes, Vec<Bytes>)>> {
     let has_tags = !request.unknown_tagged_fields.is_empty()
@@ -40,15 +48,27 @@ pub(crate) fn produce_body_parts(
         return None;
     }
     Some(
-        encode(request, version)
+        encode(request, batches, version)
             .map_err(|e| Error::protocol(format_args!("encoding Produce v{version}"), e)),
     )
 }
 
-fn encode(request: &ProduceRequest, version: i16) -> EncodeResult<(Bytes, Vec<Bytes>)> {
+fn encode(
+    request: &ProduceRequest,
+    batches: &[BatchRope],
+    version: i16,
+) -> EncodeResult<(Bytes, Vec<Bytes>)> {
     let flexible = version >= 9;
+    let mut next_batch = batches.iter();
     let mut buf = BytesMut::with_capacity(64 + 32 * request.topic_data.len());
-    let mut parts = Vec::new();
+    // Structure before and after each partition's batch, and its pieces.
+    let partitions: usize = request
+        .topic_data
+        .iter()
+        .map(|t| t.partition_data.len())
+        .sum();
+    let pieces: usize = batches.iter().map(|b| b.pieces().len()).sum();
+    let mut parts = Vec::with_capacity(2 * partitions + pieces.max(partitions) + 1);
     string(
         &mut buf,
         request.transactional_id.as_ref().map(|id| &id.0[..]),
@@ -62,15 +82,22 @@ fn encode(request: &ProduceRequest, version: i16) -> EncodeResult<(Bytes, Vec<By
         length(&mut buf, Some(topic.partition_data.len()), flexible)?;
         for partition in &topic.partition_data {
             buf.put_i32(partition.index);
-            length(
-                &mut buf,
-                partition.records.as_ref().map(Bytes::len),
-                flexible,
-            )?;
-            if let Some(records) = partition.records.as_ref().filter(|r| !r.is_empty()) {
+            let pieces: Option<&[Bytes]> = if batches.is_empty() {
+                partition.records.as_ref().map(std::slice::from_ref)
+            } else {
+                Some(
+                    next_batch
+                        .next()
+                        .ok_or("fewer batches than partitions")?
+                        .pieces(),
+                )
+            };
+            let len = pieces.map(|p| p.iter().map(Bytes::len).sum::<usize>());
+            length(&mut buf, len, flexible)?;
+            if let Some(pieces) = pieces.filter(|_| len != Some(0)) {
                 // Structure so far, then the batches as they are.
                 parts.push(buf.split().freeze());
-                parts.push(records.clone());
+                parts.extend(pieces.iter().filter(|p| !p.is_empty()).cloned());
             }
             if flexible {
                 buf.put_u8(0); // no tagged fields
@@ -175,7 +202,7 @@ mod tests {
         for transactional in [false, true] {
             let request = request(transactional);
             for version in 3..=12 {
-                let (first, rest) = produce_body_parts(&request, version).unwrap().unwrap();
+                let (first, rest) = produce_body_parts(&request, &[], version).unwrap().unwrap();
                 let mut joined = first.to_vec();
                 for part in &rest {
                     joined.extend_from_slice(part);
@@ -200,7 +227,57 @@ mod tests {
         tagged.topic_data[0].partition_data[0]
             .unknown_tagged_fields
             .insert(7, Bytes::from_static(b"x"));
-        assert!(produce_body_parts(&tagged, 9).is_none());
-        assert!(produce_body_parts(&request(false), 13).is_none());
+        assert!(produce_body_parts(&tagged, &[], 9).is_none());
+        assert!(produce_body_parts(&request(false), &[], 13).is_none());
+    }
+
+    #[test]
+    fn batches_in_pieces_are_written_as_the_contiguous_batch_would_be() {
+        let value = Bytes::from(vec![b'v'; 5000]);
+        let mut writer = durian_core::record::BatchWriter::builder()
+            .reference_values_from(1024)
+            .build();
+        for ts in 0..3 {
+            writer
+                .try_append_shared(
+                    ts,
+                    Some(b"k"),
+                    Some(&value),
+                    durian_core::record::NO_HEADERS,
+                )
+                .unwrap();
+        }
+        let rope = writer.finish_rope().unwrap();
+        assert_eq!(rope.pieces().len(), 7);
+        // Every partition with a batch, as the producer builds requests.
+        let mut contiguous = request(false);
+        contiguous.topic_data[0].partition_data[0].records = Some(rope.to_bytes());
+        contiguous.topic_data[0].partition_data[2].records = Some(Bytes::from_static(b"x"));
+        let mut batches: Vec<BatchRope> = contiguous
+            .topic_data
+            .iter()
+            .flat_map(|t| t.partition_data.iter())
+            .map(|p| BatchRope::from(p.records.clone().unwrap_or_default()))
+            .collect();
+        batches[0] = rope.clone();
+        // The request's own records are ignored when batches are given.
+        let mut pieced = contiguous.clone();
+        pieced.topic_data[0].partition_data[0].records = None;
+        for version in 3..=12 {
+            let (first, rest) = produce_body_parts(&pieced, &batches, version)
+                .unwrap()
+                .unwrap();
+            let mut joined = first.to_vec();
+            for part in &rest {
+                joined.extend_from_slice(part);
+            }
+            let whole = encode_body(ApiKey::Produce, &contiguous, version).unwrap();
+            assert_eq!(joined, whole.to_vec(), "v{version}");
+            // The referenced values reach the parts as they are.
+            assert!(rest.iter().any(|p| p.as_ptr() == value.as_ptr()));
+        }
+        assert!(produce_body_parts(&pieced, &batches[..1], 9)
+            .unwrap()
+            .is_err());
     }
 }

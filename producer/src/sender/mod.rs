@@ -279,7 +279,7 @@ impl Sender {
     fn dispatch(
         &mut self,
         node: i32,
-        batches: Vec<crate::accumulator::DrainedBatch>,
+        mut batches: Vec<crate::accumulator::DrainedBatch>,
         now: Instant,
     ) {
         let config = &self.shared.config;
@@ -294,13 +294,13 @@ impl Sender {
             .request_timeout
             .min(earliest.saturating_duration_since(now))
             .max(Duration::from_millis(50));
-        let request = request::build_request(
+        let bytes: usize = batches.iter().map(|b| b.payload.len()).sum();
+        let (request, records) = request::build_request(
             config.acks.wire_value(),
             config.client.request_timeout,
             config.transactional_id.as_deref(),
-            &batches,
+            &mut batches,
         );
-        let bytes: usize = batches.iter().map(|b| b.payload.len()).sum();
         tracing::debug!(
             node,
             request_id,
@@ -325,6 +325,7 @@ impl Sender {
         let job = SinkJob {
             request_id,
             request,
+            batches: records,
             expect_response: config.acks != Acks::None,
             timeout,
             max_version: match &self.shared.txn {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use durian_core::record::BatchRope;
 use durian_core::{Error, KafkaCode, KafkaError};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
@@ -14,34 +15,73 @@ use crate::delivery::BatchAck;
 use crate::error::FatalError;
 
 /// Builds one ProduceRequest carrying `batches` (one per partition),
-/// grouped by topic in the order given.
+/// grouped by topic in the order given, and the batches in the order the
+/// request lists their partitions. The payloads are moved out of
+/// `batches` (left empty), not cloned: the accumulator keeps its own
+/// reference for retries.
+///
+/// A batch in one piece is also the partition's `records`; a batch in
+/// several (referencing values) leaves `records` empty (`None`) until
+/// [`fill_records`] joins it, since the request is normally encoded with
+/// the pieces as they are (`encode.rs`).
 pub(crate) fn build_request(
     acks: i16,
     timeout: Duration,
     transactional_id: Option<&str>,
-    batches: &[DrainedBatch],
-) -> ProduceRequest {
-    let mut topics: Vec<TopicProduceData> = Vec::new();
-    for batch in batches {
+    batches: &mut [DrainedBatch],
+) -> (ProduceRequest, Vec<BatchRope>) {
+    let mut topics: Vec<(TopicProduceData, Vec<BatchRope>)> = Vec::new();
+    for batch in batches.iter_mut() {
+        let payload = std::mem::take(&mut batch.payload);
+        let contiguous = match payload.pieces() {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
         let data = PartitionProduceData::default()
             .with_index(batch.partition)
-            .with_records(Some(batch.payload.clone()));
-        match topics.iter_mut().find(|t| *t.name.0 == *batch.topic) {
-            Some(topic) => topic.partition_data.push(data),
-            None => topics.push(
+            .with_records(contiguous);
+        match topics.iter_mut().find(|(t, _)| *t.name.0 == *batch.topic) {
+            Some((topic, ropes)) => {
+                topic.partition_data.push(data);
+                ropes.push(payload);
+            }
+            None => topics.push((
                 TopicProduceData::default()
                     .with_name(TopicName(batch.topic.clone()))
                     .with_partition_data(vec![data]),
-            ),
+                vec![payload],
+            )),
         }
     }
-    ProduceRequest::default()
+    let mut ordered = Vec::with_capacity(batches.len());
+    let topics = topics
+        .into_iter()
+        .map(|(topic, ropes)| {
+            ordered.extend(ropes);
+            topic
+        })
+        .collect();
+    let request = ProduceRequest::default()
         .with_transactional_id(
             transactional_id.map(|id| TransactionalId(StrBytes::from_string(id.to_owned()))),
         )
         .with_acks(acks)
         .with_timeout_ms(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX))
-        .with_topic_data(topics)
+        .with_topic_data(topics);
+    (request, ordered)
+}
+
+/// Sets every partition's `records` to its whole batch (joining the pieces
+/// of a batch that references values), for an encoder that needs them
+/// contiguous. `ropes` is in the request's partition order.
+pub(crate) fn fill_records(request: &mut ProduceRequest, ropes: &[BatchRope]) {
+    let partitions = request
+        .topic_data
+        .iter_mut()
+        .flat_map(|t| t.partition_data.iter_mut());
+    for (partition, rope) in partitions.zip(ropes) {
+        partition.records = Some(rope.to_bytes());
+    }
 }
 
 /// One outcome per batch, in the order of `batches`. A partition missing
@@ -140,7 +180,7 @@ mod tests {
             topic: StrBytes::from_string(topic.to_owned()),
             partition,
             batch_id: partition as u64,
-            payload: Bytes::from_static(b"batch"),
+            payload: BatchRope::from(Bytes::from_static(b"batch")),
             deadline: Instant::now(),
         }
     }
@@ -155,8 +195,8 @@ mod tests {
 
     #[test]
     fn batches_are_grouped_by_topic() {
-        let batches = [drained("a", 0), drained("b", 0), drained("a", 1)];
-        let request = build_request(-1, Duration::from_secs(30), None, &batches);
+        let mut batches = [drained("a", 0), drained("b", 0), drained("a", 1)];
+        let (request, ropes) = build_request(-1, Duration::from_secs(30), None, &mut batches);
         assert_eq!(request.acks, -1);
         assert_eq!(request.timeout_ms, 30_000);
         assert_eq!(request.topic_data.len(), 2);
@@ -167,6 +207,41 @@ mod tests {
             [0, 1]
         );
         assert_eq!(a.partition_data[0].records.as_deref(), Some(&b"batch"[..]));
+        assert_eq!(ropes.len(), 3);
+    }
+
+    #[test]
+    fn batches_in_pieces_come_back_in_the_requests_order() {
+        let mut batches = [drained("a", 0), drained("b", 0), drained("a", 1)];
+        let mut writer = durian_core::record::BatchWriter::builder()
+            .reference_values_from(16)
+            .build();
+        let value = Bytes::from(vec![b'v'; 100]);
+        writer
+            .try_append_shared(0, None, Some(&value), durian_core::record::NO_HEADERS)
+            .unwrap();
+        let rope = writer.finish_rope().unwrap();
+        assert_eq!(rope.pieces().len(), 3);
+        batches[2].payload = rope.clone();
+        let b = batches[1].payload.clone();
+        let (mut request, ropes) = build_request(-1, Duration::from_secs(30), None, &mut batches);
+        // Topic a's partitions first (0, then the one in pieces), then b's.
+        assert_eq!(ropes[1], rope);
+        assert_eq!(ropes[2], b);
+        assert!(
+            batches.iter().all(|b| b.payload.is_empty()),
+            "moved, not cloned"
+        );
+        assert_eq!(request.topic_data[0].partition_data[1].records, None);
+        fill_records(&mut request, &ropes);
+        assert_eq!(
+            request.topic_data[0].partition_data[1].records,
+            Some(rope.to_bytes())
+        );
+        assert_eq!(
+            request.topic_data[1].partition_data[0].records.as_deref(),
+            Some(&b"batch"[..])
+        );
     }
 
     #[test]

@@ -26,8 +26,10 @@ use std::time::Duration;
 
 use durian_core::connection::{Connection, RawRequest};
 use durian_core::protocol::{decode_body, encode_body};
+use durian_core::record::BatchRope;
 
 use super::encode::produce_body_parts;
+use super::request::fill_records;
 use durian_core::{Client, Error, Target, TrafficClass};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
@@ -54,6 +56,9 @@ pub(crate) const PRODUCE_TV1_MAX: i16 = 11;
 pub(crate) struct SinkJob {
     pub(crate) request_id: u64,
     pub(crate) request: ProduceRequest,
+    /// Each partition's batch, in the request's order (see
+    /// `request::build_request`): written as they are, in pieces.
+    pub(crate) batches: Vec<BatchRope>,
     /// `false` for acks=0: the broker sends no response.
     pub(crate) expect_response: bool,
     pub(crate) timeout: Duration,
@@ -136,7 +141,7 @@ async fn run(
 async fn start(
     client: &Client,
     node: i32,
-    job: SinkJob,
+    mut job: SinkJob,
     unanswered: Option<&Connection>,
 ) -> Result<(PendingResponse, Connection), SinkReply> {
     let fail = |error: Error| SinkReply {
@@ -177,14 +182,20 @@ async fn start(
         )
         .map_err(fail)?;
     // The batches are referenced, not copied into the body (see encode.rs).
-    let (body, body_tail) = match produce_body_parts(&job.request, version) {
+    let (body, body_tail) = match produce_body_parts(&job.request, &job.batches, version) {
         Some(parts) => parts.map_err(fail)?,
-        None => (
-            encode_body(ApiKey::Produce, &job.request, version).map_err(fail)?,
-            Vec::new(),
-        ),
+        None => {
+            fill_records(&mut job.request, &job.batches);
+            (
+                encode_body(ApiKey::Produce, &job.request, version).map_err(fail)?,
+                Vec::new(),
+            )
+        }
     };
+    // The body holds what it needs; a retry can then reclaim the batches'
+    // buffers without copying them.
     drop(job.request);
+    drop(job.batches);
     let raw = RawRequest {
         api: ApiKey::Produce,
         version,
@@ -231,9 +242,11 @@ mod tests {
     use crate::sender::request::build_request;
 
     fn job(request_id: u64) -> SinkJob {
+        let (request, batches) = build_request(-1, Duration::from_secs(5), None, &mut []);
         SinkJob {
             request_id,
-            request: build_request(-1, Duration::from_secs(5), None, &[]),
+            request,
+            batches,
             expect_response: true,
             timeout: Duration::from_secs(5),
             max_version: PRODUCE_VERSIONS.max,
