@@ -33,7 +33,7 @@ fn producer(spec: &WorkerSpec) -> Result<Producer, String> {
         builder = builder.configure(|c| c.client = client);
     }
     if spec.defaults {
-        let extra = extra_properties("DURIAN_BENCH_PRODUCER_PROPS");
+        let extra = super::extra_properties("DURIAN_BENCH_PRODUCER_PROPS");
         if !extra.is_empty() {
             // A tuning experiment: the defaults but these keys (e.g. what
             // a default batch.size should be).
@@ -57,19 +57,6 @@ fn producer(spec: &WorkerSpec) -> Result<Producer, String> {
         .map_err(|e| format!("durian producer: {e}"))
 }
 
-/// Extra properties from the environment variable `name`
-/// (`key=value,key=value`), for tuning experiments; empty by default.
-/// `DURIAN_BENCH_CONSUMER_PROPS` goes to every durian consumer,
-/// `DURIAN_BENCH_PRODUCER_PROPS` to the producer of the defaults scenario.
-fn extra_properties(name: &str) -> Vec<(String, String)> {
-    std::env::var(name)
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
-}
-
 fn consumer(spec: &WorkerSpec) -> Result<Consumer, String> {
     let mut properties = vec![
         ("bootstrap.servers".to_owned(), spec.bootstrap.clone()),
@@ -77,7 +64,7 @@ fn consumer(spec: &WorkerSpec) -> Result<Consumer, String> {
         ("enable.auto.commit".to_owned(), "false".to_owned()),
     ];
     properties.extend(spec.security_properties());
-    properties.extend(extra_properties("DURIAN_BENCH_CONSUMER_PROPS"));
+    properties.extend(super::extra_properties("DURIAN_BENCH_CONSUMER_PROPS"));
     let mut consumer =
         Consumer::from_properties(properties).map_err(|e| format!("durian consumer: {e}"))?;
     let topic: Arc<str> = Arc::from(spec.topic.as_str());

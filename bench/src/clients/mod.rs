@@ -196,3 +196,17 @@ pub async fn run(spec: &WorkerSpec) -> WorkerResult {
         }
     }
 }
+
+/// Extra properties from the environment variable `name`
+/// (`key=value,key=value`), for tuning experiments; empty by default.
+/// `DURIAN_BENCH_CONSUMER_PROPS` goes to every durian consumer,
+/// `DURIAN_BENCH_PRODUCER_PROPS` to durian's producer of the defaults
+/// scenario, `RDKAFKA_BENCH_CONSUMER_PROPS` to every rdkafka consumer.
+pub(crate) fn extra_properties(name: &str) -> Vec<(String, String)> {
+    std::env::var(name)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}

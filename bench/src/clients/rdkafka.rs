@@ -84,11 +84,16 @@ fn producer(spec: &WorkerSpec) -> Result<(Threaded, Counting), String> {
 }
 
 fn consumer(spec: &WorkerSpec) -> Result<BaseConsumer, String> {
-    let consumer: BaseConsumer = base_config(spec)
+    let mut config = base_config(spec);
+    config
         .set("group.id", format!("durian-bench-{}", spec.topic))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "false")
+        .set("enable.partition.eof", "false");
+    for (key, value) in super::extra_properties("RDKAFKA_BENCH_CONSUMER_PROPS") {
+        config.set(key, value);
+    }
+    let consumer: BaseConsumer = config
         .create()
         .map_err(|e| format!("rdkafka consumer: {e}"))?;
     let mut partitions = TopicPartitionList::new();
