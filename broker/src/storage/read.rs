@@ -64,14 +64,7 @@ impl PartitionLog {
         min_one_batch: bool,
         read_committed: bool,
     ) -> Result<ReadResult, StorageError> {
-        self.ensure_live()?;
-        self.check_offset(offset)?;
-        let last_stable_offset = self.last_stable_offset();
-        let upper = if read_committed {
-            last_stable_offset
-        } else {
-            self.log_end_offset()
-        };
+        let (last_stable_offset, upper) = self.readable_from(offset, read_committed)?;
         let mut records = Vec::new();
         if offset < upper {
             for segment in self.segments_reaching(offset) {
@@ -123,14 +116,7 @@ impl PartitionLog {
         min_one_batch: bool,
         read_committed: bool,
     ) -> Result<Option<LocatedRead>, StorageError> {
-        self.ensure_live()?;
-        self.check_offset(offset)?;
-        let last_stable_offset = self.last_stable_offset();
-        let upper = if read_committed {
-            last_stable_offset
-        } else {
-            self.log_end_offset()
-        };
+        let (last_stable_offset, upper) = self.readable_from(offset, read_committed)?;
         if offset >= upper {
             return Ok(None);
         }
@@ -169,6 +155,22 @@ impl PartitionLog {
             }));
         }
         Ok(None)
+    }
+
+    /// Checks that the log is live and `offset` in range, and returns the
+    /// last stable offset with the offset a read may not reach: the last
+    /// stable offset under read_committed, else the log end. Shared by the
+    /// read path and the sendfile path, so both see the same bound.
+    fn readable_from(&self, offset: i64, read_committed: bool) -> Result<(i64, i64), StorageError> {
+        self.ensure_live()?;
+        self.check_offset(offset)?;
+        let last_stable_offset = self.last_stable_offset();
+        let upper = if read_committed {
+            last_stable_offset
+        } else {
+            self.log_end_offset()
+        };
+        Ok((last_stable_offset, upper))
     }
 
     /// The earliest record whose timestamp is `>= timestamp` and whose

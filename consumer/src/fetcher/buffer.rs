@@ -138,7 +138,6 @@ impl RecordBuffer {
                             leader_epoch,
                         });
                         left -= 1;
-                        self.records = self.records.saturating_sub(1);
                     }
                     Some(Err(error)) => return Err(self.fail(error)),
                     None => break,
@@ -154,6 +153,9 @@ impl RecordBuffer {
                 self.batches.pop_front();
             }
         }
+        // Counted once here rather than per record; an error above empties
+        // the buffer, count included.
+        self.records = self.records.saturating_sub(max - left);
         Ok(())
     }
 
