@@ -64,6 +64,7 @@ pub use security::sasl::oauthbearer::{
 pub use security::sasl::SaslConfig;
 pub use security::tls::{ClientAuth, TlsConfig, TlsError};
 pub use security::{AclStoreError, AuthorizerConfig, Principal, PrincipalParseError};
+pub use server::body_buffers::IDLE_LIMIT_BYTES as IDLE_BODY_BUFFER_LIMIT_BYTES;
 pub use server::resources::ResourceUsage;
 pub use server_properties::{
     parse_server_properties, read_server_properties, ServerProperty, SERVER_PROPERTIES,

@@ -289,3 +289,52 @@ async fn background_retention_removes_expired_segments() {
     );
     broker.shutdown().await.unwrap();
 }
+
+/// Produce requests of 64 KiB or more are read into buffers the broker
+/// recycles once a request is done with: each stored record must still be
+/// the one its own request carried, and the buffers go back on the shelf.
+#[tokio::test]
+async fn large_requests_read_into_recycled_buffers_keep_every_record_intact() {
+    let broker = start_broker().await;
+    let mut client = TestClient::connect(broker.local_addr()).await;
+    let topic_id = create_topic(&mut client, "big", 1).await;
+    let values: Vec<String> = (b'a'..=b'd')
+        .map(|c| String::from(c as char).repeat(200_000))
+        .collect();
+    for (offset, value) in values.iter().enumerate() {
+        let response = client
+            .call(&produce_request("big", 0, batch(&[value]), -1), 9)
+            .await;
+        assert_eq!(only_partition(&response), (0, offset as i64));
+        // The request's buffer is shelved once its last slice is dropped.
+        eventually(
+            Duration::from_secs(10),
+            "the request body buffer back on the shelf",
+            async || (broker.resource_usage().idle_body_bytes > 0).then_some(()),
+        )
+        .await;
+    }
+    let usage = broker.resource_usage();
+    assert!(
+        usage.idle_body_bytes <= durian_broker::IDLE_BODY_BUFFER_LIMIT_BYTES,
+        "{usage:?}"
+    );
+    let mut fetched = Vec::new();
+    while fetched.len() < values.len() {
+        let response: FetchResponse = client
+            .call(
+                &fetch_request("big", topic_id, fetched.len() as i64, 100),
+                12,
+            )
+            .await;
+        let part = &response.responses[0].partitions[0];
+        assert_eq!(part.error_code, 0);
+        let records = records_of(part.records.as_ref().expect("records"));
+        assert!(!records.is_empty(), "a fetch below the end returns records");
+        fetched.extend(records);
+    }
+    for (record, value) in fetched.iter().zip(&values) {
+        assert_eq!(record.value.as_deref(), Some(value.as_bytes()));
+    }
+    broker.shutdown().await.unwrap();
+}

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
@@ -354,9 +354,12 @@ async fn read_one<R: AsyncRead + Unpin>(
     let size = frame_size(prefix, max_bytes).map_err(ReadEnd::Failed)?;
 
     let pool = &limits.resources.requests;
+    let bodies = &limits.resources.bodies;
     let mut memory: Option<OwnedSemaphorePermit> = None;
     let mut charged = 0usize;
-    let mut body = BytesMut::new();
+    // A recycled buffer, when one holds the whole body, is already in
+    // memory: no page faults as the body arrives (see `body_buffers`).
+    let mut body = bodies.take(size, FIRST_CHUNK.min(size));
     while body.len() < size {
         if body.len() == charged {
             let chunk = charged.max(FIRST_CHUNK).min(size - charged);
@@ -375,7 +378,7 @@ async fn read_one<R: AsyncRead + Unpin>(
             body.reserve(charged - body.len());
         }
         // `take` keeps a read from running into the next frame, and from
-        // growing the buffer past what was charged.
+        // filling the buffer past what was charged.
         let wanted = (charged - body.len()) as u64;
         let read = clock
             .run(async { (&mut *reader).take(wanted).read_buf(&mut body).await })
@@ -387,7 +390,7 @@ async fn read_one<R: AsyncRead + Unpin>(
     }
     let memory = memory.ok_or(ReadEnd::Failed(FrameError::TooShort(0)))?;
     Ok(QueuedFrame {
-        bytes: body.freeze(),
+        bytes: bodies.freeze(body),
         read_at: Instant::now(),
         _memory: memory,
     })

@@ -7,6 +7,7 @@
 //! ```
 
 pub mod authenticate;
+pub mod body_buffers;
 pub mod connection;
 pub mod decode_guard;
 pub mod dispatch;

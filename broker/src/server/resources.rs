@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::body_buffers::BodyBuffers;
 use crate::config::BrokerConfig;
 
 /// A budget of bytes shared by every connection.
@@ -88,6 +89,9 @@ pub struct ResourceUsage {
     pub decompression_bytes: usize,
     /// Open client connections.
     pub connections: usize,
+    /// Idle buffers kept for large request bodies (not part of
+    /// `request_bytes`; at most [`IDLE_BODY_BUFFER_LIMIT_BYTES`](crate::IDLE_BODY_BUFFER_LIMIT_BYTES)).
+    pub idle_body_bytes: usize,
 }
 
 /// Every broker-wide budget; one per broker state (shared by the nodes of
@@ -100,6 +104,8 @@ pub struct Resources {
     pub responses: MemoryPool,
     /// Decompression memory of produced batches.
     pub decompression: MemoryPool,
+    /// Idle buffers that large request bodies are read into.
+    pub bodies: Arc<BodyBuffers>,
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
     max_per_ip: usize,
 }
@@ -121,6 +127,7 @@ impl Resources {
                     .decompression_budget_bytes
                     .max(config.max_decompressed_batch_bytes),
             ),
+            bodies: BodyBuffers::new(),
             per_ip: Arc::default(),
             max_per_ip: config.max_connections_per_ip,
         }
@@ -149,6 +156,7 @@ impl Resources {
             response_bytes: self.responses.in_use(),
             decompression_bytes: self.decompression.in_use(),
             connections: open.values().sum(),
+            idle_body_bytes: self.bodies.idle_bytes(),
         }
     }
 }
