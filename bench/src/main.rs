@@ -98,6 +98,10 @@ struct RunArgs {
     /// Leave `durian ship` out of the file → topic scenario.
     #[arg(long)]
     skip_ship: bool,
+    /// Measure each client's library produce runs without the unmeasured
+    /// warm-up run before them (see docs/PERFORMANCE.md, "Warm memory").
+    #[arg(long)]
+    no_warm_up: bool,
     /// The durian CLI (release build) for the file → topic scenario
     /// [default: `DURIAN_BENCH_CLI`, else ../target/release/durian
     /// relative to bench/].
@@ -251,6 +255,7 @@ async fn orchestrate_all(args: RunArgs) -> Result<(), String> {
         file: file.clone(),
         defaults_only: args.defaults_only,
         large_only: args.large_only,
+        warm_up: !args.no_warm_up,
     };
     let machine = machine::describe();
     let started = std::time::Instant::now();

@@ -24,6 +24,12 @@ pub enum ClientMetric {
     LargeVsLoopback,
     /// Produce 10 KB records: client CPU seconds.
     LargeCpu,
+    /// Produce 10 KB records at each library's defaults: MB/s.
+    LargeDefaultsRate,
+    /// Produce 10 KB records at each library's defaults: share of loopback.
+    LargeDefaultsVsLoopback,
+    /// Produce 10 KB records at each library's defaults: client CPU seconds.
+    LargeDefaultsCpu,
     /// Consume 100 B records: records/s.
     ConsumeRate,
     /// Consume: client CPU seconds.
@@ -77,7 +83,7 @@ impl Target {
 
 impl ClientMetric {
     /// Every row, in table order.
-    pub const ALL: [ClientMetric; 20] = [
+    pub const ALL: [ClientMetric; 23] = [
         ClientMetric::ProduceRate,
         ClientMetric::ProduceCpu,
         ClientMetric::ProduceBrokerCpu,
@@ -87,6 +93,9 @@ impl ClientMetric {
         ClientMetric::LargeRate,
         ClientMetric::LargeVsLoopback,
         ClientMetric::LargeCpu,
+        ClientMetric::LargeDefaultsRate,
+        ClientMetric::LargeDefaultsVsLoopback,
+        ClientMetric::LargeDefaultsCpu,
         ClientMetric::ConsumeRate,
         ClientMetric::ConsumeCpu,
         ClientMetric::ConsumeStartup,
@@ -112,6 +121,9 @@ impl ClientMetric {
             ClientMetric::LargeRate => "produce 10 KB: MB/s",
             ClientMetric::LargeVsLoopback => "produce 10 KB: share of loopback",
             ClientMetric::LargeCpu => "produce 10 KB: client CPU s",
+            ClientMetric::LargeDefaultsRate => "produce 10 KB at defaults: MB/s",
+            ClientMetric::LargeDefaultsVsLoopback => "produce 10 KB at defaults: share of loopback",
+            ClientMetric::LargeDefaultsCpu => "produce 10 KB at defaults: client CPU s",
             ClientMetric::ConsumeRate => "consume 100 B: records/s",
             ClientMetric::ConsumeCpu => "consume 100 B: client CPU s",
             ClientMetric::ConsumeStartup => "consume: ms to first record",
@@ -126,14 +138,25 @@ impl ClientMetric {
         }
     }
 
-    /// The target for this row, where it sets one. For
-    /// `LargeVsLoopback` it applies to durian's own share, not a ratio.
+    /// Whether the row is a share of the loopback baseline: judged on
+    /// durian's own figure, never as a ratio to another client.
+    pub fn is_share_of_loopback(self) -> bool {
+        matches!(
+            self,
+            ClientMetric::LargeVsLoopback | ClientMetric::LargeDefaultsVsLoopback
+        )
+    }
+
+    /// The target for this row, where it sets one. For a share of
+    /// loopback it applies to durian's own share, not a ratio.
     pub fn target(self) -> Option<Target> {
         match self {
             ClientMetric::ProduceRate | ClientMetric::ConsumeRate => Some(Target::AtLeast(1.5)),
             ClientMetric::LatencyP99 => Some(Target::AtMost(1.0)),
             ClientMetric::PeakRss => Some(Target::AtMost(0.5)),
-            ClientMetric::LargeVsLoopback => Some(Target::AtLeast(0.5)),
+            ClientMetric::LargeVsLoopback | ClientMetric::LargeDefaultsVsLoopback => {
+                Some(Target::AtLeast(0.5))
+            }
             _ => None,
         }
     }

@@ -171,14 +171,14 @@ fn metric_table(
         }
         if has_durian {
             for o in &others {
-                let ratio = if metric == ClientMetric::LargeVsLoopback {
+                let ratio = if metric.is_share_of_loopback() {
                     None
                 } else {
                     median_ratio(maps, (metric, ClientKind::Durian), (metric, *o))
                 };
                 let _ = write!(out, " {} |", fmt_ratio(ratio));
             }
-            let judged = if metric == ClientMetric::LargeVsLoopback {
+            let judged = if metric.is_share_of_loopback() {
                 median_of(maps, (metric, ClientKind::Durian))
             } else {
                 median_ratio(
@@ -189,7 +189,7 @@ fn metric_table(
             };
             match metric.target() {
                 Some(t) => {
-                    let what = if metric == ClientMetric::LargeVsLoopback {
+                    let what = if metric.is_share_of_loopback() {
                         "durian"
                     } else {
                         "÷ rdkafka"
@@ -355,7 +355,7 @@ pub fn peer_table(runs: &[RunFigures], columns: &[ClientKind]) -> Option<String>
             if has_durian {
                 for o in &others {
                     // A share of loopback is judged on its own, as in the client table.
-                    let ratio = (metric != ClientMetric::LargeVsLoopback)
+                    let ratio = (!metric.is_share_of_loopback())
                         .then(|| median_ratio(maps, (metric, ClientKind::Durian), (metric, *o)))
                         .flatten();
                     let _ = write!(out, " {} |", fmt_ratio(ratio));
