@@ -249,6 +249,19 @@ impl RunContext<'_> {
         *peak = peak.max(mb);
     }
 
+    /// A library produce measurement, after its warm-up run unless
+    /// `--no-warm-up` (see [`warm_up`]).
+    async fn measured_produce(
+        &self,
+        spec: &WorkerSpec,
+        count_allocs: bool,
+    ) -> Result<(Measurement, Option<f64>), String> {
+        if self.plan.warm_up {
+            warm_up(self.broker, spec, self.plan.partitions).await;
+        }
+        measured(self.broker, spec, count_allocs).await
+    }
+
     async fn fresh_topic(&self, what: &str, client: ClientKind) -> Result<String, String> {
         let topic = format!("bench-r{}-{what}-{client}", self.run);
         topics::create(self.broker, &topic, self.plan.partitions).await?;
@@ -268,10 +281,7 @@ impl RunContext<'_> {
                 let topic = self.fresh_topic("defaults", client).await?;
                 let mut spec = self.spec(client, Scenario::Produce, topic.clone(), records, 100);
                 spec.defaults = true;
-                if self.plan.warm_up {
-                    warm_up(self.broker, &spec, self.plan.partitions).await;
-                }
-                let outcome = measured(self.broker, &spec, false).await;
+                let outcome = self.measured_produce(&spec, false).await;
                 topics::delete(self.broker, &topic).await;
                 outcome
             }
@@ -316,10 +326,7 @@ impl RunContext<'_> {
                         self.spec(client, Scenario::Produce, topic.clone(), records, size);
                     spec.lz4 = lz4;
                     spec.defaults = what == "large-defaults";
-                    if self.plan.warm_up {
-                        warm_up(self.broker, &spec, self.plan.partitions).await;
-                    }
-                    let outcome = measured(self.broker, &spec, self.plan.count_allocs).await;
+                    let outcome = self.measured_produce(&spec, self.plan.count_allocs).await;
                     topics::delete(self.broker, &topic).await;
                     outcome
                 }

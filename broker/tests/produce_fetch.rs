@@ -301,24 +301,32 @@ async fn large_requests_read_into_recycled_buffers_keep_every_record_intact() {
     let values: Vec<String> = (b'a'..=b'd')
         .map(|c| String::from(c as char).repeat(200_000))
         .collect();
+    let mut shelved = Vec::new();
     for (offset, value) in values.iter().enumerate() {
         let response = client
             .call(&produce_request("big", 0, batch(&[value]), -1), 9)
             .await;
         assert_eq!(only_partition(&response), (0, offset as i64));
         // The request's buffer is shelved once its last slice is dropped.
-        eventually(
-            Duration::from_secs(10),
-            "the request body buffer back on the shelf",
-            async || (broker.resource_usage().idle_body_bytes > 0).then_some(()),
-        )
-        .await;
+        shelved.push(
+            eventually(
+                Duration::from_secs(10),
+                "the request body buffer back on the shelf",
+                async || {
+                    let idle = broker.resource_usage().idle_body_bytes;
+                    (idle > 0).then_some(idle)
+                },
+            )
+            .await,
+        );
     }
-    let usage = broker.resource_usage();
+    // Each request after the first was read into the first one's buffer:
+    // the shelf never grew.
     assert!(
-        usage.idle_body_bytes <= durian_broker::IDLE_BODY_BUFFER_LIMIT_BYTES,
-        "{usage:?}"
+        shelved.iter().all(|idle| *idle == shelved[0]),
+        "{shelved:?}"
     );
+    assert!(shelved[0] <= durian_broker::IDLE_BODY_BUFFER_LIMIT_BYTES);
     let mut fetched = Vec::new();
     while fetched.len() < values.len() {
         let response: FetchResponse = client
