@@ -258,6 +258,14 @@ impl Client {
         self.inner.metadata.snapshot()
     }
 
+    /// The generation of the current metadata snapshot
+    /// ([`ClusterMetadata::generation`]), read without taking the snapshot:
+    /// for a cache keyed by generation on a per-record path. Never ahead of
+    /// [`metadata`](Self::metadata).
+    pub fn metadata_generation(&self) -> u64 {
+        self.inner.metadata.generation()
+    }
+
     /// A receiver notified of every new metadata snapshot.
     pub fn subscribe_metadata(&self) -> tokio::sync::watch::Receiver<Arc<ClusterMetadata>> {
         self.inner.metadata.subscribe()

@@ -127,6 +127,25 @@ async fn a_burst_of_triggers_costs_one_fetch_after_the_one_in_flight() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_generation_follows_every_published_snapshot() {
+    let source = ScriptedSource::new(true);
+    let manager = MetadataManager::start(source.clone(), timing());
+    assert_eq!(manager.generation(), manager.snapshot().generation);
+    assert_eq!(manager.generation(), 0);
+    for expected in 1..=3 {
+        let fetched = manager.refresh(format!("fetch {expected}")).await.unwrap();
+        assert_eq!(fetched.generation, expected);
+        // By the time a waiter has the snapshot, the counter names it.
+        assert_eq!(manager.generation(), expected);
+        assert_eq!(manager.snapshot().generation, expected);
+    }
+    // A failed fetch publishes nothing, so the generation stays.
+    source.failures_left.store(1, Ordering::SeqCst);
+    manager.refresh("will fail").await.unwrap_err();
+    assert_eq!(manager.generation(), 3);
+}
+
+#[tokio::test(start_paused = true)]
 async fn fetches_are_at_least_the_minimum_interval_apart() {
     let source = ScriptedSource::new(true);
     let manager = MetadataManager::start(source.clone(), timing());

@@ -112,7 +112,7 @@ impl Shared {
     /// which can then tell that no time passed in a wait (so the clock
     /// read it took before still dates a batch it opens).
     pub(crate) fn known_partitions(&self, topic: &str) -> Option<Arc<TopicPartitions>> {
-        self.cached(topic, self.client.metadata().generation)
+        self.cached(topic, self.client.metadata_generation())
     }
 
     async fn wait_for_partitions(

@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -94,6 +95,10 @@ struct Control {
 
 struct Shared {
     snapshot: watch::Sender<Arc<ClusterMetadata>>,
+    /// The published snapshot's generation, stored after it is published:
+    /// a per-record cache check reads it without taking the snapshot (a
+    /// lock and a reference count shared with every other reader).
+    generation: AtomicU64,
     progress: watch::Sender<Progress>,
     control: Mutex<Control>,
     wake: Notify,
@@ -145,6 +150,7 @@ impl MetadataManager {
     pub fn start(source: Arc<dyn MetadataSource>, timing: RefreshTiming) -> Self {
         let shared = Arc::new(Shared {
             snapshot: watch::channel(Arc::new(ClusterMetadata::default())).0,
+            generation: AtomicU64::new(ClusterMetadata::default().generation),
             progress: watch::channel(Progress::default()).0,
             control: Mutex::new(Control::default()),
             wake: Notify::new(),
@@ -157,6 +163,13 @@ impl MetadataManager {
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<ClusterMetadata> {
         self.shared.snapshot.borrow().clone()
+    }
+
+    /// The current snapshot's generation, without taking the snapshot.
+    /// Never ahead of [`snapshot`](Self::snapshot): a caller that sees a
+    /// generation finds that snapshot (or a newer one) published.
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
     }
 
     /// A receiver that sees every new snapshot.
@@ -265,7 +278,9 @@ async fn run(shared: Arc<Shared>, source: Arc<dyn MetadataSource>, timing: Refre
         match fetched {
             Ok(response) => {
                 let next = shared.snapshot.borrow().merge(&response, &topics);
+                let generation = next.generation;
                 shared.snapshot.send_replace(Arc::new(next));
+                shared.generation.store(generation, Ordering::Release);
                 shared.progress.send_replace(Progress {
                     served,
                     error: None,
