@@ -86,6 +86,13 @@ pub struct Plan {
 
 const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// Produce-and-consume rounds each broker gets before a `--kafka` run's
+/// measurements. Kafka's broker needs more than one: warmed by one round,
+/// its consume of 5M records took 1.15–1.32 s; after eight, 0.78–1.03 s
+/// (docs/PERFORMANCE.md, "What 16 KiB batches cost"). Three is a
+/// compromise with the run's length, not a measured optimum.
+const BROKER_WARM_UP_ROUNDS: usize = 3;
+
 /// Runs one worker process and returns its measurement.
 async fn worker(spec: &WorkerSpec, count_allocs: bool) -> Result<Measurement, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own binary: {e}"))?;
@@ -432,15 +439,23 @@ impl RunContext<'_> {
         Ok(())
     }
 
-    /// One unmeasured produce and consume of the small scenario's size,
-    /// so that a JVM broker's JIT has compiled its produce and fetch paths
-    /// before the first measurement (durian's broker gets the same, so the
-    /// two stay alike).
+    /// [`BROKER_WARM_UP_ROUNDS`] unmeasured produces and consumes of the
+    /// small scenario's size, so that a JVM broker's JIT has compiled its
+    /// produce and fetch paths before the first measurement (durian's
+    /// broker gets the same, so the two stay alike).
     async fn warm_up(&self) -> Result<(), String> {
         eprintln!(
-            "run {} warm-up of the {} broker (not measured)",
+            "run {} warm-up of the {} broker (not measured, {BROKER_WARM_UP_ROUNDS} rounds)",
             self.run, self.broker.name
         );
+        for _ in 0..BROKER_WARM_UP_ROUNDS {
+            self.warm_up_round().await?;
+        }
+        Ok(())
+    }
+
+    /// One produce and consume of the warm-up, on a topic of its own.
+    async fn warm_up_round(&self) -> Result<(), String> {
         let records = self.plan.scale.small_records;
         let topic = self.fresh_topic("warmup", ClientKind::Durian).await?;
         let produce = self.spec(
