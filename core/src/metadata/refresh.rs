@@ -148,9 +148,10 @@ impl Drop for MetadataManager {
 impl MetadataManager {
     /// Starts the refresh task; no fetch happens until something triggers one.
     pub fn start(source: Arc<dyn MetadataSource>, timing: RefreshTiming) -> Self {
+        let first = ClusterMetadata::default();
         let shared = Arc::new(Shared {
-            snapshot: watch::channel(Arc::new(ClusterMetadata::default())).0,
-            generation: AtomicU64::new(ClusterMetadata::default().generation),
+            generation: AtomicU64::new(first.generation),
+            snapshot: watch::channel(Arc::new(first)).0,
             progress: watch::channel(Progress::default()).0,
             control: Mutex::new(Control::default()),
             wake: Notify::new(),
@@ -280,6 +281,8 @@ async fn run(shared: Arc<Shared>, source: Arc<dyn MetadataSource>, timing: Refre
                 let next = shared.snapshot.borrow().merge(&response, &topics);
                 let generation = next.generation;
                 shared.snapshot.send_replace(Arc::new(next));
+                // After the snapshot, so a reader that sees this generation
+                // finds its snapshot published (`generation` is never ahead).
                 shared.generation.store(generation, Ordering::Release);
                 shared.progress.send_replace(Progress {
                     served,
