@@ -443,19 +443,19 @@ impl RunContext<'_> {
     /// small scenario's size, so that a JVM broker's JIT has compiled its
     /// produce and fetch paths before the first measurement (durian's
     /// broker gets the same, so the two stay alike).
-    async fn warm_up(&self) -> Result<(), String> {
+    async fn warm_up_broker(&self) -> Result<(), String> {
         eprintln!(
             "run {} warm-up of the {} broker (not measured, {BROKER_WARM_UP_ROUNDS} rounds)",
             self.run, self.broker.name
         );
         for _ in 0..BROKER_WARM_UP_ROUNDS {
-            self.warm_up_round().await?;
+            self.warm_up_broker_round().await?;
         }
         Ok(())
     }
 
-    /// One produce and consume of the warm-up, on a topic of its own.
-    async fn warm_up_round(&self) -> Result<(), String> {
+    /// One produce and consume of the broker's warm-up, on a topic of its own.
+    async fn warm_up_broker_round(&self) -> Result<(), String> {
         let records = self.plan.scale.small_records;
         let topic = self.fresh_topic("warmup", ClientKind::Durian).await?;
         let produce = self.spec(
@@ -588,7 +588,7 @@ async fn client_runs(
         figures,
     };
     if plan.kafka {
-        if let Err(e) = ctx.warm_up().await {
+        if let Err(e) = ctx.warm_up_broker().await {
             eprintln!("  warm-up FAILED: {e}");
         }
     }

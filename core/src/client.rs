@@ -111,7 +111,7 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("bootstrap_servers", &self.inner.config.bootstrap_servers)
-            .field("metadata_generation", &self.metadata().generation)
+            .field("metadata_generation", &self.metadata_generation())
             .finish()
     }
 }
@@ -261,7 +261,9 @@ impl Client {
     /// The generation of the current metadata snapshot
     /// ([`ClusterMetadata::generation`]), read without taking the snapshot:
     /// for a cache keyed by generation on a per-record path. Never ahead of
-    /// [`metadata`](Self::metadata).
+    /// [`metadata`](Self::metadata), but it can trail a snapshot published
+    /// a moment ago: to tell whether an answer is newer than a request, use
+    /// the snapshot's own generation.
     pub fn metadata_generation(&self) -> u64 {
         self.inner.metadata.generation()
     }

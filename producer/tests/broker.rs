@@ -9,8 +9,13 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use durian_core::Target;
 use durian_producer::{Compression, Producer, ProducerError, ProducerRecord};
+use durian_testkit::wait::eventually;
 use futures::future::join_all;
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::{CreatePartitionsRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
 
 #[tokio::test]
 async fn many_records_over_six_partitions_arrive_in_order() {
@@ -65,6 +70,61 @@ async fn keyed_records_land_where_murmur2_says() {
         let expected = durian_producer::partitioner::partition_for_key(key.as_bytes(), 6);
         assert_eq!(written.partition, expected, "key {key}");
     }
+    producer.close(Duration::from_secs(5)).await.unwrap();
+    broker.shutdown().await.unwrap();
+}
+
+/// The partition cache is keyed by the metadata generation: partitions
+/// added to a topic are used once the producer's metadata is refreshed. A
+/// cache that kept the old count would refuse partition 2 for ever.
+#[tokio::test]
+async fn partitions_added_to_a_topic_are_used_after_a_metadata_refresh() {
+    let broker = start_broker(None, "127.0.0.1:0").await;
+    let admin = admin_client(&broker.bootstrap());
+    create_topic(&admin, "growing", 1).await;
+    let producer = Producer::builder()
+        .bootstrap_servers([broker.bootstrap()])
+        .configure(|c| c.client.metadata_max_age = Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let first = producer
+        .send_and_wait(ProducerRecord::new("growing", "v").with_partition(0))
+        .await
+        .unwrap();
+    assert_eq!(first.partition, 0);
+    let refused = producer
+        .send(ProducerRecord::new("growing", "v").with_partition(2))
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(ProducerError::InvalidPartition { partitions: 1, .. })
+        ),
+        "{refused:?}"
+    );
+    let grow = CreatePartitionsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![CreatePartitionsTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("growing")))
+            .with_count(3)]);
+    let response = admin.send(Target::Controller, grow).await.unwrap();
+    assert_eq!(response.results[0].error_code, 0, "{response:?}");
+    let written = eventually(
+        Duration::from_secs(10),
+        "partition 2 accepted after the metadata refresh",
+        async || {
+            let sent = producer
+                .send(ProducerRecord::new("growing", "v").with_partition(2))
+                .await;
+            match sent {
+                Ok(delivery) => Some(delivery.await.unwrap()),
+                Err(ProducerError::InvalidPartition { .. }) => None,
+                Err(other) => panic!("{other}"),
+            }
+        },
+    )
+    .await;
+    assert_eq!((written.partition, written.offset), (2, 0));
     producer.close(Duration::from_secs(5)).await.unwrap();
     broker.shutdown().await.unwrap();
 }
